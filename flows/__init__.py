@@ -1,0 +1,1 @@
+"""The wiring: Prefect flows, the CLI, settings. The only place ingest, model and warehouse meet."""

@@ -1,0 +1,184 @@
+"""The daily run as plain functions: fetch (network, no DB) -> load + model + report (one DB
+transaction). The Prefect flow in flows/daily.py wraps these same functions as tasks; tests,
+benchmarks and `capcover rebuild` call them directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from flows.settings import Settings
+from ingest.coingecko import CoinGeckoClient, SectorSnapshot
+from ingest.http import HttpStats, RawResponse, RetryPolicy
+from ingest.quotes import CuratedQuotes, QuoteBatch, QuoteProvider, collect
+from model.report import ReportRow, build_reports, price_stats
+from model.scenarios import Scenario
+from warehouse import load
+from warehouse.db import Warehouse, open_warehouse
+
+log = logging.getLogger("capcover")
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class MarketPull:
+    """CoinGecko's side of a run: the snapshot, every raw response, the HTTP counters."""
+
+    snapshot: SectorSnapshot
+    raws: list[RawResponse]
+    stats: HttpStats
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    kind: str
+    as_of_date: date
+    reports: list[ReportRow]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    quarantined: int = 0
+    duplicates_dropped: int = 0
+    http_requests: int = 0
+    http_retries: int = 0
+    rate_limited: int = 0
+    sources_failed: list[str] = field(default_factory=list)
+    sector_market_cap_usd: float | None = None
+
+    def summary(self) -> dict:
+        return {
+            "run_id": self.run_id, "as_of_date": self.as_of_date,
+            "sector_market_cap_usd": self.sector_market_cap_usd,
+            "ratios": {r.scenario: r.coverage_ratio for r in self.reports},
+            "skipped": dict(self.skipped), "quarantined": self.quarantined,
+            "duplicates_dropped": self.duplicates_dropped, "http_requests": self.http_requests,
+            "http_retries": self.http_retries, "rate_limited": self.rate_limited,
+            "sources_failed": self.sources_failed,
+        }
+
+
+# -- clients from settings -------------------------------------------------------------------
+
+def coingecko_client(settings: Settings) -> CoinGeckoClient:
+    key = settings.coingecko_api_key.get_secret_value() if settings.coingecko_api_key else None
+    return CoinGeckoClient(
+        plan=settings.coingecko_plan, api_key=key, base_url=settings.coingecko_base_url,
+        rate_per_minute=settings.coingecko_rate_per_minute,
+        connect_timeout_s=settings.http_connect_timeout_s,
+        read_timeout_s=settings.http_read_timeout_s,
+        retry=RetryPolicy(budget_s=settings.http_retry_budget_s),
+    )
+
+
+def quote_providers(settings: Settings) -> list[QuoteProvider]:
+    return [CuratedQuotes(settings.quotes_file)]
+
+
+# -- steps ----------------------------------------------------------------------------------
+
+def fetch_market(settings: Settings) -> MarketPull:
+    client = coingecko_client(settings)
+    snapshot = client.fetch_sector(settings.categories)
+    return MarketPull(snapshot, list(client.archive), client.session.stats)
+
+
+def fetch_quotes(settings: Settings) -> list[QuoteBatch]:
+    batches = [collect(p) for p in quote_providers(settings)]
+    for b in batches:
+        if b.error:
+            log.warning("quote feed %s failed: %s", b.source, b.error)
+    return batches
+
+
+def compute_reports(
+    wh: Warehouse, day: date, categories: list[str], scenarios: list[Scenario], run_id: str
+) -> tuple[list[ReportRow], list[tuple[str, str]]]:
+    """The model stage for one day: read inputs from the warehouse, compute, replace the rows."""
+    sector = load.sector_inputs(wh, day, categories)
+    if sector is None:
+        raise RuntimeError(f"no category snapshot for {day} — nothing to report")
+    stats = price_stats(load.quote_points(wh, day))
+    rows, skipped = build_reports(sector, scenarios, stats, run_id)
+    load.replace_reports(wh, day, rows)
+    return rows, skipped
+
+
+def load_and_report(
+    wh: Warehouse,
+    settings: Settings,
+    *,
+    run_id: str,
+    kind: str,
+    started_at: datetime,
+    market: MarketPull,
+    quotes: list[QuoteBatch],
+) -> RunResult:
+    """Archive, load, model and report in ONE transaction: all of it lands, or none of it."""
+    snap = market.snapshot
+    raws = market.raws + [r for b in quotes for r in b.raws]
+    quarantined = snap.quarantined + [q for b in quotes for q in b.quarantined]
+    failed = [b.source for b in quotes if b.error]
+    with wh.transaction():
+        load.archive_raw(wh, run_id, raws)
+        load.load_sector(wh, snap, run_id)
+        load.load_quotes(wh, [q for b in quotes for q in b.quotes], run_id)
+        load.load_quarantine(wh, run_id, quarantined)
+        rows, skipped = compute_reports(
+            wh, snap.as_of_date, settings.categories, settings.scenarios(), run_id
+        )
+        result = RunResult(
+            run_id=run_id, kind=kind, as_of_date=snap.as_of_date, reports=rows,
+            skipped=skipped, quarantined=len(quarantined),
+            duplicates_dropped=snap.duplicates_dropped, http_requests=market.stats.requests,
+            http_retries=market.stats.retries, rate_limited=market.stats.rate_limited,
+            sources_failed=failed,
+            sector_market_cap_usd=rows[0].sector_market_cap_usd if rows else None,
+        )
+        load.record_run(
+            wh, run_id=run_id, kind=kind, started_at=started_at, finished_at=datetime.now(UTC),
+            status="ok", as_of_date=snap.as_of_date, http_requests=result.http_requests,
+            http_retries=result.http_retries, rate_limited=result.rate_limited,
+            quarantined=result.quarantined, duplicates_dropped=result.duplicates_dropped,
+            reports_written=len(rows), sources_failed=failed, summary=result.summary(),
+        )
+    return result
+
+
+def record_failure(
+    settings: Settings, *, run_id: str, kind: str, started_at: datetime, error: BaseException
+) -> None:
+    """Note a failed run in `runs` (its own small transaction; typed tables stay untouched)."""
+    try:
+        with open_warehouse(settings.db, lock_budget_s=settings.lock_budget_s) as wh:
+            with wh.transaction():
+                load.record_run(wh, run_id=run_id, kind=kind, started_at=started_at,
+                                finished_at=datetime.now(UTC), status="failed",
+                                message=one_line(error))
+    except Exception as exc:  # noqa: BLE001 - the original error matters more
+        log.warning("could not record the failed run: %s", one_line(exc))
+
+
+def one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return (text[0] if text else type(error).__name__)[:500]
+
+
+def run_daily(settings: Settings, *, kind: str = "daily") -> RunResult:
+    """The whole daily run without Prefect (same steps as the flow)."""
+    run_id, started = new_run_id(), datetime.now(UTC)
+    try:
+        market = fetch_market(settings)
+        quotes = fetch_quotes(settings)
+        with open_warehouse(settings.db, lock_budget_s=settings.lock_budget_s) as wh:
+            return load_and_report(wh, settings, run_id=run_id, kind=kind, started_at=started,
+                                   market=market, quotes=quotes)
+    except Exception as exc:
+        record_failure(settings, run_id=run_id, kind=kind, started_at=started, error=exc)
+        raise
+

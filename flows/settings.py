@@ -1,0 +1,127 @@
+"""Effective configuration: environment over the TOML config file over built-in defaults."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from ingest.quotes import CURATED_QUOTES_PATH
+from model.scenarios import BUILTIN_SCENARIOS_PATH, Scenario, merge_scenarios, parse_scenarios
+
+
+class ConfigError(Exception):
+    """A setting has a bad value; the message names the setting."""
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every knob capcover has. Environment variables are `CAPCOVER_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="CAPCOVER_", extra="ignore", frozen=True)
+
+    db: Path = Path("data/capcover.duckdb")
+    config: Path | None = None
+    categories: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["artificial-intelligence"], min_length=1
+    )
+
+    coingecko_plan: Literal["public", "demo", "pro"] = "public"
+    coingecko_base_url: str | None = None
+    coingecko_api_key: SecretStr | None = None
+    coingecko_rate_per_minute: float | None = Field(None, gt=0)
+
+    http_connect_timeout_s: float = Field(5.0, gt=0)
+    http_read_timeout_s: float = Field(30.0, gt=0)
+    http_retry_budget_s: float = Field(120.0, ge=0)
+
+    quotes_file: Path = CURATED_QUOTES_PATH
+    lock_budget_s: float = Field(30.0, ge=0)  # how long to wait for another process's DB lock
+
+    alert_urls: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+
+    # Only from the TOML file: `[[scenario]]` tables (see model/scenarios.toml for the format).
+    scenario: list[dict[str, Any]] = Field(default_factory=list)
+
+    _split = field_validator("categories", "alert_urls", mode="before")(_split_commas)
+
+    @field_validator("coingecko_base_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/") if v else v
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = [init_settings, env_settings]
+        path = os.environ.get("CAPCOVER_CONFIG")
+        if path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(path)))
+        return tuple(sources)
+
+    # -- derived ----------------------------------------------------------------------------
+
+    def scenarios(self) -> list[Scenario]:
+        builtin_doc = tomllib.loads(BUILTIN_SCENARIOS_PATH.read_text(encoding="utf-8"))
+        builtin = parse_scenarios(builtin_doc["scenario"], where=str(BUILTIN_SCENARIOS_PATH))
+        try:
+            user = parse_scenarios(self.scenario, where=str(self.config or "config"))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        return merge_scenarios(builtin, user)
+
+    def masked(self) -> dict[str, Any]:
+        """Effective settings for display, secrets masked."""
+        out = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "********" if value.get_secret_value() else ""
+            elif isinstance(value, list) and value and isinstance(value[0], SecretStr):
+                value = [f"{v.get_secret_value().split(':', 1)[0]}://********" for v in value]
+            out[name] = value
+        return out
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings, turning validation errors into one line that names the setting."""
+    path = os.environ.get("CAPCOVER_CONFIG")
+    if path and not Path(path).is_file():
+        raise ConfigError(f"CAPCOVER_CONFIG: no such file {path}")
+    if path:
+        try:
+            tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"CAPCOVER_CONFIG {path}: not valid TOML ({exc})") from None
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else "?"
+        value = "" if "key" in name or "url" in name else f" (got {err.get('input')!r})"
+        raise ConfigError(f"CAPCOVER_{name.upper()}: {err['msg']}{value}") from None
+    settings.scenarios()  # validate user scenarios now, not mid-run
+    return settings

@@ -1,0 +1,113 @@
+"""Typed records parsed at the boundary.
+
+Field names carry their unit (`_usd`, `_pct`, `_at` in UTC)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Record(BaseModel):
+    # Unknown fields are ignored here: the raw archive keeps the full payload anyway.
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return value
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Category(_Record):
+    """One row of `GET /coins/categories`."""
+
+    id: str = Field(min_length=1)
+    name: str | None = None
+    market_cap_usd: float | None = Field(None, ge=0, validation_alias="market_cap")
+    # CoinGecko calls it market_cap_change_24h but it is a percentage.
+    market_cap_change_24h_pct: float | None = Field(None, validation_alias="market_cap_change_24h")
+    volume_24h_usd: float | None = Field(None, ge=0, validation_alias="volume_24h")
+    top_3_coins_id: list[str] | None = None
+    updated_at: datetime | None = None
+
+    _finite = field_validator("market_cap_usd", "volume_24h_usd", "market_cap_change_24h_pct")(
+        _finite_or_none
+    )
+    _tz = field_validator("updated_at")(_utc)
+
+
+class CoinMarket(_Record):
+    """One constituent coin from `GET /coins/markets` (every numeric field may be null)."""
+
+    id: str = Field(min_length=1)
+    symbol: str | None = None
+    name: str | None = None
+    current_price_usd: float | None = Field(None, ge=0, validation_alias="current_price")
+    market_cap_usd: float | None = Field(None, ge=0, validation_alias="market_cap")
+    market_cap_rank: int | None = Field(None, ge=1)
+    fully_diluted_valuation_usd: float | None = Field(
+        None, ge=0, validation_alias="fully_diluted_valuation"
+    )
+    total_volume_usd: float | None = Field(None, ge=0, validation_alias="total_volume")
+    circulating_supply: float | None = Field(None, ge=0)
+    total_supply: float | None = Field(None, ge=0)
+    max_supply: float | None = Field(None, ge=0)
+    last_updated: datetime | None = None
+
+    _finite = field_validator(
+        "current_price_usd", "market_cap_usd", "fully_diluted_valuation_usd", "total_volume_usd",
+        "circulating_supply", "total_supply", "max_supply",
+    )(_finite_or_none)
+    _tz = field_validator("last_updated")(_utc)
+
+
+QuoteKind = Literal["purchase", "rental_hourly", "assumption"]
+
+
+class Quote(_Record):
+    """One GPU price observation, normalised to USD per GPU (purchase) or per GPU-hour (rental)."""
+
+    observed_at: datetime  # UTC; for dated publications, midnight UTC of the publication day
+    source: str = Field(min_length=1)
+    source_url: str | None = None
+    kind: QuoteKind
+    sku_label: str = Field(min_length=1)  # the label as the source wrote it
+    sku: str  # normalised, e.g. "H100"; "unmapped" when the catalogue matches nothing
+    form_factor: str | None = None  # SXM, PCIe, NVL, OAM
+    memory_gb: float | None = None
+    gpu_count_basis: int = Field(1, ge=1)  # GPUs the raw price is for (8 for an 8x instance)
+    price_raw: float = Field(gt=0)
+    price_unit: str  # e.g. "USD/GPU", "USD/instance-hour", "cents/hour"
+    currency: str = "USD"
+    usd_per_unit: float = Field(1.0, gt=0)  # exchange rate used: USD per 1 unit of `currency`
+    price_usd: float = Field(gt=0)  # per GPU (purchase) or per GPU-hour (rental_hourly)
+    tier: str | None = None
+    condition: str | None = None
+    region: str | None = None
+    note: str | None = None
+
+    _tz = field_validator("observed_at")(_utc)
+
+    @property
+    def observed_date(self) -> date:
+        return self.observed_at.date()
+
+
+class Quarantined(_Record):
+    """A single record rejected from an otherwise good payload, kept with its reason."""
+
+    source: str
+    endpoint: str
+    record_key: str | None
+    reason: str
+    record_json: str

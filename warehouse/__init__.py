@@ -1,0 +1,1 @@
+"""DuckDB: schema, migrations, loads and queries. Nothing else in capcover writes SQL."""

@@ -1,0 +1,176 @@
+"""Loads (bulk, idempotent) and the reads the model stage needs. Call inside `wh.transaction()`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime
+
+from ingest.coingecko import SectorSnapshot
+from ingest.http import RawResponse
+from ingest.models import Quarantined, Quote
+from model.report import QuotePoint, ReportRow, SectorInputs
+from warehouse.db import Warehouse
+
+
+def archive_raw(wh: Warehouse, run_id: str, raws: list[RawResponse]) -> int:
+    rows = [
+        (run_id, seq, r.source, r.endpoint, r.method, r.url,
+         json.dumps(r.params, sort_keys=True, default=str), r.request_body, r.status, r.body,
+         r.sha256, r.fetched_at, r.elapsed_ms, r.attempt)
+        for seq, r in enumerate(raws, start=1)
+    ]
+    return wh.append("raw_http", rows)
+
+
+def raw_responses(wh: Warehouse, run_id: str) -> list[RawResponse]:
+    """A run's archived responses, in the order they were received."""
+    rows = wh.query(
+        "SELECT source, endpoint, method, url, params, request_body, status, body, fetched_at,"
+        " elapsed_ms, attempt FROM raw_http WHERE run_id = ? ORDER BY seq", [run_id],
+    )
+    return [
+        RawResponse(source=s, endpoint=e, method=m, url=u, params=json.loads(p or "{}"),
+                    request_body=rb, status=st, body=b, fetched_at=f, elapsed_ms=el, attempt=a)
+        for (s, e, m, u, p, rb, st, b, f, el, a) in rows
+    ]
+
+
+def load_sector(wh: Warehouse, snap: SectorSnapshot, run_id: str) -> tuple[int, int]:
+    """Replace the as-of day's category and constituent rows with this snapshot's."""
+    day = snap.as_of_date
+    cat_ids = [c.id for c in snap.categories]
+    for table in ("category_snapshots", "coin_snapshots"):
+        wh.query(f"DELETE FROM {table} "  # noqa: S608 - table names are constants
+                 "WHERE as_of_date = ? AND list_contains(?, category_id)", [day, cat_ids])
+    n_cat = wh.append("category_snapshots", [
+        (day, c.id, c.name, c.market_cap_usd, c.market_cap_change_24h_pct, c.volume_24h_usd,
+         c.top_3_coins_id, c.updated_at, snap.fetched_at, run_id)
+        for c in snap.categories
+    ])
+    coin_rows = [
+        (day, cid, c.id, c.symbol, c.name, c.current_price_usd, c.market_cap_usd,
+         c.market_cap_rank, c.fully_diluted_valuation_usd, c.total_volume_usd,
+         c.circulating_supply, c.total_supply, c.max_supply, c.last_updated, snap.fetched_at,
+         run_id)
+        for cid, coins in snap.constituents.items() for c in coins
+    ]
+    return n_cat, wh.append("coin_snapshots", coin_rows)
+
+
+def quote_id(q: Quote) -> str:
+    key = "|".join(str(v) for v in (
+        q.source, q.observed_at.isoformat(), q.kind, q.sku_label, q.form_factor, q.price_raw,
+        q.price_unit, q.currency, q.gpu_count_basis, q.tier, q.condition, q.region,
+    ))
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def load_quotes(wh: Warehouse, quotes: list[Quote], run_id: str) -> int:
+    """Upsert quotes by their natural key (the same published quote is stored once)."""
+    rows = {}
+    for q in quotes:
+        rows[quote_id(q)] = (
+            quote_id(q), q.observed_at, q.observed_date, q.source, q.source_url, q.kind,
+            q.sku_label, q.sku, q.form_factor, q.memory_gb, q.gpu_count_basis, q.price_raw,
+            q.price_unit, q.currency, q.usd_per_unit, q.price_usd, q.tier, q.condition,
+            q.region, q.note, run_id,
+        )
+    if rows:
+        wh.query("DELETE FROM gpu_quotes WHERE list_contains(?, quote_id)", [list(rows)])
+    return wh.append("gpu_quotes", list(rows.values()))
+
+
+def load_quarantine(wh: Warehouse, run_id: str, items: list[Quarantined]) -> int:
+    return wh.append("quarantine", [
+        (run_id, seq, q.source, q.endpoint, q.record_key, q.reason, q.record_json)
+        for seq, q in enumerate(items, start=1)
+    ])
+
+
+def sector_inputs(wh: Warehouse, day: date, categories: list[str]) -> SectorInputs | None:
+    """The market side of `day`'s report from the category snapshots (basis 'category')."""
+    row = wh.query(
+        """
+        WITH cats AS (
+            SELECT * FROM category_snapshots
+            WHERE as_of_date = ? AND list_contains(?, category_id)
+        ), coins AS (
+            -- a coin in two configured categories counts once
+            SELECT coin_id, any_value(market_cap_usd) AS cap,
+                   any_value(fully_diluted_valuation_usd) AS fdv,
+                   any_value(total_volume_usd) AS vol
+            FROM coin_snapshots
+            WHERE as_of_date = ? AND list_contains(?, category_id)
+            GROUP BY coin_id
+        )
+        SELECT (SELECT count(*) FROM cats), (SELECT sum(market_cap_usd) FROM cats),
+               (SELECT sum(volume_24h_usd) FROM cats), (SELECT min(updated_at) FROM cats),
+               (SELECT max(fetched_at) FROM cats),
+               (SELECT count(*) FROM coins), (SELECT sum(cap) FROM coins),
+               (SELECT sum(fdv) FROM coins), (SELECT sum(vol) FROM coins)
+        """,
+        [day, categories, day, categories],
+    )[0]
+    n_cats, cap, vol, as_of, fetched, n_coins, coins_cap, fdv, coins_vol = row
+    if n_cats != len(categories) or cap is None:
+        return None
+    return SectorInputs(
+        report_date=day, basis="category", categories=",".join(categories),
+        sector_market_cap_usd=cap, sector_volume_24h_usd=vol, constituents_count=n_coins,
+        constituents_market_cap_usd=coins_cap, constituents_fdv_usd=fdv,
+        constituents_volume_24h_usd=coins_vol, market_as_of=as_of, fetched_at=fetched,
+    )
+
+
+def quote_points(wh: Warehouse, day: date) -> list[QuotePoint]:
+    """Per (sku, kind, source): that source's latest quote(s) at or before `day`.
+
+    A source that published several quotes on its latest date (e.g. both ends of a range)
+    contributes all of them.
+    """
+    rows = wh.query(
+        """
+        SELECT sku, kind, source, price_usd, observed_date
+        FROM gpu_quotes
+        WHERE observed_date <= ? AND sku <> 'unmapped'
+        QUALIFY observed_date = max(observed_date) OVER (PARTITION BY sku, kind, source)
+        ORDER BY sku, kind, source, price_usd
+        """,
+        [day],
+    )
+    return [QuotePoint(*r) for r in rows]
+
+
+def replace_reports(wh: Warehouse, day: date, rows: list[ReportRow]) -> int:
+    """Replace all of `day`'s report rows with `rows` (a rerun never duplicates a day)."""
+    wh.query("DELETE FROM report_daily WHERE report_date = ?", [day])
+    return wh.append("report_daily", [r.as_tuple() for r in rows])
+
+
+def record_run(
+    wh: Warehouse,
+    *,
+    run_id: str,
+    kind: str,
+    started_at: datetime,
+    finished_at: datetime,
+    status: str,
+    as_of_date: date | None = None,
+    http_requests: int = 0,
+    http_retries: int = 0,
+    rate_limited: int = 0,
+    quarantined: int = 0,
+    duplicates_dropped: int = 0,
+    reports_written: int = 0,
+    sources_failed: list[str] | None = None,
+    message: str | None = None,
+    summary: dict | None = None,
+) -> None:
+    wh.query(
+        "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [run_id, kind, started_at, finished_at, status, as_of_date, http_requests, http_retries,
+         rate_limited, quarantined, duplicates_dropped, reports_written,
+         ",".join(sources_failed or []) or None, message,
+         json.dumps(summary, default=str) if summary is not None else None],
+    )
