@@ -6,6 +6,7 @@ be served from yesterday's cache).
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from flows.prefect_env import configure
@@ -16,6 +17,7 @@ from prefect import flow, get_run_logger, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
 from flows import pipeline  # noqa: E402
+from flows.publish import publish_after_run  # noqa: E402
 from flows.settings import Settings, load_settings  # noqa: E402
 from warehouse.db import open_warehouse  # noqa: E402
 
@@ -25,10 +27,19 @@ fetch_quotes = task(pipeline.fetch_quotes, name="ingest-gpu-quotes", cache_polic
 
 @task(name="load-model-report", cache_policy=NO_CACHE)
 def load_model_report(settings: Settings, run_id: str, kind: str, started_at: datetime,
-                      market: pipeline.MarketPull, quotes: list) -> pipeline.RunResult:
+                      market: pipeline.MarketPull, quotes: list,
+                      step_durations: dict | None = None) -> pipeline.RunResult:
+    from prefect.runtime import flow_run
+
+    # The write lock is held only here: one transaction, then the Parquet snapshot is exported
+    # from the committed data on the same connection, then the file is released.
     with open_warehouse(settings.db, lock_budget_s=settings.lock_budget_s) as wh:
-        return pipeline.load_and_report(wh, settings, run_id=run_id, kind=kind,
-                                        started_at=started_at, market=market, quotes=quotes)
+        result = pipeline.load_and_report(wh, settings, run_id=run_id, kind=kind,
+                                          started_at=started_at, market=market, quotes=quotes,
+                                          step_durations=step_durations,
+                                          flow_run_id=flow_run.get_id())
+        publish_after_run(wh, settings, run_id=run_id, kind=kind, as_of_date=result.as_of_date)
+        return result
 
 
 @flow(name="capcover-daily", log_prints=False)
@@ -38,10 +49,15 @@ def daily_flow(kind: str = "daily") -> pipeline.RunResult:
     settings = load_settings()
     run_id, started = pipeline.new_run_id(), datetime.now(UTC)
     logger = get_run_logger()
+    steps: dict[str, float] = {}
     try:
+        t0 = time.monotonic()
         market = fetch_market(settings)
+        steps["fetch_market"] = time.monotonic() - t0
+        t0 = time.monotonic()
         quotes = fetch_quotes(settings)
-        result = load_model_report(settings, run_id, kind, started, market, quotes)
+        steps["fetch_quotes"] = time.monotonic() - t0
+        result = load_model_report(settings, run_id, kind, started, market, quotes, steps)
     except Exception as exc:
         pipeline.record_failure(settings, run_id=run_id, kind=kind, started_at=started,
                                 error=exc)

@@ -6,6 +6,7 @@ benchmarks and `capcover rebuild` call them directly.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -118,8 +119,15 @@ def load_and_report(
     started_at: datetime,
     market: MarketPull,
     quotes: list[QuoteBatch],
+    step_durations: dict[str, float] | None = None,
+    flow_run_id: str | None = None,
 ) -> RunResult:
-    """Archive, load, model and report in ONE transaction: all of it lands, or none of it."""
+    """Archive, load, model and report in ONE transaction: all of it lands, or none of it.
+
+    `step_durations` (seconds per earlier step, e.g. the fetches) is recorded in `runs` with
+    this step's own duration added.
+    """
+    t0 = time.monotonic()
     snap = market.snapshot
     raws = market.raws + [r for b in quotes for r in b.raws]
     quarantined = snap.quarantined + [q for b in quotes for q in b.quarantined]
@@ -146,6 +154,10 @@ def load_and_report(
             http_retries=result.http_retries, rate_limited=result.rate_limited,
             quarantined=result.quarantined, duplicates_dropped=result.duplicates_dropped,
             reports_written=len(rows), sources_failed=failed, summary=result.summary(),
+            step_durations={**(step_durations or {}),
+                            "load_model_report": time.monotonic() - t0},
+            coins_loaded=sum(len(c) for c in snap.constituents.values()),
+            quotes_loaded=sum(len(b.quotes) for b in quotes), flow_run_id=flow_run_id,
         )
     return result
 
@@ -171,13 +183,23 @@ def one_line(error: BaseException) -> str:
 
 def run_daily(settings: Settings, *, kind: str = "daily") -> RunResult:
     """The whole daily run without Prefect (same steps as the flow)."""
+    from flows.publish import publish_after_run
+
     run_id, started = new_run_id(), datetime.now(UTC)
+    steps: dict[str, float] = {}
     try:
+        t0 = time.monotonic()
         market = fetch_market(settings)
+        steps["fetch_market"] = time.monotonic() - t0
+        t0 = time.monotonic()
         quotes = fetch_quotes(settings)
+        steps["fetch_quotes"] = time.monotonic() - t0
         with open_warehouse(settings.db, lock_budget_s=settings.lock_budget_s) as wh:
-            return load_and_report(wh, settings, run_id=run_id, kind=kind, started_at=started,
-                                   market=market, quotes=quotes)
+            result = load_and_report(wh, settings, run_id=run_id, kind=kind, started_at=started,
+                                     market=market, quotes=quotes, step_durations=steps)
+            publish_after_run(wh, settings, run_id=run_id, kind=kind,
+                              as_of_date=result.as_of_date)
+            return result
     except Exception as exc:
         record_failure(settings, run_id=run_id, kind=kind, started_at=started, error=exc)
         raise

@@ -17,6 +17,7 @@ from pydantic_settings import (
 )
 
 from ingest.quotes import CURATED_QUOTES_PATH
+from model.alerts import AlertRules
 from model.scenarios import BUILTIN_SCENARIOS_PATH, Scenario, merge_scenarios, parse_scenarios
 
 
@@ -51,21 +52,67 @@ class Settings(BaseSettings):
     http_retry_budget_s: float = Field(120.0, ge=0)
 
     quotes_file: Path = CURATED_QUOTES_PATH
+    # GPU price feeds (ingest/vastai.py, ingest/runpod.py); both need no key.
+    vastai_base_url: str = "https://console.vast.ai"
+    vastai_gpu_names: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["H100 SXM", "H100 PCIE", "H100 NVL", "H200", "H200 NVL", "B200"],
+        min_length=1,
+    )
+    vastai_rate_per_minute: float = Field(30.0, gt=0)
+    runpod_base_url: str = "https://api.runpod.io"
+    runpod_rate_per_minute: float = Field(30.0, gt=0)
     lock_budget_s: float = Field(30.0, ge=0)  # how long to wait for another process's DB lock
 
     alert_urls: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # Alert rules (model/alerts.py); in the TOML file as `alert_levels = [1.0, 1.5]` etc.
+    alert_scenarios: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["h100-purchase", "coindesk-2024"]
+    )
+    alert_rules: Annotated[
+        list[Literal["threshold_crossed", "relative_change", "stale_data"]], NoDecode
+    ] = Field(default_factory=lambda: ["threshold_crossed", "relative_change", "stale_data"])
+    alert_levels: Annotated[list[Annotated[float, Field(gt=0)]], NoDecode] = Field(
+        default_factory=lambda: [1.0]
+    )
+    alert_relative_change_pct: float = Field(10.0, gt=0)  # percent, day over day
+    alert_stale_after_h: float = Field(36.0, gt=0)  # CoinGecko as-of vs fetch time
+    alert_feed_failure_days: int = Field(2, ge=1)  # consecutive run days a quote feed failed
+
+    # `capcover serve`: when the daily flow runs (CoinGecko closes the UTC day at 00:00).
+    schedule_cron: str = "20 0 * * *"
+    schedule_timezone: str = "UTC"
+    # Parquet snapshot after each successful run; default: `published/` beside the warehouse.
+    publish_dir: Path | None = None
+    publish_keep: int = Field(7, ge=1)  # snapshots kept; older ones are pruned
 
     # Only from the TOML file: `[[scenario]]` tables (see model/scenarios.toml for the format).
     scenario: list[dict[str, Any]] = Field(default_factory=list)
 
     _split = field_validator("categories", "alert_urls", mode="before")(_split_commas)
+    _split_feeds = field_validator("vastai_gpu_names", mode="before")(_split_commas)
+    _split_alert = field_validator("alert_scenarios", "alert_rules", "alert_levels",
+                                   mode="before")(_split_commas)
 
-    @field_validator("coingecko_base_url")
+    @field_validator("coingecko_base_url", "vastai_base_url", "runpod_base_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
         if v is not None and not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return v.rstrip("/") if v else v
+
+    @field_validator("schedule_cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        from flows.schedule import check_cron
+
+        return check_cron(v)
+
+    @field_validator("schedule_timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from flows.schedule import check_timezone
+
+        return check_timezone(v)
 
     @classmethod
     def settings_customise_sources(
@@ -92,6 +139,18 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         return merge_scenarios(builtin, user)
+
+    def publish_path(self) -> Path:
+        """Where successful runs publish their Parquet snapshot."""
+        return self.publish_dir if self.publish_dir is not None else self.db.parent / "published"
+
+    def alert_rule_config(self) -> AlertRules:
+        return AlertRules(
+            scenarios=tuple(self.alert_scenarios), enabled=tuple(self.alert_rules),
+            levels=tuple(self.alert_levels), relative_change_pct=self.alert_relative_change_pct,
+            stale_after_h=self.alert_stale_after_h,
+            feed_failure_days=self.alert_feed_failure_days,
+        )
 
     def masked(self) -> dict[str, Any]:
         """Effective settings for display, secrets masked."""
@@ -123,5 +182,9 @@ def load_settings(**overrides: Any) -> Settings:
         name = str(err["loc"][0]) if err["loc"] else "?"
         value = "" if "key" in name or "url" in name else f" (got {err.get('input')!r})"
         raise ConfigError(f"CAPCOVER_{name.upper()}: {err['msg']}{value}") from None
-    settings.scenarios()  # validate user scenarios now, not mid-run
+    names = {s.name for s in settings.scenarios()}  # validate user scenarios now, not mid-run
+    unknown = [s for s in settings.alert_scenarios if s not in names]
+    if unknown:
+        raise ConfigError(f"CAPCOVER_ALERT_SCENARIOS: unknown scenario(s) {', '.join(unknown)}"
+                          f" (known: {', '.join(sorted(names))})")
     return settings

@@ -59,23 +59,36 @@ def load_sector(wh: Warehouse, snap: SectorSnapshot, run_id: str) -> tuple[int, 
 
 
 def quote_id(q: Quote) -> str:
-    key = "|".join(str(v) for v in (
+    parts = [
         q.source, q.observed_at.isoformat(), q.kind, q.sku_label, q.form_factor, q.price_raw,
         q.price_unit, q.currency, q.gpu_count_basis, q.tier, q.condition, q.region,
-    ))
+    ]
+    if q.listing_id is not None:  # feed offers: two identical-looking offers stay two quotes
+        parts.append(q.listing_id)
+    key = "|".join(str(v) for v in parts)
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def load_quotes(wh: Warehouse, quotes: list[Quote], run_id: str) -> int:
-    """Upsert quotes by their natural key (the same published quote is stored once)."""
+    """Upsert quotes by their natural key (the same published quote is stored once).
+
+    Feed offers (quotes with a `listing_id`) are a snapshot: a source's snapshot of a day
+    replaces its earlier snapshot of that day, so offers withdrawn since then stop counting.
+    """
     rows = {}
+    snapshots = set()
     for q in quotes:
         rows[quote_id(q)] = (
             quote_id(q), q.observed_at, q.observed_date, q.source, q.source_url, q.kind,
             q.sku_label, q.sku, q.form_factor, q.memory_gb, q.gpu_count_basis, q.price_raw,
             q.price_unit, q.currency, q.usd_per_unit, q.price_usd, q.tier, q.condition,
-            q.region, q.note, run_id,
+            q.region, q.note, run_id, q.listing_id,
         )
+        if q.listing_id is not None:
+            snapshots.add((q.source, q.observed_date))
+    for source, day in sorted(snapshots):
+        wh.query("DELETE FROM gpu_quotes WHERE source = ? AND observed_date = ?"
+                 " AND listing_id IS NOT NULL", [source, day])
     if rows:
         wh.query("DELETE FROM gpu_quotes WHERE list_contains(?, quote_id)", [list(rows)])
     return wh.append("gpu_quotes", list(rows.values()))
@@ -166,11 +179,24 @@ def record_run(
     sources_failed: list[str] | None = None,
     message: str | None = None,
     summary: dict | None = None,
+    step_durations: dict[str, float] | None = None,
+    coins_loaded: int | None = None,
+    quotes_loaded: int | None = None,
+    flow_run_id: str | None = None,
 ) -> None:
+    # Named columns: later migrations add columns to `runs` (006: operations, alerts).
     wh.query(
-        "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO runs (run_id, kind, started_at, finished_at, status, as_of_date,"
+        " http_requests, http_retries, rate_limited, quarantined, duplicates_dropped,"
+        " reports_written, sources_failed, message, summary, duration_s, step_durations,"
+        " coins_loaded, quotes_loaded, flow_run_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [run_id, kind, started_at, finished_at, status, as_of_date, http_requests, http_retries,
          rate_limited, quarantined, duplicates_dropped, reports_written,
          ",".join(sources_failed or []) or None, message,
-         json.dumps(summary, default=str) if summary is not None else None],
+         json.dumps(summary, default=str) if summary is not None else None,
+         (finished_at - started_at).total_seconds(),
+         json.dumps({k: round(v, 3) for k, v in step_durations.items()})
+         if step_durations is not None else None,
+         coins_loaded, quotes_loaded, flow_run_id],
     )
