@@ -23,6 +23,7 @@ import requests
 from ingest.errors import (
     AuthError,
     ConnectionFailed,
+    IngestError,
     NotFound,
     PlanLimited,
     RateLimited,
@@ -38,6 +39,25 @@ SECRET_PARAM_NAMES = frozenset(
 )
 
 USER_AGENT = "capcover/0.1 (+https://github.com/capcover/capcover)"
+
+# Header names whose values are credentials: scrubbed from every error text and archived body.
+_SECRET_HEADER_HINTS = ("key", "token", "secret", "auth", "cookie", "password")
+REDACTED = "[redacted]"
+
+
+def secret_header_values(headers: dict[str, str]) -> list[str]:
+    """The values of credential-looking headers (longest first, so substrings scrub last)."""
+    values = [str(v) for k, v in headers.items()
+              if v and any(h in k.lower() for h in _SECRET_HEADER_HINTS)]
+    return sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """`text` with every secret replaced by a marker (errors, bodies and URLs pass through it)."""
+    for value in secrets:
+        if value in text:
+            text = text.replace(value, REDACTED)
+    return text
 
 
 def redact_url(url: str) -> str:
@@ -136,6 +156,32 @@ def _no_error_details(status: int, body: str) -> tuple[int | None, str | None]:
     return None, None
 
 
+def _is_read_timeout(exc: BaseException) -> bool:
+    import urllib3.exceptions
+
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return False
+        if isinstance(seen, urllib3.exceptions.ReadTimeoutError | TimeoutError):
+            return True
+        nxt = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else None
+        seen = nxt or seen.__cause__ or seen.__context__
+    return False
+
+
+def _connection_reason(exc: BaseException) -> str:
+    text = str(exc)
+    for needle, reason in (("Connection refused", "refused"), ("reset by peer", "reset by peer"),
+                           ("IncompleteRead", "dropped mid-response"),
+                           ("RemoteDisconnected", "closed without a response"),
+                           ("Name or service not known", "DNS lookup failed"),
+                           ("Failed to resolve", "DNS lookup failed")):
+        if needle in text:
+            return reason
+    return type(exc).__name__
+
+
 class HttpSession(requests.Session):
     """A `requests.Session` that owns timeouts, the rate limit, retries and the raw archive.
 
@@ -164,6 +210,8 @@ class HttpSession(requests.Session):
         self.base_url = base_url.rstrip("/")
         self.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         self.headers.update(headers or {})
+        # Servers sometimes echo a rejected key back in their error body ("invalid key CG-...").
+        self.secrets = secret_header_values(dict(self.headers))
         self.timeout = (connect_timeout_s, read_timeout_s)
         self.retry = retry or RetryPolicy()
         self.bucket = TokenBucket(rate_per_minute, clock=clock, sleep=sleep)
@@ -220,12 +268,14 @@ class HttpSession(requests.Session):
 
     def _describe(self, status: int, body: str) -> tuple[int | None, str]:
         code, message = self.error_parser(status, body)
+        if message is not None:
+            message = scrub(message, self.secrets)
         if message is None:
             stripped = body.lstrip()[:200].lower()
             if stripped.startswith("<") or "<html" in stripped:
                 message = "HTML page instead of JSON (a CDN or proxy answered)"
             else:
-                message = " ".join(body.split())[:160] or "empty body"
+                message = scrub(" ".join(body.split()), self.secrets)[:160] or "empty body"
         return code, message
 
     def _status_error(
@@ -245,6 +295,11 @@ class HttpSession(requests.Session):
         if status == 404:
             return NotFound(text, **kwargs)
         return StatusError(text, **kwargs)
+
+    def _timed_out(self, where: str, kind: str, endpoint: str, attempt: int) -> TimedOut:
+        limit = self.timeout[0 if kind == "connect" else 1]
+        return TimedOut(f"{where}: {kind} timeout after {limit:g} s", endpoint=endpoint,
+                        attempts=attempt)
 
     # -- the request loop --------------------------------------------------------------------
 
@@ -276,20 +331,29 @@ class HttpSession(requests.Session):
                 )
             except requests.exceptions.Timeout as exc:
                 kind = "connect" if isinstance(exc, requests.exceptions.ConnectTimeout) else "read"
-                failure = TimedOut(f"{where}: {kind} timeout after "
-                                   f"{self.timeout[0 if kind == 'connect' else 1]:g} s",
-                                   endpoint=endpoint, attempts=attempt)
-            except requests.exceptions.ConnectionError as exc:
-                reason = type(exc).__name__
-                failure = ConnectionFailed(f"{where}: connection failed ({reason}) — is "
-                                           f"{urlsplit(self.base_url).netloc} reachable?",
-                                           endpoint=endpoint, attempts=attempt)
+                failure = self._timed_out(where, kind, endpoint, attempt)
+            except (requests.exceptions.ConnectionError,
+                    requests.exceptions.ChunkedEncodingError) as exc:
+                if _is_read_timeout(exc):  # a stalled body surfaces as a ConnectionError
+                    failure = self._timed_out(where, "read", endpoint, attempt)
+                else:
+                    failure = ConnectionFailed(
+                        f"{where}: connection failed ({_connection_reason(exc)}) — is "
+                        f"{urlsplit(self.base_url).netloc} reachable?",
+                        endpoint=endpoint, attempts=attempt)
+            except requests.exceptions.RequestException as exc:
+                # Not retryable (bad URL, too many redirects, ...): one scrubbed line.
+                first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+                raise IngestError(f"{where}: request failed ({type(exc).__name__}: "
+                                  f"{scrub(first, self.secrets)})", endpoint=endpoint,
+                                  attempts=attempt) from None
 
             if response is not None:
-                body = response.content.decode(response.encoding or "utf-8", errors="replace")
+                body = scrub(response.content.decode(response.encoding or "utf-8",
+                                                     errors="replace"), self.secrets)
                 self.archive.append(RawResponse(
                     source=self.source, endpoint=endpoint, method=method.upper(),
-                    url=redact_url(response.url), params=clean_params,
+                    url=scrub(redact_url(response.url), self.secrets), params=clean_params,
                     request_body=request_body, status=response.status_code, body=body,
                     fetched_at=fetched_at, elapsed_ms=(time.perf_counter() - t0) * 1000,
                     attempt=attempt,
@@ -316,7 +380,8 @@ class HttpSession(requests.Session):
                     failure.args = (failure.args[0] + note,)
                     failure.attempts = attempt
                     raise failure from None
-                raise RetryBudgetExhausted(f"{failure}{note}", endpoint=endpoint,
+                raise RetryBudgetExhausted(scrub(f"{failure}{note}", self.secrets),
+                                           endpoint=endpoint,
                                            attempts=attempt) from None
             self.stats.retries += 1
             self.stats.retry_wait_s += delay
