@@ -32,6 +32,10 @@ def _fail(message: str, code: int = EXIT_FAILED) -> int:
 # -- commands --------------------------------------------------------------------------------
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        from flows.alerts import cmd_dry_run
+
+        return cmd_dry_run()
     settings = load_settings()
     from flows.daily import daily_flow
 
@@ -45,6 +49,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _price_note(row) -> str:
+    if row.price_quote_count == 0:
+        return row.price_basis
+    return f"median of {row.price_quote_count} quote(s), newest {row.price_as_of}"
+
+
 def summary_text(result, db) -> str:
     lines = [f"capcover run {result.run_id}: as of {result.as_of_date} (UTC, source timestamp)"]
     if result.sector_market_cap_usd is not None:
@@ -54,7 +64,7 @@ def summary_text(result, db) -> str:
         lines.append(
             f"  {r.scenario:<18} {r.gpu_count:>9,} {r.gpu_sku:<7} at ${r.unit_price_usd:>11,.0f}"
             f" = ${r.buildout_cost_usd / 1e9:>8,.2f}B  ratio {r.coverage_ratio:6.3f}  ({verdict};"
-            f" {r.price_quote_count} quote(s))"
+            f" {_price_note(r)})"
         )
     for name, reason in result.skipped:
         lines.append(f"  {name:<18} skipped: {reason}")
@@ -67,6 +77,9 @@ def summary_text(result, db) -> str:
         extras.append(f"quote feeds failed: {', '.join(result.sources_failed)}")
     extras.append(f"{result.http_requests} HTTP request(s), {result.http_retries} retr(y/ies)")
     lines.append("  " + "; ".join(extras))
+    from flows.alerts import alert_lines
+
+    lines += alert_lines(result)
     lines.append(f"  warehouse: {db}")
     return "\n".join(lines)
 
@@ -76,6 +89,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     from warehouse.queries import report
 
     settings = load_settings()
+    if args.html or args.png:
+        from flows.html_report import write_report_files
+
+        for path in write_report_files(settings.db, html=args.html, png=args.png,
+                                       lock_budget_s=settings.lock_budget_s):
+            print(f"wrote {path}")
+        return EXIT_OK
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
         cols, rows = report(wh, day=args.date, scenario=args.scenario,
                             full=args.format in ("csv", "json"))
@@ -106,6 +126,24 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from flows.backfill import BackfillUsageError, run_backfill
+    from flows.pipeline import one_line
+
+    settings = load_settings()
+    resume = f"finished coins are saved; rerun `capcover backfill --days {args.days}` to resume"
+    try:
+        result = run_backfill(settings, args.days)
+    except BackfillUsageError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    except KeyboardInterrupt:
+        return _fail(f"backfill interrupted — {resume}", 130)
+    except Exception as exc:  # noqa: BLE001 - any failure becomes one line and exit 1
+        return _fail(f"backfill failed: {one_line(exc)} — {resume}")
+    print(result.summary_text())
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from flows.demo import run_demo
 
@@ -120,6 +158,12 @@ def cmd_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from flows.alerts import cmd_alerts as show_alerts
+
+    return show_alerts(args)
+
+
 # -- parser ---------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,12 +176,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="the daily flow: ingest, load, model, report")
     run.add_argument("--kind", default="daily", help=argparse.SUPPRESS)
+    run.add_argument("--dry-run", action="store_true",
+                     help="run everything, print the report and the alerts it would fire, "
+                          "then roll back: nothing stored, nothing delivered")
     run.set_defaults(func=cmd_run)
 
     rep = sub.add_parser("report", help="show report rows (latest date by default)")
     rep.add_argument("--date", type=_date, help="report date, YYYY-MM-DD (default: latest)")
     rep.add_argument("--scenario", help="one scenario (default: all)")
     rep.add_argument("--format", choices=FORMATS, default="table")
+    rep.add_argument("--html", metavar="PATH",
+                     help="write one self-contained HTML report (chart, inputs, alerts)")
+    rep.add_argument("--png", metavar="PATH", help="write the coverage history chart as PNG")
     rep.set_defaults(func=cmd_report)
 
     sql = sub.add_parser("sql", help="read-only SQL on the warehouse")
@@ -145,8 +195,29 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", choices=FORMATS, default="table")
     sql.set_defaults(func=cmd_sql)
 
+    bf = sub.add_parser("backfill", help="coverage history from per-coin market charts")
+    bf.add_argument("--days", type=int, default=365,
+                    help="days of history (at most 365 on public/demo plans; default 365)")
+    bf.set_defaults(func=cmd_backfill)
+
+    alerts = sub.add_parser("alerts", help="alert history and delivery state per channel")
+    alerts.add_argument("--since", type=_date, help="report dates from YYYY-MM-DD on")
+    alerts.add_argument("--undelivered", action="store_true",
+                        help="only alerts some channel has not confirmed yet")
+    alerts.add_argument("--format", choices=FORMATS, default="table")
+    alerts.set_defaults(func=cmd_alerts)
+
     demo = sub.add_parser("demo", help="the whole pipeline offline on a bundled replay snapshot")
     demo.set_defaults(func=cmd_demo)
+
+    srv = sub.add_parser("serve", help="serve the daily flow on its cron schedule (needs a "
+                                       "running Prefect server)")
+    srv.set_defaults(func=lambda args: __import__("flows.serve").serve.cmd_serve(args))
+
+    st = sub.add_parser("status", help="the last runs and the next scheduled one")
+    st.add_argument("--limit", type=int, default=10, help="runs to show (default 10)")
+    st.add_argument("--format", choices=FORMATS, default="table")
+    st.set_defaults(func=lambda args: __import__("flows.status").status.cmd_status(args))
 
     cfg = sub.add_parser("config", help="print the effective settings (secrets masked)")
     cfg.add_argument("--format", choices=FORMATS, default="table")
