@@ -16,7 +16,8 @@ class WarehouseError(Exception):
     """A warehouse problem a person can act on (missing file, lock held, bad SQL)."""
 
 
-_PID = re.compile(r"PID (\d+)")
+# DuckDB: 'Conflicting lock is held in /usr/bin/python3.11 (PID 8624)'.
+_HOLDER = re.compile(r"held in (?P<program>.+?) \(PID (?P<pid>\d+)\)|PID (?P<bare>\d+)")
 
 
 class Warehouse:
@@ -82,6 +83,15 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path), read_only=read_only, config=config)
 
 
+def _holder(text: str) -> str:
+    m = _HOLDER.search(text)
+    if not m:
+        return "another process"
+    if m.group("bare"):
+        return f"PID {m.group('bare')}"
+    return f"PID {m.group('pid')} ({Path(m.group('program')).name})"
+
+
 def open_warehouse(
     path: str | Path,
     *,
@@ -114,11 +124,10 @@ def open_warehouse(
                 first = text.splitlines()[0]
                 raise WarehouseError(f"cannot open warehouse {path}: {first}") from None
             if time.monotonic() + delay > deadline:
-                pid = _PID.search(text)
-                holder = f"process {pid.group(1)}" if pid else "another process"
                 raise WarehouseError(
-                    f"warehouse {path} is locked by {holder} (waited {lock_budget_s:g} s) — "
-                    f"close that DuckDB session or retry when it finishes"
+                    f"warehouse {path} is locked by {_holder(text)} (waited {lock_budget_s:g} s,"
+                    f" CAPCOVER_LOCK_BUDGET_S) — close that DuckDB session (readers: open it"
+                    f" read_only=True) or retry when it finishes"
                 ) from None
             time.sleep(delay)
             delay = min(delay * 2, 1.0)

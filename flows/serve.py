@@ -1,0 +1,144 @@
+"""`capcover serve`: the daily flow on a cron schedule, served to a running Prefect server.
+
+Prefect's temporary (ephemeral) server cannot hold schedules, and a server started and stopped
+by `capcover serve` itself would lose its UI and run history on every restart, so serve needs a
+server the user runs (`prefect server start`) and says so in one line when there is none.
+
+Concurrency: the deployment has a concurrency limit of 1 with Prefect's CANCEL_NEW collision
+strategy, so a run never overlaps the previous one, and when several scheduled runs are due at
+once (the machine slept through them) the first takes the slot and the others are cancelled by
+the server: a missed day is caught up once, not N times (tests/test_serve_integration.py).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import requests
+
+FLOW_NAME = "capcover-daily"
+DEPLOYMENT_NAME = "daily"
+FULL_NAME = f"{FLOW_NAME}/{DEPLOYMENT_NAME}"
+START_HINT = ("start one with `prefect server start`, then "
+              "`export PREFECT_API_URL=http://127.0.0.1:4200/api`")
+
+
+class PrefectUnavailable(Exception):
+    """No usable Prefect server; the message says how to start one."""
+
+
+def check_server(api_url: str | None, timeout_s: float = 3.0) -> str:
+    """The API URL if a Prefect server answers there; otherwise PrefectUnavailable."""
+    if not api_url:
+        raise PrefectUnavailable(
+            f"capcover serve needs a running Prefect server (PREFECT_API_URL is not set; "
+            f"the temporary server cannot schedule): {START_HINT}")
+    url = api_url.rstrip("/")
+    try:
+        resp = requests.get(f"{url}/health", timeout=timeout_s)
+        resp.raise_for_status()
+    except requests.RequestException as exc:
+        kind = type(exc).__name__
+        raise PrefectUnavailable(
+            f"no Prefect server answers at PREFECT_API_URL={url} ({kind}): {START_HINT}"
+        ) from None
+    return url
+
+
+def serve(settings) -> None:
+    """Create/update the deployment and poll for its runs until interrupted (blocks)."""
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+    from prefect.schedules import Cron
+    from prefect.types.entrypoint import EntrypointType
+
+    from flows.daily import daily_flow
+
+    schedule = Cron(settings.schedule_cron, timezone=settings.schedule_timezone)
+    daily_flow.serve(
+        name=DEPLOYMENT_NAME,
+        schedules=[schedule],
+        global_limit=ConcurrencyLimitConfig(
+            limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+        description="capcover daily: CoinGecko + GPU quotes -> DuckDB -> coverage report",
+        tags=["capcover"],
+        # Keep the schedule active while serve is down: runs missed meanwhile go Late and
+        # are caught up (once) when serve comes back.
+        pause_on_shutdown=False,
+        print_starting_message=False,
+        # `flows.daily.daily_flow`, importable from the installed package whatever the cwd.
+        entrypoint_type=EntrypointType.MODULE_PATH,
+    )
+
+
+# -- the next scheduled run, for `capcover status` (plain HTTP: no Prefect import) -----------
+
+@dataclass
+class NextRun:
+    at: datetime | None
+    source: str  # where the answer came from, said to the user
+
+
+def next_scheduled_from_api(api_url: str, timeout_s: float = 3.0) -> NextRun | None:
+    """The deployment's next Scheduled flow run from the Prefect API, or None if unreachable
+    or the deployment does not exist there."""
+    url = api_url.rstrip("/")
+    try:
+        resp = requests.get(f"{url}/deployments/name/{FULL_NAME}", timeout=timeout_s)
+        if resp.status_code == 404:
+            return None
+        resp.raise_for_status()
+        dep = resp.json()
+        body = {
+            "deployments": {"id": {"any_": [dep["id"]]}},
+            "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
+            "sort": "EXPECTED_START_TIME_ASC",
+            "limit": 1,
+        }
+        runs = requests.post(f"{url}/flow_runs/filter", data=json.dumps(body),
+                             headers={"content-type": "application/json"}, timeout=timeout_s)
+        runs.raise_for_status()
+    except (requests.RequestException, ValueError, KeyError):
+        return None
+    found = runs.json()
+    paused = " (schedule paused)" if dep.get("paused") else ""
+    if not found:
+        return NextRun(None, f"Prefect API at {url}: no scheduled run of {FULL_NAME}{paused}")
+    at = datetime.fromisoformat(found[0]["expected_start_time"].replace("Z", "+00:00"))
+    return NextRun(at, f"Prefect API at {url}, deployment {FULL_NAME}{paused}")
+
+
+def cmd_serve(args) -> int:
+    """`capcover serve`: 2 when no Prefect server answers (one line says how to start one)."""
+    import os
+    import sys
+
+    from flows.settings import load_settings
+
+    settings = load_settings()
+    try:
+        api = check_server(_api_url())
+    except PrefectUnavailable as exc:
+        print(f"capcover: error: {exc}", file=sys.stderr)
+        return 2
+    from flows.schedule import next_run
+
+    at = next_run(settings.schedule_cron, settings.schedule_timezone)
+    print(f"capcover serve: deployment {FULL_NAME} on {api}, cron '{settings.schedule_cron}' "
+          f"({settings.schedule_timezone}), next run {at.isoformat()}; one run at a time, "
+          f"missed runs caught up once. Ctrl-C stops serving (the schedule stays).", flush=True)
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    serve(settings)
+    return 0
+
+
+def _api_url() -> str | None:
+    # Prefect's own settings (environment or the active profile), read only when serving.
+    from flows.prefect_env import configure
+
+    configure()
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().api.url
+    return str(url) if url else None

@@ -1,0 +1,119 @@
+"""Writer and readers side by side: a second PROCESS holds the warehouse while capcover runs.
+
+DuckDB lets one process write and locks every other process out while it does; a reader's
+read-only connection likewise locks a writer out. capcover waits (bounded, with backoff) and
+then fails with one line naming the holder's PID.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from flows.cli import main
+from flows.pipeline import run_daily
+from flows.settings import load_settings
+from tests.conftest import table_snapshot
+from warehouse.db import WarehouseError, open_warehouse
+
+HOLD = textwrap.dedent("""
+    import sys, time, duckdb
+    path, read_only, seconds = sys.argv[1], sys.argv[2] == "ro", float(sys.argv[3])
+    con = duckdb.connect(path, read_only=read_only)
+    con.execute("SELECT count(*) FROM runs").fetchall()
+    print("holding", flush=True)
+    time.sleep(seconds)
+    con.close()
+    print("released", flush=True)
+    time.sleep(600 if seconds >= 600 else 0)
+""")
+
+
+@pytest.fixture
+def holder():
+    """Start a process holding the warehouse (`ro` or `rw`) for N seconds; always stopped."""
+    procs = []
+
+    def start(path, mode: str, seconds: float) -> subprocess.Popen:
+        proc = subprocess.Popen([sys.executable, "-c", HOLD, str(path), mode, str(seconds)],
+                                stdout=subprocess.PIPE, text=True)
+        procs.append(proc)
+        assert proc.stdout.readline().strip() == "holding"
+        return proc
+
+    yield start
+    for proc in procs:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def _first_run(fake_cg, settings):
+    fake_cg.serve()
+    return run_daily(settings)
+
+
+def test_locking_run_waits_for_a_reader_process_then_succeeds(fake_cg, env, holder, monkeypatch):
+    monkeypatch.setenv("CAPCOVER_LOCK_BUDGET_S", "30")
+    settings = load_settings()
+    _first_run(fake_cg, settings)
+    reader = holder(settings.db, "ro", 2.0)
+    with pytest.raises(WarehouseError):  # the lock is really held right now
+        open_warehouse(settings.db, lock_budget_s=0)
+
+    result = run_daily(settings)
+
+    assert reader.stdout.readline().strip() == "released"
+    with open_warehouse(settings.db, read_only=True) as wh:
+        assert wh.scalar("SELECT status FROM runs WHERE run_id = ?", [result.run_id]) == "ok"
+        assert wh.scalar("SELECT count(*) FROM runs WHERE status = 'ok'") == 2
+
+
+def test_locking_run_fails_naming_the_reader_pid_and_changes_nothing(fake_cg, env, holder,
+                                                                     monkeypatch):
+    settings = load_settings()
+    _first_run(fake_cg, settings)
+    before = table_snapshot(str(settings.db))
+    monkeypatch.setenv("CAPCOVER_LOCK_BUDGET_S", "1")
+    reader = holder(settings.db, "ro", 600)
+
+    with pytest.raises(WarehouseError) as err:
+        run_daily(load_settings())
+
+    message = str(err.value)
+    assert "\n" not in message
+    assert f"locked by PID {reader.pid} (python" in message
+    assert "waited 1 s" in message and "CAPCOVER_LOCK_BUDGET_S" in message
+    reader.kill()
+    reader.wait(timeout=10)
+    assert table_snapshot(str(settings.db)) == before
+
+
+def test_locking_read_only_command_waits_for_a_writer_process(fake_cg, env, holder, monkeypatch,
+                                                              capsys):
+    monkeypatch.setenv("CAPCOVER_LOCK_BUDGET_S", "30")
+    settings = load_settings()
+    _first_run(fake_cg, settings)
+    writer = holder(settings.db, "rw", 1.5)
+
+    assert main(["sql", "SELECT count(*) AS n FROM runs", "--format", "csv"]) == 0
+
+    assert writer.stdout.readline().strip() == "released"
+    assert capsys.readouterr().out.splitlines() == ["n", "1"]
+    # ... and released at once: a writer can open right after.
+    with open_warehouse(settings.db, lock_budget_s=0):
+        pass
+
+
+def test_locking_read_only_command_fails_naming_the_writer_pid(fake_cg, env, holder, capsys):
+    settings = load_settings()
+    _first_run(fake_cg, settings)
+    writer = holder(settings.db, "rw", 600)
+
+    assert main(["report"]) == 1
+
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert f"locked by PID {writer.pid}" in err and err.startswith("capcover: error: warehouse")

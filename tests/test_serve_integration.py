@@ -1,0 +1,177 @@
+"""`capcover serve` against a real `prefect server start` on a loopback port.
+
+Slow (a Prefect server takes ~10-20 s to become healthy): marked `slow`, still run by `make test`.
+Every subprocess started here is stopped in a finally block.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+
+from flows.serve import FULL_NAME
+from warehouse.db import open_warehouse
+
+pytestmark = pytest.mark.slow
+
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(what: str, check, timeout_s: float, log: Path | None = None):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.5)
+    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}\n{tail}")
+
+
+def _stop(proc: subprocess.Popen, sig=signal.SIGINT, timeout_s: float = 20) -> None:
+    """Stop a process group we started: polite signal first, then kill."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=timeout_s)
+    except (subprocess.TimeoutExpired, ProcessLookupError):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def prefect_api(tmp_path_factory):
+    home = tmp_path_factory.mktemp("prefect-home")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
+               DO_NOT_TRACK="1", PREFECT_UI_ENABLED="false")
+    log = home / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env, cwd=home, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    api = f"http://127.0.0.1:{port}/api"
+
+    def healthy():
+        try:
+            return requests.get(f"{api}/health", timeout=2).ok
+        except requests.RequestException:
+            return False
+
+    try:
+        _wait("the Prefect server", healthy, 120, log)
+        yield api, home
+    finally:
+        _stop(proc, signal.SIGTERM)
+
+
+def _serve(api: str, home: Path, env: dict, cwd: Path) -> subprocess.Popen:
+    full = dict(os.environ, **env, PREFECT_API_URL=api, PREFECT_HOME=str(home),
+                PREFECT_RUNNER_POLL_FREQUENCY="2", PYTHONUNBUFFERED="1")
+    log = cwd / "serve.log"
+    out = log.open("ab")
+    return subprocess.Popen([str(BIN / "capcover"), "serve"], env=full, cwd=cwd, stdout=out,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _deployment(api: str):
+    resp = requests.get(f"{api}/deployments/name/{FULL_NAME}", timeout=5)
+    return resp.json() if resp.status_code == 200 else None
+
+
+def _run_state(api: str, run_id: str) -> dict:
+    return requests.get(f"{api}/flow_runs/{run_id}", timeout=5).json()["state"]
+
+
+def _terminal(api: str, ids: list[str]):
+    states = [_run_state(api, i) for i in ids]
+    done = all(s["type"] in ("COMPLETED", "FAILED", "CANCELLED", "CRASHED") for s in states)
+    return states if done else None
+
+
+def test_serve_schedules_daily_and_runs_a_triggered_flow(prefect_api, fake_cg, env, tmp_path):
+    api, home = prefect_api
+    fake_cg.serve()
+    proc = _serve(api, home, env, tmp_path)
+    log = tmp_path / "serve.log"
+    try:
+        dep = _wait("the deployment", lambda: _deployment(api), 90, log)
+        (sched,) = dep["schedules"]
+        assert sched["schedule"]["cron"] == "20 0 * * *"
+        assert sched["schedule"]["timezone"] == "UTC"
+        assert sched["active"] is True
+        assert dep["global_concurrency_limit"]["limit"] == 1
+        assert dep["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
+
+        # The server's scheduler has queued the next daily run at 00:20 UTC.
+        def scheduled():
+            body = {"deployments": {"id": {"any_": [dep["id"]]}},
+                    "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}}}
+            return requests.post(f"{api}/flow_runs/filter", json=body, timeout=5).json()
+        upcoming = _wait("a scheduled run", scheduled, 60, log)
+        first = datetime.fromisoformat(upcoming[0]["expected_start_time"])
+        assert (first.hour, first.minute) == (0, 20)
+
+        # `capcover status` reads the next run from the Prefect API.
+        status_env = dict(os.environ, **env, PREFECT_API_URL=api)
+        # Trigger a run now, through the API, and see its report in the warehouse.
+        run = requests.post(f"{api}/deployments/{dep['id']}/create_flow_run", json={},
+                            timeout=5).json()
+        (state,) = _wait("the triggered run", lambda: _terminal(api, [run["id"]]), 180, log)
+        assert state["type"] == "COMPLETED", state
+        with open_warehouse(env["CAPCOVER_DB"], read_only=True) as wh:
+            row = wh.query("SELECT run_id, status, flow_run_id, published_to, step_durations"
+                           " FROM runs")
+            (run_id, status, flow_run_id, published, steps) = row[0]
+            reports = wh.scalar("SELECT count(*) FROM report_daily WHERE run_id = ?", [run_id])
+        assert reports >= 1
+        assert (status, flow_run_id) == ("ok", run["id"])
+        assert (Path(published) / "report_daily.parquet").is_file()
+        assert set(json.loads(steps)) >= {"fetch_market", "fetch_quotes", "load_model_report",
+                                          "publish"}
+
+        out = subprocess.run([str(BIN / "capcover"), "status"], env=status_env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert f"Prefect API at {api}, deployment {FULL_NAME}" in out.stdout
+        assert "T00:20:00" in out.stdout
+
+        # The machine "sleeps": serve is down while three daily runs fall due.
+        _stop(proc)
+        past = datetime.now(UTC) - timedelta(hours=1)
+        missed = []
+        for day in range(3):
+            when = (past - timedelta(days=day)).isoformat()
+            body = {"state": {"type": "SCHEDULED", "state_details": {"scheduled_time": when}}}
+            missed.append(requests.post(f"{api}/deployments/{dep['id']}/create_flow_run",
+                                        json=body, timeout=5).json()["id"])
+        proc = _serve(api, home, env, tmp_path)
+        states = _wait("the missed runs", lambda: _terminal(api, missed), 180, log)
+        kinds = sorted(s["type"] for s in states)
+        # Caught up once: one run executes, the others are cancelled by the concurrency limit.
+        assert kinds == ["CANCELLED", "CANCELLED", "COMPLETED"], states
+        with open_warehouse(env["CAPCOVER_DB"], read_only=True) as wh:
+            assert wh.scalar("SELECT count(*) FROM runs WHERE status = 'ok'") == 2
+    finally:
+        _stop(proc)
