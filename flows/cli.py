@@ -222,6 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
     cfg = sub.add_parser("config", help="print the effective settings (secrets masked)")
     cfg.add_argument("--format", choices=FORMATS, default="table")
     cfg.set_defaults(func=cmd_config)
+
+    from flows.quotes_cli import register as register_quotes
+
+    register_quotes(sub)  # `capcover quotes list|add`
     return p
 
 

@@ -23,7 +23,20 @@ def demo_environment(base_url: str, db: Path = DEMO_DB) -> dict[str, str]:
         "CAPCOVER_COINGECKO_PLAN": "public",
         "CAPCOVER_COINGECKO_RATE_PER_MINUTE": "6000",  # a local server has no quota
         "CAPCOVER_CATEGORIES": "artificial-intelligence",
+        # The GPU feeds replay from the same local server (scripts/make_demo_snapshot.py).
+        "CAPCOVER_VASTAI_BASE_URL": _root(base_url) + "/vast",
+        "CAPCOVER_VASTAI_GPU_NAMES": "H100 SXM,H100 PCIE,H200,B200",
+        "CAPCOVER_VASTAI_RATE_PER_MINUTE": "6000",
+        "CAPCOVER_RUNPOD_BASE_URL": _root(base_url) + "/runpod",
+        "CAPCOVER_RUNPOD_RATE_PER_MINUTE": "6000",
     }
+
+
+def _root(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def run_demo(db: Path = DEMO_DB) -> int:

@@ -78,7 +78,22 @@ def coingecko_client(settings: Settings) -> CoinGeckoClient:
 
 
 def quote_providers(settings: Settings) -> list[QuoteProvider]:
-    return [CuratedQuotes(settings.quotes_file)]
+    """Every GPU quote source, each from its settings: curated file, Vast.ai, RunPod."""
+    from ingest.runpod import RunPodClient
+    from ingest.vastai import VastAiClient
+
+    timeouts = dict(connect_timeout_s=settings.http_connect_timeout_s,
+                    read_timeout_s=settings.http_read_timeout_s,
+                    retry=RetryPolicy(budget_s=settings.http_retry_budget_s))
+    # CoinGecko's /exchange_rates only when a curated quote is not in USD (and has no rate).
+    rates = lambda: coingecko_client(settings).exchange_rates()  # noqa: E731
+    return [
+        CuratedQuotes(settings.quotes_file, rates_fetcher=rates),
+        VastAiClient(base_url=settings.vastai_base_url, gpu_names=settings.vastai_gpu_names,
+                     rate_per_minute=settings.vastai_rate_per_minute, **timeouts),
+        RunPodClient(base_url=settings.runpod_base_url,
+                     rate_per_minute=settings.runpod_rate_per_minute, **timeouts),
+    ]
 
 
 # -- steps ----------------------------------------------------------------------------------

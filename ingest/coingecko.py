@@ -279,3 +279,8 @@ class CoinGeckoClient:
                     f"pages — refusing to page forever", endpoint="/coins/markets",
                 )
         return build_snapshot(list(self.archive), categories)
+
+    def exchange_rates(self) -> RawResponse:
+        """`/exchange_rates`: every currency against BTC (parse with ingest.fx); only called
+        when a non-USD GPU quote needs converting."""
+        return self._call(self.api.get_exchange_rates)

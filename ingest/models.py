@@ -95,6 +95,9 @@ class Quote(_Record):
     condition: str | None = None
     region: str | None = None
     note: str | None = None
+    # A feed's own id for one offer (Vast.ai offer id, RunPod "gpu type|surface"); None for
+    # published figures. A feed snapshot of a day replaces that source's earlier one that day.
+    listing_id: str | None = None
 
     _tz = field_validator("observed_at")(_utc)
 

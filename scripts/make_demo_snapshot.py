@@ -51,6 +51,47 @@ def coins(rng: random.Random) -> list[dict]:
     return out
 
 
+VAST_ROOT, RUNPOD_ROOT = "/vast", "/runpod"  # both feeds share the replay server
+FEEDS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "gpu-feeds"
+DEMO_VAST_GPU_NAMES = ("H100 SXM", "H100 PCIE", "H200", "B200")
+
+
+def gpu_feed_routes(rng: random.Random) -> list[dict]:
+    """Vast.ai and RunPod answers for the demo: the captured shapes with ILLUSTRATIVE prices.
+
+    Vast.ai: one route per GPU name, matching the exact `q` the client sends (on-demand,
+    verified, cheapest first). RunPod: the reference gpuTypes answer as recorded.
+    """
+    import sys
+
+    sys.path.insert(0, str(OUT.parent.parent.parent))
+    from ingest.vastai import ENDPOINT, offer_query
+
+    offer = json.loads((FEEDS / "vastai_bundles_h100_sxm_2026-08-22.json").read_text())
+    template = offer["offers"][0]
+    per_gpu = {"H100 SXM": (1.70, 2.60, 12), "H100 PCIE": (1.40, 2.10, 4),
+               "H200": (2.60, 3.60, 4), "B200": (3.90, 5.40, 3)}
+    routes, n = [], 0
+    for name in DEMO_VAST_GPU_NAMES:
+        low, high, count = per_gpu[name]
+        offers = []
+        for _ in range(count):
+            n += 1
+            gpus = rng.choice((1, 2, 4, 8))
+            price = round(rng.uniform(low, high), 4)
+            offers.append({**template, "id": 90_000_000 + n, "ask_contract_id": 90_000_000 + n,
+                           "machine_id": 900 + n, "gpu_name": name, "num_gpus": gpus,
+                           "dph_total": round(price * gpus, 6), "verification": "verified"})
+        offers.sort(key=lambda o: o["dph_total"])
+        q = json.dumps(offer_query(name), separators=(",", ":"), sort_keys=True)
+        routes.append({"path": VAST_ROOT + ENDPOINT, "query": {"q": q},
+                       "body": {"offers": offers}})
+    runpod = json.loads((FEEDS / "runpod_graphql_gputypes_2026-08-22.json").read_text())
+    routes.append({"method": "POST", "path": f"{RUNPOD_ROOT}/graphql",
+                   "body": {"data": runpod["data"]}})
+    return routes
+
+
 def build() -> dict:
     rng = random.Random(20240403)
     cs = coins(rng)
@@ -71,6 +112,7 @@ def build() -> dict:
                        "query": {"category": CATEGORY, "page": n}, "body": page})
     routes.append({"path": f"{API}/coins/markets", "query": {"category": CATEGORY},
                    "body": []})  # pages past the end
+    routes.extend(gpu_feed_routes(random.Random(20260822)))
     return {"_label": LABEL, "anchor": {"date": "2024-04-03", "category": CATEGORY,
                                         "market_cap_usd": ANCHOR_CAP_USD,
                                         "h100_quote_usd": 30000},

@@ -90,9 +90,29 @@ def fake_cg(httpserver: HTTPServer) -> FakeCoinGecko:
     return FakeCoinGecko(httpserver)
 
 
+@pytest.fixture(scope="session")
+def _feeds_server():
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    yield server
+    server.clear()
+    if server.is_running():
+        server.stop()
+
+
 @pytest.fixture
-def env(tmp_path, monkeypatch, fake_cg):
-    """Settings in the environment: a temp warehouse and the fake CoinGecko."""
+def fake_feeds(_feeds_server):
+    """Fake Vast.ai and RunPod (tests/gpu_fakes.py), fresh offers for every test."""
+    from tests.gpu_fakes import FakeFeeds
+
+    _feeds_server.clear()
+    return FakeFeeds(_feeds_server)
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, fake_cg, fake_feeds):
+    """Settings in the environment: a temp warehouse, the fake CoinGecko and fake GPU feeds
+    (so no test ever reaches the real Vast.ai or RunPod)."""
     for key in list(os.environ):
         if key.startswith("CAPCOVER_"):
             monkeypatch.delenv(key)
@@ -100,6 +120,10 @@ def env(tmp_path, monkeypatch, fake_cg):
         "CAPCOVER_DB": str(tmp_path / "capcover.duckdb"),
         "CAPCOVER_COINGECKO_BASE_URL": fake_cg.base_url,
         "CAPCOVER_COINGECKO_RATE_PER_MINUTE": "60000",
+        "CAPCOVER_VASTAI_BASE_URL": fake_feeds.vast_base_url,
+        "CAPCOVER_VASTAI_RATE_PER_MINUTE": "60000",
+        "CAPCOVER_RUNPOD_BASE_URL": fake_feeds.runpod_base_url,
+        "CAPCOVER_RUNPOD_RATE_PER_MINUTE": "60000",
         "CAPCOVER_HTTP_RETRY_BUDGET_S": "5",
         "CAPCOVER_HTTP_READ_TIMEOUT_S": "5",
         "CAPCOVER_LOCK_BUDGET_S": "2",

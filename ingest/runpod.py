@@ -1,0 +1,124 @@
+"""RunPod GPU list prices: `POST /graphql` with the `gpuTypes` query, no key.
+
+Prices are USD per GPU-hour, one per surface: `securePrice` (Secure Cloud) and `communityPrice`
+(Community Cloud); 0 or null means "not offered there". Spot prices (interruptible) are left
+out, as Vast.ai bids are. RunPod's CDN has answered the default python-requests User-Agent with
+403, so the session's own User-Agent (capcover/...) is always sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ingest.errors import BadPayload
+from ingest.feeds import load_json, positive_number, quarantine, require_fields
+from ingest.http import HttpSession, RawResponse, RetryPolicy
+from ingest.models import Quarantined, Quote
+from ingest.sku import normalise
+
+SOURCE = "runpod"
+BASE_URL = "https://api.runpod.io"
+ENDPOINT = "/graphql"
+RATE_PER_MINUTE = 30.0
+GPU_TYPES_QUERY = (
+    "{gpuTypes{id displayName memoryInGb securePrice communityPrice secureSpotPrice "
+    "communitySpotPrice}}"
+)
+SURFACES = (("secure", "securePrice"), ("community", "communityPrice"))
+REQUIRED_FIELDS = ("id", "displayName", "securePrice", "communityPrice")
+
+
+class RunPodClient:
+    """Fetches RunPod's gpuTypes through `HttpSession` (rate limit, retries, raw archive)."""
+
+    source = SOURCE
+
+    def __init__(
+        self,
+        *,
+        base_url: str = BASE_URL,
+        rate_per_minute: float = RATE_PER_MINUTE,
+        connect_timeout_s: float = 5.0,
+        read_timeout_s: float = 30.0,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        extra = {"sleep": sleep} if sleep else {}
+        self.session = HttpSession(
+            source=SOURCE, base_url=base_url, rate_per_minute=rate_per_minute,
+            headers={"Content-Type": "application/json"},
+            connect_timeout_s=connect_timeout_s, read_timeout_s=read_timeout_s, retry=retry,
+            **extra,
+        )
+
+    @property
+    def last_raws(self) -> list[RawResponse]:
+        return list(self.session.archive)
+
+    def fetch(self) -> list[RawResponse]:
+        self.session.post(self.session.base_url + ENDPOINT, json={"query": GPU_TYPES_QUERY})
+        return list(self.session.archive)
+
+    def parse(self, raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
+        return parse_raws(raws)
+
+
+def _gpu_types(raw: RawResponse) -> list:
+    payload = load_json(raw)
+    if isinstance(payload, dict) and payload.get("errors"):
+        first = payload["errors"][0]
+        message = first.get("message") if isinstance(first, dict) else str(first)
+        raise BadPayload(f"runpod {raw.endpoint}: GraphQL error: {str(message)[:160]}",
+                         endpoint=raw.endpoint)
+    types = (payload.get("data") or {}).get("gpuTypes") if isinstance(payload, dict) else None
+    if not isinstance(types, list):
+        raise BadPayload(f"runpod {raw.endpoint}: no data.gpuTypes list in the answer — the "
+                         f"API changed shape; capcover needs an update", endpoint=raw.endpoint)
+    return types
+
+
+def parse_raws(raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
+    """RunPod responses (live or archived) -> one rental quote per GPU type and surface."""
+    ok = [r for r in raws if r.source == SOURCE and r.endpoint == ENDPOINT
+          and 200 <= r.status < 300]
+    quotes: dict[str, Quote] = {}
+    bad: list[Quarantined] = []
+    for raw in ok[-1:]:  # one query per run; a replayed archive may hold retried answers
+        types = _gpu_types(raw)
+        require_fields(raw, types, REQUIRED_FIELDS)
+        for gpu in types:
+            if not isinstance(gpu, dict):
+                bad.append(quarantine(raw, gpu, None, f"not an object: {type(gpu).__name__}"))
+                continue
+            try:
+                for q in gpu_type_to_quotes(gpu, raw):
+                    quotes[q.listing_id] = q
+            except (ValueError, TypeError) as exc:
+                bad.append(quarantine(raw, gpu, gpu.get("id"), str(exc)))
+    return list(quotes.values()), bad
+
+
+def gpu_type_to_quotes(gpu: dict, raw: RawResponse) -> list[Quote]:
+    gid, name = gpu["id"], gpu.get("displayName")
+    if not isinstance(gid, str) or not gid.strip():
+        raise ValueError("id: empty")
+    label = f"{gid} ({name})" if name and name != gid else gid
+    prices = {}
+    for tier, field in SURFACES:
+        try:
+            prices[tier] = positive_number(gpu.get(field))
+        except ValueError as exc:
+            raise ValueError(f"{field}: {exc}") from None
+    match = normalise(label)
+    memory = gpu.get("memoryInGb")
+    memory = float(memory) if isinstance(memory, int | float) and memory > 0 else match.memory_gb
+    return [
+        Quote(
+            observed_at=raw.fetched_at, source=SOURCE, source_url=raw.url, kind="rental_hourly",
+            sku_label=label, sku=match.sku, form_factor=match.form_factor, memory_gb=memory,
+            gpu_count_basis=1, price_raw=price, price_unit="USD/GPU-hour", currency="USD",
+            usd_per_unit=1.0, price_usd=price, tier=f"{tier} cloud, on-demand",
+            listing_id=f"{gid}|{tier}",
+        )
+        for tier, price in prices.items() if price is not None
+    ]

@@ -1,0 +1,85 @@
+"""GPU SKU normalisation by an ordered token catalogue (ingest/data/sku_catalogue.toml).
+
+The knowledge (which names exist, in which order they are tried) is data; this module only
+applies the matching rules documented at the top of the catalogue file.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+CATALOGUE_PATH = Path(__file__).parent / "data" / "sku_catalogue.toml"
+UNMAPPED = "unmapped"
+
+# Left edge of a SKU token: start, a non-alphanumeric, or an instance count such as "8X".
+_SKU_LEFT = r"(?:(?<![A-Z0-9])|(?<=[0-9]X))"
+_MEMORY = re.compile(r"(?<![A-Z0-9.])(\d+(?:\.\d+)?)\s*GB\b")
+
+
+@dataclass(frozen=True)
+class SkuMatch:
+    """What the catalogue made of one label."""
+
+    sku: str  # normalised, e.g. "H100"; "unmapped" when no entry matched
+    vendor: str | None
+    form_factor: str | None  # SXM, PCIe, NVL, OAM, or None when the label does not say
+    memory_gb: float | None  # from the label ("80GB", "80 GB"), None when not given
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    version: int
+    skus: tuple[tuple[str, str | None, re.Pattern[str]], ...]
+    form_factors: tuple[tuple[str, re.Pattern[str]], ...]
+
+    def normalise(self, label: str) -> SkuMatch:
+        text = canonical(label)
+        sku, vendor = UNMAPPED, None
+        for name, ven, pattern in self.skus:
+            if pattern.search(text):
+                sku, vendor = name, ven
+                break
+        form = next((name for name, pattern in self.form_factors if pattern.search(text)), None)
+        mem = _MEMORY.search(text)
+        return SkuMatch(sku, vendor, form, float(mem.group(1)) if mem else None)
+
+
+def canonical(label: str) -> str:
+    """Upper case, `_`/`-` as spaces, single spaces."""
+    return " ".join(re.sub(r"[_\-]", " ", label.upper()).split())
+
+
+def _alternatives(tokens: list[str]) -> str:
+    # Longest first so "RTX 6000 ADA" is tried before a shorter token of the same entry.
+    return "|".join(re.escape(canonical(t)) for t in sorted(tokens, key=len, reverse=True))
+
+
+def parse_catalogue(text: str, *, where: str = "sku_catalogue.toml") -> Catalogue:
+    doc = tomllib.loads(text)
+    skus = []
+    for i, entry in enumerate(doc.get("sku", []), start=1):
+        if not entry.get("sku") or not entry.get("tokens"):
+            raise ValueError(f"{where}: [[sku]] #{i} needs `sku` and a non-empty `tokens` list")
+        pattern = re.compile(f"{_SKU_LEFT}(?:{_alternatives(entry['tokens'])})(?![0-9])")
+        skus.append((entry["sku"], entry.get("vendor"), pattern))
+    forms = []
+    for i, entry in enumerate(doc.get("form_factor", []), start=1):
+        if not entry.get("name") or not entry.get("tokens"):
+            raise ValueError(f"{where}: [[form_factor]] #{i} needs `name` and `tokens`")
+        forms.append((entry["name"],
+                      re.compile(f"(?<![A-Z])(?:{_alternatives(entry['tokens'])})(?![A-Z])")))
+    return Catalogue(int(doc.get("version", 1)), tuple(skus), tuple(forms))
+
+
+@lru_cache(maxsize=4)
+def load_catalogue(path: Path = CATALOGUE_PATH) -> Catalogue:
+    return parse_catalogue(Path(path).read_text(encoding="utf-8"), where=str(path))
+
+
+def normalise(label: str) -> SkuMatch:
+    """Map a feed's GPU label to a normalised SKU with the built-in catalogue."""
+    return load_catalogue().normalise(label)

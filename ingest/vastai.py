@@ -1,0 +1,174 @@
+"""Vast.ai marketplace offers: `GET /api/v0/bundles/?q=<JSON>`, no key.
+
+One query per GPU name of interest, on-demand only (bids excluded), verified, rentable and not
+rented, ordered by `dph_total` ascending. Vast.ai caps a page at 64 offers, so a full page is
+followed by the next one with a price cursor (`dph_total >= last price seen`, offers de-duplicated
+by id) until a page is not full, up to `max_pages`. Prices: `dph_total` is USD per
+INSTANCE-hour (storage included); the quote is that divided by `num_gpus`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from ingest.errors import BadPayload
+from ingest.feeds import load_json, positive_number, quarantine, require_fields
+from ingest.http import HttpSession, RawResponse, RetryPolicy
+from ingest.models import Quarantined, Quote
+from ingest.sku import normalise
+
+log = logging.getLogger("capcover")
+
+SOURCE = "vastai"
+BASE_URL = "https://console.vast.ai"
+ENDPOINT = "/api/v0/bundles/"
+PAGE_CAP = 64  # Vast.ai returns at most 64 offers per query
+MAX_PAGES = 8  # per GPU name: the 512 cheapest offers are plenty for a median
+RATE_PER_MINUTE = 30.0
+# Vast.ai's own names (its `gpu_name` field) for the SKUs capcover's scenarios use.
+DEFAULT_GPU_NAMES = ("H100 SXM", "H100 PCIE", "H100 NVL", "H200", "H200 NVL", "B200")
+REQUIRED_FIELDS = ("id", "gpu_name", "num_gpus", "dph_total")
+
+
+def offer_query(gpu_name: str, min_dph_total: float | None = None) -> dict:
+    """The bundles query for one GPU name: on-demand, verified, rentable, cheapest first."""
+    q: dict = {
+        "gpu_name": {"eq": gpu_name}, "rentable": {"eq": True}, "rented": {"eq": False},
+        "verified": {"eq": True}, "type": "on-demand", "order": [["dph_total", "asc"]],
+        "limit": PAGE_CAP,
+    }
+    if min_dph_total is not None:
+        q["dph_total"] = {"gte": min_dph_total}
+    return q
+
+
+class VastAiClient:
+    """Fetches Vast.ai offers through `HttpSession` (rate limit, retries, raw archive)."""
+
+    source = SOURCE
+
+    def __init__(
+        self,
+        *,
+        base_url: str = BASE_URL,
+        gpu_names: tuple[str, ...] | list[str] = DEFAULT_GPU_NAMES,
+        max_pages: int = MAX_PAGES,
+        rate_per_minute: float = RATE_PER_MINUTE,
+        connect_timeout_s: float = 5.0,
+        read_timeout_s: float = 30.0,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        extra = {"sleep": sleep} if sleep else {}
+        self.session = HttpSession(
+            source=SOURCE, base_url=base_url, rate_per_minute=rate_per_minute,
+            connect_timeout_s=connect_timeout_s, read_timeout_s=read_timeout_s, retry=retry,
+            **extra,
+        )
+        self.gpu_names = tuple(gpu_names)
+        self.max_pages = max_pages
+
+    @property
+    def last_raws(self) -> list[RawResponse]:
+        """Everything received so far, also when `fetch` failed half-way (for the archive)."""
+        return list(self.session.archive)
+
+    def bundles(self, query: dict) -> RawResponse:
+        text = json.dumps(query, separators=(",", ":"), sort_keys=True)
+        self.session.get(self.session.base_url + ENDPOINT, params={"q": text})
+        return self.session.archive[-1]
+
+    def fetch(self) -> list[RawResponse]:
+        for name in self.gpu_names:
+            seen: set = set()
+            cursor = None
+            for _page in range(self.max_pages):
+                raw = self.bundles(offer_query(name, cursor))
+                offers = _offers(raw)
+                new = [o for o in offers if isinstance(o, dict) and o.get("id") not in seen]
+                seen.update(o.get("id") for o in new)
+                if len(offers) < PAGE_CAP or not new:
+                    break
+                prices = [o.get("dph_total") for o in offers
+                          if isinstance(o.get("dph_total"), int | float)]
+                if not prices:
+                    break
+                cursor = max(prices)
+            else:
+                log.warning("vastai %s: still %d offers per page after %d pages; using the "
+                            "cheapest %d", name, PAGE_CAP, self.max_pages, len(seen))
+        return list(self.session.archive)
+
+    def parse(self, raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
+        return parse_raws(raws)
+
+
+def _offers(raw: RawResponse) -> list:
+    payload = load_json(raw)
+    if not isinstance(payload, dict) or not isinstance(payload.get("offers"), list):
+        raise BadPayload(f"vastai {raw.endpoint}: no `offers` list in the answer — the API "
+                         f"changed shape; capcover needs an update", endpoint=raw.endpoint)
+    return payload["offers"]
+
+
+def parse_raws(raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
+    """Vast.ai responses (live or archived) -> one rental quote per on-demand offer.
+
+    All offers of one fetch share one `observed_at`: the first response's fetch time (the
+    feed has no timestamp of its own). Bids, unverified, unrentable or rented offers are left
+    out even if the server returned them; malformed offers are quarantined.
+    """
+    ok = [r for r in raws if r.source == SOURCE and r.endpoint == ENDPOINT
+          and 200 <= r.status < 300]
+    if not ok:
+        return [], []
+    observed_at = min(r.fetched_at for r in ok)
+    quotes: dict[str, Quote] = {}
+    bad: list[Quarantined] = []
+    for raw in ok:
+        offers = _offers(raw)
+        require_fields(raw, offers, REQUIRED_FIELDS)
+        for offer in offers:
+            if not isinstance(offer, dict):
+                bad.append(quarantine(raw, offer, None, f"not an object: {type(offer).__name__}"))
+                continue
+            if (offer.get("is_bid") is True or offer.get("rentable") is False
+                    or offer.get("rented") is True or offer.get("verification") != "verified"):
+                continue  # not an on-demand, verified, available offer: not a price anyone pays
+            oid = offer.get("id")
+            if str(oid) in quotes:
+                continue  # pages overlap at the price cursor
+            try:
+                quotes[str(oid)] = offer_to_quote(offer, raw, observed_at)
+            except (ValueError, TypeError) as exc:
+                bad.append(quarantine(raw, offer, oid, f"{exc}"))
+    return list(quotes.values()), bad
+
+
+def offer_to_quote(offer: dict, raw: RawResponse, observed_at: datetime) -> Quote:
+    label = offer["gpu_name"]
+    if not isinstance(label, str) or not label.strip():
+        raise ValueError("gpu_name: empty")
+    gpus = offer["num_gpus"]
+    if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1:
+        raise ValueError(f"num_gpus: not a positive integer: {gpus!r}")
+    dph = positive_number(offer["dph_total"])
+    if dph is None:
+        raise ValueError(f"dph_total: no price: {offer['dph_total']!r}")
+    match = normalise(label)
+    memory = match.memory_gb
+    if memory is None and isinstance(offer.get("gpu_ram"), int | float) and offer["gpu_ram"] > 0:
+        memory = float(round(offer["gpu_ram"] / 1024))  # MiB per GPU -> nominal GB
+    region = (offer.get("geolocation") or "").strip(" ,") or None
+    return Quote(
+        observed_at=observed_at, source=SOURCE, source_url=raw.url, kind="rental_hourly",
+        sku_label=label, sku=match.sku, form_factor=match.form_factor, memory_gb=memory,
+        gpu_count_basis=gpus, price_raw=dph, price_unit="USD/instance-hour", currency="USD",
+        usd_per_unit=1.0, price_usd=dph / gpus, tier="on-demand",
+        condition=offer.get("verification"), region=region,
+        note=f"offer {offer['id']}, machine {offer.get('machine_id')}",
+        listing_id=str(offer["id"]),
+    )

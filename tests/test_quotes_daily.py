@@ -1,0 +1,102 @@
+"""The daily run against fake CoinGecko, Vast.ai and RunPod: normalised quotes from all three
+sources, every built-in scenario in report_daily with its quote count, and one feed down."""
+
+from datetime import UTC, datetime
+from statistics import median
+
+import pytest
+
+from flows.pipeline import run_daily
+from flows.settings import load_settings
+from tests.conftest import category_payload
+from tests.gpu_fakes import vast_market
+from warehouse.db import open_warehouse
+
+BUILTIN = {"coindesk-2024", "h100-purchase", "h100-all-in", "h100-rent-1y", "sora-base-89k",
+           "h200-purchase", "b200-purchase", "mi300x-purchase"}
+
+
+@pytest.fixture
+def today_cg(fake_cg):
+    """CoinGecko's category as of now, so today's feed quotes count for today's report."""
+    fake_cg.serve(categories=category_payload(updated_at=datetime.now(UTC).isoformat()))
+    return fake_cg
+
+
+def expected_h100_rental() -> list[float]:
+    vast = [o["dph_total"] / o["num_gpus"] for o in vast_market()
+            if o["gpu_name"].startswith("H100") and o["verification"] == "verified"
+            and not o["is_bid"] and o["num_gpus"] > 0]
+    return vast + [3.29, 2.69]  # RunPod H100 SXM secure + community
+
+
+def test_quotes_daily_run_stores_normalised_quotes_from_all_three_sources(today_cg, settings):
+    result = run_daily(settings)
+    assert result.sources_failed == []
+    with open_warehouse(settings.db, read_only=True) as wh:
+        by_source = dict(wh.query("SELECT source, count(*) FROM gpu_quotes "
+                                  "WHERE listing_id IS NOT NULL GROUP BY source"))
+        assert by_source == {"vastai": 75, "runpod": 16}  # 78 offers - bid, unverified, bad
+        assert wh.scalar("SELECT count(*) FROM gpu_quotes WHERE listing_id IS NULL") == 10
+        skus = {r[0] for r in wh.query("SELECT DISTINCT sku FROM gpu_quotes")}
+        assert {"H100", "H200", "B200", "MI300X"} <= skus
+        forms = dict(wh.query("SELECT sku_label, any_value(form_factor) FROM gpu_quotes "
+                              "WHERE source = 'vastai' GROUP BY sku_label"))
+        assert forms == {"H100 SXM": "SXM", "H100 PCIE": "PCIe", "H100 NVL": "NVL",
+                         "H200": None, "B200": None}
+        assert wh.scalar("SELECT count(*) FROM quarantine WHERE source = 'vastai'") == 1
+
+
+def test_quotes_daily_report_holds_every_builtin_scenario_with_its_quote_count(
+        today_cg, settings):
+    result = run_daily(settings)
+    assert result.skipped == []
+    with open_warehouse(settings.db, read_only=True) as wh:
+        rows = {r[0]: r[1:] for r in wh.query(
+            "SELECT scenario, price_quote_count, quote_median_usd, unit_price_usd, price_sources,"
+            " price_as_of FROM report_daily")}
+    assert set(rows) == BUILTIN
+    prices = expected_h100_rental()
+    count, med, unit, sources, as_of = rows["h100-rent-1y"]
+    assert count == len(prices) == 70 + 1 + 1 + 2  # Vast.ai SXM, PCIe, NVL + RunPod
+    assert med == pytest.approx(median(prices))
+    assert unit == pytest.approx(median(prices) * 8760)
+    assert sources == "runpod, vastai" and as_of == datetime.now(UTC).date()
+    assert rows["h100-purchase"][0] == 5 and rows["h100-purchase"][1] == 30_000
+    assert rows["coindesk-2024"][0] == 0
+    assert rows["h100-all-in"][2] == pytest.approx(30_000 * 1.84)
+
+
+def test_quotes_daily_one_feed_down_still_yields_a_complete_report(
+        today_cg, env, monkeypatch):
+    # Vast.ai unreachable: nothing listens on the discard port of this host.
+    monkeypatch.setenv("CAPCOVER_VASTAI_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("CAPCOVER_HTTP_RETRY_BUDGET_S", "0")
+    settings = load_settings()
+    result = run_daily(settings)
+    assert result.sources_failed == ["vastai"]
+    assert {r.scenario for r in result.reports} == BUILTIN
+    rent = next(r for r in result.reports if r.scenario == "h100-rent-1y")
+    assert rent.price_sources == "runpod" and rent.price_quote_count == 2
+    with open_warehouse(settings.db, read_only=True) as wh:
+        status, failed, summary = wh.query(
+            "SELECT status, sources_failed, summary FROM runs")[0]
+        assert (status, failed) == ("ok", "vastai")
+        assert '"sources_failed": ["vastai"]' in summary
+        assert wh.scalar("SELECT count(*) FROM report_daily") == len(BUILTIN)
+
+
+def test_quotes_daily_feed_down_uses_the_latest_quotes_it_has(today_cg, env, monkeypatch,
+                                                               httpserver):
+    settings = load_settings()
+    run_daily(settings)  # today: all feeds up
+    # A later run the same day: RunPod answers 503. Its snapshot from the earlier run is the
+    # latest it has, so the rental price still stands on both sources, dated as before.
+    monkeypatch.setenv("CAPCOVER_RUNPOD_BASE_URL", httpserver.url_for("/down"))
+    monkeypatch.setenv("CAPCOVER_HTTP_RETRY_BUDGET_S", "0")
+    httpserver.expect_request("/down/graphql").respond_with_data("busy", status=503)
+    result = run_daily(load_settings())
+    assert result.sources_failed == ["runpod"]
+    rent = next(r for r in result.reports if r.scenario == "h100-rent-1y")
+    assert rent.price_sources == "runpod, vastai"
+    assert rent.price_as_of == datetime.now(UTC).date()
