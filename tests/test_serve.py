@@ -1,0 +1,89 @@
+"""`capcover serve` and `capcover status` without a Prefect server (the fast half; the real
+server is in test_serve_integration.py)."""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import UTC, datetime
+
+import pytest
+
+from flows.cli import main
+from flows.pipeline import run_daily
+from flows.schedule import next_run
+from flows.serve import PrefectUnavailable, check_server
+
+
+def test_serve_without_prefect_api_url_explains_in_one_line(env, monkeypatch, capsys):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    assert "prefect server start" in err and "PREFECT_API_URL=http://127.0.0.1:4200/api" in err
+
+
+def test_serve_with_unreachable_server_explains_in_one_line():
+    with socket.socket() as s:  # a port nobody answers on
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/api"
+    with pytest.raises(PrefectUnavailable, match="no Prefect server answers at PREFECT_API_URL="):
+        check_server(url, timeout_s=1)
+
+
+def test_serve_accepts_a_healthy_server(httpserver):
+    httpserver.expect_request("/api/health").respond_with_json(True)
+    assert check_server(httpserver.url_for("/api/")) == httpserver.url_for("/api")
+
+
+def test_serve_next_run_honours_the_timezone():
+    after = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+    assert next_run("20 0 * * *", "UTC", after).isoformat() == "2026-07-02T00:20:00+00:00"
+    berlin = next_run("20 0 * * *", "Europe/Berlin", after)
+    assert berlin.astimezone(UTC).isoformat() == "2026-07-01T22:20:00+00:00"  # CEST, UTC+2
+
+
+def test_status_shows_runs_and_computed_next_run_without_prefect(fake_cg, settings, monkeypatch,
+                                                                 capsys):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    fake_cg.serve()
+    result = run_daily(settings)
+    assert main(["status", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    (run,) = data["runs"]
+    assert (run["run_id"], run["status"], run["kind"]) == (result.run_id, "ok", "daily")
+    assert run["reports_written"] == len(result.reports)
+    assert run["coins_loaded"] > 0 and run["duration_s"] >= 0
+    assert data["next_run_at"].endswith("00:20:00+00:00")
+    assert data["next_run_source"].startswith("computed from schedule_cron '20 0 * * *' (UTC)")
+    assert "PREFECT_API_URL not set" in data["next_run_source"]
+
+
+def test_status_exit_1_when_the_latest_run_failed(fake_cg, settings, monkeypatch, capsys):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    fake_cg.serve()
+    run_daily(settings)
+    fake_cg.server.clear()  # CoinGecko now answers 500 to everything
+    with pytest.raises(Exception):  # noqa: B017 - any failure; the runs table records it
+        run_daily(settings)
+    assert main(["status"]) == 1
+    out = capsys.readouterr().out
+    assert "failed" in out and "next scheduled run:" in out
+
+
+def test_status_falls_back_to_cron_when_the_api_has_no_deployment(settings, fake_cg,
+                                                                   monkeypatch, capsys,
+                                                                   httpserver):
+    fake_cg.serve()
+    run_daily(settings)
+    monkeypatch.setenv("PREFECT_API_URL", httpserver.url_for("/prefect/api"))  # 404 everywhere
+    assert main(["status", "--format", "csv"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("run_id,kind,status")
+    assert "next scheduled run:" in captured.err and "no deployment capcover-daily/daily" in \
+        captured.err
+
+
+def test_status_without_warehouse_is_a_one_line_failure(env, capsys):
+    assert main(["status"]) == 1
+    assert "no warehouse at" in capsys.readouterr().err
