@@ -42,6 +42,15 @@ def load_model_report(settings: Settings, run_id: str, kind: str, started_at: da
         return result
 
 
+@task(name="deliver-alerts", cache_policy=NO_CACHE)
+def deliver_alerts(settings: Settings, result: pipeline.RunResult) -> pipeline.RunResult:
+    """After commit: Apprise channels plus the Prefect event; never fails the run."""
+    from flows.alerts import deliver_after_run
+
+    deliver_after_run(settings, result)
+    return result
+
+
 @flow(name="capcover-daily", log_prints=False)
 def daily_flow(kind: str = "daily") -> pipeline.RunResult:
     # Settings are read inside the flow, never passed as parameters: Prefect stores flow
@@ -62,6 +71,7 @@ def daily_flow(kind: str = "daily") -> pipeline.RunResult:
         pipeline.record_failure(settings, run_id=run_id, kind=kind, started_at=started,
                                 error=exc)
         raise
+    result = deliver_alerts(settings, result)
     logger.info("run %s: as of %s, %d report rows", run_id, result.as_of_date,
                 len(result.reports))
     return result

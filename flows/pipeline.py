@@ -51,6 +51,11 @@ class RunResult:
     rate_limited: int = 0
     sources_failed: list[str] = field(default_factory=list)
     sector_market_cap_usd: float | None = None
+    # Alerts (flows/alerts.py): fired in the run's transaction, delivered after commit.
+    alerts: list = field(default_factory=list)
+    alerts_delivered: int = 0
+    alert_failures: list[str] = field(default_factory=list)
+    dry_run: bool = False
 
     def summary(self) -> dict:
         return {
@@ -61,6 +66,7 @@ class RunResult:
             "duplicates_dropped": self.duplicates_dropped, "http_requests": self.http_requests,
             "http_retries": self.http_retries, "rate_limited": self.rate_limited,
             "sources_failed": self.sources_failed,
+            "alerts": [a.alert.message for a in self.alerts],
         }
 
 
@@ -136,6 +142,7 @@ def load_and_report(
     quotes: list[QuoteBatch],
     step_durations: dict[str, float] | None = None,
     flow_run_id: str | None = None,
+    dry_run: bool = False,
 ) -> RunResult:
     """Archive, load, model and report in ONE transaction: all of it lands, or none of it.
 
@@ -163,6 +170,8 @@ def load_and_report(
             sources_failed=failed,
             sector_market_cap_usd=rows[0].sector_market_cap_usd if rows else None,
         )
+        result.alerts = alerts_in_transaction(wh, settings, result, quotes)
+        result.dry_run = dry_run
         load.record_run(
             wh, run_id=run_id, kind=kind, started_at=started_at, finished_at=datetime.now(UTC),
             status="ok", as_of_date=snap.as_of_date, http_requests=result.http_requests,
@@ -174,7 +183,29 @@ def load_and_report(
             coins_loaded=sum(len(c) for c in snap.constituents.values()),
             quotes_loaded=sum(len(b.quotes) for b in quotes), flow_run_id=flow_run_id,
         )
+        if dry_run:
+            raise DryRunRollback(result)  # roll back everything this run wrote
     return result
+
+
+class DryRunRollback(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised inside the run's transaction by a dry run so that nothing is committed."""
+
+    def __init__(self, result: RunResult) -> None:
+        super().__init__("dry run: rolled back")
+        self.result = result
+
+
+def alerts_in_transaction(wh: Warehouse, settings: Settings, result: RunResult,
+                          quotes: list[QuoteBatch]) -> list:
+    """Fire the alert rules on the fresh report (stored with the run; delivered after commit)."""
+    from flows.alerts import channel_ids_for_run, evaluate_and_store
+
+    return evaluate_and_store(
+        wh, settings, result.reports, day=result.as_of_date, run_id=result.run_id,
+        failed_feeds={b.source: b.error for b in quotes if b.error},
+        channel_ids=channel_ids_for_run(settings),
+    )
 
 
 def record_failure(
@@ -214,8 +245,12 @@ def run_daily(settings: Settings, *, kind: str = "daily") -> RunResult:
                                      market=market, quotes=quotes, step_durations=steps)
             publish_after_run(wh, settings, run_id=run_id, kind=kind,
                               as_of_date=result.as_of_date)
-            return result
     except Exception as exc:
         record_failure(settings, run_id=run_id, kind=kind, started_at=started, error=exc)
         raise
+    # After commit, with the file released: a delivery failure never undoes the load.
+    from flows.alerts import deliver_after_run
+
+    deliver_after_run(settings, result)
+    return result
 
