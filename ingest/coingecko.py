@@ -102,22 +102,28 @@ def _reason(exc: ValidationError) -> str:
 def parse_records(raw: RawResponse, model: type, required: Iterable[str] = ()) -> tuple[list, list]:
     """Parse a list payload into `model`s; bad single records are quarantined, not fatal.
 
-    The payload as a whole must be a list whose records carry the endpoint's `required` fields
-    (checked on the first record): a renamed or missing field is the API changing, which
-    fails the run instead of quarantining every record.
+    The payload as a whole must be a list. A `required` field that NO record carries (renamed
+    or dropped) is the API changing shape: that fails the run instead of quarantining every
+    record. A record that alone lacks one is quarantined with the field named. Unknown new
+    fields are ignored here and kept in the raw archive.
     """
     payload = _expect_list(raw, _load_json(raw))
-    if payload and isinstance(payload[0], dict):
-        missing = [f for f in required if f not in payload[0]]
-        if missing:
+    objects = [r for r in payload if isinstance(r, dict)]
+    if objects:
+        gone = [f for f in required if not any(f in r for r in objects)]
+        if gone:
             raise BadPayload(
-                f"coingecko {raw.endpoint}: records lack required field(s) {', '.join(missing)} "
+                f"coingecko {raw.endpoint}: no record has required field(s) {', '.join(gone)} "
                 f"— the API changed shape; capcover needs an update", endpoint=raw.endpoint,
             )
     good, bad = [], []
     for record in payload:
         if not isinstance(record, dict):
             bad.append(_quarantine(raw, record, f"not an object: {type(record).__name__}"))
+            continue
+        missing = [f for f in required if f not in record]
+        if missing:
+            bad.append(_quarantine(raw, record, f"missing required field(s) {', '.join(missing)}"))
             continue
         try:
             good.append(model.model_validate(record))
@@ -151,28 +157,47 @@ class SectorSnapshot:
 
 
 def build_snapshot(
-    raws: list[RawResponse], categories: list[str]
+    raws: list[RawResponse], categories: list[str], *, require_constituents: bool = True
 ) -> SectorSnapshot:
-    """Derive a `SectorSnapshot` from raw responses (live or from the archive), in order."""
+    """Derive a `SectorSnapshot` from raw responses (live or from the archive), in order.
+
+    Fails (BadPayload/NotFound, one line) rather than report from nothing: an empty category
+    list, a configured category that is missing, malformed, or has no positive market cap or no
+    `updated_at`, and (with `require_constituents`) a category with zero usable constituents.
+    """
     ok = [r for r in raws if r.source == "coingecko" and 200 <= r.status < 300]
     cat_raws = [r for r in ok if r.endpoint == "/coins/categories"]
     if not cat_raws:
         raise BadPayload("coingecko /coins/categories: no successful response to parse")
+    where = "coingecko /coins/categories"
     all_categories, quarantined = parse_records(cat_raws[-1], Category, CATEGORY_FIELDS)
+    if not all_categories and not quarantined:
+        raise BadPayload(f"{where}: the API returned an empty list of categories — CoinGecko "
+                         f"is degraded; retry later", endpoint="/coins/categories")
     by_id = {c.id: c for c in all_categories}
+    rejected = {q.record_key: q.reason for q in quarantined}
     chosen = []
     for cid in categories:
         cat = by_id.get(cid)
+        if cat is None and cid in rejected:
+            raise BadPayload(f"{where}: category '{cid}' is malformed ({rejected[cid]}) — "
+                             f"cannot compute the sector cap; retry later",
+                             endpoint="/coins/categories")
         if cat is None:
             raise NotFound(
-                f"coingecko /coins/categories: category '{cid}' not found — list valid ids with "
+                f"{where}: category '{cid}' not found — list valid ids with "
                 f"GET /coins/categories/list and fix `categories` in the config",
                 status=404, endpoint="/coins/categories",
             )
         if cat.updated_at is None:
             raise BadPayload(
-                f"coingecko /coins/categories: category '{cid}' has no updated_at, so the report "
-                f"date is unknown", endpoint="/coins/categories",
+                f"{where}: category '{cid}' has no updated_at, so the report date is unknown",
+                endpoint="/coins/categories",
+            )
+        if not cat.market_cap_usd:  # null or 0: a report from nothing is worse than none
+            raise BadPayload(
+                f"{where}: category '{cid}' reports market cap {cat.market_cap_usd} — "
+                f"refusing to report from it; retry later", endpoint="/coins/categories",
             )
         chosen.append(cat)
     quarantined = [q for q in quarantined if q.record_key in set(categories)]
@@ -181,17 +206,25 @@ def build_snapshot(
     dropped = 0
     for cid in categories:
         seen: dict[str, CoinMarket] = {}
+        rejected_here = 0
         for raw in ok:
             if raw.endpoint != "/coins/markets" or raw.params.get("category") != cid:
                 continue
             coins, bad = parse_records(raw, CoinMarket, MARKET_FIELDS)
             quarantined.extend(bad)
+            rejected_here += len(bad)
             for coin in coins:
                 # Ranks move while we page, so a coin can show up twice: keep the first.
                 if coin.id in seen:
                     dropped += 1
                     continue
                 seen[coin.id] = coin
+        if require_constituents and not seen:
+            raise BadPayload(
+                f"coingecko /coins/markets: category '{cid}' has zero usable constituents "
+                f"({rejected_here} quarantined) — refusing to report from nothing; retry later",
+                endpoint="/coins/markets",
+            )
         constituents[cid] = list(seen.values())
     fetched = max((r.fetched_at for r in ok), default=datetime.now(UTC))
     return SectorSnapshot(chosen, constituents, quarantined, dropped, fetched)
@@ -266,7 +299,7 @@ class CoinGeckoClient:
         """Categories plus every page of every configured category's constituents."""
         self.categories()
         # Fail on an unknown category before spending calls on its pages.
-        build_snapshot(list(self.archive), categories)
+        build_snapshot(list(self.archive), categories, require_constituents=False)
         for cid in categories:
             for page in range(1, MAX_PAGES + 1):
                 raw = self.markets_page(cid, page)
@@ -279,6 +312,11 @@ class CoinGeckoClient:
                     f"pages — refusing to page forever", endpoint="/coins/markets",
                 )
         return build_snapshot(list(self.archive), categories)
+
+    def market_chart(self, coin_id: str, days: int) -> RawResponse:
+        """`/coins/{id}/market_chart?vs_currency=usd&days=N` (parse with ingest.history)."""
+        return self._call(self.api.get_coin_market_chart_by_id, id=coin_id,
+                          vs_currency="usd", days=days)
 
     def exchange_rates(self) -> RawResponse:
         """`/exchange_rates`: every currency against BTC (parse with ingest.fx); only called
