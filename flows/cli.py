@@ -144,6 +144,18 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from flows.rebuild import RebuildError, rebuild
+
+    settings = load_settings()
+    try:
+        result = rebuild(settings)
+    except RebuildError as exc:
+        return _fail(f"rebuild failed: {exc}")
+    print(result.summary_text(settings.db))
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from flows.demo import run_demo
 
@@ -209,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the whole pipeline offline on a bundled replay snapshot")
     demo.set_defaults(func=cmd_demo)
+
+    reb = sub.add_parser("rebuild", help="re-derive typed tables and reports from the raw "
+                                         "archive, no network")
+    reb.set_defaults(func=cmd_rebuild)
 
     srv = sub.add_parser("serve", help="serve the daily flow on its cron schedule (needs a "
                                        "running Prefect server)")
