@@ -32,11 +32,11 @@ OPTIONAL = ("alerts",)  # exported when present (alerting adds it)
 
 
 def tables_to_publish(wh: Warehouse) -> list[str]:
-    """report_daily, then every history table and the alerts table, if the schema has them."""
+    """report_daily, then every history table or view and the alerts table, if present."""
     present = {
         name for (name,) in wh.query(
             "SELECT table_name FROM information_schema.tables"
-            " WHERE table_schema = 'main' AND table_type = 'BASE TABLE'"
+            " WHERE table_schema = 'main'"
         )
     }
     history = sorted(n for n in present if "history" in n)

@@ -25,6 +25,7 @@ from warehouse.db import open_warehouse
 pytestmark = pytest.mark.slow
 
 BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _free_port() -> int:
@@ -59,7 +60,7 @@ def _stop(proc: subprocess.Popen, sig=signal.SIGINT, timeout_s: float = 20) -> N
         proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def prefect_api(tmp_path_factory):
     home = tmp_path_factory.mktemp("prefect-home")
     port = _free_port()
@@ -175,3 +176,42 @@ def test_serve_schedules_daily_and_runs_a_triggered_flow(prefect_api, fake_cg, e
             assert wh.scalar("SELECT count(*) FROM runs WHERE status = 'ok'") == 2
     finally:
         _stop(proc)
+
+
+def test_serve_workpool_route_from_prefect_yaml(prefect_api, fake_cg, env, tmp_path):
+    """The README's work-pool route: create the pool, `prefect deploy --all`, start a worker,
+    `prefect deployment run`, and the report lands in the warehouse."""
+    api, home = prefect_api
+    fake_cg.serve()
+    full = dict(os.environ, **env, PREFECT_API_URL=api, PREFECT_HOME=str(home),
+                PREFECT_WORKER_QUERY_SECONDS="2", PWD=str(REPO))
+
+    def prefect(*args: str) -> str:
+        out = subprocess.run([str(BIN / "prefect"), *args], env=full, cwd=REPO,
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+        return out.stdout
+
+    prefect("work-pool", "create", "capcover", "--type", "process")
+    prefect("--no-prompt", "deploy", "--all")
+    dep = _deployment(api)
+    assert dep["work_pool_name"] == "capcover"
+    assert dep["schedules"][0]["schedule"]["cron"] == "20 0 * * *"
+    assert dep["global_concurrency_limit"]["limit"] == 1
+    assert dep["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
+
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen([str(BIN / "prefect"), "worker", "start", "--pool", "capcover"],
+                                  env=full, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+    try:
+        text = prefect("deployment", "run", FULL_NAME)
+        run_id = text.split("UUID:")[1].split()[0]
+        (state,) = _wait("the worker's run", lambda: _terminal(api, [run_id]), 180, log)
+        assert state["type"] == "COMPLETED", state
+        with open_warehouse(env["CAPCOVER_DB"], read_only=True) as wh:
+            assert wh.scalar("SELECT flow_run_id FROM runs WHERE status = 'ok'") == run_id
+            assert wh.scalar("SELECT count(*) FROM report_daily") >= 1
+    finally:
+        _stop(worker)
