@@ -226,3 +226,15 @@ def test_alerts_secret_webhook_url_never_in_output_logs_or_warehouse(
                 assert SECRET.encode() not in fh.read()
         except FileNotFoundError:
             pass
+
+
+def test_alerts_invalid_channel_url_fails_delivery_not_the_run(
+        alert_env, fake_cg, httpserver, monkeypatch):
+    monkeypatch.setenv("CAPCOVER_ALERT_URLS", f"nosuchscheme://{SECRET}")
+    run_day(httpserver, fake_cg, 21e9, DAY1)
+    result = run_day(httpserver, fake_cg, 22.5e9, DAY2)
+    assert result.reports
+    (failure,) = result.alert_failures
+    assert "not a valid Apprise URL" in failure and SECRET not in failure
+    (row,) = alerts_rows(alert_env["CAPCOVER_DB"])
+    assert row["delivery_state"] == "failed"

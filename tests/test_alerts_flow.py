@@ -1,0 +1,44 @@
+"""The Prefect flow path delivers alerts the same way as the plain path, plus a Prefect event
+`capcover.coverage.<rule>` tracked as its own channel (so it is emitted exactly once too)."""
+
+import pytest
+
+from tests.conftest import category_payload
+from tests.test_alerts_delivery import DAY1, DAY2, Receiver, alerts_rows
+from warehouse.db import open_warehouse
+
+
+@pytest.fixture(scope="module")
+def prefect_harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.mark.slow
+def test_alerts_flow_delivers_webhook_and_prefect_event_once(
+        prefect_harness, env, fake_cg, httpserver, monkeypatch):
+    from flows.daily import daily_flow
+
+    receiver = Receiver()
+    receiver.up()
+    monkeypatch.setenv("CAPCOVER_ALERT_URLS", receiver.url)
+    monkeypatch.setenv("CAPCOVER_ALERT_SCENARIOS", "coindesk-2024")
+    monkeypatch.setenv("CAPCOVER_ALERT_RULES", "threshold_crossed")
+    try:
+        for cap, day in ((21e9, DAY1), (22.5e9, DAY2), (22.5e9, DAY2)):  # the last: a rerun
+            httpserver.clear()
+            fake_cg.serve(categories=category_payload(cap=cap, updated_at=day))
+            result = daily_flow()
+        assert len(receiver.posts()) == 1
+        assert [s.new for s in result.alerts] == [False]
+    finally:
+        receiver.server.stop()
+    (row,) = alerts_rows(env["CAPCOVER_DB"])
+    assert (row["delivery_state"], row["channels"], row["delivered"]) == ("delivered", 2, 2)
+    with open_warehouse(env["CAPCOVER_DB"], read_only=True) as wh:
+        channels = dict(wh.query("SELECT channel_id, attempts FROM alert_deliveries"))
+    assert channels.pop("prefect-event") == 1
+    (webhook_attempts,) = channels.values()
+    assert webhook_attempts == 1
