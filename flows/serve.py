@@ -129,7 +129,17 @@ def cmd_serve(args) -> int:
           f"({settings.schedule_timezone}), next run {at.isoformat()}; one run at a time, "
           f"missed runs caught up once. Ctrl-C stops serving (the schedule stays).", flush=True)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    serve(settings)
+    try:
+        serve(settings)
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:  # noqa: BLE001 - e.g. the server went away: one line, exit 1
+        text = str(exc).strip().splitlines()
+        print(f"capcover: error: serving {FULL_NAME} stopped: "
+              f"{text[0] if text else type(exc).__name__}", file=sys.stderr)
+        return 1
+    print("capcover serve: stopped. The schedule stays on the server; runs that fall due "
+          "meanwhile are caught up once when `capcover serve` starts again.", flush=True)
     return 0
 
 

@@ -160,6 +160,8 @@ def test_serve_schedules_daily_and_runs_a_triggered_flow(prefect_api, fake_cg, e
 
         # The machine "sleeps": serve is down while three daily runs fall due.
         _stop(proc)
+        assert proc.returncode == 0, log.read_text(errors="replace")[-3000:]
+        assert "capcover serve: stopped." in log.read_text()
         past = datetime.now(UTC) - timedelta(hours=1)
         missed = []
         for day in range(3):
