@@ -190,7 +190,8 @@ def stale_data(
     prev_ratio = previous.coverage_ratio if previous else None
     age_h = (current.fetched_at - current.market_as_of).total_seconds() / 3600
     if age_h > stale_after_h:
-        message = (f"CoinGecko data behind {current.scenario} is {age_h:.0f} h old (as of "
+        age = f"{age_h:.0f} h" if age_h < 72 else f"{age_h / 24:.0f} days"
+        message = (f"CoinGecko data behind {current.scenario} is {age} old (as of "
                    f"{_ts(current.market_as_of)}, fetched {_ts(current.fetched_at)}; limit "
                    f"{stale_after_h:g} h): ratio {current.coverage_ratio:.2f} rests on stale "
                    f"market data (report {current.report_date})")

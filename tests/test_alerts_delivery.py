@@ -119,6 +119,10 @@ def test_alerts_receiver_down_stores_undelivered_and_next_run_delivers_once(
     assert main(["alerts", "--undelivered"]) == 0
     out = capsys.readouterr().out
     assert "threshold_crossed" in out and "failed" in out
+    assert main(["alerts", "--since", "2024-04-04"]) == 0
+    assert "no alerts since 2024-04-04" in capsys.readouterr().out
+    assert main(["alerts", "--since", "2024-04-03", "--format", "csv"]) == 0
+    assert "2024-04-03,coindesk-2024,threshold_crossed,1.0" in capsys.readouterr().out
 
     receiver.up()
     nxt = run_day(httpserver, fake_cg, 22.6e9, DAY3)  # the next day fires nothing new
