@@ -217,6 +217,7 @@ def evaluate_and_store(
     previous = store.previous_reports(wh, day, list(rules.scenarios))
     failures = store.feed_failures(wh, day, failed_feeds)
     fired = evaluate(previous, rows, rules, failures)
+    store.withdraw_unfired(wh, day, fired)
     return store.store_alerts(wh, fired, channel_ids, run_id)
 
 

@@ -242,3 +242,14 @@ def test_alerts_invalid_channel_url_fails_delivery_not_the_run(
     assert "not a valid Apprise URL" in failure and SECRET not in failure
     (row,) = alerts_rows(alert_env["CAPCOVER_DB"])
     assert row["delivery_state"] == "failed"
+
+
+def test_alerts_rerun_with_corrected_data_withdraws_an_unsent_alert(
+        alert_env, fake_cg, httpserver, receiver):
+    run_day(httpserver, fake_cg, 21e9, DAY1)
+    run_day(httpserver, fake_cg, 22.5e9, DAY2)  # receiver down: crossing stored, unsent
+    receiver.up()
+    corrected = run_day(httpserver, fake_cg, 21.2e9, DAY2)  # same day, no crossing after all
+    assert corrected.alerts == [] and receiver.posts() == []
+    (row,) = alerts_rows(alert_env["CAPCOVER_DB"])
+    assert row["delivery_state"] == "withdrawn"

@@ -100,6 +100,21 @@ def store_alerts(
     return out
 
 
+def withdraw_unfired(wh: Warehouse, day: date, fired: list[Alert]) -> int:
+    """A rerun of `day` that no longer fires an alert nobody has received yet (say the data
+    was corrected) withdraws it: it is kept, marked `withdrawn`, and never sent."""
+    keys = [a.alert_id for a in fired]
+    rows = wh.query(
+        "SELECT alert_id FROM alerts WHERE report_date = ? AND delivery_state IN "
+        "('pending', 'failed') AND NOT list_contains(?::VARCHAR[], alert_id)", [day, keys])
+    for (alert_id,) in rows:
+        wh.query("UPDATE alert_deliveries SET state = 'withdrawn' WHERE alert_id = ?"
+                 " AND state <> 'delivered'", [alert_id])
+        wh.query("UPDATE alerts SET delivery_state = 'withdrawn' WHERE alert_id = ?",
+                 [alert_id])
+    return len(rows)
+
+
 @dataclass(frozen=True)
 class PendingDelivery:
     alert_id: str

@@ -15,7 +15,7 @@ CREATE TABLE alerts (
     current_ratio   DOUBLE,
     message         VARCHAR NOT NULL,      -- one line a person understands
     inputs          JSON,                  -- the numbers behind the message
-    delivery_state  VARCHAR NOT NULL,      -- pending | delivered | partial | failed | no_channel
+    delivery_state  VARCHAR NOT NULL,  -- pending|delivered|partial|failed|no_channel|withdrawn
     channels        INTEGER NOT NULL,      -- channels it was addressed to when it fired
     delivered_at    TIMESTAMPTZ,           -- when the last channel confirmed delivery
     created_at      TIMESTAMPTZ NOT NULL,
@@ -26,7 +26,7 @@ CREATE TABLE alerts (
 CREATE TABLE alert_deliveries (
     alert_id         VARCHAR NOT NULL,
     channel_id       VARCHAR NOT NULL,     -- e.g. json:3f2a9c0d41b7e6aa, or prefect-event
-    state            VARCHAR NOT NULL,     -- pending | sending | delivered | failed
+    state            VARCHAR NOT NULL,     -- pending | sending | delivered | failed | withdrawn
     attempts         INTEGER NOT NULL,
     last_error       VARCHAR,              -- one line, secrets redacted
     last_attempt_at  TIMESTAMPTZ,
