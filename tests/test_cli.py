@@ -26,7 +26,7 @@ def test_cli_sql_refuses_writes_and_changes_nothing(warehouse_with_reports, caps
     err = capsys.readouterr().err
     assert "read-only" in err and err.count("\n") == 1
     assert main(["sql", "SELECT count(*) AS n FROM report_daily", "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["n"] == 3
+    assert json.loads(capsys.readouterr().out)[0]["n"] == 4  # fixed + 3 purchase-priced
 
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "json", "markdown"])

@@ -1,0 +1,159 @@
+"""`capcover quotes list` (read-only, no Prefect) and `capcover quotes add` (validated)."""
+
+import csv
+import io
+import json
+import subprocess
+import sys
+import tomllib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+from flows.pipeline import run_daily
+from ingest.quotes import CURATED_QUOTES_PATH, parse_curated
+from tests.conftest import category_payload
+from tests.test_quotes_fx import RATES
+
+ROOT = Path(__file__).resolve().parent.parent
+TODAY = datetime.now(UTC).date()
+
+
+@pytest.fixture
+def quotes_file(tmp_path, monkeypatch, env):
+    path = tmp_path / "quotes.toml"
+    path.write_text(CURATED_QUOTES_PATH.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("CAPCOVER_QUOTES_FILE", str(path))
+    return path
+
+
+@pytest.fixture
+def warehouse(fake_cg, settings):
+    fake_cg.serve(categories=category_payload(updated_at=datetime.now(UTC).isoformat()))
+    run_daily(settings)
+    return settings.db
+
+
+def test_quotes_list_shows_each_sources_latest_quotes(warehouse, capsys):
+    assert main(["quotes", "list", "--sku", "h100", "--kind", "rental_hourly",
+                 "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["source"] for r in rows} == {"vastai", "runpod"}
+    assert len(rows) == 74
+    prices = [r["price_usd"] for r in rows]
+    assert prices == sorted(prices)
+
+
+def test_quotes_list_filters_by_date_and_source(warehouse, capsys):
+    assert main(["quotes", "list", "--date", "2024-06-01", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {r["sku"] for r in rows} == {"H100", "H200", "MI300X"}
+    assert {r["observed_date"] for r in rows} == {"2024-06-01"}
+    assert main(["quotes", "list", "--source", "runpod", "--sku", "B200", "--format",
+                 "json"]) == 0
+    assert [r["price_usd"] for r in json.loads(capsys.readouterr().out)] == [5.98, 6.79]
+
+
+def test_quotes_list_stats_per_day_sku_and_kind(warehouse, capsys):
+    assert main(["quotes", "list", "--stats", "--sku", "H200", "--date", str(TODAY),
+                 "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["quote_count"], row["min_usd"], row["max_usd"]) == (4, 2.9, 4.59)
+    assert row["sources"] == "runpod, vastai"
+
+
+def test_quotes_list_nothing_found_is_exit_1(warehouse, capsys):
+    assert main(["quotes", "list", "--sku", "GB200"]) == 1
+    assert "no GPU quotes match" in capsys.readouterr().err
+
+
+def test_quotes_list_never_imports_prefect(warehouse):
+    code = ("import sys; from flows.cli import main; rc = main(['quotes', 'list']); "
+            "sys.exit(rc or ('prefect' in sys.modules and 3))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_quotes_add_appends_and_bumps_the_version(quotes_file, capsys):
+    before = tomllib.loads(quotes_file.read_text())["version"]
+    assert main(["quotes", "add", "--label", "NVIDIA H100 SXM5 80GB", "--price", "27500",
+                 "--source", "Example reseller", "--date", "2026-11-20",
+                 "--url", "https://example.com/h100"]) == 0
+    assert "version" in capsys.readouterr().out
+    doc = tomllib.loads(quotes_file.read_text())
+    assert doc["version"] == before + 1
+    new = doc["quote"][-1]
+    assert (new["sku"], new["form_factor"], new["memory_gb"], new["price"]) == (
+        "H100", "SXM", 80.0, 27500.0)
+    assert "# capcover's curated GPU purchase quotes" in quotes_file.read_text()  # comments kept
+    quotes = parse_curated(quotes_file.read_text())
+    assert quotes[-1].price_usd == 27500 and quotes[-1].source == "Example reseller"
+
+
+def test_quotes_add_rental_quote_per_gpu_hour(quotes_file, capsys):
+    assert main(["quotes", "add", "--sku", "H100", "--kind", "rental_hourly", "--price",
+                 "2.49", "--source", "Silicon Data SDH100RT (manual entry)",
+                 "--date", "2026-11-20"]) == 0
+    q = parse_curated(quotes_file.read_text())[-1]
+    assert (q.kind, q.price_unit, q.price_usd) == ("rental_hourly", "USD/GPU-hour", 2.49)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--sku", "H100", "--price", "0", "--source", "x"], "--price must be a positive"),
+    (["--sku", "H100", "--price", "-5", "--source", "x"], "--price must be a positive"),
+    (["--sku", "H100", "--price", "5", "--source", "x", "--currency", "XYZ"],
+     "--currency XYZ: unknown"),
+    (["--sku", "H100", "--price", "5", "--source", "x",
+      "--date", str(TODAY + timedelta(days=1))], "is in the future"),
+    (["--sku", "H100", "--price", "5", "--source", "  "], "--source must name"),
+    (["--sku", "V100", "--price", "5", "--source", "x"], "--sku V100: not in the SKU catalogue"),
+    (["--label", "Tesla V100", "--price", "5", "--source", "x"], "matches no SKU"),
+    (["--sku", "H100", "--label", "NVIDIA H200", "--price", "5", "--source", "x"],
+     "reads as H200"),
+    (["--sku", "H100", "--price", "5", "--source", "x", "--currency", "EUR",
+      "--date", "2025-01-02"], "needs --usd-per-unit"),
+])
+def test_quotes_add_rejects_bad_input_with_one_line_and_exit_2(quotes_file, capsys, args,
+                                                                message):
+    before = quotes_file.read_text()
+    assert main(["quotes", "add", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert quotes_file.read_text() == before
+
+
+def test_quotes_add_refuses_a_duplicate(quotes_file, capsys):
+    args = ["quotes", "add", "--sku", "B200", "--price", "38000", "--source", "x",
+            "--date", "2026-11-01"]
+    assert main(args) == 0
+    assert main(args) == 2
+    assert "already in" in capsys.readouterr().err
+
+
+def test_quotes_add_converts_todays_non_usd_quote_with_coingecko_rates(quotes_file, fake_cg,
+                                                                        capsys):
+    fake_cg.server.expect_request("/api/v3/exchange_rates").respond_with_json(RATES)
+    assert main(["quotes", "add", "--sku", "H100", "--price", "26000", "--currency", "eur",
+                 "--source", "Euro dealer"]) == 0
+    new = tomllib.loads(quotes_file.read_text())["quote"][-1]
+    assert new["currency"] == "EUR" and new["observed"] == TODAY
+    assert new["usd_per_unit"] == pytest.approx(68000 / 62000)
+    assert "CoinGecko /exchange_rates" in new["note"]
+    assert parse_curated(quotes_file.read_text())[-1].price_usd == pytest.approx(
+        26000 * 68000 / 62000)
+
+
+def test_quotes_add_past_non_usd_quote_with_its_rate(quotes_file):
+    assert main(["quotes", "add", "--sku", "H100", "--price", "4000000", "--currency", "JPY",
+                 "--usd-per-unit", "0.0068", "--date", "2025-03-01", "--source", "x"]) == 0
+    assert parse_curated(quotes_file.read_text())[-1].price_usd == pytest.approx(27_200)
+
+
+def test_quotes_add_rate_unavailable_is_exit_1(quotes_file, fake_cg, capsys):
+    fake_cg.server.expect_request("/api/v3/exchange_rates").respond_with_data("no", status=404)
+    assert main(["quotes", "add", "--sku", "H100", "--price", "26000", "--currency", "EUR",
+                 "--source", "Euro dealer"]) == 1
+    assert "pass --usd-per-unit" in capsys.readouterr().err
