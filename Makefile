@@ -4,8 +4,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+BENCH_STAMP := $(VENV)/.bench-stamp
 
-.PHONY: install demo test test-fast lint fmt lock clean
+.PHONY: install demo test test-fast lint fmt lock bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "capcover needs Python 3.11+ (set PY=python3.x)")'
@@ -32,10 +33,21 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
+# Benchmarks, offline, a few minutes on 2 cores: prints the table and writes
+# benchmarks/results/latest.json, latest.md and scale.png. Needs the `bench` extra (dlt, pyarrow,
+# matplotlib, pyinstrument), pinned in requirements-bench.lock; `make test` does not.
+$(BENCH_STAMP): $(STAMP) requirements-bench.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.lock
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.run
+
 # Re-pin dependencies after editing pyproject.toml (needs network access to the package index).
 lock: $(STAMP)
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra bench --python-version 3.11 -o requirements-bench.lock
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

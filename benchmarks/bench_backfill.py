@@ -1,0 +1,96 @@
+"""Part 2 — backfill against the rate limit: a local CoinGecko that accepts at most R requests in
+any 1-second window (429 + Retry-After beyond that). capcover's `backfill` time against the floor
+(coins / R) and the number of 429s it drew (target 0); beside it, a naive loop (requests.get per
+coin, sleeping Retry-After on a 429) against the same server."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from benchmarks.common import Figure, capcover_env
+from benchmarks.fakeapi import FakeCoinGecko
+
+
+def naive_backfill(base_url: str, coins: list[str], days: int) -> tuple[float, int]:
+    """What a quick script does: fire one request per coin, wait Retry-After on a 429."""
+    t0, rejected = time.perf_counter(), 0
+    with requests.Session() as s:
+        for coin in coins:
+            for _attempt in range(20):
+                r = s.get(f"{base_url}/coins/{coin}/market_chart",
+                          params={"vs_currency": "usd", "days": days}, timeout=10)
+                if r.status_code != 429:
+                    r.raise_for_status()
+                    break
+                rejected += 1
+                time.sleep(float(r.headers.get("Retry-After", "1")))
+    return time.perf_counter() - t0, rejected
+
+
+def backfill_available() -> bool:
+    """`capcover backfill` (issue 5) is in the tree."""
+    return importlib.util.find_spec("flows.backfill") is not None
+
+
+def paced_pull(settings, coins: list[str], days: int) -> int:
+    """Before `capcover backfill`: the same calls through capcover's CoinGecko client and its
+    HTTP layer (token bucket + Retry-After), which is what the backfill paces itself with."""
+    from flows.pipeline import coingecko_client
+
+    client = coingecko_client(settings)
+    client.categories()
+    for coin in coins:
+        client._call(client.api.get_coin_market_chart_by_id, coin, vs_currency="usd", days=days)
+    return len(coins)
+
+
+def run(coins: int = 120, rate_per_s: float = 20, days: int = 365) -> list[Figure]:
+    from flows.settings import load_settings
+
+    cats = {"artificial-intelligence": coins}
+    with tempfile.TemporaryDirectory(prefix="capcover-bench-backfill-") as tmp, \
+            FakeCoinGecko(cats, rate_per_s=rate_per_s, chart_days=days) as fake:
+        fake.prewarm_charts()
+        ids = [f"artificial-intelligence-coin-{i:05d}" for i in range(coins)]
+        with capcover_env(fake.env(str(Path(tmp) / "capcover.duckdb"))):
+            t0 = time.perf_counter()
+            if backfill_available():
+                from rich.console import Console
+
+                from flows.backfill import run_backfill
+
+                what = "capcover backfill (run_backfill)"
+                result = run_backfill(load_settings(), days, console=Console(file=io.StringIO()))
+                assert result.coins_done == coins, result.summary_text()
+                inner = {"fetch_elapsed_s": round(result.fetch_elapsed_s, 3),
+                         "throttle_wait_s": round(result.throttle_wait_s, 3)}
+            else:
+                what = "capcover's CoinGecko client, paced pull (backfill not in the tree)"
+                paced_pull(load_settings(), ids, days)
+                inner = {}
+            took = time.perf_counter() - t0
+        cg_calls, rejected = fake.coingecko_requests(), fake.rejected
+        chart_calls = sum(n for p, n in fake.by_path.items() if p.endswith("/market_chart"))
+        fake.reset_counts()
+        naive_s, naive_429 = naive_backfill(fake.base_url, ids, days)
+    floor = coins / rate_per_s
+    floor_all = cg_calls / rate_per_s
+    extra = {"coins": coins, "rate_per_s": rate_per_s, "days": days,
+             "coingecko_calls": cg_calls, "market_chart_calls": chart_calls,
+             "floor_all_calls_s": round(floor_all, 3),
+             "what": what, **inner,
+             "capcover_429s": rejected, "naive_s": round(naive_s, 3), "naive_429s": naive_429}
+    size = f"{coins} coins x {days} days at R = {rate_per_s:g} req/s"
+    return [
+        Figure("backfill", "backfill time vs the rate-limit floor (coins / R)", round(took, 3),
+               "s", "floor: coins / R", round(floor, 3), note=size, extra=extra),
+        Figure("backfill", "backfill 429s drawn (target 0) vs a naive loop", rejected, "429s",
+               "naive requests.get loop honouring Retry-After", naive_429, note=size,
+               extra=extra),
+    ]

@@ -1,0 +1,55 @@
+"""Part 3 — API calls per daily run, counted by the fake servers, against the minimum
+(1 categories call + ceil(n/250) pages per category + one call per HTTP quote feed) and against
+the naive approach (one call per coin)."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+
+from benchmarks.common import Figure, capcover_env
+from benchmarks.fakeapi import FakeCoinGecko, category_ids
+
+# name -> coins per category. 260 is the AI sector today (2 pages); 500 is an exact multiple of
+# the page size; ten categories show the per-category cost.
+CONFIGS = {
+    "AI sector (1 category, 260 coins)": [260],
+    "exact pages (1 category, 500 coins)": [500],
+    "10 categories x 260 coins": [260] * 10,
+}
+
+
+def run(configs: dict[str, list[int]] | None = None) -> list[Figure]:
+    from flows.pipeline import run_daily
+    from flows.settings import load_settings
+
+    figures = []
+    for label, sizes in (configs or CONFIGS).items():
+        cats = dict(zip(category_ids(len(sizes)), sizes, strict=True))
+        with tempfile.TemporaryDirectory(prefix="capcover-bench-calls-") as tmp, \
+                FakeCoinGecko(cats) as fake, \
+                capcover_env(fake.env(str(Path(tmp) / "capcover.duckdb"))):
+            run_daily(load_settings())
+            cg = fake.coingecko_requests()
+            feeds = fake.quote_feed_requests()
+            feed_sources = int(fake.by_path["/api/v0/bundles/"] > 0) + int(
+                fake.by_path["/graphql"] > 0)
+            pages = sum(math.ceil(n / 250) for n in sizes)
+            minimum = 1 + pages + feed_sources
+            naive = 1 + sum(sizes) + feed_sources
+            total = cg + feeds
+            extra = {"coingecko_calls": cg, "quote_feed_calls": feeds,
+                     "quote_feeds": feed_sources, "market_pages_minimum": pages,
+                     "market_pages_fetched": fake.by_path["/api/v3/coins/markets"],
+                     "naive_calls": naive, "minimum_calls": minimum}
+            figures.append(Figure("calls", f"CoinGecko calls per daily run vs minimum: {label}",
+                                  cg, "calls", "minimum: 1 + ceil(n/250) per category",
+                                  1 + pages, extra=extra))
+            figures.append(Figure("calls", f"API calls per daily run vs minimum: {label}",
+                                  total, "calls", "minimum: 1 + ceil(n/250) per category + 1 "
+                                  "per quote feed", minimum, extra=extra))
+            figures.append(Figure("calls", f"API calls per daily run vs naive: {label}",
+                                  total, "calls", "naive: 1 + one call per coin + 1 per feed",
+                                  naive, extra=extra))
+    return figures

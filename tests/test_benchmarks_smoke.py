@@ -1,0 +1,44 @@
+"""The benchmark scripts still run (tiny sizes, seconds) and write ratios with their baselines.
+
+No wall-clock assertions: only that every figure is there, paired with a baseline measured in
+the same run, and that the fake API behaves like the real one where the benchmarks rely on it.
+"""
+
+import json
+
+import requests
+
+from benchmarks.fakeapi import FakeCoinGecko
+
+
+def test_fakeapi_rate_limit_answers_429_beyond_r_per_second():
+    with FakeCoinGecko({"artificial-intelligence": 3}, rate_per_s=2) as fake:
+        url = f"{fake.base_url}/coins/artificial-intelligence-coin-00000/market_chart"
+        answers = [requests.get(url, params={"vs_currency": "usd", "days": 30}, timeout=5)
+                   for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[2].headers["Retry-After"] == "1"
+    assert answers[2].json()["status"]["error_code"] == 429
+    assert fake.rejected == 1 and fake.requests == 3
+    assert len(answers[0].json()["prices"]) == 31  # 30 daily points and the "now" point
+
+
+def test_benchmarks_quick_run_writes_every_figure_as_a_ratio(tmp_path, monkeypatch, capsys):
+    from benchmarks import run
+
+    for key in [k for k in __import__("os").environ if k.startswith("CAPCOVER_")]:
+        monkeypatch.delenv(key)
+    assert run.main(["--quick", "--parts", "load,calls,backfill", "--out", str(tmp_path)]) == 0
+    doc = json.loads((tmp_path / "quick.json").read_text())
+    assert doc["machine"]["cores"] and doc["machine"]["versions"]["duckdb"]
+    parts = {f["part"] for f in doc["figures"]}
+    assert parts == {"load", "calls", "backfill"}
+    for f in doc["figures"]:
+        assert f["baseline"] and f["baseline_value"] is not None
+        assert f["ratio"] is not None or f["baseline_value"] == 0
+    calls = {f["name"]: f for f in doc["figures"] if f["part"] == "calls"}
+    cg = next(f for n, f in calls.items() if n.startswith("CoinGecko calls"))
+    assert cg["value"] == cg["baseline_value"] == 3  # categories + 2 pages for 260 coins
+    table = capsys.readouterr().out
+    assert "capcover loader vs DuckDB appender ceiling" in table
+    assert (tmp_path / "quick.md").read_text().count("|") > 20
