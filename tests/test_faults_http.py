@@ -1,0 +1,76 @@
+"""HTTP-layer details behind the fault matrix: the server's wait in every format, key scrubbing,
+and failures that must not be retried."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+
+from ingest.coingecko import CoinGeckoClient
+from ingest.errors import AuthError, IngestError
+from ingest.http import HttpSession, RetryPolicy, scrub, secret_header_values
+from tests.fault_server import FaultServer, Reply
+
+KEY = "CG-thisIsTheKeyUnderTest42"
+
+
+def _response(**headers: str) -> requests.Response:
+    r = requests.Response()
+    r.status_code = 429
+    r.headers.update(headers)
+    return r
+
+
+@pytest.mark.parametrize("headers, low, high", [
+    ({"Retry-After": "7"}, 7, 7),
+    ({"Retry-After": email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=30),
+                                                 usegmt=True)}, 25, 30),
+    ({"x-ratelimit-reset": "12"}, 12, 12),  # seconds from now
+    ({"x-ratelimit-reset": str(int(time.time()) + 20)}, 15, 20),  # epoch
+    ({"x-ratelimit-reset": (datetime.now(UTC) + timedelta(seconds=40))
+      .strftime("%Y-%m-%d %H:%M:%S +0000")}, 35, 40),  # CoinGecko's 2025 format
+    ({"Retry-After": "soon"}, None, None),
+    ({}, None, None),
+])
+def test_faults_http_server_wait_in_every_format(headers, low, high):
+    wait = HttpSession.server_wait_s(_response(**headers))
+    if low is None:
+        assert wait is None
+    else:
+        assert low <= wait <= high
+
+
+def test_faults_http_secret_headers_are_found_and_scrubbed():
+    secrets = secret_header_values({"x-cg-pro-api-key": KEY, "Authorization": "Bearer abc123",
+                                    "Accept": "application/json", "User-Agent": "capcover"})
+    assert secrets == [KEY, "Bearer abc123"]
+    assert scrub(f"Invalid key {KEY}!", secrets) == "Invalid key [redacted]!"
+
+
+def test_faults_http_echoed_key_is_scrubbed_and_auth_is_not_retried(env):
+    server = FaultServer()
+    try:
+        server.script("/coins/categories", Reply(
+            {"status": {"error_code": 10002, "error_message": f"Wrong key {KEY}"}}, 401))
+        client = CoinGeckoClient(plan="pro", api_key=KEY, base_url=server.base_url,
+                                 rate_per_minute=60000, retry=RetryPolicy(budget_s=5),
+                                 sleep=lambda s: None)
+        with pytest.raises(AuthError) as info:
+            client.categories()
+        assert KEY not in str(info.value) and "[redacted]" in str(info.value)
+        assert KEY not in client.archive[-1].body
+        assert server.attempts("/coins/categories") == 1
+    finally:
+        server.close()
+
+
+def test_faults_http_unretryable_request_errors_are_one_line():
+    session = HttpSession(source="x", base_url="http://127.0.0.1:9", rate_per_minute=60000,
+                          sleep=lambda s: None)
+    with pytest.raises(IngestError, match=r"^x /x: request failed \(InvalidSchema") as info:
+        session.get("ftp://127.0.0.1/x")
+    assert info.value.attempts == 1 and session.stats.requests == 1
