@@ -113,16 +113,27 @@ class TokenBucket:
         self._last = clock()
         self._lock = threading.Lock()
 
+    def _refill(self, now: float) -> None:
+        self._tokens = min(self.capacity,
+                           self._tokens + max(0.0, now - self._last) * self.rate_per_s)
+        self._last = max(self._last, now)
+
     def acquire(self) -> float:
-        """Take one token, sleeping until one is available; returns the seconds waited."""
+        """Take one token, sleeping until one is available; returns the seconds waited.
+
+        Waiters sleep holding the lock, so concurrent callers queue in order. After a sleep the
+        bucket is re-anchored on the actual wake-up time: a late wake-up (a loaded machine) must
+        not make the NEXT request early, or a strict server sees two requests closer than
+        1/rate and answers 429.
+        """
         with self._lock:
-            now = self._clock()
-            self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.rate_per_s)
-            self._last = now
+            now = max(self._clock(), self._last)
+            self._refill(now)
+            wait = 0.0 if self._tokens >= 1.0 else (1.0 - self._tokens) / self.rate_per_s
+            if wait > 0:
+                self._sleep(wait)
+                self._refill(max(self._clock(), now + wait))
             self._tokens -= 1.0
-            wait = 0.0 if self._tokens >= 0 else -self._tokens / self.rate_per_s
-        if wait > 0:
-            self._sleep(wait)
         return wait
 
 

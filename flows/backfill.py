@@ -1,0 +1,315 @@
+"""`capcover backfill --days N`: the sector's coverage history, rebuilt bottom-up.
+
+One `/coins/{id}/market_chart` call per constituent, paced by the HTTP layer's token bucket at
+the plan's rate. Each coin lands in its own short transaction (raw response + history rows +
+progress flag), written by a background thread so the network never waits on DuckDB. A killed
+backfill resumes where it stopped: finished coins are never fetched again. Then one transaction
+writes a `report_daily` row per day and scenario with basis 'history', leaving alone every day
+a daily run already reported (basis 'category').
+
+Plain Python, not a Prefect flow: a backfill is a one-off, long, resumable job whose state lives
+in the warehouse; it needs no orchestrator (and skips Prefect's start-up cost).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+
+from flows.pipeline import coingecko_client, new_run_id
+from flows.settings import Settings
+from ingest.errors import NotFound, PlanLimited
+from ingest.history import HistoryPoint, parse_market_chart
+from ingest.http import RawResponse
+from ingest.quotes import CuratedQuotes, collect
+from model.report import build_reports, price_stats
+from warehouse import history as hist
+from warehouse import load
+from warehouse.db import open_warehouse
+
+MAX_DAYS_LIMITED = 365  # public and demo plans reach back 365 days (CoinGecko error 10012)
+LIMITED_PLANS = ("public", "demo")
+
+
+class BackfillUsageError(Exception):
+    """The request cannot be served as asked (e.g. more days than the plan allows): exit 2."""
+
+
+def days_error(days: int) -> str:
+    return (f"--days {days}: CoinGecko's public and demo plans reach back {MAX_DAYS_LIMITED} "
+            f"days at most (error 10012) — use --days {MAX_DAYS_LIMITED} or less, or a paid "
+            f"plan with full history (CAPCOVER_COINGECKO_PLAN=pro)")
+
+
+def check_days(days: int, plan: str) -> None:
+    if days < 1:
+        raise BackfillUsageError(f"--days {days}: must be at least 1")
+    if plan in LIMITED_PLANS and days > MAX_DAYS_LIMITED:
+        raise BackfillUsageError(days_error(days))
+
+
+@dataclass
+class BackfillResult:
+    job_id: str
+    run_id: str
+    days: int
+    resumed: bool
+    coins_total: int
+    coins_fetched: int  # by this invocation
+    coins_done: int
+    coins_missing: int
+    http_requests: int = 0
+    rate_limited: int = 0  # 429 answers seen (each honoured, then retried)
+    throttle_wait_s: float = 0.0
+    retry_wait_s: float = 0.0
+    fetch_elapsed_s: float = 0.0
+    first_day: date | None = None
+    last_day: date | None = None
+    report_rows: int = 0
+    days_reported: int = 0
+    days_kept_category: list[date] = field(default_factory=list)
+    constituents_as_of: date | None = None
+
+    def summary_text(self) -> str:
+        span = (f"{self.first_day} .. {self.last_day}" if self.first_day else "no days")
+        lines = [
+            f"capcover backfill {self.job_id}{' (resumed)' if self.resumed else ''}: "
+            f"{self.days} days of history for {self.coins_total} constituent(s)"
+            + (f" of {self.constituents_as_of}" if self.constituents_as_of else ""),
+            f"  coins: {self.coins_done} with history, {self.coins_missing} unknown to the "
+            f"source; {self.coins_fetched} fetched now in {self.fetch_elapsed_s:.1f} s",
+            f"  HTTP: {self.http_requests} request(s), {self.rate_limited} rate-limited (429) "
+            f"answer(s) honoured; waited {self.throttle_wait_s:.1f} s in the rate limiter, "
+            f"{self.retry_wait_s:.1f} s on server request",
+            f"  reports: {self.report_rows} row(s) over {self.days_reported} day(s), {span}, "
+            f"basis 'history'",
+        ]
+        if self.days_kept_category:
+            lines.append(f"  kept {len(self.days_kept_category)} day(s) already reported by "
+                         f"daily runs (basis 'category'): "
+                         f"{', '.join(str(d) for d in self.days_kept_category[:5])}"
+                         + (" …" if len(self.days_kept_category) > 5 else ""))
+        return "\n".join(lines)
+
+
+_STOP = object()
+
+
+class _CoinWriter(threading.Thread):
+    """Writes fetched coins to the warehouse, each in its own transaction.
+
+    The connection stays open while coins keep coming and is closed after `idle_s` without
+    one, so on slow plans (one coin every few seconds) other processes (a daily run, a reader)
+    get the file lock between coins, while fast backfills do not pay for reopening.
+    """
+
+    def __init__(self, settings: Settings, job_id: str, run_id: str, idle_s: float = 1.0) -> None:
+        super().__init__(name="capcover-backfill-writer", daemon=True)
+        self.settings, self.job_id, self.run_id = settings, job_id, run_id
+        self.idle_s = idle_s
+        self.inbox: queue.Queue = queue.Queue()
+        self.error: BaseException | None = None
+        self.written = 0
+
+    def run(self) -> None:
+        wh = None
+        try:
+            stopping = False
+            while not stopping:
+                try:
+                    first = self.inbox.get(timeout=self.idle_s if wh is not None else None)
+                except queue.Empty:
+                    wh.close()
+                    wh = None
+                    continue
+                batch = [first]
+                while True:
+                    try:
+                        batch.append(self.inbox.get_nowait())
+                    except queue.Empty:
+                        break
+                stopping = any(item is _STOP for item in batch)
+                coins = [item for item in batch if item is not _STOP]
+                if not coins or self.error is not None:
+                    continue  # after an error: drain; the fetching thread stops at put()
+                try:
+                    if wh is None:
+                        wh = open_warehouse(self.settings.db,
+                                            lock_budget_s=self.settings.lock_budget_s)
+                    # Whole coins only: one transaction per coin when coins trickle in (slow
+                    # plans), several whole coins per transaction when the fetcher outpaces a
+                    # commit (~10-80 ms each). A kill loses only uncommitted, unfinished coins.
+                    with wh.transaction():
+                        for coin_id, points, fetched_at, raws in coins:
+                            hist.store_coin(wh, self.job_id, coin_id, points, fetched_at,
+                                            run_id=self.run_id, raws=raws)
+                    self.written += len(coins)
+                except BaseException as exc:  # noqa: BLE001 - handed to the fetching thread
+                    self.error = exc
+        finally:
+            if wh is not None:
+                wh.close()
+
+    def put(self, coin_id: str, points: list[HistoryPoint] | None, fetched_at: datetime,
+            raws: list[tuple[int, RawResponse]]) -> None:
+        if self.error is not None:
+            raise self.error
+        self.inbox.put((coin_id, points, fetched_at, raws))
+
+    def close(self) -> None:
+        """Write whatever was fetched, then stop (also on Ctrl-C: fetched coins are kept)."""
+        self.inbox.put(_STOP)
+        self.join()
+
+
+def _progress(console):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("backfill"), BarColumn(), MofNCompleteColumn(), TextColumn("coins"),
+        TextColumn("· {task.fields[requests]} req · rate-limit waits "
+                   "{task.fields[waited]:.0f} s · 429s {task.fields[r429]}"),
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+        console=console, disable=not console.is_terminal, transient=False,
+    )
+
+
+def run_backfill(settings: Settings, days: int, *, console=None) -> BackfillResult:
+    """Fetch (or resume) the history of every constituent, then write history-basis reports."""
+    from rich.console import Console
+
+    check_days(days, settings.coingecko_plan)
+    console = console or Console()
+    run_id, started = new_run_id(), datetime.now(UTC)
+    categories = ",".join(settings.categories)
+    client = coingecko_client(settings)
+    seq = 0
+
+    def numbered(raws: list[RawResponse]) -> list[tuple[int, RawResponse]]:
+        nonlocal seq
+        out = []
+        for r in raws:
+            seq += 1
+            out.append((seq, r))
+        return out
+
+    with open_warehouse(settings.db, lock_budget_s=settings.lock_budget_s) as wh:
+        job = hist.open_job(wh, categories, days)
+        members = None if job else hist.latest_constituents(wh, settings.categories)
+    resumed = job is not None
+    if job is None:
+        if members is None:
+            # No daily run yet: today's membership straight from the source (network first,
+            # no warehouse lock held while waiting on it).
+            snap = client.fetch_sector(settings.categories)
+            ranked: dict[str, float] = {}
+            for coins in snap.constituents.values():
+                for c in coins:
+                    ranked[c.id] = max(ranked.get(c.id, -1.0), c.market_cap_usd or -1.0)
+            coins = sorted(ranked, key=lambda cid: (-ranked[cid], cid))
+            members = (snap.as_of_date, coins)
+        sector_raws = numbered(list(client.archive))
+        client.archive.clear()
+        with open_warehouse(settings.db, lock_budget_s=settings.lock_budget_s) as wh:
+            with wh.transaction():
+                hist.archive_raws(wh, run_id, sector_raws)
+            job = hist.create_job(wh, run_id, categories, days, members[1], started, members[0])
+    with open_warehouse(settings.db, lock_budget_s=settings.lock_budget_s) as wh:
+        pending = hist.pending_coins(wh, job.job_id)
+
+    stats = client.session.stats
+    writer = _CoinWriter(settings, job.job_id, run_id)
+    writer.start()
+    fetched = 0
+    t0 = time.monotonic()
+    try:
+        with _progress(console) as progress:
+            task = progress.add_task("coins", total=job.coins, completed=job.coins - len(pending),
+                                     requests=stats.requests, waited=0.0, r429=0)
+            for coin_id in pending:
+                try:
+                    raw = client.market_chart(coin_id, days)
+                    points: list[HistoryPoint] | None = parse_market_chart(raw, coin_id)
+                except NotFound:
+                    points = None  # delisted or renamed since: recorded as missing
+                except PlanLimited as exc:
+                    if exc.error_code == 10012:
+                        raise BackfillUsageError(days_error(days)) from None
+                    raise
+                writer.put(coin_id, points, datetime.now(UTC), numbered(list(client.archive)))
+                client.archive.clear()
+                fetched += 1
+                progress.update(task, advance=1, requests=stats.requests,
+                                waited=stats.throttle_wait_s + stats.retry_wait_s,
+                                r429=stats.rate_limited)
+    finally:
+        fetch_elapsed = time.monotonic() - t0
+        writer.close()  # fetched coins land even when interrupted
+    if writer.error is not None:
+        raise writer.error
+
+    result = BackfillResult(
+        job_id=job.job_id, run_id=run_id, days=days, resumed=resumed, coins_total=job.coins,
+        coins_fetched=fetched, coins_done=0, coins_missing=0, http_requests=stats.requests,
+        rate_limited=stats.rate_limited, throttle_wait_s=stats.throttle_wait_s,
+        retry_wait_s=stats.retry_wait_s, fetch_elapsed_s=fetch_elapsed,
+        constituents_as_of=job.constituents_as_of,
+    )
+    # Only the curated file: it holds dated, published prices for past days. Live rental feeds
+    # know today's offers only, which say nothing about a day last year.
+    quotes = [collect(CuratedQuotes(settings.quotes_file))]
+    with open_warehouse(settings.db, lock_budget_s=settings.lock_budget_s) as wh:
+        with wh.transaction():
+            hist.archive_raws(wh, run_id, numbered([r for b in quotes for r in b.raws]))
+            load.load_quotes(wh, [q for b in quotes for q in b.quotes], run_id)
+            write_history_reports(wh, settings, job.job_id, run_id, result)
+            hist.finish_job(wh, job.job_id, datetime.now(UTC))
+            counts = hist.job_summary(wh, job.job_id)
+            result.coins_done = counts.get("done", 0)
+            result.coins_missing = counts.get("missing", 0)
+            load.record_run(
+                wh, run_id=run_id, kind="backfill", started_at=started,
+                finished_at=datetime.now(UTC), status="ok", as_of_date=result.last_day,
+                http_requests=stats.requests, http_retries=stats.retries,
+                rate_limited=stats.rate_limited, reports_written=result.report_rows,
+                sources_failed=[b.source for b in quotes if b.error],
+                summary={"job_id": job.job_id, "days": days, "coins": job.coins,
+                         "fetched": fetched, "resumed": resumed},
+            )
+    return result
+
+
+def write_history_reports(wh, settings: Settings, job_id: str, run_id: str,
+                          result: BackfillResult) -> None:
+    """A report row per day and scenario from the job's history (inside the caller's
+    transaction). Days with category-basis rows from daily runs are kept as they are."""
+    keep = hist.category_report_days(wh)
+    scenarios = settings.scenarios()
+    # The quotes valid on a day only change on days a quote was published: recompute then.
+    quote_days = sorted(r[0] for r in wh.query("SELECT DISTINCT observed_date FROM gpu_quotes"))
+    stats, stats_as_of = None, None
+    rows: list = []
+    for sector in hist.history_sector_inputs(wh, job_id):
+        day = sector.report_date
+        if day in keep:
+            result.days_kept_category.append(day)
+            continue
+        valid_from = max((d for d in quote_days if d <= day), default=None)
+        if stats is None or valid_from != stats_as_of:
+            stats, stats_as_of = price_stats(load.quote_points(wh, day)), valid_from
+        day_rows, _skipped = build_reports(sector, scenarios, stats, run_id)
+        rows.extend(day_rows)
+        result.days_reported += 1
+        result.first_day = result.first_day or day
+        result.last_day = day
+    result.report_rows = hist.replace_history_reports(wh, rows)

@@ -1,0 +1,80 @@
+"""Per-coin history from `GET /coins/{id}/market_chart`, parsed into one point per UTC day.
+
+CoinGecko returns `{prices, market_caps, total_volumes}`, each `[[ms, value], ...]`. Over 90 days
+the points are daily at 00:00 UTC and the last one is "now" (a partial, intraday value); shorter
+ranges come hourly. Either way a day is represented by its FIRST point (00:00 UTC on the daily
+granularity), and a trailing intraday "now" point is dropped, so every day means the same thing:
+the coin's value at the start of that UTC day.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from ingest.errors import BadPayload
+from ingest.http import RawResponse
+
+DAY_MS = 86_400_000
+SERIES = {"market_caps": "market_cap_usd", "prices": "price_usd",
+          "total_volumes": "volume_24h_usd"}
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One coin on one UTC day (values at `point_at`, normally 00:00 UTC). Amounts in USD."""
+
+    coin_id: str
+    day: date
+    point_at: datetime  # UTC
+    market_cap_usd: float | None  # 0 kept as reported: CoinGecko's "no cap known"
+    price_usd: float | None
+    volume_24h_usd: float | None
+
+
+def _series(raw: RawResponse, payload: dict, name: str) -> dict[int, float | None]:
+    values = payload.get(name, [])
+    if not isinstance(values, list):
+        raise BadPayload(f"coingecko {raw.endpoint}: '{name}' is not a list", endpoint=raw.endpoint)
+    out: dict[int, float | None] = {}
+    for pair in values:
+        if (not isinstance(pair, list | tuple) or len(pair) != 2
+                or not isinstance(pair[0], int | float)):
+            raise BadPayload(f"coingecko {raw.endpoint}: '{name}' holds {str(pair)[:40]}, "
+                             f"not [ms, value]", endpoint=raw.endpoint)
+        value = pair[1]
+        if value is not None and (not isinstance(value, int | float) or not math.isfinite(value)):
+            value = None
+        out[int(pair[0])] = None if value is None else float(value)
+    return out
+
+
+def parse_market_chart(raw: RawResponse, coin_id: str) -> list[HistoryPoint]:
+    """Daily points of one coin, oldest first (see the module docstring for the day rule)."""
+    try:
+        payload = json.loads(raw.body)
+    except ValueError:
+        what = "an HTML page" if raw.body.lstrip()[:1] == "<" else "invalid JSON"
+        raise BadPayload(f"coingecko {raw.endpoint}: expected JSON, got {what} — retry later",
+                         endpoint=raw.endpoint) from None
+    if not isinstance(payload, dict) or "market_caps" not in payload:
+        raise BadPayload(f"coingecko {raw.endpoint}: expected an object with 'market_caps' — the "
+                         f"API changed shape; capcover needs an update", endpoint=raw.endpoint)
+    series = {name: _series(raw, payload, name) for name in SERIES}
+    stamps = sorted(series["market_caps"])
+    if stamps and stamps[-1] % DAY_MS != 0 and len(stamps) > 1:
+        stamps = stamps[:-1]  # the trailing "now" point: an intraday value, not a day's
+    by_day: dict[date, HistoryPoint] = {}
+    for ms in stamps:
+        at = datetime.fromtimestamp(ms / 1000, UTC)
+        if at.date() in by_day:
+            continue  # the day's first point stands for the day
+        by_day[at.date()] = HistoryPoint(
+            coin_id=coin_id, day=at.date(), point_at=at,
+            market_cap_usd=series["market_caps"].get(ms),
+            price_usd=series["prices"].get(ms),
+            volume_24h_usd=series["total_volumes"].get(ms),
+        )
+    return list(by_day.values())
