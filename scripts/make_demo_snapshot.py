@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent.parent / "ingest" / "data" / "demo_snapshot.json"
@@ -92,6 +93,65 @@ def gpu_feed_routes(rng: random.Random) -> list[dict]:
     return routes
 
 
+# The sector's 90-day history (sum of constituents, USD billions) at a few anchor days,
+# linearly interpolated: below the $21.6B buildout in January, above it from mid-February to
+# late March, back below it on 2024-04-02, so the daily run's $25B on 2024-04-03 (ratio 1.157)
+# crosses 1.0 and fires an alert. ILLUSTRATIVE, like everything in this file.
+HISTORY_START = date(2024, 1, 4)
+HISTORY_DAYS = 90  # 2024-01-04 .. 2024-04-02, then the "now" point of 2024-04-03
+SECTOR_PATH_B = [(0, 17.4), (18, 18.6), (34, 21.2), (50, 25.8), (66, 27.6), (78, 24.9),
+                 (86, 21.9), (89, 20.9)]
+NOW_POINT = "2024-04-03T06:39:58Z"  # the constituents' last_updated
+
+
+def sector_path_usd(day_index: int, rng: random.Random) -> float:
+    for (d0, v0), (d1, v1) in zip(SECTOR_PATH_B, SECTOR_PATH_B[1:], strict=False):
+        if d0 <= day_index <= d1:
+            value = v0 + (v1 - v0) * (day_index - d0) / (d1 - d0)
+            break
+    wobble = 1.0 if day_index == HISTORY_DAYS - 1 else rng.uniform(0.993, 1.007)
+    return value * 1e9 * wobble
+
+
+def market_chart_routes(cs: list[dict], rng: random.Random) -> list[dict]:
+    """`/coins/{id}/market_chart` for every constituent: 90 daily points at 00:00 UTC plus the
+    intraday "now" point, shaped like CoinGecko's. Each day's caps sum to the sector path."""
+    days = [HISTORY_START + timedelta(days=i) for i in range(HISTORY_DAYS)]
+    now_ms = int(datetime.fromisoformat(NOW_POINT.replace("Z", "+00:00")).timestamp() * 1000)
+    priced = [c for c in cs if c["market_cap"]]
+    # Each coin drifts on its own (a random walk), then every day is rescaled to the path.
+    drift = {c["id"]: [1.0] for c in priced}
+    for c in priced:
+        for _ in days[1:]:
+            drift[c["id"]].append(drift[c["id"]][-1] * rng.uniform(0.97, 1.03))
+    caps: dict[str, list[float]] = {c["id"]: [] for c in priced}
+    for i, _day in enumerate(days):
+        raw = {c["id"]: c["market_cap"] * drift[c["id"]][i] for c in priced}
+        scale = sector_path_usd(i, rng) / sum(raw.values())
+        for cid, v in raw.items():
+            caps[cid].append(round(v * scale))
+    routes = []
+    for c in cs:
+        if c["market_cap"] is None:  # CoinGecko knows the coin but has no history for it
+            body = {"prices": [], "market_caps": [], "total_volumes": []}
+        else:
+            series = caps.get(c["id"], [0] * len(days)) + [c["market_cap"]]
+            stamps = [int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp() * 1000)
+                      for d in days] + [now_ms]
+            supply = c["circulating_supply"] or 1.0
+            vol = (c["total_volume"] or 0.0) / (c["market_cap"] or 1.0)
+            body = {"prices": [[t, round(v / supply, 6)] for t, v in zip(stamps, series,
+                                                                          strict=True)],
+                    "market_caps": [[t, v] for t, v in zip(stamps, series, strict=True)],
+                    "total_volumes": [[t, round(v * vol)] for t, v in zip(stamps, series,
+                                                                           strict=True)]}
+        # Sent as is: compact JSON keeps the committed snapshot small.
+        routes.append({"path": f"{API}/coins/{c['id']}/market_chart",
+                       "query": {"vs_currency": "usd"},
+                       "body": json.dumps(body, separators=(",", ":"))})
+    return routes
+
+
 def build() -> dict:
     rng = random.Random(20240403)
     cs = coins(rng)
@@ -113,6 +173,7 @@ def build() -> dict:
     routes.append({"path": f"{API}/coins/markets", "query": {"category": CATEGORY},
                    "body": []})  # pages past the end
     routes.extend(gpu_feed_routes(random.Random(20260822)))
+    routes.extend(market_chart_routes(cs, random.Random(20240104)))
     return {"_label": LABEL, "anchor": {"date": "2024-04-03", "category": CATEGORY,
                                         "market_cap_usd": ANCHOR_CAP_USD,
                                         "h100_quote_usd": 30000},
