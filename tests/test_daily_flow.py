@@ -20,5 +20,5 @@ def test_daily_flow_runs_tasks_and_writes_reports(prefect_harness, fake_cg, sett
     result = daily_flow()
     assert result.as_of_date.isoformat() == "2024-04-03"
     with open_warehouse(settings.db, read_only=True) as wh:
-        assert wh.scalar("SELECT count(*) FROM report_daily") == len(result.reports) == 3
+        assert wh.scalar("SELECT count(*) FROM report_daily") == len(result.reports) == 4
         assert wh.scalar("SELECT count(*) FROM runs WHERE status='ok'") == 1
