@@ -17,6 +17,7 @@ from prefect import flow, get_run_logger, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
 from flows import pipeline  # noqa: E402
+from flows.artifacts import publish_artifacts  # noqa: E402
 from flows.publish import publish_after_run  # noqa: E402
 from flows.settings import Settings, load_settings  # noqa: E402
 from warehouse.db import open_warehouse  # noqa: E402
@@ -72,6 +73,7 @@ def daily_flow(kind: str = "daily") -> pipeline.RunResult:
                                 error=exc)
         raise
     result = deliver_alerts(settings, result)
+    publish_artifacts(result)  # the report table + a markdown summary in the Prefect UI
     logger.info("run %s: as of %s, %d report rows", run_id, result.as_of_date,
                 len(result.reports))
     return result
