@@ -74,7 +74,9 @@ def summary_text(result, db) -> str:
     if result.duplicates_dropped:
         extras.append(f"{result.duplicates_dropped} duplicate(s) across pages dropped")
     if result.sources_failed:
-        extras.append(f"quote feeds failed: {', '.join(result.sources_failed)}")
+        errors = getattr(result, "feed_errors", {})
+        extras.append("quote feeds failed: " + ", ".join(
+            f"{s} ({errors[s][:120]})" if errors.get(s) else s for s in result.sources_failed))
     extras.append(f"{result.http_requests} HTTP request(s), {result.http_retries} retr(y/ies)")
     lines.append("  " + "; ".join(extras))
     from flows.alerts import alert_lines

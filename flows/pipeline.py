@@ -50,6 +50,7 @@ class RunResult:
     http_retries: int = 0
     rate_limited: int = 0
     sources_failed: list[str] = field(default_factory=list)
+    feed_errors: dict[str, str] = field(default_factory=dict)  # failed quote feed -> why
     sector_market_cap_usd: float | None = None
     # Alerts (flows/alerts.py): fired in the run's transaction, delivered after commit.
     alerts: list = field(default_factory=list)
@@ -65,7 +66,7 @@ class RunResult:
             "skipped": dict(self.skipped), "quarantined": self.quarantined,
             "duplicates_dropped": self.duplicates_dropped, "http_requests": self.http_requests,
             "http_retries": self.http_retries, "rate_limited": self.rate_limited,
-            "sources_failed": self.sources_failed,
+            "sources_failed": self.sources_failed, "feed_errors": self.feed_errors,
             "alerts": [a.alert.message for a in self.alerts],
         }
 
@@ -167,7 +168,7 @@ def load_and_report(
             skipped=skipped, quarantined=len(quarantined),
             duplicates_dropped=snap.duplicates_dropped, http_requests=market.stats.requests,
             http_retries=market.stats.retries, rate_limited=market.stats.rate_limited,
-            sources_failed=failed,
+            sources_failed=failed, feed_errors={b.source: b.error for b in quotes if b.error},
             sector_market_cap_usd=rows[0].sector_market_cap_usd if rows else None,
         )
         result.alerts = alerts_in_transaction(wh, settings, result, quotes)

@@ -72,15 +72,21 @@ def quote_stats(wh, *, sku: str | None = None, kind: str | None = None,
 
 
 def cmd_quotes_list(args: argparse.Namespace) -> int:
+    import duckdb
+
     from warehouse.db import open_warehouse
 
     settings = load_settings()
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
-        if args.stats:
-            cols, rows = quote_stats(wh, sku=args.sku, kind=args.kind, day=args.date)
-        else:
-            cols, rows = list_quotes(wh, sku=args.sku, kind=args.kind, day=args.date,
-                                     source=args.source)
+        try:
+            if args.stats:
+                cols, rows = quote_stats(wh, sku=args.sku, kind=args.kind, day=args.date)
+            else:
+                cols, rows = list_quotes(wh, sku=args.sku, kind=args.kind, day=args.date,
+                                         source=args.source)
+        except duckdb.CatalogException:
+            return _fail(f"{settings.db} predates the GPU feeds schema (migration 003) — run "
+                         f"`capcover run` once to migrate it", EXIT_FAILED)
     if not rows:
         return _fail(f"no GPU quotes match in {settings.db} — run `capcover run` first, or "
                      f"widen the filters", EXIT_FAILED)

@@ -157,3 +157,12 @@ def test_quotes_add_rate_unavailable_is_exit_1(quotes_file, fake_cg, capsys):
     assert main(["quotes", "add", "--sku", "H100", "--price", "26000", "--currency", "EUR",
                  "--source", "Euro dealer"]) == 1
     assert "pass --usd-per-unit" in capsys.readouterr().err
+
+
+def test_quotes_list_on_a_warehouse_before_migration_003_says_what_to_do(warehouse, capsys):
+    from warehouse.db import open_warehouse
+
+    with open_warehouse(warehouse) as wh:
+        wh.query("DROP VIEW quote_stats_daily")
+    assert main(["quotes", "list", "--stats"]) == 1
+    assert "run `capcover run` once" in capsys.readouterr().err

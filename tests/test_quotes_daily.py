@@ -6,6 +6,7 @@ from statistics import median
 
 import pytest
 
+from flows.cli import summary_text
 from flows.pipeline import run_daily
 from flows.settings import load_settings
 from tests.conftest import category_payload
@@ -83,7 +84,10 @@ def test_quotes_daily_one_feed_down_still_yields_a_complete_report(
             "SELECT status, sources_failed, summary FROM runs")[0]
         assert (status, failed) == ("ok", "vastai")
         assert '"sources_failed": ["vastai"]' in summary
+        assert "vastai /api/v0/bundles/: connection failed" in summary  # why, in one line
         assert wh.scalar("SELECT count(*) FROM report_daily") == len(BUILTIN)
+    assert "quote feeds failed: vastai (vastai /api/v0/bundles/: connection failed" in (
+        summary_text(result, settings.db))
 
 
 def test_quotes_daily_feed_down_uses_the_latest_quotes_it_has(today_cg, env, monkeypatch,
