@@ -1,10 +1,12 @@
 """A fake CoinGecko for backfills: categories, paged markets and per-coin market charts over real
 HTTP (stdlib server on 127.0.0.1), with a server-ENFORCED rate limit.
 
-The limit is "at most R requests per second" taken literally: a sliding window of `window_s`
-seconds admits at most R x window_s requests; anything beyond is answered 429 with
-`Retry-After`, in CoinGecko's 429 envelope. A shorter window is stricter (window_s = 1/R allows
-no two requests closer than 1/R apart).
+The limit is "at most R requests per second": a sliding window of `window_s` seconds admits at
+most R x window_s requests; anything beyond is answered 429 with `Retry-After`, in CoinGecko's
+429 envelope. A shorter window is stricter (window_s = 1/R allows no two requests closer than
+1/R apart). The window is shortened by `jitter_s` (default a tenth of one slot, 1/(10 R)): a
+client pacing at exactly R puts request k+R exactly one window after request k, and without
+that allowance a microsecond of network jitter would decide between 200 and 429.
 
 Used by tests/test_backfill*.py and scripts/bench_backfill.py.
 """
@@ -52,11 +54,15 @@ class FakeChartServer:
     """`with FakeChartServer(n_coins=300, rate_per_s=50) as srv:` serves until the block ends."""
 
     def __init__(self, *, n_coins: int = 20, rate_per_s: float | None = None,
-                 window_s: float = 1.0, delay_s: float = 0.0, missing: tuple[str, ...] = (),
+                 window_s: float = 1.0, jitter_s: float | None = None, delay_s: float = 0.0,
+                 missing: tuple[str, ...] = (),
                  scripted_429: tuple[str, ...] = (), retry_after_s: int = 1) -> None:
         self.n_coins = n_coins
         self.rate_per_s = rate_per_s
         self.window_s = window_s
+        if jitter_s is None:
+            jitter_s = 0.1 / rate_per_s if rate_per_s else 0.0
+        self.jitter_s = jitter_s
         self.allowed = max(1, round(rate_per_s * window_s)) if rate_per_s else 0
         self._admitted: deque[float] = deque()  # arrival times of admitted requests in window
         self.delay_s = delay_s
@@ -94,6 +100,8 @@ class FakeChartServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        # A killed client resets its connection: expected in the resume tests, not an error.
+        self._server.handle_error = lambda request, client_address: None
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     # -- routes ----------------------------------------------------------------------------
@@ -105,7 +113,7 @@ class FakeChartServer:
             self.arrivals.append(now)
             if not self.rate_per_s:
                 return True
-            while self._admitted and self._admitted[0] <= now - self.window_s:
+            while self._admitted and self._admitted[0] <= now - (self.window_s - self.jitter_s):
                 self._admitted.popleft()
             if len(self._admitted) >= self.allowed:
                 self.rejected[path] += 1

@@ -45,7 +45,9 @@ def quiet_console():
 
 
 def test_backfill_paces_at_the_server_limit_with_no_429_and_one_request_per_coin(backfill_env):
-    with FakeChartServer(n_coins=30, rate_per_s=10) as srv:
+    # The server tolerates half a slot of scheduling jitter (a loaded CI machine), nothing more:
+    # the negative control below shows one unpaced burst already draws 429s from it.
+    with FakeChartServer(n_coins=30, rate_per_s=10, jitter_s=0.05) as srv:
         backfill_env(srv, 10)
         result = run_backfill(load_settings(), 365, console=quiet_console())
     assert sum(srv.rejected.values()) == 0
@@ -53,6 +55,16 @@ def test_backfill_paces_at_the_server_limit_with_no_429_and_one_request_per_coin
     assert len(per_coin) == 30 and set(per_coin.values()) == {1}
     assert result.coins_done == 30 and result.rate_limited == 0
     assert result.http_requests == 30 + 2  # + categories and one markets page
+
+
+def test_fake_server_enforces_its_limit_on_an_unpaced_client():
+    import requests
+
+    with FakeChartServer(n_coins=3, rate_per_s=10, jitter_s=0.05) as srv:
+        statuses = [requests.get(f"{srv.base_url}/coins/ai-coin-001/market_chart",
+                                 params={"vs_currency": "usd", "days": 2}, timeout=5).status_code
+                    for _ in range(12)]
+    assert statuses.count(200) == 10 and statuses.count(429) == 2
 
 
 def test_backfill_honours_a_429_anyway_and_finishes(backfill_env):
