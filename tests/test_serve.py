@@ -4,8 +4,12 @@ server is in test_serve_integration.py)."""
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -15,11 +19,15 @@ from flows.schedule import next_run
 from flows.serve import PrefectUnavailable, check_server
 
 
-def test_serve_without_prefect_api_url_explains_in_one_line(env, monkeypatch, capsys):
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    assert main(["serve"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "\n" not in err
+def test_serve_without_prefect_api_url_explains_in_one_line(env, tmp_path):
+    # A subprocess with a fresh PREFECT_HOME: no profile, no test harness, no API URL.
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    out = subprocess.run([str(Path(sys.executable).parent / "capcover"), "serve"], cwd=tmp_path,
+                         env={**clean, **env, "PREFECT_HOME": str(tmp_path / "prefect")},
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    err = out.stderr.strip()
+    assert "\n" not in err and err.startswith("capcover: error: capcover serve needs")
     assert "prefect server start" in err and "PREFECT_API_URL=http://127.0.0.1:4200/api" in err
 
 
