@@ -35,7 +35,7 @@ fmt: $(STAMP)
 
 # Benchmarks, offline, a few minutes on 2 cores: prints the table and writes
 # benchmarks/results/latest.json, latest.md and scale.png. Needs the `bench` extra (dlt, pyarrow,
-# matplotlib, pyinstrument), pinned in requirements-bench.lock; `make test` does not.
+# pyinstrument), pinned in requirements-bench.lock; `make test` does not.
 $(BENCH_STAMP): $(STAMP) requirements-bench.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.lock
 	@touch $(BENCH_STAMP)

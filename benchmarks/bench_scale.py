@@ -37,6 +37,7 @@ def grow_history(db: Path, years: int) -> int:
 
     days = years * 365
     with open_warehouse(db) as wh, wh.transaction():
+        wh.query("SET enable_progress_bar = false")  # the copies take seconds; keep output clean
         latest = wh.scalar("SELECT max(as_of_date) FROM coin_snapshots")
         for table, col in (("category_snapshots", "as_of_date"), ("coin_snapshots", "as_of_date"),
                            ("report_daily", "report_date")):
