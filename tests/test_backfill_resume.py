@@ -71,3 +71,24 @@ def test_backfill_resumes_after_sigkill_without_refetching_finished_coins(tmp_pa
     assert sum(after.values()) - sum(before.values()) == 60 - len(done_at_kill)
     status, rows = coin_state(db)
     assert set(status.values()) == {"done"} and set(rows.values()) == {DAYS} and len(rows) == 60
+
+
+@pytest.mark.slow
+def test_backfill_ctrl_c_keeps_fetched_coins_and_says_how_to_resume(tmp_path):
+    db = tmp_path / "capcover.duckdb"
+    with FakeChartServer(n_coins=60, delay_s=0.04) as srv:
+        proc = backfill_process(db, srv)
+        deadline = time.monotonic() + 60
+        while sum(srv.chart_requests().values()) < 20:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+        fetched = set(srv.chart_requests())
+    assert proc.returncode == 130
+    assert "interrupted" in err and "rerun `capcover backfill --days 30` to resume" in err
+    status, rows = coin_state(db)
+    done = {c for c, s in status.items() if s == "done"}
+    # Everything fetched before Ctrl-C was written (the last request may have been cut short).
+    assert len(fetched) - 1 <= len(done) <= len(fetched)
+    assert set(rows) == done and set(rows.values()) == {DAYS}
