@@ -126,6 +126,16 @@ Replayer = Callable[[Warehouse, Settings, str, dict[str, Parser], list], int]
 REPLAYERS: dict[str, Replayer] = {"daily": replay_daily, "demo": replay_daily}
 
 
+def _replay_backfill(wh: Warehouse, settings: Settings, run_id: str,
+                     parsers: dict[str, Parser], scenarios: list) -> int:
+    from flows.backfill import replay_backfill
+
+    return replay_backfill(wh, settings, run_id, parsers, scenarios)
+
+
+REPLAYERS["backfill"] = _replay_backfill
+
+
 def rebuild(settings: Settings) -> RebuildResult:
     """Replay every successful run, oldest first, in one transaction."""
     parsers = quote_parsers(settings)

@@ -189,3 +189,19 @@ def test_market_chart_parse_drops_the_now_point_and_keeps_the_first_point_of_eac
                        json.dumps(hourly), datetime.now(UTC), 1.0, 1)
     days = {p.day: p.market_cap_usd for p in parse_market_chart(raw2, "x")}
     assert days == {date(2024, 3, 31): 0.0, date(2024, 4, 1): 24.0}
+
+
+def test_backfill_reports_are_rebuilt_identically_from_the_archive(backfill_env):
+    from flows.rebuild import rebuild
+
+    with FakeChartServer(n_coins=5) as srv:
+        backfill_env(srv, 600)
+        settings = load_settings()
+        run_backfill(settings, 20, console=quiet_console())
+    query = ("SELECT report_date, scenario, basis, sector_market_cap_usd, coverage_ratio, run_id"
+             " FROM report_daily ORDER BY ALL")
+    with open_warehouse(settings.db, read_only=True) as wh:
+        before = wh.query(query)
+    rebuild(settings)
+    with open_warehouse(settings.db, read_only=True) as wh:
+        assert wh.query(query) == before and len(before) > 20
