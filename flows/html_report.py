@@ -299,8 +299,18 @@ def render_html(data: ReportData) -> str:
 def write_report_files(db: str | Path, *, html: str | None = None, png: str | None = None,
                        lock_budget_s: float = 30.0) -> list[Path]:
     """Write the HTML report and/or the PNG chart from the warehouse at `db` (read-only)."""
+    import duckdb
+
+    from warehouse.db import WarehouseError
+
     with open_warehouse(db, read_only=True, lock_budget_s=lock_budget_s) as wh:
-        data = gather(wh)
+        try:
+            data = gather(wh)
+        except duckdb.CatalogException as exc:
+            first = str(exc).splitlines()[0]
+            raise WarehouseError(f"warehouse {db} lacks the report views ({first}) — it predates "
+                                 f"migration 004; run `capcover run` or `capcover backfill` "
+                                 f"once to migrate it") from None
     written = []
     if html:
         path = Path(html)
