@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import quote, unquote
 
 from model.alerts import evaluate
 from model.report import ReportRow
@@ -48,7 +49,9 @@ def _secret_parts(url: str) -> list[str]:
     """The URL and every piece of it long enough to be (part of) a token."""
     rest = url.split("://", 1)[-1]
     pieces = [p for p in re.split(r"[/:@?&=#,]+", rest) if len(p) >= 4]
-    return sorted({url, rest, *pieces}, key=len, reverse=True)
+    # ... also as they appear in request lines, percent-encoded
+    variants = {quote(p, safe="") for p in pieces} | {unquote(p) for p in pieces}
+    return sorted({url, rest, *pieces, *variants}, key=len, reverse=True)
 
 
 class Redactor(logging.Filter):
@@ -68,8 +71,11 @@ class Redactor(logging.Filter):
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.redact(record.getMessage())
-        record.args = ()
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a malformed record: drop its arguments, keep going
+            text = str(record.msg)
+        record.msg, record.args = self.redact(text), ()
         return True
 
 
