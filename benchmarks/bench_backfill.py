@@ -5,7 +5,6 @@ coin, sleeping Retry-After on a 429) against the same server."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import tempfile
 import time
@@ -33,46 +32,23 @@ def naive_backfill(base_url: str, coins: list[str], days: int) -> tuple[float, i
     return time.perf_counter() - t0, rejected
 
 
-def backfill_available() -> bool:
-    """`capcover backfill` (issue 5) is in the tree."""
-    return importlib.util.find_spec("flows.backfill") is not None
-
-
-def paced_pull(settings, coins: list[str], days: int) -> int:
-    """Before `capcover backfill`: the same calls through capcover's CoinGecko client and its
-    HTTP layer (token bucket + Retry-After), which is what the backfill paces itself with."""
-    from flows.pipeline import coingecko_client
-
-    client = coingecko_client(settings)
-    client.categories()
-    for coin in coins:
-        client._call(client.api.get_coin_market_chart_by_id, coin, vs_currency="usd", days=days)
-    return len(coins)
-
-
 def _capcover_backfill(fake: FakeCoinGecko, db: Path, ids: list[str], days: int,
                        client_rate_per_s: float) -> tuple[float, str, dict]:
-    """One backfill (or, before it exists, the paced pull) into a fresh warehouse."""
+    """One `capcover backfill` into a fresh warehouse: (seconds, what, its own counters)."""
+    from rich.console import Console
+
+    from flows.backfill import run_backfill
     from flows.settings import load_settings
 
     env = {**fake.env(str(db)), "CAPCOVER_COINGECKO_RATE_PER_MINUTE": str(client_rate_per_s * 60)}
     with capcover_env(env):
         t0 = time.perf_counter()
-        if backfill_available():
-            from rich.console import Console
-
-            from flows.backfill import run_backfill
-
-            what = "capcover backfill (run_backfill)"
-            result = run_backfill(load_settings(), days, console=Console(file=io.StringIO()))
-            assert result.coins_done == len(ids), result.summary_text()
-            inner = {"fetch_elapsed_s": round(result.fetch_elapsed_s, 3),
-                     "throttle_wait_s": round(result.throttle_wait_s, 3),
-                     "retry_wait_s": round(result.retry_wait_s, 3)}
-        else:
-            what = "capcover's CoinGecko client, paced pull (backfill not in the tree)"
-            paced_pull(load_settings(), ids, days)
-            inner = {}
+        result = run_backfill(load_settings(), days, console=Console(file=io.StringIO()))
+        assert result.coins_done == len(ids), result.summary_text()
+        what = "capcover backfill (run_backfill)"
+        inner = {"fetch_elapsed_s": round(result.fetch_elapsed_s, 3),
+                 "throttle_wait_s": round(result.throttle_wait_s, 3),
+                 "retry_wait_s": round(result.retry_wait_s, 3)}
         return time.perf_counter() - t0, what, inner
 
 

@@ -12,7 +12,6 @@ Contenders, all fed the same generated `/coins/{id}/market_chart` JSON bodies:
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import tempfile
@@ -76,42 +75,6 @@ def load_capcover(bodies: dict[str, str], db: Path) -> int:
                                raws=[(seq, raw)])
             n += len(points)
         return n
-
-
-def history_loader_available() -> bool:
-    """The per-coin history loader (issue 5) is in the tree."""
-    return all(importlib.util.find_spec(m) is not None
-               for m in ("ingest.history", "warehouse.history"))
-
-
-def load_capcover_snapshots(bodies: dict[str, str], db: Path) -> int:
-    """Before the history loader: the same rows through the daily loader (`load_sector`), one
-    snapshot per day, every day in one transaction."""
-    from ingest.coingecko import SectorSnapshot
-    from ingest.models import Category, CoinMarket
-    from warehouse.load import load_sector
-
-    by_day: dict = {}
-    for coin, body in bodies.items():
-        p = json.loads(body)
-        for (ms, cap), (_, price), (_, vol) in zip(p["market_caps"], p["prices"],
-                                                   p["total_volumes"], strict=True):
-            if ms % 86_400_000:
-                continue
-            at = datetime.fromtimestamp(ms / 1000, UTC)
-            by_day.setdefault(at, []).append(CoinMarket.model_validate(
-                {"id": coin, "current_price": price, "market_cap": cap, "total_volume": vol,
-                 "last_updated": at}))
-    from warehouse.db import open_warehouse
-
-    n = 0
-    with open_warehouse(db) as wh, wh.transaction():
-        for at, coins in by_day.items():
-            cat = Category.model_validate({"id": "artificial-intelligence", "updated_at": at,
-                                           "market_cap": sum(c.market_cap_usd for c in coins)})
-            snap = SectorSnapshot([cat], {"artificial-intelligence": coins}, fetched_at=at)
-            n += load_sector(wh, snap, "bench-run")[1]
-    return n
 
 
 def load_appender(rows: list[tuple], db: Path) -> int:
@@ -188,17 +151,11 @@ def run(days: int = 365, coins: int = 300, *, with_dlt: bool = True,
         from warehouse.db import open_warehouse
 
         open_warehouse(t / "capcover.duckdb").close()  # migrations are not part of the load
-        if history_loader_available():
-            import ingest.history  # noqa: F401 - imports are not part of the load
-            import warehouse.history  # noqa: F401
+        import ingest.history  # noqa: F401 - imports are not part of the load
+        import warehouse.history  # noqa: F401
 
-            loader, path = load_capcover, "history loader (parse_market_chart + store_coin)"
-        else:
-            import ingest.coingecko  # noqa: F401
-            import warehouse.load  # noqa: F401
-
-            loader, path = load_capcover_snapshots, "daily loader load_sector, a day per snapshot"
-        cap_s, n = timed(lambda: loader(bodies, t / "capcover.duckdb"))
+        path = "history loader (parse_market_chart + store_coin)"
+        cap_s, n = timed(lambda: load_capcover(bodies, t / "capcover.duckdb"))
         assert n == expected, (n, expected)
         app_s, n = timed(lambda: load_appender(rows, t / "appender.duckdb"))
         assert n == expected, (n, expected)

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test, not a result)")
     p.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {PARTS}")
-    p.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    p.add_argument("--out", type=Path, default=None,
+                   help="results folder (default: benchmarks/results; --quick: a temp folder)")
     args = p.parse_args(argv)
     parts = [x.strip() for x in args.parts.split(",") if x.strip()]
     unknown = set(parts) - set(PARTS)
@@ -94,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("capcover").setLevel(logging.ERROR)
 
     q = args.quick
+    if args.out is None:  # a quick run is a smoke test, never the committed result
+        args.out = Path(tempfile.gettempdir()) / "capcover-bench-quick" if q else RESULTS
     info = machine()
     load_before = os.getloadavg()
     started = time.perf_counter()
