@@ -154,6 +154,9 @@ def run_demo(db: Path = DEMO_DB) -> int:
             backfill = run_backfill(load_settings(), DEMO_DAYS)
             print(backfill.summary_text())
             print("\n2. the daily run (Prefect flow) on the replayed 2024-04-03")
+            # Prefect's temporary server gives up after 20 s by default; a busy laptop or CI
+            # runner can need longer the first time (fresh database).
+            os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
             from flows.daily import daily_flow
 
             result = daily_flow(kind="demo")
