@@ -60,8 +60,9 @@ def _stop(proc: subprocess.Popen, sig=signal.SIGINT, timeout_s: float = 20) -> N
         proc.wait(timeout=10)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def prefect_api(tmp_path_factory):
+    """One real server for this module's tests (each test has its own warehouse)."""
     home = tmp_path_factory.mktemp("prefect-home")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
