@@ -76,8 +76,17 @@ def split_batches(raws: list[RawResponse], sources: set[str]) -> tuple[list[RawR
     return market, batches
 
 
-def replay_batch(source: str, parse: Parser, raws: list[RawResponse]) -> QuoteBatch:
-    """What `ingest.quotes.collect` made of these raws: the same quotes, the same failures."""
+def replay_batch(source: str, parse: Parser, raws: list[RawResponse],
+                 failed_live: bool = False) -> QuoteBatch:
+    """What `ingest.quotes.collect` made of these raws: the same quotes, the same failures.
+
+    `failed_live`: the run recorded this feed as failed. If its archived responses parse fine
+    now, the live failure was in fetching (e.g. a page timed out after others had arrived), and
+    the live run loaded none of them — so neither does the replay.
+    """
+    if failed_live:
+        replayed = replay_batch(source, parse, raws)
+        return replayed if replayed.error else QuoteBatch(source, raws, error="failed live")
     try:
         quotes, bad = parse(raws)
     except Exception as exc:  # noqa: BLE001 - mirrors collect(): a failed feed is recorded
@@ -103,6 +112,8 @@ def replay_daily(wh: Warehouse, settings: Settings, run_id: str, parsers: dict[s
     from flows.pipeline import compute_reports
 
     raws = load.raw_responses(wh, run_id)
+    failed = set((wh.scalar("SELECT sources_failed FROM runs WHERE run_id = ?", [run_id])
+                  or "").split(","))
     market_raws, batches = split_batches(raws, set(parsers))
     categories = categories_of(market_raws)
     if not categories:
@@ -112,7 +123,7 @@ def replay_daily(wh: Warehouse, settings: Settings, run_id: str, parsers: dict[s
     for source, batch_raws in batches:
         if source not in parsers:
             raise RebuildError(f"run {run_id}: no parser for source '{source}'")
-        quotes.append(replay_batch(source, parsers[source], batch_raws))
+        quotes.append(replay_batch(source, parsers[source], batch_raws, source in failed))
     load.load_sector(wh, snap, run_id)
     load.load_quotes(wh, [q for b in quotes for q in b.quotes], run_id)
     load.load_quarantine(wh, run_id, snap.quarantined + [q for b in quotes for q in b.quarantined])

@@ -123,8 +123,9 @@ CASES = [
          attempts={CATS: 2, MARKETS: 2}),
     Case("429_x_ratelimit_reset", lambda: [(MARKETS, 2, [Reply(ERR_429, 429, {
         "x-ratelimit-limit": "30", "x-ratelimit-remaining": "0",
-        "x-ratelimit-reset": _reset_in(3)})])],
-         attempts={CATS: 1, MARKETS: 3}, min_sleep=1.0),
+        "x-ratelimit-reset": _reset_in(30)})])],  # sleeps are recorded, not slept
+         env={"CAPCOVER_HTTP_RETRY_BUDGET_S": "100"}, attempts={CATS: 1, MARKETS: 3},
+         min_sleep=20.0),
     Case("429_cloudflare_html", [(CATS, None, [Reply(raw=CLOUDFLARE_HTML, status=429,
                                                      content_type="text/html")])],
          attempts={CATS: 2, MARKETS: 2}),
@@ -133,7 +134,7 @@ CASES = [
                                                  content_type="text/plain"),
         Reply(raw=CLOUDFLARE_HTML, status=503, content_type="text/html")])],
          attempts={CATS: 1, MARKETS: 5}),
-    Case("read_timeout", [(CATS, None, [Slow(1.5)])], env={"CAPCOVER_HTTP_READ_TIMEOUT_S": "0.3"},
+    Case("read_timeout", [(CATS, None, [Slow(4)])], env={"CAPCOVER_HTTP_READ_TIMEOUT_S": "1.5"},
          attempts={CATS: 2, MARKETS: 2}),
     Case("connection_reset", [(CATS, None, [Reset()])], attempts={CATS: 2, MARKETS: 2}),
     Case("body_dropped_half_way", [(MARKETS, 2, [Truncated()])], attempts={CATS: 1, MARKETS: 3}),

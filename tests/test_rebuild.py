@@ -137,3 +137,19 @@ def test_rebuild_split_batches_keeps_helper_responses_with_their_provider():
     assert [(s, [r.endpoint for r in b]) for s, b in batches] == [
         ("curated", ["quotes.toml", "/exchange_rates"]), ("vastai", ["/bundles/", "/bundles/"]),
         ("runpod", ["/graphql"])]
+
+
+def test_rebuild_a_feed_that_failed_live_loads_none_of_its_quotes():
+    from flows.rebuild import replay_batch
+
+    def parse(raws):  # the archived pages parse fine now...
+        from ingest.models import Quote
+
+        return [Quote(observed_at="2024-04-03T00:00:00Z", source="vastai", kind="rental_hourly",
+                      sku_label="H100 SXM", sku="H100", price_raw=2.0, price_unit="USD/hour",
+                      price_usd=2.0)], []
+
+    raws = [_raw("vastai", "/bundles/")]
+    assert replay_batch("vastai", parse, raws).quotes
+    failed = replay_batch("vastai", parse, raws, failed_live=True)  # ...but page 2 timed out
+    assert failed.quotes == [] and failed.quarantined == [] and failed.error
