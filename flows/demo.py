@@ -46,16 +46,18 @@ CHART_SCENARIO = "coindesk-2024"
 
 
 def _with_env(env: dict[str, str]):
-    """Set `env` (and drop the key and config) for the block; restore everything after."""
+    """Set `env` (and drop the key, config and alert URLs) for the block; restore after."""
     from contextlib import contextmanager
 
     @contextmanager
     def scope():
-        touched = [*env, "CAPCOVER_COINGECKO_API_KEY", "CAPCOVER_CONFIG"]
-        saved = {k: os.environ.get(k) for k in touched}
+        dropped = ["CAPCOVER_COINGECKO_API_KEY", "CAPCOVER_CONFIG", "CAPCOVER_ALERT_URLS"]
+        saved = {k: os.environ.get(k) for k in [*env, *dropped]}
         os.environ.update(env)
-        os.environ.pop("CAPCOVER_COINGECKO_API_KEY", None)  # never send a real key to a replay
-        os.environ.pop("CAPCOVER_CONFIG", None)
+        # Never send a real key to a replay, and never page a user's real Slack or inbox
+        # about illustrative data: demo alerts are stored and printed only.
+        for k in dropped:
+            os.environ.pop(k, None)
         try:
             yield
         finally:
@@ -154,9 +156,6 @@ def run_demo(db: Path = DEMO_DB) -> int:
             backfill = run_backfill(load_settings(), DEMO_DAYS)
             print(backfill.summary_text())
             print("\n2. the daily run (Prefect flow) on the replayed 2024-04-03")
-            # Prefect's temporary server gives up after 20 s by default; a busy laptop or CI
-            # runner can need longer the first time (fresh database).
-            os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
             from flows.daily import daily_flow
 
             result = daily_flow(kind="demo")
