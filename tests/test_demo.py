@@ -37,8 +37,12 @@ def demo_dir(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_demo_backfills_runs_daily_alerts_and_writes_the_report(demo_dir, capsys):
+def test_demo_backfills_runs_daily_alerts_and_writes_the_report(demo_dir, capsys, monkeypatch,
+                                                                 httpserver):
+    # A user's real alert channel must never hear about illustrative data.
+    monkeypatch.setenv("CAPCOVER_ALERT_URLS", httpserver.url_for("/hook").replace("http", "json"))
     assert run_demo() == 0
+    assert httpserver.log == []
     out = capsys.readouterr().out
     assert "ILLUSTRATIVE" in out
     assert "90 days of history for 260 constituent(s)" in out
