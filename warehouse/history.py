@@ -142,8 +142,10 @@ def history_sector_inputs(wh: Warehouse, job_id: str) -> list[SectorInputs]:
             SELECT coin_id, first_day, last_day FROM backfill_progress
             WHERE job_id = ? AND status = 'done'
         ), span AS (SELECT min(first_day) AS lo, max(last_day) AS hi FROM coins)
-        SELECT h.day, count(*) AS n, sum(h.market_cap_usd) AS cap,
-               sum(h.volume_24h_usd) AS vol, min(h.point_at) AS as_of, max(h.fetched_at)
+        -- DECIMAL sums: order-independent, so a rebuild reproduces the same doubles.
+        SELECT h.day, count(*) AS n, sum(h.market_cap_usd::DECIMAL(38, 6))::DOUBLE AS cap,
+               sum(h.volume_24h_usd::DECIMAL(38, 6))::DOUBLE AS vol, min(h.point_at) AS as_of,
+               max(h.fetched_at)
         FROM coin_history h JOIN coins USING (coin_id), span
         WHERE h.day BETWEEN span.lo AND span.hi
         GROUP BY h.day

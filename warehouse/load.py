@@ -117,11 +117,17 @@ def sector_inputs(wh: Warehouse, day: date, categories: list[str]) -> SectorInpu
             WHERE as_of_date = ? AND list_contains(?, category_id)
             GROUP BY coin_id
         )
-        SELECT (SELECT count(*) FROM cats), (SELECT sum(market_cap_usd) FROM cats),
-               (SELECT sum(volume_24h_usd) FROM cats), (SELECT min(updated_at) FROM cats),
+        -- Sums go through DECIMAL: a DOUBLE sum depends on row order (DuckDB aggregates in
+        -- parallel), and `capcover rebuild` must reproduce reports to the last bit.
+        SELECT (SELECT count(*) FROM cats),
+               (SELECT sum(market_cap_usd::DECIMAL(38, 6))::DOUBLE FROM cats),
+               (SELECT sum(volume_24h_usd::DECIMAL(38, 6))::DOUBLE FROM cats),
+               (SELECT min(updated_at) FROM cats),
                (SELECT max(fetched_at) FROM cats),
-               (SELECT count(*) FROM coins), (SELECT sum(cap) FROM coins),
-               (SELECT sum(fdv) FROM coins), (SELECT sum(vol) FROM coins)
+               (SELECT count(*) FROM coins),
+               (SELECT sum(cap::DECIMAL(38, 6))::DOUBLE FROM coins),
+               (SELECT sum(fdv::DECIMAL(38, 6))::DOUBLE FROM coins),
+               (SELECT sum(vol::DECIMAL(38, 6))::DOUBLE FROM coins)
         """,
         [day, categories, day, categories],
     )[0]
