@@ -16,7 +16,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from ingest.quotes import CURATED_QUOTES_PATH
+from ingest import CURATED_QUOTES_PATH
 from model.alerts import AlertRules
 from model.scenarios import BUILTIN_SCENARIOS_PATH, Scenario, merge_scenarios, parse_scenarios
 

@@ -3,3 +3,10 @@
 Each source returns typed records (pydantic models) plus the raw responses it saw, so the
 warehouse can archive them and `capcover rebuild` can re-derive every typed row offline.
 """
+
+from pathlib import Path
+
+# Data shipped with capcover. Defined here, not in ingest.quotes, so that reading settings
+# (every command does) does not import requests and the HTTP layer.
+DATA_DIR = Path(__file__).parent / "data"
+CURATED_QUOTES_PATH = DATA_DIR / "quotes.toml"

@@ -18,12 +18,12 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
+from ingest import CURATED_QUOTES_PATH
 from ingest.errors import BadPayload, IngestError
 from ingest.fx import KNOWN_CURRENCIES, ExchangeRates, rates_from_raws
 from ingest.http import RawResponse
 from ingest.models import Quarantined, Quote
 
-CURATED_QUOTES_PATH = Path(__file__).parent / "data" / "quotes.toml"
 log = logging.getLogger("capcover")
 
 
