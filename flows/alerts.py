@@ -26,7 +26,7 @@ from urllib.parse import quote, unquote
 from model.alerts import evaluate
 from model.report import ReportRow
 from warehouse import alerts as store
-from warehouse.db import Warehouse, open_warehouse
+from warehouse.db import Warehouse, open_warehouse, table_exists
 
 log = logging.getLogger("capcover")
 
@@ -319,8 +319,7 @@ def cmd_alerts(args) -> int:
 
     settings = load_settings()
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
-        has_table = wh.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'alerts'")
-        if not has_table:
+        if not table_exists(wh, "alerts"):
             return _fail(f"no alerts table in {settings.db} — run `capcover run` once to "
                          f"migrate the warehouse")
         cols, rows = store.list_alerts(wh, since=args.since, undelivered=args.undelivered)

@@ -113,8 +113,9 @@ def print_history(wh, scenario: str = CHART_SCENARIO) -> None:
 
 def print_alerts(wh, run_id: str) -> int:
     """Alerts the demo's daily run fired (from `alerts`), else the crossing from the reports."""
-    has_alerts = wh.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'alerts'")
-    if has_alerts:
+    from warehouse.db import table_exists
+
+    if table_exists(wh, "alerts"):
         rows = wh.query("SELECT rule, scenario, message FROM alerts WHERE run_id = ?"
                         " AND delivery_state <> 'withdrawn' ORDER BY rule, scenario", [run_id])
         print(f"\nAlerts fired by the daily run ({len(rows)}):")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from warehouse.db import Warehouse, open_warehouse
+from warehouse.db import Warehouse, open_warehouse, table_exists
 
 # Scenarios drawn on the chart (the article's question); every scenario is in the table.
 CHART_SCENARIOS = ("coindesk-2024", "h100-purchase")
@@ -36,10 +36,6 @@ class ReportData:
 def _dicts(wh: Warehouse, sql: str, params: list | None = None) -> list[dict]:
     cols, rows = wh.query_table(sql, params)
     return [dict(zip(cols, r, strict=True)) for r in rows]
-
-
-def _has_table(wh: Warehouse, name: str) -> bool:
-    return bool(wh.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]))
 
 
 def gather(wh: Warehouse) -> ReportData:
@@ -69,14 +65,14 @@ def gather(wh: Warehouse) -> ReportData:
             QUALIFY observed_date = max(observed_date) OVER (PARTITION BY sku, kind, source)
             ORDER BY sku, price_usd, source""", [day, skus])
     alerts = None
-    if _has_table(wh, "alerts"):
+    if table_exists(wh, "alerts"):
         alerts = _dicts(wh, """
             SELECT report_date, scenario, rule, previous_ratio, current_ratio, message,
                    delivery_state
             FROM alerts WHERE delivery_state <> 'withdrawn'
             ORDER BY report_date DESC, scenario, rule LIMIT 20""")
     illustrative = bool(wh.scalar(
-        "SELECT count(*) FROM runs WHERE kind = 'demo'")) if _has_table(wh, "runs") else False
+        "SELECT count(*) FROM runs WHERE kind = 'demo'")) if table_exists(wh, "runs") else False
     return ReportData(latest, history, constituents, quotes, alerts, illustrative)
 
 

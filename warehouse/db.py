@@ -137,3 +137,9 @@ def open_warehouse(
 
         apply_migrations(wh)
     return wh
+
+
+def table_exists(wh: Warehouse, name: str) -> bool:
+    """Whether the warehouse has a table called `name` (older files predate some tables)."""
+    return bool(wh.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]))
+
