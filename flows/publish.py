@@ -24,29 +24,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from warehouse.db import Warehouse
+from warehouse.publish import (
+    export_parquet,
+    record_publish_failure,
+    record_published,
+    step_durations,
+    tables_to_publish,
+)
 
 log = logging.getLogger("capcover")
-
-ALWAYS = ("report_daily",)
-OPTIONAL = ("alerts",)  # exported when present (alerting adds it)
-
-
-def tables_to_publish(wh: Warehouse) -> list[str]:
-    """report_daily, then every history table or view and the alerts table, if present."""
-    present = {
-        name for (name,) in wh.query(
-            "SELECT table_name FROM information_schema.tables"
-            " WHERE table_schema = 'main'"
-        )
-    }
-    history = sorted(n for n in present if "history" in n)
-    return [t for t in ALWAYS if t in present] + history + [t for t in OPTIONAL if t in present]
-
-
-def _sql_path(path: Path) -> str:
-    # COPY takes its target as a literal, not a bound parameter: quote it.
-    return "'" + str(path).replace("'", "''") + "'"
-
 
 def publish_snapshot(
     wh: Warehouse, target: Path, *, run_id: str, as_of_date: object = None, keep: int = 7
@@ -65,12 +51,7 @@ def publish_snapshot(
         tmp.mkdir()
         counts = {}
         for table in tables_to_publish(wh):
-            out = tmp / f"{table}.parquet"
-            wh.con.execute(
-                f'COPY (SELECT * FROM "{table}") TO {_sql_path(out)}'  # noqa: S608 - from catalog
-                " (FORMAT parquet, COMPRESSION zstd)"
-            )
-            counts[table] = wh.scalar(f'SELECT count(*) FROM "{table}"')  # noqa: S608
+            counts[table] = export_parquet(wh, table, tmp / f"{table}.parquet")
         manifest = {
             "run_id": run_id,
             "as_of_date": str(as_of_date) if as_of_date is not None else None,
@@ -127,16 +108,11 @@ def publish_after_run(wh: Warehouse, settings, *, run_id: str, kind: str,
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         log.warning("run %s: publishing the Parquet snapshot to %s failed: %s",
                     run_id, target, text)
-        wh.query("UPDATE runs SET message = ? WHERE run_id = ?",
-                 [f"publish to {target} failed: {text}"[:500], run_id])
+        record_publish_failure(wh, run_id, f"publish to {target} failed: {text}"[:500])
         return None
-    recorded = wh.scalar("SELECT step_durations FROM runs WHERE run_id = ?", [run_id])
-    steps = json.loads(recorded) if recorded else {}
+    steps = step_durations(wh, run_id)
     steps["publish"] = time.monotonic() - t0
-    wh.query(
-        "UPDATE runs SET published_to = ?, step_durations = ? WHERE run_id = ?",
-        [str(folder), json.dumps({k: round(v, 3) for k, v in steps.items()}), run_id],
-    )
+    record_published(wh, run_id, folder, {k: round(v, 3) for k, v in steps.items()})
     return folder
 
 

@@ -13,8 +13,9 @@ import duckdb
 import pytest
 
 from flows.pipeline import run_daily
-from flows.publish import publish_snapshot, publish_target, tables_to_publish
+from flows.publish import publish_snapshot, publish_target
 from warehouse.db import open_warehouse
+from warehouse.publish import tables_to_publish
 
 
 def _parquet_rows(path: Path) -> int:
