@@ -296,7 +296,7 @@ def write_history_reports(wh, settings: Settings, job_id: str, run_id: str,
     keep = hist.category_report_days(wh)
     scenarios = settings.scenarios()
     # The quotes valid on a day only change on days a quote was published: recompute then.
-    quote_days = sorted(r[0] for r in wh.query("SELECT DISTINCT observed_date FROM gpu_quotes"))
+    quote_days = load.quote_observed_dates(wh)
     stats, stats_as_of = None, None
     rows: list = []
     for sector in hist.history_sector_inputs(wh, job_id):
@@ -323,7 +323,7 @@ def replay_backfill(wh, settings: Settings, run_id: str, parsers: dict, scenario
 
     from flows.rebuild import RebuildError, replay_batch, split_batches
 
-    summary = wh.scalar("SELECT summary FROM runs WHERE run_id = ?", [run_id])
+    summary = load.run_summary(wh, run_id)
     job_id = json.loads(summary or "{}").get("job_id")
     if not job_id:
         raise RebuildError(f"backfill run {run_id}: no job id in its runs.summary")

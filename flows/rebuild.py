@@ -23,6 +23,7 @@ from ingest.http import RawResponse
 from ingest.models import Quarantined, Quote
 from ingest.quotes import QuoteBatch
 from warehouse import load
+from warehouse import rebuild as store
 from warehouse.db import Warehouse, open_warehouse
 
 Parser = Callable[[list[RawResponse]], tuple[list[Quote], list[Quarantined]]]
@@ -112,8 +113,7 @@ def replay_daily(wh: Warehouse, settings: Settings, run_id: str, parsers: dict[s
     from flows.pipeline import compute_reports
 
     raws = load.raw_responses(wh, run_id)
-    failed = set((wh.scalar("SELECT sources_failed FROM runs WHERE run_id = ?", [run_id])
-                  or "").split(","))
+    failed = load.run_sources_failed(wh, run_id)
     market_raws, batches = split_batches(raws, set(parsers))
     categories = categories_of(market_raws)
     if not categories:
@@ -154,9 +154,7 @@ def rebuild(settings: Settings) -> RebuildResult:
     started = datetime.now(UTC)
     result = RebuildResult(run_id=f"{started:%Y%m%dT%H%M%SZ}-rebuild-{uuid.uuid4().hex[:6]}")
     with open_warehouse(settings.db, lock_budget_s=settings.lock_budget_s) as wh:
-        runs = [(r, k) for r, k in wh.query(
-            "SELECT run_id, kind FROM runs WHERE status = 'ok' ORDER BY started_at, run_id")
-            if k not in SKIPPED_KINDS]
+        runs = [(r, k) for r, k in store.successful_runs(wh) if k not in SKIPPED_KINDS]
         unknown = sorted({k for _, k in runs if k not in REPLAYERS})
         if unknown:
             raise RebuildError(
@@ -165,10 +163,8 @@ def rebuild(settings: Settings) -> RebuildResult:
                 f"nothing changed")
         ids = [r for r, _ in runs]
         with wh.transaction():
-            for table in DERIVED_TABLES:
-                wh.query(f"DELETE FROM {table} WHERE list_contains(?, run_id)",  # noqa: S608
-                         [ids])
-            wh.query("DELETE FROM report_daily WHERE list_contains(?, run_id)", [ids])
+            for table in (*DERIVED_TABLES, "report_daily"):
+                store.delete_run_rows(wh, table, ids)
             for run_id, kind in runs:
                 try:
                     REPLAYERS[kind](wh, settings, run_id, parsers, scenarios)
@@ -180,8 +176,8 @@ def rebuild(settings: Settings) -> RebuildResult:
                                        f"changed") from None
                 result.runs.append(run_id)
             for table in DERIVED_TABLES:
-                result.rows[table] = wh.scalar(f"SELECT count(*) FROM {table}")  # noqa: S608
-            result.report_rows = wh.scalar("SELECT count(*) FROM report_daily")
+                result.rows[table] = store.row_count(wh, table)
+            result.report_rows = store.row_count(wh, "report_daily")
             load.record_run(
                 wh, run_id=result.run_id, kind="rebuild", started_at=started,
                 finished_at=datetime.now(UTC), status="ok",

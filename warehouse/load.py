@@ -161,6 +161,11 @@ def quote_points(wh: Warehouse, day: date) -> list[QuotePoint]:
     return [QuotePoint(*r) for r in rows]
 
 
+def quote_observed_dates(wh: Warehouse) -> list[date]:
+    """Every day on which some quote was observed, oldest first."""
+    return sorted(r[0] for r in wh.query("SELECT DISTINCT observed_date FROM gpu_quotes"))
+
+
 def replace_reports(wh: Warehouse, day: date, rows: list[ReportRow]) -> int:
     """Replace all of `day`'s report rows with `rows` (a rerun never duplicates a day)."""
     wh.query("DELETE FROM report_daily WHERE report_date = ?", [day])
@@ -206,3 +211,14 @@ def record_run(
          if step_durations is not None else None,
          coins_loaded, quotes_loaded, flow_run_id],
     )
+
+
+def run_summary(wh: Warehouse, run_id: str) -> str | None:
+    """The run's `runs.summary` as stored (a JSON text), or None."""
+    return wh.scalar("SELECT summary FROM runs WHERE run_id = ?", [run_id])
+
+
+def run_sources_failed(wh: Warehouse, run_id: str) -> set[str]:
+    """The sources recorded as failed for the run (`runs.sources_failed`, comma-separated)."""
+    return set((wh.scalar("SELECT sources_failed FROM runs WHERE run_id = ?", [run_id])
+                or "").split(","))

@@ -1,0 +1,25 @@
+"""The warehouse side of `capcover rebuild`: which runs to replay, emptying their derived rows,
+and counting what the replay wrote back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from warehouse.db import Warehouse
+
+
+def successful_runs(wh: Warehouse) -> list[tuple[str, str]]:
+    """(run_id, kind) of every successful run, oldest first."""
+    return [(r, k) for r, k in wh.query(
+        "SELECT run_id, kind FROM runs WHERE status = 'ok' ORDER BY started_at, run_id")]
+
+
+def delete_run_rows(wh: Warehouse, table: str, run_ids: Sequence[str]) -> None:
+    """Delete the rows the runs `run_ids` wrote to `table` (a name from a constant list)."""
+    wh.query(f"DELETE FROM {table} WHERE list_contains(?, run_id)",  # noqa: S608
+             [list(run_ids)])
+
+
+def row_count(wh: Warehouse, table: str) -> int:
+    """Rows in `table` (a name from a constant list)."""
+    return wh.scalar(f"SELECT count(*) FROM {table}")  # noqa: S608
