@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from warehouse import queries
 from warehouse.db import Warehouse, open_warehouse, table_exists
 
 # Scenarios drawn on the chart (the article's question); every scenario is in the table.
@@ -33,46 +34,21 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
 
 
-def _dicts(wh: Warehouse, sql: str, params: list | None = None) -> list[dict]:
-    cols, rows = wh.query_table(sql, params)
-    return [dict(zip(cols, r, strict=True)) for r in rows]
-
-
 def gather(wh: Warehouse) -> ReportData:
-    latest = _dicts(wh, """
-        SELECT report_date, scenario, basis, sector_market_cap_usd, constituents_market_cap_usd,
-               constituents_count, gpu_count, gpu_sku, unit_price_usd, price_basis,
-               price_sources, price_quote_count, buildout_cost_usd, coverage_ratio,
-               market_as_of
-        FROM v_latest_report ORDER BY coverage_ratio DESC""")
+    latest = queries.latest_report_details(wh)
     history: dict[str, list] = {}
-    for day, scenario, ratio, basis in wh.query(
-            "SELECT report_date, scenario, coverage_ratio, basis FROM report_daily"
-            " ORDER BY scenario, report_date"):
+    for day, scenario, ratio, basis in queries.ratio_history(wh):
         history.setdefault(scenario, []).append((day, ratio, basis))
-    constituents = _dicts(wh, """
-        SELECT category_id, position, coin_id, symbol, name, market_cap_usd, share_of_sum
-        FROM v_sector_constituents WHERE position <= ? ORDER BY category_id, position""",
-                          [TOP_CONSTITUENTS])
+    constituents = queries.top_constituents(wh, TOP_CONSTITUENTS)
     quotes: list[dict] = []
     if latest:
         day = latest[0]["report_date"]
         skus = sorted({r["gpu_sku"] for r in latest})
-        quotes = _dicts(wh, """
-            SELECT sku, kind, source, price_usd, observed_date, source_url
-            FROM gpu_quotes
-            WHERE observed_date <= ? AND list_contains(?, sku) AND kind = 'purchase'
-            QUALIFY observed_date = max(observed_date) OVER (PARTITION BY sku, kind, source)
-            ORDER BY sku, price_usd, source""", [day, skus])
+        quotes = queries.latest_purchase_quotes(wh, day, skus)
     alerts = None
     if table_exists(wh, "alerts"):
-        alerts = _dicts(wh, """
-            SELECT report_date, scenario, rule, previous_ratio, current_ratio, message,
-                   delivery_state
-            FROM alerts WHERE delivery_state <> 'withdrawn'
-            ORDER BY report_date DESC, scenario, rule LIMIT 20""")
-    illustrative = bool(wh.scalar(
-        "SELECT count(*) FROM runs WHERE kind = 'demo'")) if table_exists(wh, "runs") else False
+        alerts = queries.recent_alerts(wh)
+    illustrative = queries.has_demo_runs(wh)
     return ReportData(latest, history, constituents, quotes, alerts, illustrative)
 
 

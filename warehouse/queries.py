@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from warehouse.db import Warehouse
+from warehouse.db import Warehouse, table_exists
 
 REPORT_SUMMARY_COLUMNS = (
     "report_date", "scenario", "sector_market_cap_usd", "gpu_count", "gpu_sku",
@@ -25,3 +25,61 @@ def report(
         " ORDER BY scenario",
         [day, scenario, scenario],
     )
+
+
+def _dicts(wh: Warehouse, sql: str, params: list | None = None) -> list[dict]:
+    cols, rows = wh.query_table(sql, params)
+    return [dict(zip(cols, r, strict=True)) for r in rows]
+
+
+# -- the HTML report -------------------------------------------------------------------------
+
+def latest_report_details(wh: Warehouse) -> list[dict]:
+    """The latest report per scenario with the inputs behind it, highest coverage first."""
+    return _dicts(wh, """
+        SELECT report_date, scenario, basis, sector_market_cap_usd, constituents_market_cap_usd,
+               constituents_count, gpu_count, gpu_sku, unit_price_usd, price_basis,
+               price_sources, price_quote_count, buildout_cost_usd, coverage_ratio,
+               market_as_of
+        FROM v_latest_report ORDER BY coverage_ratio DESC""")
+
+
+def ratio_history(wh: Warehouse) -> list[tuple]:
+    """(report_date, scenario, coverage_ratio, basis) of every report, by scenario and day."""
+    return wh.query(
+        "SELECT report_date, scenario, coverage_ratio, basis FROM report_daily"
+        " ORDER BY scenario, report_date")
+
+
+def top_constituents(wh: Warehouse, limit: int) -> list[dict]:
+    """The `limit` largest constituents of each category, by position."""
+    return _dicts(wh, """
+        SELECT category_id, position, coin_id, symbol, name, market_cap_usd, share_of_sum
+        FROM v_sector_constituents WHERE position <= ? ORDER BY category_id, position""",
+                  [limit])
+
+
+def latest_purchase_quotes(wh: Warehouse, day: date, skus: list[str]) -> list[dict]:
+    """Each source's latest purchase quotes for `skus` at or before `day`, cheapest first."""
+    return _dicts(wh, """
+        SELECT sku, kind, source, price_usd, observed_date, source_url
+        FROM gpu_quotes
+        WHERE observed_date <= ? AND list_contains(?, sku) AND kind = 'purchase'
+        QUALIFY observed_date = max(observed_date) OVER (PARTITION BY sku, kind, source)
+        ORDER BY sku, price_usd, source""", [day, skus])
+
+
+def recent_alerts(wh: Warehouse) -> list[dict]:
+    """The 20 most recent alerts that were not withdrawn."""
+    return _dicts(wh, """
+        SELECT report_date, scenario, rule, previous_ratio, current_ratio, message,
+               delivery_state
+        FROM alerts WHERE delivery_state <> 'withdrawn'
+        ORDER BY report_date DESC, scenario, rule LIMIT 20""")
+
+
+def has_demo_runs(wh: Warehouse) -> bool:
+    """Whether any run in this warehouse was a demo run (its data is illustrative)."""
+    if not table_exists(wh, "runs"):
+        return False
+    return bool(wh.scalar("SELECT count(*) FROM runs WHERE kind = 'demo'"))
