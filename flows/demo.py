@@ -94,9 +94,9 @@ def text_chart(points: list[tuple], width: int = 90, height: int = 12) -> list[s
 
 
 def print_history(wh, scenario: str = CHART_SCENARIO) -> None:
-    rows = wh.query(
-        "SELECT report_date, coverage_ratio, basis, crossed_one, previous_ratio"
-        " FROM v_coverage_history WHERE scenario = ? ORDER BY report_date", [scenario])
+    from warehouse.queries import coverage_history
+
+    rows = coverage_history(wh, scenario)
     if not rows:
         print("  (no history)")
         return
@@ -114,17 +114,16 @@ def print_history(wh, scenario: str = CHART_SCENARIO) -> None:
 def print_alerts(wh, run_id: str) -> int:
     """Alerts the demo's daily run fired (from `alerts`), else the crossing from the reports."""
     from warehouse.db import table_exists
+    from warehouse.queries import crossings_on, latest_report_date, run_alerts
 
     if table_exists(wh, "alerts"):
-        rows = wh.query("SELECT rule, scenario, message FROM alerts WHERE run_id = ?"
-                        " AND delivery_state <> 'withdrawn' ORDER BY rule, scenario", [run_id])
+        rows = run_alerts(wh, run_id)
         print(f"\nAlerts fired by the daily run ({len(rows)}):")
         for rule, scenario, message in rows:
             print(f"  [{rule}] {scenario}: {message}")
         return len(rows)
-    day = wh.scalar("SELECT max(report_date) FROM report_daily")
-    rows = wh.query("SELECT scenario, previous_ratio, coverage_ratio FROM v_coverage_history"
-                    " WHERE report_date = ? AND crossed_one ORDER BY scenario", [day])
+    day = latest_report_date(wh)
+    rows = crossings_on(wh, day)
     print(f"\nThreshold crossings on {day} (no alerts table in this build):")
     for scenario, p, r in rows:
         print(f"  [threshold_crossed] {scenario}: coverage ratio crossed 1.0: {p:.3f} -> {r:.3f}")

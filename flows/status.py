@@ -13,6 +13,7 @@ import os
 from flows.schedule import next_run
 from flows.serve import FULL_NAME, NextRun, next_scheduled_from_api
 from warehouse.db import open_warehouse
+from warehouse.queries import recent_runs
 
 # Tables show the first columns; CSV and JSON carry them all.
 COMPACT = ("run_id", "kind", "status", "started_at", "duration_s", "as_of_date",
@@ -24,12 +25,7 @@ RUN_COLUMNS = ("run_id", "kind", "status", "started_at", "duration_s", "as_of_da
 
 def last_runs(settings, limit: int) -> tuple[list[str], list[tuple]]:
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
-        present = {c for (c,) in wh.query(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'runs'")}
-        cols = [c for c in RUN_COLUMNS if c in present]
-        return wh.query_table(
-            f"SELECT {', '.join(cols)} FROM runs"  # noqa: S608 - names from a constant list
-            " ORDER BY started_at DESC LIMIT ?", [limit])
+        return recent_runs(wh, RUN_COLUMNS, limit)
 
 
 def next_scheduled(settings) -> NextRun:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from warehouse.db import Warehouse, table_exists
@@ -83,3 +84,42 @@ def has_demo_runs(wh: Warehouse) -> bool:
     if not table_exists(wh, "runs"):
         return False
     return bool(wh.scalar("SELECT count(*) FROM runs WHERE kind = 'demo'"))
+
+
+# -- the demo --------------------------------------------------------------------------------
+
+def coverage_history(wh: Warehouse, scenario: str) -> list[tuple]:
+    """(report_date, coverage_ratio, basis, crossed_one, previous_ratio) of `scenario`, by day."""
+    return wh.query(
+        "SELECT report_date, coverage_ratio, basis, crossed_one, previous_ratio"
+        " FROM v_coverage_history WHERE scenario = ? ORDER BY report_date", [scenario])
+
+
+def run_alerts(wh: Warehouse, run_id: str) -> list[tuple]:
+    """(rule, scenario, message) of the alerts the run fired and did not withdraw."""
+    return wh.query("SELECT rule, scenario, message FROM alerts WHERE run_id = ?"
+                    " AND delivery_state <> 'withdrawn' ORDER BY rule, scenario", [run_id])
+
+
+def latest_report_date(wh: Warehouse) -> date | None:
+    """The latest day with a report, or None."""
+    return wh.scalar("SELECT max(report_date) FROM report_daily")
+
+
+def crossings_on(wh: Warehouse, day: date | None) -> list[tuple]:
+    """(scenario, previous_ratio, coverage_ratio) of the scenarios that crossed 1.0 on `day`."""
+    return wh.query("SELECT scenario, previous_ratio, coverage_ratio FROM v_coverage_history"
+                    " WHERE report_date = ? AND crossed_one ORDER BY scenario", [day])
+
+
+# -- status ----------------------------------------------------------------------------------
+
+def recent_runs(wh: Warehouse, columns: Sequence[str], limit: int) -> tuple[list[str], list[tuple]]:
+    """The `limit` latest runs, with those of `columns` this warehouse's `runs` has (older
+    files predate some columns)."""
+    present = {c for (c,) in wh.query(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'runs'")}
+    cols = [c for c in columns if c in present]
+    return wh.query_table(
+        f"SELECT {', '.join(cols)} FROM runs"  # noqa: S608 - names from a constant list
+        " ORDER BY started_at DESC LIMIT ?", [limit])
