@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -73,14 +74,17 @@ class RunResult:
 
 # -- clients from settings -------------------------------------------------------------------
 
-def coingecko_client(settings: Settings) -> CoinGeckoClient:
+def coingecko_client(
+    settings: Settings, *, sleep: Callable[[float], None] | None = None
+) -> CoinGeckoClient:
+    """The CoinGecko client the settings describe (`sleep` lets tests record retry waits)."""
     key = settings.coingecko_api_key.get_secret_value() if settings.coingecko_api_key else None
     return CoinGeckoClient(
         plan=settings.coingecko_plan, api_key=key, base_url=settings.coingecko_base_url,
         rate_per_minute=settings.coingecko_rate_per_minute,
         connect_timeout_s=settings.http_connect_timeout_s,
         read_timeout_s=settings.http_read_timeout_s,
-        retry=RetryPolicy(budget_s=settings.http_retry_budget_s),
+        retry=RetryPolicy(budget_s=settings.http_retry_budget_s), sleep=sleep,
     )
 
 

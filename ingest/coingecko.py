@@ -250,7 +250,6 @@ class CoinGeckoClient:
                 f"CoinGecko plan '{plan}' needs CAPCOVER_COINGECKO_API_KEY (or use plan 'public')"
             )
         headers = {KEY_HEADERS[plan]: api_key} if plan in KEY_HEADERS and api_key else {}
-        extra = {"sleep": sleep} if sleep else {}
         self.session = HttpSession(
             source="coingecko",
             base_url=base_url or BASE_URLS[plan],
@@ -260,7 +259,7 @@ class CoinGeckoClient:
             read_timeout_s=read_timeout_s,
             retry=retry,
             error_parser=parse_error_envelope,
-            **extra,
+            sleep=sleep,
         )
         # Constructed without a key on purpose: pycoingecko would send it as a query parameter.
         self.api = CoinGeckoAPI()

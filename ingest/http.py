@@ -216,7 +216,7 @@ class HttpSession(requests.Session):
         retry: RetryPolicy | None = None,
         error_parser: ErrorParser = _no_error_details,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,  # tests record sleeps instead
         rng: random.Random | None = None,
     ) -> None:
         super().__init__()
@@ -231,6 +231,7 @@ class HttpSession(requests.Session):
         # Pace a little under the stated limit: a server counting requests in a sliding window
         # sees arrival jitter, and at exactly the limit one early arrival costs a 429 (and on
         # CoinGecko a Retry-After of up to two minutes). 5% is cheap insurance.
+        sleep = sleep or time.sleep
         self.bucket = TokenBucket(rate_per_minute * RATE_HEADROOM, clock=clock, sleep=sleep)
         self.error_parser = error_parser
         self.archive: list[RawResponse] = []

@@ -43,12 +43,11 @@ class RunPodClient:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        extra = {"sleep": sleep} if sleep else {}
         self.session = HttpSession(
             source=SOURCE, base_url=base_url, rate_per_minute=rate_per_minute,
             headers={"Content-Type": "application/json"},
             connect_timeout_s=connect_timeout_s, read_timeout_s=read_timeout_s, retry=retry,
-            **extra,
+            sleep=sleep,
         )
 
     @property

@@ -62,11 +62,10 @@ class VastAiClient:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        extra = {"sleep": sleep} if sleep else {}
         self.session = HttpSession(
             source=SOURCE, base_url=base_url, rate_per_minute=rate_per_minute,
             connect_timeout_s=connect_timeout_s, read_timeout_s=read_timeout_s, retry=retry,
-            **extra,
+            sleep=sleep,
         )
         self.gpu_names = tuple(gpu_names)
         self.max_pages = max_pages

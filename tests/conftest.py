@@ -152,3 +152,14 @@ def table_snapshot(db_path: str) -> dict[str, list]:
                   "raw_http", "quarantine"):
             out[t] = sorted(wh.query(f"SELECT * FROM {t}"), key=repr)  # noqa: S608
     return out
+
+
+@pytest.fixture
+def fault(env, monkeypatch):
+    """A scriptable fault-injecting CoinGecko (tests/fault_server.py) that settings point at."""
+    from tests.fault_server import FaultServer
+
+    server = FaultServer()
+    monkeypatch.setenv("CAPCOVER_COINGECKO_BASE_URL", server.base_url)
+    yield server
+    server.close()

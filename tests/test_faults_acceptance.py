@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 from flows.cli import main
 from tests.conftest import reference, table_snapshot
-from tests.fault_server import CLOUDFLARE_HTML, FaultServer, Reply
+from tests.fault_server import CLOUDFLARE_HTML, Reply
 from warehouse.db import open_warehouse
-
-
-@pytest.fixture
-def fault(env, monkeypatch):
-    server = FaultServer()
-    monkeypatch.setenv("CAPCOVER_COINGECKO_BASE_URL", server.base_url)
-    yield server
-    server.close()
 
 
 def test_faults_run_survives_429_retry_after_and_a_503_with_the_right_report(fault, settings,

@@ -18,7 +18,6 @@ import pytest
 
 from flows import pipeline
 from flows.settings import load_settings
-from ingest.coingecko import CoinGeckoClient
 from ingest.errors import (
     AuthError,
     BadPayload,
@@ -28,7 +27,6 @@ from ingest.errors import (
     RetryBudgetExhausted,
     StatusError,
 )
-from ingest.http import RetryPolicy
 from tests.conftest import AI, category_payload, market_pages, reference, table_snapshot
 from tests.fault_server import CLOUDFLARE_HTML, FaultServer, Reply, Reset, Slow, Truncated
 from warehouse.db import open_warehouse
@@ -40,27 +38,13 @@ ERR_429 = reference("error_429_rate_limit.json")["payload"]
 
 
 @pytest.fixture
-def fault(env, monkeypatch):
-    server = FaultServer()
-    monkeypatch.setenv("CAPCOVER_COINGECKO_BASE_URL", server.base_url)
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def sleeps(monkeypatch) -> list[float]:
     """Build the run's client exactly as pipeline does, but record sleeps instead of sleeping."""
     recorded: list[float] = []
+    build = pipeline.coingecko_client
 
     def client(settings):
-        key = settings.coingecko_api_key.get_secret_value() if settings.coingecko_api_key else None
-        return CoinGeckoClient(
-            plan=settings.coingecko_plan, api_key=key, base_url=settings.coingecko_base_url,
-            rate_per_minute=settings.coingecko_rate_per_minute,
-            connect_timeout_s=settings.http_connect_timeout_s,
-            read_timeout_s=settings.http_read_timeout_s,
-            retry=RetryPolicy(budget_s=settings.http_retry_budget_s), sleep=recorded.append,
-        )
+        return build(settings, sleep=recorded.append)
 
     monkeypatch.setattr(pipeline, "coingecko_client", client)
     return recorded

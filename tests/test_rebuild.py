@@ -22,14 +22,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DERIVED = ("category_snapshots", "coin_snapshots", "gpu_quotes", "quarantine", "report_daily")
 
 
-@pytest.fixture
-def fault(env, monkeypatch):
-    server = FaultServer()
-    monkeypatch.setenv("CAPCOVER_COINGECKO_BASE_URL", server.base_url)
-    yield server
-    server.close()
-
-
 def _two_days(fault: FaultServer) -> None:
     """Day 1 with a 429 retried and a quarantined coin; day 2 with a different cap."""
     fault.categories = category_payload(cap=24e9, updated_at="2024-04-02T06:00:00Z")
