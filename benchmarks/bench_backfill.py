@@ -37,8 +37,8 @@ def _capcover_backfill(fake: FakeCoinGecko, db: Path, ids: list[str], days: int,
     """One `capcover backfill` into a fresh warehouse: (seconds, what, its own counters)."""
     from rich.console import Console
 
+    from config.settings import load_settings
     from flows.backfill import run_backfill
-    from flows.settings import load_settings
 
     env = {**fake.env(str(db)), "CAPCOVER_COINGECKO_RATE_PER_MINUTE": str(client_rate_per_s * 60)}
     with capcover_env(env):

@@ -21,8 +21,8 @@ CONFIGS = {
 
 
 def run(configs: dict[str, list[int]] | None = None) -> list[Figure]:
-    from flows.pipeline import run_daily
-    from flows.settings import load_settings
+    from config.settings import load_settings
+    from flows.sequence import run_daily
 
     figures = []
     for label, sizes in (configs or CONFIGS).items():

@@ -26,8 +26,8 @@ def capcover_exe() -> str:
 
 def build_warehouse(db: Path) -> None:
     """One real daily run against the fake API, so `report` has rows to show."""
-    from flows.pipeline import run_daily
-    from flows.settings import load_settings
+    from config.settings import load_settings
+    from flows.sequence import run_daily
 
     with FakeCoinGecko({"artificial-intelligence": 260}) as fake, capcover_env(fake.env(str(db))):
         run_daily(load_settings())

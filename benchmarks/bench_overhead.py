@@ -1,6 +1,6 @@
 """Part 5 — daily run overhead: `capcover run` (the Prefect flow) against a local fake API, with a
 running Prefect server and with Prefect's temporary one, against the same work as a plain
-function call without Prefect (`flows.pipeline.run_daily`). Every figure is a new process, so
+function call without Prefect (`flows.sequence.run_daily`). Every figure is a new process, so
 imports and start-up count the same on both sides; the in-process call time is recorded too."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from benchmarks.bench_latency import capcover_exe
 from benchmarks.common import Figure, capcover_env, clean_env, run_cmd, timed
 from benchmarks.fakeapi import FakeCoinGecko
 
-PLAIN = ("from flows.pipeline import run_daily; from flows.settings import load_settings; "
+PLAIN = ("from flows.sequence import run_daily; from config.settings import load_settings; "
          "run_daily(load_settings())")
 
 
@@ -76,8 +76,8 @@ class PrefectServer:
 
 
 def run(repeat: int = 3, with_server: bool = True) -> list[Figure]:
-    from flows.pipeline import run_daily
-    from flows.settings import load_settings
+    from config.settings import load_settings
+    from flows.sequence import run_daily
 
     figures = []
     with tempfile.TemporaryDirectory(prefix="capcover-bench-overhead-") as tmp, \

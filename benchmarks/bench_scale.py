@@ -21,8 +21,8 @@ YEARS = (1, 5, 10)
 
 
 def daily_run_time(db: Path, sizes: list[int], repeat: int) -> float:
-    from flows.pipeline import run_daily
-    from flows.settings import load_settings
+    from config.settings import load_settings
+    from flows.sequence import run_daily
 
     cats = dict(zip(category_ids(len(sizes)), sizes, strict=True))
     with FakeCoinGecko(cats) as fake, capcover_env(fake.env(str(db))):

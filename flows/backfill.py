@@ -19,11 +19,12 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from flows.pipeline import coingecko_client, new_run_id
-from flows.settings import Settings
+from config.settings import Settings
+from flows.sequence import new_run_id
+from ingest.clients import coingecko_client
 from ingest.errors import NotFound, PlanLimited
-from ingest.history import HistoryPoint, parse_market_chart
-from ingest.http import RawResponse
+from ingest.history import parse_market_chart
+from ingest.models import HistoryPoint, RawResponse
 from ingest.quotes import CuratedQuotes, collect
 from model.report import build_reports, price_stats
 from warehouse import history as hist
@@ -313,27 +314,3 @@ def write_history_reports(wh, settings: Settings, job_id: str, run_id: str,
         result.first_day = result.first_day or day
         result.last_day = day
     result.report_rows = hist.replace_history_reports(wh, rows)
-
-
-def replay_backfill(wh, settings: Settings, run_id: str, parsers: dict, scenarios: list) -> int:
-    """`capcover rebuild` for a backfill run: its archived quotes again, then its history-basis
-    reports from `coin_history` (which a rebuild leaves in place: the per-coin rows of a job
-    that was killed and resumed come from several invocations' archives)."""
-    import json
-
-    from flows.rebuild import RebuildError, replay_batch, split_batches
-
-    summary = load.run_summary(wh, run_id)
-    job_id = json.loads(summary or "{}").get("job_id")
-    if not job_id:
-        raise RebuildError(f"backfill run {run_id}: no job id in its runs.summary")
-    _market, batches = split_batches(load.raw_responses(wh, run_id), set(parsers))
-    for source, raws in batches:
-        if source not in parsers:
-            raise RebuildError(f"backfill run {run_id}: no parser for source '{source}'")
-        load.load_quotes(wh, replay_batch(source, parsers[source], raws).quotes, run_id)
-    days = json.loads(summary).get("days", 0)
-    result = BackfillResult(job_id=job_id, run_id=run_id, days=days, resumed=False,
-                            coins_total=0, coins_fetched=0, coins_done=0, coins_missing=0)
-    write_history_reports(wh, settings, job_id, run_id, result)
-    return result.report_rows

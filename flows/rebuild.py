@@ -12,21 +12,23 @@ is added), alerts (notifications already sent are history, not derived data).
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from flows.settings import Settings
+from config.settings import Settings
+from flows.backfill import BackfillResult, write_history_reports
+from flows.sequence import load_and_model
+from ingest.archive import Parser, categories_of, replay_batch, split_batches
+from ingest.clients import quote_parsers
 from ingest.coingecko import build_snapshot
-from ingest.http import RawResponse
-from ingest.models import Quarantined, Quote
 from ingest.quotes import QuoteBatch
 from warehouse import load
 from warehouse import rebuild as store
 from warehouse.db import Warehouse, open_warehouse
 
-Parser = Callable[[list[RawResponse]], tuple[list[Quote], list[Quarantined]]]
 # Tables a replay owns: emptied of replayed runs' rows, then re-derived run by run.
 DERIVED_TABLES = ("category_snapshots", "coin_snapshots", "gpu_quotes", "quarantine")
 SKIPPED_KINDS = frozenset({"rebuild", "dry-run"})  # wrote no typed rows
@@ -50,68 +52,10 @@ class RebuildResult:
                 f"  warehouse: {db}")
 
 
-def quote_parsers(settings: Settings) -> dict[str, Parser]:
-    """`source -> parse(raws)` for every quote provider a live run uses (one registry)."""
-    from flows.pipeline import quote_providers
-
-    return {p.source: p.parse for p in quote_providers(settings)}
-
-
-def split_batches(raws: list[RawResponse], sources: set[str]) -> tuple[list[RawResponse],
-                                                                      list[tuple[str, list]]]:
-    """Split one run's archive (in `seq` order) into the market part and per-provider batches.
-
-    A live run archives CoinGecko's responses first, then each provider's `batch.raws` in
-    turn; a provider's batch starts with a response of its own source and may carry helper
-    responses of another (the curated file's /exchange_rates, from CoinGecko).
-    """
-    market: list[RawResponse] = []
-    batches: list[tuple[str, list[RawResponse]]] = []
-    for raw in raws:
-        if raw.source in sources and (not batches or batches[-1][0] != raw.source):
-            batches.append((raw.source, [raw]))
-        elif batches:
-            batches[-1][1].append(raw)
-        else:
-            market.append(raw)
-    return market, batches
-
-
-def replay_batch(source: str, parse: Parser, raws: list[RawResponse],
-                 failed_live: bool = False) -> QuoteBatch:
-    """What `ingest.quotes.collect` made of these raws: the same quotes, the same failures.
-
-    `failed_live`: the run recorded this feed as failed. If its archived responses parse fine
-    now, the live failure was in fetching (e.g. a page timed out after others had arrived), and
-    the live run loaded none of them — so neither does the replay.
-    """
-    if failed_live:
-        replayed = replay_batch(source, parse, raws)
-        return replayed if replayed.error else QuoteBatch(source, raws, error="failed live")
-    try:
-        quotes, bad = parse(raws)
-    except Exception as exc:  # noqa: BLE001 - mirrors collect(): a failed feed is recorded
-        return QuoteBatch(source, raws, error=str(exc))
-    if not quotes:
-        return QuoteBatch(source, raws, [], bad, error="parsed zero quotes")
-    return QuoteBatch(source, raws, quotes, bad)
-
-
-def categories_of(raws: list[RawResponse]) -> list[str]:
-    """The categories a run was configured with, in order: the ones it paged."""
-    seen: list[str] = []
-    for r in raws:
-        cid = r.params.get("category") if r.endpoint == "/coins/markets" else None
-        if cid and cid not in seen:
-            seen.append(cid)
-    return seen
-
-
 def replay_daily(wh: Warehouse, settings: Settings, run_id: str, parsers: dict[str, Parser],
                  scenarios: list) -> int:
-    """One daily (or demo) run again, from its archive: returns its report rows."""
-    from flows.pipeline import compute_reports
-
+    """One daily (or demo) run again, from its archive: returns its report rows. The fetch
+    step is the archive; the load and model step is the daily sequence's own."""
     raws = load.raw_responses(wh, run_id)
     failed = load.run_sources_failed(wh, run_id)
     market_raws, batches = split_batches(raws, set(parsers))
@@ -124,10 +68,8 @@ def replay_daily(wh: Warehouse, settings: Settings, run_id: str, parsers: dict[s
         if source not in parsers:
             raise RebuildError(f"run {run_id}: no parser for source '{source}'")
         quotes.append(replay_batch(source, parsers[source], batch_raws, source in failed))
-    load.load_sector(wh, snap, run_id)
-    load.load_quotes(wh, [q for b in quotes for q in b.quotes], run_id)
-    load.load_quarantine(wh, run_id, snap.quarantined + [q for b in quotes for q in b.quarantined])
-    rows, _ = compute_reports(wh, snap.as_of_date, categories, scenarios, run_id)
+    rows, _ = load_and_model(wh, snap, quotes, categories=categories, scenarios=scenarios,
+                             run_id=run_id)
     return len(rows)
 
 
@@ -137,14 +79,28 @@ Replayer = Callable[[Warehouse, Settings, str, dict[str, Parser], list], int]
 REPLAYERS: dict[str, Replayer] = {"daily": replay_daily, "demo": replay_daily}
 
 
-def _replay_backfill(wh: Warehouse, settings: Settings, run_id: str,
-                     parsers: dict[str, Parser], scenarios: list) -> int:
-    from flows.backfill import replay_backfill
+def replay_backfill(wh: Warehouse, settings: Settings, run_id: str,
+                    parsers: dict[str, Parser], scenarios: list) -> int:
+    """`capcover rebuild` for a backfill run: its archived quotes again, then its history-basis
+    reports from `coin_history` (which a rebuild leaves in place: the per-coin rows of a job
+    that was killed and resumed come from several invocations' archives)."""
+    summary = load.run_summary(wh, run_id)
+    job_id = json.loads(summary or "{}").get("job_id")
+    if not job_id:
+        raise RebuildError(f"backfill run {run_id}: no job id in its runs.summary")
+    _market, batches = split_batches(load.raw_responses(wh, run_id), set(parsers))
+    for source, raws in batches:
+        if source not in parsers:
+            raise RebuildError(f"backfill run {run_id}: no parser for source '{source}'")
+        load.load_quotes(wh, replay_batch(source, parsers[source], raws).quotes, run_id)
+    days = json.loads(summary).get("days", 0)
+    result = BackfillResult(job_id=job_id, run_id=run_id, days=days, resumed=False,
+                            coins_total=0, coins_fetched=0, coins_done=0, coins_missing=0)
+    write_history_reports(wh, settings, job_id, run_id, result)
+    return result.report_rows
 
-    return replay_backfill(wh, settings, run_id, parsers, scenarios)
 
-
-REPLAYERS["backfill"] = _replay_backfill
+REPLAYERS["backfill"] = replay_backfill
 
 
 def rebuild(settings: Settings) -> RebuildResult:

@@ -13,10 +13,13 @@ the server: a missed day is caught up once, not N times (tests/test_serve_integr
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
 
 import requests
+
+from config.schedule import next_run
 
 FLOW_NAME = "capcover-daily"
 DEPLOYMENT_NAME = "daily"
@@ -109,21 +112,31 @@ def next_scheduled_from_api(api_url: str, timeout_s: float = 3.0) -> NextRun | N
     return NextRun(at, f"Prefect API at {url}, deployment {FULL_NAME}{paused}")
 
 
-def cmd_serve(args) -> int:
+def next_scheduled(settings) -> NextRun:
+    """From the Prefect API when PREFECT_API_URL answers, else computed from the cron setting;
+    `source` says which."""
+    api = os.environ.get("PREFECT_API_URL")
+    if api:
+        found = next_scheduled_from_api(api)
+        if found is not None:
+            return found
+        why = f"no deployment {FULL_NAME} at PREFECT_API_URL={api} (or it did not answer)"
+    else:
+        why = "PREFECT_API_URL not set"
+    at = next_run(settings.schedule_cron, settings.schedule_timezone)
+    return NextRun(at, f"computed from schedule_cron '{settings.schedule_cron}' "
+                       f"({settings.schedule_timezone}); {why}")
+
+
+def cmd_serve(settings) -> int:
     """`capcover serve`: 2 when no Prefect server answers (one line says how to start one)."""
-    import os
     import sys
 
-    from flows.settings import load_settings
-
-    settings = load_settings()
     try:
         api = check_server(_api_url())
     except PrefectUnavailable as exc:
         print(f"capcover: error: {exc}", file=sys.stderr)
         return 2
-    from flows.schedule import next_run
-
     at = next_run(settings.schedule_cron, settings.schedule_timezone)
     print(f"capcover serve: deployment {FULL_NAME} on {api}, cron '{settings.schedule_cron}' "
           f"({settings.schedule_timezone}), next run {at.isoformat()}; one run at a time, "

@@ -10,3 +10,7 @@ from pathlib import Path
 # (every command does) does not import requests and the HTTP layer.
 DATA_DIR = Path(__file__).parent / "data"
 CURATED_QUOTES_PATH = DATA_DIR / "quotes.toml"
+
+# What a curated quote may say it is (the `capcover quotes add` choices and the file's schema).
+QUOTE_KINDS = ("purchase", "rental_hourly", "assumption")
+FORM_FACTORS = ("SXM", "PCIe", "NVL", "OAM")

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pycoingecko import CoinGeckoAPI
@@ -20,7 +19,7 @@ from pydantic import ValidationError
 
 from ingest.errors import BadPayload, IngestError, NotFound, StatusError
 from ingest.http import HttpSession, RawResponse, RetryPolicy
-from ingest.models import Category, CoinMarket, Quarantined
+from ingest.models import Category, CoinMarket, Quarantined, SectorSnapshot
 
 Plan = Literal["public", "demo", "pro"]
 
@@ -134,26 +133,6 @@ def parse_records(raw: RawResponse, model: type, required: Iterable[str] = ()) -
 
 CATEGORY_FIELDS = ("id", "market_cap", "updated_at")
 MARKET_FIELDS = ("id", "market_cap")
-
-
-@dataclass
-class SectorSnapshot:
-    """What one daily CoinGecko pull found: categories, their constituents, and the rejects."""
-
-    categories: list[Category]
-    constituents: dict[str, list[CoinMarket]]  # category id -> de-duplicated coins
-    quarantined: list[Quarantined] = field(default_factory=list)
-    duplicates_dropped: int = 0
-    fetched_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-    @property
-    def as_of(self) -> datetime:
-        """The source's own timestamp: the oldest `updated_at` of the configured categories."""
-        return min(c.updated_at for c in self.categories if c.updated_at is not None)
-
-    @property
-    def as_of_date(self) -> date:
-        return self.as_of.date()
 
 
 def build_snapshot(

@@ -11,27 +11,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from ingest.errors import BadPayload
-from ingest.http import RawResponse
+from ingest.models import HistoryPoint, RawResponse
 
 DAY_MS = 86_400_000
 SERIES = {"market_caps": "market_cap_usd", "prices": "price_usd",
           "total_volumes": "volume_24h_usd"}
-
-
-@dataclass(frozen=True)
-class HistoryPoint:
-    """One coin on one UTC day (values at `point_at`, normally 00:00 UTC). Amounts in USD."""
-
-    coin_id: str
-    day: date
-    point_at: datetime  # UTC
-    market_cap_usd: float | None  # 0 kept as reported: CoinGecko's "no cap known"
-    price_usd: float | None
-    volume_24h_usd: float | None
 
 
 def _series(raw: RawResponse, payload: dict, name: str) -> dict[int, float | None]:

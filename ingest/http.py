@@ -7,7 +7,6 @@ stacked retry loops multiply calls against a metered quota.
 from __future__ import annotations
 
 import email.utils
-import hashlib
 import json as jsonlib
 import random
 import threading
@@ -15,7 +14,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -31,6 +29,7 @@ from ingest.errors import (
     StatusError,
     TimedOut,
 )
+from ingest.models import RawResponse
 
 # Query parameters that carry credentials in some APIs. capcover never sends them (keys go in
 # headers), but URLs are scrubbed anyway so nothing a caller passes can leak into the archive.
@@ -66,30 +65,6 @@ def redact_url(url: str) -> str:
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
              if k.lower() not in SECRET_PARAM_NAMES]
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
-
-
-@dataclass(frozen=True)
-class RawResponse:
-    """One HTTP response exactly as received, ready for the raw archive (no secrets inside)."""
-
-    source: str
-    endpoint: str
-    method: str
-    url: str
-    params: dict[str, Any]
-    request_body: str | None
-    status: int
-    body: str
-    fetched_at: datetime  # UTC
-    elapsed_ms: float
-    attempt: int
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.body.encode("utf-8")).hexdigest()
-
-    def json(self) -> Any:
-        return jsonlib.loads(self.body)
 
 
 RATE_HEADROOM = 0.95  # fraction of a configured rate limit the client actually uses

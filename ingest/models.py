@@ -1,10 +1,15 @@
-"""Typed records parsed at the boundary.
+"""Typed records parsed at the boundary: what ingest/ hands to the rest of capcover.
 
-Field names carry their unit (`_usd`, `_pct`, `_at` in UTC)."""
+Field names carry their unit (`_usd`, `_pct`, `_at` in UTC). This module is ingest's public
+surface: warehouse/ imports these records and nothing else of ingest/ (an import-linter
+contract in pyproject.toml keeps it so)."""
 
 from __future__ import annotations
 
+import hashlib
+import json as jsonlib
 import math
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
@@ -114,3 +119,59 @@ class Quarantined(_Record):
     record_key: str | None
     reason: str
     record_json: str
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """One HTTP response exactly as received, ready for the raw archive (no secrets inside)."""
+
+    source: str
+    endpoint: str
+    method: str
+    url: str
+    params: dict[str, Any]
+    request_body: str | None
+    status: int
+    body: str
+    fetched_at: datetime  # UTC
+    elapsed_ms: float
+    attempt: int
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.body.encode("utf-8")).hexdigest()
+
+    def json(self) -> Any:
+        return jsonlib.loads(self.body)
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One coin on one UTC day (values at `point_at`, normally 00:00 UTC). Amounts in USD."""
+
+    coin_id: str
+    day: date
+    point_at: datetime  # UTC
+    market_cap_usd: float | None  # 0 kept as reported: CoinGecko's "no cap known"
+    price_usd: float | None
+    volume_24h_usd: float | None
+
+
+@dataclass
+class SectorSnapshot:
+    """What one daily CoinGecko pull found: categories, their constituents, and the rejects."""
+
+    categories: list[Category]
+    constituents: dict[str, list[CoinMarket]]  # category id -> de-duplicated coins
+    quarantined: list[Quarantined] = field(default_factory=list)
+    duplicates_dropped: int = 0
+    fetched_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def as_of(self) -> datetime:
+        """The source's own timestamp: the oldest `updated_at` of the configured categories."""
+        return min(c.updated_at for c in self.categories if c.updated_at is not None)
+
+    @property
+    def as_of_date(self) -> date:
+        return self.as_of.date()

@@ -72,10 +72,10 @@ class CuratedQuotes:
 
     def __init__(
         self,
-        path: Path = CURATED_QUOTES_PATH,
+        path: Path | None = None,  # None: the file shipped with capcover
         rates_fetcher: Callable[[], RawResponse] | None = None,
     ) -> None:
-        self.path = Path(path)
+        self.path = Path(path) if path is not None else CURATED_QUOTES_PATH
         self.rates_fetcher = rates_fetcher
 
     def fetch(self) -> list[RawResponse]:

@@ -2,7 +2,7 @@
 
 Every rule takes the previous `ReportRow` of a scenario (or None on its first day) and the
 current one, and returns the alerts it fires. No I/O: the warehouse reads and the delivery live
-in warehouse/alerts.py and flows/alerts.py.
+in warehouse/alerts.py and notify/deliver.py.
 """
 
 from __future__ import annotations

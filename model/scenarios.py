@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-# Data, not code: read by the configuration loader in flows/settings.py.
+# Data, not code: read by the configuration loader in config/settings.py.
 BUILTIN_SCENARIOS_PATH = Path(__file__).parent / "scenarios.toml"
 
 PriceKind = Literal["fixed", "purchase", "rental_hourly"]

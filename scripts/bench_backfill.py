@@ -29,7 +29,7 @@ def backfill(db: Path, server: FakeChartServer, rate: float, days: int) -> subpr
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAPCOVER_")}
     env.update({"CAPCOVER_DB": str(db), "CAPCOVER_COINGECKO_BASE_URL": server.base_url,
                 "CAPCOVER_COINGECKO_RATE_PER_MINUTE": str(rate * 60), "PYTHONPATH": str(ROOT)})
-    return subprocess.Popen([sys.executable, "-m", "flows.cli", "backfill", "--days", str(days)],
+    return subprocess.Popen([sys.executable, "-m", "cli", "backfill", "--days", str(days)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 

@@ -135,7 +135,7 @@ def env(tmp_path, monkeypatch, fake_cg, fake_feeds):
 
 @pytest.fixture
 def settings(env):
-    from flows.settings import load_settings
+    from config.settings import load_settings
 
     return load_settings()
 

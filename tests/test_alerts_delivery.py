@@ -1,5 +1,5 @@
 """Alerts end to end: days driven through the fake CoinGecko, the plain pipeline
-(flows.pipeline.run_daily), a real DuckDB file, and a REAL local HTTP receiver for Apprise's
+(flows.sequence.run_daily), a real DuckDB file, and a REAL local HTTP receiver for Apprise's
 json:// URLs (pytest-httpserver)."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import socket
 import pytest
 from pytest_httpserver import HTTPServer
 
-from flows.cli import main, summary_text
-from flows.pipeline import run_daily
-from flows.settings import load_settings
+from cli.main import main
+from config.settings import load_settings
+from flows.sequence import run_daily
+from report.summary import summary_text
 from tests.conftest import category_payload, table_snapshot
 from warehouse.alerts import list_alerts
 from warehouse.db import open_warehouse

@@ -11,9 +11,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from cli.main import main
+from config.settings import load_settings
 from flows.backfill import run_backfill
-from flows.cli import main
-from flows.settings import load_settings
 from ingest.history import parse_market_chart
 from ingest.http import RawResponse, TokenBucket
 from tests.conftest import reference

@@ -23,7 +23,7 @@ def backfill_process(db: Path, server: FakeChartServer) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAPCOVER_")}
     env.update({"CAPCOVER_DB": str(db), "CAPCOVER_COINGECKO_BASE_URL": server.base_url,
                 "CAPCOVER_COINGECKO_RATE_PER_MINUTE": "60000", "PYTHONPATH": str(ROOT)})
-    return subprocess.Popen([sys.executable, "-m", "flows.cli", "backfill", "--days", str(DAYS)],
+    return subprocess.Popen([sys.executable, "-m", "cli", "backfill", "--days", str(DAYS)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 

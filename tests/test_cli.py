@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import build_parser, main
-from flows.pipeline import run_daily
+from cli.main import cli, main
+from flows.sequence import run_daily
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,7 +53,7 @@ def test_cli_bad_setting_exits_2_naming_it(env, monkeypatch, capsys):
 
 
 def test_cli_readers_do_not_import_prefect(warehouse_with_reports, env):
-    code = ("import sys; from flows.cli import main; main(['report']); "
+    code = ("import sys; from cli.main import main; main(['report']); "
             "main(['sql', 'select 1']); print('PREFECT', 'prefect' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**env, "PATH": "/usr/bin:/bin"}, cwd=ROOT, timeout=60)
@@ -63,6 +63,6 @@ def test_cli_readers_do_not_import_prefect(warehouse_with_reports, env):
 
 def test_cli_every_command_is_documented_in_readme():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    commands = build_parser()._subparsers._group_actions[0].choices
+    commands = cli.commands
     for name in commands:
         assert re.search(rf"capcover {name}\b", readme), f"`capcover {name}` not in README"

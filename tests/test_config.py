@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from flows.cli import main
-from flows.settings import ConfigError, load_settings
+from cli.main import main
+from config.settings import ConfigError, load_settings
 
 
 @pytest.fixture

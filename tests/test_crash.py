@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.pipeline import run_daily
-from flows.settings import load_settings
+from config.settings import load_settings
+from flows.sequence import run_daily
 from tests.conftest import category_payload, coin, table_snapshot
 from tests.fault_server import FaultServer, Slow
 from warehouse.db import open_warehouse
@@ -115,7 +115,7 @@ def test_crash_sigkill_at_any_point_leaves_no_partial_run(big, env, settings, tm
         big.clear_log()
         if "slow" in name:
             big.script("/coins/markets", Slow(60), page=5)
-        proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run"], cwd=ROOT,
+        proc = subprocess.Popen([sys.executable, "-m", "cli", "run"], cwd=ROOT,
                                 env=run_env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
         try:

@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from flows.pipeline import run_daily
+from flows.sequence import run_daily
 from ingest.errors import StatusError
 from tests.conftest import AI, category_payload, market_pages, table_snapshot
 from warehouse.db import open_warehouse
@@ -85,7 +85,7 @@ def test_daily_run_failure_mid_run_changes_nothing(fake_cg, settings, httpserver
 def test_daily_run_unknown_category_fails_before_paging(fake_cg, settings, monkeypatch, env):
     fake_cg.serve()
     monkeypatch.setenv("CAPCOVER_CATEGORIES", "no-such-category")
-    from flows.settings import load_settings
+    from config.settings import load_settings
 
     with pytest.raises(Exception, match="category 'no-such-category' not found"):
         run_daily(load_settings())

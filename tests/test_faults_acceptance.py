@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flows.cli import main
+from cli.main import main
 from tests.conftest import reference, table_snapshot
 from tests.fault_server import CLOUDFLARE_HTML, Reply
 from warehouse.db import open_warehouse

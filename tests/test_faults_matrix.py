@@ -16,8 +16,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from flows import pipeline
-from flows.settings import load_settings
+from config.settings import load_settings
+from flows import sequence as pipeline
+from ingest.clients import Clients
 from ingest.errors import (
     AuthError,
     BadPayload,
@@ -38,16 +39,14 @@ ERR_429 = reference("error_429_rate_limit.json")["payload"]
 
 
 @pytest.fixture
-def sleeps(monkeypatch) -> list[float]:
-    """Build the run's client exactly as pipeline does, but record sleeps instead of sleeping."""
-    recorded: list[float] = []
-    build = pipeline.coingecko_client
+def sleeps() -> list[float]:
+    """The retry waits a run asked for (recorded by its clients instead of slept)."""
+    return []
 
-    def client(settings):
-        return build(settings, sleep=recorded.append)
 
-    monkeypatch.setattr(pipeline, "coingecko_client", client)
-    return recorded
+def _run(settings, sleeps: list[float]):
+    """The plain daily run with clients built from `settings` that record their sleeps."""
+    return pipeline.run_daily(settings, clients=Clients(settings, sleep=sleeps.append))
 
 
 def _records(mutate: Callable[[list[dict]], None]) -> Callable[[FaultServer], None]:
@@ -236,7 +235,7 @@ def test_fault_matrix_outcome_and_attempts(case: Case, fault, sleeps, monkeypatc
 
     if case.error is not None:
         with pytest.raises(case.error) as info:
-            pipeline.run_daily(settings)
+            _run(settings, sleeps)
         text = str(info.value)
         assert "\n" not in text
         assert re.search(case.message, text), text
@@ -246,7 +245,7 @@ def test_fault_matrix_outcome_and_attempts(case: Case, fault, sleeps, monkeypatc
                 "SELECT status, message FROM runs ORDER BY started_at DESC LIMIT 1")[0]
         assert status == "failed" and message == text[:500]
     else:
-        result = pipeline.run_daily(settings)
+        result = _run(settings, sleeps)
         assert result.as_of_date.isoformat() == "2024-04-03"
         assert result.http_requests == len(fault.log)
         with open_warehouse(settings.db, read_only=True) as wh:

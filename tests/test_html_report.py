@@ -11,10 +11,10 @@ import subprocess
 import pytest
 from PIL import Image
 
+from cli.main import main
+from config.settings import load_settings
 from flows.backfill import run_backfill
-from flows.cli import main
-from flows.html_report import COLOURS
-from flows.settings import load_settings
+from report.html import COLOURS
 from tests.fake_chart_server import FakeChartServer
 
 

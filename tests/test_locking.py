@@ -13,9 +13,9 @@ import textwrap
 
 import pytest
 
-from flows.cli import main
-from flows.pipeline import run_daily
-from flows.settings import load_settings
+from cli.main import main
+from config.settings import load_settings
+from flows.sequence import run_daily
 from tests.conftest import table_snapshot
 from warehouse.db import WarehouseError, open_warehouse
 

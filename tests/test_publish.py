@@ -12,10 +12,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.pipeline import run_daily
-from flows.publish import publish_snapshot, publish_target
+from flows.sequence import publish_target, run_daily
 from warehouse.db import open_warehouse
-from warehouse.publish import tables_to_publish
+from warehouse.publish import publish_snapshot, tables_to_publish
 
 
 def _parquet_rows(path: Path) -> int:

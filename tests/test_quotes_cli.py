@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import main
-from flows.pipeline import run_daily
+from cli.main import main
+from flows.sequence import run_daily
 from ingest.quotes import CURATED_QUOTES_PATH, parse_curated
 from tests.conftest import category_payload
 from tests.test_quotes_fx import RATES
@@ -70,7 +70,7 @@ def test_quotes_list_nothing_found_is_exit_1(warehouse, capsys):
 
 
 def test_quotes_list_never_imports_prefect(warehouse):
-    code = ("import sys; from flows.cli import main; rc = main(['quotes', 'list']); "
+    code = ("import sys; from cli.main import main; rc = main(['quotes', 'list']); "
             "sys.exit(rc or ('prefect' in sys.modules and 3))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True)

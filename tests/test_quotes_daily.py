@@ -6,9 +6,9 @@ from statistics import median
 
 import pytest
 
-from flows.cli import summary_text
-from flows.pipeline import run_daily
-from flows.settings import load_settings
+from config.settings import load_settings
+from flows.sequence import run_daily
+from report.summary import summary_text
 from tests.conftest import category_payload
 from tests.gpu_fakes import vast_market
 from warehouse.db import open_warehouse

@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from flows.pipeline import fetch_quotes, run_daily
+from flows.sequence import fetch_quotes, run_daily
+from ingest.clients import Clients
 from ingest.fx import parse_exchange_rates
 from ingest.http import RawResponse
 from tests.conftest import category_payload
@@ -54,11 +55,11 @@ def quotes_file(tmp_path, monkeypatch):
 
 
 def curated(settings):
-    return next(b for b in fetch_quotes(settings) if b.source == "curated")
+    return next(b for b in fetch_quotes(Clients(settings)) if b.source == "curated")
 
 
 def test_fx_eur_quote_of_today_is_converted_with_todays_rates(fake_cg, env, quotes_file):
-    from flows.settings import load_settings
+    from config.settings import load_settings
 
     fake_cg.server.expect_request("/api/v3/exchange_rates").respond_with_json(RATES)
     write_quotes(quotes_file, eur_entry(datetime.now(UTC).date().isoformat()))
@@ -71,7 +72,7 @@ def test_fx_eur_quote_of_today_is_converted_with_todays_rates(fake_cg, env, quot
 
 
 def test_fx_past_eur_quote_without_rate_is_quarantined_with_the_fix(fake_cg, env, quotes_file):
-    from flows.settings import load_settings
+    from config.settings import load_settings
 
     fake_cg.server.expect_request("/api/v3/exchange_rates").respond_with_json(RATES)
     write_quotes(quotes_file, eur_entry("2024-03-01") + "\n" + eur_entry(
@@ -84,12 +85,12 @@ def test_fx_past_eur_quote_without_rate_is_quarantined_with_the_fix(fake_cg, env
 
 
 def test_fx_rates_are_fetched_only_when_a_non_usd_quote_needs_them(fake_cg, settings):
-    fetch_quotes(settings)  # the shipped file is all USD
+    fetch_quotes(Clients(settings))  # the shipped file is all USD
     assert not [r for r, _ in fake_cg.server.log if r.path.endswith("/exchange_rates")]
 
 
 def test_fx_daily_run_stores_the_rate_on_the_quote(fake_cg, env, quotes_file):
-    from flows.settings import load_settings
+    from config.settings import load_settings
 
     today = datetime.now(UTC)
     fake_cg.serve(categories=category_payload(updated_at=today.isoformat()))

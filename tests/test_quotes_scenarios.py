@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from flows.settings import Settings
+from config.settings import Settings
 from ingest.quotes import CURATED_QUOTES_PATH, parse_curated
 from model.report import PriceStat, QuotePoint, SectorInputs, build_reports, price_stats
 from model.scenarios import BUILTIN_SCENARIOS_PATH

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import main
-from flows.pipeline import run_daily
+from cli.main import main
+from config.settings import load_settings
 from flows.rebuild import RebuildError, rebuild, split_batches
-from flows.settings import load_settings
+from flows.sequence import run_daily
 from ingest.http import RawResponse
 from tests.conftest import category_payload, reference, table_snapshot
 from tests.fault_server import FaultServer, Reply
@@ -73,7 +73,7 @@ def test_rebuild_cli_runs_offline_without_prefect(fault, env, settings):
     _two_days(fault)
     before = _derived(settings.db)
     fault.close()  # nothing to talk to: a rebuild that tried the network would fail
-    code = ("import sys; from flows.cli import main; rc = main(['rebuild']); "
+    code = ("import sys; from cli.main import main; rc = main(['rebuild']); "
             "print('PREFECT', 'prefect' in sys.modules); sys.exit(rc)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**env, "PATH": "/usr/bin:/bin",

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from flows.settings import ConfigError, load_settings
+from config.settings import ConfigError, load_settings
 from model.report import QuotePoint, SectorInputs, build_reports, price_stats
 
 

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from flows.pipeline import run_daily
+from flows.sequence import run_daily
 
 SECRET = "CG-" + "s3cr3tKeyThatMustNeverLeak0001"  # fake; split so secret scanners do not flag it
 
@@ -12,7 +12,7 @@ def test_secrets_key_is_a_header_and_never_stored(fake_cg, settings, monkeypatch
                                                   capsys):
     monkeypatch.setenv("CAPCOVER_COINGECKO_PLAN", "demo")
     monkeypatch.setenv("CAPCOVER_COINGECKO_API_KEY", SECRET)
-    from flows.settings import load_settings
+    from config.settings import load_settings
 
     fake_cg.serve()
     run_daily(load_settings())
@@ -28,7 +28,7 @@ def test_secrets_key_is_a_header_and_never_stored(fake_cg, settings, monkeypatch
 def test_secrets_key_absent_from_failed_run_output(env, tmp_path):
     """A failing run (nothing listening) prints one line with no key in it."""
     proc = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "run"], capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "cli", "run"], capture_output=True, text=True, timeout=120,
         env={**env, "PATH": "/usr/bin:/bin", "CAPCOVER_COINGECKO_PLAN": "pro",
              "CAPCOVER_COINGECKO_API_KEY": SECRET, "HOME": str(tmp_path),
              "CAPCOVER_COINGECKO_BASE_URL": "http://127.0.0.1:9/api/v3",
@@ -83,7 +83,7 @@ def _db_bytes(db: Path) -> bytes:
 
 @pytest.mark.parametrize("path", list(PATHS))
 def test_secrets_never_leak_on_any_path(path, keyed, capsys, caplog):
-    from flows.settings import load_settings
+    from config.settings import load_settings
     from warehouse.db import open_warehouse
 
     keyed.script("/coins/categories", *PATHS[path])
@@ -113,7 +113,7 @@ def test_secrets_absent_from_a_real_debug_run(path, keyed, env, tmp_path):
     keyed.script("/coins/categories", *PATHS[path])
     home = tmp_path / "prefect-home"
     proc = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "run"], capture_output=True, text=True, timeout=180,
+        [sys.executable, "-m", "cli", "run"], capture_output=True, text=True, timeout=180,
         cwd=Path(__file__).resolve().parent.parent,
         env={**env, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PREFECT_HOME": str(home),
              "CAPCOVER_COINGECKO_BASE_URL": keyed.base_url, "CAPCOVER_COINGECKO_PLAN": "demo",

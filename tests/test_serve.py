@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import main
-from flows.pipeline import run_daily
-from flows.schedule import next_run
+from cli.main import main
+from config.schedule import next_run
+from flows.sequence import run_daily
 from flows.serve import PrefectUnavailable, check_server
 
 

@@ -141,7 +141,7 @@ def test_serve_schedules_daily_and_runs_a_triggered_flow(prefect_api, fake_cg, e
         run = requests.post(f"{api}/deployments/{dep['id']}/create_flow_run", json={},
                             timeout=5).json()
         (state,) = _wait("the triggered run", lambda: _terminal(api, [run["id"]]), 180, log)
-        assert state["type"] == "COMPLETED", state
+        assert state["type"] == "COMPLETED", state.get("message")
         with open_warehouse(env["CAPCOVER_DB"], read_only=True) as wh:
             row = wh.query("SELECT run_id, status, flow_run_id, published_to, step_durations"
                            " FROM runs")

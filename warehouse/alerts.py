@@ -1,7 +1,7 @@
 """Alert storage: the reads the rules need, idempotent alert loads, delivery bookkeeping.
 
 Tables from migration 005: `alerts` (one row per alert key) and `alert_deliveries` (one row per
-alert and channel). Channel ids never contain a URL (see flows/alerts.py).
+alert and channel). Channel ids never contain a URL (see notify/redact.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 
-from model.alerts import Alert, FeedFailure
+from model.alerts import Alert, AlertRules, FeedFailure, evaluate
 from model.report import ReportRow
 from warehouse.db import Warehouse
 
@@ -232,3 +232,22 @@ def set_alerts_sent(wh: Warehouse, run_id: str, sent: int) -> None:
                     "AND column_name = 'alerts_sent'")
     if has:
         wh.query("UPDATE runs SET alerts_sent = ? WHERE run_id = ?", [sent, run_id])
+
+
+def fire_alerts(
+    wh: Warehouse,
+    rules: AlertRules,
+    rows: list[ReportRow],
+    *,
+    day: date,
+    run_id: str,
+    failed_feeds: dict[str, str | None],
+    channel_ids: list[str],
+) -> list[StoredAlert]:
+    """Fire the rules on `day`'s fresh report rows and store the alerts, inside the run's
+    transaction (delivery is notify/'s job, after commit)."""
+    previous = previous_reports(wh, day, list(rules.scenarios))
+    failures = feed_failures(wh, day, failed_feeds)
+    fired = evaluate(previous, rows, rules, failures)
+    withdraw_unfired(wh, day, fired)
+    return store_alerts(wh, fired, channel_ids, run_id)

@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from ingest.history import HistoryPoint
-from ingest.http import RawResponse
+from ingest.models import HistoryPoint, RawResponse
 from model.report import ReportRow, SectorInputs
 from warehouse.db import Warehouse
 

@@ -6,9 +6,7 @@ import hashlib
 import json
 from datetime import date, datetime
 
-from ingest.coingecko import SectorSnapshot
-from ingest.http import RawResponse
-from ingest.models import Quarantined, Quote
+from ingest.models import Quarantined, Quote, RawResponse, SectorSnapshot
 from model.report import QuotePoint, ReportRow, SectorInputs
 from warehouse.db import Warehouse
 

@@ -1,9 +1,27 @@
-"""The warehouse side of the published Parquet snapshot: which tables, the COPY export, and
-what `runs` records about publishing."""
+"""Published snapshot: after each successful run, the report and history tables as Parquet.
+
+Analysts who want a file they can keep open read these instead of the warehouse (a DuckDB file
+that the daily writer must lock). Publishing is atomic in two steps, so a reader never sees a
+half-written file or a mix of two runs:
+
+1. every table is written with DuckDB's `COPY ... (FORMAT parquet)` into a hidden temp folder,
+   which is then renamed to `snapshots/<run_id>/` (a rename within one file system is atomic);
+2. the `latest` symlink is swapped to it with `os.replace` (also atomic), and `latest.json`
+   (the manifest, for tools that do not follow symlinks) is replaced the same way.
+
+Older snapshots beyond `publish_keep` are pruned; a reader holding one of their files open
+keeps reading it (POSIX unlinks only the name).
+
+This module holds all of it: which tables, the COPY export, the atomic swap, and what `runs`
+records about publishing.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 from warehouse.db import Warehouse
@@ -56,3 +74,61 @@ def record_published(wh: Warehouse, run_id: str, folder: Path,
         "UPDATE runs SET published_to = ?, step_durations = ? WHERE run_id = ?",
         [str(folder), json.dumps(steps), run_id],
     )
+
+
+def publish_snapshot(
+    wh: Warehouse, target: Path, *, run_id: str, as_of_date: object = None, keep: int = 7
+) -> Path:
+    """Export the tables to `target/snapshots/<run_id>/` and point `target/latest` at it.
+
+    Returns the snapshot folder. On any error nothing new becomes visible: the temp folder is
+    removed and `latest` still points at the previous snapshot.
+    """
+    target = Path(target)
+    snapshots = target / "snapshots"
+    snapshots.mkdir(parents=True, exist_ok=True)
+    tmp = target / f".tmp-{run_id}-{os.getpid()}"
+    final = snapshots / run_id
+    try:
+        tmp.mkdir()
+        counts = {}
+        for table in tables_to_publish(wh):
+            counts[table] = export_parquet(wh, table, tmp / f"{table}.parquet")
+        manifest = {
+            "run_id": run_id,
+            "as_of_date": str(as_of_date) if as_of_date is not None else None,
+            "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "tables": counts,
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        if final.exists():  # the same run published again: replace it
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _swap_symlink(target / "latest", Path("snapshots") / run_id)
+    _replace_file(target / "latest.json", json.dumps({**manifest, "path": str(final)}, indent=2))
+    _prune(snapshots, keep=keep, current=final)
+    return final
+
+
+def _swap_symlink(link: Path, points_to: Path) -> None:
+    tmp = link.with_name(f".{link.name}.tmp-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    os.symlink(points_to, tmp, target_is_directory=True)
+    os.replace(tmp, link)
+
+
+def _replace_file(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _prune(snapshots: Path, *, keep: int, current: Path) -> None:
+    # Run ids start with a UTC timestamp, so name order is time order.
+    folders = sorted(p for p in snapshots.iterdir() if p.is_dir())
+    for old in folders[:-keep]:
+        if old != current:
+            shutil.rmtree(old, ignore_errors=True)

@@ -16,13 +16,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from ingest import CURATED_QUOTES_PATH
+from config.errors import ConfigError
 from model.alerts import AlertRules
 from model.scenarios import BUILTIN_SCENARIOS_PATH, Scenario, merge_scenarios, parse_scenarios
-
-
-class ConfigError(Exception):
-    """A setting has a bad value; the message names the setting."""
 
 
 def _split_commas(value: Any) -> Any:
@@ -51,7 +47,7 @@ class Settings(BaseSettings):
     http_read_timeout_s: float = Field(30.0, gt=0)
     http_retry_budget_s: float = Field(120.0, ge=0)
 
-    quotes_file: Path = CURATED_QUOTES_PATH
+    quotes_file: Path | None = None  # None: the curated file shipped in ingest/data
     # GPU price feeds (ingest/vastai.py, ingest/runpod.py); both need no key.
     vastai_base_url: str = "https://console.vast.ai"
     vastai_gpu_names: Annotated[list[str], NoDecode] = Field(
@@ -103,14 +99,14 @@ class Settings(BaseSettings):
     @field_validator("schedule_cron")
     @classmethod
     def _cron(cls, v: str) -> str:
-        from flows.schedule import check_cron
+        from config.schedule import check_cron
 
         return check_cron(v)
 
     @field_validator("schedule_timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
-        from flows.schedule import check_timezone
+        from config.schedule import check_timezone
 
         return check_timezone(v)
 
@@ -165,9 +161,29 @@ class Settings(BaseSettings):
         return out
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Build settings, turning validation errors into one line that names the setting."""
-    path = os.environ.get("CAPCOVER_CONFIG")
+class _GivenOnly(Settings):
+    """Settings from the given values and built-in defaults only: no environment, no file."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def load_settings(*, environ: bool = True, **overrides: Any) -> Settings:
+    """Build settings, turning validation errors into one line that names the setting.
+
+    `environ=False` ignores the environment and CAPCOVER_CONFIG: the settings are `overrides`
+    over the built-in defaults (the demo uses this so a user's key, config file and alert
+    channels never reach a replay).
+    """
+    path = os.environ.get("CAPCOVER_CONFIG") if environ else None
     if path and not Path(path).is_file():
         raise ConfigError(f"CAPCOVER_CONFIG: no such file {path}")
     if path:
@@ -176,7 +192,7 @@ def load_settings(**overrides: Any) -> Settings:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"CAPCOVER_CONFIG {path}: not valid TOML ({exc})") from None
     try:
-        settings = Settings(**overrides)
+        settings = (Settings if environ else _GivenOnly)(**overrides)
     except ValidationError as exc:
         err = exc.errors()[0]
         name = str(err["loc"][0]) if err["loc"] else "?"

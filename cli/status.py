@@ -8,12 +8,10 @@ computed from the cron setting, and the output says which.
 from __future__ import annotations
 
 import json
-import os
 
-from flows.schedule import next_run
-from flows.serve import FULL_NAME, NextRun, next_scheduled_from_api
-from warehouse.db import open_warehouse
-from warehouse.queries import recent_runs
+import click
+
+from cli.common import EXIT_FAILED, EXIT_OK, echo, format_option, load
 
 # Tables show the first columns; CSV and JSON carry them all.
 COMPACT = ("run_id", "kind", "status", "started_at", "duration_s", "as_of_date",
@@ -24,32 +22,23 @@ RUN_COLUMNS = ("run_id", "kind", "status", "started_at", "duration_s", "as_of_da
 
 
 def last_runs(settings, limit: int) -> tuple[list[str], list[tuple]]:
+    from warehouse.db import open_warehouse
+    from warehouse.queries import recent_runs
+
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
         return recent_runs(wh, RUN_COLUMNS, limit)
 
 
-def next_scheduled(settings) -> NextRun:
-    api = os.environ.get("PREFECT_API_URL")
-    if api:
-        found = next_scheduled_from_api(api)
-        if found is not None:
-            return found
-        why = f"no deployment {FULL_NAME} at PREFECT_API_URL={api} (or it did not answer)"
-    else:
-        why = "PREFECT_API_URL not set"
-    at = next_run(settings.schedule_cron, settings.schedule_timezone)
-    return NextRun(at, f"computed from schedule_cron '{settings.schedule_cron}' "
-                       f"({settings.schedule_timezone}); {why}")
-
-
 def status_data(settings, limit: int) -> dict:
+    from flows.serve import next_scheduled
+
     cols, rows = last_runs(settings, limit)
     nxt = next_scheduled(settings)
     return {"columns": cols, "rows": rows, "next_run_at": nxt.at, "next_run_source": nxt.source}
 
 
 def render_status(data: dict, fmt: str) -> str:
-    from flows.output import render
+    from report.tables import render
 
     if fmt == "json":
         runs = [dict(zip(data["columns"], r, strict=True)) for r in data["rows"]]
@@ -64,22 +53,27 @@ def render_status(data: dict, fmt: str) -> str:
     return f"{table}\nnext scheduled run: {at} — {data['next_run_source']}"
 
 
-def cmd_status(args) -> int:
-    """`capcover status`: exit 0 when the latest run succeeded, 1 when it failed or none ran."""
-    import sys
-
-    from flows.settings import load_settings
-
-    settings = load_settings()
-    data = status_data(settings, args.limit)
-    text = render_status(data, args.format)
-    if args.format == "csv":  # keep CSV pure; the schedule line goes to stderr
+@click.command("status")
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True,
+              help="runs to show")
+@format_option
+def status_cmd(limit: int, fmt: str) -> int:
+    """The last runs and the next scheduled one; exit 0 when the latest run succeeded, 1 when
+    it failed or none ran."""
+    settings = load()
+    data = status_data(settings, limit)
+    text = render_status(data, fmt)
+    if fmt == "csv":  # keep CSV pure; the schedule line goes to stderr
         text, _, note = text.rpartition("\nnext scheduled run: ")
-        print(f"next scheduled run: {note}", file=sys.stderr)
-    print(text)
+        click.echo(f"next scheduled run: {note}", err=True)
+    echo(text)
     if not data["rows"]:
-        print(f"capcover: error: no runs recorded in {settings.db} yet — run `capcover run` or "
-              f"`capcover serve`", file=sys.stderr)
-        return 1
+        click.echo(f"capcover: error: no runs recorded in {settings.db} yet — run `capcover run` "
+                   f"or `capcover serve`", err=True)
+        return EXIT_FAILED
     latest = dict(zip(data["columns"], data["rows"][0], strict=True))
-    return 0 if latest["status"] == "ok" else 1
+    return EXIT_OK if latest["status"] == "ok" else EXIT_FAILED
+
+
+def register(group: click.Group) -> None:
+    group.add_command(status_cmd)

@@ -1,0 +1,5 @@
+"""`python -m cli ...`: the same as the `capcover` console script."""
+
+from cli.main import run
+
+run()

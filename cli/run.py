@@ -1,0 +1,95 @@
+"""Commands that write: `run`, `backfill`, `rebuild`, `demo`, `serve`.
+
+Each imports its flow only when called, so `capcover --help` and the readers stay fast.
+"""
+
+from __future__ import annotations
+
+import click
+
+from cli.common import EXIT_USAGE, echo, fail, load
+
+
+@click.command("run")
+@click.option("--kind", default="daily", hidden=True)
+@click.option("--dry-run", is_flag=True,
+              help="run everything, print the report and the alerts it would fire, then roll "
+                   "back: nothing stored, nothing delivered")
+def run_cmd(kind: str, dry_run: bool) -> None:
+    """The daily flow: ingest, load, model, report."""
+    from flows.sequence import one_line
+
+    settings = load()
+    if dry_run:
+        from flows.sequence import daily_sequence
+        from report.summary import dry_run_text
+
+        try:
+            result = daily_sequence(settings, kind="dry-run", dry_run=True)
+        except Exception as exc:  # noqa: BLE001 - one line, exit 1
+            fail(f"dry run failed: {one_line(exc)} (nothing was written)")
+        echo(dry_run_text(result, settings.db))
+        return
+    from flows.daily import daily_flow
+    from report.summary import summary_text
+
+    try:
+        result = daily_flow(kind=kind)
+    except Exception as exc:  # noqa: BLE001 - any failure becomes one line and exit 1
+        fail(f"run failed: {one_line(exc)} (the warehouse {settings.db} is unchanged)")
+    echo(summary_text(result, settings.db))
+
+
+@click.command("backfill")
+@click.option("--days", type=int, default=365, show_default=True,
+              help="days of history (at most 365 on public/demo plans)")
+def backfill_cmd(days: int) -> None:
+    """Coverage history from per-coin market charts."""
+    from flows.backfill import BackfillUsageError, run_backfill
+    from flows.sequence import one_line
+
+    settings = load()
+    resume = f"finished coins are saved; rerun `capcover backfill --days {days}` to resume"
+    try:
+        result = run_backfill(settings, days)
+    except BackfillUsageError as exc:
+        fail(str(exc), EXIT_USAGE)
+    except KeyboardInterrupt:
+        fail(f"backfill interrupted — {resume}", 130)
+    except Exception as exc:  # noqa: BLE001 - any failure becomes one line and exit 1
+        fail(f"backfill failed: {one_line(exc)} — {resume}")
+    echo(result.summary_text())
+
+
+@click.command("rebuild")
+def rebuild_cmd() -> None:
+    """Re-derive typed tables and reports from the raw archive, no network."""
+    from flows.rebuild import RebuildError, rebuild
+
+    settings = load()
+    try:
+        result = rebuild(settings)
+    except RebuildError as exc:
+        fail(f"rebuild failed: {exc}")
+    echo(result.summary_text(settings.db))
+
+
+@click.command("demo")
+def demo_cmd() -> int:
+    """The whole pipeline offline on a bundled replay snapshot."""
+    from flows.demo import run_demo
+
+    return run_demo()
+
+
+@click.command("serve")
+def serve_cmd() -> int:
+    """Serve the daily flow on its cron schedule (needs a running Prefect server)."""
+    from flows.serve import cmd_serve
+
+    return cmd_serve(load())
+
+
+def register(group: click.Group) -> None:
+    for command in (run_cmd, backfill_cmd, rebuild_cmd, demo_cmd, serve_cmd):
+        group.add_command(command)

@@ -1,0 +1,274 @@
+"""The daily run, written once:
+
+    fetch CoinGecko -> fetch GPU quotes -> load + model + report + alerts (ONE transaction)
+    -> publish the Parquet snapshot -> deliver alerts (after commit)
+
+`daily_sequence` takes its settings as an argument and a `run` callable that runs each step:
+`run_plain` calls the function; flows/daily.py passes one that runs it as a Prefect task. The
+Prefect flow, `capcover run --dry-run`, the demo and the benchmarks all call this function;
+`capcover rebuild` replays the archive through the same load-and-model step
+(`load_and_model`). No Prefect import here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from config.settings import Settings
+from ingest.clients import Clients
+from ingest.http import HttpStats
+from ingest.models import RawResponse, SectorSnapshot
+from ingest.quotes import QuoteBatch, collect
+from model.report import ReportRow, build_reports, price_stats
+from model.run import RunResult
+from model.scenarios import Scenario
+from notify.channels import PREFECT_CHANNEL, channel_id
+from notify.deliver import deliver_after_run
+from warehouse import load
+from warehouse import publish as snapshot
+from warehouse.alerts import fire_alerts
+from warehouse.db import Warehouse, open_warehouse
+
+log = logging.getLogger("capcover")
+
+StepRunner = Callable[..., Any]  # run(step_name, fn, *args, **kwargs) -> fn(*args, **kwargs)
+
+
+def run_plain(name: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """Run a step as a plain call (no orchestrator)."""
+    return fn(*args, **kwargs)
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return (text[0] if text else type(error).__name__)[:500]
+
+
+@dataclass(frozen=True)
+class MarketPull:
+    """CoinGecko's side of a run: the snapshot, every raw response, the HTTP counters."""
+
+    snapshot: SectorSnapshot
+    raws: list[RawResponse]
+    stats: HttpStats
+
+
+# -- the steps -------------------------------------------------------------------------------
+
+def fetch_market(clients: Clients) -> MarketPull:
+    client = clients.coingecko()
+    snapshot = client.fetch_sector(clients.settings.categories)
+    return MarketPull(snapshot, list(client.archive), client.session.stats)
+
+
+def fetch_quotes(clients: Clients) -> list[QuoteBatch]:
+    batches = [collect(p) for p in clients.quote_providers()]
+    for b in batches:
+        if b.error:
+            log.warning("quote feed %s failed: %s", b.source, b.error)
+    return batches
+
+
+def load_and_model(
+    wh: Warehouse, snap: SectorSnapshot, quotes: list[QuoteBatch], *, categories: list[str],
+    scenarios: list[Scenario], run_id: str,
+) -> tuple[list[ReportRow], list[tuple[str, str]]]:
+    """Typed rows of one pull, then the model stage for its day: read the inputs back from the
+    warehouse, compute, replace that day's report rows (inside the caller's transaction)."""
+    load.load_sector(wh, snap, run_id)
+    load.load_quotes(wh, [q for b in quotes for q in b.quotes], run_id)
+    load.load_quarantine(wh, run_id, snap.quarantined + [q for b in quotes for q in b.quarantined])
+    day = snap.as_of_date
+    sector = load.sector_inputs(wh, day, categories)
+    if sector is None:
+        raise RuntimeError(f"no category snapshot for {day} — nothing to report")
+    stats = price_stats(load.quote_points(wh, day))
+    rows, skipped = build_reports(sector, scenarios, stats, run_id)
+    load.replace_reports(wh, day, rows)
+    return rows, skipped
+
+
+class DryRunRollback(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised inside the run's transaction by a dry run so that nothing is committed."""
+
+    def __init__(self, result: RunResult) -> None:
+        super().__init__("dry run: rolled back")
+        self.result = result
+
+
+def load_and_report(
+    wh: Warehouse, settings: Settings, *, run_id: str, kind: str, started_at: datetime,
+    market: MarketPull, quotes: list[QuoteBatch], channel_ids: list[str],
+    step_durations: dict[str, float] | None = None, flow_run_id: str | None = None,
+    dry_run: bool = False,
+) -> RunResult:
+    """Archive, load, model, report and fire alerts in ONE transaction: all of it lands, or
+    none of it. `step_durations` (seconds per earlier step) is recorded in `runs` with this
+    step's own duration added. A dry run rolls the transaction back (DryRunRollback)."""
+    t0 = time.monotonic()
+    snap = market.snapshot
+    quarantined = snap.quarantined + [q for b in quotes for q in b.quarantined]
+    failed = [b.source for b in quotes if b.error]
+    feed_errors = {b.source: b.error for b in quotes if b.error}
+    with wh.transaction():
+        load.archive_raw(wh, run_id, market.raws + [r for b in quotes for r in b.raws])
+        rows, skipped = load_and_model(wh, snap, quotes, categories=settings.categories,
+                                       scenarios=settings.scenarios(), run_id=run_id)
+        alerts = fire_alerts(wh, settings.alert_rule_config(), rows, day=snap.as_of_date,
+                             run_id=run_id, failed_feeds=feed_errors, channel_ids=channel_ids)
+        result = RunResult(
+            run_id=run_id, kind=kind, as_of_date=snap.as_of_date, reports=rows,
+            skipped=skipped, quarantined=len(quarantined),
+            duplicates_dropped=snap.duplicates_dropped, http_requests=market.stats.requests,
+            http_retries=market.stats.retries, rate_limited=market.stats.rate_limited,
+            sources_failed=failed, feed_errors=feed_errors,
+            sector_market_cap_usd=rows[0].sector_market_cap_usd if rows else None,
+            alerts=alerts, dry_run=dry_run,
+        )
+        load.record_run(
+            wh, run_id=run_id, kind=kind, started_at=started_at, finished_at=datetime.now(UTC),
+            status="ok", as_of_date=snap.as_of_date, http_requests=result.http_requests,
+            http_retries=result.http_retries, rate_limited=result.rate_limited,
+            quarantined=result.quarantined, duplicates_dropped=result.duplicates_dropped,
+            reports_written=len(rows), sources_failed=failed, summary=result.summary(),
+            step_durations={**(step_durations or {}),
+                            "load_model_report": time.monotonic() - t0},
+            coins_loaded=sum(len(c) for c in snap.constituents.values()),
+            quotes_loaded=sum(len(b.quotes) for b in quotes), flow_run_id=flow_run_id,
+        )
+        if dry_run:
+            raise DryRunRollback(result)  # roll back everything this run wrote
+    return result
+
+
+def store_and_publish(
+    settings: Settings, *, run_id: str, kind: str, started_at: datetime, market: MarketPull,
+    quotes: list[QuoteBatch], channel_ids: list[str], step_durations: dict[str, float],
+    flow_run_id: str | None = None, dry_run: bool = False,
+) -> RunResult:
+    """`load_and_report`, then the Parquet snapshot from the committed data on the same
+    connection; the write lock is held only for this step."""
+    with open_warehouse(settings.db, lock_budget_s=settings.lock_budget_s) as wh:
+        try:
+            result = load_and_report(
+                wh, settings, run_id=run_id, kind=kind, started_at=started_at, market=market,
+                quotes=quotes, channel_ids=channel_ids, step_durations=step_durations,
+                flow_run_id=flow_run_id, dry_run=dry_run)
+        except DryRunRollback as rollback:
+            return rollback.result
+        publish_after_run(wh, settings, run_id=result.run_id, kind=result.kind,
+                          as_of_date=result.as_of_date)
+    return result
+
+
+def publish_after_run(wh: Warehouse, settings: Settings, *, run_id: str, kind: str,
+                      as_of_date: date) -> Path | None:
+    """Right after the run committed, on the writer's connection.
+
+    A publishing failure does not undo the run (its data is committed and correct): it is
+    logged and noted in `runs.message`, and `runs.published_to` stays empty.
+    """
+    target = publish_target(settings, kind)
+    t0 = time.monotonic()
+    try:
+        folder = snapshot.publish_snapshot(wh, target, run_id=run_id, as_of_date=as_of_date,
+                                  keep=settings.publish_keep)
+    except Exception as exc:  # noqa: BLE001 - the run itself succeeded
+        text = one_line(exc)
+        log.warning("run %s: publishing the Parquet snapshot to %s failed: %s",
+                    run_id, target, text)
+        snapshot.record_publish_failure(wh, run_id, f"publish to {target} failed: {text}"[:500])
+        return None
+    steps = snapshot.step_durations(wh, run_id)
+    steps["publish"] = time.monotonic() - t0
+    snapshot.record_published(wh, run_id, folder, {k: round(v, 3) for k, v in steps.items()})
+    return folder
+
+
+def publish_target(settings: Settings, kind: str) -> Path:
+    """The live publish folder, or for the demo its own folder beside data/demo.duckdb (demo
+    data never lands where live snapshots are read)."""
+    if kind == "demo":
+        return settings.db.with_name(f"{settings.db.stem}-published")
+    return settings.publish_path()
+
+
+def record_failure(
+    settings: Settings, *, run_id: str, kind: str, started_at: datetime, error: BaseException
+) -> None:
+    """Note a failed run in `runs` (its own small transaction; typed tables stay untouched)."""
+    try:
+        with open_warehouse(settings.db, lock_budget_s=settings.lock_budget_s) as wh:
+            with wh.transaction():
+                load.record_run(wh, run_id=run_id, kind=kind, started_at=started_at,
+                                finished_at=datetime.now(UTC), status="failed",
+                                message=one_line(error))
+    except Exception as exc:  # noqa: BLE001 - the original error matters more
+        log.warning("could not record the failed run: %s", one_line(exc))
+
+
+def channel_ids_for(settings: Settings, emit: Callable[..., object] | None) -> list[str]:
+    """The delivery channels a run's alerts are queued for: every Apprise URL, plus the Prefect
+    event when the run has an event emitter (inside a Prefect flow)."""
+    ids = [channel_id(u.get_secret_value()) for u in settings.alert_urls]
+    ids += [PREFECT_CHANNEL] if emit is not None else []
+    return list(dict.fromkeys(ids))
+
+
+# -- the sequence ----------------------------------------------------------------------------
+
+def daily_sequence(
+    settings: Settings,
+    *,
+    kind: str = "daily",
+    run: StepRunner = run_plain,
+    dry_run: bool = False,
+    emit: Callable[..., object] | None = None,
+    flow_run_id: str | None = None,
+    clients: Clients | None = None,
+) -> RunResult:
+    """The whole daily run. `run` runs each named step; `emit` (a Prefect event emitter) adds
+    the Prefect event channel; `clients` (default: built from `settings`) are the sources.
+    A dry run rolls back its transaction and delivers nothing. A failed run is recorded in
+    `runs` (typed tables untouched) and its error re-raised."""
+    clients = clients if clients is not None else Clients(settings)
+    run_id, started = new_run_id(), datetime.now(UTC)
+    steps: dict[str, float] = {}
+    try:
+        t0 = time.monotonic()
+        market = run("ingest-coingecko", fetch_market, clients)
+        steps["fetch_market"] = time.monotonic() - t0
+        t0 = time.monotonic()
+        quotes = run("ingest-gpu-quotes", fetch_quotes, clients)
+        steps["fetch_quotes"] = time.monotonic() - t0
+        result = run("load-model-report", store_and_publish, settings, run_id=run_id,
+                     kind=kind, started_at=started, market=market, quotes=quotes,
+                     channel_ids=channel_ids_for(settings, emit), step_durations=steps,
+                     flow_run_id=flow_run_id, dry_run=dry_run)
+    except Exception as exc:
+        if not dry_run:
+            record_failure(settings, run_id=run_id, kind=kind, started_at=started, error=exc)
+        raise
+    if dry_run:
+        return result
+    # After commit, with the file released: a delivery failure never undoes the load.
+    delivery = run("deliver-alerts", deliver_after_run, settings, run_id, emit=emit)
+    return replace(result, delivery=delivery)
+
+
+def run_daily(settings: Settings, *, kind: str = "daily",
+              clients: Clients | None = None) -> RunResult:
+    """The daily sequence as plain calls, no orchestrator."""
+    return daily_sequence(settings, kind=kind, clients=clients)

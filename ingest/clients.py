@@ -1,0 +1,79 @@
+"""The one place clients are built from settings: CoinGecko, Vast.ai, RunPod, the curated file.
+
+`Clients(settings)` is what a run is handed (as Dagster hands resources): tests and the demo
+point the same clients at local servers through the base URLs in the settings, and inject
+`sleep` to record retry waits instead of sleeping. Nothing is monkeypatched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from config.settings import Settings
+from ingest import CURATED_QUOTES_PATH
+from ingest.coingecko import CoinGeckoClient
+from ingest.http import RetryPolicy
+from ingest.quotes import CuratedQuotes, QuoteProvider
+
+
+def coingecko_client(
+    settings: Settings, *, sleep: Callable[[float], None] | None = None
+) -> CoinGeckoClient:
+    """The CoinGecko client the settings describe (`sleep` lets tests record retry waits)."""
+    key = settings.coingecko_api_key.get_secret_value() if settings.coingecko_api_key else None
+    return CoinGeckoClient(
+        plan=settings.coingecko_plan, api_key=key, base_url=settings.coingecko_base_url,
+        rate_per_minute=settings.coingecko_rate_per_minute,
+        connect_timeout_s=settings.http_connect_timeout_s,
+        read_timeout_s=settings.http_read_timeout_s,
+        retry=RetryPolicy(budget_s=settings.http_retry_budget_s), sleep=sleep,
+    )
+
+
+def curated_quotes_path(settings: Settings) -> Path:
+    """The curated quotes file a run reads (CAPCOVER_QUOTES_FILE, else the shipped one)."""
+    return settings.quotes_file if settings.quotes_file is not None else CURATED_QUOTES_PATH
+
+
+def quote_providers(
+    settings: Settings, *, sleep: Callable[[float], None] | None = None
+) -> list[QuoteProvider]:
+    """Every GPU quote source, each from its settings: curated file, Vast.ai, RunPod."""
+    from ingest.runpod import RunPodClient
+    from ingest.vastai import VastAiClient
+
+    timeouts = dict(connect_timeout_s=settings.http_connect_timeout_s,
+                    read_timeout_s=settings.http_read_timeout_s,
+                    retry=RetryPolicy(budget_s=settings.http_retry_budget_s), sleep=sleep)
+    # CoinGecko's /exchange_rates only when a curated quote is not in USD (and has no rate).
+    rates = lambda: coingecko_client(settings, sleep=sleep).exchange_rates()  # noqa: E731
+    return [
+        CuratedQuotes(settings.quotes_file, rates_fetcher=rates),
+        VastAiClient(base_url=settings.vastai_base_url, gpu_names=settings.vastai_gpu_names,
+                     rate_per_minute=settings.vastai_rate_per_minute, **timeouts),
+        RunPodClient(base_url=settings.runpod_base_url,
+                     rate_per_minute=settings.runpod_rate_per_minute, **timeouts),
+    ]
+
+
+@dataclass(frozen=True)
+class Clients:
+    """Every client a run needs, built from `settings` on demand (each call a fresh client
+    with its own session, counters and archive)."""
+
+    settings: Settings
+    sleep: Callable[[float], None] | None = None  # None: time.sleep
+
+    def coingecko(self) -> CoinGeckoClient:
+        return coingecko_client(self.settings, sleep=self.sleep)
+
+    def quote_providers(self) -> list[QuoteProvider]:
+        return quote_providers(self.settings, sleep=self.sleep)
+
+
+def quote_parsers(settings: Settings) -> dict:
+    """`source -> parse(raws)` for every quote provider a live run uses (one registry), so
+    `capcover rebuild` parses archived responses with the very functions a live run used."""
+    return {p.source: p.parse for p in quote_providers(settings)}

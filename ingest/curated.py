@@ -1,0 +1,152 @@
+"""Adding a published quote to a curated quotes file: validation, currency conversion, append.
+
+`capcover quotes add` is a thin layer over `build_entry` -> `convert_entry` -> `append_entry`.
+The file is re-parsed by the very parser a run uses before it replaces the old one, so capcover
+never writes a file it cannot read.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tempfile
+import tomllib
+from datetime import date
+from pathlib import Path
+
+from config.settings import Settings
+from ingest.clients import coingecko_client
+from ingest.fx import KNOWN_CURRENCIES, parse_exchange_rates
+from ingest.quotes import parse_curated_entries
+from ingest.sku import UNMAPPED, load_catalogue, normalise
+
+
+class BadInput(Exception):
+    """The user's input is invalid; the message says which option and why."""
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return json.dumps(str(value), ensure_ascii=False)  # a valid TOML basic string
+
+
+def build_entry(args, today: date) -> dict:
+    """The new [[quote]] table from the command line's values (attributes of `args`, named as
+    the `capcover quotes add` options), validated: BadInput names the option on bad input."""
+    if not math.isfinite(args.price) or args.price <= 0:
+        raise BadInput(f"--price must be a positive number, got {args.price:g}")
+    currency = args.currency.upper()
+    if currency not in KNOWN_CURRENCIES:
+        raise BadInput(f"--currency {args.currency}: unknown; use an ISO code CoinGecko's "
+                       f"/exchange_rates lists (USD, EUR, GBP, JPY, ...)")
+    observed = args.date or today
+    if observed > today:
+        raise BadInput(f"--date {observed} is in the future (today is {today} UTC)")
+    source = (args.source or "").strip()
+    if not source:
+        raise BadInput("--source must name where the price was published")
+    if args.gpu_count < 1:
+        raise BadInput(f"--gpu-count must be at least 1, got {args.gpu_count}")
+    known = [name for name, _, _ in load_catalogue().skus]
+    label = (args.label or args.sku or "").strip()
+    if not label:
+        raise BadInput("give --sku (e.g. H100) or --label (the GPU as the source wrote it)")
+    match = normalise(label)
+    sku = args.sku
+    if sku is not None:
+        canon = {k.upper(): k for k in known}.get(sku.upper())
+        if canon is None:
+            raise BadInput(f"--sku {sku}: not in the SKU catalogue (known: {', '.join(known)})")
+        if match.sku not in (UNMAPPED, canon):
+            raise BadInput(f"--label {label!r} reads as {match.sku}, not --sku {canon}")
+        sku = canon
+    elif match.sku == UNMAPPED:
+        raise BadInput(f"--label {label!r} matches no SKU in the catalogue; pass --sku")
+    else:
+        sku = match.sku
+    if args.usd_per_unit is not None and (not math.isfinite(args.usd_per_unit)
+                                          or args.usd_per_unit <= 0):
+        raise BadInput(f"--usd-per-unit must be positive, got {args.usd_per_unit:g}")
+    if currency == "USD" and args.usd_per_unit not in (None, 1.0):
+        raise BadInput("--usd-per-unit is only for non-USD quotes")
+
+    entry: dict = {"observed": observed, "source": source}
+    if args.url:
+        entry["source_url"] = args.url
+    entry.update({"kind": args.kind, "sku_label": label, "sku": sku})
+    form = args.form_factor or match.form_factor
+    if form:
+        entry["form_factor"] = form
+    memory = args.memory_gb if args.memory_gb is not None else match.memory_gb
+    if memory:
+        entry["memory_gb"] = memory
+    if args.gpu_count != 1:
+        entry["gpu_count"] = args.gpu_count
+    entry["price"] = args.price
+    entry["currency"] = currency
+    if args.kind == "rental_hourly":
+        entry["unit"] = f"{currency}/GPU-hour" if args.gpu_count == 1 else f"{currency}/hour"
+    for key in ("region", "condition", "note"):
+        if getattr(args, key):
+            entry[key] = getattr(args, key)
+    return entry
+
+
+def convert_entry(entry: dict, args, today: date, settings: Settings) -> str | None:
+    """Give a non-USD entry its `usd_per_unit`: the user's, or CoinGecko's rate of today for a
+    quote dated today. Returns a note on where the rate came from."""
+    currency = entry["currency"]
+    if currency == "USD":
+        return None
+    if args.usd_per_unit is not None:
+        entry["usd_per_unit"] = args.usd_per_unit
+        return f"{currency} converted at the given {args.usd_per_unit:g} USD per {currency}"
+    if entry["observed"] != today:
+        raise BadInput(
+            f"a {currency} quote dated {entry['observed']} needs --usd-per-unit (USD per 1 "
+            f"{currency} on that day): CoinGecko's /exchange_rates only gives today's rates")
+    raw = coingecko_client(settings).exchange_rates()
+    rate = parse_exchange_rates(raw).usd_per_unit(currency)
+    entry["usd_per_unit"] = rate
+    return f"{currency} converted at CoinGecko /exchange_rates of {raw.fetched_at:%Y-%m-%d}"
+
+
+def append_entry(path: Path, entry: dict) -> int:
+    """Append `entry` to the quotes file and bump its version; returns the new version.
+
+    The file is re-parsed before it replaces the old one, and replaced atomically."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    found = re.search(r"^version\s*=\s*(\d+)\s*$", text, flags=re.MULTILINE)
+    version = int(found.group(1)) + 1 if found else 1
+    if found:
+        text = text[:found.start()] + f"version = {version}" + text[found.end():]
+    else:
+        text = f"version = {version}\n" + text
+    block = "\n[[quote]]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in entry.items())
+    text = text.rstrip("\n") + "\n" + block
+    parse_curated_entries(text, where=str(path))  # never write a file capcover cannot read
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+    return version
+
+
+def same_quote(path: Path, entry: dict) -> bool:
+    """Whether the quotes file already holds this quote (same day, source, GPU, price)."""
+    if not path.exists():
+        return False
+    keys = ("observed", "source", "sku_label", "price", "currency", "kind")
+    for old in tomllib.loads(path.read_text(encoding="utf-8")).get("quote", []):
+        if all(str(old.get(k, "purchase" if k == "kind" else None)) == str(entry.get(k))
+               for k in keys):
+            return True
+    return False

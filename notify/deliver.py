@@ -1,0 +1,78 @@
+"""Alert delivery after a run has committed.
+
+    the run's transaction ──> warehouse.alerts.fire_alerts: rules + `alerts` rows
+    commit
+    deliver_pending ──> claim (short transaction) ──> send ──> record (short transaction)
+
+Delivery goes through Apprise (one `Apprise` object per URL, so each channel has its own state)
+and, inside the Prefect flow, a Prefect event `capcover.coverage.<rule>`. A channel that fails
+never fails the run: the delivery stays undelivered and the next run retries it. Delivery
+returns a `DeliveryReport` of what went where; it never edits the run's result.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from model.run import DeliveryReport
+from notify.channels import Channel, channels_for
+from notify.redact import REDACTOR
+from warehouse import alerts as store
+from warehouse.db import open_warehouse
+
+log = logging.getLogger("capcover")
+
+
+def deliver_pending(
+    db: Path, *, channels: list[Channel], run_id: str, lock_budget_s: float = 30.0
+) -> DeliveryReport:
+    """Send every undelivered alert on the given channels, exactly once each.
+
+    Claims the deliveries in one short transaction, sends with no database lock held, then
+    records the outcomes in a second short transaction. Never raises for a channel's failure:
+    it is recorded on the delivery row and returned in the report.
+    """
+    if not channels:
+        return DeliveryReport()
+    by_id = {c.id: c for c in channels}
+    with open_warehouse(db, lock_budget_s=lock_budget_s) as wh:
+        with wh.transaction():
+            claimed = store.claim_pending(wh, list(by_id), run_id)
+    if not claimed:
+        return DeliveryReport()
+    outcomes: list[tuple[store.PendingDelivery, str | None]] = []
+    failed: list[str] = []
+    for d in claimed:
+        try:
+            by_id[d.channel_id].send(d.title, d.body, rule=d.rule, scenario=d.scenario,
+                                     alert_id=d.alert_id)
+        except Exception as exc:  # noqa: BLE001 - recorded, retried next run
+            error = REDACTOR.redact(str(exc))[:500]
+            outcomes.append((d, error))
+            failed.append(f"{d.report_date} {d.scenario} {d.rule} via {d.channel_id}: "
+                                 f"{error} (attempt {d.attempts}; retried next run)")
+        else:
+            outcomes.append((d, None))
+    report = DeliveryReport(delivered=sum(1 for _, e in outcomes if e is None),
+                            failed=tuple(failed))
+    with open_warehouse(db, lock_budget_s=lock_budget_s) as wh:
+        with wh.transaction():
+            store.record_outcomes(wh, outcomes, run_id)
+            store.set_alerts_sent(wh, run_id, report.delivered)
+    for line in report.failed:
+        log.warning("alert delivery failed: %s", line)
+    return report
+
+
+def deliver_after_run(settings, run_id: str, *,
+                      emit: Callable[..., object] | None = None) -> DeliveryReport:
+    """The post-commit step of a run: deliver what is pending and say how it went. A failure
+    here (even the warehouse being locked) never fails the run: it is reported instead."""
+    try:
+        return deliver_pending(settings.db, channels=channels_for(settings, emit),
+                               run_id=run_id, lock_budget_s=settings.lock_budget_s)
+    except Exception as exc:  # noqa: BLE001 - the data load is committed; report, don't raise
+        return DeliveryReport(failed=(f"delivery step failed: {REDACTOR.redact(str(exc))}"
+                                      f" (alerts stay undelivered; the next run retries)",))
