@@ -123,3 +123,19 @@ def recent_runs(wh: Warehouse, columns: Sequence[str], limit: int) -> tuple[list
     return wh.query_table(
         f"SELECT {', '.join(cols)} FROM runs"  # noqa: S608 - names from a constant list
         " ORDER BY started_at DESC LIMIT ?", [limit])
+
+
+# -- the HTML report's chart -----------------------------------------------------------------
+
+BAND_COLUMNS = ("coverage_ratio_low", "coverage_ratio_high")
+
+
+def ratio_history_with_band(wh: Warehouse) -> list[tuple]:
+    """(report_date, scenario, coverage_ratio, basis, coverage_ratio_low, coverage_ratio_high)
+    of every report, by scenario and day. The band's ends are NULL in warehouses whose
+    report_daily has no band columns (those written before the ratio band existed)."""
+    present = {c for (c,) in wh.query(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'report_daily'")}
+    band = ", ".join(BAND_COLUMNS) if present.issuperset(BAND_COLUMNS) else "NULL, NULL"
+    sql = f"SELECT report_date, scenario, coverage_ratio, basis, {band} FROM report_daily"  # noqa: S608 - constant names
+    return wh.query(sql + " ORDER BY scenario, report_date")
