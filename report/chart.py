@@ -164,6 +164,11 @@ def _draw_panel(ax, s: Series, *, show_title: bool) -> None:
         ax.set_title(s.scenario.replace("$", r"\$"), color=INK, fontsize=9, loc="left")
 
 
+def label(scenario: str) -> str:
+    """The accessible name of a scenario's chart."""
+    return f"Coverage ratio history of {scenario} with the 1.0 line"
+
+
 def svg_text(fig, *, prefix: str, label: str) -> str:
     """`fig` as an inline <svg> element: no XML prolog, scaled by the page (viewBox kept,
     fixed width/height dropped), element ids prefixed with `prefix` so several charts can share
@@ -174,7 +179,7 @@ def svg_text(fig, *, prefix: str, label: str) -> str:
     with matplotlib.rc_context(_RC):
         fig.savefig(buf, format="svg", metadata={"Date": None}, transparent=True)
     text = buf.getvalue()
-    text = text[text.index("<svg"):]
+    text = text[text.index("<svg"):].rstrip()
     text = re.sub(r'(<svg\b[^>]*?)\s+width="[^"]*"\s+height="[^"]*"',
                   r"\1", text, count=1)
     safe_prefix = re.sub(r"[^A-Za-z0-9_-]", "_", prefix)

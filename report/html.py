@@ -93,7 +93,7 @@ def scenario_chart_svg(series: chart.Series) -> str:
     banner, not each chart, says when the data is illustrative)."""
     fig = chart.history_figure([series])
     return chart.svg_text(fig, prefix=f"chart-{series.scenario}",
-                          label=f"Coverage ratio history of {series.scenario} with the 1.0 line")
+                          label=chart.label(series.scenario))
 
 
 def write_png(data: ReportData, path: Path) -> Path:
