@@ -59,7 +59,7 @@ def colour(scenario: str, index: int) -> str:
 
 def round_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
     """Round y ticks (multiples of 1, 2 or 5 × 10^k) covering [lo, hi] and always 1.0, so the
-    1.0 line sits on the grid; the first and last tick are the axis limits."""
+    1.0 line sits on the grid; the first and last tick bound the axis."""
     lo, hi = min(lo, hi, 1.0), max(lo, hi, 1.0)
     if hi - lo < 1e-6:  # (nearly) one flat value at 1.0: give the axis some room around it
         lo, hi = lo - 0.05, hi + 0.05
@@ -120,7 +120,9 @@ def _figure(series: Sequence[Series], columns: int, title: bool, illustrative: b
         ticks = round_ticks(lo, hi)
         ax.yaxis.set_major_locator(FixedLocator(ticks))
         ax.yaxis.set_major_formatter(FuncFormatter(_tick_label))
-        ax.set_ylim(ticks[0], ticks[-1])
+        # A little room past the outer ticks: a 1.0 line at the limit stays visible.
+        pad = 0.03 * (ticks[-1] - ticks[0])
+        ax.set_ylim(ticks[0] - pad, ticks[-1] + pad)
     heading = []
     if title:
         heading.append(f"AI-token sector cap / GPU buildout cost; dashed: {ONE_LABEL}")

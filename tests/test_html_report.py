@@ -220,6 +220,8 @@ def test_html_report_fits_the_width_and_draws_every_chart(report_files, reported
     assert m["scrollWidth"] <= m["clientWidth"] == width  # no sideways scroll
     charts = {c["scenario"]: c for c in m["charts"]}
     assert sorted(charts) == sorted(s.scenario for s in series)
+    rows = len({round(c["top"]) for c in m["charts"]})
+    assert rows == (len(series) if width == 390 else math.ceil(len(series) / 2))  # 1 or 2 columns
     shot = screenshot(chromium, frame_page(text, tmp_path, width, m["scrollHeight"]),
                       tmp_path / f"full-{width}.png", max(width, 500), m["scrollHeight"])
     for s in series:
