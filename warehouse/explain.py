@@ -157,3 +157,14 @@ def explain_paragraph(wh: Warehouse, day: date, scenario: str) -> str | None:
                       central_usd=summary["central_usd"], entered=summary["quotes_entered"],
                       left=summary["quotes_left"])
     return paragraph(move, cap, price)
+
+
+def explain_all(wh: Warehouse, rows: list) -> dict[str, str]:
+    """scenario -> "why it moved" for report rows (model.report.ReportRow) that have a
+    previous report to compare with."""
+    out = {}
+    for r in rows:
+        why = explain_paragraph(wh, r.report_date, r.scenario)
+        if why:
+            out[r.scenario] = why
+    return out
