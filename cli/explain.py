@@ -31,8 +31,7 @@ def gather(wh, day, scenario) -> dict:
         quotes += changes
     return {
         "report_date": day,
-        "paragraphs": {m["scenario"]: ex.explain_paragraph(wh, day, m["scenario"])
-                       for m in moves},
+        "paragraphs": ex.explanations(wh, day, scenario),
         "moves": [{k: m[k] for k in ex.MOVE_COLUMNS} for m in moves],
         "coins": ex.coin_moves(wh, day, scenario),
         "gap": ex.category_gap(wh, day, scenario),

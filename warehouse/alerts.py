@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from model.alerts import EXPLAINED_RULES, Alert, AlertRules, FeedFailure, evaluate, with_explanation
 from model.report import ReportRow
 from warehouse.db import Warehouse
-from warehouse.explain import explain_paragraph
+from warehouse.explain import explanations
 
 _REPORT_COLUMNS = ", ".join(f.name for f in fields(ReportRow))
 
@@ -251,10 +251,8 @@ def fire_alerts(
     previous = previous_reports(wh, day, list(rules.scenarios))
     failures = feed_failures(wh, day, failed_feeds)
     fired = evaluate(previous, rows, rules, failures)
-    why: dict[str, str | None] = {}
-    for a in fired:
-        if a.rule in EXPLAINED_RULES and a.scenario not in why:
-            why[a.scenario] = explain_paragraph(wh, day, a.scenario)
-    fired = [with_explanation(a, why.get(a.scenario)) for a in fired]
+    if any(a.rule in EXPLAINED_RULES for a in fired):
+        why = explanations(wh, day)
+        fired = [with_explanation(a, why.get(a.scenario)) for a in fired]
     withdraw_unfired(wh, day, fired)
     return store_alerts(wh, fired, channel_ids, run_id)

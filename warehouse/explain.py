@@ -40,24 +40,21 @@ def ratio_moves(wh: Warehouse, day: date, scenario: str | None = None) -> list[d
 
 def coin_moves(wh: Warehouse, day: date, scenario: str | None = None, *,
                top: int | None = 5) -> list[dict]:
-    """Each constituent's contribution (USD) to the constituents' change since the previous
-    report: the `top` largest up and the `top` largest down plus every coin that entered or
-    left (all coins when `top` is None). Scenarios that share a previous report date share
-    their coins, so each coin is listed once per previous report date."""
+    """Each constituent's contribution (USD) to the constituents' change between `day` and
+    the previous report (of `scenario`, or of every scenario: scenarios that share a previous
+    report date share their coins, listed once): the `top` largest up and the `top` largest
+    down plus every coin that entered or left (all coins when `top` is None)."""
+    previous = [r[0] for r in wh.query(
+        "SELECT DISTINCT previous_report_date FROM v_ratio_moves"
+        " WHERE report_date = ? AND (?::VARCHAR IS NULL OR scenario = ?)",
+        [day, scenario, scenario])]
     return _dicts(wh, """
-        WITH moves AS (
-            SELECT DISTINCT ON (previous_report_date, coin_id)
-                   report_date, previous_report_date, coin_id, symbol, name, membership,
-                   previous_market_cap_usd, market_cap_usd, contribution_usd,
-                   previous_sum_usd, constituents_change_usd
-            FROM v_constituent_moves
-            WHERE report_date = ? AND (?::VARCHAR IS NULL OR scenario = ?)
-            ORDER BY previous_report_date, coin_id, scenario
-        ), ranked AS (
+        WITH ranked AS (
             SELECT *,
                    row_number() OVER (PARTITION BY previous_report_date, contribution_usd > 0
                                       ORDER BY abs(contribution_usd) DESC, coin_id) AS place
-            FROM moves
+            FROM v_constituent_moves
+            WHERE report_date = ? AND list_contains(?::DATE[], previous_report_date)
         )
         SELECT report_date, previous_report_date, coin_id, symbol, name, membership,
                previous_market_cap_usd, market_cap_usd, contribution_usd,
@@ -66,7 +63,7 @@ def coin_moves(wh: Warehouse, day: date, scenario: str | None = None, *,
         WHERE ?::INTEGER IS NULL OR membership <> 'stayed'
            OR (contribution_usd <> 0 AND place <= ?)
         ORDER BY previous_report_date, contribution_usd DESC, coin_id""",
-                  [day, scenario, scenario, top, top])
+                  [day, previous, top, top])
 
 
 def category_gap(wh: Warehouse, day: date, scenario: str | None = None) -> list[dict]:
@@ -133,38 +130,51 @@ def _price_kind(price_basis: str) -> str | None:
     return None
 
 
+def explanations(wh: Warehouse, day: date, scenario: str | None = None) -> dict[str, str]:
+    """scenario -> the one-paragraph "why it moved" on `day` (one scenario or all), for the
+    reports that have a previous report to compare with. The cap side is read once per
+    previous report date: scenarios that share it share their coins."""
+    coins: dict[date, list[CoinMove]] = {}
+    for c in coin_moves(wh, day, scenario, top=2):
+        coins.setdefault(c["previous_report_date"], []).append(
+            CoinMove(c["coin_id"], c["symbol"], c["contribution_usd"], c["membership"]))
+    gaps = {g["previous_report_date"]: g["gap_change_usd"]
+            for g in category_gap(wh, day, scenario)}
+    out = {}
+    for m in ratio_moves(wh, day, scenario):
+        if m["log_change"] is None or m["cap_effect"] is None:
+            continue  # a zero cap or ratio has no log change to explain
+        prev = m["previous_report_date"]
+        move = RatioMove(
+            report_date=m["report_date"], scenario=m["scenario"], previous_report_date=prev,
+            coverage_ratio=m["coverage_ratio"], previous_ratio=m["previous_ratio"],
+            sector_market_cap_usd=m["sector_market_cap_usd"],
+            previous_sector_market_cap_usd=m["previous_sector_market_cap_usd"],
+            unit_price_usd=m["unit_price_usd"],
+            previous_unit_price_usd=m["previous_unit_price_usd"], gpu_count=m["gpu_count"],
+            previous_gpu_count=m["previous_gpu_count"], gpu_sku=m["gpu_sku"],
+            price_kind=_price_kind(m["price_basis"]))
+        cap = CapSide(coins=tuple(coins.get(prev, ())), gap_change_usd=gaps.get(prev, 0.0))
+        summary, _changes = price_changes(wh, m)
+        price = PriceSide(previous_central_usd=summary["previous_central_usd"],
+                          central_usd=summary["central_usd"], entered=summary["quotes_entered"],
+                          left=summary["quotes_left"])
+        out[m["scenario"]] = paragraph(move, cap, price)
+    return out
+
+
 def explain_paragraph(wh: Warehouse, day: date, scenario: str) -> str | None:
     """The one-paragraph "why it moved" of `scenario` on `day`, or None when that report has
     no previous report to compare with (or does not exist)."""
-    moves = ratio_moves(wh, day, scenario)
-    if not moves or moves[0]["log_change"] is None or moves[0]["cap_effect"] is None:
-        return None
-    m = moves[0]
-    move = RatioMove(
-        report_date=m["report_date"], scenario=scenario,
-        previous_report_date=m["previous_report_date"], coverage_ratio=m["coverage_ratio"],
-        previous_ratio=m["previous_ratio"], sector_market_cap_usd=m["sector_market_cap_usd"],
-        previous_sector_market_cap_usd=m["previous_sector_market_cap_usd"],
-        unit_price_usd=m["unit_price_usd"], previous_unit_price_usd=m["previous_unit_price_usd"],
-        gpu_count=m["gpu_count"], previous_gpu_count=m["previous_gpu_count"],
-        gpu_sku=m["gpu_sku"], price_kind=_price_kind(m["price_basis"]))
-    coins = tuple(CoinMove(c["coin_id"], c["symbol"], c["contribution_usd"], c["membership"])
-                  for c in coin_moves(wh, day, scenario, top=2))
-    gap = category_gap(wh, day, scenario)
-    cap = CapSide(coins=coins, gap_change_usd=gap[0]["gap_change_usd"] if gap else 0.0)
-    summary, changes = price_changes(wh, m)
-    price = PriceSide(previous_central_usd=summary["previous_central_usd"],
-                      central_usd=summary["central_usd"], entered=summary["quotes_entered"],
-                      left=summary["quotes_left"])
-    return paragraph(move, cap, price)
+    return explanations(wh, day, scenario).get(scenario)
 
 
 def explain_all(wh: Warehouse, rows: list) -> dict[str, str]:
     """scenario -> "why it moved" for report rows (model.report.ReportRow) that have a
     previous report to compare with."""
+    wanted = {(r.report_date, r.scenario) for r in rows}
     out = {}
-    for r in rows:
-        why = explain_paragraph(wh, r.report_date, r.scenario)
-        if why:
-            out[r.scenario] = why
+    for day in sorted({d for d, _ in wanted}):
+        out.update({s: text for s, text in explanations(wh, day).items()
+                    if (day, s) in wanted})
     return out

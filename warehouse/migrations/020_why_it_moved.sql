@@ -41,54 +41,62 @@ SELECT
 FROM r
 WHERE previous_report_date IS NOT NULL;
 
--- The coins behind each report row, one row per coin: basis 'category' reports take the
--- day's coin snapshots of their categories (a coin in two categories counts once, as in the
--- constituents' sum); basis 'history' reports take the day's market-chart points of the coins
--- a finished backfill of the same categories fetched. Symbols come from the latest snapshot.
+-- The coins behind each report date, one row per coin (every scenario of a date shares its
+-- market side): basis 'category' dates take the day's coin snapshots of their categories (a
+-- coin in two categories counts once, as in the constituents' sum); basis 'history' dates take
+-- the day's market-chart points of the coins a finished backfill of the same categories
+-- fetched. Symbols and names come from each coin's latest snapshot.
 CREATE VIEW v_report_constituents AS
-WITH names AS (
+WITH days AS (
+    SELECT DISTINCT report_date, basis, categories FROM report_daily
+), names AS (
     SELECT coin_id, arg_max(symbol, as_of_date) AS symbol, arg_max(name, as_of_date) AS name
     FROM coin_snapshots
     GROUP BY coin_id
 ), snap AS (
-    SELECT r.report_date, r.scenario, c.coin_id, any_value(c.market_cap_usd) AS market_cap_usd
-    FROM report_daily r
+    SELECT d.report_date, d.basis, d.categories, c.coin_id,
+           any_value(c.market_cap_usd) AS market_cap_usd
+    FROM days d
     JOIN coin_snapshots c
-      ON c.as_of_date = r.report_date
-     AND list_contains(string_split(r.categories, ','), c.category_id)
-    WHERE r.basis = 'category'
-    GROUP BY r.report_date, r.scenario, c.coin_id
+      ON c.as_of_date = d.report_date
+     AND list_contains(string_split(d.categories, ','), c.category_id)
+    WHERE d.basis = 'category'
+    GROUP BY d.report_date, d.basis, d.categories, c.coin_id
 ), hist AS (
-    SELECT r.report_date, r.scenario, h.coin_id, any_value(h.market_cap_usd) AS market_cap_usd
-    FROM report_daily r
-    JOIN backfill_jobs j ON j.categories = r.categories AND j.status = 'done'
+    SELECT d.report_date, d.basis, d.categories, h.coin_id,
+           any_value(h.market_cap_usd) AS market_cap_usd
+    FROM days d
+    JOIN backfill_jobs j ON j.categories = d.categories AND j.status = 'done'
     JOIN backfill_progress p ON p.job_id = j.job_id AND p.status = 'done'
-    JOIN coin_history h ON h.coin_id = p.coin_id AND h.day = r.report_date
-    WHERE r.basis = 'history'
-    GROUP BY r.report_date, r.scenario, h.coin_id
+    JOIN coin_history h ON h.coin_id = p.coin_id AND h.day = d.report_date
+    WHERE d.basis = 'history'
+    GROUP BY d.report_date, d.basis, d.categories, h.coin_id
 )
-SELECT m.report_date, m.scenario, m.coin_id, n.symbol, n.name, m.market_cap_usd
+SELECT m.report_date, m.basis, m.categories, m.coin_id, n.symbol, n.name, m.market_cap_usd
 FROM (SELECT * FROM snap UNION ALL SELECT * FROM hist) m
 LEFT JOIN names n USING (coin_id);
 
--- Each coin's contribution to the change of the constituents' sum since the scenario's
--- previous report: contribution_usd = market_cap_usd - previous_market_cap_usd, a missing or
--- null cap counting as 0, so the contributions of a report add up exactly to
+-- Each coin's contribution to the change of the constituents' sum between a report date and
+-- a previous one, for every (report_date, previous_report_date) pair of v_ratio_moves (join
+-- on both to get a scenario's): contribution_usd = market_cap_usd - previous_market_cap_usd,
+-- a missing or null cap counting as 0, so a pair's contributions add up exactly to
 -- constituents_change_usd. membership: 'entered' (not a constituent at the previous report),
 -- 'left' (no longer one) or 'stayed'.
 CREATE VIEW v_constituent_moves AS
-WITH now_ AS (
-    SELECT c.*
-    FROM v_report_constituents c JOIN v_ratio_moves m USING (report_date, scenario)
+WITH pairs AS (
+    SELECT DISTINCT report_date, previous_report_date FROM v_ratio_moves
+), now_ AS (
+    SELECT p.report_date, p.previous_report_date, c.coin_id, c.symbol, c.name,
+           c.market_cap_usd
+    FROM pairs p JOIN v_report_constituents c ON c.report_date = p.report_date
 ), prev AS (
-    SELECT m.report_date, m.scenario, c.coin_id, c.symbol, c.name, c.market_cap_usd
-    FROM v_ratio_moves m
-    JOIN v_report_constituents c
-      ON c.report_date = m.previous_report_date AND c.scenario = m.scenario
+    SELECT p.report_date, p.previous_report_date, c.coin_id, c.symbol, c.name,
+           c.market_cap_usd
+    FROM pairs p JOIN v_report_constituents c ON c.report_date = p.previous_report_date
 ), joined AS (
     SELECT
         coalesce(n.report_date, p.report_date)                   AS report_date,
-        coalesce(n.scenario, p.scenario)                         AS scenario,
+        coalesce(n.previous_report_date, p.previous_report_date) AS previous_report_date,
         coalesce(n.coin_id, p.coin_id)                           AS coin_id,
         coalesce(n.symbol, p.symbol)                             AS symbol,
         coalesce(n.name, p.name)                                 AS name,
@@ -98,25 +106,23 @@ WITH now_ AS (
              WHEN n.coin_id IS NULL THEN 'left'
              ELSE 'stayed' END                                   AS membership
     FROM now_ n
-    FULL OUTER JOIN prev p USING (report_date, scenario, coin_id)
+    FULL OUTER JOIN prev p USING (report_date, previous_report_date, coin_id)
 )
 SELECT
-    j.report_date,
-    j.scenario,
-    m.previous_report_date,
-    j.coin_id,
-    j.symbol,
-    j.name,
-    j.membership,
-    j.market_cap_usd,
-    j.previous_market_cap_usd,
-    coalesce(j.market_cap_usd, 0) - coalesce(j.previous_market_cap_usd, 0) AS contribution_usd,
-    sum(coalesce(j.previous_market_cap_usd, 0)) OVER s                    AS previous_sum_usd,
-    sum(coalesce(j.market_cap_usd, 0) - coalesce(j.previous_market_cap_usd, 0)) OVER s
-                                                                           AS constituents_change_usd
-FROM joined j
-JOIN v_ratio_moves m USING (report_date, scenario)
-WINDOW s AS (PARTITION BY j.report_date, j.scenario);
+    report_date,
+    previous_report_date,
+    coin_id,
+    symbol,
+    name,
+    membership,
+    market_cap_usd,
+    previous_market_cap_usd,
+    coalesce(market_cap_usd, 0) - coalesce(previous_market_cap_usd, 0) AS contribution_usd,
+    sum(coalesce(previous_market_cap_usd, 0)) OVER s                    AS previous_sum_usd,
+    sum(coalesce(market_cap_usd, 0) - coalesce(previous_market_cap_usd, 0)) OVER s
+                                                                        AS constituents_change_usd
+FROM joined
+WINDOW s AS (PARTITION BY report_date, previous_report_date);
 
 -- The category figure against its coins: CoinGecko's reported cap of the report's categories
 -- (basis 'category'; on basis 'history' the sector cap IS the coins' sum, gap 0) minus the

@@ -226,9 +226,8 @@ COMMENT ON COLUMN v_category_gap.previous_constituents_market_cap_usd IS 'consti
 COMMENT ON COLUMN v_category_gap.previous_gap_usd IS 'gap_usd of the previous report, USD.';
 COMMENT ON COLUMN v_category_gap.gap_change_usd IS 'gap_usd - previous_gap_usd: the category figure moving without its coins, USD.';
 
-COMMENT ON VIEW v_constituent_moves IS 'Each coin''s contribution (USD) to the change of the constituents'' sum since the scenario''s previous report, with membership entered/left/stayed.';
+COMMENT ON VIEW v_constituent_moves IS 'Each coin''s contribution (USD) to the change of the constituents'' sum between a report date and a previous one (pairs of v_ratio_moves), with membership entered/left/stayed.';
 COMMENT ON COLUMN v_constituent_moves.report_date IS 'Report date (UTC calendar day the market figures are as of).';
-COMMENT ON COLUMN v_constituent_moves.scenario IS 'Scenario name (model/scenarios.toml or the user''s config).';
 COMMENT ON COLUMN v_constituent_moves.previous_report_date IS 'The scenario''s previous report date (UTC day).';
 COMMENT ON COLUMN v_constituent_moves.coin_id IS 'CoinGecko coin id.';
 COMMENT ON COLUMN v_constituent_moves.symbol IS 'Ticker symbol as CoinGecko reports it.';
@@ -311,9 +310,10 @@ COMMENT ON COLUMN v_ratio_moves.previous_unit_price_usd IS 'unit_price_usd of th
 COMMENT ON COLUMN v_ratio_moves.gpu_count IS 'GPUs in the scenario''s buildout.';
 COMMENT ON COLUMN v_ratio_moves.previous_gpu_count IS 'gpu_count of the previous report.';
 
-COMMENT ON VIEW v_report_constituents IS 'The coins behind each report row and their market caps (USD): coin snapshots (basis category) or backfilled history (basis history).';
+COMMENT ON VIEW v_report_constituents IS 'The coins behind each report date and their market caps (USD): coin snapshots (basis category) or backfilled history (basis history).';
 COMMENT ON COLUMN v_report_constituents.report_date IS 'Report date (UTC calendar day the market figures are as of).';
-COMMENT ON COLUMN v_report_constituents.scenario IS 'Scenario name (model/scenarios.toml or the user''s config).';
+COMMENT ON COLUMN v_report_constituents.basis IS 'category = CoinGecko''s reported category cap; history = the sum of backfilled constituent caps.';
+COMMENT ON COLUMN v_report_constituents.categories IS 'Comma-separated CoinGecko category ids behind the sector cap.';
 COMMENT ON COLUMN v_report_constituents.coin_id IS 'CoinGecko coin id.';
 COMMENT ON COLUMN v_report_constituents.symbol IS 'Ticker symbol as CoinGecko reports it.';
 COMMENT ON COLUMN v_report_constituents.name IS 'Display name as the source reports it.';
