@@ -228,3 +228,18 @@ def test_paragraph_falling_price_side_and_count_change():
         in text
     assert text.endswith("the GPU count changed from 720,000 to 700,000.")
     assert "\n" not in text
+
+
+def test_with_explanation_extends_only_movement_alerts():
+    from model.alerts import Alert, with_explanation
+
+    def alert(rule: str) -> Alert:
+        return Alert(D2, "fixed", rule, "1.0", D1, 0.9, 1.1, f"{rule} message (report {D2})")
+
+    why = "fixed coverage rose 22.2% since 2024-04-01 (0.900 \u2192 1.100): ..."
+    for rule in ("threshold_crossed", "relative_change"):
+        explained = with_explanation(alert(rule), why)
+        assert explained.message == f"{rule} message (report 2024-04-02). Why: {why}"
+        assert explained.key == alert(rule).key  # the same alert, never a second one
+    assert with_explanation(alert("stale_data"), why) == alert("stale_data")
+    assert with_explanation(alert("relative_change"), None) == alert("relative_change")
