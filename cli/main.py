@@ -37,9 +37,9 @@ def cli(ctx: click.Context, db: str | None, debug: bool) -> None:
 
 
 def _register() -> None:
-    from cli import alerts, quotes, read, run, status
+    from cli import alerts, explain, quotes, read, run, status
 
-    for module in (run, read, alerts, quotes, status):
+    for module in (run, read, alerts, quotes, status, explain):
         module.register(cli)
 
 

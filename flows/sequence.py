@@ -35,6 +35,7 @@ from warehouse import load
 from warehouse import publish as snapshot
 from warehouse.alerts import fire_alerts
 from warehouse.db import Warehouse, open_warehouse
+from warehouse.explain import explain_all
 
 log = logging.getLogger("capcover")
 
@@ -135,7 +136,7 @@ def load_and_report(
             http_retries=market.stats.retries, rate_limited=market.stats.rate_limited,
             sources_failed=failed, feed_errors=feed_errors,
             sector_market_cap_usd=rows[0].sector_market_cap_usd if rows else None,
-            alerts=alerts, dry_run=dry_run,
+            alerts=alerts, dry_run=dry_run, explanations=explain_all(wh, rows),
         )
         load.record_run(
             wh, run_id=run_id, kind=kind, started_at=started_at, finished_at=datetime.now(UTC),

@@ -8,7 +8,7 @@ in warehouse/alerts.py and notify/deliver.py.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from model.report import ReportRow
@@ -70,6 +70,18 @@ class Alert:
         lines = [self.message, ""]
         lines += [f"{label}: {value}" for label, value in self.inputs]
         return "\n".join(lines).rstrip()
+
+
+# Rules about the ratio's movement carry the "why it moved" paragraph (model/explain.py).
+EXPLAINED_RULES = ("threshold_crossed", "relative_change")
+
+
+def with_explanation(alert: Alert, why: str | None) -> Alert:
+    """`alert` with `why` appended to its message (still one line), for the rules about the
+    ratio's movement; other alerts, and a missing explanation, leave it as it was."""
+    if not why or alert.rule not in EXPLAINED_RULES:
+        return alert
+    return replace(alert, message=f"{alert.message}. Why: {why}")
 
 
 # -- formatting ------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ class RunResult:
     alerts: list[Any] = field(default_factory=list)
     delivery: DeliveryReport | None = None  # None until delivery ran (and in a dry run)
     dry_run: bool = False
+    explanations: dict[str, str] = field(default_factory=dict)  # scenario -> "why it moved"
 
     @property
     def alerts_delivered(self) -> int:

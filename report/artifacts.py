@@ -29,6 +29,9 @@ def summary_markdown(result) -> str:
     for r in sorted(result.reports, key=lambda r: r.scenario):
         lines.append(f"| {r.scenario} | {r.gpu_count:,} {r.gpu_sku} | ${r.unit_price_usd:,.0f} |"
                      f" {r.coverage_ratio:.3f} | {'yes' if r.coverage_ratio >= 1 else 'no'} |")
+    if result.explanations:
+        lines += ["", "**Why it moved**", ""]
+        lines += [f"- {result.explanations[name]}" for name in sorted(result.explanations)]
     if result.alerts:
         lines += ["", "**Alerts**", ""]
         lines += [f"- {a.alert.message}" for a in result.alerts]

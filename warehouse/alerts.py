@@ -10,9 +10,10 @@ import json
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 
-from model.alerts import Alert, AlertRules, FeedFailure, evaluate
+from model.alerts import EXPLAINED_RULES, Alert, AlertRules, FeedFailure, evaluate, with_explanation
 from model.report import ReportRow
 from warehouse.db import Warehouse
+from warehouse.explain import explanations
 
 _REPORT_COLUMNS = ", ".join(f.name for f in fields(ReportRow))
 
@@ -245,9 +246,13 @@ def fire_alerts(
     channel_ids: list[str],
 ) -> list[StoredAlert]:
     """Fire the rules on `day`'s fresh report rows and store the alerts, inside the run's
-    transaction (delivery is notify/'s job, after commit)."""
+    transaction (delivery is notify/'s job, after commit). Alerts about the ratio's movement
+    carry the "why it moved" paragraph in their message."""
     previous = previous_reports(wh, day, list(rules.scenarios))
     failures = feed_failures(wh, day, failed_feeds)
     fired = evaluate(previous, rows, rules, failures)
+    if any(a.rule in EXPLAINED_RULES for a in fired):
+        why = explanations(wh, day)
+        fired = [with_explanation(a, why.get(a.scenario)) for a in fired]
     withdraw_unfired(wh, day, fired)
     return store_alerts(wh, fired, channel_ids, run_id)

@@ -28,10 +28,15 @@ from warehouse.db import Warehouse
 
 ALWAYS = ("report_daily",)
 OPTIONAL = ("alerts",)  # exported when present (alerting adds it)
+# Why each report moved, with the coins and the quotes behind it (migration 020), so a BI tool
+# can show the "why" from the snapshot alone.
+EXPLAIN = ("v_ratio_moves", "v_report_constituents", "v_constituent_moves", "v_category_gap",
+           "v_report_quotes")
 
 
 def tables_to_publish(wh: Warehouse) -> list[str]:
-    """report_daily, then every history table or view and the alerts table, if present."""
+    """report_daily, then every history table or view, the alerts table and the "why it moved"
+    views (constituents and quotes behind each report), those present."""
     present = {
         name for (name,) in wh.query(
             "SELECT table_name FROM information_schema.tables"
@@ -39,7 +44,8 @@ def tables_to_publish(wh: Warehouse) -> list[str]:
         )
     }
     history = sorted(n for n in present if "history" in n)
-    return [t for t in ALWAYS if t in present] + history + [t for t in OPTIONAL if t in present]
+    return ([t for t in ALWAYS if t in present] + history
+            + [t for t in OPTIONAL + EXPLAIN if t in present])
 
 
 def _sql_path(path: Path) -> str:

@@ -1,0 +1,104 @@
+"""`capcover explain`: why the ratio moved since the previous report, as a paragraph and the
+tables behind it. Reads only; no Prefect import."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from cli.common import DATE, echo, fail, format_option, load
+
+# (section, title) in print order; each section is a list of rows (dicts).
+SECTIONS = (
+    ("moves", "ratio change = cap_effect - price_effect - count_effect (natural logs)"),
+    ("coins", "top coin contributions to the constituents' change (USD), entered and left"),
+    ("gap", "CoinGecko's category cap against its coins' sum (USD)"),
+    ("prices", "the price set: old and new central values"),
+    ("quotes", "quotes that entered or left the price set"),
+)
+
+
+def gather(wh, day, scenario) -> dict:
+    """Paragraphs per scenario and every section's rows for `day`."""
+    from warehouse import explain as ex
+
+    moves = ex.ratio_moves(wh, day, scenario)
+    prices, quotes = [], []
+    for m in moves:
+        summary, changes = ex.price_changes(wh, m)
+        prices.append(summary)
+        quotes += changes
+    return {
+        "report_date": day,
+        "paragraphs": ex.explanations(wh, day, scenario),
+        "moves": [{k: m[k] for k in ex.MOVE_COLUMNS} for m in moves],
+        "coins": ex.coin_moves(wh, day, scenario),
+        "gap": ex.category_gap(wh, day, scenario),
+        "prices": [{k: p[k] for k in ex.PRICE_COLUMNS} for p in prices],
+        "quotes": quotes,
+    }
+
+
+def _table(rows: list[dict]) -> tuple[list[str], list[tuple]]:
+    cols = list(rows[0]) if rows else ["(none)"]
+    return cols, [tuple(r.values()) for r in rows]
+
+
+def render_explanation(data: dict, fmt: str) -> str:
+    """The paragraphs and the sections in `fmt`: JSON is one object; CSV is one block per
+    section, each headed by a `# <section>` line; table and markdown put the paragraphs
+    first."""
+    from report.tables import render
+
+    if fmt == "json":
+        return json.dumps(data, indent=2, default=str)  # dates as YYYY-MM-DD
+    blocks = []
+    if fmt == "csv":
+        for name, _title in SECTIONS:
+            blocks.append(f"# {name}\n" + render(*_table(data[name]), "csv"))
+        return "\n\n".join(blocks)
+    paragraphs = [p for p in data["paragraphs"].values() if p]
+    if fmt == "markdown":
+        blocks.append(f"## Why it moved ({data['report_date']})")
+        blocks += paragraphs
+        for name, title in SECTIONS:
+            blocks.append(f"### {name}: {title}\n\n" + render(*_table(data[name]), "markdown"))
+        return "\n\n".join(blocks)
+    blocks.append(f"Why it moved ({data['report_date']})")
+    blocks += paragraphs
+    for name, title in SECTIONS:
+        blocks.append(render(*_table(data[name]), "table", title=f"{name}: {title}"))
+    return "\n\n".join(blocks)
+
+
+@click.command("explain")
+@click.option("--date", "day", type=DATE, help="report date (default: latest)")
+@click.option("--scenario", help="one scenario (default: all)")
+@format_option
+def explain_cmd(day, scenario, fmt) -> None:
+    """Why the coverage ratio moved since the previous report: cap, price and GPU count."""
+    import duckdb
+
+    from warehouse.db import open_warehouse
+    from warehouse.explain import latest_day
+
+    settings = load()
+    with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
+        day = day or latest_day(wh)
+        if day is None:
+            fail(f"no report rows in {settings.db} — run `capcover run` first")
+        try:
+            data = gather(wh, day, scenario)
+        except duckdb.CatalogException:
+            fail(f"{settings.db} predates the explain views (migration 020) — run `capcover "
+                 f"run` (or open it once read-write) to migrate it, then retry")
+    if not data["moves"]:
+        what = f" of scenario {scenario}" if scenario else ""
+        fail(f"no report{what} on {day} with a previous report to compare with in "
+             f"{settings.db} — pick another --date (see `capcover report`)")
+    echo(render_explanation(data, fmt))
+
+
+def register(group: click.Group) -> None:
+    group.add_command(explain_cmd)

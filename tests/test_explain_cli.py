@@ -1,0 +1,149 @@
+"""`capcover explain` in every format, and the "why" in alerts and the run's artifact."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import replace
+
+import pytest
+
+from cli.main import main
+from flows.sequence import run_daily
+from report.artifacts import summary_markdown
+from tests.conftest import category_payload, market_pages
+from tests.test_explain import D1, D2, add_coins, add_quote, add_reports, report
+from warehouse.db import open_warehouse
+
+PARAGRAPH_START = "bought coverage rose 17.2% since 2024-04-01 (0.965 \u2192 1.130):"
+
+
+@pytest.fixture
+def db(env):
+    """Two days: coins a 10 -> 12 and c 3 -> left, d entered (billions); the H100 purchase
+    median 30,000 -> 32,000 with one quote entering; one fixed-price scenario beside it."""
+    path = env["CAPCOVER_DB"]
+    with open_warehouse(path) as wh:
+        add_coins(wh, D1, {"a": 10e9, "c": 3e9})
+        add_coins(wh, D2, {"a": 12e9, "d": 2e9})
+        add_quote(wh, "q-old", "s1", D1, 30_000)
+        add_quote(wh, "q-new", "s2", D2, 34_000)
+        add_reports(wh,
+                    report(D1, "bought", 20e9, constituents=13e9, quotes=1, median=30_000,
+                           price=30_000 * 0.96),
+                    report(D2, "bought", 25e9, constituents=14e9, quotes=2, median=32_000,
+                           price=32_000 * 0.96),
+                    report(D1, "fixed", 20e9, constituents=13e9),
+                    report(D2, "fixed", 25e9, constituents=14e9))
+    return path
+
+
+def _explain(capsys, *args) -> str:
+    assert main(["explain", *args]) == 0
+    return capsys.readouterr().out
+
+
+def test_explain_table_prints_the_paragraph_and_every_table(db, capsys):
+    out = _explain(capsys, "--date", "2024-04-02", "--scenario", "bought")
+    assert PARAGRAPH_START in out
+    assert "led by A +10.0%" in out and "1 coin entered and 1 coin left the category" in out
+    assert "the H100 purchase price rose 6.7% ($30,000 \u2192 $32,000) (1 quote entered)" in out
+    for title in ("moves:", "coins:", "gap:", "prices:", "quotes:"):
+        assert title in out
+    assert "q-new" in out and "entered" in out and "left" in out
+
+
+def test_explain_json_terms_add_up_and_carry_every_section(db, capsys):
+    data = json.loads(_explain(capsys, "--format", "json"))
+    assert data["report_date"] == "2024-04-02"  # the latest by default
+    assert set(data["paragraphs"]) == {"bought", "fixed"}
+    assert data["paragraphs"]["bought"].startswith(PARAGRAPH_START)
+    moves = {m["scenario"]: m for m in data["moves"]}
+    b = moves["bought"]
+    assert b["log_change"] == pytest.approx(b["cap_effect"] - b["price_effect"]
+                                            - b["count_effect"], abs=1e-12)
+    assert b["price_effect"] == pytest.approx(math.log(32 / 30))
+    assert moves["fixed"]["price_effect"] == 0
+    coins = {c["coin_id"]: c for c in data["coins"]}
+    assert coins["c"]["membership"] == "left" and coins["d"]["membership"] == "entered"
+    assert sum(c["contribution_usd"] for c in data["coins"]) == pytest.approx(1e9)
+    assert data["gap"][0]["gap_change_usd"] == pytest.approx(4e9)  # (25-14) - (20-13)
+    prices = {p["scenario"]: p for p in data["prices"]}
+    assert (prices["bought"]["previous_central_usd"], prices["bought"]["central_usd"]) == \
+        (30_000, 32_000)
+    assert prices["fixed"]["central_usd"] is None  # a fixed price has no quote set
+    assert prices["fixed"]["unit_price_usd"] == 30_000
+    assert [(q["change"], q["quote_id"]) for q in data["quotes"]] == [("entered", "q-new")]
+
+
+def test_explain_csv_has_one_block_per_section(db, capsys):
+    out = _explain(capsys, "--format", "csv", "--scenario", "bought")
+    blocks = {b.split("\n", 1)[0]: b.split("\n", 1)[1] for b in out.split("\n\n")}
+    assert list(blocks) == ["# moves", "# coins", "# gap", "# prices", "# quotes"]
+    (move,) = csv.DictReader(io.StringIO(blocks["# moves"]))
+    assert move["scenario"] == "bought" and move["previous_report_date"] == "2024-04-01"
+    assert float(move["cap_effect"]) == pytest.approx(math.log(1.25))
+    coins = {r["coin_id"]: r for r in csv.DictReader(io.StringIO(blocks["# coins"]))}
+    assert float(coins["a"]["contribution_usd"]) == 2e9
+    (quote,) = csv.DictReader(io.StringIO(blocks["# quotes"]))
+    assert (quote["change"], quote["source"], float(quote["price_usd"])) == \
+        ("entered", "s2", 34_000)
+
+
+def test_explain_markdown_has_the_paragraph_and_tables(db, capsys):
+    out = _explain(capsys, "--format", "markdown", "--scenario", "fixed")
+    assert out.startswith("## Why it moved (2024-04-02)\n\nfixed coverage rose 25.0%")
+    assert "the H100 price is fixed at $30,000." in out
+    assert "### moves:" in out and "| report_date | scenario | previous_report_date |" in out
+    assert "| 2024-04-02 | fixed | 2024-04-01 |" in out
+
+
+def test_explain_a_first_day_fails_in_one_line(db, capsys):
+    assert main(["explain", "--date", "2024-04-01"]) == 1
+    err = capsys.readouterr().err
+    assert "no report on 2024-04-01 with a previous report" in err and err.count("\n") == 1
+
+
+def test_explain_missing_warehouse_is_one_line(env, capsys):
+    assert main(["explain"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("capcover: error: no warehouse at") and err.count("\n") == 1
+
+
+def _day(updated_at: str, cap: float, factor: float, drop_last: bool = False):
+    pages = market_pages()
+    for page in pages:
+        for c in page:
+            if c["market_cap"]:
+                c["market_cap"] = c["market_cap"] * factor
+    if drop_last:
+        pages[-1] = pages[-1][:-1]
+    return category_payload(cap=cap, updated_at=updated_at), pages
+
+
+def test_daily_run_alerts_and_artifact_carry_the_explanation(fake_cg, settings, httpserver):
+    cats, pages = _day("2024-04-02T06:40:00.000Z", 20e9, 1.0)
+    fake_cg.serve(categories=cats, pages=pages)
+    first = run_daily(settings)
+    assert first.explanations == {}  # nothing to compare with yet
+    httpserver.clear()
+    cats, pages = _day("2024-04-03T06:40:00.000Z", 25e9, 1.1, drop_last=True)
+    fake_cg.serve(categories=cats, pages=pages)
+    result = run_daily(settings)
+
+    why = result.explanations["coindesk-2024"]
+    assert why.startswith("coindesk-2024 coverage rose 25.0% since 2024-04-02")
+    assert "1 coin left the category" in why
+    moved = [a.alert for a in result.alerts
+             if a.alert.rule in ("threshold_crossed", "relative_change")]
+    assert moved and all(a.message.endswith(f". Why: {result.explanations[a.scenario]}")
+                         for a in moved)
+    with open_warehouse(settings.db, read_only=True) as wh:
+        stored = wh.query("SELECT message FROM alerts WHERE rule = 'relative_change'"
+                          " AND scenario = 'coindesk-2024'")
+    assert stored[0][0].endswith(f"Why: {why}")
+    md = summary_markdown(result)
+    assert "**Why it moved**" in md and f"- {why}" in md
+    assert "**Why it moved**" not in summary_markdown(replace(result, explanations={}))
