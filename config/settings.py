@@ -16,6 +16,7 @@ from pydantic_settings import (
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -217,9 +218,13 @@ def _suggest(name: str, known: list[str]) -> str:
 
 def _check_env_names(environ: dict[str, str]) -> None:
     """An unknown `CAPCOVER_*` variable (a typo) is an error, not a silently ignored value."""
-    known = sorted(f"CAPCOVER_{name.upper()}" for name in Settings.model_fields)
+    known = sorted(f"CAPCOVER_{name.upper()}" for name in Settings.model_fields
+                   if name != "scenario")
     for key in sorted(environ):
         name = key.upper()  # pydantic-settings reads the variables case-insensitively
+        if name == "CAPCOVER_SCENARIO":
+            raise ConfigError(f"{key!s}: scenarios come only from the CAPCOVER_CONFIG file, "
+                              "as [[scenario]] tables; unset it")
         if name.startswith("CAPCOVER_") and name not in known and name not in NON_SETTING_ENV:
             raise ConfigError(f"{key!s}: not a capcover setting{_suggest(name, known)}; "
                               "unset it or fix the name")
@@ -319,6 +324,10 @@ def _load(environ: bool, overrides: dict[str, Any]) -> Settings:
         settings = (Settings if environ else _GivenOnly)(**overrides)
     except ValidationError as exc:
         raise ConfigError(_validation_line(exc)) from None
+    except SettingsError as exc:  # a source could not decode a value before validation
+        field = re.search(r'field "([^"]+)"', str(exc))
+        name = f"CAPCOVER_{field.group(1).upper()}" if field else "configuration"
+        raise ConfigError(f"{name}: cannot parse the value ({exc.__cause__ or exc})") from None
     names = {s.name for s in settings.scenarios()}  # validate user scenarios now, not mid-run
     unknown = [s for s in settings.alert_scenarios if s not in names]
     if unknown:
