@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
 
@@ -30,7 +34,10 @@ def _split_commas(value: Any) -> Any:
 class Settings(BaseSettings):
     """Every knob capcover has. Environment variables are `CAPCOVER_<NAME>`."""
 
-    model_config = SettingsConfigDict(env_prefix="CAPCOVER_", extra="ignore", frozen=True)
+    # extra="forbid" and no inf/nan: a misspelt key or a non-finite number is an error, never
+    # a silent default (load_settings names unknown keys first, with a suggestion).
+    model_config = SettingsConfigDict(env_prefix="CAPCOVER_", extra="forbid", frozen=True,
+                                      allow_inf_nan=False)
 
     db: Path = Path("data/capcover.duckdb")
     config: Path | None = None
@@ -81,6 +88,13 @@ class Settings(BaseSettings):
     publish_dir: Path | None = None
     publish_keep: int = Field(7, ge=1)  # snapshots kept; older ones are pruned
 
+    # Plausibility (model/plausibility.py): a sector cap outside [min, max] USD fails the run;
+    # a scenario ratio moving more than x max_daily_move (or / it) against its previous report
+    # is quarantined instead of reported and alerted on.
+    sector_cap_min_usd: float = Field(1e6, gt=0)
+    sector_cap_max_usd: float = Field(1e14, gt=0)
+    max_daily_move: float = Field(10.0, gt=1)
+
     # Only from the TOML file: `[[scenario]]` tables (see model/scenarios.toml for the format).
     scenario: list[dict[str, Any]] = Field(default_factory=list)
 
@@ -88,6 +102,22 @@ class Settings(BaseSettings):
     _split_feeds = field_validator("vastai_gpu_names", mode="before")(_split_commas)
     _split_alert = field_validator("alert_scenarios", "alert_rules", "alert_levels",
                                    mode="before")(_split_commas)
+
+    @field_validator("db", "config", "quotes_file", "publish_dir", mode="before")
+    @classmethod
+    def _not_empty_path(cls, v: Any) -> Any:
+        # Path("") is Path("."): an empty value would silently mean the current directory.
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("must not be empty (unset it for the default)")
+        return v
+
+    @field_validator("sector_cap_max_usd")
+    @classmethod
+    def _band(cls, v: float, info: ValidationInfo) -> float:
+        low = info.data.get("sector_cap_min_usd")
+        if low is not None and v <= low:
+            raise ValueError(f"must be above CAPCOVER_SECTOR_CAP_MIN_USD ({low:g})")
+        return v
 
     @field_validator("coingecko_base_url", "vastai_base_url", "runpod_base_url")
     @classmethod
@@ -176,31 +206,132 @@ class _GivenOnly(Settings):
         return (init_settings,)
 
 
+# CAPCOVER_* variables that are not settings: CI's switch that turns the "no Chromium" skip of
+# the HTML-report tests into a failure. Any other unknown CAPCOVER_* variable is a mistake.
+NON_SETTING_ENV = frozenset({"CAPCOVER_REQUIRE_CHROMIUM"})
+
+
+def _suggest(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _check_env_names(environ: dict[str, str]) -> None:
+    """An unknown `CAPCOVER_*` variable (a typo) is an error, not a silently ignored value."""
+    known = sorted(f"CAPCOVER_{name.upper()}" for name in Settings.model_fields
+                   if name != "scenario")
+    for key in sorted(environ):
+        name = key.upper()  # pydantic-settings reads the variables case-insensitively
+        if name == "CAPCOVER_SCENARIO":
+            raise ConfigError(f"{key!s}: scenarios come only from the CAPCOVER_CONFIG file, "
+                              "as [[scenario]] tables; unset it")
+        if name.startswith("CAPCOVER_") and name not in known and name not in NON_SETTING_ENV:
+            raise ConfigError(f"{key!s}: not a capcover setting{_suggest(name, known)}; "
+                              "unset it or fix the name")
+
+
+def _read_config_file(path: str) -> None:
+    """The CAPCOVER_CONFIG file exists, is TOML and has only known top-level keys."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"CAPCOVER_CONFIG: no such file {path}")
+    try:
+        doc = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"CAPCOVER_CONFIG {path}: cannot read it "
+                          f"({type(exc).__name__})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"CAPCOVER_CONFIG {path}: not valid TOML ({exc})") from None
+    known = sorted(Settings.model_fields)
+    for key in doc:
+        if key not in Settings.model_fields:
+            raise ConfigError(f"CAPCOVER_CONFIG {path}: unknown key {key!r}"
+                              f"{_suggest(key, known)}")
+
+
+def _scheme(url: str) -> str:
+    # Only a short, scheme-shaped prefix is shown: anything else might be the secret itself.
+    match = re.match(r"([A-Za-z][A-Za-z0-9+.-]{0,15})://", url)
+    return f"scheme {match.group(1).lower()}://" if match else "no scheme"
+
+
+def _check_alert_urls(urls: list[SecretStr]) -> None:
+    """Each CAPCOVER_ALERT_URLS entry parses as an Apprise URL (Apprise's own parser); the
+    error names its position and scheme, never the URL (it holds the webhook's secret)."""
+    if not urls:
+        return
+    import apprise  # only when channels are configured: it loads ~160 plugins
+
+    logger = logging.getLogger("apprise")
+    was_disabled = logger.disabled
+    logger.disabled = True  # Apprise logs a rejected URL whole
+    try:
+        for position, url in enumerate(urls, start=1):
+            raw = url.get_secret_value()
+            try:
+                parsed = apprise.Apprise.instantiate(raw, suppress_exceptions=True)
+            except Exception:  # noqa: BLE001 - a plugin's parser may raise anything
+                parsed = None
+            if parsed is None:
+                raise ConfigError(
+                    f"CAPCOVER_ALERT_URLS: URL #{position} of {len(urls)} ({_scheme(raw)}) is "
+                    "not a valid Apprise URL; check it against Apprise's URL formats")
+    finally:
+        logger.disabled = was_disabled
+
+
+def _validation_line(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    name = str(err["loc"][0]) if err["loc"] else "?"
+    shown = repr(err.get("input"))
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    value = "" if "key" in name or "url" in name else f" (got {shown})"
+    if err["type"] == "extra_forbidden":
+        return f"{name}: not a capcover setting"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"CAPCOVER_{name.upper()}: {msg}{value}"
+
+
 def load_settings(*, environ: bool = True, **overrides: Any) -> Settings:
-    """Build settings, turning validation errors into one line that names the setting.
+    """Build settings, turning every mistake into one ConfigError line that names the setting
+    (the CLI exits 2 on it, before any network call).
+
+    Refused: unknown `CAPCOVER_*` variables and unknown keys in the CAPCOVER_CONFIG file (with
+    the closest known name), bad values, inf/nan, empty paths, duplicate or invalid scenarios,
+    unknown alert scenarios, CAPCOVER_ALERT_URLS entries Apprise cannot parse.
 
     `environ=False` ignores the environment and CAPCOVER_CONFIG: the settings are `overrides`
     over the built-in defaults (the demo uses this so a user's key, config file and alert
     channels never reach a replay).
     """
+    try:
+        return _load(environ, overrides)
+    except ConfigError as exc:
+        # One line whatever a value or a file path held (a TOML error quotes the file).
+        text = " ".join(str(exc).split())
+        if text != str(exc):
+            raise ConfigError(text) from None
+        raise
+
+
+def _load(environ: bool, overrides: dict[str, Any]) -> Settings:
+    if environ:
+        _check_env_names(dict(os.environ))
     path = os.environ.get("CAPCOVER_CONFIG") if environ else None
-    if path and not Path(path).is_file():
-        raise ConfigError(f"CAPCOVER_CONFIG: no such file {path}")
     if path:
-        try:
-            tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"CAPCOVER_CONFIG {path}: not valid TOML ({exc})") from None
+        _read_config_file(path)
     try:
         settings = (Settings if environ else _GivenOnly)(**overrides)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        name = str(err["loc"][0]) if err["loc"] else "?"
-        value = "" if "key" in name or "url" in name else f" (got {err.get('input')!r})"
-        raise ConfigError(f"CAPCOVER_{name.upper()}: {err['msg']}{value}") from None
+        raise ConfigError(_validation_line(exc)) from None
+    except SettingsError as exc:  # a source could not decode a value before validation
+        field = re.search(r'field "([^"]+)"', str(exc))
+        name = f"CAPCOVER_{field.group(1).upper()}" if field else "configuration"
+        raise ConfigError(f"{name}: cannot parse the value ({exc.__cause__ or exc})") from None
     names = {s.name for s in settings.scenarios()}  # validate user scenarios now, not mid-run
     unknown = [s for s in settings.alert_scenarios if s not in names]
     if unknown:
         raise ConfigError(f"CAPCOVER_ALERT_SCENARIOS: unknown scenario(s) {', '.join(unknown)}"
                           f" (known: {', '.join(sorted(names))})")
+    _check_alert_urls(settings.alert_urls)
     return settings

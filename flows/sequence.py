@@ -12,11 +12,12 @@ Prefect flow, `capcover run --dry-run`, the demo and the benchmarks all call thi
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,9 @@ from typing import Any
 from config.settings import Settings
 from ingest.clients import Clients
 from ingest.http import HttpStats
-from ingest.models import RawResponse, SectorSnapshot
+from ingest.models import Quarantined, RawResponse, SectorSnapshot
 from ingest.quotes import QuoteBatch, collect
+from model.plausibility import ImplausibleData, check_moves, check_sector_cap
 from model.report import ReportRow, build_reports, price_stats
 from model.run import RunResult
 from model.scenarios import Scenario
@@ -33,7 +35,7 @@ from notify.channels import PREFECT_CHANNEL, channel_id
 from notify.deliver import deliver_after_run
 from warehouse import load
 from warehouse import publish as snapshot
-from warehouse.alerts import fire_alerts
+from warehouse.alerts import fire_alerts, previous_reports
 from warehouse.db import Warehouse, open_warehouse
 from warehouse.explain import explain_all
 
@@ -109,6 +111,37 @@ class DryRunRollback(Exception):  # noqa: N818 - a control-flow signal, not an e
         self.result = result
 
 
+def hold_implausible(
+    wh: Warehouse, settings: Settings, rows: list[ReportRow], *, day: date, run_id: str,
+    first_seq: int,
+) -> tuple[list[ReportRow], list[tuple[str, str]]]:
+    """The plausibility hook (model/plausibility.py), inside the run's transaction.
+
+    A sector cap outside the settings' band raises ImplausibleData: the run fails, nothing is
+    written. A scenario whose ratio moved more than `max_daily_move` times against its previous
+    report loses today's report row (the day's rows are rewritten without it), gets a
+    `quarantine` row (source 'model', the reason, the held-back row as JSON) and is returned
+    with its reason, so it fires no alert and the run summary lists it."""
+    if rows and (why := check_sector_cap(rows[0].sector_market_cap_usd,
+                                         low_usd=settings.sector_cap_min_usd,
+                                         high_usd=settings.sector_cap_max_usd)):
+        raise ImplausibleData(f"{day}: {why}")
+    previous = previous_reports(wh, day, [r.scenario for r in rows])
+    held = {v.scenario: v.reason for v in check_moves(rows, previous,
+                                                      max_move=settings.max_daily_move)
+            if v.quarantined}
+    if not held:
+        return rows, []
+    kept = [r for r in rows if r.scenario not in held]
+    load.replace_reports(wh, day, kept)
+    load.load_quarantine(wh, run_id, [
+        Quarantined(source="model", endpoint="report_daily", record_key=f"{day}/{r.scenario}",
+                    reason=held[r.scenario], record_json=json.dumps(
+                        asdict(r), default=str))
+        for r in rows if r.scenario in held], first_seq=first_seq)
+    return kept, [(name, f"quarantined: {reason}") for name, reason in held.items()]
+
+
 def load_and_report(
     wh: Warehouse, settings: Settings, *, run_id: str, kind: str, started_at: datetime,
     market: MarketPull, quotes: list[QuoteBatch], channel_ids: list[str],
@@ -127,11 +160,14 @@ def load_and_report(
         load.archive_raw(wh, run_id, market.raws + [r for b in quotes for r in b.raws])
         rows, skipped = load_and_model(wh, snap, quotes, categories=settings.categories,
                                        scenarios=settings.scenarios(), run_id=run_id)
+        rows, held = hold_implausible(wh, settings, rows, day=snap.as_of_date, run_id=run_id,
+                                      first_seq=len(quarantined) + 1)
+        skipped = skipped + held
         alerts = fire_alerts(wh, settings.alert_rule_config(), rows, day=snap.as_of_date,
                              run_id=run_id, failed_feeds=feed_errors, channel_ids=channel_ids)
         result = RunResult(
             run_id=run_id, kind=kind, as_of_date=snap.as_of_date, reports=rows,
-            skipped=skipped, quarantined=len(quarantined),
+            skipped=skipped, quarantined=len(quarantined) + len(held),
             duplicates_dropped=snap.duplicates_dropped, http_requests=market.stats.requests,
             http_retries=market.stats.retries, rate_limited=market.stats.rate_limited,
             sources_failed=failed, feed_errors=feed_errors,

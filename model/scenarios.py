@@ -14,7 +14,8 @@ PriceKind = Literal["fixed", "purchase", "rental_hourly"]
 
 
 class PriceRule(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No inf/nan: `unit_price_usd = inf` would make every ratio 0 without a word.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     kind: PriceKind
     unit_price_usd: float | None = Field(None, gt=0)  # only for "fixed"
@@ -44,7 +45,7 @@ class PriceRule(BaseModel):
 
 
 class Scenario(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     description: str = ""
@@ -64,16 +65,27 @@ class Scenario(BaseModel):
 
 
 def parse_scenarios(entries: list[dict], *, where: str) -> list[Scenario]:
-    """Validate `[[scenario]]` tables; a bad one raises ValueError naming it and the field."""
-    out = []
+    """Validate `[[scenario]]` tables; a bad one raises ValueError naming it and the field.
+
+    Two tables with the same name in one file are an error (which one was meant?); replacing a
+    built-in by name is what `merge_scenarios` does and stays allowed."""
+    out: list[Scenario] = []
+    seen: dict[str, int] = {}
     for i, entry in enumerate(entries, start=1):
         try:
-            out.append(Scenario.model_validate(entry))
+            scenario = Scenario.model_validate(entry)
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = ".".join(str(p) for p in err["loc"])
             name = entry.get("name", f"#{i}") if isinstance(entry, dict) else f"#{i}"
+            if not (isinstance(name, str) and name.isprintable() and len(name) <= 60):
+                name = repr(name)[:60]  # the message stays one short line
             raise ValueError(f"{where}: scenario {name}: {loc}: {err['msg']}") from None
+        if scenario.name in seen:
+            raise ValueError(f"{where}: scenario {scenario.name}: defined twice ([[scenario]] "
+                             f"#{seen[scenario.name]} and #{i}); give each a unique name")
+        seen[scenario.name] = i
+        out.append(scenario)
     return out
 
 

@@ -9,9 +9,11 @@ import logging
 import socket
 
 import pytest
+from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
 
 from cli.main import main
+from config.errors import ConfigError
 from config.settings import load_settings
 from flows.sequence import run_daily
 from report.summary import summary_text
@@ -233,11 +235,23 @@ def test_alerts_secret_webhook_url_never_in_output_logs_or_warehouse(
             pass
 
 
-def test_alerts_invalid_channel_url_fails_delivery_not_the_run(
-        alert_env, fake_cg, httpserver, monkeypatch):
+def test_alerts_invalid_channel_url_is_refused_before_the_run(alert_env, monkeypatch):
     monkeypatch.setenv("CAPCOVER_ALERT_URLS", f"nosuchscheme://{SECRET}")
+    with pytest.raises(ConfigError, match=r"URL #1 of 1 \(scheme nosuchscheme://\)") as exc:
+        load_settings()
+    assert SECRET not in str(exc.value)
+
+
+def test_alerts_invalid_channel_url_fails_delivery_not_the_run(
+        alert_env, fake_cg, httpserver):
+    # Settings built past load_settings (a library caller) skip its URL check: delivery still
+    # refuses the URL and the run stands.
     run_day(httpserver, fake_cg, 21e9, DAY1)
-    result = run_day(httpserver, fake_cg, 22.5e9, DAY2)
+    httpserver.clear()
+    fake_cg.serve(categories=category_payload(cap=22.5e9, updated_at=DAY2))
+    settings = load_settings().model_copy(
+        update={"alert_urls": [SecretStr(f"nosuchscheme://{SECRET}")]})
+    result = run_daily(settings)
     assert result.reports
     (failure,) = result.alert_failures
     assert "not a valid Apprise URL" in failure and SECRET not in failure

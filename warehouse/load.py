@@ -92,10 +92,12 @@ def load_quotes(wh: Warehouse, quotes: list[Quote], run_id: str) -> int:
     return wh.append("gpu_quotes", list(rows.values()))
 
 
-def load_quarantine(wh: Warehouse, run_id: str, items: list[Quarantined]) -> int:
+def load_quarantine(wh: Warehouse, run_id: str, items: list[Quarantined],
+                    first_seq: int = 1) -> int:
+    """`first_seq`: a second batch of the same run continues the (run_id, seq) numbering."""
     return wh.append("quarantine", [
         (run_id, seq, q.source, q.endpoint, q.record_key, q.reason, q.record_json)
-        for seq, q in enumerate(items, start=1)
+        for seq, q in enumerate(items, start=first_seq)
     ])
 
 
