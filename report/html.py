@@ -20,7 +20,7 @@ from markupsafe import Markup
 
 from report import chart
 from report.chart import COLOURS, ONE_LABEL  # noqa: F401 - COLOURS is part of this API
-from warehouse import queries
+from warehouse import explain, queries
 from warehouse.db import Warehouse, open_warehouse, table_exists
 
 # The article's question: these scenarios come first on the page and in the PNG.
@@ -38,9 +38,11 @@ class ReportData:
     alerts: list[dict] | None  # None: no alerts table in this warehouse
     illustrative: bool = False
     notes: list[str] = field(default_factory=list)
-    # The "why it moved" paragraph (plain text, escaped by the template); None leaves the
-    # page's why-it-moved slot empty until something explains the move.
+    # The "why it moved" paragraph of the article's scenario (plain text, escaped by the
+    # template) and the coins that moved the sector most; None/empty leave the slot empty
+    # (a first report, or a warehouse from before the why-it-moved views).
     why_it_moved: str | None = None
+    movers: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,22 @@ def gather(wh: Warehouse) -> ReportData:
     if table_exists(wh, "alerts"):
         alerts = queries.recent_alerts(wh)
     illustrative = queries.has_demo_runs(wh)
-    return ReportData(latest, history, constituents, quotes, alerts, illustrative)
+    why, movers = _why_it_moved(wh, latest, history)
+    return ReportData(latest, history, constituents, quotes, alerts, illustrative,
+                      why_it_moved=why, movers=movers)
+
+
+def _why_it_moved(wh: Warehouse, latest: list[dict],
+                  history: dict[str, list]) -> tuple[str | None, list[dict]]:
+    """`capcover explain`'s paragraph and top movers for the first charted scenario."""
+    if not latest or not wh.scalar(
+            "SELECT count(*) FROM duckdb_views() WHERE view_name = 'v_ratio_moves'"):
+        return None, []
+    day = latest[0]["report_date"]
+    scenario = next((s for s in CHART_SCENARIOS if history.get(s)),
+                    latest[0]["scenario"])
+    why = explain.explain_paragraph(wh, day, scenario)
+    return why, (explain.coin_moves(wh, day, scenario, top=5) if why else [])
 
 
 def chart_series(data: ReportData) -> list[chart.Series]:
@@ -111,6 +128,11 @@ def _usd(v: float | None, unit: str = "B") -> str:
     return f"${v:,.0f}"
 
 
+def _usd_m(v: float | None) -> str:
+    """Millions of USD, signed: a coin's contribution to the sector's move."""
+    return "—" if v is None else "$" + _signed(v / 1e6, ",.1f") + "M"
+
+
 def _ratio(v: float | None) -> str:
     return "—" if v is None else f"{v:.3f}"
 
@@ -124,7 +146,7 @@ def _signed(v: float, fmt: str) -> str:
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(usd=_usd, ratio=_ratio, signed=_signed)
+    env.filters.update(usd=_usd, usd_m=_usd_m, ratio=_ratio, signed=_signed)
     return env
 
 
