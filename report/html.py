@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from warehouse import queries
-from warehouse.db import Warehouse, open_warehouse, table_exists
+from warehouse.db import Warehouse, open_warehouse
 
 # Scenarios drawn on the chart (the article's question); every scenario is in the table.
 CHART_SCENARIOS = ("coindesk-2024", "h100-purchase")
@@ -46,7 +46,7 @@ def gather(wh: Warehouse) -> ReportData:
         skus = sorted({r["gpu_sku"] for r in latest})
         quotes = queries.latest_purchase_quotes(wh, day, skus)
     alerts = None
-    if table_exists(wh, "alerts"):
+    if wh.has(5):  # warehouse/migrations/005_alerts.sql
         alerts = queries.recent_alerts(wh)
     illustrative = queries.has_demo_runs(wh)
     return ReportData(latest, history, constituents, quotes, alerts, illustrative)
@@ -271,18 +271,9 @@ def render_html(data: ReportData) -> str:
 def write_report_files(db: str | Path, *, html: str | None = None, png: str | None = None,
                        lock_budget_s: float = 30.0) -> list[Path]:
     """Write the HTML report and/or the PNG chart from the warehouse at `db` (read-only)."""
-    import duckdb
-
-    from warehouse.db import WarehouseError
-
     with open_warehouse(db, read_only=True, lock_budget_s=lock_budget_s) as wh:
-        try:
-            data = gather(wh)
-        except duckdb.CatalogException as exc:
-            first = str(exc).splitlines()[0]
-            raise WarehouseError(f"warehouse {db} lacks the report views ({first}) — it predates "
-                                 f"migration 004; run `capcover run` or `capcover backfill` "
-                                 f"once to migrate it") from None
+        wh.require(4, "the report views")  # warehouse/migrations/004_history_and_views.sql
+        data = gather(wh)
     written = []
     if html:
         path = Path(html)
