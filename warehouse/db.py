@@ -32,6 +32,8 @@ _HOLDER = re.compile(r"held in (?P<program>.+?) \(PID (?P<pid>\d+)\)|PID (?P<bar
 _DAMAGE = re.compile(r"not a valid DuckDB database|Could not read enough bytes|[Cc]orrupt|"
                      r"checksum|replaying WAL|Failed to load metadata|Serialization Error|"
                      r"INTERNAL Error|FATAL Error|database has been invalidated")
+# DuckDB on a SQLite (or other) file: 'Extension ".../sqlite_scanner.duckdb_extension" not found'.
+_FOREIGN = re.compile(r'Extension "[^"]*?/?(\w+?)(?:_scanner)?\.duckdb_extension" not found')
 # The three 4 KiB headers at the start of every DuckDB file, before the first block.
 _HEADER_BYTES = 3 * 4096
 # Statement types `capcover sql` runs; everything else (COPY, SET, PRAGMA, CALL, ATTACH, ...)
@@ -49,8 +51,8 @@ def last_opened() -> Path | None:
 
 def damaged_message(path: str | Path, detail: str) -> str:
     """One line for a damaged warehouse file: what, where, what to do."""
-    return (f"warehouse {path} is damaged and cannot be read ({detail[:160]}) — restore it from a "
-            f"backup, or point CAPCOVER_DB at a new file and run `capcover backfill`")
+    return (f"warehouse {path} is damaged or not a DuckDB warehouse ({detail[:160]}) — restore "
+            f"it from a backup, or point CAPCOVER_DB at a new file and run `capcover backfill`")
 
 
 def is_damage(exc: BaseException) -> bool:
@@ -188,6 +190,10 @@ def _connect_within(path: Path, read_only: bool, budget_s: float, *,
             return _connect(path, read_only)
         except duckdb.IOException as exc:
             text = str(exc)
+            foreign = _FOREIGN.search(text)
+            if foreign:  # DuckDB recognised another format and wants its extension
+                raise WarehouseDamaged(damaged_message(
+                    path, f"the file looks like a {foreign.group(1)} database")) from None
             if "lock" not in text.lower():
                 if is_damage(exc):
                     raise WarehouseDamaged(damaged_message(path, _first(exc))) from None
