@@ -310,10 +310,11 @@ def run_user_sql(wh: Warehouse, query: str) -> tuple[list[str], list[tuple]]:
     if len(statements) > 1:
         raise WarehouseError(f"capcover sql runs one statement; got {len(statements)} — run "
                              f"them one at a time")
-    kind = statements[0].type.name
-    if kind not in SQL_ALLOWED:
+    if statements[0].type.name not in SQL_ALLOWED:
+        # Named by its own first word: DuckDB files INSTALL under LOAD, RESET under SET.
+        word = (statements[0].query.split() or ["?"])[0].upper()
         raise WarehouseError(f"capcover sql is read-only and runs only SELECT or EXPLAIN; the "
-                             f"{kind} statement was refused and nothing changed")
+                             f"{word} statement was refused and nothing changed")
     try:
         return wh.query_table(statements[0].query)
     except WarehouseDamaged:
