@@ -211,16 +211,17 @@ def _connect_within(path: Path, read_only: bool, budget_s: float, *,
 
 
 def _check_intact(wh: Warehouse) -> None:
-    """A file shorter than the blocks its header lists was truncated: DuckDB would open it and
-    fail (or return partial rows) only when a query reaches the missing blocks."""
-    (block_size, total_blocks), = wh.query(
-        "SELECT block_size, total_blocks FROM pragma_database_size() "
+    """A file too short to hold the blocks in use was truncated: DuckDB would open it and fail
+    (or return partial rows) only when a query reaches the missing blocks. Used, not total,
+    blocks: DuckDB may cut free blocks off the end of the file and still count them."""
+    (block_size, used_blocks), = wh.query(
+        "SELECT block_size, used_blocks FROM pragma_database_size() "
         "WHERE database_name = current_database()")
-    expected = _HEADER_BYTES + block_size * total_blocks
+    expected = _HEADER_BYTES + block_size * used_blocks
     size = os.path.getsize(wh.path)
     if size < expected:
         raise WarehouseDamaged(damaged_message(
-            wh.path, f"the file is {size:,} bytes; its header lists {expected:,}"))
+            wh.path, f"the file is {size:,} bytes; the blocks in use need {expected:,}"))
 
 
 def _read_schema(wh: Warehouse) -> None:
