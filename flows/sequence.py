@@ -34,7 +34,7 @@ from notify.deliver import deliver_after_run
 from warehouse import load
 from warehouse import publish as snapshot
 from warehouse.alerts import fire_alerts
-from warehouse.db import Warehouse, WarehouseLocked, open_warehouse
+from warehouse.db import Warehouse, open_warehouse
 
 log = logging.getLogger("capcover")
 
@@ -209,6 +209,8 @@ def record_failure(
     settings: Settings, *, run_id: str, kind: str, started_at: datetime, error: BaseException
 ) -> None:
     """Note a failed run in `runs` (its own small transaction; typed tables stay untouched)."""
+    from warehouse.db import WarehouseLocked
+
     # A run that already waited out the lock budget tries once more, without a second wait:
     # the whole command stays within CAPCOVER_LOCK_BUDGET_S (not twice it).
     budget = 0 if isinstance(error, WarehouseLocked) else settings.lock_budget_s
