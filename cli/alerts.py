@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
-from cli.common import DATE, echo, fail, format_option, load
+from cli.common import DATE, echo, format_option, load
+
+ALERTS_MIGRATION = 5  # warehouse/migrations/005_alerts.sql
 
 # The table shows these columns; CSV and JSON carry them all.
 TABLE_COLUMNS = ["report_date", "scenario", "rule", "level", "previous_ratio", "current_ratio",
@@ -20,13 +22,11 @@ def alerts_cmd(since, undelivered: bool, fmt: str) -> None:
     """Alert history and delivery state per channel."""
     from report.tables import render
     from warehouse.alerts import list_alerts
-    from warehouse.db import open_warehouse, table_exists
+    from warehouse.db import open_warehouse
 
     settings = load()
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
-        if not table_exists(wh, "alerts"):
-            fail(f"no alerts table in {settings.db} — run `capcover run` once to migrate the "
-                 f"warehouse")
+        wh.require(ALERTS_MIGRATION, "the alerts table")
         cols, rows = list_alerts(wh, since=since, undelivered=undelivered)
     if fmt == "table":
         idx = [cols.index(c) for c in TABLE_COLUMNS]

@@ -78,21 +78,16 @@ def render_explanation(data: dict, fmt: str) -> str:
 @format_option
 def explain_cmd(day, scenario, fmt) -> None:
     """Why the coverage ratio moved since the previous report: cap, price and GPU count."""
-    import duckdb
-
     from warehouse.db import open_warehouse
     from warehouse.explain import latest_day
 
     settings = load()
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
+        wh.require(20, "the why-it-moved views")  # warehouse/migrations/020_why_it_moved.sql
         day = day or latest_day(wh)
         if day is None:
             fail(f"no report rows in {settings.db} — run `capcover run` first")
-        try:
-            data = gather(wh, day, scenario)
-        except duckdb.CatalogException:
-            fail(f"{settings.db} predates the explain views (migration 020) — run `capcover "
-                 f"run` (or open it once read-write) to migrate it, then retry")
+        data = gather(wh, day, scenario)
     if not data["moves"]:
         what = f" of scenario {scenario}" if scenario else ""
         fail(f"no report{what} on {day} with a previous report to compare with in "

@@ -80,6 +80,11 @@ def main(argv: list[str] | None = None) -> int:
         if known is not None and isinstance(exc, known.WarehouseError):
             click.echo(f"capcover: error: {exc}", err=True)
             return EXIT_FAILED
+        if known is not None and known.is_damage(exc):  # raised below Warehouse's own methods
+            where = known.last_opened() or "the warehouse (CAPCOVER_DB)"
+            first = (str(exc).strip().splitlines() or [""])[0]
+            click.echo(f"capcover: error: {known.damaged_message(where, first)}", err=True)
+            return EXIT_FAILED
         if debug:
             raise
         first = (str(exc).strip().splitlines() or [""])[0][:300]

@@ -32,22 +32,17 @@ def quotes_group() -> None:
 @format_option
 def list_cmd(sku, kind, source, day, stats: bool, fmt: str) -> None:
     """Stored quotes (default: each source's latest)."""
-    import duckdb
-
     from report.tables import render
     from warehouse.db import open_warehouse
     from warehouse.quotes import list_quotes, quote_stats
 
     settings = load()
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
-        try:
-            if stats:
-                cols, rows = quote_stats(wh, sku=sku, kind=kind, day=day)
-            else:
-                cols, rows = list_quotes(wh, sku=sku, kind=kind, day=day, source=source)
-        except duckdb.CatalogException:
-            fail(f"{settings.db} predates the GPU feeds schema (migration 003) — run "
-                 f"`capcover run` once to migrate it")
+        wh.require(3, "the GPU feeds schema")  # warehouse/migrations/003_gpu_feeds.sql
+        if stats:
+            cols, rows = quote_stats(wh, sku=sku, kind=kind, day=day)
+        else:
+            cols, rows = list_quotes(wh, sku=sku, kind=kind, day=day, source=source)
     if not rows:
         fail(f"no GPU quotes match in {settings.db} — run `capcover run` first, or widen the "
              f"filters")

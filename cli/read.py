@@ -41,23 +41,19 @@ def report_cmd(day, scenario, fmt, html, png) -> None:
 @click.argument("query")
 @format_option
 def sql_cmd(query: str, fmt: str) -> None:
-    """Read-only SQL on the warehouse, e.g. "SELECT * FROM report_daily"."""
-    import duckdb
+    """Read-only SQL on the warehouse, e.g. "SELECT * FROM report_daily".
 
+    One SELECT (or EXPLAIN) statement; it may read the warehouse and the published snapshot
+    folder only. Values are printed exactly as queried in every format.
+    """
     from report.tables import render
-    from warehouse.db import open_warehouse
+    from warehouse.db import open_sandboxed, run_user_sql
 
     settings = load()
-    with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
-        try:
-            cols, rows = wh.query_table(query)
-        except duckdb.Error as exc:
-            first = str(exc).splitlines()[0]
-            if "read-only" in first:
-                fail(f"capcover sql is read-only; the statement was refused and nothing "
-                     f"changed ({first})")
-            fail(f"query failed: {first}")
-    echo(render(cols, rows, fmt))
+    with open_sandboxed(settings.db, readable_dirs=[settings.publish_path()],
+                        lock_budget_s=settings.lock_budget_s) as wh:
+        cols, rows = run_user_sql(wh, query)
+    echo(render(cols, rows, fmt, exact=True))
 
 
 @click.command("config")

@@ -246,8 +246,13 @@ def record_failure(
     settings: Settings, *, run_id: str, kind: str, started_at: datetime, error: BaseException
 ) -> None:
     """Note a failed run in `runs` (its own small transaction; typed tables stay untouched)."""
+    from warehouse.db import WarehouseLocked
+
+    # A run that already waited out the lock budget tries once more, without a second wait:
+    # the whole command stays within CAPCOVER_LOCK_BUDGET_S (not twice it).
+    budget = 0 if isinstance(error, WarehouseLocked) else settings.lock_budget_s
     try:
-        with open_warehouse(settings.db, lock_budget_s=settings.lock_budget_s) as wh:
+        with open_warehouse(settings.db, lock_budget_s=budget) as wh:
             with wh.transaction():
                 load.record_run(wh, run_id=run_id, kind=kind, started_at=started_at,
                                 finished_at=datetime.now(UTC), status="failed",

@@ -21,7 +21,7 @@ from markupsafe import Markup
 from report import chart
 from report.chart import COLOURS, ONE_LABEL  # noqa: F401 - COLOURS is part of this API
 from warehouse import explain, queries
-from warehouse.db import Warehouse, open_warehouse, table_exists
+from warehouse.db import Warehouse, open_warehouse
 
 # The article's question: these scenarios come first on the page and in the PNG.
 CHART_SCENARIOS = ("coindesk-2024", "h100-purchase")
@@ -67,7 +67,7 @@ def gather(wh: Warehouse) -> ReportData:
         skus = sorted({r["gpu_sku"] for r in latest})
         quotes = queries.latest_purchase_quotes(wh, day, skus)
     alerts = None
-    if table_exists(wh, "alerts"):
+    if wh.has(5):  # warehouse/migrations/005_alerts.sql
         alerts = queries.recent_alerts(wh)
     illustrative = queries.has_demo_runs(wh)
     why, movers = _why_it_moved(wh, latest, history)
@@ -78,8 +78,7 @@ def gather(wh: Warehouse) -> ReportData:
 def _why_it_moved(wh: Warehouse, latest: list[dict],
                   history: dict[str, list]) -> tuple[str | None, list[dict]]:
     """`capcover explain`'s paragraph and top movers for the first charted scenario."""
-    if not latest or not wh.scalar(
-            "SELECT count(*) FROM duckdb_views() WHERE view_name = 'v_ratio_moves'"):
+    if not latest or not wh.has(20):  # warehouse/migrations/020_why_it_moved.sql
         return None, []
     day = latest[0]["report_date"]
     scenario = next((s for s in CHART_SCENARIOS if history.get(s)),
@@ -177,18 +176,9 @@ def render_html(data: ReportData) -> str:
 def write_report_files(db: str | Path, *, html: str | None = None, png: str | None = None,
                        lock_budget_s: float = 30.0) -> list[Path]:
     """Write the HTML report and/or the PNG chart from the warehouse at `db` (read-only)."""
-    import duckdb
-
-    from warehouse.db import WarehouseError
-
     with open_warehouse(db, read_only=True, lock_budget_s=lock_budget_s) as wh:
-        try:
-            data = gather(wh)
-        except duckdb.CatalogException as exc:
-            first = str(exc).splitlines()[0]
-            raise WarehouseError(f"warehouse {db} lacks the report views ({first}) — it predates "
-                                 f"migration 004; run `capcover run` or `capcover backfill` "
-                                 f"once to migrate it") from None
+        wh.require(4, "the report views")  # warehouse/migrations/004_history_and_views.sql
+        data = gather(wh)
     written = []
     if html:
         path = Path(html)

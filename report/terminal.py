@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from warehouse.db import table_exists
 from warehouse.queries import coverage_history, crossings_on, latest_report_date, run_alerts
 
 CHART_SCENARIO = "coindesk-2024"
@@ -49,7 +48,7 @@ def print_history(wh, scenario: str = CHART_SCENARIO) -> None:
 
 def print_alerts(wh, run_id: str) -> int:
     """Alerts the demo's daily run fired (from `alerts`), else the crossing from the reports."""
-    if table_exists(wh, "alerts"):
+    if wh.has(5):  # warehouse/migrations/005_alerts.sql
         rows = run_alerts(wh, run_id)
         print(f"\nAlerts fired by the daily run ({len(rows)}):")
         for rule, scenario, message in rows:

@@ -117,3 +117,74 @@ def test_locking_read_only_command_fails_naming_the_writer_pid(fake_cg, env, hol
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
     assert f"locked by PID {writer.pid}" in err and err.startswith("capcover: error: warehouse")
+    assert "read_only=True" not in err  # it already opened read-only
+
+
+def test_locking_wait_never_sleeps_past_the_budget(tmp_path, holder):
+    from warehouse.db import WarehouseLocked, _connect_within
+
+    db = tmp_path / "w.duckdb"
+    open_warehouse(db).close()
+    holder(db, "rw", 600)
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:  # a clock that moves only when we sleep
+        slept.append(seconds)
+        now[0] += seconds
+
+    with pytest.raises(WarehouseLocked, match="waited 7.5 s"):
+        _connect_within(db, True, 7.5, clock=lambda: now[0], sleep=sleep)
+
+    assert sum(slept) == pytest.approx(7.5)  # the whole budget, and not a moment more
+    assert all(s > 0 for s in slept) and max(slept) <= 1.0
+
+
+def test_locking_failed_run_records_its_failure_without_a_second_wait(fake_cg, env, holder,
+                                                                      monkeypatch, caplog):
+    settings = load_settings()
+    _first_run(fake_cg, settings)
+    monkeypatch.setenv("CAPCOVER_LOCK_BUDGET_S", "1")
+    holder(settings.db, "ro", 600)
+
+    with pytest.raises(WarehouseError, match="waited 1 s"):
+        run_daily(load_settings())
+
+    # The failed run's record is tried once more at once, not after another full budget.
+    notes = [r.getMessage() for r in caplog.records if "could not record" in r.getMessage()]
+    assert len(notes) == 1 and "waited 0 s" in notes[0]
+
+
+def test_locking_reader_waiting_for_a_writer_is_not_told_to_open_read_only(tmp_path, holder):
+    db = tmp_path / "w.duckdb"
+    open_warehouse(db).close()
+    holder(db, "rw", 600)
+
+    with pytest.raises(WarehouseError) as err:
+        open_warehouse(db, read_only=True, lock_budget_s=0)
+
+    assert "read_only" not in str(err.value) and "read-only session" not in str(err.value)
+    assert "it is being written" in str(err.value) and "retry when it finishes" in str(err.value)
+
+
+def test_locking_writer_waiting_for_a_reader_is_told_the_reader_keeps_it_out(tmp_path, holder):
+    db = tmp_path / "w.duckdb"
+    open_warehouse(db).close()
+    holder(db, "ro", 600)
+
+    with pytest.raises(WarehouseError) as err:
+        open_warehouse(db, lock_budget_s=0)
+
+    assert "a read-only session keeps writers out too: close it" in str(err.value)
+    assert "published Parquet snapshot" in str(err.value)
+
+
+def test_locking_writer_waiting_for_a_writer_is_told_to_retry(tmp_path, holder):
+    db = tmp_path / "w.duckdb"
+    open_warehouse(db).close()
+    holder(db, "rw", 600)
+
+    with pytest.raises(WarehouseError) as err:
+        open_warehouse(db, lock_budget_s=0)
+
+    assert "another writer has it open: retry when it finishes" in str(err.value)

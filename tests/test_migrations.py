@@ -1,7 +1,10 @@
 """The migration runner: numbered files, applied once, recorded."""
 
-from warehouse.db import open_warehouse
-from warehouse.migrate import discover
+import duckdb
+import pytest
+
+from warehouse.db import WarehouseError, open_warehouse
+from warehouse.migrate import discover, latest_version
 
 
 def test_migrations_apply_once_and_are_recorded(tmp_path):
@@ -25,3 +28,58 @@ def test_migrations_create_the_contract_tables(tmp_path):
             "breakeven_unit_price_usd", "share_of_2023_h100_shipments",
             "constituents_market_cap_usd", "constituents_fdv_usd",
             "constituents_volume_24h_usd", "market_as_of", "fetched_at", "run_id"} <= cols
+
+
+def test_migrations_schema_version_is_read_once_at_open(tmp_path):
+    db = tmp_path / "w.duckdb"
+    open_warehouse(db).close()
+    with open_warehouse(db, read_only=True) as wh:
+        assert wh.applied == {m.version for m in discover()}
+        assert wh.schema_version == latest_version() == max(m.version for m in discover())
+        assert wh.has(5) and not wh.has(latest_version() + 1)
+
+
+def test_migrations_require_names_the_migration_and_what_to_do(tmp_path):
+    db = tmp_path / "w.duckdb"
+    with open_warehouse(db) as wh:
+        wh.query("DELETE FROM schema_migrations WHERE version >= 5")
+    with open_warehouse(db, read_only=True) as wh:
+        assert wh.schema_version == 4
+        wh.require(4, "the report views")  # present: no error
+        with pytest.raises(WarehouseError) as err:
+            wh.require(5, "the alerts table")
+    assert str(err.value) == (f"warehouse {db} predates migration 005 (the alerts table) — run "
+                              f"`capcover run` once to migrate it")
+
+
+def test_migrations_file_without_a_migrations_table_is_version_0(tmp_path):
+    db = tmp_path / "bare.duckdb"
+    duckdb.connect(str(db)).close()
+    with open_warehouse(db, read_only=True) as wh:
+        assert wh.schema_version == 0 and not wh.has(1)
+
+
+def test_migrations_alerts_command_on_a_pre_005_warehouse_says_migrate(env, capsys):
+    from cli.main import main
+
+    with open_warehouse(env["CAPCOVER_DB"]) as wh:
+        wh.query("DELETE FROM schema_migrations WHERE version >= 5")
+
+    assert main(["alerts"]) == 1
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "predates migration 005 (the alerts table)" in err
+    assert "run `capcover run` once to migrate it" in err
+
+
+def test_migrations_html_report_on_a_pre_004_warehouse_says_migrate(env, tmp_path, capsys):
+    from cli.main import main
+
+    with open_warehouse(env["CAPCOVER_DB"]) as wh:
+        wh.query("DELETE FROM schema_migrations WHERE version >= 4")
+
+    assert main(["report", "--html", str(tmp_path / "r.html")]) == 1
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "predates migration 004 (the report views)" in err
+    assert not (tmp_path / "r.html").exists()

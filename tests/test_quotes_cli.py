@@ -164,5 +164,9 @@ def test_quotes_list_on_a_warehouse_before_migration_003_says_what_to_do(warehou
 
     with open_warehouse(warehouse) as wh:
         wh.query("DROP VIEW quote_stats_daily")
+        # ... and the file says so: a pre-003 warehouse has no record of 003 or later.
+        wh.query("DELETE FROM schema_migrations WHERE version >= 3")
+    with open_warehouse(warehouse, read_only=True) as wh:
+        assert wh.schema_version == 1
     assert main(["quotes", "list", "--stats"]) == 1
     assert "run `capcover run` once" in capsys.readouterr().err

@@ -1,10 +1,12 @@
-"""Connections: one `query(sql, params)` with bound parameters, short transactions, lock waits."""
+"""Connections: one `query(sql, params)` with bound parameters, short transactions, lock waits,
+the schema version read once per open, and the sandboxed connection behind `capcover sql`."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,26 +18,93 @@ class WarehouseError(Exception):
     """A warehouse problem a person can act on (missing file, lock held, bad SQL)."""
 
 
+class WarehouseLocked(WarehouseError):
+    """Another process held the file lock for the whole lock budget."""
+
+
+class WarehouseDamaged(WarehouseError):
+    """The file is not a readable capcover warehouse (truncated, garbage, a bad WAL)."""
+
+
 # DuckDB: 'Conflicting lock is held in /usr/bin/python3.11 (PID 8624)'.
 _HOLDER = re.compile(r"held in (?P<program>.+?) \(PID (?P<pid>\d+)\)|PID (?P<bare>\d+)")
+# DuckDB's texts for a file it cannot read back (checked against DuckDB 2.0.1's messages).
+_DAMAGE = re.compile(r"not a valid DuckDB database|Could not read enough bytes|[Cc]orrupt|"
+                     r"checksum|replaying WAL|Failed to load metadata|Serialization Error|"
+                     r"INTERNAL Error|FATAL Error|database has been invalidated")
+# DuckDB on a SQLite (or other) file: 'Extension ".../sqlite_scanner.duckdb_extension" not found'.
+_FOREIGN = re.compile(r'Extension "[^"]*?/?(\w+?)(?:_scanner)?\.duckdb_extension" not found')
+# The three 4 KiB headers at the start of every DuckDB file, before the first block.
+_HEADER_BYTES = 3 * 4096
+# Statement types `capcover sql` runs; everything else (COPY, SET, PRAGMA, CALL, ATTACH, ...)
+# is refused before it executes.
+SQL_ALLOWED = ("SELECT", "EXPLAIN")
+
+
+_last_opened: list[Path] = []
+
+
+def last_opened() -> Path | None:
+    """The file the last `open_warehouse` in this process opened (for error messages)."""
+    return _last_opened[-1] if _last_opened else None
+
+
+def damaged_message(path: str | Path, detail: str) -> str:
+    """One line for a damaged warehouse file: what, where, what to do."""
+    return (f"warehouse {path} is damaged or not a DuckDB warehouse ({detail[:160]}) — restore "
+            f"it from a backup, or point CAPCOVER_DB at a new file and run `capcover backfill`")
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether a DuckDB error means the file itself is unreadable (not a bad query)."""
+    return isinstance(exc, duckdb.Error) and bool(_DAMAGE.search(str(exc)))
 
 
 class Warehouse:
-    """One DuckDB connection to the warehouse file. Use `open_warehouse` to get one."""
+    """One DuckDB connection to the warehouse file. Use `open_warehouse` to get one.
+
+    `applied` holds the migration versions recorded in the file, read once when it was opened;
+    `schema_version` is the highest of them (0 for a file with no `schema_migrations`).
+    """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:
         self.con = con
         self.path = path
         self.read_only = read_only
+        self.applied: frozenset[int] = frozenset()
+
+    @property
+    def schema_version(self) -> int:
+        return max(self.applied, default=0)
+
+    def has(self, migration: int) -> bool:
+        """Whether migration `migration` (its number, e.g. 5 for 005_alerts) is in this file."""
+        return migration in self.applied
+
+    def require(self, migration: int, feature: str) -> None:
+        """Raise one actionable line unless migration `migration` (which adds `feature`) is in
+        this file."""
+        if not self.has(migration):
+            raise WarehouseError(
+                f"warehouse {self.path} predates migration {migration:03d} ({feature}) — run "
+                f"`capcover run` once to migrate it")
+
+    def _run(self, sql: str, params: Sequence[Any] | dict | None) -> duckdb.DuckDBPyConnection:
+        try:
+            return self.con.execute(sql, params or [])
+        except duckdb.Error as exc:
+            if is_damage(exc):
+                raise WarehouseDamaged(damaged_message(self.path, _first(exc))) from None
+            raise
 
     def query(self, sql: str, params: Sequence[Any] | dict | None = None) -> list[tuple]:
-        return self.con.execute(sql, params or []).fetchall()
+        return self._run(sql, params).fetchall()
 
     def query_table(
         self, sql: str, params: Sequence[Any] | dict | None = None
     ) -> tuple[list[str], list[tuple]]:
         """Rows plus column names, for printing."""
-        cur = self.con.execute(sql, params or [])
+        cur = self._run(sql, params)
         columns = [d[0] for d in cur.description] if cur.description else []
         return columns, cur.fetchall()
 
@@ -72,10 +141,16 @@ class Warehouse:
         self.close()
 
 
+def _first(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
-    # Never download extensions at run time: capcover must not reach the internet on its own.
+    # Never download or load extensions behind the user's back: capcover must not reach the
+    # internet on its own.
     config: dict[str, object] = {
         "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
     }
     if not read_only and not path.exists():
         # Keep new files readable by DuckDB 1.5 tools (the duckdb-cli wheel lags behind).
@@ -92,6 +167,78 @@ def _holder(text: str) -> str:
     return f"PID {m.group('pid')} ({Path(m.group('program')).name})"
 
 
+def _lock_hint(text: str, read_only: bool) -> str:
+    """What to do, fitted to who holds the lock and how we asked for it."""
+    if read_only:  # readers never block readers: the holder is writing
+        return ("it is being written (a `capcover run`, `backfill` or a read-write session); "
+                "retry when it finishes, or raise CAPCOVER_LOCK_BUDGET_S")
+    if "read-only mode" in text:  # DuckDB: "you would be able to open this database in read-only"
+        return ("a read-only session keeps writers out too: close it (long-lived readers can use "
+                "the published Parquet snapshot) or retry when it finishes")
+    return "another writer has it open: retry when it finishes, or raise CAPCOVER_LOCK_BUDGET_S"
+
+
+def _connect_within(path: Path, read_only: bool, budget_s: float, *,
+                    clock: Callable[[], float] = time.monotonic,
+                    sleep: Callable[[float], object] = time.sleep) -> duckdb.DuckDBPyConnection:
+    """Connect, retrying with backoff while the lock is held; never sleeps past the budget
+    (seconds). Each attempt itself returns at once (DuckDB does not wait for a lock)."""
+    deadline = clock() + budget_s
+    delay = 0.05
+    while True:
+        try:
+            return _connect(path, read_only)
+        except duckdb.IOException as exc:
+            text = str(exc)
+            foreign = _FOREIGN.search(text)
+            if foreign:  # DuckDB recognised another format and wants its extension
+                raise WarehouseDamaged(damaged_message(
+                    path, f"the file looks like a {foreign.group(1)} database")) from None
+            if "lock" not in text.lower():
+                if is_damage(exc):
+                    raise WarehouseDamaged(damaged_message(path, _first(exc))) from None
+                raise WarehouseError(f"cannot open warehouse {path}: {_first(exc)}") from None
+            left = deadline - clock()
+            if left <= 0:
+                raise WarehouseLocked(
+                    f"warehouse {path} is locked by {_holder(text)} (waited {budget_s:g} s,"
+                    f" CAPCOVER_LOCK_BUDGET_S) — {_lock_hint(text, read_only)}") from None
+            # The last sleep is cut to what is left, so the wait ends at the budget.
+            sleep(min(delay, left))
+            delay = min(delay * 2, 1.0)
+        except duckdb.Error as exc:  # e.g. a WAL that does not replay
+            raise WarehouseDamaged(damaged_message(path, _first(exc))) from None
+
+
+def _check_intact(wh: Warehouse) -> None:
+    """A file too short to hold the blocks in use was truncated: DuckDB would open it and fail
+    (or return partial rows) only when a query reaches the missing blocks. Used, not total,
+    blocks: DuckDB may cut free blocks off the end of the file and still count them."""
+    (block_size, used_blocks), = wh.query(
+        "SELECT block_size, used_blocks FROM pragma_database_size() "
+        "WHERE database_name = current_database()")
+    expected = _HEADER_BYTES + block_size * used_blocks
+    size = os.path.getsize(wh.path)
+    if size < expected:
+        raise WarehouseDamaged(damaged_message(
+            wh.path, f"the file is {size:,} bytes; the blocks in use need {expected:,}"))
+
+
+def _read_schema(wh: Warehouse) -> None:
+    """Read the applied migrations once; refuse a file from a newer capcover."""
+    from warehouse.migrate import latest_version
+
+    if wh.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
+                 " AND schema_name = 'main'"):
+        wh.applied = frozenset(v for (v,) in wh.query("SELECT version FROM schema_migrations"))
+    known = latest_version()
+    if wh.schema_version > known:
+        raise WarehouseError(
+            f"warehouse {wh.path} has schema version {wh.schema_version}, newer than this "
+            f"capcover knows ({known}) — upgrade capcover (pip install -U capcover) to read or "
+            f"write it")
+
+
 def open_warehouse(
     path: str | Path,
     *,
@@ -99,12 +246,15 @@ def open_warehouse(
     lock_budget_s: float = 30.0,
     migrate: bool = True,
 ) -> Warehouse:
-    """Open the warehouse, waiting (bounded) while another process holds the file lock.
+    """Open the warehouse, waiting (bounded by `lock_budget_s`, in seconds) while another
+    process holds the file lock.
 
     Read-write opens create the file and apply pending migrations. Read-only opens require the
-    file to exist.
+    file to exist. Every open reads the schema version once (`Warehouse.applied`) and refuses a
+    damaged file or one with a migration newer than this code knows.
     """
     path = Path(path)
+    _last_opened[:] = [path]
     if read_only and not path.exists():
         raise WarehouseError(
             f"no warehouse at {path} — run `capcover run` (or `capcover demo`, which writes "
@@ -112,34 +262,76 @@ def open_warehouse(
         )
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + lock_budget_s
-    delay = 0.05
-    while True:
-        try:
-            con = _connect(path, read_only)
-            break
-        except duckdb.IOException as exc:
-            text = str(exc)
-            if "lock" not in text.lower():
-                first = text.splitlines()[0]
-                raise WarehouseError(f"cannot open warehouse {path}: {first}") from None
-            if time.monotonic() + delay > deadline:
-                raise WarehouseError(
-                    f"warehouse {path} is locked by {_holder(text)} (waited {lock_budget_s:g} s,"
-                    f" CAPCOVER_LOCK_BUDGET_S) — close that DuckDB session (readers: open it"
-                    f" read_only=True) or retry when it finishes"
-                ) from None
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+    con = _connect_within(path, read_only, lock_budget_s)
     wh = Warehouse(con, path, read_only)
-    if migrate and not read_only:
-        from warehouse.migrate import apply_migrations
+    try:
+        _check_intact(wh)
+        _read_schema(wh)
+        if migrate and not read_only:
+            from warehouse.migrate import apply_migrations
 
-        apply_migrations(wh)
+            apply_migrations(wh)
+            _read_schema(wh)
+    except BaseException:
+        wh.close()
+        raise
     return wh
+
+
+def open_sandboxed(
+    path: str | Path, *, readable_dirs: Sequence[str | Path] = (), lock_budget_s: float = 30.0
+) -> Warehouse:
+    """A read-only connection for arbitrary user SQL: no file access except the warehouse and
+    `readable_dirs` (read), no extensions, no network, and settings locked so a query cannot
+    undo any of it. `run_user_sql` additionally refuses statements other than SELECT/EXPLAIN
+    (COPY would otherwise write into a readable directory)."""
+    wh = open_warehouse(path, read_only=True, lock_budget_s=lock_budget_s)
+    try:
+        dirs = [str(Path(d).resolve()) + os.sep for d in readable_dirs]
+        # allowed_directories can only be set while external access is still on.
+        wh.con.execute("SET allowed_directories = ?", [dirs])
+        wh.con.execute("SET enable_external_access = false")
+        wh.con.execute("SET lock_configuration = true")
+    except BaseException:
+        wh.close()
+        raise
+    return wh
+
+
+def run_user_sql(wh: Warehouse, query: str) -> tuple[list[str], list[tuple]]:
+    """Run ONE SELECT or EXPLAIN statement from a user on a sandboxed connection; anything else
+    (several statements, COPY, SET, PRAGMA, CALL, ATTACH, INSTALL, LOAD, writes) raises
+    WarehouseError before it runs. Column names and rows as DuckDB returned them."""
+    try:
+        statements = wh.con.extract_statements(query)
+    except duckdb.Error as exc:
+        raise WarehouseError(f"query failed: {_first(exc)}") from None
+    if not statements:
+        raise WarehouseError('empty query — pass one SELECT, e.g. capcover sql "SELECT 1"')
+    if len(statements) > 1:
+        raise WarehouseError(f"capcover sql runs one statement; got {len(statements)} — run "
+                             f"them one at a time")
+    if statements[0].type.name not in SQL_ALLOWED:
+        # Named by its own first word: DuckDB files INSTALL under LOAD, RESET under SET.
+        word = (statements[0].query.split() or ["?"])[0].upper()
+        raise WarehouseError(f"capcover sql is read-only and runs only SELECT or EXPLAIN; the "
+                             f"{word} statement was refused and nothing changed")
+    try:
+        return wh.query_table(statements[0].query)
+    except WarehouseDamaged:
+        raise
+    except duckdb.Error as exc:
+        first = _first(exc)
+        if isinstance(exc, duckdb.PermissionException):
+            raise WarehouseError(f"capcover sql reads only the warehouse and the published "
+                                 f"snapshot folder, with no network or extensions; refused: "
+                                 f"{first}") from None
+        if "read-only" in first:
+            raise WarehouseError(f"capcover sql is read-only; the statement was refused and "
+                                 f"nothing changed ({first})") from None
+        raise WarehouseError(f"query failed: {first}") from None
 
 
 def table_exists(wh: Warehouse, name: str) -> bool:
     """Whether the warehouse has a table called `name` (older files predate some tables)."""
     return bool(wh.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]))
-

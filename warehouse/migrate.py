@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -34,6 +35,12 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     if len(set(versions)) != len(versions):
         raise RuntimeError(f"duplicate migration numbers in {directory}")
     return found
+
+
+@cache
+def latest_version(directory: Path = MIGRATIONS_DIR) -> int:
+    """The highest migration number this code knows (a file with a higher one is newer)."""
+    return max((m.version for m in discover(directory)), default=0)
 
 
 def apply_migrations(wh, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
