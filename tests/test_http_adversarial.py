@@ -37,9 +37,9 @@ def coingecko(base_url: str, *, budget: float = 5.0, attempts: int = 8, **kw) ->
 
 
 class RawServer:
-    """A TCP server on 127.0.0.1 that hands each connection to `handler(conn)`."""
+    """A TCP server on 127.0.0.1 that hands each connection to `handler(server, conn)`."""
 
-    def __init__(self, handler: Callable[[socket.socket], None]) -> None:
+    def __init__(self, handler: Callable[[RawServer, socket.socket], None]) -> None:
         self.handler = handler
         self.connections = 0
         self.sent = 0  # body bytes the handlers reported sending
@@ -172,11 +172,13 @@ def test_adversarial_drip_server_is_cut_at_the_deadline(raw_server):
 
 def test_adversarial_drip_server_retries_within_the_budget(raw_server):
     server = raw_server(_drip)
-    client = coingecko(server.url, budget=0.8, deadline_s=0.5, read_timeout_s=5)
-    with pytest.raises(RetryBudgetExhausted) as info:
+    client = coingecko(server.url, budget=1.2, deadline_s=0.5, read_timeout_s=5)
+    with pytest.raises(RetryBudgetExhausted, match=r"retry budget 1.2 s") as info:
         client.categories()
-    # 0.5 s, then a retry cut to what is left of the 0.8 s budget; then the budget is spent.
-    assert info.value.attempts == 2 and server.connections == 2
+    # Each attempt is cut at 0.5 s, the last one at what is left of the budget; how many fit
+    # depends on the machine's load, but every one was a real, cut-short connection.
+    assert info.value.attempts == server.connections >= 2
+    assert server.sent < 1000
 
 
 def test_adversarial_dripped_headers_are_cut_at_the_deadline(raw_server):
