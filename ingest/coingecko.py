@@ -1,10 +1,11 @@
 """CoinGecko through pycoingecko, made trustworthy.
 
-pycoingecko builds URLs and names the endpoints; everything else is ours: the injected
-`HttpSession` owns timeouts, the rate limit, retries and the raw archive, and sends the key as a
-header (pycoingecko would put it in the query string, and so into URLs, logs and exceptions).
-Parsing works on decoded payloads so that `capcover rebuild` can parse archived bodies with the
-very same functions.
+pycoingecko builds URLs and names the endpoints; everything else is ours: its session is a
+stand-in that hands the URL back, and `HttpSession.fetch` sends it (timeouts, deadline, body
+cap, rate limit, retries, CoinGecko's own status mapping) and returns the response with its
+archive record. The key travels as a header (pycoingecko would put it in the query string, and
+so into URLs, logs and exceptions). Parsing works on decoded payloads so that
+`capcover rebuild` can parse archived bodies with the very same functions.
 """
 
 from __future__ import annotations
