@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     http_connect_timeout_s: float = Field(5.0, gt=0)
     http_read_timeout_s: float = Field(30.0, gt=0)
     http_retry_budget_s: float = Field(120.0, ge=0)
+    # At the HTTP boundary (ingest/http.py, ingest/transport.py): one attempt's whole answer
+    # (connect, redirects, headers, body) within this many seconds, its decoded body within
+    # this many MB, and no source timestamp later than arrival plus this skew (seconds).
+    http_deadline_s: float = Field(60.0, gt=0)
+    http_max_body_mb: float = Field(50.0, gt=0)
+    max_clock_skew_s: float = Field(600.0, ge=0)
 
     quotes_file: Path | None = None  # None: the curated file shipped in ingest/data
     # GPU price feeds (ingest/vastai.py, ingest/runpod.py); both need no key.

@@ -2,14 +2,17 @@
 
 `Clients(settings)` is what a run is handed (as Dagster hands resources): tests and the demo
 point the same clients at local servers through the base URLs in the settings, and inject
-`sleep` to record retry waits instead of sleeping. Nothing is monkeypatched.
+`sleep` (to record retry waits instead of sleeping) and `clock` (a UTC wall clock: fetch times
+and retry budgets run on it). Nothing is monkeypatched.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from config.settings import Settings
 from ingest import CURATED_QUOTES_PATH
@@ -17,18 +20,33 @@ from ingest.coingecko import CoinGeckoClient
 from ingest.http import RetryPolicy
 from ingest.quotes import CuratedQuotes, QuoteProvider
 
+Sleep = Callable[[float], None]
+Clock = Callable[[], datetime]
+
+
+def http_options(
+    settings: Settings, *, sleep: Sleep | None = None, clock: Clock | None = None
+) -> dict[str, Any]:
+    """The keyword arguments every client takes from the `http_*` settings."""
+    return dict(
+        connect_timeout_s=settings.http_connect_timeout_s,
+        read_timeout_s=settings.http_read_timeout_s,
+        deadline_s=settings.http_deadline_s,
+        max_body_bytes=int(settings.http_max_body_mb * 1024 * 1024),
+        max_skew_s=settings.max_clock_skew_s,
+        retry=RetryPolicy(budget_s=settings.http_retry_budget_s), sleep=sleep, clock=clock,
+    )
+
 
 def coingecko_client(
-    settings: Settings, *, sleep: Callable[[float], None] | None = None
+    settings: Settings, *, sleep: Sleep | None = None, clock: Clock | None = None
 ) -> CoinGeckoClient:
-    """The CoinGecko client the settings describe (`sleep` lets tests record retry waits)."""
+    """The CoinGecko client the settings describe."""
     key = settings.coingecko_api_key.get_secret_value() if settings.coingecko_api_key else None
     return CoinGeckoClient(
         plan=settings.coingecko_plan, api_key=key, base_url=settings.coingecko_base_url,
         rate_per_minute=settings.coingecko_rate_per_minute,
-        connect_timeout_s=settings.http_connect_timeout_s,
-        read_timeout_s=settings.http_read_timeout_s,
-        retry=RetryPolicy(budget_s=settings.http_retry_budget_s), sleep=sleep,
+        **http_options(settings, sleep=sleep, clock=clock),
     )
 
 
@@ -38,23 +56,23 @@ def curated_quotes_path(settings: Settings) -> Path:
 
 
 def quote_providers(
-    settings: Settings, *, sleep: Callable[[float], None] | None = None
+    settings: Settings, *, sleep: Sleep | None = None, clock: Clock | None = None
 ) -> list[QuoteProvider]:
     """Every GPU quote source, each from its settings: curated file, Vast.ai, RunPod."""
     from ingest.runpod import RunPodClient
     from ingest.vastai import VastAiClient
 
-    timeouts = dict(connect_timeout_s=settings.http_connect_timeout_s,
-                    read_timeout_s=settings.http_read_timeout_s,
-                    retry=RetryPolicy(budget_s=settings.http_retry_budget_s), sleep=sleep)
+    options = http_options(settings, sleep=sleep, clock=clock)
     # CoinGecko's /exchange_rates only when a curated quote is not in USD (and has no rate).
-    rates = lambda: coingecko_client(settings, sleep=sleep).exchange_rates()  # noqa: E731
+    rates = lambda: coingecko_client(  # noqa: E731
+        settings, sleep=sleep, clock=clock).exchange_rates()
     return [
-        CuratedQuotes(settings.quotes_file, rates_fetcher=rates),
+        CuratedQuotes(settings.quotes_file, rates_fetcher=rates,
+                      max_skew_s=settings.max_clock_skew_s),
         VastAiClient(base_url=settings.vastai_base_url, gpu_names=settings.vastai_gpu_names,
-                     rate_per_minute=settings.vastai_rate_per_minute, **timeouts),
+                     rate_per_minute=settings.vastai_rate_per_minute, **options),
         RunPodClient(base_url=settings.runpod_base_url,
-                     rate_per_minute=settings.runpod_rate_per_minute, **timeouts),
+                     rate_per_minute=settings.runpod_rate_per_minute, **options),
     ]
 
 
@@ -64,13 +82,14 @@ class Clients:
     with its own session, counters and archive)."""
 
     settings: Settings
-    sleep: Callable[[float], None] | None = None  # None: time.sleep
+    sleep: Sleep | None = None  # None: time.sleep
+    clock: Clock | None = None  # None: the real UTC clock (and time.monotonic for budgets)
 
     def coingecko(self) -> CoinGeckoClient:
-        return coingecko_client(self.settings, sleep=self.sleep)
+        return coingecko_client(self.settings, sleep=self.sleep, clock=self.clock)
 
     def quote_providers(self) -> list[QuoteProvider]:
-        return quote_providers(self.settings, sleep=self.sleep)
+        return quote_providers(self.settings, sleep=self.sleep, clock=self.clock)
 
 
 def quote_parsers(settings: Settings) -> dict:

@@ -1,15 +1,17 @@
 """CoinGecko through pycoingecko, made trustworthy.
 
-pycoingecko builds URLs and names the endpoints; everything else is ours: the injected
-`HttpSession` owns timeouts, the rate limit, retries and the raw archive, and sends the key as a
-header (pycoingecko would put it in the query string, and so into URLs, logs and exceptions).
-Parsing works on decoded payloads so that `capcover rebuild` can parse archived bodies with the
-very same functions.
+pycoingecko builds URLs and names the endpoints; everything else is ours: its session is a
+stand-in that hands the URL back, and `HttpSession.fetch` sends it (timeouts, deadline, body
+cap, rate limit, retries, CoinGecko's own status mapping) and returns the response with its
+archive record. The key travels as a header (pycoingecko would put it in the query string, and
+so into URLs, logs and exceptions). Parsing works on decoded payloads so that
+`capcover rebuild` can parse archived bodies with the very same functions.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -17,7 +19,18 @@ from typing import Any, Literal
 from pycoingecko import CoinGeckoAPI
 from pydantic import ValidationError
 
-from ingest.errors import BadPayload, IngestError, NotFound, StatusError
+from ingest.errors import (
+    AuthError,
+    BadPayload,
+    IngestError,
+    NotFound,
+    PlanLimited,
+    RateLimited,
+    StatusError,
+    StatusReply,
+    body_summary,
+)
+from ingest.feeds import MAX_CLOCK_SKEW_S, future_problem, json_problem, record_json
 from ingest.http import HttpSession, RawResponse, RetryPolicy
 from ingest.models import Category, CoinMarket, Quarantined, SectorSnapshot
 
@@ -40,7 +53,7 @@ def parse_error_envelope(status: int, body: str) -> tuple[int | None, str | None
     """(error_code, message) from any of CoinGecko's three error envelopes, else (None, None)."""
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None, None
     if not isinstance(payload, dict):
         return None, None
@@ -49,11 +62,32 @@ def parse_error_envelope(status: int, body: str) -> tuple[int | None, str | None
         inner = payload["error"].get("status", payload["error"])
     if isinstance(inner, dict) and ("error_code" in inner or "error_message" in inner):
         code = inner.get("error_code")
-        message = str(inner.get("error_message", "")).strip()
-        return (int(code) if isinstance(code, int | float) else None), _first_sentence(message)
+        message = " ".join(str(inner.get("error_message", "")).split())
+        code = code if isinstance(code, int) and not isinstance(code, bool) else None
+        return code, _first_sentence(message)
     if isinstance(payload.get("error"), str):  # {"error": "coin not found"}
-        return None, payload["error"]
+        return None, " ".join(payload["error"].split())[:200] or "no message"
     return None, None
+
+
+AUTH_ADVICE = "check CAPCOVER_COINGECKO_PLAN and CAPCOVER_COINGECKO_API_KEY"
+PLAN_CODES = (10005, 10012)  # pro-only endpoint; history beyond 365 days
+AUTH_CODES = (10002, 10010, 10011)  # missing key; key on the wrong plan's root
+
+
+def coingecko_errors(reply: StatusReply) -> StatusError:
+    """CoinGecko's own status mapping: its error codes first, then the plain HTTP meaning."""
+    code, message = parse_error_envelope(reply.status, reply.body)
+    message = message or body_summary(reply.body)
+    if reply.status == 429 or code == 429:
+        return reply.error(RateLimited, message, code=code)
+    if code in PLAN_CODES:
+        return reply.error(PlanLimited, message, code=code)
+    if reply.status in (401, 403) or code in AUTH_CODES:
+        return reply.error(AuthError, message, code=code, advice=AUTH_ADVICE)
+    if reply.status == 404:
+        return reply.error(NotFound, message, code=code)
+    return reply.error(StatusError, message, code=code)
 
 
 def _first_sentence(message: str) -> str:
@@ -64,12 +98,10 @@ def _first_sentence(message: str) -> str:
 def _load_json(raw: RawResponse) -> Any:
     try:
         return json.loads(raw.body)
-    except ValueError as exc:
-        head = raw.body.lstrip()[:1]
-        what = "an HTML page" if head == "<" else f"invalid JSON ({exc.msg} at char {exc.pos})"
+    except (ValueError, RecursionError) as exc:
         raise BadPayload(
-            f"coingecko {raw.endpoint}: expected JSON, got {what} — the API or a proxy sent a "
-            f"non-API answer; retry later", endpoint=raw.endpoint,
+            f"coingecko {raw.endpoint}: expected JSON, got {json_problem(raw.body, exc)} — the "
+            f"API or a proxy sent a non-API answer; retry later", endpoint=raw.endpoint,
         ) from None
 
 
@@ -86,7 +118,7 @@ def _quarantine(raw: RawResponse, record: Any, reason: str) -> Quarantined:
     key = record.get("id") if isinstance(record, dict) else None
     return Quarantined(
         source=raw.source, endpoint=raw.endpoint, record_key=str(key) if key else None,
-        reason=reason, record_json=json.dumps(record, sort_keys=True, default=str),
+        reason=reason, record_json=record_json(record),
     )
 
 
@@ -98,8 +130,13 @@ def _reason(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_records(raw: RawResponse, model: type, required: Iterable[str] = ()) -> tuple[list, list]:
+def parse_records(raw: RawResponse, model: type, required: Iterable[str] = (), *,
+                  stamp: str | None = None,
+                  max_skew_s: float = MAX_CLOCK_SKEW_S) -> tuple[list, list]:
     """Parse a list payload into `model`s; bad single records are quarantined, not fatal.
+
+    A record whose `stamp` field (its own timestamp) lies more than `max_skew_s` seconds after
+    the response arrived is quarantined too: no source can report from the future.
 
     The payload as a whole must be a list. A `required` field that NO record carries (renamed
     or dropped) is the API changing shape: that fails the run instead of quarantining every
@@ -125,9 +162,16 @@ def parse_records(raw: RawResponse, model: type, required: Iterable[str] = ()) -
             bad.append(_quarantine(raw, record, f"missing required field(s) {', '.join(missing)}"))
             continue
         try:
-            good.append(model.model_validate(record))
+            parsed = model.model_validate(record)
         except ValidationError as exc:
             bad.append(_quarantine(raw, record, _reason(exc)))
+            continue
+        problem = stamp and future_problem(stamp, getattr(parsed, stamp), raw.fetched_at,
+                                           max_skew_s)
+        if problem:
+            bad.append(_quarantine(raw, record, problem))
+            continue
+        good.append(parsed)
     return good, bad
 
 
@@ -136,7 +180,8 @@ MARKET_FIELDS = ("id", "market_cap")
 
 
 def build_snapshot(
-    raws: list[RawResponse], categories: list[str], *, require_constituents: bool = True
+    raws: list[RawResponse], categories: list[str], *, require_constituents: bool = True,
+    max_skew_s: float = MAX_CLOCK_SKEW_S,
 ) -> SectorSnapshot:
     """Derive a `SectorSnapshot` from raw responses (live or from the archive), in order.
 
@@ -149,10 +194,16 @@ def build_snapshot(
     if not cat_raws:
         raise BadPayload("coingecko /coins/categories: no successful response to parse")
     where = "coingecko /coins/categories"
-    all_categories, quarantined = parse_records(cat_raws[-1], Category, CATEGORY_FIELDS)
+    all_categories, quarantined = parse_records(cat_raws[-1], Category, CATEGORY_FIELDS,
+                                                stamp="updated_at", max_skew_s=max_skew_s)
     if not all_categories and not quarantined:
         raise BadPayload(f"{where}: the API returned an empty list of categories — CoinGecko "
                          f"is degraded; retry later", endpoint="/coins/categories")
+    ids = [c.id for c in all_categories] + [q.record_key for q in quarantined if q.record_key]
+    twice = sorted(i for i, n in Counter(ids).items() if n > 1)
+    if twice:
+        raise BadPayload(f"{where}: category '{twice[0]}' is listed twice — the answer "
+                         f"contradicts itself; retry later", endpoint="/coins/categories")
     by_id = {c.id: c for c in all_categories}
     rejected = {q.record_key: q.reason for q in quarantined}
     chosen = []
@@ -189,7 +240,8 @@ def build_snapshot(
         for raw in ok:
             if raw.endpoint != "/coins/markets" or raw.params.get("category") != cid:
                 continue
-            coins, bad = parse_records(raw, CoinMarket, MARKET_FIELDS)
+            coins, bad = parse_records(raw, CoinMarket, MARKET_FIELDS, stamp="last_updated",
+                                       max_skew_s=max_skew_s)
             quarantined.extend(bad)
             rejected_here += len(bad)
             for coin in coins:
@@ -209,8 +261,25 @@ def build_snapshot(
     return SectorSnapshot(chosen, constituents, quarantined, dropped, fetched)
 
 
+class _Planned(Exception):  # noqa: N818 - carries pycoingecko's request out, not an error
+    def __init__(self, url: str, params: dict[str, Any]) -> None:
+        super().__init__(url)
+        self.url, self.params = url, params
+
+
+class _PlanOnly:
+    """Stands in for pycoingecko's session: it hands back the URL and parameters pycoingecko
+    built, so the client sends them itself and gets response and record back directly."""
+
+    def get(self, url: str, params: dict | None = None, **_: Any) -> None:
+        raise _Planned(url, dict(params or {}))
+
+
 class CoinGeckoClient:
-    """One client for CoinGecko: pycoingecko for endpoints, `HttpSession` for everything else."""
+    """One client for CoinGecko: pycoingecko names the endpoints, `HttpSession` sends them.
+
+    `archive` lists every record this client received (failed attempts included), in order.
+    """
 
     def __init__(
         self,
@@ -221,7 +290,11 @@ class CoinGeckoClient:
         rate_per_minute: float | None = None,
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 30.0,
+        deadline_s: float = 60.0,
+        max_body_bytes: int = 50 * 1024 * 1024,
+        max_skew_s: float = MAX_CLOCK_SKEW_S,
         retry: RetryPolicy | None = None,
+        clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         if plan in KEY_HEADERS and not api_key:
@@ -236,33 +309,35 @@ class CoinGeckoClient:
             headers=headers,
             connect_timeout_s=connect_timeout_s,
             read_timeout_s=read_timeout_s,
+            deadline_s=deadline_s,
+            max_body_bytes=max_body_bytes,
             retry=retry,
-            error_parser=parse_error_envelope,
+            status_mapping=coingecko_errors,
+            clock=clock,
             sleep=sleep,
         )
+        self.max_skew_s = max_skew_s
+        self.archive: list[RawResponse] = []
         # Constructed without a key on purpose: pycoingecko would send it as a query parameter.
         self.api = CoinGeckoAPI()
         self.api.api_base_url = self.session.base_url + "/"
-        self.api.session = self.session  # replaces its own session and its urllib3 Retry
+        self.api.session = _PlanOnly()  # replaces its own session and its urllib3 Retry
         self.api.extra_params = None
-
-    @property
-    def archive(self) -> list[RawResponse]:
-        return self.session.archive
 
     def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> RawResponse:
         try:
             method(*args, **kwargs)
-        except IngestError:
+        except _Planned as plan:
+            url, params = plan.url, plan.params
+        else:  # pragma: no cover - every pycoingecko method goes through session.get
+            raise RuntimeError(f"pycoingecko {method.__name__} sent no request")
+        try:
+            exchange = self.session.fetch("GET", url, params=params)
+        except IngestError as exc:
+            self.archive.extend(exc.raws)
             raise
-        except json.JSONDecodeError:
-            pass  # the archived body is judged by the parser, with a clearer message
-        except ValueError as exc:  # pycoingecko's bare ValueError(dict): recover the status
-            last = self.session.archive[-1] if self.session.archive else None
-            status = last.status if last else 0
-            raise StatusError(f"coingecko: HTTP {status}: {str(exc)[:200]}",
-                              status=status) from None
-        return self.session.archive[-1]
+        self.archive.extend(exchange.records)
+        return exchange.record
 
     def categories(self) -> RawResponse:
         return self._call(self.api.get_coins_categories, order="market_cap_desc")
@@ -277,7 +352,8 @@ class CoinGeckoClient:
         """Categories plus every page of every configured category's constituents."""
         self.categories()
         # Fail on an unknown category before spending calls on its pages.
-        build_snapshot(list(self.archive), categories, require_constituents=False)
+        build_snapshot(list(self.archive), categories, require_constituents=False,
+                       max_skew_s=self.max_skew_s)
         for cid in categories:
             for page in range(1, MAX_PAGES + 1):
                 raw = self.markets_page(cid, page)
@@ -289,7 +365,7 @@ class CoinGeckoClient:
                     f"coingecko /coins/markets: category '{cid}' still full after {MAX_PAGES} "
                     f"pages — refusing to page forever", endpoint="/coins/markets",
                 )
-        return build_snapshot(list(self.archive), categories)
+        return build_snapshot(list(self.archive), categories, max_skew_s=self.max_skew_s)
 
     def market_chart(self, coin_id: str, days: int) -> RawResponse:
         """`/coins/{id}/market_chart?vs_currency=usd&days=N` (parse with ingest.history)."""

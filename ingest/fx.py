@@ -7,10 +7,12 @@ unit of `cur` is worth `rates["usd"].value / rates[cur].value` US dollars.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from ingest.errors import BadPayload
+from ingest.feeds import json_problem
 from ingest.http import RawResponse
 
 # The fiat currencies CoinGecko's /exchange_rates lists (type "fiat"); `capcover quotes add`
@@ -44,19 +46,37 @@ class ExchangeRates:
 def parse_exchange_rates(raw: RawResponse) -> ExchangeRates:
     """`{"rates": {"usd": {"value": 68000.0, ...}, "eur": {...}}}` -> USD per unit."""
     try:
-        rates = json.loads(raw.body)["rates"]
-        usd = float(rates["usd"]["value"])
-        out = {}
-        for code, entry in rates.items():
-            value = float(entry["value"])
-            if value > 0:
-                out[code.upper()] = usd / value
-    except (ValueError, KeyError, TypeError) as exc:
-        raise BadPayload(f"coingecko {ENDPOINT}: unexpected shape ({exc!r}) — the API changed; "
-                         f"capcover needs an update", endpoint=ENDPOINT) from None
-    if usd <= 0:
-        raise BadPayload(f"coingecko {ENDPOINT}: usd rate is not positive", endpoint=ENDPOINT)
+        payload = json.loads(raw.body)
+    except (ValueError, RecursionError) as exc:
+        raise BadPayload(f"coingecko {ENDPOINT}: expected JSON, got "
+                         f"{json_problem(raw.body, exc)} — retry later",
+                         endpoint=ENDPOINT) from None
+    rates = payload.get("rates") if isinstance(payload, dict) else None
+    if not isinstance(rates, dict) or not isinstance(rates.get("usd"), dict):
+        raise BadPayload(f"coingecko {ENDPOINT}: no `rates.usd` object in the answer — the API "
+                         f"changed; capcover needs an update", endpoint=ENDPOINT)
+    usd = _rate(rates["usd"])
+    if usd is None:
+        raise BadPayload(f"coingecko {ENDPOINT}: usd rate is not a positive number",
+                         endpoint=ENDPOINT)
+    out = {}
+    for code, entry in rates.items():
+        value = _rate(entry)
+        if value is not None and usd / value > 0:
+            out[code.upper()] = usd / value
     return ExchangeRates(raw.fetched_at, out)
+
+
+def _rate(entry: object) -> float | None:
+    """`entry["value"]` as a positive finite number (units per BTC), else None."""
+    value = entry.get("value") if isinstance(entry, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        return None
+    return number if math.isfinite(number) and number > 0 else None
 
 
 def rates_from_raws(raws: list[RawResponse]) -> ExchangeRates | None:

@@ -14,9 +14,11 @@ import math
 from datetime import UTC, date, datetime
 
 from ingest.errors import BadPayload
+from ingest.feeds import json_problem
 from ingest.models import HistoryPoint, RawResponse
 
 DAY_MS = 86_400_000
+MIN_MS, MAX_MS = 0, 253_402_300_799_000  # 1970 to the end of year 9999: a datetime can hold it
 SERIES = {"market_caps": "market_cap_usd", "prices": "price_usd",
           "total_volumes": "volume_24h_usd"}
 
@@ -28,23 +30,34 @@ def _series(raw: RawResponse, payload: dict, name: str) -> dict[int, float | Non
     out: dict[int, float | None] = {}
     for pair in values:
         if (not isinstance(pair, list | tuple) or len(pair) != 2
-                or not isinstance(pair[0], int | float)):
-            raise BadPayload(f"coingecko {raw.endpoint}: '{name}' holds {str(pair)[:40]}, "
-                             f"not [ms, value]", endpoint=raw.endpoint)
+                or not _number(pair[0]) or not MIN_MS <= pair[0] <= MAX_MS):
+            raise BadPayload(f"coingecko {raw.endpoint}: '{name}' holds "
+                             f"{' '.join(_short(pair).split())}, not [ms, value]",
+                             endpoint=raw.endpoint)
         value = pair[1]
-        if value is not None and (not isinstance(value, int | float) or not math.isfinite(value)):
-            value = None
-        out[int(pair[0])] = None if value is None else float(value)
+        out[int(pair[0])] = float(value) if _number(value) and abs(value) < 1e300 else None
     return out
+
+
+def _number(value: object) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and (isinstance(value, int) or math.isfinite(value)))
+
+
+def _short(value: object) -> str:
+    try:
+        return repr(value)[:40]
+    except RecursionError:
+        return "a deeply nested value"
 
 
 def parse_market_chart(raw: RawResponse, coin_id: str) -> list[HistoryPoint]:
     """Daily points of one coin, oldest first (see the module docstring for the day rule)."""
     try:
         payload = json.loads(raw.body)
-    except ValueError:
-        what = "an HTML page" if raw.body.lstrip()[:1] == "<" else "invalid JSON"
-        raise BadPayload(f"coingecko {raw.endpoint}: expected JSON, got {what} — retry later",
+    except (ValueError, RecursionError) as exc:
+        raise BadPayload(f"coingecko {raw.endpoint}: expected JSON, got "
+                         f"{json_problem(raw.body, exc)} — retry later",
                          endpoint=raw.endpoint) from None
     if not isinstance(payload, dict) or "market_caps" not in payload:
         raise BadPayload(f"coingecko {raw.endpoint}: expected an object with 'market_caps' — the "

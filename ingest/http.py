@@ -9,110 +9,43 @@ from __future__ import annotations
 import email.utils
 import json as jsonlib
 import random
-import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3.exceptions
+from requests.exceptions import TooManyRedirects
 
 from ingest.errors import (
-    AuthError,
+    BadPayload,
     ConnectionFailed,
     IngestError,
-    NotFound,
-    PlanLimited,
-    RateLimited,
     RetryBudgetExhausted,
     StatusError,
+    StatusMapping,
+    StatusReply,
     TimedOut,
+    status_errors,
 )
 from ingest.models import RawResponse
-
-# Query parameters that carry credentials in some APIs. capcover never sends them (keys go in
-# headers), but URLs are scrubbed anyway so nothing a caller passes can leak into the archive.
-SECRET_PARAM_NAMES = frozenset(
-    {"x_cg_demo_api_key", "x_cg_pro_api_key", "api_key", "apikey", "key", "token", "access_token"}
+from ingest.ratelimit import TokenBucket
+from ingest.redact import (  # noqa: F401 - re-exported: the layer's public helpers
+    _SECRET_HEADER_HINTS,
+    REDACTED,
+    SECRET_PARAM_NAMES,
+    redact_url,
+    scrub,
+    secret_header_values,
 )
+from ingest.transport import BodyTooLarge, Deadline, DeadlineExpired, TrackedAdapter, read_body
 
 USER_AGENT = "capcover/0.1 (+https://github.com/capcover/capcover)"
-
-# Header names whose values are credentials: scrubbed from every error text and archived body.
-_SECRET_HEADER_HINTS = ("key", "token", "secret", "auth", "cookie", "password")
-REDACTED = "[redacted]"
-
-
-def secret_header_values(headers: dict[str, str]) -> list[str]:
-    """The values of credential-looking headers (longest first, so substrings scrub last)."""
-    values = [str(v) for k, v in headers.items()
-              if v and any(h in k.lower() for h in _SECRET_HEADER_HINTS)]
-    return sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
-
-
-def scrub(text: str, secrets: list[str]) -> str:
-    """`text` with every secret replaced by a marker (errors, bodies and URLs pass through it)."""
-    for value in secrets:
-        if value in text:
-            text = text.replace(value, REDACTED)
-    return text
-
-
-def redact_url(url: str) -> str:
-    """Return `url` with credential-looking query parameters removed."""
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if k.lower() not in SECRET_PARAM_NAMES]
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
-
-
 RATE_HEADROOM = 0.95  # fraction of a configured rate limit the client actually uses
-
-
-class TokenBucket:
-    """Client-side rate limit: `rate_per_minute` sustained, bursts up to `burst` requests."""
-
-    def __init__(
-        self,
-        rate_per_minute: float,
-        *,
-        burst: int = 1,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if rate_per_minute <= 0:
-            raise ValueError("rate_per_minute must be positive")
-        self.rate_per_s = rate_per_minute / 60.0
-        self.capacity = float(max(1, burst))
-        self._tokens = self.capacity
-        self._clock = clock
-        self._sleep = sleep
-        self._last = clock()
-        self._lock = threading.Lock()
-
-    def _refill(self, now: float) -> None:
-        self._tokens = min(self.capacity,
-                           self._tokens + max(0.0, now - self._last) * self.rate_per_s)
-        self._last = max(self._last, now)
-
-    def acquire(self) -> float:
-        """Take one token, sleeping until one is available; returns the seconds waited.
-
-        Waiters sleep holding the lock, so concurrent callers queue in order. After a sleep the
-        bucket is re-anchored on the actual wake-up time: a late wake-up (a loaded machine) must
-        not make the NEXT request early, or a strict server sees two requests closer than
-        1/rate and answers 429.
-        """
-        with self._lock:
-            now = max(self._clock(), self._last)
-            self._refill(now)
-            wait = 0.0 if self._tokens >= 1.0 else (1.0 - self._tokens) / self.rate_per_s
-            if wait > 0:
-                self._sleep(wait)
-                self._refill(max(self._clock(), now + wait))
-            self._tokens -= 1.0
-        return wait
 
 
 @dataclass(frozen=True)
@@ -138,16 +71,20 @@ class HttpStats:
     by_endpoint: dict[str, int] = field(default_factory=dict)
 
 
-ErrorParser = Callable[[int, str], tuple[int | None, str | None]]
+@dataclass(frozen=True)
+class Exchange:
+    """One request's outcome: the final response and the archive record of every attempt that
+    got an answer (the last one is the response's)."""
 
+    response: requests.Response
+    records: tuple[RawResponse, ...]
 
-def _no_error_details(status: int, body: str) -> tuple[int | None, str | None]:
-    return None, None
+    @property
+    def record(self) -> RawResponse:
+        return self.records[-1]
 
 
 def _is_read_timeout(exc: BaseException) -> bool:
-    import urllib3.exceptions
-
     seen: BaseException | None = exc
     for _ in range(6):
         if seen is None:
@@ -171,12 +108,23 @@ def _connection_reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+MAX_REDIRECTS = 5
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
 class HttpSession(requests.Session):
     """A `requests.Session` that owns timeouts, the rate limit, retries and the raw archive.
 
-    It can be handed to wrappers such as pycoingecko, which only call `session.get(...)`:
-    every non-2xx answer is raised as a typed `ingest.errors` exception before the wrapper sees
-    it, so the status code is never lost.
+    `fetch` returns an `Exchange` (response plus archive records). Wrappers such as
+    pycoingecko, which only call `session.get(...)`, get the same loop through `request`: the
+    response carries its record as `response.capcover_record`, and every non-2xx answer is
+    raised as the client's typed error before the wrapper sees it.
     """
 
     def __init__(
@@ -188,9 +136,11 @@ class HttpSession(requests.Session):
         headers: dict[str, str] | None = None,
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 30.0,
+        deadline_s: float = 60.0,
+        max_body_bytes: int = 50 * 1024 * 1024,
         retry: RetryPolicy | None = None,
-        error_parser: ErrorParser = _no_error_details,
-        clock: Callable[[], float] = time.monotonic,
+        status_mapping: StatusMapping | None = None,
+        clock: Callable[[], datetime] | None = None,  # UTC wall clock; None: the real one
         sleep: Callable[[float], None] | None = None,  # tests record sleeps instead
         rng: random.Random | None = None,
     ) -> None:
@@ -201,19 +151,28 @@ class HttpSession(requests.Session):
         self.headers.update(headers or {})
         # Servers sometimes echo a rejected key back in their error body ("invalid key CG-...").
         self.secrets = secret_header_values(dict(self.headers))
+        self.credential_headers = tuple(
+            k for k in self.headers if any(h in k.lower() for h in _SECRET_HEADER_HINTS))
         self.timeout = (connect_timeout_s, read_timeout_s)
+        self.deadline_s = deadline_s
+        self.max_body_bytes = max_body_bytes
         self.retry = retry or RetryPolicy()
+        self.status_mapping = status_mapping or status_errors(auth_advice="")
+        self.now = clock or (lambda: datetime.now(UTC))
+        # Budgets run on a monotonic clock unless a test injects its own wall clock.
+        self._clock = (lambda: self.now().timestamp()) if clock else time.monotonic
+        sleep = sleep or time.sleep
         # Pace a little under the stated limit: a server counting requests in a sliding window
         # sees arrival jitter, and at exactly the limit one early arrival costs a 429 (and on
         # CoinGecko a Retry-After of up to two minutes). 5% is cheap insurance.
-        sleep = sleep or time.sleep
-        self.bucket = TokenBucket(rate_per_minute * RATE_HEADROOM, clock=clock, sleep=sleep)
-        self.error_parser = error_parser
-        self.archive: list[RawResponse] = []
+        self.bucket = TokenBucket(rate_per_minute * RATE_HEADROOM, clock=self._clock,
+                                  sleep=sleep)
         self.stats = HttpStats()
-        self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
+        adapter = TrackedAdapter()
+        self.mount("http://", adapter)
+        self.mount("https://", adapter)
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -259,92 +218,142 @@ class HttpSession(requests.Session):
                     continue
         return None
 
-    def _describe(self, status: int, body: str) -> tuple[int | None, str]:
-        code, message = self.error_parser(status, body)
-        if message is not None:
-            message = scrub(message, self.secrets)
-        if message is None:
-            stripped = body.lstrip()[:200].lower()
-            if stripped.startswith("<") or "<html" in stripped:
-                message = "HTML page instead of JSON (a CDN or proxy answered)"
-            else:
-                message = scrub(" ".join(body.split()), self.secrets)[:160] or "empty body"
-        return code, message
+    def _status_error(self, endpoint: str, status: int, body: str, attempts: int) -> StatusError:
+        error = self.status_mapping(StatusReply(self.source, endpoint, status, body, attempts))
+        error.args = (scrub(str(error), self.secrets),)
+        return error
 
-    def _status_error(
-        self, endpoint: str, status: int, body: str, attempts: int, note: str = ""
-    ) -> StatusError:
-        code, message = self._describe(status, body)
-        where = f"{self.source} {endpoint}"
-        code_txt = f" (error {code})" if code is not None and code != status else ""
-        text = f"{where}: HTTP {status}{code_txt}: {message}{note}"
-        kwargs = dict(status=status, error_code=code, endpoint=endpoint, attempts=attempts)
-        if status == 429 or code == 429:
-            return RateLimited(text, **kwargs)
-        if code in (10005, 10012):
-            return PlanLimited(text, **kwargs)
-        if status in (401, 403) or code in (10002, 10010, 10011):
-            return AuthError(text + " — check CAPCOVER_COINGECKO_PLAN and the API key", **kwargs)
-        if status == 404:
-            return NotFound(text, **kwargs)
-        return StatusError(text, **kwargs)
+    def _fail(self, error: IngestError, records: list[RawResponse]) -> IngestError:
+        error.raws = tuple(records)
+        return error
 
-    def _timed_out(self, where: str, kind: str, endpoint: str, attempt: int) -> TimedOut:
-        limit = self.timeout[0 if kind == "connect" else 1]
-        return TimedOut(f"{where}: {kind} timeout after {limit:g} s", endpoint=endpoint,
-                        attempts=attempt)
+    # -- one attempt -------------------------------------------------------------------------
+
+    def _send(self, method: str, url: str, *, params: dict, data: Any, json: Any,
+              headers: dict | None, deadline: Deadline, **kwargs: Any) -> requests.Response:
+        """One attempt: follow at most MAX_REDIRECTS redirects, dropping every credential
+        header once the target leaves the first origin, then read the body under the cap."""
+        first = _origin(url)
+        headers = dict(headers or {})
+        for _hop in range(MAX_REDIRECTS + 1):
+            response = super().request(
+                method, url, params=params, data=data, json=json, headers=headers,
+                timeout=self.timeout, allow_redirects=False, stream=True, **kwargs)
+            if response.status_code not in _REDIRECTS or "location" not in response.headers:
+                break
+            response.close()  # a redirect's own body is never read
+            url = urljoin(response.url, response.headers["location"])
+            params = {}  # the Location carries the query
+            if response.status_code == 303 or (response.status_code in (301, 302)
+                                               and method.upper() == "POST"):
+                method, data, json = "GET", None, None
+            if _origin(url) != first:
+                # requests itself drops only Authorization; an API-key header would follow.
+                headers.update({k: None for k in self.credential_headers})
+                headers.update({k: None for k in list(headers)
+                                if any(h in k.lower() for h in _SECRET_HEADER_HINTS)})
+        else:
+            response.close()
+            raise TooManyRedirects
+        try:
+            body = read_body(response.raw, max_bytes=self.max_body_bytes, deadline=deadline)
+        finally:
+            response.close()
+        response._content = body
+        response._content_consumed = True
+        return response
 
     # -- the request loop --------------------------------------------------------------------
 
     def request(self, method, url, params=None, data=None, headers=None, timeout=None,
                 json=None, **kwargs):  # noqa: A002 - requests' own signature
+        """requests' API over `fetch` (our timeouts always win: pycoingecko passes 120 s)."""
+        kwargs.pop("allow_redirects", None)
+        kwargs.pop("stream", None)
+        exchange = self.fetch(method, url, params=params, data=data, headers=headers,
+                              json=json, **kwargs)
+        exchange.response.capcover_record = exchange.record
+        return exchange.response
+
+    def fetch(self, method: str, url: str, *, params: dict | None = None, data: Any = None,
+              headers: dict | None = None, json: Any = None, **kwargs: Any) -> Exchange:
+        """Send with retries within the budget; the response and every attempt's record.
+
+        Failures raise the client's typed `ingest.errors` exception (one line, scrubbed) with
+        the records of the attempts that got an answer in `.raws`.
+        """
         endpoint = self.endpoint_of(url)
         where = f"{self.source} {endpoint}"
         started = self._clock()
         attempt = 0
+        records: list[RawResponse] = []
         clean_params = {k: v for k, v in (params or {}).items()
                         if str(k).lower() not in SECRET_PARAM_NAMES}
         request_body = None
         if json is not None:
             request_body = jsonlib.dumps(json, sort_keys=True)
+        budget = self.retry.budget_s
         while True:
             attempt += 1
             self.stats.throttle_wait_s += self.bucket.acquire()
             self.stats.requests += 1
             self.stats.by_endpoint[endpoint] = self.stats.by_endpoint.get(endpoint, 0) + 1
-            fetched_at = datetime.now(UTC)
+            fetched_at = self.now()
             t0 = time.perf_counter()
-            failure: Exception | None = None
+            failure: IngestError | None = None
             response = None
+            # The whole attempt (connect, redirects, headers, body) ends by its deadline, and a
+            # retry never outlives the retry budget.
+            limit = self.deadline_s
+            if attempt > 1 or budget > 0:
+                limit = min(limit, max(0.0, budget - (self._clock() - started))) or limit
             try:
-                # Our timeout always wins: wrappers like pycoingecko pass a fixed 120 s.
-                response = super().request(
-                    method, url, params=clean_params, data=data, headers=headers,
-                    timeout=self.timeout, json=json, **kwargs,
-                )
+                with Deadline(limit) as deadline:
+                    try:
+                        response = self._send(method, url, params=clean_params, data=data,
+                                              json=json, headers=headers, deadline=deadline,
+                                              **kwargs)
+                    except DeadlineExpired:
+                        raise
+                    except Exception:
+                        if deadline.expired:
+                            raise DeadlineExpired from None
+                        raise
+            except DeadlineExpired:
+                failure = TimedOut(f"{where}: no complete answer within {limit:g} s (the "
+                                   f"deadline per request; raise CAPCOVER_HTTP_DEADLINE_S or "
+                                   f"try later)", endpoint=endpoint, attempts=attempt)
+            except BodyTooLarge:
+                raise self._fail(BadPayload(
+                    f"{where}: response body over {self.max_body_bytes / 2**20:g} MB once "
+                    f"decoded — refusing it (raise CAPCOVER_HTTP_MAX_BODY_MB if it is real)",
+                    endpoint=endpoint, attempts=attempt), records) from None
+            except TooManyRedirects:
+                raise self._fail(IngestError(
+                    f"{where}: more than {MAX_REDIRECTS} redirects — the server or a proxy "
+                    f"loops; check the base URL", endpoint=endpoint, attempts=attempt),
+                    records) from None
             except requests.exceptions.Timeout as exc:
                 kind = "connect" if isinstance(exc, requests.exceptions.ConnectTimeout) else "read"
                 failure = self._timed_out(where, kind, endpoint, attempt)
-            except (requests.exceptions.ConnectionError,
-                    requests.exceptions.ChunkedEncodingError) as exc:
-                if _is_read_timeout(exc):  # a stalled body surfaces as a ConnectionError
-                    failure = self._timed_out(where, "read", endpoint, attempt)
-                else:
-                    failure = ConnectionFailed(
-                        f"{where}: connection failed ({_connection_reason(exc)}) — is "
-                        f"{urlsplit(self.base_url).netloc} reachable?",
-                        endpoint=endpoint, attempts=attempt)
             except requests.exceptions.RequestException as exc:
-                # Not retryable (bad URL, too many redirects, ...): one scrubbed line.
-                first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-                raise IngestError(f"{where}: request failed ({type(exc).__name__}: "
-                                  f"{scrub(first, self.secrets)})", endpoint=endpoint,
-                                  attempts=attempt) from None
+                if not isinstance(exc, requests.exceptions.ConnectionError
+                                  | requests.exceptions.ChunkedEncodingError):
+                    # Not retryable (bad URL, ...): one scrubbed line.
+                    first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+                    raise self._fail(IngestError(
+                        f"{where}: request failed ({type(exc).__name__}: "
+                        f"{scrub(first, self.secrets)})", endpoint=endpoint, attempts=attempt),
+                        records) from None
+                failure = self._connection_failure(exc, where, endpoint, attempt)
+            except (urllib3.exceptions.HTTPError, OSError, zlib.error) as exc:
+                # Raised while reading the body ourselves: dropped, truncated, corrupt gzip.
+                failure = self._connection_failure(exc, where, endpoint, attempt)
 
             if response is not None:
                 body = scrub(response.content.decode(response.encoding or "utf-8",
                                                      errors="replace"), self.secrets)
-                self.archive.append(RawResponse(
+                records.append(RawResponse(
                     source=self.source, endpoint=endpoint, method=method.upper(),
                     url=scrub(redact_url(response.url), self.secrets), params=clean_params,
                     request_body=request_body, status=response.status_code, body=body,
@@ -353,29 +362,43 @@ class HttpSession(requests.Session):
                 ))
                 status = response.status_code
                 if status < 400:
-                    return response
+                    return Exchange(response, tuple(records))
                 if status == 429:
                     self.stats.rate_limited += 1
                 if status not in self.retry.retry_statuses:
-                    raise self._status_error(endpoint, status, body, attempt)
+                    raise self._fail(self._status_error(endpoint, status, body, attempt),
+                                     records)
                 failure = self._status_error(endpoint, status, body, attempt)
 
             # Retryable failure: wait for the server's requested time or our backoff.
             server_wait = self.server_wait_s(response) if response is not None else None
             delay = max(server_wait or 0.0, self._backoff(attempt))
             spent = self._clock() - started
-            if attempt >= self.retry.max_attempts or spent + delay > self.retry.budget_s:
+            if attempt >= self.retry.max_attempts or spent + delay > budget:
                 asked = f"; server asked to wait {server_wait:g} s" if server_wait else ""
                 note = (f" — gave up after {attempt} attempt(s) in {spent:.1f} s{asked} "
-                        f"(retry budget {self.retry.budget_s:g} s; raise "
+                        f"(retry budget {budget:g} s; raise "
                         f"CAPCOVER_HTTP_RETRY_BUDGET_S or try later)")
                 if isinstance(failure, StatusError):
                     failure.args = (failure.args[0] + note,)
                     failure.attempts = attempt
-                    raise failure from None
-                raise RetryBudgetExhausted(scrub(f"{failure}{note}", self.secrets),
-                                           endpoint=endpoint,
-                                           attempts=attempt) from None
+                    raise self._fail(failure, records) from None
+                raise self._fail(RetryBudgetExhausted(scrub(f"{failure}{note}", self.secrets),
+                                                      endpoint=endpoint, attempts=attempt),
+                                 records) from None
             self.stats.retries += 1
             self.stats.retry_wait_s += delay
             self._sleep(delay)
+
+    def _connection_failure(self, exc: BaseException, where: str, endpoint: str,
+                            attempt: int) -> IngestError:
+        if _is_read_timeout(exc):  # a stalled body surfaces as a ConnectionError
+            return self._timed_out(where, "read", endpoint, attempt)
+        return ConnectionFailed(
+            f"{where}: connection failed ({_connection_reason(exc)}) — is "
+            f"{urlsplit(self.base_url).netloc} reachable?", endpoint=endpoint, attempts=attempt)
+
+    def _timed_out(self, where: str, kind: str, endpoint: str, attempt: int) -> TimedOut:
+        limit = self.timeout[0 if kind == "connect" else 1]
+        return TimedOut(f"{where}: {kind} timeout after {limit:g} s", endpoint=endpoint,
+                        attempts=attempt)

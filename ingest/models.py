@@ -20,6 +20,16 @@ class _Record(BaseModel):
     # Unknown fields are ignored here: the raw archive keeps the full payload anyway.
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans(cls, value: Any) -> Any:
+        # Lax pydantic reads `true` as 1.0 (or as a timestamp). No field here is a boolean, so
+        # a boolean is a source error, never the number 1. (Numbers sent as text, "12.5", stay
+        # accepted: the fault matrix specifies that CoinGecko drift as harmless.)
+        if isinstance(value, bool):
+            raise ValueError("a boolean is not a number")
+        return value
+
 
 def _finite_or_none(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
@@ -105,6 +115,9 @@ class Quote(_Record):
     listing_id: str | None = None
 
     _tz = field_validator("observed_at")(_utc)
+    _finite = field_validator("memory_gb", "price_raw", "usd_per_unit", "price_usd")(
+        _finite_or_none
+    )
 
     @property
     def observed_date(self) -> date:

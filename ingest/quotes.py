@@ -7,8 +7,8 @@ can be re-parsed offline by `capcover rebuild`.
 
 from __future__ import annotations
 
-import json
 import logging
+import math
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from ingest import CURATED_QUOTES_PATH
 from ingest.errors import BadPayload, IngestError
+from ingest.feeds import MAX_CLOCK_SKEW_S, future_problem, record_json
 from ingest.fx import KNOWN_CURRENCIES, ExchangeRates, rates_from_raws
 from ingest.http import RawResponse
 from ingest.models import Quarantined, Quote
@@ -74,9 +75,14 @@ class CuratedQuotes:
         self,
         path: Path | None = None,  # None: the file shipped with capcover
         rates_fetcher: Callable[[], RawResponse] | None = None,
+        *,
+        max_skew_s: float = MAX_CLOCK_SKEW_S,
+        clock: Callable[[], datetime] | None = None,  # UTC wall clock; None: the real one
     ) -> None:
         self.path = Path(path) if path is not None else CURATED_QUOTES_PATH
         self.rates_fetcher = rates_fetcher
+        self.max_skew_s = max_skew_s
+        self.now = clock or (lambda: datetime.now(UTC))
 
     def fetch(self) -> list[RawResponse]:
         try:
@@ -86,7 +92,7 @@ class CuratedQuotes:
         raws = [RawResponse(
             source=self.source, endpoint=self.path.name, method="READ",
             url=self.path.resolve().as_uri(), params={}, request_body=None, status=200,
-            body=text, fetched_at=datetime.now(UTC), elapsed_ms=0.0, attempt=1,
+            body=text, fetched_at=self.now(), elapsed_ms=0.0, attempt=1,
         )]
         if self.rates_fetcher is not None and needs_rates(text):
             try:
@@ -97,18 +103,22 @@ class CuratedQuotes:
         return raws
 
     def parse(self, raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
-        return parse_curated_raws(raws)
+        return parse_curated_raws(raws, max_skew_s=self.max_skew_s)
 
 
-def parse_curated_raws(raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
-    """The curated file as read (plus CoinGecko's /exchange_rates when it was needed)."""
+def parse_curated_raws(
+    raws: list[RawResponse], *, max_skew_s: float = MAX_CLOCK_SKEW_S
+) -> tuple[list[Quote], list[Quarantined]]:
+    """The curated file as read (plus CoinGecko's /exchange_rates when it was needed); an
+    entry dated after the file was read (beyond `max_skew_s` seconds) is quarantined."""
     rates = rates_from_raws(raws)
     quotes: list[Quote] = []
     bad: list[Quarantined] = []
     for raw in raws:
         if raw.source != CuratedQuotes.source:
             continue
-        good, rejected = parse_curated_entries(raw.body, where=raw.url, rates=rates)
+        good, rejected = parse_curated_entries(raw.body, where=raw.url, rates=rates,
+                                               read_at=raw.fetched_at, max_skew_s=max_skew_s)
         quotes.extend(good)
         bad.extend(rejected)
     return quotes, bad
@@ -119,6 +129,8 @@ def needs_rates(text: str) -> bool:
     try:
         entries = tomllib.loads(text).get("quote", [])
     except tomllib.TOMLDecodeError:
+        return False
+    if not isinstance(entries, list):
         return False
     return any(str(e.get("currency", "USD")).upper() != "USD" and "usd_per_unit" not in e
                for e in entries if isinstance(e, dict))
@@ -134,34 +146,64 @@ def parse_curated(text: str, *, where: str = "quotes.toml") -> list[Quote]:
 
 
 def parse_curated_entries(
-    text: str, *, where: str = "quotes.toml", rates: ExchangeRates | None = None
+    text: str, *, where: str = "quotes.toml", rates: ExchangeRates | None = None,
+    read_at: datetime | None = None, max_skew_s: float = MAX_CLOCK_SKEW_S,
 ) -> tuple[list[Quote], list[Quarantined]]:
-    """Quotes, plus the non-USD entries that could not be converted (quarantined with why).
+    """Quotes, plus the entries kept out with why: non-USD ones that could not be converted,
+    and (given `read_at`) ones dated more than `max_skew_s` seconds after the file was read.
 
     Any other bad entry fails the file with its index, since a human must fix it.
     """
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise BadPayload(f"curated quotes {where}: not valid TOML ({exc})") from None
+        first = (str(exc).splitlines() or ["?"])[0]
+        raise BadPayload(f"curated quotes {where}: not valid TOML ({first})") from None
     version = doc.get("version")
+    version = version if isinstance(version, int) and not isinstance(version, bool) else None
+    entries = doc.get("quote", [])
+    if not isinstance(entries, list):
+        raise BadPayload(f"curated quotes {where}: `quote` must be an array of tables "
+                         f"([[quote]]) — fix the file")
     quotes = []
     bad = []
-    for i, entry in enumerate(doc.get("quote", []), start=1):
+    for i, entry in enumerate(entries, start=1):
         try:
-            quotes.append(curated_entry_to_quote(entry, version=version, rates=rates))
+            if not isinstance(entry, dict):
+                raise TypeError(f"not a table: {type(entry).__name__}")
+            quote = curated_entry_to_quote(entry, version=version, rates=rates)
         except NeedsRate as exc:
-            bad.append(Quarantined(
-                source=CuratedQuotes.source, endpoint=Path(where).name, record_key=f"#{i}",
-                reason=str(exc), record_json=json.dumps(entry, sort_keys=True, default=str),
-            ))
-        except (ValidationError, KeyError, TypeError, ValueError) as exc:
+            bad.append(_kept_out(where, i, entry, str(exc)))
+            continue
+        except (ValidationError, KeyError, TypeError, ValueError, OverflowError) as exc:
             detail = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else repr(exc)
+            label = entry.get("sku_label", "?") if isinstance(entry, dict) else "?"
             raise BadPayload(
-                f"curated quotes {where}: entry #{i} ({entry.get('sku_label', '?')}): {detail} "
-                f"— fix or remove it"
+                " ".join(f"curated quotes {where}: entry #{i} ({label}): {detail} "
+                         f"— fix or remove it".split())
             ) from None
+        problem = read_at and future_problem("observed", quote.observed_at, read_at, max_skew_s)
+        if problem:
+            bad.append(_kept_out(where, i, entry, problem))
+            continue
+        quotes.append(quote)
     return quotes, bad
+
+
+def _kept_out(where: str, index: int, entry: object, reason: str) -> Quarantined:
+    return Quarantined(source=CuratedQuotes.source, endpoint=Path(where).name,
+                       record_key=f"#{index}", reason=reason, record_json=record_json(entry))
+
+
+def _number(entry: dict, name: str, default: float | None = None) -> float:
+    """A finite number from the file; a boolean (`price = true`) is not one."""
+    value = entry.get(name, default) if default is not None else entry[name]
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError(f"{name}: not a number: {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{name}: not a finite number: {value!r}")
+    return number
 
 
 def curated_entry_to_quote(
@@ -179,7 +221,7 @@ def curated_entry_to_quote(
         raise ValueError(f"currency {currency}: unknown (use an ISO code CoinGecko's "
                          f"/exchange_rates lists, e.g. USD, EUR, GBP, JPY)")
     if "usd_per_unit" in entry:
-        usd_per_unit = float(entry["usd_per_unit"])
+        usd_per_unit = _number(entry, "usd_per_unit")
     elif currency == "USD":
         usd_per_unit = 1.0
     elif rates is not None and rates.day == observed_at.date():
@@ -190,7 +232,10 @@ def curated_entry_to_quote(
             f"{currency} quote of {observed_at.date()} has no usd_per_unit and {have} — add "
             f"usd_per_unit (USD per 1 {currency} on that day) to the entry"
         )
-    price = float(entry["price"])
+    price = _number(entry, "price")
+    count = entry.get("gpu_count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"gpu_count: not a positive integer: {count!r}")
     note = entry.get("note")
     if version is not None:
         note = f"{note} [quotes.toml v{version}]" if note else f"[quotes.toml v{version}]"
@@ -198,9 +243,9 @@ def curated_entry_to_quote(
         observed_at=observed_at, source=entry["source"], source_url=entry.get("source_url"),
         kind=entry.get("kind", "purchase"), sku_label=entry["sku_label"], sku=entry["sku"],
         form_factor=entry.get("form_factor"), memory_gb=entry.get("memory_gb"),
-        gpu_count_basis=int(entry.get("gpu_count", 1)), price_raw=price,
+        gpu_count_basis=count, price_raw=price,
         price_unit=entry.get("unit", f"{currency}/GPU"), currency=currency,
-        usd_per_unit=usd_per_unit, price_usd=price * usd_per_unit / int(entry.get("gpu_count", 1)),
+        usd_per_unit=usd_per_unit, price_usd=price * usd_per_unit / count,
         tier=entry.get("tier"),
         condition=entry.get("condition"), region=entry.get("region"), note=note,
     )

@@ -9,14 +9,26 @@ out, as Vast.ai bids are. RunPod's CDN has answered the default python-requests 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
-from ingest.errors import BadPayload
-from ingest.feeds import load_json, positive_number, quarantine, require_fields
+from ingest.errors import BadPayload, IngestError, status_errors
+from ingest.feeds import (
+    MAX_CLOCK_SKEW_S,
+    future_problem,
+    load_json,
+    positive_number,
+    quarantine,
+    require_fields,
+)
 from ingest.http import HttpSession, RawResponse, RetryPolicy
 from ingest.models import Quarantined, Quote
 from ingest.sku import normalise
 
 SOURCE = "runpod"
+# 401/403 from a keyless feed is its CDN refusing us: advice names this feed's own setting.
+STATUS_ERRORS = status_errors(
+    auth_advice="RunPod needs no key, so its CDN refused capcover; check CAPCOVER_RUNPOD_BASE_URL "
+    "or try later")
 BASE_URL = "https://api.runpod.io"
 ENDPOINT = "/graphql"
 RATE_PER_MINUTE = 30.0
@@ -40,43 +52,65 @@ class RunPodClient:
         rate_per_minute: float = RATE_PER_MINUTE,
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 30.0,
+        deadline_s: float = 60.0,
+        max_body_bytes: int = 50 * 1024 * 1024,
+        max_skew_s: float = MAX_CLOCK_SKEW_S,
         retry: RetryPolicy | None = None,
+        clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
+        self.max_skew_s = max_skew_s
+        self.archive: list[RawResponse] = []
         self.session = HttpSession(
             source=SOURCE, base_url=base_url, rate_per_minute=rate_per_minute,
             headers={"Content-Type": "application/json"},
-            connect_timeout_s=connect_timeout_s, read_timeout_s=read_timeout_s, retry=retry,
-            sleep=sleep,
+            connect_timeout_s=connect_timeout_s, read_timeout_s=read_timeout_s,
+            deadline_s=deadline_s, max_body_bytes=max_body_bytes, retry=retry,
+            status_mapping=STATUS_ERRORS, clock=clock, sleep=sleep,
         )
 
     @property
     def last_raws(self) -> list[RawResponse]:
-        return list(self.session.archive)
+        """Everything received so far, also when `fetch` failed (for the archive)."""
+        return list(self.archive)
+
+    def _fetch(self, method: str, url: str, **kwargs) -> RawResponse:
+        try:
+            exchange = self.session.fetch(method, url, **kwargs)
+        except IngestError as exc:
+            self.archive.extend(exc.raws)
+            raise
+        self.archive.extend(exchange.records)
+        return exchange.record
 
     def fetch(self) -> list[RawResponse]:
-        self.session.post(self.session.base_url + ENDPOINT, json={"query": GPU_TYPES_QUERY})
-        return list(self.session.archive)
+        self._fetch("POST", self.session.base_url + ENDPOINT, json={"query": GPU_TYPES_QUERY})
+        return list(self.archive)
 
     def parse(self, raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
-        return parse_raws(raws)
+        return parse_raws(raws, max_skew_s=self.max_skew_s)
 
 
 def _gpu_types(raw: RawResponse) -> list:
     payload = load_json(raw)
     if isinstance(payload, dict) and payload.get("errors"):
-        first = payload["errors"][0]
-        message = first.get("message") if isinstance(first, dict) else str(first)
-        raise BadPayload(f"runpod {raw.endpoint}: GraphQL error: {str(message)[:160]}",
+        errors = payload["errors"]
+        first = errors[0] if isinstance(errors, list) else errors
+        message = first.get("message") if isinstance(first, dict) else first
+        message = " ".join(str(message).split())[:160]
+        raise BadPayload(f"runpod {raw.endpoint}: GraphQL error: {message}",
                          endpoint=raw.endpoint)
-    types = (payload.get("data") or {}).get("gpuTypes") if isinstance(payload, dict) else None
+    data = payload.get("data") if isinstance(payload, dict) else None
+    types = data.get("gpuTypes") if isinstance(data, dict) else None
     if not isinstance(types, list):
         raise BadPayload(f"runpod {raw.endpoint}: no data.gpuTypes list in the answer — the "
                          f"API changed shape; capcover needs an update", endpoint=raw.endpoint)
     return types
 
 
-def parse_raws(raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
+def parse_raws(
+    raws: list[RawResponse], *, max_skew_s: float = MAX_CLOCK_SKEW_S
+) -> tuple[list[Quote], list[Quarantined]]:
     """RunPod responses (live or archived) -> one rental quote per GPU type and surface."""
     ok = [r for r in raws if r.source == SOURCE and r.endpoint == ENDPOINT
           and 200 <= r.status < 300]
@@ -90,10 +124,16 @@ def parse_raws(raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]
                 bad.append(quarantine(raw, gpu, None, f"not an object: {type(gpu).__name__}"))
                 continue
             try:
-                for q in gpu_type_to_quotes(gpu, raw):
-                    quotes[q.listing_id] = q
+                found = gpu_type_to_quotes(gpu, raw)
             except (ValueError, TypeError) as exc:
-                bad.append(quarantine(raw, gpu, gpu.get("id"), str(exc)))
+                bad.append(quarantine(raw, gpu, gpu.get("id"), " ".join(str(exc).split())[:300]))
+                continue
+            problem = next((p for q in found if (p := future_problem(
+                "observed_at", q.observed_at, raw.fetched_at, max_skew_s))), None)
+            if problem:
+                bad.append(quarantine(raw, gpu, gpu.get("id"), problem))
+                continue
+            quotes.update((q.listing_id, q) for q in found)
     return list(quotes.values()), bad
 
 
@@ -101,7 +141,7 @@ def gpu_type_to_quotes(gpu: dict, raw: RawResponse) -> list[Quote]:
     gid, name = gpu["id"], gpu.get("displayName")
     if not isinstance(gid, str) or not gid.strip():
         raise ValueError("id: empty")
-    label = f"{gid} ({name})" if name and name != gid else gid
+    label = f"{gid} ({name})" if isinstance(name, str) and name and name != gid else gid
     prices = {}
     for tier, field in SURFACES:
         try:
@@ -110,7 +150,9 @@ def gpu_type_to_quotes(gpu: dict, raw: RawResponse) -> list[Quote]:
             raise ValueError(f"{field}: {exc}") from None
     match = normalise(label)
     memory = gpu.get("memoryInGb")
-    memory = float(memory) if isinstance(memory, int | float) and memory > 0 else match.memory_gb
+    plausible = (isinstance(memory, int | float) and not isinstance(memory, bool)
+                 and 0 < memory < 1e6)
+    memory = float(memory) if plausible else match.memory_gb
     return [
         Quote(
             observed_at=raw.fetched_at, source=SOURCE, source_url=raw.url, kind="rental_hourly",

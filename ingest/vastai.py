@@ -11,11 +11,19 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable
 from datetime import datetime
 
-from ingest.errors import BadPayload
-from ingest.feeds import load_json, positive_number, quarantine, require_fields
+from ingest.errors import BadPayload, IngestError, status_errors
+from ingest.feeds import (
+    MAX_CLOCK_SKEW_S,
+    future_problem,
+    load_json,
+    positive_number,
+    quarantine,
+    require_fields,
+)
 from ingest.http import HttpSession, RawResponse, RetryPolicy
 from ingest.models import Quarantined, Quote
 from ingest.sku import normalise
@@ -23,6 +31,10 @@ from ingest.sku import normalise
 log = logging.getLogger("capcover")
 
 SOURCE = "vastai"
+# 401/403 from a keyless feed is its CDN refusing us: advice names this feed's own setting.
+STATUS_ERRORS = status_errors(
+    auth_advice="Vast.ai needs no key, so its CDN refused capcover; check CAPCOVER_VASTAI_BASE_URL "
+    "or try later")
 BASE_URL = "https://console.vast.ai"
 ENDPOINT = "/api/v0/bundles/"
 PAGE_CAP = 64  # Vast.ai returns at most 64 offers per query
@@ -59,13 +71,20 @@ class VastAiClient:
         rate_per_minute: float = RATE_PER_MINUTE,
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 30.0,
+        deadline_s: float = 60.0,
+        max_body_bytes: int = 50 * 1024 * 1024,
+        max_skew_s: float = MAX_CLOCK_SKEW_S,
         retry: RetryPolicy | None = None,
+        clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
+        self.max_skew_s = max_skew_s
+        self.archive: list[RawResponse] = []
         self.session = HttpSession(
             source=SOURCE, base_url=base_url, rate_per_minute=rate_per_minute,
-            connect_timeout_s=connect_timeout_s, read_timeout_s=read_timeout_s, retry=retry,
-            sleep=sleep,
+            connect_timeout_s=connect_timeout_s, read_timeout_s=read_timeout_s,
+            deadline_s=deadline_s, max_body_bytes=max_body_bytes, retry=retry,
+            status_mapping=STATUS_ERRORS, clock=clock, sleep=sleep,
         )
         self.gpu_names = tuple(gpu_names)
         self.max_pages = max_pages
@@ -73,12 +92,20 @@ class VastAiClient:
     @property
     def last_raws(self) -> list[RawResponse]:
         """Everything received so far, also when `fetch` failed half-way (for the archive)."""
-        return list(self.session.archive)
+        return list(self.archive)
+
+    def _fetch(self, method: str, url: str, **kwargs) -> RawResponse:
+        try:
+            exchange = self.session.fetch(method, url, **kwargs)
+        except IngestError as exc:
+            self.archive.extend(exc.raws)
+            raise
+        self.archive.extend(exchange.records)
+        return exchange.record
 
     def bundles(self, query: dict) -> RawResponse:
         text = json.dumps(query, separators=(",", ":"), sort_keys=True)
-        self.session.get(self.session.base_url + ENDPOINT, params={"q": text})
-        return self.session.archive[-1]
+        return self._fetch("GET", self.session.base_url + ENDPOINT, params={"q": text})
 
     def fetch(self) -> list[RawResponse]:
         for name in self.gpu_names:
@@ -87,22 +114,26 @@ class VastAiClient:
             for _page in range(self.max_pages):
                 raw = self.bundles(offer_query(name, cursor))
                 offers = _offers(raw)
-                new = [o for o in offers if isinstance(o, dict) and o.get("id") not in seen]
-                seen.update(o.get("id") for o in new)
+                objects = [o for o in offers if isinstance(o, dict)]
+                new = [o for o in objects if str(o.get("id")) not in seen]
+                seen.update(str(o.get("id")) for o in new)
                 if len(offers) < PAGE_CAP or not new:
                     break
-                prices = [o.get("dph_total") for o in offers
-                          if isinstance(o.get("dph_total"), int | float)]
+                prices = [o["dph_total"] for o in objects if _is_number(o.get("dph_total"))]
                 if not prices:
                     break
                 cursor = max(prices)
             else:
                 log.warning("vastai %s: still %d offers per page after %d pages; using the "
                             "cheapest %d", name, PAGE_CAP, self.max_pages, len(seen))
-        return list(self.session.archive)
+        return list(self.archive)
 
     def parse(self, raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
-        return parse_raws(raws)
+        return parse_raws(raws, max_skew_s=self.max_skew_s)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _offers(raw: RawResponse) -> list:
@@ -113,7 +144,9 @@ def _offers(raw: RawResponse) -> list:
     return payload["offers"]
 
 
-def parse_raws(raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
+def parse_raws(
+    raws: list[RawResponse], *, max_skew_s: float = MAX_CLOCK_SKEW_S
+) -> tuple[list[Quote], list[Quarantined]]:
     """Vast.ai responses (live or archived) -> one rental quote per on-demand offer.
 
     All offers of one fetch share one `observed_at`: the first response's fetch time (the
@@ -141,9 +174,16 @@ def parse_raws(raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]
             if str(oid) in quotes:
                 continue  # pages overlap at the price cursor
             try:
-                quotes[str(oid)] = offer_to_quote(offer, raw, observed_at)
+                quote = offer_to_quote(offer, raw, observed_at)
             except (ValueError, TypeError) as exc:
-                bad.append(quarantine(raw, offer, oid, f"{exc}"))
+                bad.append(quarantine(raw, offer, oid, " ".join(str(exc).split())[:300]))
+                continue
+            problem = future_problem("observed_at", quote.observed_at, raw.fetched_at,
+                                     max_skew_s)
+            if problem:
+                bad.append(quarantine(raw, offer, oid, problem))
+                continue
+            quotes[str(oid)] = quote
     return list(quotes.values()), bad
 
 
@@ -159,15 +199,17 @@ def offer_to_quote(offer: dict, raw: RawResponse, observed_at: datetime) -> Quot
         raise ValueError(f"dph_total: no price: {offer['dph_total']!r}")
     match = normalise(label)
     memory = match.memory_gb
-    if memory is None and isinstance(offer.get("gpu_ram"), int | float) and offer["gpu_ram"] > 0:
+    if memory is None and _is_number(offer.get("gpu_ram")) and 0 < offer["gpu_ram"] < 1e9:
         memory = float(round(offer["gpu_ram"] / 1024))  # MiB per GPU -> nominal GB
-    region = (offer.get("geolocation") or "").strip(" ,") or None
+    geo = offer.get("geolocation")
+    region = (geo.strip(" ,") or None) if isinstance(geo, str) else None
+    condition = offer.get("verification")
     return Quote(
         observed_at=observed_at, source=SOURCE, source_url=raw.url, kind="rental_hourly",
         sku_label=label, sku=match.sku, form_factor=match.form_factor, memory_gb=memory,
         gpu_count_basis=gpus, price_raw=dph, price_unit="USD/instance-hour", currency="USD",
         usd_per_unit=1.0, price_usd=dph / gpus, tier="on-demand",
-        condition=offer.get("verification"), region=region,
+        condition=condition if isinstance(condition, str) else None, region=region,
         note=f"offer {offer['id']}, machine {offer.get('machine_id')}",
         listing_id=str(offer["id"]),
     )

@@ -65,3 +65,95 @@ def test_http_html_with_200_is_a_bad_payload(httpserver):
     client.categories()
     with pytest.raises(BadPayload, match="/coins/categories: expected JSON, got an HTML page"):
         client.fetch_sector(["artificial-intelligence"])
+
+
+# -- the client owns the status mapping, the layer shares the loop -----------------------------
+
+import json  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
+
+from pycoingecko import CoinGeckoAPI  # noqa: E402
+
+from config.settings import load_settings  # noqa: E402
+from ingest.clients import Clients  # noqa: E402
+from ingest.errors import NotFound, StatusError  # noqa: E402
+from ingest.http import HttpSession  # noqa: E402
+from ingest.runpod import RunPodClient  # noqa: E402
+from ingest.vastai import VastAiClient  # noqa: E402
+
+
+def test_http_vastai_401_advises_a_vastai_setting_not_coingecko(httpserver):
+    httpserver.expect_request("/api/v0/bundles/").respond_with_json({"error": "nope"}, status=401)
+    client = VastAiClient(base_url=httpserver.url_for("/"), gpu_names=["H100 SXM"],
+                          rate_per_minute=60000, sleep=lambda s: None)
+    with pytest.raises(AuthError, match=r"^vastai /api/v0/bundles/: HTTP 401: .*"
+                                        r"CAPCOVER_VASTAI_BASE_URL") as info:
+        client.fetch()
+    assert "COINGECKO" not in str(info.value) and info.value.attempts == 1
+    assert [r.status for r in client.last_raws] == [401]  # the refused answer is archived
+
+
+def test_http_runpod_403_advises_a_runpod_setting(httpserver):
+    httpserver.expect_request("/graphql").respond_with_data("forbidden", status=403)
+    client = RunPodClient(base_url=httpserver.url_for("/"), rate_per_minute=60000)
+    with pytest.raises(AuthError, match=r"CAPCOVER_RUNPOD_BASE_URL") as info:
+        client.fetch()
+    assert "COINGECKO" not in str(info.value)
+
+
+def test_http_coingecko_401_advises_its_plan_and_key(httpserver):
+    httpserver.expect_request("/api/v3/coins/categories").respond_with_json(
+        reference("error_401_10002_missing_key.json")["payload"], status=401)
+    client, _ = _client(httpserver)
+    with pytest.raises(AuthError, match="CAPCOVER_COINGECKO_PLAN and CAPCOVER_COINGECKO_API_KEY"):
+        client.categories()
+
+
+def test_http_fetch_returns_the_response_and_every_attempts_record(httpserver):
+    httpserver.expect_ordered_request("/x").respond_with_data("busy", status=503)
+    httpserver.expect_ordered_request("/x").respond_with_json({"ok": 1})
+    session = HttpSession(source="s", base_url=httpserver.url_for("/"), rate_per_minute=60000,
+                          retry=RetryPolicy(base_delay_s=0.01), sleep=lambda s: None)
+    exchange = session.fetch("GET", httpserver.url_for("/x"))
+    assert exchange.response.json() == {"ok": 1}
+    assert [(r.status, r.attempt) for r in exchange.records] == [(503, 1), (200, 2)]
+    assert json.loads(exchange.record.body) == {"ok": 1}
+
+
+def test_http_session_handed_to_pycoingecko_still_works(httpserver):
+    """A wrapper that calls `session.get` itself gets the same loop and typed errors."""
+    httpserver.expect_ordered_request("/api/v3/coins/categories").respond_with_json([{"id": "a"}])
+    httpserver.expect_ordered_request("/api/v3/coins/bitcoin/").respond_with_json(
+        reference("error_404_coin_not_found.json")["payload"], status=404)
+    session = HttpSession(source="coingecko", base_url=httpserver.url_for("/api/v3"),
+                          rate_per_minute=60000, sleep=lambda s: None)
+    api = CoinGeckoAPI()
+    api.api_base_url = session.base_url + "/"
+    api.session = session
+    assert api.get_coins_categories() == [{"id": "a"}]
+    with pytest.raises(NotFound) as info:  # not pycoingecko's bare ValueError
+        api.get_coin_by_id("bitcoin")
+    assert isinstance(info.value, StatusError) and info.value.status == 404
+    httpserver.expect_request("/api/v3/ping").respond_with_json({"gecko_says": "hi"})
+    response = session.get(httpserver.url_for("/api/v3/ping"))
+    assert response.capcover_record.status == response.status_code == 200
+
+
+def test_http_clients_take_an_injected_clock_and_sleep(httpserver, tmp_path):
+    httpserver.expect_ordered_request("/api/v3/coins/categories").respond_with_data("", 503)
+    httpserver.expect_ordered_request("/api/v3/coins/categories").respond_with_json([])
+    now = [datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] = now[0].fromtimestamp(now[0].timestamp() + seconds, UTC)
+
+    settings = load_settings(environ=False, coingecko_base_url=httpserver.url_for("/api/v3"),
+                             coingecko_rate_per_minute=60000, db=tmp_path / "w.duckdb")
+    client = Clients(settings, sleep=sleep, clock=lambda: now[0]).coingecko()
+    raw = client.categories()
+    first, second = client.archive
+    assert first.fetched_at == datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)
+    assert second is raw and raw.fetched_at == first.fetched_at.fromtimestamp(
+        first.fetched_at.timestamp() + slept[0], UTC)

@@ -1,0 +1,153 @@
+"""What one HTTP attempt may cost: a wall-clock deadline over connect, headers and the whole
+body, and a cap on the decoded body size.
+
+A read timeout bounds each socket read, not the response: a server that drips one byte a
+second never trips it. So every attempt runs under a `Deadline` whose timer shuts the attempt's
+sockets down when it fires, which wakes any read blocked on them. The sockets are known because
+the session mounts `TrackedAdapter`, whose connections report each socket they open or reuse
+to the deadline of the thread using them.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import zlib
+
+import urllib3.exceptions
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+CHUNK = 64 * 1024  # decoded bytes per read: bounds memory per step, whatever the compression
+
+_current = threading.local()  # the Deadline of the attempt running on this thread
+
+
+class BodyTooLarge(Exception):  # noqa: N818 - a signal turned into an IngestError by the session
+    """The decoded body passed the configured cap."""
+
+
+class DeadlineExpired(Exception):  # noqa: N818 - a signal turned into an IngestError
+    """The attempt's wall-clock deadline passed."""
+
+
+class Deadline:
+    """Within `with Deadline(seconds):`, sockets opened or reused on this thread are shut down
+    when `seconds` have passed (real time: the point is to unblock a real socket)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = max(0.0, seconds)
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(self.seconds, self._expire)
+        self._timer.daemon = True
+
+    def watch(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            if self.expired:
+                _shut(sock)
+            else:
+                self._sockets.append(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+    def check(self) -> None:
+        if self.expired:
+            raise DeadlineExpired
+
+    def __enter__(self) -> Deadline:
+        self._previous = getattr(_current, "deadline", None)
+        _current.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+        _current.deadline = self._previous
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+
+
+def _watch(sock: socket.socket | None) -> None:
+    deadline = getattr(_current, "deadline", None)
+    if deadline is not None:
+        deadline.watch(sock)
+
+
+class _Conn(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _watch(sock)
+        return sock
+
+
+class _SConn(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _watch(sock)
+        return sock
+
+
+class _Pool(HTTPConnectionPool):
+    ConnectionCls = _Conn
+
+    def _get_conn(self, timeout: float | None = None):  # a kept-alive connection is reused
+        conn = super()._get_conn(timeout)
+        _watch(getattr(conn, "sock", None))
+        return conn
+
+
+class _SPool(HTTPSConnectionPool):
+    ConnectionCls = _SConn
+
+    def _get_conn(self, timeout: float | None = None):
+        conn = super()._get_conn(timeout)
+        _watch(getattr(conn, "sock", None))
+        return conn
+
+
+class TrackedAdapter(HTTPAdapter):
+    """requests' adapter with no retries of its own and connections a `Deadline` can shut."""
+
+    def __init__(self) -> None:
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _SPool}
+
+
+def read_body(raw: urllib3.response.HTTPResponse, *, max_bytes: int,
+              deadline: Deadline) -> bytes:
+    """The decoded body, read `CHUNK` bytes at a time; `BodyTooLarge` past `max_bytes`,
+    `DeadlineExpired` when the deadline fired (a shut socket reads as an early end)."""
+    parts: list[bytes] = []
+    total = 0
+    try:
+        while True:
+            deadline.check()
+            chunk = raw.read1(CHUNK, decode_content=True)
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > max_bytes:
+                raise BodyTooLarge
+            parts.append(chunk)
+    except (urllib3.exceptions.HTTPError, OSError, zlib.error):
+        deadline.check()
+        raise
+    deadline.check()
+    return b"".join(parts)
