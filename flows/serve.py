@@ -29,15 +29,16 @@ START_HINT = ("start one with `prefect server start`, then "
 
 
 def api_session(retries: int = 5) -> requests.Session:
-    """A session for Prefect's REST API that retries 503 answers, as Prefect's own client
-    does: on SQLite, a write that meets another writer (the scheduler filling a new
-    deployment's runs, a runner's heartbeat) fails with SQLITE_BUSY, which the server answers
+    """A session for Prefect's REST API that retries 429, 502 and 503 answers (honouring
+    Retry-After), as Prefect's own client does (prefect/client/base.py). On SQLite, a write
+    that meets another writer (the scheduler filling a new deployment's runs, a runner's
+    heartbeat) fails with SQLITE_BUSY, which the server answers
     `503 {"exception_message": "Service Unavailable"}` having changed nothing."""
     from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
 
     retry = Retry(total=retries, connect=0, read=0, status=retries, backoff_factor=0.25,
-                  status_forcelist=(503,), allowed_methods=None, raise_on_status=False)
+                  status_forcelist=(429, 502, 503), allowed_methods=None, raise_on_status=False)
     session = requests.Session()
     session.mount("http://", HTTPAdapter(max_retries=retry))
     session.mount("https://", HTTPAdapter(max_retries=retry))

@@ -139,3 +139,18 @@ def test_configured_api_from_prefect_toml_in_the_working_directory(tmp_path):
     (tmp_path / "prefect.toml").write_text('[api]\nurl = "http://127.0.0.1:4500/api"\n')
     found = configured_api({"PREFECT_HOME": str(tmp_path / "none")}, cwd=tmp_path)
     assert found.url == "http://127.0.0.1:4500/api"
+
+
+def test_api_session_retries_a_prefect_503_until_the_write_goes_through(httpserver):
+    """Prefect answers SQLITE_BUSY with 503 (nothing written); its own client retries, and so
+    does every capcover call to the REST API."""
+    from flows.serve import api_session
+
+    path = "/api/deployments/d-1/create_flow_run"
+    httpserver.expect_oneshot_request(path, method="POST").respond_with_json(
+        {"exception_message": "Service Unavailable"}, status=503)
+    httpserver.expect_oneshot_request(path, method="POST").respond_with_json(
+        {"id": "run-1"}, status=201)
+    resp = api_session().post(httpserver.url_for(path), json={}, timeout=5)
+    assert (resp.status_code, resp.json()) == (201, {"id": "run-1"})
+    assert len(httpserver.log) == 2
