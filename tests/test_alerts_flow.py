@@ -2,6 +2,8 @@
 as the plain path, plus a Prefect event `capcover.coverage.<rule>` tracked as its own channel
 (so it is emitted exactly once too) and counted as an event, not a delivery."""
 
+import importlib
+
 import pytest
 
 from report.summary import summary_text
@@ -12,6 +14,10 @@ from warehouse.db import open_warehouse
 
 @pytest.fixture(scope="module")
 def prefect_harness():
+    # flows.daily first: its Prefect defaults (start-up timeout, logging) must be in the
+    # environment before Prefect reads its settings, and its bound temporary server must be
+    # the default one the harness restores afterwards (for the demo, later in a full run).
+    importlib.import_module("flows.daily")
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):

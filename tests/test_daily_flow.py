@@ -2,6 +2,7 @@
 in-process `capcover run` when no Prefect API is configured; and the temporary Prefect server
 dying with the process that started it."""
 
+import importlib
 import os
 import signal
 import socket
@@ -17,8 +18,12 @@ from warehouse.db import open_warehouse
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not session: later modules (the demo) run without an API
 def prefect_harness():
+    # flows.daily first: its Prefect defaults (start-up timeout, logging) must be in the
+    # environment before Prefect reads its settings, and its bound temporary server must be
+    # the default one the harness restores afterwards (for the demo, later in a full run).
+    importlib.import_module("flows.daily")
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):
