@@ -16,7 +16,8 @@ from cli.common import EXIT_USAGE, echo, fail, load
               help="run everything, print the report and the alerts it would fire, then roll "
                    "back: nothing stored, nothing delivered")
 def run_cmd(kind: str, dry_run: bool) -> None:
-    """The daily flow: ingest, load, model, report."""
+    """The daily run: ingest, load, model, report (a Prefect flow when a Prefect API is
+    configured, otherwise in this process)."""
     from flows.sequence import one_line
 
     settings = load()
@@ -30,14 +31,27 @@ def run_cmd(kind: str, dry_run: bool) -> None:
             fail(f"dry run failed: {one_line(exc)} (nothing was written)")
         echo(dry_run_text(result, settings.db))
         return
-    from flows.daily import daily_flow
+    from flows.prefect_env import configured_api
     from report.summary import summary_text
 
+    api = configured_api()
     try:
-        result = daily_flow(kind=kind)
+        if api.url is None:
+            # No Prefect API: the same sequence as plain calls, in this process. A Prefect
+            # flow here would start (and wait for) a temporary server that dies with the run.
+            from flows.sequence import run_daily
+
+            result = run_daily(settings, kind=kind)
+        else:
+            from flows.daily import daily_flow
+
+            result = daily_flow(kind=kind)
     except Exception as exc:  # noqa: BLE001 - any failure becomes one line and exit 1
         fail(f"run failed: {one_line(exc)} (the warehouse {settings.db} is unchanged)")
     echo(summary_text(result, settings.db))
+    if api.url is None:
+        echo(f"  in-process run, not a Prefect flow: {api.where} (set PREFECT_API_URL to a "
+             f"running Prefect server for flow runs, logs and events there)")
 
 
 @click.command("backfill")

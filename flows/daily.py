@@ -15,11 +15,17 @@ configure()
 
 from prefect import flow, get_run_logger, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
+from prefect.settings import get_current_settings  # noqa: E402
 
 from config.settings import load_settings  # noqa: E402
+from flows import temp_server  # noqa: E402
 from flows.artifacts import publish_artifacts  # noqa: E402
 from flows.sequence import daily_sequence  # noqa: E402
 from model.run import RunResult  # noqa: E402
+
+# Without a Prefect API, the temporary server Prefect starts for this process exits with it,
+# even when the process is SIGKILLed (flows/temp_server.py).
+temp_server.guard()
 
 _TASKS: dict[str, Any] = {}
 
@@ -42,7 +48,10 @@ def daily_flow(kind: str = "daily", settings: Any = None) -> RunResult:
     from prefect.runtime import flow_run
 
     settings = settings if settings is not None else load_settings()
-    result = daily_sequence(settings, kind=kind, run=run_as_task, emit=emit_event,
+    # The Prefect event is a channel only when a Prefect API is configured: on the temporary
+    # server (no PREFECT_API_URL) no automation can hear it, and it dies with the run.
+    emit = emit_event if get_current_settings().api.url else None
+    result = daily_sequence(settings, kind=kind, run=run_as_task, emit=emit,
                             flow_run_id=flow_run.get_id())
     publish_artifacts(result)  # the report table + a markdown summary in the Prefect UI
     get_run_logger().info("run %s: as of %s, %d report rows", result.run_id, result.as_of_date,

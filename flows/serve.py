@@ -28,6 +28,23 @@ START_HINT = ("start one with `prefect server start`, then "
               "`export PREFECT_API_URL=http://127.0.0.1:4200/api`")
 
 
+def api_session(retries: int = 5) -> requests.Session:
+    """A session for Prefect's REST API that retries 429, 502 and 503 answers (honouring
+    Retry-After), as Prefect's own client does (prefect/client/base.py). On SQLite, a write
+    that meets another writer (the scheduler filling a new deployment's runs, a runner's
+    heartbeat) fails with SQLITE_BUSY, which the server answers
+    `503 {"exception_message": "Service Unavailable"}` having changed nothing."""
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    retry = Retry(total=retries, connect=0, read=0, status=retries, backoff_factor=0.25,
+                  status_forcelist=(429, 502, 503), allowed_methods=None, raise_on_status=False)
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    session.mount("https://", HTTPAdapter(max_retries=retry))
+    return session
+
+
 class PrefectUnavailable(Exception):
     """No usable Prefect server; the message says how to start one."""
 
@@ -87,8 +104,9 @@ def next_scheduled_from_api(api_url: str, timeout_s: float = 3.0) -> NextRun | N
     """The deployment's next Scheduled flow run from the Prefect API, or None if unreachable
     or the deployment does not exist there."""
     url = api_url.rstrip("/")
+    http = api_session(retries=2)
     try:
-        resp = requests.get(f"{url}/deployments/name/{FULL_NAME}", timeout=timeout_s)
+        resp = http.get(f"{url}/deployments/name/{FULL_NAME}", timeout=timeout_s)
         if resp.status_code == 404:
             return None
         resp.raise_for_status()
@@ -99,7 +117,7 @@ def next_scheduled_from_api(api_url: str, timeout_s: float = 3.0) -> NextRun | N
             "sort": "EXPECTED_START_TIME_ASC",
             "limit": 1,
         }
-        runs = requests.post(f"{url}/flow_runs/filter", data=json.dumps(body),
+        runs = http.post(f"{url}/flow_runs/filter", data=json.dumps(body),
                              headers={"content-type": "application/json"}, timeout=timeout_s)
         runs.raise_for_status()
     except (requests.RequestException, ValueError, KeyError):

@@ -17,11 +17,15 @@ from model.report import ReportRow
 
 @dataclass(frozen=True)
 class DeliveryReport:
-    """Alert delivery after a run: how many (alert, channel) pairs a channel accepted, and one
-    line per pair that failed (alert, channel, error; retried by the next run)."""
+    """Alert delivery after a run: how many (alert, channel) pairs a receiver accepted
+    (`delivered`: Apprise channels only), how many Prefect events were emitted (`events`), how
+    many channels the run had (`channels`, the Prefect event included; 0: none configured), and
+    one line per pair that failed (alert, channel, error; retried by the next run)."""
 
     delivered: int = 0
     failed: tuple[str, ...] = ()
+    events: int = 0
+    channels: int = 0
 
     @property
     def ok(self) -> bool:
@@ -52,6 +56,10 @@ class RunResult:
     @property
     def alerts_delivered(self) -> int:
         return self.delivery.delivered if self.delivery else 0
+
+    @property
+    def alert_events(self) -> int:
+        return self.delivery.events if self.delivery else 0
 
     @property
     def alert_failures(self) -> list[str]:

@@ -5,7 +5,8 @@
     deliver_pending ──> claim (short transaction) ──> send ──> record (short transaction)
 
 Delivery goes through Apprise (one `Apprise` object per URL, so each channel has its own state)
-and, inside the Prefect flow, a Prefect event `capcover.coverage.<rule>`. A channel that fails
+and, inside a Prefect flow run against a configured Prefect API, a Prefect event
+`capcover.coverage.<rule>` (counted as an event, not a delivery). A channel that fails
 never fails the run: the delivery stays undelivered and the next run retries it. Delivery
 returns a `DeliveryReport` of what went where; it never edits the run's result.
 """
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from model.run import DeliveryReport
-from notify.channels import Channel, channels_for
+from notify.channels import PREFECT_CHANNEL, Channel, channels_for
 from notify.redact import REDACTOR
 from warehouse import alerts as store
 from warehouse.db import open_warehouse
@@ -41,7 +42,7 @@ def deliver_pending(
         with wh.transaction():
             claimed = store.claim_pending(wh, list(by_id), run_id)
     if not claimed:
-        return DeliveryReport()
+        return DeliveryReport(channels=len(by_id))
     outcomes: list[tuple[store.PendingDelivery, str | None]] = []
     failed: list[str] = []
     for d in claimed:
@@ -55,12 +56,15 @@ def deliver_pending(
                                  f"{error} (attempt {d.attempts}; retried next run)")
         else:
             outcomes.append((d, None))
-    report = DeliveryReport(delivered=sum(1 for _, e in outcomes if e is None),
-                            failed=tuple(failed))
+    # A Prefect event is not a delivery to a receiver: it is counted (and reported) apart.
+    accepted = [d.channel_id for d, e in outcomes if e is None]
+    events = accepted.count(PREFECT_CHANNEL)
+    report = DeliveryReport(delivered=len(accepted) - events, failed=tuple(failed),
+                            events=events, channels=len(by_id))
     with open_warehouse(db, lock_budget_s=lock_budget_s) as wh:
         with wh.transaction():
             store.record_outcomes(wh, outcomes, run_id)
-            store.set_alerts_sent(wh, run_id, report.delivered)
+            store.set_alerts_sent(wh, run_id, len(accepted))
     for line in report.failed:
         log.warning("alert delivery failed: %s", line)
     return report
@@ -70,9 +74,11 @@ def deliver_after_run(settings, run_id: str, *,
                       emit: Callable[..., object] | None = None) -> DeliveryReport:
     """The post-commit step of a run: deliver what is pending and say how it went. A failure
     here (even the warehouse being locked) never fails the run: it is reported instead."""
+    channels = channels_for(settings, emit)
     try:
-        return deliver_pending(settings.db, channels=channels_for(settings, emit),
-                               run_id=run_id, lock_budget_s=settings.lock_budget_s)
+        return deliver_pending(settings.db, channels=channels, run_id=run_id,
+                               lock_budget_s=settings.lock_budget_s)
     except Exception as exc:  # noqa: BLE001 - the data load is committed; report, don't raise
         return DeliveryReport(failed=(f"delivery step failed: {REDACTOR.redact(str(exc))}"
-                                      f" (alerts stay undelivered; the next run retries)",))
+                                      f" (alerts stay undelivered; the next run retries)",),
+                              channels=len(channels))

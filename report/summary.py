@@ -49,9 +49,18 @@ def alert_lines(result: RunResult) -> list[str]:
         if result.dry_run:
             tag = "would fire" if s.new else f"already stored, {s.delivery_state}, not re-sent"
         lines.append(f"  alert [{s.alert.rule}, {tag}]: {s.alert.message}")
+    delivery = result.delivery
+    if delivery is None:  # a dry run: nothing was delivered or attempted
+        return lines
+    if delivery.channels == 0:
+        lines.append("  alerts: no channel configured (CAPCOVER_ALERT_URLS is empty): alerts "
+                     "are stored as no_channel and sent nowhere")
     delivered, failures = result.alerts_delivered, result.alert_failures
     if delivered or failures:
         lines.append(f"  alerts delivered: {delivered}; failed: {len(failures)}")
+    if result.alert_events:
+        lines.append(f"  Prefect events emitted: {result.alert_events} "
+                     f"(capcover.coverage.<rule>; an event, not a delivery)")
     for f in failures:
         lines.append(f"  alert delivery FAILED: {f}")
     return lines

@@ -93,6 +93,8 @@ def test_alerts_crossing_posts_exactly_once_and_rerun_posts_none(
         "was 0.97 on 2024-04-02 (report 2024-04-03)")
     assert "buildout cost: 720,000 H100 x $30,000 = $21.60B" in post["message"]
     assert second.alerts_delivered == 1 and second.alert_failures == []
+    text = summary_text(second, alert_env["CAPCOVER_DB"])
+    assert "alerts delivered: 1; failed: 0" in text and "no channel configured" not in text
 
     rerun = run_day(httpserver, fake_cg, 22.5e9, DAY2)
     assert len(receiver.posts()) == 1  # the rerun sent nothing
@@ -166,6 +168,11 @@ def test_alerts_stale_data_fires_per_alerting_scenario_without_a_channel(
     assert "rests on stale market data (report 2024-04-03)" in result.alerts[0].alert.message
     rows = alerts_rows(env["CAPCOVER_DB"])
     assert {r["delivery_state"] for r in rows} == {"no_channel"}  # stored, nowhere to send
+    # The summary says so plainly and counts nothing as delivered.
+    text = summary_text(result, env["CAPCOVER_DB"])
+    assert "alerts: no channel configured (CAPCOVER_ALERT_URLS is empty)" in text
+    assert "alerts delivered" not in text and "Prefect events" not in text
+    assert (result.alerts_delivered, result.alert_events) == (0, 0)
     run_day(httpserver, fake_cg, 25e9, DAY2)
     assert len(alerts_rows(env["CAPCOVER_DB"])) == 2  # a rerun never duplicates
 

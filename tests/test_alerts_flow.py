@@ -1,8 +1,12 @@
-"""The Prefect flow path delivers alerts the same way as the plain path, plus a Prefect event
-`capcover.coverage.<rule>` tracked as its own channel (so it is emitted exactly once too)."""
+"""The Prefect flow path against a Prefect API (the test harness's) delivers alerts the same way
+as the plain path, plus a Prefect event `capcover.coverage.<rule>` tracked as its own channel
+(so it is emitted exactly once too) and counted as an event, not a delivery."""
+
+import importlib
 
 import pytest
 
+from report.summary import summary_text
 from tests.conftest import category_payload
 from tests.test_alerts_delivery import DAY1, DAY2, Receiver, alerts_rows
 from warehouse.db import open_warehouse
@@ -10,6 +14,10 @@ from warehouse.db import open_warehouse
 
 @pytest.fixture(scope="module")
 def prefect_harness():
+    # flows.daily first: its Prefect defaults (start-up timeout, logging) must be in the
+    # environment before Prefect reads its settings, and its bound temporary server must be
+    # the default one the harness restores afterwards (for the demo, later in a full run).
+    importlib.import_module("flows.daily")
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):
@@ -27,11 +35,19 @@ def test_alerts_flow_delivers_webhook_and_prefect_event_once(
     monkeypatch.setenv("CAPCOVER_ALERT_SCENARIOS", "coindesk-2024")
     monkeypatch.setenv("CAPCOVER_ALERT_RULES", "threshold_crossed")
     try:
+        results = []
         for cap, day in ((21e9, DAY1), (22.5e9, DAY2), (22.5e9, DAY2)):  # the last: a rerun
             httpserver.clear()
             fake_cg.serve(categories=category_payload(cap=cap, updated_at=day))
-            result = daily_flow()
+            results.append(daily_flow())
+        result = results[-1]
         assert len(receiver.posts()) == 1
+        # The webhook is a delivery; the Prefect event is an event, reported on its own line.
+        crossing = results[1]
+        assert (crossing.alerts_delivered, crossing.alert_events) == (1, 1)
+        text = summary_text(crossing, env["CAPCOVER_DB"])
+        assert "alerts delivered: 1; failed: 0" in text
+        assert "Prefect events emitted: 1" in text
         assert [s.new for s in result.alerts] == [False]
     finally:
         receiver.server.stop()

@@ -67,6 +67,11 @@ def test_demo_backfills_runs_daily_alerts_and_writes_the_report(demo_dir, capsys
             rules = {r for (r,) in wh.query("SELECT rule FROM alerts"
                                             " WHERE scenario = 'h100-purchase'")}
             assert "threshold_crossed" in rules
+            # No channel (the demo has none, and its temporary Prefect server is no receiver):
+            # stored as no_channel, and the summary counts nothing as delivered.
+            states = {s for (s,) in wh.query("SELECT DISTINCT delivery_state FROM alerts")}
+            assert states == {"no_channel"}
+    assert "alerts: no channel configured" in out and "alerts delivered" not in out
     # The daily flow published the report table and a markdown summary as Prefect artifacts.
     from prefect.artifacts import Artifact
 

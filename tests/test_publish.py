@@ -118,3 +118,28 @@ def test_publish_concurrent_reader_never_sees_a_half_written_snapshot(tmp_path):
     assert seen["bad_count"] == 0, seen["bad"]
     assert seen["reads"] > 0, seen
     assert os.path.realpath(target / "latest").endswith("20240401T000024Z-0024")
+
+
+def test_publish_removes_temp_folders_a_killed_publish_left(fake_cg, settings):
+    """A publish SIGKILLed between its temp folder and the rename leaves `.tmp-<run>-<pid>`
+    behind; the next run removes it, and leaves a live process's temp folder alone."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    target = settings.publish_path()
+    stale = target / f".tmp-20240403T000000Z-deadbeef-{dead.pid}"
+    stale_link = target / f".latest.tmp-{dead.pid}"
+    busy = target / f".tmp-20240403T000001Z-cafe0001-{live.pid}"
+    try:
+        for folder in (stale, busy):
+            folder.mkdir(parents=True)
+            (folder / "report_daily.parquet").write_bytes(b"PAR1 half-written")
+        stale_link.symlink_to("snapshots/nowhere")
+        fake_cg.serve()
+        result = run_daily(settings)
+        assert not stale.exists() and not stale_link.is_symlink()
+        assert busy.is_dir()
+        assert (target / "latest").resolve() == (target / "snapshots" / result.run_id).resolve()
+    finally:
+        live.kill()
+        live.wait()

@@ -109,11 +109,15 @@ def test_secrets_never_leak_on_any_path(path, keyed, capsys, caplog):
 @pytest.mark.slow
 @pytest.mark.parametrize("path", ["success", "401_echoing_the_key"])
 def test_secrets_absent_from_a_real_debug_run(path, keyed, env, tmp_path):
-    """`capcover run` as a subprocess with Prefect and every logger at DEBUG."""
+    """The daily Prefect flow (on Prefect's temporary server) as a subprocess with Prefect and
+    every logger at DEBUG. (`capcover run` itself runs in-process when, as here, no Prefect
+    API is configured; the flow is what `capcover serve` and the demo run.)"""
     keyed.script("/coins/categories", *PATHS[path])
     home = tmp_path / "prefect-home"
+    flow = ("import sys\nfrom flows.daily import daily_flow\n"
+            "try:\n    daily_flow()\nexcept Exception:\n    sys.exit(1)\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "cli", "run"], capture_output=True, text=True, timeout=180,
+        [sys.executable, "-c", flow], capture_output=True, text=True, timeout=180,
         cwd=Path(__file__).resolve().parent.parent,
         env={**env, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PREFECT_HOME": str(home),
              "CAPCOVER_COINGECKO_BASE_URL": keyed.base_url, "CAPCOVER_COINGECKO_PLAN": "demo",

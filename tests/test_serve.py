@@ -95,3 +95,62 @@ def test_status_falls_back_to_cron_when_the_api_has_no_deployment(settings, fake
 def test_status_without_warehouse_is_a_one_line_failure(env, capsys):
     assert main(["status"]) == 1
     assert "no warehouse at" in capsys.readouterr().err
+
+
+# -- is a Prefect API configured? (`capcover run` decides without importing Prefect) ---------
+
+def test_configured_api_none_without_url_in_environment_or_profile(tmp_path):
+    from flows.prefect_env import configured_api
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "profiles.toml").write_text('active = "ephemeral"\n[profiles.ephemeral]\n'
+                                        'PREFECT_SERVER_EPHEMERAL_ENABLED = "true"\n')
+    found = configured_api({"PREFECT_HOME": str(home)}, cwd=tmp_path)
+    assert found.url is None
+    assert found.where == "no PREFECT_API_URL in the environment or Prefect profile 'ephemeral'"
+
+
+def test_configured_api_from_environment_first(tmp_path):
+    from flows.prefect_env import configured_api
+
+    found = configured_api({"PREFECT_API_URL": "http://127.0.0.1:4200/api",
+                            "PREFECT_HOME": str(tmp_path)}, cwd=tmp_path)
+    assert (found.url, found.where) == ("http://127.0.0.1:4200/api", "PREFECT_API_URL")
+
+
+def test_configured_api_from_the_active_profile(tmp_path):
+    from flows.prefect_env import configured_api
+
+    (tmp_path / "profiles.toml").write_text(
+        'active = "local"\n[profiles.local]\nPREFECT_API_URL = "http://127.0.0.1:4300/api"\n'
+        '[profiles.other]\nPREFECT_API_URL = "http://127.0.0.1:4400/api"\n')
+    env = {"PREFECT_HOME": str(tmp_path)}
+    assert configured_api(env, cwd=tmp_path).url == "http://127.0.0.1:4300/api"
+    chosen = configured_api({**env, "PREFECT_PROFILE": "other"}, cwd=tmp_path)
+    assert chosen.url == "http://127.0.0.1:4400/api"
+    assert "Prefect profile 'other'" in chosen.where
+    assert configured_api({**env, "PREFECT_PROFILE": "missing"}, cwd=tmp_path).url is None
+
+
+def test_configured_api_from_prefect_toml_in_the_working_directory(tmp_path):
+    from flows.prefect_env import configured_api
+
+    (tmp_path / "prefect.toml").write_text('[api]\nurl = "http://127.0.0.1:4500/api"\n')
+    found = configured_api({"PREFECT_HOME": str(tmp_path / "none")}, cwd=tmp_path)
+    assert found.url == "http://127.0.0.1:4500/api"
+
+
+def test_api_session_retries_a_prefect_503_until_the_write_goes_through(httpserver):
+    """Prefect answers SQLITE_BUSY with 503 (nothing written); its own client retries, and so
+    does every capcover call to the REST API."""
+    from flows.serve import api_session
+
+    path = "/api/deployments/d-1/create_flow_run"
+    httpserver.expect_oneshot_request(path, method="POST").respond_with_json(
+        {"exception_message": "Service Unavailable"}, status=503)
+    httpserver.expect_oneshot_request(path, method="POST").respond_with_json(
+        {"id": "run-1"}, status=201)
+    resp = api_session().post(httpserver.url_for(path), json={}, timeout=5)
+    assert (resp.status_code, resp.json()) == (201, {"id": "run-1"})
+    assert len(httpserver.log) == 2

@@ -19,13 +19,19 @@ from pathlib import Path
 import pytest
 import requests
 
-from flows.serve import FULL_NAME
+from flows.serve import FULL_NAME, api_session
 from warehouse.db import open_warehouse
 
 pytestmark = pytest.mark.slow
 
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parent.parent
+# Every call to the API retries its 503s, as Prefect's own client does: SQLite answers a write
+# that meets another writer (the scheduler filling the new deployment's runs, the runner's
+# heartbeats, the event persister) with SQLITE_BUSY, and the server turns that into
+# `503 {"exception_message": "Service Unavailable"}` — the "create_flow_run answered without
+# an id" of a loaded machine. Plain `requests` took that answer as final.
+API = api_session()
 
 
 def _free_port() -> int:
@@ -67,7 +73,9 @@ def prefect_api(tmp_path_factory):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               DO_NOT_TRACK="1", PREFECT_UI_ENABLED="false")
+               DO_NOT_TRACK="1", PREFECT_UI_ENABLED="false",
+               # The server log then shows each SQLITE_BUSY it answered with a 503.
+               PREFECT_SERVER_LOG_RETRYABLE_ERRORS="true")
     log = home / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -76,6 +84,9 @@ def prefect_api(tmp_path_factory):
     api = f"http://127.0.0.1:{port}/api"
 
     def healthy():
+        # Our own server, alive: if another process took the port first, ours has exited and
+        # whatever answers there is not the server these tests set up.
+        assert proc.poll() is None, f"prefect server start exited {proc.returncode}"
         try:
             return requests.get(f"{api}/health", timeout=2).ok
         except requests.RequestException:
@@ -97,13 +108,20 @@ def _serve(api: str, home: Path, env: dict, cwd: Path) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def _created(resp: requests.Response) -> str:
+    """The id of a flow run the API created; otherwise fail with its status and body."""
+    assert resp.status_code == 201 and "id" in resp.json(), (
+        f"create_flow_run answered {resp.status_code}: {resp.text[:2000]}")
+    return resp.json()["id"]
+
+
 def _deployment(api: str):
-    resp = requests.get(f"{api}/deployments/name/{FULL_NAME}", timeout=5)
+    resp = API.get(f"{api}/deployments/name/{FULL_NAME}", timeout=5)
     return resp.json() if resp.status_code == 200 else None
 
 
 def _run_state(api: str, run_id: str) -> dict:
-    return requests.get(f"{api}/flow_runs/{run_id}", timeout=5).json()["state"]
+    return API.get(f"{api}/flow_runs/{run_id}", timeout=5).json()["state"]
 
 
 def _terminal(api: str, ids: list[str]):
@@ -130,7 +148,7 @@ def test_serve_schedules_daily_and_runs_a_triggered_flow(prefect_api, fake_cg, e
         def scheduled():
             body = {"deployments": {"id": {"any_": [dep["id"]]}},
                     "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}}}
-            return requests.post(f"{api}/flow_runs/filter", json=body, timeout=5).json()
+            return API.post(f"{api}/flow_runs/filter", json=body, timeout=5).json()
         upcoming = _wait("a scheduled run", scheduled, 60, log)
         first = datetime.fromisoformat(upcoming[0]["expected_start_time"])
         assert (first.hour, first.minute) == (0, 20)
@@ -138,8 +156,8 @@ def test_serve_schedules_daily_and_runs_a_triggered_flow(prefect_api, fake_cg, e
         # `capcover status` reads the next run from the Prefect API.
         status_env = dict(os.environ, **env, PREFECT_API_URL=api)
         # Trigger a run now, through the API, and see its report in the warehouse.
-        run = requests.post(f"{api}/deployments/{dep['id']}/create_flow_run", json={},
-                            timeout=5).json()
+        run = {"id": _created(API.post(f"{api}/deployments/{dep['id']}/create_flow_run",
+                                        json={}, timeout=5))}
         (state,) = _wait("the triggered run", lambda: _terminal(api, [run["id"]]), 180, log)
         assert state["type"] == "COMPLETED", state.get("message")
         with open_warehouse(env["CAPCOVER_DB"], read_only=True) as wh:
@@ -168,8 +186,8 @@ def test_serve_schedules_daily_and_runs_a_triggered_flow(prefect_api, fake_cg, e
         for day in range(3):
             when = (past - timedelta(days=day)).isoformat()
             body = {"state": {"type": "SCHEDULED", "state_details": {"scheduled_time": when}}}
-            missed.append(requests.post(f"{api}/deployments/{dep['id']}/create_flow_run",
-                                        json=body, timeout=5).json()["id"])
+            missed.append(_created(API.post(
+                f"{api}/deployments/{dep['id']}/create_flow_run", json=body, timeout=5)))
         proc = _serve(api, home, env, tmp_path)
         states = _wait("the missed runs", lambda: _terminal(api, missed), 180, log)
         kinds = sorted(s["type"] for s in states)
@@ -218,3 +236,35 @@ def test_serve_workpool_route_from_prefect_yaml(prefect_api, fake_cg, env, tmp_p
             assert wh.scalar("SELECT count(*) FROM report_daily") >= 1
     finally:
         _stop(worker)
+
+
+def test_run_with_prefect_api_is_a_flow_run_whose_logs_reach_the_api(prefect_api, fake_cg, env,
+                                                                       tmp_path):
+    """With PREFECT_API_URL set, `capcover run` is the Prefect flow, and its logs (the flow's
+    own line included, on a successful run) are stored by the API."""
+    api, home = prefect_api
+    fake_cg.serve()
+    run_env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    run_env.update(env, PREFECT_API_URL=api, PREFECT_HOME=str(tmp_path / "client-home"))
+    out = subprocess.run([sys.executable, "-m", "cli", "run"], env=run_env, cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "in-process run" not in out.stdout
+    with open_warehouse(env["CAPCOVER_DB"], read_only=True) as wh:
+        run_id, flow_run_id = wh.query("SELECT run_id, flow_run_id FROM runs")[0]
+    assert flow_run_id
+    body = {"logs": {"flow_run_id": {"any_": [flow_run_id]}}, "sort": "TIMESTAMP_ASC"}
+
+    def messages() -> list[str]:
+        return [e["message"] for e in API.post(f"{api}/logs/filter", json=body,
+                                               timeout=5).json()]
+
+    def complete() -> list[str] | None:
+        found = messages()
+        ours = any(m.startswith(f"run {run_id}: as of 2024-04-03") for m in found)
+        return found if ours and any("Finished in state Completed" in m for m in found) else None
+
+    try:
+        _wait("the run's logs in the API", complete, 60)
+    except AssertionError:
+        raise AssertionError(f"logs stored for flow run {flow_run_id}: {messages()}") from None

@@ -93,6 +93,7 @@ def publish_snapshot(
     target = Path(target)
     snapshots = target / "snapshots"
     snapshots.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp(target)
     tmp = target / f".tmp-{run_id}-{os.getpid()}"
     final = snapshots / run_id
     try:
@@ -117,6 +118,36 @@ def publish_snapshot(
     _replace_file(target / "latest.json", json.dumps({**manifest, "path": str(final)}, indent=2))
     _prune(snapshots, keep=keep, current=final)
     return final
+
+
+def remove_stale_temp(target: Path) -> list[Path]:
+    """Remove what a killed publish left in `target`: `.tmp-<run_id>-<pid>` folders and
+    `.latest.tmp-<pid>` / `.latest.json.tmp-<pid>` files whose process is gone. A live
+    process's temp files are left alone (another warehouse publishing to the same folder).
+    Returns what was removed."""
+    removed = []
+    for path in target.glob(".*tmp-*"):
+        pid = path.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # our own leftovers are from an earlier, finished attempt
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True
 
 
 def _swap_symlink(link: Path, points_to: Path) -> None:
