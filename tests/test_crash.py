@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 
 from config.settings import load_settings
+from fakeapi import Slow
+from fakeapi.coingecko import CoinGecko
 from flows.sequence import run_daily
 from tests.conftest import category_payload, coin, table_snapshot
-from tests.fault_server import FaultServer, Slow
 from warehouse.db import open_warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +34,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def big(env, monkeypatch):
-    server = FaultServer()
+    server = CoinGecko.reference()
     coins = [coin(i, 1e8 / i) for i in range(1, N_COINS + 1)]
     server.pages = [coins[i:i + 250] for i in range(0, N_COINS, 250)]
     monkeypatch.setenv("CAPCOVER_COINGECKO_BASE_URL", server.base_url)

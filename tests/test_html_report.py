@@ -13,9 +13,9 @@ from PIL import Image
 
 from cli.main import main
 from config.settings import load_settings
+from fakeapi.coingecko import CoinGecko
 from flows.backfill import run_backfill
 from report.html import COLOURS
-from tests.fake_chart_server import FakeChartServer
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def reported_db(tmp_path, monkeypatch):
         if key.startswith("CAPCOVER_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("CAPCOVER_DB", str(tmp_path / "capcover.duckdb"))
-    with FakeChartServer(n_coins=6) as srv:
+    with CoinGecko.charts(n_coins=6) as srv:
         monkeypatch.setenv("CAPCOVER_COINGECKO_BASE_URL", srv.base_url)
         monkeypatch.setenv("CAPCOVER_COINGECKO_RATE_PER_MINUTE", "60000")
         run_backfill(load_settings(), 30, console=Console(file=io.StringIO()))

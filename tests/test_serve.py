@@ -71,7 +71,7 @@ def test_status_exit_1_when_the_latest_run_failed(fake_cg, settings, monkeypatch
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     fake_cg.serve()
     run_daily(settings)
-    fake_cg.server.clear()  # CoinGecko now answers 500 to everything
+    fake_cg.clear()  # CoinGecko now answers 500 to everything
     with pytest.raises(Exception):  # noqa: B017 - any failure; the runs table records it
         run_daily(settings)
     assert main(["status"]) == 1
