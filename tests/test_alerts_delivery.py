@@ -4,6 +4,8 @@ json:// URLs (pytest-httpserver)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import socket
@@ -123,7 +125,17 @@ def test_alerts_receiver_down_stores_undelivered_and_next_run_delivers_once(
     assert main(["alerts", "--since", "2024-04-04"]) == 0
     assert "no alerts since 2024-04-04" in capsys.readouterr().out
     assert main(["alerts", "--since", "2024-04-03", "--format", "csv"]) == 0
-    assert "2024-04-03,coindesk-2024,threshold_crossed,1.0" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "2024-04-03,coindesk-2024,threshold_crossed,1.0" in out
+    reader = csv.DictReader(io.StringIO(out))
+    assert reader.fieldnames[:8] == ["report_date", "scenario", "rule", "level",
+                                     "previous_ratio", "current_ratio", "delivery_state",
+                                     "channels"]
+    (alert,) = list(reader)
+    assert (alert["report_date"], alert["scenario"], alert["rule"], alert["level"]) == (
+        "2024-04-03", "coindesk-2024", "threshold_crossed", "1.0")
+    assert alert["delivery_state"] == "failed" and alert["attempts"] == "1"
+    assert float(alert["current_ratio"]) == pytest.approx(22.5 / 21.6)
 
     receiver.up()
     nxt = run_day(fake_cg, 22.6e9, DAY3)  # the next day fires nothing new

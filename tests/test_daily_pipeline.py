@@ -7,7 +7,7 @@ import pytest
 
 from fakeapi import Reply
 from flows.sequence import run_daily
-from ingest.errors import StatusError
+from ingest.errors import NotFound, StatusError
 from tests.conftest import AI, TEXT, category_payload, market_pages, table_snapshot
 from warehouse.db import open_warehouse
 
@@ -87,6 +87,6 @@ def test_daily_run_unknown_category_fails_before_paging(fake_cg, settings, monke
     monkeypatch.setenv("CAPCOVER_CATEGORIES", "no-such-category")
     from config.settings import load_settings
 
-    with pytest.raises(Exception, match="category 'no-such-category' not found"):
+    with pytest.raises(NotFound, match="category 'no-such-category' not found"):
         run_daily(load_settings())
     assert fake_cg.market_requests() == 0
