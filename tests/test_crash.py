@@ -95,8 +95,8 @@ def test_crash_sigkill_at_any_point_leaves_no_partial_run(big, env, settings, tm
     last_page = str(N_COINS // 250 + 1)  # the short page that ends paging
 
     def fetched(page: str) -> Callable[[], bool]:
-        return lambda: any(q.get("page") == page for p, q in list(big.log) if p ==
-                           "/coins/markets")
+        return lambda: any(r.query.get("page") == page for r in list(big.log)
+                           if r.path == "/api/v3/coins/markets")
 
     kill_points: list[tuple[str, Callable[[], bool], float]] = [
         ("while fetching (slow page 5)", fetched("5"), 0.0),
