@@ -22,6 +22,11 @@ VAST_REFERENCE = "vastai_bundles_h100_sxm_2026-08-22.json"
 RUNPOD_REFERENCE = "runpod_graphql_gputypes_2026-08-22.json"
 
 
+def feed_reference(name: str) -> dict:
+    """A captured feed answer from fakeapi/fixtures/gpu-feeds, `_source` included."""
+    return fixtures.gpu_feed(name)
+
+
 def vast_offer(i: int, gpu_name: str, num_gpus: int, dph_total: float, **extra) -> dict:
     """The real captured offer, re-labelled: a new id, GPU, count and instance price."""
     base = copy.deepcopy(fixtures.gpu_feed(VAST_REFERENCE)["offers"][0])

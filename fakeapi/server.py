@@ -148,6 +148,11 @@ class FakeAPI:
     def url_for(self, path: str) -> str:
         return self.url + path
 
+    @property
+    def server(self) -> FakeAPI:
+        """This API (the name tests written for pytest-httpserver use: `fake_cg.server.log`)."""
+        return self
+
     # -- routes ------------------------------------------------------------------------------
 
     def add(self, path: str, answer: Reply | Any, *, query: Mapping[str, Any] | None = None,
