@@ -12,8 +12,8 @@ from pathlib import Path
 
 import requests
 
-from benchmarks.common import Figure, capcover_env
-from benchmarks.fakeapi import FakeCoinGecko
+from benchmarks.common import Figure, capcover_settings
+from fakeapi.coingecko import CoinGecko
 
 
 def naive_backfill(base_url: str, coins: list[str], days: int) -> tuple[float, int]:
@@ -32,44 +32,42 @@ def naive_backfill(base_url: str, coins: list[str], days: int) -> tuple[float, i
     return time.perf_counter() - t0, rejected
 
 
-def _capcover_backfill(fake: FakeCoinGecko, db: Path, ids: list[str], days: int,
+def _capcover_backfill(fake: CoinGecko, db: Path, ids: list[str], days: int,
                        client_rate_per_s: float) -> tuple[float, str, dict]:
     """One `capcover backfill` into a fresh warehouse: (seconds, what, its own counters)."""
     from rich.console import Console
 
-    from config.settings import load_settings
     from flows.backfill import run_backfill
 
-    env = {**fake.env(str(db)), "CAPCOVER_COINGECKO_RATE_PER_MINUTE": str(client_rate_per_s * 60)}
-    with capcover_env(env):
-        t0 = time.perf_counter()
-        result = run_backfill(load_settings(), days, console=Console(file=io.StringIO()))
-        assert result.coins_done == len(ids), result.summary_text()
-        what = "capcover backfill (run_backfill)"
-        inner = {"fetch_elapsed_s": round(result.fetch_elapsed_s, 3),
-                 "throttle_wait_s": round(result.throttle_wait_s, 3),
-                 "retry_wait_s": round(result.retry_wait_s, 3)}
-        return time.perf_counter() - t0, what, inner
+    settings = capcover_settings(fake, db, coingecko_rate_per_minute=client_rate_per_s * 60)
+    t0 = time.perf_counter()
+    result = run_backfill(settings, days, console=Console(file=io.StringIO()))
+    assert result.coins_done == len(ids), result.summary_text()
+    what = "capcover backfill (run_backfill)"
+    inner = {"fetch_elapsed_s": round(result.fetch_elapsed_s, 3),
+             "throttle_wait_s": round(result.throttle_wait_s, 3),
+             "retry_wait_s": round(result.retry_wait_s, 3)}
+    return time.perf_counter() - t0, what, inner
 
 
 def run(coins: int = 120, rate_per_s: float = 20, days: int = 365,
         margin: float = 0.9) -> list[Figure]:
     cats = {"artificial-intelligence": coins}
     with tempfile.TemporaryDirectory(prefix="capcover-bench-backfill-") as tmp, \
-            FakeCoinGecko(cats, rate_per_s=rate_per_s, chart_days=days) as fake:
+            CoinGecko.generated(cats, rate_per_s=rate_per_s, chart_days=days) as fake:
         fake.prewarm_charts()
         ids = [f"artificial-intelligence-coin-{i:05d}" for i in range(coins)]
         # The client set to exactly the server's limit, as a user copying the plan's rate would.
         took, what, inner = _capcover_backfill(fake, Path(tmp) / "a.duckdb", ids, days,
                                                rate_per_s)
-        cg_calls, rejected = fake.coingecko_requests(), fake.rejected
-        chart_calls = sum(n for p, n in fake.by_path.items() if p.endswith("/market_chart"))
+        cg_calls, rejected = fake.coingecko_requests(), sum(fake.rejected.values())
+        chart_calls = sum(fake.chart_requests().values())
         # The same with the client paced a little under the limit.
-        fake.reset_counts()
+        fake.clear_log()
         took_m, _, inner_m = _capcover_backfill(fake, Path(tmp) / "b.duckdb", ids, days,
                                                 rate_per_s * margin)
-        rejected_m = fake.rejected
-        fake.reset_counts()
+        rejected_m = sum(fake.rejected.values())
+        fake.clear_log()
         naive_s, naive_429 = naive_backfill(fake.base_url, ids, days)
     floor = coins / rate_per_s
     extra = {"coins": coins, "rate_per_s": rate_per_s, "days": days,

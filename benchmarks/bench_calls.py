@@ -8,8 +8,8 @@ import math
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import Figure, capcover_env
-from benchmarks.fakeapi import FakeCoinGecko, category_ids
+from benchmarks.common import Figure, capcover_settings
+from fakeapi.coingecko import CoinGecko, category_ids
 
 # name -> coins per category. 260 is the AI sector today (2 pages); 500 is an exact multiple of
 # the page size; ten categories show the per-category cost.
@@ -21,27 +21,25 @@ CONFIGS = {
 
 
 def run(configs: dict[str, list[int]] | None = None) -> list[Figure]:
-    from config.settings import load_settings
     from flows.sequence import run_daily
 
     figures = []
     for label, sizes in (configs or CONFIGS).items():
         cats = dict(zip(category_ids(len(sizes)), sizes, strict=True))
         with tempfile.TemporaryDirectory(prefix="capcover-bench-calls-") as tmp, \
-                FakeCoinGecko(cats) as fake, \
-                capcover_env(fake.env(str(Path(tmp) / "capcover.duckdb"))):
-            run_daily(load_settings())
+                CoinGecko.generated(cats) as fake:
+            run_daily(capcover_settings(fake, Path(tmp) / "capcover.duckdb"))
             cg = fake.coingecko_requests()
-            feeds = fake.quote_feed_requests()
-            feed_sources = int(fake.by_path["/api/v0/bundles/"] > 0) + int(
-                fake.by_path["/graphql"] > 0)
+            feeds = fake.requests["/api/v0/bundles/"] + fake.requests["/graphql"]
+            feed_sources = int(fake.requests["/api/v0/bundles/"] > 0) + int(
+                fake.requests["/graphql"] > 0)
             pages = sum(math.ceil(n / 250) for n in sizes)
             minimum = 1 + pages + feed_sources
             naive = 1 + sum(sizes) + feed_sources
             total = cg + feeds
             extra = {"coingecko_calls": cg, "quote_feed_calls": feeds,
                      "quote_feeds": feed_sources, "market_pages_minimum": pages,
-                     "market_pages_fetched": fake.by_path["/api/v3/coins/markets"],
+                     "market_pages_fetched": fake.requests["/api/v3/coins/markets"],
                      "naive_calls": naive, "minimum_calls": minimum}
             figures.append(Figure("calls", f"CoinGecko calls per daily run vs minimum: {label}",
                                   cg, "calls", "minimum: 1 + ceil(n/250) per category",

@@ -9,8 +9,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import Figure, capcover_env, clean_env, run_cmd
-from benchmarks.fakeapi import FakeCoinGecko
+from benchmarks.common import Figure, capcover_settings, clean_env, run_cmd
+from fakeapi.coingecko import CoinGecko
 
 BARE = ("import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
         "cols = None; rows = con.execute(sys.argv[2]).fetchall(); print(rows)")
@@ -26,11 +26,10 @@ def capcover_exe() -> str:
 
 def build_warehouse(db: Path) -> None:
     """One real daily run against the fake API, so `report` has rows to show."""
-    from config.settings import load_settings
     from flows.sequence import run_daily
 
-    with FakeCoinGecko({"artificial-intelligence": 260}) as fake, capcover_env(fake.env(str(db))):
-        run_daily(load_settings())
+    with CoinGecko.generated({"artificial-intelligence": 260}) as fake:
+        run_daily(capcover_settings(fake, db))
 
 
 def median_cmd(argv: list[str], env: dict[str, str], repeat: int) -> float:

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from benchmarks.common import Figure, timed
-from benchmarks.fakeapi import market_chart
+from fakeapi.coingecko import market_chart
 
 COLUMNS = ("coin_id", "day", "point_at", "market_cap_usd", "price_usd", "volume_24h_usd",
            "fetched_at", "job_id")

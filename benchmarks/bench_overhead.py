@@ -18,8 +18,15 @@ from pathlib import Path
 import requests
 
 from benchmarks.bench_latency import capcover_exe
-from benchmarks.common import Figure, capcover_env, clean_env, run_cmd, timed
-from benchmarks.fakeapi import FakeCoinGecko
+from benchmarks.common import (
+    Figure,
+    capcover_environ,
+    capcover_settings,
+    clean_env,
+    run_cmd,
+    timed,
+)
+from fakeapi.coingecko import CoinGecko
 
 PLAIN = ("from flows.sequence import run_daily; from config.settings import load_settings; "
          "run_daily(load_settings())")
@@ -76,17 +83,16 @@ class PrefectServer:
 
 
 def run(repeat: int = 3, with_server: bool = True) -> list[Figure]:
-    from config.settings import load_settings
     from flows.sequence import run_daily
 
     figures = []
     with tempfile.TemporaryDirectory(prefix="capcover-bench-overhead-") as tmp, \
-            FakeCoinGecko({"artificial-intelligence": 260}) as fake:
+            CoinGecko.generated({"artificial-intelligence": 260}) as fake:
         t = Path(tmp)
-        cap_env = fake.env(str(t / "capcover.duckdb"))
-        with capcover_env(cap_env):
-            in_process = statistics.median(timed(lambda: run_daily(load_settings()))[0]
-                                           for _ in range(repeat))
+        settings = capcover_settings(fake, t / "capcover.duckdb")
+        in_process = statistics.median(timed(lambda: run_daily(settings))[0]
+                                       for _ in range(repeat))
+        cap_env = capcover_environ(fake, t / "capcover.duckdb")
         base = clean_env(**cap_env)
         plain = statistics.median(run_cmd([sys.executable, "-c", PLAIN], base, cwd=t)
                                   for _ in range(repeat))

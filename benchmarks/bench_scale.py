@@ -11,8 +11,8 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.bench_latency import BARE, REPORT_SQL, capcover_exe, median_cmd
-from benchmarks.common import Figure, capcover_env, clean_env, timed
-from benchmarks.fakeapi import FakeCoinGecko, category_ids
+from benchmarks.common import Figure, capcover_settings, clean_env, timed
+from fakeapi.coingecko import CoinGecko, category_ids
 
 AI_SECTOR = 260
 # scale -> coins per category (the 100x case spreads 26,000 coins over 10 categories of 11 pages)
@@ -21,13 +21,13 @@ YEARS = (1, 5, 10)
 
 
 def daily_run_time(db: Path, sizes: list[int], repeat: int) -> float:
-    from config.settings import load_settings
     from flows.sequence import run_daily
 
     cats = dict(zip(category_ids(len(sizes)), sizes, strict=True))
-    with FakeCoinGecko(cats) as fake, capcover_env(fake.env(str(db))):
-        run_daily(load_settings())  # first run creates the warehouse (migrations not timed)
-        return statistics.median(timed(lambda: run_daily(load_settings()))[0]
+    with CoinGecko.generated(cats) as fake:
+        settings = capcover_settings(fake, db)
+        run_daily(settings)  # first run creates the warehouse (migrations not timed)
+        return statistics.median(timed(lambda: run_daily(settings))[0]
                                  for _ in range(repeat))
 
 

@@ -12,7 +12,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: importing settings stays inside the benchmark parts
+    from config.settings import Settings
+    from fakeapi.coingecko import CoinGecko
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -121,20 +125,34 @@ def machine() -> dict[str, Any]:
     }
 
 
-class capcover_env:  # noqa: N801 - used as a context manager, reads like one
-    """Run capcover in-process with exactly these CAPCOVER_* settings (others removed)."""
+def fake_values(fake: CoinGecko, db: str | Path) -> dict[str, Any]:
+    """capcover's settings (field names) pointing every source at `fake`, with no key, its
+    categories, and the client's CoinGecko rate set to the fake's limit (else no cap)."""
+    limit = fake.rate_limit
+    return {
+        "db": Path(db),
+        "coingecko_base_url": fake.base_url,
+        "coingecko_plan": "public",
+        "coingecko_rate_per_minute": limit.rate_per_s * 60 if limit else 600_000,
+        "vastai_base_url": fake.root_url,
+        "vastai_rate_per_minute": 600_000,
+        "runpod_base_url": fake.root_url,
+        "runpod_rate_per_minute": 600_000,
+        "categories": list(fake.coins),
+        "http_retry_budget_s": 30,
+        "lock_budget_s": 10,
+    }
 
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.saved: dict[str, str] = {}
 
-    def __enter__(self) -> None:
-        self.saved = {k: v for k, v in os.environ.items() if k.startswith("CAPCOVER_")}
-        for k in self.saved:
-            del os.environ[k]
-        os.environ.update(self.env)
+def capcover_settings(fake: CoinGecko, db: str | Path, **overrides: Any) -> Settings:
+    """Settings for an in-process run against `fake`: `fake_values` and `overrides` over the
+    built-in defaults; the environment and CAPCOVER_CONFIG are ignored (nothing is edited)."""
+    from config.settings import load_settings
 
-    def __exit__(self, *exc: object) -> None:
-        for k in [k for k in os.environ if k.startswith("CAPCOVER_")]:
-            del os.environ[k]
-        os.environ.update(self.saved)
+    return load_settings(environ=False, **{**fake_values(fake, db), **overrides})
+
+
+def capcover_environ(fake: CoinGecko, db: str | Path) -> dict[str, str]:
+    """The same settings as CAPCOVER_* variables, for a capcover subprocess's environment."""
+    return {f"CAPCOVER_{k.upper()}": ",".join(v) if isinstance(v, list) else str(v)
+            for k, v in fake_values(fake, db).items()}

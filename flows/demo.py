@@ -13,8 +13,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from config.settings import Settings, load_settings
+from fakeapi.replay import ReplayServer
 from flows.backfill import run_backfill
-from ingest.replay import ReplayServer
 from report.html import write_report_files
 from report.summary import summary_text
 from report.tables import render

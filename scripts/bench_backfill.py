@@ -22,10 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.fake_chart_server import FakeChartServer  # noqa: E402
+from fakeapi.coingecko import CoinGecko  # noqa: E402
 
 
-def backfill(db: Path, server: FakeChartServer, rate: float, days: int) -> subprocess.Popen:
+def backfill(db: Path, server: CoinGecko, rate: float, days: int) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAPCOVER_")}
     env.update({"CAPCOVER_DB": str(db), "CAPCOVER_COINGECKO_BASE_URL": server.base_url,
                 "CAPCOVER_COINGECKO_RATE_PER_MINUTE": str(rate * 60), "PYTHONPATH": str(ROOT)})
@@ -53,7 +53,7 @@ def main() -> int:
         print(f"{n} coins x {args.days} days, server limit {rate:g} req/s "
               f"(floor {n}/{rate:g} = {floor:.1f} s), "
               f"server jitter allowance {args.jitter_slots:g} slot")
-        with FakeChartServer(n_coins=n, rate_per_s=rate, jitter_s=args.jitter_slots / rate) as srv:
+        with CoinGecko.charts(n_coins=n, rate_per_s=rate, jitter_s=args.jitter_slots / rate) as srv:
             t0 = time.monotonic()
             proc = backfill(Path(tmp) / "full.duckdb", srv, rate, args.days)
             out, err = proc.communicate()
@@ -65,7 +65,7 @@ def main() -> int:
                   f"429s {sum(srv.rejected.values())}; chart requests per coin "
                   f"min {min(per_coin.values())} max {max(per_coin.values())} over "
                   f"{len(per_coin)} coins")
-        with FakeChartServer(n_coins=n, rate_per_s=rate, jitter_s=args.jitter_slots / rate) as srv:
+        with CoinGecko.charts(n_coins=n, rate_per_s=rate, jitter_s=args.jitter_slots / rate) as srv:
             db = Path(tmp) / "killed.duckdb"
             t0 = time.monotonic()
             proc = backfill(db, srv, rate, args.days)

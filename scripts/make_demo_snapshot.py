@@ -53,7 +53,6 @@ def coins(rng: random.Random) -> list[dict]:
 
 
 VAST_ROOT, RUNPOD_ROOT = "/vast", "/runpod"  # both feeds share the replay server
-FEEDS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "gpu-feeds"
 DEMO_VAST_GPU_NAMES = ("H100 SXM", "H100 PCIE", "H200", "B200")
 
 
@@ -66,9 +65,10 @@ def gpu_feed_routes(rng: random.Random) -> list[dict]:
     import sys
 
     sys.path.insert(0, str(OUT.parent.parent.parent))
+    from fakeapi.fixtures import gpu_feed
     from ingest.vastai import ENDPOINT, offer_query
 
-    offer = json.loads((FEEDS / "vastai_bundles_h100_sxm_2026-08-22.json").read_text())
+    offer = gpu_feed("vastai_bundles_h100_sxm_2026-08-22.json")
     template = offer["offers"][0]
     per_gpu = {"H100 SXM": (1.70, 2.60, 12), "H100 PCIE": (1.40, 2.10, 4),
                "H200": (2.60, 3.60, 4), "B200": (3.90, 5.40, 3)}
@@ -87,7 +87,7 @@ def gpu_feed_routes(rng: random.Random) -> list[dict]:
         q = json.dumps(offer_query(name), separators=(",", ":"), sort_keys=True)
         routes.append({"path": VAST_ROOT + ENDPOINT, "query": {"q": q},
                        "body": {"offers": offers}})
-    runpod = json.loads((FEEDS / "runpod_graphql_gputypes_2026-08-22.json").read_text())
+    runpod = gpu_feed("runpod_graphql_gputypes_2026-08-22.json")
     routes.append({"method": "POST", "path": f"{RUNPOD_ROOT}/graphql",
                    "body": {"data": runpod["data"]}})
     return routes

@@ -1,16 +1,27 @@
-"""Shared fixtures: a fake CoinGecko over real HTTP (pytest-httpserver), settings pointing at it,
-and a real DuckDB file in a temp dir. Payload shapes come from tests/fixtures (copied from
-../shared/reference, each with its `_source`)."""
+"""Shared fixtures: the fake API (fakeapi/: CoinGecko, Vast.ai, RunPod over real HTTP on
+127.0.0.1), settings pointing at it, and a real DuckDB file in a temp dir. Payload shapes come
+from the reference payloads (tests/fixtures, copied from ../shared/reference, each with its
+`_source`; fakeapi/fixtures holds the copies the fake reads at run time)."""
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from pathlib import Path
 
 import pytest
-from pytest_httpserver import HTTPServer
+
+from fakeapi import FakeAPI, Reply
+from fakeapi.coingecko import (  # noqa: F401 - the tests' shared shapes, imported from here
+    AI,
+    API,
+    AS_OF,
+    CoinGecko,
+    category_payload,
+    coin,
+    market_pages,
+)
+from fakeapi.gpu import FakeFeeds
 
 # Offline and quiet, whatever the developer's shell says.
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
@@ -19,9 +30,10 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "CRITICAL"
 
 FIXTURES = Path(__file__).parent / "fixtures"
-API = "/api/v3"
-AI = "artificial-intelligence"
-AS_OF = "2024-04-03T06:40:12.345Z"
+FEEDS = FIXTURES / "gpu-feeds"
+# 500 for any request no route answers, like the pytest-httpserver these tests first ran on.
+TEXT = "text/plain; charset=utf-8"  # what a plain-text error page is sent as
+NO_ROUTE = Reply({"error": "no route in the fake API for this request"}, status=500)
 
 
 def reference(name: str) -> dict:
@@ -29,83 +41,29 @@ def reference(name: str) -> dict:
     return json.loads((FIXTURES / "coingecko" / name).read_text(encoding="utf-8"))
 
 
-def category_payload(cap: float = 25e9, updated_at: str = AS_OF, extra: list | None = None):
-    """`/coins/categories` built from the docs example, with the AI category added."""
-    base = reference("cgdocs_openapi__coins_categories.json")["payload"][0]
-    ai = copy.deepcopy(base)
-    ai.update({"id": AI, "name": "Artificial Intelligence (AI)", "market_cap": cap,
-               "market_cap_change_24h": 2.1, "volume_24h": 2.1e9, "updated_at": updated_at,
-               "top_3_coins_id": ["render-token", "fetch-ai", "bittensor"]})
-    return [base, ai, *(extra or [])]
-
-
-def coin(i: int, cap: float | None) -> dict:
-    """A `/coins/markets` record in the docs example's shape."""
-    rec = copy.deepcopy(reference("cgdocs_openapi__coins_markets.json")["payload"][0])
-    rec.update({"id": f"ai-coin-{i:03d}", "symbol": f"ai{i}", "name": f"AI Coin {i}",
-                "market_cap": cap, "market_cap_rank": i if cap else None,
-                "fully_diluted_valuation": cap * 1.5 if cap else None,
-                "total_volume": cap * 0.05 if cap else None,
-                "last_updated": "2024-04-03T06:39:00.000Z"})
-    return rec
-
-
-def market_pages(n_coins: int = 260, per_page: int = 250) -> list[list[dict]]:
-    """Constituents over pages, with the last coin of page 1 repeated on page 2 (ranks shift),
-    a zero cap with null rank and a null cap (real shapes, see the zero-mcap reference)."""
-    coins = [coin(i, 1e8 / i) for i in range(1, n_coins + 1)]
-    zero = reference("real_coins_markets_with_zero_mcap_null_rank.json")["payload"][1]
-    coins[-1] = {**coins[-1], "market_cap": zero["market_cap"], "market_cap_rank": None}
-    coins[-2] = {**coins[-2], "market_cap": None, "market_cap_rank": None}
-    pages = [coins[i:i + per_page] for i in range(0, len(coins), per_page)]
-    if len(pages) > 1:
-        pages[1] = [pages[0][-1], *pages[1]]
-    return pages
-
-
-class FakeCoinGecko:
-    """Installs CoinGecko routes on a pytest-httpserver."""
-
-    def __init__(self, server: HTTPServer) -> None:
-        self.server = server
-        self.base_url = server.url_for(API)
-
-    def serve(self, categories=None, pages=None, category: str = AI) -> None:
-        self.server.expect_request(f"{API}/coins/categories").respond_with_json(
-            categories if categories is not None else category_payload())
-        pages = pages if pages is not None else market_pages()
-        for n, page in enumerate(pages, start=1):
-            self.server.expect_request(
-                f"{API}/coins/markets", query_string={"vs_currency": "usd", "category": category,
-                                                      "per_page": "250", "page": str(n),
-                                                      "order": "market_cap_desc"},
-            ).respond_with_json(page)
-
-    def market_requests(self) -> int:
-        return sum(1 for req, _ in self.server.log if req.path.endswith("/coins/markets"))
+@pytest.fixture
+def fake_cg():
+    """An empty fake CoinGecko (fakeapi): `fake_cg.serve()` installs one day's answers."""
+    with CoinGecko(unmatched=NO_ROUTE) as api:
+        yield api
 
 
 @pytest.fixture
-def fake_cg(httpserver: HTTPServer) -> FakeCoinGecko:
-    return FakeCoinGecko(httpserver)
+def feed_api():
+    """An empty fake API for one feed's tests (routes added by the test)."""
+    with FakeAPI(unmatched=NO_ROUTE) as api:
+        yield api
 
 
 @pytest.fixture(scope="session")
 def _feeds_server():
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    yield server
-    server.clear()
-    if server.is_running():
-        server.stop()
+    with FakeAPI(unmatched=NO_ROUTE) as api:
+        yield api
 
 
 @pytest.fixture
 def fake_feeds(_feeds_server):
-    """Fake Vast.ai and RunPod (tests/gpu_fakes.py), fresh offers for every test."""
-    from tests.gpu_fakes import FakeFeeds
-
-    _feeds_server.clear()
+    """Fake Vast.ai and RunPod (fakeapi.gpu), fresh offers for every test."""
     return FakeFeeds(_feeds_server)
 
 
@@ -156,10 +114,7 @@ def table_snapshot(db_path: str) -> dict[str, list]:
 
 @pytest.fixture
 def fault(env, monkeypatch):
-    """A scriptable fault-injecting CoinGecko (tests/fault_server.py) that settings point at."""
-    from tests.fault_server import FaultServer
-
-    server = FaultServer()
-    monkeypatch.setenv("CAPCOVER_COINGECKO_BASE_URL", server.base_url)
-    yield server
-    server.close()
+    """A scriptable fault-injecting CoinGecko (fakeapi, reference shapes) settings point at."""
+    with CoinGecko.reference() as server:
+        monkeypatch.setenv("CAPCOVER_COINGECKO_BASE_URL", server.base_url)
+        yield server

@@ -4,6 +4,8 @@ json:// URLs (pytest-httpserver)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import socket
@@ -68,8 +70,8 @@ def alert_env(env, monkeypatch, receiver):
     return env
 
 
-def run_day(httpserver, fake_cg, cap: float, updated_at: str):
-    httpserver.clear()
+def run_day(fake_cg, cap: float, updated_at: str):
+    fake_cg.clear()
     fake_cg.serve(categories=category_payload(cap=cap, updated_at=updated_at))
     return run_daily(load_settings())
 
@@ -81,11 +83,11 @@ def alerts_rows(db) -> list[dict]:
 
 
 def test_alerts_crossing_posts_exactly_once_and_rerun_posts_none(
-        alert_env, fake_cg, httpserver, receiver):
+        alert_env, fake_cg, receiver):
     receiver.up()
-    first = run_day(httpserver, fake_cg, 21e9, DAY1)  # ratio 0.972, no previous day
+    first = run_day(fake_cg, 21e9, DAY1)  # ratio 0.972, no previous day
     assert first.alerts == [] and receiver.posts() == []
-    second = run_day(httpserver, fake_cg, 22.5e9, DAY2)  # ratio 1.042: crosses 1.0
+    second = run_day(fake_cg, 22.5e9, DAY2)  # ratio 1.042: crosses 1.0
     (post,) = receiver.posts()
     assert post["title"] == "capcover threshold crossed: coindesk-2024"
     assert post["message"].startswith(
@@ -96,7 +98,7 @@ def test_alerts_crossing_posts_exactly_once_and_rerun_posts_none(
     text = summary_text(second, alert_env["CAPCOVER_DB"])
     assert "alerts delivered: 1; failed: 0" in text and "no channel configured" not in text
 
-    rerun = run_day(httpserver, fake_cg, 22.5e9, DAY2)
+    rerun = run_day(fake_cg, 22.5e9, DAY2)
     assert len(receiver.posts()) == 1  # the rerun sent nothing
     assert [s.new for s in rerun.alerts] == [False]
     (row,) = alerts_rows(alert_env["CAPCOVER_DB"])
@@ -107,9 +109,9 @@ def test_alerts_crossing_posts_exactly_once_and_rerun_posts_none(
 
 
 def test_alerts_receiver_down_stores_undelivered_and_next_run_delivers_once(
-        alert_env, fake_cg, httpserver, receiver, capsys):
-    run_day(httpserver, fake_cg, 21e9, DAY1)
-    down = run_day(httpserver, fake_cg, 22.5e9, DAY2)  # nothing listens on the port
+        alert_env, fake_cg, receiver, capsys):
+    run_day(fake_cg, 21e9, DAY1)
+    down = run_day(fake_cg, 22.5e9, DAY2)  # nothing listens on the port
     assert down.reports, "the data load must not depend on delivery"
     (failure,) = down.alert_failures
     assert "retried next run" in failure and SECRET not in failure
@@ -127,17 +129,27 @@ def test_alerts_receiver_down_stores_undelivered_and_next_run_delivers_once(
     assert main(["alerts", "--since", "2024-04-04"]) == 0
     assert "no alerts since 2024-04-04" in capsys.readouterr().out
     assert main(["alerts", "--since", "2024-04-03", "--format", "csv"]) == 0
-    assert "2024-04-03,coindesk-2024,threshold_crossed,1.0" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "2024-04-03,coindesk-2024,threshold_crossed,1.0" in out
+    reader = csv.DictReader(io.StringIO(out))
+    assert reader.fieldnames[:8] == ["report_date", "scenario", "rule", "level",
+                                     "previous_ratio", "current_ratio", "delivery_state",
+                                     "channels"]
+    (alert,) = list(reader)
+    assert (alert["report_date"], alert["scenario"], alert["rule"], alert["level"]) == (
+        "2024-04-03", "coindesk-2024", "threshold_crossed", "1.0")
+    assert alert["delivery_state"] == "failed" and alert["attempts"] == "1"
+    assert float(alert["current_ratio"]) == pytest.approx(22.5 / 21.6)
 
     receiver.up()
-    nxt = run_day(httpserver, fake_cg, 22.6e9, DAY3)  # the next day fires nothing new
+    nxt = run_day(fake_cg, 22.6e9, DAY3)  # the next day fires nothing new
     assert nxt.alerts == [] and nxt.alerts_delivered == 1
     (post,) = receiver.posts()
     assert "(report 2024-04-03)" in post["message"]
     (row,) = alerts_rows(alert_env["CAPCOVER_DB"])
     assert (row["delivery_state"], row["attempts"], row["last_error"]) == ("delivered", 2, None)
 
-    run_day(httpserver, fake_cg, 22.6e9, DAY3)
+    run_day(fake_cg, 22.6e9, DAY3)
     assert len(receiver.posts()) == 1
     capsys.readouterr()
     assert main(["alerts", "--undelivered"]) == 0
@@ -145,24 +157,24 @@ def test_alerts_receiver_down_stores_undelivered_and_next_run_delivers_once(
 
 
 def test_alerts_receiver_error_status_is_recorded_and_retried(
-        alert_env, fake_cg, httpserver, receiver):
+        alert_env, fake_cg, receiver):
     receiver.up(status=500)
-    run_day(httpserver, fake_cg, 23e9, DAY1)
-    result = run_day(httpserver, fake_cg, 20e9, DAY2)  # 1.065 -> 0.926: down through 1.0
+    run_day(fake_cg, 23e9, DAY1)
+    result = run_day(fake_cg, 20e9, DAY2)  # 1.065 -> 0.926: down through 1.0
     rules = {s.alert.rule for s in result.alerts}
     assert rules == {"threshold_crossed", "relative_change"}  # -13 %
     assert len(receiver.posts()) == 2 and len(result.alert_failures) == 2
     assert all("500" in f for f in result.alert_failures)
     receiver.up()
-    run_day(httpserver, fake_cg, 20e9, DAY2)  # rerun of the same day: retries, fires nothing
+    run_day(fake_cg, 20e9, DAY2)  # rerun of the same day: retries, fires nothing
     assert len(receiver.posts()) == 2
     assert {r["delivery_state"] for r in alerts_rows(alert_env["CAPCOVER_DB"])} == {"delivered"}
 
 
 def test_alerts_stale_data_fires_per_alerting_scenario_without_a_channel(
-        env, fake_cg, httpserver):
+        env, fake_cg):
     # The fake CoinGecko's as-of (2024) is far older than this run's fetch time.
-    result = run_day(httpserver, fake_cg, 25e9, DAY2)
+    result = run_day(fake_cg, 25e9, DAY2)
     stale = sorted((s.alert.scenario, s.alert.level) for s in result.alerts)
     assert stale == [("coindesk-2024", "coingecko"), ("h100-purchase", "coingecko")]
     assert "rests on stale market data (report 2024-04-03)" in result.alerts[0].alert.message
@@ -173,31 +185,31 @@ def test_alerts_stale_data_fires_per_alerting_scenario_without_a_channel(
     assert "alerts: no channel configured (CAPCOVER_ALERT_URLS is empty)" in text
     assert "alerts delivered" not in text and "Prefect events" not in text
     assert (result.alerts_delivered, result.alert_events) == (0, 0)
-    run_day(httpserver, fake_cg, 25e9, DAY2)
+    run_day(fake_cg, 25e9, DAY2)
     assert len(alerts_rows(env["CAPCOVER_DB"])) == 2  # a rerun never duplicates
 
 
-def test_alerts_stale_data_quote_feed_failing_for_n_days(env, fake_cg, httpserver, monkeypatch,
+def test_alerts_stale_data_quote_feed_failing_for_n_days(env, fake_cg, monkeypatch,
                                                          tmp_path):
     monkeypatch.setenv("CAPCOVER_ALERT_RULES", "stale_data")
     monkeypatch.setenv("CAPCOVER_ALERT_STALE_AFTER_H", "1e9")  # only the feed part here
     monkeypatch.setenv("CAPCOVER_ALERT_FEED_FAILURE_DAYS", "2")
-    run_day(httpserver, fake_cg, 25e9, DAY1)  # quotes load fine
+    run_day(fake_cg, 25e9, DAY1)  # quotes load fine
     monkeypatch.setenv("CAPCOVER_QUOTES_FILE", str(tmp_path / "missing.toml"))
-    first = run_day(httpserver, fake_cg, 25e9, DAY2)
+    first = run_day(fake_cg, 25e9, DAY2)
     assert "curated" in first.sources_failed and first.alerts == []
-    second = run_day(httpserver, fake_cg, 25e9, DAY3)
+    second = run_day(fake_cg, 25e9, DAY3)
     (stored,) = second.alerts
     assert (stored.alert.scenario, stored.alert.level) == ("h100-purchase", "quotes:curated")
     assert "failed on 2 consecutive run days (since 2024-04-03)" in stored.alert.message
 
 
 def test_alerts_dry_run_prints_would_be_alerts_and_stores_nothing(
-        alert_env, fake_cg, httpserver, receiver, capsys):
+        alert_env, fake_cg, receiver, capsys):
     receiver.up()
-    run_day(httpserver, fake_cg, 21e9, DAY1)
+    run_day(fake_cg, 21e9, DAY1)
     before = table_snapshot(alert_env["CAPCOVER_DB"])
-    httpserver.clear()
+    fake_cg.clear()
     fake_cg.serve(categories=category_payload(cap=22.5e9, updated_at=DAY2))
     capsys.readouterr()
     assert main(["run", "--dry-run"]) == 0
@@ -212,15 +224,15 @@ def test_alerts_dry_run_prints_would_be_alerts_and_stores_nothing(
 
 
 def test_alerts_secret_webhook_url_never_in_output_logs_or_warehouse(
-        alert_env, fake_cg, httpserver, receiver, capsys, caplog):
+        alert_env, fake_cg, receiver, capsys, caplog):
     caplog.set_level(logging.DEBUG)
     logging.getLogger("apprise").setLevel(logging.DEBUG)  # try to make Apprise talk
-    run_day(httpserver, fake_cg, 21e9, DAY1)
-    run_day(httpserver, fake_cg, 22.5e9, DAY2)  # receiver down: the error path
+    run_day(fake_cg, 21e9, DAY1)
+    run_day(fake_cg, 22.5e9, DAY2)  # receiver down: the error path
     receiver.up(status=404)
-    run_day(httpserver, fake_cg, 22.5e9, DAY2)  # an HTTP error path
+    run_day(fake_cg, 22.5e9, DAY2)  # an HTTP error path
     receiver.up()
-    result = run_day(httpserver, fake_cg, 22.5e9, DAY2)  # delivered
+    result = run_day(fake_cg, 22.5e9, DAY2)  # delivered
     assert result.alerts_delivered == 1
     assert receiver.server.log[-1][0].path == f"/hooks/{SECRET}"  # the URL did work
     print(summary_text(result, alert_env["CAPCOVER_DB"]))
@@ -249,12 +261,11 @@ def test_alerts_invalid_channel_url_is_refused_before_the_run(alert_env, monkeyp
     assert SECRET not in str(exc.value)
 
 
-def test_alerts_invalid_channel_url_fails_delivery_not_the_run(
-        alert_env, fake_cg, httpserver):
+def test_alerts_invalid_channel_url_fails_delivery_not_the_run(alert_env, fake_cg):
     # Settings built past load_settings (a library caller) skip its URL check: delivery still
     # refuses the URL and the run stands.
-    run_day(httpserver, fake_cg, 21e9, DAY1)
-    httpserver.clear()
+    run_day(fake_cg, 21e9, DAY1)
+    fake_cg.clear()
     fake_cg.serve(categories=category_payload(cap=22.5e9, updated_at=DAY2))
     settings = load_settings().model_copy(
         update={"alert_urls": [SecretStr(f"nosuchscheme://{SECRET}")]})
@@ -267,11 +278,11 @@ def test_alerts_invalid_channel_url_fails_delivery_not_the_run(
 
 
 def test_alerts_rerun_with_corrected_data_withdraws_an_unsent_alert(
-        alert_env, fake_cg, httpserver, receiver):
-    run_day(httpserver, fake_cg, 21e9, DAY1)
-    run_day(httpserver, fake_cg, 22.5e9, DAY2)  # receiver down: crossing stored, unsent
+        alert_env, fake_cg, receiver):
+    run_day(fake_cg, 21e9, DAY1)
+    run_day(fake_cg, 22.5e9, DAY2)  # receiver down: crossing stored, unsent
     receiver.up()
-    corrected = run_day(httpserver, fake_cg, 21.2e9, DAY2)  # same day, no crossing after all
+    corrected = run_day(fake_cg, 21.2e9, DAY2)  # same day, no crossing after all
     assert corrected.alerts == [] and receiver.posts() == []
     (row,) = alerts_rows(alert_env["CAPCOVER_DB"])
     assert row["delivery_state"] == "withdrawn"

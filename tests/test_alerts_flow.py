@@ -26,7 +26,7 @@ def prefect_harness():
 
 @pytest.mark.slow
 def test_alerts_flow_delivers_webhook_and_prefect_event_once(
-        prefect_harness, env, fake_cg, httpserver, monkeypatch):
+        prefect_harness, env, fake_cg, monkeypatch):
     from flows.daily import daily_flow
 
     receiver = Receiver()
@@ -37,7 +37,7 @@ def test_alerts_flow_delivers_webhook_and_prefect_event_once(
     try:
         results = []
         for cap, day in ((21e9, DAY1), (22.5e9, DAY2), (22.5e9, DAY2)):  # the last: a rerun
-            httpserver.clear()
+            fake_cg.clear()
             fake_cg.serve(categories=category_payload(cap=cap, updated_at=day))
             results.append(daily_flow())
         result = results[-1]

@@ -13,17 +13,17 @@ import pytest
 
 from cli.main import main
 from config.settings import load_settings
+from fakeapi.coingecko import CoinGecko, coin_cap
 from flows.backfill import run_backfill
 from ingest.history import parse_market_chart
 from ingest.http import RawResponse, TokenBucket
 from tests.conftest import reference
-from tests.fake_chart_server import FakeChartServer, coin_cap
 from warehouse.db import open_warehouse
 
 
 @pytest.fixture
 def backfill_env(tmp_path, monkeypatch):
-    """Settings pointing at a FakeChartServer started by the test (set the base URL later)."""
+    """Settings pointing at a CoinGecko started by the test (set the base URL later)."""
     for key in list(os.environ):
         if key.startswith("CAPCOVER_"):
             monkeypatch.delenv(key)
@@ -31,7 +31,7 @@ def backfill_env(tmp_path, monkeypatch):
     monkeypatch.setenv("CAPCOVER_HTTP_RETRY_BUDGET_S", "10")
     monkeypatch.setenv("CAPCOVER_LOCK_BUDGET_S", "5")
 
-    def point_at(server: FakeChartServer, rate_per_s: float) -> None:
+    def point_at(server: CoinGecko, rate_per_s: float) -> None:
         monkeypatch.setenv("CAPCOVER_COINGECKO_BASE_URL", server.base_url)
         monkeypatch.setenv("CAPCOVER_COINGECKO_RATE_PER_MINUTE", str(rate_per_s * 60))
 
@@ -47,7 +47,7 @@ def quiet_console():
 def test_backfill_paces_at_the_server_limit_with_no_429_and_one_request_per_coin(backfill_env):
     # The server tolerates half a slot of scheduling jitter (a loaded CI machine), nothing more:
     # the negative control below shows one unpaced burst already draws 429s from it.
-    with FakeChartServer(n_coins=30, rate_per_s=10, jitter_s=0.05) as srv:
+    with CoinGecko.charts(n_coins=30, rate_per_s=10, jitter_s=0.05) as srv:
         backfill_env(srv, 10)
         result = run_backfill(load_settings(), 365, console=quiet_console())
     assert sum(srv.rejected.values()) == 0
@@ -60,7 +60,7 @@ def test_backfill_paces_at_the_server_limit_with_no_429_and_one_request_per_coin
 def test_fake_server_enforces_its_limit_on_an_unpaced_client():
     import requests
 
-    with FakeChartServer(n_coins=3, rate_per_s=10, jitter_s=0.05) as srv:
+    with CoinGecko.charts(n_coins=3, rate_per_s=10, jitter_s=0.05) as srv:
         statuses = [requests.get(f"{srv.base_url}/coins/ai-coin-001/market_chart",
                                  params={"vs_currency": "usd", "days": 2}, timeout=5).status_code
                     for _ in range(12)]
@@ -68,7 +68,7 @@ def test_fake_server_enforces_its_limit_on_an_unpaced_client():
 
 
 def test_backfill_honours_a_429_anyway_and_finishes(backfill_env):
-    with FakeChartServer(n_coins=5, scripted_429=("ai-coin-003",), retry_after_s=1) as srv:
+    with CoinGecko.charts(n_coins=5, scripted_429=("ai-coin-003",), retry_after_s=1) as srv:
         backfill_env(srv, 600)
         result = run_backfill(load_settings(), 30, console=quiet_console())
     assert srv.chart_requests()["ai-coin-003"] == 2
@@ -94,7 +94,7 @@ def test_token_bucket_never_lets_two_requests_closer_than_the_rate_after_late_wa
 
 def test_backfill_beyond_365_days_on_a_public_plan_is_refused_before_any_request(
         backfill_env, capsys):
-    with FakeChartServer(n_coins=3) as srv:
+    with CoinGecko.charts(n_coins=3) as srv:
         backfill_env(srv, 600)
         code = main(["backfill", "--days", "400"])
     err = capsys.readouterr().err.strip()
@@ -106,7 +106,7 @@ def test_backfill_beyond_365_days_on_a_public_plan_is_refused_before_any_request
 def test_backfill_maps_error_10012_to_the_same_clear_message(backfill_env, monkeypatch, capsys):
     monkeypatch.setenv("CAPCOVER_COINGECKO_PLAN", "pro")  # no client-side cap on pro
     monkeypatch.setenv("CAPCOVER_COINGECKO_API_KEY", "CG-test-key-123")
-    with FakeChartServer(n_coins=3) as srv:  # this fake answers days > 365 with 10012
+    with CoinGecko.charts(n_coins=3) as srv:  # this fake answers days > 365 with 10012
         backfill_env(srv, 600)
         code = main(["backfill", "--days", "400"])
     err = capsys.readouterr().err.strip()
@@ -116,7 +116,7 @@ def test_backfill_maps_error_10012_to_the_same_clear_message(backfill_env, monke
 
 
 def test_backfill_writes_history_reports_and_never_overwrites_category_days(backfill_env):
-    with FakeChartServer(n_coins=8, missing=("ai-coin-008",)) as srv:
+    with CoinGecko.charts(n_coins=8, missing=("ai-coin-008",)) as srv:
         backfill_env(srv, 600)
         settings = load_settings()
         # A day a daily run already reported (basis 'category') must survive the backfill.
@@ -148,7 +148,7 @@ def test_backfill_writes_history_reports_and_never_overwrites_category_days(back
 
 def test_backfill_rerun_after_a_finished_job_replaces_history_rows_without_duplicates(
         backfill_env):
-    with FakeChartServer(n_coins=4) as srv:
+    with CoinGecko.charts(n_coins=4) as srv:
         backfill_env(srv, 600)
         run_backfill(load_settings(), 10, console=quiet_console())
         run_backfill(load_settings(), 10, console=quiet_console())
@@ -161,7 +161,7 @@ def test_backfill_rerun_after_a_finished_job_replaces_history_rows_without_dupli
 def test_backfill_progress_bar_is_quiet_off_a_terminal_and_shown_on_one(backfill_env):
     from rich.console import Console
 
-    with FakeChartServer(n_coins=3) as srv:
+    with CoinGecko.charts(n_coins=3) as srv:
         backfill_env(srv, 600)
         off = io.StringIO()
         run_backfill(load_settings(), 5, console=Console(file=off, force_terminal=False))
@@ -194,7 +194,7 @@ def test_market_chart_parse_drops_the_now_point_and_keeps_the_first_point_of_eac
 def test_backfill_reports_are_rebuilt_identically_from_the_archive(backfill_env):
     from flows.rebuild import rebuild
 
-    with FakeChartServer(n_coins=5) as srv:
+    with CoinGecko.charts(n_coins=5) as srv:
         backfill_env(srv, 600)
         settings = load_settings()
         run_backfill(settings, 20, console=quiet_console())

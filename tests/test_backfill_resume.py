@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_chart_server import FakeChartServer
+from fakeapi.coingecko import CoinGecko
 from warehouse.db import open_warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
 DAYS = 30
 
 
-def backfill_process(db: Path, server: FakeChartServer) -> subprocess.Popen:
+def backfill_process(db: Path, server: CoinGecko) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAPCOVER_")}
     env.update({"CAPCOVER_DB": str(db), "CAPCOVER_COINGECKO_BASE_URL": server.base_url,
                 "CAPCOVER_COINGECKO_RATE_PER_MINUTE": "60000", "PYTHONPATH": str(ROOT)})
@@ -39,7 +39,7 @@ def coin_state(db: Path) -> tuple[dict[str, str], dict[str, int]]:
 @pytest.mark.slow
 def test_backfill_resumes_after_sigkill_without_refetching_finished_coins(tmp_path):
     db = tmp_path / "capcover.duckdb"
-    with FakeChartServer(n_coins=60, delay_s=0.04) as srv:
+    with CoinGecko.charts(n_coins=60, delay_s=0.04) as srv:
         proc = backfill_process(db, srv)
         deadline = time.monotonic() + 60
         while sum(srv.chart_requests().values()) < 25:
@@ -76,7 +76,7 @@ def test_backfill_resumes_after_sigkill_without_refetching_finished_coins(tmp_pa
 @pytest.mark.slow
 def test_backfill_ctrl_c_keeps_fetched_coins_and_says_how_to_resume(tmp_path):
     db = tmp_path / "capcover.duckdb"
-    with FakeChartServer(n_coins=60, delay_s=0.04) as srv:
+    with CoinGecko.charts(n_coins=60, delay_s=0.04) as srv:
         proc = backfill_process(db, srv)
         deadline = time.monotonic() + 60
         while sum(srv.chart_requests().values()) < 20:

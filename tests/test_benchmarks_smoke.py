@@ -8,18 +8,18 @@ import json
 
 import requests
 
-from benchmarks.fakeapi import FakeCoinGecko
+from fakeapi.coingecko import CoinGecko
 
 
 def test_fakeapi_rate_limit_answers_429_beyond_r_per_second():
-    with FakeCoinGecko({"artificial-intelligence": 3}, rate_per_s=2) as fake:
+    with CoinGecko.generated({"artificial-intelligence": 3}, rate_per_s=2) as fake:
         url = f"{fake.base_url}/coins/artificial-intelligence-coin-00000/market_chart"
         answers = [requests.get(url, params={"vs_currency": "usd", "days": 30}, timeout=5)
                    for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert answers[2].headers["Retry-After"] == "1"
     assert answers[2].json()["status"]["error_code"] == 429
-    assert fake.rejected == 1 and fake.requests == 3
+    assert sum(fake.rejected.values()) == 1 and sum(fake.requests.values()) == 3
     assert len(answers[0].json()["prices"]) == 31  # 30 daily points and the "now" point
 
 

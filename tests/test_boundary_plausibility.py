@@ -17,7 +17,7 @@ from ingest.quotes import parse_curated_raws
 from ingest.runpod import parse_raws as parse_runpod
 from ingest.vastai import parse_raws as parse_vastai
 from tests.conftest import AI, category_payload, market_pages
-from tests.gpu_fakes import feed_reference, vast_offer
+from fakeapi.gpu import feed_reference, vast_offer
 
 FETCHED = datetime(2024, 4, 3, 7, 0, tzinfo=UTC)  # just after the fixtures' updated_at
 

@@ -1,5 +1,7 @@
 """The command line: read-only SQL, report formats, no Prefect import for readers, docs."""
 
+import csv
+import io
 import json
 import re
 import subprocess
@@ -10,6 +12,8 @@ import pytest
 
 from cli.main import cli, main
 from flows.sequence import run_daily
+from warehouse.db import open_warehouse
+from warehouse.queries import REPORT_SUMMARY_COLUMNS, report
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,13 +35,46 @@ def test_cli_sql_refuses_writes_and_changes_nothing(warehouse_with_reports, caps
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "json", "markdown"])
 def test_cli_report_formats(warehouse_with_reports, capsys, fmt):
+    """Each format carries the report's columns and the coindesk-2024 row's values: every
+    column at full precision in JSON and CSV, the summary columns with rounded cells (25.00B,
+    1.157) in the table and markdown."""
     assert main(["report", "--format", fmt]) == 0
     out = capsys.readouterr().out
-    assert "coindesk-2024" in out
+    columns = list(REPORT_SUMMARY_COLUMNS)
+    if fmt in ("json", "csv"):
+        with open_warehouse(warehouse_with_reports, read_only=True) as wh:
+            columns = report(wh, full=True)[0]
     if fmt == "json":
         rows = {r["scenario"]: r for r in json.loads(out)}
+        assert list(rows["coindesk-2024"]) == columns
         assert rows["coindesk-2024"]["coverage_ratio"] == 25e9 / 21.6e9
         assert rows["coindesk-2024"]["report_date"] == "2024-04-03"
+        assert rows["coindesk-2024"]["sector_market_cap_usd"] == 25e9
+    elif fmt == "csv":
+        reader = csv.DictReader(io.StringIO(out))
+        assert reader.fieldnames == columns
+        rows = {r["scenario"]: r for r in reader}
+        assert len(rows) == 4  # fixed + 3 purchase-priced
+        row = rows["coindesk-2024"]
+        assert float(row["coverage_ratio"]) == 25e9 / 21.6e9
+        assert (row["report_date"], float(row["sector_market_cap_usd"])) == ("2024-04-03", 25e9)
+    elif fmt == "markdown":
+        lines = out.splitlines()
+        assert lines[0] == "| " + " | ".join(columns) + " |"
+        assert lines[1] == "|" + "---|" * len(columns)
+        (row,) = [line for line in lines if "| coindesk-2024 |" in line]
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert dict(zip(columns, cells, strict=True))["coverage_ratio"] == "1.157"
+        assert cells[:3] == ["2024-04-03", "coindesk-2024", "25.00B"]
+        assert len(lines) == 2 + 4
+    else:
+        lines = out.splitlines()
+        (header,) = [line for line in lines if "report_date" in line]
+        assert [c.strip() for c in header.strip().strip("┃").split("┃")] == columns
+        (row,) = [line for line in lines if " coindesk-2024 " in line]
+        cells = [c.strip() for c in row.strip().strip("│").split("│")]
+        assert dict(zip(columns, cells, strict=True))["coverage_ratio"] == "1.157"
+        assert cells[:3] == ["2024-04-03", "coindesk-2024", "25.00B"]
 
 
 def test_cli_report_missing_warehouse_is_one_line(env, capsys):

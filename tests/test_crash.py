@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 
 from config.settings import load_settings
+from fakeapi import Slow
+from fakeapi.coingecko import CoinGecko
 from flows.sequence import run_daily
 from tests.conftest import category_payload, coin, table_snapshot
-from tests.fault_server import FaultServer, Slow
 from warehouse.db import open_warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def big(env, monkeypatch):
-    server = FaultServer()
+    server = CoinGecko.reference()
     coins = [coin(i, 1e8 / i) for i in range(1, N_COINS + 1)]
     server.pages = [coins[i:i + 250] for i in range(0, N_COINS, 250)]
     monkeypatch.setenv("CAPCOVER_COINGECKO_BASE_URL", server.base_url)
@@ -95,8 +96,8 @@ def test_crash_sigkill_at_any_point_leaves_no_partial_run(big, env, settings, tm
     last_page = str(N_COINS // 250 + 1)  # the short page that ends paging
 
     def fetched(page: str) -> Callable[[], bool]:
-        return lambda: any(q.get("page") == page for p, q in list(big.log) if p ==
-                           "/coins/markets")
+        return lambda: any(r.query.get("page") == page for r in list(big.log)
+                           if r.path == "/api/v3/coins/markets")
 
     kill_points: list[tuple[str, Callable[[], bool], float]] = [
         ("while fetching (slow page 5)", fetched("5"), 0.0),

@@ -5,9 +5,10 @@ from datetime import date
 
 import pytest
 
+from fakeapi import Reply
 from flows.sequence import run_daily
-from ingest.errors import StatusError
-from tests.conftest import AI, category_payload, market_pages, table_snapshot
+from ingest.errors import NotFound, StatusError
+from tests.conftest import AI, TEXT, category_payload, market_pages, table_snapshot
 from warehouse.db import open_warehouse
 
 
@@ -59,20 +60,19 @@ def test_daily_run_rerun_replaces_and_never_duplicates(fake_cg, settings):
         assert wh.scalar("SELECT count(*) FROM runs WHERE status = 'ok'") == 2
 
 
-def test_daily_run_failure_mid_run_changes_nothing(fake_cg, settings, httpserver):
+def test_daily_run_failure_mid_run_changes_nothing(fake_cg, settings):
     fake_cg.serve()
     run_daily(settings)
     before = table_snapshot(settings.db)
     # Next day: the category moves, but page 2 of the constituents keeps failing.
-    httpserver.clear()
+    fake_cg.clear()
     pages = market_pages()
-    httpserver.expect_request("/api/v3/coins/categories").respond_with_json(
-        category_payload(cap=30e9, updated_at="2024-04-04T06:00:00Z"))
-    httpserver.expect_request("/api/v3/coins/markets", query_string={
+    fake_cg.add("/api/v3/coins/categories",
+                category_payload(cap=30e9, updated_at="2024-04-04T06:00:00Z"))
+    fake_cg.add("/api/v3/coins/markets", pages[0], query={
         "vs_currency": "usd", "category": AI, "per_page": "250", "page": "1",
-        "order": "market_cap_desc"}).respond_with_json(pages[0])
-    httpserver.expect_request("/api/v3/coins/markets").respond_with_data(
-        "oops", status=500)
+        "order": "market_cap_desc"})
+    fake_cg.add("/api/v3/coins/markets", Reply(raw="oops", status=500, content_type=TEXT))
     with pytest.raises(StatusError, match="HTTP 500"):
         run_daily(settings)
     assert table_snapshot(settings.db) == before
@@ -87,6 +87,6 @@ def test_daily_run_unknown_category_fails_before_paging(fake_cg, settings, monke
     monkeypatch.setenv("CAPCOVER_CATEGORIES", "no-such-category")
     from config.settings import load_settings
 
-    with pytest.raises(Exception, match="category 'no-such-category' not found"):
+    with pytest.raises(NotFound, match="category 'no-such-category' not found"):
         run_daily(load_settings())
     assert fake_cg.market_requests() == 0

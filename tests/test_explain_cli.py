@@ -123,12 +123,12 @@ def _day(updated_at: str, cap: float, factor: float, drop_last: bool = False):
     return category_payload(cap=cap, updated_at=updated_at), pages
 
 
-def test_daily_run_alerts_and_artifact_carry_the_explanation(fake_cg, settings, httpserver):
+def test_daily_run_alerts_and_artifact_carry_the_explanation(fake_cg, settings):
     cats, pages = _day("2024-04-02T06:40:00.000Z", 20e9, 1.0)
     fake_cg.serve(categories=cats, pages=pages)
     first = run_daily(settings)
     assert first.explanations == {}  # nothing to compare with yet
-    httpserver.clear()
+    fake_cg.clear()
     cats, pages = _day("2024-04-03T06:40:00.000Z", 25e9, 1.1, drop_last=True)
     fake_cg.serve(categories=cats, pages=pages)
     result = run_daily(settings)

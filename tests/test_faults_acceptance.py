@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from cli.main import main
+from fakeapi import CLOUDFLARE_HTML, Reply
 from tests.conftest import reference, table_snapshot
-from tests.fault_server import CLOUDFLARE_HTML, Reply
 from warehouse.db import open_warehouse
 
 

@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
+from fakeapi import Reply
+from fakeapi.coingecko import CoinGecko
 from ingest.coingecko import CoinGeckoClient
 from ingest.errors import AuthError, IngestError
 from ingest.http import HttpSession, RetryPolicy, scrub, secret_header_values
-from tests.fault_server import FaultServer, Reply
 
 KEY = "CG-" + "thisIsTheKeyUnderTest42"  # fake; split so secret scanners do not flag it
 
@@ -56,7 +57,7 @@ def test_faults_http_secret_headers_are_found_and_scrubbed():
 
 
 def test_faults_http_echoed_key_is_scrubbed_and_auth_is_not_retried(env):
-    server = FaultServer()
+    server = CoinGecko.reference()
     try:
         server.script("/coins/categories", Reply(
             {"status": {"error_code": 10002, "error_message": f"Wrong key {KEY}"}}, 401))

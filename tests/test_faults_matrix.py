@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from config.settings import load_settings
+from fakeapi import CLOUDFLARE_HTML, Reply, Reset, Slow, Truncated
+from fakeapi.coingecko import CoinGecko
 from flows import sequence as pipeline
 from ingest.clients import Clients
 from ingest.errors import (
@@ -29,7 +31,6 @@ from ingest.errors import (
     StatusError,
 )
 from tests.conftest import AI, category_payload, market_pages, reference, table_snapshot
-from tests.fault_server import CLOUDFLARE_HTML, FaultServer, Reply, Reset, Slow, Truncated
 from warehouse.db import open_warehouse
 
 CATS, MARKETS = "/coins/categories", "/coins/markets"
@@ -49,16 +50,16 @@ def _run(settings, sleeps: list[float]):
     return pipeline.run_daily(settings, clients=Clients(settings, sleep=sleeps.append))
 
 
-def _records(mutate: Callable[[list[dict]], None]) -> Callable[[FaultServer], None]:
-    def apply(server: FaultServer) -> None:
+def _records(mutate: Callable[[list[dict]], None]) -> Callable[[CoinGecko], None]:
+    def apply(server: CoinGecko) -> None:
         pages = copy.deepcopy(server.pages)
         mutate(pages)
         server.pages = pages
     return apply
 
 
-def _categories(mutate: Callable[[list[dict]], object]) -> Callable[[FaultServer], None]:
-    def apply(server: FaultServer) -> None:
+def _categories(mutate: Callable[[list[dict]], object]) -> Callable[[CoinGecko], None]:
+    def apply(server: CoinGecko) -> None:
         cats = copy.deepcopy(server.categories)
         mutate(cats)
         server.categories = cats
@@ -85,7 +86,7 @@ class Case:
     name: str
     # (endpoint, page or None, actions); a callable is called when the case runs (fresh times)
     faults: list[tuple[str, int | None, list]] | Callable[[], list] = field(default_factory=list)
-    change: Callable[[FaultServer], None] | None = None
+    change: Callable[[CoinGecko], None] | None = None
     env: dict[str, str] = field(default_factory=dict)
     error: type[Exception] | None = None  # None: the run must recover
     message: str = ""  # regex the one-line error must match
@@ -211,7 +212,7 @@ CASES = [
 ]
 
 
-def _baseline(fault: FaultServer) -> dict:
+def _baseline(fault: CoinGecko) -> dict:
     """A good run for the day before, so 'unchanged' means something."""
     today_cats, today_pages = fault.categories, fault.pages
     fault.categories = category_payload(cap=24e9, updated_at="2024-04-02T06:00:00Z")

@@ -32,7 +32,7 @@ from config.settings import load_settings
 from flows.backfill import run_backfill
 from report import chart
 from report.html import COLOURS, ReportData, chart_series, day_over_day, gather, render_html
-from tests.fake_chart_server import FakeChartServer
+from fakeapi.coingecko import CoinGecko
 from warehouse.db import open_warehouse
 
 CHROMIUM_PATHS = ("/usr/bin/chromium",)
@@ -152,7 +152,7 @@ def reported_db(tmp_path_factory):
     from rich.console import Console
 
     db = tmp_path_factory.mktemp("reported") / "capcover.duckdb"
-    with FakeChartServer(n_coins=6) as srv:
+    with CoinGecko.charts(n_coins=6) as srv:
         settings = load_settings(environ=False, db=db, coingecko_base_url=srv.base_url,
                                  coingecko_rate_per_minute=60000)
         run_backfill(settings, 30, console=Console(file=io.StringIO()))

@@ -24,7 +24,7 @@ from ingest.quotes import parse_curated_entries
 from ingest.runpod import parse_raws as parse_runpod
 from ingest.vastai import parse_raws as parse_vastai
 from tests.conftest import AI, category_payload, market_pages, reference
-from tests.gpu_fakes import feed_reference, vast_offer
+from fakeapi.gpu import feed_reference, vast_offer
 
 FAST = settings(max_examples=50, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
+from fakeapi import Reply
 from flows.sequence import run_daily
 from ingest.quotes import CURATED_QUOTES_PATH, parse_curated
-from tests.conftest import category_payload
+from tests.conftest import TEXT, category_payload
 from tests.test_quotes_fx import RATES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,7 +136,7 @@ def test_quotes_add_refuses_a_duplicate(quotes_file, capsys):
 
 def test_quotes_add_converts_todays_non_usd_quote_with_coingecko_rates(quotes_file, fake_cg,
                                                                         capsys):
-    fake_cg.server.expect_request("/api/v3/exchange_rates").respond_with_json(RATES)
+    fake_cg.add("/api/v3/exchange_rates", RATES)
     assert main(["quotes", "add", "--sku", "H100", "--price", "26000", "--currency", "eur",
                  "--source", "Euro dealer"]) == 0
     new = tomllib.loads(quotes_file.read_text())["quote"][-1]
@@ -153,7 +154,7 @@ def test_quotes_add_past_non_usd_quote_with_its_rate(quotes_file):
 
 
 def test_quotes_add_rate_unavailable_is_exit_1(quotes_file, fake_cg, capsys):
-    fake_cg.server.expect_request("/api/v3/exchange_rates").respond_with_data("no", status=404)
+    fake_cg.add("/api/v3/exchange_rates", Reply(raw="no", status=404, content_type=TEXT))
     assert main(["quotes", "add", "--sku", "H100", "--price", "26000", "--currency", "EUR",
                  "--source", "Euro dealer"]) == 1
     assert "pass --usd-per-unit" in capsys.readouterr().err

@@ -7,10 +7,11 @@ from statistics import median
 import pytest
 
 from config.settings import load_settings
+from fakeapi import Reply
+from fakeapi.gpu import vast_market
 from flows.sequence import run_daily
 from report.summary import summary_text
-from tests.conftest import category_payload
-from tests.gpu_fakes import vast_market
+from tests.conftest import TEXT, category_payload
 from warehouse.db import open_warehouse
 
 BUILTIN = {"coindesk-2024", "h100-purchase", "h100-all-in", "h100-rent-1y", "sora-base-89k",
@@ -91,14 +92,14 @@ def test_quotes_daily_one_feed_down_still_yields_a_complete_report(
 
 
 def test_quotes_daily_feed_down_uses_the_latest_quotes_it_has(today_cg, env, monkeypatch,
-                                                               httpserver):
+                                                               feed_api):
     settings = load_settings()
     run_daily(settings)  # today: all feeds up
     # A later run the same day: RunPod answers 503. Its snapshot from the earlier run is the
     # latest it has, so the rental price still stands on both sources, dated as before.
-    monkeypatch.setenv("CAPCOVER_RUNPOD_BASE_URL", httpserver.url_for("/down"))
+    monkeypatch.setenv("CAPCOVER_RUNPOD_BASE_URL", feed_api.url_for("/down"))
     monkeypatch.setenv("CAPCOVER_HTTP_RETRY_BUDGET_S", "0")
-    httpserver.expect_request("/down/graphql").respond_with_data("busy", status=503)
+    feed_api.add("/down/graphql", Reply(raw="busy", status=503, content_type=TEXT))
     result = run_daily(load_settings())
     assert result.sources_failed == ["runpod"]
     rent = next(r for r in result.reports if r.scenario == "h100-rent-1y")

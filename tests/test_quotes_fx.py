@@ -61,7 +61,7 @@ def curated(settings):
 def test_fx_eur_quote_of_today_is_converted_with_todays_rates(fake_cg, env, quotes_file):
     from config.settings import load_settings
 
-    fake_cg.server.expect_request("/api/v3/exchange_rates").respond_with_json(RATES)
+    fake_cg.add("/api/v3/exchange_rates", RATES)
     write_quotes(quotes_file, eur_entry(datetime.now(UTC).date().isoformat()))
     batch = curated(load_settings())
     (q,) = batch.quotes
@@ -74,7 +74,7 @@ def test_fx_eur_quote_of_today_is_converted_with_todays_rates(fake_cg, env, quot
 def test_fx_past_eur_quote_without_rate_is_quarantined_with_the_fix(fake_cg, env, quotes_file):
     from config.settings import load_settings
 
-    fake_cg.server.expect_request("/api/v3/exchange_rates").respond_with_json(RATES)
+    fake_cg.add("/api/v3/exchange_rates", RATES)
     write_quotes(quotes_file, eur_entry("2024-03-01") + "\n" + eur_entry(
         "2024-03-02", "usd_per_unit = 1.09\n"))
     batch = curated(load_settings())
@@ -86,7 +86,7 @@ def test_fx_past_eur_quote_without_rate_is_quarantined_with_the_fix(fake_cg, env
 
 def test_fx_rates_are_fetched_only_when_a_non_usd_quote_needs_them(fake_cg, settings):
     fetch_quotes(Clients(settings))  # the shipped file is all USD
-    assert not [r for r, _ in fake_cg.server.log if r.path.endswith("/exchange_rates")]
+    assert not [r for r in fake_cg.log if r.path.endswith("/exchange_rates")]
 
 
 def test_fx_daily_run_stores_the_rate_on_the_quote(fake_cg, env, quotes_file):
@@ -94,7 +94,7 @@ def test_fx_daily_run_stores_the_rate_on_the_quote(fake_cg, env, quotes_file):
 
     today = datetime.now(UTC)
     fake_cg.serve(categories=category_payload(updated_at=today.isoformat()))
-    fake_cg.server.expect_request("/api/v3/exchange_rates").respond_with_json(RATES)
+    fake_cg.add("/api/v3/exchange_rates", RATES)
     write_quotes(quotes_file, eur_entry(today.date().isoformat()))
     settings = load_settings()
     run_daily(settings)

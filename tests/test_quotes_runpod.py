@@ -3,11 +3,13 @@ a real User-Agent, failures (429, empty result, renamed field, GraphQL error).""
 
 import pytest
 
+from fakeapi import Reply
+from fakeapi.gpu import RUNPOD_PATH, FakeRunPod
 from ingest.errors import AuthError
 from ingest.http import RetryPolicy
 from ingest.quotes import collect
 from ingest.runpod import RunPodClient, parse_raws
-from tests.gpu_fakes import RUNPOD_PATH, FakeRunPod
+from tests.conftest import TEXT
 
 
 def client(server) -> RunPodClient:
@@ -15,10 +17,10 @@ def client(server) -> RunPodClient:
                         retry=RetryPolicy(budget_s=5, base_delay_s=0.01), sleep=lambda s: None)
 
 
-def test_runpod_quotes_each_offered_surface_per_gpu_hour(httpserver):
+def test_runpod_quotes_each_offered_surface_per_gpu_hour(feed_api):
     fake = FakeRunPod()
-    httpserver.expect_request(RUNPOD_PATH, method="POST").respond_with_handler(fake)
-    quotes, bad = parse_raws(client(httpserver).fetch())
+    feed_api.handle(RUNPOD_PATH, fake, method="POST")
+    quotes, bad = parse_raws(client(feed_api).fetch())
     h100 = {q.tier: q for q in quotes if q.sku == "H100"}
     assert {t: q.price_usd for t, q in h100.items()} == {
         "secure cloud, on-demand": 3.29, "community cloud, on-demand": 2.69}
@@ -31,21 +33,21 @@ def test_runpod_quotes_each_offered_surface_per_gpu_hour(httpserver):
     assert len(quotes) == 16 and bad == []
 
 
-def test_runpod_sends_a_real_user_agent(httpserver):
+def test_runpod_sends_a_real_user_agent(feed_api):
     fake = FakeRunPod()
-    httpserver.expect_request(RUNPOD_PATH, method="POST").respond_with_handler(fake)
-    client(httpserver).fetch()
+    feed_api.handle(RUNPOD_PATH, fake, method="POST")
+    client(feed_api).fetch()
     assert fake.user_agents and fake.user_agents[0].startswith("capcover/")
 
 
-def test_runpod_cdn_403_is_a_clear_failure(httpserver):
-    httpserver.expect_request(RUNPOD_PATH).respond_with_data(
-        "<html>403 Forbidden</html>", status=403, content_type="text/html")
+def test_runpod_cdn_403_is_a_clear_failure(feed_api):
+    feed_api.add(RUNPOD_PATH, Reply(raw="<html>403 Forbidden</html>", status=403,
+                                      content_type="text/html"))
     with pytest.raises(AuthError, match="HTTP 403"):
-        client(httpserver).fetch()
+        client(feed_api).fetch()
 
 
-def test_runpod_null_and_zero_prices_are_not_offered_and_bad_ones_quarantined(httpserver):
+def test_runpod_null_and_zero_prices_are_not_offered_and_bad_ones_quarantined(feed_api):
     types = [
         {"id": "NVIDIA H100 NVL", "displayName": "H100 NVL", "memoryInGb": 94,
          "securePrice": None, "communityPrice": 0},
@@ -54,39 +56,38 @@ def test_runpod_null_and_zero_prices_are_not_offered_and_bad_ones_quarantined(ht
         {"id": "NVIDIA H200", "displayName": "H200 SXM", "memoryInGb": 141,
          "securePrice": 3.99, "communityPrice": None},
     ]
-    httpserver.expect_request(RUNPOD_PATH).respond_with_handler(FakeRunPod(types))
-    quotes, bad = parse_raws(client(httpserver).fetch())
+    feed_api.handle(RUNPOD_PATH, FakeRunPod(types))
+    quotes, bad = parse_raws(client(feed_api).fetch())
     assert [(q.sku, q.price_usd) for q in quotes] == [("H200", 3.99)]
     assert len(bad) == 1 and bad[0].record_key == "NVIDIA H100 PCIe"
     assert "communityPrice" in bad[0].reason
 
 
-def test_runpod_retries_a_429_then_succeeds(httpserver):
-    httpserver.expect_ordered_request(RUNPOD_PATH).respond_with_data(
-        "rate limited", status=429, headers={"Retry-After": "0"})
-    httpserver.expect_ordered_request(RUNPOD_PATH).respond_with_handler(FakeRunPod())
-    c = client(httpserver)
+def test_runpod_retries_a_429_then_succeeds(feed_api):
+    feed_api.script(RUNPOD_PATH, Reply(raw="rate limited", status=429, content_type=TEXT,
+                                         headers={"Retry-After": "0"}))
+    feed_api.handle(RUNPOD_PATH, FakeRunPod())
+    c = client(feed_api)
     batch = collect(c)
     assert batch.error is None and len(batch.quotes) == 16
     assert c.session.stats.retries == 1
 
 
-def test_runpod_empty_result_is_a_failed_feed(httpserver):
-    httpserver.expect_request(RUNPOD_PATH).respond_with_handler(FakeRunPod([]))
-    batch = collect(client(httpserver))
+def test_runpod_empty_result_is_a_failed_feed(feed_api):
+    feed_api.handle(RUNPOD_PATH, FakeRunPod([]))
+    batch = collect(client(feed_api))
     assert batch.error == "parsed zero quotes" and len(batch.raws) == 1
 
 
-def test_runpod_renamed_field_fails_the_feed(httpserver):
+def test_runpod_renamed_field_fails_the_feed(feed_api):
     types = [{"id": "NVIDIA H200", "displayName": "H200 SXM", "memoryInGb": 141,
               "secureCloudPrice": 3.99, "communityPrice": 3.59}]
-    httpserver.expect_request(RUNPOD_PATH).respond_with_handler(FakeRunPod(types))
-    batch = collect(client(httpserver))
+    feed_api.handle(RUNPOD_PATH, FakeRunPod(types))
+    batch = collect(client(feed_api))
     assert "lack required field(s) securePrice" in batch.error
 
 
-def test_runpod_graphql_error_fails_the_feed(httpserver):
-    httpserver.expect_request(RUNPOD_PATH).respond_with_json(
-        {"errors": [{"message": "Cannot query field \"securePrice\""}]})
-    batch = collect(client(httpserver))
+def test_runpod_graphql_error_fails_the_feed(feed_api):
+    feed_api.add(RUNPOD_PATH, {"errors": [{"message": "Cannot query field \"securePrice\""}]})
+    batch = collect(client(feed_api))
     assert batch.error.startswith("runpod /graphql: GraphQL error: Cannot query field")

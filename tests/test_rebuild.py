@@ -11,18 +11,19 @@ import pytest
 
 from cli.main import main
 from config.settings import load_settings
+from fakeapi import Reply
+from fakeapi.coingecko import CoinGecko
 from flows.rebuild import RebuildError, rebuild, split_batches
 from flows.sequence import run_daily
 from ingest.http import RawResponse
 from tests.conftest import category_payload, reference, table_snapshot
-from tests.fault_server import FaultServer, Reply
 from warehouse.db import open_warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
 DERIVED = ("category_snapshots", "coin_snapshots", "gpu_quotes", "quarantine", "report_daily")
 
 
-def _two_days(fault: FaultServer) -> None:
+def _two_days(fault: CoinGecko) -> None:
     """Day 1 with a 429 retried and a quarantined coin; day 2 with a different cap."""
     fault.categories = category_payload(cap=24e9, updated_at="2024-04-02T06:00:00Z")
     pages = copy.deepcopy(fault.pages)

@@ -8,15 +8,15 @@ from flows.sequence import run_daily
 SECRET = "CG-" + "s3cr3tKeyThatMustNeverLeak0001"  # fake; split so secret scanners do not flag it
 
 
-def test_secrets_key_is_a_header_and_never_stored(fake_cg, settings, monkeypatch, httpserver,
-                                                  capsys):
+def test_secrets_key_is_a_header_and_never_stored(fake_cg, settings, monkeypatch, capsys):
     monkeypatch.setenv("CAPCOVER_COINGECKO_PLAN", "demo")
     monkeypatch.setenv("CAPCOVER_COINGECKO_API_KEY", SECRET)
     from config.settings import load_settings
 
     fake_cg.serve()
     run_daily(load_settings())
-    for request, _ in httpserver.log:
+    assert fake_cg.log
+    for request in fake_cg.log:
         assert request.headers.get("x-cg-demo-api-key") == SECRET
         assert SECRET not in request.url
     with open(settings.db, "rb") as fh:
@@ -47,7 +47,8 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from tests.fault_server import CLOUDFLARE_HTML, FaultServer, Reply, Reset, Slow  # noqa: E402
+from fakeapi import CLOUDFLARE_HTML, Reply, Reset, Slow  # noqa: E402
+from fakeapi.coingecko import CoinGecko  # noqa: E402
 
 ECHO_401 = {"status": {"error_code": 10010, "error_message": f"Invalid API Key {SECRET}. Check"}}
 PATHS = {
@@ -67,7 +68,7 @@ PATHS = {
 
 @pytest.fixture
 def keyed(env, monkeypatch):
-    server = FaultServer()
+    server = CoinGecko.reference()
     for name, value in {"CAPCOVER_COINGECKO_BASE_URL": server.base_url,
                         "CAPCOVER_COINGECKO_PLAN": "demo", "CAPCOVER_COINGECKO_API_KEY": SECRET,
                         "CAPCOVER_HTTP_RETRY_BUDGET_S": "0.5",

@@ -3,6 +3,8 @@ server is in test_serve_integration.py)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import socket
@@ -17,6 +19,7 @@ from cli.main import main
 from config.schedule import next_run
 from flows.sequence import run_daily
 from flows.serve import PrefectUnavailable, check_server
+from ingest.errors import StatusError
 
 
 def test_serve_without_prefect_api_url_explains_in_one_line(env, tmp_path):
@@ -71,8 +74,8 @@ def test_status_exit_1_when_the_latest_run_failed(fake_cg, settings, monkeypatch
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     fake_cg.serve()
     run_daily(settings)
-    fake_cg.server.clear()  # CoinGecko now answers 500 to everything
-    with pytest.raises(Exception):  # noqa: B017 - any failure; the runs table records it
+    fake_cg.clear()  # CoinGecko now answers 500 to everything
+    with pytest.raises(StatusError, match="HTTP 500"):  # the runs table records it
         run_daily(settings)
     assert main(["status"]) == 1
     out = capsys.readouterr().out
@@ -83,11 +86,14 @@ def test_status_falls_back_to_cron_when_the_api_has_no_deployment(settings, fake
                                                                    monkeypatch, capsys,
                                                                    httpserver):
     fake_cg.serve()
-    run_daily(settings)
+    result = run_daily(settings)
     monkeypatch.setenv("PREFECT_API_URL", httpserver.url_for("/prefect/api"))  # 404 everywhere
     assert main(["status", "--format", "csv"]) == 0
     captured = capsys.readouterr()
     assert captured.out.startswith("run_id,kind,status")
+    (run,) = list(csv.DictReader(io.StringIO(captured.out)))
+    assert (run["run_id"], run["kind"], run["status"]) == (result.run_id, "daily", "ok")
+    assert int(run["reports_written"]) == len(result.reports)
     assert "next scheduled run:" in captured.err and "no deployment capcover-daily/daily" in \
         captured.err
 

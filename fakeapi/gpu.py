@@ -1,5 +1,5 @@
-"""Fake Vast.ai and RunPod servers over real HTTP, built from the reference payloads in
-tests/fixtures/gpu-feeds (each with its `_source`).
+"""Fake Vast.ai and RunPod feeds on a FakeAPI, built from the captured answers in
+fakeapi/fixtures/gpu-feeds (each with its `_source`).
 
 The fake Vast.ai applies the parts of the bundles query that shape pagination (gpu_name,
 the dph_total cursor, ascending order, the 64-offer cap) but, like a marketplace whose filters
@@ -10,24 +10,26 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
+from fakeapi import fixtures
+from fakeapi.faults import Reply
+from fakeapi.server import FakeAPI, Request
 
-FEEDS = Path(__file__).parent / "fixtures" / "gpu-feeds"
 VAST_PATH = "/api/v0/bundles/"
 RUNPOD_PATH = "/graphql"
 PAGE_CAP = 64
+VAST_REFERENCE = "vastai_bundles_h100_sxm_2026-08-22.json"
+RUNPOD_REFERENCE = "runpod_graphql_gputypes_2026-08-22.json"
 
 
 def feed_reference(name: str) -> dict:
-    return json.loads((FEEDS / name).read_text(encoding="utf-8"))
+    """A captured feed answer from fakeapi/fixtures/gpu-feeds, `_source` included."""
+    return fixtures.gpu_feed(name)
 
 
 def vast_offer(i: int, gpu_name: str, num_gpus: int, dph_total: float, **extra) -> dict:
     """The real captured offer, re-labelled: a new id, GPU, count and instance price."""
-    base = copy.deepcopy(feed_reference("vastai_bundles_h100_sxm_2026-08-22.json")["offers"][0])
+    base = copy.deepcopy(fixtures.gpu_feed(VAST_REFERENCE)["offers"][0])
     base.update({"id": 50_000_000 + i, "ask_contract_id": 50_000_000 + i, "machine_id": 1000 + i,
                  "gpu_name": gpu_name, "num_gpus": num_gpus, "dph_total": dph_total,
                  "verification": "verified", "is_bid": False, "rentable": True,
@@ -55,12 +57,18 @@ def vast_market() -> list[dict]:
 
 
 class FakeVast:
+    """The bundles endpoint: `offers` filtered by GPU name and price cursor; `queries` seen."""
+
     def __init__(self, offers: list[dict] | None = None) -> None:
         self.offers = offers if offers is not None else vast_market()
         self.queries: list[dict] = []
 
-    def __call__(self, request: Request) -> Response:
-        q = json.loads(request.args["q"])
+    def install(self, api: FakeAPI, prefix: str = "") -> FakeVast:
+        api.handle(prefix + VAST_PATH, self, method="GET")
+        return self
+
+    def __call__(self, request: Request) -> Reply:
+        q = json.loads(request.query["q"])
         self.queries.append(q)
         hits = [o for o in self.offers if o["gpu_name"] == q["gpu_name"]["eq"]]
         floor = q.get("dph_total", {}).get("gte")
@@ -68,42 +76,63 @@ class FakeVast:
             hits = [o for o in hits if o["dph_total"] >= floor]
         hits.sort(key=lambda o: (o["dph_total"], o["id"]))
         limit = min(int(q.get("limit", PAGE_CAP)), PAGE_CAP)
-        return Response(json.dumps({"offers": hits[:limit]}), content_type="application/json")
+        return Reply({"offers": hits[:limit]})
 
 
 class FakeRunPod:
+    """The GraphQL endpoint: `gpu_types` for a gpuTypes query; `user_agents` seen."""
+
     def __init__(self, gpu_types: list[dict] | None = None) -> None:
-        ref = feed_reference("runpod_graphql_gputypes_2026-08-22.json")
+        ref = fixtures.gpu_feed(RUNPOD_REFERENCE)
         self.gpu_types = gpu_types if gpu_types is not None else ref["data"]["gpuTypes"]
         self.user_agents: list[str] = []
 
-    def __call__(self, request: Request) -> Response:
+    def install(self, api: FakeAPI, prefix: str = "") -> FakeRunPod:
+        api.handle(prefix + RUNPOD_PATH, self, method="POST")
+        return self
+
+    def __call__(self, request: Request) -> Reply:
         agent = request.headers.get("User-Agent", "")
         self.user_agents.append(agent)
         if agent.startswith("python-requests"):  # what RunPod's CDN did to the default agent
-            return Response("<html>403 Forbidden</html>", status=403, content_type="text/html")
-        body = request.get_json(silent=True) or {}
+            return Reply(raw="<html>403 Forbidden</html>", status=403, content_type="text/html")
+        body = request.json() or {}
         if "gpuTypes" not in body.get("query", ""):
-            return Response(json.dumps({"errors": [{"message": "unknown query"}]}),
-                            content_type="application/json")
-        return Response(json.dumps({"data": {"gpuTypes": self.gpu_types}}),
-                        content_type="application/json")
+            return Reply({"errors": [{"message": "unknown query"}]})
+        return Reply({"data": {"gpuTypes": self.gpu_types}})
 
 
 class FakeFeeds:
-    """Both feeds on one local server: Vast.ai at /vast, RunPod at /runpod."""
+    """Both feeds on one FakeAPI: Vast.ai at /vast, RunPod at /runpod; `reset()` gives fresh
+    offers (the server can outlive one test)."""
 
-    def __init__(self, server: HTTPServer) -> None:
-        self.server = server
-        self.vast = FakeVast()
-        self.runpod = FakeRunPod()
-        server.expect_request("/vast" + VAST_PATH, method="GET").respond_with_handler(
-            lambda r: self.vast(r))
-        server.expect_request("/runpod" + RUNPOD_PATH, method="POST").respond_with_handler(
-            lambda r: self.runpod(r))
-        self.vast_base_url = server.url_for("/vast")
-        self.runpod_base_url = server.url_for("/runpod")
+    def __init__(self, api: FakeAPI) -> None:
+        self.api = api
+        self.vast_base_url = api.url_for("/vast")
+        self.runpod_base_url = api.url_for("/runpod")
+        self.reset()
 
     def reset(self) -> None:
+        self.api.clear()
         self.vast = FakeVast()
         self.runpod = FakeRunPod()
+        # Routes call through self, so a test may swap `vast`/`runpod` after install.
+        self.api.handle("/vast" + VAST_PATH, lambda r: self.vast(r), method="GET")
+        self.api.handle("/runpod" + RUNPOD_PATH, lambda r: self.runpod(r), method="POST")
+
+
+def install_simple_feeds(api: FakeAPI, prefix: str = "") -> None:
+    """Five verified offers for any GPU name on Vast.ai and the captured RunPod answer, at the
+    root: enough for a benchmark's quote step, not for the parser's edge cases."""
+    template = fixtures.gpu_feed(VAST_REFERENCE)["offers"][0]
+    runpod = fixtures.gpu_feed(RUNPOD_REFERENCE)
+    runpod.pop("_source", None)
+
+    def vast(request: Request) -> Reply:
+        name = json.loads(request.query.get("q", "{}")).get("gpu_name", {}).get("eq", "H100 SXM")
+        return Reply({"offers": [{**template, "id": 1000 + i, "gpu_name": name,
+                                  "verification": "verified", "dph_total": 1.5 + 0.25 * i}
+                                 for i in range(5)]})
+
+    api.handle(prefix + VAST_PATH, vast)
+    api.add(prefix + RUNPOD_PATH, Reply(raw=json.dumps(runpod)))

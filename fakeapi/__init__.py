@@ -1,0 +1,11 @@
+"""One fake HTTP API (127.0.0.1 only) serving CoinGecko, Vast.ai and RunPod shapes, with scripted
+faults, an optional server-enforced rate limit, generated records and snapshot replay.
+
+Used by tests/, benchmarks/ and `capcover demo` (flows/demo.py); it imports none of capcover.
+"""
+
+from fakeapi.faults import CLOUDFLARE_HTML, Action, Reply, Reset, Slow, Truncated
+from fakeapi.server import FakeAPI, RateLimit, Request
+
+__all__ = ["CLOUDFLARE_HTML", "Action", "FakeAPI", "RateLimit", "Reply", "Request", "Reset",
+           "Slow", "Truncated"]
