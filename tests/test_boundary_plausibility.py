@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from fakeapi.gpu import feed_reference, vast_offer
 from ingest.coingecko import build_snapshot
 from ingest.errors import BadPayload
 from ingest.fx import parse_exchange_rates
@@ -17,7 +18,6 @@ from ingest.quotes import parse_curated_raws
 from ingest.runpod import parse_raws as parse_runpod
 from ingest.vastai import parse_raws as parse_vastai
 from tests.conftest import AI, category_payload, market_pages
-from fakeapi.gpu import feed_reference, vast_offer
 
 FETCHED = datetime(2024, 4, 3, 7, 0, tzinfo=UTC)  # just after the fixtures' updated_at
 

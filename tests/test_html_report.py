@@ -29,10 +29,10 @@ from PIL import Image
 
 from cli.main import main
 from config.settings import load_settings
+from fakeapi.coingecko import CoinGecko
 from flows.backfill import run_backfill
 from report import chart
 from report.html import COLOURS, ReportData, chart_series, day_over_day, gather, render_html
-from fakeapi.coingecko import CoinGecko
 from warehouse.db import open_warehouse
 
 CHROMIUM_PATHS = ("/usr/bin/chromium",)

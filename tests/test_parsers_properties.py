@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from fakeapi.gpu import feed_reference, vast_offer
 from ingest.coingecko import build_snapshot, coingecko_errors, parse_error_envelope
 from ingest.errors import IngestError, StatusError, StatusReply
 from ingest.fx import ExchangeRates, parse_exchange_rates
@@ -24,7 +25,6 @@ from ingest.quotes import parse_curated_entries
 from ingest.runpod import parse_raws as parse_runpod
 from ingest.vastai import parse_raws as parse_vastai
 from tests.conftest import AI, category_payload, market_pages, reference
-from fakeapi.gpu import feed_reference, vast_offer
 
 FAST = settings(max_examples=50, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
