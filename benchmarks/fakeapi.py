@@ -245,6 +245,7 @@ class FakeCoinGecko:
             "CAPCOVER_VASTAI_RATE_PER_MINUTE": "600000",
             "CAPCOVER_RUNPOD_BASE_URL": self.root_url,
             "CAPCOVER_RUNPOD_RATE_PER_MINUTE": "600000",
+            "CAPCOVER_GPUHUNT_PROVIDERS": "",  # the benchmarks serve no gpuhunt catalogs
             "CAPCOVER_CATEGORIES": ",".join(self.categories),
             "CAPCOVER_HTTP_RETRY_BUDGET_S": "30",
             "CAPCOVER_LOCK_BUDGET_S": "10",

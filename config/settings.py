@@ -57,6 +57,42 @@ class Settings(BaseSettings):
     vastai_rate_per_minute: float = Field(30.0, gt=0)
     runpod_base_url: str = "https://api.runpod.io"
     runpod_rate_per_minute: float = Field(30.0, gt=0)
+    # -- GPU prices: the gpuhunt catalogs (ingest/gpuhunt.py) and the price method
+    # (model/prices.py). Providers: gpuhunt's offline ones (the bucket has no others).
+    gpuhunt_base_url: str = "https://dstack-gpu-pricing.s3.eu-west-1.amazonaws.com/v3"
+    gpuhunt_providers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["aws", "azure", "verda", "gcp", "lambdalabs", "nebius", "oci",
+                                 "runpod", "cloudrift"])
+    gpuhunt_rate_per_minute: float = Field(60.0, gt=0)
+    price_max_age_rental_days: int = Field(7, ge=0)  # older rental quotes do not price a day
+    price_max_age_purchase_days: int = Field(1095, ge=0)  # the same for purchase prices
+
+    _split_gpuhunt = field_validator("gpuhunt_providers", mode="before")(_split_commas)
+
+    @field_validator("gpuhunt_base_url")
+    @classmethod
+    def _gpuhunt_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+    @field_validator("gpuhunt_providers")
+    @classmethod
+    def _providers(cls, v: list[str]) -> list[str]:
+        import re
+
+        bad = [p for p in v if not re.fullmatch(r"[a-z0-9_-]+", p)]
+        if bad:
+            raise ValueError(f"not a gpuhunt provider name: {bad[0]!r} (e.g. aws, lambdalabs)")
+        return v
+
+    def price_max_age(self):  # -> model.prices.MaxAge
+        """The price method's staleness window (model/prices.py)."""
+        from model.prices import MaxAge
+
+        return MaxAge(rental_days=self.price_max_age_rental_days,
+                      purchase_days=self.price_max_age_purchase_days)
+    # -- end of the GPU price block
     lock_budget_s: float = Field(30.0, ge=0)  # how long to wait for another process's DB lock
 
     alert_urls: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)

@@ -1,14 +1,17 @@
-"""The one place clients are built from settings: CoinGecko, Vast.ai, RunPod, the curated file.
+"""The one place clients are built from settings: CoinGecko, Vast.ai, RunPod, gpuhunt, the
+curated files.
 
 `Clients(settings)` is what a run is handed (as Dagster hands resources): tests and the demo
-point the same clients at local servers through the base URLs in the settings, and inject
-`sleep` to record retry waits instead of sleeping. Nothing is monkeypatched.
+point the same clients at local servers through the base URLs in the settings, inject `sleep`
+to record retry waits instead of sleeping, and inject `now` (a replay's clock) so feeds without
+timestamps of their own stamp their quotes with the replayed day. Nothing is monkeypatched.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from config.settings import Settings
@@ -32,15 +35,27 @@ def coingecko_client(
     )
 
 
+def user_quotes_path(settings: Settings) -> Path:
+    """The user's own quotes file, which `capcover quotes add` writes: CAPCOVER_QUOTES_FILE,
+    else `<warehouse name>-quotes.toml` beside the warehouse (data/capcover-quotes.toml), so
+    the demo's warehouse never reads the user's quotes. Read with the shipped curated file."""
+    if settings.quotes_file is not None:
+        return settings.quotes_file
+    return settings.db.with_name(f"{settings.db.stem}-quotes.toml")
+
+
 def curated_quotes_path(settings: Settings) -> Path:
-    """The curated quotes file a run reads (CAPCOVER_QUOTES_FILE, else the shipped one)."""
-    return settings.quotes_file if settings.quotes_file is not None else CURATED_QUOTES_PATH
+    """The shipped curated quotes file (git-tracked; never written by capcover)."""
+    return CURATED_QUOTES_PATH
 
 
 def quote_providers(
-    settings: Settings, *, sleep: Callable[[float], None] | None = None
+    settings: Settings, *, sleep: Callable[[float], None] | None = None,
+    now: Callable[[], datetime] | None = None,
 ) -> list[QuoteProvider]:
-    """Every GPU quote source, each from its settings: curated file, Vast.ai, RunPod."""
+    """Every GPU quote source, each from its settings: the curated files, Vast.ai, RunPod and
+    the gpuhunt catalogs (none when CAPCOVER_GPUHUNT_PROVIDERS is empty)."""
+    from ingest.gpuhunt import GpuhuntClient
     from ingest.runpod import RunPodClient
     from ingest.vastai import VastAiClient
 
@@ -49,13 +64,18 @@ def quote_providers(
                     retry=RetryPolicy(budget_s=settings.http_retry_budget_s), sleep=sleep)
     # CoinGecko's /exchange_rates only when a curated quote is not in USD (and has no rate).
     rates = lambda: coingecko_client(settings, sleep=sleep).exchange_rates()  # noqa: E731
-    return [
-        CuratedQuotes(settings.quotes_file, rates_fetcher=rates),
+    providers: list[QuoteProvider] = [
+        CuratedQuotes(user_quotes_path(settings), rates_fetcher=rates),
         VastAiClient(base_url=settings.vastai_base_url, gpu_names=settings.vastai_gpu_names,
-                     rate_per_minute=settings.vastai_rate_per_minute, **timeouts),
+                     rate_per_minute=settings.vastai_rate_per_minute, now=now, **timeouts),
         RunPodClient(base_url=settings.runpod_base_url,
-                     rate_per_minute=settings.runpod_rate_per_minute, **timeouts),
+                     rate_per_minute=settings.runpod_rate_per_minute, now=now, **timeouts),
     ]
+    if settings.gpuhunt_providers:
+        providers.append(GpuhuntClient(
+            base_url=settings.gpuhunt_base_url, providers=settings.gpuhunt_providers,
+            rate_per_minute=settings.gpuhunt_rate_per_minute, now=now, **timeouts))
+    return providers
 
 
 @dataclass(frozen=True)
@@ -65,15 +85,20 @@ class Clients:
 
     settings: Settings
     sleep: Callable[[float], None] | None = None  # None: time.sleep
+    now: Callable[[], datetime] | None = None  # None: the wall clock; a replay passes its own
 
     def coingecko(self) -> CoinGeckoClient:
         return coingecko_client(self.settings, sleep=self.sleep)
 
     def quote_providers(self) -> list[QuoteProvider]:
-        return quote_providers(self.settings, sleep=self.sleep)
+        return quote_providers(self.settings, sleep=self.sleep, now=self.now)
 
 
 def quote_parsers(settings: Settings) -> dict:
     """`source -> parse(raws)` for every quote provider a live run uses (one registry), so
-    `capcover rebuild` parses archived responses with the very functions a live run used."""
-    return {p.source: p.parse for p in quote_providers(settings)}
+    `capcover rebuild` parses archived responses with the very functions a live run used.
+    gpuhunt is always registered, so runs that fetched it replay whatever the settings say."""
+    from ingest.gpuhunt import SOURCE as GPUHUNT
+    from ingest.gpuhunt import parse_raws as parse_gpuhunt
+
+    return {**{p.source: p.parse for p in quote_providers(settings)}, GPUHUNT: parse_gpuhunt}

@@ -9,11 +9,13 @@ out, as Vast.ai bids are. RunPod's CDN has answered the default python-requests 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from ingest.errors import BadPayload
 from ingest.feeds import load_json, positive_number, quarantine, require_fields
 from ingest.http import HttpSession, RawResponse, RetryPolicy
 from ingest.models import Quarantined, Quote
+from ingest.quotes import restamped
 from ingest.sku import normalise
 
 SOURCE = "runpod"
@@ -42,6 +44,7 @@ class RunPodClient:
         read_timeout_s: float = 30.0,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] | None = None,
+        now: Callable[[], datetime] | None = None,  # None: the wall clock (a replay injects)
     ) -> None:
         self.session = HttpSession(
             source=SOURCE, base_url=base_url, rate_per_minute=rate_per_minute,
@@ -49,6 +52,9 @@ class RunPodClient:
             connect_timeout_s=connect_timeout_s, read_timeout_s=read_timeout_s, retry=retry,
             sleep=sleep,
         )
+        # Quotes are stamped with the fetch time (the feed has none of its own): a replay's
+        # clock makes a replayed day's quotes belong to that day.
+        self.now = now
 
     @property
     def last_raws(self) -> list[RawResponse]:
@@ -56,6 +62,7 @@ class RunPodClient:
 
     def fetch(self) -> list[RawResponse]:
         self.session.post(self.session.base_url + ENDPOINT, json={"query": GPU_TYPES_QUERY})
+        self.session.archive[-1] = restamped(self.session.archive[-1], self.now)
         return list(self.session.archive)
 
     def parse(self, raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:

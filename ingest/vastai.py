@@ -18,6 +18,7 @@ from ingest.errors import BadPayload
 from ingest.feeds import load_json, positive_number, quarantine, require_fields
 from ingest.http import HttpSession, RawResponse, RetryPolicy
 from ingest.models import Quarantined, Quote
+from ingest.quotes import restamped
 from ingest.sku import normalise
 
 log = logging.getLogger("capcover")
@@ -61,12 +62,16 @@ class VastAiClient:
         read_timeout_s: float = 30.0,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] | None = None,
+        now: Callable[[], datetime] | None = None,  # None: the wall clock (a replay injects)
     ) -> None:
         self.session = HttpSession(
             source=SOURCE, base_url=base_url, rate_per_minute=rate_per_minute,
             connect_timeout_s=connect_timeout_s, read_timeout_s=read_timeout_s, retry=retry,
             sleep=sleep,
         )
+        # Quotes are stamped with the fetch time (the feed has none of its own): a replay's
+        # clock makes a replayed day's quotes belong to that day.
+        self.now = now
         self.gpu_names = tuple(gpu_names)
         self.max_pages = max_pages
 
@@ -78,6 +83,7 @@ class VastAiClient:
     def bundles(self, query: dict) -> RawResponse:
         text = json.dumps(query, separators=(",", ":"), sort_keys=True)
         self.session.get(self.session.base_url + ENDPOINT, params={"q": text})
+        self.session.archive[-1] = restamped(self.session.archive[-1], self.now)
         return self.session.archive[-1]
 
     def fetch(self) -> list[RawResponse]:

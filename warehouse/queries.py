@@ -64,9 +64,8 @@ def latest_purchase_quotes(wh: Warehouse, day: date, skus: list[str]) -> list[di
     """Each source's latest purchase quotes for `skus` at or before `day`, cheapest first."""
     return _dicts(wh, """
         SELECT sku, kind, source, price_usd, observed_date, source_url
-        FROM gpu_quotes
-        WHERE observed_date <= ? AND list_contains(?, sku) AND kind = 'purchase'
-        QUALIFY observed_date = max(observed_date) OVER (PARTITION BY sku, kind, source)
+        FROM latest_quotes(?::DATE)
+        WHERE list_contains(?, sku) AND kind = 'purchase'
         ORDER BY sku, price_usd, source""", [day, skus])
 
 
