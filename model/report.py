@@ -42,7 +42,8 @@ class QuotePoint:
 
 @dataclass(frozen=True)
 class PriceStat:
-    """The price method's numbers for one scenario's eligible quotes (model/prices.py)."""
+    """The price method's numbers for one scenario's eligible quotes (model/prices.py);
+    `sources` and the quote dates are those of the quotes kept after the outlier rule."""
 
     sku: str
     kind: str
@@ -87,10 +88,13 @@ class PriceBook:
         pts = self.eligible(sku, kind, form_factor, market, as_of)
         if not pts:
             return None
+        est = estimate([p.price_usd for p in pts])
+        # The outlier rule keeps every quote within a distance of the median: the kept quotes
+        # are exactly those between the kept minimum and maximum.
+        pts = [p for p in pts if est.min_usd <= p.price_usd <= est.max_usd]
         return PriceStat(
             sku=sku, kind=kind, form_factor=form_factor,
-            market=market if kind == "rental_hourly" else None,
-            estimate=estimate([p.price_usd for p in pts]),
+            market=market if kind == "rental_hourly" else None, estimate=est,
             sources=", ".join(sorted({p.source for p in pts})),
             newest_quote_date=max(p.observed_date for p in pts),
             oldest_quote_date=min(p.observed_date for p in pts), method=self.max_age.method_id(),
