@@ -9,8 +9,9 @@ from warehouse.db import Warehouse, table_exists
 
 REPORT_SUMMARY_COLUMNS = (
     "report_date", "scenario", "sector_market_cap_usd", "gpu_count", "gpu_sku",
-    "unit_price_usd", "buildout_cost_usd", "coverage_ratio", "gpus_affordable",
-    "breakeven_unit_price_usd", "price_quote_count", "price_as_of", "basis",
+    "unit_price_usd", "buildout_cost_usd", "coverage_ratio", "coverage_ratio_low",
+    "coverage_ratio_high", "gpus_affordable", "breakeven_unit_price_usd", "price_quote_count",
+    "price_as_of", "price_method", "basis",
 )
 
 
