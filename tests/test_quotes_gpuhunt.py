@@ -4,11 +4,13 @@ spot and form factor kept, the zip archived losslessly and replayed exactly by `
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime
 
 import pytest
 from werkzeug import Response
 
+from cli.main import main
 from config.settings import load_settings
 from fakeapi import gpuhunt as fake
 from flows.rebuild import rebuild
@@ -16,6 +18,7 @@ from flows.sequence import run_daily
 from ingest.errors import BadPayload
 from ingest.gpuhunt import GpuhuntClient, form_factor_of, parse_raws
 from model.prices import estimate
+from report.summary import summary_text
 from tests.conftest import category_payload, table_snapshot
 from warehouse.db import open_warehouse
 
@@ -136,6 +139,18 @@ def test_gpuhunt_daily_run_stores_every_provider_and_rent_1y_takes_on_demand_sxm
     for r in report:  # every row has its band and its method
         assert r["coverage_ratio_low"] <= r["coverage_ratio"] <= r["coverage_ratio_high"]
         assert r["price_method"]
+    band = f"(band {rent['coverage_ratio_low']:.2f}-{rent['coverage_ratio_high']:.2f})"
+    line = next(x for x in summary_text(result, settings.db).splitlines() if "h100-rent-1y" in x)
+    assert band in line and rent["price_method"] in line
+
+
+def test_gpuhunt_report_command_shows_the_band_and_the_method(today_cg, gpuhunt, capsys):
+    run_daily(load_settings())
+    capsys.readouterr()
+    assert main(["report", "--scenario", "h100-rent-1y", "--format", "json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["coverage_ratio_low"] < row["coverage_ratio"] < row["coverage_ratio_high"]
+    assert row["price_method"] == "mad3.5-median-v1+age7d/1095d"
 
 
 def test_gpuhunt_rebuild_replays_the_quotes_exactly(today_cg, gpuhunt, httpserver):
