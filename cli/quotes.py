@@ -2,7 +2,7 @@
 
 `list` only reads the warehouse (never imports Prefect); `--stats` prices each group with the
 price method (model/prices.py). `add` validates one published quote and appends it to the
-user's quotes file (CAPCOVER_QUOTES_FILE, default quotes.toml beside the warehouse, read
+user's quotes file (CAPCOVER_QUOTES_FILE, default <db stem>-quotes.toml beside the warehouse, read
 together with the shipped curated file), bumping the file's version; the validation and the
 file handling are ingest/curated.py's.
 """

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     http_read_timeout_s: float = Field(30.0, gt=0)
     http_retry_budget_s: float = Field(120.0, ge=0)
 
-    quotes_file: Path | None = None  # None: the curated file shipped in ingest/data
+    quotes_file: Path | None = None  # the user's quotes file; None: <db stem>-quotes.toml beside db
     # GPU price feeds (ingest/vastai.py, ingest/runpod.py); both need no key.
     vastai_base_url: str = "https://console.vast.ai"
     vastai_gpu_names: Annotated[list[str], NoDecode] = Field(
