@@ -94,3 +94,18 @@ def test_method_stale_quotes_skip_the_scenario_with_the_reason():
     rows, _ = build_reports(_sector(), [_scenario(kind="rental_hourly")],
                             price_stats(old, max_age=MaxAge(rental_days=30)), "run")
     assert rows[0].price_method == "mad3.5-median-v1+age30d/1095d"
+
+
+def test_method_band_is_in_the_alert_message():
+    from dataclasses import replace
+
+    from model.alerts import threshold_crossed
+
+    pts = [QuotePoint("H100", "rental_hourly", "a", p, DAY, "SXM", "on_demand")
+           for p in (1.0, 2.0, 3.0, 4.0)]
+    (now,), _ = build_reports(_sector(), [_scenario(kind="rental_hourly", hours=8760)],
+                              price_stats(pts), "run")
+    before = replace(now, report_date=date(2024, 4, 2), coverage_ratio=0.5)
+    (alert,) = threshold_crossed(before, now, levels=(1.0,))
+    assert (f"ratio {now.coverage_ratio:.2f} (band {now.coverage_ratio_low:.2f}-"
+            f"{now.coverage_ratio_high:.2f}), was") in alert.message
