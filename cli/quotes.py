@@ -1,8 +1,10 @@
 """`capcover quotes list` and `capcover quotes add`.
 
-`list` only reads the warehouse (never imports Prefect). `add` validates one published quote
-and appends it to the curated quotes file (CAPCOVER_QUOTES_FILE), bumping the file's version;
-the validation and the file handling are ingest/curated.py's.
+`list` only reads the warehouse (never imports Prefect); `--stats` prices each group with the
+price method (model/prices.py). `add` validates one published quote and appends it to the
+user's quotes file (CAPCOVER_QUOTES_FILE, default <db stem>-quotes.toml beside the warehouse, read
+together with the shipped curated file), bumping the file's version; the validation and the
+file handling are ingest/curated.py's.
 """
 
 from __future__ import annotations
@@ -28,25 +30,46 @@ def quotes_group() -> None:
 @click.option("--source", help="e.g. vastai, runpod, or a curated source name")
 @click.option("--date", "day", type=DATE, help="quotes observed on this day")
 @click.option("--stats", is_flag=True,
-              help="count, min, median, max and sources per day, SKU and kind")
+              help="the price method per SKU, form factor, kind and market: count, quartiles, "
+                   "central value, sources")
 @format_option
 def list_cmd(sku, kind, source, day, stats: bool, fmt: str) -> None:
     """Stored quotes (default: each source's latest)."""
     from report.tables import render
     from warehouse.db import open_warehouse
-    from warehouse.quotes import list_quotes, quote_stats
+    from warehouse.quotes import list_quotes, quote_points_on
 
     settings = load()
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
         wh.require(3, "the GPU feeds schema")  # warehouse/migrations/003_gpu_feeds.sql
         if stats:
-            cols, rows = quote_stats(wh, sku=sku, kind=kind, day=day)
+            points = quote_points_on(wh, sku=sku, kind=kind, day=day)
+            cols, rows = stats_table(points, day, settings)
         else:
             cols, rows = list_quotes(wh, sku=sku, kind=kind, day=day, source=source)
     if not rows:
         fail(f"no GPU quotes match in {settings.db} — run `capcover run` first, or widen the "
              f"filters")
     echo(render(cols, rows, fmt, title="GPU quote statistics" if stats else "GPU quotes"))
+
+
+STATS_COLUMNS = ("sku", "form_factor", "kind", "market", "quote_count", "kept_count", "q1_usd",
+                 "central_usd", "q3_usd", "min_usd", "max_usd", "sources", "newest_quote_date",
+                 "price_method")
+
+
+def stats_table(points, day, settings) -> tuple[tuple[str, ...], list[tuple]]:
+    """The price method on each group of `points` (a day's quotes, or today's latest within
+    the staleness window)."""
+    from model.report import price_stats
+
+    as_of = day or datetime.now(UTC).date()
+    book = price_stats(points, max_age=settings.price_max_age())
+    return STATS_COLUMNS, [
+        (s.sku, s.form_factor, s.kind, s.market, s.estimate.quote_count, s.estimate.kept_count,
+         s.estimate.q1_usd, s.estimate.central_usd, s.estimate.q3_usd, s.estimate.min_usd,
+         s.estimate.max_usd, s.sources, s.newest_quote_date, s.method)
+        for s in book.groups(as_of)]
 
 
 @quotes_group.command("add")
@@ -69,19 +92,20 @@ def list_cmd(sku, kind, source, day, stats: bool, fmt: str) -> None:
 @click.option("--condition", help="e.g. new, used, low confidence")
 @click.option("--note")
 def add_cmd(day, **options) -> None:
-    """Add a published quote to the curated quotes file."""
-    from ingest.clients import curated_quotes_path
+    """Add a published quote to your quotes file (beside the warehouse)."""
+    from ingest.clients import curated_quotes_path, user_quotes_path
     from ingest.curated import BadInput, append_entry, build_entry, convert_entry, same_quote
     from ingest.errors import IngestError
 
     args = SimpleNamespace(date=day, **options)
     settings = load()
-    path = curated_quotes_path(settings)
+    path = user_quotes_path(settings)
     today = datetime.now(UTC).date()
     try:
         entry = build_entry(args, today)
-        if same_quote(path, entry):
-            raise BadInput(f"this quote is already in {path}")
+        for known in (curated_quotes_path(settings), path):
+            if same_quote(known, entry):
+                raise BadInput(f"this quote is already in {known}")
         how = convert_entry(entry, args, today, settings)
     except BadInput as exc:
         fail(str(exc), EXIT_USAGE)

@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     http_max_body_mb: float = Field(50.0, gt=0)
     max_clock_skew_s: float = Field(600.0, ge=0)
 
-    quotes_file: Path | None = None  # None: the curated file shipped in ingest/data
+    quotes_file: Path | None = None  # the user's quotes file; None: <db stem>-quotes.toml beside db
     # GPU price feeds (ingest/vastai.py, ingest/runpod.py); both need no key.
     vastai_base_url: str = "https://console.vast.ai"
     vastai_gpu_names: Annotated[list[str], NoDecode] = Field(
@@ -70,6 +70,42 @@ class Settings(BaseSettings):
     vastai_rate_per_minute: float = Field(30.0, gt=0)
     runpod_base_url: str = "https://api.runpod.io"
     runpod_rate_per_minute: float = Field(30.0, gt=0)
+    # -- GPU prices: the gpuhunt catalogs (ingest/gpuhunt.py) and the price method
+    # (model/prices.py). Providers: gpuhunt's offline ones (the bucket has no others).
+    gpuhunt_base_url: str = "https://dstack-gpu-pricing.s3.eu-west-1.amazonaws.com/v3"
+    gpuhunt_providers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["aws", "azure", "verda", "gcp", "lambdalabs", "nebius", "oci",
+                                 "runpod", "cloudrift"])
+    gpuhunt_rate_per_minute: float = Field(60.0, gt=0)
+    price_max_age_rental_days: int = Field(7, ge=0)  # older rental quotes do not price a day
+    price_max_age_purchase_days: int = Field(1095, ge=0)  # the same for purchase prices
+
+    _split_gpuhunt = field_validator("gpuhunt_providers", mode="before")(_split_commas)
+
+    @field_validator("gpuhunt_base_url")
+    @classmethod
+    def _gpuhunt_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+    @field_validator("gpuhunt_providers")
+    @classmethod
+    def _providers(cls, v: list[str]) -> list[str]:
+        import re
+
+        bad = [p for p in v if not re.fullmatch(r"[a-z0-9_-]+", p)]
+        if bad:
+            raise ValueError(f"not a gpuhunt provider name: {bad[0]!r} (e.g. aws, lambdalabs)")
+        return v
+
+    def price_max_age(self):  # -> model.prices.MaxAge
+        """The price method's staleness window (model/prices.py)."""
+        from model.prices import MaxAge
+
+        return MaxAge(rental_days=self.price_max_age_rental_days,
+                      purchase_days=self.price_max_age_purchase_days)
+    # -- end of the GPU price block
     lock_budget_s: float = Field(30.0, ge=0)  # how long to wait for another process's DB lock
 
     alert_urls: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)

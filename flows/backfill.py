@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 
 from config.settings import Settings
 from flows.sequence import new_run_id
-from ingest.clients import coingecko_client
+from ingest.clients import coingecko_client, user_quotes_path
 from ingest.errors import NotFound, PlanLimited
 from ingest.history import parse_market_chart
 from ingest.models import HistoryPoint, RawResponse
@@ -268,7 +268,7 @@ def run_backfill(settings: Settings, days: int, *, console=None) -> BackfillResu
     )
     # Only the curated file: it holds dated, published prices for past days. Live rental feeds
     # know today's offers only, which say nothing about a day last year.
-    quotes = [collect(CuratedQuotes(settings.quotes_file))]
+    quotes = [collect(CuratedQuotes(user_quotes_path(settings)))]
     with open_warehouse(settings.db, lock_budget_s=settings.lock_budget_s) as wh:
         with wh.transaction():
             hist.archive_raws(wh, run_id, numbered([r for b in quotes for r in b.raws]))
@@ -307,7 +307,8 @@ def write_history_reports(wh, settings: Settings, job_id: str, run_id: str,
             continue
         valid_from = max((d for d in quote_days if d <= day), default=None)
         if stats is None or valid_from != stats_as_of:
-            stats, stats_as_of = price_stats(load.quote_points(wh, day)), valid_from
+            stats, stats_as_of = price_stats(load.quote_points(wh, day),
+                                             max_age=settings.price_max_age()), valid_from
         day_rows, _skipped = build_reports(sector, scenarios, stats, run_id)
         rows.extend(day_rows)
         result.days_reported += 1

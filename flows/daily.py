@@ -21,6 +21,7 @@ from config.settings import load_settings  # noqa: E402
 from flows import temp_server  # noqa: E402
 from flows.artifacts import publish_artifacts  # noqa: E402
 from flows.sequence import daily_sequence  # noqa: E402
+from ingest.clients import Clients  # noqa: E402
 from model.run import RunResult  # noqa: E402
 
 # Without a Prefect API, the temporary server Prefect starts for this process exits with it,
@@ -38,12 +39,13 @@ def run_as_task(name: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any)
 
 
 @flow(name="capcover-daily", log_prints=False)
-def daily_flow(kind: str = "daily", settings: Any = None) -> RunResult:
+def daily_flow(kind: str = "daily", settings: Any = None, replay_at: Any = None) -> RunResult:
     """`settings=None` (every scheduled run) reads them inside the flow: Prefect stores flow
     parameters in its database, and settings hold secrets. The demo passes its own settings
     (a `config.settings.Settings`, holding none). Typed `Any` because Prefect validates flow
     parameters against a model of this signature, and a deployment's worker process builds
-    that model before `Settings` can be resolved."""
+    that model before `Settings` can be resolved. `replay_at` (a UTC datetime, the demo's)
+    is the clock the quote feeds stamp their quotes with."""
     from prefect.events import emit_event
     from prefect.runtime import flow_run
 
@@ -51,8 +53,9 @@ def daily_flow(kind: str = "daily", settings: Any = None) -> RunResult:
     # The Prefect event is a channel only when a Prefect API is configured: on the temporary
     # server (no PREFECT_API_URL) no automation can hear it, and it dies with the run.
     emit = emit_event if get_current_settings().api.url else None
+    clients = Clients(settings, now=lambda: replay_at) if replay_at is not None else None
     result = daily_sequence(settings, kind=kind, run=run_as_task, emit=emit,
-                            flow_run_id=flow_run.get_id())
+                            flow_run_id=flow_run.get_id(), clients=clients)
     publish_artifacts(result)  # the report table + a markdown summary in the Prefect UI
     get_run_logger().info("run %s: as of %s, %d report rows", result.run_id, result.as_of_date,
                           len(result.reports))

@@ -9,12 +9,14 @@ environment, key, config file and alert channels never reach it (no `os.environ`
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from config.settings import Settings, load_settings
 from fakeapi.replay import ReplayServer
 from flows.backfill import run_backfill
+from ingest.clients import Clients
 from report.html import write_report_files
 from report.summary import summary_text
 from report.tables import render
@@ -46,7 +48,20 @@ def demo_settings(base_url: str, db: Path = DEMO_DB) -> Settings:
         vastai_rate_per_minute=6000,
         runpod_base_url=root + "/runpod",
         runpod_rate_per_minute=6000,
+        gpuhunt_providers=[],  # the replay snapshot holds no gpuhunt catalogs
     )
+
+
+def replay_clock(snapshot: dict) -> datetime:
+    """The moment of the replayed day the demo's feeds fetch "at" (UTC), so their quotes
+    (ILLUSTRATIVE) belong to the replayed day instead of the wall clock's."""
+    return datetime.fromisoformat(snapshot["replay_clock"].replace("Z", "+00:00"))
+
+
+def demo_clients(settings: Settings, snapshot: dict) -> Clients:
+    """The demo's clients: the replay's settings and the replay's clock."""
+    at = replay_clock(snapshot)
+    return Clients(settings, now=lambda: at)
 
 
 def _root(url: str) -> str:
@@ -74,7 +89,7 @@ def run_demo(db: Path = DEMO_DB) -> int:
         backfill = run_backfill(settings, DEMO_DAYS)
         print(backfill.summary_text())
         print("\n2. the daily run (Prefect flow) on the replayed 2024-04-03")
-        result = daily_flow(kind="demo", settings=settings)
+        result = daily_flow(kind="demo", settings=settings, replay_at=replay_clock(snapshot))
     print(summary_text(result, db))
     with open_warehouse(db, read_only=True) as wh:
         print_history(wh)

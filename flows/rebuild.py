@@ -69,7 +69,7 @@ def replay_daily(wh: Warehouse, settings: Settings, run_id: str, parsers: dict[s
             raise RebuildError(f"run {run_id}: no parser for source '{source}'")
         quotes.append(replay_batch(source, parsers[source], batch_raws, source in failed))
     rows, _ = load_and_model(wh, snap, quotes, categories=categories, scenarios=scenarios,
-                             run_id=run_id)
+                             run_id=run_id, max_age=settings.price_max_age())
     return len(rows)
 
 

@@ -28,6 +28,7 @@ from ingest.http import HttpStats
 from ingest.models import Quarantined, RawResponse, SectorSnapshot
 from ingest.quotes import QuoteBatch, collect
 from model.plausibility import ImplausibleData, check_moves, check_sector_cap
+from model.prices import MaxAge
 from model.report import ReportRow, build_reports, price_stats
 from model.run import RunResult
 from model.scenarios import Scenario
@@ -86,7 +87,7 @@ def fetch_quotes(clients: Clients) -> list[QuoteBatch]:
 
 def load_and_model(
     wh: Warehouse, snap: SectorSnapshot, quotes: list[QuoteBatch], *, categories: list[str],
-    scenarios: list[Scenario], run_id: str,
+    scenarios: list[Scenario], run_id: str, max_age: MaxAge | None = None,
 ) -> tuple[list[ReportRow], list[tuple[str, str]]]:
     """Typed rows of one pull, then the model stage for its day: read the inputs back from the
     warehouse, compute, replace that day's report rows (inside the caller's transaction)."""
@@ -97,7 +98,7 @@ def load_and_model(
     sector = load.sector_inputs(wh, day, categories)
     if sector is None:
         raise RuntimeError(f"no category snapshot for {day} — nothing to report")
-    stats = price_stats(load.quote_points(wh, day))
+    stats = price_stats(load.quote_points(wh, day), max_age=max_age)
     rows, skipped = build_reports(sector, scenarios, stats, run_id)
     load.replace_reports(wh, day, rows)
     return rows, skipped
@@ -159,7 +160,8 @@ def load_and_report(
     with wh.transaction():
         load.archive_raw(wh, run_id, market.raws + [r for b in quotes for r in b.raws])
         rows, skipped = load_and_model(wh, snap, quotes, categories=settings.categories,
-                                       scenarios=settings.scenarios(), run_id=run_id)
+                                       scenarios=settings.scenarios(), run_id=run_id,
+                                       max_age=settings.price_max_age())
         rows, held = hold_implausible(wh, settings, rows, day=snap.as_of_date, run_id=run_id,
                                       first_seq=len(quarantined) + 1)
         skipped = skipped + held

@@ -1,9 +1,11 @@
-"""The one place clients are built from settings: CoinGecko, Vast.ai, RunPod, the curated file.
+"""The one place clients are built from settings: CoinGecko, Vast.ai, RunPod, gpuhunt, the
+curated files.
 
 `Clients(settings)` is what a run is handed (as Dagster hands resources): tests and the demo
 point the same clients at local servers through the base URLs in the settings, and inject
-`sleep` (to record retry waits instead of sleeping) and `clock` (a UTC wall clock: fetch times
-and retry budgets run on it). Nothing is monkeypatched.
+`sleep` (to record retry waits instead of sleeping), `clock` (a UTC wall clock: fetch times
+and retry budgets run on it) and `now` (a replay's clock: feeds without timestamps of their own
+stamp their quotes with the replayed day). Nothing is monkeypatched.
 """
 
 from __future__ import annotations
@@ -50,15 +52,27 @@ def coingecko_client(
     )
 
 
+def user_quotes_path(settings: Settings) -> Path:
+    """The user's own quotes file, which `capcover quotes add` writes: CAPCOVER_QUOTES_FILE,
+    else `<warehouse name>-quotes.toml` beside the warehouse (data/capcover-quotes.toml), so
+    the demo's warehouse never reads the user's quotes. Read with the shipped curated file."""
+    if settings.quotes_file is not None:
+        return settings.quotes_file
+    return settings.db.with_name(f"{settings.db.stem}-quotes.toml")
+
+
 def curated_quotes_path(settings: Settings) -> Path:
-    """The curated quotes file a run reads (CAPCOVER_QUOTES_FILE, else the shipped one)."""
-    return settings.quotes_file if settings.quotes_file is not None else CURATED_QUOTES_PATH
+    """The shipped curated quotes file (git-tracked; never written by capcover)."""
+    return CURATED_QUOTES_PATH
 
 
 def quote_providers(
-    settings: Settings, *, sleep: Sleep | None = None, clock: Clock | None = None
+    settings: Settings, *, sleep: Sleep | None = None, clock: Clock | None = None,
+    now: Callable[[], datetime] | None = None,
 ) -> list[QuoteProvider]:
-    """Every GPU quote source, each from its settings: curated file, Vast.ai, RunPod."""
+    """Every GPU quote source, each from its settings: the curated files, Vast.ai, RunPod and
+    the gpuhunt catalogs (none when CAPCOVER_GPUHUNT_PROVIDERS is empty)."""
+    from ingest.gpuhunt import GpuhuntClient
     from ingest.runpod import RunPodClient
     from ingest.vastai import VastAiClient
 
@@ -66,14 +80,19 @@ def quote_providers(
     # CoinGecko's /exchange_rates only when a curated quote is not in USD (and has no rate).
     rates = lambda: coingecko_client(  # noqa: E731
         settings, sleep=sleep, clock=clock).exchange_rates()
-    return [
-        CuratedQuotes(settings.quotes_file, rates_fetcher=rates,
+    providers: list[QuoteProvider] = [
+        CuratedQuotes(user_quotes_path(settings), rates_fetcher=rates,
                       max_skew_s=settings.max_clock_skew_s),
         VastAiClient(base_url=settings.vastai_base_url, gpu_names=settings.vastai_gpu_names,
-                     rate_per_minute=settings.vastai_rate_per_minute, **options),
+                     rate_per_minute=settings.vastai_rate_per_minute, now=now, **options),
         RunPodClient(base_url=settings.runpod_base_url,
-                     rate_per_minute=settings.runpod_rate_per_minute, **options),
+                     rate_per_minute=settings.runpod_rate_per_minute, now=now, **options),
     ]
+    if settings.gpuhunt_providers:
+        providers.append(GpuhuntClient(
+            base_url=settings.gpuhunt_base_url, providers=settings.gpuhunt_providers,
+            rate_per_minute=settings.gpuhunt_rate_per_minute, now=now, **options))
+    return providers
 
 
 @dataclass(frozen=True)
@@ -84,15 +103,20 @@ class Clients:
     settings: Settings
     sleep: Sleep | None = None  # None: time.sleep
     clock: Clock | None = None  # None: the real UTC clock (and time.monotonic for budgets)
+    now: Callable[[], datetime] | None = None  # None: the wall clock; a replay passes its own
 
     def coingecko(self) -> CoinGeckoClient:
         return coingecko_client(self.settings, sleep=self.sleep, clock=self.clock)
 
     def quote_providers(self) -> list[QuoteProvider]:
-        return quote_providers(self.settings, sleep=self.sleep, clock=self.clock)
+        return quote_providers(self.settings, sleep=self.sleep, clock=self.clock, now=self.now)
 
 
 def quote_parsers(settings: Settings) -> dict:
     """`source -> parse(raws)` for every quote provider a live run uses (one registry), so
-    `capcover rebuild` parses archived responses with the very functions a live run used."""
-    return {p.source: p.parse for p in quote_providers(settings)}
+    `capcover rebuild` parses archived responses with the very functions a live run used.
+    gpuhunt is always registered, so runs that fetched it replay whatever the settings say."""
+    from ingest.gpuhunt import SOURCE as GPUHUNT
+    from ingest.gpuhunt import parse_raws as parse_gpuhunt
+
+    return {**{p.source: p.parse for p in quote_providers(settings)}, GPUHUNT: parse_gpuhunt}

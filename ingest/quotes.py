@@ -11,7 +11,7 @@ import logging
 import math
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Protocol
@@ -61,40 +61,58 @@ def collect(provider: QuoteProvider) -> QuoteBatch:
     return QuoteBatch(provider.source, raws, quotes, bad)
 
 
-class CuratedQuotes:
-    """The versioned quotes file shipped with capcover (or a user's own copy).
+def restamped(raw: RawResponse, now: Callable[[], datetime] | None) -> RawResponse:
+    """`raw` with `fetched_at` from the injected clock (a replay's), or as received.
 
-    A non-USD entry without its own `usd_per_unit` is converted with CoinGecko's
-    `/exchange_rates`, fetched by `rates_fetcher` only when such an entry exists; the rates'
-    response is archived with the file, so a replay converts the same way.
+    Feeds without timestamps of their own stamp their quotes with the fetch time, so a replay
+    of a past day stamps them with that day's clock, not the wall clock."""
+    return raw if now is None else replace(raw, fetched_at=now())
+
+
+class CuratedQuotes:
+    """The versioned quotes file shipped with capcover, plus the user's own quotes file.
+
+    The user's file (`capcover quotes add` writes it; beside the warehouse or
+    CAPCOVER_QUOTES_FILE) is read after the shipped one when it exists. A non-USD entry
+    without its own `usd_per_unit` is converted with CoinGecko's `/exchange_rates`, fetched by
+    `rates_fetcher` only when such an entry exists; the rates' response is archived with the
+    files, so a replay converts the same way.
     """
 
     source = "curated"
 
     def __init__(
         self,
-        path: Path | None = None,  # None: the file shipped with capcover
+        user_path: Path | None = None,  # the user's quotes file; None: the shipped file only
         rates_fetcher: Callable[[], RawResponse] | None = None,
         *,
+        shipped_path: Path = CURATED_QUOTES_PATH,
         max_skew_s: float = MAX_CLOCK_SKEW_S,
         clock: Callable[[], datetime] | None = None,  # UTC wall clock; None: the real one
     ) -> None:
-        self.path = Path(path) if path is not None else CURATED_QUOTES_PATH
+        self.shipped_path = Path(shipped_path)
+        self.user_path = Path(user_path) if user_path is not None else None
         self.rates_fetcher = rates_fetcher
         self.max_skew_s = max_skew_s
         self.now = clock or (lambda: datetime.now(UTC))
 
-    def fetch(self) -> list[RawResponse]:
+    def _read(self, path: Path) -> RawResponse:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise BadPayload(f"curated quotes {self.path}: cannot read ({exc.strerror})") from None
-        raws = [RawResponse(
-            source=self.source, endpoint=self.path.name, method="READ",
-            url=self.path.resolve().as_uri(), params={}, request_body=None, status=200,
+            raise BadPayload(f"curated quotes {path}: cannot read ({exc.strerror})") from None
+        return RawResponse(
+            source=self.source, endpoint=path.name, method="READ",
+            url=path.resolve().as_uri(), params={}, request_body=None, status=200,
             body=text, fetched_at=self.now(), elapsed_ms=0.0, attempt=1,
-        )]
-        if self.rates_fetcher is not None and needs_rates(text):
+        )
+
+    def fetch(self) -> list[RawResponse]:
+        raws = [self._read(self.shipped_path)]
+        if (self.user_path is not None and self.user_path.exists()
+                and self.user_path.resolve() != self.shipped_path.resolve()):
+            raws.append(self._read(self.user_path))
+        if self.rates_fetcher is not None and any(needs_rates(r.body) for r in raws):
             try:
                 raws.append(self.rates_fetcher())
             except IngestError as exc:

@@ -22,6 +22,7 @@ from ingest.feeds import (
 )
 from ingest.http import HttpSession, RawResponse, RetryPolicy
 from ingest.models import Quarantined, Quote
+from ingest.quotes import restamped
 from ingest.sku import normalise
 
 SOURCE = "runpod"
@@ -58,6 +59,7 @@ class RunPodClient:
         retry: RetryPolicy | None = None,
         clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] | None = None,
+        now: Callable[[], datetime] | None = None,  # None: the wall clock (a replay injects)
     ) -> None:
         self.max_skew_s = max_skew_s
         self.archive: list[RawResponse] = []
@@ -68,6 +70,9 @@ class RunPodClient:
             deadline_s=deadline_s, max_body_bytes=max_body_bytes, retry=retry,
             status_mapping=STATUS_ERRORS, clock=clock, sleep=sleep,
         )
+        # Quotes are stamped with the fetch time (the feed has none of its own): a replay's
+        # clock makes a replayed day's quotes belong to that day.
+        self.now = now
 
     @property
     def last_raws(self) -> list[RawResponse]:
@@ -85,6 +90,7 @@ class RunPodClient:
 
     def fetch(self) -> list[RawResponse]:
         self._fetch("POST", self.session.base_url + ENDPOINT, json={"query": GPU_TYPES_QUERY})
+        self.archive[-1] = restamped(self.archive[-1], self.now)
         return list(self.archive)
 
     def parse(self, raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:

@@ -26,6 +26,7 @@ from ingest.feeds import (
 )
 from ingest.http import HttpSession, RawResponse, RetryPolicy
 from ingest.models import Quarantined, Quote
+from ingest.quotes import restamped
 from ingest.sku import normalise
 
 log = logging.getLogger("capcover")
@@ -77,6 +78,7 @@ class VastAiClient:
         retry: RetryPolicy | None = None,
         clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] | None = None,
+        now: Callable[[], datetime] | None = None,  # None: the wall clock (a replay injects)
     ) -> None:
         self.max_skew_s = max_skew_s
         self.archive: list[RawResponse] = []
@@ -86,6 +88,9 @@ class VastAiClient:
             deadline_s=deadline_s, max_body_bytes=max_body_bytes, retry=retry,
             status_mapping=STATUS_ERRORS, clock=clock, sleep=sleep,
         )
+        # Quotes are stamped with the fetch time (the feed has none of its own): a replay's
+        # clock makes a replayed day's quotes belong to that day.
+        self.now = now
         self.gpu_names = tuple(gpu_names)
         self.max_pages = max_pages
 
@@ -105,7 +110,9 @@ class VastAiClient:
 
     def bundles(self, query: dict) -> RawResponse:
         text = json.dumps(query, separators=(",", ":"), sort_keys=True)
-        return self._fetch("GET", self.session.base_url + ENDPOINT, params={"q": text})
+        self._fetch("GET", self.session.base_url + ENDPOINT, params={"q": text})
+        self.archive[-1] = restamped(self.archive[-1], self.now)
+        return self.archive[-1]
 
     def fetch(self) -> list[RawResponse]:
         for name in self.gpu_names:

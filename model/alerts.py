@@ -125,6 +125,14 @@ def _inputs(current: ReportRow, previous: ReportRow | None) -> tuple[tuple[str, 
     return tuple(rows)
 
 
+def band_text(row: ReportRow) -> str:
+    """" (band low-high)": the ratio at the quote quartiles; empty for an exact price."""
+    low, high = row.coverage_ratio_low, row.coverage_ratio_high
+    if low is None or high is None or low == high:
+        return ""
+    return f" (band {low:.2f}-{high:.2f})"
+
+
 def _what(row: ReportRow) -> str:
     return f"{row.gpu_count:,} {row.gpu_sku} at {_usd(row.unit_price_usd)}"
 
@@ -153,7 +161,7 @@ def threshold_crossed(
             verb = (f"now covers {level:g}x the cost of" if up
                     else f"fell below {level:g}x the cost of")
         message = (f"AI-token market cap {verb} {_what(current)} ({current.scenario}): ratio "
-                   f"{now:.2f}, was {was:.2f} on {previous.report_date} "
+                   f"{now:.2f}{band_text(current)}, was {was:.2f} on {previous.report_date} "
                    f"(report {current.report_date})")
         out.append(Alert(current.report_date, current.scenario, "threshold_crossed",
                          _level(level), previous.report_date, was, now, message,
@@ -175,7 +183,8 @@ def relative_change(
     price_change = (current.unit_price_usd / previous.unit_price_usd - 1) * 100
     verb = "rose" if change > 0 else "fell"
     message = (f"{current.scenario} coverage ratio {verb} {abs(change):.1f}% "
-               f"(more than {pct:g}%): {now:.2f}, was {was:.2f} on {previous.report_date}; "
+               f"(more than {pct:g}%): {now:.2f}{band_text(current)}, was {was:.2f} on "
+               f"{previous.report_date}; "
                f"sector cap {cap_change:+.1f}%, {current.gpu_sku} unit price {price_change:+.1f}% "
                f"(report {current.report_date})")
     return [Alert(current.report_date, current.scenario, "relative_change", f"{pct:g}%",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
 
 NVIDIA_H100_SHIPPED_2023 = 550_000  # CoinDesk, 2024-04-03, citing Statista/Omdia
@@ -40,9 +39,3 @@ def coverage(sector_market_cap_usd: float, gpu_count: int, unit_price_usd: float
         share_of_2023_h100_shipments=gpu_count / NVIDIA_H100_SHIPPED_2023,
     )
 
-
-def median_price(prices: list[float]) -> float:
-    """The median of the quotes behind a price (the model never averages: outliers are common)."""
-    if not prices:
-        raise ValueError("no prices to take the median of")
-    return float(statistics.median(prices))

@@ -52,6 +52,19 @@ class Scenario(BaseModel):
     gpu_sku: str = Field(min_length=1)
     gpu_count: int = Field(gt=0)
     price: PriceRule
+    # What the quote price buys (model/prices.py groups quotes the same way): a form factor
+    # (SXM, PCIe, NVL, OAM, or "any" for every one, unknown included; default SXM for H100,
+    # the datacentre part, else "any") and, for rentals, the market.
+    form_factor: Literal["SXM", "PCIe", "NVL", "OAM", "any"] = "any"
+    market: Literal["on_demand", "spot"] = "on_demand"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_form_factor(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("form_factor") is None:
+            sku = str(data.get("gpu_sku", "")).upper()
+            data = {**data, "form_factor": "SXM" if sku == "H100" else "any"}
+        return data
 
     def unit_price(self, quote_price_usd: float | None) -> float:
         """Full unit cost per GPU given the quote median (ignored for fixed prices)."""

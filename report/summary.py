@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from model.alerts import band_text
 from model.run import RunResult
 
 
@@ -9,7 +10,8 @@ def price_note(row) -> str:
     """How a report row's unit price was found, in a few words."""
     if row.price_quote_count == 0:
         return row.price_basis
-    return f"median of {row.price_quote_count} quote(s), newest {row.price_as_of}"
+    return (f"median of {row.price_quote_count} quote(s) after outliers, newest "
+            f"{row.price_as_of}, {row.price_method}")
 
 
 def summary_text(result: RunResult, db) -> str:
@@ -20,7 +22,8 @@ def summary_text(result: RunResult, db) -> str:
         verdict = "covers" if r.coverage_ratio >= 1 else "does not cover"
         lines.append(
             f"  {r.scenario:<18} {r.gpu_count:>9,} {r.gpu_sku:<7} at ${r.unit_price_usd:>11,.0f}"
-            f" = ${r.buildout_cost_usd / 1e9:>8,.2f}B  ratio {r.coverage_ratio:6.3f}  ({verdict};"
+            f" = ${r.buildout_cost_usd / 1e9:>8,.2f}B  ratio {r.coverage_ratio:6.3f}"
+            f"{band_text(r)}  ({verdict};"
             f" {price_note(r)})"
         )
     for name, reason in result.skipped:

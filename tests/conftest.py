@@ -82,6 +82,8 @@ def env(tmp_path, monkeypatch, fake_cg, fake_feeds):
         "CAPCOVER_VASTAI_RATE_PER_MINUTE": "60000",
         "CAPCOVER_RUNPOD_BASE_URL": fake_feeds.runpod_base_url,
         "CAPCOVER_RUNPOD_RATE_PER_MINUTE": "60000",
+        # No gpuhunt catalogs unless a test serves them (tests/test_quotes_gpuhunt.py).
+        "CAPCOVER_GPUHUNT_PROVIDERS": "",
         "CAPCOVER_HTTP_RETRY_BUDGET_S": "5",
         "CAPCOVER_HTTP_READ_TIMEOUT_S": "5",
         "CAPCOVER_LOCK_BUDGET_S": "2",

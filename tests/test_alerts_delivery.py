@@ -195,7 +195,9 @@ def test_alerts_stale_data_quote_feed_failing_for_n_days(env, fake_cg, monkeypat
     monkeypatch.setenv("CAPCOVER_ALERT_STALE_AFTER_H", "1e9")  # only the feed part here
     monkeypatch.setenv("CAPCOVER_ALERT_FEED_FAILURE_DAYS", "2")
     run_day(fake_cg, 25e9, DAY1)  # quotes load fine
-    monkeypatch.setenv("CAPCOVER_QUOTES_FILE", str(tmp_path / "missing.toml"))
+    broken = tmp_path / "broken.toml"  # the user's quotes file, unreadable: curated fails
+    broken.write_text("version = [", encoding="utf-8")
+    monkeypatch.setenv("CAPCOVER_QUOTES_FILE", str(broken))
     first = run_day(fake_cg, 25e9, DAY2)
     assert "curated" in first.sources_failed and first.alerts == []
     second = run_day(fake_cg, 25e9, DAY3)

@@ -17,6 +17,7 @@ from fakeapi.coingecko import CoinGecko, coin_cap
 from flows.backfill import run_backfill
 from ingest.history import parse_market_chart
 from ingest.http import RawResponse, TokenBucket
+from model.report import ReportRow
 from tests.conftest import reference
 from warehouse.db import open_warehouse
 
@@ -121,10 +122,13 @@ def test_backfill_writes_history_reports_and_never_overwrites_category_days(back
         settings = load_settings()
         # A day a daily run already reported (basis 'category') must survive the backfill.
         with open_warehouse(settings.db) as wh:
-            wh.query("""INSERT INTO report_daily VALUES ('2024-04-01', 'coindesk-2024',
+            # The columns of migration 001 by name: later migrations add columns.
+            cols = ", ".join(list(ReportRow.__dataclass_fields__)[:26])
+            values = """('2024-04-01', 'coindesk-2024',
                 'category', 'artificial-intelligence', 9e9, NULL, 1, NULL, NULL, NULL, 'H100',
                 720000, 'fixed', NULL, 30000, 0, NULL, NULL, 2.16e10, 0.41, 1, 1, 1,
-                '2024-04-01 06:00:00+00', '2024-04-01 06:00:00+00', 'daily-run')""")
+                '2024-04-01 06:00:00+00', '2024-04-01 06:00:00+00', 'daily-run')"""
+            wh.query(f"INSERT INTO report_daily ({cols}) VALUES {values}")  # noqa: S608
         result = run_backfill(settings, 30, console=quiet_console())
     assert result.coins_done == 7 and result.coins_missing == 1
     assert result.days_kept_category == [date(2024, 4, 1)]

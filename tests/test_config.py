@@ -49,10 +49,10 @@ def test_config_env_beats_file(tmp_path, clean_env):
 
 def test_config_command_masks_secrets(tmp_path, clean_env, capsys):
     _config(tmp_path, clean_env, 'coingecko_api_key = "CG-file-secret-123"\n')
-    clean_env.setenv("CAPCOVER_ALERT_URLS", "slack://tokenA/tokenB/tokenC,json://hook.local/x?k=s3")
+    clean_env.setenv("CAPCOVER_ALERT_URLS", "slack://tokenA/tokenB/tokenC,json://hook.local/x?k=sq7z")
     assert main(["config", "--format", "csv"]) == 0
     out = capsys.readouterr().out
-    for secret in ("CG-file-secret-123", "tokenA", "hook.local", "s3"):
+    for secret in ("CG-file-secret-123", "tokenA", "hook.local", "sq7z"):
         assert secret not in out
     assert "coingecko_api_key,********" in out
     assert "slack://********" in out and "schedule_cron,20 0 * * *" in out

@@ -2,7 +2,8 @@
 
 import pytest
 
-from model.coverage import NVIDIA_H100_SHIPPED_2023, coverage, median_price
+from model.coverage import NVIDIA_H100_SHIPPED_2023, coverage
+from model.prices import estimate
 
 
 def test_coverage_reproduces_the_coindesk_article():
@@ -30,7 +31,7 @@ def test_coverage_rejects_nonsense(args):
         coverage(*args)
 
 
-def test_median_price_is_robust_to_one_outlier():
-    assert median_price([25_000, 30_000, 30_000, 300_000]) == 30_000
+def test_estimate_central_value_is_robust_to_one_outlier():
+    assert estimate([25_000, 30_000, 30_000, 300_000]).central_usd == 30_000
     with pytest.raises(ValueError):
-        median_price([])
+        estimate([])

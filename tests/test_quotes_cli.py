@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from cli.common import load
 from cli.main import main
 from fakeapi import Reply
 from flows.sequence import run_daily
@@ -24,8 +25,9 @@ TODAY = datetime.now(UTC).date()
 
 @pytest.fixture
 def quotes_file(tmp_path, monkeypatch, env):
-    path = tmp_path / "quotes.toml"
-    path.write_text(CURATED_QUOTES_PATH.read_text(encoding="utf-8"), encoding="utf-8")
+    """The user's own quotes file (CAPCOVER_QUOTES_FILE), read beside the shipped one."""
+    path = tmp_path / "my-quotes.toml"
+    path.write_text("# my own GPU quotes\nversion = 3\n", encoding="utf-8")
     monkeypatch.setenv("CAPCOVER_QUOTES_FILE", str(path))
     return path
 
@@ -60,9 +62,13 @@ def test_quotes_list_filters_by_date_and_source(warehouse, capsys):
 def test_quotes_list_stats_per_day_sku_and_kind(warehouse, capsys):
     assert main(["quotes", "list", "--stats", "--sku", "H200", "--date", str(TODAY),
                  "--format", "json"]) == 0
-    (row,) = json.loads(capsys.readouterr().out)
-    assert (row["quote_count"], row["min_usd"], row["max_usd"]) == (4, 2.9, 4.59)
-    assert row["sources"] == "runpod, vastai"
+    rows = json.loads(capsys.readouterr().out)
+    assert sum(r["quote_count"] for r in rows) == 4
+    assert min(r["min_usd"] for r in rows) == 2.9 and max(r["max_usd"] for r in rows) == 4.59
+    assert {r["sources"] for r in rows} <= {"runpod", "vastai", "runpod, vastai"}
+    for r in rows:  # the price method's numbers, with its id
+        assert r["q1_usd"] <= r["central_usd"] <= r["q3_usd"]
+        assert r["price_method"].startswith("mad3.5-median-v1")
 
 
 def test_quotes_list_nothing_found_is_exit_1(warehouse, capsys):
@@ -89,7 +95,7 @@ def test_quotes_add_appends_and_bumps_the_version(quotes_file, capsys):
     new = doc["quote"][-1]
     assert (new["sku"], new["form_factor"], new["memory_gb"], new["price"]) == (
         "H100", "SXM", 80.0, 27500.0)
-    assert "# capcover's curated GPU purchase quotes" in quotes_file.read_text()  # comments kept
+    assert "# my own GPU quotes" in quotes_file.read_text()  # comments kept
     quotes = parse_curated(quotes_file.read_text())
     assert quotes[-1].price_usd == 27500 and quotes[-1].source == "Example reseller"
 
@@ -164,10 +170,31 @@ def test_quotes_list_on_a_warehouse_before_migration_003_says_what_to_do(warehou
     from warehouse.db import open_warehouse
 
     with open_warehouse(warehouse) as wh:
-        wh.query("DROP VIEW quote_stats_daily")
+        wh.query("DROP MACRO TABLE latest_quotes")
         # ... and the file says so: a pre-003 warehouse has no record of 003 or later.
         wh.query("DELETE FROM schema_migrations WHERE version >= 3")
     with open_warehouse(warehouse, read_only=True) as wh:
         assert wh.schema_version == 1
     assert main(["quotes", "list", "--stats"]) == 1
     assert "run `capcover run` once" in capsys.readouterr().err
+
+
+def test_quotes_add_writes_the_user_file_beside_the_warehouse_not_the_shipped_one(env, capsys):
+    shipped = CURATED_QUOTES_PATH.read_text(encoding="utf-8")
+    assert main(["quotes", "add", "--sku", "B200", "--price", "41000", "--source", "mine",
+                 "--date", "2026-11-01"]) == 0
+    user = Path(env["CAPCOVER_DB"]).with_name("capcover-quotes.toml")
+    assert "mine" in user.read_text() and CURATED_QUOTES_PATH.read_text() == shipped
+    assert str(user) in capsys.readouterr().out
+
+
+def test_quotes_user_file_is_read_together_with_the_shipped_one(quotes_file, fake_cg, settings):
+    from ingest.clients import Clients
+    from ingest.quotes import collect
+
+    assert main(["quotes", "add", "--sku", "B200", "--price", "41000", "--source", "mine",
+                 "--date", "2026-11-01"]) == 0
+    batch = collect(Clients(load()).quote_providers()[0])
+    sources = {q.source for q in batch.quotes}
+    assert "mine" in sources and "Hugging Face hardware page (MSRP)" in sources
+    assert len(batch.raws) == 2  # both files archived, so a rebuild reads both

@@ -2,7 +2,6 @@
 sources, every built-in scenario in report_daily with its quote count, and one feed down."""
 
 from datetime import UTC, datetime
-from statistics import median
 
 import pytest
 
@@ -10,6 +9,7 @@ from config.settings import load_settings
 from fakeapi import Reply
 from fakeapi.gpu import vast_market
 from flows.sequence import run_daily
+from model.prices import estimate
 from report.summary import summary_text
 from tests.conftest import TEXT, category_payload
 from warehouse.db import open_warehouse
@@ -26,8 +26,9 @@ def today_cg(fake_cg):
 
 
 def expected_h100_rental() -> list[float]:
+    """The on-demand H100 SXM quotes h100-rent-1y may use (PCIe and NVL are other parts)."""
     vast = [o["dph_total"] / o["num_gpus"] for o in vast_market()
-            if o["gpu_name"].startswith("H100") and o["verification"] == "verified"
+            if o["gpu_name"] == "H100 SXM" and o["verification"] == "verified"
             and not o["is_bid"] and o["num_gpus"] > 0]
     return vast + [3.29, 2.69]  # RunPod H100 SXM secure + community
 
@@ -60,11 +61,13 @@ def test_quotes_daily_report_holds_every_builtin_scenario_with_its_quote_count(
     assert set(rows) == BUILTIN
     prices = expected_h100_rental()
     count, med, unit, sources, as_of = rows["h100-rent-1y"]
-    assert count == len(prices) == 70 + 1 + 1 + 2  # Vast.ai SXM, PCIe, NVL + RunPod
-    assert med == pytest.approx(median(prices))
-    assert unit == pytest.approx(median(prices) * 8760)
+    method = estimate(prices)
+    assert len(prices) == 70 + 2  # Vast.ai SXM + RunPod SXM
+    assert count == method.kept_count and med == pytest.approx(method.central_usd)
+    assert unit == pytest.approx(method.central_usd * 8760)
     assert sources == "runpod, vastai" and as_of == datetime.now(UTC).date()
-    assert rows["h100-purchase"][0] == 5 and rows["h100-purchase"][1] == 30_000
+    # Purchase quotes older than the 1,095-day window (the three of 2023) no longer count.
+    assert rows["h100-purchase"][0] == 2 and rows["h100-purchase"][1] == 30_000
     assert rows["coindesk-2024"][0] == 0
     assert rows["h100-all-in"][2] == pytest.approx(30_000 * 1.84)
 
@@ -79,7 +82,7 @@ def test_quotes_daily_one_feed_down_still_yields_a_complete_report(
     assert result.sources_failed == ["vastai"]
     assert {r.scenario for r in result.reports} == BUILTIN
     rent = next(r for r in result.reports if r.scenario == "h100-rent-1y")
-    assert rent.price_sources == "runpod" and rent.price_quote_count == 2
+    assert rent.price_sources == "runpod" and rent.price_quote_count == 2  # its 2 SXM prices
     with open_warehouse(settings.db, read_only=True) as wh:
         status, failed, summary = wh.query(
             "SELECT status, sources_failed, summary FROM runs")[0]

@@ -24,7 +24,7 @@ def wh(tmp_path):
         yield w
 
 
-def test_quote_stats_daily_counts_min_median_max_and_sources(wh):
+def test_quote_stats_daily_counts_min_max_and_sources_per_form_factor_and_market(wh):
     with wh.transaction():
         load.load_quotes(wh, [
             q("vastai", "H100", 1.8, listing="1", form="SXM"),
@@ -34,10 +34,12 @@ def test_quote_stats_daily_counts_min_median_max_and_sources(wh):
             q("runpod", "Tesla V100", 0.2, listing="v|secure"),
             q("vastai", "unmapped", 0.3, listing="9", label="Tesla V100"),
         ], "run-1")
-    rows = wh.query("SELECT day, sku, kind, quote_count, min_usd, median_usd, max_usd, sources,"
-                    " form_factors FROM quote_stats_daily WHERE sku = 'H100'")
-    assert rows == [(date(2026, 11, 20), "H100", "rental_hourly", 4, 1.8, 2.2, 3.29,
-                     "runpod, vastai", "PCIe, SXM")]
+    rows = wh.query("SELECT day, sku, form_factor, kind, market, quote_count, min_usd, max_usd,"
+                    " sources FROM quote_stats_daily WHERE sku = 'H100' ORDER BY form_factor")
+    day = date(2026, 11, 20)
+    assert rows == [(day, "H100", "PCIe", "rental_hourly", "on_demand", 1, 2.0, 2.0, "vastai"),
+                    (day, "H100", "SXM", "rental_hourly", "on_demand", 3, 1.8, 3.29,
+                     "runpod, vastai")]
     assert wh.scalar("SELECT count(*) FROM quote_stats_daily WHERE sku = 'unmapped'") == 0
 
 
@@ -62,13 +64,13 @@ def test_quote_points_count_every_offer_of_each_sources_latest_day(wh):
             q("vastai", "H100", 1.0, listing="future", day="2026-11-21"),
         ], "run-1")
     stats = price_stats(load.quote_points(wh, date(2026, 11, 20)))
-    rent = stats[("H100", "rental_hourly")]
+    rent = stats.get("H100", "rental_hourly", "any", "on_demand", as_of=date(2026, 11, 20))
     # Vast.ai's latest day before the report: its three offers; RunPod's latest: one.
     assert rent.quote_count == 4 and rent.median_usd == pytest.approx((2.0 + 2.2) / 2)
     assert rent.sources == "runpod, vastai"
     assert rent.newest_quote_date == date(2026, 11, 20)
     assert rent.oldest_quote_date == date(2026, 11, 18)
-    assert stats[("H100", "purchase")].quote_count == 1
-    prices = wh.query("SELECT quote_count, median_usd FROM v_quote_prices "
-                      "WHERE sku = 'H100' AND kind = 'rental_hourly'")
-    assert prices == [(2, (1.0 + 2.69) / 2)]  # the view: each source's latest day overall
+    assert stats.get("H100", "purchase", as_of=date(2026, 11, 20)).quote_count == 1
+    prices = wh.query("SELECT source, price_usd FROM v_quote_prices "
+                      "WHERE sku = 'H100' AND kind = 'rental_hourly' ORDER BY source")
+    assert prices == [("runpod", 2.69), ("vastai", 1.0)]  # each source's latest day overall

@@ -67,6 +67,15 @@ def quote_id(q: Quote) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
+def quote_market(q: Quote) -> str | None:
+    """`spot` or `on_demand` for a rental quote (from its tier, as migration 007 derives it for
+    older rows); None for purchase prices and assumptions."""
+    if q.kind != "rental_hourly":
+        return None
+    tier = (q.tier or "").lower()
+    return "spot" if "spot" in tier or "interruptible" in tier else "on_demand"
+
+
 def load_quotes(wh: Warehouse, quotes: list[Quote], run_id: str) -> int:
     """Upsert quotes by their natural key (the same published quote is stored once).
 
@@ -80,7 +89,7 @@ def load_quotes(wh: Warehouse, quotes: list[Quote], run_id: str) -> int:
             quote_id(q), q.observed_at, q.observed_date, q.source, q.source_url, q.kind,
             q.sku_label, q.sku, q.form_factor, q.memory_gb, q.gpu_count_basis, q.price_raw,
             q.price_unit, q.currency, q.usd_per_unit, q.price_usd, q.tier, q.condition,
-            q.region, q.note, run_id, q.listing_id,
+            q.region, q.note, run_id, q.listing_id, quote_market(q),
         )
         if q.listing_id is not None:
             snapshots.add((q.source, q.observed_date))
@@ -143,21 +152,13 @@ def sector_inputs(wh: Warehouse, day: date, categories: list[str]) -> SectorInpu
 
 
 def quote_points(wh: Warehouse, day: date) -> list[QuotePoint]:
-    """Per (sku, kind, source): that source's latest quote(s) at or before `day`.
-
-    A source that published several quotes on its latest date (e.g. both ends of a range)
-    contributes all of them.
-    """
+    """Per (sku, kind, source): that source's latest quote(s) at or before `day`
+    (the `latest_quotes` macro, migration 007). A source that published several quotes on its
+    latest date (both ends of a range, every offer of a feed snapshot) contributes all."""
     rows = wh.query(
-        """
-        SELECT sku, kind, source, price_usd, observed_date
-        FROM gpu_quotes
-        WHERE observed_date <= ? AND sku <> 'unmapped'
-        QUALIFY observed_date = max(observed_date) OVER (PARTITION BY sku, kind, source)
-        ORDER BY sku, kind, source, price_usd
-        """,
-        [day],
-    )
+        "SELECT sku, kind, source, price_usd, observed_date, form_factor, market"
+        " FROM latest_quotes(?::DATE)"
+        " ORDER BY sku, kind, source, price_usd, form_factor, market", [day])
     return [QuotePoint(*r) for r in rows]
 
 

@@ -9,8 +9,9 @@ from warehouse.db import Warehouse, table_exists
 
 REPORT_SUMMARY_COLUMNS = (
     "report_date", "scenario", "sector_market_cap_usd", "gpu_count", "gpu_sku",
-    "unit_price_usd", "buildout_cost_usd", "coverage_ratio", "gpus_affordable",
-    "breakeven_unit_price_usd", "price_quote_count", "price_as_of", "basis",
+    "unit_price_usd", "buildout_cost_usd", "coverage_ratio", "coverage_ratio_low",
+    "coverage_ratio_high", "gpus_affordable", "breakeven_unit_price_usd", "price_quote_count",
+    "price_as_of", "price_method", "basis",
 )
 
 
@@ -64,9 +65,8 @@ def latest_purchase_quotes(wh: Warehouse, day: date, skus: list[str]) -> list[di
     """Each source's latest purchase quotes for `skus` at or before `day`, cheapest first."""
     return _dicts(wh, """
         SELECT sku, kind, source, price_usd, observed_date, source_url
-        FROM gpu_quotes
-        WHERE observed_date <= ? AND list_contains(?, sku) AND kind = 'purchase'
-        QUALIFY observed_date = max(observed_date) OVER (PARTITION BY sku, kind, source)
+        FROM latest_quotes(?::DATE)
+        WHERE list_contains(?, sku) AND kind = 'purchase'
         ORDER BY sku, price_usd, source""", [day, skus])
 
 

@@ -4,40 +4,41 @@ from __future__ import annotations
 
 from datetime import date
 
+from model.report import QuotePoint
 from warehouse.db import Warehouse
 
 LIST_COLUMNS = (
-    "observed_date", "source", "kind", "sku", "form_factor", "sku_label", "gpu_count_basis",
-    "price_raw", "price_unit", "currency", "usd_per_unit", "price_usd", "tier", "region",
+    "observed_date", "source", "kind", "sku", "form_factor", "market", "sku_label",
+    "gpu_count_basis", "price_raw", "price_unit", "currency", "usd_per_unit", "price_usd", "tier",
+    "region",
 )
+
+# Without a day: each source's latest quotes (the `latest_quotes` macro); with one: that day's.
+_SELECTION = (" WHERE (?::VARCHAR IS NULL OR upper(sku) = upper(?))"
+              "   AND (?::VARCHAR IS NULL OR kind = ?)"
+              "   AND (?::VARCHAR IS NULL OR source = ?)"
+              "   AND CASE WHEN ?::DATE IS NULL"
+              "       THEN quote_id IN (SELECT quote_id FROM latest_quotes(current_date))"
+              "       ELSE observed_date = ? END")
 
 
 def list_quotes(wh: Warehouse, *, sku: str | None = None, kind: str | None = None,
                 day: date | None = None, source: str | None = None) -> tuple[list, list]:
-    """Quotes observed on `day`; without a day, each source's latest quotes (the ones the
-    model prices with today). Cheapest first within each SKU and kind."""
+    """Quotes observed on `day`; without a day, each source's latest quotes (`latest_quotes`,
+    the ones the model prices with today). Cheapest first within each SKU and kind."""
     cols = ", ".join(LIST_COLUMNS)
     return wh.query_table(
-        f"SELECT {cols} FROM gpu_quotes"  # noqa: S608 - column list is a constant
-        " WHERE (?::VARCHAR IS NULL OR upper(sku) = upper(?))"
-        "   AND (?::VARCHAR IS NULL OR kind = ?)"
-        "   AND (?::VARCHAR IS NULL OR source = ?)"
-        "   AND (?::DATE IS NULL OR observed_date = ?)"
-        " QUALIFY ?::DATE IS NOT NULL"
-        "   OR observed_date = max(observed_date) OVER (PARTITION BY sku, kind, source)"
-        " ORDER BY sku, kind, price_usd, source",
-        [sku, sku, kind, kind, source, source, day, day, day],
-    )
+        f"SELECT {cols} FROM gpu_quotes"  # noqa: S608 - column list and filters are constants
+        + _SELECTION + " ORDER BY sku, kind, price_usd, source",
+        [sku, sku, kind, kind, source, source, day, day])
 
 
-def quote_stats(wh: Warehouse, *, sku: str | None = None, kind: str | None = None,
-                day: date | None = None) -> tuple[list, list]:
-    """Per (day, SKU, kind): count, min, median, max and sources (view quote_stats_daily)."""
-    return wh.query_table(
-        "SELECT * FROM quote_stats_daily"
-        " WHERE (?::VARCHAR IS NULL OR upper(sku) = upper(?))"
-        "   AND (?::VARCHAR IS NULL OR kind = ?)"
-        "   AND (?::DATE IS NULL OR day = ?)"
-        " ORDER BY day DESC, sku, kind",
-        [sku, sku, kind, kind, day, day],
-    )
+def quote_points_on(wh: Warehouse, *, sku: str | None = None, kind: str | None = None,
+                    day: date | None = None) -> list[QuotePoint]:
+    """The quotes the price method summarises per group: those observed on `day`, or without
+    a day each source's latest ones."""
+    columns = "sku, kind, source, price_usd, observed_date, form_factor, market"
+    sql = f"SELECT {columns} FROM gpu_quotes{_SELECTION}"  # noqa: S608 - constants only
+    sql += " AND sku <> 'unmapped' ORDER BY sku, kind, source, price_usd"
+    rows = wh.query(sql, [sku, sku, kind, kind, None, None, day, day])
+    return [QuotePoint(*r) for r in rows]

@@ -201,16 +201,6 @@ COMMENT ON COLUMN schema_migrations.name IS 'Migration name.';
 COMMENT ON COLUMN schema_migrations.sha256 IS 'SHA-256 of the migration''s SQL.';
 COMMENT ON COLUMN schema_migrations.applied_at IS 'When it was applied (TIMESTAMPTZ, UTC).';
 
-COMMENT ON VIEW quote_stats_daily IS 'Price statistics of the quotes observed on each day per SKU and kind (USD per GPU or per GPU-hour).';
-COMMENT ON COLUMN quote_stats_daily.day IS 'UTC calendar day.';
-COMMENT ON COLUMN quote_stats_daily.sku IS 'Normalised GPU SKU (''unmapped'' if the label matched none).';
-COMMENT ON COLUMN quote_stats_daily.kind IS 'Quote kind: purchase (USD per GPU), rental_hourly (USD per GPU-hour) or assumption.';
-COMMENT ON COLUMN quote_stats_daily.quote_count IS 'Number of quotes.';
-COMMENT ON COLUMN quote_stats_daily.min_usd IS 'Lowest quote: USD per GPU (purchase) or per GPU-hour (rental_hourly).';
-COMMENT ON COLUMN quote_stats_daily.median_usd IS 'Median quote: USD per GPU (purchase) or per GPU-hour (rental_hourly).';
-COMMENT ON COLUMN quote_stats_daily.max_usd IS 'Highest quote: USD per GPU (purchase) or per GPU-hour (rental_hourly).';
-COMMENT ON COLUMN quote_stats_daily.sources IS 'Comma-separated sources.';
-COMMENT ON COLUMN quote_stats_daily.form_factors IS 'Comma-separated form factors.';
 
 COMMENT ON VIEW v_category_gap IS 'CoinGecko''s category cap minus its coins'' sum (USD), now and at the previous report.';
 COMMENT ON COLUMN v_category_gap.report_date IS 'Report date (UTC calendar day the market figures are as of).';
@@ -282,16 +272,6 @@ COMMENT ON COLUMN v_latest_report.market_as_of IS 'CoinGecko''s own timestamp of
 COMMENT ON COLUMN v_latest_report.fetched_at IS 'When capcover fetched the data (TIMESTAMPTZ, UTC).';
 COMMENT ON COLUMN v_latest_report.run_id IS 'The capcover run that wrote the row (runs.run_id).';
 
-COMMENT ON VIEW v_quote_prices IS 'The prices the model would use today: each source''s latest quotes pooled per SKU and kind (USD per GPU or per GPU-hour).';
-COMMENT ON COLUMN v_quote_prices.sku IS 'Normalised GPU SKU (''unmapped'' if the label matched none).';
-COMMENT ON COLUMN v_quote_prices.kind IS 'Quote kind: purchase (USD per GPU), rental_hourly (USD per GPU-hour) or assumption.';
-COMMENT ON COLUMN v_quote_prices.quote_count IS 'Number of quotes.';
-COMMENT ON COLUMN v_quote_prices.min_usd IS 'Lowest quote: USD per GPU (purchase) or per GPU-hour (rental_hourly).';
-COMMENT ON COLUMN v_quote_prices.median_usd IS 'Median quote: USD per GPU (purchase) or per GPU-hour (rental_hourly).';
-COMMENT ON COLUMN v_quote_prices.max_usd IS 'Highest quote: USD per GPU (purchase) or per GPU-hour (rental_hourly).';
-COMMENT ON COLUMN v_quote_prices.sources IS 'Comma-separated sources.';
-COMMENT ON COLUMN v_quote_prices.oldest_quote_date IS 'Oldest observed date among the pooled quotes (UTC).';
-COMMENT ON COLUMN v_quote_prices.newest_quote_date IS 'Newest observed date among the pooled quotes (UTC).';
 
 COMMENT ON VIEW v_ratio_moves IS 'Why the ratio moved: ln(coverage_ratio / previous_ratio) = cap_effect - price_effect - count_effect against the scenario''s previous report; one row per report after the scenario''s first.';
 COMMENT ON COLUMN v_ratio_moves.report_date IS 'Report date (UTC calendar day the market figures are as of).';
@@ -345,3 +325,49 @@ COMMENT ON COLUMN v_sector_constituents.fully_diluted_valuation_usd IS 'Fully di
 COMMENT ON COLUMN v_sector_constituents.total_volume_usd IS '24 h trading volume, USD.';
 COMMENT ON COLUMN v_sector_constituents.current_price_usd IS 'Coin price, USD.';
 COMMENT ON COLUMN v_sector_constituents.last_updated IS 'CoinGecko''s last update of the coin (TIMESTAMPTZ, UTC).';
+
+-- Migration 007's views (the price method): v_quote_prices is latest_quotes(current_date),
+-- every gpu_quotes column; quote_stats_daily counts quotes per day, SKU, form factor,
+-- kind and market (the statistic itself is model/prices.py's).
+COMMENT ON VIEW v_quote_prices IS 'The quotes the model would price with today: each source''s latest quotes at or before the current date (latest_quotes macro); prices in USD per GPU or per GPU-hour.';
+COMMENT ON COLUMN v_quote_prices.quote_id IS 'sha256 prefix of the quote''s natural key (gpu_quotes.quote_id).';
+COMMENT ON COLUMN v_quote_prices.observed_at IS 'When the quote was observed (TIMESTAMPTZ, UTC).';
+COMMENT ON COLUMN v_quote_prices.observed_date IS 'UTC day the quote was observed.';
+COMMENT ON COLUMN v_quote_prices.source IS 'Where the data came from (API name or publication).';
+COMMENT ON COLUMN v_quote_prices.source_url IS 'Public URL of the quote''s source (no secrets).';
+COMMENT ON COLUMN v_quote_prices.kind IS 'Quote kind: purchase (USD per GPU), rental_hourly (USD per GPU-hour) or assumption.';
+COMMENT ON COLUMN v_quote_prices.sku_label IS 'The GPU label as the source wrote it.';
+COMMENT ON COLUMN v_quote_prices.sku IS 'Normalised GPU SKU (''unmapped'' if the label matched none).';
+COMMENT ON COLUMN v_quote_prices.form_factor IS 'GPU form factor, e.g. SXM or PCIe.';
+COMMENT ON COLUMN v_quote_prices.memory_gb IS 'GPU memory, GB.';
+COMMENT ON COLUMN v_quote_prices.gpu_count_basis IS 'GPUs the raw price covers (an 8-GPU server = 8).';
+COMMENT ON COLUMN v_quote_prices.price_raw IS 'Price as published, in price_unit and currency.';
+COMMENT ON COLUMN v_quote_prices.price_unit IS 'Unit of price_raw, e.g. per_gpu, per_instance_hour.';
+COMMENT ON COLUMN v_quote_prices.currency IS 'ISO currency of price_raw.';
+COMMENT ON COLUMN v_quote_prices.usd_per_unit IS 'USD per unit of currency used for the conversion.';
+COMMENT ON COLUMN v_quote_prices.price_usd IS 'Price in USD: per GPU (purchase) or per GPU-hour (rental_hourly).';
+COMMENT ON COLUMN v_quote_prices.tier IS 'Rental tier (e.g. secure, community), if any.';
+COMMENT ON COLUMN v_quote_prices.condition IS 'new | used, if stated.';
+COMMENT ON COLUMN v_quote_prices.region IS 'Region or geolocation, if stated.';
+COMMENT ON COLUMN v_quote_prices.note IS 'Free-text note from the curated file.';
+COMMENT ON COLUMN v_quote_prices.run_id IS 'The capcover run that wrote the row (runs.run_id).';
+COMMENT ON COLUMN v_quote_prices.listing_id IS 'A feed''s own offer id; null for published figures.';
+COMMENT ON VIEW quote_stats_daily IS 'Quotes observed on each day per SKU, form factor, kind and market: count, range and sources (USD per GPU or per GPU-hour); the central value is the price method''s (report_daily.price_method).';
+COMMENT ON COLUMN quote_stats_daily.day IS 'UTC calendar day.';
+COMMENT ON COLUMN quote_stats_daily.sku IS 'Normalised GPU SKU.';
+COMMENT ON COLUMN quote_stats_daily.form_factor IS 'Form factor (SXM, PCIe, NVL, OAM), NULL when the source does not say.';
+COMMENT ON COLUMN quote_stats_daily.kind IS 'Quote kind: purchase (USD per GPU), rental_hourly (USD per GPU-hour) or assumption.';
+COMMENT ON COLUMN quote_stats_daily.market IS 'on_demand or spot for rental quotes; NULL for purchases and assumptions.';
+COMMENT ON COLUMN quote_stats_daily.quote_count IS 'Number of quotes.';
+COMMENT ON COLUMN quote_stats_daily.min_usd IS 'Lowest quote: USD per GPU (purchase) or per GPU-hour (rental_hourly).';
+COMMENT ON COLUMN quote_stats_daily.max_usd IS 'Highest quote: USD per GPU (purchase) or per GPU-hour (rental_hourly).';
+COMMENT ON COLUMN quote_stats_daily.sources IS 'Comma-separated sources.';
+COMMENT ON COLUMN gpu_quotes.market IS 'on_demand or spot for rental quotes; NULL for purchases and assumptions.';
+COMMENT ON COLUMN v_quote_prices.market IS 'on_demand or spot for rental quotes; NULL for purchases and assumptions.';
+COMMENT ON COLUMN report_daily.price_form_factor IS 'Form factor of the quotes that priced the row (SXM, PCIe, NVL, any); NULL for a fixed price.';
+COMMENT ON COLUMN report_daily.price_market IS 'Market of the quotes that priced the row: on_demand or spot (rentals); NULL otherwise.';
+COMMENT ON COLUMN report_daily.quote_q1_usd IS 'Lower quartile of the eligible quotes after the outlier rule: USD per GPU (purchase) or per GPU-hour (rental); NULL for a fixed price.';
+COMMENT ON COLUMN report_daily.quote_q3_usd IS 'Upper quartile of the eligible quotes after the outlier rule (same unit as quote_q1_usd); NULL for a fixed price.';
+COMMENT ON COLUMN report_daily.coverage_ratio_low IS 'Coverage ratio at the upper-quartile price (the band''s low end); equal to coverage_ratio for a fixed price.';
+COMMENT ON COLUMN report_daily.coverage_ratio_high IS 'Coverage ratio at the lower-quartile price (the band''s high end); equal to coverage_ratio for a fixed price.';
+COMMENT ON COLUMN report_daily.price_method IS 'Id of the versioned price method that produced unit_price_usd (model/prices.py), e.g. mad3.5-median-v1+age7d/1095d; fixed for a fixed price.';
