@@ -143,7 +143,8 @@ def _draw_panel(ax, s: Series, *, show_title: bool) -> None:
     ax.set_facecolor("none")
     days = [p.day for p in s.points]
     band = [p for p in s.points if p.low is not None and p.high is not None]
-    if band:
+    # A fixed price has an equal band (low == ratio == high): nothing to shade.
+    if any(p.high > p.low for p in band):
         ax.fill_between([p.day for p in band], [p.low for p in band], [p.high for p in band],
                         color=s.colour, alpha=0.18, linewidth=0, label="ratio band")
     ax.plot(days, [p.ratio for p in s.points], color=s.colour, linewidth=2.2)

@@ -299,15 +299,20 @@ def test_round_ticks_put_one_on_the_grid_of_a_high_ratio():
 def test_chart_draws_the_band_when_report_daily_has_it(reported_db, tmp_path):
     banded = tmp_path / "banded.duckdb"
     shutil.copy(reported_db, banded)
+    flat = tmp_path / "flat.duckdb"  # every price known exactly: equal bands
+    shutil.copy(reported_db, flat)
     with duckdb.connect(str(banded)) as con:
-        con.execute("ALTER TABLE report_daily ADD COLUMN coverage_ratio_low DOUBLE")
-        con.execute("ALTER TABLE report_daily ADD COLUMN coverage_ratio_high DOUBLE")
         con.execute("UPDATE report_daily SET coverage_ratio_low = coverage_ratio * 0.9,"
                     " coverage_ratio_high = coverage_ratio * 1.1")
-    with_band, without = _data(banded), _data(reported_db)
+    with duckdb.connect(str(flat)) as con:
+        con.execute("UPDATE report_daily SET coverage_ratio_low = coverage_ratio,"
+                    " coverage_ratio_high = coverage_ratio")
+    with_band, without = _data(banded), _data(flat)
     last = with_band.history["coindesk-2024"][-1]
     assert last.low == pytest.approx(last.ratio * 0.9)
-    assert without.history["coindesk-2024"][-1].low is None
+    # A fixed price's band is equal (low == ratio == high): no shading.
+    plain = without.history["coindesk-2024"][-1]
+    assert plain.low == plain.high == pytest.approx(plain.ratio)
     text = render_html(with_band)
     assert f"band {last.low:.3f}–{last.high:.3f}" in text
     assert all("FillBetweenPolyCollection" in svg for svg in _svgs(text))
