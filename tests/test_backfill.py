@@ -205,3 +205,27 @@ def test_backfill_reports_are_rebuilt_identically_from_the_archive(backfill_env)
     rebuild(settings)
     with open_warehouse(settings.db, read_only=True) as wh:
         assert wh.query(query) == before and len(before) > 20
+
+
+def test_rebuild_rederives_a_damaged_coin_history_from_the_archived_charts(backfill_env):
+    from flows.rebuild import rebuild
+
+    with FakeChartServer(n_coins=5) as srv:
+        backfill_env(srv, 600)
+        settings = load_settings()
+        run_backfill(settings, 20, console=quiet_console())
+        run_backfill(settings, 8, console=quiet_console())  # a second job: its days win
+    query = "SELECT * FROM coin_history ORDER BY coin_id, day"
+    with open_warehouse(settings.db) as wh:
+        before = wh.query(query)
+        assert {r[7] for r in before} == set(r[0] for r in wh.query(
+            "SELECT job_id FROM backfill_jobs"))
+        wh.query("DELETE FROM coin_history WHERE coin_id = 'ai-coin-002'")
+        wh.query("UPDATE coin_history SET market_cap_usd = -1, job_id = 'x'"
+                 " WHERE coin_id = 'ai-coin-003'")
+        wh.query("INSERT INTO coin_history SELECT 'ai-coin-999', day, point_at, 1, 1, 1,"
+                 " fetched_at, job_id FROM coin_history WHERE coin_id = 'ai-coin-001'")
+        assert wh.query(query) != before
+    rebuild(settings)
+    with open_warehouse(settings.db, read_only=True) as wh:
+        assert wh.query(query) == before and len(before) == 5 * 20

@@ -1,5 +1,6 @@
-"""Backfill state and per-coin history: loads (one short transaction per coin) and the reads
-behind history-basis reports. Bound parameters only."""
+"""Backfill state and per-coin history: bulk loads (many coins per transaction, the archived
+market charts parsed by DuckDB in SQL) and the reads behind history-basis reports. Bound
+parameters only."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from ingest.models import HistoryPoint, RawResponse
+from ingest.history import DAY_MS, parse_market_chart
+from ingest.models import RawResponse
 from model.report import ReportRow, SectorInputs
 from warehouse.db import Warehouse
 
@@ -67,7 +69,7 @@ def create_job(wh: Warehouse, job_id: str, categories: str, days: int, coins: li
         wh.query("INSERT INTO backfill_jobs VALUES (?, ?, ?, 'running', ?, ?, NULL, ?)",
                  [job_id, categories, days, len(coins), started_at, constituents_as_of])
         wh.append("backfill_progress", [
-            (job_id, coin, seq, "pending", None, None, None, None)
+            (job_id, coin, seq, "pending", None, None, None, None, None, None)
             for seq, coin in enumerate(coins, start=1)
         ])
     return Job(job_id, categories, days, len(coins), 0, constituents_as_of)
@@ -79,31 +81,153 @@ def pending_coins(wh: Warehouse, job_id: str) -> list[str]:
         " ORDER BY seq", [job_id])]
 
 
-def store_coin(wh: Warehouse, job_id: str, coin_id: str, points: list[HistoryPoint] | None,
-               fetched_at: datetime, *, run_id: str, raws: list[tuple[int, RawResponse]]) -> None:
-    """One whole coin: its raw responses, its history rows and its progress flag. Call inside
-    a transaction, so the coin lands completely or not at all.
+@dataclass(frozen=True)
+class ChartLoad:
+    """One coin of a backfill batch: its raw responses (numbered for raw_http) and which of
+    them is its market chart (`chart_seq`; None when the source does not know the coin, 404)."""
 
-    `points=None` means the source does not know the coin (404): it is marked missing, so a
-    resumed job does not ask again.
+    coin_id: str
+    chart_seq: int | None
+    finished_at: datetime
+    raws: list[tuple[int, RawResponse]]
+
+
+def store_charts(wh: Warehouse, job_id: str, run_id: str, coins: Sequence[ChartLoad]) -> None:
+    """Whole coins in bulk: their raw responses archived once, their history rows parsed from
+    the archive by DuckDB, their progress flags. Call inside a transaction, so the batch lands
+    completely or not at all. Raises BadPayload (the Python parser's error) for a malformed
+    chart, before writing any history row."""
+    archive_raws(wh, run_id, [r for c in coins for r in c.raws])
+    charts = [(c.coin_id, run_id, c.chart_seq, c.finished_at) for c in coins
+              if c.chart_seq is not None]
+    load_charts(wh, job_id, charts)
+    missing = [(c.finished_at, job_id, c.coin_id) for c in coins if c.chart_seq is None]
+    if missing:
+        wh.con.executemany(
+            "UPDATE backfill_progress SET status = 'missing', points = 0, first_day = NULL,"
+            " last_day = NULL, finished_at = ? WHERE job_id = ? AND coin_id = ?", missing)
+
+
+# The archived bodies' shapes DuckDB parses itself: every series a list of [number|null, ...]
+# pairs (or absent). Anything else (HTML, strings, booleans, nested values, a missing
+# 'market_caps') goes to ingest.history.parse_market_chart, the definition: it raises the
+# one-line BadPayload or, for an odd but valid body, returns the rows.
+_SIMPLE = ("'[[\"DOUBLE\"]]'", "'[[\"UBIGINT\"]]'", "'[[\"BIGINT\"]]'", "'[\"NULL\"]'",
+           "'[[\"NULL\"]]'")
+_SHAPE_OK = " AND ".join(
+    [f"coalesce(s->>'{name}', '[\"NULL\"]') IN ({', '.join(_SIMPLE)})"
+     for name in ("prices", "total_volumes")]
+    + [f"s->>'market_caps' IN ({', '.join(_SIMPLE)})"])
+_MAX_MS = 253_402_300_799_999  # 9999-12-31: beyond it (or not finite) Python decides
+_TYPED = '{"market_caps": "DOUBLE[][]", "prices": "DOUBLE[][]", "total_volumes": "DOUBLE[][]"}'
+
+
+def load_charts(wh: Warehouse, job_id: str,
+                charts: Sequence[tuple[str, str, int, datetime]], *,
+                progress: bool = True) -> int:
+    """Parse archived market charts (coin_id, run_id, raw_seq, finished_at) into coin_history
+    in bulk, with exactly ingest.history's day rules; returns the rows written.
+
+    Each coin's existing rows for the days its chart covers are replaced; `fetched_at` is the
+    chart's own fetch time. With `progress`, the coins' progress rows are marked done and
+    linked to their chart (a rebuild re-derives and leaves progress alone). Coins must be
+    distinct within one call.
     """
-    archive_raws(wh, run_id, raws)
-    if points:
-        days = [p.day for p in points]
-        wh.query("DELETE FROM coin_history WHERE coin_id = ? AND day BETWEEN ? AND ?",
-                 [coin_id, min(days), max(days)])
-        wh.append("coin_history", [
-            (p.coin_id, p.day, p.point_at, p.market_cap_usd, p.price_usd, p.volume_24h_usd,
-             fetched_at, job_id)
-            for p in points
-        ])
-    status = "missing" if points is None else "done"
-    first = min((p.day for p in points or []), default=None)
-    last = max((p.day for p in points or []), default=None)
-    wh.query(
-        "UPDATE backfill_progress SET status = ?, points = ?, first_day = ?, last_day = ?,"
-        " finished_at = ? WHERE job_id = ? AND coin_id = ?",
-        [status, len(points or []), first, last, fetched_at, job_id, coin_id])
+    if not charts:
+        return 0
+    wh.query("CREATE OR REPLACE TEMP TABLE _chart_batch (coin_id VARCHAR, run_id VARCHAR,"
+             " seq INTEGER, finished_at TIMESTAMPTZ)")
+    wh.append("_chart_batch", list(charts))
+    # 1. Shape: bodies DuckDB can take as typed lists; the rest goes to the Python parser.
+    wh.query(f"""
+        CREATE OR REPLACE TEMP TABLE _chart_typed AS
+        WITH src AS (
+            SELECT b.coin_id, r.fetched_at, r.body,
+                   CASE WHEN json_valid(r.body) THEN json_structure(r.body) END AS s
+            FROM _chart_batch b JOIN raw_http r ON r.run_id = b.run_id AND r.seq = b.seq
+        )
+        SELECT coin_id, fetched_at, from_json(body, '{_TYPED}') AS j FROM src
+        WHERE json_type(s) = 'OBJECT' AND {_SHAPE_OK}
+    """)  # noqa: S608 - constants only
+    wh.query("""
+        CREATE OR REPLACE TEMP TABLE _chart_pairs AS
+        SELECT coin_id, fetched_at, 0 AS series, unnest(j.market_caps) AS p,
+               generate_subscripts(j.market_caps, 1) AS i FROM _chart_typed
+        UNION ALL
+        SELECT coin_id, fetched_at, 1, unnest(j.prices), generate_subscripts(j.prices, 1)
+        FROM _chart_typed WHERE j.prices IS NOT NULL
+        UNION ALL
+        SELECT coin_id, fetched_at, 2, unnest(j.total_volumes),
+               generate_subscripts(j.total_volumes, 1)
+        FROM _chart_typed WHERE j.total_volumes IS NOT NULL
+    """)
+    # Coins not parsed in SQL: odd shapes, or a pair that is not [finite ms, value].
+    odd = [r[0] for r in wh.query(f"""
+        SELECT coin_id FROM _chart_batch
+        WHERE coin_id NOT IN (SELECT coin_id FROM _chart_typed)
+        UNION
+        SELECT DISTINCT coin_id FROM _chart_pairs
+        WHERE p IS NULL OR len(p) <> 2 OR p[1] IS NULL OR NOT isfinite(p[1])
+           OR abs(p[1]) > {_MAX_MS}
+        ORDER BY coin_id
+    """)]  # noqa: S608 - constants only
+    fallback = []
+    for coin_id in odd:  # the definition decides: BadPayload, or the rows
+        (endpoint, url, body, fetched_at), = wh.query(
+            "SELECT r.endpoint, r.url, r.body, r.fetched_at FROM _chart_batch b"
+            " JOIN raw_http r ON r.run_id = b.run_id AND r.seq = b.seq WHERE b.coin_id = ?",
+            [coin_id])
+        raw = RawResponse(source="coingecko", endpoint=endpoint, method="GET", url=url,
+                          params={}, request_body=None, status=200, body=body,
+                          fetched_at=fetched_at, elapsed_ms=0.0, attempt=1)
+        fallback += [(p.coin_id, p.day, p.point_at, p.market_cap_usd, p.price_usd,
+                      p.volume_24h_usd, fetched_at) for p in parse_market_chart(raw, coin_id)]
+    # 2. The day rules of ingest.history: a duplicate stamp's last value; the trailing "now"
+    # point dropped; each UTC day's first point; non-finite values NULL.
+    wh.query(f"""
+        CREATE OR REPLACE TEMP TABLE _chart_rows AS
+        WITH vals AS (
+            SELECT coin_id, any_value(fetched_at) AS fetched_at, series,
+                   trunc(p[1])::BIGINT AS ms,
+                   arg_max_null(CASE WHEN isfinite(p[2]) THEN p[2] END, i) AS v
+            FROM _chart_pairs WHERE NOT list_contains(?, coin_id)
+            GROUP BY coin_id, series, ms
+        ), caps AS (
+            SELECT *, max(ms) OVER w AS last_ms, count(*) OVER w AS n FROM vals
+            WHERE series = 0 WINDOW w AS (PARTITION BY coin_id)
+        ), firsts AS (
+            SELECT coin_id, fetched_at, epoch_ms(ms)::DATE AS day, min(ms) AS ms,
+                   arg_min_null(v, ms) AS cap
+            FROM caps WHERE NOT (n > 1 AND ms = last_ms AND ms % {DAY_MS} <> 0)
+            GROUP BY coin_id, fetched_at, day
+        )
+        SELECT f.coin_id, f.day, timezone('UTC', epoch_ms(f.ms)) AS point_at,
+               f.cap AS market_cap_usd, p.v AS price_usd, t.v AS volume_24h_usd, f.fetched_at
+        FROM firsts f
+        LEFT JOIN vals p ON p.series = 1 AND p.coin_id = f.coin_id AND p.ms = f.ms
+        LEFT JOIN vals t ON t.series = 2 AND t.coin_id = f.coin_id AND t.ms = f.ms
+    """, [odd])  # noqa: S608 - constants only
+    wh.append("_chart_rows", fallback)
+    wh.query("""
+        DELETE FROM coin_history h USING (
+            SELECT coin_id, min(day) AS lo, max(day) AS hi FROM _chart_rows GROUP BY coin_id
+        ) s WHERE h.coin_id = s.coin_id AND h.day BETWEEN s.lo AND s.hi""")
+    wh.query("INSERT INTO coin_history SELECT coin_id, day, point_at, market_cap_usd,"
+             " price_usd, volume_24h_usd, fetched_at, ? FROM _chart_rows", [job_id])
+    written = wh.scalar("SELECT count(*) FROM _chart_rows")
+    if progress:
+        wh.query("""
+            UPDATE backfill_progress p SET status = 'done', points = coalesce(s.n, 0),
+                first_day = s.lo, last_day = s.hi, finished_at = b.finished_at,
+                run_id = b.run_id, raw_seq = b.seq
+            FROM _chart_batch b LEFT JOIN (
+                SELECT coin_id, count(*) AS n, min(day) AS lo, max(day) AS hi
+                FROM _chart_rows GROUP BY coin_id
+            ) s USING (coin_id)
+            WHERE p.job_id = ? AND p.coin_id = b.coin_id""", [job_id])
+    for table in ("_chart_rows", "_chart_pairs", "_chart_typed", "_chart_batch"):
+        wh.query(f"DROP TABLE {table}")  # noqa: S608 - constant names
+    return written
 
 
 def archive_raws(wh: Warehouse, run_id: str, raws: list[tuple[int, RawResponse]]) -> int:
@@ -114,6 +238,18 @@ def archive_raws(wh: Warehouse, run_id: str, raws: list[tuple[int, RawResponse]]
          r.sha256, r.fetched_at, r.elapsed_ms, r.attempt)
         for seq, r in raws
     ])
+
+
+def chart_links(wh: Warehouse) -> list[tuple[str, str, str, int, datetime]]:
+    """(job_id, coin_id, run_id, raw_seq, finished_at) of every finished coin, in the order
+    the coins were loaded; run_id is None for a coin whose archived chart was never linked."""
+    return wh.query(
+        "SELECT job_id, coin_id, run_id, raw_seq, finished_at FROM backfill_progress"
+        " WHERE status = 'done' ORDER BY finished_at, job_id, seq")
+
+
+def clear_history(wh: Warehouse) -> None:
+    wh.query("DELETE FROM coin_history")
 
 
 def finish_job(wh: Warehouse, job_id: str, finished_at: datetime) -> None:
