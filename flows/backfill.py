@@ -24,6 +24,7 @@ from config.settings import Settings
 from flows.sequence import new_run_id
 from ingest.clients import coingecko_client
 from ingest.errors import BadPayload, NotFound, PlanLimited
+from ingest.history import parse_market_chart
 from ingest.models import RawResponse
 from ingest.quotes import CuratedQuotes, collect
 from model.report import build_reports, price_stats
@@ -145,13 +146,15 @@ class _CoinWriter(threading.Thread):
                     # commit (~10-80 ms each). A kill loses only uncommitted, unfinished coins.
                     try:
                         with wh.transaction():
-                            hist.store_charts(wh, self.job_id, self.run_id, coins)
+                            hist.store_charts(wh, self.job_id, self.run_id, coins,
+                                              parse=parse_market_chart)
                         self.written += len(coins)
                     except BadPayload:
                         # Keep the coins fetched before the malformed one, then stop on it.
                         for coin in coins:
                             with wh.transaction():
-                                hist.store_charts(wh, self.job_id, self.run_id, [coin])
+                                hist.store_charts(wh, self.job_id, self.run_id, [coin],
+                                                  parse=parse_market_chart)
                             self.written += 1
                 except BaseException as exc:  # noqa: BLE001 - handed to the fetching thread
                     self.error = exc

@@ -26,6 +26,7 @@ from flows.sequence import load_and_model
 from ingest.archive import Parser, categories_of, replay_batch, split_batches
 from ingest.clients import quote_parsers
 from ingest.coingecko import build_snapshot
+from ingest.history import parse_market_chart
 from ingest.quotes import QuoteBatch
 from warehouse import history as hist
 from warehouse import load
@@ -123,12 +124,14 @@ def rederive_history(wh: Warehouse) -> int:
     batch_job = None
     for job_id, coin_id, run_id, seq, finished_at in links:
         if batch and (job_id != batch_job or any(c == coin_id for c, *_ in batch)):
-            written += hist.load_charts(wh, batch_job, batch, progress=False)
+            written += hist.load_charts(wh, batch_job, batch, parse=parse_market_chart,
+                                         progress=False)
             batch = []
         batch_job = job_id
         batch.append((coin_id, run_id, seq, finished_at))
     if batch:
-        written += hist.load_charts(wh, batch_job, batch, progress=False)
+        written += hist.load_charts(wh, batch_job, batch, parse=parse_market_chart,
+                                         progress=False)
     return written
 
 

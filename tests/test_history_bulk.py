@@ -123,7 +123,8 @@ def test_load_charts_rows_identical_to_the_python_loader_on_generated_bodies(tmp
             with bulk.transaction():
                 hist.store_charts(bulk, job, f"run-{n}", [
                     hist.ChartLoad(c, seq, at, [(seq, _raw(c, body, at))])
-                    for seq, (c, body) in enumerate(charts.items(), start=1)])
+                    for seq, (c, body) in enumerate(charts.items(), start=1)],
+                    parse=parse_market_chart)
             with ref.transaction():
                 for c, body in charts.items():
                     reference_store(ref, job, c, _raw(c, body, at))
@@ -143,7 +144,8 @@ def test_load_charts_parses_the_common_shape_in_sql_and_marks_progress(tmp_path)
         with wh.transaction():
             hist.store_charts(wh, "job-1", "run-1", [
                 hist.ChartLoad("a", 1, FETCHED, [(1, _raw("a", body))]),
-                hist.ChartLoad("gone", None, FETCHED, [(2, _raw("gone", "{}"))])])
+                hist.ChartLoad("gone", None, FETCHED, [(2, _raw("gone", "{}"))])],
+                parse=parse_market_chart)
         rows = wh.query("SELECT day::VARCHAR, market_cap_usd, price_usd, volume_24h_usd"
                         " FROM coin_history ORDER BY day")
         progress = wh.query("SELECT coin_id, status, points, run_id, raw_seq"
@@ -175,9 +177,14 @@ def test_load_charts_malformed_body_raises_the_python_parsers_error_and_writes_n
         with pytest.raises(BadPayload) as got, wh.transaction():
             hist.store_charts(wh, "job-1", "run-1", [
                 hist.ChartLoad("ok", 1, FETCHED, [(1, _raw("ok", good))]),
-                hist.ChartLoad("bad", 2, FETCHED, [(2, _raw("bad", body))])])
+                hist.ChartLoad("bad", 2, FETCHED, [(2, _raw("bad", body))])],
+                parse=parse_market_chart)
         assert wh.scalar("SELECT count(*) FROM coin_history") == 0
         assert wh.scalar("SELECT count(*) FROM raw_http") == 0
         assert set(wh.query("SELECT status FROM backfill_progress")) == {("pending",)}
     assert str(got.value) == str(expected.value)
     assert "\n" not in str(got.value)
+
+
+def test_load_charts_day_length_agrees_with_the_python_parser():
+    assert hist.DAY_MS == DAY_MS

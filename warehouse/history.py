@@ -5,12 +5,11 @@ parameters only."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from ingest.history import DAY_MS, parse_market_chart
-from ingest.models import RawResponse
+from ingest.models import HistoryPoint, RawResponse
 from model.report import ReportRow, SectorInputs
 from warehouse.db import Warehouse
 
@@ -92,7 +91,11 @@ class ChartLoad:
     raws: list[tuple[int, RawResponse]]
 
 
-def store_charts(wh: Warehouse, job_id: str, run_id: str, coins: Sequence[ChartLoad]) -> None:
+ChartParser = Callable[[RawResponse, str], list[HistoryPoint]]  # ingest.history.parse_market_chart
+
+
+def store_charts(wh: Warehouse, job_id: str, run_id: str, coins: Sequence[ChartLoad], *,
+                 parse: ChartParser) -> None:
     """Whole coins in bulk: their raw responses archived once, their history rows parsed from
     the archive by DuckDB, their progress flags. Call inside a transaction, so the batch lands
     completely or not at all. Raises BadPayload (the Python parser's error) for a malformed
@@ -100,7 +103,7 @@ def store_charts(wh: Warehouse, job_id: str, run_id: str, coins: Sequence[ChartL
     archive_raws(wh, run_id, [r for c in coins for r in c.raws])
     charts = [(c.coin_id, run_id, c.chart_seq, c.finished_at) for c in coins
               if c.chart_seq is not None]
-    load_charts(wh, job_id, charts)
+    load_charts(wh, job_id, charts, parse=parse)
     missing = [(c.finished_at, job_id, c.coin_id) for c in coins if c.chart_seq is None]
     if missing:
         wh.con.executemany(
@@ -110,8 +113,10 @@ def store_charts(wh: Warehouse, job_id: str, run_id: str, coins: Sequence[ChartL
 
 # The archived bodies' shapes DuckDB parses itself: every series a list of [number|null, ...]
 # pairs (or absent). Anything else (HTML, strings, booleans, nested values, a missing
-# 'market_caps') goes to ingest.history.parse_market_chart, the definition: it raises the
-# one-line BadPayload or, for an odd but valid body, returns the rows.
+# 'market_caps') goes to `parse` (ingest.history.parse_market_chart, the definition; passed
+# in, as the warehouse imports nothing of ingest but its records): it raises the one-line
+# BadPayload or, for an odd but valid body, returns the rows.
+DAY_MS = 86_400_000  # ingest.history.DAY_MS (tests/test_history_bulk.py checks they agree)
 _SIMPLE = ("'[[\"DOUBLE\"]]'", "'[[\"UBIGINT\"]]'", "'[[\"BIGINT\"]]'", "'[\"NULL\"]'",
            "'[[\"NULL\"]]'")
 _SHAPE_OK = " AND ".join(
@@ -123,7 +128,7 @@ _TYPED = '{"market_caps": "DOUBLE[][]", "prices": "DOUBLE[][]", "total_volumes":
 
 
 def load_charts(wh: Warehouse, job_id: str,
-                charts: Sequence[tuple[str, str, int, datetime]], *,
+                charts: Sequence[tuple[str, str, int, datetime]], *, parse: ChartParser,
                 progress: bool = True) -> int:
     """Parse archived market charts (coin_id, run_id, raw_seq, finished_at) into coin_history
     in bulk, with exactly ingest.history's day rules; returns the rows written.
@@ -181,7 +186,7 @@ def load_charts(wh: Warehouse, job_id: str,
                           params={}, request_body=None, status=200, body=body,
                           fetched_at=fetched_at, elapsed_ms=0.0, attempt=1)
         fallback += [(p.coin_id, p.day, p.point_at, p.market_cap_usd, p.price_usd,
-                      p.volume_24h_usd, fetched_at) for p in parse_market_chart(raw, coin_id)]
+                      p.volume_24h_usd, fetched_at) for p in parse(raw, coin_id)]
     # 2. The day rules of ingest.history: a duplicate stamp's last value; the trailing "now"
     # point dropped; each UTC day's first point; non-finite values NULL.
     wh.query(f"""
