@@ -111,20 +111,19 @@ def store_charts(wh: Warehouse, job_id: str, run_id: str, coins: Sequence[ChartL
             " last_day = NULL, finished_at = ? WHERE job_id = ? AND coin_id = ?", missing)
 
 
-# The archived bodies' shapes DuckDB parses itself: every series a list of [number|null, ...]
-# pairs (or absent). Anything else (HTML, strings, booleans, nested values, a missing
-# 'market_caps') goes to `parse` (ingest.history.parse_market_chart, the definition; passed
-# in, as the warehouse imports nothing of ingest but its records): it raises the one-line
-# BadPayload or, for an odd but valid body, returns the rows.
+# DuckDB parses the common shape itself: an object with exactly the three series, each a list of
+# [ms, number|null] pairs, the three on the same stamps, no stamp twice. Anything else (HTML,
+# strings or booleans as values, a series missing, misaligned or duplicate stamps) goes to
+# `parse` (ingest.history.parse_market_chart, the definition; passed in, as the warehouse
+# imports nothing of ingest but its records): it raises the one-line BadPayload or, for an odd
+# but valid body, returns the rows.
 DAY_MS = 86_400_000  # ingest.history.DAY_MS (tests/test_history_bulk.py checks they agree)
-_SIMPLE = ("'[[\"DOUBLE\"]]'", "'[[\"UBIGINT\"]]'", "'[[\"BIGINT\"]]'", "'[\"NULL\"]'",
-           "'[[\"NULL\"]]'")
-_SHAPE_OK = " AND ".join(
-    [f"coalesce(s->>'{name}', '[\"NULL\"]') IN ({', '.join(_SIMPLE)})"
-     for name in ("prices", "total_volumes")]
-    + [f"s->>'market_caps' IN ({', '.join(_SIMPLE)})"])
 _MAX_MS = 253_402_300_799_999  # 9999-12-31: beyond it (or not finite) Python decides
 _TYPED = '{"market_caps": "DOUBLE[][]", "prices": "DOUBLE[][]", "total_volumes": "DOUBLE[][]"}'
+# Six double quotes are the three keys' own: no other key and no string value anywhere; the
+# strict transform then fails (NULL under TRY) on anything but numbers, nulls and booleans.
+_CANDIDATE = ("length(r.body) - length(replace(r.body, '\"', '')) = 6"
+              " AND NOT contains(r.body, 'true') AND NOT contains(r.body, 'false')")
 
 
 def load_charts(wh: Warehouse, job_id: str,
@@ -143,41 +142,51 @@ def load_charts(wh: Warehouse, job_id: str,
     wh.query("CREATE OR REPLACE TEMP TABLE _chart_batch (coin_id VARCHAR, run_id VARCHAR,"
              " seq INTEGER, finished_at TIMESTAMPTZ)")
     wh.append("_chart_batch", list(charts))
-    # 1. Shape: bodies DuckDB can take as typed lists; the rest goes to the Python parser.
+    # One statement, nothing materialized but the result: the three series zipped by position
+    # (one row per stamp); the coins whose every row is [finite ms, value] x 3 on one stamp,
+    # no stamp twice; then the day rules of ingest.history: the trailing intraday "now" point
+    # dropped, each UTC day's first point, non-finite values NULL.
     wh.query(f"""
-        CREATE OR REPLACE TEMP TABLE _chart_typed AS
-        WITH src AS (
-            SELECT b.coin_id, r.fetched_at, r.body,
-                   CASE WHEN json_valid(r.body) THEN json_structure(r.body) END AS s
+        CREATE OR REPLACE TEMP TABLE _chart_rows AS
+        WITH typed AS (
+            SELECT b.coin_id, r.fetched_at, try(json_transform_strict(r.body, '{_TYPED}')) AS j
             FROM _chart_batch b JOIN raw_http r ON r.run_id = b.run_id AND r.seq = b.seq
+            WHERE {_CANDIDATE}
+        ), pairs AS (
+            SELECT coin_id, fetched_at, unnest(j.market_caps) AS c, unnest(j.prices) AS p,
+                   unnest(j.total_volumes) AS v
+            FROM typed
+            WHERE j.market_caps IS NOT NULL AND j.prices IS NOT NULL
+              AND j.total_volumes IS NOT NULL
+        ), aligned AS (
+            SELECT coin_id FROM pairs GROUP BY coin_id
+            HAVING bool_and(c IS NOT NULL AND p IS NOT NULL AND v IS NOT NULL AND len(c) = 2
+                            AND len(p) = 2 AND len(v) = 2 AND isfinite(c[1])
+                            AND abs(c[1]) <= {_MAX_MS} AND p[1] = c[1] AND v[1] = c[1])
+               AND count(DISTINCT trunc(c[1])) = count(*)
+        ), pts AS (
+            SELECT coin_id, fetched_at, trunc(c[1])::BIGINT AS ms,
+                   CASE WHEN isfinite(c[2]) THEN c[2] END AS cap,
+                   CASE WHEN isfinite(p[2]) THEN p[2] END AS price,
+                   CASE WHEN isfinite(v[2]) THEN v[2] END AS vol
+            FROM pairs SEMI JOIN aligned USING (coin_id)
+        ), edges AS (
+            SELECT coin_id, max(ms) AS last_ms, count(*) AS n FROM pts GROUP BY coin_id
+        ), kept AS (
+            SELECT pts.*, epoch_ms(ms)::DATE AS day FROM pts JOIN edges USING (coin_id)
+            WHERE NOT (n > 1 AND ms = last_ms AND ms % {DAY_MS} <> 0)
         )
-        SELECT coin_id, fetched_at, from_json(body, '{_TYPED}') AS j FROM src
-        WHERE json_type(s) = 'OBJECT' AND {_SHAPE_OK}
+        SELECT coin_id, day, timezone('UTC', epoch_ms(min(ms))) AS point_at,
+               arg_min_null(cap, ms) AS market_cap_usd, arg_min_null(price, ms) AS price_usd,
+               arg_min_null(vol, ms) AS volume_24h_usd, any_value(fetched_at) AS fetched_at
+        FROM kept GROUP BY coin_id, day
     """)  # noqa: S608 - constants only
-    wh.query("""
-        CREATE OR REPLACE TEMP TABLE _chart_pairs AS
-        SELECT coin_id, fetched_at, 0 AS series, unnest(j.market_caps) AS p,
-               generate_subscripts(j.market_caps, 1) AS i FROM _chart_typed
-        UNION ALL
-        SELECT coin_id, fetched_at, 1, unnest(j.prices), generate_subscripts(j.prices, 1)
-        FROM _chart_typed WHERE j.prices IS NOT NULL
-        UNION ALL
-        SELECT coin_id, fetched_at, 2, unnest(j.total_volumes),
-               generate_subscripts(j.total_volumes, 1)
-        FROM _chart_typed WHERE j.total_volumes IS NOT NULL
-    """)
-    # Coins not parsed in SQL: odd shapes, or a pair that is not [finite ms, value].
-    odd = [r[0] for r in wh.query(f"""
-        SELECT coin_id FROM _chart_batch
-        WHERE coin_id NOT IN (SELECT coin_id FROM _chart_typed)
-        UNION
-        SELECT DISTINCT coin_id FROM _chart_pairs
-        WHERE p IS NULL OR len(p) <> 2 OR p[1] IS NULL OR NOT isfinite(p[1])
-           OR abs(p[1]) > {_MAX_MS}
-        ORDER BY coin_id
-    """)]  # noqa: S608 - constants only
+    # The rest (and charts without a single day) the definition decides: BadPayload, or rows.
+    odd = [r[0] for r in wh.query(
+        "SELECT coin_id FROM _chart_batch WHERE coin_id NOT IN"
+        " (SELECT DISTINCT coin_id FROM _chart_rows) ORDER BY coin_id")]
     fallback = []
-    for coin_id in odd:  # the definition decides: BadPayload, or the rows
+    for coin_id in odd:
         (endpoint, url, body, fetched_at), = wh.query(
             "SELECT r.endpoint, r.url, r.body, r.fetched_at FROM _chart_batch b"
             " JOIN raw_http r ON r.run_id = b.run_id AND r.seq = b.seq WHERE b.coin_id = ?",
@@ -187,31 +196,6 @@ def load_charts(wh: Warehouse, job_id: str,
                           fetched_at=fetched_at, elapsed_ms=0.0, attempt=1)
         fallback += [(p.coin_id, p.day, p.point_at, p.market_cap_usd, p.price_usd,
                       p.volume_24h_usd, fetched_at) for p in parse(raw, coin_id)]
-    # 2. The day rules of ingest.history: a duplicate stamp's last value; the trailing "now"
-    # point dropped; each UTC day's first point; non-finite values NULL.
-    wh.query(f"""
-        CREATE OR REPLACE TEMP TABLE _chart_rows AS
-        WITH vals AS (
-            SELECT coin_id, any_value(fetched_at) AS fetched_at, series,
-                   trunc(p[1])::BIGINT AS ms,
-                   arg_max_null(CASE WHEN isfinite(p[2]) THEN p[2] END, i) AS v
-            FROM _chart_pairs WHERE NOT list_contains(?, coin_id)
-            GROUP BY coin_id, series, ms
-        ), caps AS (
-            SELECT *, max(ms) OVER w AS last_ms, count(*) OVER w AS n FROM vals
-            WHERE series = 0 WINDOW w AS (PARTITION BY coin_id)
-        ), firsts AS (
-            SELECT coin_id, fetched_at, epoch_ms(ms)::DATE AS day, min(ms) AS ms,
-                   arg_min_null(v, ms) AS cap
-            FROM caps WHERE NOT (n > 1 AND ms = last_ms AND ms % {DAY_MS} <> 0)
-            GROUP BY coin_id, fetched_at, day
-        )
-        SELECT f.coin_id, f.day, timezone('UTC', epoch_ms(f.ms)) AS point_at,
-               f.cap AS market_cap_usd, p.v AS price_usd, t.v AS volume_24h_usd, f.fetched_at
-        FROM firsts f
-        LEFT JOIN vals p ON p.series = 1 AND p.coin_id = f.coin_id AND p.ms = f.ms
-        LEFT JOIN vals t ON t.series = 2 AND t.coin_id = f.coin_id AND t.ms = f.ms
-    """, [odd])  # noqa: S608 - constants only
     wh.append("_chart_rows", fallback)
     wh.query("""
         DELETE FROM coin_history h USING (
@@ -230,7 +214,7 @@ def load_charts(wh: Warehouse, job_id: str,
                 FROM _chart_rows GROUP BY coin_id
             ) s USING (coin_id)
             WHERE p.job_id = ? AND p.coin_id = b.coin_id""", [job_id])
-    for table in ("_chart_rows", "_chart_pairs", "_chart_typed", "_chart_batch"):
+    for table in ("_chart_rows", "_chart_batch"):
         wh.query(f"DROP TABLE {table}")  # noqa: S608 - constant names
     return written
 
