@@ -166,6 +166,9 @@ def test_load_charts_parses_the_common_shape_in_sql_and_marks_progress(tmp_path)
     '{"market_caps": [1, 2]}',
     '{"market_caps": {"a": 1}}',
     '{"market_caps": [[1, 2]], "total_volumes": null}',
+    '{"market_caps": [[1, 2]], "prices": [], "total_volumes": [[1, 2]',
+    '{"market_caps": [[1, 2]], "prices": [null], "total_volumes": []}',
+    '{"market_caps": [[null, 2]], "prices": [], "total_volumes": []}',
 ])
 def test_load_charts_malformed_body_raises_the_python_parsers_error_and_writes_nothing(
         tmp_path, body):
