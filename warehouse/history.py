@@ -117,8 +117,11 @@ def store_charts(wh: Warehouse, job_id: str, run_id: str, coins: Sequence[ChartL
 # `parse` (ingest.history.parse_market_chart, the definition; passed in, as the warehouse
 # imports nothing of ingest but its records): it raises the one-line BadPayload or, for an odd
 # but valid body, returns the rows.
-DAY_MS = 86_400_000  # ingest.history.DAY_MS (tests/test_history_bulk.py checks they agree)
-_MAX_MS = 253_402_300_799_999  # 9999-12-31: beyond it (or not finite) Python decides
+# ingest.history's constants (tests/test_history_bulk.py checks they agree): a stamp outside
+# [MIN_MS, MAX_MS] goes to the parser (which refuses it); |value| >= MAX_VALUE reads as NULL.
+DAY_MS = 86_400_000
+MIN_MS, MAX_MS = 0, 253_402_300_799_000
+MAX_VALUE = 1e300
 _TYPED = '{"market_caps": "DOUBLE[][]", "prices": "DOUBLE[][]", "total_volumes": "DOUBLE[][]"}'
 # Six double quotes are the three keys' own: no other key and no string value anywhere; the
 # strict transform then fails (NULL under TRY) on anything but numbers, nulls and booleans.
@@ -145,7 +148,7 @@ def load_charts(wh: Warehouse, job_id: str,
     # One statement, nothing materialized but the result: the three series zipped by position
     # (one row per stamp); the coins whose every row is [finite ms, value] x 3 on one stamp,
     # no stamp twice; then the day rules of ingest.history: the trailing intraday "now" point
-    # dropped, each UTC day's first point, non-finite values NULL.
+    # dropped, each UTC day's first point, non-finite values (and |v| >= 1e300) NULL.
     wh.query(f"""
         CREATE OR REPLACE TEMP TABLE _chart_rows AS
         WITH typed AS (
@@ -162,13 +165,14 @@ def load_charts(wh: Warehouse, job_id: str,
             SELECT coin_id FROM pairs GROUP BY coin_id
             HAVING bool_and(c IS NOT NULL AND p IS NOT NULL AND v IS NOT NULL AND len(c) = 2
                             AND len(p) = 2 AND len(v) = 2 AND isfinite(c[1])
-                            AND abs(c[1]) <= {_MAX_MS} AND p[1] = c[1] AND v[1] = c[1])
+                            AND c[1] BETWEEN {MIN_MS} AND {MAX_MS}
+                            AND p[1] = c[1] AND v[1] = c[1])
                AND count(DISTINCT trunc(c[1])) = count(*)
         ), pts AS (
             SELECT coin_id, fetched_at, trunc(c[1])::BIGINT AS ms,
-                   CASE WHEN isfinite(c[2]) THEN c[2] END AS cap,
-                   CASE WHEN isfinite(p[2]) THEN p[2] END AS price,
-                   CASE WHEN isfinite(v[2]) THEN v[2] END AS vol
+                   CASE WHEN abs(c[2]) < {MAX_VALUE} THEN c[2] END AS cap,
+                   CASE WHEN abs(p[2]) < {MAX_VALUE} THEN p[2] END AS price,
+                   CASE WHEN abs(v[2]) < {MAX_VALUE} THEN v[2] END AS vol
             FROM pairs SEMI JOIN aligned USING (coin_id)
         ), edges AS (
             SELECT coin_id, max(ms) AS last_ms, count(*) AS n FROM pts GROUP BY coin_id
