@@ -1,8 +1,9 @@
 """`capcover backfill --days N`: the sector's coverage history, rebuilt bottom-up.
 
 One `/coins/{id}/market_chart` call per constituent, paced by the HTTP layer's token bucket at
-the plan's rate. Each coin lands in its own short transaction (raw response + history rows +
-progress flag), written by a background thread so the network never waits on DuckDB. A killed
+the plan's rate. A background thread writes whole coins, as many per transaction as have arrived
+(raw responses archived once, then parsed by DuckDB in SQL from the archive into coin_history,
+plus the progress flags), so the network never waits on DuckDB. A killed
 backfill resumes where it stopped: finished coins are never fetched again. Then one transaction
 writes a `report_daily` row per day and scenario with basis 'history', leaving alone every day
 a daily run already reported (basis 'category').
@@ -22,9 +23,9 @@ from datetime import UTC, date, datetime
 from config.settings import Settings
 from flows.sequence import new_run_id
 from ingest.clients import coingecko_client, user_quotes_path
-from ingest.errors import NotFound, PlanLimited
+from ingest.errors import BadPayload, NotFound, PlanLimited
 from ingest.history import parse_market_chart
-from ingest.models import HistoryPoint, RawResponse
+from ingest.models import RawResponse
 from ingest.quotes import CuratedQuotes, collect
 from model.report import build_reports, price_stats
 from warehouse import history as hist
@@ -100,7 +101,7 @@ _STOP = object()
 
 
 class _CoinWriter(threading.Thread):
-    """Writes fetched coins to the warehouse, each in its own transaction.
+    """Writes fetched coins to the warehouse, whole coins per transaction.
 
     The connection stays open while coins keep coming and is closed after `idle_s` without
     one, so on slow plans (one coin every few seconds) other processes (a daily run, a reader)
@@ -143,22 +144,29 @@ class _CoinWriter(threading.Thread):
                     # Whole coins only: one transaction per coin when coins trickle in (slow
                     # plans), several whole coins per transaction when the fetcher outpaces a
                     # commit (~10-80 ms each). A kill loses only uncommitted, unfinished coins.
-                    with wh.transaction():
-                        for coin_id, points, fetched_at, raws in coins:
-                            hist.store_coin(wh, self.job_id, coin_id, points, fetched_at,
-                                            run_id=self.run_id, raws=raws)
-                    self.written += len(coins)
+                    try:
+                        with wh.transaction():
+                            hist.store_charts(wh, self.job_id, self.run_id, coins,
+                                              parse=parse_market_chart)
+                        self.written += len(coins)
+                    except BadPayload:
+                        # Keep the coins fetched before the malformed one, then stop on it.
+                        for coin in coins:
+                            with wh.transaction():
+                                hist.store_charts(wh, self.job_id, self.run_id, [coin],
+                                                  parse=parse_market_chart)
+                            self.written += 1
                 except BaseException as exc:  # noqa: BLE001 - handed to the fetching thread
                     self.error = exc
         finally:
             if wh is not None:
                 wh.close()
 
-    def put(self, coin_id: str, points: list[HistoryPoint] | None, fetched_at: datetime,
+    def put(self, coin_id: str, chart_seq: int | None, fetched_at: datetime,
             raws: list[tuple[int, RawResponse]]) -> None:
         if self.error is not None:
             raise self.error
-        self.inbox.put((coin_id, points, fetched_at, raws))
+        self.inbox.put(hist.ChartLoad(coin_id, chart_seq, fetched_at, raws))
 
     def close(self) -> None:
         """Write whatever was fetched, then stop (also on Ctrl-C: fetched coins are kept)."""
@@ -238,16 +246,19 @@ def run_backfill(settings: Settings, days: int, *, console=None) -> BackfillResu
             task = progress.add_task("coins", total=job.coins, completed=job.coins - len(pending),
                                      requests=stats.requests, waited=0.0, r429=0)
             for coin_id in pending:
+                raw: RawResponse | None
                 try:
                     raw = client.market_chart(coin_id, days)
-                    points: list[HistoryPoint] | None = parse_market_chart(raw, coin_id)
                 except NotFound:
-                    points = None  # delisted or renamed since: recorded as missing
+                    raw = None  # delisted or renamed since: recorded as missing
                 except PlanLimited as exc:
                     if exc.error_code == 10012:
                         raise BackfillUsageError(days_error(days)) from None
                     raise
-                writer.put(coin_id, points, datetime.now(UTC), numbered(list(client.archive)))
+                raws = numbered(list(client.archive))
+                # The chart is parsed by the writer, in SQL, from its archived copy.
+                chart_seq = next((n for n, r in raws if r is raw), None)
+                writer.put(coin_id, chart_seq, datetime.now(UTC), raws)
                 client.archive.clear()
                 fetched += 1
                 progress.update(task, advance=1, requests=stats.requests,

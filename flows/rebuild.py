@@ -5,9 +5,11 @@ very functions a live run uses, in the order the runs happened, keeping each run
 times, so the rows come out identical. One transaction: either the whole warehouse is rebuilt or
 nothing changes. Plain Python, no Prefect import.
 
-Re-derived: category_snapshots, coin_snapshots, gpu_quotes, quarantine, report_daily (with the
-current scenario definitions). Left alone: raw_http (the source of truth), runs (a `rebuild` run
-is added), alerts (notifications already sent are history, not derived data).
+Re-derived: category_snapshots, coin_snapshots, gpu_quotes, quarantine, coin_history (from the
+archived market charts, with the backfill's own bulk loader), report_daily (with the current
+scenario definitions). Left alone: raw_http (the source of truth), backfill_jobs and
+backfill_progress, runs (a `rebuild` run is added), alerts (notifications already sent are
+history, not derived data).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from flows.sequence import load_and_model
 from ingest.archive import Parser, categories_of, replay_batch, split_batches
 from ingest.clients import quote_parsers
 from ingest.coingecko import build_snapshot
+from ingest.history import parse_market_chart
 from ingest.quotes import QuoteBatch
+from warehouse import history as hist
 from warehouse import load
 from warehouse import rebuild as store
 from warehouse.db import Warehouse, open_warehouse
@@ -82,8 +86,8 @@ REPLAYERS: dict[str, Replayer] = {"daily": replay_daily, "demo": replay_daily}
 def replay_backfill(wh: Warehouse, settings: Settings, run_id: str,
                     parsers: dict[str, Parser], scenarios: list) -> int:
     """`capcover rebuild` for a backfill run: its archived quotes again, then its history-basis
-    reports from `coin_history` (which a rebuild leaves in place: the per-coin rows of a job
-    that was killed and resumed come from several invocations' archives)."""
+    reports from `coin_history` (re-derived beforehand by `rederive_history`: the coins of a
+    job that was killed and resumed come from several invocations' archives)."""
     summary = load.run_summary(wh, run_id)
     job_id = json.loads(summary or "{}").get("job_id")
     if not job_id:
@@ -101,6 +105,34 @@ def replay_backfill(wh: Warehouse, settings: Settings, run_id: str,
 
 
 REPLAYERS["backfill"] = replay_backfill
+
+
+def rederive_history(wh: Warehouse) -> int:
+    """coin_history again from the archived market chart of every finished coin, in the order
+    the coins were loaded (a later job's chart replaces the days it covers), through the
+    backfill's bulk loader. Returns the rows written."""
+    links = hist.chart_links(wh)
+    unlinked = sorted({job for job, _coin, run_id, _seq, _at in links if run_id is None})
+    if unlinked:
+        raise RebuildError(
+            f"backfill job(s) {', '.join(unlinked[:3])}: finished coins without an archived "
+            f"market chart — coin_history cannot be re-derived; rerun `capcover backfill` for "
+            f"them, nothing changed")
+    hist.clear_history(wh)
+    written = 0
+    batch: list[tuple[str, str, int, datetime]] = []
+    batch_job = None
+    for job_id, coin_id, run_id, seq, finished_at in links:
+        if batch and (job_id != batch_job or any(c == coin_id for c, *_ in batch)):
+            written += hist.load_charts(wh, batch_job, batch, parse=parse_market_chart,
+                                         progress=False)
+            batch = []
+        batch_job = job_id
+        batch.append((coin_id, run_id, seq, finished_at))
+    if batch:
+        written += hist.load_charts(wh, batch_job, batch, parse=parse_market_chart,
+                                         progress=False)
+    return written
 
 
 def rebuild(settings: Settings) -> RebuildResult:
@@ -121,6 +153,14 @@ def rebuild(settings: Settings) -> RebuildResult:
         with wh.transaction():
             for table in (*DERIVED_TABLES, "report_daily"):
                 store.delete_run_rows(wh, table, ids)
+            try:
+                result.rows["coin_history"] = rederive_history(wh)
+            except RebuildError:
+                raise
+            except Exception as exc:
+                first = (str(exc).splitlines() or [type(exc).__name__])[0]
+                raise RebuildError(f"coin_history does not re-derive: {first} — nothing "
+                                   f"changed") from None
             for run_id, kind in runs:
                 try:
                     REPLAYERS[kind](wh, settings, run_id, parsers, scenarios)
@@ -131,7 +171,7 @@ def rebuild(settings: Settings) -> RebuildResult:
                     raise RebuildError(f"run {run_id} does not replay: {first} — nothing "
                                        f"changed") from None
                 result.runs.append(run_id)
-            for table in DERIVED_TABLES:
+            for table in (*DERIVED_TABLES, "coin_history"):
                 result.rows[table] = store.row_count(wh, table)
             result.report_rows = store.row_count(wh, "report_daily")
             load.record_run(

@@ -209,3 +209,59 @@ def test_backfill_reports_are_rebuilt_identically_from_the_archive(backfill_env)
     rebuild(settings)
     with open_warehouse(settings.db, read_only=True) as wh:
         assert wh.query(query) == before and len(before) > 20
+
+
+def test_rebuild_rederives_a_damaged_coin_history_from_the_archived_charts(backfill_env):
+    from flows.rebuild import rebuild
+
+    with CoinGecko.charts(n_coins=5) as srv:
+        backfill_env(srv, 600)
+        settings = load_settings()
+        run_backfill(settings, 20, console=quiet_console())
+        run_backfill(settings, 8, console=quiet_console())  # a second job: its days win
+    query = "SELECT * FROM coin_history ORDER BY coin_id, day"
+    with open_warehouse(settings.db) as wh:
+        before = wh.query(query)
+        assert {r[7] for r in before} == set(r[0] for r in wh.query(
+            "SELECT job_id FROM backfill_jobs"))
+        wh.query("DELETE FROM coin_history WHERE coin_id = 'ai-coin-002'")
+        wh.query("UPDATE coin_history SET market_cap_usd = -1, job_id = 'x'"
+                 " WHERE coin_id = 'ai-coin-003'")
+        wh.query("INSERT INTO coin_history SELECT 'ai-coin-999', day, point_at, 1, 1, 1,"
+                 " fetched_at, job_id FROM coin_history WHERE coin_id = 'ai-coin-001'")
+        assert wh.query(query) != before
+    rebuild(settings)
+    with open_warehouse(settings.db, read_only=True) as wh:
+        assert wh.query(query) == before and len(before) == 5 * 20
+
+
+def test_backfill_writer_keeps_coins_before_a_malformed_chart_and_stops_on_its_error(
+        backfill_env):
+    from flows.backfill import _CoinWriter
+    from ingest.errors import BadPayload
+    from warehouse import history as hist
+
+    settings = load_settings()
+    good = json.dumps({"prices": [[1711843200000, 1.0]], "market_caps": [[1711843200000, 2.0]],
+                       "total_volumes": [[1711843200000, 3.0]]})
+    with open_warehouse(settings.db) as wh:
+        hist.create_job(wh, "job-1", "ai", 5, ["a", "b", "c"], datetime.now(UTC), None)
+
+    def raw(coin: str, body: str) -> RawResponse:
+        return RawResponse("coingecko", f"/coins/{coin}/market_chart", "GET", "http://x", {},
+                           None, 200, body, datetime.now(UTC), 1.0, 1)
+
+    writer = _CoinWriter(settings, "job-1", "run-1")
+    writer.start()
+    for seq, (coin, body) in enumerate([("a", good), ("b", "<html>busy</html>"), ("c", good)],
+                                       start=1):
+        writer.put(coin, seq, datetime.now(UTC), [(seq, raw(coin, body))])
+    writer.close()
+    assert isinstance(writer.error, BadPayload)
+    assert str(writer.error) == ("coingecko /coins/b/market_chart: expected JSON, got an HTML "
+                                 "page — retry later")
+    with open_warehouse(settings.db, read_only=True) as wh:
+        status = dict(wh.query("SELECT coin_id, status FROM backfill_progress"))
+        rows = wh.query("SELECT coin_id, market_cap_usd FROM coin_history")
+    assert status == {"a": "done", "b": "pending", "c": "pending"}
+    assert rows == [("a", 2.0)]

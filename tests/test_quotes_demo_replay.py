@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from ingest.replay import ReplayServer
-
+from fakeapi.replay import ReplayServer
 from flows.demo import SNAPSHOT, demo_clients, demo_settings, replay_clock
 from flows.sequence import run_daily
 from warehouse.db import open_warehouse

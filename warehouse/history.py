@@ -1,10 +1,11 @@
-"""Backfill state and per-coin history: loads (one short transaction per coin) and the reads
-behind history-basis reports. Bound parameters only."""
+"""Backfill state and per-coin history: bulk loads (many coins per transaction, the archived
+market charts parsed by DuckDB in SQL) and the reads behind history-basis reports. Bound
+parameters only."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -67,7 +68,7 @@ def create_job(wh: Warehouse, job_id: str, categories: str, days: int, coins: li
         wh.query("INSERT INTO backfill_jobs VALUES (?, ?, ?, 'running', ?, ?, NULL, ?)",
                  [job_id, categories, days, len(coins), started_at, constituents_as_of])
         wh.append("backfill_progress", [
-            (job_id, coin, seq, "pending", None, None, None, None)
+            (job_id, coin, seq, "pending", None, None, None, None, None, None)
             for seq, coin in enumerate(coins, start=1)
         ])
     return Job(job_id, categories, days, len(coins), 0, constituents_as_of)
@@ -79,31 +80,147 @@ def pending_coins(wh: Warehouse, job_id: str) -> list[str]:
         " ORDER BY seq", [job_id])]
 
 
-def store_coin(wh: Warehouse, job_id: str, coin_id: str, points: list[HistoryPoint] | None,
-               fetched_at: datetime, *, run_id: str, raws: list[tuple[int, RawResponse]]) -> None:
-    """One whole coin: its raw responses, its history rows and its progress flag. Call inside
-    a transaction, so the coin lands completely or not at all.
+@dataclass(frozen=True)
+class ChartLoad:
+    """One coin of a backfill batch: its raw responses (numbered for raw_http) and which of
+    them is its market chart (`chart_seq`; None when the source does not know the coin, 404)."""
 
-    `points=None` means the source does not know the coin (404): it is marked missing, so a
-    resumed job does not ask again.
+    coin_id: str
+    chart_seq: int | None
+    finished_at: datetime
+    raws: list[tuple[int, RawResponse]]
+
+
+ChartParser = Callable[[RawResponse, str], list[HistoryPoint]]  # ingest.history.parse_market_chart
+
+
+def store_charts(wh: Warehouse, job_id: str, run_id: str, coins: Sequence[ChartLoad], *,
+                 parse: ChartParser) -> None:
+    """Whole coins in bulk: their raw responses archived once, their history rows parsed from
+    the archive by DuckDB, their progress flags. Call inside a transaction, so the batch lands
+    completely or not at all. Raises BadPayload (the Python parser's error) for a malformed
+    chart, before writing any history row."""
+    archive_raws(wh, run_id, [r for c in coins for r in c.raws])
+    charts = [(c.coin_id, run_id, c.chart_seq, c.finished_at) for c in coins
+              if c.chart_seq is not None]
+    load_charts(wh, job_id, charts, parse=parse)
+    missing = [(c.finished_at, job_id, c.coin_id) for c in coins if c.chart_seq is None]
+    if missing:
+        wh.con.executemany(
+            "UPDATE backfill_progress SET status = 'missing', points = 0, first_day = NULL,"
+            " last_day = NULL, finished_at = ? WHERE job_id = ? AND coin_id = ?", missing)
+
+
+# DuckDB parses the common shape itself: an object with exactly the three series, each a list of
+# [ms, number|null] pairs, the three on the same stamps, no stamp twice. Anything else (HTML,
+# strings or booleans as values, a series missing, misaligned or duplicate stamps) goes to
+# `parse` (ingest.history.parse_market_chart, the definition; passed in, as the warehouse
+# imports nothing of ingest but its records): it raises the one-line BadPayload or, for an odd
+# but valid body, returns the rows.
+# ingest.history's constants (tests/test_history_bulk.py checks they agree): a stamp outside
+# [MIN_MS, MAX_MS] goes to the parser (which refuses it); |value| >= MAX_VALUE reads as NULL.
+DAY_MS = 86_400_000
+MIN_MS, MAX_MS = 0, 253_402_300_799_000
+MAX_VALUE = 1e300
+_TYPED = '{"market_caps": "DOUBLE[][]", "prices": "DOUBLE[][]", "total_volumes": "DOUBLE[][]"}'
+# Six double quotes are the three keys' own: no other key and no string value anywhere; the
+# strict transform then fails (NULL under TRY) on anything but numbers, nulls and booleans.
+_CANDIDATE = ("length(r.body) - length(replace(r.body, '\"', '')) = 6"
+              " AND NOT contains(r.body, 'true') AND NOT contains(r.body, 'false')")
+
+
+def load_charts(wh: Warehouse, job_id: str,
+                charts: Sequence[tuple[str, str, int, datetime]], *, parse: ChartParser,
+                progress: bool = True) -> int:
+    """Parse archived market charts (coin_id, run_id, raw_seq, finished_at) into coin_history
+    in bulk, with exactly ingest.history's day rules; returns the rows written.
+
+    Each coin's existing rows for the days its chart covers are replaced; `fetched_at` is the
+    chart's own fetch time. With `progress`, the coins' progress rows are marked done and
+    linked to their chart (a rebuild re-derives and leaves progress alone). Coins must be
+    distinct within one call.
     """
-    archive_raws(wh, run_id, raws)
-    if points:
-        days = [p.day for p in points]
-        wh.query("DELETE FROM coin_history WHERE coin_id = ? AND day BETWEEN ? AND ?",
-                 [coin_id, min(days), max(days)])
-        wh.append("coin_history", [
-            (p.coin_id, p.day, p.point_at, p.market_cap_usd, p.price_usd, p.volume_24h_usd,
-             fetched_at, job_id)
-            for p in points
-        ])
-    status = "missing" if points is None else "done"
-    first = min((p.day for p in points or []), default=None)
-    last = max((p.day for p in points or []), default=None)
-    wh.query(
-        "UPDATE backfill_progress SET status = ?, points = ?, first_day = ?, last_day = ?,"
-        " finished_at = ? WHERE job_id = ? AND coin_id = ?",
-        [status, len(points or []), first, last, fetched_at, job_id, coin_id])
+    if not charts:
+        return 0
+    wh.query("CREATE OR REPLACE TEMP TABLE _chart_batch (coin_id VARCHAR, run_id VARCHAR,"
+             " seq INTEGER, finished_at TIMESTAMPTZ)")
+    wh.append("_chart_batch", list(charts))
+    # One statement, nothing materialized but the result: the three series zipped by position
+    # (one row per stamp); the coins whose every row is [finite ms, value] x 3 on one stamp,
+    # no stamp twice; then the day rules of ingest.history: the trailing intraday "now" point
+    # dropped, each UTC day's first point, non-finite values (and |v| >= 1e300) NULL.
+    wh.query(f"""
+        CREATE OR REPLACE TEMP TABLE _chart_rows AS
+        WITH typed AS (
+            SELECT b.coin_id, r.fetched_at, try(json_transform_strict(r.body, '{_TYPED}')) AS j
+            FROM _chart_batch b JOIN raw_http r ON r.run_id = b.run_id AND r.seq = b.seq
+            WHERE {_CANDIDATE}
+        ), pairs AS (
+            SELECT coin_id, fetched_at, unnest(j.market_caps) AS c, unnest(j.prices) AS p,
+                   unnest(j.total_volumes) AS v
+            FROM typed
+            WHERE j.market_caps IS NOT NULL AND j.prices IS NOT NULL
+              AND j.total_volumes IS NOT NULL
+        ), aligned AS (
+            SELECT coin_id FROM pairs GROUP BY coin_id
+            HAVING bool_and(c IS NOT NULL AND p IS NOT NULL AND v IS NOT NULL AND len(c) = 2
+                            AND len(p) = 2 AND len(v) = 2 AND isfinite(c[1])
+                            AND c[1] BETWEEN {MIN_MS} AND {MAX_MS}
+                            AND p[1] = c[1] AND v[1] = c[1])
+               AND count(DISTINCT trunc(c[1])) = count(*)
+        ), pts AS (
+            SELECT coin_id, fetched_at, trunc(c[1])::BIGINT AS ms,
+                   CASE WHEN abs(c[2]) < {MAX_VALUE} THEN c[2] END AS cap,
+                   CASE WHEN abs(p[2]) < {MAX_VALUE} THEN p[2] END AS price,
+                   CASE WHEN abs(v[2]) < {MAX_VALUE} THEN v[2] END AS vol
+            FROM pairs SEMI JOIN aligned USING (coin_id)
+        ), edges AS (
+            SELECT coin_id, max(ms) AS last_ms, count(*) AS n FROM pts GROUP BY coin_id
+        ), kept AS (
+            SELECT pts.*, epoch_ms(ms)::DATE AS day FROM pts JOIN edges USING (coin_id)
+            WHERE NOT (n > 1 AND ms = last_ms AND ms % {DAY_MS} <> 0)
+        )
+        SELECT coin_id, day, timezone('UTC', epoch_ms(min(ms))) AS point_at,
+               arg_min_null(cap, ms) AS market_cap_usd, arg_min_null(price, ms) AS price_usd,
+               arg_min_null(vol, ms) AS volume_24h_usd, any_value(fetched_at) AS fetched_at
+        FROM kept GROUP BY coin_id, day
+    """)  # noqa: S608 - constants only
+    # The rest (and charts without a single day) the definition decides: BadPayload, or rows.
+    odd = [r[0] for r in wh.query(
+        "SELECT coin_id FROM _chart_batch WHERE coin_id NOT IN"
+        " (SELECT DISTINCT coin_id FROM _chart_rows) ORDER BY coin_id")]
+    fallback = []
+    for coin_id in odd:
+        (endpoint, url, body, fetched_at), = wh.query(
+            "SELECT r.endpoint, r.url, r.body, r.fetched_at FROM _chart_batch b"
+            " JOIN raw_http r ON r.run_id = b.run_id AND r.seq = b.seq WHERE b.coin_id = ?",
+            [coin_id])
+        raw = RawResponse(source="coingecko", endpoint=endpoint, method="GET", url=url,
+                          params={}, request_body=None, status=200, body=body,
+                          fetched_at=fetched_at, elapsed_ms=0.0, attempt=1)
+        fallback += [(p.coin_id, p.day, p.point_at, p.market_cap_usd, p.price_usd,
+                      p.volume_24h_usd, fetched_at) for p in parse(raw, coin_id)]
+    wh.append("_chart_rows", fallback)
+    wh.query("""
+        DELETE FROM coin_history h USING (
+            SELECT coin_id, min(day) AS lo, max(day) AS hi FROM _chart_rows GROUP BY coin_id
+        ) s WHERE h.coin_id = s.coin_id AND h.day BETWEEN s.lo AND s.hi""")
+    wh.query("INSERT INTO coin_history SELECT coin_id, day, point_at, market_cap_usd,"
+             " price_usd, volume_24h_usd, fetched_at, ? FROM _chart_rows", [job_id])
+    written = wh.scalar("SELECT count(*) FROM _chart_rows")
+    if progress:
+        wh.query("""
+            UPDATE backfill_progress p SET status = 'done', points = coalesce(s.n, 0),
+                first_day = s.lo, last_day = s.hi, finished_at = b.finished_at,
+                run_id = b.run_id, raw_seq = b.seq
+            FROM _chart_batch b LEFT JOIN (
+                SELECT coin_id, count(*) AS n, min(day) AS lo, max(day) AS hi
+                FROM _chart_rows GROUP BY coin_id
+            ) s USING (coin_id)
+            WHERE p.job_id = ? AND p.coin_id = b.coin_id""", [job_id])
+    for table in ("_chart_rows", "_chart_batch"):
+        wh.query(f"DROP TABLE {table}")  # noqa: S608 - constant names
+    return written
 
 
 def archive_raws(wh: Warehouse, run_id: str, raws: list[tuple[int, RawResponse]]) -> int:
@@ -114,6 +231,18 @@ def archive_raws(wh: Warehouse, run_id: str, raws: list[tuple[int, RawResponse]]
          r.sha256, r.fetched_at, r.elapsed_ms, r.attempt)
         for seq, r in raws
     ])
+
+
+def chart_links(wh: Warehouse) -> list[tuple[str, str, str, int, datetime]]:
+    """(job_id, coin_id, run_id, raw_seq, finished_at) of every finished coin, in the order
+    the coins were loaded; run_id is None for a coin whose archived chart was never linked."""
+    return wh.query(
+        "SELECT job_id, coin_id, run_id, raw_seq, finished_at FROM backfill_progress"
+        " WHERE status = 'done' ORDER BY finished_at, job_id, seq")
+
+
+def clear_history(wh: Warehouse) -> None:
+    wh.query("DELETE FROM coin_history")
 
 
 def finish_job(wh: Warehouse, job_id: str, finished_at: datetime) -> None:
