@@ -18,6 +18,7 @@ from typing import Any
 
 from config.settings import Settings
 from ingest import CURATED_QUOTES_PATH
+from ingest.client import HttpOptions
 from ingest.coingecko import CoinGeckoClient
 from ingest.http import RetryPolicy
 from ingest.quotes import CuratedQuotes, QuoteProvider
@@ -29,14 +30,16 @@ Clock = Callable[[], datetime]
 def http_options(
     settings: Settings, *, sleep: Sleep | None = None, clock: Clock | None = None
 ) -> dict[str, Any]:
-    """The keyword arguments every client takes from the `http_*` settings."""
+    """The keyword arguments every client takes from the settings: its HTTP options and the
+    clock skew its parsers tolerate."""
     return dict(
-        connect_timeout_s=settings.http_connect_timeout_s,
-        read_timeout_s=settings.http_read_timeout_s,
-        deadline_s=settings.http_deadline_s,
-        max_body_bytes=int(settings.http_max_body_mb * 1024 * 1024),
+        http=HttpOptions(
+            connect_timeout_s=settings.http_connect_timeout_s,
+            read_timeout_s=settings.http_read_timeout_s,
+            deadline_s=settings.http_deadline_s,
+            max_body_bytes=int(settings.http_max_body_mb * 1024 * 1024),
+            retry=RetryPolicy(budget_s=settings.http_retry_budget_s), sleep=sleep, clock=clock),
         max_skew_s=settings.max_clock_skew_s,
-        retry=RetryPolicy(budget_s=settings.http_retry_budget_s), sleep=sleep, clock=clock,
     )
 
 

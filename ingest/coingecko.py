@@ -19,10 +19,10 @@ from typing import Any, Literal
 from pycoingecko import CoinGeckoAPI
 from pydantic import ValidationError
 
+from ingest.client import ArchivingClient, HttpOptions
 from ingest.errors import (
     AuthError,
     BadPayload,
-    IngestError,
     NotFound,
     PlanLimited,
     RateLimited,
@@ -31,7 +31,7 @@ from ingest.errors import (
     body_summary,
 )
 from ingest.feeds import MAX_CLOCK_SKEW_S, future_problem, json_problem, record_json
-from ingest.http import HttpSession, RawResponse, RetryPolicy
+from ingest.http import RawResponse
 from ingest.models import Category, CoinMarket, Quarantined, SectorSnapshot
 
 Plan = Literal["public", "demo", "pro"]
@@ -275,7 +275,7 @@ class _PlanOnly:
         raise _Planned(url, dict(params or {}))
 
 
-class CoinGeckoClient:
+class CoinGeckoClient(ArchivingClient):
     """One client for CoinGecko: pycoingecko names the endpoints, `HttpSession` sends them.
 
     `archive` lists every record this client received (failed attempts included), in order.
@@ -288,36 +288,18 @@ class CoinGeckoClient:
         api_key: str | None = None,
         base_url: str | None = None,
         rate_per_minute: float | None = None,
-        connect_timeout_s: float = 5.0,
-        read_timeout_s: float = 30.0,
-        deadline_s: float = 60.0,
-        max_body_bytes: int = 50 * 1024 * 1024,
+        http: HttpOptions | None = None,
         max_skew_s: float = MAX_CLOCK_SKEW_S,
-        retry: RetryPolicy | None = None,
-        clock: Callable[[], datetime] | None = None,
-        sleep: Callable[[float], None] | None = None,
     ) -> None:
         if plan in KEY_HEADERS and not api_key:
             raise ValueError(
                 f"CoinGecko plan '{plan}' needs CAPCOVER_COINGECKO_API_KEY (or use plan 'public')"
             )
         headers = {KEY_HEADERS[plan]: api_key} if plan in KEY_HEADERS and api_key else {}
-        self.session = HttpSession(
-            source="coingecko",
-            base_url=base_url or BASE_URLS[plan],
-            rate_per_minute=rate_per_minute or RATE_LIMITS[plan],
-            headers=headers,
-            connect_timeout_s=connect_timeout_s,
-            read_timeout_s=read_timeout_s,
-            deadline_s=deadline_s,
-            max_body_bytes=max_body_bytes,
-            retry=retry,
-            status_mapping=coingecko_errors,
-            clock=clock,
-            sleep=sleep,
-        )
+        super().__init__(source="coingecko", base_url=base_url or BASE_URLS[plan],
+                         rate_per_minute=rate_per_minute or RATE_LIMITS[plan], http=http,
+                         status_mapping=coingecko_errors, headers=headers)
         self.max_skew_s = max_skew_s
-        self.archive: list[RawResponse] = []
         # Constructed without a key on purpose: pycoingecko would send it as a query parameter.
         self.api = CoinGeckoAPI()
         self.api.api_base_url = self.session.base_url + "/"
@@ -331,13 +313,7 @@ class CoinGeckoClient:
             url, params = plan.url, plan.params
         else:  # pragma: no cover - every pycoingecko method goes through session.get
             raise RuntimeError(f"pycoingecko {method.__name__} sent no request")
-        try:
-            exchange = self.session.fetch("GET", url, params=params)
-        except IngestError as exc:
-            self.archive.extend(exc.raws)
-            raise
-        self.archive.extend(exchange.records)
-        return exchange.record
+        return self._fetch("GET", url, params=params)
 
     def categories(self) -> RawResponse:
         return self._call(self.api.get_coins_categories, order="market_cap_desc")

@@ -26,9 +26,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
+from ingest.client import ArchivingClient, HttpOptions
 from ingest.errors import BadPayload, IngestError, status_errors
 from ingest.feeds import quarantine
-from ingest.http import HttpSession, RawResponse, RetryPolicy
+from ingest.http import RawResponse
 from ingest.models import Quarantined, Quote
 from ingest.quotes import restamped
 from ingest.sku import normalise
@@ -59,7 +60,7 @@ HGX_SHAPES = (
 )
 
 
-class GpuhuntClient:
+class GpuhuntClient(ArchivingClient):
     """Fetches each configured provider's latest catalog through `HttpSession`."""
 
     source = SOURCE
@@ -70,39 +71,18 @@ class GpuhuntClient:
         base_url: str = BASE_URL,
         providers: tuple[str, ...] | list[str] = OFFLINE_PROVIDERS,
         rate_per_minute: float = RATE_PER_MINUTE,
-        connect_timeout_s: float = 5.0,
-        read_timeout_s: float = 30.0,
-        deadline_s: float = 60.0,
-        max_body_bytes: int = 50 * 1024 * 1024,
+        http: HttpOptions | None = None,
         max_skew_s: float | None = None,  # catalogs carry no timestamps to check
-        retry: RetryPolicy | None = None,
-        clock: Callable[[], datetime] | None = None,
-        sleep: Callable[[float], None] | None = None,
         now: Callable[[], datetime] | None = None,  # None: the wall clock (a replay injects)
     ) -> None:
-        self.archive: list[RawResponse] = []
-        self.session = HttpSession(
-            source=SOURCE, base_url=base_url, rate_per_minute=rate_per_minute,
-            headers={"Accept": "*/*"}, connect_timeout_s=connect_timeout_s,
-            read_timeout_s=read_timeout_s, deadline_s=deadline_s, max_body_bytes=max_body_bytes,
-            retry=retry, status_mapping=STATUS_ERRORS, clock=clock, sleep=sleep,
-        )
+        super().__init__(source=SOURCE, base_url=base_url, rate_per_minute=rate_per_minute,
+                         http=http, status_mapping=STATUS_ERRORS, headers={"Accept": "*/*"})
         self.providers = tuple(providers)
         self.now = now
         self.failed: dict[str, str] = {}  # provider -> why its catalog is missing this run
 
-    @property
-    def last_raws(self) -> list[RawResponse]:
-        """Everything received so far, also when `fetch` failed half-way (for the archive)."""
-        return list(self.archive)
-
     def _get(self, path: str, *, binary: bool = False) -> RawResponse:
-        try:
-            exchange = self.session.fetch("GET", self.session.base_url + path)
-        except IngestError as exc:
-            self.archive.extend(exc.raws)
-            raise
-        self.archive.extend(exchange.records)
+        exchange = self._exchange("GET", self.session.base_url + path)
         raw = exchange.record
         if binary:
             body = BINARY_MARKER + base64.b64encode(exchange.response.content).decode("ascii")

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from ingest.errors import BadPayload, IngestError, status_errors
+from ingest.client import ArchivingClient, HttpOptions
+from ingest.errors import BadPayload, status_errors
 from ingest.feeds import (
     MAX_CLOCK_SKEW_S,
     future_problem,
@@ -20,7 +21,7 @@ from ingest.feeds import (
     quarantine,
     require_fields,
 )
-from ingest.http import HttpSession, RawResponse, RetryPolicy
+from ingest.http import RawResponse
 from ingest.models import Quarantined, Quote
 from ingest.quotes import restamped
 from ingest.sku import normalise
@@ -41,7 +42,7 @@ SURFACES = (("secure", "securePrice"), ("community", "communityPrice"))
 REQUIRED_FIELDS = ("id", "displayName", "securePrice", "communityPrice")
 
 
-class RunPodClient:
+class RunPodClient(ArchivingClient):
     """Fetches RunPod's gpuTypes through `HttpSession` (rate limit, retries, raw archive)."""
 
     source = SOURCE
@@ -51,42 +52,17 @@ class RunPodClient:
         *,
         base_url: str = BASE_URL,
         rate_per_minute: float = RATE_PER_MINUTE,
-        connect_timeout_s: float = 5.0,
-        read_timeout_s: float = 30.0,
-        deadline_s: float = 60.0,
-        max_body_bytes: int = 50 * 1024 * 1024,
+        http: HttpOptions | None = None,
         max_skew_s: float = MAX_CLOCK_SKEW_S,
-        retry: RetryPolicy | None = None,
-        clock: Callable[[], datetime] | None = None,
-        sleep: Callable[[float], None] | None = None,
         now: Callable[[], datetime] | None = None,  # None: the wall clock (a replay injects)
     ) -> None:
         self.max_skew_s = max_skew_s
-        self.archive: list[RawResponse] = []
-        self.session = HttpSession(
-            source=SOURCE, base_url=base_url, rate_per_minute=rate_per_minute,
-            headers={"Content-Type": "application/json"},
-            connect_timeout_s=connect_timeout_s, read_timeout_s=read_timeout_s,
-            deadline_s=deadline_s, max_body_bytes=max_body_bytes, retry=retry,
-            status_mapping=STATUS_ERRORS, clock=clock, sleep=sleep,
-        )
+        super().__init__(source=SOURCE, base_url=base_url, rate_per_minute=rate_per_minute,
+                         http=http, status_mapping=STATUS_ERRORS,
+                         headers={"Content-Type": "application/json"})
         # Quotes are stamped with the fetch time (the feed has none of its own): a replay's
         # clock makes a replayed day's quotes belong to that day.
         self.now = now
-
-    @property
-    def last_raws(self) -> list[RawResponse]:
-        """Everything received so far, also when `fetch` failed (for the archive)."""
-        return list(self.archive)
-
-    def _fetch(self, method: str, url: str, **kwargs) -> RawResponse:
-        try:
-            exchange = self.session.fetch(method, url, **kwargs)
-        except IngestError as exc:
-            self.archive.extend(exc.raws)
-            raise
-        self.archive.extend(exchange.records)
-        return exchange.record
 
     def fetch(self) -> list[RawResponse]:
         self._fetch("POST", self.session.base_url + ENDPOINT, json={"query": GPU_TYPES_QUERY})

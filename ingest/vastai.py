@@ -15,7 +15,8 @@ import math
 from collections.abc import Callable
 from datetime import datetime
 
-from ingest.errors import BadPayload, IngestError, status_errors
+from ingest.client import ArchivingClient, HttpOptions
+from ingest.errors import BadPayload, status_errors
 from ingest.feeds import (
     MAX_CLOCK_SKEW_S,
     future_problem,
@@ -24,7 +25,7 @@ from ingest.feeds import (
     quarantine,
     require_fields,
 )
-from ingest.http import HttpSession, RawResponse, RetryPolicy
+from ingest.http import RawResponse
 from ingest.models import Quarantined, Quote
 from ingest.quotes import restamped
 from ingest.sku import normalise
@@ -58,7 +59,7 @@ def offer_query(gpu_name: str, min_dph_total: float | None = None) -> dict:
     return q
 
 
-class VastAiClient:
+class VastAiClient(ArchivingClient):
     """Fetches Vast.ai offers through `HttpSession` (rate limit, retries, raw archive)."""
 
     source = SOURCE
@@ -70,43 +71,18 @@ class VastAiClient:
         gpu_names: tuple[str, ...] | list[str] = DEFAULT_GPU_NAMES,
         max_pages: int = MAX_PAGES,
         rate_per_minute: float = RATE_PER_MINUTE,
-        connect_timeout_s: float = 5.0,
-        read_timeout_s: float = 30.0,
-        deadline_s: float = 60.0,
-        max_body_bytes: int = 50 * 1024 * 1024,
+        http: HttpOptions | None = None,
         max_skew_s: float = MAX_CLOCK_SKEW_S,
-        retry: RetryPolicy | None = None,
-        clock: Callable[[], datetime] | None = None,
-        sleep: Callable[[float], None] | None = None,
         now: Callable[[], datetime] | None = None,  # None: the wall clock (a replay injects)
     ) -> None:
         self.max_skew_s = max_skew_s
-        self.archive: list[RawResponse] = []
-        self.session = HttpSession(
-            source=SOURCE, base_url=base_url, rate_per_minute=rate_per_minute,
-            connect_timeout_s=connect_timeout_s, read_timeout_s=read_timeout_s,
-            deadline_s=deadline_s, max_body_bytes=max_body_bytes, retry=retry,
-            status_mapping=STATUS_ERRORS, clock=clock, sleep=sleep,
-        )
+        super().__init__(source=SOURCE, base_url=base_url, rate_per_minute=rate_per_minute,
+                         http=http, status_mapping=STATUS_ERRORS)
         # Quotes are stamped with the fetch time (the feed has none of its own): a replay's
         # clock makes a replayed day's quotes belong to that day.
         self.now = now
         self.gpu_names = tuple(gpu_names)
         self.max_pages = max_pages
-
-    @property
-    def last_raws(self) -> list[RawResponse]:
-        """Everything received so far, also when `fetch` failed half-way (for the archive)."""
-        return list(self.archive)
-
-    def _fetch(self, method: str, url: str, **kwargs) -> RawResponse:
-        try:
-            exchange = self.session.fetch(method, url, **kwargs)
-        except IngestError as exc:
-            self.archive.extend(exc.raws)
-            raise
-        self.archive.extend(exchange.records)
-        return exchange.record
 
     def bundles(self, query: dict) -> RawResponse:
         text = json.dumps(query, separators=(",", ":"), sort_keys=True)

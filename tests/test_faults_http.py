@@ -12,6 +12,7 @@ import requests
 
 from fakeapi import Reply
 from fakeapi.coingecko import CoinGecko
+from ingest.client import HttpOptions
 from ingest.coingecko import CoinGeckoClient
 from ingest.errors import AuthError, IngestError
 from ingest.http import HttpSession, RetryPolicy, scrub, secret_header_values
@@ -62,8 +63,9 @@ def test_faults_http_echoed_key_is_scrubbed_and_auth_is_not_retried(env):
         server.script("/coins/categories", Reply(
             {"status": {"error_code": 10002, "error_message": f"Wrong key {KEY}"}}, 401))
         client = CoinGeckoClient(plan="pro", api_key=KEY, base_url=server.base_url,
-                                 rate_per_minute=60000, retry=RetryPolicy(budget_s=5),
-                                 sleep=lambda s: None)
+                                 rate_per_minute=60000,
+                                 http=HttpOptions(retry=RetryPolicy(budget_s=5),
+                                                  sleep=lambda s: None))
         with pytest.raises(AuthError) as info:
             client.categories()
         assert KEY not in str(info.value) and "[redacted]" in str(info.value)

@@ -18,6 +18,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
+from ingest.client import HttpOptions
 from ingest.coingecko import CoinGeckoClient
 from ingest.errors import BadPayload, IngestError, RetryBudgetExhausted
 from ingest.http import RetryPolicy
@@ -30,10 +31,11 @@ CATS = "/api/v3/coins/categories"
 
 
 def coingecko(base_url: str, *, budget: float = 5.0, attempts: int = 8, **kw) -> CoinGeckoClient:
+    """A keyed CoinGecko client; `kw` are HttpOptions fields (deadline_s, max_body_bytes, ...)."""
+    http = HttpOptions(retry=RetryPolicy(budget_s=budget, max_attempts=attempts,
+                                         base_delay_s=0.01), sleep=lambda s: None, **kw)
     return CoinGeckoClient(plan="demo", api_key=KEY, base_url=base_url, rate_per_minute=60000,
-                           retry=RetryPolicy(budget_s=budget, max_attempts=attempts,
-                                             base_delay_s=0.01),
-                           sleep=lambda s: None, **kw)
+                           http=http)
 
 
 class RawServer:
@@ -223,8 +225,9 @@ def test_adversarial_huge_plain_body_is_refused_past_the_cap(httpserver):
     httpserver.expect_request("/api/v0/bundles/").respond_with_response(
         Response(chunks(), status=200, content_type="application/json"))
     client = VastAiClient(base_url=httpserver.url_for("/"), gpu_names=["H100 SXM"],
-                          rate_per_minute=60000, max_body_bytes=1 << 20,
-                          retry=RetryPolicy(budget_s=5), sleep=lambda s: None)
+                          rate_per_minute=60000,
+                          http=HttpOptions(max_body_bytes=1 << 20, retry=RetryPolicy(budget_s=5),
+                                           sleep=lambda s: None))
     with pytest.raises(BadPayload, match=r"^vastai /api/v0/bundles/: response body over 1 MB"):
         client.fetch()
     assert len(httpserver.log) == 1

@@ -3,6 +3,7 @@
 import pytest
 from werkzeug import Response
 
+from ingest.client import HttpOptions
 from ingest.coingecko import CoinGeckoClient
 from ingest.errors import AuthError, BadPayload, PlanLimited, RateLimited
 from ingest.http import RetryPolicy
@@ -12,8 +13,9 @@ from tests.conftest import reference
 def _client(server, budget=5.0, plan="public", key=None):
     sleeps = []
     client = CoinGeckoClient(plan=plan, api_key=key, base_url=server.url_for("/api/v3"),
-                             rate_per_minute=60000, retry=RetryPolicy(budget_s=budget),
-                             sleep=sleeps.append)
+                             rate_per_minute=60000,
+                             http=HttpOptions(retry=RetryPolicy(budget_s=budget),
+                                              sleep=sleeps.append))
     return client, sleeps
 
 
@@ -85,7 +87,7 @@ from ingest.vastai import VastAiClient  # noqa: E402
 def test_http_vastai_401_advises_a_vastai_setting_not_coingecko(httpserver):
     httpserver.expect_request("/api/v0/bundles/").respond_with_json({"error": "nope"}, status=401)
     client = VastAiClient(base_url=httpserver.url_for("/"), gpu_names=["H100 SXM"],
-                          rate_per_minute=60000, sleep=lambda s: None)
+                          rate_per_minute=60000, http=HttpOptions(sleep=lambda s: None))
     with pytest.raises(AuthError, match=r"^vastai /api/v0/bundles/: HTTP 401: .*"
                                         r"CAPCOVER_VASTAI_BASE_URL") as info:
         client.fetch()

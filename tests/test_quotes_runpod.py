@@ -5,6 +5,7 @@ import pytest
 
 from fakeapi import Reply
 from fakeapi.gpu import RUNPOD_PATH, FakeRunPod
+from ingest.client import HttpOptions
 from ingest.errors import AuthError
 from ingest.http import RetryPolicy
 from ingest.quotes import collect
@@ -14,7 +15,8 @@ from tests.conftest import TEXT
 
 def client(server) -> RunPodClient:
     return RunPodClient(base_url=server.url_for("/"), rate_per_minute=60000,
-                        retry=RetryPolicy(budget_s=5, base_delay_s=0.01), sleep=lambda s: None)
+                        http=HttpOptions(retry=RetryPolicy(budget_s=5, base_delay_s=0.01),
+                                         sleep=lambda s: None))
 
 
 def test_runpod_quotes_each_offered_surface_per_gpu_hour(feed_api):

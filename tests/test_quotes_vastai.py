@@ -7,6 +7,7 @@ import pytest
 
 from fakeapi import Reply
 from fakeapi.gpu import VAST_PATH, FakeVast, vast_market, vast_offer
+from ingest.client import HttpOptions
 from ingest.errors import BadPayload
 from ingest.http import RetryPolicy
 from ingest.quotes import collect
@@ -16,8 +17,8 @@ from tests.conftest import TEXT
 
 def client(server, **kw) -> VastAiClient:
     return VastAiClient(base_url=server.url_for("/"), rate_per_minute=60000,
-                        retry=RetryPolicy(budget_s=5, base_delay_s=0.01), sleep=lambda s: None,
-                        **kw)
+                        http=HttpOptions(retry=RetryPolicy(budget_s=5, base_delay_s=0.01),
+                                         sleep=lambda s: None), **kw)
 
 
 def serve(api, fake: FakeVast) -> FakeVast:
