@@ -171,8 +171,8 @@ def _changes(wh: Warehouse, prev: dict | None, wm: dict) -> _Changes:
         return _Changes(True, None, True)
     since, names = None, prev["watermark"].get("names") != wm["names"]
     everything = _Changes(True, None, True)
-    for kind, status, as_of, run_id in wh.query(
-            "SELECT kind, status, as_of_date, run_id FROM runs"
+    for kind, status, as_of in wh.query(
+            "SELECT kind, status, as_of_date FROM runs"
             " WHERE coalesce(finished_at, started_at) > CAST(? AS TIMESTAMPTZ)",
             [prev["watermark"]["runs"] or "-infinity"]):
         if kind not in DATED_KINDS:
@@ -181,11 +181,18 @@ def _changes(wh: Warehouse, prev: dict | None, wm: dict) -> _Changes:
             if status == "ok":
                 return everything
             continue  # a failed run that never got a date wrote nothing but its runs row
-        quoted = wh.scalar("SELECT min(observed_date) FROM gpu_quotes WHERE run_id = ?",
-                           [run_id]) if wm["quotes"] else None
-        first = min(d for d in (as_of, quoted) if d is not None)
-        since = first if since is None else min(since, first)
+        since = as_of if since is None else min(since, as_of)
         names = names or (wm["newest"] is not None and str(as_of) < wm["newest"])
+    # Quotes are stored again by every run (the curated file's too, observed in 2023): only
+    # an observed month whose quotes differ changes the reports priced from it onward.
+    old_quotes = prev["watermark"].get("quotes") or {}
+    for month in {k for k in wm["quotes"].keys() ^ old_quotes.keys()} | {
+            k for k in wm["quotes"].keys() & old_quotes.keys()
+            if wm["quotes"][k] != old_quotes[k]}:
+        if not month[0].isdigit():
+            return everything
+        first = date.fromisoformat(f"{month}-01")
+        since = first if since is None else min(since, first)
     return _Changes(False, since, names)
 
 
@@ -203,8 +210,16 @@ def _watermark(wh: Warehouse) -> dict:
         "newest": (wh.scalar("SELECT max(as_of_date)::VARCHAR FROM coin_snapshots")
                    if "coin_snapshots" in present else None),
         "runs": runs,
-        "quotes": "gpu_quotes" in present,
+        "quotes": _quote_months(wh) if "gpu_quotes" in present else {},
     }
+
+
+def _quote_months(wh: Warehouse) -> dict[str, str]:
+    """{observed month: content hash} of gpu_quotes, without the run that last stored each."""
+    t = _describe(wh, "gpu_quotes")
+    t = _Table(t.name, False, tuple(c for c in t.columns if c != "run_id"), t.signature,
+               "observed_date")
+    return {k: h for k, (_, h) in _content_hashes(wh, t).items()}
 
 
 def _publish_table(wh: Warehouse, t: _Table, tmp: Path, prev_dir: Path | None,
