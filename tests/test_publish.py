@@ -89,8 +89,8 @@ READER = textwrap.dedent("""
             snap = os.path.realpath(os.path.join(target, "latest"))
             expected = json.load(open(os.path.join(snap, "manifest.json")))["tables"]
             for table, rows in expected.items():
-                got = duckdb.sql(
-                    f"SELECT count(*) FROM read_parquet('{snap}/{table}/*.parquet')").fetchall()[0][0]
+                got = duckdb.sql(f"SELECT count(*) FROM read_parquet('{snap}/{table}/*.parquet')"
+                                 ).fetchall()[0][0]
                 if got != rows:
                     bad.append(f"{snap}/{table}: {got} rows, manifest says {rows}")
             # The plain path through the symlink, as an analyst would type it.

@@ -171,6 +171,19 @@ def test_publish_view_months_rewritten_follow_the_runs_since_the_last_snapshot(
     _assert_equals_warehouse(tmp_path / "w.duckdb", target)
 
 
+def test_publish_a_run_whose_months_hold_no_rows_reuses_the_rest(tmp_path):
+    """A daily run dated after the table's last row: the months to rewrite are empty."""
+    target = tmp_path / "published"
+    with _dated_warehouse(tmp_path / "w.duckdb") as wh:
+        _record_run(wh, "20240430T000000Z-a", "daily", "2024-04-30")
+        publish_snapshot(wh, target, run_id="20240430T000000Z-a")
+        _record_run(wh, "20240601T000000Z-b", "daily", "2024-06-01")
+        manifest = json.loads((publish_snapshot(wh, target, run_id="20240601T000000Z-b")
+                               / "manifest.json").read_text())
+    assert manifest["partitions"]["v_t_history"]["written"] == []
+    _assert_equals_warehouse(tmp_path / "w.duckdb", target)
+
+
 def test_publish_an_empty_table_is_one_readable_file_of_no_rows(tmp_path):
     target = tmp_path / "published"
     with open_warehouse(tmp_path / "w.duckdb") as wh:

@@ -141,13 +141,15 @@ def _write_months(wh: Warehouse, t: _Table, folder: Path, *, since: date | None 
             os.rename(f, folder / name)
             files.append(name)
         written[month] = {"rows": 0, "files": files}
+    shutil.rmtree(staging)
+    if not written:  # nothing in the range: DuckDB made the folder and no file
+        return written
     # Row counts from the files' footers, in one pass (not a second evaluation of the view).
     owner = {name: month for month, w in written.items() for name in w["files"]}
     for path, rows in wh.query(
             "SELECT file_name, sum(num_rows)::BIGINT FROM parquet_file_metadata(?) GROUP BY ALL",
             [[str(folder / n) for n in owner]]):
         written[owner[Path(path).name]]["rows"] += rows
-    shutil.rmtree(staging)
     return written
 
 
