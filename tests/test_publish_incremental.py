@@ -171,6 +171,25 @@ def test_publish_view_months_rewritten_follow_the_runs_since_the_last_snapshot(
     _assert_equals_warehouse(tmp_path / "w.duckdb", target)
 
 
+def test_publish_big_table_rows_no_run_recorded_export_it_whole(tmp_path):
+    """A big table's old months are reused only while their row counts hold: rows a killed
+    backfill committed without its run row still reach the snapshot."""
+    target = tmp_path / "published"
+    with _dated_warehouse(tmp_path / "w.duckdb") as wh:
+        wh.query("CREATE TABLE big_history AS SELECT DATE '2024-01-01' + (i % 121)::INTEGER"
+                 " AS day, i AS v FROM range(150000) t(i)")
+        _record_run(wh, "20240430T000000Z-a", "daily", "2024-04-30")
+        publish_snapshot(wh, target, run_id="20240430T000000Z-a")
+        wh.query("INSERT INTO big_history VALUES ('2024-01-15', -1)")
+        _record_run(wh, "20240430T000001Z-b", "daily", "2024-04-30")
+        manifest = json.loads((publish_snapshot(wh, target, run_id="20240430T000001Z-b")
+                               / "manifest.json").read_text())
+    assert manifest["partitions"]["big_history"]["written"] == \
+        ["2024-01", "2024-02", "2024-03", "2024-04"]
+    assert manifest["partitions"]["v_t_history"]["written"] == ["2024-04"]
+    _assert_equals_warehouse(tmp_path / "w.duckdb", target)
+
+
 def test_publish_a_run_whose_months_hold_no_rows_reuses_the_rest(tmp_path):
     """A daily run dated after the table's last row: the months to rewrite are empty."""
     target = tmp_path / "published"

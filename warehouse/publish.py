@@ -244,6 +244,14 @@ def _publish_table(wh: Warehouse, t: _Table, tmp: Path, prev_dir: Path | None,
     hashed = (not t.is_view
               and wh.scalar(f'SELECT count(*) FROM "{t.name}"') < HASHED_ROWS)  # noqa: S608
     hashes = _content_hashes(wh, t) if hashed else {}
+    if not (full or hashed or t.is_view or t.date_column is None):
+        # Rows no run recorded (a backfill killed half-way has committed coin by coin): the
+        # months to reuse must still hold as many rows as they did, or the table goes whole.
+        first = since.strftime("%Y-%m") if since else "9999"
+        before = sum(p["rows"] for k, p in old["months"].items() if k[0].isdigit() and k < first)
+        full = before != wh.scalar(
+            f'SELECT count(*) FROM "{t.name}" WHERE "{t.date_column}" < ?',  # noqa: S608
+            [date.fromisoformat(f"{first}-01")])
     months: dict[str, dict] = {}
     if full:
         written = _write_months(wh, t, folder)
