@@ -1,31 +1,22 @@
 """Published snapshot: after each successful run, the report and history tables as Parquet.
 
 Analysts who want a file they can keep open read these instead of the warehouse (a DuckDB file
-that the daily writer must lock). Each table is a folder of monthly Parquet files,
-`snapshots/<run_id>/<table>/<YYYY-MM>.parquet` (by the table's first DATE column; `all.parquet`
-for a table without one), read as one table with the glob `latest/<table>/*.parquet`.
+the daily writer must lock). Each table is a folder of monthly files,
+`snapshots/<run_id>/<table>/<YYYY-MM>.parquet` (by its first DATE column; `all.parquet` without
+one), read with the glob `latest/<table>/*.parquet`.
 
-Publishing is incremental: only the months that changed since the previous snapshot are
-exported (DuckDB's `COPY ... PARTITION_BY`); every other month's file is a hard link to the
-previous snapshot's file (same inode, no bytes written). What changed is decided without
-reading the history (which would cost as much as exporting it):
+Incremental: only months changed since the previous snapshot are exported (`COPY ...
+PARTITION_BY`); every other month is a hard link to the previous snapshot's file. "Changed" is
+decided without re-reading the history: small base tables by a content hash per month; bigger
+tables and views by the runs logged since (a dated run changes its date's month and, as every
+view row depends only on rows dated at or before it, the later ones), by the quotes' monthly
+content, and by the row counts of the months reused; anything else (backfill, rebuild, schema,
+columns) rewrites the table.
 
-- base tables under `HASHED_ROWS` rows: a content hash per month, compared with the manifest's;
-- bigger tables and the views: the runs recorded since the previous snapshot. A daily run (or
-  a rerun of a past day) changes its as-of date's rows and its quotes' dates; every view row
-  depends only on rows dated at or before its own date, so the months from the earliest of
-  those onward are rewritten. A backfill, a `capcover rebuild`, a run of an unknown kind, a new
-  schema version, a coin's changed symbol or name (the "why" views use the latest), a changed
-  column list or a missing previous file rewrite the whole table.
-
-Atomic as before, so a reader never sees a half-written snapshot or a mix of two runs:
-1. the new snapshot is assembled in a hidden temp folder, then renamed to `snapshots/<run_id>/`
-   (a rename within one file system is atomic);
-2. the `latest` symlink is swapped to it with `os.replace` (also atomic), and `latest.json`
-   (the manifest, for tools that do not follow symlinks) is replaced the same way.
-
-Older snapshots beyond `publish_keep` are pruned; a reader holding one of their files open keeps
-reading it, and a file linked into a newer snapshot lives on (POSIX unlinks only the name).
+Atomic: the snapshot is assembled in a hidden temp folder renamed to `snapshots/<run_id>/`, then
+the `latest` symlink and `latest.json` are swapped with `os.replace`; a reader sees one complete
+run or the previous one. Snapshots beyond `publish_keep` are pruned; an open file, or one linked
+into a newer snapshot, lives on (POSIX unlinks only the name).
 """
 
 from __future__ import annotations
