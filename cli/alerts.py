@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.common import DATE, echo, format_option, load
+from cli.common import DATE, echo, format_option, load_reader
 
 ALERTS_MIGRATION = 5  # warehouse/migrations/005_alerts.sql
 
@@ -24,7 +24,7 @@ def alerts_cmd(since, undelivered: bool, fmt: str) -> None:
     from warehouse.alerts import list_alerts
     from warehouse.db import open_warehouse
 
-    settings = load()
+    settings = load_reader()
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
         wh.require(ALERTS_MIGRATION, "the alerts table")
         cols, rows = list_alerts(wh, since=since, undelivered=undelivered)

@@ -46,16 +46,29 @@ class DateType(click.ParamType):
 DATE = DateType()
 
 
+def _with_db(overrides: dict[str, Any]) -> dict[str, Any]:
+    ctx = click.get_current_context(silent=True)
+    db = (ctx.find_root().obj or {}).get("db") if ctx else None
+    if db is not None:
+        overrides.setdefault("db", db)
+    return overrides
+
+
 def load(**overrides: Any):
     """The effective settings (environment over the config file over defaults), with the global
     `--db` option over all of them."""
     from config.settings import load_settings
 
-    ctx = click.get_current_context(silent=True)
-    db = (ctx.find_root().obj or {}).get("db") if ctx else None
-    if db is not None:
-        overrides.setdefault("db", db)
-    return load_settings(**overrides)
+    return load_settings(**_with_db(overrides))
+
+
+def load_reader(*keys: str):
+    """What a read-only command needs: the warehouse path and lock budget, plus `keys` (e.g.
+    "publish_dir", "schedule_cron"), by the same rules as `load()` but without the settings
+    model (config/reader.py)."""
+    from config.reader import load_reader_settings
+
+    return load_reader_settings(keys, **_with_db({}))
 
 
 def echo(text: str) -> None:

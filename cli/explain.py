@@ -7,7 +7,7 @@ import json
 
 import click
 
-from cli.common import DATE, echo, fail, format_option, load
+from cli.common import DATE, echo, fail, format_option, load_reader
 
 # (section, title) in print order; each section is a list of rows (dicts).
 SECTIONS = (
@@ -81,7 +81,7 @@ def explain_cmd(day, scenario, fmt) -> None:
     from warehouse.db import open_warehouse
     from warehouse.explain import latest_day
 
-    settings = load()
+    settings = load_reader()
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
         wh.require(20, "the why-it-moved views")  # warehouse/migrations/020_why_it_moved.sql
         day = day or latest_day(wh)

@@ -9,7 +9,6 @@ Commands that only read the warehouse never import Prefect (about a second and 7
 from __future__ import annotations
 
 import sys
-from importlib.metadata import PackageNotFoundError, version
 
 import click
 
@@ -18,14 +17,25 @@ from config.errors import ConfigError
 
 
 def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("capcover")
     except PackageNotFoundError:  # running from a source tree that was never installed
         return "0+unknown"
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # A callback, so the installed version is looked up only for --version (reading the
+    # package metadata costs every other command ~15 ms).
+    if value and not ctx.resilient_parsing:
+        click.echo(f"capcover {_version()}")
+        ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(_version(), "--version", prog_name="capcover", message="%(prog)s %(version)s")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=_print_version, help="Show the version and exit.")
 @click.option("--db", type=click.Path(dir_okay=False), default=None,
               help="DuckDB warehouse file (overrides CAPCOVER_DB).")
 @click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import click
 
-from cli.common import DATE, EXIT_USAGE, echo, fail, format_option, load
+from cli.common import DATE, EXIT_USAGE, echo, fail, format_option, load, load_reader
 from ingest import FORM_FACTORS
 from ingest import QUOTE_KINDS as KINDS
 
@@ -39,7 +39,7 @@ def list_cmd(sku, kind, source, day, stats: bool, fmt: str) -> None:
     from warehouse.db import open_warehouse
     from warehouse.quotes import list_quotes, quote_points_on
 
-    settings = load()
+    settings = load_reader()
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
         wh.require(3, "the GPU feeds schema")  # warehouse/migrations/003_gpu_feeds.sql
         if stats:

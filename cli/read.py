@@ -1,10 +1,11 @@
-"""Commands that only read: `report`, `sql`, `config`. None of them imports Prefect."""
+"""Commands that only read: `report`, `sql`, `config`. None of them imports Prefect; `report`
+and `sql` read only the settings they use (cli.common.load_reader)."""
 
 from __future__ import annotations
 
 import click
 
-from cli.common import DATE, echo, fail, format_option, load
+from cli.common import DATE, echo, fail, format_option, load, load_reader
 
 
 @click.command("report")
@@ -20,7 +21,7 @@ def report_cmd(day, scenario, fmt, html, png) -> None:
     from warehouse.db import open_warehouse
     from warehouse.queries import report
 
-    settings = load()
+    settings = load_reader()
     if html or png:
         from report.html import write_report_files
 
@@ -49,7 +50,7 @@ def sql_cmd(query: str, fmt: str) -> None:
     from report.tables import render
     from warehouse.db import open_sandboxed, run_user_sql
 
-    settings = load()
+    settings = load_reader("publish_dir")
     with open_sandboxed(settings.db, readable_dirs=[settings.publish_path()],
                         lock_budget_s=settings.lock_budget_s) as wh:
         cols, rows = run_user_sql(wh, query)

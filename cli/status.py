@@ -11,7 +11,7 @@ import json
 
 import click
 
-from cli.common import EXIT_FAILED, EXIT_OK, echo, format_option, load
+from cli.common import EXIT_FAILED, EXIT_OK, echo, format_option, load_reader
 
 # Tables show the first columns; CSV and JSON carry them all.
 COMPACT = ("run_id", "kind", "status", "started_at", "duration_s", "as_of_date",
@@ -60,7 +60,7 @@ def render_status(data: dict, fmt: str) -> str:
 def status_cmd(limit: int, fmt: str) -> int:
     """The last runs and the next scheduled one; exit 0 when the latest run succeeded, 1 when
     it failed or none ran."""
-    settings = load()
+    settings = load_reader("schedule_cron", "schedule_timezone")
     data = status_data(settings, limit)
     text = render_status(data, fmt)
     if fmt == "csv":  # keep CSV pure; the schedule line goes to stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import re
@@ -21,6 +20,13 @@ from pydantic_settings import (
 )
 
 from config.errors import ConfigError
+from config.sources import (  # noqa: F401 - NON_SETTING_ENV is part of this API
+    NON_SETTING_ENV,
+    check_env_names,
+    one_line,
+    publish_path,
+    read_config_file,
+)
 from model.alerts import AlertRules
 from model.scenarios import BUILTIN_SCENARIOS_PATH, Scenario, merge_scenarios, parse_scenarios
 
@@ -210,7 +216,7 @@ class Settings(BaseSettings):
 
     def publish_path(self) -> Path:
         """Where successful runs publish their Parquet snapshot."""
-        return self.publish_dir if self.publish_dir is not None else self.db.parent / "published"
+        return publish_path(self.db, self.publish_dir)
 
     def alert_rule_config(self) -> AlertRules:
         return AlertRules(
@@ -246,49 +252,6 @@ class _GivenOnly(Settings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings,)
-
-
-# CAPCOVER_* variables that are not settings: CI's switch that turns the "no Chromium" skip of
-# the HTML-report tests into a failure. Any other unknown CAPCOVER_* variable is a mistake.
-NON_SETTING_ENV = frozenset({"CAPCOVER_REQUIRE_CHROMIUM"})
-
-
-def _suggest(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]}?)" if close else ""
-
-
-def _check_env_names(environ: dict[str, str]) -> None:
-    """An unknown `CAPCOVER_*` variable (a typo) is an error, not a silently ignored value."""
-    known = sorted(f"CAPCOVER_{name.upper()}" for name in Settings.model_fields
-                   if name != "scenario")
-    for key in sorted(environ):
-        name = key.upper()  # pydantic-settings reads the variables case-insensitively
-        if name == "CAPCOVER_SCENARIO":
-            raise ConfigError(f"{key!s}: scenarios come only from the CAPCOVER_CONFIG file, "
-                              "as [[scenario]] tables; unset it")
-        if name.startswith("CAPCOVER_") and name not in known and name not in NON_SETTING_ENV:
-            raise ConfigError(f"{key!s}: not a capcover setting{_suggest(name, known)}; "
-                              "unset it or fix the name")
-
-
-def _read_config_file(path: str) -> None:
-    """The CAPCOVER_CONFIG file exists, is TOML and has only known top-level keys."""
-    file = Path(path)
-    if not file.is_file():
-        raise ConfigError(f"CAPCOVER_CONFIG: no such file {path}")
-    try:
-        doc = tomllib.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"CAPCOVER_CONFIG {path}: cannot read it "
-                          f"({type(exc).__name__})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"CAPCOVER_CONFIG {path}: not valid TOML ({exc})") from None
-    known = sorted(Settings.model_fields)
-    for key in doc:
-        if key not in Settings.model_fields:
-            raise ConfigError(f"CAPCOVER_CONFIG {path}: unknown key {key!r}"
-                              f"{_suggest(key, known)}")
 
 
 def _scheme(url: str) -> str:
@@ -349,19 +312,18 @@ def load_settings(*, environ: bool = True, **overrides: Any) -> Settings:
     try:
         return _load(environ, overrides)
     except ConfigError as exc:
-        # One line whatever a value or a file path held (a TOML error quotes the file).
-        text = " ".join(str(exc).split())
-        if text != str(exc):
-            raise ConfigError(text) from None
-        raise
+        single = one_line(exc)
+        if single is exc:
+            raise
+        raise single from None
 
 
 def _load(environ: bool, overrides: dict[str, Any]) -> Settings:
     if environ:
-        _check_env_names(dict(os.environ))
+        check_env_names(dict(os.environ))
     path = os.environ.get("CAPCOVER_CONFIG") if environ else None
     if path:
-        _read_config_file(path)
+        read_config_file(path)
     try:
         settings = (Settings if environ else _GivenOnly)(**overrides)
     except ValidationError as exc:

@@ -16,10 +16,12 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import datetime
-
-import requests
+from typing import TYPE_CHECKING
 
 from config.schedule import next_run
+
+if TYPE_CHECKING:
+    import requests
 
 FLOW_NAME = "capcover-daily"
 DEPLOYMENT_NAME = "daily"
@@ -34,6 +36,7 @@ def api_session(retries: int = 5) -> requests.Session:
     that meets another writer (the scheduler filling a new deployment's runs, a runner's
     heartbeat) fails with SQLITE_BUSY, which the server answers
     `503 {"exception_message": "Service Unavailable"}` having changed nothing."""
+    import requests  # here, not at the top: `capcover status` without an API never needs it
     from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
 
@@ -55,6 +58,8 @@ def check_server(api_url: str | None, timeout_s: float = 3.0) -> str:
         raise PrefectUnavailable(
             f"capcover serve needs a running Prefect server (PREFECT_API_URL is not set; "
             f"the temporary server cannot schedule): {START_HINT}")
+    import requests
+
     url = api_url.rstrip("/")
     try:
         resp = requests.get(f"{url}/health", timeout=timeout_s)
@@ -103,6 +108,8 @@ class NextRun:
 def next_scheduled_from_api(api_url: str, timeout_s: float = 3.0) -> NextRun | None:
     """The deployment's next Scheduled flow run from the Prefect API, or None if unreachable
     or the deployment does not exist there."""
+    import requests
+
     url = api_url.rstrip("/")
     http = api_session(retries=2)
     try:

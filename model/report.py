@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from model.coverage import coverage
 from model.prices import ANY_FORM_FACTOR, MaxAge, PriceEstimate, estimate, fresh
-from model.scenarios import Scenario
+
+# Scenario is an annotation only; model.scenarios loads pydantic, which `capcover alerts`
+# (reading stored report rows) does not need.
+if TYPE_CHECKING:
+    from model.scenarios import Scenario
 
 
 @dataclass(frozen=True)

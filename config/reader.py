@@ -1,0 +1,170 @@
+"""The few settings a read-only command needs, read without the settings model.
+
+`capcover sql`, `report`, `alerts`, `status`, `quotes list` and `explain` need the warehouse
+path and the lock budget (and `sql` the publish folder, `status` the schedule). Building the
+full pydantic-settings model for them costs more than their query (~130 ms of imports), so this
+reader takes exactly those keys from the same places with the same precedence (given values >
+`CAPCOVER_*` environment > CAPCOVER_CONFIG file > defaults) and the same strictness: unknown
+`CAPCOVER_*` names and file keys are refused as config/sources.py words it, and a value the
+plain parsers below do not accept is handed to the full model, so a bad CAPCOVER_DB or
+CAPCOVER_LOCK_BUDGET_S fails with exactly the model's one-line message. Values of other keys
+are not checked here: a read-only command does not use them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from config.errors import ConfigError
+from config.sources import check_env_names, env_values, one_line, publish_path, read_config_file
+
+# What every read-only command reads; OPTIONAL keys only when asked for.
+ALWAYS = ("db", "config", "lock_budget_s")
+OPTIONAL = ("publish_dir", "schedule_cron", "schedule_timezone")
+
+# Settings' defaults for these keys (tests/test_readers_lean.py compares them with the model).
+DEFAULTS: dict[str, Any] = {
+    "db": Path("data/capcover.duckdb"),
+    "config": None,
+    "lock_budget_s": 30.0,
+    "publish_dir": None,
+    "schedule_cron": "20 0 * * *",
+    "schedule_timezone": "UTC",
+}
+
+# A plain decimal number, as a string; anything fancier goes to the model.
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+class _Unsure(Exception):
+    """The plain parser does not accept this value; the settings model decides."""
+
+
+def _path(value: Any) -> Path:
+    if isinstance(value, Path):  # e.g. `--db` given as a Path by a caller; the model keeps it
+        return value
+    if type(value) is str and value.strip():
+        return Path(value)
+    raise _Unsure
+
+
+def _seconds(value: Any) -> float:
+    """A finite number >= 0 (Field(ge=0), allow_inf_nan=False)."""
+    if type(value) is str and _NUMBER.fullmatch(value):
+        number = float(value)
+    elif type(value) is float:
+        number = value
+    elif type(value) is int and abs(value) <= 2**53:  # exactly representable
+        number = float(value)
+    else:
+        raise _Unsure
+    if not math.isfinite(number) or number < 0:
+        raise _Unsure
+    return number
+
+
+def _cron(value: Any) -> str:
+    from config.schedule import check_cron
+
+    if type(value) is not str:
+        raise _Unsure
+    try:
+        return check_cron(value)
+    except ValueError:
+        raise _Unsure from None
+
+
+def _timezone(value: Any) -> str:
+    from config.schedule import check_timezone
+
+    if type(value) is not str:
+        raise _Unsure
+    try:
+        return check_timezone(value)
+    except ValueError:
+        raise _Unsure from None
+
+
+PARSERS: dict[str, Callable[[Any], Any]] = {
+    "db": _path, "config": _path, "publish_dir": _path, "lock_budget_s": _seconds,
+    "schedule_cron": _cron, "schedule_timezone": _timezone,
+}
+
+
+class ReaderSettings:
+    """The settings one read-only command asked for, as attributes (`db` a Path,
+    `lock_budget_s` seconds, ...); asking for one that was not read is an AttributeError."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        object.__setattr__(self, "_values", dict(values))
+
+    def __getattr__(self, name: str) -> Any:
+        values = object.__getattribute__(self, "_values")
+        if name in values:
+            return values[name]
+        raise AttributeError(f"{name} was not read: pass it to load_reader_settings()")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("ReaderSettings is read-only")
+
+    def __repr__(self) -> str:
+        return f"ReaderSettings({self._values!r})"
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+    def publish_path(self) -> Path:
+        """Where successful runs publish their Parquet snapshot (needs `publish_dir`)."""
+        return publish_path(self.db, self.publish_dir)
+
+
+def load_reader_settings(keys: Iterable[str] = (), **overrides: Any) -> ReaderSettings:
+    """The ALWAYS keys plus `keys` (from OPTIONAL), as `load_settings(**overrides)` would give
+    them, or the ConfigError line it would raise for them (the CLI exits 2 on it)."""
+    wanted = set(ALWAYS) | set(keys)
+    unknown = wanted - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"not a reader setting: {', '.join(sorted(unknown))}")
+    names = [name for name in DEFAULTS if name in wanted]  # the model's field order
+    try:
+        return _load(names, overrides)
+    except ConfigError as exc:
+        single = one_line(exc)
+        if single is exc:
+            raise
+        raise single from None
+
+
+def _load(names: list[str], overrides: dict[str, Any]) -> ReaderSettings:
+    check_env_names(os.environ)
+    path = os.environ.get("CAPCOVER_CONFIG")  # the file the model reads (exact name)
+    doc = read_config_file(path) if path else {}
+    env = env_values(os.environ)
+    raw: dict[str, Any] = {}
+    for name in names:
+        for source in (overrides, env, doc):
+            if name in source:
+                raw[name] = source[name]
+                break
+    values = {}
+    try:
+        for name in names:
+            values[name] = PARSERS[name](raw[name]) if name in raw else DEFAULTS[name]
+    except _Unsure:
+        return _from_model(names, raw)
+    return ReaderSettings(values)
+
+
+def _from_model(names: list[str], raw: dict[str, Any]) -> ReaderSettings:
+    """Let the settings model judge the raw values: its error line, or its parsed values."""
+    from config.settings import load_settings
+
+    model = load_settings(environ=False, **raw)
+    return ReaderSettings({name: getattr(model, name) for name in names})

@@ -1,0 +1,105 @@
+"""Where settings come from, checked without pydantic: the `CAPCOVER_*` names in the environment
+and the CAPCOVER_CONFIG TOML file.
+
+Both the full settings model (config/settings.py) and the read-only commands' reader
+(config/reader.py) use these checks, so a typo in a name is refused the same way by every
+command. Importing this module loads no pydantic (about 130 ms at import).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from config.errors import ConfigError
+
+# Every field of config.settings.Settings, in its declaration order (pydantic validates in this
+# order, so the first bad value it names is the first of these). tests/test_readers_lean.py
+# fails when the model and this list part.
+SETTING_NAMES = (
+    "db", "config", "categories",
+    "coingecko_plan", "coingecko_base_url", "coingecko_api_key", "coingecko_rate_per_minute",
+    "http_connect_timeout_s", "http_read_timeout_s", "http_retry_budget_s",
+    "http_deadline_s", "http_max_body_mb", "max_clock_skew_s",
+    "quotes_file", "vastai_base_url", "vastai_gpu_names", "vastai_rate_per_minute",
+    "runpod_base_url", "runpod_rate_per_minute",
+    "gpuhunt_base_url", "gpuhunt_providers", "gpuhunt_rate_per_minute",
+    "price_max_age_rental_days", "price_max_age_purchase_days", "lock_budget_s",
+    "alert_urls", "alert_scenarios", "alert_rules", "alert_levels",
+    "alert_relative_change_pct", "alert_stale_after_h", "alert_feed_failure_days",
+    "schedule_cron", "schedule_timezone", "publish_dir", "publish_keep",
+    "sector_cap_min_usd", "sector_cap_max_usd", "max_daily_move",
+    "scenario",
+)
+
+# CAPCOVER_* variables that are not settings: CI's switch that turns the "no Chromium" skip of
+# the HTML-report tests into a failure. Any other unknown CAPCOVER_* variable is a mistake.
+NON_SETTING_ENV = frozenset({"CAPCOVER_REQUIRE_CHROMIUM"})
+
+
+def suggest(name: str, known: list[str]) -> str:
+    import difflib  # only when a name is wrong
+
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def check_env_names(environ: Mapping[str, str]) -> None:
+    """An unknown `CAPCOVER_*` variable (a typo) is an error, not a silently ignored value."""
+    known = sorted(f"CAPCOVER_{name.upper()}" for name in SETTING_NAMES if name != "scenario")
+    for key in sorted(environ):
+        name = key.upper()  # pydantic-settings reads the variables case-insensitively
+        if name == "CAPCOVER_SCENARIO":
+            raise ConfigError(f"{key!s}: scenarios come only from the CAPCOVER_CONFIG file, "
+                              "as [[scenario]] tables; unset it")
+        if name.startswith("CAPCOVER_") and name not in known and name not in NON_SETTING_ENV:
+            raise ConfigError(f"{key!s}: not a capcover setting{suggest(name, known)}; "
+                              "unset it or fix the name")
+
+
+def env_values(environ: Mapping[str, str]) -> dict[str, str]:
+    """Setting name -> raw value from `CAPCOVER_<NAME>` variables, matched case-insensitively
+    as pydantic-settings does (when two spellings are set, the later one in `environ` wins)."""
+    out = {}
+    for key, value in environ.items():
+        lower = key.lower()
+        if lower.startswith("capcover_"):
+            out[lower.removeprefix("capcover_")] = value
+    return out
+
+
+def read_config_file(path: str) -> dict[str, Any]:
+    """The CAPCOVER_CONFIG file's document: it exists, is TOML and has only known top-level
+    keys."""
+    import tomllib  # only when there is a file
+
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"CAPCOVER_CONFIG: no such file {path}")
+    try:
+        doc = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"CAPCOVER_CONFIG {path}: cannot read it "
+                          f"({type(exc).__name__})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"CAPCOVER_CONFIG {path}: not valid TOML ({exc})") from None
+    known = sorted(SETTING_NAMES)
+    for key in doc:
+        if key not in SETTING_NAMES:
+            raise ConfigError(f"CAPCOVER_CONFIG {path}: unknown key {key!r}"
+                              f"{suggest(key, known)}")
+    return doc
+
+
+def publish_path(db: Path, publish_dir: Path | None) -> Path:
+    """Where successful runs publish their Parquet snapshot: CAPCOVER_PUBLISH_DIR, else
+    `published/` beside the warehouse."""
+    return publish_dir if publish_dir is not None else db.parent / "published"
+
+
+def one_line(exc: ConfigError) -> ConfigError:
+    """The same error on one line, whatever a value or a file path held (a TOML error quotes
+    the file)."""
+    text = " ".join(str(exc).split())
+    return exc if text == str(exc) else ConfigError(text)
