@@ -38,7 +38,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # A plain decimal number, as a string; anything fancier goes to the model.
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 class _Unsure(Exception):

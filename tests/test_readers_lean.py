@@ -1,0 +1,256 @@
+"""Read-only commands at the floor (issue 13 item 3): `sql`, `report`, `alerts`, `status`,
+`quotes list` and `explain` read only the settings they use through config/reader.py, which
+agrees with the full settings model on every key it reads (a property test), and none of them
+loads the heavy libraries a user does not need for that command (a fresh interpreter each)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cli.main import main
+from config.errors import ConfigError
+from config.reader import ALWAYS, DEFAULTS, OPTIONAL, load_reader_settings
+from config.settings import Settings, load_settings
+from config.sources import SETTING_NAMES
+from flows.sequence import run_daily
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("prefect", "requests", "rich", "pydantic", "pydantic_settings", "apprise", "matplotlib",
+         "jinja2")
+READERS = [  # (argv, exit code on a warehouse after one daily run)
+    (["sql", "SELECT count(*) AS n FROM report_daily"], 0),
+    (["report"], 0),
+    (["alerts"], 0),
+    (["status"], 0),
+    (["quotes", "list"], 0),
+    (["explain"], 1),  # one report day: nothing to compare with, said in one line
+]
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for key in list(os.environ):
+        if key.upper().startswith(("CAPCOVER_", "PREFECT_")):
+            monkeypatch.delenv(key)
+    return monkeypatch
+
+
+@pytest.fixture
+def warehouse(fake_cg, settings):
+    fake_cg.serve()
+    run_daily(settings)
+    return settings.db
+
+
+# -- the reader agrees with the settings model ----------------------------------------------
+
+def test_sources_setting_names_are_the_models_fields_in_order():
+    assert SETTING_NAMES == tuple(Settings.model_fields)
+
+
+def test_reader_defaults_are_the_models(clean_env):
+    full = load_settings()
+    assert DEFAULTS == {name: getattr(full, name) for name in DEFAULTS}
+    assert set(DEFAULTS) == set(ALWAYS) | set(OPTIONAL)
+    lean = load_reader_settings(OPTIONAL)
+    assert lean.as_dict() == DEFAULTS
+    assert lean.publish_path() == full.publish_path()
+
+
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else repr(value)  # inf and -inf are TOML too
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a TOML basic string
+    return repr(value)
+
+
+_env_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+                    max_size=12)
+_numbers = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(-10**20, 10**20).map(str),
+    st.sampled_from(["", " ", "1e3", ".5", "5.", "-0", "+2", " 5", "5 ", "1_0", "0x10", "inf",
+                     "-inf", "nan", "1e400", "1E-3", "٣", "true"]),
+    _env_text,
+)
+_paths = st.one_of(st.sampled_from(["", " ", "\t", "x.duckdb", "a/b.duckdb", "~/w", "."]),
+                   _env_text)
+_crons = st.one_of(st.sampled_from(["20 0 * * *", " 20  0 * * * ", "every day", "61 0 * * *",
+                                    "*/5 * * * *", "0 0 * * 1-5", "* * *"]), _env_text)
+_zones = st.one_of(st.sampled_from(["UTC", "Europe/Berlin", "Mars/Olympus", "", "utc",
+                                    "../etc"]), _env_text)
+ENV_VALUES = {"db": _paths, "lock_budget_s": _numbers, "publish_dir": _paths,
+              "schedule_cron": _crons, "schedule_timezone": _zones}
+_toml_any = st.one_of(st.booleans(), st.integers(-2**63, 2**63 - 1),
+                      st.floats(allow_nan=True, allow_infinity=True), _env_text)
+TOML_VALUES = {"db": st.one_of(_paths, _toml_any),
+               "lock_budget_s": st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                                          st.integers(-2**63, 2**63 - 1), _numbers, _toml_any),
+               "publish_dir": st.one_of(_paths, _toml_any),
+               "schedule_cron": st.one_of(_crons, _toml_any),
+               "schedule_timezone": st.one_of(_zones, _toml_any)}
+
+
+def _some(strategies: dict) -> st.SearchStrategy[dict]:
+    return st.fixed_dictionaries({}, optional=strategies)
+
+
+@contextmanager
+def _environ(values: dict[str, str]):
+    keep = {k: v for k, v in os.environ.items() if not k.upper().startswith("CAPCOVER_")}
+    with mock.patch.dict(os.environ, {**keep, **values}, clear=True):
+        yield
+
+
+def _outcome(load):
+    try:
+        return "ok", load()
+    except ConfigError as exc:
+        return "error", str(exc)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(env=_some(ENV_VALUES), doc=_some(TOML_VALUES), lower=st.booleans(),
+       db_option=st.one_of(st.none(), _paths))
+def test_reader_matches_the_settings_model_on_every_key_it_reads(tmp_path, env, doc, lower,
+                                                                  db_option):
+    variables = {(f"capcover_{k}" if lower else f"CAPCOVER_{k.upper()}"): v
+                 for k, v in env.items()}
+    if doc:
+        path = tmp_path / "capcover.toml"
+        path.write_text("".join(f"{k} = {_toml(v)}\n" for k, v in doc.items()),
+                        encoding="utf-8")
+        variables["CAPCOVER_CONFIG"] = str(path)
+    overrides = {} if db_option is None else {"db": db_option}
+    with _environ(variables):
+        full = _outcome(lambda: load_settings(**overrides))
+        lean = _outcome(lambda: load_reader_settings(OPTIONAL, **overrides))
+    assert full[0] == lean[0], (full, lean)
+    if full[0] == "error":
+        assert lean[1] == full[1]
+    else:
+        assert lean[1].as_dict() == {name: getattr(full[1], name) for name in DEFAULTS}
+        assert lean[1].publish_path() == full[1].publish_path()
+
+
+def test_reader_refuses_an_unknown_variable_like_the_model(clean_env):
+    clean_env.setenv("CAPCOVER_LOCK_BUGDET_S", "5")
+    with pytest.raises(ConfigError) as full:
+        load_settings()
+    with pytest.raises(ConfigError) as lean:
+        load_reader_settings()
+    assert str(lean.value) == str(full.value)
+    assert "did you mean CAPCOVER_LOCK_BUDGET_S?" in str(lean.value)
+
+
+def test_reader_refuses_an_unknown_file_key_like_the_model(clean_env, tmp_path):
+    path = tmp_path / "capcover.toml"
+    path.write_text('lock_budget = 5\n', encoding="utf-8")
+    clean_env.setenv("CAPCOVER_CONFIG", str(path))
+    with pytest.raises(ConfigError) as full:
+        load_settings()
+    with pytest.raises(ConfigError) as lean:
+        load_reader_settings()
+    assert str(lean.value) == str(full.value)
+    assert "unknown key 'lock_budget' (did you mean lock_budget_s?)" in str(lean.value)
+
+
+def test_reader_asking_for_a_key_it_did_not_read_is_an_attribute_error(clean_env):
+    with pytest.raises(AttributeError, match="schedule_cron was not read"):
+        _ = load_reader_settings().schedule_cron
+
+
+# -- the commands: same exits, same precedence ----------------------------------------------
+
+@pytest.mark.parametrize(("argv", "_code"), READERS, ids=[" ".join(a[:2]) for a, _ in READERS])
+@pytest.mark.parametrize(("name", "value", "says"), [
+    ("CAPCOVER_DB", "", "CAPCOVER_DB: must not be empty"),
+    ("CAPCOVER_LOCK_BUDGET_S", "-1", "CAPCOVER_LOCK_BUDGET_S: Input should be greater than"),
+    ("CAPCOVER_LOCK_BUDGET_S", "inf", "CAPCOVER_LOCK_BUDGET_S: Input should be a finite"),
+    ("CAPCOVER_LOCK_BUDGET_S", "soon", "CAPCOVER_LOCK_BUDGET_S: Input should be a valid"),
+    ("CAPCOVER_DB_PATH", "x.duckdb", "CAPCOVER_DB_PATH: not a capcover setting"),
+])
+def test_readers_bad_value_they_read_exits_2_naming_it(clean_env, capsys, argv, _code, name,
+                                                       value, says):
+    clean_env.setenv(name, value)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"capcover: error: {says}") and err.count("\n") == 1
+
+
+def test_readers_status_checks_the_schedule_it_reads(warehouse, monkeypatch, capsys):
+    monkeypatch.setenv("CAPCOVER_SCHEDULE_CRON", "every day")
+    assert main(["status"]) == 2
+    assert "CAPCOVER_SCHEDULE_CRON: must be a 5-field cron" in capsys.readouterr().err
+
+
+def test_readers_ignore_settings_they_do_not_read(warehouse, monkeypatch, capsys):
+    # A read-only command never uses the CoinGecko plan; `run` and `config` still refuse it.
+    monkeypatch.setenv("CAPCOVER_COINGECKO_PLAN", "gold")
+    assert main(["report", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)
+    assert main(["config"]) == 2
+    assert "CAPCOVER_COINGECKO_PLAN" in capsys.readouterr().err
+
+
+def test_readers_environment_beats_file_beats_default(warehouse, monkeypatch, tmp_path, capsys):
+    path = tmp_path / "capcover.toml"
+    path.write_text(f'db = "{warehouse}"\nlock_budget_s = 1.5\n', encoding="utf-8")
+    monkeypatch.delenv("CAPCOVER_DB")
+    monkeypatch.delenv("CAPCOVER_LOCK_BUDGET_S")
+    monkeypatch.setenv("CAPCOVER_CONFIG", str(path))
+    sql = ["sql", "SELECT count(*) AS n FROM report_daily", "--format", "json"]
+    assert main(sql) == 0  # the warehouse named only in the file
+    assert json.loads(capsys.readouterr().out)[0]["n"] == 4
+    assert load_reader_settings().lock_budget_s == 1.5
+    monkeypatch.setenv("CAPCOVER_DB", str(tmp_path / "elsewhere.duckdb"))
+    assert main(sql) == 1  # the environment wins: no warehouse there
+    assert "elsewhere.duckdb" in capsys.readouterr().err
+    assert main(["--db", str(warehouse), *sql]) == 0  # and --db beats the environment
+
+
+# -- what each command imports --------------------------------------------------------------
+
+PROBE = ("import json, sys\nfrom cli.main import main\ncode = main(json.loads(sys.argv[1]))\n"
+         "print(json.dumps({'code': code, 'loaded': sorted({m.split('.')[0] for m in "
+         "sys.modules} & set(json.loads(sys.argv[2])))}), file=sys.stderr)\n")
+
+
+def _loaded(argv: list[str], env: dict[str, str]) -> tuple[int, list[str]]:
+    """Exit code and the HEAVY modules loaded after running `argv` in a fresh interpreter."""
+    proc = subprocess.run([sys.executable, "-c", PROBE, json.dumps(argv), json.dumps(HEAVY)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          env={**env, "PATH": "/usr/bin:/bin"})
+    last = json.loads(proc.stderr.strip().splitlines()[-1])
+    return last["code"], last["loaded"]
+
+
+@pytest.mark.parametrize(("argv", "code"), READERS, ids=[" ".join(a[:2]) for a, _ in READERS])
+def test_readers_load_no_heavy_module_for_csv_and_json(warehouse, env, argv, code):
+    for fmt in ("csv", "json"):
+        assert _loaded([*argv, "--format", fmt], env) == (code, [])
+
+
+def test_readers_status_loads_requests_only_for_a_prefect_api(warehouse, env):
+    # Nothing listens on port 9: status falls back to the cron schedule, having asked.
+    api = {**env, "PREFECT_API_URL": "http://127.0.0.1:9/api"}
+    assert _loaded(["status", "--format", "json"], api) == (0, ["requests"])
+
+
+def test_readers_table_format_loads_rich_and_nothing_else_heavy(warehouse, env):
+    assert _loaded(["report"], env) == (0, ["rich"])
