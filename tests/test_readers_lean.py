@@ -252,5 +252,38 @@ def test_readers_status_loads_requests_only_for_a_prefect_api(warehouse, env):
     assert _loaded(["status", "--format", "json"], api) == (0, ["requests"])
 
 
-def test_readers_table_format_loads_rich_and_nothing_else_heavy(warehouse, env):
-    assert _loaded(["report"], env) == (0, ["rich"])
+@pytest.mark.parametrize(("argv", "code"), READERS, ids=[" ".join(a[:2]) for a, _ in READERS])
+def test_readers_plain_tables_load_no_rich(warehouse, env, argv, code):
+    assert _loaded(argv, env) == (code, [])  # the default format: a table, drawn without rich
+
+
+# -- tables without rich --------------------------------------------------------------------
+
+_ascii = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=14)
+_any_text = st.text(max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(columns=st.lists(st.one_of(_ascii, _any_text), min_size=1, max_size=4),
+       data=st.data(), title=st.one_of(st.none(), _ascii, _any_text))
+def test_tables_plain_table_is_exactly_what_rich_prints(columns, data, title):
+    from report.tables import _plain_table, _rich_table
+
+    cell = st.one_of(_ascii, _any_text, st.sampled_from(["[b]x", ":smile:", "a\tb", "x\ny"]))
+    cells = data.draw(st.lists(st.lists(cell, min_size=len(columns), max_size=len(columns)),
+                               max_size=4))
+    plain = _plain_table(columns, cells, title)
+    if plain is not None:
+        assert plain == _rich_table(columns, cells, title)
+
+
+def test_tables_plain_table_draws_typical_results_itself():
+    from report.tables import _plain_table, _rich_table, render
+
+    cols, rows = ["report_date", "scenario", "coverage_ratio"], [("2024-04-03", "h100", 0.4492)]
+    cells = [["2024-04-03", "h100", "0.4492"]]
+    assert _plain_table(cols, cells, "capcover daily report") == _rich_table(
+        cols, cells, "capcover daily report")
+    assert render(cols, rows, "table", title="capcover daily report").splitlines()[1] == (
+        "\u250f" + "\u2533".join("\u2501" * n for n in (13, 10, 16)) + "\u2513")
+    assert _plain_table(["x"], [["caf\u00e9"]], None) is None  # rich measures wide text
