@@ -35,11 +35,12 @@ def quotes_group() -> None:
 @format_option
 def list_cmd(sku, kind, source, day, stats: bool, fmt: str) -> None:
     """Stored quotes (default: each source's latest)."""
+    from config.reader import PRICE_AGE
     from report.tables import render
     from warehouse.db import open_warehouse
     from warehouse.quotes import list_quotes, quote_points_on
 
-    settings = load_reader()
+    settings = load_reader(*(PRICE_AGE if stats else ()))
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
         wh.require(3, "the GPU feeds schema")  # warehouse/migrations/003_gpu_feeds.sql
         if stats:

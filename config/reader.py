@@ -23,22 +23,29 @@ from typing import Any
 from config.errors import ConfigError
 from config.sources import check_env_names, env_values, one_line, publish_path, read_config_file
 
-# What every read-only command reads; OPTIONAL keys only when asked for.
+# What every read-only command reads; OPTIONAL keys only when asked for (`sql` the publish
+# folder, `status` the schedule, `quotes list --stats` the price method's staleness window).
 ALWAYS = ("db", "config", "lock_budget_s")
-OPTIONAL = ("publish_dir", "schedule_cron", "schedule_timezone")
+OPTIONAL = ("price_max_age_rental_days", "price_max_age_purchase_days", "schedule_cron",
+            "schedule_timezone", "publish_dir")
+PRICE_AGE = ("price_max_age_rental_days", "price_max_age_purchase_days")
 
-# Settings' defaults for these keys (tests/test_readers_lean.py compares them with the model).
+# Settings' defaults for these keys, in the model's field order (tests/test_readers_lean.py
+# compares them with the model).
 DEFAULTS: dict[str, Any] = {
     "db": Path("data/capcover.duckdb"),
     "config": None,
+    "price_max_age_rental_days": 7,
+    "price_max_age_purchase_days": 1095,
     "lock_budget_s": 30.0,
-    "publish_dir": None,
     "schedule_cron": "20 0 * * *",
     "schedule_timezone": "UTC",
+    "publish_dir": None,
 }
 
 # A plain decimal number, as a string; anything fancier goes to the model.
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_DAYS = re.compile(r"0|[1-9][0-9]{0,17}")
 
 
 class _Unsure(Exception):
@@ -68,6 +75,15 @@ def _seconds(value: Any) -> float:
     return number
 
 
+def _days(value: Any) -> int:
+    """A whole number >= 0 (Field(ge=0)); strings only in plain decimal digits."""
+    if type(value) is str and _DAYS.fullmatch(value):
+        return int(value)
+    if type(value) is int and value >= 0:
+        return value
+    raise _Unsure
+
+
 def _cron(value: Any) -> str:
     from config.schedule import check_cron
 
@@ -93,6 +109,7 @@ def _timezone(value: Any) -> str:
 PARSERS: dict[str, Callable[[Any], Any]] = {
     "db": _path, "config": _path, "publish_dir": _path, "lock_budget_s": _seconds,
     "schedule_cron": _cron, "schedule_timezone": _timezone,
+    "price_max_age_rental_days": _days, "price_max_age_purchase_days": _days,
 }
 
 
@@ -123,6 +140,13 @@ class ReaderSettings:
     def publish_path(self) -> Path:
         """Where successful runs publish their Parquet snapshot (needs `publish_dir`)."""
         return publish_path(self.db, self.publish_dir)
+
+    def price_max_age(self):  # -> model.prices.MaxAge, as Settings.price_max_age
+        """The price method's staleness window in days (needs the PRICE_AGE keys)."""
+        from model.prices import MaxAge
+
+        return MaxAge(rental_days=self.price_max_age_rental_days,
+                      purchase_days=self.price_max_age_purchase_days)
 
 
 def load_reader_settings(keys: Iterable[str] = (), **overrides: Any) -> ReaderSettings:

@@ -34,6 +34,7 @@ READERS = [  # (argv, exit code on a warehouse after one daily run)
     (["alerts"], 0),
     (["status"], 0),
     (["quotes", "list"], 0),
+    (["quotes", "list", "--stats"], 0),
     (["explain"], 1),  # one report day: nothing to compare with, said in one line
 ]
 
@@ -93,8 +94,11 @@ _crons = st.one_of(st.sampled_from(["20 0 * * *", " 20  0 * * * ", "every day", 
                                     "*/5 * * * *", "0 0 * * 1-5", "* * *"]), _env_text)
 _zones = st.one_of(st.sampled_from(["UTC", "Europe/Berlin", "Mars/Olympus", "", "utc",
                                     "../etc"]), _env_text)
+_days = st.one_of(st.integers(-5, 10**20).map(str),
+                  st.sampled_from(["", "007", "+7", "-0", "7.0", " 7", "1e3", "٧", "0"]), _env_text)
 ENV_VALUES = {"db": _paths, "lock_budget_s": _numbers, "publish_dir": _paths,
-              "schedule_cron": _crons, "schedule_timezone": _zones}
+              "schedule_cron": _crons, "schedule_timezone": _zones,
+              "price_max_age_rental_days": _days, "price_max_age_purchase_days": _days}
 _toml_any = st.one_of(st.booleans(), st.integers(-2**63, 2**63 - 1),
                       st.floats(allow_nan=True, allow_infinity=True), _env_text)
 TOML_VALUES = {"db": st.one_of(_paths, _toml_any),
@@ -102,7 +106,10 @@ TOML_VALUES = {"db": st.one_of(_paths, _toml_any),
                                           st.integers(-2**63, 2**63 - 1), _numbers, _toml_any),
                "publish_dir": st.one_of(_paths, _toml_any),
                "schedule_cron": st.one_of(_crons, _toml_any),
-               "schedule_timezone": st.one_of(_zones, _toml_any)}
+               "schedule_timezone": st.one_of(_zones, _toml_any),
+               "price_max_age_rental_days": st.one_of(st.integers(-3, 10**6), _days, _toml_any),
+               "price_max_age_purchase_days": st.one_of(st.integers(-3, 10**6), _days,
+                                                        _toml_any)}
 
 
 def _some(strategies: dict) -> st.SearchStrategy[dict]:
@@ -129,6 +136,21 @@ def _outcome(load):
        db_option=st.one_of(st.none(), _paths))
 def test_reader_matches_the_settings_model_on_every_key_it_reads(tmp_path, env, doc, lower,
                                                                   db_option):
+    _compare(tmp_path, env, doc, lower, db_option)
+
+
+@pytest.mark.parametrize(("env", "doc"), [
+    ({}, {"price_max_age_rental_days": -3}), ({"price_max_age_purchase_days": "-1"}, {}),
+    ({}, {"lock_budget_s": -1.0}), ({"lock_budget_s": "1e400"}, {}), ({}, {"db": ""}),
+    ({"publish_dir": " "}, {}), ({}, {"schedule_cron": 5}), ({"schedule_timezone": "Mars/X"}, {}),
+    ({"db": "env.duckdb"}, {"db": "file.duckdb", "lock_budget_s": 2}),
+    ({}, {"price_max_age_purchase_days": 7.0, "lock_budget_s": True}),
+])
+def test_reader_matches_the_settings_model_on_edge_values(tmp_path, env, doc):
+    _compare(tmp_path, env, doc, lower=False, db_option=None)
+
+
+def _compare(tmp_path, env, doc, lower, db_option):
     variables = {(f"capcover_{k}" if lower else f"CAPCOVER_{k.upper()}"): v
                  for k, v in env.items()}
     if doc:
@@ -146,6 +168,7 @@ def test_reader_matches_the_settings_model_on_every_key_it_reads(tmp_path, env, 
     else:
         assert lean[1].as_dict() == {name: getattr(full[1], name) for name in DEFAULTS}
         assert lean[1].publish_path() == full[1].publish_path()
+        assert lean[1].price_max_age() == full[1].price_max_age()
 
 
 def test_reader_refuses_an_unknown_variable_like_the_model(clean_env):
