@@ -39,6 +39,11 @@ class Figure:
     better: str = "lower"  # "lower" or "higher"
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # Repeated figures: `value` / `baseline_value` are the medians, these the minimums (None:
+    # a single measurement or an exact count) and `repeat` how many runs each side had.
+    value_min: float | None = None
+    baseline_min: float | None = None
+    repeat: int = 1
 
     @property
     def ratio(self) -> float | None:
@@ -48,9 +53,50 @@ class Figure:
             return self.value / self.baseline_value
         return 1.0 if self.value == 0 else None
 
+    @property
+    def ratio_min(self) -> float | None:
+        """value_min / baseline_min (the best run of each side), None if either is missing."""
+        if self.value_min is None or not self.baseline_min:
+            return None
+        return self.value_min / self.baseline_min
+
     def as_dict(self) -> dict[str, Any]:
-        ratio = self.ratio
-        return {**asdict(self), "ratio": None if ratio is None else round(ratio, 4)}
+        ratio, ratio_min = self.ratio, self.ratio_min
+        return {**asdict(self), "ratio": None if ratio is None else round(ratio, 4),
+                "ratio_min": None if ratio_min is None else round(ratio_min, 4)}
+
+
+@dataclass(frozen=True)
+class Samples:
+    """Repeated measurements of one quantity (seconds, rows/s, counts)."""
+
+    values: tuple[float, ...]
+
+    @property
+    def min(self) -> float:
+        return min(self.values)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    @property
+    def max(self) -> float:
+        return max(self.values)
+
+
+def repeated(fn: Callable[[], float], repeat: int) -> Samples:
+    """`fn` (returning one measurement) called `repeat` times (at least once)."""
+    return Samples(tuple(fn() for _ in range(max(1, repeat))))
+
+
+def figure_from(part: str, name: str, value: Samples, unit: str, baseline: str,
+                baseline_value: Samples, *, digits: int = 3, **kw: Any) -> Figure:
+    """A Figure whose value and baseline are medians, with their minimums beside them."""
+    return Figure(part, name, round(value.median, digits), unit, baseline,
+                  round(baseline_value.median, digits), value_min=round(value.min, digits),
+                  baseline_min=round(baseline_value.min, digits),
+                  repeat=min(len(value.values), len(baseline_value.values)), **kw)
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -125,10 +171,29 @@ def machine() -> dict[str, Any]:
     }
 
 
+GPUHUNT_PREFIX = "/gpuhunt"
+
+
+def serve_gpuhunt(fake: CoinGecko) -> list[str]:
+    """The gpuhunt catalogs (fakeapi/gpuhunt.py, illustrative rows) on `fake` under
+    GPUHUNT_PREFIX, once; returns their providers. Without them a benchmark's daily run would
+    ask the real S3 bucket (unreachable offline) and spend minutes in retries."""
+    from fakeapi import gpuhunt
+    from fakeapi.faults import Reply
+
+    if not getattr(fake, "_bench_gpuhunt", False):
+        for path, (status, headers, body) in gpuhunt.routes().items():
+            fake.add(GPUHUNT_PREFIX + path, Reply(raw=body, status=status,
+                                                  content_type=headers["Content-Type"]))
+        fake._bench_gpuhunt = True  # type: ignore[attr-defined]
+    return list(gpuhunt.CATALOGS)
+
+
 def fake_values(fake: CoinGecko, db: str | Path) -> dict[str, Any]:
     """capcover's settings (field names) pointing every source at `fake`, with no key, its
     categories, and the client's CoinGecko rate set to the fake's limit (else no cap)."""
     limit = fake.rate_limit
+    providers = serve_gpuhunt(fake)
     return {
         "db": Path(db),
         "coingecko_base_url": fake.base_url,
@@ -138,6 +203,9 @@ def fake_values(fake: CoinGecko, db: str | Path) -> dict[str, Any]:
         "vastai_rate_per_minute": 600_000,
         "runpod_base_url": fake.root_url,
         "runpod_rate_per_minute": 600_000,
+        "gpuhunt_base_url": fake.root_url + GPUHUNT_PREFIX,
+        "gpuhunt_providers": providers,
+        "gpuhunt_rate_per_minute": 600_000,
         "categories": list(fake.coins),
         "http_retry_budget_s": 30,
         "lock_budget_s": 10,

@@ -16,26 +16,35 @@ configure()
 from prefect import flow, get_run_logger, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.settings import get_current_settings  # noqa: E402
+from prefect.utilities.annotations import quote  # noqa: E402
 
 from config.settings import load_settings  # noqa: E402
-from flows import temp_server  # noqa: E402
 from flows.artifacts import publish_artifacts  # noqa: E402
 from flows.sequence import daily_sequence  # noqa: E402
 from ingest.clients import Clients  # noqa: E402
 from model.run import RunResult  # noqa: E402
 
-# Without a Prefect API, the temporary server Prefect starts for this process exits with it,
-# even when the process is SIGKILLed (flows/temp_server.py).
-temp_server.guard()
+if not get_current_settings().api.url:
+    # Without a Prefect API, the temporary server Prefect starts for this process exits with
+    # it, even when the process is SIGKILLed (flows/temp_server.py). Only then: that module
+    # imports Prefect's whole server (seconds), which a client of a running server never needs.
+    from flows import temp_server
+
+    temp_server.guard()
 
 _TASKS: dict[str, Any] = {}
 
 
 def run_as_task(name: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-    """The sequence's step runner inside the flow: each step a Prefect task named `name`."""
+    """The sequence's step runner inside the flow: each step a Prefect task named `name`.
+
+    Arguments go in as `quote(...)`: Prefect otherwise walks every argument recursively (the
+    market pull's raw responses, hundreds of coins) looking for futures to wait on and to record
+    as task inputs, a third of a second per run; the steps pass plain values, never futures.
+    The task still receives the unwrapped value."""
     if name not in _TASKS:
         _TASKS[name] = task(fn, name=name, cache_policy=NO_CACHE)
-    return _TASKS[name](*args, **kwargs)
+    return _TASKS[name](*(quote(a) for a in args), **{k: quote(v) for k, v in kwargs.items()})
 
 
 @flow(name="capcover-daily", log_prints=False)
