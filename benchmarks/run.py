@@ -42,20 +42,30 @@ def fmt(value: float | None) -> str:
 
 
 def table_rows(figures: list[Figure]) -> list[tuple[str, ...]]:
-    return [(f.part, f.name, f"{fmt(f.value)} {f.unit}", f.baseline,
-             f"{fmt(f.baseline_value)} {f.unit}",
-             "n/a" if f.ratio is None else f"{f.ratio:.3g}",
-             f"{f.better}" + (f"; {f.note}" if f.note else ""))
-            for f in figures]
+    """One row per figure: capcover's min and median, the baseline's, the ratio of medians
+    and of minimums (a single measurement or an exact count shows its value in both)."""
+    rows = []
+    for f in figures:
+        v_min = f.value if f.value_min is None else f.value_min
+        b_min = f.baseline_value if f.baseline_min is None else f.baseline_min
+        ratio_min = f.ratio if f.ratio_min is None else f.ratio_min
+        rows.append((f.part, f.name, f"{fmt(v_min)} {f.unit}", f"{fmt(f.value)} {f.unit}",
+                     f.baseline, f"{fmt(b_min)} {f.unit}", f"{fmt(f.baseline_value)} {f.unit}",
+                     "n/a" if ratio_min is None else f"{ratio_min:.3g}",
+                     "n/a" if f.ratio is None else f"{f.ratio:.3g}", str(f.repeat),
+                     f"{f.better}" + (f"; {f.note}" if f.note else "")))
+    return rows
 
 
-HEADER = ("part", "figure", "capcover", "baseline", "baseline value", "ratio", "better; note")
+HEADER = ("part", "figure", "capcover min", "capcover median", "baseline", "baseline min",
+          "baseline median", "ratio (min)", "ratio (median)", "runs", "better; note")
+BASELINE_COL = 4
 
 
 def text_table(figures: list[Figure]) -> str:
     rows = [HEADER, *table_rows(figures)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
-    widths[3] = min(widths[3], 48)
+    widths[BASELINE_COL] = min(widths[BASELINE_COL], 48)
     lines = []
     for n, r in enumerate(rows):
         lines.append("  ".join(c[:widths[i]].ljust(widths[i]) for i, c in enumerate(r)).rstrip())
@@ -116,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks import bench_backfill
 
             figures += (bench_backfill.run(coins=6, rate_per_s=50, days=30) if q
-                        else bench_backfill.run(coins=100, rate_per_s=20, days=365))
+                        else bench_backfill.run(coins=100, rate_per_s=20, days=365, repeat=3))
         elif part == "calls":
             from benchmarks import bench_calls
 
