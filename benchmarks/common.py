@@ -96,7 +96,7 @@ def figure_from(part: str, name: str, value: Samples, unit: str, baseline: str,
     return Figure(part, name, round(value.median, digits), unit, baseline,
                   round(baseline_value.median, digits), value_min=round(value.min, digits),
                   baseline_min=round(baseline_value.min, digits),
-                  repeat=min(len(value.values), len(baseline_value.values)), **kw)
+                  repeat=max(len(value.values), len(baseline_value.values)), **kw)
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
