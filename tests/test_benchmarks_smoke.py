@@ -28,17 +28,29 @@ def test_benchmarks_quick_run_writes_every_figure_as_a_ratio(tmp_path, monkeypat
 
     for key in [k for k in __import__("os").environ if k.startswith("CAPCOVER_")]:
         monkeypatch.delenv(key)
-    assert run.main(["--quick", "--parts", "load,calls,backfill", "--out", str(tmp_path)]) == 0
+    assert run.main(["--quick", "--parts", "load,calls,backfill,overhead",
+                     "--out", str(tmp_path)]) == 0
     doc = json.loads((tmp_path / "quick.json").read_text())
     assert doc["machine"]["cores"] and doc["machine"]["versions"]["duckdb"]
     parts = {f["part"] for f in doc["figures"]}
-    assert parts == {"load", "calls", "backfill"}
+    assert parts == {"load", "calls", "backfill", "overhead"}
     for f in doc["figures"]:
         assert f["baseline"] and f["baseline_value"] is not None
         assert f["ratio"] is not None or f["baseline_value"] == 0
+        assert f["repeat"] >= 1 and "ratio_min" in f
+    backfill = {f["name"]: f for f in doc["figures"] if f["part"] == "backfill"}
+    # The naive loop's time is a figure of its own, not hidden in `extra`, beside its 429s.
+    naive_time = backfill["backfill time, client at R, vs a naive loop"]
+    assert naive_time["unit"] == "s" and naive_time["baseline_min"] is not None
+    assert backfill["backfill 429s per run, client at R (target 0), vs a naive loop"]["unit"] \
+        == "429s"
+    overhead = {f["name"] for f in doc["figures"] if f["part"] == "overhead"}
+    assert "capcover run, no Prefect API: in-process sequence (new process)" in overhead
+    assert "import the flow module with a Prefect API (Prefect + flows.daily)" in overhead
     calls = {f["name"]: f for f in doc["figures"] if f["part"] == "calls"}
     cg = next(f for n, f in calls.items() if n.startswith("CoinGecko calls"))
     assert cg["value"] == cg["baseline_value"] == 3  # categories + 2 pages for 260 coins
     table = capsys.readouterr().out
     assert "capcover loader vs DuckDB appender ceiling" in table
+    assert "capcover min" in table and "ratio (median)" in table
     assert (tmp_path / "quick.md").read_text().count("|") > 20
