@@ -35,7 +35,12 @@ def api_session(retries: int = 5) -> requests.Session:
     Retry-After), as Prefect's own client does (prefect/client/base.py). On SQLite, a write
     that meets another writer (the scheduler filling a new deployment's runs, a runner's
     heartbeat) fails with SQLITE_BUSY, which the server answers
-    `503 {"exception_message": "Service Unavailable"}` having changed nothing."""
+    `503 {"exception_message": "Service Unavailable"}` having changed nothing.
+
+    Every request asks for `Connection: close`: the server (uvicorn) drops a keep-alive
+    connection after 5 idle seconds, and a request sent on such a pooled connection meets a
+    reset (`ConnectionResetError`) that no retry may repeat safely for a POST
+    (`create_flow_run`). A fresh connection per request costs a loopback handshake."""
     import requests  # here, not at the top: `capcover status` without an API never needs it
     from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
@@ -43,6 +48,7 @@ def api_session(retries: int = 5) -> requests.Session:
     retry = Retry(total=retries, connect=0, read=0, status=retries, backoff_factor=0.25,
                   status_forcelist=(429, 502, 503), allowed_methods=None, raise_on_status=False)
     session = requests.Session()
+    session.headers["Connection"] = "close"
     session.mount("http://", HTTPAdapter(max_retries=retry))
     session.mount("https://", HTTPAdapter(max_retries=retry))
     return session
