@@ -7,7 +7,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
@@ -39,6 +39,9 @@ def _split_commas(value: Any) -> Any:
 
 class Settings(BaseSettings):
     """Every knob capcover has. Environment variables are `CAPCOVER_<NAME>`."""
+
+    # True on `_GivenOnly`: the given values over the defaults, no environment and no file.
+    given_only: ClassVar[bool] = False
 
     # extra="forbid" and no inf/nan: a misspelt key or a non-finite number is an error, never
     # a silent default (load_settings names unknown keys first, with a suggestion).
@@ -197,6 +200,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        if cls.given_only:
+            return (init_settings,)
         sources = [init_settings, env_settings]
         path = os.environ.get("CAPCOVER_CONFIG")
         if path:
@@ -242,16 +247,7 @@ class Settings(BaseSettings):
 class _GivenOnly(Settings):
     """Settings from the given values and built-in defaults only: no environment, no file."""
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
+    given_only: ClassVar[bool] = True
 
 
 def _scheme(url: str) -> str:
