@@ -84,26 +84,26 @@ def _days(value: Any) -> int:
     raise _Unsure
 
 
-def _cron(value: Any) -> str:
-    from config.schedule import check_cron
-
+def _schedule_text(value: Any, check: Any) -> str:
+    """`value` through one of config.schedule's checks; anything it refuses goes to the model."""
     if type(value) is not str:
         raise _Unsure
     try:
-        return check_cron(value)
+        return check(value)
     except ValueError:
         raise _Unsure from None
+
+
+def _cron(value: Any) -> str:
+    from config.schedule import check_cron
+
+    return _schedule_text(value, check_cron)
 
 
 def _timezone(value: Any) -> str:
     from config.schedule import check_timezone
 
-    if type(value) is not str:
-        raise _Unsure
-    try:
-        return check_timezone(value)
-    except ValueError:
-        raise _Unsure from None
+    return _schedule_text(value, check_timezone)
 
 
 PARSERS: dict[str, Callable[[Any], Any]] = {
