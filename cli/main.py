@@ -118,7 +118,16 @@ def _closed_pipe() -> int:
 
 def run() -> None:
     """The `capcover` console script."""
-    sys.exit(main())
+    code = main()
+    # At exit Python's last garbage collections walk every object still alive: after a Prefect
+    # flow (1,400 modules and their pydantic schemas) 0.35 s of the run, measured. Nothing then
+    # needs them: the warehouse is closed, the streams are flushed by the interpreter anyway,
+    # and the atexit handlers (Prefect's log and event drains) still run. Frozen objects are
+    # skipped by those collections.
+    import gc
+
+    gc.freeze()
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -11,11 +11,10 @@ from cli.common import EXIT_USAGE, echo, fail, load
 
 
 @click.command("run")
-@click.option("--kind", default="daily", hidden=True)
 @click.option("--dry-run", is_flag=True,
               help="run everything, print the report and the alerts it would fire, then roll "
                    "back: nothing stored, nothing delivered")
-def run_cmd(kind: str, dry_run: bool) -> None:
+def run_cmd(dry_run: bool) -> None:
     """The daily run: ingest, load, model, report (a Prefect flow when a Prefect API is
     configured, otherwise in this process)."""
     from flows.sequence import one_line
@@ -41,11 +40,11 @@ def run_cmd(kind: str, dry_run: bool) -> None:
             # flow here would start (and wait for) a temporary server that dies with the run.
             from flows.sequence import run_daily
 
-            result = run_daily(settings, kind=kind)
+            result = run_daily(settings)
         else:
-            from flows.daily import daily_flow
+            from flows.daily import run_flow
 
-            result = daily_flow(kind=kind)
+            result = run_flow()
     except Exception as exc:  # noqa: BLE001 - any failure becomes one line and exit 1
         fail(f"run failed: {one_line(exc)} (the warehouse {settings.db} is unchanged)")
     echo(summary_text(result, settings.db))

@@ -11,15 +11,15 @@ from report.artifacts import SUMMARY_KEY, TABLE_KEY, report_table, summary_markd
 log = logging.getLogger("capcover")
 
 
-def publish_artifacts(result: RunResult) -> None:
-    """Create both artifacts for the current flow run; a failure is logged, never raised (the
-    run's data is already committed)."""
-    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+async def publish_artifacts(result: RunResult) -> None:
+    """Create both artifacts for the current (async) flow run; a failure is logged, never
+    raised (the run's data is already committed)."""
+    from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
     try:
-        create_table_artifact(table=report_table(result), key=TABLE_KEY,
+        await acreate_table_artifact(table=report_table(result), key=TABLE_KEY,
                               description=f"Coverage per scenario, {result.as_of_date}")
-        create_markdown_artifact(markdown=summary_markdown(result), key=SUMMARY_KEY,
+        await acreate_markdown_artifact(markdown=summary_markdown(result), key=SUMMARY_KEY,
                                  description=f"capcover run {result.run_id}")
     except Exception as exc:  # noqa: BLE001 - artifacts are a view, not the record
         log.warning("could not publish Prefect artifacts: %s", exc)

@@ -72,7 +72,7 @@ def _root(url: str) -> str:
 def run_demo(db: Path = DEMO_DB) -> int:
     """Backfill 90 days, run the daily flow, print the history and the alerts, write the HTML
     report — all against the replay snapshot, into `db` only (recreated on every run)."""
-    from flows.daily import daily_flow  # Prefect only now, not for `capcover --help`
+    from flows.daily import demo_flow, run_flow  # Prefect only now, not for `capcover --help`
 
     snapshot = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
     print(f"capcover demo — {snapshot['_label']}")
@@ -89,7 +89,7 @@ def run_demo(db: Path = DEMO_DB) -> int:
         backfill = run_backfill(settings, DEMO_DAYS)
         print(backfill.summary_text())
         print("\n2. the daily run (Prefect flow) on the replayed 2024-04-03")
-        result = daily_flow(kind="demo", settings=settings, replay_at=replay_clock(snapshot))
+        result = run_flow(demo_flow, settings=settings, replay_at=replay_clock(snapshot))
     print(summary_text(result, db))
     with open_warehouse(db, read_only=True) as wh:
         print_history(wh)

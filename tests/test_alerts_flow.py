@@ -27,7 +27,7 @@ def prefect_harness():
 @pytest.mark.slow
 def test_alerts_flow_delivers_webhook_and_prefect_event_once(
         prefect_harness, env, fake_cg, monkeypatch):
-    from flows.daily import daily_flow
+    from flows.daily import run_flow
 
     receiver = Receiver()
     receiver.up()
@@ -39,7 +39,7 @@ def test_alerts_flow_delivers_webhook_and_prefect_event_once(
         for cap, day in ((21e9, DAY1), (22.5e9, DAY2), (22.5e9, DAY2)):  # the last: a rerun
             fake_cg.clear()
             fake_cg.serve(categories=category_payload(cap=cap, updated_at=day))
-            results.append(daily_flow())
+            results.append(run_flow())
         result = results[-1]
         assert len(receiver.posts()) == 1
         # The webhook is a delivery; the Prefect event is an event, reported on its own line.

@@ -31,10 +31,10 @@ def prefect_harness():
 
 
 def test_daily_flow_runs_tasks_and_writes_reports(prefect_harness, fake_cg, settings):
-    from flows.daily import daily_flow
+    from flows.daily import run_flow
 
     fake_cg.serve()
-    result = daily_flow()
+    result = run_flow()
     assert result.as_of_date.isoformat() == "2024-04-03"
     with open_warehouse(settings.db, read_only=True) as wh:
         assert wh.scalar("SELECT count(*) FROM report_daily") == len(result.reports) == 4

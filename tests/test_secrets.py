@@ -115,8 +115,8 @@ def test_secrets_absent_from_a_real_debug_run(path, keyed, env, tmp_path):
     API is configured; the flow is what `capcover serve` and the demo run.)"""
     keyed.script("/coins/categories", *PATHS[path])
     home = tmp_path / "prefect-home"
-    flow = ("import sys\nfrom flows.daily import daily_flow\n"
-            "try:\n    daily_flow()\nexcept Exception:\n    sys.exit(1)\n")
+    flow = ("import sys\nfrom flows.daily import run_flow\n"
+            "try:\n    run_flow()\nexcept Exception:\n    sys.exit(1)\n")
     proc = subprocess.run(
         [sys.executable, "-c", flow], capture_output=True, text=True, timeout=180,
         cwd=Path(__file__).resolve().parent.parent,

@@ -268,3 +268,36 @@ def test_run_with_prefect_api_is_a_flow_run_whose_logs_reach_the_api(prefect_api
         _wait("the run's logs in the API", complete, 60)
     except AssertionError:
         raise AssertionError(f"logs stored for flow run {flow_run_id}: {messages()}") from None
+    # The run is the flow `capcover-daily` with no stored parameters (settings are read inside
+    # the flow), each step a completed task run, the report table and summary as artifacts.
+    flow_run = API.get(f"{api}/flow_runs/{flow_run_id}", timeout=5).json()
+    assert flow_run["state"]["type"] == "COMPLETED"
+    assert flow_run["parameters"] == {}
+    flow = API.get(f"{api}/flows/{flow_run['flow_id']}", timeout=5).json()
+    assert flow["name"] == "capcover-daily"
+    runs = {"flow_runs": {"id": {"any_": [flow_run_id]}}}
+    tasks = API.post(f"{api}/task_runs/filter", json=runs, timeout=5).json()
+    assert sorted((t["task_key"].rsplit("-", 1)[0], t["state_type"]) for t in tasks) == [
+        ("deliver_after_run", "COMPLETED"), ("fetch_market", "COMPLETED"),
+        ("fetch_quotes", "COMPLETED"), ("store_and_publish", "COMPLETED")]
+    artifacts = API.post(f"{api}/artifacts/filter",
+                         json={"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}},
+                         timeout=5).json()
+    assert sorted(a["key"] for a in artifacts) == ["capcover-coverage", "capcover-summary"]
+
+
+def test_run_with_prefect_api_serialises_no_parameters(prefect_api, fake_cg, env, tmp_path):
+    """The flow takes no parameters, so Prefect never imports FastAPI to serialise them (a
+    third of a second of every run): the client of a running server imports no server code."""
+    api, _ = prefect_api
+    fake_cg.serve()
+    run_env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    run_env.update(env, PREFECT_API_URL=api, PREFECT_HOME=str(tmp_path / "client-home"),
+                   PYTHONPATH=str(REPO))
+    code = ("import sys; from cli.main import main; code = main(['run']); "
+            "print('SERVER-CODE', sorted(m for m in ('fastapi', 'prefect.server.api', "
+            "'uvicorn') if m in sys.modules)); sys.exit(code)")
+    out = subprocess.run([sys.executable, "-c", code], env=run_env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "SERVER-CODE []" in out.stdout
