@@ -64,7 +64,7 @@ def deliver_pending(
     with open_warehouse(db, lock_budget_s=lock_budget_s) as wh:
         with wh.transaction():
             store.record_outcomes(wh, outcomes, run_id)
-            store.set_alerts_sent(wh, run_id, len(accepted))
+            store.set_alerts_sent(wh, run_id, report.delivered)
     for line in report.failed:
         log.warning("alert delivery failed: %s", line)
     return report

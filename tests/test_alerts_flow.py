@@ -55,6 +55,10 @@ def test_alerts_flow_delivers_webhook_and_prefect_event_once(
     assert (row["delivery_state"], row["channels"], row["delivered"]) == ("delivered", 2, 2)
     with open_warehouse(env["CAPCOVER_DB"], read_only=True) as wh:
         channels = dict(wh.query("SELECT channel_id, attempts FROM alert_deliveries"))
+        # runs.alerts_sent counts deliveries to receivers, as `capcover status` says: the
+        # crossing run's one webhook, not its Prefect event.
+        sent = wh.scalar("SELECT alerts_sent FROM runs WHERE run_id = ?", [crossing.run_id])
     assert channels.pop("prefect-event") == 1
     (webhook_attempts,) = channels.values()
     assert webhook_attempts == 1
+    assert sent == 1
