@@ -21,8 +21,8 @@ TABLE_COLUMNS = ["report_date", "scenario", "rule", "level", "previous_ratio", "
 def alerts_cmd(since, undelivered: bool, fmt: str) -> None:
     """Alert history and delivery state per channel."""
     from report.tables import render
-    from warehouse.alerts import list_alerts
     from warehouse.db import open_warehouse
+    from warehouse.queries import list_alerts
 
     settings = load_reader()
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
