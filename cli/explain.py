@@ -23,20 +23,15 @@ def gather(wh, day, scenario) -> dict:
     """Paragraphs per scenario and every section's rows for `day`."""
     from warehouse import explain as ex
 
-    moves = ex.ratio_moves(wh, day, scenario)
-    prices, quotes = [], []
-    for m in moves:
-        summary, changes = ex.price_changes(wh, m)
-        prices.append(summary)
-        quotes += changes
+    why = ex.why_it_moved(wh, day, scenario)
     return {
         "report_date": day,
-        "paragraphs": ex.explanations(wh, day, scenario),
-        "moves": [{k: m[k] for k in ex.MOVE_COLUMNS} for m in moves],
-        "coins": ex.coin_moves(wh, day, scenario),
-        "gap": ex.category_gap(wh, day, scenario),
-        "prices": [{k: p[k] for k in ex.PRICE_COLUMNS} for p in prices],
-        "quotes": quotes,
+        "paragraphs": why["paragraphs"],
+        "moves": [{k: m[k] for k in ex.MOVE_COLUMNS} for m in why["moves"]],
+        "coins": why["coins"],
+        "gap": why["gap"],
+        "prices": [{k: p[k] for k in ex.PRICE_COLUMNS} for p, _ in why["price_changes"]],
+        "quotes": [q for _, changes in why["price_changes"] for q in changes],
     }
 
 
