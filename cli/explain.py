@@ -1,13 +1,12 @@
 """`capcover explain`: why the ratio moved since the previous report, as a paragraph and the
-tables behind it. Reads only; no Prefect import."""
+tables behind it. Reads only; no Prefect import, and no click on a plain command line
+(cli/plain.py)."""
 
 from __future__ import annotations
 
 import json
 
-import click
-
-from cli.common import DATE, echo, fail, format_option, load_reader
+from cli.common import echo, fail, load_reader
 
 # (section, title) in print order; each section is a list of rows (dicts).
 SECTIONS = (
@@ -67,16 +66,12 @@ def render_explanation(data: dict, fmt: str) -> str:
     return "\n\n".join(blocks)
 
 
-@click.command("explain")
-@click.option("--date", "day", type=DATE, help="report date (default: latest)")
-@click.option("--scenario", help="one scenario (default: all)")
-@format_option
-def explain_cmd(day, scenario, fmt) -> None:
-    """Why the coverage ratio moved since the previous report: cap, price and GPU count."""
+def explain(db, day, scenario, fmt) -> None:
+    """`capcover explain`: the paragraphs and tables of `day` (default: the latest report)."""
     from warehouse.db import open_warehouse
     from warehouse.explain import latest_day
 
-    settings = load_reader()
+    settings = load_reader(db=db)
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
         wh.require(20, "the why-it-moved views")  # warehouse/migrations/020_why_it_moved.sql
         day = day or latest_day(wh)
@@ -90,5 +85,15 @@ def explain_cmd(day, scenario, fmt) -> None:
     echo(render_explanation(data, fmt))
 
 
-def register(group: click.Group) -> None:
-    group.add_command(explain_cmd)
+def register(group) -> None:
+    import click
+
+    from cli.options import DATE, format_option, root_db
+
+    @group.command("explain")
+    @click.option("--date", "day", type=DATE, help="report date (default: latest)")
+    @click.option("--scenario", help="one scenario (default: all)")
+    @format_option
+    def explain_cmd(day, scenario, fmt) -> None:
+        """Why the coverage ratio moved since the previous report: cap, price and GPU count."""
+        explain(root_db(), day, scenario, fmt)
