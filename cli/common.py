@@ -27,9 +27,20 @@ def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     raise CommandFailed(message, code)
 
 
-def _with_db(overrides: dict[str, Any]) -> dict[str, Any]:
-    import click  # only the commands click runs call load()
+def __getattr__(name: str) -> Any:
+    # `from cli.common import DATE, format_option` (as before they moved): click's pieces,
+    # loaded on first use (PEP 562), so importing cli.common never loads click.
+    if name in ("DATE", "DateType", "format_option"):
+        from cli import options
 
+        return getattr(options, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _with_db(overrides: dict[str, Any]) -> dict[str, Any]:
+    click = sys.modules.get("click")
+    if click is None:  # not under click (cli/plain.py passes --db itself)
+        return overrides
     ctx = click.get_current_context(silent=True)
     db = (ctx.find_root().obj or {}).get("db") if ctx else None
     if db is not None:
@@ -48,10 +59,11 @@ def load(**overrides: Any):
 def load_reader(*keys: str, db: str | None = None):
     """What a read-only command needs: the warehouse path and lock budget, plus `keys` (e.g.
     "publish_dir", "schedule_cron"), by the same rules as `load()` but without the settings
-    model (config/reader.py); `db` is the global `--db` option (None: not given)."""
+    model (config/reader.py); `db` is the global `--db` option (None: not given, or taken from
+    click's context when click runs the command)."""
     from config.reader import load_reader_settings
 
-    return load_reader_settings(keys, **({} if db is None else {"db": db}))
+    return load_reader_settings(keys, **_with_db({} if db is None else {"db": db}))
 
 
 def echo(text: str, *, err: bool = False) -> None:
