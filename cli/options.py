@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cli.common import FORMATS
+from report.tables import FORMATS
 
 
 def format_option(fn):
