@@ -34,7 +34,7 @@ REPORT_SQL = ("SELECT report_date, scenario, sector_market_cap_usd, gpu_count, g
               "unit_price_usd, buildout_cost_usd, coverage_ratio FROM report_daily "
               "WHERE report_date = (SELECT max(report_date) FROM report_daily) ORDER BY scenario")
 # (command, its main query for the bare process); each command must exit 0 on the warehouse
-# build_warehouse makes. `explain` runs six queries (each why-it-moved view once, for every
+# build_warehouse makes. `explain` runs five queries (each why-it-moved view once, for every
 # scenario) where its baseline runs one: most of its gap is that work, not start-up.
 COMMANDS = (
     (["sql", "select 1"], "select 1"),
@@ -143,7 +143,7 @@ def run(repeat: int = 7, db: Path | None = None) -> list[Figure]:
             baseline_min=round(bare["min"], 4), repeat=repeat,
             # min and median of both sides are the table's own columns; CPU beside them.
             note=(f"CPU (user + system) {cc['cpu_median'] / bare['cpu_median']:.2f}x by median"
-                  + ("; six queries (each view once) vs one" if cmd == ["explain"] else "")),
+                  + ("; five queries (each view once) vs one" if cmd == ["explain"] else "")),
             extra={"cpu_s": round(cc["cpu_median"], 4),
                    "baseline_cpu_s": round(bare["cpu_median"], 4),
                    "cpu_ratio": round(cc["cpu_median"] / bare["cpu_median"], 4),

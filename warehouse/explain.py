@@ -47,14 +47,18 @@ def coin_moves(wh: Warehouse, day: date, scenario: str | None = None, *,
     return _within_top(_ranked_coin_moves(wh, day, scenario, top), top)
 
 
-def _ranked_coin_moves(wh: Warehouse, day: date, scenario: str | None,
-                       top: int | None) -> list[dict]:
+def _ranked_coin_moves(wh: Warehouse, day: date, scenario: str | None, top: int | None,
+                       moves: list[dict] | None = None) -> list[dict]:
     """coin_moves' rows for `top` with each coin's `place` (1 = the largest move its way), so
-    a smaller top can be cut from them without a second read (`_within_top`)."""
-    previous = [r[0] for r in wh.query(
-        "SELECT DISTINCT previous_report_date FROM v_ratio_moves"
-        " WHERE report_date = ? AND (?::VARCHAR IS NULL OR scenario = ?)",
-        [day, scenario, scenario])]
+    a smaller top can be cut from them without a second read (`_within_top`). `moves`, when
+    given, are ratio_moves(wh, day, scenario): their previous dates need no read of their own."""
+    if moves is None:
+        previous = [r[0] for r in wh.query(
+            "SELECT DISTINCT previous_report_date FROM v_ratio_moves"
+            " WHERE report_date = ? AND (?::VARCHAR IS NULL OR scenario = ?)",
+            [day, scenario, scenario])]
+    else:
+        previous = sorted({m["previous_report_date"] for m in moves})
     return _dicts(wh, """
         WITH ranked AS (
             SELECT *,
@@ -200,12 +204,12 @@ def explanations(wh: Warehouse, day: date, scenario: str | None = None) -> dict[
 
 def why_it_moved(wh: Warehouse, day: date, scenario: str | None = None, *,
                  top: int = 5) -> dict:
-    """Everything `capcover explain` shows for `day`, each view read once: "moves"
+    """Everything `capcover explain` shows for `day`, each view read once (five reads): "moves"
     (ratio_moves), "price_changes" (price_changes_of those moves), "coins" (coin_moves with
     `top`), "gap" (category_gap) and "paragraphs" (explanations)."""
     moves = ratio_moves(wh, day, scenario)
     changes = price_changes_of(wh, moves)
-    ranked = _ranked_coin_moves(wh, day, scenario, max(top, PARAGRAPH_TOP))
+    ranked = _ranked_coin_moves(wh, day, scenario, max(top, PARAGRAPH_TOP), moves)
     gap = category_gap(wh, day, scenario)
     return {"moves": moves, "price_changes": changes, "coins": _within_top(ranked, top),
             "gap": gap, "paragraphs": paragraphs(moves, changes,
