@@ -1,10 +1,9 @@
-"""`capcover alerts`: alert history and delivery state per channel (read-only)."""
+"""`capcover alerts`: alert history and delivery state per channel (read-only; runs without
+click on a plain command line, cli/plain.py)."""
 
 from __future__ import annotations
 
-import click
-
-from cli.common import DATE, echo, format_option, load_reader
+from cli.common import echo, load_reader
 
 ALERTS_MIGRATION = 5  # warehouse/migrations/005_alerts.sql
 
@@ -13,18 +12,13 @@ TABLE_COLUMNS = ["report_date", "scenario", "rule", "level", "previous_ratio", "
                  "delivery_state", "delivered", "channels", "attempts", "last_error", "message"]
 
 
-@click.command("alerts")
-@click.option("--since", type=DATE, help="report dates from this day on")
-@click.option("--undelivered", is_flag=True,
-              help="only alerts some channel has not confirmed yet")
-@format_option
-def alerts_cmd(since, undelivered: bool, fmt: str) -> None:
-    """Alert history and delivery state per channel."""
+def alerts(db, since, undelivered: bool, fmt: str) -> None:
+    """`capcover alerts`: the alerts from report date `since` on (all without it)."""
     from report.tables import render
-    from warehouse.alerts import list_alerts
     from warehouse.db import open_warehouse
+    from warehouse.queries import list_alerts
 
-    settings = load_reader()
+    settings = load_reader(db=db)
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
         wh.require(ALERTS_MIGRATION, "the alerts table")
         cols, rows = list_alerts(wh, since=since, undelivered=undelivered)
@@ -38,5 +32,16 @@ def alerts_cmd(since, undelivered: bool, fmt: str) -> None:
     echo(render(cols, rows, fmt, title="capcover alerts"))
 
 
-def register(group: click.Group) -> None:
-    group.add_command(alerts_cmd)
+def register(group) -> None:
+    import click
+
+    from cli.options import DATE, format_option, root_db
+
+    @group.command("alerts")
+    @click.option("--since", type=DATE, help="report dates from this day on")
+    @click.option("--undelivered", is_flag=True,
+                  help="only alerts some channel has not confirmed yet")
+    @format_option
+    def alerts_cmd(since, undelivered: bool, fmt: str) -> None:
+        """Alert history and delivery state per channel."""
+        alerts(root_db(), since, undelivered, fmt)

@@ -1,12 +1,13 @@
-"""What every command shares: exit codes, `fail()`, the `--format` option, date arguments and
-the effective settings (with the global `--db` applied)."""
+"""What every command shares: exit codes, `fail()`, `echo()` and the effective settings (with
+the global `--db` applied). Free of click at import, so the read-only commands can run without
+it (cli/plain.py); click's own pieces (`--format`, date arguments) are in cli/options.py."""
 
 from __future__ import annotations
 
-from datetime import date
+import codecs
+import io
+import sys
 from typing import Any, NoReturn
-
-import click
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 FORMATS = ("table", "csv", "json", "markdown")  # report.tables.render's formats
@@ -26,27 +27,20 @@ def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     raise CommandFailed(message, code)
 
 
-def format_option(fn):
-    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
-                        show_default=True, help="output format")(fn)
+def __getattr__(name: str) -> Any:
+    # `from cli.common import DATE, format_option` (as before they moved): click's pieces,
+    # loaded on first use (PEP 562), so importing cli.common never loads click.
+    if name in ("DATE", "DateType", "format_option"):
+        from cli import options
 
-
-class DateType(click.ParamType):
-    name = "YYYY-MM-DD"
-
-    def convert(self, value: Any, param, ctx) -> date:
-        if isinstance(value, date):
-            return value
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            self.fail(f"not a date (YYYY-MM-DD): {value!r}", param, ctx)
-
-
-DATE = DateType()
+        return getattr(options, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _with_db(overrides: dict[str, Any]) -> dict[str, Any]:
+    click = sys.modules.get("click")
+    if click is None:  # not under click (cli/plain.py passes --db itself)
+        return overrides
     ctx = click.get_current_context(silent=True)
     db = (ctx.find_root().obj or {}).get("db") if ctx else None
     if db is not None:
@@ -62,14 +56,39 @@ def load(**overrides: Any):
     return load_settings(**_with_db(overrides))
 
 
-def load_reader(*keys: str):
+def load_reader(*keys: str, db: str | None = None):
     """What a read-only command needs: the warehouse path and lock budget, plus `keys` (e.g.
     "publish_dir", "schedule_cron"), by the same rules as `load()` but without the settings
-    model (config/reader.py)."""
+    model (config/reader.py); `db` is the global `--db` option (None: not given, or taken from
+    click's context when click runs the command)."""
     from config.reader import load_reader_settings
 
-    return load_reader_settings(keys, **_with_db({}))
+    return load_reader_settings(keys, **_with_db({} if db is None else {"db": db}))
 
 
-def echo(text: str) -> None:
-    click.echo(text)
+def echo(text: str, *, err: bool = False) -> None:
+    """`text` and a newline on stdout (stderr with `err`), exactly as click.echo writes it,
+    without importing click for the plain case: a text stream in a non-ASCII encoding and no
+    escape character (click strips ANSI codes off a non-terminal and re-wraps ASCII streams;
+    those cases are left to click itself)."""
+    stream = sys.stderr if err else sys.stdout
+    if "\x1b" in text or not _plain_stream(stream):
+        import click
+
+        click.echo(text, err=err)
+        return
+    stream.write(text + "\n")
+    stream.flush()
+
+
+def _plain_stream(stream: Any) -> bool:
+    """Whether click.echo would write to `stream` as it is (click/_compat.py)."""
+    if not isinstance(stream, io.TextIOBase):
+        return False
+    encoding = getattr(stream, "encoding", None)
+    if encoding is None or getattr(stream, "errors", None) is None:
+        return False
+    try:
+        return codecs.lookup(encoding).name != "ascii"
+    except LookupError:
+        return True

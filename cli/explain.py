@@ -1,13 +1,12 @@
 """`capcover explain`: why the ratio moved since the previous report, as a paragraph and the
-tables behind it. Reads only; no Prefect import."""
+tables behind it. Reads only; no Prefect import, and no click on a plain command line
+(cli/plain.py)."""
 
 from __future__ import annotations
 
 import json
 
-import click
-
-from cli.common import DATE, echo, fail, format_option, load_reader
+from cli.common import echo, fail, load_reader
 
 # (section, title) in print order; each section is a list of rows (dicts).
 SECTIONS = (
@@ -23,20 +22,15 @@ def gather(wh, day, scenario) -> dict:
     """Paragraphs per scenario and every section's rows for `day`."""
     from warehouse import explain as ex
 
-    moves = ex.ratio_moves(wh, day, scenario)
-    prices, quotes = [], []
-    for m in moves:
-        summary, changes = ex.price_changes(wh, m)
-        prices.append(summary)
-        quotes += changes
+    why = ex.why_it_moved(wh, day, scenario)
     return {
         "report_date": day,
-        "paragraphs": ex.explanations(wh, day, scenario),
-        "moves": [{k: m[k] for k in ex.MOVE_COLUMNS} for m in moves],
-        "coins": ex.coin_moves(wh, day, scenario),
-        "gap": ex.category_gap(wh, day, scenario),
-        "prices": [{k: p[k] for k in ex.PRICE_COLUMNS} for p in prices],
-        "quotes": quotes,
+        "paragraphs": why["paragraphs"],
+        "moves": [{k: m[k] for k in ex.MOVE_COLUMNS} for m in why["moves"]],
+        "coins": why["coins"],
+        "gap": why["gap"],
+        "prices": [{k: p[k] for k in ex.PRICE_COLUMNS} for p, _ in why["price_changes"]],
+        "quotes": [q for _, changes in why["price_changes"] for q in changes],
     }
 
 
@@ -72,16 +66,12 @@ def render_explanation(data: dict, fmt: str) -> str:
     return "\n\n".join(blocks)
 
 
-@click.command("explain")
-@click.option("--date", "day", type=DATE, help="report date (default: latest)")
-@click.option("--scenario", help="one scenario (default: all)")
-@format_option
-def explain_cmd(day, scenario, fmt) -> None:
-    """Why the coverage ratio moved since the previous report: cap, price and GPU count."""
+def explain(db, day, scenario, fmt) -> None:
+    """`capcover explain`: the paragraphs and tables of `day` (default: the latest report)."""
     from warehouse.db import open_warehouse
     from warehouse.explain import latest_day
 
-    settings = load_reader()
+    settings = load_reader(db=db)
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
         wh.require(20, "the why-it-moved views")  # warehouse/migrations/020_why_it_moved.sql
         day = day or latest_day(wh)
@@ -95,5 +85,15 @@ def explain_cmd(day, scenario, fmt) -> None:
     echo(render_explanation(data, fmt))
 
 
-def register(group: click.Group) -> None:
-    group.add_command(explain_cmd)
+def register(group) -> None:
+    import click
+
+    from cli.options import DATE, format_option, root_db
+
+    @group.command("explain")
+    @click.option("--date", "day", type=DATE, help="report date (default: latest)")
+    @click.option("--scenario", help="one scenario (default: all)")
+    @format_option
+    def explain_cmd(day, scenario, fmt) -> None:
+        """Why the coverage ratio moved since the previous report: cap, price and GPU count."""
+        explain(root_db(), day, scenario, fmt)

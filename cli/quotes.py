@@ -12,35 +12,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
-import click
-
-from cli.common import DATE, EXIT_USAGE, echo, fail, format_option, load, load_reader
-from ingest import FORM_FACTORS
-from ingest import QUOTE_KINDS as KINDS
+from cli.common import EXIT_USAGE, echo, fail, load, load_reader
 
 
-@click.group("quotes")
-def quotes_group() -> None:
-    """List / add GPU price quotes."""
-
-
-@quotes_group.command("list")
-@click.option("--sku", help="normalised SKU, e.g. H100")
-@click.option("--kind", type=click.Choice(KINDS))
-@click.option("--source", help="e.g. vastai, runpod, or a curated source name")
-@click.option("--date", "day", type=DATE, help="quotes observed on this day")
-@click.option("--stats", is_flag=True,
-              help="the price method per SKU, form factor, kind and market: count, quartiles, "
-                   "central value, sources")
-@format_option
-def list_cmd(sku, kind, source, day, stats: bool, fmt: str) -> None:
-    """Stored quotes (default: each source's latest)."""
+def quotes_list(db, sku, kind, source, day, stats: bool, fmt: str) -> None:
+    """`capcover quotes list`: stored quotes, or with `stats` the price method per group
+    (runs without click on a plain command line, cli/plain.py)."""
     from config.reader import PRICE_AGE
     from report.tables import render
     from warehouse.db import open_warehouse
     from warehouse.quotes import list_quotes, quote_points_on
 
-    settings = load_reader(*(PRICE_AGE if stats else ()))
+    settings = load_reader(*(PRICE_AGE if stats else ()), db=db)
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
         wh.require(3, "the GPU feeds schema")  # warehouse/migrations/003_gpu_feeds.sql
         if stats:
@@ -73,27 +56,9 @@ def stats_table(points, day, settings) -> tuple[tuple[str, ...], list[tuple]]:
         for s in book.groups(as_of)]
 
 
-@quotes_group.command("add")
-@click.option("--sku", help="normalised SKU from the catalogue, e.g. H100")
-@click.option("--label", help="the GPU as the source wrote it (default: --sku)")
-@click.option("--price", type=float, required=True,
-              help="price in --currency: per GPU (purchase) or per hour (rental)")
-@click.option("--currency", default="USD", show_default=True, help="ISO code")
-@click.option("--usd-per-unit", type=float,
-              help="USD per 1 unit of --currency on --date (needed for past non-USD)")
-@click.option("--source", required=True, help="who published the price")
-@click.option("--url", help="where it was published")
-@click.option("--date", "day", type=DATE, help="publication date (default today)")
-@click.option("--kind", type=click.Choice(KINDS), default="purchase", show_default=True)
-@click.option("--form-factor", type=click.Choice(FORM_FACTORS))
-@click.option("--memory-gb", type=float)
-@click.option("--gpu-count", type=int, default=1, show_default=True,
-              help="GPUs the price is for")
-@click.option("--region")
-@click.option("--condition", help="e.g. new, used, low confidence")
-@click.option("--note")
-def add_cmd(day, **options) -> None:
-    """Add a published quote to your quotes file (beside the warehouse)."""
+def add_quote(day, options: dict) -> None:
+    """`capcover quotes add`: validate one published quote and append it to the user's quotes
+    file."""
     from ingest.clients import curated_quotes_path, user_quotes_path
     from ingest.curated import BadInput, append_entry, build_entry, convert_entry, same_quote
     from ingest.errors import IngestError
@@ -129,5 +94,51 @@ def add_cmd(day, **options) -> None:
          f"`capcover run` loads it")
 
 
-def register(group: click.Group) -> None:
-    group.add_command(quotes_group)
+def register(group) -> None:
+    import click
+
+    from cli.options import DATE, format_option
+    from ingest import FORM_FACTORS
+    from ingest import QUOTE_KINDS as KINDS
+
+    @group.group("quotes")
+    def quotes_group() -> None:
+        """List / add GPU price quotes."""
+
+    @quotes_group.command("list")
+    @click.option("--sku", help="normalised SKU, e.g. H100")
+    @click.option("--kind", type=click.Choice(KINDS))
+    @click.option("--source", help="e.g. vastai, runpod, or a curated source name")
+    @click.option("--date", "day", type=DATE, help="quotes observed on this day")
+    @click.option("--stats", is_flag=True,
+                  help="the price method per SKU, form factor, kind and market: count, "
+                       "quartiles, central value, sources")
+    @format_option
+    def list_cmd(sku, kind, source, day, stats: bool, fmt: str) -> None:
+        """Stored quotes (default: each source's latest)."""
+        from cli.options import root_db
+
+        quotes_list(root_db(), sku, kind, source, day, stats, fmt)
+
+    @quotes_group.command("add")
+    @click.option("--sku", help="normalised SKU from the catalogue, e.g. H100")
+    @click.option("--label", help="the GPU as the source wrote it (default: --sku)")
+    @click.option("--price", type=float, required=True,
+                  help="price in --currency: per GPU (purchase) or per hour (rental)")
+    @click.option("--currency", default="USD", show_default=True, help="ISO code")
+    @click.option("--usd-per-unit", type=float,
+                  help="USD per 1 unit of --currency on --date (needed for past non-USD)")
+    @click.option("--source", required=True, help="who published the price")
+    @click.option("--url", help="where it was published")
+    @click.option("--date", "day", type=DATE, help="publication date (default today)")
+    @click.option("--kind", type=click.Choice(KINDS), default="purchase", show_default=True)
+    @click.option("--form-factor", type=click.Choice(FORM_FACTORS))
+    @click.option("--memory-gb", type=float)
+    @click.option("--gpu-count", type=int, default=1, show_default=True,
+                  help="GPUs the price is for")
+    @click.option("--region")
+    @click.option("--condition", help="e.g. new, used, low confidence")
+    @click.option("--note")
+    def add_cmd(day, **options) -> None:
+        """Add a published quote to your quotes file (beside the warehouse)."""
+        add_quote(day, options)

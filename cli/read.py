@@ -1,27 +1,19 @@
 """Commands that only read: `report`, `sql`, `config`. None of them imports Prefect; `report`
-and `sql` read only the settings they use (cli.common.load_reader)."""
+and `sql` read only the settings they use (cli.common.load_reader) and run without click on a
+plain command line (cli/plain.py), so click is imported in `register` only."""
 
 from __future__ import annotations
 
-import click
-
-from cli.common import DATE, echo, fail, format_option, load, load_reader
+from cli.common import echo, fail, load, load_reader
 
 
-@click.command("report")
-@click.option("--date", "day", type=DATE, help="report date (default: latest)")
-@click.option("--scenario", help="one scenario (default: all)")
-@format_option
-@click.option("--html", metavar="PATH",
-              help="write one self-contained HTML report (chart, inputs, alerts)")
-@click.option("--png", metavar="PATH", help="write the coverage history chart as PNG")
-def report_cmd(day, scenario, fmt, html, png) -> None:
-    """Show report rows (latest date by default)."""
+def report(db, day, scenario, fmt, html, png) -> None:
+    """`capcover report`: the report rows of `day` (default: latest), or the HTML/PNG files."""
     from report.tables import render
     from warehouse.db import open_warehouse
-    from warehouse.queries import report
+    from warehouse.queries import report as report_rows
 
-    settings = load_reader()
+    settings = load_reader(db=db)
     if html or png:
         from report.html import write_report_files
 
@@ -30,7 +22,7 @@ def report_cmd(day, scenario, fmt, html, png) -> None:
             echo(f"wrote {path}")
         return
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
-        cols, rows = report(wh, day=day, scenario=scenario, full=fmt in ("csv", "json"))
+        cols, rows = report_rows(wh, day=day, scenario=scenario, full=fmt in ("csv", "json"))
     if not rows:
         what = f" for {day}" if day else ""
         what += f" and scenario {scenario}" if scenario else ""
@@ -38,37 +30,52 @@ def report_cmd(day, scenario, fmt, html, png) -> None:
     echo(render(cols, rows, fmt, title="capcover daily report"))
 
 
-@click.command("sql")
-@click.argument("query")
-@format_option
-def sql_cmd(query: str, fmt: str) -> None:
-    """Read-only SQL on the warehouse, e.g. "SELECT * FROM report_daily".
-
-    One SELECT (or EXPLAIN) statement; it may read the warehouse and the published snapshot
-    folder only. Values are printed exactly as queried in every format.
-    """
+def sql(db, query: str, fmt: str) -> None:
+    """`capcover sql`: one read-only statement on the sandboxed warehouse, values exact."""
     from report.tables import render
     from warehouse.db import open_sandboxed, run_user_sql
 
-    settings = load_reader("publish_dir")
+    settings = load_reader("publish_dir", db=db)
     with open_sandboxed(settings.db, readable_dirs=[settings.publish_path()],
                         lock_budget_s=settings.lock_budget_s) as wh:
         cols, rows = run_user_sql(wh, query)
     echo(render(cols, rows, fmt, exact=True))
 
 
-@click.command("config")
-@format_option
-def config_cmd(fmt: str) -> None:
-    """Print the effective settings (secrets masked)."""
-    from report.tables import render
+def register(group) -> None:
+    import click
 
-    settings = load()
-    rows = [(k, str(v)) for k, v in settings.masked().items() if k != "scenario"]
-    rows.append(("scenarios", ", ".join(s.name for s in settings.scenarios())))
-    echo(render(["setting", "value"], rows, fmt))
+    from cli.options import DATE, format_option, root_db
 
+    @group.command("report")
+    @click.option("--date", "day", type=DATE, help="report date (default: latest)")
+    @click.option("--scenario", help="one scenario (default: all)")
+    @format_option
+    @click.option("--html", metavar="PATH",
+                  help="write one self-contained HTML report (chart, inputs, alerts)")
+    @click.option("--png", metavar="PATH", help="write the coverage history chart as PNG")
+    def report_cmd(day, scenario, fmt, html, png) -> None:
+        """Show report rows (latest date by default)."""
+        report(root_db(), day, scenario, fmt, html, png)
 
-def register(group: click.Group) -> None:
-    for command in (report_cmd, sql_cmd, config_cmd):
-        group.add_command(command)
+    @group.command("sql")
+    @click.argument("query")
+    @format_option
+    def sql_cmd(query: str, fmt: str) -> None:
+        """Read-only SQL on the warehouse, e.g. "SELECT * FROM report_daily".
+
+        One SELECT (or EXPLAIN) statement; it may read the warehouse and the published snapshot
+        folder only. Values are printed exactly as queried in every format.
+        """
+        sql(root_db(), query, fmt)
+
+    @group.command("config")
+    @format_option
+    def config_cmd(fmt: str) -> None:
+        """Print the effective settings (secrets masked)."""
+        from report.tables import render
+
+        settings = load()
+        rows = [(k, str(v)) for k, v in settings.masked().items() if k != "scenario"]
+        rows.append(("scenarios", ", ".join(s.name for s in settings.scenarios())))
+        echo(render(["setting", "value"], rows, fmt))

@@ -1,17 +1,16 @@
 """`capcover status`: the last runs from the warehouse and the next scheduled one.
 
-Read-only and Prefect-free: the warehouse is opened `read_only=True` and released at once; the
-next run comes from the Prefect API over plain HTTP when PREFECT_API_URL answers, else it is
-computed from the cron setting, and the output says which.
+Read-only, Prefect-free, and click-free on a plain command line (cli/plain.py): the warehouse
+is opened `read_only=True` and released at once; the next run comes from the Prefect API over
+plain HTTP when PREFECT_API_URL answers, else it is computed from the cron setting, and the
+output says which.
 """
 
 from __future__ import annotations
 
 import json
 
-import click
-
-from cli.common import EXIT_FAILED, EXIT_OK, echo, format_option, load_reader
+from cli.common import EXIT_FAILED, EXIT_OK, echo, load_reader
 
 # Tables show the first columns; CSV and JSON carry them all.
 COMPACT = ("run_id", "kind", "status", "started_at", "duration_s", "as_of_date",
@@ -53,27 +52,33 @@ def render_status(data: dict, fmt: str) -> str:
     return f"{table}\nnext scheduled run: {at} — {data['next_run_source']}"
 
 
-@click.command("status")
-@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True,
-              help="runs to show")
-@format_option
-def status_cmd(limit: int, fmt: str) -> int:
-    """The last runs and the next scheduled one; exit 0 when the latest run succeeded, 1 when
-    it failed or none ran."""
-    settings = load_reader("schedule_cron", "schedule_timezone")
+def status(db, limit: int, fmt: str) -> int:
+    """`capcover status`: the last `limit` runs and the next scheduled one; the exit code."""
+    settings = load_reader("schedule_cron", "schedule_timezone", db=db)
     data = status_data(settings, limit)
     text = render_status(data, fmt)
     if fmt == "csv":  # keep CSV pure; the schedule line goes to stderr
         text, _, note = text.rpartition("\nnext scheduled run: ")
-        click.echo(f"next scheduled run: {note}", err=True)
+        echo(f"next scheduled run: {note}", err=True)
     echo(text)
     if not data["rows"]:
-        click.echo(f"capcover: error: no runs recorded in {settings.db} yet — run `capcover run` "
-                   f"or `capcover serve`", err=True)
+        echo(f"capcover: error: no runs recorded in {settings.db} yet — run `capcover run` "
+             f"or `capcover serve`", err=True)
         return EXIT_FAILED
     latest = dict(zip(data["columns"], data["rows"][0], strict=True))
     return EXIT_OK if latest["status"] == "ok" else EXIT_FAILED
 
 
-def register(group: click.Group) -> None:
-    group.add_command(status_cmd)
+def register(group) -> None:
+    import click
+
+    from cli.options import format_option, root_db
+
+    @group.command("status")
+    @click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True,
+                  help="runs to show")
+    @format_option
+    def status_cmd(limit: int, fmt: str) -> int:
+        """The last runs and the next scheduled one; exit 0 when the latest run succeeded, 1 when
+        it failed or none ran."""
+        return status(root_db(), limit, fmt)

@@ -20,8 +20,8 @@ from config.settings import load_settings
 from flows.sequence import run_daily
 from report.summary import summary_text
 from tests.conftest import category_payload, table_snapshot
-from warehouse.alerts import list_alerts
 from warehouse.db import open_warehouse
+from warehouse.queries import list_alerts
 
 SECRET = "T0pS3cretHookPath-9f8e7d6c5b4a"
 DAY1, DAY2, DAY3 = "2024-04-02T06:00:00Z", "2024-04-03T06:00:00Z", "2024-04-04T06:00:00Z"

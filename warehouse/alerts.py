@@ -195,38 +195,6 @@ def refresh_states(wh: Warehouse, alert_ids: list[str]) -> None:
                  [state, last if state == "delivered" else None, alert_id])
 
 
-ALERT_COLUMNS = ["report_date", "scenario", "rule", "level", "previous_ratio", "current_ratio",
-                 "delivery_state", "channels", "delivered", "attempts", "last_error", "message",
-                 "alert_id", "previous_date", "created_at", "delivered_at", "run_id"]
-
-
-def list_alerts(
-    wh: Warehouse, *, since: date | None = None, undelivered: bool = False
-) -> tuple[list[str], list[tuple]]:
-    """Alert history, newest report date first, with per-channel delivery counts.
-
-    `undelivered` keeps alerts that some channel has not confirmed yet (pending, failed,
-    partial); alerts with no channel configured are not undelivered, they had nowhere to go.
-    """
-    cols, rows = wh.query_table(
-        """
-        SELECT a.report_date, a.scenario, a.rule, a.level, a.previous_ratio, a.current_ratio,
-               a.delivery_state, a.channels,
-               count(d.channel_id) FILTER (d.state = 'delivered') AS delivered,
-               coalesce(sum(d.attempts), 0) AS attempts,
-               max(d.last_error) FILTER (d.state <> 'delivered') AS last_error,
-               a.message, a.alert_id, a.previous_date, a.created_at, a.delivered_at, a.run_id
-        FROM alerts a LEFT JOIN alert_deliveries d USING (alert_id)
-        WHERE (CAST(? AS DATE) IS NULL OR a.report_date >= ?)
-          AND (NOT ? OR a.delivery_state IN ('pending', 'failed', 'partial'))
-        GROUP BY ALL
-        ORDER BY a.report_date DESC, a.scenario, a.rule, a.level
-        """,
-        [since, since, undelivered],
-    )
-    return cols, rows
-
-
 def set_alerts_sent(wh: Warehouse, run_id: str, sent: int) -> None:
     """Fill `runs.alerts_sent` when the column exists (added by migration 006)."""
     has = wh.scalar("SELECT count(*) FROM duckdb_columns() WHERE table_name = 'runs' "

@@ -44,10 +44,21 @@ def coin_moves(wh: Warehouse, day: date, scenario: str | None = None, *,
     the previous report (of `scenario`, or of every scenario: scenarios that share a previous
     report date share their coins, listed once): the `top` largest up and the `top` largest
     down plus every coin that entered or left (all coins when `top` is None)."""
-    previous = [r[0] for r in wh.query(
-        "SELECT DISTINCT previous_report_date FROM v_ratio_moves"
-        " WHERE report_date = ? AND (?::VARCHAR IS NULL OR scenario = ?)",
-        [day, scenario, scenario])]
+    return _within_top(_ranked_coin_moves(wh, day, scenario, top), top)
+
+
+def _ranked_coin_moves(wh: Warehouse, day: date, scenario: str | None, top: int | None,
+                       moves: list[dict] | None = None) -> list[dict]:
+    """coin_moves' rows for `top` with each coin's `place` (1 = the largest move its way), so
+    a smaller top can be cut from them without a second read (`_within_top`). `moves`, when
+    given, are ratio_moves(wh, day, scenario): their previous dates need no read of their own."""
+    if moves is None:
+        previous = [r[0] for r in wh.query(
+            "SELECT DISTINCT previous_report_date FROM v_ratio_moves"
+            " WHERE report_date = ? AND (?::VARCHAR IS NULL OR scenario = ?)",
+            [day, scenario, scenario])]
+    else:
+        previous = sorted({m["previous_report_date"] for m in moves})
     return _dicts(wh, """
         WITH ranked AS (
             SELECT *,
@@ -58,12 +69,23 @@ def coin_moves(wh: Warehouse, day: date, scenario: str | None = None, *,
         )
         SELECT report_date, previous_report_date, coin_id, symbol, name, membership,
                previous_market_cap_usd, market_cap_usd, contribution_usd,
-               previous_sum_usd, constituents_change_usd
+               previous_sum_usd, constituents_change_usd, place
         FROM ranked
         WHERE ?::INTEGER IS NULL OR membership <> 'stayed'
            OR (contribution_usd <> 0 AND place <= ?)
         ORDER BY previous_report_date, contribution_usd DESC, coin_id""",
                   [day, previous, top, top])
+
+
+def _within_top(ranked: list[dict], top: int | None) -> list[dict]:
+    """The rows of `ranked` (read for a top >= `top`, or None) that coin_moves(top=top) keeps,
+    in their order, without `place`: the SQL filter above, NULLs as SQL treats them."""
+    def kept(r: dict) -> bool:
+        churned = r["membership"] is not None and r["membership"] != "stayed"
+        moved = r["contribution_usd"] is not None and r["contribution_usd"] != 0
+        return top is None or churned or (moved and r["place"] <= top)
+
+    return [{k: v for k, v in r.items() if k != "place"} for r in ranked if kept(r)]
 
 
 def category_gap(wh: Warehouse, day: date, scenario: str | None = None) -> list[dict]:
@@ -82,12 +104,27 @@ def category_gap(wh: Warehouse, day: date, scenario: str | None = None) -> list[
 
 def price_set(wh: Warehouse, day: date, scenario: str) -> list[dict]:
     """The quotes behind `scenario`'s price on `day` (each source's latest quotes at or before
-    it, for the scenario's SKU and quote kind); empty for fixed prices. THE one read of a
+    it, for the scenario's SKU and quote kind); empty for fixed prices."""
+    return price_sets(wh, [(day, scenario)])[(day, scenario)]
+
+
+def price_sets(wh: Warehouse,
+               reports: list[tuple[date, str]]) -> dict[tuple[date, str], list[dict]]:
+    """price_set of each (report date, scenario) in `reports`, in one read. THE one read of a
     report's price set: repoint it here when the price method changes."""
-    return _dicts(wh, """
-        SELECT sku, kind, source, quote_id, observed_date, price_usd
-        FROM v_report_quotes WHERE report_date = ? AND scenario = ?
-        ORDER BY source, observed_date, price_usd, quote_id""", [day, scenario])
+    sets: dict[tuple[date, str], list[dict]] = {key: [] for key in reports}
+    if not reports:
+        return sets
+    days, scenarios = zip(*reports, strict=True)
+    for q in _dicts(wh, """
+        SELECT report_date, scenario, sku, kind, source, quote_id, observed_date, price_usd
+        FROM v_report_quotes
+        WHERE (report_date, scenario) IN (
+            SELECT (unnest(?::DATE[]), unnest(?::VARCHAR[])))
+        ORDER BY report_date, scenario, source, observed_date, price_usd, quote_id""",
+                    [list(days), list(scenarios)]):
+        sets[(q.pop("report_date"), q.pop("scenario"))].append(q)
+    return sets
 
 
 PRICE_COLUMNS = ("scenario", "gpu_sku", "price_basis", "previous_report_date",
@@ -99,25 +136,45 @@ PRICE_COLUMNS = ("scenario", "gpu_sku", "price_basis", "previous_report_date",
 def price_changes(wh: Warehouse, move: dict) -> tuple[dict, list[dict]]:
     """For one v_ratio_moves row: the old and new central values (quote median, USD per GPU
     or per GPU-hour; unit price, USD per GPU) and the quotes that entered or left the set."""
-    day, prev, scenario = move["report_date"], move["previous_report_date"], move["scenario"]
-    now_set = {q["quote_id"]: q for q in price_set(wh, day, scenario)}
-    old_set = {q["quote_id"]: q for q in price_set(wh, prev, scenario)}
-    changes = ([{"scenario": scenario, "change": "entered", **q}
-                for k, q in now_set.items() if k not in old_set]
-               + [{"scenario": scenario, "change": "left", **q}
-                  for k, q in old_set.items() if k not in now_set])
-    (summary,) = _dicts(wh, """
-        SELECT r.scenario, r.gpu_sku, r.price_basis, p.report_date AS previous_report_date,
+    return price_changes_of(wh, [move])[0]
+
+
+def price_changes_of(wh: Warehouse, moves: list[dict]) -> list[tuple[dict, list[dict]]]:
+    """price_changes of each v_ratio_moves row in `moves`, in their order, in two reads
+    whatever their number (one per scenario made `explain` a query per section and scenario)."""
+    if not moves:
+        return []
+    reports = [(m["report_date"], m["scenario"]) for m in moves]
+    sets = price_sets(wh, reports + [(m["previous_report_date"], m["scenario"]) for m in moves])
+    summaries = {}
+    for row in _dicts(wh, """
+        SELECT r.report_date AS _day, r.scenario, r.gpu_sku, r.price_basis,
+               p.report_date AS previous_report_date,
                p.quote_median_usd AS previous_central_usd, r.quote_median_usd AS central_usd,
                p.unit_price_usd AS previous_unit_price_usd, r.unit_price_usd,
                p.price_quote_count AS previous_quote_count, r.price_quote_count,
                p.price_as_of AS previous_price_as_of, r.price_as_of
-        FROM report_daily r JOIN report_daily p ON p.scenario = r.scenario
-        WHERE r.report_date = ? AND r.scenario = ? AND p.report_date = ?""",
-                        [day, scenario, prev])
-    summary["quotes_entered"] = sum(c["change"] == "entered" for c in changes)
-    summary["quotes_left"] = sum(c["change"] == "left" for c in changes)
-    return summary, changes
+        FROM (SELECT unnest(?::DATE[]) AS d, unnest(?::VARCHAR[]) AS s,
+                     unnest(?::DATE[]) AS prev) w
+        JOIN report_daily r ON r.report_date = w.d AND r.scenario = w.s
+        JOIN report_daily p ON p.scenario = w.s AND p.report_date = w.prev""",
+                      [[d for d, _ in reports], [s for _, s in reports],
+                       [m["previous_report_date"] for m in moves]]):
+        summaries[(row.pop("_day"), row["scenario"], row["previous_report_date"])] = row
+    out = []
+    for m in moves:
+        day, prev, scenario = m["report_date"], m["previous_report_date"], m["scenario"]
+        now_set = {q["quote_id"]: q for q in sets[(day, scenario)]}
+        old_set = {q["quote_id"]: q for q in sets[(prev, scenario)]}
+        changes = ([{"scenario": scenario, "change": "entered", **q}
+                    for k, q in now_set.items() if k not in old_set]
+                   + [{"scenario": scenario, "change": "left", **q}
+                      for k, q in old_set.items() if k not in now_set])
+        summary = dict(summaries[(day, scenario, prev)])
+        summary["quotes_entered"] = sum(c["change"] == "entered" for c in changes)
+        summary["quotes_left"] = sum(c["change"] == "left" for c in changes)
+        out.append((summary, changes))
+    return out
 
 
 def _price_kind(price_basis: str) -> str | None:
@@ -130,18 +187,47 @@ def _price_kind(price_basis: str) -> str | None:
     return None
 
 
+PARAGRAPH_TOP = 2  # coins named per direction in a paragraph
+
+
 def explanations(wh: Warehouse, day: date, scenario: str | None = None) -> dict[str, str]:
     """scenario -> the one-paragraph "why it moved" on `day` (one scenario or all), for the
     reports that have a previous report to compare with. The cap side is read once per
     previous report date: scenarios that share it share their coins."""
-    coins: dict[date, list[CoinMove]] = {}
-    for c in coin_moves(wh, day, scenario, top=2):
-        coins.setdefault(c["previous_report_date"], []).append(
+    moves = ratio_moves(wh, day, scenario)
+    if not moves:
+        return {}
+    return paragraphs(moves, price_changes_of(wh, moves),
+                      coin_moves(wh, day, scenario, top=PARAGRAPH_TOP),
+                      category_gap(wh, day, scenario))
+
+
+def why_it_moved(wh: Warehouse, day: date, scenario: str | None = None, *,
+                 top: int = 5) -> dict:
+    """Everything `capcover explain` shows for `day`, each view read once (five reads): "moves"
+    (ratio_moves), "price_changes" (price_changes_of those moves), "coins" (coin_moves with
+    `top`), "gap" (category_gap) and "paragraphs" (explanations)."""
+    moves = ratio_moves(wh, day, scenario)
+    changes = price_changes_of(wh, moves)
+    ranked = _ranked_coin_moves(wh, day, scenario, max(top, PARAGRAPH_TOP), moves)
+    gap = category_gap(wh, day, scenario)
+    return {"moves": moves, "price_changes": changes, "coins": _within_top(ranked, top),
+            "gap": gap, "paragraphs": paragraphs(moves, changes,
+                                                 _within_top(ranked, PARAGRAPH_TOP), gap)}
+
+
+def paragraphs(moves: list[dict], changes: list[tuple[dict, list[dict]]], coins: list[dict],
+               gaps: list[dict]) -> dict[str, str]:
+    """scenario -> "why it moved", from rows already read: `moves` (ratio_moves), `changes`
+    (price_changes_of those moves), `coins` (coin_moves, top=PARAGRAPH_TOP) and `gaps`
+    (category_gap) of one day."""
+    by_previous: dict[date, list[CoinMove]] = {}
+    for c in coins:
+        by_previous.setdefault(c["previous_report_date"], []).append(
             CoinMove(c["coin_id"], c["symbol"], c["contribution_usd"], c["membership"]))
-    gaps = {g["previous_report_date"]: g["gap_change_usd"]
-            for g in category_gap(wh, day, scenario)}
+    gap_change = {g["previous_report_date"]: g["gap_change_usd"] for g in gaps}
     out = {}
-    for m in ratio_moves(wh, day, scenario):
+    for m, (summary, _changes) in zip(moves, changes, strict=True):
         if m["log_change"] is None or m["cap_effect"] is None:
             continue  # a zero cap or ratio has no log change to explain
         prev = m["previous_report_date"]
@@ -154,8 +240,8 @@ def explanations(wh: Warehouse, day: date, scenario: str | None = None) -> dict[
             previous_unit_price_usd=m["previous_unit_price_usd"], gpu_count=m["gpu_count"],
             previous_gpu_count=m["previous_gpu_count"], gpu_sku=m["gpu_sku"],
             price_kind=_price_kind(m["price_basis"]))
-        cap = CapSide(coins=tuple(coins.get(prev, ())), gap_change_usd=gaps.get(prev, 0.0))
-        summary, _changes = price_changes(wh, m)
+        cap = CapSide(coins=tuple(by_previous.get(prev, ())),
+                      gap_change_usd=gap_change.get(prev, 0.0))
         price = PriceSide(previous_central_usd=summary["previous_central_usd"],
                           central_usd=summary["central_usd"], entered=summary["quotes_entered"],
                           left=summary["quotes_left"])
