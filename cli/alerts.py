@@ -1,5 +1,4 @@
-"""`capcover alerts`: alert history and delivery state per channel (read-only; runs without
-click on a plain command line, cli/plain.py)."""
+"""`capcover alerts`: alert history and delivery state per channel (read-only)."""
 
 from __future__ import annotations
 

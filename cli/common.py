@@ -1,11 +1,9 @@
 """What every command shares: exit codes, `fail()`, `echo()` and the effective settings (with
-the global `--db` applied). Free of click at import, so the read-only commands can run without
-it (cli/plain.py); click's own pieces (`--format`, date arguments) are in cli/options.py."""
+the global `--db` applied); click's own pieces (`--format`, date arguments) are in
+cli/options.py."""
 
 from __future__ import annotations
 
-import codecs
-import io
 import sys
 from typing import Any, NoReturn
 
@@ -27,19 +25,9 @@ def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     raise CommandFailed(message, code)
 
 
-def __getattr__(name: str) -> Any:
-    # `from cli.common import DATE, format_option` (as before they moved): click's pieces,
-    # loaded on first use (PEP 562), so importing cli.common never loads click.
-    if name in ("DATE", "DateType", "format_option"):
-        from cli import options
-
-        return getattr(options, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def _with_db(overrides: dict[str, Any]) -> dict[str, Any]:
     click = sys.modules.get("click")
-    if click is None:  # not under click (cli/plain.py passes --db itself)
+    if click is None:  # not under click: a command function called directly
         return overrides
     ctx = click.get_current_context(silent=True)
     db = (ctx.find_root().obj or {}).get("db") if ctx else None
@@ -67,28 +55,7 @@ def load_reader(*keys: str, db: str | None = None):
 
 
 def echo(text: str, *, err: bool = False) -> None:
-    """`text` and a newline on stdout (stderr with `err`), exactly as click.echo writes it,
-    without importing click for the plain case: a text stream in a non-ASCII encoding and no
-    escape character (click strips ANSI codes off a non-terminal and re-wraps ASCII streams;
-    those cases are left to click itself)."""
-    stream = sys.stderr if err else sys.stdout
-    if "\x1b" in text or not _plain_stream(stream):
-        import click
+    """`text` and a newline on stdout (stderr with `err`), as click writes it."""
+    import click
 
-        click.echo(text, err=err)
-        return
-    stream.write(text + "\n")
-    stream.flush()
-
-
-def _plain_stream(stream: Any) -> bool:
-    """Whether click.echo would write to `stream` as it is (click/_compat.py)."""
-    if not isinstance(stream, io.TextIOBase):
-        return False
-    encoding = getattr(stream, "encoding", None)
-    if encoding is None or getattr(stream, "errors", None) is None:
-        return False
-    try:
-        return codecs.lookup(encoding).name != "ascii"
-    except LookupError:
-        return True
+    click.echo(text, err=err)

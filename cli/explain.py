@@ -1,6 +1,5 @@
 """`capcover explain`: why the ratio moved since the previous report, as a paragraph and the
-tables behind it. Reads only; no Prefect import, and no click on a plain command line
-(cli/plain.py)."""
+tables behind it. Reads only; no Prefect import."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""The click group: global options, and every command group registering itself on it.
-
-Imported only when click parses the command line: `--help`, the commands that write, and any
-read-only command line that cli/plain.py leaves to click."""
+"""The click group: global options, and every command group registering itself on it."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ One click group (cli/group.py); each command group lives in its own module and r
 there. Exit codes: 0 ok, 1 the run or query failed, 2 bad usage or configuration, 130
 interrupted. Every error is one line on stderr (`capcover: error: ...`); `--debug` shows the
 traceback instead. Commands that only read the warehouse never import Prefect (about a second
-and 78 MB), and a plain read-only command line is run without click either (cli/plain.py).
+and 78 MB), nor the settings model, requests or rich unless they print with them.
 """
 
 from __future__ import annotations
@@ -27,17 +27,12 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def main(argv: list[str] | None = None, *, plain: bool = True) -> int:
-    """Run one command; returns its exit code (the console script exits with it). A plain
-    read-only command line runs without click unless `plain` is False (then click parses
-    every command line; tests compare the two)."""
-    from cli.plain import plain_command
-
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns its exit code (the console script exits with it)."""
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
     try:
-        command = plain_command(args) if plain else None
-        return command() if command is not None else _with_click(args)
+        return _with_click(args)
     except CommandFailed as exc:
         echo(f"capcover: error: {exc.message}", err=True)
         return exc.code

@@ -16,8 +16,7 @@ from cli.common import EXIT_USAGE, echo, fail, load, load_reader
 
 
 def quotes_list(db, sku, kind, source, day, stats: bool, fmt: str) -> None:
-    """`capcover quotes list`: stored quotes, or with `stats` the price method per group
-    (runs without click on a plain command line, cli/plain.py)."""
+    """`capcover quotes list`: stored quotes, or with `stats` the price method per group."""
     from config.reader import PRICE_AGE
     from report.tables import render
     from warehouse.db import open_warehouse

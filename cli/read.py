@@ -1,6 +1,6 @@
 """Commands that only read: `report`, `sql`, `config`. None of them imports Prefect; `report`
-and `sql` read only the settings they use (cli.common.load_reader) and run without click on a
-plain command line (cli/plain.py), so click is imported in `register` only."""
+and `sql` read only the settings they use (cli.common.load_reader). The commands are plain
+functions; `register` declares them to click."""
 
 from __future__ import annotations
 

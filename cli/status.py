@@ -1,6 +1,6 @@
 """`capcover status`: the last runs from the warehouse and the next scheduled one.
 
-Read-only, Prefect-free, and click-free on a plain command line (cli/plain.py): the warehouse
+Read-only and Prefect-free: the warehouse
 is opened `read_only=True` and released at once; the next run comes from the Prefect API over
 plain HTTP when PREFECT_API_URL answers, else it is computed from the cron setting, and the
 output says which.

@@ -1,0 +1,63 @@
+"""A read-only command loads none of the modules it does not need to print its answer (a
+fresh `python -X importtime -m cli` process each): no Prefect, no settings model, no requests,
+no rich unless it draws the table, no model code it does not print with."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows.sequence import run_daily
+
+ROOT = Path(__file__).resolve().parent.parent
+FORMATS = ("table", "csv", "json", "markdown")
+
+
+@pytest.fixture
+def warehouse(fake_cg, settings):
+    fake_cg.serve()
+    run_daily(settings)
+    return settings.db
+
+
+# -- what a read-only command loads ------------------------------------------------------------
+
+# Not needed to print any read-only answer (rich only draws tables the plain drawer cannot).
+NEVER = ("rich", "pydantic", "pydantic_settings", "requests", "prefect", "apprise",
+         "jinja2", "matplotlib", "model.alerts", "model.scenarios", "model.plausibility",
+         "warehouse.alerts", "warehouse.load", "warehouse.history", "config.settings",
+         "ingest.http", "ingest.clients", "flows.sequence", "report.html")
+PRICE_METHOD = ("model.report", "model.prices", "model.coverage")
+
+
+def _imported(argv: list[str], env: dict[str, str]) -> tuple[int, set[str]]:
+    """Exit code and every module `python -X importtime -m cli argv` imported."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "cli", *argv],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          env={**env, "PATH": "/usr/bin:/bin"})
+    names = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
+             if line.startswith("import time:") and "imported package" not in line}
+    return proc.returncode, names
+
+
+@pytest.mark.parametrize(("argv", "code", "allowed"), [
+    (["sql", "select 1"], 0, ()),
+    (["report"], 0, ()),
+    (["alerts"], 0, ()),
+    (["status"], 0, ()),
+    (["quotes", "list"], 0, ()),
+    (["quotes", "list", "--stats"], 0, PRICE_METHOD),
+    (["explain"], 1, ("model.explain",)),
+], ids=lambda a: " ".join(a) if isinstance(a, list) else "")
+def test_read_only_commands_import_only_what_they_print_with(warehouse, env, argv, code,
+                                                                   allowed):
+    for fmt in FORMATS:
+        rc, names = _imported([*argv, "--format", fmt], env)
+        assert rc == code
+        loaded = {n for n in names if n.split(".")[0] in NEVER or n in NEVER}
+        assert loaded == set(), fmt
+        unneeded = {n for n in names if n in (*PRICE_METHOD, "model.explain")} - set(allowed)
+        assert unneeded == set(), fmt
