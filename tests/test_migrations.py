@@ -83,3 +83,43 @@ def test_migrations_html_report_on_a_pre_004_warehouse_says_migrate(env, tmp_pat
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "predates migration 004 (the report views)" in err
     assert not (tmp_path / "r.html").exists()
+
+
+def _warehouse_at(tmp_path, version: int):
+    """A warehouse migrated only up to `version`, as an older capcover left it."""
+    import shutil
+
+    from warehouse.migrate import MIGRATIONS_DIR, apply_migrations
+
+    old = tmp_path / "old-migrations"
+    old.mkdir()
+    for f in MIGRATIONS_DIR.glob("*.sql"):
+        if int(f.name[:3]) <= version:
+            shutil.copy(f, old / f.name)
+    db = tmp_path / "old.duckdb"
+    with open_warehouse(db, migrate=False) as wh:
+        apply_migrations(wh, old)
+    return db
+
+
+@pytest.mark.parametrize("argv", [["report"], ["quotes", "list"]])
+def test_migrations_reader_on_an_older_warehouse_says_to_migrate(tmp_path, monkeypatch, capsys,
+                                                                 argv):
+    """A read-only command never migrates: on a file an older capcover wrote, a column or macro
+    a later migration adds is one line saying so, not an unexpected Binder error."""
+    from cli.main import main
+
+    db = _warehouse_at(tmp_path, 6)
+    before = db.read_bytes()
+    monkeypatch.setenv("CAPCOVER_DB", str(db))
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"capcover: error: warehouse {db} is at schema version 6, older than "
+                          f"this capcover's {latest_version()} (")
+    assert err.endswith("— run `capcover run` once to migrate it\n") and err.count("\n") == 1
+    assert db.read_bytes() == before
+    with open_warehouse(db) as wh:  # what `capcover run` does first: migrate
+        assert wh.schema_version == latest_version()
+    main(argv)  # now an ordinary answer (here: no rows yet), not the schema line
+    assert "schema version" not in capsys.readouterr().err

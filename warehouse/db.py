@@ -95,6 +95,14 @@ class Warehouse:
         except duckdb.Error as exc:
             if is_damage(exc):
                 raise WarehouseDamaged(damaged_message(self.path, _first(exc))) from None
+            if isinstance(exc, duckdb.BinderException | duckdb.CatalogException) \
+                    and self.applied and self.schema_version < _latest_version():
+                # A column, view or macro a later migration adds, read from a file this
+                # capcover has not migrated yet (a reader never migrates).
+                raise WarehouseError(
+                    f"warehouse {self.path} is at schema version {self.schema_version}, older "
+                    f"than this capcover's {_latest_version()} ({_first(exc)[:120]}) — run "
+                    f"`capcover run` once to migrate it") from None
             raise
 
     def query(self, sql: str, params: Sequence[Any] | dict | None = None) -> list[tuple]:
@@ -224,14 +232,18 @@ def _check_intact(wh: Warehouse) -> None:
             wh.path, f"the file is {size:,} bytes; the blocks in use need {expected:,}"))
 
 
-def _read_schema(wh: Warehouse) -> None:
-    """Read the applied migrations once; refuse a file from a newer capcover."""
+def _latest_version() -> int:
     from warehouse.migrate import latest_version
 
+    return latest_version()
+
+
+def _read_schema(wh: Warehouse) -> None:
+    """Read the applied migrations once; refuse a file from a newer capcover."""
     if wh.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
                  " AND schema_name = 'main'"):
         wh.applied = frozenset(v for (v,) in wh.query("SELECT version FROM schema_migrations"))
-    known = latest_version()
+    known = _latest_version()
     if wh.schema_version > known:
         raise WarehouseError(
             f"warehouse {wh.path} has schema version {wh.schema_version}, newer than this "
