@@ -138,7 +138,7 @@ def _write_months(wh: Warehouse, t: _Table, folder: Path, *, since: date | None 
         " (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (__month), OVERWRITE_OR_IGNORE,"
         " RETURN_STATS)", params)
     written: dict[str, dict] = {}
-    for path, rows, *_, keys_of in sorted((r[0], r[1], r[5]) for r in files):
+    for path, rows, keys_of in sorted((r[0], r[1], r[5]) for r in files):
         month = keys_of["__month"]
         part = written.setdefault(month, {"rows": 0, "files": []})
         name = f"{month}.parquet" if not part["files"] else f"{month}.{len(part['files'])}.parquet"
