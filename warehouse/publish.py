@@ -25,6 +25,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -57,6 +59,9 @@ UNDATED = ("coin_history",)
 # v_report_constituents names every coin from coin_names (migration 031), so these views' old
 # months change when a coin's latest name does.
 NAME_VIEWS = ("v_report_constituents", "v_constituent_moves")
+
+
+Linker = Callable[[Path, Path, list[str]], None]  # (from folder, to folder, file names)
 
 
 @dataclass(frozen=True)
@@ -223,8 +228,9 @@ def _quote_months(wh: Warehouse, t: _Table) -> dict[str, str]:
 
 
 def _publish_table(wh: Warehouse, t: _Table, tmp: Path, prev_dir: Path | None,
-                   prev: dict | None, changes: _Changes) -> dict:
-    """Write or reuse each month of `t` into `tmp/<table>/`; returns its manifest entry."""
+                   prev: dict | None, changes: _Changes, link: Linker) -> dict:
+    """Write or reuse each month of `t` into `tmp/<table>/` (reused files through `link`);
+    returns its manifest entry."""
     full = changes.full or (changes.names and t.name in NAME_VIEWS)
     since = changes.since
     folder = tmp / t.name
@@ -268,7 +274,7 @@ def _publish_table(wh: Warehouse, t: _Table, tmp: Path, prev_dir: Path | None,
                     os.unlink(folder / name)
             keep, written = {}, _write_months(wh, t, folder)
     if keep:
-        link_files(old_dir, folder, [f for p in keep.values() for f in p["files"]])
+        link(old_dir, folder, [f for p in keep.values() for f in p["files"]])
     months = {k: {"rows": p["rows"], "files": p["files"]} for k, p in keep.items()}
     months.update(written)
     for k, (_, h) in hashes.items():
@@ -329,13 +335,23 @@ def publish_snapshot(
     prev_dir, prev = _previous(target)
     if prev_dir == final.resolve():  # the same run published again: it is being replaced
         prev_dir = prev = None
+    # Reused months are linked on a second thread while DuckDB exports the next table (it
+    # releases the GIL): at 10 years ~900 links, a large part of what grows with history.
+    linker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="capcover-publish-links")
+    links: list[Future] = []
+
+    def link(src: Path, dst: Path, names: list[str]) -> None:
+        links.append(linker.submit(link_files, src, dst, names))
+
     try:
         tmp.mkdir()
         tables = _catalog(wh)
         wm = _watermark(wh, tables)
         changes = _changes(wh, prev, wm)
-        parts = {name: _publish_table(wh, tables[name], tmp, prev_dir, prev, changes)
+        parts = {name: _publish_table(wh, tables[name], tmp, prev_dir, prev, changes, link)
                  for name in _to_publish(set(tables))}
+        for done in links:
+            done.result()  # a link that failed fails the publish
         manifest = {
             "layout": LAYOUT,
             "run_id": run_id,
@@ -352,8 +368,11 @@ def publish_snapshot(
             shutil.rmtree(final)
         os.rename(tmp, final)
     except BaseException:
+        linker.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        linker.shutdown(wait=True)
     swap_symlink(target / "latest", Path("snapshots") / run_id)
     replace_file(target / "latest.json", json.dumps(
         {k: v for k, v in manifest.items() if k != "partitions"} | {"path": str(final)},
