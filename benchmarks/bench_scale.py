@@ -25,7 +25,9 @@ def daily_run_time(db: Path, sizes: list[int], repeat: int) -> float:
 
     cats = dict(zip(category_ids(len(sizes)), sizes, strict=True))
     with CoinGecko.generated(cats) as fake:
-        settings = capcover_settings(fake, db)
+        # Each warehouse its own publish folder: in a shared one, a warehouse's publish would
+        # take another's manifest as its previous snapshot (and the figures would mix).
+        settings = capcover_settings(fake, db, publish_dir=db.with_name(f"{db.stem}-published"))
         run_daily(settings)  # first run creates the warehouse (migrations not timed)
         return statistics.median(timed(lambda: run_daily(settings))[0]
                                  for _ in range(repeat))
@@ -49,7 +51,8 @@ def grow_history(db: Path, years: int) -> int:
     """Extend the latest day back over `years` x 365 days (category and coin snapshots,
     reports, coin history), every series a seeded random walk from the latest value, and
     record it as a backfill run (a publish after it exports everything, as after a real
-    backfill). Returns the number of report days."""
+    backfill). Rows land in date order, as years of daily runs append them one day at a time.
+    Returns the number of report days."""
     from warehouse.db import open_warehouse
 
     days = years * 365
@@ -60,7 +63,8 @@ def grow_history(db: Path, years: int) -> int:
         wh.query(f"""INSERT INTO category_snapshots SELECT c.* REPLACE (
                 c.as_of_date - t.i::INTEGER AS as_of_date, c.market_cap_usd * {f} AS market_cap_usd,
                 c.volume_24h_usd * {_walk("c.category_id || 'v'")} AS volume_24h_usd)
-            FROM category_snapshots c, range(1, ?) t(i) WHERE c.as_of_date = ?""",  # noqa: S608
+            FROM category_snapshots c, range(1, ?) t(i) WHERE c.as_of_date = ?
+            ORDER BY as_of_date""",  # noqa: S608
                  [days, latest])
         f = _walk("c.category_id || c.coin_id")
         wh.query(f"""INSERT INTO coin_snapshots SELECT c.* REPLACE (
@@ -68,7 +72,8 @@ def grow_history(db: Path, years: int) -> int:
                 c.current_price_usd * {f} AS current_price_usd,
                 c.fully_diluted_valuation_usd * {f} AS fully_diluted_valuation_usd,
                 c.total_volume_usd * {_walk("c.coin_id || 'v'")} AS total_volume_usd)
-            FROM coin_snapshots c, range(1, ?) t(i) WHERE c.as_of_date = ?""",  # noqa: S608
+            FROM coin_snapshots c, range(1, ?) t(i) WHERE c.as_of_date = ?
+            ORDER BY as_of_date""",  # noqa: S608
                  [days, latest])
         f = _walk("'sector'")  # one sector walk, shared by every scenario of a day
         scaled = ", ".join(f"c.{col} * {f} AS {col}" for col in (
@@ -77,7 +82,8 @@ def grow_history(db: Path, years: int) -> int:
             "share_of_2023_h100_shipments"))
         wh.query(f"""INSERT INTO report_daily SELECT c.* REPLACE (
                 c.report_date - t.i::INTEGER AS report_date, {scaled})
-            FROM report_daily c, range(1, ?) t(i) WHERE c.report_date = ?""",  # noqa: S608
+            FROM report_daily c, range(1, ?) t(i) WHERE c.report_date = ?
+            ORDER BY report_date""",  # noqa: S608
                  [days, latest])
         tables = {r[0] for r in wh.query("SELECT table_name FROM information_schema.tables")}
         if "coin_history" in tables:

@@ -17,7 +17,7 @@ import pytest
 from config.settings import load_settings
 from flows.rebuild import rebuild
 from flows.sequence import run_daily
-from tests.conftest import category_payload
+from tests.conftest import category_payload, market_pages
 from warehouse.db import Warehouse, open_warehouse
 from warehouse.publish import publish_snapshot
 
@@ -95,6 +95,46 @@ def test_publish_incremental_snapshot_equals_the_warehouse_over_runs_a_rerun_and
     assert not set(rebuilt.values()) & set(after.values())
     assert manifest["partitions"]["v_report_constituents"]["written"] == \
         ["2024-02", "2024-03", "2024-04"]
+
+
+def _snapshot_differences(wh: Warehouse, a: Path, b: Path, table: str) -> int:
+    """Rows in one snapshot's files of `table` and not the other's (as multisets; doubles as
+    FLOAT, as in `_differences`)."""
+    cols = ", ".join(f'CAST("{c}" AS FLOAT)' if t == "DOUBLE" else f'"{c}"'
+                     for c, t, *_ in wh.query(f'DESCRIBE "{table}"'))
+    fa, fb = f"'{a}/{table}/*.parquet'", f"'{b}/{table}/*.parquet'"
+    return wh.scalar(
+        f"SELECT count(*) FROM ((SELECT {cols} FROM {fa} EXCEPT ALL SELECT {cols} FROM {fb})"  # noqa: S608
+        f" UNION ALL (SELECT {cols} FROM {fb} EXCEPT ALL SELECT {cols} FROM {fa}))")
+
+
+def test_publish_incremental_snapshot_equals_a_full_export_after_runs_a_rerun_and_renames(
+        fault, settings, tmp_path):
+    target = settings.publish_path()
+    for day in DAYS:
+        _run_day(fault, day)
+    # The newest day renames a coin: every month of the views that name coins shows it.
+    fault.pages = [[{**c, "name": "Renamed Coin"} if c["id"] == "ai-coin-005" else c
+                    for c in page] for page in market_pages()]
+    _run_day(fault, "2024-04-03")
+    manifest = _assert_equals_warehouse(settings.db, target)
+    assert manifest["partitions"]["v_report_constituents"]["written"] == \
+        ["2024-02", "2024-03", "2024-04"]
+    # A rerun of a past day under the old name: the newer day's name stays, so the views
+    # that name coins are rewritten from the rerun's month on only.
+    fault.pages = market_pages()
+    _run_day(fault, "2024-03-15", cap=21e9)
+    manifest = _assert_equals_warehouse(settings.db, target)
+    assert manifest["partitions"]["v_report_constituents"]["written"] == ["2024-03", "2024-04"]
+    incremental = (target / "latest").resolve()
+    with open_warehouse(settings.db) as wh:
+        full = publish_snapshot(wh, tmp_path / "full", run_id="20240404T000000Z-full")
+        assert json.loads((full / "manifest.json").read_text())["tables"] == manifest["tables"]
+        for table in manifest["tables"]:
+            assert _snapshot_differences(wh, incremental, full, table) == 0, table
+        assert wh.scalar("SELECT DISTINCT name FROM read_parquet(?) WHERE coin_id = 'ai-coin-005'",
+                         [str(incremental / "v_report_constituents" / "2024-02.parquet")]) \
+            == "Renamed Coin"
 
 
 def _dated_warehouse(path: Path) -> Warehouse:

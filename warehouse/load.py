@@ -53,7 +53,39 @@ def load_sector(wh: Warehouse, snap: SectorSnapshot, run_id: str) -> tuple[int, 
          run_id)
         for cid, coins in snap.constituents.items() for c in coins
     ]
-    return n_cat, wh.append("coin_snapshots", coin_rows)
+    n_coins = wh.append("coin_snapshots", coin_rows)
+    keep_coin_names(wh, day)
+    return n_cat, n_coins
+
+
+def keep_coin_names(wh: Warehouse, day: date) -> None:
+    """Bring coin_names (each coin's symbol and name on its latest coin_snapshots date,
+    migration 031) in step with `day`'s coin rows just replaced, reading only that day's rows
+    unless a coin lost the rows its names came from."""
+    # Coins named from `day` that no longer have a row on it (a rerun dropped them from the
+    # category): their latest name is on an earlier day, looked up in their history.
+    gone = [c for (c,) in wh.query(
+        "DELETE FROM coin_names WHERE as_of_date = ? AND coin_id NOT IN"
+        " (SELECT coin_id FROM coin_snapshots WHERE as_of_date = ?) RETURNING coin_id",
+        [day, day])]
+    if gone:
+        refresh_coin_names(wh, gone)
+    # The day's coins take its names unless a later day named them.
+    wh.query("DELETE FROM coin_names WHERE as_of_date <= ? AND coin_id IN"
+             " (SELECT coin_id FROM coin_snapshots WHERE as_of_date = ?)", [day, day])
+    wh.query("INSERT INTO coin_names SELECT coin_id, any_value(symbol), any_value(name), ?"
+             " FROM coin_snapshots WHERE as_of_date = ?"
+             " AND coin_id NOT IN (SELECT coin_id FROM coin_names) GROUP BY coin_id",
+             [day, day])
+
+
+def refresh_coin_names(wh: Warehouse, coins: list[str] | None = None) -> None:
+    """Re-derive coin_names from all of coin_snapshots, for `coins` (None: every coin)."""
+    where, params = ("", []) if coins is None else (" WHERE list_contains(?, coin_id)", [coins])
+    wh.query(f"DELETE FROM coin_names{where}", params)  # noqa: S608 - a fixed clause
+    wh.query(f"INSERT INTO coin_names SELECT coin_id, arg_max(symbol, as_of_date),"  # noqa: S608
+             f" arg_max(name, as_of_date), max(as_of_date) FROM coin_snapshots{where}"
+             " GROUP BY coin_id", params)
 
 
 def quote_id(q: Quote) -> str:

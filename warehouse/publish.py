@@ -10,8 +10,9 @@ PARTITION_BY`); every other month is a hard link to the previous snapshot's file
 decided without re-reading the history: small base tables by a content hash per month; bigger
 tables and views by the runs logged since (a dated run changes its date's month and, as every
 view row depends only on rows dated at or before it, the later ones), by the quotes' monthly
-content, and by the row counts of the months reused; anything else (backfill, rebuild, schema,
-columns) rewrites the table.
+content, by coin_names (the views that name coins), and by the row counts of the months reused;
+anything else (backfill, rebuild, schema, columns, another warehouse's snapshot) rewrites the
+table.
 
 Atomic: the snapshot is assembled in a hidden temp folder renamed to `snapshots/<run_id>/`, then
 the `latest` symlink and `latest.json` are swapped with `os.replace`; a reader sees one complete
@@ -24,11 +25,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from warehouse.db import Warehouse
+from warehouse.snapshot_files import (
+    link_files,
+    listing,
+    prune,
+    remove_stale_temp,
+    replace_file,
+    swap_symlink,
+)
 
 LAYOUT = 2  # manifest["layout"]: 2 = monthly files per table folder, hard-linked when unchanged
 HASHED_ROWS = 100_000  # base tables below this are compared by content; above, by the runs log
@@ -40,26 +51,17 @@ EXPLAIN = ("v_ratio_moves", "v_report_constituents", "v_constituent_moves", "v_c
            "v_report_quotes")
 # Run kinds that write only their as-of date's rows (and their own quotes).
 DATED_KINDS = ("daily", "demo")
-# v_report_constituents names every coin by its latest snapshot (migration 020), so these
-# views' old months change when a coin's latest name does: when the newest day's names differ
-# from the previous snapshot's, or when a past day was rerun (it may hold a coin's latest row).
+# Base tables no dated run writes: only a backfill or `capcover rebuild` (warehouse/history.py),
+# and either rewrites everything. While only dated runs ran and the row count holds, every
+# month is reused without a read (coin_history's rows lie in backfill order, coin by coin, so
+# even one month's export reads the whole table).
+UNDATED = ("coin_history",)
+# v_report_constituents names every coin from coin_names (migration 031), so these views' old
+# months change when a coin's latest name does.
 NAME_VIEWS = ("v_report_constituents", "v_constituent_moves")
-NAMES_SQL = ("SELECT sum(hash(coin_id, symbol, name)::HUGEINT)::VARCHAR FROM coin_snapshots"
-             " WHERE as_of_date = (SELECT max(as_of_date) FROM coin_snapshots)")
 
 
-def tables_to_publish(wh: Warehouse) -> list[str]:
-    """report_daily, then every history table or view, the alerts table and the "why it moved"
-    views (constituents and quotes behind each report), those present."""
-    present = {
-        name for (name,) in wh.query(
-            "SELECT table_name FROM information_schema.tables"
-            " WHERE table_schema = 'main'"
-        )
-    }
-    history = sorted(n for n in present if "history" in n)
-    return ([t for t in ALWAYS if t in present] + history
-            + [t for t in OPTIONAL + EXPLAIN if t in present])
+Linker = Callable[[Path, Path, list[str]], None]  # (from folder, to folder, file names)
 
 
 @dataclass(frozen=True)
@@ -77,15 +79,34 @@ class _Table:
         return f"coalesce(strftime(\"{self.date_column}\", '%Y-%m'), 'none')"
 
 
-def _describe(wh: Warehouse, name: str) -> _Table:
-    cols = wh.query("SELECT column_name, data_type FROM information_schema.columns"
-                    " WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
-                    [name])
-    kind = wh.scalar("SELECT table_type FROM information_schema.tables"
-                     " WHERE table_schema = 'main' AND table_name = ?", [name])
-    dates = [c for c, t in cols if t == "DATE"]
-    return _Table(name, kind == "VIEW", tuple(c for c, _ in cols),
-                  ",".join(f"{c} {t}" for c, t in cols), dates[0] if dates else None)
+def _catalog(wh: Warehouse) -> dict[str, _Table]:
+    """Every table and view of the warehouse's main schema, from one catalog query."""
+    views = {n for (n,) in wh.query(
+        "SELECT view_name FROM duckdb_views()"
+        " WHERE database_name = current_database() AND schema_name = 'main' AND NOT internal")}
+    found = {}
+    for name, cols, types in wh.query(
+            "SELECT table_name, list(column_name ORDER BY column_index),"
+            " list(data_type ORDER BY column_index) FROM duckdb_columns()"
+            " WHERE database_name = current_database() AND schema_name = 'main'"
+            " GROUP BY table_name"):
+        dates = [c for c, t in zip(cols, types, strict=True) if t == "DATE"]
+        found[name] = _Table(name, name in views, tuple(cols),
+                             ",".join(f"{c} {t}" for c, t in zip(cols, types, strict=True)),
+                             dates[0] if dates else None)
+    return found
+
+
+def _to_publish(present: set[str]) -> list[str]:
+    history = sorted(n for n in present if "history" in n)
+    return ([t for t in ALWAYS if t in present] + history
+            + [t for t in OPTIONAL + EXPLAIN if t in present])
+
+
+def tables_to_publish(wh: Warehouse) -> list[str]:
+    """report_daily, then every history table or view, the alerts table and the "why it moved"
+    views (constituents and quotes behind each report), those present."""
+    return _to_publish(set(_catalog(wh)))
 
 
 def _sql_path(path: Path) -> str:
@@ -104,7 +125,7 @@ def _content_hashes(wh: Warehouse, t: _Table) -> dict[str, list]:
 def _write_months(wh: Warehouse, t: _Table, folder: Path, *, since: date | None = None,
                   keys: list[str] | None = None) -> dict[str, dict]:
     """Export the table's months from `since` on (None: all), or exactly `keys`, as
-    `folder/<month>.parquet`; returns {month: {"rows", "files"}} of what was written."""
+    `folder/<month>.parquet` (`folder` exists); returns {month: {"rows", "files"}} written."""
     where, params = [], []
     if since is not None and t.date_column is not None:
         # A bare range on the date column, so DuckDB prunes the history it need not read (an
@@ -114,43 +135,27 @@ def _write_months(wh: Warehouse, t: _Table, folder: Path, *, since: date | None 
     if keys is not None:
         where.append(f"list_contains(?, {t.key_sql})")
         params.append(keys)
+        if t.date_column is not None and keys and all(k[0].isdigit() for k in keys):
+            # The same rows, with a range DuckDB can prune on (the months are usually the last).
+            where.append(f'"{t.date_column}" >= ?')
+            params.append(date.fromisoformat(f"{min(keys)}-01"))
     staging = folder.with_name(f".{folder.name}.parts")
-    wh.con.execute(
+    # RETURN_STATS: each file's row count from the writer itself, not a second read.
+    files = wh.query(
         f'COPY (SELECT *, {t.key_sql} AS __month FROM "{t.name}"'  # noqa: S608 - from catalog
         f'{" WHERE " + " AND ".join(where) if where else ""}) TO {_sql_path(staging)}'
-        " (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (__month), OVERWRITE_OR_IGNORE)",
-        params)
+        " (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (__month), OVERWRITE_OR_IGNORE,"
+        " RETURN_STATS)", params)
     written: dict[str, dict] = {}
-    if not staging.exists():
-        return written
-    folder.mkdir(exist_ok=True)
-    for part in sorted(staging.iterdir()):
-        month = part.name.split("=", 1)[1]
-        files = []
-        for i, f in enumerate(sorted(part.iterdir())):
-            name = f"{month}.parquet" if i == 0 else f"{month}.{i}.parquet"
-            os.rename(f, folder / name)
-            files.append(name)
-        written[month] = {"rows": 0, "files": files}
-    shutil.rmtree(staging)
-    if not written:  # nothing in the range: DuckDB made the folder and no file
-        return written
-    # Row counts from the files' footers, in one pass (not a second evaluation of the view).
-    owner = {name: month for month, w in written.items() for name in w["files"]}
-    for path, rows in wh.query(
-            "SELECT file_name, sum(num_rows)::BIGINT FROM parquet_file_metadata(?) GROUP BY ALL",
-            [[str(folder / n) for n in owner]]):
-        written[owner[Path(path).name]]["rows"] += rows
+    for path, rows, keys_of in sorted((r[0], r[1], r[5]) for r in files):
+        month = keys_of["__month"]
+        part = written.setdefault(month, {"rows": 0, "files": []})
+        name = f"{month}.parquet" if not part["files"] else f"{month}.{len(part['files'])}.parquet"
+        os.rename(path, folder / name)
+        part["rows"] += rows
+        part["files"].append(name)
+    shutil.rmtree(staging, ignore_errors=True)
     return written
-
-
-def _reuse(previous: Path, folder: Path, part: dict) -> None:
-    folder.mkdir(exist_ok=True)
-    for name in part["files"]:
-        try:
-            os.link(previous / name, folder / name)
-        except OSError:  # another file system (or no hard links): the same bytes, copied
-            shutil.copy2(previous / name, folder / name)
 
 
 @dataclass(frozen=True)
@@ -162,16 +167,18 @@ class _Changes:
 
 def _changes(wh: Warehouse, prev: dict | None, wm: dict) -> _Changes:
     """What changed since the snapshot `prev`, from the runs log."""
-    if (prev is None or prev.get("layout") != LAYOUT
-            or prev.get("watermark", {}).get("schema") != wm["schema"]
-            or wm["runs"] is None):  # without a runs log nothing tells what changed
-        return _Changes(True, None, True)
-    since, names = None, prev["watermark"].get("names") != wm["names"]
     everything = _Changes(True, None, True)
+    old = (prev or {}).get("watermark", {})
+    if (prev is None or prev.get("layout") != LAYOUT
+            or old.get("warehouse") != wm["warehouse"]  # another warehouse's snapshot
+            or old.get("schema") != wm["schema"]
+            or wm["runs"] is None):  # without a runs log nothing tells what changed
+        return everything
+    since, names = None, old.get("names") != wm["names"]
     for kind, status, as_of in wh.query(
             "SELECT kind, status, as_of_date FROM runs"
             " WHERE coalesce(finished_at, started_at) > CAST(? AS TIMESTAMPTZ)",
-            [prev["watermark"]["runs"] or "-infinity"]):
+            [old["runs"] or "-infinity"]):
         if kind not in DATED_KINDS:
             return everything  # backfill, rebuild or a kind this code does not know
         if as_of is None:
@@ -179,10 +186,9 @@ def _changes(wh: Warehouse, prev: dict | None, wm: dict) -> _Changes:
                 return everything
             continue  # a failed run that never got a date wrote nothing but its runs row
         since = as_of if since is None else min(since, as_of)
-        names = names or (wm["newest"] is not None and str(as_of) < wm["newest"])
     # Quotes are stored again by every run (the curated file's too, observed in 2023): only
     # an observed month whose quotes differ changes the reports priced from it onward.
-    old_quotes = prev["watermark"].get("quotes") or {}
+    old_quotes = old.get("quotes") or {}
     for month in {k for k in wm["quotes"].keys() ^ old_quotes.keys()} | {
             k for k in wm["quotes"].keys() & old_quotes.keys()
             if wm["quotes"][k] != old_quotes[k]}:
@@ -193,84 +199,91 @@ def _changes(wh: Warehouse, prev: dict | None, wm: dict) -> _Changes:
     return _Changes(False, since, names)
 
 
-def _watermark(wh: Warehouse) -> dict:
-    present = {n for (n,) in wh.query("SELECT table_name FROM information_schema.tables"
-                                      " WHERE table_schema = 'main'")}
-    runs = None
-    if "runs" in present:
-        last = wh.scalar("SELECT max(coalesce(finished_at, started_at)) FROM runs")
-        runs = last.isoformat() if last is not None else ""
+def _watermark(wh: Warehouse, tables: dict[str, _Table]) -> dict:
+    """What the next snapshot compares with this one: the warehouse (its id and file), the
+    schema version, the newest run, coin_names' content and the quotes' monthly content."""
+    parts = {
+        "id": ("(SELECT min(warehouse_id) FROM warehouse_identity)"
+               if "warehouse_identity" in tables else "NULL"),
+        "schema": ("(SELECT max(version)::VARCHAR FROM schema_migrations)"
+                   if "schema_migrations" in tables else "NULL"),
+        "runs": ("(SELECT coalesce(max(coalesce(finished_at, started_at))::VARCHAR, '')"
+                 " FROM runs)" if "runs" in tables else "NULL"),
+        "names": ("(SELECT sum(hash(coin_id, symbol, name)::HUGEINT)::VARCHAR FROM coin_names)"
+                  if "coin_names" in tables else "NULL"),
+    }
+    row = dict(zip(parts, wh.query(f"SELECT {', '.join(parts.values())}")[0],  # noqa: S608
+                   strict=True))
     return {
-        "schema": (wh.scalar("SELECT max(version)::VARCHAR FROM schema_migrations")
-                   if "schema_migrations" in present else None),
-        "names": wh.scalar(NAMES_SQL) if "coin_snapshots" in present else None,
-        "newest": (wh.scalar("SELECT max(as_of_date)::VARCHAR FROM coin_snapshots")
-                   if "coin_snapshots" in present else None),
-        "runs": runs,
-        "quotes": _quote_months(wh) if "gpu_quotes" in present else {},
+        # A copied file keeps its id and a re-created one keeps its path: both tell.
+        "warehouse": {"id": row["id"], "path": str(Path(wh.path).resolve())},
+        "schema": row["schema"],
+        "names": row["names"],
+        "runs": row["runs"],
+        "quotes": _quote_months(wh, tables["gpu_quotes"]) if "gpu_quotes" in tables else {},
     }
 
 
-def _quote_months(wh: Warehouse) -> dict[str, str]:
+def _quote_months(wh: Warehouse, t: _Table) -> dict[str, str]:
     """{observed month: content hash} of gpu_quotes, without the run that last stored each."""
-    t = _describe(wh, "gpu_quotes")
     t = _Table(t.name, False, tuple(c for c in t.columns if c != "run_id"), t.signature,
                "observed_date")
     return {k: h for k, (_, h) in _content_hashes(wh, t).items()}
 
 
 def _publish_table(wh: Warehouse, t: _Table, tmp: Path, prev_dir: Path | None,
-                   prev: dict | None, changes: _Changes) -> dict:
-    """Write or reuse each month of `t` into `tmp/<table>/`; returns its manifest entry."""
+                   prev: dict | None, changes: _Changes, link: Linker) -> dict:
+    """Write or reuse each month of `t` into `tmp/<table>/` (reused files through `link`);
+    returns its manifest entry."""
     full = changes.full or (changes.names and t.name in NAME_VIEWS)
     since = changes.since
     folder = tmp / t.name
+    folder.mkdir()
     old = (prev or {}).get("partitions", {}).get(t.name)
     old_dir = prev_dir / t.name if prev_dir is not None else None
     if (old is None or old_dir is None or old.get("signature") != t.signature
             or "none" in old["months"]  # rows without a date: only a full export has them
-            or not all((old_dir / f).exists() for p in old["months"].values()
-                       for f in p["files"])):
+            or not {f for p in old["months"].values() for f in p["files"]}
+            <= listing(old_dir)):
         full = True
-    hashed = (not t.is_view
-              and wh.scalar(f'SELECT count(*) FROM "{t.name}"') < HASHED_ROWS)  # noqa: S608
-    hashes = _content_hashes(wh, t) if hashed else {}
-    if not (full or hashed or t.is_view or t.date_column is None):
-        # Rows no run recorded (a backfill killed half-way has committed coin by coin): the
-        # months to reuse must still hold as many rows as they did, or the table goes whole.
-        first = since.strftime("%Y-%m") if since else "9999"
-        before = sum(p["rows"] for k, p in old["months"].items() if k[0].isdigit() and k < first)
-        full = before != wh.scalar(
-            f'SELECT count(*) FROM "{t.name}" WHERE "{t.date_column}" < ?',  # noqa: S608
-            [date.fromisoformat(f"{first}-01")])
-    months: dict[str, dict] = {}
+    total = None if t.is_view else wh.scalar(f'SELECT count(*) FROM "{t.name}"')  # noqa: S608
+    old_total = sum(p["rows"] for p in (old or {}).get("months", {}).values())
+    hashed = total is not None and total < HASHED_ROWS
+    if not (full or hashed) and t.name in UNDATED:
+        # coin_history: only dated runs ran since (else `full`), and they never write it.
+        full, since = total != old_total, None
+    hashes = _content_hashes(wh, t) if hashed and not full else {}
+    keep: dict[str, dict] = {}  # months reused from the previous snapshot
     if full:
         written = _write_months(wh, t, folder)
+        hashes = _content_hashes(wh, t) if hashed else {}
     elif hashed:
         stale = [k for k, (n, h) in hashes.items()
                  if old["months"].get(k, {}).get("hash") != h]
         written = _write_months(wh, t, folder, keys=stale) if stale else {}
-        for k in hashes.keys() - set(stale):
-            _reuse(old_dir, folder, old["months"][k])
-            months[k] = {"rows": old["months"][k]["rows"], "files": old["months"][k]["files"]}
+        keep = {k: old["months"][k] for k in hashes.keys() - set(stale)}
     elif since is None:  # nothing ran since the previous snapshot
-        written = {}
-        for k, part in old["months"].items():
-            _reuse(old_dir, folder, part)
-            months[k] = {"rows": part["rows"], "files": part["files"]}
+        written, keep = {}, dict(old["months"])
     else:
         first = since.strftime("%Y-%m")
+        # "all"/"none" sort after the digits: an undated file is always rewritten
+        keep = {k: p for k, p in old["months"].items() if k < first and k[0].isdigit()}
         written = _write_months(wh, t, folder, since=since.replace(day=1))
-        for k, part in old["months"].items():
-            # "all"/"none" sort after the digits: an undated file is always rewritten
-            if k < first and k[0].isdigit():
-                _reuse(old_dir, folder, part)
-                months[k] = {"rows": part["rows"], "files": part["files"]}
+        if total is not None and total != (sum(p["rows"] for p in keep.values())
+                                           + sum(w["rows"] for w in written.values())):
+            # Rows no run recorded (a backfill killed half-way has committed coin by coin):
+            # the months reused no longer hold as many rows as they did; export it whole.
+            for w in written.values():
+                for name in w["files"]:
+                    os.unlink(folder / name)
+            keep, written = {}, _write_months(wh, t, folder)
+    if keep:
+        link(old_dir, folder, [f for p in keep.values() for f in p["files"]])
+    months = {k: {"rows": p["rows"], "files": p["files"]} for k, p in keep.items()}
     months.update(written)
     for k, (_, h) in hashes.items():
         if k in months:
             months[k]["hash"] = h
-    folder.mkdir(exist_ok=True)
     if not months:  # a glob matching no file is an error to a reader: one file of no rows
         wh.con.execute(f'COPY (SELECT * FROM "{t.name}" WHERE false) TO '  # noqa: S608
                        f'{_sql_path(folder / "empty.parquet")} (FORMAT parquet)')
@@ -326,12 +339,23 @@ def publish_snapshot(
     prev_dir, prev = _previous(target)
     if prev_dir == final.resolve():  # the same run published again: it is being replaced
         prev_dir = prev = None
+    # Reused months are linked on a second thread while DuckDB exports the next table (it
+    # releases the GIL): at 10 years ~900 links, a large part of what grows with history.
+    linker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="capcover-publish-links")
+    links: list[Future] = []
+
+    def link(src: Path, dst: Path, names: list[str]) -> None:
+        links.append(linker.submit(link_files, src, dst, names))
+
     try:
         tmp.mkdir()
-        wm = _watermark(wh)
+        tables = _catalog(wh)
+        wm = _watermark(wh, tables)
         changes = _changes(wh, prev, wm)
-        parts = {name: _publish_table(wh, _describe(wh, name), tmp, prev_dir, prev, changes)
-                 for name in tables_to_publish(wh)}
+        parts = {name: _publish_table(wh, tables[name], tmp, prev_dir, prev, changes, link)
+                 for name in _to_publish(set(tables))}
+        for done in links:
+            done.result()  # a link that failed fails the publish
         manifest = {
             "layout": LAYOUT,
             "run_id": run_id,
@@ -342,67 +366,20 @@ def publish_snapshot(
             "watermark": wm,
             "partitions": parts,
         }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        # Compact: an indent forces json's pure-Python encoder, slow at ~900 files.
+        (tmp / "manifest.json").write_text(json.dumps(manifest, separators=(",", ":")) + "\n")
         if final.exists():  # the same run published again: replace it
             shutil.rmtree(final)
         os.rename(tmp, final)
     except BaseException:
+        linker.shutdown(wait=True, cancel_futures=True)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _swap_symlink(target / "latest", Path("snapshots") / run_id)
-    _replace_file(target / "latest.json", json.dumps(
+    finally:
+        linker.shutdown(wait=True)
+    swap_symlink(target / "latest", Path("snapshots") / run_id)
+    replace_file(target / "latest.json", json.dumps(
         {k: v for k, v in manifest.items() if k != "partitions"} | {"path": str(final)},
         indent=2))
-    _prune(snapshots, keep=keep, current=final)
+    prune(snapshots, keep=keep, current=final)
     return final
-
-
-def remove_stale_temp(target: Path) -> list[Path]:
-    """Remove what a killed publish left in `target`: `.tmp-<run_id>-<pid>` folders and
-    `.latest.tmp-<pid>` / `.latest.json.tmp-<pid>` files whose process is gone. A live
-    process's temp files are left alone (another warehouse publishing to the same folder).
-    Returns what was removed."""
-    removed = []
-    for path in target.glob(".*tmp-*"):
-        pid = path.name.rsplit("-", 1)[-1]
-        if not pid.isdigit() or _alive(int(pid)):
-            continue
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-        removed.append(path)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # our own leftovers are from an earlier, finished attempt
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
-
-
-def _swap_symlink(link: Path, points_to: Path) -> None:
-    tmp = link.with_name(f".{link.name}.tmp-{os.getpid()}")
-    tmp.unlink(missing_ok=True)
-    os.symlink(points_to, tmp, target_is_directory=True)
-    os.replace(tmp, link)
-
-
-def _replace_file(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _prune(snapshots: Path, *, keep: int, current: Path) -> None:
-    # Run ids start with a UTC timestamp, so name order is time order.
-    folders = sorted(p for p in snapshots.iterdir() if p.is_dir())
-    for old in folders[:-keep]:
-        if old != current:
-            shutil.rmtree(old, ignore_errors=True)

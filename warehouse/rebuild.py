@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from warehouse.db import Warehouse
+from warehouse.load import refresh_coin_names
 
 
 def successful_runs(wh: Warehouse) -> list[tuple[str, str]]:
@@ -18,6 +19,9 @@ def delete_run_rows(wh: Warehouse, table: str, run_ids: Sequence[str]) -> None:
     """Delete the rows the runs `run_ids` wrote to `table` (a name from a constant list)."""
     wh.query(f"DELETE FROM {table} WHERE list_contains(?, run_id)",  # noqa: S608
              [list(run_ids)])
+    if table == "coin_snapshots":
+        # The names of the rows that remain; the replayed loads then keep them in step.
+        refresh_coin_names(wh)
 
 
 def row_count(wh: Warehouse, table: str) -> int:
