@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import Figure, capcover_settings, clean_env
+from benchmarks.common import Figure, Samples, capcover_settings, clean_env
 from fakeapi.coingecko import CoinGecko
 
 BARE = ("import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
@@ -65,10 +65,15 @@ def capcover_exe() -> str:
     return str(exe) if exe.exists() else "capcover"
 
 
+def cmd_samples(argv: list[str], env: dict[str, str], repeat: int) -> Samples:
+    """Wall seconds of `repeat` fresh processes, after one warm-up run."""
+    timed_process(argv, env)
+    return Samples(tuple(timed_process(argv, env)[0] for _ in range(max(1, repeat))))
+
+
 def median_cmd(argv: list[str], env: dict[str, str], repeat: int) -> float:
     """Median wall seconds of `repeat` fresh processes, after one warm-up run."""
-    timed_process(argv, env)
-    return statistics.median(timed_process(argv, env)[0] for _ in range(repeat))
+    return cmd_samples(argv, env, repeat).median
 
 
 def build_warehouse(db: Path) -> None:

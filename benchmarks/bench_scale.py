@@ -5,13 +5,20 @@ measured in the same run; `report` is also set against a bare duckdb process on 
 
 from __future__ import annotations
 
-import statistics
 import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.bench_latency import BARE, REPORT_SQL, capcover_exe, median_cmd
-from benchmarks.common import Figure, capcover_settings, clean_env, timed
+from benchmarks.bench_latency import BARE, REPORT_SQL, capcover_exe, cmd_samples
+from benchmarks.common import (
+    Figure,
+    Samples,
+    capcover_settings,
+    clean_env,
+    figure_from,
+    repeated,
+    timed,
+)
 from fakeapi.coingecko import CoinGecko, category_ids
 
 AI_SECTOR = 260
@@ -20,7 +27,7 @@ CONSTITUENTS = {1: [AI_SECTOR], 10: [AI_SECTOR * 10], 100: [AI_SECTOR * 10] * 10
 YEARS = (1, 5, 10)
 
 
-def daily_run_time(db: Path, sizes: list[int], repeat: int) -> float:
+def daily_run_time(db: Path, sizes: list[int], repeat: int) -> Samples:
     from flows.sequence import run_daily
 
     cats = dict(zip(category_ids(len(sizes)), sizes, strict=True))
@@ -29,8 +36,7 @@ def daily_run_time(db: Path, sizes: list[int], repeat: int) -> float:
         # take another's manifest as its previous snapshot (and the figures would mix).
         settings = capcover_settings(fake, db, publish_dir=db.with_name(f"{db.stem}-published"))
         run_daily(settings)  # first run creates the warehouse (migrations not timed)
-        return statistics.median(timed(lambda: run_daily(settings))[0]
-                                 for _ in range(repeat))
+        return repeated(lambda: timed(lambda: run_daily(settings))[0], repeat)
 
 
 # Day-to-day moves of the generated history: each coin's cap, price and volume, each
@@ -119,7 +125,8 @@ def publish_times(db: Path, runs: int) -> list[float]:
 def run(repeat: int = 3, scales: dict[int, list[int]] | None = None,
         years: tuple[int, ...] = YEARS) -> tuple[list[Figure], dict]:
     scales = scales or CONSTITUENTS
-    curve: dict = {"constituents": [], "history": []}
+    curve: dict = {"constituents": [], "history": []}  # medians, for the plot and the JSON
+    samples: dict = {"constituents": [], "history": []}  # every run, for the figures
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="capcover-bench-scale-") as tmp:
         t = Path(tmp)
@@ -127,10 +134,12 @@ def run(repeat: int = 3, scales: dict[int, list[int]] | None = None,
             db = t / f"coins-{scale}.duckdb"
             run_s = daily_run_time(db, sizes, repeat)
             env = clean_env(CAPCOVER_DB=str(db))
-            rep_s = median_cmd([capcover_exe(), "report"], env, repeat)
+            rep_s = cmd_samples([capcover_exe(), "report"], env, repeat)
             curve["constituents"].append({"scale": scale, "coins": sum(sizes),
-                                          "categories": len(sizes), "daily_run_s": run_s,
-                                          "report_s": rep_s})
+                                          "categories": len(sizes),
+                                          "daily_run_s": run_s.median,
+                                          "report_s": rep_s.median})
+            samples["constituents"].append({"run": run_s, "report": rep_s})
         for y in years:
             db = t / f"years-{y}.duckdb"
             daily_run_time(db, [AI_SECTOR], 1)
@@ -138,42 +147,40 @@ def run(repeat: int = 3, scales: dict[int, list[int]] | None = None,
             # The first run after the growth publishes everything (a backfill ran); the
             # `repeat` timed runs after it publish incrementally, as every later day does.
             run_s = daily_run_time(db, [AI_SECTOR], repeat)
-            pub = publish_times(db, repeat)
+            pub = Samples(tuple(publish_times(db, repeat)))
             env = clean_env(CAPCOVER_DB=str(db))
-            rep_s = median_cmd([capcover_exe(), "report"], env, repeat)
-            bare_s = median_cmd([sys.executable, "-c", BARE, str(db), REPORT_SQL], env, repeat)
-            curve["history"].append({"years": y, "days": n_days, "daily_run_s": run_s,
-                                     "report_s": rep_s, "bare_report_s": bare_s,
-                                     "publish_min_s": min(pub),
-                                     "publish_median_s": statistics.median(pub),
-                                     "publish_runs": len(pub)})
-    c0, h0 = curve["constituents"][0], curve["history"][0]
-    for c in curve["constituents"][1:]:
-        figures.append(Figure(
+            rep_s = cmd_samples([capcover_exe(), "report"], env, repeat)
+            bare_s = cmd_samples([sys.executable, "-c", BARE, str(db), REPORT_SQL], env, repeat)
+            curve["history"].append({"years": y, "days": n_days, "daily_run_s": run_s.median,
+                                     "report_s": rep_s.median, "bare_report_s": bare_s.median,
+                                     "publish_min_s": pub.min,
+                                     "publish_median_s": pub.median,
+                                     "publish_runs": len(pub.values)})
+            samples["history"].append({"run": run_s, "publish": pub, "report": rep_s,
+                                       "bare": bare_s})
+    c0, h0 = samples["constituents"][0], samples["history"][0]
+    coins0 = curve["constituents"][0]["coins"]
+    for c, s in zip(curve["constituents"][1:], samples["constituents"][1:], strict=True):
+        figures.append(figure_from(
             "scale", f"daily run at {c['scale']}x constituents ({c['coins']:,} coins)",
-            round(c["daily_run_s"], 3), "s", f"daily run at 1x ({c0['coins']} coins)",
-            round(c0["daily_run_s"], 3), note=f"linear would be {c['scale']}x"))
-        figures.append(Figure(
-            "scale", f"report at {c['scale']}x constituents", round(c["report_s"], 3), "s",
-            "report at 1x", round(c0["report_s"], 3)))
-    for h in curve["history"][1:]:
-        figures.append(Figure(
-            "scale", f"daily run with {h['years']} years of history", round(h["daily_run_s"], 3),
-            "s", "daily run with 1 year", round(h0["daily_run_s"], 3),
-            note=f"history {h['years']}x longer"))
-    for h in curve["history"][1:]:
-        figures.append(Figure(
-            "scale", f"Parquet snapshot publish with {h['years']} years of history (median)",
-            round(h["publish_median_s"], 4), "s", "publish with 1 year (median)",
-            round(h0["publish_median_s"], 4),
-            note=f"target <= 1.2x; min {h['publish_min_s']:.3f} s vs {h0['publish_min_s']:.3f}"
-                 f" s; {h['publish_runs']} runs each",
-            extra={"min_s": h["publish_min_s"], "baseline_min_s": h0["publish_min_s"]}))
-    for h in curve["history"]:
-        figures.append(Figure(
-            "scale", f"capcover report with {h['years']} year(s) of history",
-            round(h["report_s"], 4), "s", "bare python+duckdb process, same query",
-            round(h["bare_report_s"], 4)))
+            s["run"], "s", f"daily run at 1x ({coins0} coins)", c0["run"],
+            note=f"linear would be {c['scale']}x"))
+        figures.append(figure_from(
+            "scale", f"report at {c['scale']}x constituents", s["report"], "s",
+            "report at 1x", c0["report"]))
+    for h, s in zip(curve["history"][1:], samples["history"][1:], strict=True):
+        figures.append(figure_from(
+            "scale", f"daily run with {h['years']} years of history", s["run"], "s",
+            "daily run with 1 year", h0["run"], note=f"history {h['years']}x longer"))
+    for h, s in zip(curve["history"][1:], samples["history"][1:], strict=True):
+        figures.append(figure_from(
+            "scale", f"Parquet snapshot publish with {h['years']} years of history",
+            s["publish"], "s", "publish with 1 year", h0["publish"], digits=4,
+            note="target <= 1.2x; the publish step of incremental daily runs"))
+    for h, s in zip(curve["history"], samples["history"], strict=True):
+        figures.append(figure_from(
+            "scale", f"capcover report with {h['years']} year(s) of history", s["report"],
+            "s", "bare python+duckdb process, same query", s["bare"], digits=4))
     return figures, curve
 
 

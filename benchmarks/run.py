@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         elif part == "overhead":
             from benchmarks import bench_overhead
 
-            figures += bench_overhead.run(repeat=1 if q else 3, with_server=not q)
+            figures += bench_overhead.run(repeat=1 if q else 5, with_server=not q)
         elif part == "scale":
             from benchmarks import bench_scale
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from cli.common import EXIT_USAGE, echo, fail, load
+from cli.common import EXIT_USAGE, echo, fail, load, long_lived_imports
 
 
 @click.command("run")
@@ -42,7 +42,8 @@ def run_cmd(dry_run: bool) -> None:
 
             result = run_daily(settings)
         else:
-            from flows.daily import run_flow
+            with long_lived_imports():  # Prefect
+                from flows.daily import run_flow
 
             result = run_flow()
     except Exception as exc:  # noqa: BLE001 - any failure becomes one line and exit 1
