@@ -20,8 +20,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from config.errors import ConfigError
-from config.sources import check_env_names, env_values, one_line, publish_path, read_config_file
+from config.sources import (
+    check_env_names,
+    env_values,
+    one_line_errors,
+    publish_path,
+    read_config_file,
+)
 
 # What every read-only command reads; OPTIONAL keys only when asked for (`sql` the publish
 # folder, `status` the schedule, `quotes list --stats` the price method's staleness window).
@@ -157,13 +162,8 @@ def load_reader_settings(keys: Iterable[str] = (), **overrides: Any) -> ReaderSe
     if unknown:
         raise ValueError(f"not a reader setting: {', '.join(sorted(unknown))}")
     names = [name for name in DEFAULTS if name in wanted]  # the model's field order
-    try:
+    with one_line_errors():
         return _load(names, overrides)
-    except ConfigError as exc:
-        single = one_line(exc)
-        if single is exc:
-            raise
-        raise single from None
 
 
 def _load(names: list[str], overrides: dict[str, Any]) -> ReaderSettings:

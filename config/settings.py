@@ -23,7 +23,7 @@ from config.errors import ConfigError
 from config.sources import (  # noqa: F401 - NON_SETTING_ENV is part of this API
     NON_SETTING_ENV,
     check_env_names,
-    one_line,
+    one_line_errors,
     publish_path,
     read_config_file,
 )
@@ -305,13 +305,8 @@ def load_settings(*, environ: bool = True, **overrides: Any) -> Settings:
     over the built-in defaults (the demo uses this so a user's key, config file and alert
     channels never reach a replay).
     """
-    try:
+    with one_line_errors():
         return _load(environ, overrides)
-    except ConfigError as exc:
-        single = one_line(exc)
-        if single is exc:
-            raise
-        raise single from None
 
 
 def _load(environ: bool, overrides: dict[str, Any]) -> Settings:

@@ -8,7 +8,8 @@ command. Importing this module loads no pydantic (about 130 ms at import).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -103,3 +104,16 @@ def one_line(exc: ConfigError) -> ConfigError:
     the file)."""
     text = " ".join(str(exc).split())
     return exc if text == str(exc) else ConfigError(text)
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Every ConfigError raised inside re-raised on one line (`one_line`), without the chain
+    of the multi-line original; both settings loaders run inside it."""
+    try:
+        yield
+    except ConfigError as exc:
+        single = one_line(exc)
+        if single is exc:
+            raise
+        raise single from None
