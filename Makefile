@@ -22,7 +22,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/lint-imports
+	$(BIN)/python scripts/package_tree.py lint-imports
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
@@ -30,7 +30,7 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/lint-imports
+	$(BIN)/python scripts/package_tree.py lint-imports
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -16,7 +16,7 @@ from pathlib import Path
 import requests
 
 from benchmarks.common import Figure, Samples, capcover_settings, figure_from
-from fakeapi.coingecko import CoinGecko
+from capcover.fakeapi.coingecko import CoinGecko
 
 
 def naive_backfill(base_url: str, coins: list[str], days: int) -> tuple[float, int]:
@@ -40,7 +40,7 @@ def _capcover_backfill(fake: CoinGecko, db: Path, ids: list[str], days: int,
     """One `capcover backfill` into a fresh warehouse: (seconds, what, its own counters)."""
     from rich.console import Console
 
-    from flows.backfill import run_backfill
+    from capcover.flows.backfill import run_backfill
 
     settings = capcover_settings(fake, db, coingecko_rate_per_minute=client_rate_per_s * 60)
     t0 = time.perf_counter()

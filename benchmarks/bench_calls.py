@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.common import GPUHUNT_PREFIX, Figure, capcover_settings
-from fakeapi.coingecko import CoinGecko, category_ids
+from capcover.fakeapi.coingecko import CoinGecko, category_ids
 
 # name -> coins per category. 260 is the AI sector today (2 pages); 500 is an exact multiple of
 # the page size; ten categories show the per-category cost.
@@ -21,7 +21,7 @@ CONFIGS = {
 
 
 def run(configs: dict[str, list[int]] | None = None) -> list[Figure]:
-    from flows.sequence import run_daily
+    from capcover.flows.sequence import run_daily
 
     figures = []
     for label, sizes in (configs or CONFIGS).items():

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import Figure, Samples, capcover_settings, clean_env
-from fakeapi.coingecko import CoinGecko
+from capcover.fakeapi.coingecko import CoinGecko
 
 BARE = ("import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
         "rows = con.execute(sys.argv[2]).fetchall(); print(rows)")
@@ -49,14 +49,14 @@ COMMANDS = (
 
 
 ROOT = Path(__file__).resolve().parent.parent
-# capcover's packages: what `python -m cli` imports from this checkout.
+# capcover's packages: what `python -m capcover` imports from this checkout.
 PACKAGES = ("cli", "config", "flows", "ingest", "model", "notify", "report", "warehouse")
 
 
 def capcover_cmd() -> list[str]:
-    """`python -m cli` from this checkout's root: the code being benchmarked, whichever tree
+    """`python -m capcover` from this checkout's root: the code being benchmarked, whichever tree
     the installed `capcover` script points at (the script costs the same imports)."""
-    return [sys.executable, "-m", "cli"]
+    return [sys.executable, "-m", "capcover"]
 
 
 def capcover_exe() -> str:
@@ -81,8 +81,8 @@ def build_warehouse(db: Path) -> None:
     rows to show (`explain` needs a previous report day)."""
     from rich.console import Console
 
-    from flows.backfill import run_backfill
-    from flows.sequence import run_daily
+    from capcover.flows.backfill import run_backfill
+    from capcover.flows.sequence import run_daily
 
     with CoinGecko.generated({"artificial-intelligence": 260}) as fake:
         run_daily(capcover_settings(fake, db))

@@ -97,8 +97,8 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
 
 def prepare_capcover(bodies: dict[str, str], db: Path) -> None:
     """A migrated warehouse with the job's pending progress rows (not part of the load)."""
-    from warehouse import history
-    from warehouse.db import open_warehouse
+    from capcover.warehouse import history
+    from capcover.warehouse.db import open_warehouse
 
     with open_warehouse(db) as wh:
         history.create_job(wh, "bench-job", "artificial-intelligence", 365, list(bodies),
@@ -106,10 +106,10 @@ def prepare_capcover(bodies: dict[str, str], db: Path) -> None:
 
 
 def load_capcover(bodies: dict[str, str], db: Path) -> int:
-    from ingest.history import parse_market_chart
-    from ingest.models import RawResponse
-    from warehouse import history
-    from warehouse.db import open_warehouse
+    from capcover.ingest.history import parse_market_chart
+    from capcover.ingest.models import RawResponse
+    from capcover.warehouse import history
+    from capcover.warehouse.db import open_warehouse
 
     with open_warehouse(db) as wh:
         coins = [
@@ -231,8 +231,8 @@ def run(days: int = 365, coins: int = 300, *, with_dlt: bool = True, with_arrow:
     rows = decode_rows(bodies, FETCHED, "bench-job")
     expected = len(rows)
     size = f"{days} days x {coins} coins x 3 series ({expected:,} rows)"
-    import ingest.history  # noqa: F401 - imports are not part of the load
-    import warehouse.history  # noqa: F401
+    import capcover.ingest.history  # noqa: F401 - imports are not part of the load
+    import capcover.warehouse.history  # noqa: F401
 
     times: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="capcover-bench-load-") as tmp:

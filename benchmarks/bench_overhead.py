@@ -30,13 +30,14 @@ from benchmarks.common import (
     run_cmd,
     timed,
 )
-from fakeapi.coingecko import CoinGecko
+from capcover.fakeapi.coingecko import CoinGecko
 
-PLAIN = ("from flows.sequence import run_daily; from config.settings import load_settings; "
+PLAIN = ("from capcover.flows.sequence import run_daily; "
+         "from capcover.config.settings import load_settings; "
          "run_daily(load_settings())")
-# `python -m cli` from this checkout (PYTHONPATH below), the same entry point as the `capcover`
+# `python -m capcover` from this checkout (PYTHONPATH below), the same entry point as the `capcover`
 # console script, so the code measured is the code in this tree.
-CAPCOVER_RUN = [sys.executable, "-m", "cli", "run"]
+CAPCOVER_RUN = [sys.executable, "-m", "capcover", "run"]
 PLAIN_BASELINE = "plain run_daily() in a new process, no Prefect"
 
 
@@ -101,7 +102,7 @@ def alternate(a: list[str], b: list[str], env_a: dict[str, str], env_b: dict[str
 
 
 def run(repeat: int = 3, with_server: bool = True) -> list[Figure]:
-    from flows.sequence import run_daily
+    from capcover.flows.sequence import run_daily
 
     figures = []
     with tempfile.TemporaryDirectory(prefix="capcover-bench-overhead-") as tmp, \
@@ -127,8 +128,8 @@ def run(repeat: int = 3, with_server: bool = True) -> list[Figure]:
             "s", PLAIN_BASELINE, plain, note="target <= 1.5", extra=extra))
         # Import cost apart: what the flow path imports on top of the plain sequence.
         imp_flow, imp_plain = alternate(
-            [sys.executable, "-c", "import flows.daily"],
-            [sys.executable, "-c", "import flows.sequence"],
+            [sys.executable, "-c", "import capcover.flows.daily"],
+            [sys.executable, "-c", "import capcover.flows.sequence"],
             {**no_api, "PREFECT_API_URL": "http://127.0.0.1:9/api"}, no_api, t, repeat)
         imp_prefect = repeated(lambda: run_cmd([sys.executable, "-c", "import prefect"], no_api,
                                                cwd=t), repeat)

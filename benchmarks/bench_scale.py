@@ -19,7 +19,7 @@ from benchmarks.common import (
     repeated,
     timed,
 )
-from fakeapi.coingecko import CoinGecko, category_ids
+from capcover.fakeapi.coingecko import CoinGecko, category_ids
 
 AI_SECTOR = 260
 # scale -> coins per category (the 100x case spreads 26,000 coins over 10 categories of 11 pages)
@@ -28,7 +28,7 @@ YEARS = (1, 5, 10)
 
 
 def daily_run_time(db: Path, sizes: list[int], repeat: int) -> Samples:
-    from flows.sequence import run_daily
+    from capcover.flows.sequence import run_daily
 
     cats = dict(zip(category_ids(len(sizes)), sizes, strict=True))
     with CoinGecko.generated(cats) as fake:
@@ -59,7 +59,7 @@ def grow_history(db: Path, years: int) -> int:
     record it as a backfill run (a publish after it exports everything, as after a real
     backfill). Rows land in date order, as years of daily runs append them one day at a time.
     Returns the number of report days."""
-    from warehouse.db import open_warehouse
+    from capcover.warehouse.db import open_warehouse
 
     days = years * 365
     with open_warehouse(db) as wh, wh.transaction():
@@ -114,7 +114,7 @@ def publish_times(db: Path, runs: int) -> list[float]:
     """The `publish` step (seconds) of the last `runs` runs, as each run recorded it."""
     import json
 
-    from warehouse.db import open_warehouse
+    from capcover.warehouse.db import open_warehouse
 
     with open_warehouse(db, read_only=True) as wh:
         steps = wh.query("SELECT step_durations FROM runs WHERE kind = 'daily'"

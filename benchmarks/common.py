@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # annotations only: importing settings stays inside the benchmark parts
-    from config.settings import Settings
-    from fakeapi.coingecko import CoinGecko
+    from capcover.config.settings import Settings
+    from capcover.fakeapi.coingecko import CoinGecko
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -178,8 +178,8 @@ def serve_gpuhunt(fake: CoinGecko) -> list[str]:
     """The gpuhunt catalogs (fakeapi/gpuhunt.py, illustrative rows) on `fake` under
     GPUHUNT_PREFIX, once; returns their providers. Without them a benchmark's daily run would
     ask the real S3 bucket (unreachable offline) and spend minutes in retries."""
-    from fakeapi import gpuhunt
-    from fakeapi.faults import Reply
+    from capcover.fakeapi import gpuhunt
+    from capcover.fakeapi.faults import Reply
 
     if not getattr(fake, "_bench_gpuhunt", False):
         for path, (status, headers, body) in gpuhunt.routes().items():
@@ -215,7 +215,7 @@ def fake_values(fake: CoinGecko, db: str | Path) -> dict[str, Any]:
 def capcover_settings(fake: CoinGecko, db: str | Path, **overrides: Any) -> Settings:
     """Settings for an in-process run against `fake`: `fake_values` and `overrides` over the
     built-in defaults; the environment and CAPCOVER_CONFIG are ignored (nothing is edited)."""
-    from config.settings import load_settings
+    from capcover.config.settings import load_settings
 
     return load_settings(environ=False, **{**fake_values(fake, db), **overrides})
 

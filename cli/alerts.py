@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cli.common import echo, load_reader
+from capcover.cli.common import echo, load_reader
 
 ALERTS_MIGRATION = 5  # warehouse/migrations/005_alerts.sql
 
@@ -13,9 +13,9 @@ TABLE_COLUMNS = ["report_date", "scenario", "rule", "level", "previous_ratio", "
 
 def alerts(db, since, undelivered: bool, fmt: str) -> None:
     """`capcover alerts`: the alerts from report date `since` on (all without it)."""
-    from report.tables import render
-    from warehouse.db import open_warehouse
-    from warehouse.queries import list_alerts
+    from capcover.report.tables import render
+    from capcover.warehouse.db import open_warehouse
+    from capcover.warehouse.queries import list_alerts
 
     settings = load_reader(db=db)
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
@@ -34,7 +34,7 @@ def alerts(db, since, undelivered: bool, fmt: str) -> None:
 def register(group) -> None:
     import click
 
-    from cli.options import DATE, format_option, root_db
+    from capcover.cli.options import DATE, format_option, root_db
 
     @group.command("alerts")
     @click.option("--since", type=DATE, help="report dates from this day on")

@@ -42,7 +42,7 @@ def _with_db(overrides: dict[str, Any]) -> dict[str, Any]:
 def load(**overrides: Any):
     """The effective settings (environment over the config file over defaults), with the global
     `--db` option over all of them."""
-    from config.settings import load_settings
+    from capcover.config.settings import load_settings
 
     return load_settings(**_with_db(overrides))
 
@@ -52,7 +52,7 @@ def load_reader(*keys: str, db: str | None = None):
     "publish_dir", "schedule_cron"), by the same rules as `load()` but without the settings
     model (config/reader.py); `db` is the global `--db` option (None: not given, or taken from
     click's context when click runs the command)."""
-    from config.reader import load_reader_settings
+    from capcover.config.reader import load_reader_settings
 
     return load_reader_settings(keys, **_with_db({} if db is None else {"db": db}))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from cli.common import echo, fail, load_reader
+from capcover.cli.common import echo, fail, load_reader
 
 # (section, title) in print order; each section is a list of rows (dicts).
 SECTIONS = (
@@ -19,7 +19,7 @@ SECTIONS = (
 
 def gather(wh, day, scenario) -> dict:
     """Paragraphs per scenario and every section's rows for `day`."""
-    from warehouse import explain as ex
+    from capcover.warehouse import explain as ex
 
     why = ex.why_it_moved(wh, day, scenario)
     return {
@@ -42,7 +42,7 @@ def render_explanation(data: dict, fmt: str) -> str:
     """The paragraphs and the sections in `fmt`: JSON is one object; CSV is one block per
     section, each headed by a `# <section>` line; table and markdown put the paragraphs
     first."""
-    from report.tables import render
+    from capcover.report.tables import render
 
     if fmt == "json":
         return json.dumps(data, indent=2, default=str)  # dates as YYYY-MM-DD
@@ -67,8 +67,8 @@ def render_explanation(data: dict, fmt: str) -> str:
 
 def explain(db, day, scenario, fmt) -> None:
     """`capcover explain`: the paragraphs and tables of `day` (default: the latest report)."""
-    from warehouse.db import open_warehouse
-    from warehouse.explain import latest_day
+    from capcover.warehouse.db import open_warehouse
+    from capcover.warehouse.explain import latest_day
 
     settings = load_reader(db=db)
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
@@ -87,7 +87,7 @@ def explain(db, day, scenario, fmt) -> None:
 def register(group) -> None:
     import click
 
-    from cli.options import DATE, format_option, root_db
+    from capcover.cli.options import DATE, format_option, root_db
 
     @group.command("explain")
     @click.option("--date", "day", type=DATE, help="report date (default: latest)")

@@ -5,20 +5,13 @@ from __future__ import annotations
 import click
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("capcover")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "0+unknown"
-
-
 def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     # A callback, so the installed version is looked up only for --version (reading the
     # package metadata costs every other command ~15 ms).
     if value and not ctx.resilient_parsing:
-        click.echo(f"capcover {_version()}")
+        from capcover import installed_version
+
+        click.echo(f"capcover {installed_version()}")
         ctx.exit()
 
 
@@ -36,7 +29,7 @@ def cli(ctx: click.Context, db: str | None, debug: bool) -> None:
 
 
 def _register() -> None:
-    from cli import alerts, explain, quotes, read, run, status
+    from capcover.cli import alerts, explain, quotes, read, run, status
 
     for module in (run, read, alerts, quotes, status, explain):
         module.register(cli)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from cli.common import EXIT_FAILED, EXIT_USAGE, CommandFailed, echo
-from config.errors import ConfigError
+from capcover.cli.common import EXIT_FAILED, EXIT_USAGE, CommandFailed, echo
+from capcover.config.errors import ConfigError
 
 INTERRUPTED = "interrupted; nothing was committed by the interrupted step"
 
@@ -21,7 +21,7 @@ INTERRUPTED = "interrupted; nothing was committed by the interrupted step"
 def __getattr__(name: str) -> Any:
     # `from cli.main import cli`: the click group, loaded on first use (PEP 562).
     if name == "cli":
-        from cli.group import cli
+        from capcover.cli.group import cli
 
         return cli
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         echo(f"capcover: error: {exc}", err=True)
         return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - never a traceback without --debug
-        known = sys.modules.get("warehouse.db")
+        known = sys.modules.get("capcover.warehouse.db")
         if known is not None and isinstance(exc, known.WarehouseError):
             echo(f"capcover: error: {exc}", err=True)
             return EXIT_FAILED
@@ -67,7 +67,7 @@ def _with_click(args: list[str]) -> int:
     exit codes (other errors propagate to `main`)."""
     import click
 
-    from cli.group import cli
+    from capcover.cli.group import cli
 
     try:
         code = cli.main(args=args, prog_name="capcover", standalone_mode=False)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from report.tables import FORMATS
+from capcover.report.tables import FORMATS
 
 
 def format_option(fn):

@@ -12,15 +12,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
-from cli.common import EXIT_USAGE, echo, fail, load, load_reader
+from capcover.cli.common import EXIT_USAGE, echo, fail, load, load_reader
 
 
 def quotes_list(db, sku, kind, source, day, stats: bool, fmt: str) -> None:
     """`capcover quotes list`: stored quotes, or with `stats` the price method per group."""
-    from config.reader import PRICE_AGE
-    from report.tables import render
-    from warehouse.db import open_warehouse
-    from warehouse.quotes import list_quotes, quote_points_on
+    from capcover.config.reader import PRICE_AGE
+    from capcover.report.tables import render
+    from capcover.warehouse.db import open_warehouse
+    from capcover.warehouse.quotes import list_quotes, quote_points_on
 
     settings = load_reader(*(PRICE_AGE if stats else ()), db=db)
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
@@ -44,7 +44,7 @@ STATS_COLUMNS = ("sku", "form_factor", "kind", "market", "quote_count", "kept_co
 def stats_table(points, day, settings) -> tuple[tuple[str, ...], list[tuple]]:
     """The price method on each group of `points` (a day's quotes, or today's latest within
     the staleness window)."""
-    from model.report import price_stats
+    from capcover.model.report import price_stats
 
     as_of = day or datetime.now(UTC).date()
     book = price_stats(points, max_age=settings.price_max_age())
@@ -58,9 +58,15 @@ def stats_table(points, day, settings) -> tuple[tuple[str, ...], list[tuple]]:
 def add_quote(day, options: dict) -> None:
     """`capcover quotes add`: validate one published quote and append it to the user's quotes
     file."""
-    from ingest.clients import curated_quotes_path, user_quotes_path
-    from ingest.curated import BadInput, append_entry, build_entry, convert_entry, same_quote
-    from ingest.errors import IngestError
+    from capcover.ingest.clients import curated_quotes_path, user_quotes_path
+    from capcover.ingest.curated import (
+        BadInput,
+        append_entry,
+        build_entry,
+        convert_entry,
+        same_quote,
+    )
+    from capcover.ingest.errors import IngestError
 
     args = SimpleNamespace(date=day, **options)
     settings = load()
@@ -96,9 +102,9 @@ def add_quote(day, options: dict) -> None:
 def register(group) -> None:
     import click
 
-    from cli.options import DATE, format_option
-    from ingest import FORM_FACTORS
-    from ingest import QUOTE_KINDS as KINDS
+    from capcover.cli.options import DATE, format_option
+    from capcover.ingest import FORM_FACTORS
+    from capcover.ingest import QUOTE_KINDS as KINDS
 
     @group.group("quotes")
     def quotes_group() -> None:
@@ -115,7 +121,7 @@ def register(group) -> None:
     @format_option
     def list_cmd(sku, kind, source, day, stats: bool, fmt: str) -> None:
         """Stored quotes (default: each source's latest)."""
-        from cli.options import root_db
+        from capcover.cli.options import root_db
 
         quotes_list(root_db(), sku, kind, source, day, stats, fmt)
 

@@ -4,18 +4,18 @@ functions; `register` declares them to click."""
 
 from __future__ import annotations
 
-from cli.common import echo, fail, load, load_reader
+from capcover.cli.common import echo, fail, load, load_reader
 
 
 def report(db, day, scenario, fmt, html, png) -> None:
     """`capcover report`: the report rows of `day` (default: latest), or the HTML/PNG files."""
-    from report.tables import render
-    from warehouse.db import open_warehouse
-    from warehouse.queries import report as report_rows
+    from capcover.report.tables import render
+    from capcover.warehouse.db import open_warehouse
+    from capcover.warehouse.queries import report as report_rows
 
     settings = load_reader(db=db)
     if html or png:
-        from report.html import write_report_files
+        from capcover.report.html import write_report_files
 
         for path in write_report_files(settings.db, html=html, png=png,
                                        lock_budget_s=settings.lock_budget_s):
@@ -32,8 +32,8 @@ def report(db, day, scenario, fmt, html, png) -> None:
 
 def sql(db, query: str, fmt: str) -> None:
     """`capcover sql`: one read-only statement on the sandboxed warehouse, values exact."""
-    from report.tables import render
-    from warehouse.db import open_sandboxed, run_user_sql
+    from capcover.report.tables import render
+    from capcover.warehouse.db import open_sandboxed, run_user_sql
 
     settings = load_reader("publish_dir", db=db)
     with open_sandboxed(settings.db, readable_dirs=[settings.publish_path()],
@@ -45,7 +45,7 @@ def sql(db, query: str, fmt: str) -> None:
 def register(group) -> None:
     import click
 
-    from cli.options import DATE, format_option, root_db
+    from capcover.cli.options import DATE, format_option, root_db
 
     @group.command("report")
     @click.option("--date", "day", type=DATE, help="report date (default: latest)")
@@ -73,7 +73,7 @@ def register(group) -> None:
     @format_option
     def config_cmd(fmt: str) -> None:
         """Print the effective settings (secrets masked)."""
-        from report.tables import render
+        from capcover.report.tables import render
 
         settings = load()
         rows = [(k, str(v)) for k, v in settings.masked().items() if k != "scenario"]

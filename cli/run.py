@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from cli.common import EXIT_USAGE, echo, fail, load, long_lived_imports
+from capcover.cli.common import EXIT_USAGE, echo, fail, load, long_lived_imports
 
 
 @click.command("run")
@@ -17,12 +17,12 @@ from cli.common import EXIT_USAGE, echo, fail, load, long_lived_imports
 def run_cmd(dry_run: bool) -> None:
     """The daily run: ingest, load, model, report (a Prefect flow when a Prefect API is
     configured, otherwise in this process)."""
-    from flows.sequence import one_line
+    from capcover.flows.sequence import one_line
 
     settings = load()
     if dry_run:
-        from flows.sequence import daily_sequence
-        from report.summary import dry_run_text
+        from capcover.flows.sequence import daily_sequence
+        from capcover.report.summary import dry_run_text
 
         try:
             result = daily_sequence(settings, kind="dry-run", dry_run=True)
@@ -30,20 +30,20 @@ def run_cmd(dry_run: bool) -> None:
             fail(f"dry run failed: {one_line(exc)} (nothing was written)")
         echo(dry_run_text(result, settings.db))
         return
-    from flows.prefect_env import configured_api
-    from report.summary import summary_text
+    from capcover.flows.prefect_env import configured_api
+    from capcover.report.summary import summary_text
 
     api = configured_api()
     try:
         if api.url is None:
             # No Prefect API: the same sequence as plain calls, in this process. A Prefect
             # flow here would start (and wait for) a temporary server that dies with the run.
-            from flows.sequence import run_daily
+            from capcover.flows.sequence import run_daily
 
             result = run_daily(settings)
         else:
             with long_lived_imports():  # Prefect
-                from flows.daily import run_flow
+                from capcover.flows.daily import run_flow
 
             result = run_flow()
     except Exception as exc:  # noqa: BLE001 - any failure becomes one line and exit 1
@@ -59,8 +59,8 @@ def run_cmd(dry_run: bool) -> None:
               help="days of history (at most 365 on public/demo plans)")
 def backfill_cmd(days: int) -> None:
     """Coverage history from per-coin market charts."""
-    from flows.backfill import BackfillUsageError, run_backfill
-    from flows.sequence import one_line
+    from capcover.flows.backfill import BackfillUsageError, run_backfill
+    from capcover.flows.sequence import one_line
 
     settings = load()
     resume = f"finished coins are saved; rerun `capcover backfill --days {days}` to resume"
@@ -78,7 +78,7 @@ def backfill_cmd(days: int) -> None:
 @click.command("rebuild")
 def rebuild_cmd() -> None:
     """Re-derive typed tables and reports from the raw archive, no network."""
-    from flows.rebuild import RebuildError, rebuild
+    from capcover.flows.rebuild import RebuildError, rebuild
 
     settings = load()
     try:
@@ -91,7 +91,7 @@ def rebuild_cmd() -> None:
 @click.command("demo")
 def demo_cmd() -> int:
     """The whole pipeline offline on a bundled replay snapshot."""
-    from flows.demo import run_demo
+    from capcover.flows.demo import run_demo
 
     return run_demo()
 
@@ -99,7 +99,7 @@ def demo_cmd() -> int:
 @click.command("serve")
 def serve_cmd() -> int:
     """Serve the daily flow on its cron schedule (needs a running Prefect server)."""
-    from flows.serve import cmd_serve
+    from capcover.flows.serve import cmd_serve
 
     return cmd_serve(load())
 

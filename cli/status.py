@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from cli.common import EXIT_FAILED, EXIT_OK, echo, load_reader
+from capcover.cli.common import EXIT_FAILED, EXIT_OK, echo, load_reader
 
 # Tables show the first columns; CSV and JSON carry them all.
 COMPACT = ("run_id", "kind", "status", "started_at", "duration_s", "as_of_date",
@@ -21,15 +21,15 @@ RUN_COLUMNS = ("run_id", "kind", "status", "started_at", "duration_s", "as_of_da
 
 
 def last_runs(settings, limit: int) -> tuple[list[str], list[tuple]]:
-    from warehouse.db import open_warehouse
-    from warehouse.queries import recent_runs
+    from capcover.warehouse.db import open_warehouse
+    from capcover.warehouse.queries import recent_runs
 
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
         return recent_runs(wh, RUN_COLUMNS, limit)
 
 
 def status_data(settings, limit: int) -> dict:
-    from flows.serve import next_scheduled
+    from capcover.flows.serve import next_scheduled
 
     cols, rows = last_runs(settings, limit)
     nxt = next_scheduled(settings)
@@ -37,7 +37,7 @@ def status_data(settings, limit: int) -> dict:
 
 
 def render_status(data: dict, fmt: str) -> str:
-    from report.tables import render
+    from capcover.report.tables import render
 
     if fmt == "json":
         runs = [dict(zip(data["columns"], r, strict=True)) for r in data["rows"]]
@@ -72,7 +72,7 @@ def status(db, limit: int, fmt: str) -> int:
 def register(group) -> None:
     import click
 
-    from cli.options import format_option, root_db
+    from capcover.cli.options import format_option, root_db
 
     @group.command("status")
     @click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True,

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from config.sources import (
+from capcover.config.sources import (
     check_env_names,
     env_values,
     one_line_errors,
@@ -100,13 +100,13 @@ def _schedule_text(value: Any, check: Any) -> str:
 
 
 def _cron(value: Any) -> str:
-    from config.schedule import check_cron
+    from capcover.config.schedule import check_cron
 
     return _schedule_text(value, check_cron)
 
 
 def _timezone(value: Any) -> str:
-    from config.schedule import check_timezone
+    from capcover.config.schedule import check_timezone
 
     return _schedule_text(value, check_timezone)
 
@@ -148,7 +148,7 @@ class ReaderSettings:
 
     def price_max_age(self):  # -> model.prices.MaxAge, as Settings.price_max_age
         """The price method's staleness window in days (needs the PRICE_AGE keys)."""
-        from model.prices import MaxAge
+        from capcover.model.prices import MaxAge
 
         return MaxAge(rental_days=self.price_max_age_rental_days,
                       purchase_days=self.price_max_age_purchase_days)
@@ -188,7 +188,7 @@ def _load(names: list[str], overrides: dict[str, Any]) -> ReaderSettings:
 
 def _from_model(names: list[str], raw: dict[str, Any]) -> ReaderSettings:
     """Let the settings model judge the raw values: its error line, or its parsed values."""
-    from config.settings import load_settings
+    from capcover.config.settings import load_settings
 
     model = load_settings(environ=False, **raw)
     return ReaderSettings({name: getattr(model, name) for name in names})

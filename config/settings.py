@@ -19,16 +19,21 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from config.errors import ConfigError
-from config.sources import (  # noqa: F401 - NON_SETTING_ENV is part of this API
+from capcover.config.errors import ConfigError
+from capcover.config.sources import (  # noqa: F401 - NON_SETTING_ENV is part of this API
     NON_SETTING_ENV,
     check_env_names,
     one_line_errors,
     publish_path,
     read_config_file,
 )
-from model.alerts import AlertRules
-from model.scenarios import BUILTIN_SCENARIOS_PATH, Scenario, merge_scenarios, parse_scenarios
+from capcover.model.alerts import AlertRules
+from capcover.model.scenarios import (
+    BUILTIN_SCENARIOS_PATH,
+    Scenario,
+    merge_scenarios,
+    parse_scenarios,
+)
 
 
 def _split_commas(value: Any) -> Any:
@@ -110,7 +115,7 @@ class Settings(BaseSettings):
 
     def price_max_age(self):  # -> model.prices.MaxAge
         """The price method's staleness window (model/prices.py)."""
-        from model.prices import MaxAge
+        from capcover.model.prices import MaxAge
 
         return MaxAge(rental_days=self.price_max_age_rental_days,
                       purchase_days=self.price_max_age_purchase_days)
@@ -180,14 +185,14 @@ class Settings(BaseSettings):
     @field_validator("schedule_cron")
     @classmethod
     def _cron(cls, v: str) -> str:
-        from config.schedule import check_cron
+        from capcover.config.schedule import check_cron
 
         return check_cron(v)
 
     @field_validator("schedule_timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
-        from config.schedule import check_timezone
+        from capcover.config.schedule import check_timezone
 
         return check_timezone(v)
 

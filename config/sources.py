@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from config.errors import ConfigError
+from capcover.config.errors import ConfigError
 
 # Every field of config.settings.Settings, in its declaration order (pydantic validates in this
 # order, so the first bad value it names is the first of these). tests/test_readers_lean.py

@@ -4,8 +4,8 @@ faults, an optional server-enforced rate limit, generated records and snapshot r
 Used by tests/, benchmarks/ and `capcover demo` (flows/demo.py); it imports none of capcover.
 """
 
-from fakeapi.faults import CLOUDFLARE_HTML, Action, Reply, Reset, Slow, Truncated
-from fakeapi.server import FakeAPI, RateLimit, Request
+from capcover.fakeapi.faults import CLOUDFLARE_HTML, Action, Reply, Reset, Slow, Truncated
+from capcover.fakeapi.server import FakeAPI, RateLimit, Request
 
 __all__ = ["CLOUDFLARE_HTML", "Action", "FakeAPI", "RateLimit", "Reply", "Request", "Reset",
            "Slow", "Truncated"]

@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from fakeapi import fixtures
-from fakeapi.faults import Action, Reply
-from fakeapi.server import NOT_FOUND, FakeAPI, RateLimit, Request
+from capcover.fakeapi import fixtures
+from capcover.fakeapi.faults import Action, Reply
+from capcover.fakeapi.server import NOT_FOUND, FakeAPI, RateLimit, Request
 
 API = "/api/v3"
 AI = "artificial-intelligence"
@@ -224,7 +224,7 @@ class CoinGecko(FakeAPI):
         """`{category: n_coins}` generated in the docs example's shape, random-walk charts, and
         simple Vast.ai/RunPod answers on the same server (root paths) for the quote feeds.
         The rate limit (CoinGecko's only) is a strict 1-second window, like the real one."""
-        from fakeapi.gpu import install_simple_feeds
+        from capcover.fakeapi.gpu import install_simple_feeds
 
         cats, coins = generated_categories(categories, updated_at)
         limit = RateLimit(rate_per_s, jitter_s=0.0, prefix=API) if rate_per_s else None

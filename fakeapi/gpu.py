@@ -11,9 +11,9 @@ from __future__ import annotations
 import copy
 import json
 
-from fakeapi import fixtures
-from fakeapi.faults import Reply
-from fakeapi.server import FakeAPI, Request
+from capcover.fakeapi import fixtures
+from capcover.fakeapi.faults import Reply
+from capcover.fakeapi.server import FakeAPI, Request
 
 VAST_PATH = "/api/v0/bundles/"
 RUNPOD_PATH = "/graphql"

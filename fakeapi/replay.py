@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fakeapi.faults import Reply
-from fakeapi.server import FakeAPI
+from capcover.fakeapi.faults import Reply
+from capcover.fakeapi.server import FakeAPI
 
 
 def install_snapshot(api: FakeAPI, snapshot: dict[str, Any]) -> None:

@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from fakeapi.faults import Action, Reply, Reset, Slow, Truncated
+from capcover.fakeapi.faults import Action, Reply, Reset, Slow, Truncated
 
 RATE_LIMIT_BODY = {"status": {"error_code": 429, "error_message": (
     "You've exceeded the Rate Limit. Please visit https://www.coingecko.com/en/api/pricing to "

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from model.run import RunResult
-from report.artifacts import SUMMARY_KEY, TABLE_KEY, report_table, summary_markdown
+from capcover.model.run import RunResult
+from capcover.report.artifacts import SUMMARY_KEY, TABLE_KEY, report_table, summary_markdown
 
 log = logging.getLogger("capcover")
 

@@ -20,17 +20,17 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from config.settings import Settings
-from flows.sequence import new_run_id
-from ingest.clients import coingecko_client, user_quotes_path
-from ingest.errors import BadPayload, NotFound, PlanLimited
-from ingest.history import parse_market_chart
-from ingest.models import RawResponse
-from ingest.quotes import CuratedQuotes, collect
-from model.report import build_reports, price_stats
-from warehouse import history as hist
-from warehouse import load
-from warehouse.db import open_warehouse
+from capcover.config.settings import Settings
+from capcover.flows.sequence import new_run_id
+from capcover.ingest.clients import coingecko_client, user_quotes_path
+from capcover.ingest.errors import BadPayload, NotFound, PlanLimited
+from capcover.ingest.history import parse_market_chart
+from capcover.ingest.models import RawResponse
+from capcover.ingest.quotes import CuratedQuotes, collect
+from capcover.model.report import build_reports, price_stats
+from capcover.warehouse import history as hist
+from capcover.warehouse import load
+from capcover.warehouse.db import open_warehouse
 
 MAX_DAYS_LIMITED = 365  # public and demo plans reach back 365 days (CoinGecko error 10012)
 LIMITED_PLANS = ("public", "demo")

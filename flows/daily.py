@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from flows.prefect_env import configure
+from capcover.flows.prefect_env import configure
 
 configure()
 
@@ -20,17 +20,17 @@ from prefect.context import SyncClientContext  # noqa: E402
 from prefect.settings import get_current_settings  # noqa: E402
 from prefect.utilities.annotations import quote  # noqa: E402
 
-from config.settings import load_settings  # noqa: E402
-from flows.artifacts import publish_artifacts  # noqa: E402
-from flows.sequence import daily_sequence  # noqa: E402
-from ingest.clients import Clients  # noqa: E402
-from model.run import RunResult  # noqa: E402
+from capcover.config.settings import load_settings  # noqa: E402
+from capcover.flows.artifacts import publish_artifacts  # noqa: E402
+from capcover.flows.sequence import daily_sequence  # noqa: E402
+from capcover.ingest.clients import Clients  # noqa: E402
+from capcover.model.run import RunResult  # noqa: E402
 
 if not get_current_settings().api.url:
     # Without a Prefect API, the temporary server Prefect starts for this process exits with
     # it, even when the process is SIGKILLed (flows/temp_server.py). Only then: that module
     # imports Prefect's whole server (seconds), which a client of a running server never needs.
-    from flows import temp_server
+    from capcover.flows import temp_server
 
     temp_server.guard()
 

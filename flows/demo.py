@@ -13,16 +13,16 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from config.settings import Settings, load_settings
-from fakeapi.replay import ReplayServer
-from flows.backfill import run_backfill
-from ingest.clients import Clients
-from report.html import write_report_files
-from report.summary import summary_text
-from report.tables import render
-from report.terminal import print_alerts, print_history
-from warehouse.db import open_warehouse
-from warehouse.queries import report
+from capcover.config.settings import Settings, load_settings
+from capcover.fakeapi.replay import ReplayServer
+from capcover.flows.backfill import run_backfill
+from capcover.ingest.clients import Clients
+from capcover.report.html import write_report_files
+from capcover.report.summary import summary_text
+from capcover.report.tables import render
+from capcover.report.terminal import print_alerts, print_history
+from capcover.warehouse.db import open_warehouse
+from capcover.warehouse.queries import report
 
 SNAPSHOT = Path(__file__).resolve().parent.parent / "ingest" / "data" / "demo_snapshot.json"
 DEMO_DB = Path("data/demo.duckdb")
@@ -72,7 +72,10 @@ def _root(url: str) -> str:
 def run_demo(db: Path = DEMO_DB) -> int:
     """Backfill 90 days, run the daily flow, print the history and the alerts, write the HTML
     report — all against the replay snapshot, into `db` only (recreated on every run)."""
-    from flows.daily import demo_flow, run_flow  # Prefect only now, not for `capcover --help`
+    from capcover.flows.daily import (  # Prefect only now, not for `capcover --help`
+        demo_flow,
+        run_flow,
+    )
 
     snapshot = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
     print(f"capcover demo — {snapshot['_label']}")

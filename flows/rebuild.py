@@ -20,18 +20,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from config.settings import Settings
-from flows.backfill import BackfillResult, write_history_reports
-from flows.sequence import load_and_model
-from ingest.archive import Parser, categories_of, replay_batch, split_batches
-from ingest.clients import quote_parsers
-from ingest.coingecko import build_snapshot
-from ingest.history import parse_market_chart
-from ingest.quotes import QuoteBatch
-from warehouse import history as hist
-from warehouse import load
-from warehouse import rebuild as store
-from warehouse.db import Warehouse, open_warehouse
+from capcover.config.settings import Settings
+from capcover.flows.backfill import BackfillResult, write_history_reports
+from capcover.flows.sequence import load_and_model
+from capcover.ingest.archive import Parser, categories_of, replay_batch, split_batches
+from capcover.ingest.clients import quote_parsers
+from capcover.ingest.coingecko import build_snapshot
+from capcover.ingest.history import parse_market_chart
+from capcover.ingest.quotes import QuoteBatch
+from capcover.warehouse import history as hist
+from capcover.warehouse import load
+from capcover.warehouse import rebuild as store
+from capcover.warehouse.db import Warehouse, open_warehouse
 
 # Tables a replay owns: emptied of replayed runs' rows, then re-derived run by run.
 DERIVED_TABLES = ("category_snapshots", "coin_snapshots", "gpu_quotes", "quarantine")

@@ -22,23 +22,23 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from config.settings import Settings
-from ingest.clients import Clients
-from ingest.http import HttpStats
-from ingest.models import Quarantined, RawResponse, SectorSnapshot
-from ingest.quotes import QuoteBatch, collect
-from model.plausibility import ImplausibleData, check_moves, check_sector_cap
-from model.prices import MaxAge
-from model.report import ReportRow, build_reports, price_stats
-from model.run import RunResult
-from model.scenarios import Scenario
-from notify.channels import PREFECT_CHANNEL, channel_id
-from notify.deliver import deliver_after_run
-from warehouse import load
-from warehouse import publish as snapshot
-from warehouse.alerts import fire_alerts, previous_reports
-from warehouse.db import Warehouse, open_warehouse
-from warehouse.explain import explain_all
+from capcover.config.settings import Settings
+from capcover.ingest.clients import Clients
+from capcover.ingest.http import HttpStats
+from capcover.ingest.models import Quarantined, RawResponse, SectorSnapshot
+from capcover.ingest.quotes import QuoteBatch, collect
+from capcover.model.plausibility import ImplausibleData, check_moves, check_sector_cap
+from capcover.model.prices import MaxAge
+from capcover.model.report import ReportRow, build_reports, price_stats
+from capcover.model.run import RunResult
+from capcover.model.scenarios import Scenario
+from capcover.notify.channels import PREFECT_CHANNEL, channel_id
+from capcover.notify.deliver import deliver_after_run
+from capcover.warehouse import load
+from capcover.warehouse import publish as snapshot
+from capcover.warehouse.alerts import fire_alerts, previous_reports
+from capcover.warehouse.db import Warehouse, open_warehouse
+from capcover.warehouse.explain import explain_all
 
 log = logging.getLogger("capcover")
 
@@ -248,7 +248,7 @@ def record_failure(
     settings: Settings, *, run_id: str, kind: str, started_at: datetime, error: BaseException
 ) -> None:
     """Note a failed run in `runs` (its own small transaction; typed tables stay untouched)."""
-    from warehouse.db import WarehouseLocked
+    from capcover.warehouse.db import WarehouseLocked
 
     # A run that already waited out the lock budget tries once more, without a second wait:
     # the whole command stays within CAPCOVER_LOCK_BUDGET_S (not twice it).

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from config.schedule import next_run
+from capcover.config.schedule import next_run
 
 if TYPE_CHECKING:
     import requests
@@ -84,7 +84,7 @@ def serve(settings) -> None:
     from prefect.schedules import Cron
     from prefect.types.entrypoint import EntrypointType
 
-    from flows.daily import daily_flow
+    from capcover.flows.daily import daily_flow
 
     schedule = Cron(settings.schedule_cron, timezone=settings.schedule_timezone)
     daily_flow.serve(
@@ -98,7 +98,7 @@ def serve(settings) -> None:
         # are caught up (once) when serve comes back.
         pause_on_shutdown=False,
         print_starting_message=False,
-        # `flows.daily.daily_flow`, importable from the installed package whatever the cwd.
+        # `capcover.flows.daily.daily_flow`, importable from the installed package whatever the cwd.
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
 
@@ -189,7 +189,7 @@ def cmd_serve(settings) -> int:
 
 def _api_url() -> str | None:
     # Prefect's own settings (environment or the active profile), read only when serving.
-    from flows.prefect_env import configure
+    from capcover.flows.prefect_env import configure
 
     configure()
     from prefect.settings import get_current_settings

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ingest.models import Quarantined, Quote, RawResponse
-from ingest.quotes import QuoteBatch
+from capcover.ingest.models import Quarantined, Quote, RawResponse
+from capcover.ingest.quotes import QuoteBatch
 
 Parser = Callable[[list[RawResponse]], tuple[list[Quote], list[Quarantined]]]
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ingest.errors import IngestError, StatusMapping
-from ingest.http import HttpSession, RetryPolicy
-from ingest.models import RawResponse
+from capcover.ingest.errors import IngestError, StatusMapping
+from capcover.ingest.http import HttpSession, RetryPolicy
+from capcover.ingest.models import RawResponse
 
 
 @dataclass(frozen=True)

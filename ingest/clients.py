@@ -16,12 +16,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from config.settings import Settings
-from ingest import CURATED_QUOTES_PATH
-from ingest.client import HttpOptions
-from ingest.coingecko import CoinGeckoClient
-from ingest.http import RetryPolicy
-from ingest.quotes import CuratedQuotes, QuoteProvider
+from capcover.config.settings import Settings
+from capcover.ingest import CURATED_QUOTES_PATH
+from capcover.ingest.client import HttpOptions
+from capcover.ingest.coingecko import CoinGeckoClient
+from capcover.ingest.http import RetryPolicy
+from capcover.ingest.quotes import CuratedQuotes, QuoteProvider
 
 Sleep = Callable[[float], None]
 Clock = Callable[[], datetime]
@@ -75,9 +75,9 @@ def quote_providers(
 ) -> list[QuoteProvider]:
     """Every GPU quote source, each from its settings: the curated files, Vast.ai, RunPod and
     the gpuhunt catalogs (none when CAPCOVER_GPUHUNT_PROVIDERS is empty)."""
-    from ingest.gpuhunt import GpuhuntClient
-    from ingest.runpod import RunPodClient
-    from ingest.vastai import VastAiClient
+    from capcover.ingest.gpuhunt import GpuhuntClient
+    from capcover.ingest.runpod import RunPodClient
+    from capcover.ingest.vastai import VastAiClient
 
     options = http_options(settings, sleep=sleep, clock=clock)
     # CoinGecko's /exchange_rates only when a curated quote is not in USD (and has no rate).
@@ -119,7 +119,7 @@ def quote_parsers(settings: Settings) -> dict:
     """`source -> parse(raws)` for every quote provider a live run uses (one registry), so
     `capcover rebuild` parses archived responses with the very functions a live run used.
     gpuhunt is always registered, so runs that fetched it replay whatever the settings say."""
-    from ingest.gpuhunt import SOURCE as GPUHUNT
-    from ingest.gpuhunt import parse_raws as parse_gpuhunt
+    from capcover.ingest.gpuhunt import SOURCE as GPUHUNT
+    from capcover.ingest.gpuhunt import parse_raws as parse_gpuhunt
 
     return {**{p.source: p.parse for p in quote_providers(settings)}, GPUHUNT: parse_gpuhunt}

@@ -19,8 +19,8 @@ from typing import Any, Literal
 from pycoingecko import CoinGeckoAPI
 from pydantic import ValidationError
 
-from ingest.client import ArchivingClient, HttpOptions
-from ingest.errors import (
+from capcover.ingest.client import ArchivingClient, HttpOptions
+from capcover.ingest.errors import (
     AuthError,
     BadPayload,
     NotFound,
@@ -30,9 +30,9 @@ from ingest.errors import (
     StatusReply,
     body_summary,
 )
-from ingest.feeds import MAX_CLOCK_SKEW_S, future_problem, json_problem, record_json
-from ingest.http import RawResponse
-from ingest.models import Category, CoinMarket, Quarantined, SectorSnapshot
+from capcover.ingest.feeds import MAX_CLOCK_SKEW_S, future_problem, json_problem, record_json
+from capcover.ingest.http import RawResponse
+from capcover.ingest.models import Category, CoinMarket, Quarantined, SectorSnapshot
 
 Plan = Literal["public", "demo", "pro"]
 

@@ -16,11 +16,11 @@ import tomllib
 from datetime import date
 from pathlib import Path
 
-from config.settings import Settings
-from ingest.clients import coingecko_client
-from ingest.fx import KNOWN_CURRENCIES, parse_exchange_rates
-from ingest.quotes import parse_curated_entries
-from ingest.sku import UNMAPPED, load_catalogue, normalise
+from capcover.config.settings import Settings
+from capcover.ingest.clients import coingecko_client
+from capcover.ingest.fx import KNOWN_CURRENCIES, parse_exchange_rates
+from capcover.ingest.quotes import parse_curated_entries
+from capcover.ingest.sku import UNMAPPED, load_catalogue, normalise
 
 
 class BadInput(Exception):

@@ -7,8 +7,8 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from ingest.errors import BadPayload
-from ingest.models import Quarantined, RawResponse
+from capcover.ingest.errors import BadPayload
+from capcover.ingest.models import Quarantined, RawResponse
 
 MAX_CLOCK_SKEW_S = 600.0  # default of CAPCOVER_MAX_CLOCK_SKEW_S
 

@@ -11,9 +11,9 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from ingest.errors import BadPayload
-from ingest.feeds import json_problem
-from ingest.http import RawResponse
+from capcover.ingest.errors import BadPayload
+from capcover.ingest.feeds import json_problem
+from capcover.ingest.http import RawResponse
 
 # The fiat currencies CoinGecko's /exchange_rates lists (type "fiat"); `capcover quotes add`
 # accepts these, so every accepted quote can be converted with the same source.

@@ -26,13 +26,13 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from ingest.client import ArchivingClient, HttpOptions
-from ingest.errors import BadPayload, IngestError, status_errors
-from ingest.feeds import quarantine
-from ingest.http import RawResponse
-from ingest.models import Quarantined, Quote
-from ingest.quotes import restamped
-from ingest.sku import normalise
+from capcover.ingest.client import ArchivingClient, HttpOptions
+from capcover.ingest.errors import BadPayload, IngestError, status_errors
+from capcover.ingest.feeds import quarantine
+from capcover.ingest.http import RawResponse
+from capcover.ingest.models import Quarantined, Quote
+from capcover.ingest.quotes import restamped
+from capcover.ingest.sku import normalise
 
 log = logging.getLogger("capcover")
 

@@ -13,9 +13,9 @@ import json
 import math
 from datetime import UTC, date, datetime
 
-from ingest.errors import BadPayload
-from ingest.feeds import json_problem
-from ingest.models import HistoryPoint, RawResponse
+from capcover.ingest.errors import BadPayload
+from capcover.ingest.feeds import json_problem
+from capcover.ingest.models import HistoryPoint, RawResponse
 
 DAY_MS = 86_400_000
 MIN_MS, MAX_MS = 0, 253_402_300_799_000  # 1970 to the end of year 9999: a datetime can hold it

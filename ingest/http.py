@@ -21,7 +21,7 @@ import requests
 import urllib3.exceptions
 from requests.exceptions import TooManyRedirects
 
-from ingest.errors import (
+from capcover.ingest.errors import (
     BadPayload,
     ConnectionFailed,
     IngestError,
@@ -32,9 +32,9 @@ from ingest.errors import (
     TimedOut,
     status_errors,
 )
-from ingest.models import RawResponse
-from ingest.ratelimit import TokenBucket
-from ingest.redact import (  # noqa: F401 - re-exported: the layer's public helpers
+from capcover.ingest.models import RawResponse
+from capcover.ingest.ratelimit import TokenBucket
+from capcover.ingest.redact import (  # noqa: F401 - re-exported: the layer's public helpers
     _SECRET_HEADER_HINTS,
     REDACTED,
     SECRET_PARAM_NAMES,
@@ -42,7 +42,13 @@ from ingest.redact import (  # noqa: F401 - re-exported: the layer's public help
     scrub,
     secret_header_values,
 )
-from ingest.transport import BodyTooLarge, Deadline, DeadlineExpired, TrackedAdapter, read_body
+from capcover.ingest.transport import (
+    BodyTooLarge,
+    Deadline,
+    DeadlineExpired,
+    TrackedAdapter,
+    read_body,
+)
 
 USER_AGENT = "capcover/0.1 (+https://github.com/capcover/capcover)"
 RATE_HEADROOM = 0.95  # fraction of a configured rate limit the client actually uses

@@ -18,12 +18,12 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
-from ingest import CURATED_QUOTES_PATH
-from ingest.errors import BadPayload, IngestError
-from ingest.feeds import MAX_CLOCK_SKEW_S, future_problem, record_json
-from ingest.fx import KNOWN_CURRENCIES, ExchangeRates, rates_from_raws
-from ingest.http import RawResponse
-from ingest.models import Quarantined, Quote
+from capcover.ingest import CURATED_QUOTES_PATH
+from capcover.ingest.errors import BadPayload, IngestError
+from capcover.ingest.feeds import MAX_CLOCK_SKEW_S, future_problem, record_json
+from capcover.ingest.fx import KNOWN_CURRENCIES, ExchangeRates, rates_from_raws
+from capcover.ingest.http import RawResponse
+from capcover.ingest.models import Quarantined, Quote
 
 log = logging.getLogger("capcover")
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from ingest.client import ArchivingClient, HttpOptions
-from ingest.errors import BadPayload, status_errors
-from ingest.feeds import (
+from capcover.ingest.client import ArchivingClient, HttpOptions
+from capcover.ingest.errors import BadPayload, status_errors
+from capcover.ingest.feeds import (
     MAX_CLOCK_SKEW_S,
     future_problem,
     load_json,
@@ -21,10 +21,10 @@ from ingest.feeds import (
     quarantine,
     require_fields,
 )
-from ingest.http import RawResponse
-from ingest.models import Quarantined, Quote
-from ingest.quotes import restamped
-from ingest.sku import normalise
+from capcover.ingest.http import RawResponse
+from capcover.ingest.models import Quarantined, Quote
+from capcover.ingest.quotes import restamped
+from capcover.ingest.sku import normalise
 
 SOURCE = "runpod"
 # 401/403 from a keyless feed is its CDN refusing us: advice names this feed's own setting.

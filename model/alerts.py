@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
-from model.report import ReportRow
+from capcover.model.report import ReportRow
 
 RULES = ("threshold_crossed", "relative_change", "stale_data")
 

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from datetime import date
 
-from model.report import ReportRow
+from capcover.model.report import ReportRow
 
 
 class ImplausibleData(ValueError):

@@ -6,13 +6,13 @@ from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from model.coverage import coverage
-from model.prices import ANY_FORM_FACTOR, MaxAge, PriceEstimate, estimate, fresh
+from capcover.model.coverage import coverage
+from capcover.model.prices import ANY_FORM_FACTOR, MaxAge, PriceEstimate, estimate, fresh
 
 # Scenario is an annotation only; model.scenarios loads pydantic, which `capcover alerts`
 # (reading stored report rows) does not need.
 if TYPE_CHECKING:
-    from model.scenarios import Scenario
+    from capcover.model.scenarios import Scenario
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from model.report import ReportRow
+from capcover.model.report import ReportRow
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from notify.redact import REDACTOR, _apprise_logger, _Capture, channel_id
+from capcover.notify.redact import REDACTOR, _apprise_logger, _Capture, channel_id
 
 PREFECT_CHANNEL = "prefect-event"
 

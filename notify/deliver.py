@@ -17,11 +17,11 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from model.run import DeliveryReport
-from notify.channels import PREFECT_CHANNEL, Channel, channels_for
-from notify.redact import REDACTOR
-from warehouse import alerts as store
-from warehouse.db import open_warehouse
+from capcover.model.run import DeliveryReport
+from capcover.notify.channels import PREFECT_CHANNEL, Channel, channels_for
+from capcover.notify.redact import REDACTOR
+from capcover.warehouse import alerts as store
+from capcover.warehouse.db import open_warehouse
 
 log = logging.getLogger("capcover")
 

@@ -18,10 +18,10 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from report import chart
-from report.chart import COLOURS, ONE_LABEL  # noqa: F401 - COLOURS is part of this API
-from warehouse import explain, queries
-from warehouse.db import Warehouse, open_warehouse
+from capcover.report import chart
+from capcover.report.chart import COLOURS, ONE_LABEL  # noqa: F401 - COLOURS is part of this API
+from capcover.warehouse import explain, queries
+from capcover.warehouse.db import Warehouse, open_warehouse
 
 # The article's question: these scenarios come first on the page and in the PNG.
 CHART_SCENARIOS = ("coindesk-2024", "h100-purchase")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from model.alerts import band_text
-from model.run import RunResult
+from capcover.model.alerts import band_text
+from capcover.model.run import RunResult
 
 
 def price_note(row) -> str:

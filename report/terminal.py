@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from warehouse.queries import coverage_history, crossings_on, latest_report_date, run_alerts
+from capcover.warehouse.queries import (
+    coverage_history,
+    crossings_on,
+    latest_report_date,
+    run_alerts,
+)
 
 CHART_SCENARIO = "coindesk-2024"
 

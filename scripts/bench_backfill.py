@@ -22,14 +22,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fakeapi.coingecko import CoinGecko  # noqa: E402
+from capcover.fakeapi.coingecko import CoinGecko  # noqa: E402
 
 
 def backfill(db: Path, server: CoinGecko, rate: float, days: int) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAPCOVER_")}
     env.update({"CAPCOVER_DB": str(db), "CAPCOVER_COINGECKO_BASE_URL": server.base_url,
                 "CAPCOVER_COINGECKO_RATE_PER_MINUTE": str(rate * 60), "PYTHONPATH": str(ROOT)})
-    return subprocess.Popen([sys.executable, "-m", "cli", "backfill", "--days", str(days)],
+    return subprocess.Popen([sys.executable, "-m", "capcover", "backfill", "--days", str(days)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 

@@ -68,8 +68,8 @@ def gpu_feed_routes(rng: random.Random) -> list[dict]:
     import sys
 
     sys.path.insert(0, str(OUT.parent.parent.parent))
-    from fakeapi.fixtures import gpu_feed
-    from ingest.vastai import ENDPOINT, offer_query
+    from capcover.fakeapi.fixtures import gpu_feed
+    from capcover.ingest.vastai import ENDPOINT, offer_query
 
     offer = gpu_feed("vastai_bundles_h100_sxm_2026-08-22.json")
     template = offer["offers"][0]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fakeapi import FakeAPI, Reply
-from fakeapi.coingecko import (  # noqa: F401 - the tests' shared shapes, imported from here
+from capcover.fakeapi import FakeAPI, Reply
+from capcover.fakeapi.coingecko import (  # noqa: F401 - the tests' shared shapes, imported from here
     AI,
     API,
     AS_OF,
@@ -21,7 +21,7 @@ from fakeapi.coingecko import (  # noqa: F401 - the tests' shared shapes, import
     coin,
     market_pages,
 )
-from fakeapi.gpu import FakeFeeds
+from capcover.fakeapi.gpu import FakeFeeds
 
 # Offline and quiet, whatever the developer's shell says.
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
@@ -95,14 +95,14 @@ def env(tmp_path, monkeypatch, fake_cg, fake_feeds):
 
 @pytest.fixture
 def settings(env):
-    from config.settings import load_settings
+    from capcover.config.settings import load_settings
 
     return load_settings()
 
 
 def table_snapshot(db_path: str) -> dict[str, list]:
     """Every typed table's rows and the reports, for before/after comparisons."""
-    from warehouse.db import open_warehouse
+    from capcover.warehouse.db import open_warehouse
 
     if not Path(db_path).exists():
         return {}

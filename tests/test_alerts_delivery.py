@@ -14,14 +14,14 @@ import pytest
 from pydantic import SecretStr
 from pytest_httpserver import HTTPServer
 
-from cli.main import main
-from config.errors import ConfigError
-from config.settings import load_settings
-from flows.sequence import run_daily
-from report.summary import summary_text
+from capcover.cli.main import main
+from capcover.config.errors import ConfigError
+from capcover.config.settings import load_settings
+from capcover.flows.sequence import run_daily
+from capcover.report.summary import summary_text
+from capcover.warehouse.db import open_warehouse
+from capcover.warehouse.queries import list_alerts
 from tests.conftest import category_payload, table_snapshot
-from warehouse.db import open_warehouse
-from warehouse.queries import list_alerts
 
 SECRET = "T0pS3cretHookPath-9f8e7d6c5b4a"
 DAY1, DAY2, DAY3 = "2024-04-02T06:00:00Z", "2024-04-03T06:00:00Z", "2024-04-04T06:00:00Z"

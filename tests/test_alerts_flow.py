@@ -6,10 +6,10 @@ import importlib
 
 import pytest
 
-from report.summary import summary_text
+from capcover.report.summary import summary_text
+from capcover.warehouse.db import open_warehouse
 from tests.conftest import category_payload
 from tests.test_alerts_delivery import DAY1, DAY2, Receiver, alerts_rows
-from warehouse.db import open_warehouse
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,7 @@ def prefect_harness():
     # flows.daily first: its Prefect defaults (start-up timeout, logging) must be in the
     # environment before Prefect reads its settings, and its bound temporary server must be
     # the default one the harness restores afterwards (for the demo, later in a full run).
-    importlib.import_module("flows.daily")
+    importlib.import_module("capcover.flows.daily")
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):
@@ -27,7 +27,7 @@ def prefect_harness():
 @pytest.mark.slow
 def test_alerts_flow_delivers_webhook_and_prefect_event_once(
         prefect_harness, env, fake_cg, monkeypatch):
-    from flows.daily import run_flow
+    from capcover.flows.daily import run_flow
 
     receiver = Receiver()
     receiver.up()

@@ -3,7 +3,7 @@
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
-from model.alerts import (
+from capcover.model.alerts import (
     AlertRules,
     FeedFailure,
     evaluate,
@@ -11,8 +11,8 @@ from model.alerts import (
     stale_data,
     threshold_crossed,
 )
-from model.coverage import coverage
-from model.report import ReportRow
+from capcover.model.coverage import coverage
+from capcover.model.report import ReportRow
 
 AS_OF = datetime(2024, 4, 3, 6, 40, tzinfo=UTC)
 

@@ -11,15 +11,15 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from cli.main import main
-from config.settings import load_settings
-from fakeapi.coingecko import CoinGecko, coin_cap
-from flows.backfill import run_backfill
-from ingest.history import parse_market_chart
-from ingest.http import RawResponse, TokenBucket
-from model.report import ReportRow
+from capcover.cli.main import main
+from capcover.config.settings import load_settings
+from capcover.fakeapi.coingecko import CoinGecko, coin_cap
+from capcover.flows.backfill import run_backfill
+from capcover.ingest.history import parse_market_chart
+from capcover.ingest.http import RawResponse, TokenBucket
+from capcover.model.report import ReportRow
+from capcover.warehouse.db import open_warehouse
 from tests.conftest import reference
-from warehouse.db import open_warehouse
 
 
 @pytest.fixture
@@ -196,7 +196,7 @@ def test_market_chart_parse_drops_the_now_point_and_keeps_the_first_point_of_eac
 
 
 def test_backfill_reports_are_rebuilt_identically_from_the_archive(backfill_env):
-    from flows.rebuild import rebuild
+    from capcover.flows.rebuild import rebuild
 
     with CoinGecko.charts(n_coins=5) as srv:
         backfill_env(srv, 600)
@@ -212,7 +212,7 @@ def test_backfill_reports_are_rebuilt_identically_from_the_archive(backfill_env)
 
 
 def test_rebuild_rederives_a_damaged_coin_history_from_the_archived_charts(backfill_env):
-    from flows.rebuild import rebuild
+    from capcover.flows.rebuild import rebuild
 
     with CoinGecko.charts(n_coins=5) as srv:
         backfill_env(srv, 600)
@@ -237,9 +237,9 @@ def test_rebuild_rederives_a_damaged_coin_history_from_the_archived_charts(backf
 
 def test_backfill_writer_keeps_coins_before_a_malformed_chart_and_stops_on_its_error(
         backfill_env):
-    from flows.backfill import _CoinWriter
-    from ingest.errors import BadPayload
-    from warehouse import history as hist
+    from capcover.flows.backfill import _CoinWriter
+    from capcover.ingest.errors import BadPayload
+    from capcover.warehouse import history as hist
 
     settings = load_settings()
     good = json.dumps({"prices": [[1711843200000, 1.0]], "market_caps": [[1711843200000, 2.0]],

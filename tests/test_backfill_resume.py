@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from fakeapi.coingecko import CoinGecko
-from warehouse.db import open_warehouse
+from capcover.fakeapi.coingecko import CoinGecko
+from capcover.warehouse.db import open_warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
 DAYS = 30
@@ -23,7 +23,7 @@ def backfill_process(db: Path, server: CoinGecko) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAPCOVER_")}
     env.update({"CAPCOVER_DB": str(db), "CAPCOVER_COINGECKO_BASE_URL": server.base_url,
                 "CAPCOVER_COINGECKO_RATE_PER_MINUTE": "60000", "PYTHONPATH": str(ROOT)})
-    return subprocess.Popen([sys.executable, "-m", "cli", "backfill", "--days", str(DAYS)],
+    return subprocess.Popen([sys.executable, "-m", "capcover", "backfill", "--days", str(DAYS)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 

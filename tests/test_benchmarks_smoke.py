@@ -8,7 +8,7 @@ import json
 
 import requests
 
-from fakeapi.coingecko import CoinGecko
+from capcover.fakeapi.coingecko import CoinGecko
 
 
 def test_fakeapi_rate_limit_answers_429_beyond_r_per_second():

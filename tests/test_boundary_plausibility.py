@@ -8,15 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fakeapi.gpu import feed_reference, vast_offer
-from ingest.coingecko import build_snapshot
-from ingest.errors import BadPayload
-from ingest.fx import parse_exchange_rates
-from ingest.history import parse_market_chart
-from ingest.models import RawResponse
-from ingest.quotes import parse_curated_raws
-from ingest.runpod import parse_raws as parse_runpod
-from ingest.vastai import parse_raws as parse_vastai
+from capcover.fakeapi.gpu import feed_reference, vast_offer
+from capcover.ingest.coingecko import build_snapshot
+from capcover.ingest.errors import BadPayload
+from capcover.ingest.fx import parse_exchange_rates
+from capcover.ingest.history import parse_market_chart
+from capcover.ingest.models import RawResponse
+from capcover.ingest.quotes import parse_curated_raws
+from capcover.ingest.runpod import parse_raws as parse_runpod
+from capcover.ingest.vastai import parse_raws as parse_vastai
 from tests.conftest import AI, category_payload, market_pages
 
 FETCHED = datetime(2024, 4, 3, 7, 0, tzinfo=UTC)  # just after the fixtures' updated_at

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import cli, main
-from flows.sequence import run_daily
-from warehouse.db import open_warehouse
-from warehouse.queries import REPORT_SUMMARY_COLUMNS, report
+from capcover.cli.main import cli, main
+from capcover.flows.sequence import run_daily
+from capcover.warehouse.db import open_warehouse
+from capcover.warehouse.queries import REPORT_SUMMARY_COLUMNS, report
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,7 +91,7 @@ def test_cli_bad_setting_exits_2_naming_it(env, monkeypatch, capsys):
 
 
 def test_cli_readers_do_not_import_prefect(warehouse_with_reports, env):
-    code = ("import sys; from cli.main import main; main(['report']); "
+    code = ("import sys; from capcover.cli.main import main; main(['report']); "
             "main(['sql', 'select 1']); print('PREFECT', 'prefect' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**env, "PATH": "/usr/bin:/bin"}, cwd=ROOT, timeout=60)

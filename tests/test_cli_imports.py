@@ -1,5 +1,5 @@
 """A read-only command loads none of the modules it does not need to print its answer (a
-fresh `python -X importtime -m cli` process each): no Prefect, no settings model, no requests,
+fresh `python -X importtime -m capcover` process each): no Prefect, no settings model, no requests,
 no rich unless it draws the table, no model code it does not print with."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.sequence import run_daily
+from capcover.flows.sequence import run_daily
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMATS = ("table", "csv", "json", "markdown")
@@ -27,15 +27,16 @@ def warehouse(fake_cg, settings):
 
 # Not needed to print any read-only answer (rich only draws tables the plain drawer cannot).
 NEVER = ("rich", "pydantic", "pydantic_settings", "requests", "prefect", "apprise",
-         "jinja2", "matplotlib", "model.alerts", "model.scenarios", "model.plausibility",
-         "warehouse.alerts", "warehouse.load", "warehouse.history", "config.settings",
-         "ingest.http", "ingest.clients", "flows.sequence", "report.html")
-PRICE_METHOD = ("model.report", "model.prices", "model.coverage")
+         "jinja2", "matplotlib", "capcover.model.alerts", "capcover.model.scenarios",
+         "capcover.model.plausibility", "capcover.warehouse.alerts", "capcover.warehouse.load",
+         "capcover.warehouse.history", "capcover.config.settings", "capcover.ingest.http",
+         "capcover.ingest.clients", "capcover.flows.sequence", "capcover.report.html")
+PRICE_METHOD = ("capcover.model.report", "capcover.model.prices", "capcover.model.coverage")
 
 
 def _imported(argv: list[str], env: dict[str, str]) -> tuple[int, set[str]]:
-    """Exit code and every module `python -X importtime -m cli argv` imported."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "cli", *argv],
+    """Exit code and every module `python -X importtime -m capcover argv` imported."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "capcover", *argv],
                           capture_output=True, text=True, cwd=ROOT, timeout=120,
                           env={**env, "PATH": "/usr/bin:/bin"})
     names = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
@@ -50,7 +51,7 @@ def _imported(argv: list[str], env: dict[str, str]) -> tuple[int, set[str]]:
     (["status"], 0, ()),
     (["quotes", "list"], 0, ()),
     (["quotes", "list", "--stats"], 0, PRICE_METHOD),
-    (["explain"], 1, ("model.explain",)),
+    (["explain"], 1, ("capcover.model.explain",)),
 ], ids=lambda a: " ".join(a) if isinstance(a, list) else "")
 def test_read_only_commands_import_only_what_they_print_with(warehouse, env, argv, code,
                                                                    allowed):
@@ -59,5 +60,6 @@ def test_read_only_commands_import_only_what_they_print_with(warehouse, env, arg
         assert rc == code
         loaded = {n for n in names if n.split(".")[0] in NEVER or n in NEVER}
         assert loaded == set(), fmt
-        unneeded = {n for n in names if n in (*PRICE_METHOD, "model.explain")} - set(allowed)
+        price_or_explain = (*PRICE_METHOD, "capcover.model.explain")
+        unneeded = {n for n in names if n in price_or_explain} - set(allowed)
         assert unneeded == set(), fmt

@@ -3,12 +3,12 @@ load, always what aggregating all of coin_snapshots gives."""
 
 from __future__ import annotations
 
-from config.settings import load_settings
-from fakeapi.coingecko import market_pages
-from flows.rebuild import rebuild
-from flows.sequence import run_daily
+from capcover.config.settings import load_settings
+from capcover.fakeapi.coingecko import market_pages
+from capcover.flows.rebuild import rebuild
+from capcover.flows.sequence import run_daily
+from capcover.warehouse.db import open_warehouse
 from tests.conftest import category_payload
-from warehouse.db import open_warehouse
 
 FROM_HISTORY = ("SELECT coin_id, arg_max(symbol, as_of_date), arg_max(name, as_of_date),"
                 " max(as_of_date) FROM coin_snapshots GROUP BY coin_id ORDER BY coin_id")

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from warehouse.db import open_warehouse
-from warehouse.migrate import MIGRATIONS_DIR, apply_migrations
+from capcover.warehouse.db import open_warehouse
+from capcover.warehouse.migrate import MIGRATIONS_DIR, apply_migrations
 
 
 @pytest.fixture

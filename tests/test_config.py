@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from cli.main import main
-from config.settings import ConfigError, load_settings
+from capcover.cli.main import main
+from capcover.config.settings import ConfigError, load_settings
 
 
 @pytest.fixture

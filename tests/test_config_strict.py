@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from cli.main import main
-from config.settings import NON_SETTING_ENV, ConfigError, Settings, load_settings
+from capcover.cli.main import main
+from capcover.config.settings import NON_SETTING_ENV, ConfigError, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FIELDS = sorted(Settings.model_fields)
@@ -202,7 +202,7 @@ def test_config_strict_valid_apprise_urls_pass(clean_env):
 
 
 def test_config_strict_apprise_is_imported_only_when_urls_are_set(clean_env):
-    probe = ("import sys; from config.settings import load_settings; load_settings(); "
+    probe = ("import sys; from capcover.config.settings import load_settings; load_settings(); "
              "print('apprise' in sys.modules)")
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("CAPCOVER_")}
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, check=True,

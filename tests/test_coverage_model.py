@@ -2,8 +2,8 @@
 
 import pytest
 
-from model.coverage import NVIDIA_H100_SHIPPED_2023, coverage
-from model.prices import estimate
+from capcover.model.coverage import NVIDIA_H100_SHIPPED_2023, coverage
+from capcover.model.prices import estimate
 
 
 def test_coverage_reproduces_the_coindesk_article():

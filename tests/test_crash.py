@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import load_settings
-from fakeapi import Slow
-from fakeapi.coingecko import CoinGecko
-from flows.sequence import run_daily
+from capcover.config.settings import load_settings
+from capcover.fakeapi import Slow
+from capcover.fakeapi.coingecko import CoinGecko
+from capcover.flows.sequence import run_daily
+from capcover.warehouse.db import open_warehouse
 from tests.conftest import category_payload, coin, table_snapshot
-from warehouse.db import open_warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
 N_COINS = 5000  # 20 full pages, so parsing and the load take measurable time
@@ -117,7 +117,7 @@ def test_crash_sigkill_at_any_point_leaves_no_partial_run(big, env, settings, tm
         big.clear_log()
         if "slow" in name:
             big.script("/coins/markets", Slow(60), page=5)
-        proc = subprocess.Popen([sys.executable, "-m", "cli", "run"], cwd=ROOT,
+        proc = subprocess.Popen([sys.executable, "-m", "capcover", "run"], cwd=ROOT,
                                 env=run_env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL, start_new_session=True)
         try:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from warehouse.db import open_warehouse
+from capcover.warehouse.db import open_warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,7 +23,7 @@ def prefect_harness():
     # flows.daily first: its Prefect defaults (start-up timeout, logging) must be in the
     # environment before Prefect reads its settings, and its bound temporary server must be
     # the default one the harness restores afterwards (for the demo, later in a full run).
-    importlib.import_module("flows.daily")
+    importlib.import_module("capcover.flows.daily")
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):
@@ -31,7 +31,7 @@ def prefect_harness():
 
 
 def test_daily_flow_runs_tasks_and_writes_reports(prefect_harness, fake_cg, settings):
-    from flows.daily import run_flow
+    from capcover.flows.daily import run_flow
 
     fake_cg.serve()
     result = run_flow()
@@ -72,7 +72,7 @@ def _zombie(proc: Path) -> bool:
 def test_run_without_prefect_api_runs_in_process_without_prefect(env, fake_cg, tmp_path):
     fake_cg.serve()
     run_env = _no_prefect_env(env, tmp_path)
-    code = ("import sys; from cli.main import main; code = main(['run']); "
+    code = ("import sys; from capcover.cli.main import main; code = main(['run']); "
             "print('PREFECT', 'prefect' in sys.modules); sys.exit(code)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=run_env, cwd=tmp_path, timeout=120)
@@ -100,7 +100,7 @@ def test_temp_server_dies_with_its_run_on_sigkill(tmp_path):
     process that started it is SIGKILLed (no atexit runs)."""
     run_env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     run_env.update(PREFECT_HOME=str(tmp_path / "prefect"), PYTHONPATH=str(ROOT))
-    code = ("import time; import flows.daily; "
+    code = ("import time; import capcover.flows.daily; "
             "from prefect.server.api.server import SubprocessASGIServer as S; "
             "s = S(); s.start(timeout=120); "
             "print(type(s).__name__, s.server_process.pid, s.port, flush=True); "

@@ -5,11 +5,11 @@ from datetime import date
 
 import pytest
 
-from fakeapi import Reply
-from flows.sequence import run_daily
-from ingest.errors import NotFound, StatusError
+from capcover.fakeapi import Reply
+from capcover.flows.sequence import run_daily
+from capcover.ingest.errors import NotFound, StatusError
+from capcover.warehouse.db import open_warehouse
 from tests.conftest import AI, TEXT, category_payload, market_pages, table_snapshot
-from warehouse.db import open_warehouse
 
 
 def test_daily_run_writes_reports_for_the_source_as_of_date(fake_cg, settings):
@@ -85,7 +85,7 @@ def test_daily_run_failure_mid_run_changes_nothing(fake_cg, settings):
 def test_daily_run_unknown_category_fails_before_paging(fake_cg, settings, monkeypatch, env):
     fake_cg.serve()
     monkeypatch.setenv("CAPCOVER_CATEGORIES", "no-such-category")
-    from config.settings import load_settings
+    from capcover.config.settings import load_settings
 
     with pytest.raises(NotFound, match="category 'no-such-category' not found"):
         run_daily(load_settings())

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.demo import SNAPSHOT, run_demo
-from warehouse.db import open_warehouse
+from capcover.flows.demo import SNAPSHOT, run_demo
+from capcover.warehouse.db import open_warehouse
 
 
 def build_snapshot() -> dict:

@@ -8,11 +8,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from model.coverage import coverage
-from model.explain import CapSide, CoinMove, PriceSide, RatioMove, decompose, paragraph
-from model.report import ReportRow
-from warehouse.db import Warehouse, open_warehouse
-from warehouse.explain import (
+from capcover.model.coverage import coverage
+from capcover.model.explain import CapSide, CoinMove, PriceSide, RatioMove, decompose, paragraph
+from capcover.model.report import ReportRow
+from capcover.warehouse.db import Warehouse, open_warehouse
+from capcover.warehouse.explain import (
     category_gap,
     coin_moves,
     explain_paragraph,
@@ -231,7 +231,7 @@ def test_paragraph_falling_price_side_and_count_change():
 
 
 def test_with_explanation_extends_only_movement_alerts():
-    from model.alerts import Alert, with_explanation
+    from capcover.model.alerts import Alert, with_explanation
 
     def alert(rule: str) -> Alert:
         return Alert(D2, "fixed", rule, "1.0", D1, 0.9, 1.1, f"{rule} message (report {D2})")

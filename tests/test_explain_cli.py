@@ -10,12 +10,12 @@ from dataclasses import replace
 
 import pytest
 
-from cli.main import main
-from flows.sequence import run_daily
-from report.artifacts import summary_markdown
+from capcover.cli.main import main
+from capcover.flows.sequence import run_daily
+from capcover.report.artifacts import summary_markdown
+from capcover.warehouse.db import open_warehouse
 from tests.conftest import category_payload, market_pages
 from tests.test_explain import D1, D2, add_coins, add_quote, add_reports, report
-from warehouse.db import open_warehouse
 
 PARAGRAPH_START = "bought coverage rose 17.2% since 2024-04-01 (0.965 \u2192 1.130):"
 

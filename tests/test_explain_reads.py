@@ -7,9 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from tests.test_explain import D1, D2, add_coins, add_quote, add_reports, report
-from warehouse.db import open_warehouse
-from warehouse.explain import (
+from capcover.warehouse.db import open_warehouse
+from capcover.warehouse.explain import (
     _ranked_coin_moves,
     _within_top,
     category_gap,
@@ -21,6 +20,7 @@ from warehouse.explain import (
     ratio_moves,
     why_it_moved,
 )
+from tests.test_explain import D1, D2, add_coins, add_quote, add_reports, report
 
 SCENARIOS = ("bought", "cheap", "fixed", "rented")
 

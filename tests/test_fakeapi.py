@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from fakeapi import FakeAPI, Reply, Reset, Truncated
-from fakeapi.coingecko import CoinGecko
-from fakeapi.fixtures import HERE as SHIPPED
-from fakeapi.replay import ReplayServer
+from capcover.fakeapi import FakeAPI, Reply, Reset, Truncated
+from capcover.fakeapi.coingecko import CoinGecko
+from capcover.fakeapi.fixtures import HERE as SHIPPED
+from capcover.fakeapi.replay import ReplayServer
 
 TESTS_FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from cli.main import main
-from fakeapi import CLOUDFLARE_HTML, Reply
+from capcover.cli.main import main
+from capcover.fakeapi import CLOUDFLARE_HTML, Reply
+from capcover.warehouse.db import open_warehouse
 from tests.conftest import reference, table_snapshot
-from warehouse.db import open_warehouse
 
 
 def test_faults_run_survives_429_retry_after_and_a_503_with_the_right_report(fault, settings,

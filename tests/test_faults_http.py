@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from fakeapi import Reply
-from fakeapi.coingecko import CoinGecko
-from ingest.client import HttpOptions
-from ingest.coingecko import CoinGeckoClient
-from ingest.errors import AuthError, IngestError
-from ingest.http import HttpSession, RetryPolicy, scrub, secret_header_values
+from capcover.fakeapi import Reply
+from capcover.fakeapi.coingecko import CoinGecko
+from capcover.ingest.client import HttpOptions
+from capcover.ingest.coingecko import CoinGeckoClient
+from capcover.ingest.errors import AuthError, IngestError
+from capcover.ingest.http import HttpSession, RetryPolicy, scrub, secret_header_values
 
 KEY = "CG-" + "thisIsTheKeyUnderTest42"  # fake; split so secret scanners do not flag it
 

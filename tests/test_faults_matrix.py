@@ -16,12 +16,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from config.settings import load_settings
-from fakeapi import CLOUDFLARE_HTML, Reply, Reset, Slow, Truncated
-from fakeapi.coingecko import CoinGecko
-from flows import sequence as pipeline
-from ingest.clients import Clients
-from ingest.errors import (
+from capcover.config.settings import load_settings
+from capcover.fakeapi import CLOUDFLARE_HTML, Reply, Reset, Slow, Truncated
+from capcover.fakeapi.coingecko import CoinGecko
+from capcover.flows import sequence as pipeline
+from capcover.ingest.clients import Clients
+from capcover.ingest.errors import (
     AuthError,
     BadPayload,
     NotFound,
@@ -30,8 +30,8 @@ from ingest.errors import (
     RetryBudgetExhausted,
     StatusError,
 )
+from capcover.warehouse.db import open_warehouse
 from tests.conftest import AI, category_payload, market_pages, reference, table_snapshot
-from warehouse.db import open_warehouse
 
 CATS, MARKETS = "/coins/categories", "/coins/markets"
 RATIO = 25e9 / 21.6e9  # coindesk-2024 for the default 25B category cap

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ingest.errors import BadPayload
-from ingest.history import DAY_MS, parse_market_chart
-from ingest.models import RawResponse
-from warehouse import history as hist
-from warehouse.db import Warehouse, open_warehouse
+from capcover.ingest.errors import BadPayload
+from capcover.ingest.history import DAY_MS, parse_market_chart
+from capcover.ingest.models import RawResponse
+from capcover.warehouse import history as hist
+from capcover.warehouse.db import Warehouse, open_warehouse
 
 T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC
 FETCHED = datetime(2024, 4, 3, 6, 30, tzinfo=UTC)
@@ -204,10 +204,10 @@ def test_load_charts_malformed_body_raises_the_python_parsers_error_and_writes_n
 
 
 def test_load_charts_constants_agree_with_the_python_parser():
-    import ingest.history
+    import capcover.ingest.history
 
     assert (hist.DAY_MS, hist.MIN_MS, hist.MAX_MS) == (
-        DAY_MS, ingest.history.MIN_MS, ingest.history.MAX_MS)
+        DAY_MS, capcover.ingest.history.MIN_MS, capcover.ingest.history.MAX_MS)
     # The parser's value rule: finite and below 1e300 in size, else None.
     body = json.dumps({"market_caps": [[0, hist.MAX_VALUE]], "prices": [[0, 9.9e299]],
                        "total_volumes": [[0, -1e300]]})

@@ -27,13 +27,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from cli.main import main
-from config.settings import load_settings
-from fakeapi.coingecko import CoinGecko
-from flows.backfill import run_backfill
-from report import chart
-from report.html import COLOURS, ReportData, chart_series, day_over_day, gather, render_html
-from warehouse.db import open_warehouse
+from capcover.cli.main import main
+from capcover.config.settings import load_settings
+from capcover.fakeapi.coingecko import CoinGecko
+from capcover.flows.backfill import run_backfill
+from capcover.report import chart
+from capcover.report.html import (
+    COLOURS,
+    ReportData,
+    chart_series,
+    day_over_day,
+    gather,
+    render_html,
+)
+from capcover.warehouse.db import open_warehouse
 
 CHROMIUM_PATHS = ("/usr/bin/chromium",)
 REQUIRE_VAR = "CAPCOVER_REQUIRE_CHROMIUM"
@@ -163,7 +170,7 @@ def reported_db(tmp_path_factory):
 def report_files(reported_db, tmp_path_factory):
     """`capcover report --html --png` on the reported warehouse: (html path, png path, stdout)."""
     out = tmp_path_factory.mktemp("out")
-    html_path, png_path = out / "report.html", out / "chart.png"
+    html_path, png_path = out / "capcover.report.html", out / "chart.png"
     buf = io.StringIO()
     with pytest.MonkeyPatch.context() as mp, redirect_stdout(buf):
         _clean_environment(mp)

@@ -18,12 +18,12 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from ingest.client import HttpOptions
-from ingest.coingecko import CoinGeckoClient
-from ingest.errors import BadPayload, IngestError, RetryBudgetExhausted
-from ingest.http import RetryPolicy
-from ingest.runpod import RunPodClient
-from ingest.vastai import VastAiClient
+from capcover.ingest.client import HttpOptions
+from capcover.ingest.coingecko import CoinGeckoClient
+from capcover.ingest.errors import BadPayload, IngestError, RetryBudgetExhausted
+from capcover.ingest.http import RetryPolicy
+from capcover.ingest.runpod import RunPodClient
+from capcover.ingest.vastai import VastAiClient
 from tests.conftest import category_payload
 
 KEY = "CG-" + "adversarialKeyUnderTest99"  # fake; split so secret scanners do not flag it

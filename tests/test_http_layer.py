@@ -3,10 +3,10 @@
 import pytest
 from werkzeug import Response
 
-from ingest.client import HttpOptions
-from ingest.coingecko import CoinGeckoClient
-from ingest.errors import AuthError, BadPayload, PlanLimited, RateLimited
-from ingest.http import RetryPolicy
+from capcover.ingest.client import HttpOptions
+from capcover.ingest.coingecko import CoinGeckoClient
+from capcover.ingest.errors import AuthError, BadPayload, PlanLimited, RateLimited
+from capcover.ingest.http import RetryPolicy
 from tests.conftest import reference
 
 
@@ -76,12 +76,12 @@ from datetime import UTC, datetime  # noqa: E402
 
 from pycoingecko import CoinGeckoAPI  # noqa: E402
 
-from config.settings import load_settings  # noqa: E402
-from ingest.clients import Clients  # noqa: E402
-from ingest.errors import NotFound, StatusError  # noqa: E402
-from ingest.http import HttpSession  # noqa: E402
-from ingest.runpod import RunPodClient  # noqa: E402
-from ingest.vastai import VastAiClient  # noqa: E402
+from capcover.config.settings import load_settings  # noqa: E402
+from capcover.ingest.clients import Clients  # noqa: E402
+from capcover.ingest.errors import NotFound, StatusError  # noqa: E402
+from capcover.ingest.http import HttpSession  # noqa: E402
+from capcover.ingest.runpod import RunPodClient  # noqa: E402
+from capcover.ingest.vastai import VastAiClient  # noqa: E402
 
 
 def test_http_vastai_401_advises_a_vastai_setting_not_coingecko(httpserver):

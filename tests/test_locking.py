@@ -14,11 +14,11 @@ import textwrap
 
 import pytest
 
-from cli.main import main
-from config.settings import load_settings
-from flows.sequence import run_daily
+from capcover.cli.main import main
+from capcover.config.settings import load_settings
+from capcover.flows.sequence import run_daily
+from capcover.warehouse.db import WarehouseError, open_warehouse
 from tests.conftest import table_snapshot
-from warehouse.db import WarehouseError, open_warehouse
 
 HOLD = textwrap.dedent("""
     import sys, time, duckdb
@@ -122,7 +122,7 @@ def test_locking_read_only_command_fails_naming_the_writer_pid(fake_cg, env, hol
 
 
 def test_locking_wait_never_sleeps_past_the_budget(tmp_path, holder):
-    from warehouse.db import WarehouseLocked, _connect_within
+    from capcover.warehouse.db import WarehouseLocked, _connect_within
 
     db = tmp_path / "w.duckdb"
     open_warehouse(db).close()

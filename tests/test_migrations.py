@@ -3,8 +3,8 @@
 import duckdb
 import pytest
 
-from warehouse.db import WarehouseError, open_warehouse
-from warehouse.migrate import discover, latest_version
+from capcover.warehouse.db import WarehouseError, open_warehouse
+from capcover.warehouse.migrate import discover, latest_version
 
 
 def test_migrations_apply_once_and_are_recorded(tmp_path):
@@ -60,7 +60,7 @@ def test_migrations_file_without_a_migrations_table_is_version_0(tmp_path):
 
 
 def test_migrations_alerts_command_on_a_pre_005_warehouse_says_migrate(env, capsys):
-    from cli.main import main
+    from capcover.cli.main import main
 
     with open_warehouse(env["CAPCOVER_DB"]) as wh:
         wh.query("DELETE FROM schema_migrations WHERE version >= 5")
@@ -73,7 +73,7 @@ def test_migrations_alerts_command_on_a_pre_005_warehouse_says_migrate(env, caps
 
 
 def test_migrations_html_report_on_a_pre_004_warehouse_says_migrate(env, tmp_path, capsys):
-    from cli.main import main
+    from capcover.cli.main import main
 
     with open_warehouse(env["CAPCOVER_DB"]) as wh:
         wh.query("DELETE FROM schema_migrations WHERE version >= 4")
@@ -89,7 +89,7 @@ def _warehouse_at(tmp_path, version: int):
     """A warehouse migrated only up to `version`, as an older capcover left it."""
     import shutil
 
-    from warehouse.migrate import MIGRATIONS_DIR, apply_migrations
+    from capcover.warehouse.migrate import MIGRATIONS_DIR, apply_migrations
 
     old = tmp_path / "old-migrations"
     old.mkdir()
@@ -107,7 +107,7 @@ def test_migrations_reader_on_an_older_warehouse_says_to_migrate(tmp_path, monke
                                                                  argv):
     """A read-only command never migrates: on a file an older capcover wrote, a column or macro
     a later migration adds is one line saying so, not an unexpected Binder error."""
-    from cli.main import main
+    from capcover.cli.main import main
 
     db = _warehouse_at(tmp_path, 6)
     before = db.read_bytes()

@@ -15,15 +15,22 @@ from datetime import UTC, datetime
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from fakeapi.gpu import feed_reference, vast_offer
-from ingest.coingecko import build_snapshot, coingecko_errors, parse_error_envelope
-from ingest.errors import IngestError, StatusError, StatusReply
-from ingest.fx import ExchangeRates, parse_exchange_rates
-from ingest.history import parse_market_chart
-from ingest.models import Category, CoinMarket, HistoryPoint, Quarantined, Quote, RawResponse
-from ingest.quotes import parse_curated_entries
-from ingest.runpod import parse_raws as parse_runpod
-from ingest.vastai import parse_raws as parse_vastai
+from capcover.fakeapi.gpu import feed_reference, vast_offer
+from capcover.ingest.coingecko import build_snapshot, coingecko_errors, parse_error_envelope
+from capcover.ingest.errors import IngestError, StatusError, StatusReply
+from capcover.ingest.fx import ExchangeRates, parse_exchange_rates
+from capcover.ingest.history import parse_market_chart
+from capcover.ingest.models import (
+    Category,
+    CoinMarket,
+    HistoryPoint,
+    Quarantined,
+    Quote,
+    RawResponse,
+)
+from capcover.ingest.quotes import parse_curated_entries
+from capcover.ingest.runpod import parse_raws as parse_runpod
+from capcover.ingest.vastai import parse_raws as parse_vastai
 from tests.conftest import AI, category_payload, market_pages, reference
 
 FAST = settings(max_examples=50, deadline=None, derandomize=True, database=None,

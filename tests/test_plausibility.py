@@ -10,14 +10,14 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from cli.main import main
-from config.settings import load_settings
-from flows.sequence import run_daily
-from model.plausibility import ImplausibleData, check_moves, check_sector_cap, move_factor
-from model.report import ReportRow
-from report.summary import summary_text
+from capcover.cli.main import main
+from capcover.config.settings import load_settings
+from capcover.flows.sequence import run_daily
+from capcover.model.plausibility import ImplausibleData, check_moves, check_sector_cap, move_factor
+from capcover.model.report import ReportRow
+from capcover.report.summary import summary_text
+from capcover.warehouse.db import open_warehouse
 from tests.conftest import category_payload, table_snapshot
-from warehouse.db import open_warehouse
 
 DAY1, DAY2 = "2024-04-03T06:40:12.345Z", "2024-04-04T06:40:12.345Z"
 

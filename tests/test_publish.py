@@ -12,9 +12,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from flows.sequence import publish_target, run_daily
-from warehouse.db import open_warehouse
-from warehouse.publish import publish_snapshot, tables_to_publish
+from capcover.flows.sequence import publish_target, run_daily
+from capcover.warehouse.db import open_warehouse
+from capcover.warehouse.publish import publish_snapshot, tables_to_publish
 
 
 def _parquet_rows(folder: Path) -> int:

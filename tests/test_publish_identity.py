@@ -8,14 +8,14 @@ import json
 import shutil
 from pathlib import Path
 
+from capcover.warehouse.db import open_warehouse
+from capcover.warehouse.publish import publish_snapshot
 from tests.test_publish_incremental import (
     _assert_equals_warehouse,
     _dated_warehouse,
     _inodes,
     _record_run,
 )
-from warehouse.db import open_warehouse
-from warehouse.publish import publish_snapshot
 
 MONTHS = ["2024-01", "2024-02", "2024-03", "2024-04"]
 

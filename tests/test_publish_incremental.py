@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import load_settings
-from flows.rebuild import rebuild
-from flows.sequence import run_daily
+from capcover.config.settings import load_settings
+from capcover.flows.rebuild import rebuild
+from capcover.flows.sequence import run_daily
+from capcover.warehouse.db import Warehouse, open_warehouse
+from capcover.warehouse.publish import publish_snapshot
 from tests.conftest import category_payload, market_pages
-from warehouse.db import Warehouse, open_warehouse
-from warehouse.publish import publish_snapshot
 
 DAYS = ("2024-02-27", "2024-03-15", "2024-04-02", "2024-04-03")
 
@@ -254,8 +254,8 @@ def test_publish_an_empty_table_is_one_readable_file_of_no_rows(tmp_path):
 
 KILLED = textwrap.dedent("""
     import sys
-    from warehouse.db import open_warehouse
-    from warehouse.publish import publish_snapshot
+    from capcover.warehouse.db import open_warehouse
+    from capcover.warehouse.publish import publish_snapshot
     with open_warehouse(sys.argv[1], migrate=False) as wh:
         publish_snapshot(wh, sys.argv[2], run_id="20240502T000000Z-kill")
 """)

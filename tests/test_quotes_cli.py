@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from cli.common import load
-from cli.main import main
-from fakeapi import Reply
-from flows.sequence import run_daily
-from ingest.quotes import CURATED_QUOTES_PATH, parse_curated
+from capcover.cli.common import load
+from capcover.cli.main import main
+from capcover.fakeapi import Reply
+from capcover.flows.sequence import run_daily
+from capcover.ingest.quotes import CURATED_QUOTES_PATH, parse_curated
 from tests.conftest import TEXT, category_payload
 from tests.test_quotes_fx import RATES
 
@@ -77,7 +77,7 @@ def test_quotes_list_nothing_found_is_exit_1(warehouse, capsys):
 
 
 def test_quotes_list_never_imports_prefect(warehouse):
-    code = ("import sys; from cli.main import main; rc = main(['quotes', 'list']); "
+    code = ("import sys; from capcover.cli.main import main; rc = main(['quotes', 'list']); "
             "sys.exit(rc or ('prefect' in sys.modules and 3))")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True)
@@ -167,7 +167,7 @@ def test_quotes_add_rate_unavailable_is_exit_1(quotes_file, fake_cg, capsys):
 
 
 def test_quotes_list_on_a_warehouse_before_migration_003_says_what_to_do(warehouse, capsys):
-    from warehouse.db import open_warehouse
+    from capcover.warehouse.db import open_warehouse
 
     with open_warehouse(warehouse) as wh:
         wh.query("DROP MACRO TABLE latest_quotes")
@@ -189,8 +189,8 @@ def test_quotes_add_writes_the_user_file_beside_the_warehouse_not_the_shipped_on
 
 
 def test_quotes_user_file_is_read_together_with_the_shipped_one(quotes_file, fake_cg, settings):
-    from ingest.clients import Clients
-    from ingest.quotes import collect
+    from capcover.ingest.clients import Clients
+    from capcover.ingest.quotes import collect
 
     assert main(["quotes", "add", "--sku", "B200", "--price", "41000", "--source", "mine",
                  "--date", "2026-11-01"]) == 0

@@ -5,14 +5,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from config.settings import load_settings
-from fakeapi import Reply
-from fakeapi.gpu import vast_market
-from flows.sequence import run_daily
-from model.prices import estimate
-from report.summary import summary_text
+from capcover.config.settings import load_settings
+from capcover.fakeapi import Reply
+from capcover.fakeapi.gpu import vast_market
+from capcover.flows.sequence import run_daily
+from capcover.model.prices import estimate
+from capcover.report.summary import summary_text
+from capcover.warehouse.db import open_warehouse
 from tests.conftest import TEXT, category_payload
-from warehouse.db import open_warehouse
 
 BUILTIN = {"coindesk-2024", "h100-purchase", "h100-all-in", "h100-rent-1y", "sora-base-89k",
            "h200-purchase", "b200-purchase", "mi300x-purchase"}

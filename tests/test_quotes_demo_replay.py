@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from fakeapi.replay import ReplayServer
-from flows.demo import SNAPSHOT, demo_clients, demo_settings, replay_clock
-from flows.sequence import run_daily
-from warehouse.db import open_warehouse
+from capcover.fakeapi.replay import ReplayServer
+from capcover.flows.demo import SNAPSHOT, demo_clients, demo_settings, replay_clock
+from capcover.flows.sequence import run_daily
+from capcover.warehouse.db import open_warehouse
 
 
 def test_demo_replay_prices_h100_rent_1y_with_quotes_of_the_replayed_day(tmp_path):

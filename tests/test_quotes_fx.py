@@ -5,12 +5,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from flows.sequence import fetch_quotes, run_daily
-from ingest.clients import Clients
-from ingest.fx import parse_exchange_rates
-from ingest.http import RawResponse
+from capcover.flows.sequence import fetch_quotes, run_daily
+from capcover.ingest.clients import Clients
+from capcover.ingest.fx import parse_exchange_rates
+from capcover.ingest.http import RawResponse
+from capcover.warehouse.db import open_warehouse
 from tests.conftest import category_payload
-from warehouse.db import open_warehouse
 
 # CoinGecko's /exchange_rates shape (docs example), values: units per 1 BTC.
 RATES = {"rates": {
@@ -59,7 +59,7 @@ def curated(settings):
 
 
 def test_fx_eur_quote_of_today_is_converted_with_todays_rates(fake_cg, env, quotes_file):
-    from config.settings import load_settings
+    from capcover.config.settings import load_settings
 
     fake_cg.add("/api/v3/exchange_rates", RATES)
     write_quotes(quotes_file, eur_entry(datetime.now(UTC).date().isoformat()))
@@ -72,7 +72,7 @@ def test_fx_eur_quote_of_today_is_converted_with_todays_rates(fake_cg, env, quot
 
 
 def test_fx_past_eur_quote_without_rate_is_quarantined_with_the_fix(fake_cg, env, quotes_file):
-    from config.settings import load_settings
+    from capcover.config.settings import load_settings
 
     fake_cg.add("/api/v3/exchange_rates", RATES)
     write_quotes(quotes_file, eur_entry("2024-03-01") + "\n" + eur_entry(
@@ -91,7 +91,7 @@ def test_fx_rates_are_fetched_only_when_a_non_usd_quote_needs_them(fake_cg, sett
 
 
 def test_fx_daily_run_stores_the_rate_on_the_quote(fake_cg, env, quotes_file):
-    from config.settings import load_settings
+    from capcover.config.settings import load_settings
 
     today = datetime.now(UTC)
     fake_cg.serve(categories=category_payload(updated_at=today.isoformat()))

@@ -9,18 +9,18 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cli.main import main
-from config.settings import load_settings
-from fakeapi import gpuhunt as fake
-from fakeapi.server import FakeAPI
-from flows.rebuild import rebuild
-from flows.sequence import run_daily
-from ingest.errors import BadPayload
-from ingest.gpuhunt import GpuhuntClient, form_factor_of, parse_raws
-from model.prices import estimate
-from report.summary import summary_text
+from capcover.cli.main import main
+from capcover.config.settings import load_settings
+from capcover.fakeapi import gpuhunt as fake
+from capcover.fakeapi.server import FakeAPI
+from capcover.flows.rebuild import rebuild
+from capcover.flows.sequence import run_daily
+from capcover.ingest.errors import BadPayload
+from capcover.ingest.gpuhunt import GpuhuntClient, form_factor_of, parse_raws
+from capcover.model.prices import estimate
+from capcover.report.summary import summary_text
+from capcover.warehouse.db import open_warehouse
 from tests.conftest import category_payload, table_snapshot
-from warehouse.db import open_warehouse
 
 PROVIDERS = ("lambdalabs", "aws", "azure", "gcp", "verda", "nebius")
 

@@ -5,9 +5,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from model.prices import MaxAge, estimate, fresh
-from model.report import QuotePoint, SectorInputs, build_reports, price_stats
-from model.scenarios import Scenario
+from capcover.model.prices import MaxAge, estimate, fresh
+from capcover.model.report import QuotePoint, SectorInputs, build_reports, price_stats
+from capcover.model.scenarios import Scenario
 
 DAY = date(2024, 4, 3)
 
@@ -99,7 +99,7 @@ def test_method_stale_quotes_skip_the_scenario_with_the_reason():
 def test_method_band_is_in_the_alert_message():
     from dataclasses import replace
 
-    from model.alerts import threshold_crossed
+    from capcover.model.alerts import threshold_crossed
 
     pts = [QuotePoint("H100", "rental_hourly", "a", p, DAY, "SXM", "on_demand")
            for p in (1.0, 2.0, 3.0, 4.0)]

@@ -3,13 +3,13 @@ a real User-Agent, failures (429, empty result, renamed field, GraphQL error).""
 
 import pytest
 
-from fakeapi import Reply
-from fakeapi.gpu import RUNPOD_PATH, FakeRunPod
-from ingest.client import HttpOptions
-from ingest.errors import AuthError
-from ingest.http import RetryPolicy
-from ingest.quotes import collect
-from ingest.runpod import RunPodClient, parse_raws
+from capcover.fakeapi import Reply
+from capcover.fakeapi.gpu import RUNPOD_PATH, FakeRunPod
+from capcover.ingest.client import HttpOptions
+from capcover.ingest.errors import AuthError
+from capcover.ingest.http import RetryPolicy
+from capcover.ingest.quotes import collect
+from capcover.ingest.runpod import RunPodClient, parse_raws
 from tests.conftest import TEXT
 
 

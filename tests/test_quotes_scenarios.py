@@ -6,10 +6,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from config.settings import Settings
-from ingest.quotes import CURATED_QUOTES_PATH, parse_curated
-from model.report import QuotePoint, SectorInputs, build_reports, price_stats
-from model.scenarios import BUILTIN_SCENARIOS_PATH
+from capcover.config.settings import Settings
+from capcover.ingest.quotes import CURATED_QUOTES_PATH, parse_curated
+from capcover.model.report import QuotePoint, SectorInputs, build_reports, price_stats
+from capcover.model.scenarios import BUILTIN_SCENARIOS_PATH
 
 CAP = 25e9
 DAY = date(2026, 11, 20)
@@ -83,7 +83,7 @@ def test_scenarios_are_all_in_the_user_toml_format():
 
 
 def test_scenarios_h100_defaults_to_sxm_and_on_demand_others_to_any_form_factor():
-    from model.scenarios import Scenario
+    from capcover.model.scenarios import Scenario
 
     h100 = Scenario.model_validate({"name": "x", "gpu_sku": "H100", "gpu_count": 1,
                                     "price": {"kind": "rental_hourly"}})
@@ -94,7 +94,7 @@ def test_scenarios_h100_defaults_to_sxm_and_on_demand_others_to_any_form_factor(
 
 
 def test_scenarios_rent_1y_takes_on_demand_sxm_only_and_a_spot_scenario_takes_spot():
-    from model.scenarios import Scenario
+    from capcover.model.scenarios import Scenario
 
     pts = [QuotePoint("H100", "rental_hourly", "a", 2.0, DAY, "SXM", "on_demand"),
            QuotePoint("H100", "rental_hourly", "a", 2.2, DAY, "SXM", "on_demand"),

@@ -4,10 +4,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from ingest.models import Quote
-from model.report import price_stats
-from warehouse import load
-from warehouse.db import open_warehouse
+from capcover.ingest.models import Quote
+from capcover.model.report import price_stats
+from capcover.warehouse import load
+from capcover.warehouse.db import open_warehouse
 
 
 def q(source, sku, price, *, day="2026-11-20", hour=9, kind="rental_hourly", listing=None,

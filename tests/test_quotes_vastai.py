@@ -5,13 +5,13 @@ import json
 
 import pytest
 
-from fakeapi import Reply
-from fakeapi.gpu import VAST_PATH, FakeVast, vast_market, vast_offer
-from ingest.client import HttpOptions
-from ingest.errors import BadPayload
-from ingest.http import RetryPolicy
-from ingest.quotes import collect
-from ingest.vastai import PAGE_CAP, VastAiClient, offer_query, parse_raws
+from capcover.fakeapi import Reply
+from capcover.fakeapi.gpu import VAST_PATH, FakeVast, vast_market, vast_offer
+from capcover.ingest.client import HttpOptions
+from capcover.ingest.errors import BadPayload
+from capcover.ingest.http import RetryPolicy
+from capcover.ingest.quotes import collect
+from capcover.ingest.vastai import PAGE_CAP, VastAiClient, offer_query, parse_raws
 from tests.conftest import TEXT
 
 

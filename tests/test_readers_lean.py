@@ -18,12 +18,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cli.main import main
-from config.errors import ConfigError
-from config.reader import ALWAYS, DEFAULTS, OPTIONAL, load_reader_settings
-from config.settings import Settings, load_settings
-from config.sources import SETTING_NAMES
-from flows.sequence import run_daily
+from capcover.cli.main import main
+from capcover.config.errors import ConfigError
+from capcover.config.reader import ALWAYS, DEFAULTS, OPTIONAL, load_reader_settings
+from capcover.config.settings import Settings, load_settings
+from capcover.config.sources import SETTING_NAMES
+from capcover.flows.sequence import run_daily
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("prefect", "requests", "rich", "pydantic", "pydantic_settings", "apprise", "matplotlib",
@@ -249,7 +249,8 @@ def test_readers_environment_beats_file_beats_default(warehouse, monkeypatch, tm
 
 # -- what each command imports --------------------------------------------------------------
 
-PROBE = ("import json, sys\nfrom cli.main import main\ncode = main(json.loads(sys.argv[1]))\n"
+PROBE = ("import json, sys\nfrom capcover.cli.main import main\n"
+         "code = main(json.loads(sys.argv[1]))\n"
          "print(json.dumps({'code': code, 'loaded': sorted({m.split('.')[0] for m in "
          "sys.modules} & set(json.loads(sys.argv[2])))}), file=sys.stderr)\n")
 
@@ -290,7 +291,7 @@ _any_text = st.text(max_size=8)
 @given(columns=st.lists(st.one_of(_ascii, _any_text), min_size=1, max_size=4),
        data=st.data(), title=st.one_of(st.none(), _ascii, _any_text))
 def test_tables_plain_table_is_exactly_what_rich_prints(columns, data, title):
-    from report.tables import _plain_table, _rich_table
+    from capcover.report.tables import _plain_table, _rich_table
 
     cell = st.one_of(_ascii, _any_text, st.sampled_from(["[b]x", ":smile:", "a\tb", "x\ny"]))
     cells = data.draw(st.lists(st.lists(cell, min_size=len(columns), max_size=len(columns)),
@@ -301,7 +302,7 @@ def test_tables_plain_table_is_exactly_what_rich_prints(columns, data, title):
 
 
 def test_tables_plain_table_draws_typical_results_itself():
-    from report.tables import _plain_table, _rich_table, render
+    from capcover.report.tables import _plain_table, _rich_table, render
 
     cols, rows = ["report_date", "scenario", "coverage_ratio"], [("2024-04-03", "h100", 0.4492)]
     cells = [["2024-04-03", "h100", "0.4492"]]

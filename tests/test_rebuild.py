@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
-from config.settings import load_settings
-from fakeapi import Reply
-from fakeapi.coingecko import CoinGecko
-from flows.rebuild import RebuildError, rebuild, split_batches
-from flows.sequence import run_daily
-from ingest.http import RawResponse
+from capcover.cli.main import main
+from capcover.config.settings import load_settings
+from capcover.fakeapi import Reply
+from capcover.fakeapi.coingecko import CoinGecko
+from capcover.flows.rebuild import RebuildError, rebuild, split_batches
+from capcover.flows.sequence import run_daily
+from capcover.ingest.http import RawResponse
+from capcover.warehouse.db import open_warehouse
 from tests.conftest import category_payload, reference, table_snapshot
-from warehouse.db import open_warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
 DERIVED = ("category_snapshots", "coin_snapshots", "gpu_quotes", "quarantine", "report_daily")
@@ -74,7 +74,7 @@ def test_rebuild_cli_runs_offline_without_prefect(fault, env, settings):
     _two_days(fault)
     before = _derived(settings.db)
     fault.close()  # nothing to talk to: a rebuild that tried the network would fail
-    code = ("import sys; from cli.main import main; rc = main(['rebuild']); "
+    code = ("import sys; from capcover.cli.main import main; rc = main(['rebuild']); "
             "print('PREFECT', 'prefect' in sys.modules); sys.exit(rc)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**env, "PATH": "/usr/bin:/bin",
@@ -133,10 +133,10 @@ def test_rebuild_split_batches_keeps_helper_responses_with_their_provider():
 
 
 def test_rebuild_a_feed_that_failed_live_loads_none_of_its_quotes():
-    from flows.rebuild import replay_batch
+    from capcover.flows.rebuild import replay_batch
 
     def parse(raws):  # the archived pages parse fine now...
-        from ingest.models import Quote
+        from capcover.ingest.models import Quote
 
         return [Quote(observed_at="2024-04-03T00:00:00Z", source="vastai", kind="rental_hourly",
                       sku_label="H100 SXM", sku="H100", price_raw=2.0, price_unit="USD/hour",

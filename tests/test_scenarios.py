@@ -4,8 +4,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from config.settings import ConfigError, load_settings
-from model.report import QuotePoint, SectorInputs, build_reports, price_stats
+from capcover.config.settings import ConfigError, load_settings
+from capcover.model.report import QuotePoint, SectorInputs, build_reports, price_stats
 
 
 def _sector(cap=25e9):

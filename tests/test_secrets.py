@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from flows.sequence import run_daily
+from capcover.flows.sequence import run_daily
 
 SECRET = "CG-" + "s3cr3tKeyThatMustNeverLeak0001"  # fake; split so secret scanners do not flag it
 
@@ -11,7 +11,7 @@ SECRET = "CG-" + "s3cr3tKeyThatMustNeverLeak0001"  # fake; split so secret scann
 def test_secrets_key_is_a_header_and_never_stored(fake_cg, settings, monkeypatch, capsys):
     monkeypatch.setenv("CAPCOVER_COINGECKO_PLAN", "demo")
     monkeypatch.setenv("CAPCOVER_COINGECKO_API_KEY", SECRET)
-    from config.settings import load_settings
+    from capcover.config.settings import load_settings
 
     fake_cg.serve()
     run_daily(load_settings())
@@ -28,7 +28,7 @@ def test_secrets_key_is_a_header_and_never_stored(fake_cg, settings, monkeypatch
 def test_secrets_key_absent_from_failed_run_output(env, tmp_path):
     """A failing run (nothing listening) prints one line with no key in it."""
     proc = subprocess.run(
-        [sys.executable, "-m", "cli", "run"], capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "capcover", "run"], capture_output=True, text=True, timeout=120,
         env={**env, "PATH": "/usr/bin:/bin", "CAPCOVER_COINGECKO_PLAN": "pro",
              "CAPCOVER_COINGECKO_API_KEY": SECRET, "HOME": str(tmp_path),
              "CAPCOVER_COINGECKO_BASE_URL": "http://127.0.0.1:9/api/v3",
@@ -47,8 +47,8 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from fakeapi import CLOUDFLARE_HTML, Reply, Reset, Slow  # noqa: E402
-from fakeapi.coingecko import CoinGecko  # noqa: E402
+from capcover.fakeapi import CLOUDFLARE_HTML, Reply, Reset, Slow  # noqa: E402
+from capcover.fakeapi.coingecko import CoinGecko  # noqa: E402
 
 ECHO_401 = {"status": {"error_code": 10010, "error_message": f"Invalid API Key {SECRET}. Check"}}
 PATHS = {
@@ -84,8 +84,8 @@ def _db_bytes(db: Path) -> bytes:
 
 @pytest.mark.parametrize("path", list(PATHS))
 def test_secrets_never_leak_on_any_path(path, keyed, capsys, caplog):
-    from config.settings import load_settings
-    from warehouse.db import open_warehouse
+    from capcover.config.settings import load_settings
+    from capcover.warehouse.db import open_warehouse
 
     keyed.script("/coins/categories", *PATHS[path])
     caplog.set_level(logging.DEBUG)  # urllib3 logs every request line at DEBUG
@@ -115,7 +115,7 @@ def test_secrets_absent_from_a_real_debug_run(path, keyed, env, tmp_path):
     API is configured; the flow is what `capcover serve` and the demo run.)"""
     keyed.script("/coins/categories", *PATHS[path])
     home = tmp_path / "prefect-home"
-    flow = ("import sys\nfrom flows.daily import run_flow\n"
+    flow = ("import sys\nfrom capcover.flows.daily import run_flow\n"
             "try:\n    run_flow()\nexcept Exception:\n    sys.exit(1)\n")
     proc = subprocess.run(
         [sys.executable, "-c", flow], capture_output=True, text=True, timeout=180,

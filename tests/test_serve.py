@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
-from config.schedule import next_run
-from flows.sequence import run_daily
-from flows.serve import PrefectUnavailable, check_server
-from ingest.errors import StatusError
+from capcover.cli.main import main
+from capcover.config.schedule import next_run
+from capcover.flows.sequence import run_daily
+from capcover.flows.serve import PrefectUnavailable, check_server
+from capcover.ingest.errors import StatusError
 
 
 def test_serve_without_prefect_api_url_explains_in_one_line(env, tmp_path):
@@ -106,7 +106,7 @@ def test_status_without_warehouse_is_a_one_line_failure(env, capsys):
 # -- is a Prefect API configured? (`capcover run` decides without importing Prefect) ---------
 
 def test_configured_api_none_without_url_in_environment_or_profile(tmp_path):
-    from flows.prefect_env import configured_api
+    from capcover.flows.prefect_env import configured_api
 
     home = tmp_path / "home"
     home.mkdir()
@@ -118,7 +118,7 @@ def test_configured_api_none_without_url_in_environment_or_profile(tmp_path):
 
 
 def test_configured_api_from_environment_first(tmp_path):
-    from flows.prefect_env import configured_api
+    from capcover.flows.prefect_env import configured_api
 
     found = configured_api({"PREFECT_API_URL": "http://127.0.0.1:4200/api",
                             "PREFECT_HOME": str(tmp_path)}, cwd=tmp_path)
@@ -126,7 +126,7 @@ def test_configured_api_from_environment_first(tmp_path):
 
 
 def test_configured_api_from_the_active_profile(tmp_path):
-    from flows.prefect_env import configured_api
+    from capcover.flows.prefect_env import configured_api
 
     (tmp_path / "profiles.toml").write_text(
         'active = "local"\n[profiles.local]\nPREFECT_API_URL = "http://127.0.0.1:4300/api"\n'
@@ -140,7 +140,7 @@ def test_configured_api_from_the_active_profile(tmp_path):
 
 
 def test_configured_api_from_prefect_toml_in_the_working_directory(tmp_path):
-    from flows.prefect_env import configured_api
+    from capcover.flows.prefect_env import configured_api
 
     (tmp_path / "prefect.toml").write_text('[api]\nurl = "http://127.0.0.1:4500/api"\n')
     found = configured_api({"PREFECT_HOME": str(tmp_path / "none")}, cwd=tmp_path)
@@ -150,7 +150,7 @@ def test_configured_api_from_prefect_toml_in_the_working_directory(tmp_path):
 def test_api_session_retries_a_prefect_503_until_the_write_goes_through(httpserver):
     """Prefect answers SQLITE_BUSY with 503 (nothing written); its own client retries, and so
     does every capcover call to the REST API."""
-    from flows.serve import api_session
+    from capcover.flows.serve import api_session
 
     path = "/api/deployments/d-1/create_flow_run"
     httpserver.expect_oneshot_request(path, method="POST").respond_with_json(

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from flows.serve import FULL_NAME, api_session
-from warehouse.db import open_warehouse
+from capcover.flows.serve import FULL_NAME, api_session
+from capcover.warehouse.db import open_warehouse
 
 pytestmark = pytest.mark.slow
 
@@ -246,7 +246,7 @@ def test_run_with_prefect_api_is_a_flow_run_whose_logs_reach_the_api(prefect_api
     fake_cg.serve()
     run_env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     run_env.update(env, PREFECT_API_URL=api, PREFECT_HOME=str(tmp_path / "client-home"))
-    out = subprocess.run([sys.executable, "-m", "cli", "run"], env=run_env, cwd=REPO,
+    out = subprocess.run([sys.executable, "-m", "capcover", "run"], env=run_env, cwd=REPO,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "in-process run" not in out.stdout
@@ -294,7 +294,7 @@ def test_run_with_prefect_api_serialises_no_parameters(prefect_api, fake_cg, env
     run_env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     run_env.update(env, PREFECT_API_URL=api, PREFECT_HOME=str(tmp_path / "client-home"),
                    PYTHONPATH=str(REPO))
-    code = ("import sys; from cli.main import main; code = main(['run']); "
+    code = ("import sys; from capcover.cli.main import main; code = main(['run']); "
             "print('SERVER-CODE', sorted(m for m in ('fastapi', 'prefect.server.api', "
             "'uvicorn') if m in sys.modules)); sys.exit(code)")
     out = subprocess.run([sys.executable, "-c", code], env=run_env, cwd=tmp_path,

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from ingest.sku import UNMAPPED, normalise, parse_catalogue
+from capcover.ingest.sku import UNMAPPED, normalise, parse_catalogue
 from tests.conftest import FEEDS
 
 # (label exactly as a feed wrote it, where it comes from, sku, form factor, memory GB)

@@ -13,8 +13,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cli.main import main
-from warehouse.db import WarehouseError, open_sandboxed, open_warehouse, run_user_sql
+from capcover.cli.main import main
+from capcover.warehouse.db import WarehouseError, open_sandboxed, open_warehouse, run_user_sql
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -169,7 +169,7 @@ def test_sql_sandbox_values_are_printed_exactly_in_every_format(db, capsys, fmt)
 
 
 def test_sql_sandbox_report_keeps_humanised_cells(capsys):
-    from report.tables import render
+    from capcover.report.tables import render
 
     assert "2,024" in render(["n"], [(2024,)], "table")
     assert "2024" in render(["n"], [(2024,)], "table", exact=True)
@@ -182,7 +182,7 @@ def test_sql_sandbox_run_user_sql_raises_the_warehouse_error(db, settings):
 
 
 def _cli(args: list[str], env: dict, stdin=None, stdout=subprocess.PIPE):
-    return subprocess.Popen([sys.executable, "-m", "cli", *args], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "capcover", *args], cwd=ROOT, env=env,
                             stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, text=True)
 
 
@@ -201,7 +201,7 @@ def test_sql_sandbox_output_piped_into_head_ends_cleanly(db, env):
 
 
 def test_sql_sandbox_empty_query_in_a_new_process_is_one_line(db, env):
-    proc = subprocess.run([sys.executable, "-m", "cli", "sql", ""], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", "capcover", "sql", ""], cwd=ROOT,
                           env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
 
     assert proc.returncode == 1 and proc.stdout == ""

@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from cli.main import main
-from flows.sequence import run_daily
-from warehouse.db import WarehouseDamaged, WarehouseError, open_warehouse
-from warehouse.migrate import latest_version
+from capcover.cli.main import main
+from capcover.flows.sequence import run_daily
+from capcover.warehouse.db import WarehouseDamaged, WarehouseError, open_warehouse
+from capcover.warehouse.migrate import latest_version
 
 # Every command that opens the warehouse. `run --dry-run` opens it for writing exactly as
 # `run` does (store_and_publish), without starting a Prefect server for each case.

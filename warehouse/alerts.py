@@ -10,10 +10,17 @@ import json
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 
-from model.alerts import EXPLAINED_RULES, Alert, AlertRules, FeedFailure, evaluate, with_explanation
-from model.report import ReportRow
-from warehouse.db import Warehouse
-from warehouse.explain import explanations
+from capcover.model.alerts import (
+    EXPLAINED_RULES,
+    Alert,
+    AlertRules,
+    FeedFailure,
+    evaluate,
+    with_explanation,
+)
+from capcover.model.report import ReportRow
+from capcover.warehouse.db import Warehouse
+from capcover.warehouse.explain import explanations
 
 _REPORT_COLUMNS = ", ".join(f.name for f in fields(ReportRow))
 

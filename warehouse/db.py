@@ -233,7 +233,7 @@ def _check_intact(wh: Warehouse) -> None:
 
 
 def _latest_version() -> int:
-    from warehouse.migrate import latest_version
+    from capcover.warehouse.migrate import latest_version
 
     return latest_version()
 
@@ -280,7 +280,7 @@ def open_warehouse(
         _check_intact(wh)
         _read_schema(wh)
         if migrate and not read_only:
-            from warehouse.migrate import apply_migrations
+            from capcover.warehouse.migrate import apply_migrations
 
             apply_migrations(wh)
             _read_schema(wh)

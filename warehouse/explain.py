@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from model.explain import CapSide, CoinMove, PriceSide, RatioMove, paragraph
-from warehouse.db import Warehouse
+from capcover.model.explain import CapSide, CoinMove, PriceSide, RatioMove, paragraph
+from capcover.warehouse.db import Warehouse
 
 
 def _dicts(wh: Warehouse, sql: str, params: list) -> list[dict]:

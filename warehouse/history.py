@@ -9,9 +9,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from ingest.models import HistoryPoint, RawResponse
-from model.report import ReportRow, SectorInputs
-from warehouse.db import Warehouse
+from capcover.ingest.models import HistoryPoint, RawResponse
+from capcover.model.report import ReportRow, SectorInputs
+from capcover.warehouse.db import Warehouse
 
 
 @dataclass(frozen=True)

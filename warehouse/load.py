@@ -6,9 +6,9 @@ import hashlib
 import json
 from datetime import date, datetime
 
-from ingest.models import Quarantined, Quote, RawResponse, SectorSnapshot
-from model.report import QuotePoint, ReportRow, SectorInputs
-from warehouse.db import Warehouse
+from capcover.ingest.models import Quarantined, Quote, RawResponse, SectorSnapshot
+from capcover.model.report import QuotePoint, ReportRow, SectorInputs
+from capcover.warehouse.db import Warehouse
 
 
 def archive_raw(wh: Warehouse, run_id: str, raws: list[RawResponse]) -> int:

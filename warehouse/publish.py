@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from warehouse.db import Warehouse
-from warehouse.snapshot_files import (
+from capcover.warehouse.db import Warehouse
+from capcover.warehouse.snapshot_files import (
     link_files,
     listing,
     prune,

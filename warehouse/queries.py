@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from warehouse.db import Warehouse, table_exists
+from capcover.warehouse.db import Warehouse, table_exists
 
 REPORT_SUMMARY_COLUMNS = (
     "report_date", "scenario", "sector_market_cap_usd", "gpu_count", "gpu_sku",

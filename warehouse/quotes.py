@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from warehouse.db import Warehouse
+from capcover.warehouse.db import Warehouse
 
 # QuotePoint (model.report and the price method, ~10 ms of imports) only for `--stats`:
 # a plain `capcover quotes list` prints rows without it.
 if TYPE_CHECKING:
-    from model.report import QuotePoint
+    from capcover.model.report import QuotePoint
 
 LIST_COLUMNS = (
     "observed_date", "source", "kind", "sku", "form_factor", "market", "sku_label",
@@ -42,7 +42,7 @@ def quote_points_on(wh: Warehouse, *, sku: str | None = None, kind: str | None =
                     day: date | None = None) -> list[QuotePoint]:
     """The quotes the price method summarises per group: those observed on `day`, or without
     a day each source's latest ones."""
-    from model.report import QuotePoint
+    from capcover.model.report import QuotePoint
 
     columns = "sku, kind, source, price_usd, observed_date, form_factor, market"
     sql = f"SELECT {columns} FROM gpu_quotes{_SELECTION}"  # noqa: S608 - constants only

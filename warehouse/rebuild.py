@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from warehouse.db import Warehouse
-from warehouse.load import refresh_coin_names
+from capcover.warehouse.db import Warehouse
+from capcover.warehouse.load import refresh_coin_names
 
 
 def successful_runs(wh: Warehouse) -> list[tuple[str, str]]:
