@@ -22,7 +22,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python scripts/package_tree.py lint-imports
+	$(BIN)/python scripts/package_tree.py mypy
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
@@ -30,10 +32,13 @@ test-fast: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python scripts/package_tree.py lint-imports
+	$(BIN)/python scripts/package_tree.py mypy
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 # Benchmarks, offline, a few minutes on 2 cores: prints the table and writes
 # benchmarks/results/latest.json, latest.md and scale.png. Needs the `bench` extra (dlt, pyarrow,

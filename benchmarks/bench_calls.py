@@ -26,34 +26,72 @@ def run(configs: dict[str, list[int]] | None = None) -> list[Figure]:
     figures = []
     for label, sizes in (configs or CONFIGS).items():
         cats = dict(zip(category_ids(len(sizes)), sizes, strict=True))
-        with tempfile.TemporaryDirectory(prefix="capcover-bench-calls-") as tmp, \
-                CoinGecko.generated(cats) as fake:
+        with (
+            tempfile.TemporaryDirectory(prefix="capcover-bench-calls-") as tmp,
+            CoinGecko.generated(cats) as fake,
+        ):
             run_daily(capcover_settings(fake, Path(tmp) / "capcover.duckdb"))
             cg = fake.coingecko_requests()
             feeds = fake.requests["/api/v0/bundles/"] + fake.requests["/graphql"]
             feed_sources = int(fake.requests["/api/v0/bundles/"] > 0) + int(
-                fake.requests["/graphql"] > 0)
+                fake.requests["/graphql"] > 0
+            )
             # gpuhunt: a version file and a catalog per provider, 2 calls each at the least.
             hunt = sum(v for k, v in fake.requests.items() if k.startswith(GPUHUNT_PREFIX))
-            hunt_min = 2 * len({k.split("/")[2] for k, v in fake.requests.items()
-                                if k.startswith(GPUHUNT_PREFIX) and v})
+            hunt_min = 2 * len(
+                {
+                    k.split("/")[2]
+                    for k, v in fake.requests.items()
+                    if k.startswith(GPUHUNT_PREFIX) and v
+                }
+            )
             pages = sum(math.ceil(n / 250) for n in sizes)
             minimum = 1 + pages + feed_sources + hunt_min
             naive = 1 + sum(sizes) + feed_sources + hunt_min
             total = cg + feeds + hunt
-            extra = {"coingecko_calls": cg, "quote_feed_calls": feeds,
-                     "gpuhunt_calls": hunt, "gpuhunt_minimum_calls": hunt_min,
-                     "quote_feeds": feed_sources, "market_pages_minimum": pages,
-                     "market_pages_fetched": fake.requests["/api/v3/coins/markets"],
-                     "naive_calls": naive, "minimum_calls": minimum}
-            figures.append(Figure("calls", f"CoinGecko calls per daily run vs minimum: {label}",
-                                  cg, "calls", "minimum: 1 + ceil(n/250) per category",
-                                  1 + pages, extra=extra))
-            figures.append(Figure("calls", f"API calls per daily run vs minimum: {label}",
-                                  total, "calls", "minimum: 1 + ceil(n/250) per category + 1 "
-                                  "per HTTP quote feed + 2 per gpuhunt provider", minimum,
-                                  extra=extra))
-            figures.append(Figure("calls", f"API calls per daily run vs naive: {label}",
-                                  total, "calls", "naive: 1 + one call per coin + the same feeds",
-                                  naive, extra=extra))
+            extra = {
+                "coingecko_calls": cg,
+                "quote_feed_calls": feeds,
+                "gpuhunt_calls": hunt,
+                "gpuhunt_minimum_calls": hunt_min,
+                "quote_feeds": feed_sources,
+                "market_pages_minimum": pages,
+                "market_pages_fetched": fake.requests["/api/v3/coins/markets"],
+                "naive_calls": naive,
+                "minimum_calls": minimum,
+            }
+            figures.append(
+                Figure(
+                    "calls",
+                    f"CoinGecko calls per daily run vs minimum: {label}",
+                    cg,
+                    "calls",
+                    "minimum: 1 + ceil(n/250) per category",
+                    1 + pages,
+                    extra=extra,
+                )
+            )
+            figures.append(
+                Figure(
+                    "calls",
+                    f"API calls per daily run vs minimum: {label}",
+                    total,
+                    "calls",
+                    "minimum: 1 + ceil(n/250) per category + 1 "
+                    "per HTTP quote feed + 2 per gpuhunt provider",
+                    minimum,
+                    extra=extra,
+                )
+            )
+            figures.append(
+                Figure(
+                    "calls",
+                    f"API calls per daily run vs naive: {label}",
+                    total,
+                    "calls",
+                    "naive: 1 + one call per coin + the same feeds",
+                    naive,
+                    extra=extra,
+                )
+            )
     return figures

@@ -28,23 +28,33 @@ from pathlib import Path
 from benchmarks.common import Figure, Samples, capcover_settings, clean_env
 from capcover.fakeapi.coingecko import CoinGecko
 
-BARE = ("import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
-        "rows = con.execute(sys.argv[2]).fetchall(); print(rows)")
-REPORT_SQL = ("SELECT report_date, scenario, sector_market_cap_usd, gpu_count, gpu_sku, "
-              "unit_price_usd, buildout_cost_usd, coverage_ratio FROM report_daily "
-              "WHERE report_date = (SELECT max(report_date) FROM report_daily) ORDER BY scenario")
+BARE = (
+    "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+    "rows = con.execute(sys.argv[2]).fetchall(); print(rows)"
+)
+REPORT_SQL = (
+    "SELECT report_date, scenario, sector_market_cap_usd, gpu_count, gpu_sku, "
+    "unit_price_usd, buildout_cost_usd, coverage_ratio FROM report_daily "
+    "WHERE report_date = (SELECT max(report_date) FROM report_daily) ORDER BY scenario"
+)
 # (command, its main query for the bare process); each command must exit 0 on the warehouse
 # build_warehouse makes. `explain` runs five queries (each why-it-moved view once, for every
 # scenario) where its baseline runs one: most of its gap is that work, not start-up.
 COMMANDS = (
     (["sql", "select 1"], "select 1"),
     (["report"], REPORT_SQL),
-    (["alerts"], "SELECT * FROM alerts a LEFT JOIN alert_deliveries d USING (alert_id) "
-                 "ORDER BY a.report_date DESC"),
+    (
+        ["alerts"],
+        "SELECT * FROM alerts a LEFT JOIN alert_deliveries d USING (alert_id) "
+        "ORDER BY a.report_date DESC",
+    ),
     (["status"], "SELECT * FROM runs ORDER BY started_at DESC LIMIT 10"),
     (["quotes", "list"], "SELECT * FROM gpu_quotes ORDER BY observed_at DESC"),
-    (["explain"], "SELECT * FROM v_ratio_moves "
-                  "WHERE report_date = (SELECT max(report_date) FROM v_ratio_moves)"),
+    (
+        ["explain"],
+        "SELECT * FROM v_ratio_moves "
+        "WHERE report_date = (SELECT max(report_date) FROM v_ratio_moves)",
+    ),
 )
 
 
@@ -101,8 +111,9 @@ def timed_process(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one process; raises with its stderr if it failed."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, check=False)
+    proc = subprocess.run(
+        argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -114,8 +125,12 @@ def timed_process(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
 
 def _stats(samples: list[tuple[float, float]]) -> dict[str, float]:
     walls, cpus = [w for w, _ in samples], [c for _, c in samples]
-    return {"min": min(walls), "median": statistics.median(walls), "cpu_min": min(cpus),
-            "cpu_median": statistics.median(cpus)}
+    return {
+        "min": min(walls),
+        "median": statistics.median(walls),
+        "cpu_min": min(cpus),
+        "cpu_median": statistics.median(cpus),
+    }
 
 
 def run(repeat: int = 7, db: Path | None = None) -> list[Figure]:
@@ -141,26 +156,40 @@ def run(repeat: int = 7, db: Path | None = None) -> list[Figure]:
     figures = []
     for i, (cmd, _sql) in enumerate(COMMANDS):
         cc, bare = _stats(samples[2 * i]), _stats(samples[2 * i + 1])
-        figures.append(Figure(
-            "latency", f"capcover {' '.join(cmd)} (new process)", round(cc["median"], 4), "s",
-            f'python -c "import duckdb; …" {"same query" if i == 0 else "its main query"}',
-            round(bare["median"], 4), value_min=round(cc["min"], 4),
-            baseline_min=round(bare["min"], 4), repeat=repeat,
-            # min and median of both sides are the table's own columns; CPU beside them.
-            note=(f"CPU (user + system) {cc['cpu_median'] / bare['cpu_median']:.2f}x by median"
-                  + ("; five queries (each view once) vs one" if cmd == ["explain"] else "")),
-            extra={"cpu_s": round(cc["cpu_median"], 4),
-                   "baseline_cpu_s": round(bare["cpu_median"], 4),
-                   "cpu_ratio": round(cc["cpu_median"] / bare["cpu_median"], 4),
-                   "cpu_min_s": round(cc["cpu_min"], 4),
-                   "baseline_cpu_min_s": round(bare["cpu_min"], 4),
-                   "python_startup_s": round(py_only["min"], 4)}))
+        figures.append(
+            Figure(
+                "latency",
+                f"capcover {' '.join(cmd)} (new process)",
+                round(cc["median"], 4),
+                "s",
+                f'python -c "import duckdb; …" {"same query" if i == 0 else "its main query"}',
+                round(bare["median"], 4),
+                value_min=round(cc["min"], 4),
+                baseline_min=round(bare["min"], 4),
+                repeat=repeat,
+                # min and median of both sides are the table's own columns; CPU beside them.
+                note=(
+                    f"CPU (user + system) {cc['cpu_median'] / bare['cpu_median']:.2f}x by median"
+                    + ("; five queries (each view once) vs one" if cmd == ["explain"] else "")
+                ),
+                extra={
+                    "cpu_s": round(cc["cpu_median"], 4),
+                    "baseline_cpu_s": round(bare["cpu_median"], 4),
+                    "cpu_ratio": round(cc["cpu_median"] / bare["cpu_median"], 4),
+                    "cpu_min_s": round(cc["cpu_min"], 4),
+                    "baseline_cpu_min_s": round(bare["cpu_min"], 4),
+                    "python_startup_s": round(py_only["min"], 4),
+                },
+            )
+        )
     return figures
 
 
 if __name__ == "__main__":  # `python -m benchmarks.bench_latency`: the table alone
     for f in run(int(os.environ.get("REPEAT", "5"))):
         e = f.extra
-        print(f"{f.name:40s} median {f.value:.3f}s vs {f.baseline_value:.3f}s {f.ratio:.2f}x  "
-              f"min {f.value_min:.3f}s vs {f.baseline_min:.3f}s {f.ratio_min:.2f}x  "
-              f"cpu {e['cpu_ratio']:.2f}x")
+        print(
+            f"{f.name:40s} median {f.value:.3f}s vs {f.baseline_value:.3f}s {f.ratio:.2f}x  "
+            f"min {f.value_min:.3f}s vs {f.baseline_min:.3f}s {f.ratio_min:.2f}x  "
+            f"cpu {e['cpu_ratio']:.2f}x"
+        )

@@ -32,9 +32,11 @@ from benchmarks.common import (
 )
 from capcover.fakeapi.coingecko import CoinGecko
 
-PLAIN = ("from capcover.flows.sequence import run_daily; "
-         "from capcover.config.settings import load_settings; "
-         "run_daily(load_settings())")
+PLAIN = (
+    "from capcover.flows.sequence import run_daily; "
+    "from capcover.config.settings import load_settings; "
+    "run_daily(load_settings())"
+)
 # `python -m capcover` from this checkout (PYTHONPATH below), the same entry point as the `capcover`
 # console script, so the code measured is the code in this tree.
 CAPCOVER_RUN = [sys.executable, "-m", "capcover", "run"]
@@ -61,13 +63,20 @@ class PrefectServer:
 
     def __enter__(self) -> PrefectServer:
         prefect = Path(sys.executable).parent / "prefect"
-        env = clean_env(PREFECT_HOME=str(self.home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-                        PREFECT_SERVER_API_HOST="127.0.0.1",
-                        PREFECT_SERVER_API_PORT=str(self.port))
-        self.log = open(self.home / "server.log", "w")  # noqa: SIM115 - closed in __exit__
+        env = clean_env(
+            PREFECT_HOME=str(self.home),
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+            PREFECT_SERVER_API_HOST="127.0.0.1",
+            PREFECT_SERVER_API_PORT=str(self.port),
+        )
+        self.log = open(self.home / "server.log", "w")
         self.proc = subprocess.Popen(
             [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -91,8 +100,9 @@ class PrefectServer:
         self.log.close()
 
 
-def alternate(a: list[str], b: list[str], env_a: dict[str, str], env_b: dict[str, str],
-              cwd: Path, repeat: int) -> tuple[Samples, Samples]:
+def alternate(
+    a: list[str], b: list[str], env_a: dict[str, str], env_b: dict[str, str], cwd: Path, repeat: int
+) -> tuple[Samples, Samples]:
     """`a` and `b` as new processes, a b a b …, `repeat` times each: (seconds of a, of b)."""
     ta, tb = [], []
     for _ in range(max(1, repeat)):
@@ -105,8 +115,10 @@ def run(repeat: int = 3, with_server: bool = True) -> list[Figure]:
     from capcover.flows.sequence import run_daily
 
     figures = []
-    with tempfile.TemporaryDirectory(prefix="capcover-bench-overhead-") as tmp, \
-            CoinGecko.generated({"artificial-intelligence": 260}) as fake:
+    with (
+        tempfile.TemporaryDirectory(prefix="capcover-bench-overhead-") as tmp,
+        CoinGecko.generated({"artificial-intelligence": 260}) as fake,
+    ):
         t = Path(tmp)
         settings = capcover_settings(fake, t / "capcover.duckdb")
         run_daily(settings)  # creates the warehouse: every timed run below is a day's re-run
@@ -118,39 +130,81 @@ def run(repeat: int = 3, with_server: bool = True) -> list[Figure]:
         base.pop("PREFECT_LOGGING_LEVEL")
         (t / "no-api").mkdir()
         no_api = {**base, "PREFECT_HOME": str(t / "no-api")}  # no profile, so no API URL
-        plain, cli = alternate([sys.executable, "-c", PLAIN], CAPCOVER_RUN, no_api, no_api, t,
-                               repeat)
-        extra: dict = {"repeat": repeat, "coins": 260,
-                       "in_process_run_daily_s": {"min": round(in_process.min, 4),
-                                                  "median": round(in_process.median, 4)}}
-        figures.append(figure_from(
-            "overhead", "capcover run, no Prefect API: in-process sequence (new process)", cli,
-            "s", PLAIN_BASELINE, plain, note="target <= 1.5", extra=extra))
+        plain, cli = alternate(
+            [sys.executable, "-c", PLAIN], CAPCOVER_RUN, no_api, no_api, t, repeat
+        )
+        extra: dict = {
+            "repeat": repeat,
+            "coins": 260,
+            "in_process_run_daily_s": {
+                "min": round(in_process.min, 4),
+                "median": round(in_process.median, 4),
+            },
+        }
+        figures.append(
+            figure_from(
+                "overhead",
+                "capcover run, no Prefect API: in-process sequence (new process)",
+                cli,
+                "s",
+                PLAIN_BASELINE,
+                plain,
+                note="target <= 1.5",
+                extra=extra,
+            )
+        )
         # Import cost apart: what the flow path imports on top of the plain sequence.
         imp_flow, imp_plain = alternate(
             [sys.executable, "-c", "import capcover.flows.daily"],
             [sys.executable, "-c", "import capcover.flows.sequence"],
-            {**no_api, "PREFECT_API_URL": "http://127.0.0.1:9/api"}, no_api, t, repeat)
-        imp_prefect = repeated(lambda: run_cmd([sys.executable, "-c", "import prefect"], no_api,
-                                               cwd=t), repeat)
-        extra["import_prefect_s"] = {"min": round(imp_prefect.min, 3),
-                                     "median": round(imp_prefect.median, 3)}
-        figures.append(figure_from(
-            "overhead", "import the flow module with a Prefect API (Prefect + flows.daily)",
-            imp_flow, "s", "import the plain sequence (flows.sequence), new process",
-            imp_plain, note=f"import prefect alone: median {imp_prefect.median:.2f} s",
-            extra=extra))
+            {**no_api, "PREFECT_API_URL": "http://127.0.0.1:9/api"},
+            no_api,
+            t,
+            repeat,
+        )
+        imp_prefect = repeated(
+            lambda: run_cmd([sys.executable, "-c", "import prefect"], no_api, cwd=t), repeat
+        )
+        extra["import_prefect_s"] = {
+            "min": round(imp_prefect.min, 3),
+            "median": round(imp_prefect.median, 3),
+        }
+        figures.append(
+            figure_from(
+                "overhead",
+                "import the flow module with a Prefect API (Prefect + flows.daily)",
+                imp_flow,
+                "s",
+                "import the plain sequence (flows.sequence), new process",
+                imp_plain,
+                note=f"import prefect alone: median {imp_prefect.median:.2f} s",
+                extra=extra,
+            )
+        )
         if with_server:
             (t / "server").mkdir()
             t0 = time.perf_counter()
             with PrefectServer(t / "server") as server:
                 extra["prefect_server_start_s"] = round(time.perf_counter() - t0, 2)
-                srv_env = {**base, "PREFECT_HOME": str(t / "server"),
-                           "PREFECT_API_URL": server.api_url}
+                srv_env = {
+                    **base,
+                    "PREFECT_HOME": str(t / "server"),
+                    "PREFECT_API_URL": server.api_url,
+                }
                 run_cmd(CAPCOVER_RUN, srv_env, cwd=t)  # registers the flow
-                plain_s, flow_s = alternate([sys.executable, "-c", PLAIN], CAPCOVER_RUN,
-                                            no_api, srv_env, t, repeat)
-            figures.append(figure_from(
-                "overhead", "capcover run, running Prefect server: the flow (new process)",
-                flow_s, "s", PLAIN_BASELINE, plain_s, note="target <= 3", extra=extra))
+                plain_s, flow_s = alternate(
+                    [sys.executable, "-c", PLAIN], CAPCOVER_RUN, no_api, srv_env, t, repeat
+                )
+            figures.append(
+                figure_from(
+                    "overhead",
+                    "capcover run, running Prefect server: the flow (new process)",
+                    flow_s,
+                    "s",
+                    PLAIN_BASELINE,
+                    plain_s,
+                    note="target <= 3",
+                    extra=extra,
+                )
+            )
     return figures

@@ -49,8 +49,10 @@ STEP = 0.04
 
 def _walk(key_sql: str) -> str:
     """SQL: the walk's factor at offset t.i (days back) for the series `key_sql`."""
-    return (f"exp(sum(((hash({key_sql}, t.i, {SEED}) % 2001)::DOUBLE / 1000 - 1) * {STEP})"
-            f" OVER (PARTITION BY {key_sql} ORDER BY t.i))")
+    return (
+        f"exp(sum(((hash({key_sql}, t.i, {SEED}) % 2001)::DOUBLE / 1000 - 1) * {STEP})"
+        f" OVER (PARTITION BY {key_sql} ORDER BY t.i))"
+    )
 
 
 def grow_history(db: Path, years: int) -> int:
@@ -66,31 +68,45 @@ def grow_history(db: Path, years: int) -> int:
         wh.query("SET enable_progress_bar = false")  # the copies take seconds; keep output clean
         latest = wh.scalar("SELECT max(as_of_date) FROM coin_snapshots")
         f = _walk("c.category_id")
-        wh.query(f"""INSERT INTO category_snapshots SELECT c.* REPLACE (
+        wh.query(
+            f"""INSERT INTO category_snapshots SELECT c.* REPLACE (
                 c.as_of_date - t.i::INTEGER AS as_of_date, c.market_cap_usd * {f} AS market_cap_usd,
                 c.volume_24h_usd * {_walk("c.category_id || 'v'")} AS volume_24h_usd)
             FROM category_snapshots c, range(1, ?) t(i) WHERE c.as_of_date = ?
             ORDER BY as_of_date""",  # noqa: S608
-                 [days, latest])
+            [days, latest],
+        )
         f = _walk("c.category_id || c.coin_id")
-        wh.query(f"""INSERT INTO coin_snapshots SELECT c.* REPLACE (
+        wh.query(
+            f"""INSERT INTO coin_snapshots SELECT c.* REPLACE (
                 c.as_of_date - t.i::INTEGER AS as_of_date, c.market_cap_usd * {f} AS market_cap_usd,
                 c.current_price_usd * {f} AS current_price_usd,
                 c.fully_diluted_valuation_usd * {f} AS fully_diluted_valuation_usd,
                 c.total_volume_usd * {_walk("c.coin_id || 'v'")} AS total_volume_usd)
             FROM coin_snapshots c, range(1, ?) t(i) WHERE c.as_of_date = ?
             ORDER BY as_of_date""",  # noqa: S608
-                 [days, latest])
+            [days, latest],
+        )
         f = _walk("'sector'")  # one sector walk, shared by every scenario of a day
-        scaled = ", ".join(f"c.{col} * {f} AS {col}" for col in (
-            "sector_market_cap_usd", "constituents_market_cap_usd", "constituents_fdv_usd",
-            "coverage_ratio", "gpus_affordable", "breakeven_unit_price_usd",
-            "share_of_2023_h100_shipments"))
-        wh.query(f"""INSERT INTO report_daily SELECT c.* REPLACE (
+        scaled = ", ".join(
+            f"c.{col} * {f} AS {col}"
+            for col in (
+                "sector_market_cap_usd",
+                "constituents_market_cap_usd",
+                "constituents_fdv_usd",
+                "coverage_ratio",
+                "gpus_affordable",
+                "breakeven_unit_price_usd",
+                "share_of_2023_h100_shipments",
+            )
+        )
+        wh.query(
+            f"""INSERT INTO report_daily SELECT c.* REPLACE (
                 c.report_date - t.i::INTEGER AS report_date, {scaled})
             FROM report_daily c, range(1, ?) t(i) WHERE c.report_date = ?
             ORDER BY report_date""",  # noqa: S608
-                 [days, latest])
+            [days, latest],
+        )
         tables = {r[0] for r in wh.query("SELECT table_name FROM information_schema.tables")}
         if "coin_history" in tables:
             wh.query("""
@@ -104,9 +120,11 @@ def grow_history(db: Path, years: int) -> int:
                              any_value(total_volume_usd) AS total_volume_usd
                       FROM coin_snapshots GROUP BY ALL) c
                 ON CONFLICT DO NOTHING""")
-        wh.query("INSERT INTO runs (run_id, kind, started_at, finished_at, status)"
-                 " VALUES (strftime(now(), '%Y%m%dT%H%M%SZ') || '-bench-history', 'backfill',"
-                 " now(), now(), 'ok')")
+        wh.query(
+            "INSERT INTO runs (run_id, kind, started_at, finished_at, status)"
+            " VALUES (strftime(now(), '%Y%m%dT%H%M%SZ') || '-bench-history', 'backfill',"
+            " now(), now(), 'ok')"
+        )
         return wh.scalar("SELECT count(DISTINCT report_date) FROM report_daily")
 
 
@@ -117,13 +135,17 @@ def publish_times(db: Path, runs: int) -> list[float]:
     from capcover.warehouse.db import open_warehouse
 
     with open_warehouse(db, read_only=True) as wh:
-        steps = wh.query("SELECT step_durations FROM runs WHERE kind = 'daily'"
-                         " ORDER BY started_at DESC, run_id DESC LIMIT ?", [runs])
+        steps = wh.query(
+            "SELECT step_durations FROM runs WHERE kind = 'daily'"
+            " ORDER BY started_at DESC, run_id DESC LIMIT ?",
+            [runs],
+        )
     return [json.loads(s)["publish"] for (s,) in steps]
 
 
-def run(repeat: int = 3, scales: dict[int, list[int]] | None = None,
-        years: tuple[int, ...] = YEARS) -> tuple[list[Figure], dict]:
+def run(
+    repeat: int = 3, scales: dict[int, list[int]] | None = None, years: tuple[int, ...] = YEARS
+) -> tuple[list[Figure], dict]:
     scales = scales or CONSTITUENTS
     curve: dict = {"constituents": [], "history": []}  # medians, for the plot and the JSON
     samples: dict = {"constituents": [], "history": []}  # every run, for the figures
@@ -135,10 +157,15 @@ def run(repeat: int = 3, scales: dict[int, list[int]] | None = None,
             run_s = daily_run_time(db, sizes, repeat)
             env = clean_env(CAPCOVER_DB=str(db))
             rep_s = cmd_samples([capcover_exe(), "report"], env, repeat)
-            curve["constituents"].append({"scale": scale, "coins": sum(sizes),
-                                          "categories": len(sizes),
-                                          "daily_run_s": run_s.median,
-                                          "report_s": rep_s.median})
+            curve["constituents"].append(
+                {
+                    "scale": scale,
+                    "coins": sum(sizes),
+                    "categories": len(sizes),
+                    "daily_run_s": run_s.median,
+                    "report_s": rep_s.median,
+                }
+            )
             samples["constituents"].append({"run": run_s, "report": rep_s})
         for y in years:
             db = t / f"years-{y}.duckdb"
@@ -151,36 +178,82 @@ def run(repeat: int = 3, scales: dict[int, list[int]] | None = None,
             env = clean_env(CAPCOVER_DB=str(db))
             rep_s = cmd_samples([capcover_exe(), "report"], env, repeat)
             bare_s = cmd_samples([sys.executable, "-c", BARE, str(db), REPORT_SQL], env, repeat)
-            curve["history"].append({"years": y, "days": n_days, "daily_run_s": run_s.median,
-                                     "report_s": rep_s.median, "bare_report_s": bare_s.median,
-                                     "publish_min_s": pub.min,
-                                     "publish_median_s": pub.median,
-                                     "publish_runs": len(pub.values)})
-            samples["history"].append({"run": run_s, "publish": pub, "report": rep_s,
-                                       "bare": bare_s})
+            curve["history"].append(
+                {
+                    "years": y,
+                    "days": n_days,
+                    "daily_run_s": run_s.median,
+                    "report_s": rep_s.median,
+                    "bare_report_s": bare_s.median,
+                    "publish_min_s": pub.min,
+                    "publish_median_s": pub.median,
+                    "publish_runs": len(pub.values),
+                }
+            )
+            samples["history"].append(
+                {"run": run_s, "publish": pub, "report": rep_s, "bare": bare_s}
+            )
     c0, h0 = samples["constituents"][0], samples["history"][0]
     coins0 = curve["constituents"][0]["coins"]
     for c, s in zip(curve["constituents"][1:], samples["constituents"][1:], strict=True):
-        figures.append(figure_from(
-            "scale", f"daily run at {c['scale']}x constituents ({c['coins']:,} coins)",
-            s["run"], "s", f"daily run at 1x ({coins0} coins)", c0["run"],
-            note=f"linear would be {c['scale']}x"))
-        figures.append(figure_from(
-            "scale", f"report at {c['scale']}x constituents", s["report"], "s",
-            "report at 1x", c0["report"]))
+        figures.append(
+            figure_from(
+                "scale",
+                f"daily run at {c['scale']}x constituents ({c['coins']:,} coins)",
+                s["run"],
+                "s",
+                f"daily run at 1x ({coins0} coins)",
+                c0["run"],
+                note=f"linear would be {c['scale']}x",
+            )
+        )
+        figures.append(
+            figure_from(
+                "scale",
+                f"report at {c['scale']}x constituents",
+                s["report"],
+                "s",
+                "report at 1x",
+                c0["report"],
+            )
+        )
     for h, s in zip(curve["history"][1:], samples["history"][1:], strict=True):
-        figures.append(figure_from(
-            "scale", f"daily run with {h['years']} years of history", s["run"], "s",
-            "daily run with 1 year", h0["run"], note=f"history {h['years']}x longer"))
+        figures.append(
+            figure_from(
+                "scale",
+                f"daily run with {h['years']} years of history",
+                s["run"],
+                "s",
+                "daily run with 1 year",
+                h0["run"],
+                note=f"history {h['years']}x longer",
+            )
+        )
     for h, s in zip(curve["history"][1:], samples["history"][1:], strict=True):
-        figures.append(figure_from(
-            "scale", f"Parquet snapshot publish with {h['years']} years of history",
-            s["publish"], "s", "publish with 1 year", h0["publish"], digits=4,
-            note="target <= 1.2x; the publish step of incremental daily runs"))
+        figures.append(
+            figure_from(
+                "scale",
+                f"Parquet snapshot publish with {h['years']} years of history",
+                s["publish"],
+                "s",
+                "publish with 1 year",
+                h0["publish"],
+                digits=4,
+                note="target <= 1.2x; the publish step of incremental daily runs",
+            )
+        )
     for h, s in zip(curve["history"], samples["history"], strict=True):
-        figures.append(figure_from(
-            "scale", f"capcover report with {h['years']} year(s) of history", s["report"],
-            "s", "bare python+duckdb process, same query", s["bare"], digits=4))
+        figures.append(
+            figure_from(
+                "scale",
+                f"capcover report with {h['years']} year(s) of history",
+                s["report"],
+                "s",
+                "bare python+duckdb process, same query",
+                s["bare"],
+                digits=4,
+            )
+        )
     return figures, curve
 
 
@@ -195,14 +268,23 @@ def plot(curve: dict, path: Path) -> Path | None:
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     coins = [c["coins"] for c in curve["constituents"]]
-    left.plot(coins, [c["daily_run_s"] for c in curve["constituents"]], "o-",
-              label="daily run (in-process)")
-    left.plot(coins, [c["report_s"] for c in curve["constituents"]], "s-",
-              label="capcover report (new process)")
+    left.plot(
+        coins,
+        [c["daily_run_s"] for c in curve["constituents"]],
+        "o-",
+        label="daily run (in-process)",
+    )
+    left.plot(
+        coins,
+        [c["report_s"] for c in curve["constituents"]],
+        "s-",
+        label="capcover report (new process)",
+    )
     if coins:
         base = curve["constituents"][0]["daily_run_s"]
-        left.plot(coins, [base * n / coins[0] for n in coins], ":", color="grey",
-                  label="linear from 1x")
+        left.plot(
+            coins, [base * n / coins[0] for n in coins], ":", color="grey", label="linear from 1x"
+        )
     left.set_xscale("log")
     left.set_yscale("log")
     left.set_xlabel("tracked constituents (coins)")
@@ -210,12 +292,21 @@ def plot(curve: dict, path: Path) -> Path | None:
     left.set_title("Growth with constituents")
     left.legend(fontsize=8)
     years = [h["years"] for h in curve["history"]]
-    right.plot(years, [h["daily_run_s"] for h in curve["history"]], "o-",
-               label="daily run (in-process)")
-    right.plot(years, [h["report_s"] for h in curve["history"]], "s-",
-               label="capcover report (new process)")
-    right.plot(years, [h["bare_report_s"] for h in curve["history"]], "^--",
-               label="bare python+duckdb report query")
+    right.plot(
+        years, [h["daily_run_s"] for h in curve["history"]], "o-", label="daily run (in-process)"
+    )
+    right.plot(
+        years,
+        [h["report_s"] for h in curve["history"]],
+        "s-",
+        label="capcover report (new process)",
+    )
+    right.plot(
+        years,
+        [h["bare_report_s"] for h in curve["history"]],
+        "^--",
+        label="bare python+duckdb report query",
+    )
     right.set_xlabel("years of daily history in the warehouse")
     right.set_ylabel("seconds")
     right.set_ylim(bottom=0)

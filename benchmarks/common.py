@@ -62,8 +62,11 @@ class Figure:
 
     def as_dict(self) -> dict[str, Any]:
         ratio, ratio_min = self.ratio, self.ratio_min
-        return {**asdict(self), "ratio": None if ratio is None else round(ratio, 4),
-                "ratio_min": None if ratio_min is None else round(ratio_min, 4)}
+        return {
+            **asdict(self),
+            "ratio": None if ratio is None else round(ratio, 4),
+            "ratio_min": None if ratio_min is None else round(ratio_min, 4),
+        }
 
 
 @dataclass(frozen=True)
@@ -90,13 +93,30 @@ def repeated(fn: Callable[[], float], repeat: int) -> Samples:
     return Samples(tuple(fn() for _ in range(max(1, repeat))))
 
 
-def figure_from(part: str, name: str, value: Samples, unit: str, baseline: str,
-                baseline_value: Samples, *, digits: int = 3, **kw: Any) -> Figure:
+def figure_from(
+    part: str,
+    name: str,
+    value: Samples,
+    unit: str,
+    baseline: str,
+    baseline_value: Samples,
+    *,
+    digits: int = 3,
+    **kw: Any,
+) -> Figure:
     """A Figure whose value and baseline are medians, with their minimums beside them."""
-    return Figure(part, name, round(value.median, digits), unit, baseline,
-                  round(baseline_value.median, digits), value_min=round(value.min, digits),
-                  baseline_min=round(baseline_value.min, digits),
-                  repeat=max(len(value.values), len(baseline_value.values)), **kw)
+    return Figure(
+        part,
+        name,
+        round(value.median, digits),
+        unit,
+        baseline,
+        round(baseline_value.median, digits),
+        value_min=round(value.min, digits),
+        baseline_min=round(baseline_value.min, digits),
+        repeat=max(len(value.values), len(baseline_value.values)),
+        **kw,
+    )
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -110,12 +130,17 @@ def median_time(fn: Callable[[], Any], repeat: int) -> float:
     return statistics.median(timed(fn)[0] for _ in range(max(1, repeat)))
 
 
-def run_cmd(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
-            timeout: float = 300) -> float:
+def run_cmd(
+    argv: list[str],
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 300,
+) -> float:
     """Seconds one subprocess took; raises with its stderr if it failed."""
     t0 = time.perf_counter()
-    proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    proc = subprocess.run(
+        argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
     took = time.perf_counter() - t0
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
@@ -125,10 +150,15 @@ def run_cmd(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The current environment without any CAPCOVER_/PREFECT_ settings, plus `extra`."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("CAPCOVER_", "PREFECT_"))}
-    env.update({"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1",
-                "PREFECT_LOGGING_LEVEL": "WARNING", "PYTHONDONTWRITEBYTECODE": "1"})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAPCOVER_", "PREFECT_"))}
+    env.update(
+        {
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "DO_NOT_TRACK": "1",
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
     env.update(extra)
     return env
 
@@ -164,9 +194,10 @@ def machine() -> dict[str, Any]:
         "memory_gib": mem,
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
-        "versions": {p: _version(p) for p in
-                     ("duckdb", "prefect", "pydantic", "requests", "dlt", "pyarrow",
-                      "matplotlib")},
+        "versions": {
+            p: _version(p)
+            for p in ("duckdb", "prefect", "pydantic", "requests", "dlt", "pyarrow", "matplotlib")
+        },
         "executable": sys.executable,
     }
 
@@ -183,8 +214,10 @@ def serve_gpuhunt(fake: CoinGecko) -> list[str]:
 
     if not getattr(fake, "_bench_gpuhunt", False):
         for path, (status, headers, body) in gpuhunt.routes().items():
-            fake.add(GPUHUNT_PREFIX + path, Reply(raw=body, status=status,
-                                                  content_type=headers["Content-Type"]))
+            fake.add(
+                GPUHUNT_PREFIX + path,
+                Reply(raw=body, status=status, content_type=headers["Content-Type"]),
+            )
         fake._bench_gpuhunt = True  # type: ignore[attr-defined]
     return list(gpuhunt.CATALOGS)
 
@@ -222,5 +255,7 @@ def capcover_settings(fake: CoinGecko, db: str | Path, **overrides: Any) -> Sett
 
 def capcover_environ(fake: CoinGecko, db: str | Path) -> dict[str, str]:
     """The same settings as CAPCOVER_* variables, for a capcover subprocess's environment."""
-    return {f"CAPCOVER_{k.upper()}": ",".join(v) if isinstance(v, list) else str(v)
-            for k, v in fake_values(fake, db).items()}
+    return {
+        f"CAPCOVER_{k.upper()}": ",".join(v) if isinstance(v, list) else str(v)
+        for k, v in fake_values(fake, db).items()
+    }

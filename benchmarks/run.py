@@ -49,16 +49,37 @@ def table_rows(figures: list[Figure]) -> list[tuple[str, ...]]:
         v_min = f.value if f.value_min is None else f.value_min
         b_min = f.baseline_value if f.baseline_min is None else f.baseline_min
         ratio_min = f.ratio if f.ratio_min is None else f.ratio_min
-        rows.append((f.part, f.name, f"{fmt(v_min)} {f.unit}", f"{fmt(f.value)} {f.unit}",
-                     f.baseline, f"{fmt(b_min)} {f.unit}", f"{fmt(f.baseline_value)} {f.unit}",
-                     "n/a" if ratio_min is None else f"{ratio_min:.3g}",
-                     "n/a" if f.ratio is None else f"{f.ratio:.3g}", str(f.repeat),
-                     f"{f.better}" + (f"; {f.note}" if f.note else "")))
+        rows.append(
+            (
+                f.part,
+                f.name,
+                f"{fmt(v_min)} {f.unit}",
+                f"{fmt(f.value)} {f.unit}",
+                f.baseline,
+                f"{fmt(b_min)} {f.unit}",
+                f"{fmt(f.baseline_value)} {f.unit}",
+                "n/a" if ratio_min is None else f"{ratio_min:.3g}",
+                "n/a" if f.ratio is None else f"{f.ratio:.3g}",
+                str(f.repeat),
+                f"{f.better}" + (f"; {f.note}" if f.note else ""),
+            )
+        )
     return rows
 
 
-HEADER = ("part", "figure", "capcover min", "capcover median", "baseline", "baseline min",
-          "baseline median", "ratio (min)", "ratio (median)", "runs", "better; note")
+HEADER = (
+    "part",
+    "figure",
+    "capcover min",
+    "capcover median",
+    "baseline",
+    "baseline min",
+    "baseline median",
+    "ratio (min)",
+    "ratio (median)",
+    "runs",
+    "better; note",
+)
 BASELINE_COL = 4
 
 
@@ -68,7 +89,7 @@ def text_table(figures: list[Figure]) -> str:
     widths[BASELINE_COL] = min(widths[BASELINE_COL], 48)
     lines = []
     for n, r in enumerate(rows):
-        lines.append("  ".join(c[:widths[i]].ljust(widths[i]) for i, c in enumerate(r)).rstrip())
+        lines.append("  ".join(c[: widths[i]].ljust(widths[i]) for i, c in enumerate(r)).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
@@ -76,23 +97,28 @@ def text_table(figures: list[Figure]) -> str:
 
 def markdown_table(figures: list[Figure]) -> str:
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    lines += ["| " + " | ".join(c.replace("|", "/") for c in r) + " |"
-              for r in table_rows(figures)]
+    lines += ["| " + " | ".join(c.replace("|", "/") for c in r) + " |" for r in table_rows(figures)]
     return "\n".join(lines)
 
 
 def machine_line(m: dict) -> str:
     v = m["versions"]
-    return (f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}; Python "
-            f"{m['python']}, duckdb {v['duckdb']}, prefect {v['prefect']}, dlt {v['dlt']}")
+    return (
+        f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}; Python "
+        f"{m['python']}, duckdb {v['duckdb']}, prefect {v['prefect']}, dlt {v['dlt']}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test, not a result)")
     p.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {PARTS}")
-    p.add_argument("--out", type=Path, default=None,
-                   help="results folder (default: benchmarks/results; --quick: a temp folder)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="results folder (default: benchmarks/results; --quick: a temp folder)",
+    )
     args = p.parse_args(argv)
     parts = [x.strip() for x in args.parts.split(",") if x.strip()]
     unknown = set(parts) - set(PARTS)
@@ -120,18 +146,21 @@ def main(argv: list[str] | None = None) -> int:
         if part == "load":
             from benchmarks import bench_load
 
-            figures += bench_load.run(*((20, 10) if q else (365, 300)),
-                                      with_dlt=_has("dlt"), with_arrow=_has("pyarrow"))
+            figures += bench_load.run(
+                *((20, 10) if q else (365, 300)), with_dlt=_has("dlt"), with_arrow=_has("pyarrow")
+            )
         elif part == "backfill":
             from benchmarks import bench_backfill
 
-            figures += (bench_backfill.run(coins=6, rate_per_s=50, days=30) if q
-                        else bench_backfill.run(coins=100, rate_per_s=20, days=365, repeat=3))
+            figures += (
+                bench_backfill.run(coins=6, rate_per_s=50, days=30)
+                if q
+                else bench_backfill.run(coins=100, rate_per_s=20, days=365, repeat=3)
+            )
         elif part == "calls":
             from benchmarks import bench_calls
 
-            figures += bench_calls.run({"AI sector (1 category, 260 coins)": [260]} if q
-                                       else None)
+            figures += bench_calls.run({"AI sector (1 category, 260 coins)": [260]} if q else None)
         elif part == "latency":
             from benchmarks import bench_latency
 
@@ -150,8 +179,9 @@ def main(argv: list[str] | None = None) -> int:
             figures += figs
             extras["scale_curve"] = curve
             png = bench_scale.plot(curve, args.out / "scale.png")
-            extras["scale_plot"] = str(png.relative_to(args.out.parent.parent)
-                                       if png and args.out == RESULTS else png)
+            extras["scale_plot"] = str(
+                png.relative_to(args.out.parent.parent) if png and args.out == RESULTS else png
+            )
         print(f"{time.perf_counter() - t0:.1f} s", flush=True)
 
     doc = {
@@ -171,13 +201,17 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / f"{name}.md").write_text(
         f"Machine: {machine_line(info)}; load average before/after "
         f"{doc['load_average_before'][0]}/{doc['load_average_after'][0]}; "
-        f"{doc['duration_s']} s in all ({doc['generated_at']}).\n\n" + markdown_table(figures)
-        + "\n")
+        f"{doc['duration_s']} s in all ({doc['generated_at']}).\n\n"
+        + markdown_table(figures)
+        + "\n"
+    )
     print()
     print(text_table(figures))
-    print(f"\nwrote {args.out / f'{name}.json'} and {name}.md"
-          + (f", {extras['scale_plot']}" if extras.get("scale_plot") else "")
-          + f" in {doc['duration_s']} s")
+    print(
+        f"\nwrote {args.out / f'{name}.json'} and {name}.md"
+        + (f", {extras['scale_plot']}" if extras.get("scale_plot") else "")
+        + f" in {doc['duration_s']} s"
+    )
     return 0
 
 

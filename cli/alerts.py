@@ -7,8 +7,20 @@ from capcover.cli.common import echo, load_reader
 ALERTS_MIGRATION = 5  # warehouse/migrations/005_alerts.sql
 
 # The table shows these columns; CSV and JSON carry them all.
-TABLE_COLUMNS = ["report_date", "scenario", "rule", "level", "previous_ratio", "current_ratio",
-                 "delivery_state", "delivered", "channels", "attempts", "last_error", "message"]
+TABLE_COLUMNS = [
+    "report_date",
+    "scenario",
+    "rule",
+    "level",
+    "previous_ratio",
+    "current_ratio",
+    "delivery_state",
+    "delivered",
+    "channels",
+    "attempts",
+    "last_error",
+    "message",
+]
 
 
 def alerts(db, since, undelivered: bool, fmt: str) -> None:
@@ -38,8 +50,9 @@ def register(group) -> None:
 
     @group.command("alerts")
     @click.option("--since", type=DATE, help="report dates from this day on")
-    @click.option("--undelivered", is_flag=True,
-                  help="only alerts some channel has not confirmed yet")
+    @click.option(
+        "--undelivered", is_flag=True, help="only alerts some channel has not confirmed yet"
+    )
     @format_option
     def alerts_cmd(since, undelivered: bool, fmt: str) -> None:
         """Alert history and delivery state per channel."""

@@ -79,8 +79,10 @@ def explain(db, day, scenario, fmt) -> None:
         data = gather(wh, day, scenario)
     if not data["moves"]:
         what = f" of scenario {scenario}" if scenario else ""
-        fail(f"no report{what} on {day} with a previous report to compare with in "
-             f"{settings.db} — pick another --date (see `capcover report`)")
+        fail(
+            f"no report{what} on {day} with a previous report to compare with in "
+            f"{settings.db} — pick another --date (see `capcover report`)"
+        )
     echo(render_explanation(data, fmt))
 
 

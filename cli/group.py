@@ -16,10 +16,20 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
-              callback=_print_version, help="Show the version and exit.")
-@click.option("--db", type=click.Path(dir_okay=False), default=None,
-              help="DuckDB warehouse file (overrides CAPCOVER_DB).")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="DuckDB warehouse file (overrides CAPCOVER_DB).",
+)
 @click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, debug: bool) -> None:

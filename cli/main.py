@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         echo(f"capcover: error: {exc}", err=True)
         return EXIT_USAGE
-    except Exception as exc:  # noqa: BLE001 - never a traceback without --debug
+    except Exception as exc:
         known = sys.modules.get("capcover.warehouse.db")
         if known is not None and isinstance(exc, known.WarehouseError):
             echo(f"capcover: error: {exc}", err=True)
@@ -57,8 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         first = (str(exc).strip().splitlines() or [""])[0][:300]
-        echo(f"capcover: error: unexpected {type(exc).__name__}: {first} — rerun with "
-             f"--debug for the traceback and report it", err=True)
+        echo(
+            f"capcover: error: unexpected {type(exc).__name__}: {first} — rerun with "
+            f"--debug for the traceback and report it",
+            err=True,
+        )
         return EXIT_FAILED
 
 
@@ -77,8 +80,11 @@ def _with_click(args: list[str]) -> int:
         echo(f"capcover: error: {INTERRUPTED}", err=True)
         return 130
     except click.UsageError as exc:
-        hint = f" (see `capcover {exc.ctx.command_path.split(' ', 1)[-1]} --help`)" \
-            if exc.ctx and " " in exc.ctx.command_path else " (see `capcover --help`)"
+        hint = (
+            f" (see `capcover {exc.ctx.command_path.split(' ', 1)[-1]} --help`)"
+            if exc.ctx and " " in exc.ctx.command_path
+            else " (see `capcover --help`)"
+        )
         echo(f"capcover: error: {exc.format_message()}{hint}", err=True)
         return EXIT_USAGE
     return code if isinstance(code, int) else 0

@@ -12,8 +12,14 @@ from capcover.report.tables import FORMATS
 
 
 def format_option(fn):
-    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
-                        show_default=True, help="output format")(fn)
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default="table",
+        show_default=True,
+        help="output format",
+    )(fn)
 
 
 class DateType(click.ParamType):

@@ -27,18 +27,33 @@ def quotes_list(db, sku, kind, source, day, stats: bool, fmt: str) -> None:
         wh.require(3, "the GPU feeds schema")  # warehouse/migrations/003_gpu_feeds.sql
         if stats:
             points = quote_points_on(wh, sku=sku, kind=kind, day=day)
-            cols, rows = stats_table(points, day, settings)
+            stat_cols, rows = stats_table(points, day, settings)
+            cols = list(stat_cols)
         else:
             cols, rows = list_quotes(wh, sku=sku, kind=kind, day=day, source=source)
     if not rows:
-        fail(f"no GPU quotes match in {settings.db} — run `capcover run` first, or widen the "
-             f"filters")
+        fail(
+            f"no GPU quotes match in {settings.db} — run `capcover run` first, or widen the filters"
+        )
     echo(render(cols, rows, fmt, title="GPU quote statistics" if stats else "GPU quotes"))
 
 
-STATS_COLUMNS = ("sku", "form_factor", "kind", "market", "quote_count", "kept_count", "q1_usd",
-                 "central_usd", "q3_usd", "min_usd", "max_usd", "sources", "newest_quote_date",
-                 "price_method")
+STATS_COLUMNS = (
+    "sku",
+    "form_factor",
+    "kind",
+    "market",
+    "quote_count",
+    "kept_count",
+    "q1_usd",
+    "central_usd",
+    "q3_usd",
+    "min_usd",
+    "max_usd",
+    "sources",
+    "newest_quote_date",
+    "price_method",
+)
 
 
 def stats_table(points, day, settings) -> tuple[tuple[str, ...], list[tuple]]:
@@ -49,10 +64,24 @@ def stats_table(points, day, settings) -> tuple[tuple[str, ...], list[tuple]]:
     as_of = day or datetime.now(UTC).date()
     book = price_stats(points, max_age=settings.price_max_age())
     return STATS_COLUMNS, [
-        (s.sku, s.form_factor, s.kind, s.market, s.estimate.quote_count, s.estimate.kept_count,
-         s.estimate.q1_usd, s.estimate.central_usd, s.estimate.q3_usd, s.estimate.min_usd,
-         s.estimate.max_usd, s.sources, s.newest_quote_date, s.method)
-        for s in book.groups(as_of)]
+        (
+            s.sku,
+            s.form_factor,
+            s.kind,
+            s.market,
+            s.estimate.quote_count,
+            s.estimate.kept_count,
+            s.estimate.q1_usd,
+            s.estimate.central_usd,
+            s.estimate.q3_usd,
+            s.estimate.min_usd,
+            s.estimate.max_usd,
+            s.sources,
+            s.newest_quote_date,
+            s.method,
+        )
+        for s in book.groups(as_of)
+    ]
 
 
 def add_quote(day, options: dict) -> None:
@@ -81,8 +110,10 @@ def add_quote(day, options: dict) -> None:
     except BadInput as exc:
         fail(str(exc), EXIT_USAGE)
     except (IngestError, ValueError) as exc:
-        fail(f"could not convert {entry['currency']}: {str(exc).splitlines()[0]} — pass "
-             f"--usd-per-unit")
+        fail(
+            f"could not convert {entry['currency']}: {str(exc).splitlines()[0]} — pass "
+            f"--usd-per-unit"
+        )
     if how:
         entry["note"] = f"{entry['note']}; {how}" if entry.get("note") else how
     try:
@@ -93,10 +124,12 @@ def add_quote(day, options: dict) -> None:
         fail(f"{str(exc).splitlines()[0]} (file unchanged)")
     usd = entry["price"] * entry.get("usd_per_unit", 1.0) / entry.get("gpu_count", 1)
     unit = "GPU-hour" if entry["kind"] == "rental_hourly" else "GPU"
-    echo(f"added {entry['sku']} {entry['kind']} quote of {entry['observed']}: "
-         f"{entry['price']:,.2f} {entry['currency']} (= ${usd:,.2f} per {unit}) from "
-         f"{entry['source']} to {path} (version {version}); the next "
-         f"`capcover run` loads it")
+    echo(
+        f"added {entry['sku']} {entry['kind']} quote of {entry['observed']}: "
+        f"{entry['price']:,.2f} {entry['currency']} (= ${usd:,.2f} per {unit}) from "
+        f"{entry['source']} to {path} (version {version}); the next "
+        f"`capcover run` loads it"
+    )
 
 
 def register(group) -> None:
@@ -115,9 +148,12 @@ def register(group) -> None:
     @click.option("--kind", type=click.Choice(KINDS))
     @click.option("--source", help="e.g. vastai, runpod, or a curated source name")
     @click.option("--date", "day", type=DATE, help="quotes observed on this day")
-    @click.option("--stats", is_flag=True,
-                  help="the price method per SKU, form factor, kind and market: count, "
-                       "quartiles, central value, sources")
+    @click.option(
+        "--stats",
+        is_flag=True,
+        help="the price method per SKU, form factor, kind and market: count, "
+        "quartiles, central value, sources",
+    )
     @format_option
     def list_cmd(sku, kind, source, day, stats: bool, fmt: str) -> None:
         """Stored quotes (default: each source's latest)."""
@@ -128,19 +164,27 @@ def register(group) -> None:
     @quotes_group.command("add")
     @click.option("--sku", help="normalised SKU from the catalogue, e.g. H100")
     @click.option("--label", help="the GPU as the source wrote it (default: --sku)")
-    @click.option("--price", type=float, required=True,
-                  help="price in --currency: per GPU (purchase) or per hour (rental)")
+    @click.option(
+        "--price",
+        type=float,
+        required=True,
+        help="price in --currency: per GPU (purchase) or per hour (rental)",
+    )
     @click.option("--currency", default="USD", show_default=True, help="ISO code")
-    @click.option("--usd-per-unit", type=float,
-                  help="USD per 1 unit of --currency on --date (needed for past non-USD)")
+    @click.option(
+        "--usd-per-unit",
+        type=float,
+        help="USD per 1 unit of --currency on --date (needed for past non-USD)",
+    )
     @click.option("--source", required=True, help="who published the price")
     @click.option("--url", help="where it was published")
     @click.option("--date", "day", type=DATE, help="publication date (default today)")
     @click.option("--kind", type=click.Choice(KINDS), default="purchase", show_default=True)
     @click.option("--form-factor", type=click.Choice(FORM_FACTORS))
     @click.option("--memory-gb", type=float)
-    @click.option("--gpu-count", type=int, default=1, show_default=True,
-                  help="GPUs the price is for")
+    @click.option(
+        "--gpu-count", type=int, default=1, show_default=True, help="GPUs the price is for"
+    )
     @click.option("--region")
     @click.option("--condition", help="e.g. new, used, low confidence")
     @click.option("--note")

@@ -17,8 +17,9 @@ def report(db, day, scenario, fmt, html, png) -> None:
     if html or png:
         from capcover.report.html import write_report_files
 
-        for path in write_report_files(settings.db, html=html, png=png,
-                                       lock_budget_s=settings.lock_budget_s):
+        for path in write_report_files(
+            settings.db, html=html, png=png, lock_budget_s=settings.lock_budget_s
+        ):
             echo(f"wrote {path}")
         return
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
@@ -36,8 +37,9 @@ def sql(db, query: str, fmt: str) -> None:
     from capcover.warehouse.db import open_sandboxed, run_user_sql
 
     settings = load_reader("publish_dir", db=db)
-    with open_sandboxed(settings.db, readable_dirs=[settings.publish_path()],
-                        lock_budget_s=settings.lock_budget_s) as wh:
+    with open_sandboxed(
+        settings.db, readable_dirs=[settings.publish_path()], lock_budget_s=settings.lock_budget_s
+    ) as wh:
         cols, rows = run_user_sql(wh, query)
     echo(render(cols, rows, fmt, exact=True))
 
@@ -51,8 +53,11 @@ def register(group) -> None:
     @click.option("--date", "day", type=DATE, help="report date (default: latest)")
     @click.option("--scenario", help="one scenario (default: all)")
     @format_option
-    @click.option("--html", metavar="PATH",
-                  help="write one self-contained HTML report (chart, inputs, alerts)")
+    @click.option(
+        "--html",
+        metavar="PATH",
+        help="write one self-contained HTML report (chart, inputs, alerts)",
+    )
     @click.option("--png", metavar="PATH", help="write the coverage history chart as PNG")
     def report_cmd(day, scenario, fmt, html, png) -> None:
         """Show report rows (latest date by default)."""

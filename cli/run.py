@@ -11,9 +11,12 @@ from capcover.cli.common import EXIT_USAGE, echo, fail, load, long_lived_imports
 
 
 @click.command("run")
-@click.option("--dry-run", is_flag=True,
-              help="run everything, print the report and the alerts it would fire, then roll "
-                   "back: nothing stored, nothing delivered")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="run everything, print the report and the alerts it would fire, then roll "
+    "back: nothing stored, nothing delivered",
+)
 def run_cmd(dry_run: bool) -> None:
     """The daily run: ingest, load, model, report (a Prefect flow when a Prefect API is
     configured, otherwise in this process)."""
@@ -50,13 +53,20 @@ def run_cmd(dry_run: bool) -> None:
         fail(f"run failed: {one_line(exc)} (the warehouse {settings.db} is unchanged)")
     echo(summary_text(result, settings.db))
     if api.url is None:
-        echo(f"  in-process run, not a Prefect flow: {api.where} (set PREFECT_API_URL to a "
-             f"running Prefect server for flow runs, logs and events there)")
+        echo(
+            f"  in-process run, not a Prefect flow: {api.where} (set PREFECT_API_URL to a "
+            f"running Prefect server for flow runs, logs and events there)"
+        )
 
 
 @click.command("backfill")
-@click.option("--days", type=int, default=365, show_default=True,
-              help="days of history (at most 365 on public/demo plans)")
+@click.option(
+    "--days",
+    type=int,
+    default=365,
+    show_default=True,
+    help="days of history (at most 365 on public/demo plans)",
+)
 def backfill_cmd(days: int) -> None:
     """Coverage history from per-coin market charts."""
     from capcover.flows.backfill import BackfillUsageError, run_backfill

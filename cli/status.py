@@ -13,11 +13,35 @@ import json
 from capcover.cli.common import EXIT_FAILED, EXIT_OK, echo, load_reader
 
 # Tables show the first columns; CSV and JSON carry them all.
-COMPACT = ("run_id", "kind", "status", "started_at", "duration_s", "as_of_date",
-           "reports_written", "sources_failed", "alerts_sent", "message")
-RUN_COLUMNS = ("run_id", "kind", "status", "started_at", "duration_s", "as_of_date",
-               "reports_written", "coins_loaded", "quotes_loaded", "http_requests",
-               "http_retries", "sources_failed", "alerts_sent", "published_to", "message")
+COMPACT = (
+    "run_id",
+    "kind",
+    "status",
+    "started_at",
+    "duration_s",
+    "as_of_date",
+    "reports_written",
+    "sources_failed",
+    "alerts_sent",
+    "message",
+)
+RUN_COLUMNS = (
+    "run_id",
+    "kind",
+    "status",
+    "started_at",
+    "duration_s",
+    "as_of_date",
+    "reports_written",
+    "coins_loaded",
+    "quotes_loaded",
+    "http_requests",
+    "http_retries",
+    "sources_failed",
+    "alerts_sent",
+    "published_to",
+    "message",
+)
 
 
 def last_runs(settings, limit: int) -> tuple[list[str], list[tuple]]:
@@ -41,8 +65,15 @@ def render_status(data: dict, fmt: str) -> str:
 
     if fmt == "json":
         runs = [dict(zip(data["columns"], r, strict=True)) for r in data["rows"]]
-        return json.dumps({"runs": runs, "next_run_at": data["next_run_at"],
-                           "next_run_source": data["next_run_source"]}, default=str, indent=2)
+        return json.dumps(
+            {
+                "runs": runs,
+                "next_run_at": data["next_run_at"],
+                "next_run_source": data["next_run_source"],
+            },
+            default=str,
+            indent=2,
+        )
     cols, rows = data["columns"], data["rows"]
     if fmt in ("table", "markdown"):
         keep = [i for i, c in enumerate(cols) if c in COMPACT]
@@ -62,8 +93,11 @@ def status(db, limit: int, fmt: str) -> int:
         echo(f"next scheduled run: {note}", err=True)
     echo(text)
     if not data["rows"]:
-        echo(f"capcover: error: no runs recorded in {settings.db} yet — run `capcover run` "
-             f"or `capcover serve`", err=True)
+        echo(
+            f"capcover: error: no runs recorded in {settings.db} yet — run `capcover run` "
+            f"or `capcover serve`",
+            err=True,
+        )
         return EXIT_FAILED
     latest = dict(zip(data["columns"], data["rows"][0], strict=True))
     return EXIT_OK if latest["status"] == "ok" else EXIT_FAILED
@@ -75,8 +109,9 @@ def register(group) -> None:
     from capcover.cli.options import format_option, root_db
 
     @group.command("status")
-    @click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True,
-                  help="runs to show")
+    @click.option(
+        "--limit", type=click.IntRange(min=1), default=10, show_default=True, help="runs to show"
+    )
     @format_option
     def status_cmd(limit: int, fmt: str) -> int:
         """The last runs and the next scheduled one; exit 0 when the latest run succeeded, 1 when

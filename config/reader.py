@@ -31,8 +31,13 @@ from capcover.config.sources import (
 # What every read-only command reads; OPTIONAL keys only when asked for (`sql` the publish
 # folder, `status` the schedule, `quotes list --stats` the price method's staleness window).
 ALWAYS = ("db", "config", "lock_budget_s")
-OPTIONAL = ("price_max_age_rental_days", "price_max_age_purchase_days", "schedule_cron",
-            "schedule_timezone", "publish_dir")
+OPTIONAL = (
+    "price_max_age_rental_days",
+    "price_max_age_purchase_days",
+    "schedule_cron",
+    "schedule_timezone",
+    "publish_dir",
+)
 PRICE_AGE = ("price_max_age_rental_days", "price_max_age_purchase_days")
 
 # Settings' defaults for these keys, in the model's field order (tests/test_readers_lean.py
@@ -112,9 +117,14 @@ def _timezone(value: Any) -> str:
 
 
 PARSERS: dict[str, Callable[[Any], Any]] = {
-    "db": _path, "config": _path, "publish_dir": _path, "lock_budget_s": _seconds,
-    "schedule_cron": _cron, "schedule_timezone": _timezone,
-    "price_max_age_rental_days": _days, "price_max_age_purchase_days": _days,
+    "db": _path,
+    "config": _path,
+    "publish_dir": _path,
+    "lock_budget_s": _seconds,
+    "schedule_cron": _cron,
+    "schedule_timezone": _timezone,
+    "price_max_age_rental_days": _days,
+    "price_max_age_purchase_days": _days,
 }
 
 
@@ -150,8 +160,10 @@ class ReaderSettings:
         """The price method's staleness window in days (needs the PRICE_AGE keys)."""
         from capcover.model.prices import MaxAge
 
-        return MaxAge(rental_days=self.price_max_age_rental_days,
-                      purchase_days=self.price_max_age_purchase_days)
+        return MaxAge(
+            rental_days=self.price_max_age_rental_days,
+            purchase_days=self.price_max_age_purchase_days,
+        )
 
 
 def load_reader_settings(keys: Iterable[str] = (), **overrides: Any) -> ReaderSettings:

@@ -7,7 +7,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
@@ -42,6 +42,10 @@ def _split_commas(value: Any) -> Any:
     return value
 
 
+AlertRule = Literal["threshold_crossed", "relative_change", "stale_data"]
+ALERT_RULES: tuple[AlertRule, ...] = get_args(AlertRule)
+
+
 class Settings(BaseSettings):
     """Every knob capcover has. Environment variables are `CAPCOVER_<NAME>`."""
 
@@ -50,8 +54,9 @@ class Settings(BaseSettings):
 
     # extra="forbid" and no inf/nan: a misspelt key or a non-finite number is an error, never
     # a silent default (load_settings names unknown keys first, with a suggestion).
-    model_config = SettingsConfigDict(env_prefix="CAPCOVER_", extra="forbid", frozen=True,
-                                      allow_inf_nan=False)
+    model_config = SettingsConfigDict(
+        env_prefix="CAPCOVER_", extra="forbid", frozen=True, allow_inf_nan=False
+    )
 
     db: Path = Path("data/capcover.duckdb")
     config: Path | None = None
@@ -88,8 +93,18 @@ class Settings(BaseSettings):
     # (model/prices.py). Providers: gpuhunt's offline ones (the bucket has no others).
     gpuhunt_base_url: str = "https://dstack-gpu-pricing.s3.eu-west-1.amazonaws.com/v3"
     gpuhunt_providers: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["aws", "azure", "verda", "gcp", "lambdalabs", "nebius", "oci",
-                                 "runpod", "cloudrift"])
+        default_factory=lambda: [
+            "aws",
+            "azure",
+            "verda",
+            "gcp",
+            "lambdalabs",
+            "nebius",
+            "oci",
+            "runpod",
+            "cloudrift",
+        ]
+    )
     gpuhunt_rate_per_minute: float = Field(60.0, gt=0)
     price_max_age_rental_days: int = Field(7, ge=0)  # older rental quotes do not price a day
     price_max_age_purchase_days: int = Field(1095, ge=0)  # the same for purchase prices
@@ -117,8 +132,11 @@ class Settings(BaseSettings):
         """The price method's staleness window (model/prices.py)."""
         from capcover.model.prices import MaxAge
 
-        return MaxAge(rental_days=self.price_max_age_rental_days,
-                      purchase_days=self.price_max_age_purchase_days)
+        return MaxAge(
+            rental_days=self.price_max_age_rental_days,
+            purchase_days=self.price_max_age_purchase_days,
+        )
+
     # -- end of the GPU price block
     lock_budget_s: float = Field(30.0, ge=0)  # how long to wait for another process's DB lock
 
@@ -127,9 +145,9 @@ class Settings(BaseSettings):
     alert_scenarios: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["h100-purchase", "coindesk-2024"]
     )
-    alert_rules: Annotated[
-        list[Literal["threshold_crossed", "relative_change", "stale_data"]], NoDecode
-    ] = Field(default_factory=lambda: ["threshold_crossed", "relative_change", "stale_data"])
+    alert_rules: Annotated[list[AlertRule], NoDecode] = Field(
+        default_factory=lambda: list(ALERT_RULES)
+    )
     alert_levels: Annotated[list[Annotated[float, Field(gt=0)]], NoDecode] = Field(
         default_factory=lambda: [1.0]
     )
@@ -156,8 +174,9 @@ class Settings(BaseSettings):
 
     _split = field_validator("categories", "alert_urls", mode="before")(_split_commas)
     _split_feeds = field_validator("vastai_gpu_names", mode="before")(_split_commas)
-    _split_alert = field_validator("alert_scenarios", "alert_rules", "alert_levels",
-                                   mode="before")(_split_commas)
+    _split_alert = field_validator("alert_scenarios", "alert_rules", "alert_levels", mode="before")(
+        _split_commas
+    )
 
     @field_validator("db", "config", "quotes_file", "publish_dir", mode="before")
     @classmethod
@@ -230,8 +249,10 @@ class Settings(BaseSettings):
 
     def alert_rule_config(self) -> AlertRules:
         return AlertRules(
-            scenarios=tuple(self.alert_scenarios), enabled=tuple(self.alert_rules),
-            levels=tuple(self.alert_levels), relative_change_pct=self.alert_relative_change_pct,
+            scenarios=tuple(self.alert_scenarios),
+            enabled=tuple(self.alert_rules),
+            levels=tuple(self.alert_levels),
+            relative_change_pct=self.alert_relative_change_pct,
             stale_after_h=self.alert_stale_after_h,
             feed_failure_days=self.alert_feed_failure_days,
         )
@@ -281,7 +302,8 @@ def _check_alert_urls(urls: list[SecretStr]) -> None:
             if parsed is None:
                 raise ConfigError(
                     f"CAPCOVER_ALERT_URLS: URL #{position} of {len(urls)} ({_scheme(raw)}) is "
-                    "not a valid Apprise URL; check it against Apprise's URL formats")
+                    "not a valid Apprise URL; check it against Apprise's URL formats"
+                )
     finally:
         logger.disabled = was_disabled
 
@@ -331,7 +353,9 @@ def _load(environ: bool, overrides: dict[str, Any]) -> Settings:
     names = {s.name for s in settings.scenarios()}  # validate user scenarios now, not mid-run
     unknown = [s for s in settings.alert_scenarios if s not in names]
     if unknown:
-        raise ConfigError(f"CAPCOVER_ALERT_SCENARIOS: unknown scenario(s) {', '.join(unknown)}"
-                          f" (known: {', '.join(sorted(names))})")
+        raise ConfigError(
+            f"CAPCOVER_ALERT_SCENARIOS: unknown scenario(s) {', '.join(unknown)}"
+            f" (known: {', '.join(sorted(names))})"
+        )
     _check_alert_urls(settings.alert_urls)
     return settings

@@ -19,18 +19,45 @@ from capcover.config.errors import ConfigError
 # order, so the first bad value it names is the first of these). tests/test_readers_lean.py
 # fails when the model and this list part.
 SETTING_NAMES = (
-    "db", "config", "categories",
-    "coingecko_plan", "coingecko_base_url", "coingecko_api_key", "coingecko_rate_per_minute",
-    "http_connect_timeout_s", "http_read_timeout_s", "http_retry_budget_s",
-    "http_deadline_s", "http_max_body_mb", "max_clock_skew_s",
-    "quotes_file", "vastai_base_url", "vastai_gpu_names", "vastai_rate_per_minute",
-    "runpod_base_url", "runpod_rate_per_minute",
-    "gpuhunt_base_url", "gpuhunt_providers", "gpuhunt_rate_per_minute",
-    "price_max_age_rental_days", "price_max_age_purchase_days", "lock_budget_s",
-    "alert_urls", "alert_scenarios", "alert_rules", "alert_levels",
-    "alert_relative_change_pct", "alert_stale_after_h", "alert_feed_failure_days",
-    "schedule_cron", "schedule_timezone", "publish_dir", "publish_keep",
-    "sector_cap_min_usd", "sector_cap_max_usd", "max_daily_move",
+    "db",
+    "config",
+    "categories",
+    "coingecko_plan",
+    "coingecko_base_url",
+    "coingecko_api_key",
+    "coingecko_rate_per_minute",
+    "http_connect_timeout_s",
+    "http_read_timeout_s",
+    "http_retry_budget_s",
+    "http_deadline_s",
+    "http_max_body_mb",
+    "max_clock_skew_s",
+    "quotes_file",
+    "vastai_base_url",
+    "vastai_gpu_names",
+    "vastai_rate_per_minute",
+    "runpod_base_url",
+    "runpod_rate_per_minute",
+    "gpuhunt_base_url",
+    "gpuhunt_providers",
+    "gpuhunt_rate_per_minute",
+    "price_max_age_rental_days",
+    "price_max_age_purchase_days",
+    "lock_budget_s",
+    "alert_urls",
+    "alert_scenarios",
+    "alert_rules",
+    "alert_levels",
+    "alert_relative_change_pct",
+    "alert_stale_after_h",
+    "alert_feed_failure_days",
+    "schedule_cron",
+    "schedule_timezone",
+    "publish_dir",
+    "publish_keep",
+    "sector_cap_min_usd",
+    "sector_cap_max_usd",
+    "max_daily_move",
     "scenario",
 )
 
@@ -52,11 +79,14 @@ def check_env_names(environ: Mapping[str, str]) -> None:
     for key in sorted(environ):
         name = key.upper()  # pydantic-settings reads the variables case-insensitively
         if name == "CAPCOVER_SCENARIO":
-            raise ConfigError(f"{key!s}: scenarios come only from the CAPCOVER_CONFIG file, "
-                              "as [[scenario]] tables; unset it")
+            raise ConfigError(
+                f"{key!s}: scenarios come only from the CAPCOVER_CONFIG file, "
+                "as [[scenario]] tables; unset it"
+            )
         if name.startswith("CAPCOVER_") and name not in known and name not in NON_SETTING_ENV:
-            raise ConfigError(f"{key!s}: not a capcover setting{suggest(name, known)}; "
-                              "unset it or fix the name")
+            raise ConfigError(
+                f"{key!s}: not a capcover setting{suggest(name, known)}; unset it or fix the name"
+            )
 
 
 def env_values(environ: Mapping[str, str]) -> dict[str, str]:
@@ -81,15 +111,15 @@ def read_config_file(path: str) -> dict[str, Any]:
     try:
         doc = tomllib.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"CAPCOVER_CONFIG {path}: cannot read it "
-                          f"({type(exc).__name__})") from None
+        raise ConfigError(
+            f"CAPCOVER_CONFIG {path}: cannot read it ({type(exc).__name__})"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"CAPCOVER_CONFIG {path}: not valid TOML ({exc})") from None
     known = sorted(SETTING_NAMES)
     for key in doc:
         if key not in SETTING_NAMES:
-            raise ConfigError(f"CAPCOVER_CONFIG {path}: unknown key {key!r}"
-                              f"{suggest(key, known)}")
+            raise ConfigError(f"CAPCOVER_CONFIG {path}: unknown key {key!r}{suggest(key, known)}")
     return doc
 
 

@@ -7,5 +7,14 @@ Used by tests/, benchmarks/ and `capcover demo` (flows/demo.py); it imports none
 from capcover.fakeapi.faults import CLOUDFLARE_HTML, Action, Reply, Reset, Slow, Truncated
 from capcover.fakeapi.server import FakeAPI, RateLimit, Request
 
-__all__ = ["CLOUDFLARE_HTML", "Action", "FakeAPI", "RateLimit", "Reply", "Request", "Reset",
-           "Slow", "Truncated"]
+__all__ = [
+    "CLOUDFLARE_HTML",
+    "Action",
+    "FakeAPI",
+    "RateLimit",
+    "Reply",
+    "Request",
+    "Reset",
+    "Slow",
+    "Truncated",
+]

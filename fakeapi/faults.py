@@ -6,10 +6,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-CLOUDFLARE_HTML = ("<!DOCTYPE html><html><head><title>Just a moment...</title></head>"
-                   "<body>Checking your browser before accessing api.coingecko.com."
-                   "<div class=\"cf-browser-verification\">Ray ID: 7a1b2c3d4e5f</div>"
-                   "</body></html>")
+CLOUDFLARE_HTML = (
+    "<!DOCTYPE html><html><head><title>Just a moment...</title></head>"
+    "<body>Checking your browser before accessing api.coingecko.com."
+    '<div class="cf-browser-verification">Ray ID: 7a1b2c3d4e5f</div>'
+    "</body></html>"
+)
 
 
 @dataclass(frozen=True)

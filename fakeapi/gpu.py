@@ -30,10 +30,20 @@ def feed_reference(name: str) -> dict:
 def vast_offer(i: int, gpu_name: str, num_gpus: int, dph_total: float, **extra) -> dict:
     """The real captured offer, re-labelled: a new id, GPU, count and instance price."""
     base = copy.deepcopy(fixtures.gpu_feed(VAST_REFERENCE)["offers"][0])
-    base.update({"id": 50_000_000 + i, "ask_contract_id": 50_000_000 + i, "machine_id": 1000 + i,
-                 "gpu_name": gpu_name, "num_gpus": num_gpus, "dph_total": dph_total,
-                 "verification": "verified", "is_bid": False, "rentable": True,
-                 "rented": False})
+    base.update(
+        {
+            "id": 50_000_000 + i,
+            "ask_contract_id": 50_000_000 + i,
+            "machine_id": 1000 + i,
+            "gpu_name": gpu_name,
+            "num_gpus": num_gpus,
+            "dph_total": dph_total,
+            "verification": "verified",
+            "is_bid": False,
+            "rentable": True,
+            "rented": False,
+        }
+    )
     base.update(extra)
     return base
 
@@ -130,9 +140,20 @@ def install_simple_feeds(api: FakeAPI, prefix: str = "") -> None:
 
     def vast(request: Request) -> Reply:
         name = json.loads(request.query.get("q", "{}")).get("gpu_name", {}).get("eq", "H100 SXM")
-        return Reply({"offers": [{**template, "id": 1000 + i, "gpu_name": name,
-                                  "verification": "verified", "dph_total": 1.5 + 0.25 * i}
-                                 for i in range(5)]})
+        return Reply(
+            {
+                "offers": [
+                    {
+                        **template,
+                        "id": 1000 + i,
+                        "gpu_name": name,
+                        "verification": "verified",
+                        "dph_total": 1.5 + 0.25 * i,
+                    }
+                    for i in range(5)
+                ]
+            }
+        )
 
     api.handle(prefix + VAST_PATH, vast)
     api.add(prefix + RUNPOD_PATH, Reply(raw=json.dumps(runpod)))

@@ -17,8 +17,22 @@ import csv
 import io
 import zipfile
 
-COLUMNS = ("instance_name", "location", "price", "cpu", "memory", "gpu_count", "gpu_name",
-           "gpu_memory", "spot", "disk_size", "gpu_vendor", "flags", "cpu_arch", "provider_data")
+COLUMNS = (
+    "instance_name",
+    "location",
+    "price",
+    "cpu",
+    "memory",
+    "gpu_count",
+    "gpu_name",
+    "gpu_memory",
+    "spot",
+    "disk_size",
+    "gpu_vendor",
+    "flags",
+    "cpu_arch",
+    "provider_data",
+)
 VERSION = "20240403-6"
 
 # provider -> rows of (instance_name, location, price per instance-hour, gpu_count, gpu_name,
@@ -61,8 +75,24 @@ def catalog_csv(provider: str) -> str:
     writer.writerow(COLUMNS)
     for name, location, price, gpus, gpu, spot in CATALOGS[provider]:
         vendor = "nvidia" if gpus else ""
-        writer.writerow([name, location, price, 96, 1024, gpus, gpu, 80 if gpus else 0,
-                         str(spot), 1000, vendor, "", "x86", ""])
+        writer.writerow(
+            [
+                name,
+                location,
+                price,
+                96,
+                1024,
+                gpus,
+                gpu,
+                80 if gpus else 0,
+                str(spot),
+                1000,
+                vendor,
+                "",
+                "x86",
+                "",
+            ]
+        )
     return out.getvalue()
 
 
@@ -76,13 +106,16 @@ def catalog_zip(provider: str) -> bytes:
     return buf.getvalue()
 
 
-def routes(providers: tuple[str, ...] | list[str] | None = None,
-           version: str = VERSION) -> dict[str, tuple[int, dict[str, str], bytes]]:
+def routes(
+    providers: tuple[str, ...] | list[str] | None = None, version: str = VERSION
+) -> dict[str, tuple[int, dict[str, str], bytes]]:
     """The route table for `providers` (default: every provider above)."""
     table: dict[str, tuple[int, dict[str, str], bytes]] = {}
     for provider in providers or CATALOGS:
-        table[f"/{provider}/version"] = (200, {"Content-Type": "text/plain"},
-                                         version.encode())
+        table[f"/{provider}/version"] = (200, {"Content-Type": "text/plain"}, version.encode())
         table[f"/{provider}/{version}/catalog.zip"] = (
-            200, {"Content-Type": "application/zip"}, catalog_zip(provider))
+            200,
+            {"Content-Type": "application/zip"},
+            catalog_zip(provider),
+        )
     return table

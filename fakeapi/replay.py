@@ -21,19 +21,24 @@ def install_snapshot(api: FakeAPI, snapshot: dict[str, Any]) -> None:
         headers = dict(r.get("headers", {}))
         ctype = headers.pop("Content-Type", "application/json")
         body = r["body"]
-        reply = Reply(status=int(r.get("status", 200)), headers=headers, content_type=ctype,
-                      raw=body if isinstance(body, str) else json.dumps(body))
+        reply = Reply(
+            status=int(r.get("status", 200)),
+            headers=headers,
+            content_type=ctype,
+            raw=body if isinstance(body, str) else json.dumps(body),
+        )
         api.add(r["path"], reply, query=r.get("query"), method=r.get("method", "GET"))
 
 
 class ReplayServer(FakeAPI):
     """`with ReplayServer(snapshot) as url:` serves the snapshot at `url` until the block ends."""
 
-    def __init__(self, snapshot: dict | Path) -> None:
+    def __init__(self, snapshot: dict[str, Any] | Path) -> None:
         super().__init__(unmatched=Reply({"error": "not in replay snapshot"}, status=404))
         if isinstance(snapshot, Path):
             snapshot = json.loads(snapshot.read_text(encoding="utf-8"))
+        assert isinstance(snapshot, dict)
         install_snapshot(self, snapshot)
 
-    def __enter__(self) -> str:  # type: ignore[override] - the demo only needs the address
+    def __enter__(self) -> str:  # type: ignore[override]  # the demo only needs the address
         return self.url

@@ -25,9 +25,16 @@ from urllib.parse import parse_qsl, urlsplit
 
 from capcover.fakeapi.faults import Action, Reply, Reset, Slow, Truncated
 
-RATE_LIMIT_BODY = {"status": {"error_code": 429, "error_message": (
-    "You've exceeded the Rate Limit. Please visit https://www.coingecko.com/en/api/pricing to "
-    "subscribe to our API plans for higher rate limits.")}}
+RATE_LIMIT_BODY = {
+    "status": {
+        "error_code": 429,
+        "error_message": (
+            "You've exceeded the Rate Limit. Please visit "
+            "https://www.coingecko.com/en/api/pricing to subscribe to our API plans for "
+            "higher rate limits."
+        ),
+    }
+}
 NOT_FOUND = Reply({"error": "not in the fake API"}, status=404)
 StaticTable = Mapping[str, tuple[int, Mapping[str, str], bytes]]
 
@@ -82,7 +89,8 @@ class RateLimit:
         """Whether a request to `path` arriving at monotonic `now` (seconds) is let through."""
         if not path.startswith(self.prefix):
             return True
-        while self._admitted and self._admitted[0] <= now - (self.window_s - self.jitter_s):
+        jitter_s = self.jitter_s if self.jitter_s is not None else 0.0
+        while self._admitted and self._admitted[0] <= now - (self.window_s - jitter_s):
             self._admitted.popleft()
         if len(self._admitted) >= self.allowed:
             return False
@@ -108,8 +116,16 @@ class _Route:
             path_ok = req.path.startswith(self.path[:-1])
         else:
             path_ok = self.path == req.path
-        return ((self.method is None or self.method == req.method) and path_ok
-                and all(req.query.get(k) == v for k, v in self.query.items()))
+        return (
+            (self.method is None or self.method == req.method)
+            and path_ok
+            and all(req.query.get(k) == v for k, v in self.query.items())
+        )
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Faults and killed clients reset connections on purpose: not errors worth printing."""
 
 
 class FakeAPI:
@@ -118,8 +134,9 @@ class FakeAPI:
     `requests`/`rejected` count requests and 429s per path; `log` keeps every Request.
     """
 
-    def __init__(self, *, rate_limit: RateLimit | None = None,
-                 unmatched: Reply = NOT_FOUND) -> None:
+    def __init__(
+        self, *, rate_limit: RateLimit | None = None, unmatched: Reply = NOT_FOUND
+    ) -> None:
         self.rate_limit = rate_limit
         self.unmatched = unmatched
         self.log: list[Request] = []
@@ -129,10 +146,8 @@ class FakeAPI:
         self._routes: list[_Route] = []
         self._script: dict[tuple[str, tuple], deque[Action]] = defaultdict(deque)
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
+        self._httpd = _QuietServer(("127.0.0.1", 0), _handler_class(self))
         self._httpd.daemon_threads = True
-        # Faults and killed clients reset connections on purpose: not errors worth printing.
-        self._httpd.handle_error = lambda request, client_address: None
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
         self._thread.start()
         self._closed = False
@@ -143,7 +158,7 @@ class FakeAPI:
     def url(self) -> str:
         """The server's root, e.g. http://127.0.0.1:PORT (no trailing slash)."""
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def url_for(self, path: str) -> str:
         return self.url + path
@@ -155,15 +170,27 @@ class FakeAPI:
 
     # -- routes ------------------------------------------------------------------------------
 
-    def add(self, path: str, answer: Reply | Any, *, query: Mapping[str, Any] | None = None,
-            method: str | None = None) -> None:
+    def add(
+        self,
+        path: str,
+        answer: Reply | Any,
+        *,
+        query: Mapping[str, Any] | None = None,
+        method: str | None = None,
+    ) -> None:
         """Answer requests to `path` (whose query contains `query`) with `answer`: a Reply, or
         any other value sent as JSON with status 200."""
         reply = answer if isinstance(answer, Reply) else Reply(answer)
         self._insert(_Route(path, _strs(query), method and method.upper(), reply))
 
-    def handle(self, path: str, fn: Handler, *, query: Mapping[str, Any] | None = None,
-               method: str | None = None) -> None:
+    def handle(
+        self,
+        path: str,
+        fn: Handler,
+        *,
+        query: Mapping[str, Any] | None = None,
+        method: str | None = None,
+    ) -> None:
         """Answer requests to `path` (or every path under it when it ends in `*`) with
         `fn(request)`."""
         self._insert(_Route(path, _strs(query), method and method.upper(), fn))
@@ -173,8 +200,10 @@ class FakeAPI:
         for path, (status, headers, body) in table.items():
             headers = dict(headers)
             ctype = headers.pop("Content-Type", headers.pop("content-type", "application/json"))
-            self.add(prefix + path, Reply(status=status, headers=headers, raw=bytes(body),
-                                          content_type=ctype))
+            self.add(
+                prefix + path,
+                Reply(status=status, headers=headers, raw=bytes(body), content_type=ctype),
+            )
 
     def _insert(self, route: _Route) -> None:
         with self._lock:
@@ -228,8 +257,10 @@ class FakeAPI:
 
     def _scripted_specific(self, req: Request) -> bool:
         """Whether a query-specific script also waits for this request (it goes first)."""
-        return any(q and queue and path == req.path and all(req.query.get(k) == v for k, v in q)
-                   for (path, q), queue in self._script.items())
+        return any(
+            q and queue and path == req.path and all(req.query.get(k) == v for k, v in q)
+            for (path, q), queue in self._script.items()
+        )
 
     def answer(self, req: Request) -> Reply:
         """The route's answer to `req` (no faults, no rate limit)."""
@@ -272,15 +303,22 @@ def _handler_class(api: FakeAPI) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             parts = urlsplit(self.path)
-            req = Request(self.command, parts.path, dict(parse_qsl(parts.query)), self.headers,
-                          body, api.url + self.path)
+            req = Request(
+                self.command,
+                parts.path,
+                dict(parse_qsl(parts.query)),
+                self.headers,
+                body,
+                api.url + self.path,
+            )
             action = api._next(req)
             if isinstance(action, Slow):
                 time.sleep(action.seconds)
                 action = None
             if isinstance(action, Reset):
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                           struct.pack("ii", 1, 0))
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
                 self.connection.close()
                 self.close_connection = True
                 return
@@ -300,7 +338,7 @@ def _handler_class(api: FakeAPI) -> type[BaseHTTPRequestHandler]:
                 return
             self.wfile.write(data)
 
-        do_GET = do_POST = do_PUT = do_DELETE = _serve  # noqa: N815 - http.server's naming
+        do_GET = do_POST = do_PUT = do_DELETE = _serve
 
         def log_message(self, *args: Any) -> None:  # quiet: tests and the demo print their own
             pass

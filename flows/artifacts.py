@@ -17,9 +17,15 @@ async def publish_artifacts(result: RunResult) -> None:
     from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
     try:
-        await acreate_table_artifact(table=report_table(result), key=TABLE_KEY,
-                              description=f"Coverage per scenario, {result.as_of_date}")
-        await acreate_markdown_artifact(markdown=summary_markdown(result), key=SUMMARY_KEY,
-                                 description=f"capcover run {result.run_id}")
+        await acreate_table_artifact(
+            table=report_table(result),
+            key=TABLE_KEY,
+            description=f"Coverage per scenario, {result.as_of_date}",
+        )
+        await acreate_markdown_artifact(
+            markdown=summary_markdown(result),
+            key=SUMMARY_KEY,
+            description=f"capcover run {result.run_id}",
+        )
     except Exception as exc:  # noqa: BLE001 - artifacts are a view, not the record
         log.warning("could not publish Prefect artifacts: %s", exc)

@@ -41,9 +41,11 @@ class BackfillUsageError(Exception):
 
 
 def days_error(days: int) -> str:
-    return (f"--days {days}: CoinGecko's public and demo plans reach back {MAX_DAYS_LIMITED} "
-            f"days at most (error 10012) — use --days {MAX_DAYS_LIMITED} or less, or a paid "
-            f"plan with full history (CAPCOVER_COINGECKO_PLAN=pro)")
+    return (
+        f"--days {days}: CoinGecko's public and demo plans reach back {MAX_DAYS_LIMITED} "
+        f"days at most (error 10012) — use --days {MAX_DAYS_LIMITED} or less, or a paid "
+        f"plan with full history (CAPCOVER_COINGECKO_PLAN=pro)"
+    )
 
 
 def check_days(days: int, plan: str) -> None:
@@ -76,7 +78,7 @@ class BackfillResult:
     constituents_as_of: date | None = None
 
     def summary_text(self) -> str:
-        span = (f"{self.first_day} .. {self.last_day}" if self.first_day else "no days")
+        span = f"{self.first_day} .. {self.last_day}" if self.first_day else "no days"
         lines = [
             f"capcover backfill {self.job_id}{' (resumed)' if self.resumed else ''}: "
             f"{self.days} days of history for {self.coins_total} constituent(s)"
@@ -90,10 +92,12 @@ class BackfillResult:
             f"basis 'history'",
         ]
         if self.days_kept_category:
-            lines.append(f"  kept {len(self.days_kept_category)} day(s) already reported by "
-                         f"daily runs (basis 'category'): "
-                         f"{', '.join(str(d) for d in self.days_kept_category[:5])}"
-                         + (" …" if len(self.days_kept_category) > 5 else ""))
+            lines.append(
+                f"  kept {len(self.days_kept_category)} day(s) already reported by "
+                f"daily runs (basis 'category'): "
+                f"{', '.join(str(d) for d in self.days_kept_category[:5])}"
+                + (" …" if len(self.days_kept_category) > 5 else "")
+            )
         return "\n".join(lines)
 
 
@@ -124,6 +128,7 @@ class _CoinWriter(threading.Thread):
                 try:
                     first = self.inbox.get(timeout=self.idle_s if wh is not None else None)
                 except queue.Empty:
+                    assert wh is not None  # without an open warehouse the wait is unbounded
                     wh.close()
                     wh = None
                     continue
@@ -139,22 +144,25 @@ class _CoinWriter(threading.Thread):
                     continue  # after an error: drain; the fetching thread stops at put()
                 try:
                     if wh is None:
-                        wh = open_warehouse(self.settings.db,
-                                            lock_budget_s=self.settings.lock_budget_s)
+                        wh = open_warehouse(
+                            self.settings.db, lock_budget_s=self.settings.lock_budget_s
+                        )
                     # Whole coins only: one transaction per coin when coins trickle in (slow
                     # plans), several whole coins per transaction when the fetcher outpaces a
                     # commit (~10-80 ms each). A kill loses only uncommitted, unfinished coins.
                     try:
                         with wh.transaction():
-                            hist.store_charts(wh, self.job_id, self.run_id, coins,
-                                              parse=parse_market_chart)
+                            hist.store_charts(
+                                wh, self.job_id, self.run_id, coins, parse=parse_market_chart
+                            )
                         self.written += len(coins)
                     except BadPayload:
                         # Keep the coins fetched before the malformed one, then stop on it.
                         for coin in coins:
                             with wh.transaction():
-                                hist.store_charts(wh, self.job_id, self.run_id, [coin],
-                                                  parse=parse_market_chart)
+                                hist.store_charts(
+                                    wh, self.job_id, self.run_id, [coin], parse=parse_market_chart
+                                )
                             self.written += 1
                 except BaseException as exc:  # noqa: BLE001 - handed to the fetching thread
                     self.error = exc
@@ -162,8 +170,13 @@ class _CoinWriter(threading.Thread):
             if wh is not None:
                 wh.close()
 
-    def put(self, coin_id: str, chart_seq: int | None, fetched_at: datetime,
-            raws: list[tuple[int, RawResponse]]) -> None:
+    def put(
+        self,
+        coin_id: str,
+        chart_seq: int | None,
+        fetched_at: datetime,
+        raws: list[tuple[int, RawResponse]],
+    ) -> None:
         if self.error is not None:
             raise self.error
         self.inbox.put(hist.ChartLoad(coin_id, chart_seq, fetched_at, raws))
@@ -185,11 +198,20 @@ def _progress(console):
     )
 
     return Progress(
-        TextColumn("backfill"), BarColumn(), MofNCompleteColumn(), TextColumn("coins"),
-        TextColumn("· {task.fields[requests]} req · rate-limit waits "
-                   "{task.fields[waited]:.0f} s · 429s {task.fields[r429]}"),
-        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-        console=console, disable=not console.is_terminal, transient=False,
+        TextColumn("backfill"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("coins"),
+        TextColumn(
+            "· {task.fields[requests]} req · rate-limit waits "
+            "{task.fields[waited]:.0f} s · 429s {task.fields[r429]}"
+        ),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+        transient=False,
     )
 
 
@@ -225,8 +247,7 @@ def run_backfill(settings: Settings, days: int, *, console=None) -> BackfillResu
             for coins in snap.constituents.values():
                 for c in coins:
                     ranked[c.id] = max(ranked.get(c.id, -1.0), c.market_cap_usd or -1.0)
-            coins = sorted(ranked, key=lambda cid: (-ranked[cid], cid))
-            members = (snap.as_of_date, coins)
+            members = (snap.as_of_date, sorted(ranked, key=lambda cid: (-ranked[cid], cid)))
         sector_raws = numbered(list(client.archive))
         client.archive.clear()
         with open_warehouse(settings.db, lock_budget_s=settings.lock_budget_s) as wh:
@@ -243,8 +264,14 @@ def run_backfill(settings: Settings, days: int, *, console=None) -> BackfillResu
     t0 = time.monotonic()
     try:
         with _progress(console) as progress:
-            task = progress.add_task("coins", total=job.coins, completed=job.coins - len(pending),
-                                     requests=stats.requests, waited=0.0, r429=0)
+            task = progress.add_task(
+                "coins",
+                total=job.coins,
+                completed=job.coins - len(pending),
+                requests=stats.requests,
+                waited=0.0,
+                r429=0,
+            )
             for coin_id in pending:
                 raw: RawResponse | None
                 try:
@@ -261,9 +288,13 @@ def run_backfill(settings: Settings, days: int, *, console=None) -> BackfillResu
                 writer.put(coin_id, chart_seq, datetime.now(UTC), raws)
                 client.archive.clear()
                 fetched += 1
-                progress.update(task, advance=1, requests=stats.requests,
-                                waited=stats.throttle_wait_s + stats.retry_wait_s,
-                                r429=stats.rate_limited)
+                progress.update(
+                    task,
+                    advance=1,
+                    requests=stats.requests,
+                    waited=stats.throttle_wait_s + stats.retry_wait_s,
+                    r429=stats.rate_limited,
+                )
     finally:
         fetch_elapsed = time.monotonic() - t0
         writer.close()  # fetched coins land even when interrupted
@@ -271,10 +302,19 @@ def run_backfill(settings: Settings, days: int, *, console=None) -> BackfillResu
         raise writer.error
 
     result = BackfillResult(
-        job_id=job.job_id, run_id=run_id, days=days, resumed=resumed, coins_total=job.coins,
-        coins_fetched=fetched, coins_done=0, coins_missing=0, http_requests=stats.requests,
-        rate_limited=stats.rate_limited, throttle_wait_s=stats.throttle_wait_s,
-        retry_wait_s=stats.retry_wait_s, fetch_elapsed_s=fetch_elapsed,
+        job_id=job.job_id,
+        run_id=run_id,
+        days=days,
+        resumed=resumed,
+        coins_total=job.coins,
+        coins_fetched=fetched,
+        coins_done=0,
+        coins_missing=0,
+        http_requests=stats.requests,
+        rate_limited=stats.rate_limited,
+        throttle_wait_s=stats.throttle_wait_s,
+        retry_wait_s=stats.retry_wait_s,
+        fetch_elapsed_s=fetch_elapsed,
         constituents_as_of=job.constituents_as_of,
     )
     # Only the curated file: it holds dated, published prices for past days. Live rental feeds
@@ -290,19 +330,32 @@ def run_backfill(settings: Settings, days: int, *, console=None) -> BackfillResu
             result.coins_done = counts.get("done", 0)
             result.coins_missing = counts.get("missing", 0)
             load.record_run(
-                wh, run_id=run_id, kind="backfill", started_at=started,
-                finished_at=datetime.now(UTC), status="ok", as_of_date=result.last_day,
-                http_requests=stats.requests, http_retries=stats.retries,
-                rate_limited=stats.rate_limited, reports_written=result.report_rows,
+                wh,
+                run_id=run_id,
+                kind="backfill",
+                started_at=started,
+                finished_at=datetime.now(UTC),
+                status="ok",
+                as_of_date=result.last_day,
+                http_requests=stats.requests,
+                http_retries=stats.retries,
+                rate_limited=stats.rate_limited,
+                reports_written=result.report_rows,
                 sources_failed=[b.source for b in quotes if b.error],
-                summary={"job_id": job.job_id, "days": days, "coins": job.coins,
-                         "fetched": fetched, "resumed": resumed},
+                summary={
+                    "job_id": job.job_id,
+                    "days": days,
+                    "coins": job.coins,
+                    "fetched": fetched,
+                    "resumed": resumed,
+                },
             )
     return result
 
 
-def write_history_reports(wh, settings: Settings, job_id: str, run_id: str,
-                          result: BackfillResult) -> None:
+def write_history_reports(
+    wh, settings: Settings, job_id: str, run_id: str, result: BackfillResult
+) -> None:
     """A report row per day and scenario from the job's history (inside the caller's
     transaction). Days with category-basis rows from daily runs are kept as they are."""
     keep = hist.category_report_days(wh)
@@ -318,8 +371,10 @@ def write_history_reports(wh, settings: Settings, job_id: str, run_id: str,
             continue
         valid_from = max((d for d in quote_days if d <= day), default=None)
         if stats is None or valid_from != stats_as_of:
-            stats, stats_as_of = price_stats(load.quote_points(wh, day),
-                                             max_age=settings.price_max_age()), valid_from
+            stats, stats_as_of = (
+                price_stats(load.quote_points(wh, day), max_age=settings.price_max_age()),
+                valid_from,
+            )
         day_rows, _skipped = build_reports(sector, scenarios, stats, run_id)
         rows.extend(day_rows)
         result.days_reported += 1

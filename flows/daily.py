@@ -45,7 +45,7 @@ def run_as_task(name: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any)
     as task inputs, a third of a second per run; the steps pass plain values, never futures.
     The task still receives the unwrapped value."""
     if name not in _TASKS:
-        _TASKS[name] = task(fn, name=name, cache_policy=NO_CACHE)
+        _TASKS[name] = task(name=name, cache_policy=NO_CACHE)(fn)
     return _TASKS[name](*(quote(a) for a in args), **{k: quote(v) for k, v in kwargs.items()})
 
 
@@ -64,12 +64,19 @@ async def _daily(kind: str, settings: Any, replay_at: Any) -> RunResult:
     # this context each task opens its own (an SSL context loaded from the CA bundle and a
     # server version check, 50-130 ms each, even for an http:// API).
     with SyncClientContext.get_or_create():
-        result = daily_sequence(settings, kind=kind, run=run_as_task, emit=emit,
-                                flow_run_id=flow_run.get_id(), clients=clients)
+        result = daily_sequence(
+            settings,
+            kind=kind,
+            run=run_as_task,
+            emit=emit,
+            flow_run_id=flow_run.get_id(),
+            clients=clients,
+        )
     # the report table + a markdown summary in the Prefect UI
     await publish_artifacts(result)
-    get_run_logger().info("run %s: as of %s, %d report rows", result.run_id, result.as_of_date,
-                          len(result.reports))
+    get_run_logger().info(
+        "run %s: as of %s, %d report rows", result.run_id, result.as_of_date, len(result.reports)
+    )
     return result
 
 

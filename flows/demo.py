@@ -80,15 +80,19 @@ def run_demo(db: Path = DEMO_DB) -> int:
     snapshot = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
     print(f"capcover demo — {snapshot['_label']}")
     anchor = snapshot["anchor"]
-    print(f"  anchored to the CoinDesk article: AI category ${anchor['market_cap_usd'] / 1e9:.0f}B"
-          f" on {anchor['date']}, H100 at ${anchor['h100_quote_usd']:,}")
+    print(
+        f"  anchored to the CoinDesk article: AI category ${anchor['market_cap_usd'] / 1e9:.0f}B"
+        f" on {anchor['date']}, H100 at ${anchor['h100_quote_usd']:,}"
+    )
     db = Path(db)
     for stale in (db, db.with_name(db.name + ".wal")):
         stale.unlink(missing_ok=True)  # the demo's own file: every demo starts from scratch
     with ReplayServer(snapshot) as url:
         settings = demo_settings(url + snapshot["api_root"], db)
-        print(f"\n1. backfill: {DEMO_DAYS} days of per-coin market charts "
-              f"(one request per constituent)")
+        print(
+            f"\n1. backfill: {DEMO_DAYS} days of per-coin market charts "
+            f"(one request per constituent)"
+        )
         backfill = run_backfill(settings, DEMO_DAYS)
         print(backfill.summary_text())
         print("\n2. the daily run (Prefect flow) on the replayed 2024-04-03")
@@ -103,5 +107,5 @@ def run_demo(db: Path = DEMO_DB) -> int:
     written = write_report_files(db, html=str(DEMO_HTML), png=str(DEMO_PNG))
     print("\nReport: " + ", ".join(str(p) for p in written) + "  (open the HTML offline)")
     query = "SELECT * FROM v_coverage_history WHERE crossed_one"
-    print(f"Query it: CAPCOVER_DB={db} capcover sql \"{query}\"")
+    print(f'Query it: CAPCOVER_DB={db} capcover sql "{query}"')
     return 0

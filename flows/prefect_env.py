@@ -43,8 +43,7 @@ class ApiSource:
     where: str
 
 
-def configured_api(environ: Mapping[str, str] | None = None,
-                   cwd: Path | None = None) -> ApiSource:
+def configured_api(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> ApiSource:
     """The Prefect API URL Prefect itself would use, read from the same places Prefect reads
     (the environment, `.env`, `prefect.toml`, `pyproject.toml` [tool.prefect], the active
     profile) without importing Prefect (an import costs seconds). `url` None means Prefect
@@ -56,8 +55,10 @@ def configured_api(environ: Mapping[str, str] | None = None,
     dotenv = _dotenv(cwd / ".env")
     if dotenv.get("PREFECT_API_URL"):
         return ApiSource(dotenv["PREFECT_API_URL"], f"PREFECT_API_URL in {cwd / '.env'}")
-    for name, keys in (("prefect.toml", ("api", "url")),
-                       ("pyproject.toml", ("tool", "prefect", "api", "url"))):
+    for name, keys in (
+        ("prefect.toml", ("api", "url")),
+        ("pyproject.toml", ("tool", "prefect", "api", "url")),
+    ):
         url = _toml_value(cwd / name, keys)
         if url:
             return ApiSource(str(url), f"{'.'.join(keys)} in {cwd / name}")
@@ -67,19 +68,24 @@ def configured_api(environ: Mapping[str, str] | None = None,
     url = data.get("profiles", {}).get(profile, {}).get("PREFECT_API_URL")
     if url:
         return ApiSource(str(url), f"Prefect profile '{profile}' in {path}")
-    return ApiSource(None, f"no PREFECT_API_URL in the environment or Prefect profile "
-                           f"'{profile}'")
+    return ApiSource(None, f"no PREFECT_API_URL in the environment or Prefect profile '{profile}'")
 
 
 def _profiles_path(env: Mapping[str, str], dotenv: dict[str, str], cwd: Path) -> Path:
     # Prefect's own order (prefect/settings/sources.py `_get_profiles_path`).
-    explicit = (env.get("PREFECT_PROFILES_PATH") or dotenv.get("PREFECT_PROFILES_PATH")
-                or _toml_value(cwd / "prefect.toml", ("profiles_path",))
-                or _toml_value(cwd / "pyproject.toml", ("tool", "prefect", "profiles_path")))
+    explicit = (
+        env.get("PREFECT_PROFILES_PATH")
+        or dotenv.get("PREFECT_PROFILES_PATH")
+        or _toml_value(cwd / "prefect.toml", ("profiles_path",))
+        or _toml_value(cwd / "pyproject.toml", ("tool", "prefect", "profiles_path"))
+    )
     if explicit:
         return Path(str(explicit)).expanduser()
-    home = Path(env["PREFECT_HOME"]).expanduser() if env.get("PREFECT_HOME") \
+    home = (
+        Path(env["PREFECT_HOME"]).expanduser()
+        if env.get("PREFECT_HOME")
         else Path.home() / ".prefect"
+    )
     return home / "profiles.toml"
 
 

@@ -51,13 +51,16 @@ class RebuildResult:
 
     def summary_text(self, db) -> str:
         counts = ", ".join(f"{t} {n:,}" for t, n in self.rows.items())
-        return (f"capcover rebuild {self.run_id}: replayed {len(self.runs)} run(s) from the raw "
-                f"archive, no network\n  rows now: {counts}, report_daily {self.report_rows:,}\n"
-                f"  warehouse: {db}")
+        return (
+            f"capcover rebuild {self.run_id}: replayed {len(self.runs)} run(s) from the raw "
+            f"archive, no network\n  rows now: {counts}, report_daily {self.report_rows:,}\n"
+            f"  warehouse: {db}"
+        )
 
 
-def replay_daily(wh: Warehouse, settings: Settings, run_id: str, parsers: dict[str, Parser],
-                 scenarios: list) -> int:
+def replay_daily(
+    wh: Warehouse, settings: Settings, run_id: str, parsers: dict[str, Parser], scenarios: list
+) -> int:
     """One daily (or demo) run again, from its archive: returns its report rows. The fetch
     step is the archive; the load and model step is the daily sequence's own."""
     raws = load.raw_responses(wh, run_id)
@@ -72,8 +75,15 @@ def replay_daily(wh: Warehouse, settings: Settings, run_id: str, parsers: dict[s
         if source not in parsers:
             raise RebuildError(f"run {run_id}: no parser for source '{source}'")
         quotes.append(replay_batch(source, parsers[source], batch_raws, source in failed))
-    rows, _ = load_and_model(wh, snap, quotes, categories=categories, scenarios=scenarios,
-                             run_id=run_id, max_age=settings.price_max_age())
+    rows, _ = load_and_model(
+        wh,
+        snap,
+        quotes,
+        categories=categories,
+        scenarios=scenarios,
+        run_id=run_id,
+        max_age=settings.price_max_age(),
+    )
     return len(rows)
 
 
@@ -83,13 +93,14 @@ Replayer = Callable[[Warehouse, Settings, str, dict[str, Parser], list], int]
 REPLAYERS: dict[str, Replayer] = {"daily": replay_daily, "demo": replay_daily}
 
 
-def replay_backfill(wh: Warehouse, settings: Settings, run_id: str,
-                    parsers: dict[str, Parser], scenarios: list) -> int:
+def replay_backfill(
+    wh: Warehouse, settings: Settings, run_id: str, parsers: dict[str, Parser], scenarios: list
+) -> int:
     """`capcover rebuild` for a backfill run: its archived quotes again, then its history-basis
     reports from `coin_history` (re-derived beforehand by `rederive_history`: the coins of a
     job that was killed and resumed come from several invocations' archives)."""
-    summary = load.run_summary(wh, run_id)
-    job_id = json.loads(summary or "{}").get("job_id")
+    summary = json.loads(load.run_summary(wh, run_id) or "{}")
+    job_id = summary.get("job_id")
     if not job_id:
         raise RebuildError(f"backfill run {run_id}: no job id in its runs.summary")
     _market, batches = split_batches(load.raw_responses(wh, run_id), set(parsers))
@@ -97,9 +108,17 @@ def replay_backfill(wh: Warehouse, settings: Settings, run_id: str,
         if source not in parsers:
             raise RebuildError(f"backfill run {run_id}: no parser for source '{source}'")
         load.load_quotes(wh, replay_batch(source, parsers[source], raws).quotes, run_id)
-    days = json.loads(summary).get("days", 0)
-    result = BackfillResult(job_id=job_id, run_id=run_id, days=days, resumed=False,
-                            coins_total=0, coins_fetched=0, coins_done=0, coins_missing=0)
+    days = summary.get("days", 0)
+    result = BackfillResult(
+        job_id=job_id,
+        run_id=run_id,
+        days=days,
+        resumed=False,
+        coins_total=0,
+        coins_fetched=0,
+        coins_done=0,
+        coins_missing=0,
+    )
     write_history_reports(wh, settings, job_id, run_id, result)
     return result.report_rows
 
@@ -117,21 +136,22 @@ def rederive_history(wh: Warehouse) -> int:
         raise RebuildError(
             f"backfill job(s) {', '.join(unlinked[:3])}: finished coins without an archived "
             f"market chart — coin_history cannot be re-derived; rerun `capcover backfill` for "
-            f"them, nothing changed")
+            f"them, nothing changed"
+        )
     hist.clear_history(wh)
     written = 0
     batch: list[tuple[str, str, int, datetime]] = []
-    batch_job = None
+    batch_job = ""
     for job_id, coin_id, run_id, seq, finished_at in links:
         if batch and (job_id != batch_job or any(c == coin_id for c, *_ in batch)):
-            written += hist.load_charts(wh, batch_job, batch, parse=parse_market_chart,
-                                         progress=False)
+            written += hist.load_charts(
+                wh, batch_job, batch, parse=parse_market_chart, progress=False
+            )
             batch = []
         batch_job = job_id
         batch.append((coin_id, run_id, seq, finished_at))
     if batch:
-        written += hist.load_charts(wh, batch_job, batch, parse=parse_market_chart,
-                                         progress=False)
+        written += hist.load_charts(wh, batch_job, batch, parse=parse_market_chart, progress=False)
     return written
 
 
@@ -148,7 +168,8 @@ def rebuild(settings: Settings) -> RebuildResult:
             raise RebuildError(
                 f"runs of kind {', '.join(unknown)} cannot be replayed yet (no replayer in "
                 f"flows/rebuild.py) — refusing to rebuild rather than drop their rows; "
-                f"nothing changed")
+                f"nothing changed"
+            )
         ids = [r for r, _ in runs]
         with wh.transaction():
             for table in (*DERIVED_TABLES, "report_daily"):
@@ -157,26 +178,32 @@ def rebuild(settings: Settings) -> RebuildResult:
                 result.rows["coin_history"] = rederive_history(wh)
             except RebuildError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure: one line, nothing changed
                 first = (str(exc).splitlines() or [type(exc).__name__])[0]
-                raise RebuildError(f"coin_history does not re-derive: {first} — nothing "
-                                   f"changed") from None
+                raise RebuildError(
+                    f"coin_history does not re-derive: {first} — nothing changed"
+                ) from None
             for run_id, kind in runs:
                 try:
                     REPLAYERS[kind](wh, settings, run_id, parsers, scenarios)
                 except RebuildError:
                     raise
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - any failure: one line, no change
                     first = (str(exc).splitlines() or [type(exc).__name__])[0]
-                    raise RebuildError(f"run {run_id} does not replay: {first} — nothing "
-                                       f"changed") from None
+                    raise RebuildError(
+                        f"run {run_id} does not replay: {first} — nothing changed"
+                    ) from None
                 result.runs.append(run_id)
             for table in (*DERIVED_TABLES, "coin_history"):
                 result.rows[table] = store.row_count(wh, table)
             result.report_rows = store.row_count(wh, "report_daily")
             load.record_run(
-                wh, run_id=result.run_id, kind="rebuild", started_at=started,
-                finished_at=datetime.now(UTC), status="ok",
+                wh,
+                run_id=result.run_id,
+                kind="rebuild",
+                started_at=started,
+                finished_at=datetime.now(UTC),
+                status="ok",
                 reports_written=result.report_rows,
                 summary={"replayed": result.runs, "rows": result.rows},
             )

@@ -71,6 +71,7 @@ class MarketPull:
 
 # -- the steps -------------------------------------------------------------------------------
 
+
 def fetch_market(clients: Clients) -> MarketPull:
     client = clients.coingecko()
     snapshot = client.fetch_sector(clients.settings.categories)
@@ -86,8 +87,14 @@ def fetch_quotes(clients: Clients) -> list[QuoteBatch]:
 
 
 def load_and_model(
-    wh: Warehouse, snap: SectorSnapshot, quotes: list[QuoteBatch], *, categories: list[str],
-    scenarios: list[Scenario], run_id: str, max_age: MaxAge | None = None,
+    wh: Warehouse,
+    snap: SectorSnapshot,
+    quotes: list[QuoteBatch],
+    *,
+    categories: list[str],
+    scenarios: list[Scenario],
+    run_id: str,
+    max_age: MaxAge | None = None,
 ) -> tuple[list[ReportRow], list[tuple[str, str]]]:
     """Typed rows of one pull, then the model stage for its day: read the inputs back from the
     warehouse, compute, replace that day's report rows (inside the caller's transaction)."""
@@ -104,7 +111,7 @@ def load_and_model(
     return rows, skipped
 
 
-class DryRunRollback(Exception):  # noqa: N818 - a control-flow signal, not an error
+class DryRunRollback(Exception):
     """Raised inside the run's transaction by a dry run so that nothing is committed."""
 
     def __init__(self, result: RunResult) -> None:
@@ -113,7 +120,12 @@ class DryRunRollback(Exception):  # noqa: N818 - a control-flow signal, not an e
 
 
 def hold_implausible(
-    wh: Warehouse, settings: Settings, rows: list[ReportRow], *, day: date, run_id: str,
+    wh: Warehouse,
+    settings: Settings,
+    rows: list[ReportRow],
+    *,
+    day: date,
+    run_id: str,
     first_seq: int,
 ) -> tuple[list[ReportRow], list[tuple[str, str]]]:
     """The plausibility hook (model/plausibility.py), inside the run's transaction.
@@ -123,30 +135,55 @@ def hold_implausible(
     report loses today's report row (the day's rows are rewritten without it), gets a
     `quarantine` row (source 'model', the reason, the held-back row as JSON) and is returned
     with its reason, so it fires no alert and the run summary lists it."""
-    if rows and (why := check_sector_cap(rows[0].sector_market_cap_usd,
-                                         low_usd=settings.sector_cap_min_usd,
-                                         high_usd=settings.sector_cap_max_usd)):
+    if rows and (
+        why := check_sector_cap(
+            rows[0].sector_market_cap_usd,
+            low_usd=settings.sector_cap_min_usd,
+            high_usd=settings.sector_cap_max_usd,
+        )
+    ):
         raise ImplausibleData(f"{day}: {why}")
     previous = previous_reports(wh, day, [r.scenario for r in rows])
-    held = {v.scenario: v.reason for v in check_moves(rows, previous,
-                                                      max_move=settings.max_daily_move)
-            if v.quarantined}
+    held = {
+        v.scenario: v.reason or "implausible move"
+        for v in check_moves(rows, previous, max_move=settings.max_daily_move)
+        if v.quarantined
+    }
     if not held:
         return rows, []
     kept = [r for r in rows if r.scenario not in held]
     load.replace_reports(wh, day, kept)
-    load.load_quarantine(wh, run_id, [
-        Quarantined(source="model", endpoint="report_daily", record_key=f"{day}/{r.scenario}",
-                    reason=held[r.scenario], record_json=json.dumps(
-                        asdict(r), default=str))
-        for r in rows if r.scenario in held], first_seq=first_seq)
+    load.load_quarantine(
+        wh,
+        run_id,
+        [
+            Quarantined(
+                source="model",
+                endpoint="report_daily",
+                record_key=f"{day}/{r.scenario}",
+                reason=held[r.scenario],
+                record_json=json.dumps(asdict(r), default=str),
+            )
+            for r in rows
+            if r.scenario in held
+        ],
+        first_seq=first_seq,
+    )
     return kept, [(name, f"quarantined: {reason}") for name, reason in held.items()]
 
 
 def load_and_report(
-    wh: Warehouse, settings: Settings, *, run_id: str, kind: str, started_at: datetime,
-    market: MarketPull, quotes: list[QuoteBatch], channel_ids: list[str],
-    step_durations: dict[str, float] | None = None, flow_run_id: str | None = None,
+    wh: Warehouse,
+    settings: Settings,
+    *,
+    run_id: str,
+    kind: str,
+    started_at: datetime,
+    market: MarketPull,
+    quotes: list[QuoteBatch],
+    channel_ids: list[str],
+    step_durations: dict[str, float] | None = None,
+    flow_run_id: str | None = None,
     dry_run: bool = False,
 ) -> RunResult:
     """Archive, load, model, report and fire alerts in ONE transaction: all of it lands, or
@@ -159,33 +196,66 @@ def load_and_report(
     feed_errors = {b.source: b.error for b in quotes if b.error}
     with wh.transaction():
         load.archive_raw(wh, run_id, market.raws + [r for b in quotes for r in b.raws])
-        rows, skipped = load_and_model(wh, snap, quotes, categories=settings.categories,
-                                       scenarios=settings.scenarios(), run_id=run_id,
-                                       max_age=settings.price_max_age())
-        rows, held = hold_implausible(wh, settings, rows, day=snap.as_of_date, run_id=run_id,
-                                      first_seq=len(quarantined) + 1)
+        rows, skipped = load_and_model(
+            wh,
+            snap,
+            quotes,
+            categories=settings.categories,
+            scenarios=settings.scenarios(),
+            run_id=run_id,
+            max_age=settings.price_max_age(),
+        )
+        rows, held = hold_implausible(
+            wh, settings, rows, day=snap.as_of_date, run_id=run_id, first_seq=len(quarantined) + 1
+        )
         skipped = skipped + held
-        alerts = fire_alerts(wh, settings.alert_rule_config(), rows, day=snap.as_of_date,
-                             run_id=run_id, failed_feeds=feed_errors, channel_ids=channel_ids)
+        alerts = fire_alerts(
+            wh,
+            settings.alert_rule_config(),
+            rows,
+            day=snap.as_of_date,
+            run_id=run_id,
+            failed_feeds=feed_errors,
+            channel_ids=channel_ids,
+        )
         result = RunResult(
-            run_id=run_id, kind=kind, as_of_date=snap.as_of_date, reports=rows,
-            skipped=skipped, quarantined=len(quarantined) + len(held),
-            duplicates_dropped=snap.duplicates_dropped, http_requests=market.stats.requests,
-            http_retries=market.stats.retries, rate_limited=market.stats.rate_limited,
-            sources_failed=failed, feed_errors=feed_errors,
+            run_id=run_id,
+            kind=kind,
+            as_of_date=snap.as_of_date,
+            reports=rows,
+            skipped=skipped,
+            quarantined=len(quarantined) + len(held),
+            duplicates_dropped=snap.duplicates_dropped,
+            http_requests=market.stats.requests,
+            http_retries=market.stats.retries,
+            rate_limited=market.stats.rate_limited,
+            sources_failed=failed,
+            feed_errors=feed_errors,
             sector_market_cap_usd=rows[0].sector_market_cap_usd if rows else None,
-            alerts=alerts, dry_run=dry_run, explanations=explain_all(wh, rows),
+            alerts=alerts,
+            dry_run=dry_run,
+            explanations=explain_all(wh, rows),
         )
         load.record_run(
-            wh, run_id=run_id, kind=kind, started_at=started_at, finished_at=datetime.now(UTC),
-            status="ok", as_of_date=snap.as_of_date, http_requests=result.http_requests,
-            http_retries=result.http_retries, rate_limited=result.rate_limited,
-            quarantined=result.quarantined, duplicates_dropped=result.duplicates_dropped,
-            reports_written=len(rows), sources_failed=failed, summary=result.summary(),
-            step_durations={**(step_durations or {}),
-                            "load_model_report": time.monotonic() - t0},
+            wh,
+            run_id=run_id,
+            kind=kind,
+            started_at=started_at,
+            finished_at=datetime.now(UTC),
+            status="ok",
+            as_of_date=snap.as_of_date,
+            http_requests=result.http_requests,
+            http_retries=result.http_retries,
+            rate_limited=result.rate_limited,
+            quarantined=result.quarantined,
+            duplicates_dropped=result.duplicates_dropped,
+            reports_written=len(rows),
+            sources_failed=failed,
+            summary=result.summary(),
+            step_durations={**(step_durations or {}), "load_model_report": time.monotonic() - t0},
             coins_loaded=sum(len(c) for c in snap.constituents.values()),
-            quotes_loaded=sum(len(b.quotes) for b in quotes), flow_run_id=flow_run_id,
+            quotes_loaded=sum(len(b.quotes) for b in quotes),
+            flow_run_id=flow_run_id,
         )
         if dry_run:
             raise DryRunRollback(result)  # roll back everything this run wrote
@@ -193,27 +263,46 @@ def load_and_report(
 
 
 def store_and_publish(
-    settings: Settings, *, run_id: str, kind: str, started_at: datetime, market: MarketPull,
-    quotes: list[QuoteBatch], channel_ids: list[str], step_durations: dict[str, float],
-    flow_run_id: str | None = None, dry_run: bool = False,
+    settings: Settings,
+    *,
+    run_id: str,
+    kind: str,
+    started_at: datetime,
+    market: MarketPull,
+    quotes: list[QuoteBatch],
+    channel_ids: list[str],
+    step_durations: dict[str, float],
+    flow_run_id: str | None = None,
+    dry_run: bool = False,
 ) -> RunResult:
     """`load_and_report`, then the Parquet snapshot from the committed data on the same
     connection; the write lock is held only for this step."""
     with open_warehouse(settings.db, lock_budget_s=settings.lock_budget_s) as wh:
         try:
             result = load_and_report(
-                wh, settings, run_id=run_id, kind=kind, started_at=started_at, market=market,
-                quotes=quotes, channel_ids=channel_ids, step_durations=step_durations,
-                flow_run_id=flow_run_id, dry_run=dry_run)
+                wh,
+                settings,
+                run_id=run_id,
+                kind=kind,
+                started_at=started_at,
+                market=market,
+                quotes=quotes,
+                channel_ids=channel_ids,
+                step_durations=step_durations,
+                flow_run_id=flow_run_id,
+                dry_run=dry_run,
+            )
         except DryRunRollback as rollback:
             return rollback.result
-        publish_after_run(wh, settings, run_id=result.run_id, kind=result.kind,
-                          as_of_date=result.as_of_date)
+        publish_after_run(
+            wh, settings, run_id=result.run_id, kind=result.kind, as_of_date=result.as_of_date
+        )
     return result
 
 
-def publish_after_run(wh: Warehouse, settings: Settings, *, run_id: str, kind: str,
-                      as_of_date: date) -> Path | None:
+def publish_after_run(
+    wh: Warehouse, settings: Settings, *, run_id: str, kind: str, as_of_date: date
+) -> Path | None:
     """Right after the run committed, on the writer's connection.
 
     A publishing failure does not undo the run (its data is committed and correct): it is
@@ -222,12 +311,14 @@ def publish_after_run(wh: Warehouse, settings: Settings, *, run_id: str, kind: s
     target = publish_target(settings, kind)
     t0 = time.monotonic()
     try:
-        folder = snapshot.publish_snapshot(wh, target, run_id=run_id, as_of_date=as_of_date,
-                                  keep=settings.publish_keep)
+        folder = snapshot.publish_snapshot(
+            wh, target, run_id=run_id, as_of_date=as_of_date, keep=settings.publish_keep
+        )
     except Exception as exc:  # noqa: BLE001 - the run itself succeeded
         text = one_line(exc)
-        log.warning("run %s: publishing the Parquet snapshot to %s failed: %s",
-                    run_id, target, text)
+        log.warning(
+            "run %s: publishing the Parquet snapshot to %s failed: %s", run_id, target, text
+        )
         snapshot.record_publish_failure(wh, run_id, f"publish to {target} failed: {text}"[:500])
         return None
     steps = snapshot.step_durations(wh, run_id)
@@ -256,9 +347,15 @@ def record_failure(
     try:
         with open_warehouse(settings.db, lock_budget_s=budget) as wh:
             with wh.transaction():
-                load.record_run(wh, run_id=run_id, kind=kind, started_at=started_at,
-                                finished_at=datetime.now(UTC), status="failed",
-                                message=one_line(error))
+                load.record_run(
+                    wh,
+                    run_id=run_id,
+                    kind=kind,
+                    started_at=started_at,
+                    finished_at=datetime.now(UTC),
+                    status="failed",
+                    message=one_line(error),
+                )
     except Exception as exc:  # noqa: BLE001 - the original error matters more
         log.warning("could not record the failed run: %s", one_line(exc))
 
@@ -272,6 +369,7 @@ def channel_ids_for(settings: Settings, emit: Callable[..., object] | None) -> l
 
 
 # -- the sequence ----------------------------------------------------------------------------
+
 
 def daily_sequence(
     settings: Settings,
@@ -297,10 +395,20 @@ def daily_sequence(
         t0 = time.monotonic()
         quotes = run("ingest-gpu-quotes", fetch_quotes, clients)
         steps["fetch_quotes"] = time.monotonic() - t0
-        result = run("load-model-report", store_and_publish, settings, run_id=run_id,
-                     kind=kind, started_at=started, market=market, quotes=quotes,
-                     channel_ids=channel_ids_for(settings, emit), step_durations=steps,
-                     flow_run_id=flow_run_id, dry_run=dry_run)
+        result = run(
+            "load-model-report",
+            store_and_publish,
+            settings,
+            run_id=run_id,
+            kind=kind,
+            started_at=started,
+            market=market,
+            quotes=quotes,
+            channel_ids=channel_ids_for(settings, emit),
+            step_durations=steps,
+            flow_run_id=flow_run_id,
+            dry_run=dry_run,
+        )
     except Exception as exc:
         if not dry_run:
             record_failure(settings, run_id=run_id, kind=kind, started_at=started, error=exc)
@@ -312,7 +420,8 @@ def daily_sequence(
     return replace(result, delivery=delivery)
 
 
-def run_daily(settings: Settings, *, kind: str = "daily",
-              clients: Clients | None = None) -> RunResult:
+def run_daily(
+    settings: Settings, *, kind: str = "daily", clients: Clients | None = None
+) -> RunResult:
     """The daily sequence as plain calls, no orchestrator."""
     return daily_sequence(settings, kind=kind, clients=clients)

@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 FLOW_NAME = "capcover-daily"
 DEPLOYMENT_NAME = "daily"
 FULL_NAME = f"{FLOW_NAME}/{DEPLOYMENT_NAME}"
-START_HINT = ("start one with `prefect server start`, then "
-              "`export PREFECT_API_URL=http://127.0.0.1:4200/api`")
+START_HINT = (
+    "start one with `prefect server start`, then `export PREFECT_API_URL=http://127.0.0.1:4200/api`"
+)
 
 
 def api_session(retries: int = 5) -> requests.Session:
@@ -45,8 +46,16 @@ def api_session(retries: int = 5) -> requests.Session:
     from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
 
-    retry = Retry(total=retries, connect=0, read=0, status=retries, backoff_factor=0.25,
-                  status_forcelist=(429, 502, 503), allowed_methods=None, raise_on_status=False)
+    retry = Retry(
+        total=retries,
+        connect=0,
+        read=0,
+        status=retries,
+        backoff_factor=0.25,
+        status_forcelist=(429, 502, 503),
+        allowed_methods=None,
+        raise_on_status=False,
+    )
     session = requests.Session()
     session.headers["Connection"] = "close"
     session.mount("http://", HTTPAdapter(max_retries=retry))
@@ -63,7 +72,8 @@ def check_server(api_url: str | None, timeout_s: float = 3.0) -> str:
     if not api_url:
         raise PrefectUnavailable(
             f"capcover serve needs a running Prefect server (PREFECT_API_URL is not set; "
-            f"the temporary server cannot schedule): {START_HINT}")
+            f"the temporary server cannot schedule): {START_HINT}"
+        )
     import requests
 
     url = api_url.rstrip("/")
@@ -91,7 +101,8 @@ def serve(settings) -> None:
         name=DEPLOYMENT_NAME,
         schedules=[schedule],
         global_limit=ConcurrencyLimitConfig(
-            limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+            limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+        ),
         description="capcover daily: CoinGecko + GPU quotes -> DuckDB -> coverage report",
         tags=["capcover"],
         # Keep the schedule active while serve is down: runs missed meanwhile go Late and
@@ -104,6 +115,7 @@ def serve(settings) -> None:
 
 
 # -- the next scheduled run, for `capcover status` (plain HTTP: no Prefect import) -----------
+
 
 @dataclass
 class NextRun:
@@ -130,8 +142,12 @@ def next_scheduled_from_api(api_url: str, timeout_s: float = 3.0) -> NextRun | N
             "sort": "EXPECTED_START_TIME_ASC",
             "limit": 1,
         }
-        runs = http.post(f"{url}/flow_runs/filter", data=json.dumps(body),
-                             headers={"content-type": "application/json"}, timeout=timeout_s)
+        runs = http.post(
+            f"{url}/flow_runs/filter",
+            data=json.dumps(body),
+            headers={"content-type": "application/json"},
+            timeout=timeout_s,
+        )
         runs.raise_for_status()
     except (requests.RequestException, ValueError, KeyError):
         return None
@@ -155,8 +171,11 @@ def next_scheduled(settings) -> NextRun:
     else:
         why = "PREFECT_API_URL not set"
     at = next_run(settings.schedule_cron, settings.schedule_timezone)
-    return NextRun(at, f"computed from schedule_cron '{settings.schedule_cron}' "
-                       f"({settings.schedule_timezone}); {why}")
+    return NextRun(
+        at,
+        f"computed from schedule_cron '{settings.schedule_cron}' "
+        f"({settings.schedule_timezone}); {why}",
+    )
 
 
 def cmd_serve(settings) -> int:
@@ -169,9 +188,12 @@ def cmd_serve(settings) -> int:
         print(f"capcover: error: {exc}", file=sys.stderr)
         return 2
     at = next_run(settings.schedule_cron, settings.schedule_timezone)
-    print(f"capcover serve: deployment {FULL_NAME} on {api}, cron '{settings.schedule_cron}' "
-          f"({settings.schedule_timezone}), next run {at.isoformat()}; one run at a time, "
-          f"missed runs caught up once. Ctrl-C stops serving (the schedule stays).", flush=True)
+    print(
+        f"capcover serve: deployment {FULL_NAME} on {api}, cron '{settings.schedule_cron}' "
+        f"({settings.schedule_timezone}), next run {at.isoformat()}; one run at a time, "
+        f"missed runs caught up once. Ctrl-C stops serving (the schedule stays).",
+        flush=True,
+    )
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     try:
         serve(settings)
@@ -179,11 +201,17 @@ def cmd_serve(settings) -> int:
         pass
     except Exception as exc:  # noqa: BLE001 - e.g. the server went away: one line, exit 1
         text = str(exc).strip().splitlines()
-        print(f"capcover: error: serving {FULL_NAME} stopped: "
-              f"{text[0] if text else type(exc).__name__}", file=sys.stderr)
+        print(
+            f"capcover: error: serving {FULL_NAME} stopped: "
+            f"{text[0] if text else type(exc).__name__}",
+            file=sys.stderr,
+        )
         return 1
-    print("capcover serve: stopped. The schedule stays on the server; runs that fall due "
-          "meanwhile are caught up once when `capcover serve` starts again.", flush=True)
+    print(
+        "capcover serve: stopped. The schedule stays on the server; runs that fall due "
+        "meanwhile are caught up once when `capcover serve` starts again.",
+        flush=True,
+    )
     return 0
 
 

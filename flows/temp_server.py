@@ -33,15 +33,35 @@ class BoundTemporaryServer(SubprocessASGIServer):
         read_end, write_end = os.pipe()  # both non-inheritable; the child gets `read_end` only
         self._parent_ends.append(write_end)
         # The same server as Prefect's own temporary one (prefect/server/api/server.py).
-        server_env = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
-                      "PREFECT__SERVER_FINAL": "1", PIPE_ENV: str(read_end)}
+        server_env = {
+            "PREFECT_UI_ENABLED": "0",
+            "PREFECT__SERVER_EPHEMERAL": "1",
+            "PREFECT__SERVER_FINAL": "1",
+            PIPE_ENV: str(read_end),
+        }
         try:
             return subprocess.Popen(
-                [sys.executable, str(CHILD), "--app-dir", str(prefect.__module_path__.parent),
-                 "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
-                 "--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
-                env={**os.environ, **server_env,
-                     **get_current_settings().to_environment_variables(exclude_unset=True)},
+                [
+                    sys.executable,
+                    str(CHILD),
+                    "--app-dir",
+                    str(prefect.__module_path__.parent),
+                    "--factory",
+                    "prefect.server.api.server:create_app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--log-level",
+                    "error",
+                    "--lifespan",
+                    "on",
+                ],
+                env={
+                    **os.environ,
+                    **server_env,
+                    **get_current_settings().to_environment_variables(exclude_unset=True),
+                },
                 pass_fds=(read_end,),
             )
         finally:

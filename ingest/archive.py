@@ -12,8 +12,9 @@ from capcover.ingest.quotes import QuoteBatch
 Parser = Callable[[list[RawResponse]], tuple[list[Quote], list[Quarantined]]]
 
 
-def split_batches(raws: list[RawResponse], sources: set[str]) -> tuple[list[RawResponse],
-                                                                      list[tuple[str, list]]]:
+def split_batches(
+    raws: list[RawResponse], sources: set[str]
+) -> tuple[list[RawResponse], list[tuple[str, list]]]:
     """Split one run's archive (in `seq` order) into the market part and per-provider batches.
 
     A live run archives CoinGecko's responses first, then each provider's `batch.raws` in
@@ -32,8 +33,9 @@ def split_batches(raws: list[RawResponse], sources: set[str]) -> tuple[list[RawR
     return market, batches
 
 
-def replay_batch(source: str, parse: Parser, raws: list[RawResponse],
-                 failed_live: bool = False) -> QuoteBatch:
+def replay_batch(
+    source: str, parse: Parser, raws: list[RawResponse], failed_live: bool = False
+) -> QuoteBatch:
     """What `ingest.quotes.collect` made of these raws: the same quotes, the same failures.
 
     `failed_live`: the run recorded this feed as failed. If its archived responses parse fine

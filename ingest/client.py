@@ -32,16 +32,31 @@ class HttpOptions:
 class ArchivingClient:
     """A client with one `HttpSession` and the archive of every response it received."""
 
-    def __init__(self, *, source: str, base_url: str, rate_per_minute: float,
-                 http: HttpOptions | None, status_mapping: StatusMapping,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        source: str,
+        base_url: str,
+        rate_per_minute: float,
+        http: HttpOptions | None,
+        status_mapping: StatusMapping,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         http = http or HttpOptions()
         self.archive: list[RawResponse] = []
         self.session = HttpSession(
-            source=source, base_url=base_url, rate_per_minute=rate_per_minute, headers=headers,
-            connect_timeout_s=http.connect_timeout_s, read_timeout_s=http.read_timeout_s,
-            deadline_s=http.deadline_s, max_body_bytes=http.max_body_bytes, retry=http.retry,
-            status_mapping=status_mapping, clock=http.clock, sleep=http.sleep,
+            source=source,
+            base_url=base_url,
+            rate_per_minute=rate_per_minute,
+            headers=headers,
+            connect_timeout_s=http.connect_timeout_s,
+            read_timeout_s=http.read_timeout_s,
+            deadline_s=http.deadline_s,
+            max_body_bytes=http.max_body_bytes,
+            retry=http.retry,
+            status_mapping=status_mapping,
+            clock=http.clock,
+            sleep=http.sleep,
         )
 
     @property

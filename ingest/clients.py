@@ -38,7 +38,10 @@ def http_options(
             read_timeout_s=settings.http_read_timeout_s,
             deadline_s=settings.http_deadline_s,
             max_body_bytes=int(settings.http_max_body_mb * 1024 * 1024),
-            retry=RetryPolicy(budget_s=settings.http_retry_budget_s), sleep=sleep, clock=clock),
+            retry=RetryPolicy(budget_s=settings.http_retry_budget_s),
+            sleep=sleep,
+            clock=clock,
+        ),
         max_skew_s=settings.max_clock_skew_s,
     )
 
@@ -49,7 +52,9 @@ def coingecko_client(
     """The CoinGecko client the settings describe."""
     key = settings.coingecko_api_key.get_secret_value() if settings.coingecko_api_key else None
     return CoinGeckoClient(
-        plan=settings.coingecko_plan, api_key=key, base_url=settings.coingecko_base_url,
+        plan=settings.coingecko_plan,
+        api_key=key,
+        base_url=settings.coingecko_base_url,
         rate_per_minute=settings.coingecko_rate_per_minute,
         **http_options(settings, sleep=sleep, clock=clock),
     )
@@ -70,7 +75,10 @@ def curated_quotes_path(settings: Settings) -> Path:
 
 
 def quote_providers(
-    settings: Settings, *, sleep: Sleep | None = None, clock: Clock | None = None,
+    settings: Settings,
+    *,
+    sleep: Sleep | None = None,
+    clock: Clock | None = None,
     now: Callable[[], datetime] | None = None,
 ) -> list[QuoteProvider]:
     """Every GPU quote source, each from its settings: the curated files, Vast.ai, RunPod and
@@ -82,19 +90,36 @@ def quote_providers(
     options = http_options(settings, sleep=sleep, clock=clock)
     # CoinGecko's /exchange_rates only when a curated quote is not in USD (and has no rate).
     rates = lambda: coingecko_client(  # noqa: E731
-        settings, sleep=sleep, clock=clock).exchange_rates()
+        settings, sleep=sleep, clock=clock
+    ).exchange_rates()
     providers: list[QuoteProvider] = [
-        CuratedQuotes(user_quotes_path(settings), rates_fetcher=rates,
-                      max_skew_s=settings.max_clock_skew_s),
-        VastAiClient(base_url=settings.vastai_base_url, gpu_names=settings.vastai_gpu_names,
-                     rate_per_minute=settings.vastai_rate_per_minute, now=now, **options),
-        RunPodClient(base_url=settings.runpod_base_url,
-                     rate_per_minute=settings.runpod_rate_per_minute, now=now, **options),
+        CuratedQuotes(
+            user_quotes_path(settings), rates_fetcher=rates, max_skew_s=settings.max_clock_skew_s
+        ),
+        VastAiClient(
+            base_url=settings.vastai_base_url,
+            gpu_names=settings.vastai_gpu_names,
+            rate_per_minute=settings.vastai_rate_per_minute,
+            now=now,
+            **options,
+        ),
+        RunPodClient(
+            base_url=settings.runpod_base_url,
+            rate_per_minute=settings.runpod_rate_per_minute,
+            now=now,
+            **options,
+        ),
     ]
     if settings.gpuhunt_providers:
-        providers.append(GpuhuntClient(
-            base_url=settings.gpuhunt_base_url, providers=settings.gpuhunt_providers,
-            rate_per_minute=settings.gpuhunt_rate_per_minute, now=now, **options))
+        providers.append(
+            GpuhuntClient(
+                base_url=settings.gpuhunt_base_url,
+                providers=settings.gpuhunt_providers,
+                rate_per_minute=settings.gpuhunt_rate_per_minute,
+                now=now,
+                **options,
+            )
+        )
     return providers
 
 

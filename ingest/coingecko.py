@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pycoingecko import CoinGeckoAPI
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from capcover.ingest.client import ArchivingClient, HttpOptions
 from capcover.ingest.errors import (
@@ -101,7 +101,8 @@ def _load_json(raw: RawResponse) -> Any:
     except (ValueError, RecursionError) as exc:
         raise BadPayload(
             f"coingecko {raw.endpoint}: expected JSON, got {json_problem(raw.body, exc)} — the "
-            f"API or a proxy sent a non-API answer; retry later", endpoint=raw.endpoint,
+            f"API or a proxy sent a non-API answer; retry later",
+            endpoint=raw.endpoint,
         ) from None
 
 
@@ -117,8 +118,11 @@ def _expect_list(raw: RawResponse, payload: Any) -> list[Any]:
 def _quarantine(raw: RawResponse, record: Any, reason: str) -> Quarantined:
     key = record.get("id") if isinstance(record, dict) else None
     return Quarantined(
-        source=raw.source, endpoint=raw.endpoint, record_key=str(key) if key else None,
-        reason=reason, record_json=record_json(record),
+        source=raw.source,
+        endpoint=raw.endpoint,
+        record_key=str(key) if key else None,
+        reason=reason,
+        record_json=record_json(record),
     )
 
 
@@ -130,9 +134,14 @@ def _reason(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_records(raw: RawResponse, model: type, required: Iterable[str] = (), *,
-                  stamp: str | None = None,
-                  max_skew_s: float = MAX_CLOCK_SKEW_S) -> tuple[list, list]:
+def parse_records(
+    raw: RawResponse,
+    model: type[BaseModel],
+    required: Iterable[str] = (),
+    *,
+    stamp: str | None = None,
+    max_skew_s: float = MAX_CLOCK_SKEW_S,
+) -> tuple[list, list]:
     """Parse a list payload into `model`s; bad single records are quarantined, not fatal.
 
     A record whose `stamp` field (its own timestamp) lies more than `max_skew_s` seconds after
@@ -150,7 +159,8 @@ def parse_records(raw: RawResponse, model: type, required: Iterable[str] = (), *
         if gone:
             raise BadPayload(
                 f"coingecko {raw.endpoint}: no record has required field(s) {', '.join(gone)} "
-                f"— the API changed shape; capcover needs an update", endpoint=raw.endpoint,
+                f"— the API changed shape; capcover needs an update",
+                endpoint=raw.endpoint,
             )
     good, bad = [], []
     for record in payload:
@@ -166,8 +176,9 @@ def parse_records(raw: RawResponse, model: type, required: Iterable[str] = (), *
         except ValidationError as exc:
             bad.append(_quarantine(raw, record, _reason(exc)))
             continue
-        problem = stamp and future_problem(stamp, getattr(parsed, stamp), raw.fetched_at,
-                                           max_skew_s)
+        problem = stamp and future_problem(
+            stamp, getattr(parsed, stamp), raw.fetched_at, max_skew_s
+        )
         if problem:
             bad.append(_quarantine(raw, record, problem))
             continue
@@ -180,7 +191,10 @@ MARKET_FIELDS = ("id", "market_cap")
 
 
 def build_snapshot(
-    raws: list[RawResponse], categories: list[str], *, require_constituents: bool = True,
+    raws: list[RawResponse],
+    categories: list[str],
+    *,
+    require_constituents: bool = True,
     max_skew_s: float = MAX_CLOCK_SKEW_S,
 ) -> SectorSnapshot:
     """Derive a `SectorSnapshot` from raw responses (live or from the archive), in order.
@@ -194,30 +208,40 @@ def build_snapshot(
     if not cat_raws:
         raise BadPayload("coingecko /coins/categories: no successful response to parse")
     where = "coingecko /coins/categories"
-    all_categories, quarantined = parse_records(cat_raws[-1], Category, CATEGORY_FIELDS,
-                                                stamp="updated_at", max_skew_s=max_skew_s)
+    all_categories, quarantined = parse_records(
+        cat_raws[-1], Category, CATEGORY_FIELDS, stamp="updated_at", max_skew_s=max_skew_s
+    )
     if not all_categories and not quarantined:
-        raise BadPayload(f"{where}: the API returned an empty list of categories — CoinGecko "
-                         f"is degraded; retry later", endpoint="/coins/categories")
+        raise BadPayload(
+            f"{where}: the API returned an empty list of categories — CoinGecko "
+            f"is degraded; retry later",
+            endpoint="/coins/categories",
+        )
     ids = [c.id for c in all_categories] + [q.record_key for q in quarantined if q.record_key]
     twice = sorted(i for i, n in Counter(ids).items() if n > 1)
     if twice:
-        raise BadPayload(f"{where}: category '{twice[0]}' is listed twice — the answer "
-                         f"contradicts itself; retry later", endpoint="/coins/categories")
+        raise BadPayload(
+            f"{where}: category '{twice[0]}' is listed twice — the answer "
+            f"contradicts itself; retry later",
+            endpoint="/coins/categories",
+        )
     by_id = {c.id: c for c in all_categories}
     rejected = {q.record_key: q.reason for q in quarantined}
     chosen = []
     for cid in categories:
         cat = by_id.get(cid)
         if cat is None and cid in rejected:
-            raise BadPayload(f"{where}: category '{cid}' is malformed ({rejected[cid]}) — "
-                             f"cannot compute the sector cap; retry later",
-                             endpoint="/coins/categories")
+            raise BadPayload(
+                f"{where}: category '{cid}' is malformed ({rejected[cid]}) — "
+                f"cannot compute the sector cap; retry later",
+                endpoint="/coins/categories",
+            )
         if cat is None:
             raise NotFound(
                 f"{where}: category '{cid}' not found — list valid ids with "
                 f"GET /coins/categories/list and fix `categories` in the config",
-                status=404, endpoint="/coins/categories",
+                status=404,
+                endpoint="/coins/categories",
             )
         if cat.updated_at is None:
             raise BadPayload(
@@ -227,7 +251,8 @@ def build_snapshot(
         if not cat.market_cap_usd:  # null or 0: a report from nothing is worse than none
             raise BadPayload(
                 f"{where}: category '{cid}' reports market cap {cat.market_cap_usd} — "
-                f"refusing to report from it; retry later", endpoint="/coins/categories",
+                f"refusing to report from it; retry later",
+                endpoint="/coins/categories",
             )
         chosen.append(cat)
     quarantined = [q for q in quarantined if q.record_key in set(categories)]
@@ -240,8 +265,9 @@ def build_snapshot(
         for raw in ok:
             if raw.endpoint != "/coins/markets" or raw.params.get("category") != cid:
                 continue
-            coins, bad = parse_records(raw, CoinMarket, MARKET_FIELDS, stamp="last_updated",
-                                       max_skew_s=max_skew_s)
+            coins, bad = parse_records(
+                raw, CoinMarket, MARKET_FIELDS, stamp="last_updated", max_skew_s=max_skew_s
+            )
             quarantined.extend(bad)
             rejected_here += len(bad)
             for coin in coins:
@@ -261,7 +287,7 @@ def build_snapshot(
     return SectorSnapshot(chosen, constituents, quarantined, dropped, fetched)
 
 
-class _Planned(Exception):  # noqa: N818 - carries pycoingecko's request out, not an error
+class _Planned(Exception):
     def __init__(self, url: str, params: dict[str, Any]) -> None:
         super().__init__(url)
         self.url, self.params = url, params
@@ -296,9 +322,14 @@ class CoinGeckoClient(ArchivingClient):
                 f"CoinGecko plan '{plan}' needs CAPCOVER_COINGECKO_API_KEY (or use plan 'public')"
             )
         headers = {KEY_HEADERS[plan]: api_key} if plan in KEY_HEADERS and api_key else {}
-        super().__init__(source="coingecko", base_url=base_url or BASE_URLS[plan],
-                         rate_per_minute=rate_per_minute or RATE_LIMITS[plan], http=http,
-                         status_mapping=coingecko_errors, headers=headers)
+        super().__init__(
+            source="coingecko",
+            base_url=base_url or BASE_URLS[plan],
+            rate_per_minute=rate_per_minute or RATE_LIMITS[plan],
+            http=http,
+            status_mapping=coingecko_errors,
+            headers=headers,
+        )
         self.max_skew_s = max_skew_s
         # Constructed without a key on purpose: pycoingecko would send it as a query parameter.
         self.api = CoinGeckoAPI()
@@ -320,16 +351,21 @@ class CoinGeckoClient(ArchivingClient):
 
     def markets_page(self, category: str, page: int) -> RawResponse:
         return self._call(
-            self.api.get_coins_markets, vs_currency="usd", category=category,
-            per_page=PER_PAGE, page=page, order="market_cap_desc",
+            self.api.get_coins_markets,
+            vs_currency="usd",
+            category=category,
+            per_page=PER_PAGE,
+            page=page,
+            order="market_cap_desc",
         )
 
     def fetch_sector(self, categories: list[str]) -> SectorSnapshot:
         """Categories plus every page of every configured category's constituents."""
         self.categories()
         # Fail on an unknown category before spending calls on its pages.
-        build_snapshot(list(self.archive), categories, require_constituents=False,
-                       max_skew_s=self.max_skew_s)
+        build_snapshot(
+            list(self.archive), categories, require_constituents=False, max_skew_s=self.max_skew_s
+        )
         for cid in categories:
             for page in range(1, MAX_PAGES + 1):
                 raw = self.markets_page(cid, page)
@@ -339,14 +375,16 @@ class CoinGeckoClient(ArchivingClient):
             else:
                 raise BadPayload(
                     f"coingecko /coins/markets: category '{cid}' still full after {MAX_PAGES} "
-                    f"pages — refusing to page forever", endpoint="/coins/markets",
+                    f"pages — refusing to page forever",
+                    endpoint="/coins/markets",
                 )
         return build_snapshot(list(self.archive), categories, max_skew_s=self.max_skew_s)
 
     def market_chart(self, coin_id: str, days: int) -> RawResponse:
         """`/coins/{id}/market_chart?vs_currency=usd&days=N` (parse with ingest.history)."""
-        return self._call(self.api.get_coin_market_chart_by_id, id=coin_id,
-                          vs_currency="usd", days=days)
+        return self._call(
+            self.api.get_coin_market_chart_by_id, id=coin_id, vs_currency="usd", days=days
+        )
 
     def exchange_rates(self) -> RawResponse:
         """`/exchange_rates`: every currency against BTC (parse with ingest.fx); only called

@@ -44,8 +44,10 @@ def build_entry(args, today: date) -> dict:
         raise BadInput(f"--price must be a positive number, got {args.price:g}")
     currency = args.currency.upper()
     if currency not in KNOWN_CURRENCIES:
-        raise BadInput(f"--currency {args.currency}: unknown; use an ISO code CoinGecko's "
-                       f"/exchange_rates lists (USD, EUR, GBP, JPY, ...)")
+        raise BadInput(
+            f"--currency {args.currency}: unknown; use an ISO code CoinGecko's "
+            f"/exchange_rates lists (USD, EUR, GBP, JPY, ...)"
+        )
     observed = args.date or today
     if observed > today:
         raise BadInput(f"--date {observed} is in the future (today is {today} UTC)")
@@ -71,8 +73,9 @@ def build_entry(args, today: date) -> dict:
         raise BadInput(f"--label {label!r} matches no SKU in the catalogue; pass --sku")
     else:
         sku = match.sku
-    if args.usd_per_unit is not None and (not math.isfinite(args.usd_per_unit)
-                                          or args.usd_per_unit <= 0):
+    if args.usd_per_unit is not None and (
+        not math.isfinite(args.usd_per_unit) or args.usd_per_unit <= 0
+    ):
         raise BadInput(f"--usd-per-unit must be positive, got {args.usd_per_unit:g}")
     if currency == "USD" and args.usd_per_unit not in (None, 1.0):
         raise BadInput("--usd-per-unit is only for non-USD quotes")
@@ -111,7 +114,8 @@ def convert_entry(entry: dict, args, today: date, settings: Settings) -> str | N
     if entry["observed"] != today:
         raise BadInput(
             f"a {currency} quote dated {entry['observed']} needs --usd-per-unit (USD per 1 "
-            f"{currency} on that day): CoinGecko's /exchange_rates only gives today's rates")
+            f"{currency} on that day): CoinGecko's /exchange_rates only gives today's rates"
+        )
     raw = coingecko_client(settings).exchange_rates()
     rate = parse_exchange_rates(raw).usd_per_unit(currency)
     entry["usd_per_unit"] = rate
@@ -126,7 +130,7 @@ def append_entry(path: Path, entry: dict) -> int:
     found = re.search(r"^version\s*=\s*(\d+)\s*$", text, flags=re.MULTILINE)
     version = int(found.group(1)) + 1 if found else 1
     if found:
-        text = text[:found.start()] + f"version = {version}" + text[found.end():]
+        text = text[: found.start()] + f"version = {version}" + text[found.end() :]
     else:
         text = f"version = {version}\n" + text
     block = "\n[[quote]]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in entry.items())
@@ -146,7 +150,8 @@ def same_quote(path: Path, entry: dict) -> bool:
         return False
     keys = ("observed", "source", "sku_label", "price", "currency", "kind")
     for old in tomllib.loads(path.read_text(encoding="utf-8")).get("quote", []):
-        if all(str(old.get(k, "purchase" if k == "kind" else None)) == str(entry.get(k))
-               for k in keys):
+        if all(
+            str(old.get(k, "purchase" if k == "kind" else None)) == str(entry.get(k)) for k in keys
+        ):
             return True
     return False

@@ -84,13 +84,19 @@ class StatusReply:
     body: str  # decoded and already scrubbed of the session's secrets
     attempts: int
 
-    def error(self, cls: type[StatusError], message: str, *, code: int | None = None,
-              advice: str = "") -> StatusError:
+    def error(
+        self, cls: type[StatusError], message: str, *, code: int | None = None, advice: str = ""
+    ) -> StatusError:
         """`cls` with the one-line text `<source> <endpoint>: HTTP <status> (error N): ...`."""
         code_txt = f" (error {code})" if code is not None and code != self.status else ""
         text = f"{self.source} {self.endpoint}: HTTP {self.status}{code_txt}: {message}"
-        return cls(text + (f" — {advice}" if advice else ""), status=self.status,
-                   error_code=code, endpoint=self.endpoint, attempts=self.attempts)
+        return cls(
+            text + (f" — {advice}" if advice else ""),
+            status=self.status,
+            error_code=code,
+            endpoint=self.endpoint,
+            attempts=self.attempts,
+        )
 
 
 StatusMapping = Callable[[StatusReply], StatusError]

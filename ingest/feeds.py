@@ -28,9 +28,12 @@ def load_json(raw: RawResponse) -> Any:
     try:
         return json.loads(raw.body)
     except (ValueError, RecursionError) as exc:
-        raise BadPayload(f"{raw.source} {raw.endpoint}: expected JSON, got "
-                         f"{json_problem(raw.body, exc)} — the feed or a proxy sent a non-API "
-                         f"answer; retry later", endpoint=raw.endpoint) from None
+        raise BadPayload(
+            f"{raw.source} {raw.endpoint}: expected JSON, got "
+            f"{json_problem(raw.body, exc)} — the feed or a proxy sent a non-API "
+            f"answer; retry later",
+            endpoint=raw.endpoint,
+        ) from None
 
 
 def record_json(record: Any) -> str:
@@ -41,15 +44,18 @@ def record_json(record: Any) -> str:
         return json.dumps("<not serialisable: nested too deeply or mixed key types>")
 
 
-def future_problem(name: str, at: datetime | None, fetched_at: datetime,
-                   max_skew_s: float) -> str | None:
+def future_problem(
+    name: str, at: datetime | None, fetched_at: datetime, max_skew_s: float
+) -> str | None:
     """Why `at` cannot be true (later than the answer's arrival plus the allowed clock
     skew, in seconds), or None when it is plausible."""
     if at is None or at <= fetched_at + timedelta(seconds=max_skew_s):
         return None
     ahead = (at - fetched_at).total_seconds()
-    return (f"{name} {at.isoformat()} is {ahead:.0f} s after the answer arrived (allowed clock "
-            f"skew {max_skew_s:g} s, CAPCOVER_MAX_CLOCK_SKEW_S)")
+    return (
+        f"{name} {at.isoformat()} is {ahead:.0f} s after the answer arrived (allowed clock "
+        f"skew {max_skew_s:g} s, CAPCOVER_MAX_CLOCK_SKEW_S)"
+    )
 
 
 def require_fields(raw: RawResponse, records: list, fields: tuple[str, ...]) -> None:
@@ -66,8 +72,11 @@ def require_fields(raw: RawResponse, records: list, fields: tuple[str, ...]) -> 
 
 def quarantine(raw: RawResponse, record: Any, key: Any, reason: str) -> Quarantined:
     return Quarantined(
-        source=raw.source, endpoint=raw.endpoint, record_key=None if key is None else str(key),
-        reason=reason, record_json=record_json(record),
+        source=raw.source,
+        endpoint=raw.endpoint,
+        record_key=None if key is None else str(key),
+        reason=reason,
+        record_json=record_json(record),
     )
 
 

@@ -17,10 +17,12 @@ from capcover.ingest.http import RawResponse
 
 # The fiat currencies CoinGecko's /exchange_rates lists (type "fiat"); `capcover quotes add`
 # accepts these, so every accepted quote can be converted with the same source.
-KNOWN_CURRENCIES = frozenset("""
+KNOWN_CURRENCIES = frozenset(
+    """
     USD AED ARS AUD BDT BHD BMD BRL CAD CHF CLP CNY CZK DKK EUR GBP GEL HKD HUF IDR ILS INR JPY
     KRW KWD LKR MMK MXN MYR NGN NOK NZD PHP PKR PLN RUB SAR SEK SGD THB TRY TWD UAH VEF VND ZAR
-""".split())
+""".split()
+)
 
 ENDPOINT = "/exchange_rates"
 
@@ -48,17 +50,22 @@ def parse_exchange_rates(raw: RawResponse) -> ExchangeRates:
     try:
         payload = json.loads(raw.body)
     except (ValueError, RecursionError) as exc:
-        raise BadPayload(f"coingecko {ENDPOINT}: expected JSON, got "
-                         f"{json_problem(raw.body, exc)} — retry later",
-                         endpoint=ENDPOINT) from None
+        raise BadPayload(
+            f"coingecko {ENDPOINT}: expected JSON, got {json_problem(raw.body, exc)} — retry later",
+            endpoint=ENDPOINT,
+        ) from None
     rates = payload.get("rates") if isinstance(payload, dict) else None
     if not isinstance(rates, dict) or not isinstance(rates.get("usd"), dict):
-        raise BadPayload(f"coingecko {ENDPOINT}: no `rates.usd` object in the answer — the API "
-                         f"changed; capcover needs an update", endpoint=ENDPOINT)
+        raise BadPayload(
+            f"coingecko {ENDPOINT}: no `rates.usd` object in the answer — the API "
+            f"changed; capcover needs an update",
+            endpoint=ENDPOINT,
+        )
     usd = _rate(rates["usd"])
     if usd is None:
-        raise BadPayload(f"coingecko {ENDPOINT}: usd rate is not a positive number",
-                         endpoint=ENDPOINT)
+        raise BadPayload(
+            f"coingecko {ENDPOINT}: usd rate is not a positive number", endpoint=ENDPOINT
+        )
     out = {}
     for code, entry in rates.items():
         value = _rate(entry)
@@ -81,6 +88,9 @@ def _rate(entry: object) -> float | None:
 
 def rates_from_raws(raws: list[RawResponse]) -> ExchangeRates | None:
     """The last successful `/exchange_rates` response among `raws`, parsed; None if absent."""
-    hits = [r for r in raws if r.source == "coingecko" and r.endpoint == ENDPOINT
-            and 200 <= r.status < 300]
+    hits = [
+        r
+        for r in raws
+        if r.source == "coingecko" and r.endpoint == ENDPOINT and 200 <= r.status < 300
+    ]
     return parse_exchange_rates(hits[-1]) if hits else None

@@ -40,10 +40,20 @@ SOURCE = "gpuhunt"
 BASE_URL = "https://dstack-gpu-pricing.s3.eu-west-1.amazonaws.com/v3"
 STATUS_ERRORS = status_errors(
     auth_advice="the gpuhunt catalogs are public, so the bucket or a proxy refused capcover; "
-    "check CAPCOVER_GPUHUNT_BASE_URL or try later")
+    "check CAPCOVER_GPUHUNT_BASE_URL or try later"
+)
 # The providers gpuhunt publishes to the bucket (the others it queries live).
-OFFLINE_PROVIDERS = ("aws", "azure", "verda", "gcp", "lambdalabs", "nebius", "oci", "runpod",
-                     "cloudrift")
+OFFLINE_PROVIDERS = (
+    "aws",
+    "azure",
+    "verda",
+    "gcp",
+    "lambdalabs",
+    "nebius",
+    "oci",
+    "runpod",
+    "cloudrift",
+)
 RATE_PER_MINUTE = 60.0
 BINARY_MARKER = "base64:"  # prefix of an archived binary body
 REQUIRED_COLUMNS = ("instance_name", "location", "price", "gpu_count", "gpu_name", "spot")
@@ -75,8 +85,14 @@ class GpuhuntClient(ArchivingClient):
         max_skew_s: float | None = None,  # catalogs carry no timestamps to check
         now: Callable[[], datetime] | None = None,  # None: the wall clock (a replay injects)
     ) -> None:
-        super().__init__(source=SOURCE, base_url=base_url, rate_per_minute=rate_per_minute,
-                         http=http, status_mapping=STATUS_ERRORS, headers={"Accept": "*/*"})
+        super().__init__(
+            source=SOURCE,
+            base_url=base_url,
+            rate_per_minute=rate_per_minute,
+            http=http,
+            status_mapping=STATUS_ERRORS,
+            headers={"Accept": "*/*"},
+        )
         self.providers = tuple(providers)
         self.now = now
         self.failed: dict[str, str] = {}  # provider -> why its catalog is missing this run
@@ -98,16 +114,20 @@ class GpuhuntClient(ArchivingClient):
             try:
                 version = self._get(f"/{provider}/version").body.strip()
                 if not _VERSION.match(version):
-                    raise BadPayload(f"gpuhunt /{provider}/version: not a version string: "
-                                     f"{version[:40]!r} — the bucket changed; capcover needs "
-                                     f"an update")
+                    raise BadPayload(
+                        f"gpuhunt /{provider}/version: not a version string: "
+                        f"{version[:40]!r} — the bucket changed; capcover needs "
+                        f"an update"
+                    )
                 self._get(f"/{provider}/{version}/catalog.zip", binary=True)
             except IngestError as exc:
                 self.failed[provider] = str(exc)
                 log.warning("gpuhunt %s: catalog unavailable this run: %s", provider, exc)
         if self.providers and len(self.failed) == len(self.providers):
-            raise IngestError(f"gpuhunt: no provider's catalog could be fetched (first: "
-                              f"{next(iter(self.failed.values()))})")
+            raise IngestError(
+                f"gpuhunt: no provider's catalog could be fetched (first: "
+                f"{next(iter(self.failed.values()))})"
+            )
         return list(self.archive)
 
     def parse(self, raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
@@ -117,9 +137,12 @@ class GpuhuntClient(ArchivingClient):
 def catalog_bytes(raw: RawResponse) -> bytes:
     """The zip as received (from the archive's `base64:` body)."""
     if not raw.body.startswith(BINARY_MARKER):
-        raise BadPayload(f"gpuhunt {raw.endpoint}: archived body is not marked binary — "
-                         f"re-fetch it with this capcover version", endpoint=raw.endpoint)
-    return base64.b64decode(raw.body[len(BINARY_MARKER):])
+        raise BadPayload(
+            f"gpuhunt {raw.endpoint}: archived body is not marked binary — "
+            f"re-fetch it with this capcover version",
+            endpoint=raw.endpoint,
+        )
+    return base64.b64decode(raw.body[len(BINARY_MARKER) :])
 
 
 def catalog_rows(raw: RawResponse, provider: str) -> list[dict]:
@@ -128,15 +151,21 @@ def catalog_rows(raw: RawResponse, provider: str) -> list[dict]:
         with zipfile.ZipFile(io.BytesIO(catalog_bytes(raw))) as zf:
             text = zf.read(f"{provider}.csv").decode("utf-8")
     except (zipfile.BadZipFile, KeyError, UnicodeDecodeError) as exc:
-        raise BadPayload(f"gpuhunt {raw.endpoint}: not a catalog zip holding {provider}.csv "
-                         f"({type(exc).__name__}) — the bucket changed; capcover needs an "
-                         f"update", endpoint=raw.endpoint) from None
+        raise BadPayload(
+            f"gpuhunt {raw.endpoint}: not a catalog zip holding {provider}.csv "
+            f"({type(exc).__name__}) — the bucket changed; capcover needs an "
+            f"update",
+            endpoint=raw.endpoint,
+        ) from None
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        raise BadPayload(f"gpuhunt {raw.endpoint}: {provider}.csv lacks column(s) "
-                         f"{', '.join(missing)} — the catalog format changed; capcover needs "
-                         f"an update", endpoint=raw.endpoint)
+        raise BadPayload(
+            f"gpuhunt {raw.endpoint}: {provider}.csv lacks column(s) "
+            f"{', '.join(missing)} — the catalog format changed; capcover needs "
+            f"an update",
+            endpoint=raw.endpoint,
+        )
     return list(reader)
 
 
@@ -211,8 +240,15 @@ def _row(row: dict) -> tuple[tuple[str, bool], float] | None:
     return (row["instance_name"], spot == "true"), price
 
 
-def _quote(row: dict, price: float, spot: bool, provider: str, version: str, locations: int,
-           raw: RawResponse) -> Quote:
+def _quote(
+    row: dict,
+    price: float,
+    spot: bool,
+    provider: str,
+    version: str,
+    locations: int,
+    raw: RawResponse,
+) -> Quote:
     gpus = int(row["gpu_count"])
     match = normalise(row["gpu_name"])
     try:
@@ -221,11 +257,22 @@ def _quote(row: dict, price: float, spot: bool, provider: str, version: str, loc
         memory = match.memory_gb
     market = "spot" if spot else "on-demand"
     return Quote(
-        observed_at=raw.fetched_at, source=f"{SOURCE}/{provider}", source_url=raw.url,
-        kind="rental_hourly", sku_label=row["gpu_name"], sku=match.sku,
-        form_factor=form_factor_of(row["gpu_name"], row["instance_name"]), memory_gb=memory,
-        gpu_count_basis=gpus, price_raw=price, price_unit="USD/instance-hour", currency="USD",
-        usd_per_unit=1.0, price_usd=price / gpus, tier=market, region=row["location"] or None,
+        observed_at=raw.fetched_at,
+        source=f"{SOURCE}/{provider}",
+        source_url=raw.url,
+        kind="rental_hourly",
+        sku_label=row["gpu_name"],
+        sku=match.sku,
+        form_factor=form_factor_of(row["gpu_name"], row["instance_name"]),
+        memory_gb=memory,
+        gpu_count_basis=gpus,
+        price_raw=price,
+        price_unit="USD/instance-hour",
+        currency="USD",
+        usd_per_unit=1.0,
+        price_usd=price / gpus,
+        tier=market,
+        region=row["location"] or None,
         note=f"{row['instance_name']}, cheapest of {locations} location(s), catalog {version}",
         listing_id=f"{provider}|{row['instance_name']}|{market}",
     )

@@ -19,8 +19,7 @@ from capcover.ingest.models import HistoryPoint, RawResponse
 
 DAY_MS = 86_400_000
 MIN_MS, MAX_MS = 0, 253_402_300_799_000  # 1970 to the end of year 9999: a datetime can hold it
-SERIES = {"market_caps": "market_cap_usd", "prices": "price_usd",
-          "total_volumes": "volume_24h_usd"}
+SERIES = {"market_caps": "market_cap_usd", "prices": "price_usd", "total_volumes": "volume_24h_usd"}
 
 
 def _series(raw: RawResponse, payload: dict, name: str) -> dict[int, float | None]:
@@ -29,19 +28,28 @@ def _series(raw: RawResponse, payload: dict, name: str) -> dict[int, float | Non
         raise BadPayload(f"coingecko {raw.endpoint}: '{name}' is not a list", endpoint=raw.endpoint)
     out: dict[int, float | None] = {}
     for pair in values:
-        if (not isinstance(pair, list | tuple) or len(pair) != 2
-                or not _number(pair[0]) or not MIN_MS <= pair[0] <= MAX_MS):
-            raise BadPayload(f"coingecko {raw.endpoint}: '{name}' holds "
-                             f"{' '.join(_short(pair).split())}, not [ms, value]",
-                             endpoint=raw.endpoint)
+        if (
+            not isinstance(pair, list | tuple)
+            or len(pair) != 2
+            or not _number(pair[0])
+            or not MIN_MS <= pair[0] <= MAX_MS
+        ):
+            raise BadPayload(
+                f"coingecko {raw.endpoint}: '{name}' holds "
+                f"{' '.join(_short(pair).split())}, not [ms, value]",
+                endpoint=raw.endpoint,
+            )
         value = pair[1]
         out[int(pair[0])] = float(value) if _number(value) and abs(value) < 1e300 else None
     return out
 
 
 def _number(value: object) -> bool:
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and (isinstance(value, int) or math.isfinite(value)))
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and (isinstance(value, int) or math.isfinite(value))
+    )
 
 
 def _short(value: object) -> str:
@@ -56,12 +64,17 @@ def parse_market_chart(raw: RawResponse, coin_id: str) -> list[HistoryPoint]:
     try:
         payload = json.loads(raw.body)
     except (ValueError, RecursionError) as exc:
-        raise BadPayload(f"coingecko {raw.endpoint}: expected JSON, got "
-                         f"{json_problem(raw.body, exc)} — retry later",
-                         endpoint=raw.endpoint) from None
+        raise BadPayload(
+            f"coingecko {raw.endpoint}: expected JSON, got "
+            f"{json_problem(raw.body, exc)} — retry later",
+            endpoint=raw.endpoint,
+        ) from None
     if not isinstance(payload, dict) or "market_caps" not in payload:
-        raise BadPayload(f"coingecko {raw.endpoint}: expected an object with 'market_caps' — the "
-                         f"API changed shape; capcover needs an update", endpoint=raw.endpoint)
+        raise BadPayload(
+            f"coingecko {raw.endpoint}: expected an object with 'market_caps' — the "
+            f"API changed shape; capcover needs an update",
+            endpoint=raw.endpoint,
+        )
     series = {name: _series(raw, payload, name) for name in SERIES}
     stamps = sorted(series["market_caps"])
     if stamps and stamps[-1] % DAY_MS != 0 and len(stamps) > 1:
@@ -72,7 +85,9 @@ def parse_market_chart(raw: RawResponse, coin_id: str) -> list[HistoryPoint]:
         if at.date() in by_day:
             continue  # the day's first point stands for the day
         by_day[at.date()] = HistoryPoint(
-            coin_id=coin_id, day=at.date(), point_at=at,
+            coin_id=coin_id,
+            day=at.date(),
+            point_at=at,
             market_cap_usd=series["market_caps"].get(ms),
             price_usd=series["prices"].get(ms),
             volume_24h_usd=series["total_volumes"].get(ms),

@@ -104,11 +104,14 @@ def _is_read_timeout(exc: BaseException) -> bool:
 
 def _connection_reason(exc: BaseException) -> str:
     text = str(exc)
-    for needle, reason in (("Connection refused", "refused"), ("reset by peer", "reset by peer"),
-                           ("IncompleteRead", "dropped mid-response"),
-                           ("RemoteDisconnected", "closed without a response"),
-                           ("Name or service not known", "DNS lookup failed"),
-                           ("Failed to resolve", "DNS lookup failed")):
+    for needle, reason in (
+        ("Connection refused", "refused"),
+        ("reset by peer", "reset by peer"),
+        ("IncompleteRead", "dropped mid-response"),
+        ("RemoteDisconnected", "closed without a response"),
+        ("Name or service not known", "DNS lookup failed"),
+        ("Failed to resolve", "DNS lookup failed"),
+    ):
         if needle in text:
             return reason
     return type(exc).__name__
@@ -158,7 +161,8 @@ class HttpSession(requests.Session):
         # Servers sometimes echo a rejected key back in their error body ("invalid key CG-...").
         self.secrets = secret_header_values(dict(self.headers))
         self.credential_headers = tuple(
-            k for k in self.headers if any(h in k.lower() for h in _SECRET_HEADER_HINTS))
+            k for k in self.headers if any(h in k.lower() for h in _SECRET_HEADER_HINTS)
+        )
         self.timeout = (connect_timeout_s, read_timeout_s)
         self.deadline_s = deadline_s
         self.max_body_bytes = max_body_bytes
@@ -171,8 +175,7 @@ class HttpSession(requests.Session):
         # Pace a little under the stated limit: a server counting requests in a sliding window
         # sees arrival jitter, and at exactly the limit one early arrival costs a 429 (and on
         # CoinGecko a Retry-After of up to two minutes). 5% is cheap insurance.
-        self.bucket = TokenBucket(rate_per_minute * RATE_HEADROOM, clock=self._clock,
-                                  sleep=sleep)
+        self.bucket = TokenBucket(rate_per_minute * RATE_HEADROOM, clock=self._clock, sleep=sleep)
         self.stats = HttpStats()
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -186,7 +189,7 @@ class HttpSession(requests.Session):
         path = urlsplit(url).path
         base_path = urlsplit(self.base_url).path
         if base_path and path.startswith(base_path):
-            path = path[len(base_path):]
+            path = path[len(base_path) :]
         return path or "/"
 
     def _backoff(self, attempt: int) -> float:
@@ -235,29 +238,54 @@ class HttpSession(requests.Session):
 
     # -- one attempt -------------------------------------------------------------------------
 
-    def _send(self, method: str, url: str, *, params: dict, data: Any, json: Any,
-              headers: dict | None, deadline: Deadline, **kwargs: Any) -> requests.Response:
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict,
+        data: Any,
+        json: Any,
+        headers: dict | None,
+        deadline: Deadline,
+        **kwargs: Any,
+    ) -> requests.Response:
         """One attempt: follow at most MAX_REDIRECTS redirects, dropping every credential
         header once the target leaves the first origin, then read the body under the cap."""
         first = _origin(url)
         headers = dict(headers or {})
         for _hop in range(MAX_REDIRECTS + 1):
             response = super().request(
-                method, url, params=params, data=data, json=json, headers=headers,
-                timeout=self.timeout, allow_redirects=False, stream=True, **kwargs)
+                method,
+                url,
+                params=params,
+                data=data,
+                json=json,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+                stream=True,
+                **kwargs,
+            )
             if response.status_code not in _REDIRECTS or "location" not in response.headers:
                 break
             response.close()  # a redirect's own body is never read
             url = urljoin(response.url, response.headers["location"])
             params = {}  # the Location carries the query
-            if response.status_code == 303 or (response.status_code in (301, 302)
-                                               and method.upper() == "POST"):
+            if response.status_code == 303 or (
+                response.status_code in (301, 302) and method.upper() == "POST"
+            ):
                 method, data, json = "GET", None, None
             if _origin(url) != first:
                 # requests itself drops only Authorization; an API-key header would follow.
                 headers.update({k: None for k in self.credential_headers})
-                headers.update({k: None for k in list(headers)
-                                if any(h in k.lower() for h in _SECRET_HEADER_HINTS)})
+                headers.update(
+                    {
+                        k: None
+                        for k in list(headers)
+                        if any(h in k.lower() for h in _SECRET_HEADER_HINTS)
+                    }
+                )
         else:
             response.close()
             raise TooManyRedirects
@@ -271,18 +299,30 @@ class HttpSession(requests.Session):
 
     # -- the request loop --------------------------------------------------------------------
 
-    def request(self, method, url, params=None, data=None, headers=None, timeout=None,
-                json=None, **kwargs):  # noqa: A002 - requests' own signature
+    def request(  # type: ignore[override]  # requests' signature, loosely: the wrapper's calls
+        self, method, url, params=None, data=None, headers=None, timeout=None, json=None, **kwargs
+    ):
         """requests' API over `fetch` (our timeouts always win: pycoingecko passes 120 s)."""
         kwargs.pop("allow_redirects", None)
         kwargs.pop("stream", None)
-        exchange = self.fetch(method, url, params=params, data=data, headers=headers,
-                              json=json, **kwargs)
-        exchange.response.capcover_record = exchange.record
+        exchange = self.fetch(
+            method, url, params=params, data=data, headers=headers, json=json, **kwargs
+        )
+        # pycoingecko gets the response back, not the exchange: the record rides on it.
+        exchange.response.capcover_record = exchange.record  # type: ignore[attr-defined]
         return exchange.response
 
-    def fetch(self, method: str, url: str, *, params: dict | None = None, data: Any = None,
-              headers: dict | None = None, json: Any = None, **kwargs: Any) -> Exchange:
+    def fetch(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict | None = None,
+        data: Any = None,
+        headers: dict | None = None,
+        json: Any = None,
+        **kwargs: Any,
+    ) -> Exchange:
         """Send with retries within the budget; the response and every attempt's record.
 
         Failures raise the client's typed `ingest.errors` exception (one line, scrubbed) with
@@ -293,8 +333,9 @@ class HttpSession(requests.Session):
         started = self._clock()
         attempt = 0
         records: list[RawResponse] = []
-        clean_params = {k: v for k, v in (params or {}).items()
-                        if str(k).lower() not in SECRET_PARAM_NAMES}
+        clean_params = {
+            k: v for k, v in (params or {}).items() if str(k).lower() not in SECRET_PARAM_NAMES
+        }
         request_body = None
         if json is not None:
             request_body = jsonlib.dumps(json, sort_keys=True)
@@ -316,9 +357,16 @@ class HttpSession(requests.Session):
             try:
                 with Deadline(limit) as deadline:
                     try:
-                        response = self._send(method, url, params=clean_params, data=data,
-                                              json=json, headers=headers, deadline=deadline,
-                                              **kwargs)
+                        response = self._send(
+                            method,
+                            url,
+                            params=clean_params,
+                            data=data,
+                            json=json,
+                            headers=headers,
+                            deadline=deadline,
+                            **kwargs,
+                        )
                     except DeadlineExpired:
                         raise
                     except Exception:
@@ -326,54 +374,84 @@ class HttpSession(requests.Session):
                             raise DeadlineExpired from None
                         raise
             except DeadlineExpired:
-                failure = TimedOut(f"{where}: no complete answer within {limit:g} s (the "
-                                   f"deadline per request; raise CAPCOVER_HTTP_DEADLINE_S or "
-                                   f"try later)", endpoint=endpoint, attempts=attempt)
+                failure = TimedOut(
+                    f"{where}: no complete answer within {limit:g} s (the "
+                    f"deadline per request; raise CAPCOVER_HTTP_DEADLINE_S or "
+                    f"try later)",
+                    endpoint=endpoint,
+                    attempts=attempt,
+                )
             except BodyTooLarge:
-                raise self._fail(BadPayload(
-                    f"{where}: response body over {self.max_body_bytes / 2**20:g} MB once "
-                    f"decoded — refusing it (raise CAPCOVER_HTTP_MAX_BODY_MB if it is real)",
-                    endpoint=endpoint, attempts=attempt), records) from None
+                raise self._fail(
+                    BadPayload(
+                        f"{where}: response body over {self.max_body_bytes / 2**20:g} MB once "
+                        f"decoded — refusing it (raise CAPCOVER_HTTP_MAX_BODY_MB if it is real)",
+                        endpoint=endpoint,
+                        attempts=attempt,
+                    ),
+                    records,
+                ) from None
             except TooManyRedirects:
-                raise self._fail(IngestError(
-                    f"{where}: more than {MAX_REDIRECTS} redirects — the server or a proxy "
-                    f"loops; check the base URL", endpoint=endpoint, attempts=attempt),
-                    records) from None
+                raise self._fail(
+                    IngestError(
+                        f"{where}: more than {MAX_REDIRECTS} redirects — the server or a proxy "
+                        f"loops; check the base URL",
+                        endpoint=endpoint,
+                        attempts=attempt,
+                    ),
+                    records,
+                ) from None
             except requests.exceptions.Timeout as exc:
                 kind = "connect" if isinstance(exc, requests.exceptions.ConnectTimeout) else "read"
                 failure = self._timed_out(where, kind, endpoint, attempt)
             except requests.exceptions.RequestException as exc:
-                if not isinstance(exc, requests.exceptions.ConnectionError
-                                  | requests.exceptions.ChunkedEncodingError):
+                if not isinstance(
+                    exc,
+                    requests.exceptions.ConnectionError | requests.exceptions.ChunkedEncodingError,
+                ):
                     # Not retryable (bad URL, ...): one scrubbed line.
                     first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-                    raise self._fail(IngestError(
-                        f"{where}: request failed ({type(exc).__name__}: "
-                        f"{scrub(first, self.secrets)})", endpoint=endpoint, attempts=attempt),
-                        records) from None
+                    raise self._fail(
+                        IngestError(
+                            f"{where}: request failed ({type(exc).__name__}: "
+                            f"{scrub(first, self.secrets)})",
+                            endpoint=endpoint,
+                            attempts=attempt,
+                        ),
+                        records,
+                    ) from None
                 failure = self._connection_failure(exc, where, endpoint, attempt)
             except (urllib3.exceptions.HTTPError, OSError, zlib.error) as exc:
                 # Raised while reading the body ourselves: dropped, truncated, corrupt gzip.
                 failure = self._connection_failure(exc, where, endpoint, attempt)
 
             if response is not None:
-                body = scrub(response.content.decode(response.encoding or "utf-8",
-                                                     errors="replace"), self.secrets)
-                records.append(RawResponse(
-                    source=self.source, endpoint=endpoint, method=method.upper(),
-                    url=scrub(redact_url(response.url), self.secrets), params=clean_params,
-                    request_body=request_body, status=response.status_code, body=body,
-                    fetched_at=fetched_at, elapsed_ms=(time.perf_counter() - t0) * 1000,
-                    attempt=attempt,
-                ))
+                body = scrub(
+                    response.content.decode(response.encoding or "utf-8", errors="replace"),
+                    self.secrets,
+                )
+                records.append(
+                    RawResponse(
+                        source=self.source,
+                        endpoint=endpoint,
+                        method=method.upper(),
+                        url=scrub(redact_url(response.url), self.secrets),
+                        params=clean_params,
+                        request_body=request_body,
+                        status=response.status_code,
+                        body=body,
+                        fetched_at=fetched_at,
+                        elapsed_ms=(time.perf_counter() - t0) * 1000,
+                        attempt=attempt,
+                    )
+                )
                 status = response.status_code
                 if status < 400:
                     return Exchange(response, tuple(records))
                 if status == 429:
                     self.stats.rate_limited += 1
                 if status not in self.retry.retry_statuses:
-                    raise self._fail(self._status_error(endpoint, status, body, attempt),
-                                     records)
+                    raise self._fail(self._status_error(endpoint, status, body, attempt), records)
                 failure = self._status_error(endpoint, status, body, attempt)
 
             # Retryable failure: wait for the server's requested time or our backoff.
@@ -382,29 +460,39 @@ class HttpSession(requests.Session):
             spent = self._clock() - started
             if attempt >= self.retry.max_attempts or spent + delay > budget:
                 asked = f"; server asked to wait {server_wait:g} s" if server_wait else ""
-                note = (f" — gave up after {attempt} attempt(s) in {spent:.1f} s{asked} "
-                        f"(retry budget {budget:g} s; raise "
-                        f"CAPCOVER_HTTP_RETRY_BUDGET_S or try later)")
+                note = (
+                    f" — gave up after {attempt} attempt(s) in {spent:.1f} s{asked} "
+                    f"(retry budget {budget:g} s; raise "
+                    f"CAPCOVER_HTTP_RETRY_BUDGET_S or try later)"
+                )
                 if isinstance(failure, StatusError):
                     failure.args = (failure.args[0] + note,)
                     failure.attempts = attempt
                     raise self._fail(failure, records) from None
-                raise self._fail(RetryBudgetExhausted(scrub(f"{failure}{note}", self.secrets),
-                                                      endpoint=endpoint, attempts=attempt),
-                                 records) from None
+                raise self._fail(
+                    RetryBudgetExhausted(
+                        scrub(f"{failure}{note}", self.secrets), endpoint=endpoint, attempts=attempt
+                    ),
+                    records,
+                ) from None
             self.stats.retries += 1
             self.stats.retry_wait_s += delay
             self._sleep(delay)
 
-    def _connection_failure(self, exc: BaseException, where: str, endpoint: str,
-                            attempt: int) -> IngestError:
+    def _connection_failure(
+        self, exc: BaseException, where: str, endpoint: str, attempt: int
+    ) -> IngestError:
         if _is_read_timeout(exc):  # a stalled body surfaces as a ConnectionError
             return self._timed_out(where, "read", endpoint, attempt)
         return ConnectionFailed(
             f"{where}: connection failed ({_connection_reason(exc)}) — is "
-            f"{urlsplit(self.base_url).netloc} reachable?", endpoint=endpoint, attempts=attempt)
+            f"{urlsplit(self.base_url).netloc} reachable?",
+            endpoint=endpoint,
+            attempts=attempt,
+        )
 
     def _timed_out(self, where: str, kind: str, endpoint: str, attempt: int) -> TimedOut:
         limit = self.timeout[0 if kind == "connect" else 1]
-        return TimedOut(f"{where}: {kind} timeout after {limit:g} s", endpoint=endpoint,
-                        attempts=attempt)
+        return TimedOut(
+            f"{where}: {kind} timeout after {limit:g} s", endpoint=endpoint, attempts=attempt
+        )

@@ -80,8 +80,13 @@ class CoinMarket(_Record):
     last_updated: datetime | None = None
 
     _finite = field_validator(
-        "current_price_usd", "market_cap_usd", "fully_diluted_valuation_usd", "total_volume_usd",
-        "circulating_supply", "total_supply", "max_supply",
+        "current_price_usd",
+        "market_cap_usd",
+        "fully_diluted_valuation_usd",
+        "total_volume_usd",
+        "circulating_supply",
+        "total_supply",
+        "max_supply",
     )(_finite_or_none)
     _tz = field_validator("last_updated")(_utc)
 

@@ -102,15 +102,26 @@ class CuratedQuotes:
         except OSError as exc:
             raise BadPayload(f"curated quotes {path}: cannot read ({exc.strerror})") from None
         return RawResponse(
-            source=self.source, endpoint=path.name, method="READ",
-            url=path.resolve().as_uri(), params={}, request_body=None, status=200,
-            body=text, fetched_at=self.now(), elapsed_ms=0.0, attempt=1,
+            source=self.source,
+            endpoint=path.name,
+            method="READ",
+            url=path.resolve().as_uri(),
+            params={},
+            request_body=None,
+            status=200,
+            body=text,
+            fetched_at=self.now(),
+            elapsed_ms=0.0,
+            attempt=1,
         )
 
     def fetch(self) -> list[RawResponse]:
         raws = [self._read(self.shipped_path)]
-        if (self.user_path is not None and self.user_path.exists()
-                and self.user_path.resolve() != self.shipped_path.resolve()):
+        if (
+            self.user_path is not None
+            and self.user_path.exists()
+            and self.user_path.resolve() != self.shipped_path.resolve()
+        ):
             raws.append(self._read(self.user_path))
         if self.rates_fetcher is not None and any(needs_rates(r.body) for r in raws):
             try:
@@ -135,8 +146,9 @@ def parse_curated_raws(
     for raw in raws:
         if raw.source != CuratedQuotes.source:
             continue
-        good, rejected = parse_curated_entries(raw.body, where=raw.url, rates=rates,
-                                               read_at=raw.fetched_at, max_skew_s=max_skew_s)
+        good, rejected = parse_curated_entries(
+            raw.body, where=raw.url, rates=rates, read_at=raw.fetched_at, max_skew_s=max_skew_s
+        )
         quotes.extend(good)
         bad.extend(rejected)
     return quotes, bad
@@ -150,8 +162,11 @@ def needs_rates(text: str) -> bool:
         return False
     if not isinstance(entries, list):
         return False
-    return any(str(e.get("currency", "USD")).upper() != "USD" and "usd_per_unit" not in e
-               for e in entries if isinstance(e, dict))
+    return any(
+        str(e.get("currency", "USD")).upper() != "USD" and "usd_per_unit" not in e
+        for e in entries
+        if isinstance(e, dict)
+    )
 
 
 class NeedsRate(ValueError):
@@ -164,8 +179,12 @@ def parse_curated(text: str, *, where: str = "quotes.toml") -> list[Quote]:
 
 
 def parse_curated_entries(
-    text: str, *, where: str = "quotes.toml", rates: ExchangeRates | None = None,
-    read_at: datetime | None = None, max_skew_s: float = MAX_CLOCK_SKEW_S,
+    text: str,
+    *,
+    where: str = "quotes.toml",
+    rates: ExchangeRates | None = None,
+    read_at: datetime | None = None,
+    max_skew_s: float = MAX_CLOCK_SKEW_S,
 ) -> tuple[list[Quote], list[Quarantined]]:
     """Quotes, plus the entries kept out with why: non-USD ones that could not be converted,
     and (given `read_at`) ones dated more than `max_skew_s` seconds after the file was read.
@@ -181,8 +200,9 @@ def parse_curated_entries(
     version = version if isinstance(version, int) and not isinstance(version, bool) else None
     entries = doc.get("quote", [])
     if not isinstance(entries, list):
-        raise BadPayload(f"curated quotes {where}: `quote` must be an array of tables "
-                         f"([[quote]]) — fix the file")
+        raise BadPayload(
+            f"curated quotes {where}: `quote` must be an array of tables ([[quote]]) — fix the file"
+        )
     quotes = []
     bad = []
     for i, entry in enumerate(entries, start=1):
@@ -197,8 +217,10 @@ def parse_curated_entries(
             detail = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else repr(exc)
             label = entry.get("sku_label", "?") if isinstance(entry, dict) else "?"
             raise BadPayload(
-                " ".join(f"curated quotes {where}: entry #{i} ({label}): {detail} "
-                         f"— fix or remove it".split())
+                " ".join(
+                    f"curated quotes {where}: entry #{i} ({label}): {detail} "
+                    f"— fix or remove it".split()
+                )
             ) from None
         problem = read_at and future_problem("observed", quote.observed_at, read_at, max_skew_s)
         if problem:
@@ -209,8 +231,13 @@ def parse_curated_entries(
 
 
 def _kept_out(where: str, index: int, entry: object, reason: str) -> Quarantined:
-    return Quarantined(source=CuratedQuotes.source, endpoint=Path(where).name,
-                       record_key=f"#{index}", reason=reason, record_json=record_json(entry))
+    return Quarantined(
+        source=CuratedQuotes.source,
+        endpoint=Path(where).name,
+        record_key=f"#{index}",
+        reason=reason,
+        record_json=record_json(entry),
+    )
 
 
 def _number(entry: dict, name: str, default: float | None = None) -> float:
@@ -236,8 +263,10 @@ def curated_entry_to_quote(
         observed_at = datetime.combine(observed, time(0), tzinfo=UTC)
     currency = str(entry.get("currency", "USD")).upper()
     if currency not in KNOWN_CURRENCIES:
-        raise ValueError(f"currency {currency}: unknown (use an ISO code CoinGecko's "
-                         f"/exchange_rates lists, e.g. USD, EUR, GBP, JPY)")
+        raise ValueError(
+            f"currency {currency}: unknown (use an ISO code CoinGecko's "
+            f"/exchange_rates lists, e.g. USD, EUR, GBP, JPY)"
+        )
     if "usd_per_unit" in entry:
         usd_per_unit = _number(entry, "usd_per_unit")
     elif currency == "USD":
@@ -258,12 +287,22 @@ def curated_entry_to_quote(
     if version is not None:
         note = f"{note} [quotes.toml v{version}]" if note else f"[quotes.toml v{version}]"
     return Quote(
-        observed_at=observed_at, source=entry["source"], source_url=entry.get("source_url"),
-        kind=entry.get("kind", "purchase"), sku_label=entry["sku_label"], sku=entry["sku"],
-        form_factor=entry.get("form_factor"), memory_gb=entry.get("memory_gb"),
-        gpu_count_basis=count, price_raw=price,
-        price_unit=entry.get("unit", f"{currency}/GPU"), currency=currency,
-        usd_per_unit=usd_per_unit, price_usd=price * usd_per_unit / count,
+        observed_at=observed_at,
+        source=entry["source"],
+        source_url=entry.get("source_url"),
+        kind=entry.get("kind", "purchase"),
+        sku_label=entry["sku_label"],
+        sku=entry["sku"],
+        form_factor=entry.get("form_factor"),
+        memory_gb=entry.get("memory_gb"),
+        gpu_count_basis=count,
+        price_raw=price,
+        price_unit=entry.get("unit", f"{currency}/GPU"),
+        currency=currency,
+        usd_per_unit=usd_per_unit,
+        price_usd=price * usd_per_unit / count,
         tier=entry.get("tier"),
-        condition=entry.get("condition"), region=entry.get("region"), note=note,
+        condition=entry.get("condition"),
+        region=entry.get("region"),
+        note=note,
     )

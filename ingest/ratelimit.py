@@ -29,8 +29,9 @@ class TokenBucket:
         self._lock = threading.Lock()
 
     def _refill(self, now: float) -> None:
-        self._tokens = min(self.capacity,
-                           self._tokens + max(0.0, now - self._last) * self.rate_per_s)
+        self._tokens = min(
+            self.capacity, self._tokens + max(0.0, now - self._last) * self.rate_per_s
+        )
         self._last = max(self._last, now)
 
     def acquire(self) -> float:

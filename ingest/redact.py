@@ -17,8 +17,11 @@ REDACTED = "[redacted]"
 
 def secret_header_values(headers: dict[str, str]) -> list[str]:
     """The values of credential-looking headers (longest first, so substrings scrub last)."""
-    values = [str(v) for k, v in headers.items()
-              if v and any(h in k.lower() for h in _SECRET_HEADER_HINTS)]
+    values = [
+        str(v)
+        for k, v in headers.items()
+        if v and any(h in k.lower() for h in _SECRET_HEADER_HINTS)
+    ]
     return sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
 
 
@@ -33,6 +36,9 @@ def scrub(text: str, secrets: list[str]) -> str:
 def redact_url(url: str) -> str:
     """Return `url` with credential-looking query parameters removed."""
     parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if k.lower() not in SECRET_PARAM_NAMES]
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k.lower() not in SECRET_PARAM_NAMES
+    ]
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))

@@ -30,7 +30,8 @@ SOURCE = "runpod"
 # 401/403 from a keyless feed is its CDN refusing us: advice names this feed's own setting.
 STATUS_ERRORS = status_errors(
     auth_advice="RunPod needs no key, so its CDN refused capcover; check CAPCOVER_RUNPOD_BASE_URL "
-    "or try later")
+    "or try later"
+)
 BASE_URL = "https://api.runpod.io"
 ENDPOINT = "/graphql"
 RATE_PER_MINUTE = 30.0
@@ -57,9 +58,14 @@ class RunPodClient(ArchivingClient):
         now: Callable[[], datetime] | None = None,  # None: the wall clock (a replay injects)
     ) -> None:
         self.max_skew_s = max_skew_s
-        super().__init__(source=SOURCE, base_url=base_url, rate_per_minute=rate_per_minute,
-                         http=http, status_mapping=STATUS_ERRORS,
-                         headers={"Content-Type": "application/json"})
+        super().__init__(
+            source=SOURCE,
+            base_url=base_url,
+            rate_per_minute=rate_per_minute,
+            http=http,
+            status_mapping=STATUS_ERRORS,
+            headers={"Content-Type": "application/json"},
+        )
         # Quotes are stamped with the fetch time (the feed has none of its own): a replay's
         # clock makes a replayed day's quotes belong to that day.
         self.now = now
@@ -80,13 +86,15 @@ def _gpu_types(raw: RawResponse) -> list:
         first = errors[0] if isinstance(errors, list) else errors
         message = first.get("message") if isinstance(first, dict) else first
         message = " ".join(str(message).split())[:160]
-        raise BadPayload(f"runpod {raw.endpoint}: GraphQL error: {message}",
-                         endpoint=raw.endpoint)
+        raise BadPayload(f"runpod {raw.endpoint}: GraphQL error: {message}", endpoint=raw.endpoint)
     data = payload.get("data") if isinstance(payload, dict) else None
     types = data.get("gpuTypes") if isinstance(data, dict) else None
     if not isinstance(types, list):
-        raise BadPayload(f"runpod {raw.endpoint}: no data.gpuTypes list in the answer — the "
-                         f"API changed shape; capcover needs an update", endpoint=raw.endpoint)
+        raise BadPayload(
+            f"runpod {raw.endpoint}: no data.gpuTypes list in the answer — the "
+            f"API changed shape; capcover needs an update",
+            endpoint=raw.endpoint,
+        )
     return types
 
 
@@ -94,9 +102,10 @@ def parse_raws(
     raws: list[RawResponse], *, max_skew_s: float = MAX_CLOCK_SKEW_S
 ) -> tuple[list[Quote], list[Quarantined]]:
     """RunPod responses (live or archived) -> one rental quote per GPU type and surface."""
-    ok = [r for r in raws if r.source == SOURCE and r.endpoint == ENDPOINT
-          and 200 <= r.status < 300]
-    quotes: dict[str, Quote] = {}
+    ok = [
+        r for r in raws if r.source == SOURCE and r.endpoint == ENDPOINT and 200 <= r.status < 300
+    ]
+    quotes: dict[str | None, Quote] = {}
     bad: list[Quarantined] = []
     for raw in ok[-1:]:  # one query per run; a replayed archive may hold retried answers
         types = _gpu_types(raw)
@@ -110,8 +119,18 @@ def parse_raws(
             except (ValueError, TypeError) as exc:
                 bad.append(quarantine(raw, gpu, gpu.get("id"), " ".join(str(exc).split())[:300]))
                 continue
-            problem = next((p for q in found if (p := future_problem(
-                "observed_at", q.observed_at, raw.fetched_at, max_skew_s))), None)
+            problem = next(
+                (
+                    p
+                    for q in found
+                    if (
+                        p := future_problem(
+                            "observed_at", q.observed_at, raw.fetched_at, max_skew_s
+                        )
+                    )
+                ),
+                None,
+            )
             if problem:
                 bad.append(quarantine(raw, gpu, gpu.get("id"), problem))
                 continue
@@ -131,17 +150,28 @@ def gpu_type_to_quotes(gpu: dict, raw: RawResponse) -> list[Quote]:
         except ValueError as exc:
             raise ValueError(f"{field}: {exc}") from None
     match = normalise(label)
-    memory = gpu.get("memoryInGb")
-    plausible = (isinstance(memory, int | float) and not isinstance(memory, bool)
-                 and 0 < memory < 1e6)
-    memory = float(memory) if plausible else match.memory_gb
+    given = gpu.get("memoryInGb")
+    plausible = isinstance(given, int | float) and not isinstance(given, bool) and 0 < given < 1e6
+    memory = float(given) if plausible and given is not None else match.memory_gb
     return [
         Quote(
-            observed_at=raw.fetched_at, source=SOURCE, source_url=raw.url, kind="rental_hourly",
-            sku_label=label, sku=match.sku, form_factor=match.form_factor, memory_gb=memory,
-            gpu_count_basis=1, price_raw=price, price_unit="USD/GPU-hour", currency="USD",
-            usd_per_unit=1.0, price_usd=price, tier=f"{tier} cloud, on-demand",
+            observed_at=raw.fetched_at,
+            source=SOURCE,
+            source_url=raw.url,
+            kind="rental_hourly",
+            sku_label=label,
+            sku=match.sku,
+            form_factor=match.form_factor,
+            memory_gb=memory,
+            gpu_count_basis=1,
+            price_raw=price,
+            price_unit="USD/GPU-hour",
+            currency="USD",
+            usd_per_unit=1.0,
+            price_usd=price,
+            tier=f"{tier} cloud, on-demand",
             listing_id=f"{gid}|{tier}",
         )
-        for tier, price in prices.items() if price is not None
+        for tier, price in prices.items()
+        if price is not None
     ]

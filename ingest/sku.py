@@ -70,8 +70,9 @@ def parse_catalogue(text: str, *, where: str = "sku_catalogue.toml") -> Catalogu
     for i, entry in enumerate(doc.get("form_factor", []), start=1):
         if not entry.get("name") or not entry.get("tokens"):
             raise ValueError(f"{where}: [[form_factor]] #{i} needs `name` and `tokens`")
-        forms.append((entry["name"],
-                      re.compile(f"(?<![A-Z])(?:{_alternatives(entry['tokens'])})(?![A-Z])")))
+        forms.append(
+            (entry["name"], re.compile(f"(?<![A-Z])(?:{_alternatives(entry['tokens'])})(?![A-Z])"))
+        )
     return Catalogue(int(doc.get("version", 1)), tuple(skus), tuple(forms))
 
 

@@ -24,11 +24,11 @@ CHUNK = 64 * 1024  # decoded bytes per read: bounds memory per step, whatever th
 _current = threading.local()  # the Deadline of the attempt running on this thread
 
 
-class BodyTooLarge(Exception):  # noqa: N818 - a signal turned into an IngestError by the session
+class BodyTooLarge(Exception):
     """The decoded body passed the configured cap."""
 
 
-class DeadlineExpired(Exception):  # noqa: N818 - a signal turned into an IngestError
+class DeadlineExpired(Exception):
     """The attempt's wall-clock deadline passed."""
 
 
@@ -130,8 +130,7 @@ class TrackedAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _SPool}
 
 
-def read_body(raw: urllib3.response.HTTPResponse, *, max_bytes: int,
-              deadline: Deadline) -> bytes:
+def read_body(raw: urllib3.response.HTTPResponse, *, max_bytes: int, deadline: Deadline) -> bytes:
     """The decoded body, read `CHUNK` bytes at a time; `BodyTooLarge` past `max_bytes`,
     `DeadlineExpired` when the deadline fired (a shut socket reads as an early end)."""
     parts: list[bytes] = []

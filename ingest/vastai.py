@@ -36,7 +36,8 @@ SOURCE = "vastai"
 # 401/403 from a keyless feed is its CDN refusing us: advice names this feed's own setting.
 STATUS_ERRORS = status_errors(
     auth_advice="Vast.ai needs no key, so its CDN refused capcover; check CAPCOVER_VASTAI_BASE_URL "
-    "or try later")
+    "or try later"
+)
 BASE_URL = "https://console.vast.ai"
 ENDPOINT = "/api/v0/bundles/"
 PAGE_CAP = 64  # Vast.ai returns at most 64 offers per query
@@ -50,8 +51,12 @@ REQUIRED_FIELDS = ("id", "gpu_name", "num_gpus", "dph_total")
 def offer_query(gpu_name: str, min_dph_total: float | None = None) -> dict:
     """The bundles query for one GPU name: on-demand, verified, rentable, cheapest first."""
     q: dict = {
-        "gpu_name": {"eq": gpu_name}, "rentable": {"eq": True}, "rented": {"eq": False},
-        "verified": {"eq": True}, "type": "on-demand", "order": [["dph_total", "asc"]],
+        "gpu_name": {"eq": gpu_name},
+        "rentable": {"eq": True},
+        "rented": {"eq": False},
+        "verified": {"eq": True},
+        "type": "on-demand",
+        "order": [["dph_total", "asc"]],
         "limit": PAGE_CAP,
     }
     if min_dph_total is not None:
@@ -76,8 +81,13 @@ class VastAiClient(ArchivingClient):
         now: Callable[[], datetime] | None = None,  # None: the wall clock (a replay injects)
     ) -> None:
         self.max_skew_s = max_skew_s
-        super().__init__(source=SOURCE, base_url=base_url, rate_per_minute=rate_per_minute,
-                         http=http, status_mapping=STATUS_ERRORS)
+        super().__init__(
+            source=SOURCE,
+            base_url=base_url,
+            rate_per_minute=rate_per_minute,
+            http=http,
+            status_mapping=STATUS_ERRORS,
+        )
         # Quotes are stamped with the fetch time (the feed has none of its own): a replay's
         # clock makes a replayed day's quotes belong to that day.
         self.now = now
@@ -107,8 +117,13 @@ class VastAiClient(ArchivingClient):
                     break
                 cursor = max(prices)
             else:
-                log.warning("vastai %s: still %d offers per page after %d pages; using the "
-                            "cheapest %d", name, PAGE_CAP, self.max_pages, len(seen))
+                log.warning(
+                    "vastai %s: still %d offers per page after %d pages; using the cheapest %d",
+                    name,
+                    PAGE_CAP,
+                    self.max_pages,
+                    len(seen),
+                )
         return list(self.archive)
 
     def parse(self, raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
@@ -122,8 +137,11 @@ def _is_number(value: object) -> bool:
 def _offers(raw: RawResponse) -> list:
     payload = load_json(raw)
     if not isinstance(payload, dict) or not isinstance(payload.get("offers"), list):
-        raise BadPayload(f"vastai {raw.endpoint}: no `offers` list in the answer — the API "
-                         f"changed shape; capcover needs an update", endpoint=raw.endpoint)
+        raise BadPayload(
+            f"vastai {raw.endpoint}: no `offers` list in the answer — the API "
+            f"changed shape; capcover needs an update",
+            endpoint=raw.endpoint,
+        )
     return payload["offers"]
 
 
@@ -136,8 +154,9 @@ def parse_raws(
     feed has no timestamp of its own). Bids, unverified, unrentable or rented offers are left
     out even if the server returned them; malformed offers are quarantined.
     """
-    ok = [r for r in raws if r.source == SOURCE and r.endpoint == ENDPOINT
-          and 200 <= r.status < 300]
+    ok = [
+        r for r in raws if r.source == SOURCE and r.endpoint == ENDPOINT and 200 <= r.status < 300
+    ]
     if not ok:
         return [], []
     observed_at = min(r.fetched_at for r in ok)
@@ -150,8 +169,12 @@ def parse_raws(
             if not isinstance(offer, dict):
                 bad.append(quarantine(raw, offer, None, f"not an object: {type(offer).__name__}"))
                 continue
-            if (offer.get("is_bid") is True or offer.get("rentable") is False
-                    or offer.get("rented") is True or offer.get("verification") != "verified"):
+            if (
+                offer.get("is_bid") is True
+                or offer.get("rentable") is False
+                or offer.get("rented") is True
+                or offer.get("verification") != "verified"
+            ):
                 continue  # not an on-demand, verified, available offer: not a price anyone pays
             oid = offer.get("id")
             if str(oid) in quotes:
@@ -161,8 +184,7 @@ def parse_raws(
             except (ValueError, TypeError) as exc:
                 bad.append(quarantine(raw, offer, oid, " ".join(str(exc).split())[:300]))
                 continue
-            problem = future_problem("observed_at", quote.observed_at, raw.fetched_at,
-                                     max_skew_s)
+            problem = future_problem("observed_at", quote.observed_at, raw.fetched_at, max_skew_s)
             if problem:
                 bad.append(quarantine(raw, offer, oid, problem))
                 continue
@@ -188,11 +210,23 @@ def offer_to_quote(offer: dict, raw: RawResponse, observed_at: datetime) -> Quot
     region = (geo.strip(" ,") or None) if isinstance(geo, str) else None
     condition = offer.get("verification")
     return Quote(
-        observed_at=observed_at, source=SOURCE, source_url=raw.url, kind="rental_hourly",
-        sku_label=label, sku=match.sku, form_factor=match.form_factor, memory_gb=memory,
-        gpu_count_basis=gpus, price_raw=dph, price_unit="USD/instance-hour", currency="USD",
-        usd_per_unit=1.0, price_usd=dph / gpus, tier="on-demand",
-        condition=condition if isinstance(condition, str) else None, region=region,
+        observed_at=observed_at,
+        source=SOURCE,
+        source_url=raw.url,
+        kind="rental_hourly",
+        sku_label=label,
+        sku=match.sku,
+        form_factor=match.form_factor,
+        memory_gb=memory,
+        gpu_count_basis=gpus,
+        price_raw=dph,
+        price_unit="USD/instance-hour",
+        currency="USD",
+        usd_per_unit=1.0,
+        price_usd=dph / gpus,
+        tier="on-demand",
+        condition=condition if isinstance(condition, str) else None,
+        region=region,
         note=f"offer {offer['id']}, machine {offer.get('machine_id')}",
         listing_id=str(offer["id"]),
     )

@@ -86,6 +86,7 @@ def with_explanation(alert: Alert, why: str | None) -> Alert:
 
 # -- formatting ------------------------------------------------------------------------------
 
+
 def _usd(value: float | None) -> str:
     if value is None:
         return "n/a"
@@ -107,26 +108,42 @@ def _inputs(current: ReportRow, previous: ReportRow | None) -> tuple[tuple[str, 
         ("report date", current.report_date.isoformat()),
         ("scenario", current.scenario),
         ("coverage ratio", f"{current.coverage_ratio:.4f}"),
-        ("sector market cap", f"{_usd(current.sector_market_cap_usd)} ({current.categories}, "
-                              f"CoinGecko as of {_ts(current.market_as_of)})"),
-        ("buildout cost", f"{current.gpu_count:,} {current.gpu_sku} x "
-                          f"{_usd(current.unit_price_usd)} = {_usd(current.buildout_cost_usd)}"),
-        ("unit price basis", current.price_basis
-         + (f" ({current.price_quote_count} quote(s): {current.price_sources}, newest "
-            f"{current.price_as_of})" if current.price_quote_count else "")),
+        (
+            "sector market cap",
+            f"{_usd(current.sector_market_cap_usd)} ({current.categories}, "
+            f"CoinGecko as of {_ts(current.market_as_of)})",
+        ),
+        (
+            "buildout cost",
+            f"{current.gpu_count:,} {current.gpu_sku} x "
+            f"{_usd(current.unit_price_usd)} = {_usd(current.buildout_cost_usd)}",
+        ),
+        (
+            "unit price basis",
+            current.price_basis
+            + (
+                f" ({current.price_quote_count} quote(s): {current.price_sources}, newest "
+                f"{current.price_as_of})"
+                if current.price_quote_count
+                else ""
+            ),
+        ),
     ]
     if previous is not None:
         rows += [
-            ("previous report", f"{previous.report_date}: ratio {previous.coverage_ratio:.4f}, "
-                                f"cap {_usd(previous.sector_market_cap_usd)}, unit price "
-                                f"{_usd(previous.unit_price_usd)}"),
+            (
+                "previous report",
+                f"{previous.report_date}: ratio {previous.coverage_ratio:.4f}, "
+                f"cap {_usd(previous.sector_market_cap_usd)}, unit price "
+                f"{_usd(previous.unit_price_usd)}",
+            ),
         ]
     rows.append(("run", current.run_id))
     return tuple(rows)
 
 
 def band_text(row: ReportRow) -> str:
-    """" (band low-high)": the ratio at the quote quartiles; empty for an exact price."""
+    """ " (band low-high)": the ratio at the quote quartiles; empty for an exact price."""
     low, high = row.coverage_ratio_low, row.coverage_ratio_high
     if low is None or high is None or low == high:
         return ""
@@ -138,6 +155,7 @@ def _what(row: ReportRow) -> str:
 
 
 # -- rules -----------------------------------------------------------------------------------
+
 
 def threshold_crossed(
     previous: ReportRow | None, current: ReportRow, *, levels: tuple[float, ...] = (1.0,)
@@ -158,14 +176,27 @@ def threshold_crossed(
         if level == 1.0:
             verb = "now covers" if up else "no longer covers"
         else:
-            verb = (f"now covers {level:g}x the cost of" if up
-                    else f"fell below {level:g}x the cost of")
-        message = (f"AI-token market cap {verb} {_what(current)} ({current.scenario}): ratio "
-                   f"{now:.2f}{band_text(current)}, was {was:.2f} on {previous.report_date} "
-                   f"(report {current.report_date})")
-        out.append(Alert(current.report_date, current.scenario, "threshold_crossed",
-                         _level(level), previous.report_date, was, now, message,
-                         _inputs(current, previous)))
+            verb = (
+                f"now covers {level:g}x the cost of" if up else f"fell below {level:g}x the cost of"
+            )
+        message = (
+            f"AI-token market cap {verb} {_what(current)} ({current.scenario}): ratio "
+            f"{now:.2f}{band_text(current)}, was {was:.2f} on {previous.report_date} "
+            f"(report {current.report_date})"
+        )
+        out.append(
+            Alert(
+                current.report_date,
+                current.scenario,
+                "threshold_crossed",
+                _level(level),
+                previous.report_date,
+                was,
+                now,
+                message,
+                _inputs(current, previous),
+            )
+        )
     return out
 
 
@@ -182,13 +213,26 @@ def relative_change(
     cap_change = (current.sector_market_cap_usd / previous.sector_market_cap_usd - 1) * 100
     price_change = (current.unit_price_usd / previous.unit_price_usd - 1) * 100
     verb = "rose" if change > 0 else "fell"
-    message = (f"{current.scenario} coverage ratio {verb} {abs(change):.1f}% "
-               f"(more than {pct:g}%): {now:.2f}{band_text(current)}, was {was:.2f} on "
-               f"{previous.report_date}; "
-               f"sector cap {cap_change:+.1f}%, {current.gpu_sku} unit price {price_change:+.1f}% "
-               f"(report {current.report_date})")
-    return [Alert(current.report_date, current.scenario, "relative_change", f"{pct:g}%",
-                  previous.report_date, was, now, message, _inputs(current, previous))]
+    message = (
+        f"{current.scenario} coverage ratio {verb} {abs(change):.1f}% "
+        f"(more than {pct:g}%): {now:.2f}{band_text(current)}, was {was:.2f} on "
+        f"{previous.report_date}; "
+        f"sector cap {cap_change:+.1f}%, {current.gpu_sku} unit price {price_change:+.1f}% "
+        f"(report {current.report_date})"
+    )
+    return [
+        Alert(
+            current.report_date,
+            current.scenario,
+            "relative_change",
+            f"{pct:g}%",
+            previous.report_date,
+            was,
+            now,
+            message,
+            _inputs(current, previous),
+        )
+    ]
 
 
 def stale_data(
@@ -212,27 +256,51 @@ def stale_data(
     age_h = (current.fetched_at - current.market_as_of).total_seconds() / 3600
     if age_h > stale_after_h:
         age = f"{age_h:.0f} h" if age_h < 72 else f"{age_h / 24:.0f} days"
-        message = (f"CoinGecko data behind {current.scenario} is {age} old (as of "
-                   f"{_ts(current.market_as_of)}, fetched {_ts(current.fetched_at)}; limit "
-                   f"{stale_after_h:g} h): ratio {current.coverage_ratio:.2f} rests on stale "
-                   f"market data (report {current.report_date})")
-        out.append(Alert(current.report_date, current.scenario, "stale_data", "coingecko",
-                         prev_date, prev_ratio, current.coverage_ratio, message,
-                         _inputs(current, previous)))
+        message = (
+            f"CoinGecko data behind {current.scenario} is {age} old (as of "
+            f"{_ts(current.market_as_of)}, fetched {_ts(current.fetched_at)}; limit "
+            f"{stale_after_h:g} h): ratio {current.coverage_ratio:.2f} rests on stale "
+            f"market data (report {current.report_date})"
+        )
+        out.append(
+            Alert(
+                current.report_date,
+                current.scenario,
+                "stale_data",
+                "coingecko",
+                prev_date,
+                prev_ratio,
+                current.coverage_ratio,
+                message,
+                _inputs(current, previous),
+            )
+        )
     if current.price_quote_count:  # fixed-price scenarios do not depend on any quote feed
         for f in feed_failures:
             if f.days < feed_failure_days:
                 continue
-            message = (f"GPU quote feed '{f.source}' has failed on {f.days} consecutive run days "
-                       f"(since {f.since}): {current.scenario} prices {current.gpu_sku} from "
-                       f"quotes no newer than {current.price_as_of}, ratio "
-                       f"{current.coverage_ratio:.2f} (report {current.report_date})")
+            message = (
+                f"GPU quote feed '{f.source}' has failed on {f.days} consecutive run days "
+                f"(since {f.since}): {current.scenario} prices {current.gpu_sku} from "
+                f"quotes no newer than {current.price_as_of}, ratio "
+                f"{current.coverage_ratio:.2f} (report {current.report_date})"
+            )
             inputs = _inputs(current, previous)
             if f.error:
                 inputs += (("last feed error", f.error),)
-            out.append(Alert(current.report_date, current.scenario, "stale_data",
-                             f"quotes:{f.source}", prev_date, prev_ratio,
-                             current.coverage_ratio, message, inputs))
+            out.append(
+                Alert(
+                    current.report_date,
+                    current.scenario,
+                    "stale_data",
+                    f"quotes:{f.source}",
+                    prev_date,
+                    prev_ratio,
+                    current.coverage_ratio,
+                    message,
+                    inputs,
+                )
+            )
     return out
 
 
@@ -253,7 +321,11 @@ def evaluate(
         if "relative_change" in rules.enabled:
             out += relative_change(prev, row, pct=rules.relative_change_pct)
         if "stale_data" in rules.enabled:
-            out += stale_data(prev, row, stale_after_h=rules.stale_after_h,
-                              feed_failures=feed_failures,
-                              feed_failure_days=rules.feed_failure_days)
+            out += stale_data(
+                prev,
+                row,
+                stale_after_h=rules.stale_after_h,
+                feed_failures=feed_failures,
+                feed_failure_days=rules.feed_failure_days,
+            )
     return out

@@ -38,4 +38,3 @@ def coverage(sector_market_cap_usd: float, gpu_count: int, unit_price_usd: float
         breakeven_unit_price_usd=sector_market_cap_usd / gpu_count,
         share_of_2023_h100_shipments=gpu_count / NVIDIA_H100_SHIPPED_2023,
     )
-

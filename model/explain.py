@@ -56,8 +56,9 @@ class RatioMove:
         return math.log(self.gpu_count / self.previous_gpu_count)
 
 
-def decompose(cap_t: float, cap_prev: float, price_t: float, price_prev: float,
-              count_t: int, count_prev: int) -> tuple[float, float, float, float]:
+def decompose(
+    cap_t: float, cap_prev: float, price_t: float, price_prev: float, count_t: int, count_prev: int
+) -> tuple[float, float, float, float]:
     """(log_change, cap_effect, price_effect, count_effect) of ratio = cap / (count x price);
     log_change == cap_effect - price_effect - count_effect up to rounding."""
     cap = math.log(cap_t / cap_prev)
@@ -148,16 +149,20 @@ def paragraph(move: RatioMove, cap: CapSide, price: PriceSide) -> str:
     RENDER +11.4% and TAO +2.1%; 1 coin entered the category; the H100 purchase price was
     unchanged at $30,000 (1 quote entered)." Coin shares are of the previous sector cap."""
     ratio_pct = _pct(move.log_change)
-    head = (f"{move.scenario} coverage {_verb(ratio_pct)} since {move.previous_report_date} "
-            f"({move.previous_ratio:.3f} {ARROW} {move.coverage_ratio:.3f})")
+    head = (
+        f"{move.scenario} coverage {_verb(ratio_pct)} since {move.previous_report_date} "
+        f"({move.previous_ratio:.3f} {ARROW} {move.coverage_ratio:.3f})"
+    )
     cap_pct = _pct(move.cap_effect)
     parts = [f"the sector cap {_verb(cap_pct)}"]
     direction = 1 if cap_pct > 0 else -1
     leaders = cap.top_movers(direction) if abs(cap_pct) >= STEADY_PCT else []
     if leaders:
         base = move.previous_sector_market_cap_usd
-        named = [f"{(c.symbol or c.coin_id).upper()} {_signed(c.contribution_usd / base * 100)}"
-                 for c in leaders]
+        named = [
+            f"{(c.symbol or c.coin_id).upper()} {_signed(c.contribution_usd / base * 100)}"
+            for c in leaders
+        ]
         parts[0] += ", led by " + " and ".join(named)
     churn = []
     if cap.entered:
@@ -171,8 +176,9 @@ def paragraph(move: RatioMove, cap: CapSide, price: PriceSide) -> str:
         parts.append(f"CoinGecko's category figure moved {_signed(gap_pct)} beyond its coins")
     parts.append(_price_clause(move, price))
     if move.gpu_count != move.previous_gpu_count:
-        parts.append(f"the GPU count changed from {move.previous_gpu_count:,} to "
-                     f"{move.gpu_count:,}")
+        parts.append(
+            f"the GPU count changed from {move.previous_gpu_count:,} to {move.gpu_count:,}"
+        )
     return f"{head}: " + "; ".join(parts) + "."
 
 
@@ -181,8 +187,10 @@ def _price_clause(move: RatioMove, price: PriceSide) -> str:
     if move.price_kind is None:
         if abs(price_pct) < STEADY_PCT:
             return f"the {move.gpu_sku} price is fixed at {_usd(move.unit_price_usd)}"
-        return (f"the fixed {move.gpu_sku} price {_verb(price_pct)} "
-                f"({_usd(move.previous_unit_price_usd)} {ARROW} {_usd(move.unit_price_usd)})")
+        return (
+            f"the fixed {move.gpu_sku} price {_verb(price_pct)} "
+            f"({_usd(move.previous_unit_price_usd)} {ARROW} {_usd(move.unit_price_usd)})"
+        )
     what = f"the {move.gpu_sku} {KIND_LABELS.get(move.price_kind, move.price_kind)} price"
     if abs(price_pct) < STEADY_PCT:
         clause = f"{what} was unchanged"

@@ -29,8 +29,10 @@ def check_sector_cap(cap_usd: float, *, low_usd: float, high_usd: float) -> str 
         return f"sector market cap {cap_usd!r} is not a finite number"
     if low_usd <= cap_usd <= high_usd:
         return None
-    return (f"sector market cap ${cap_usd:.4g} is outside the plausible band "
-            f"${low_usd:.4g}..${high_usd:.4g} (CAPCOVER_SECTOR_CAP_MIN_USD/_MAX_USD)")
+    return (
+        f"sector market cap ${cap_usd:.4g} is outside the plausible band "
+        f"${low_usd:.4g}..${high_usd:.4g} (CAPCOVER_SECTOR_CAP_MIN_USD/_MAX_USD)"
+    )
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,24 @@ def check_moves(
             continue
         factor = move_factor(row.coverage_ratio, prev.coverage_ratio)
         held = factor is not None and factor > max_move
-        reason = (f"coverage ratio {row.coverage_ratio:.4g} moved x{factor:.3g} against "
-                  f"{prev.report_date} ({prev.coverage_ratio:.4g}), more than "
-                  f"CAPCOVER_MAX_DAILY_MOVE={max_move:g}: held back, not reported or alerted on"
-                  ) if held else None
-        out.append(MoveVerdict(row.scenario, row.coverage_ratio, prev.report_date,
-                               prev.coverage_ratio, factor, held, reason))
+        reason = (
+            (
+                f"coverage ratio {row.coverage_ratio:.4g} moved x{factor:.3g} against "
+                f"{prev.report_date} ({prev.coverage_ratio:.4g}), more than "
+                f"CAPCOVER_MAX_DAILY_MOVE={max_move:g}: held back, not reported or alerted on"
+            )
+            if held
+            else None
+        )
+        out.append(
+            MoveVerdict(
+                row.scenario,
+                row.coverage_ratio,
+                prev.report_date,
+                prev.coverage_ratio,
+                factor,
+                held,
+                reason,
+            )
+        )
     return out

@@ -88,8 +88,12 @@ def estimate(prices: list[float]) -> PriceEstimate:
         raise ValueError("no prices to estimate from")
     kept = outliers_removed(prices)
     return PriceEstimate(
-        quote_count=len(prices), kept_count=len(kept), central_usd=quantile(kept, 0.5),
-        q1_usd=quantile(kept, 0.25), q3_usd=quantile(kept, 0.75), min_usd=kept[0],
+        quote_count=len(prices),
+        kept_count=len(kept),
+        central_usd=quantile(kept, 0.5),
+        q1_usd=quantile(kept, 0.25),
+        q3_usd=quantile(kept, 0.75),
+        min_usd=kept[0],
         max_usd=kept[-1],
     )
 

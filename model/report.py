@@ -77,17 +77,29 @@ class PriceBook:
     points: tuple[QuotePoint, ...]
     max_age: MaxAge = MaxAge()
 
-    def eligible(self, sku: str, kind: str, form_factor: str, market: str | None,
-                 as_of: date | None) -> list[QuotePoint]:
+    def eligible(
+        self, sku: str, kind: str, form_factor: str, market: str | None, as_of: date | None
+    ) -> list[QuotePoint]:
         """The points of the selection; with `as_of`, only those within the window."""
-        return [p for p in self.points
-                if p.sku == sku and p.kind == kind
-                and (form_factor == ANY_FORM_FACTOR or p.form_factor == form_factor)
-                and (kind != "rental_hourly" or p.market == market)
-                and (as_of is None or fresh(p.observed_date, as_of, kind, self.max_age))]
+        return [
+            p
+            for p in self.points
+            if p.sku == sku
+            and p.kind == kind
+            and (form_factor == ANY_FORM_FACTOR or p.form_factor == form_factor)
+            and (kind != "rental_hourly" or p.market == market)
+            and (as_of is None or fresh(p.observed_date, as_of, kind, self.max_age))
+        ]
 
-    def get(self, sku: str, kind: str, form_factor: str = ANY_FORM_FACTOR,
-            market: str | None = None, *, as_of: date | None = None) -> PriceStat | None:
+    def get(
+        self,
+        sku: str,
+        kind: str,
+        form_factor: str = ANY_FORM_FACTOR,
+        market: str | None = None,
+        *,
+        as_of: date | None = None,
+    ) -> PriceStat | None:
         """The method's price of the selection at `as_of` (None: no staleness window), or
         None when no quote is eligible."""
         pts = self.eligible(sku, kind, form_factor, market, as_of)
@@ -98,16 +110,21 @@ class PriceBook:
         # are exactly those between the kept minimum and maximum.
         pts = [p for p in pts if est.min_usd <= p.price_usd <= est.max_usd]
         return PriceStat(
-            sku=sku, kind=kind, form_factor=form_factor,
-            market=market if kind == "rental_hourly" else None, estimate=est,
+            sku=sku,
+            kind=kind,
+            form_factor=form_factor,
+            market=market if kind == "rental_hourly" else None,
+            estimate=est,
             sources=", ".join(sorted({p.source for p in pts})),
             newest_quote_date=max(p.observed_date for p in pts),
-            oldest_quote_date=min(p.observed_date for p in pts), method=self.max_age.method_id(),
+            oldest_quote_date=min(p.observed_date for p in pts),
+            method=self.max_age.method_id(),
         )
 
     def groups(self, as_of: date | None = None) -> list[PriceStat]:
         """The method's price for every (sku, form factor, kind, market) present (a form
         factor the source did not tell is its own group, "unknown")."""
+
         def key(p: QuotePoint) -> tuple[str, str, str, str]:
             return p.sku, p.form_factor or "unknown", p.kind, p.market or ""
 
@@ -180,52 +197,68 @@ def build_reports(
     for sc in scenarios:
         stat = None
         if sc.price.quote_kind is not None:
-            stat = prices.get(sc.gpu_sku, sc.price.quote_kind, sc.form_factor, sc.market,
-                              as_of=sector.report_date)
+            stat = prices.get(
+                sc.gpu_sku, sc.price.quote_kind, sc.form_factor, sc.market, as_of=sector.report_date
+            )
             if stat is None:
                 skipped.append((sc.name, _no_quote_reason(sc, prices, sector.report_date)))
                 continue
         unit = sc.unit_price(stat.median_usd if stat else None)
         cov = coverage(sector.sector_market_cap_usd, sc.gpu_count, unit)
         if stat is not None:
-            low = coverage(sector.sector_market_cap_usd, sc.gpu_count,
-                           sc.unit_price(stat.estimate.q3_usd)).coverage_ratio
-            high = coverage(sector.sector_market_cap_usd, sc.gpu_count,
-                            sc.unit_price(stat.estimate.q1_usd)).coverage_ratio
+            low = coverage(
+                sector.sector_market_cap_usd, sc.gpu_count, sc.unit_price(stat.estimate.q3_usd)
+            ).coverage_ratio
+            high = coverage(
+                sector.sector_market_cap_usd, sc.gpu_count, sc.unit_price(stat.estimate.q1_usd)
+            ).coverage_ratio
         else:
             low = high = cov.coverage_ratio
-        rows.append(ReportRow(
-            report_date=sector.report_date, scenario=sc.name, basis=sector.basis,
-            categories=sector.categories, sector_market_cap_usd=sector.sector_market_cap_usd,
-            constituents_market_cap_usd=sector.constituents_market_cap_usd,
-            constituents_count=sector.constituents_count,
-            constituents_fdv_usd=sector.constituents_fdv_usd,
-            sector_volume_24h_usd=sector.sector_volume_24h_usd,
-            constituents_volume_24h_usd=sector.constituents_volume_24h_usd,
-            gpu_sku=sc.gpu_sku, gpu_count=sc.gpu_count, price_basis=sc.price.describe(),
-            quote_median_usd=stat.median_usd if stat else None, unit_price_usd=unit,
-            price_quote_count=stat.quote_count if stat else 0,
-            price_sources=stat.sources if stat else None,
-            price_as_of=stat.newest_quote_date if stat else None,
-            buildout_cost_usd=cov.buildout_cost_usd, coverage_ratio=cov.coverage_ratio,
-            gpus_affordable=cov.gpus_affordable,
-            breakeven_unit_price_usd=cov.breakeven_unit_price_usd,
-            share_of_2023_h100_shipments=cov.share_of_2023_h100_shipments,
-            market_as_of=sector.market_as_of, fetched_at=sector.fetched_at, run_id=run_id,
-            price_form_factor=sc.form_factor if stat else None,
-            price_market=stat.market if stat else None,
-            quote_q1_usd=stat.estimate.q1_usd if stat else None,
-            quote_q3_usd=stat.estimate.q3_usd if stat else None,
-            coverage_ratio_low=low, coverage_ratio_high=high,
-            price_method=stat.method if stat else "fixed",
-        ))
+        rows.append(
+            ReportRow(
+                report_date=sector.report_date,
+                scenario=sc.name,
+                basis=sector.basis,
+                categories=sector.categories,
+                sector_market_cap_usd=sector.sector_market_cap_usd,
+                constituents_market_cap_usd=sector.constituents_market_cap_usd,
+                constituents_count=sector.constituents_count,
+                constituents_fdv_usd=sector.constituents_fdv_usd,
+                sector_volume_24h_usd=sector.sector_volume_24h_usd,
+                constituents_volume_24h_usd=sector.constituents_volume_24h_usd,
+                gpu_sku=sc.gpu_sku,
+                gpu_count=sc.gpu_count,
+                price_basis=sc.price.describe(),
+                quote_median_usd=stat.median_usd if stat else None,
+                unit_price_usd=unit,
+                price_quote_count=stat.quote_count if stat else 0,
+                price_sources=stat.sources if stat else None,
+                price_as_of=stat.newest_quote_date if stat else None,
+                buildout_cost_usd=cov.buildout_cost_usd,
+                coverage_ratio=cov.coverage_ratio,
+                gpus_affordable=cov.gpus_affordable,
+                breakeven_unit_price_usd=cov.breakeven_unit_price_usd,
+                share_of_2023_h100_shipments=cov.share_of_2023_h100_shipments,
+                market_as_of=sector.market_as_of,
+                fetched_at=sector.fetched_at,
+                run_id=run_id,
+                price_form_factor=sc.form_factor if stat else None,
+                price_market=stat.market if stat else None,
+                quote_q1_usd=stat.estimate.q1_usd if stat else None,
+                quote_q3_usd=stat.estimate.q3_usd if stat else None,
+                coverage_ratio_low=low,
+                coverage_ratio_high=high,
+                price_method=stat.method if stat else "fixed",
+            )
+        )
     return rows, skipped
 
 
 def _no_quote_reason(sc: Scenario, prices: PriceBook, day: date) -> str:
     kind = sc.price.quote_kind
-    what = f"{sc.gpu_sku}" if sc.form_factor == ANY_FORM_FACTOR else \
-        f"{sc.gpu_sku} {sc.form_factor}"
+    what = (
+        f"{sc.gpu_sku}" if sc.form_factor == ANY_FORM_FACTOR else f"{sc.gpu_sku} {sc.form_factor}"
+    )
     market = f"{sc.market} " if kind == "rental_hourly" else ""
     window = prices.max_age.days(kind or "")
     return f"no {market}{kind} quote for {what} in the {window} days up to {day}"

@@ -67,12 +67,17 @@ class RunResult:
 
     def summary(self) -> dict:
         return {
-            "run_id": self.run_id, "as_of_date": self.as_of_date,
+            "run_id": self.run_id,
+            "as_of_date": self.as_of_date,
             "sector_market_cap_usd": self.sector_market_cap_usd,
             "ratios": {r.scenario: r.coverage_ratio for r in self.reports},
-            "skipped": dict(self.skipped), "quarantined": self.quarantined,
-            "duplicates_dropped": self.duplicates_dropped, "http_requests": self.http_requests,
-            "http_retries": self.http_retries, "rate_limited": self.rate_limited,
-            "sources_failed": self.sources_failed, "feed_errors": self.feed_errors,
+            "skipped": dict(self.skipped),
+            "quarantined": self.quarantined,
+            "duplicates_dropped": self.duplicates_dropped,
+            "http_requests": self.http_requests,
+            "http_retries": self.http_retries,
+            "rate_limited": self.rate_limited,
+            "sources_failed": self.sources_failed,
+            "feed_errors": self.feed_errors,
             "alerts": [a.alert.message for a in self.alerts],
         }

@@ -69,6 +69,8 @@ class Scenario(BaseModel):
     def unit_price(self, quote_price_usd: float | None) -> float:
         """Full unit cost per GPU given the quote median (ignored for fixed prices)."""
         if self.price.kind == "fixed":
+            if self.price.unit_price_usd is None:
+                raise ValueError(f"scenario {self.name}: fixed price without unit_price_usd")
             base = self.price.unit_price_usd
         else:
             if quote_price_usd is None:
@@ -95,8 +97,10 @@ def parse_scenarios(entries: list[dict], *, where: str) -> list[Scenario]:
                 name = repr(name)[:60]  # the message stays one short line
             raise ValueError(f"{where}: scenario {name}: {loc}: {err['msg']}") from None
         if scenario.name in seen:
-            raise ValueError(f"{where}: scenario {scenario.name}: defined twice ([[scenario]] "
-                             f"#{seen[scenario.name]} and #{i}); give each a unique name")
+            raise ValueError(
+                f"{where}: scenario {scenario.name}: defined twice ([[scenario]] "
+                f"#{seen[scenario.name]} and #{i}); give each a unique name"
+            )
         seen[scenario.name] = i
         out.append(scenario)
     return out

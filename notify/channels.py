@@ -42,8 +42,9 @@ class AppriseChannel:
         try:
             ap = apprise.Apprise()
             if not ap.add(self.url):
-                raise DeliveryError(f"channel {self.id}: not a valid Apprise URL — check "
-                                    f"CAPCOVER_ALERT_URLS")
+                raise DeliveryError(
+                    f"channel {self.id}: not a valid Apprise URL — check CAPCOVER_ALERT_URLS"
+                )
             ok = ap.notify(body=body, title=title)
         except DeliveryError:
             raise
@@ -68,19 +69,27 @@ class PrefectEventChannel:
     def send(self, title: str, body: str, *, rule: str, scenario: str, alert_id: str) -> None:
         event = self.emit(
             event=f"capcover.coverage.{rule}",
-            resource={"prefect.resource.id": f"capcover.scenario.{scenario}",
-                      "prefect.resource.name": scenario},
-            payload={"alert_id": alert_id, "title": title, "message": body.split("\n", 1)[0],
-                     "body": body},
+            resource={
+                "prefect.resource.id": f"capcover.scenario.{scenario}",
+                "prefect.resource.name": scenario,
+            },
+            payload={
+                "alert_id": alert_id,
+                "title": title,
+                "message": body.split("\n", 1)[0],
+                "body": body,
+            },
         )
         if event is None:
-            raise DeliveryError(f"channel {self.id}: Prefect did not accept the event "
-                                f"(events disabled or no API)")
+            raise DeliveryError(
+                f"channel {self.id}: Prefect did not accept the event (events disabled or no API)"
+            )
 
 
 def apprise_channels(urls: list) -> list[AppriseChannel]:
-    return [AppriseChannel(u.get_secret_value() if hasattr(u, "get_secret_value") else u)
-            for u in urls]
+    return [
+        AppriseChannel(u.get_secret_value() if hasattr(u, "get_secret_value") else u) for u in urls
+    ]
 
 
 def channels_for(settings, emit: Callable[..., object] | None = None) -> list[Channel]:

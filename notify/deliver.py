@@ -47,20 +47,24 @@ def deliver_pending(
     failed: list[str] = []
     for d in claimed:
         try:
-            by_id[d.channel_id].send(d.title, d.body, rule=d.rule, scenario=d.scenario,
-                                     alert_id=d.alert_id)
+            by_id[d.channel_id].send(
+                d.title, d.body, rule=d.rule, scenario=d.scenario, alert_id=d.alert_id
+            )
         except Exception as exc:  # noqa: BLE001 - recorded, retried next run
             error = REDACTOR.redact(str(exc))[:500]
             outcomes.append((d, error))
-            failed.append(f"{d.report_date} {d.scenario} {d.rule} via {d.channel_id}: "
-                                 f"{error} (attempt {d.attempts}; retried next run)")
+            failed.append(
+                f"{d.report_date} {d.scenario} {d.rule} via {d.channel_id}: "
+                f"{error} (attempt {d.attempts}; retried next run)"
+            )
         else:
             outcomes.append((d, None))
     # A Prefect event is not a delivery to a receiver: it is counted (and reported) apart.
     accepted = [d.channel_id for d, e in outcomes if e is None]
     events = accepted.count(PREFECT_CHANNEL)
-    report = DeliveryReport(delivered=len(accepted) - events, failed=tuple(failed),
-                            events=events, channels=len(by_id))
+    report = DeliveryReport(
+        delivered=len(accepted) - events, failed=tuple(failed), events=events, channels=len(by_id)
+    )
     with open_warehouse(db, lock_budget_s=lock_budget_s) as wh:
         with wh.transaction():
             store.record_outcomes(wh, outcomes, run_id)
@@ -70,15 +74,21 @@ def deliver_pending(
     return report
 
 
-def deliver_after_run(settings, run_id: str, *,
-                      emit: Callable[..., object] | None = None) -> DeliveryReport:
+def deliver_after_run(
+    settings, run_id: str, *, emit: Callable[..., object] | None = None
+) -> DeliveryReport:
     """The post-commit step of a run: deliver what is pending and say how it went. A failure
     here (even the warehouse being locked) never fails the run: it is reported instead."""
     channels = channels_for(settings, emit)
     try:
-        return deliver_pending(settings.db, channels=channels, run_id=run_id,
-                               lock_budget_s=settings.lock_budget_s)
+        return deliver_pending(
+            settings.db, channels=channels, run_id=run_id, lock_budget_s=settings.lock_budget_s
+        )
     except Exception as exc:  # noqa: BLE001 - the data load is committed; report, don't raise
-        return DeliveryReport(failed=(f"delivery step failed: {REDACTOR.redact(str(exc))}"
-                                      f" (alerts stay undelivered; the next run retries)",),
-                              channels=len(channels))
+        return DeliveryReport(
+            failed=(
+                f"delivery step failed: {REDACTOR.redact(str(exc))}"
+                f" (alerts stay undelivered; the next run retries)",
+            ),
+            channels=len(channels),
+        )

@@ -10,11 +10,18 @@ SUMMARY_KEY = "capcover-summary"
 def report_table(result) -> list[dict]:
     """One row per scenario, the same columns as the HTML report's table."""
     return [
-        {"report_date": str(r.report_date), "scenario": r.scenario,
-         "gpus": f"{r.gpu_count:,} {r.gpu_sku}", "unit_price_usd": round(r.unit_price_usd, 2),
-         "buildout_cost_usd": round(r.buildout_cost_usd), "sector_market_cap_usd":
-         round(r.sector_market_cap_usd), "coverage_ratio": round(r.coverage_ratio, 4),
-         "covers": r.coverage_ratio >= 1, "price_basis": r.price_basis, "basis": r.basis}
+        {
+            "report_date": str(r.report_date),
+            "scenario": r.scenario,
+            "gpus": f"{r.gpu_count:,} {r.gpu_sku}",
+            "unit_price_usd": round(r.unit_price_usd, 2),
+            "buildout_cost_usd": round(r.buildout_cost_usd),
+            "sector_market_cap_usd": round(r.sector_market_cap_usd),
+            "coverage_ratio": round(r.coverage_ratio, 4),
+            "covers": r.coverage_ratio >= 1,
+            "price_basis": r.price_basis,
+            "basis": r.basis,
+        }
         for r in sorted(result.reports, key=lambda r: r.scenario)
     ]
 
@@ -22,13 +29,17 @@ def report_table(result) -> list[dict]:
 def summary_markdown(result) -> str:
     lines = [f"# capcover {result.as_of_date}", ""]
     if result.sector_market_cap_usd is not None:
-        lines.append(f"AI-token sector market cap **${result.sector_market_cap_usd / 1e9:,.2f}B**"
-                     f" (as of {result.as_of_date} UTC, source timestamp).")
+        lines.append(
+            f"AI-token sector market cap **${result.sector_market_cap_usd / 1e9:,.2f}B**"
+            f" (as of {result.as_of_date} UTC, source timestamp)."
+        )
         lines.append("")
     lines += ["| scenario | GPUs | unit price | ratio | covers? |", "|---|---|---|---|---|"]
     for r in sorted(result.reports, key=lambda r: r.scenario):
-        lines.append(f"| {r.scenario} | {r.gpu_count:,} {r.gpu_sku} | ${r.unit_price_usd:,.0f} |"
-                     f" {r.coverage_ratio:.3f} | {'yes' if r.coverage_ratio >= 1 else 'no'} |")
+        lines.append(
+            f"| {r.scenario} | {r.gpu_count:,} {r.gpu_sku} | ${r.unit_price_usd:,.0f} |"
+            f" {r.coverage_ratio:.3f} | {'yes' if r.coverage_ratio >= 1 else 'no'} |"
+        )
     if result.explanations:
         lines += ["", "**Why it moved**", ""]
         lines += [f"- {result.explanations[name]}" for name in sorted(result.explanations)]

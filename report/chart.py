@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 # The article's scenarios keep the colours readers know from earlier reports.
 COLOURS = {"coindesk-2024": "#1f5fbf", "h100-purchase": "#d62728"}
@@ -25,10 +26,17 @@ ONE_LABEL = "1.0 = the sector cap buys the GPUs"
 INK = "#6b6b6b"
 PANEL_SIZE_IN = (4.2, 2.3)  # one panel, inches (the SVG's viewBox is this in points)
 DPI = 100
+if TYPE_CHECKING:  # matplotlib itself is imported only when a chart is drawn
+    from matplotlib.typing import RcKeyType
+
 # Fixed SVG settings so the same figure gives the same bytes (ids hashed with a fixed salt,
 # no creation date) and text stays text (searchable, escaped, styled by the page).
-_RC = {"svg.hashsalt": "capcover", "svg.fonttype": "none", "font.size": 9,
-       "font.family": ["DejaVu Sans", "sans-serif"]}
+_RC: dict[RcKeyType, Any] = {
+    "svg.hashsalt": "capcover",
+    "svg.fonttype": "none",
+    "font.size": 9,
+    "font.family": ["DejaVu Sans", "sans-serif"],
+}
 
 
 @dataclass(frozen=True)
@@ -87,8 +95,9 @@ def _tick_label(value: float, _pos: int = 0) -> str:
     return f"{value:g}" if value != 1.0 else "1.0"
 
 
-def history_figure(series: Sequence[Series], *, columns: int = 1, title: bool = False,
-                   illustrative: bool = False):
+def history_figure(
+    series: Sequence[Series], *, columns: int = 1, title: bool = False, illustrative: bool = False
+):
     """The coverage history of `series` as one matplotlib Figure: a panel per scenario in a grid
     of `columns`, each with its line (backfilled days), dots (daily runs), band and 1.0 line;
     `title` adds a heading saying what the ratio and the dashed line are."""
@@ -109,7 +118,7 @@ def _figure(series: Sequence[Series], columns: int, title: bool, illustrative: b
     fig = Figure(figsize=(width * columns, height * rows), dpi=DPI, layout="constrained")
     fig.patch.set_alpha(0.0)  # the page's background shows through (light or dark scheme)
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
-    for ax in axes[len(series):]:
+    for ax in axes[len(series) :]:
         ax.set_visible(False)
     for ax, s in zip(axes, series, strict=False):
         _draw_panel(ax, s, show_title=len(series) > 1)
@@ -144,16 +153,21 @@ def _draw_panel(ax, s: Series, *, show_title: bool) -> None:
     days = [p.day for p in s.points]
     band = [p for p in s.points if p.low is not None and p.high is not None]
     # A fixed price has an equal band (low == ratio == high): nothing to shade.
-    if any(p.high > p.low for p in band):
-        ax.fill_between([p.day for p in band], [p.low for p in band], [p.high for p in band],
-                        color=s.colour, alpha=0.18, linewidth=0, label="ratio band")
+    if any(p.high > p.low for p in band if p.high is not None and p.low is not None):
+        ax.fill_between(
+            [p.day for p in band],
+            [p.low for p in band],
+            [p.high for p in band],
+            color=s.colour,
+            alpha=0.18,
+            linewidth=0,
+            label="ratio band",
+        )
     ax.plot(days, [p.ratio for p in s.points], color=s.colour, linewidth=2.2)
     daily = [p for p in s.points if p.basis == "category"]
     if daily:
-        ax.scatter([p.day for p in daily], [p.ratio for p in daily], color=s.colour, s=22,
-                   zorder=3)
-    ax.axhline(1.0, color="#222222", linestyle=(0, (5, 3)), linewidth=1.2, gid="one-line",
-               zorder=2)
+        ax.scatter([p.day for p in daily], [p.ratio for p in daily], color=s.colour, s=22, zorder=3)
+    ax.axhline(1.0, color="#222222", linestyle=(0, (5, 3)), linewidth=1.2, gid="one-line", zorder=2)
     ax.grid(True, axis="y", color="#888888", alpha=0.35, linewidth=0.8)
     ax.grid(True, axis="x", color="#888888", alpha=0.18, linewidth=0.8)
     for side in ("top", "right"):
@@ -182,15 +196,15 @@ def svg_text(fig, *, prefix: str, label: str) -> str:
     with matplotlib.rc_context(_RC):
         fig.savefig(buf, format="svg", metadata={"Date": None}, transparent=True)
     text = buf.getvalue()
-    text = text[text.index("<svg"):].rstrip()
-    text = re.sub(r'(<svg\b[^>]*?)\s+width="[^"]*"\s+height="[^"]*"',
-                  r"\1", text, count=1)
+    text = text[text.index("<svg") :].rstrip()
+    text = re.sub(r'(<svg\b[^>]*?)\s+width="[^"]*"\s+height="[^"]*"', r"\1", text, count=1)
     safe_prefix = re.sub(r"[^A-Za-z0-9_-]", "_", prefix)
     text = re.sub(r'\bid="([^"]+)"', rf'id="{safe_prefix}-\1"', text)
     text = re.sub(r'(xlink:href|href)="#([^"]+)"', rf'\1="#{safe_prefix}-\2"', text)
     text = re.sub(r"url\(#([^)]+)\)", rf"url(#{safe_prefix}-\1)", text)
-    aria = (label.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;"))
+    aria = (
+        label.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    )
     return text.replace("<svg ", f'<svg role="img" aria-label="{aria}" class="chart-svg" ', 1)
 
 

@@ -71,18 +71,19 @@ def gather(wh: Warehouse) -> ReportData:
         alerts = queries.recent_alerts(wh)
     illustrative = queries.has_demo_runs(wh)
     why, movers = _why_it_moved(wh, latest, history)
-    return ReportData(latest, history, constituents, quotes, alerts, illustrative,
-                      why_it_moved=why, movers=movers)
+    return ReportData(
+        latest, history, constituents, quotes, alerts, illustrative, why_it_moved=why, movers=movers
+    )
 
 
-def _why_it_moved(wh: Warehouse, latest: list[dict],
-                  history: dict[str, list]) -> tuple[str | None, list[dict]]:
+def _why_it_moved(
+    wh: Warehouse, latest: list[dict], history: dict[str, list]
+) -> tuple[str | None, list[dict]]:
     """`capcover explain`'s paragraph and top movers for the first charted scenario."""
     if not latest or not wh.has(20):  # warehouse/migrations/020_why_it_moved.sql
         return None, []
     day = latest[0]["report_date"]
-    scenario = next((s for s in CHART_SCENARIOS if history.get(s)),
-                    latest[0]["scenario"])
+    scenario = next((s for s in CHART_SCENARIOS if history.get(s)), latest[0]["scenario"])
     why = explain.explain_paragraph(wh, day, scenario)
     return why, (explain.coin_moves(wh, day, scenario, top=5) if why else [])
 
@@ -91,8 +92,9 @@ def chart_series(data: ReportData) -> list[chart.Series]:
     """Every scenario with history, the article's scenarios first, then by name."""
     order = [s for s in CHART_SCENARIOS if data.history.get(s)]
     order += sorted(s for s in data.history if s not in order and data.history[s])
-    return [chart.Series(s, tuple(data.history[s]), chart.colour(s, i))
-            for i, s in enumerate(order)]
+    return [
+        chart.Series(s, tuple(data.history[s]), chart.colour(s, i)) for i, s in enumerate(order)
+    ]
 
 
 def day_over_day(points: list[chart.Point]) -> Change | None:
@@ -108,8 +110,9 @@ def scenario_chart_svg(series: chart.Series) -> str:
     """One scenario's panel as inline SVG (the same figure function as the PNG; the page's
     banner, not each chart, says when the data is illustrative)."""
     fig = chart.history_figure([series])
-    return chart.svg_text(fig, prefix=f"chart-{series.scenario}",
-                          label=chart.label(series.scenario))
+    return chart.svg_text(
+        fig, prefix=f"chart-{series.scenario}", label=chart.label(series.scenario)
+    )
 
 
 def write_png(data: ReportData, path: Path) -> Path:
@@ -118,6 +121,7 @@ def write_png(data: ReportData, path: Path) -> Path:
 
 
 # -- the page --------------------------------------------------------------------------------
+
 
 def _usd(v: float | None, unit: str = "B") -> str:
     if v is None:
@@ -143,8 +147,13 @@ def _signed(v: float, fmt: str) -> str:
 
 @cache
 def _environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters.update(usd=_usd, usd_m=_usd_m, ratio=_ratio, signed=_signed)
     return env
 
@@ -154,27 +163,42 @@ def _cards(data: ReportData) -> list[dict]:
     cards = []
     for series in chart_series(data):
         last = series.points[-1]
-        cards.append({
-            "scenario": series.scenario, "colour": series.colour, "ratio": last.ratio,
-            "day": last.day, "covers": last.ratio >= 1,
-            "band": (last.low, last.high) if last.low is not None and last.high is not None
-            else None,
-            "change": day_over_day(list(series.points)), "row": latest.get(series.scenario),
-            # Markup: matplotlib wrote this SVG and escaped every text in it.
-            "svg": Markup(scenario_chart_svg(series)),
-        })
+        cards.append(
+            {
+                "scenario": series.scenario,
+                "colour": series.colour,
+                "ratio": last.ratio,
+                "day": last.day,
+                "covers": last.ratio >= 1,
+                "band": (last.low, last.high)
+                if last.low is not None and last.high is not None
+                else None,
+                "change": day_over_day(list(series.points)),
+                "row": latest.get(series.scenario),
+                # Markup: matplotlib wrote this SVG and escaped every text in it.
+                "svg": Markup(scenario_chart_svg(series)),
+            }
+        )
     return cards
 
 
 def render_html(data: ReportData) -> str:
     """The whole page as one string (UTF-8 HTML, self-contained)."""
-    return _environment().get_template("report.html.j2").render(
-        data=data, top=data.latest[0] if data.latest else None,
-        cards=_cards(data) if data.latest else [], one_label=ONE_LABEL)
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            data=data,
+            top=data.latest[0] if data.latest else None,
+            cards=_cards(data) if data.latest else [],
+            one_label=ONE_LABEL,
+        )
+    )
 
 
-def write_report_files(db: str | Path, *, html: str | None = None, png: str | None = None,
-                       lock_budget_s: float = 30.0) -> list[Path]:
+def write_report_files(
+    db: str | Path, *, html: str | None = None, png: str | None = None, lock_budget_s: float = 30.0
+) -> list[Path]:
     """Write the HTML report and/or the PNG chart from the warehouse at `db` (read-only)."""
     with open_warehouse(db, read_only=True, lock_budget_s=lock_budget_s) as wh:
         wh.require(4, "the report views")  # warehouse/migrations/004_history_and_views.sql

@@ -10,8 +10,10 @@ def price_note(row) -> str:
     """How a report row's unit price was found, in a few words."""
     if row.price_quote_count == 0:
         return row.price_basis
-    return (f"median of {row.price_quote_count} quote(s) after outliers, newest "
-            f"{row.price_as_of}, {row.price_method}")
+    return (
+        f"median of {row.price_quote_count} quote(s) after outliers, newest "
+        f"{row.price_as_of}, {row.price_method}"
+    )
 
 
 def summary_text(result: RunResult, db) -> str:
@@ -35,8 +37,12 @@ def summary_text(result: RunResult, db) -> str:
         extras.append(f"{result.duplicates_dropped} duplicate(s) across pages dropped")
     if result.sources_failed:
         errors = result.feed_errors
-        extras.append("quote feeds failed: " + ", ".join(
-            f"{s} ({errors[s][:120]})" if errors.get(s) else s for s in result.sources_failed))
+        extras.append(
+            "quote feeds failed: "
+            + ", ".join(
+                f"{s} ({errors[s][:120]})" if errors.get(s) else s for s in result.sources_failed
+            )
+        )
     extras.append(f"{result.http_requests} HTTP request(s), {result.http_retries} retr(y/ies)")
     lines.append("  " + "; ".join(extras))
     lines += alert_lines(result)
@@ -56,14 +62,18 @@ def alert_lines(result: RunResult) -> list[str]:
     if delivery is None:  # a dry run: nothing was delivered or attempted
         return lines
     if delivery.channels == 0:
-        lines.append("  alerts: no channel configured (CAPCOVER_ALERT_URLS is empty): alerts "
-                     "are stored as no_channel and sent nowhere")
+        lines.append(
+            "  alerts: no channel configured (CAPCOVER_ALERT_URLS is empty): alerts "
+            "are stored as no_channel and sent nowhere"
+        )
     delivered, failures = result.alerts_delivered, result.alert_failures
     if delivered or failures:
         lines.append(f"  alerts delivered: {delivered}; failed: {len(failures)}")
     if result.alert_events:
-        lines.append(f"  Prefect events emitted: {result.alert_events} "
-                     f"(capcover.coverage.<rule>; an event, not a delivery)")
+        lines.append(
+            f"  Prefect events emitted: {result.alert_events} "
+            f"(capcover.coverage.<rule>; an event, not a delivery)"
+        )
     for f in failures:
         lines.append(f"  alert delivery FAILED: {f}")
     return lines
@@ -71,8 +81,10 @@ def alert_lines(result: RunResult) -> list[str]:
 
 def dry_run_text(result: RunResult, db) -> str:
     """`capcover run --dry-run`: the summary under a banner saying nothing was kept."""
-    lines = ["DRY RUN — nothing stored, nothing delivered (the transaction was rolled back)",
-             summary_text(result, db)]
+    lines = [
+        "DRY RUN — nothing stored, nothing delivered (the transaction was rolled back)",
+        summary_text(result, db),
+    ]
     if not result.alerts:
         lines.append("  no alert would fire")
     return "\n".join(lines)

@@ -60,14 +60,25 @@ def _json_value(value: Any, exact: bool) -> str:
 def _json(columns: list[str], rows: list[tuple], exact: bool) -> str:
     if not rows:
         return "[]"
-    objects = ["  {\n" + ",\n".join(f"    {json.dumps(c)}: {_json_value(v, exact)}"
-                                     for c, v in zip(columns, r, strict=True)) + "\n  }"
-               for r in rows]
+    objects = [
+        "  {\n"
+        + ",\n".join(
+            f"    {json.dumps(c)}: {_json_value(v, exact)}" for c, v in zip(columns, r, strict=True)
+        )
+        + "\n  }"
+        for r in rows
+    ]
     return "[\n" + ",\n".join(objects) + "\n]"
 
 
-def render(columns: list[str], rows: list[tuple], fmt: str, *, title: str | None = None,
-           exact: bool = False) -> str:
+def render(
+    columns: list[str],
+    rows: list[tuple],
+    fmt: str,
+    *,
+    title: str | None = None,
+    exact: bool = False,
+) -> str:
     """Rows as text in `fmt`. JSON and CSV keep full precision; tables and Markdown round for
     reading unless `exact` (then every format prints each value exactly as queried)."""
     cell = _exact if exact else _cell
@@ -107,7 +118,8 @@ def _plain_table(columns: list[str], cells: list[list[str]], title: str | None) 
     importing rich (~50 ms); None when a cell, header or title is not plain, the table is too
     wide or the title would wrap (tests/test_readers_lean.py compares the two)."""
     if not all(_label(c) for c in columns) or not all(
-            _PLAIN_CELL.fullmatch(v) for r in cells for v in r):
+        _PLAIN_CELL.fullmatch(v) for r in cells for v in r
+    ):
         return None
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
     total = sum(w + 3 for w in widths) + 1
@@ -115,8 +127,13 @@ def _plain_table(columns: list[str], cells: list[list[str]], title: str | None) 
         return None
     lines = []
     if title is not None:
-        if not title or not _label(title) or len(title) > total or title != title.strip() \
-                or "  " in title:
+        if (
+            not title
+            or not _label(title)
+            or len(title) > total
+            or title != title.strip()
+            or "  " in title
+        ):
             return None
         left = (total - len(title)) // 2
         lines.append(" " * left + title + " " * (total - len(title) - left))
@@ -125,8 +142,9 @@ def _plain_table(columns: list[str], cells: list[list[str]], title: str | None) 
         return left + mid.join(bar * (w + 2) for w in widths) + right
 
     def line(edge: str, values: list[str]) -> str:
-        return edge + edge.join(f" {v.ljust(w)} " for v, w in zip(values, widths, strict=True)) \
-            + edge
+        return (
+            edge + edge.join(f" {v.ljust(w)} " for v, w in zip(values, widths, strict=True)) + edge
+        )
 
     lines.append(rule("\u250f", "\u2501", "\u2533", "\u2513"))
     lines.append(line("\u2503", list(columns)))

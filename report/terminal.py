@@ -42,8 +42,10 @@ def print_history(wh, scenario: str = CHART_SCENARIO) -> None:
         return
     first, last = rows[0][0], rows[-1][0]
     n_hist = sum(1 for r in rows if r[2] == "history")
-    print(f"\nCoverage history, {scenario} ({len(rows)} days, {first} .. {last}; "
-          f"{n_hist} from the backfill, the rest from daily runs) — ILLUSTRATIVE")
+    print(
+        f"\nCoverage history, {scenario} ({len(rows)} days, {first} .. {last}; "
+        f"{n_hist} from the backfill, the rest from daily runs) — ILLUSTRATIVE"
+    )
     for line in text_chart([(d, r) for d, r, *_ in rows]):
         print(line)
     crossings = [(d, p, r) for d, r, _b, crossed, p in rows if crossed]

@@ -108,8 +108,14 @@ def table_snapshot(db_path: str) -> dict[str, list]:
         return {}
     out = {}
     with open_warehouse(db_path, read_only=True) as wh:
-        for t in ("category_snapshots", "coin_snapshots", "gpu_quotes", "report_daily",
-                  "raw_http", "quarantine"):
+        for t in (
+            "category_snapshots",
+            "coin_snapshots",
+            "gpu_quotes",
+            "report_daily",
+            "raw_http",
+            "quarantine",
+        ):
             out[t] = sorted(wh.query(f"SELECT * FROM {t}"), key=repr)  # noqa: S608
     return out
 

@@ -44,7 +44,8 @@ class Receiver:
     def up(self, status: int = 200) -> None:
         self.server.clear()
         self.server.expect_request(f"/hooks/{SECRET}", method="POST").respond_with_data(
-            "ok", status=status)
+            "ok", status=status
+        )
         if not self.server.is_running():
             self.server.start()
 
@@ -82,8 +83,7 @@ def alerts_rows(db) -> list[dict]:
     return [dict(zip(cols, r, strict=True)) for r in rows]
 
 
-def test_alerts_crossing_posts_exactly_once_and_rerun_posts_none(
-        alert_env, fake_cg, receiver):
+def test_alerts_crossing_posts_exactly_once_and_rerun_posts_none(alert_env, fake_cg, receiver):
     receiver.up()
     first = run_day(fake_cg, 21e9, DAY1)  # ratio 0.972, no previous day
     assert first.alerts == [] and receiver.posts() == []
@@ -92,7 +92,8 @@ def test_alerts_crossing_posts_exactly_once_and_rerun_posts_none(
     assert post["title"] == "capcover threshold crossed: coindesk-2024"
     assert post["message"].startswith(
         "AI-token market cap now covers 720,000 H100 at $30,000 (coindesk-2024): ratio 1.04, "
-        "was 0.97 on 2024-04-02 (report 2024-04-03)")
+        "was 0.97 on 2024-04-02 (report 2024-04-03)"
+    )
     assert "buildout cost: 720,000 H100 x $30,000 = $21.60B" in post["message"]
     assert second.alerts_delivered == 1 and second.alert_failures == []
     text = summary_text(second, alert_env["CAPCOVER_DB"])
@@ -103,13 +104,18 @@ def test_alerts_crossing_posts_exactly_once_and_rerun_posts_none(
     assert [s.new for s in rerun.alerts] == [False]
     (row,) = alerts_rows(alert_env["CAPCOVER_DB"])
     assert (row["rule"], row["delivery_state"], row["delivered"], row["attempts"]) == (
-        "threshold_crossed", "delivered", 1, 1)
+        "threshold_crossed",
+        "delivered",
+        1,
+        1,
+    )
     assert row["previous_ratio"] == pytest.approx(21 / 21.6)
     assert row["current_ratio"] == pytest.approx(22.5 / 21.6)
 
 
 def test_alerts_receiver_down_stores_undelivered_and_next_run_delivers_once(
-        alert_env, fake_cg, receiver, capsys):
+    alert_env, fake_cg, receiver, capsys
+):
     run_day(fake_cg, 21e9, DAY1)
     down = run_day(fake_cg, 22.5e9, DAY2)  # nothing listens on the port
     assert down.reports, "the data load must not depend on delivery"
@@ -132,12 +138,23 @@ def test_alerts_receiver_down_stores_undelivered_and_next_run_delivers_once(
     out = capsys.readouterr().out
     assert "2024-04-03,coindesk-2024,threshold_crossed,1.0" in out
     reader = csv.DictReader(io.StringIO(out))
-    assert reader.fieldnames[:8] == ["report_date", "scenario", "rule", "level",
-                                     "previous_ratio", "current_ratio", "delivery_state",
-                                     "channels"]
+    assert reader.fieldnames[:8] == [
+        "report_date",
+        "scenario",
+        "rule",
+        "level",
+        "previous_ratio",
+        "current_ratio",
+        "delivery_state",
+        "channels",
+    ]
     (alert,) = list(reader)
     assert (alert["report_date"], alert["scenario"], alert["rule"], alert["level"]) == (
-        "2024-04-03", "coindesk-2024", "threshold_crossed", "1.0")
+        "2024-04-03",
+        "coindesk-2024",
+        "threshold_crossed",
+        "1.0",
+    )
     assert alert["delivery_state"] == "failed" and alert["attempts"] == "1"
     assert float(alert["current_ratio"]) == pytest.approx(22.5 / 21.6)
 
@@ -156,8 +173,7 @@ def test_alerts_receiver_down_stores_undelivered_and_next_run_delivers_once(
     assert "no undelivered alerts" in capsys.readouterr().out
 
 
-def test_alerts_receiver_error_status_is_recorded_and_retried(
-        alert_env, fake_cg, receiver):
+def test_alerts_receiver_error_status_is_recorded_and_retried(alert_env, fake_cg, receiver):
     receiver.up(status=500)
     run_day(fake_cg, 23e9, DAY1)
     result = run_day(fake_cg, 20e9, DAY2)  # 1.065 -> 0.926: down through 1.0
@@ -171,8 +187,7 @@ def test_alerts_receiver_error_status_is_recorded_and_retried(
     assert {r["delivery_state"] for r in alerts_rows(alert_env["CAPCOVER_DB"])} == {"delivered"}
 
 
-def test_alerts_stale_data_fires_per_alerting_scenario_without_a_channel(
-        env, fake_cg):
+def test_alerts_stale_data_fires_per_alerting_scenario_without_a_channel(env, fake_cg):
     # The fake CoinGecko's as-of (2024) is far older than this run's fetch time.
     result = run_day(fake_cg, 25e9, DAY2)
     stale = sorted((s.alert.scenario, s.alert.level) for s in result.alerts)
@@ -189,8 +204,7 @@ def test_alerts_stale_data_fires_per_alerting_scenario_without_a_channel(
     assert len(alerts_rows(env["CAPCOVER_DB"])) == 2  # a rerun never duplicates
 
 
-def test_alerts_stale_data_quote_feed_failing_for_n_days(env, fake_cg, monkeypatch,
-                                                         tmp_path):
+def test_alerts_stale_data_quote_feed_failing_for_n_days(env, fake_cg, monkeypatch, tmp_path):
     monkeypatch.setenv("CAPCOVER_ALERT_RULES", "stale_data")
     monkeypatch.setenv("CAPCOVER_ALERT_STALE_AFTER_H", "1e9")  # only the feed part here
     monkeypatch.setenv("CAPCOVER_ALERT_FEED_FAILURE_DAYS", "2")
@@ -207,7 +221,8 @@ def test_alerts_stale_data_quote_feed_failing_for_n_days(env, fake_cg, monkeypat
 
 
 def test_alerts_dry_run_prints_would_be_alerts_and_stores_nothing(
-        alert_env, fake_cg, receiver, capsys):
+    alert_env, fake_cg, receiver, capsys
+):
     receiver.up()
     run_day(fake_cg, 21e9, DAY1)
     before = table_snapshot(alert_env["CAPCOVER_DB"])
@@ -226,7 +241,8 @@ def test_alerts_dry_run_prints_would_be_alerts_and_stores_nothing(
 
 
 def test_alerts_secret_webhook_url_never_in_output_logs_or_warehouse(
-        alert_env, fake_cg, receiver, capsys, caplog):
+    alert_env, fake_cg, receiver, capsys, caplog
+):
     caplog.set_level(logging.DEBUG)
     logging.getLogger("apprise").setLevel(logging.DEBUG)  # try to make Apprise talk
     run_day(fake_cg, 21e9, DAY1)
@@ -270,7 +286,8 @@ def test_alerts_invalid_channel_url_fails_delivery_not_the_run(alert_env, fake_c
     fake_cg.clear()
     fake_cg.serve(categories=category_payload(cap=22.5e9, updated_at=DAY2))
     settings = load_settings().model_copy(
-        update={"alert_urls": [SecretStr(f"nosuchscheme://{SECRET}")]})
+        update={"alert_urls": [SecretStr(f"nosuchscheme://{SECRET}")]}
+    )
     result = run_daily(settings)
     assert result.reports
     (failure,) = result.alert_failures
@@ -279,8 +296,7 @@ def test_alerts_invalid_channel_url_fails_delivery_not_the_run(alert_env, fake_c
     assert row["delivery_state"] == "failed"
 
 
-def test_alerts_rerun_with_corrected_data_withdraws_an_unsent_alert(
-        alert_env, fake_cg, receiver):
+def test_alerts_rerun_with_corrected_data_withdraws_an_unsent_alert(alert_env, fake_cg, receiver):
     run_day(fake_cg, 21e9, DAY1)
     run_day(fake_cg, 22.5e9, DAY2)  # receiver down: crossing stored, unsent
     receiver.up()

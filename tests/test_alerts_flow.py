@@ -26,7 +26,8 @@ def prefect_harness():
 
 @pytest.mark.slow
 def test_alerts_flow_delivers_webhook_and_prefect_event_once(
-        prefect_harness, env, fake_cg, monkeypatch):
+    prefect_harness, env, fake_cg, monkeypatch
+):
     from capcover.flows.daily import run_flow
 
     receiver = Receiver()

@@ -17,23 +17,45 @@ from capcover.model.report import ReportRow
 AS_OF = datetime(2024, 4, 3, 6, 40, tzinfo=UTC)
 
 
-def row(day: date, cap: float, *, scenario="coindesk-2024", price=30_000.0, quotes=0,
-        as_of=None, fetched=None) -> ReportRow:
+def row(
+    day: date,
+    cap: float,
+    *,
+    scenario="coindesk-2024",
+    price=30_000.0,
+    quotes=0,
+    as_of=None,
+    fetched=None,
+) -> ReportRow:
     cov = coverage(cap, 720_000, price)
     as_of = as_of or datetime(day.year, day.month, day.day, 6, 40, tzinfo=UTC)
     return ReportRow(
-        report_date=day, scenario=scenario, basis="category", categories="artificial-intelligence",
-        sector_market_cap_usd=cap, constituents_market_cap_usd=None, constituents_count=260,
-        constituents_fdv_usd=None, sector_volume_24h_usd=None, constituents_volume_24h_usd=None,
-        gpu_sku="H100", gpu_count=720_000,
+        report_date=day,
+        scenario=scenario,
+        basis="category",
+        categories="artificial-intelligence",
+        sector_market_cap_usd=cap,
+        constituents_market_cap_usd=None,
+        constituents_count=260,
+        constituents_fdv_usd=None,
+        sector_volume_24h_usd=None,
+        constituents_volume_24h_usd=None,
+        gpu_sku="H100",
+        gpu_count=720_000,
         price_basis="purchase median" if quotes else "fixed $30,000",
-        quote_median_usd=price if quotes else None, unit_price_usd=price,
-        price_quote_count=quotes, price_sources="FT, CoinDesk" if quotes else None,
+        quote_median_usd=price if quotes else None,
+        unit_price_usd=price,
+        price_quote_count=quotes,
+        price_sources="FT, CoinDesk" if quotes else None,
         price_as_of=date(2024, 4, 3) if quotes else None,
-        buildout_cost_usd=cov.buildout_cost_usd, coverage_ratio=cov.coverage_ratio,
-        gpus_affordable=cov.gpus_affordable, breakeven_unit_price_usd=cov.breakeven_unit_price_usd,
-        share_of_2023_h100_shipments=cov.share_of_2023_h100_shipments, market_as_of=as_of,
-        fetched_at=fetched or as_of + timedelta(minutes=5), run_id="r1",
+        buildout_cost_usd=cov.buildout_cost_usd,
+        coverage_ratio=cov.coverage_ratio,
+        gpus_affordable=cov.gpus_affordable,
+        breakeven_unit_price_usd=cov.breakeven_unit_price_usd,
+        share_of_2023_h100_shipments=cov.share_of_2023_h100_shipments,
+        market_as_of=as_of,
+        fetched_at=fetched or as_of + timedelta(minutes=5),
+        run_id="r1",
     )
 
 
@@ -45,9 +67,11 @@ def test_threshold_crossed_upwards_says_what_changed():
     assert (alert.rule, alert.level) == ("threshold_crossed", "1.0")
     assert alert.scenario == "coindesk-2024"
     assert alert.previous_ratio == 21e9 / 21.6e9 and alert.current_ratio == 22.5e9 / 21.6e9
-    assert alert.message == ("AI-token market cap now covers 720,000 H100 at $30,000 "
-                             "(coindesk-2024): ratio 1.04, was 0.97 on 2024-04-02 "
-                             "(report 2024-04-03)")
+    assert alert.message == (
+        "AI-token market cap now covers 720,000 H100 at $30,000 "
+        "(coindesk-2024): ratio 1.04, was 0.97 on 2024-04-02 "
+        "(report 2024-04-03)"
+    )
     inputs = dict(alert.inputs)
     assert inputs["buildout cost"] == "720,000 H100 x $30,000 = $21.60B"
     assert inputs["sector market cap"].startswith("$22.50B")
@@ -100,14 +124,19 @@ def test_stale_data_quote_feed_failing_for_n_days_hits_quote_priced_scenarios_on
 
 
 def test_evaluate_only_alerting_scenarios_and_enabled_rules():
-    prev = {"coindesk-2024": row(D1, 21e9),
-            "sora-base-89k": row(D1, 21e9, scenario="sora-base-89k")}
+    prev = {
+        "coindesk-2024": row(D1, 21e9),
+        "sora-base-89k": row(D1, 21e9, scenario="sora-base-89k"),
+    }
     cur = [row(D2, 25e9), row(D2, 25e9, scenario="sora-base-89k")]
     fired = evaluate(prev, cur, AlertRules(scenarios=("coindesk-2024",)))
-    assert {(a.scenario, a.rule) for a in fired} == {("coindesk-2024", "threshold_crossed"),
-                                                     ("coindesk-2024", "relative_change")}
-    only = evaluate(prev, cur, AlertRules(scenarios=("coindesk-2024",),
-                                          enabled=("relative_change",)))
+    assert {(a.scenario, a.rule) for a in fired} == {
+        ("coindesk-2024", "threshold_crossed"),
+        ("coindesk-2024", "relative_change"),
+    }
+    only = evaluate(
+        prev, cur, AlertRules(scenarios=("coindesk-2024",), enabled=("relative_change",))
+    )
     assert [a.rule for a in only] == ["relative_change"]
 
 

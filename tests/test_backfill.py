@@ -62,9 +62,14 @@ def test_fake_server_enforces_its_limit_on_an_unpaced_client():
     import requests
 
     with CoinGecko.charts(n_coins=3, rate_per_s=10, jitter_s=0.05) as srv:
-        statuses = [requests.get(f"{srv.base_url}/coins/ai-coin-001/market_chart",
-                                 params={"vs_currency": "usd", "days": 2}, timeout=5).status_code
-                    for _ in range(12)]
+        statuses = [
+            requests.get(
+                f"{srv.base_url}/coins/ai-coin-001/market_chart",
+                params={"vs_currency": "usd", "days": 2},
+                timeout=5,
+            ).status_code
+            for _ in range(12)
+        ]
     assert statuses.count(200) == 10 and statuses.count(429) == 2
 
 
@@ -82,8 +87,11 @@ def test_token_bucket_never_lets_two_requests_closer_than_the_rate_after_late_wa
     # sleepers late at random: the next request must not make up for the lost time.
     rng = random.Random(5)
     clock = [0.0]
-    bucket = TokenBucket(60.0, clock=lambda: clock[0],
-                         sleep=lambda s: clock.__setitem__(0, clock[0] + s + rng.uniform(0, 0.7)))
+    bucket = TokenBucket(
+        60.0,
+        clock=lambda: clock[0],
+        sleep=lambda s: clock.__setitem__(0, clock[0] + s + rng.uniform(0, 0.7)),
+    )
     sent = []
     for _ in range(200):
         bucket.acquire()
@@ -94,7 +102,8 @@ def test_token_bucket_never_lets_two_requests_closer_than_the_rate_after_late_wa
 
 
 def test_backfill_beyond_365_days_on_a_public_plan_is_refused_before_any_request(
-        backfill_env, capsys):
+    backfill_env, capsys
+):
     with CoinGecko.charts(n_coins=3) as srv:
         backfill_env(srv, 600)
         code = main(["backfill", "--days", "400"])
@@ -133,33 +142,42 @@ def test_backfill_writes_history_reports_and_never_overwrites_category_days(back
     assert result.coins_done == 7 and result.coins_missing == 1
     assert result.days_kept_category == [date(2024, 4, 1)]
     with open_warehouse(settings.db, read_only=True) as wh:
-        kept = wh.query("SELECT basis, sector_market_cap_usd, run_id FROM report_daily "
-                        "WHERE report_date = '2024-04-01' AND scenario = 'coindesk-2024'")
+        kept = wh.query(
+            "SELECT basis, sector_market_cap_usd, run_id FROM report_daily "
+            "WHERE report_date = '2024-04-01' AND scenario = 'coindesk-2024'"
+        )
         assert kept == [("category", 9e9, "daily-run")]
-        days = wh.query("SELECT count(DISTINCT report_date), min(report_date), max(report_date)"
-                        " FROM report_daily WHERE basis = 'history'")[0]
+        days = wh.query(
+            "SELECT count(DISTINCT report_date), min(report_date), max(report_date)"
+            " FROM report_daily WHERE basis = 'history'"
+        )[0]
         assert days == (29, date(2024, 3, 5), date(2024, 4, 3))  # 30 days, one kept
         # The sector = the de-duplicated sum of the constituents on that day (first point).
-        cap = wh.scalar("SELECT sector_market_cap_usd FROM report_daily WHERE report_date ="
-                        " '2024-03-05' AND scenario = 'coindesk-2024'")
+        cap = wh.scalar(
+            "SELECT sector_market_cap_usd FROM report_daily WHERE report_date ="
+            " '2024-03-05' AND scenario = 'coindesk-2024'"
+        )
         assert cap == pytest.approx(sum(coin_cap(i) for i in range(1, 8)))
-        n_coins = wh.scalar("SELECT constituents_count FROM report_daily WHERE report_date ="
-                            " '2024-03-05' AND scenario = 'coindesk-2024'")
+        n_coins = wh.scalar(
+            "SELECT constituents_count FROM report_daily WHERE report_date ="
+            " '2024-03-05' AND scenario = 'coindesk-2024'"
+        )
         assert n_coins == 7
         assert wh.scalar("SELECT status FROM backfill_jobs") == "done"
         assert wh.scalar("SELECT count(*) FROM runs WHERE kind = 'backfill'") == 1
 
 
-def test_backfill_rerun_after_a_finished_job_replaces_history_rows_without_duplicates(
-        backfill_env):
+def test_backfill_rerun_after_a_finished_job_replaces_history_rows_without_duplicates(backfill_env):
     with CoinGecko.charts(n_coins=4) as srv:
         backfill_env(srv, 600)
         run_backfill(load_settings(), 10, console=quiet_console())
         run_backfill(load_settings(), 10, console=quiet_console())
     with open_warehouse(load_settings().db, read_only=True) as wh:
         assert wh.scalar("SELECT count(*) FROM coin_history") == 4 * 10
-        assert wh.scalar("SELECT count(*) - count(DISTINCT (report_date, scenario))"
-                         " FROM report_daily") == 0
+        assert (
+            wh.scalar("SELECT count(*) - count(DISTINCT (report_date, scenario)) FROM report_daily")
+            == 0
+        )
 
 
 def test_backfill_progress_bar_is_quiet_off_a_terminal_and_shown_on_one(backfill_env):
@@ -170,8 +188,7 @@ def test_backfill_progress_bar_is_quiet_off_a_terminal_and_shown_on_one(backfill
         off = io.StringIO()
         run_backfill(load_settings(), 5, console=Console(file=off, force_terminal=False))
         on = io.StringIO()
-        run_backfill(load_settings(), 6, console=Console(file=on, force_terminal=True,
-                                                        width=160))
+        run_backfill(load_settings(), 6, console=Console(file=on, force_terminal=True, width=160))
     assert off.getvalue() == ""
     shown = on.getvalue()
     assert "backfill" in shown and "3/3" in shown and "req" in shown and "429s" in shown
@@ -179,18 +196,42 @@ def test_backfill_progress_bar_is_quiet_off_a_terminal_and_shown_on_one(backfill
 
 def test_market_chart_parse_drops_the_now_point_and_keeps_the_first_point_of_each_day():
     payload = reference("cgdocs_openapi__coins_id_market_chart.json")["payload"]
-    raw = RawResponse("coingecko", "/coins/bitcoin/market_chart", "GET", "http://x", {}, None,
-                      200, json.dumps(payload), datetime.now(UTC), 1.0, 1)
+    raw = RawResponse(
+        "coingecko",
+        "/coins/bitcoin/market_chart",
+        "GET",
+        "http://x",
+        {},
+        None,
+        200,
+        json.dumps(payload),
+        datetime.now(UTC),
+        1.0,
+        1,
+    )
     points = parse_market_chart(raw, "bitcoin")
     assert [p.day for p in points] == [date(2024, 3, 31), date(2024, 4, 1)]
     assert points[0].market_cap_usd == 1370247487960.09
     assert all(p.point_at.hour == 0 and p.point_at.minute == 0 for p in points)
     # Hourly granularity (ranges under 90 days): the day's first point stands for the day.
-    hourly = {"prices": [], "total_volumes": [],
-              "market_caps": [[1711843200000 + h * 3_600_000 + 1234, float(h)]
-                              for h in range(30)]}
-    raw2 = RawResponse("coingecko", "/coins/x/market_chart", "GET", "http://x", {}, None, 200,
-                       json.dumps(hourly), datetime.now(UTC), 1.0, 1)
+    hourly = {
+        "prices": [],
+        "total_volumes": [],
+        "market_caps": [[1711843200000 + h * 3_600_000 + 1234, float(h)] for h in range(30)],
+    }
+    raw2 = RawResponse(
+        "coingecko",
+        "/coins/x/market_chart",
+        "GET",
+        "http://x",
+        {},
+        None,
+        200,
+        json.dumps(hourly),
+        datetime.now(UTC),
+        1.0,
+        1,
+    )
     days = {p.day: p.market_cap_usd for p in parse_market_chart(raw2, "x")}
     assert days == {date(2024, 3, 31): 0.0, date(2024, 4, 1): 24.0}
 
@@ -202,8 +243,10 @@ def test_backfill_reports_are_rebuilt_identically_from_the_archive(backfill_env)
         backfill_env(srv, 600)
         settings = load_settings()
         run_backfill(settings, 20, console=quiet_console())
-    query = ("SELECT report_date, scenario, basis, sector_market_cap_usd, coverage_ratio, run_id"
-             " FROM report_daily ORDER BY ALL")
+    query = (
+        "SELECT report_date, scenario, basis, sector_market_cap_usd, coverage_ratio, run_id"
+        " FROM report_daily ORDER BY ALL"
+    )
     with open_warehouse(settings.db, read_only=True) as wh:
         before = wh.query(query)
     rebuild(settings)
@@ -222,44 +265,66 @@ def test_rebuild_rederives_a_damaged_coin_history_from_the_archived_charts(backf
     query = "SELECT * FROM coin_history ORDER BY coin_id, day"
     with open_warehouse(settings.db) as wh:
         before = wh.query(query)
-        assert {r[7] for r in before} == set(r[0] for r in wh.query(
-            "SELECT job_id FROM backfill_jobs"))
+        assert {r[7] for r in before} == set(
+            r[0] for r in wh.query("SELECT job_id FROM backfill_jobs")
+        )
         wh.query("DELETE FROM coin_history WHERE coin_id = 'ai-coin-002'")
-        wh.query("UPDATE coin_history SET market_cap_usd = -1, job_id = 'x'"
-                 " WHERE coin_id = 'ai-coin-003'")
-        wh.query("INSERT INTO coin_history SELECT 'ai-coin-999', day, point_at, 1, 1, 1,"
-                 " fetched_at, job_id FROM coin_history WHERE coin_id = 'ai-coin-001'")
+        wh.query(
+            "UPDATE coin_history SET market_cap_usd = -1, job_id = 'x'"
+            " WHERE coin_id = 'ai-coin-003'"
+        )
+        wh.query(
+            "INSERT INTO coin_history SELECT 'ai-coin-999', day, point_at, 1, 1, 1,"
+            " fetched_at, job_id FROM coin_history WHERE coin_id = 'ai-coin-001'"
+        )
         assert wh.query(query) != before
     rebuild(settings)
     with open_warehouse(settings.db, read_only=True) as wh:
         assert wh.query(query) == before and len(before) == 5 * 20
 
 
-def test_backfill_writer_keeps_coins_before_a_malformed_chart_and_stops_on_its_error(
-        backfill_env):
+def test_backfill_writer_keeps_coins_before_a_malformed_chart_and_stops_on_its_error(backfill_env):
     from capcover.flows.backfill import _CoinWriter
     from capcover.ingest.errors import BadPayload
     from capcover.warehouse import history as hist
 
     settings = load_settings()
-    good = json.dumps({"prices": [[1711843200000, 1.0]], "market_caps": [[1711843200000, 2.0]],
-                       "total_volumes": [[1711843200000, 3.0]]})
+    good = json.dumps(
+        {
+            "prices": [[1711843200000, 1.0]],
+            "market_caps": [[1711843200000, 2.0]],
+            "total_volumes": [[1711843200000, 3.0]],
+        }
+    )
     with open_warehouse(settings.db) as wh:
         hist.create_job(wh, "job-1", "ai", 5, ["a", "b", "c"], datetime.now(UTC), None)
 
     def raw(coin: str, body: str) -> RawResponse:
-        return RawResponse("coingecko", f"/coins/{coin}/market_chart", "GET", "http://x", {},
-                           None, 200, body, datetime.now(UTC), 1.0, 1)
+        return RawResponse(
+            "coingecko",
+            f"/coins/{coin}/market_chart",
+            "GET",
+            "http://x",
+            {},
+            None,
+            200,
+            body,
+            datetime.now(UTC),
+            1.0,
+            1,
+        )
 
     writer = _CoinWriter(settings, "job-1", "run-1")
     writer.start()
-    for seq, (coin, body) in enumerate([("a", good), ("b", "<html>busy</html>"), ("c", good)],
-                                       start=1):
+    for seq, (coin, body) in enumerate(
+        [("a", good), ("b", "<html>busy</html>"), ("c", good)], start=1
+    ):
         writer.put(coin, seq, datetime.now(UTC), [(seq, raw(coin, body))])
     writer.close()
     assert isinstance(writer.error, BadPayload)
-    assert str(writer.error) == ("coingecko /coins/b/market_chart: expected JSON, got an HTML "
-                                 "page — retry later")
+    assert str(writer.error) == (
+        "coingecko /coins/b/market_chart: expected JSON, got an HTML page — retry later"
+    )
     with open_warehouse(settings.db, read_only=True) as wh:
         status = dict(wh.query("SELECT coin_id, status FROM backfill_progress"))
         rows = wh.query("SELECT coin_id, market_cap_usd FROM coin_history")

@@ -21,11 +21,22 @@ DAYS = 30
 
 def backfill_process(db: Path, server: CoinGecko) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CAPCOVER_")}
-    env.update({"CAPCOVER_DB": str(db), "CAPCOVER_COINGECKO_BASE_URL": server.base_url,
-                "CAPCOVER_COINGECKO_RATE_PER_MINUTE": "60000", "PYTHONPATH": str(ROOT)})
-    return subprocess.Popen([sys.executable, "-m", "capcover", "backfill", "--days", str(DAYS)],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    env.update(
+        {
+            "CAPCOVER_DB": str(db),
+            "CAPCOVER_COINGECKO_BASE_URL": server.base_url,
+            "CAPCOVER_COINGECKO_RATE_PER_MINUTE": "60000",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "capcover", "backfill", "--days", str(DAYS)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def coin_state(db: Path) -> tuple[dict[str, str], dict[str, int]]:

@@ -14,8 +14,10 @@ from capcover.fakeapi.coingecko import CoinGecko
 def test_fakeapi_rate_limit_answers_429_beyond_r_per_second():
     with CoinGecko.generated({"artificial-intelligence": 3}, rate_per_s=2) as fake:
         url = f"{fake.base_url}/coins/artificial-intelligence-coin-00000/market_chart"
-        answers = [requests.get(url, params={"vs_currency": "usd", "days": 30}, timeout=5)
-                   for _ in range(3)]
+        answers = [
+            requests.get(url, params={"vs_currency": "usd", "days": 30}, timeout=5)
+            for _ in range(3)
+        ]
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert answers[2].headers["Retry-After"] == "1"
     assert answers[2].json()["status"]["error_code"] == 429
@@ -28,8 +30,10 @@ def test_benchmarks_quick_run_writes_every_figure_as_a_ratio(tmp_path, monkeypat
 
     for key in [k for k in __import__("os").environ if k.startswith("CAPCOVER_")]:
         monkeypatch.delenv(key)
-    assert run.main(["--quick", "--parts", "load,calls,backfill,overhead",
-                     "--out", str(tmp_path)]) == 0
+    assert (
+        run.main(["--quick", "--parts", "load,calls,backfill,overhead", "--out", str(tmp_path)])
+        == 0
+    )
     doc = json.loads((tmp_path / "quick.json").read_text())
     assert doc["machine"]["cores"] and doc["machine"]["versions"]["duckdb"]
     parts = {f["part"] for f in doc["figures"]}
@@ -42,8 +46,9 @@ def test_benchmarks_quick_run_writes_every_figure_as_a_ratio(tmp_path, monkeypat
     # The naive loop's time is a figure of its own, not hidden in `extra`, beside its 429s.
     naive_time = backfill["backfill time, client at R, vs a naive loop"]
     assert naive_time["unit"] == "s" and naive_time["baseline_min"] is not None
-    assert backfill["backfill 429s per run, client at R (target 0), vs a naive loop"]["unit"] \
-        == "429s"
+    assert (
+        backfill["backfill 429s per run, client at R (target 0), vs a naive loop"]["unit"] == "429s"
+    )
     overhead = {f["name"] for f in doc["figures"] if f["part"] == "overhead"}
     assert "capcover run, no Prefect API: in-process sequence (new process)" in overhead
     assert "import the flow module with a Prefect API (Prefect + flows.daily)" in overhead

@@ -22,26 +22,46 @@ from tests.conftest import AI, category_payload, market_pages
 FETCHED = datetime(2024, 4, 3, 7, 0, tzinfo=UTC)  # just after the fixtures' updated_at
 
 
-def raw(source: str, endpoint: str, payload, *, params=None, body: str | None = None,
-        fetched_at: datetime = FETCHED) -> RawResponse:
-    return RawResponse(source=source, endpoint=endpoint, method="GET", url=f"http://x{endpoint}",
-                       params=params or {}, request_body=None, status=200,
-                       body=body if body is not None else json.dumps(payload),
-                       fetched_at=fetched_at, elapsed_ms=1.0, attempt=1)
+def raw(
+    source: str,
+    endpoint: str,
+    payload,
+    *,
+    params=None,
+    body: str | None = None,
+    fetched_at: datetime = FETCHED,
+) -> RawResponse:
+    return RawResponse(
+        source=source,
+        endpoint=endpoint,
+        method="GET",
+        url=f"http://x{endpoint}",
+        params=params or {},
+        request_body=None,
+        status=200,
+        body=body if body is not None else json.dumps(payload),
+        fetched_at=fetched_at,
+        elapsed_ms=1.0,
+        attempt=1,
+    )
 
 
 def sector(categories, pages=None) -> list[RawResponse]:
     pages = pages if pages is not None else market_pages()
     return [raw("coingecko", "/coins/categories", categories)] + [
         raw("coingecko", "/coins/markets", page, params={"category": AI, "page": str(n)})
-        for n, page in enumerate(pages, start=1)]
+        for n, page in enumerate(pages, start=1)
+    ]
 
 
 def test_plausibility_category_from_the_future_fails_the_run_in_one_line():
     future = (FETCHED + timedelta(hours=2)).isoformat()
-    with pytest.raises(BadPayload, match=r"^coingecko /coins/categories: category "
-                                         r"'artificial-intelligence' is malformed \(updated_at "
-                                         r".* is 7200 s after the answer arrived") as info:
+    with pytest.raises(
+        BadPayload,
+        match=r"^coingecko /coins/categories: category "
+        r"'artificial-intelligence' is malformed \(updated_at "
+        r".* is 7200 s after the answer arrived",
+    ) as info:
         build_snapshot(sector(category_payload(updated_at=future)), [AI])
     assert "\n" not in str(info.value) and "CAPCOVER_MAX_CLOCK_SKEW_S" in str(info.value)
 
@@ -90,16 +110,20 @@ def test_plausibility_boolean_category_cap_fails_the_run():
 
 
 def test_plausibility_boolean_in_market_chart_is_no_value():
-    chart = {"prices": [[1711929600000, True]], "market_caps": [[1711929600000, True]],
-             "total_volumes": [[1711929600000, 5.0]]}
+    chart = {
+        "prices": [[1711929600000, True]],
+        "market_caps": [[1711929600000, True]],
+        "total_volumes": [[1711929600000, 5.0]],
+    }
     (point,) = parse_market_chart(raw("coingecko", "/coins/x/market_chart", chart), "x")
     assert point.market_cap_usd is None and point.price_usd is None
     assert point.volume_24h_usd == 5.0
 
 
 def test_plausibility_boolean_exchange_rate_is_left_out():
-    rates = {"rates": {"usd": {"value": 68000.0}, "eur": {"value": True},
-                       "gbp": {"value": 54000.0}}}
+    rates = {
+        "rates": {"usd": {"value": 68000.0}, "eur": {"value": True}, "gbp": {"value": 54000.0}}
+    }
     parsed = parse_exchange_rates(raw("coingecko", "/exchange_rates", rates))
     assert set(parsed.usd_per) == {"USD", "GBP"}
 
@@ -147,7 +171,10 @@ def test_plausibility_curated_quote_from_the_future_is_quarantined():
 
 def test_plausibility_curated_boolean_price_fails_the_file_in_one_line():
     text = CURATED.replace("price = 25000", "price = true")
-    with pytest.raises(BadPayload, match=r"entry #1 \(Nvidia H100\): TypeError\('price: not a "
-                                         r"number: True'\)") as info:
+    with pytest.raises(
+        BadPayload,
+        match=r"entry #1 \(Nvidia H100\): TypeError\('price: not a "
+        r"number: True'\)",
+    ) as info:
         parse_curated_raws([raw("curated", "quotes.toml", None, body=text)])
     assert "\n" not in str(info.value)

@@ -91,10 +91,18 @@ def test_cli_bad_setting_exits_2_naming_it(env, monkeypatch, capsys):
 
 
 def test_cli_readers_do_not_import_prefect(warehouse_with_reports, env):
-    code = ("import sys; from capcover.cli.main import main; main(['report']); "
-            "main(['sql', 'select 1']); print('PREFECT', 'prefect' in sys.modules)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**env, "PATH": "/usr/bin:/bin"}, cwd=ROOT, timeout=60)
+    code = (
+        "import sys; from capcover.cli.main import main; main(['report']); "
+        "main(['sql', 'select 1']); print('PREFECT', 'prefect' in sys.modules)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**env, "PATH": "/usr/bin:/bin"},
+        cwd=ROOT,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "PREFECT False" in proc.stdout
 

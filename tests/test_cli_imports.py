@@ -26,35 +26,62 @@ def warehouse(fake_cg, settings):
 # -- what a read-only command loads ------------------------------------------------------------
 
 # Not needed to print any read-only answer (rich only draws tables the plain drawer cannot).
-NEVER = ("rich", "pydantic", "pydantic_settings", "requests", "prefect", "apprise",
-         "jinja2", "matplotlib", "capcover.model.alerts", "capcover.model.scenarios",
-         "capcover.model.plausibility", "capcover.warehouse.alerts", "capcover.warehouse.load",
-         "capcover.warehouse.history", "capcover.config.settings", "capcover.ingest.http",
-         "capcover.ingest.clients", "capcover.flows.sequence", "capcover.report.html")
+NEVER = (
+    "rich",
+    "pydantic",
+    "pydantic_settings",
+    "requests",
+    "prefect",
+    "apprise",
+    "jinja2",
+    "matplotlib",
+    "capcover.model.alerts",
+    "capcover.model.scenarios",
+    "capcover.model.plausibility",
+    "capcover.warehouse.alerts",
+    "capcover.warehouse.load",
+    "capcover.warehouse.history",
+    "capcover.config.settings",
+    "capcover.ingest.http",
+    "capcover.ingest.clients",
+    "capcover.flows.sequence",
+    "capcover.report.html",
+)
 PRICE_METHOD = ("capcover.model.report", "capcover.model.prices", "capcover.model.coverage")
 
 
 def _imported(argv: list[str], env: dict[str, str]) -> tuple[int, set[str]]:
     """Exit code and every module `python -X importtime -m capcover argv` imported."""
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "capcover", *argv],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120,
-                          env={**env, "PATH": "/usr/bin:/bin"})
-    names = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
-             if line.startswith("import time:") and "imported package" not in line}
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "capcover", *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={**env, "PATH": "/usr/bin:/bin"},
+    )
+    names = {
+        line.rsplit("|", 1)[1].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:") and "imported package" not in line
+    }
     return proc.returncode, names
 
 
-@pytest.mark.parametrize(("argv", "code", "allowed"), [
-    (["sql", "select 1"], 0, ()),
-    (["report"], 0, ()),
-    (["alerts"], 0, ()),
-    (["status"], 0, ()),
-    (["quotes", "list"], 0, ()),
-    (["quotes", "list", "--stats"], 0, PRICE_METHOD),
-    (["explain"], 1, ("capcover.model.explain",)),
-], ids=lambda a: " ".join(a) if isinstance(a, list) else "")
-def test_read_only_commands_import_only_what_they_print_with(warehouse, env, argv, code,
-                                                                   allowed):
+@pytest.mark.parametrize(
+    ("argv", "code", "allowed"),
+    [
+        (["sql", "select 1"], 0, ()),
+        (["report"], 0, ()),
+        (["alerts"], 0, ()),
+        (["status"], 0, ()),
+        (["quotes", "list"], 0, ()),
+        (["quotes", "list", "--stats"], 0, PRICE_METHOD),
+        (["explain"], 1, ("capcover.model.explain",)),
+    ],
+    ids=lambda a: " ".join(a) if isinstance(a, list) else "",
+)
+def test_read_only_commands_import_only_what_they_print_with(warehouse, env, argv, code, allowed):
     for fmt in FORMATS:
         rc, names = _imported([*argv, "--format", fmt], env)
         assert rc == code

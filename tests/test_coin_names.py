@@ -10,8 +10,10 @@ from capcover.flows.sequence import run_daily
 from capcover.warehouse.db import open_warehouse
 from tests.conftest import category_payload
 
-FROM_HISTORY = ("SELECT coin_id, arg_max(symbol, as_of_date), arg_max(name, as_of_date),"
-                " max(as_of_date) FROM coin_snapshots GROUP BY coin_id ORDER BY coin_id")
+FROM_HISTORY = (
+    "SELECT coin_id, arg_max(symbol, as_of_date), arg_max(name, as_of_date),"
+    " max(as_of_date) FROM coin_snapshots GROUP BY coin_id ORDER BY coin_id"
+)
 
 
 def _run_day(fault, day: str, pages=None) -> None:
@@ -26,8 +28,9 @@ def _names(db) -> tuple[list, list]:
 
 
 def _renamed(coin_id: str, name: str) -> list[list[dict]]:
-    return [[{**c, "name": name} if c["id"] == coin_id else c for c in page]
-            for page in market_pages()]
+    return [
+        [{**c, "name": name} if c["id"] == coin_id else c for c in page] for page in market_pages()
+    ]
 
 
 def _without(coin_id: str) -> list[list[dict]]:
@@ -35,7 +38,8 @@ def _without(coin_id: str) -> list[list[dict]]:
 
 
 def test_coin_names_follow_the_latest_snapshot_through_renames_reruns_and_a_rebuild(
-        fault, settings):
+    fault, settings
+):
     _run_day(fault, "2024-04-01")
     _run_day(fault, "2024-04-02", _renamed("ai-coin-007", "Seven Renamed"))
     kept, derived = _names(settings.db)
@@ -63,7 +67,9 @@ def test_coin_names_name_the_report_constituents(fault, settings):
     _run_day(fault, "2024-04-01")
     _run_day(fault, "2024-04-02", _renamed("ai-coin-003", "Three Renamed"))
     with open_warehouse(settings.db, read_only=True) as wh:
-        names = wh.query("SELECT DISTINCT report_date::VARCHAR, name FROM v_report_constituents"
-                         " WHERE coin_id = 'ai-coin-003' ORDER BY 1")
+        names = wh.query(
+            "SELECT DISTINCT report_date::VARCHAR, name FROM v_report_constituents"
+            " WHERE coin_id = 'ai-coin-003' ORDER BY 1"
+        )
     # Every report names the coin by its latest snapshot, the older report too.
     assert names == [("2024-04-01", "Three Renamed"), ("2024-04-02", "Three Renamed")]

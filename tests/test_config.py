@@ -32,8 +32,11 @@ def test_config_defaults_without_env_or_file(clean_env):
 
 
 def test_config_file_beats_default(tmp_path, clean_env):
-    _config(tmp_path, clean_env, 'schedule_cron = "5 1 * * *"\nlock_budget_s = 7\n'
-                                 'publish_dir = "/srv/capcover/published"\n')
+    _config(
+        tmp_path,
+        clean_env,
+        'schedule_cron = "5 1 * * *"\nlock_budget_s = 7\npublish_dir = "/srv/capcover/published"\n',
+    )
     s = load_settings()
     assert (s.schedule_cron, s.lock_budget_s) == ("5 1 * * *", 7.0)
     assert str(s.publish_path()) == "/srv/capcover/published"
@@ -49,7 +52,9 @@ def test_config_env_beats_file(tmp_path, clean_env):
 
 def test_config_command_masks_secrets(tmp_path, clean_env, capsys):
     _config(tmp_path, clean_env, 'coingecko_api_key = "CG-file-secret-123"\n')
-    clean_env.setenv("CAPCOVER_ALERT_URLS", "slack://tokenA/tokenB/tokenC,json://hook.local/x?k=sq7z")
+    clean_env.setenv(
+        "CAPCOVER_ALERT_URLS", "slack://tokenA/tokenB/tokenC,json://hook.local/x?k=sq7z"
+    )
     assert main(["config", "--format", "csv"]) == 0
     out = capsys.readouterr().out
     for secret in ("CG-file-secret-123", "tokenA", "hook.local", "sq7z"):
@@ -58,13 +63,16 @@ def test_config_command_masks_secrets(tmp_path, clean_env, capsys):
     assert "slack://********" in out and "schedule_cron,20 0 * * *" in out
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("CAPCOVER_LOCK_BUDGET_S", "-1"),
-    ("CAPCOVER_SCHEDULE_CRON", "every day"),
-    ("CAPCOVER_SCHEDULE_TIMEZONE", "Mars/Olympus"),
-    ("CAPCOVER_PUBLISH_KEEP", "0"),
-    ("CAPCOVER_COINGECKO_PLAN", "enterprise"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CAPCOVER_LOCK_BUDGET_S", "-1"),
+        ("CAPCOVER_SCHEDULE_CRON", "every day"),
+        ("CAPCOVER_SCHEDULE_TIMEZONE", "Mars/Olympus"),
+        ("CAPCOVER_PUBLISH_KEEP", "0"),
+        ("CAPCOVER_COINGECKO_PLAN", "enterprise"),
+    ],
+)
 def test_config_bad_env_value_is_one_line_naming_the_setting(clean_env, capsys, name, value):
     clean_env.setenv(name, value)
     with pytest.raises(ConfigError, match=f"^{name}: "):

@@ -45,11 +45,14 @@ def _exit_2_line(capsys, args=("config",)) -> str:
     return err
 
 
-SCENARIO = ('[[scenario]]\nname = "{name}"\ngpu_sku = "H100"\ngpu_count = {count}\n'
-            'price = {{ kind = "fixed", unit_price_usd = {price} }}\n')
+SCENARIO = (
+    '[[scenario]]\nname = "{name}"\ngpu_sku = "H100"\ngpu_count = {count}\n'
+    'price = {{ kind = "fixed", unit_price_usd = {price} }}\n'
+)
 
 
 # -- unknown names --------------------------------------------------------------------------
+
 
 def test_config_strict_unknown_file_key_suggests_the_closest(tmp_path, clean_env, capsys):
     _config(tmp_path, clean_env, 'coingeko_plan = "demo"\n')
@@ -68,8 +71,10 @@ def test_config_strict_unknown_file_key_without_a_close_match(tmp_path, clean_en
 def test_config_strict_unknown_env_variable_suggests_the_closest(clean_env, capsys):
     clean_env.setenv("CAPCOVER_COINGEKO_PLAN", "demo")
     err = _exit_2_line(capsys)
-    assert err == ("capcover: error: CAPCOVER_COINGEKO_PLAN: not a capcover setting (did you "
-                   "mean CAPCOVER_COINGECKO_PLAN?); unset it or fix the name")
+    assert err == (
+        "capcover: error: CAPCOVER_COINGEKO_PLAN: not a capcover setting (did you "
+        "mean CAPCOVER_COINGECKO_PLAN?); unset it or fix the name"
+    )
 
 
 def test_config_strict_unknown_lower_case_env_variable_is_refused(clean_env):
@@ -97,7 +102,8 @@ def test_config_strict_refuses_before_any_network_call(fake_cg, env, monkeypatch
 def test_config_strict_scenario_from_the_environment_is_refused(clean_env, capsys):
     clean_env.setenv("CAPCOVER_SCENARIO", "")  # found by the property test below
     assert "CAPCOVER_SCENARIO: scenarios come only from the CAPCOVER_CONFIG file" in (
-        _exit_2_line(capsys))
+        _exit_2_line(capsys)
+    )
 
 
 def test_config_strict_environ_false_ignores_the_environment(clean_env):
@@ -108,9 +114,14 @@ def test_config_strict_environ_false_ignores_the_environment(clean_env):
 
 # -- scenarios ------------------------------------------------------------------------------
 
+
 def test_config_strict_duplicate_scenario_names_in_the_file(tmp_path, clean_env, capsys):
-    _config(tmp_path, clean_env, SCENARIO.format(name="mine", count=1, price=1) +
-            SCENARIO.format(name="mine", count=2, price=1))
+    _config(
+        tmp_path,
+        clean_env,
+        SCENARIO.format(name="mine", count=1, price=1)
+        + SCENARIO.format(name="mine", count=2, price=1),
+    )
     err = _exit_2_line(capsys)
     assert "scenario mine: defined twice ([[scenario]] #1 and #2)" in err
 
@@ -123,40 +134,53 @@ def test_config_strict_replacing_a_builtin_scenario_once_is_allowed(tmp_path, cl
 
 # -- non-finite numbers ---------------------------------------------------------------------
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("CAPCOVER_LOCK_BUDGET_S", "inf"),
-    ("CAPCOVER_HTTP_RETRY_BUDGET_S", "nan"),
-    ("CAPCOVER_ALERT_LEVELS", "1.0,inf"),
-    ("CAPCOVER_ALERT_RELATIVE_CHANGE_PCT", "Infinity"),
-    ("CAPCOVER_PUBLISH_KEEP", "inf"),
-    ("CAPCOVER_SECTOR_CAP_MAX_USD", "inf"),
-    ("CAPCOVER_MAX_DAILY_MOVE", "inf"),
-])
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CAPCOVER_LOCK_BUDGET_S", "inf"),
+        ("CAPCOVER_HTTP_RETRY_BUDGET_S", "nan"),
+        ("CAPCOVER_ALERT_LEVELS", "1.0,inf"),
+        ("CAPCOVER_ALERT_RELATIVE_CHANGE_PCT", "Infinity"),
+        ("CAPCOVER_PUBLISH_KEEP", "inf"),
+        ("CAPCOVER_SECTOR_CAP_MAX_USD", "inf"),
+        ("CAPCOVER_MAX_DAILY_MOVE", "inf"),
+    ],
+)
 def test_config_strict_non_finite_env_number_is_refused(clean_env, capsys, name, value):
     clean_env.setenv(name, value)
     err = _exit_2_line(capsys)
     assert err.startswith(f"capcover: error: {name}: ")
 
 
-@pytest.mark.parametrize(("text", "where"), [
-    ("lock_budget_s = inf\n", "CAPCOVER_LOCK_BUDGET_S"),
-    ("alert_levels = [1.0, nan]\n", "CAPCOVER_ALERT_LEVELS"),
-    ("sector_cap_min_usd = -inf\n", "CAPCOVER_SECTOR_CAP_MIN_USD"),
-    (SCENARIO.format(name="x", count=1, price="inf"), "scenario x: price.unit_price_usd"),
-    (SCENARIO.format(name="x", count="inf", price=1), "scenario x: gpu_count"),
-    ('[[scenario]]\nname = "r"\ngpu_sku = "H100"\ngpu_count = 1\n'
-     'price = { kind = "rental_hourly", hours = nan }\n', "scenario r: price.hours"),
-    ('[[scenario]]\nname = "m"\ngpu_sku = "H100"\ngpu_count = 1\n'
-     'price = { kind = "purchase", multiplier = inf }\n', "scenario m: price.multiplier"),
-])
-def test_config_strict_non_finite_file_number_is_refused(tmp_path, clean_env, capsys, text,
-                                                         where):
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("lock_budget_s = inf\n", "CAPCOVER_LOCK_BUDGET_S"),
+        ("alert_levels = [1.0, nan]\n", "CAPCOVER_ALERT_LEVELS"),
+        ("sector_cap_min_usd = -inf\n", "CAPCOVER_SECTOR_CAP_MIN_USD"),
+        (SCENARIO.format(name="x", count=1, price="inf"), "scenario x: price.unit_price_usd"),
+        (SCENARIO.format(name="x", count="inf", price=1), "scenario x: gpu_count"),
+        (
+            '[[scenario]]\nname = "r"\ngpu_sku = "H100"\ngpu_count = 1\n'
+            'price = { kind = "rental_hourly", hours = nan }\n',
+            "scenario r: price.hours",
+        ),
+        (
+            '[[scenario]]\nname = "m"\ngpu_sku = "H100"\ngpu_count = 1\n'
+            'price = { kind = "purchase", multiplier = inf }\n',
+            "scenario m: price.multiplier",
+        ),
+    ],
+)
+def test_config_strict_non_finite_file_number_is_refused(tmp_path, clean_env, capsys, text, where):
     _config(tmp_path, clean_env, text)
     err = _exit_2_line(capsys)
     assert where in err and "finite" in err
 
 
 # -- bounds of the plausibility settings -----------------------------------------------------
+
 
 def test_config_strict_sector_band_must_be_ordered(clean_env, capsys):
     clean_env.setenv("CAPCOVER_SECTOR_CAP_MIN_USD", "1e15")
@@ -179,14 +203,18 @@ def test_config_strict_plausibility_defaults(clean_env):
 SECRET = "T0KEN" + "secretpart"
 
 
-@pytest.mark.parametrize(("urls", "where"), [
-    (f"json://hook.local/x,slak://{SECRET}/b", "URL #2 of 2 (scheme slak://)"),
-    (SECRET, "URL #1 of 1 (no scheme)"),
-    (f"json://,json://hook.local/{SECRET}", "URL #1 of 2 (scheme json://)"),
-    (f"mailto://{SECRET}", "URL #1 of 1 (scheme mailto://)"),
-])
+@pytest.mark.parametrize(
+    ("urls", "where"),
+    [
+        (f"json://hook.local/x,slak://{SECRET}/b", "URL #2 of 2 (scheme slak://)"),
+        (SECRET, "URL #1 of 1 (no scheme)"),
+        (f"json://,json://hook.local/{SECRET}", "URL #1 of 2 (scheme json://)"),
+        (f"mailto://{SECRET}", "URL #1 of 1 (scheme mailto://)"),
+    ],
+)
 def test_config_strict_invalid_apprise_url_names_position_and_scheme_never_the_url(
-        clean_env, capsys, caplog, urls, where):
+    clean_env, capsys, caplog, urls, where
+):
     clean_env.setenv("CAPCOVER_ALERT_URLS", urls)
     with caplog.at_level(logging.DEBUG):
         err = _exit_2_line(capsys)
@@ -202,18 +230,23 @@ def test_config_strict_valid_apprise_urls_pass(clean_env):
 
 
 def test_config_strict_apprise_is_imported_only_when_urls_are_set(clean_env):
-    probe = ("import sys; from capcover.config.settings import load_settings; load_settings(); "
-             "print('apprise' in sys.modules)")
+    probe = (
+        "import sys; from capcover.config.settings import load_settings; load_settings(); "
+        "print('apprise' in sys.modules)"
+    )
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("CAPCOVER_")}
-    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, check=True,
-                         capture_output=True, text=True).stdout.strip()
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
     assert out == "False"
 
 
 # -- empty paths ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["CAPCOVER_DB", "CAPCOVER_QUOTES_FILE", "CAPCOVER_PUBLISH_DIR",
-                                  "CAPCOVER_CONFIG"])
+
+@pytest.mark.parametrize(
+    "name", ["CAPCOVER_DB", "CAPCOVER_QUOTES_FILE", "CAPCOVER_PUBLISH_DIR", "CAPCOVER_CONFIG"]
+)
 def test_config_strict_empty_path_is_refused(clean_env, capsys, name):
     clean_env.setenv(name, "  " if name == "CAPCOVER_PUBLISH_DIR" else "")
     err = _exit_2_line(capsys)
@@ -238,6 +271,7 @@ def test_config_strict_report_command_goes_through_the_same_checks(clean_env, ca
 
 
 # -- property-based: any document, any environment ------------------------------------------
+
 
 def _toml(value) -> str:
     """A TOML literal for a JSON-like value (hypothesis builds them; tomli_w is not a dep)."""
@@ -265,43 +299,92 @@ def _settings_or_one_line() -> str:
         assert str(exc) and "\n" not in str(exc) and "\r" not in str(exc)
         text = str(exc)
         unknown = "not a capcover setting" in text or "unknown key" in text
-        event("ConfigError: unknown name" if unknown else  # --hypothesis-show-statistics
-              f"ConfigError: {text.split(': ')[1 if text.startswith('CAPCOVER_CONFIG') else 0]}"
-              [:60])
+        event(
+            "ConfigError: unknown name"
+            if unknown
+            # --hypothesis-show-statistics
+            else f"ConfigError: {text.split(': ')[1 if text.startswith('CAPCOVER_CONFIG') else 0]}"[
+                :60
+            ]
+        )
         return "error"
     event("valid Settings")
     return "ok"
 
 
-SCALARS = (st.booleans() | st.integers(-10**20, 10**20) | st.floats()
-           | st.text(max_size=20) | st.sampled_from(["", "0", "1", "-1", "inf", "nan", "1e30",
-                                                     "public", "demo", "h100-purchase",
-                                                     "20 0 * * *", "UTC", "json://h.local/x"]))
-VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3)
-                      | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=6)
-SCENARIO_KEYS = ["name", "description", "gpu_sku", "gpu_count", "price", "kind",
-                 "unit_price_usd", "hours", "multiplier"]
+SCALARS = (
+    st.booleans()
+    | st.integers(-(10**20), 10**20)
+    | st.floats()
+    | st.text(max_size=20)
+    | st.sampled_from(
+        [
+            "",
+            "0",
+            "1",
+            "-1",
+            "inf",
+            "nan",
+            "1e30",
+            "public",
+            "demo",
+            "h100-purchase",
+            "20 0 * * *",
+            "UTC",
+            "json://h.local/x",
+        ]
+    )
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+SCENARIO_KEYS = [
+    "name",
+    "description",
+    "gpu_sku",
+    "gpu_count",
+    "price",
+    "kind",
+    "unit_price_usd",
+    "hours",
+    "multiplier",
+]
 SCENARIO_TABLE = st.dictionaries(
     st.sampled_from(SCENARIO_KEYS),
-    VALUES | st.fixed_dictionaries({"kind": st.sampled_from(["fixed", "purchase", "x"])},
-                                   optional={"unit_price_usd": SCALARS, "hours": SCALARS,
-                                             "multiplier": SCALARS}),
-    max_size=6)
+    VALUES
+    | st.fixed_dictionaries(
+        {"kind": st.sampled_from(["fixed", "purchase", "x"])},
+        optional={"unit_price_usd": SCALARS, "hours": SCALARS, "multiplier": SCALARS},
+    ),
+    max_size=6,
+)
 KNOWN_KEYS = st.sampled_from([f for f in FIELDS if f != "scenario"])
 DOCUMENTS = st.dictionaries(
     KNOWN_KEYS | KNOWN_KEYS | KNOWN_KEYS | st.text(min_size=1, max_size=12),
-    VALUES, max_size=5,
-).flatmap(lambda doc: st.lists(SCENARIO_TABLE, max_size=3).map(
-    lambda tables: {**doc, **({"scenario": tables} if tables else {})}))
-PROPERTY = settings(derandomize=True, deadline=None, max_examples=150,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                           HealthCheck.too_slow])
+    VALUES,
+    max_size=5,
+).flatmap(
+    lambda doc: st.lists(SCENARIO_TABLE, max_size=3).map(
+        lambda tables: {**doc, **({"scenario": tables} if tables else {})}
+    )
+)
+PROPERTY = settings(
+    derandomize=True,
+    deadline=None,
+    max_examples=150,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @PROPERTY
 @given(doc=DOCUMENTS)
 def test_config_property_any_toml_document_is_settings_or_one_config_error(
-        tmp_path, clean_env, doc):
+    tmp_path, clean_env, doc
+):
     path = _config(tmp_path, clean_env, "")
     lines = [f"{_toml(k)} = {_toml(v)}" for k, v in doc.items() if k != "scenario"]
     for table in doc.get("scenario", []):
@@ -312,30 +395,48 @@ def test_config_property_any_toml_document_is_settings_or_one_config_error(
 
 
 @PROPERTY
-@given(text=st.text(max_size=200) | st.binary(max_size=200).map(
-    lambda b: b.decode("latin-1")))
-def test_config_property_any_file_text_is_settings_or_one_config_error(tmp_path, clean_env,
-                                                                        text):
+@given(text=st.text(max_size=200) | st.binary(max_size=200).map(lambda b: b.decode("latin-1")))
+def test_config_property_any_file_text_is_settings_or_one_config_error(tmp_path, clean_env, text):
     path = _config(tmp_path, clean_env, "")
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
     _settings_or_one_line()
 
 
-ENV_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
-                   max_size=30)
+ENV_TEXT = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30
+)
 
 
 @PROPERTY
-@given(values=st.dictionaries(
-    # Mostly real names (their values are what is tried), now and then an unknown one.
-    st.sampled_from([f"CAPCOVER_{f.upper()}" for f in FIELDS if f != "config"])
-    | st.sampled_from([f"CAPCOVER_{f.upper()}" for f in FIELDS if f != "config"])
-    | st.sampled_from([f"CAPCOVER_{f.upper()}" for f in FIELDS if f != "config"])
-    | st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ_", min_size=1, max_size=10).map(
-        lambda s: f"CAPCOVER_{s}"),
-    ENV_TEXT | st.sampled_from(["", "0", "-1", "inf", "nan", "1e30", "demo", "1,2",
-                                "h100-purchase", "json://h.local/x", "slak://x", "[]"]),
-    max_size=5))
+@given(
+    values=st.dictionaries(
+        # Mostly real names (their values are what is tried), now and then an unknown one.
+        st.sampled_from([f"CAPCOVER_{f.upper()}" for f in FIELDS if f != "config"])
+        | st.sampled_from([f"CAPCOVER_{f.upper()}" for f in FIELDS if f != "config"])
+        | st.sampled_from([f"CAPCOVER_{f.upper()}" for f in FIELDS if f != "config"])
+        | st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ_", min_size=1, max_size=10).map(
+            lambda s: f"CAPCOVER_{s}"
+        ),
+        ENV_TEXT
+        | st.sampled_from(
+            [
+                "",
+                "0",
+                "-1",
+                "inf",
+                "nan",
+                "1e30",
+                "demo",
+                "1,2",
+                "h100-purchase",
+                "json://h.local/x",
+                "slak://x",
+                "[]",
+            ]
+        ),
+        max_size=5,
+    )
+)
 def test_config_property_any_environment_is_settings_or_one_config_error(clean_env, values):
     try:
         os.environ.update(values)
@@ -345,12 +446,28 @@ def test_config_property_any_environment_is_settings_or_one_config_error(clean_e
             os.environ.pop(key, None)
 
 
-@settings(derandomize=True, deadline=None, max_examples=40,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(values=st.dictionaries(
-    st.sampled_from(["CAPCOVER_DB", "CAPCOVER_LOCK_BUDGET_S", "CAPCOVER_ALERT_LEVELS",
-                     "CAPCOVER_PUBLISH_KEEP", "CAPCOVER_SCHEDULE_CRON", "CAPCOVER_CATEGRIES"]),
-    ENV_TEXT, max_size=3))
+@settings(
+    derandomize=True,
+    deadline=None,
+    max_examples=40,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    values=st.dictionaries(
+        st.sampled_from(
+            [
+                "CAPCOVER_DB",
+                "CAPCOVER_LOCK_BUDGET_S",
+                "CAPCOVER_ALERT_LEVELS",
+                "CAPCOVER_PUBLISH_KEEP",
+                "CAPCOVER_SCHEDULE_CRON",
+                "CAPCOVER_CATEGRIES",
+            ]
+        ),
+        ENV_TEXT,
+        max_size=3,
+    )
+)
 def test_config_property_cli_exits_0_or_2_with_one_line(clean_env, capsys, values):
     try:
         os.environ.update(values)

@@ -37,7 +37,7 @@ pytestmark = pytest.mark.slow
 def big(env, monkeypatch):
     server = CoinGecko.reference()
     coins = [coin(i, 1e8 / i) for i in range(1, N_COINS + 1)]
-    server.pages = [coins[i:i + 250] for i in range(0, N_COINS, 250)]
+    server.pages = [coins[i : i + 250] for i in range(0, N_COINS, 250)]
     monkeypatch.setenv("CAPCOVER_COINGECKO_BASE_URL", server.base_url)
     yield server
     server.close()
@@ -56,16 +56,23 @@ def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen, timeout: fl
 
 def _day_rows(db: str, day: str) -> dict[str, int]:
     with open_warehouse(db, read_only=True) as wh:
-        return {t: wh.scalar(f"SELECT count(*) FROM {t} WHERE {c} = ?", [day])  # noqa: S608
-                for t, c in (("category_snapshots", "as_of_date"), ("coin_snapshots", "as_of_date"),
-                             ("report_daily", "report_date"))}
+        return {
+            t: wh.scalar(f"SELECT count(*) FROM {t} WHERE {c} = ?", [day])  # noqa: S608
+            for t, c in (
+                ("category_snapshots", "as_of_date"),
+                ("coin_snapshots", "as_of_date"),
+                ("report_daily", "report_date"),
+            )
+        }
 
 
 def _assert_whole(db: str, before: dict, ok_runs_before: int) -> str:
     """The warehouse opens (read-write, so a WAL is replayed) and holds all of a run or none."""
     with open_warehouse(db, lock_budget_s=10) as wh:
-        ok = wh.query("SELECT run_id, reports_written, quarantined FROM runs "
-                      "WHERE status = 'ok' ORDER BY started_at")
+        ok = wh.query(
+            "SELECT run_id, reports_written, quarantined FROM runs "
+            "WHERE status = 'ok' ORDER BY started_at"
+        )
     after = table_snapshot(db)
     if len(ok) == ok_runs_before:
         assert after == before, "a killed run left rows behind"
@@ -73,16 +80,26 @@ def _assert_whole(db: str, before: dict, ok_runs_before: int) -> str:
     assert len(ok) == ok_runs_before + 1
     run_id, reports_written, quarantined = ok[-1]
     rows = _day_rows(db, DAY2)
-    assert rows == {"category_snapshots": 1, "coin_snapshots": N_COINS,
-                    "report_daily": reports_written}
+    assert rows == {
+        "category_snapshots": 1,
+        "coin_snapshots": N_COINS,
+        "report_daily": reports_written,
+    }
     with open_warehouse(db, read_only=True) as wh:
-        assert wh.scalar("SELECT count(*) FROM quarantine WHERE run_id = ?", [run_id]) == \
-            quarantined
-        assert wh.scalar("SELECT count(*) FROM raw_http WHERE run_id = ? AND "
-                         "endpoint = '/coins/markets'", [run_id]) == N_COINS // 250 + 1
+        assert (
+            wh.scalar("SELECT count(*) FROM quarantine WHERE run_id = ?", [run_id]) == quarantined
+        )
+        assert (
+            wh.scalar(
+                "SELECT count(*) FROM raw_http WHERE run_id = ? AND endpoint = '/coins/markets'",
+                [run_id],
+            )
+            == N_COINS // 250 + 1
+        )
     for table in ("category_snapshots", "coin_snapshots"):  # the day before is untouched
-        assert [r for r in after[table] if str(r[0]) != DAY2] == \
-            [r for r in before[table] if str(r[0]) != DAY2]
+        assert [r for r in after[table] if str(r[0]) != DAY2] == [
+            r for r in before[table] if str(r[0]) != DAY2
+        ]
     return "complete"
 
 
@@ -96,8 +113,9 @@ def test_crash_sigkill_at_any_point_leaves_no_partial_run(big, env, settings, tm
     last_page = str(N_COINS // 250 + 1)  # the short page that ends paging
 
     def fetched(page: str) -> Callable[[], bool]:
-        return lambda: any(r.query.get("page") == page for r in list(big.log)
-                           if r.path == "/api/v3/coins/markets")
+        return lambda: any(
+            r.query.get("page") == page for r in list(big.log) if r.path == "/api/v3/coins/markets"
+        )
 
     kill_points: list[tuple[str, Callable[[], bool], float]] = [
         ("while fetching (slow page 5)", fetched("5"), 0.0),
@@ -107,9 +125,14 @@ def test_crash_sigkill_at_any_point_leaves_no_partial_run(big, env, settings, tm
         ("3 s after the last page", fetched(last_page), 3.0),
     ]
     outcomes = {}
-    run_env = {**env, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
-               "PREFECT_HOME": str(tmp_path / "prefect"), "CAPCOVER_COINGECKO_BASE_URL":
-               big.base_url, "CAPCOVER_LOCK_BUDGET_S": "10"}
+    run_env = {
+        **env,
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "CAPCOVER_COINGECKO_BASE_URL": big.base_url,
+        "CAPCOVER_LOCK_BUDGET_S": "10",
+    }
     for name, reached, delay in kill_points:
         with open_warehouse(db, read_only=True) as wh:
             ok_before = wh.scalar("SELECT count(*) FROM runs WHERE status = 'ok'")
@@ -117,9 +140,14 @@ def test_crash_sigkill_at_any_point_leaves_no_partial_run(big, env, settings, tm
         big.clear_log()
         if "slow" in name:
             big.script("/coins/markets", Slow(60), page=5)
-        proc = subprocess.Popen([sys.executable, "-m", "capcover", "run"], cwd=ROOT,
-                                env=run_env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "capcover", "run"],
+            cwd=ROOT,
+            env=run_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             _wait_for(reached, proc)
             time.sleep(delay)

@@ -44,8 +44,13 @@ def test_daily_flow_runs_tasks_and_writes_reports(prefect_harness, fake_cg, sett
 def _no_prefect_env(env: dict, tmp_path: Path) -> dict:
     """The fixture's settings, an empty PREFECT_HOME (no profile) and no PREFECT_* at all."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CAPCOVER_"))}
-    return {**base, **env, "HOME": str(tmp_path), "PREFECT_HOME": str(tmp_path / "prefect"),
-            "PYTHONPATH": str(ROOT)}
+    return {
+        **base,
+        **env,
+        "HOME": str(tmp_path),
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PYTHONPATH": str(ROOT),
+    }
 
 
 def _processes_with(marker: str) -> list[int]:
@@ -72,18 +77,27 @@ def _zombie(proc: Path) -> bool:
 def test_run_without_prefect_api_runs_in_process_without_prefect(env, fake_cg, tmp_path):
     fake_cg.serve()
     run_env = _no_prefect_env(env, tmp_path)
-    code = ("import sys; from capcover.cli.main import main; code = main(['run']); "
-            "print('PREFECT', 'prefect' in sys.modules); sys.exit(code)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=run_env, cwd=tmp_path, timeout=120)
+    code = (
+        "import sys; from capcover.cli.main import main; code = main(['run']); "
+        "print('PREFECT', 'prefect' in sys.modules); sys.exit(code)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=run_env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "PREFECT False" in proc.stdout  # Prefect not imported, so no server either
     (line,) = [ln for ln in proc.stdout.splitlines() if "in-process run" in ln]
     assert "no PREFECT_API_URL in the environment or Prefect profile 'ephemeral'" in line
     assert _processes_with(run_env["PREFECT_HOME"]) == []
     with open_warehouse(env["CAPCOVER_DB"], read_only=True) as wh:
-        (row,) = wh.query("SELECT kind, status, flow_run_id, reports_written, published_to"
-                          " FROM runs")
+        (row,) = wh.query(
+            "SELECT kind, status, flow_run_id, reports_written, published_to FROM runs"
+        )
     kind, status, flow_run_id, reports, published = row
     assert (kind, status, flow_run_id) == ("daily", "ok", None)
     assert reports == 4 and published
@@ -100,13 +114,21 @@ def test_temp_server_dies_with_its_run_on_sigkill(tmp_path):
     process that started it is SIGKILLed (no atexit runs)."""
     run_env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     run_env.update(PREFECT_HOME=str(tmp_path / "prefect"), PYTHONPATH=str(ROOT))
-    code = ("import time; import capcover.flows.daily; "
-            "from prefect.server.api.server import SubprocessASGIServer as S; "
-            "s = S(); s.start(timeout=120); "
-            "print(type(s).__name__, s.server_process.pid, s.port, flush=True); "
-            "time.sleep(600)")
-    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
-                              env=run_env, cwd=tmp_path, start_new_session=True)
+    code = (
+        "import time; import capcover.flows.daily; "
+        "from prefect.server.api.server import SubprocessASGIServer as S; "
+        "s = S(); s.start(timeout=120); "
+        "print(type(s).__name__, s.server_process.pid, s.port, flush=True); "
+        "time.sleep(600)"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=run_env,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
     server_pid = None
     try:
         kind, server_pid, port = parent.stdout.readline().split()

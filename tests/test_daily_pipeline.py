@@ -17,8 +17,11 @@ def test_daily_run_writes_reports_for_the_source_as_of_date(fake_cg, settings):
     result = run_daily(settings)
     assert result.as_of_date == date(2024, 4, 3)  # category updated_at, not the wall clock
     with open_warehouse(settings.db, read_only=True) as wh:
-        rows = dict(wh.query(
-            "SELECT scenario, coverage_ratio FROM report_daily WHERE report_date = '2024-04-03'"))
+        rows = dict(
+            wh.query(
+                "SELECT scenario, coverage_ratio FROM report_daily WHERE report_date = '2024-04-03'"
+            )
+        )
         assert rows["coindesk-2024"] == 25e9 / 21.6e9
         assert "h100-purchase" in rows
         as_of = wh.scalar("SELECT DISTINCT market_as_of FROM report_daily")
@@ -39,11 +42,16 @@ def test_daily_run_keeps_null_and_zero_caps_as_facts(fake_cg, settings):
     fake_cg.serve()
     run_daily(settings)
     with open_warehouse(settings.db, read_only=True) as wh:
-        caps = dict(wh.query("SELECT coin_id, market_cap_usd FROM coin_snapshots "
-                             "WHERE market_cap_rank IS NULL"))
+        caps = dict(
+            wh.query(
+                "SELECT coin_id, market_cap_usd FROM coin_snapshots WHERE market_cap_rank IS NULL"
+            )
+        )
         assert caps == {"ai-coin-259": None, "ai-coin-260": 0.0}
-        total, n = wh.query("SELECT constituents_market_cap_usd, constituents_count "
-                            "FROM report_daily WHERE scenario = 'coindesk-2024'")[0]
+        total, n = wh.query(
+            "SELECT constituents_market_cap_usd, constituents_count "
+            "FROM report_daily WHERE scenario = 'coindesk-2024'"
+        )[0]
         assert n == 260
         assert total == pytest.approx(sum(1e8 / i for i in range(1, 259)))
 
@@ -67,18 +75,28 @@ def test_daily_run_failure_mid_run_changes_nothing(fake_cg, settings):
     # Next day: the category moves, but page 2 of the constituents keeps failing.
     fake_cg.clear()
     pages = market_pages()
-    fake_cg.add("/api/v3/coins/categories",
-                category_payload(cap=30e9, updated_at="2024-04-04T06:00:00Z"))
-    fake_cg.add("/api/v3/coins/markets", pages[0], query={
-        "vs_currency": "usd", "category": AI, "per_page": "250", "page": "1",
-        "order": "market_cap_desc"})
+    fake_cg.add(
+        "/api/v3/coins/categories", category_payload(cap=30e9, updated_at="2024-04-04T06:00:00Z")
+    )
+    fake_cg.add(
+        "/api/v3/coins/markets",
+        pages[0],
+        query={
+            "vs_currency": "usd",
+            "category": AI,
+            "per_page": "250",
+            "page": "1",
+            "order": "market_cap_desc",
+        },
+    )
     fake_cg.add("/api/v3/coins/markets", Reply(raw="oops", status=500, content_type=TEXT))
     with pytest.raises(StatusError, match="HTTP 500"):
         run_daily(settings)
     assert table_snapshot(settings.db) == before
     with open_warehouse(settings.db, read_only=True) as wh:
         status, message = wh.query(
-            "SELECT status, message FROM runs ORDER BY started_at DESC LIMIT 1")[0]
+            "SELECT status, message FROM runs ORDER BY started_at DESC LIMIT 1"
+        )[0]
     assert status == "failed" and "/coins/markets" in message
 
 

@@ -37,8 +37,9 @@ def demo_dir(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_demo_backfills_runs_daily_alerts_and_writes_the_report(demo_dir, capsys, monkeypatch,
-                                                                 httpserver):
+def test_demo_backfills_runs_daily_alerts_and_writes_the_report(
+    demo_dir, capsys, monkeypatch, httpserver
+):
     # A user's real alert channel must never hear about illustrative data.
     monkeypatch.setenv("CAPCOVER_ALERT_URLS", httpserver.url_for("/hook").replace("http", "json"))
     assert run_demo() == 0
@@ -51,8 +52,10 @@ def test_demo_backfills_runs_daily_alerts_and_writes_the_report(demo_dir, capsys
     db = demo_dir / "data" / "demo.duckdb"
     assert not (demo_dir / "live.duckdb").exists()
     with open_warehouse(db, read_only=True) as wh:
-        hist = wh.query("SELECT report_date, basis, coverage_ratio FROM v_coverage_history"
-                        " WHERE scenario = 'coindesk-2024' ORDER BY report_date")
+        hist = wh.query(
+            "SELECT report_date, basis, coverage_ratio FROM v_coverage_history"
+            " WHERE scenario = 'coindesk-2024' ORDER BY report_date"
+        )
         assert len(hist) == 91
         assert hist[0][0] == date(2024, 1, 4) and hist[-1][0] == date(2024, 4, 3)
         assert {b for _, b, _ in hist[:-1]} == {"history"} and hist[-1][1] == "category"
@@ -64,8 +67,9 @@ def test_demo_backfills_runs_daily_alerts_and_writes_the_report(demo_dir, capsys
         top = wh.query("SELECT position, coin_id FROM v_sector_constituents LIMIT 1")
         assert top == [(1, "render-token")]
         if wh.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'alerts'"):
-            rules = {r for (r,) in wh.query("SELECT rule FROM alerts"
-                                            " WHERE scenario = 'h100-purchase'")}
+            rules = {
+                r for (r,) in wh.query("SELECT rule FROM alerts WHERE scenario = 'h100-purchase'")
+            }
             assert "threshold_crossed" in rules
             # No channel (the demo has none, and its temporary Prefect server is no receiver):
             # stored as no_channel, and the summary counts nothing as delivered.
@@ -78,8 +82,10 @@ def test_demo_backfills_runs_daily_alerts_and_writes_the_report(demo_dir, capsys
     table = Artifact.get("capcover-coverage")
     summary = Artifact.get("capcover-summary")
     assert table is not None and "coindesk-2024" in str(table.data)
-    assert summary is not None and "| coindesk-2024 | 720,000 H100 | $30,000 | 1.157 | yes |" \
-        in summary.data
+    assert (
+        summary is not None
+        and "| coindesk-2024 | 720,000 H100 | $30,000 | 1.157 | yes |" in summary.data
+    )
     html = (demo_dir / "data" / "demo-report.html").read_text(encoding="utf-8")
     assert "<svg" in html and "ILLUSTRATIVE" in html
     assert "<script" not in html and "<link" not in html and "src=" not in html  # offline
@@ -91,6 +97,7 @@ def test_demo_snapshot_is_regenerated_identically_and_labelled_illustrative():
     assert build_snapshot() == snapshot
     assert "ILLUSTRATIVE" in snapshot["_label"]
     charts = [r for r in snapshot["routes"] if r["path"].endswith("/market_chart")]
-    markets = [c for r in snapshot["routes"] if r["path"].endswith("/coins/markets")
-               for c in r["body"]]
+    markets = [
+        c for r in snapshot["routes"] if r["path"].endswith("/coins/markets") for c in r["body"]
+    ]
     assert {r["path"].split("/")[-2] for r in charts} == {c["id"] for c in markets}

@@ -30,13 +30,17 @@ def db(env):
         add_coins(wh, D2, {"a": 12e9, "d": 2e9})
         add_quote(wh, "q-old", "s1", D1, 30_000)
         add_quote(wh, "q-new", "s2", D2, 34_000)
-        add_reports(wh,
-                    report(D1, "bought", 20e9, constituents=13e9, quotes=1, median=30_000,
-                           price=30_000 * 0.96),
-                    report(D2, "bought", 25e9, constituents=14e9, quotes=2, median=32_000,
-                           price=32_000 * 0.96),
-                    report(D1, "fixed", 20e9, constituents=13e9),
-                    report(D2, "fixed", 25e9, constituents=14e9))
+        add_reports(
+            wh,
+            report(
+                D1, "bought", 20e9, constituents=13e9, quotes=1, median=30_000, price=30_000 * 0.96
+            ),
+            report(
+                D2, "bought", 25e9, constituents=14e9, quotes=2, median=32_000, price=32_000 * 0.96
+            ),
+            report(D1, "fixed", 20e9, constituents=13e9),
+            report(D2, "fixed", 25e9, constituents=14e9),
+        )
     return path
 
 
@@ -62,8 +66,9 @@ def test_explain_json_terms_add_up_and_carry_every_section(db, capsys):
     assert data["paragraphs"]["bought"].startswith(PARAGRAPH_START)
     moves = {m["scenario"]: m for m in data["moves"]}
     b = moves["bought"]
-    assert b["log_change"] == pytest.approx(b["cap_effect"] - b["price_effect"]
-                                            - b["count_effect"], abs=1e-12)
+    assert b["log_change"] == pytest.approx(
+        b["cap_effect"] - b["price_effect"] - b["count_effect"], abs=1e-12
+    )
     assert b["price_effect"] == pytest.approx(math.log(32 / 30))
     assert moves["fixed"]["price_effect"] == 0
     coins = {c["coin_id"]: c for c in data["coins"]}
@@ -71,8 +76,10 @@ def test_explain_json_terms_add_up_and_carry_every_section(db, capsys):
     assert sum(c["contribution_usd"] for c in data["coins"]) == pytest.approx(1e9)
     assert data["gap"][0]["gap_change_usd"] == pytest.approx(4e9)  # (25-14) - (20-13)
     prices = {p["scenario"]: p for p in data["prices"]}
-    assert (prices["bought"]["previous_central_usd"], prices["bought"]["central_usd"]) == \
-        (30_000, 32_000)
+    assert (prices["bought"]["previous_central_usd"], prices["bought"]["central_usd"]) == (
+        30_000,
+        32_000,
+    )
     assert prices["fixed"]["central_usd"] is None  # a fixed price has no quote set
     assert prices["fixed"]["unit_price_usd"] == 30_000
     assert [(q["change"], q["quote_id"]) for q in data["quotes"]] == [("entered", "q-new")]
@@ -88,8 +95,11 @@ def test_explain_csv_has_one_block_per_section(db, capsys):
     coins = {r["coin_id"]: r for r in csv.DictReader(io.StringIO(blocks["# coins"]))}
     assert float(coins["a"]["contribution_usd"]) == 2e9
     (quote,) = csv.DictReader(io.StringIO(blocks["# quotes"]))
-    assert (quote["change"], quote["source"], float(quote["price_usd"])) == \
-        ("entered", "s2", 34_000)
+    assert (quote["change"], quote["source"], float(quote["price_usd"])) == (
+        "entered",
+        "s2",
+        34_000,
+    )
 
 
 def test_explain_markdown_has_the_paragraph_and_tables(db, capsys):
@@ -136,13 +146,17 @@ def test_daily_run_alerts_and_artifact_carry_the_explanation(fake_cg, settings):
     why = result.explanations["coindesk-2024"]
     assert why.startswith("coindesk-2024 coverage rose 25.0% since 2024-04-02")
     assert "1 coin left the category" in why
-    moved = [a.alert for a in result.alerts
-             if a.alert.rule in ("threshold_crossed", "relative_change")]
-    assert moved and all(a.message.endswith(f". Why: {result.explanations[a.scenario]}")
-                         for a in moved)
+    moved = [
+        a.alert for a in result.alerts if a.alert.rule in ("threshold_crossed", "relative_change")
+    ]
+    assert moved and all(
+        a.message.endswith(f". Why: {result.explanations[a.scenario]}") for a in moved
+    )
     with open_warehouse(settings.db, read_only=True) as wh:
-        stored = wh.query("SELECT message FROM alerts WHERE rule = 'relative_change'"
-                          " AND scenario = 'coindesk-2024'")
+        stored = wh.query(
+            "SELECT message FROM alerts WHERE rule = 'relative_change'"
+            " AND scenario = 'coindesk-2024'"
+        )
     assert stored[0][0].endswith(f"Why: {why}")
     md = summary_markdown(result)
     assert "**Why it moved**" in md and f"- {why}" in md

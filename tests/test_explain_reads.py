@@ -30,24 +30,41 @@ def wh(tmp_path):
     """Two days, four scenarios: coins that rose, fell, stood still (zero contribution), had
     no cap, entered and left; purchase quotes entering and leaving; a rental quote set."""
     with open_warehouse(tmp_path / "reads.duckdb") as w:
-        add_coins(w, D1, {"a": 10e9, "b": 5e9, "c": 3e9, "e": None, "f": 1e9, "g": 2e9,
-                          "h": 4e9})
-        add_coins(w, D2, {"a": 12e9, "b": 4e9, "d": 2e9, "e": 1e9, "f": 1e9, "g": 2.5e9,
-                          "h": 3e9})
+        add_coins(w, D1, {"a": 10e9, "b": 5e9, "c": 3e9, "e": None, "f": 1e9, "g": 2e9, "h": 4e9})
+        add_coins(w, D2, {"a": 12e9, "b": 4e9, "d": 2e9, "e": 1e9, "f": 1e9, "g": 2.5e9, "h": 3e9})
         add_quote(w, "q-old", "s1", D1, 30_000)
         add_quote(w, "q-keep", "s2", D1, 29_000)
         add_quote(w, "q-new", "s1", D2, 34_000)
         add_quote(w, "q-rent", "s3", D1, 2.5, kind="rental_hourly")
         rows = []
         for day, cap, constituents in ((D1, 20e9, 25e9), (D2, 25e9, 25.5e9)):
-            rows += [report(day, "fixed", cap, constituents=constituents),
-                     report(day, "cheap", cap, price=20_000.0, constituents=constituents),
-                     report(day, "bought", cap, constituents=constituents, quotes=2,
-                            median=29_500 if day == D1 else 31_500,
-                            price=29_500 if day == D1 else 31_500)]
-            rows.append(replace(report(day, "rented", cap, constituents=constituents, quotes=1,
-                                       median=2.5, price=2.5 * 8_760),
-                                price_basis="median rental quote x 8,760 h"))
+            rows += [
+                report(day, "fixed", cap, constituents=constituents),
+                report(day, "cheap", cap, price=20_000.0, constituents=constituents),
+                report(
+                    day,
+                    "bought",
+                    cap,
+                    constituents=constituents,
+                    quotes=2,
+                    median=29_500 if day == D1 else 31_500,
+                    price=29_500 if day == D1 else 31_500,
+                ),
+            ]
+            rows.append(
+                replace(
+                    report(
+                        day,
+                        "rented",
+                        cap,
+                        constituents=constituents,
+                        quotes=1,
+                        median=2.5,
+                        price=2.5 * 8_760,
+                    ),
+                    price_basis="median rental quote x 8,760 h",
+                )
+            )
         add_reports(w, *rows)
         yield w
 
@@ -68,15 +85,21 @@ def test_why_it_moved_is_each_read_alone_for_every_scenario(wh):
 
 
 def test_why_it_moved_price_changes_name_entered_and_left_quotes_per_scenario(wh):
-    changes = {summary["scenario"]: (summary, quotes)
-               for summary, quotes in why_it_moved(wh, D2)["price_changes"]}
+    changes = {
+        summary["scenario"]: (summary, quotes)
+        for summary, quotes in why_it_moved(wh, D2)["price_changes"]
+    }
     summary, quotes = changes["bought"]
     assert sorted((q["change"], q["quote_id"]) for q in quotes) == [
-        ("entered", "q-new"), ("left", "q-old")]
+        ("entered", "q-new"),
+        ("left", "q-old"),
+    ]
     assert (summary["quotes_entered"], summary["quotes_left"]) == (1, 1)
     assert changes["rented"][1] == [] and changes["fixed"][1] == []  # same set; no set
     assert (changes["bought"][0]["previous_central_usd"], summary["central_usd"]) == (
-        29_500, 31_500)
+        29_500,
+        31_500,
+    )
 
 
 @pytest.mark.parametrize("top", [0, 1, 2, 3, 5])

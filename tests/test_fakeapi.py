@@ -16,9 +16,14 @@ TESTS_FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def test_fakeapi_mounts_a_static_route_table_as_given():
-    table = {"/v1/catalog.zip": (200, {"Content-Type": "application/zip", "ETag": "\"v1\""},
-                                 b"PK\x03\x04zip-bytes"),
-             "/v1/version": (200, {}, b"0.1.2")}
+    table = {
+        "/v1/catalog.zip": (
+            200,
+            {"Content-Type": "application/zip", "ETag": '"v1"'},
+            b"PK\x03\x04zip-bytes",
+        ),
+        "/v1/version": (200, {}, b"0.1.2"),
+    }
     with FakeAPI() as api:
         api.mount(table, prefix="/gpuhunt")
         zipped = requests.get(api.url_for("/gpuhunt/v1/catalog.zip"), timeout=5)
@@ -26,7 +31,7 @@ def test_fakeapi_mounts_a_static_route_table_as_given():
         missing = requests.get(api.url_for("/v1/version"), timeout=5)
     assert (zipped.status_code, zipped.content) == (200, b"PK\x03\x04zip-bytes")
     assert zipped.headers["Content-Type"] == "application/zip"
-    assert zipped.headers["ETag"] == "\"v1\""
+    assert zipped.headers["ETag"] == '"v1"'
     assert (version.content, missing.status_code) == (b"0.1.2", 404)
 
 
@@ -55,25 +60,33 @@ def test_fakeapi_reset_and_truncated_fail_on_the_client():
 
 
 def test_fakeapi_replay_prefers_the_most_specific_query():
-    snapshot = {"routes": [
-        {"path": "/api/v3/coins/markets", "query": {"category": "ai"}, "body": []},
-        {"path": "/api/v3/coins/markets", "query": {"category": "ai", "page": 1},
-         "body": [{"id": "a"}]},
-        {"method": "POST", "path": "/graphql", "body": "{\"data\": {}}"},
-    ]}
+    snapshot = {
+        "routes": [
+            {"path": "/api/v3/coins/markets", "query": {"category": "ai"}, "body": []},
+            {
+                "path": "/api/v3/coins/markets",
+                "query": {"category": "ai", "page": 1},
+                "body": [{"id": "a"}],
+            },
+            {"method": "POST", "path": "/graphql", "body": '{"data": {}}'},
+        ]
+    }
     with ReplayServer(snapshot) as url:
-        first = requests.get(url + "/api/v3/coins/markets",
-                             params={"category": "ai", "page": 1}, timeout=5)
-        past_end = requests.get(url + "/api/v3/coins/markets",
-                                params={"category": "ai", "page": 2}, timeout=5)
+        first = requests.get(
+            url + "/api/v3/coins/markets", params={"category": "ai", "page": 1}, timeout=5
+        )
+        past_end = requests.get(
+            url + "/api/v3/coins/markets", params={"category": "ai", "page": 2}, timeout=5
+        )
         graphql = requests.post(url + "/graphql", json={"query": "{}"}, timeout=5)
         get_graphql = requests.get(url + "/graphql", timeout=5)
     assert first.json() == [{"id": "a"}] and past_end.json() == []
     assert graphql.json() == {"data": {}} and get_graphql.status_code == 404
 
 
-@pytest.mark.parametrize("name", sorted(
-    str(p.relative_to(SHIPPED)) for p in SHIPPED.rglob("*.json")))
+@pytest.mark.parametrize(
+    "name", sorted(str(p.relative_to(SHIPPED)) for p in SHIPPED.rglob("*.json"))
+)
 def test_fakeapi_shipped_payloads_are_the_reference_files(name):
     shipped = json.loads((SHIPPED / name).read_text(encoding="utf-8"))
     assert shipped == json.loads((TESTS_FIXTURES / name).read_text(encoding="utf-8"))

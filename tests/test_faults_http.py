@@ -32,16 +32,27 @@ def _in(seconds: int) -> datetime:
 
 
 # Header values are built when the test runs (a slow suite must not age them).
-@pytest.mark.parametrize("headers, low, high", [
-    (lambda: {"Retry-After": "7"}, 7, 7),
-    (lambda: {"Retry-After": email.utils.format_datetime(_in(30), usegmt=True)}, 25, 30),
-    (lambda: {"x-ratelimit-reset": "12"}, 12, 12),  # seconds from now
-    (lambda: {"x-ratelimit-reset": str(int(time.time()) + 20)}, 15, 20),  # epoch
-    (lambda: {"x-ratelimit-reset": _in(40).strftime("%Y-%m-%d %H:%M:%S +0000")}, 35, 40),
-    (lambda: {"Retry-After": "soon"}, None, None),
-    (lambda: {}, None, None),
-], ids=["seconds", "http-date", "reset-seconds", "reset-epoch", "reset-coingecko-date",
-        "garbage", "none"])
+@pytest.mark.parametrize(
+    "headers, low, high",
+    [
+        (lambda: {"Retry-After": "7"}, 7, 7),
+        (lambda: {"Retry-After": email.utils.format_datetime(_in(30), usegmt=True)}, 25, 30),
+        (lambda: {"x-ratelimit-reset": "12"}, 12, 12),  # seconds from now
+        (lambda: {"x-ratelimit-reset": str(int(time.time()) + 20)}, 15, 20),  # epoch
+        (lambda: {"x-ratelimit-reset": _in(40).strftime("%Y-%m-%d %H:%M:%S +0000")}, 35, 40),
+        (lambda: {"Retry-After": "soon"}, None, None),
+        (lambda: {}, None, None),
+    ],
+    ids=[
+        "seconds",
+        "http-date",
+        "reset-seconds",
+        "reset-epoch",
+        "reset-coingecko-date",
+        "garbage",
+        "none",
+    ],
+)
 def test_faults_http_server_wait_in_every_format(headers, low, high):
     wait = HttpSession.server_wait_s(_response(**headers()))
     if low is None:
@@ -51,8 +62,14 @@ def test_faults_http_server_wait_in_every_format(headers, low, high):
 
 
 def test_faults_http_secret_headers_are_found_and_scrubbed():
-    secrets = secret_header_values({"x-cg-pro-api-key": KEY, "Authorization": "Bearer abc123",
-                                    "Accept": "application/json", "User-Agent": "capcover"})
+    secrets = secret_header_values(
+        {
+            "x-cg-pro-api-key": KEY,
+            "Authorization": "Bearer abc123",
+            "Accept": "application/json",
+            "User-Agent": "capcover",
+        }
+    )
     assert secrets == [KEY, "Bearer abc123"]
     assert scrub(f"Invalid key {KEY}!", secrets) == "Invalid key [redacted]!"
 
@@ -60,12 +77,17 @@ def test_faults_http_secret_headers_are_found_and_scrubbed():
 def test_faults_http_echoed_key_is_scrubbed_and_auth_is_not_retried(env):
     server = CoinGecko.reference()
     try:
-        server.script("/coins/categories", Reply(
-            {"status": {"error_code": 10002, "error_message": f"Wrong key {KEY}"}}, 401))
-        client = CoinGeckoClient(plan="pro", api_key=KEY, base_url=server.base_url,
-                                 rate_per_minute=60000,
-                                 http=HttpOptions(retry=RetryPolicy(budget_s=5),
-                                                  sleep=lambda s: None))
+        server.script(
+            "/coins/categories",
+            Reply({"status": {"error_code": 10002, "error_message": f"Wrong key {KEY}"}}, 401),
+        )
+        client = CoinGeckoClient(
+            plan="pro",
+            api_key=KEY,
+            base_url=server.base_url,
+            rate_per_minute=60000,
+            http=HttpOptions(retry=RetryPolicy(budget_s=5), sleep=lambda s: None),
+        )
         with pytest.raises(AuthError) as info:
             client.categories()
         assert KEY not in str(info.value) and "[redacted]" in str(info.value)
@@ -76,8 +98,9 @@ def test_faults_http_echoed_key_is_scrubbed_and_auth_is_not_retried(env):
 
 
 def test_faults_http_unretryable_request_errors_are_one_line():
-    session = HttpSession(source="x", base_url="http://127.0.0.1:9", rate_per_minute=60000,
-                          sleep=lambda s: None)
+    session = HttpSession(
+        source="x", base_url="http://127.0.0.1:9", rate_per_minute=60000, sleep=lambda s: None
+    )
     with pytest.raises(IngestError, match=r"^x /x: request failed \(InvalidSchema") as info:
         session.get("ftp://127.0.0.1/x")
     assert info.value.attempts == 1 and session.stats.requests == 1

@@ -44,15 +44,23 @@ from capcover.warehouse.db import open_warehouse
 
 CHROMIUM_PATHS = ("/usr/bin/chromium",)
 REQUIRE_VAR = "CAPCOVER_REQUIRE_CHROMIUM"
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                  "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--hide-scrollbars")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+)
 
 
 # -- Chromium: found, skipped with a reason, or required -------------------------------------
 
-def find_chromium(paths=CHROMIUM_PATHS, search_path: str | None = None,
-                  environ=os.environ) -> str:
+
+def find_chromium(paths=CHROMIUM_PATHS, search_path: str | None = None, environ=os.environ) -> str:
     """The Chromium binary; otherwise skip with the reason, or fail when `environ` requires it."""
     for candidate in paths:
         if os.access(candidate, os.X_OK):
@@ -60,8 +68,10 @@ def find_chromium(paths=CHROMIUM_PATHS, search_path: str | None = None,
     found = shutil.which("chromium", path=search_path)
     if found:
         return found
-    reason = ("Chromium not found (/usr/bin/chromium or `chromium` on PATH): "
-              "apt-get install -y chromium to run the browser tests")
+    reason = (
+        "Chromium not found (/usr/bin/chromium or `chromium` on PATH): "
+        "apt-get install -y chromium to run the browser tests"
+    )
     if environ.get(REQUIRE_VAR) == "1":
         pytest.fail(f"{reason}; {REQUIRE_VAR}=1 requires them", pytrace=False)
     pytest.skip(reason)
@@ -76,9 +86,19 @@ def run_chromium(binary: str, url: str, width: int, height: int, *extra: str) ->
     """Run headless Chromium on `url` in a fresh profile; its stdout (the DOM with --dump-dom)."""
     with tempfile.TemporaryDirectory(prefix="capcover-chromium-") as profile:
         done = subprocess.run(
-            [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-             f"--window-size={width},{height}", *extra, url],
-            check=True, capture_output=True, text=True, timeout=120)
+            [
+                binary,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                f"--window-size={width},{height}",
+                *extra,
+                url,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     return done.stdout
 
 
@@ -107,8 +127,10 @@ window.addEventListener("load", function () {{
 
 def frame_page(report_html: str, tmp_path: Path, width: int, height: int) -> Path:
     path = tmp_path / f"frame-{width}x{height}.html"
-    path.write_text(FRAME.format(width=width, height=height,
-                                 srcdoc=html.escape(report_html, quote=True)), encoding="utf-8")
+    path.write_text(
+        FRAME.format(width=width, height=height, srcdoc=html.escape(report_html, quote=True)),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -127,10 +149,13 @@ def screenshot(binary: str, page: Path, png: Path, width: int, height: int) -> I
 
 
 def colour_pixels(img: Image.Image, hex_colour: str, tolerance: int = 40) -> int:
-    target = tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    target = tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
     raw = img.tobytes()
-    return sum(1 for i in range(0, len(raw), 3)
-               if all(abs(raw[i + k] - target[k]) <= tolerance for k in range(3)))
+    return sum(
+        1
+        for i in range(0, len(raw), 3)
+        if all(abs(raw[i + k] - target[k]) <= tolerance for k in range(3))
+    )
 
 
 def test_find_chromium_skips_with_the_reason_when_missing(tmp_path):
@@ -147,11 +172,13 @@ def test_find_chromium_finds_it_on_path(tmp_path):
     binary = tmp_path / "chromium"
     binary.write_text("#!/bin/sh\n", encoding="utf-8")
     binary.chmod(0o755)
-    assert find_chromium(paths=(), search_path=str(tmp_path),
-                         environ={REQUIRE_VAR: "1"}) == str(binary)
+    assert find_chromium(paths=(), search_path=str(tmp_path), environ={REQUIRE_VAR: "1"}) == str(
+        binary
+    )
 
 
 # -- a warehouse with history ------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def reported_db(tmp_path_factory):
@@ -160,8 +187,9 @@ def reported_db(tmp_path_factory):
 
     db = tmp_path_factory.mktemp("reported") / "capcover.duckdb"
     with CoinGecko.charts(n_coins=6) as srv:
-        settings = load_settings(environ=False, db=db, coingecko_base_url=srv.base_url,
-                                 coingecko_rate_per_minute=60000)
+        settings = load_settings(
+            environ=False, db=db, coingecko_base_url=srv.base_url, coingecko_rate_per_minute=60000
+        )
         run_backfill(settings, 30, console=Console(file=io.StringIO()))
     return db
 
@@ -174,8 +202,20 @@ def report_files(reported_db, tmp_path_factory):
     buf = io.StringIO()
     with pytest.MonkeyPatch.context() as mp, redirect_stdout(buf):
         _clean_environment(mp)
-        assert main(["--db", str(reported_db), "report", "--html", str(html_path),
-                     "--png", str(png_path)]) == 0
+        assert (
+            main(
+                [
+                    "--db",
+                    str(reported_db),
+                    "report",
+                    "--html",
+                    str(html_path),
+                    "--png",
+                    str(png_path),
+                ]
+            )
+            == 0
+        )
     return html_path, png_path, buf.getvalue()
 
 
@@ -217,8 +257,9 @@ def test_html_report_renders_the_chart_in_headless_chromium(report_files, chromi
 
 
 @pytest.mark.parametrize("width", [390, 1400])
-def test_html_report_fits_the_width_and_draws_every_chart(report_files, reported_db, chromium,
-                                                          tmp_path, width):
+def test_html_report_fits_the_width_and_draws_every_chart(
+    report_files, reported_db, chromium, tmp_path, width
+):
     text = report_files[0].read_text(encoding="utf-8")
     series = chart_series(_data(reported_db))
     assert len(series) >= 4  # the built-in scenarios, every one charted
@@ -229,14 +270,25 @@ def test_html_report_fits_the_width_and_draws_every_chart(report_files, reported
     assert sorted(charts) == sorted(s.scenario for s in series)
     rows = len({round(c["top"]) for c in m["charts"]})
     assert rows == (len(series) if width == 390 else math.ceil(len(series) / 2))  # 1 or 2 columns
-    shot = screenshot(chromium, frame_page(text, tmp_path, width, m["scrollHeight"]),
-                      tmp_path / f"full-{width}.png", max(width, 500), m["scrollHeight"])
+    shot = screenshot(
+        chromium,
+        frame_page(text, tmp_path, width, m["scrollHeight"]),
+        tmp_path / f"full-{width}.png",
+        max(width, 500),
+        m["scrollHeight"],
+    )
     for s in series:
         box = charts[s.scenario]
         assert box["width"] > 250 and box["height"] > 100, (s.scenario, box)
         assert box["left"] >= 0 and box["left"] + box["width"] <= width, (s.scenario, box)
-        crop = shot.crop((int(box["left"]), int(box["top"]), int(box["left"] + box["width"]),
-                          int(box["top"] + box["height"])))
+        crop = shot.crop(
+            (
+                int(box["left"]),
+                int(box["top"]),
+                int(box["left"] + box["width"]),
+                int(box["top"] + box["height"]),
+            )
+        )
         assert colour_pixels(crop, s.colour) > 200, f"{s.scenario}'s line is not on screen"
 
 
@@ -248,14 +300,22 @@ def test_chromium_measure_sees_a_page_that_scrolls_sideways(chromium, tmp_path):
 
 def test_html_report_dark_scheme_applies_in_chromium(report_files, chromium, tmp_path):
     page = tmp_path / "dark.html"
-    page.write_text(report_files[0].read_text(encoding="utf-8").replace(
-        "</body>", '<script>document.body.dataset.bg = getComputedStyle('
-        'document.documentElement).backgroundColor;</script></body>'), encoding="utf-8")
+    page.write_text(
+        report_files[0]
+        .read_text(encoding="utf-8")
+        .replace(
+            "</body>",
+            "<script>document.body.dataset.bg = getComputedStyle("
+            "document.documentElement).backgroundColor;</script></body>",
+        ),
+        encoding="utf-8",
+    )
     dom = run_chromium(chromium, page.as_uri(), 1400, 900, "--dump-dom", "--force-dark-mode")
     assert 'data-bg="rgb(21, 23, 26)"' in dom
 
 
 # -- the chart: one figure function for the PNG and the inline SVG ----------------------------
+
 
 def test_chart_png_and_inline_svg_come_from_the_same_figure_function(report_files, reported_db):
     html_path, png_path, _ = report_files
@@ -264,12 +324,14 @@ def test_chart_png_and_inline_svg_come_from_the_same_figure_function(report_file
     inline = _svgs(html_path.read_text(encoding="utf-8"))
     assert len(inline) == len(series)
     for svg, s in zip(inline, series, strict=True):
-        assert svg == chart.svg_text(chart.history_figure([s]), prefix=f"chart-{s.scenario}",
-                                     label=chart.label(s.scenario))
+        assert svg == chart.svg_text(
+            chart.history_figure([s]), prefix=f"chart-{s.scenario}", label=chart.label(s.scenario)
+        )
         assert "Matplotlib" in svg and ">1.0</text>" in svg  # matplotlib's, 1.0 on the grid
         assert f"stroke: {s.colour}" in svg
-    expected = chart.png_bytes(chart.history_figure(series, columns=2, title=True,
-                                                    illustrative=data.illustrative))
+    expected = chart.png_bytes(
+        chart.history_figure(series, columns=2, title=True, illustrative=data.illustrative)
+    )
     assert png_path.read_bytes() == expected
 
 
@@ -292,8 +354,9 @@ def _on_round_grid(grid: list[float], ticks: list[float]) -> bool:
     magnitude = 10 ** math.floor(math.log10(measured) + 1e-9)
     nice = min((1, 2, 5, 10), key=lambda m: abs(measured / magnitude - m))
     step = nice * magnitude  # snapped, so float noise in the differences does not count
-    return (abs(measured / step - 1) < 1e-6
-            and all(abs(t / step - round(t / step)) < 1e-6 for t in grid))
+    return abs(measured / step - 1) < 1e-6 and all(
+        abs(t / step - round(t / step)) < 1e-6 for t in grid
+    )
 
 
 def test_round_ticks_put_one_on_the_grid_of_a_high_ratio():
@@ -309,11 +372,15 @@ def test_chart_draws_the_band_when_report_daily_has_it(reported_db, tmp_path):
     flat = tmp_path / "flat.duckdb"  # every price known exactly: equal bands
     shutil.copy(reported_db, flat)
     with duckdb.connect(str(banded)) as con:
-        con.execute("UPDATE report_daily SET coverage_ratio_low = coverage_ratio * 0.9,"
-                    " coverage_ratio_high = coverage_ratio * 1.1")
+        con.execute(
+            "UPDATE report_daily SET coverage_ratio_low = coverage_ratio * 0.9,"
+            " coverage_ratio_high = coverage_ratio * 1.1"
+        )
     with duckdb.connect(str(flat)) as con:
-        con.execute("UPDATE report_daily SET coverage_ratio_low = coverage_ratio,"
-                    " coverage_ratio_high = coverage_ratio")
+        con.execute(
+            "UPDATE report_daily SET coverage_ratio_low = coverage_ratio,"
+            " coverage_ratio_high = coverage_ratio"
+        )
     with_band, without = _data(banded), _data(flat)
     last = with_band.history["coindesk-2024"][-1]
     assert last.low == pytest.approx(last.ratio * 0.9)
@@ -328,8 +395,10 @@ def test_chart_draws_the_band_when_report_daily_has_it(reported_db, tmp_path):
 
 # -- the page: cards, escaping, the why-it-moved slot ------------------------------------------
 
-def test_html_report_shows_the_change_since_the_previous_report_on_every_card(report_files,
-                                                                             reported_db):
+
+def test_html_report_shows_the_change_since_the_previous_report_on_every_card(
+    report_files, reported_db
+):
     text = report_files[0].read_text(encoding="utf-8")
     cards = re.findall(r'<article class="card".*?</article>', text, re.S)
     data = _data(reported_db)
@@ -343,8 +412,10 @@ def test_html_report_shows_the_change_since_the_previous_report_on_every_card(re
 
 
 def test_day_over_day_compares_the_last_two_reports():
-    pts = [chart.Point(date(2024, 4, 1), 0.8, "history"),
-           chart.Point(date(2024, 4, 3), 1.0, "category")]
+    pts = [
+        chart.Point(date(2024, 4, 1), 0.8, "history"),
+        chart.Point(date(2024, 4, 3), 1.0, "category"),
+    ]
     change = day_over_day(pts)
     assert change.previous_day == date(2024, 4, 1)
     assert change.delta == pytest.approx(0.2) and change.pct == pytest.approx(0.25)
@@ -353,16 +424,40 @@ def test_day_over_day_compares_the_last_two_reports():
 
 def _handmade(scenario: str, coin_name: str, why: str | None = None) -> ReportData:
     day = date(2024, 4, 3)
-    row = {"report_date": day, "scenario": scenario, "basis": "category",
-           "sector_market_cap_usd": 25e9, "constituents_market_cap_usd": 24e9,
-           "constituents_count": 2, "gpu_count": 720_000, "gpu_sku": "H100",
-           "unit_price_usd": 30_000.0, "price_basis": "fixed", "price_sources": None,
-           "price_quote_count": 0, "buildout_cost_usd": 21.6e9, "coverage_ratio": 1.157,
-           "market_as_of": day}
-    history = {scenario: [chart.Point(day - timedelta(days=n), 1.157 - 0.01 * n, "history")
-                          for n in range(5, -1, -1)]}
-    constituents = [{"category_id": "ai", "position": 1, "coin_id": "x", "symbol": "x",
-                     "name": coin_name, "market_cap_usd": 1e9, "share_of_sum": 0.5}]
+    row = {
+        "report_date": day,
+        "scenario": scenario,
+        "basis": "category",
+        "sector_market_cap_usd": 25e9,
+        "constituents_market_cap_usd": 24e9,
+        "constituents_count": 2,
+        "gpu_count": 720_000,
+        "gpu_sku": "H100",
+        "unit_price_usd": 30_000.0,
+        "price_basis": "fixed",
+        "price_sources": None,
+        "price_quote_count": 0,
+        "buildout_cost_usd": 21.6e9,
+        "coverage_ratio": 1.157,
+        "market_as_of": day,
+    }
+    history = {
+        scenario: [
+            chart.Point(day - timedelta(days=n), 1.157 - 0.01 * n, "history")
+            for n in range(5, -1, -1)
+        ]
+    }
+    constituents = [
+        {
+            "category_id": "ai",
+            "position": 1,
+            "coin_id": "x",
+            "symbol": "x",
+            "name": coin_name,
+            "market_cap_usd": 1e9,
+            "share_of_sum": 0.5,
+        }
+    ]
     return ReportData([row], history, constituents, [], [], why_it_moved=why)
 
 
@@ -376,8 +471,10 @@ def test_html_report_escapes_scenario_and_coin_names():
 
 def test_html_report_leaves_an_empty_why_it_moved_slot():
     empty = render_html(_handmade("coindesk-2024", "Render"))
-    assert '<section id="why-it-moved" class="why-it-moved" aria-label="Why it moved"></section>' \
+    assert (
+        '<section id="why-it-moved" class="why-it-moved" aria-label="Why it moved"></section>'
         in empty
+    )
     filled = render_html(_handmade("coindesk-2024", "Render", why="Coverage rose <2%>."))
     assert "<h2>Why it moved</h2>\n<p>Coverage rose &lt;2%&gt;.</p>" in filled
 

@@ -32,10 +32,14 @@ CATS = "/api/v3/coins/categories"
 
 def coingecko(base_url: str, *, budget: float = 5.0, attempts: int = 8, **kw) -> CoinGeckoClient:
     """A keyed CoinGecko client; `kw` are HttpOptions fields (deadline_s, max_body_bytes, ...)."""
-    http = HttpOptions(retry=RetryPolicy(budget_s=budget, max_attempts=attempts,
-                                         base_delay_s=0.01), sleep=lambda s: None, **kw)
-    return CoinGeckoClient(plan="demo", api_key=KEY, base_url=base_url, rate_per_minute=60000,
-                           http=http)
+    http = HttpOptions(
+        retry=RetryPolicy(budget_s=budget, max_attempts=attempts, base_delay_s=0.01),
+        sleep=lambda s: None,
+        **kw,
+    )
+    return CoinGeckoClient(
+        plan="demo", api_key=KEY, base_url=base_url, rate_per_minute=60000, http=http
+    )
 
 
 class RawServer:
@@ -95,6 +99,7 @@ def _head(length: int | None = None, extra: str = "") -> bytes:
 
 # -- redirects --------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def second_server():
     server = HTTPServer(host="127.0.0.1", port=0)
@@ -109,12 +114,13 @@ def test_adversarial_cross_origin_redirect_never_carries_the_key(httpserver, sec
     """A redirect to another port (another origin) arrives without the API-key header."""
     second_server.expect_request(CATS).respond_with_json(category_payload())
     httpserver.expect_request(CATS).respond_with_response(
-        Response(status=302, headers={"Location": second_server.url_for(CATS)}))
+        Response(status=302, headers={"Location": second_server.url_for(CATS)})
+    )
     client = coingecko(httpserver.url_for("/api/v3"))
     raw = client.categories()
     assert raw.status == 200 and raw.attempt == 1
-    (first, _), = httpserver.log
-    (second, _), = second_server.log
+    ((first, _),) = httpserver.log
+    ((second, _),) = second_server.log
     assert first.headers.get("x-cg-demo-api-key") == KEY  # sent to its own origin
     assert "x-cg-demo-api-key" not in second.headers
     assert KEY not in str(dict(second.headers)) + second.url
@@ -126,15 +132,17 @@ def test_adversarial_cross_host_redirect_never_carries_the_key(httpserver, secon
     target = f"http://localhost:{second_server.port}{CATS}"
     second_server.expect_request(CATS).respond_with_json(category_payload())
     httpserver.expect_request(CATS).respond_with_response(
-        Response(status=307, headers={"Location": target}))
+        Response(status=307, headers={"Location": target})
+    )
     coingecko(httpserver.url_for("/api/v3")).categories()
-    (second, _), = second_server.log
+    ((second, _),) = second_server.log
     assert "x-cg-demo-api-key" not in second.headers
 
 
 def test_adversarial_same_origin_redirect_keeps_the_key(httpserver):
     httpserver.expect_request("/api/v3/old/coins/categories").respond_with_response(
-        Response(status=301, headers={"Location": CATS}))
+        Response(status=301, headers={"Location": CATS})
+    )
     httpserver.expect_request(CATS).respond_with_json(category_payload())
     client = coingecko(httpserver.url_for("/api/v3/old"))
     assert client.categories().status == 200
@@ -143,16 +151,21 @@ def test_adversarial_same_origin_redirect_keeps_the_key(httpserver):
 
 def test_adversarial_redirect_loop_fails_in_one_line_after_one_attempt(httpserver):
     httpserver.expect_request(CATS).respond_with_response(
-        Response(status=302, headers={"Location": CATS}))
+        Response(status=302, headers={"Location": CATS})
+    )
     client = coingecko(httpserver.url_for("/api/v3"))
-    with pytest.raises(IngestError, match=r"^coingecko /coins/categories: more than 5 "
-                                          r"redirects") as info:
+    with pytest.raises(
+        IngestError,
+        match=r"^coingecko /coins/categories: more than 5 "
+        r"redirects",
+    ) as info:
         client.categories()
     assert "\n" not in str(info.value) and info.value.attempts == 1
     assert len(httpserver.log) == 6  # the first request and five redirects, then it stops
 
 
 # -- slow, huge and broken bodies -------------------------------------------------------------
+
 
 def _drip(server: RawServer, conn: socket.socket) -> None:
     conn.sendall(_head(1000))
@@ -206,11 +219,17 @@ def _gzip_bomb(decoded_mb: int) -> bytes:
 def test_adversarial_gzip_bomb_fails_fast_without_retry(httpserver):
     bomb = _gzip_bomb(2048)  # 2 GB once decoded
     assert len(bomb) < 3 << 20
-    httpserver.expect_request(CATS).respond_with_response(Response(
-        bomb, status=200, headers={"Content-Encoding": "gzip"}, content_type="application/json"))
+    httpserver.expect_request(CATS).respond_with_response(
+        Response(
+            bomb, status=200, headers={"Content-Encoding": "gzip"}, content_type="application/json"
+        )
+    )
     client = coingecko(httpserver.url_for("/api/v3"))  # the default cap: 50 MB
-    with pytest.raises(BadPayload, match=r"^coingecko /coins/categories: response body over "
-                                         r"50 MB once decoded .*CAPCOVER_HTTP_MAX_BODY_MB"):
+    with pytest.raises(
+        BadPayload,
+        match=r"^coingecko /coins/categories: response body over "
+        r"50 MB once decoded .*CAPCOVER_HTTP_MAX_BODY_MB",
+    ):
         client.categories()
     assert len(httpserver.log) == 1 and client.session.stats.retries == 0
 
@@ -223,11 +242,16 @@ def test_adversarial_huge_plain_body_is_refused_past_the_cap(httpserver):
         yield b"0]"
 
     httpserver.expect_request("/api/v0/bundles/").respond_with_response(
-        Response(chunks(), status=200, content_type="application/json"))
-    client = VastAiClient(base_url=httpserver.url_for("/"), gpu_names=["H100 SXM"],
-                          rate_per_minute=60000,
-                          http=HttpOptions(max_body_bytes=1 << 20, retry=RetryPolicy(budget_s=5),
-                                           sleep=lambda s: None))
+        Response(chunks(), status=200, content_type="application/json")
+    )
+    client = VastAiClient(
+        base_url=httpserver.url_for("/"),
+        gpu_names=["H100 SXM"],
+        rate_per_minute=60000,
+        http=HttpOptions(
+            max_body_bytes=1 << 20, retry=RetryPolicy(budget_s=5), sleep=lambda s: None
+        ),
+    )
     with pytest.raises(BadPayload, match=r"^vastai /api/v0/bundles/: response body over 1 MB"):
         client.fetch()
     assert len(httpserver.log) == 1
@@ -235,9 +259,11 @@ def test_adversarial_huge_plain_body_is_refused_past_the_cap(httpserver):
 
 def test_adversarial_deeply_nested_json_from_vastai_is_one_bad_payload(httpserver):
     httpserver.expect_request("/api/v0/bundles/").respond_with_data(
-        "[" * 100_000 + "]" * 100_000, content_type="application/json")
-    client = VastAiClient(base_url=httpserver.url_for("/"), gpu_names=["H100 SXM"],
-                          rate_per_minute=60000)
+        "[" * 100_000 + "]" * 100_000, content_type="application/json"
+    )
+    client = VastAiClient(
+        base_url=httpserver.url_for("/"), gpu_names=["H100 SXM"], rate_per_minute=60000
+    )
     with pytest.raises(BadPayload, match="nested too deeply") as info:
         client.fetch()
     assert "\n" not in str(info.value) and len(httpserver.log) == 1
@@ -245,7 +271,8 @@ def test_adversarial_deeply_nested_json_from_vastai_is_one_bad_payload(httpserve
 
 def test_adversarial_deeply_nested_json_from_runpod_is_one_bad_payload(httpserver):
     httpserver.expect_request("/graphql").respond_with_data(
-        '{"data": ' * 100_000 + "1" + "}" * 100_000, content_type="application/json")
+        '{"data": ' * 100_000 + "1" + "}" * 100_000, content_type="application/json"
+    )
     client = RunPodClient(base_url=httpserver.url_for("/"), rate_per_minute=60000)
     raws = client.fetch()
     with pytest.raises(BadPayload, match="nested too deeply") as info:
@@ -256,8 +283,11 @@ def test_adversarial_deeply_nested_json_from_runpod_is_one_bad_payload(httpserve
 def test_adversarial_deeply_nested_categories_fail_the_run_in_one_line(httpserver):
     httpserver.expect_request(CATS).respond_with_data("[" * 50_000 + "]" * 50_000)
     client = coingecko(httpserver.url_for("/api/v3"))
-    with pytest.raises(BadPayload, match=r"^coingecko /coins/categories: expected JSON, got "
-                                         r"JSON nested too deeply to parse"):
+    with pytest.raises(
+        BadPayload,
+        match=r"^coingecko /coins/categories: expected JSON, got "
+        r"JSON nested too deeply to parse",
+    ):
         client.fetch_sector(["artificial-intelligence"])
     assert len(httpserver.log) == 1
 
@@ -270,8 +300,11 @@ def _close_mid_body(server: RawServer, conn: socket.socket) -> None:
 def test_adversarial_close_mid_body_is_retried_then_fails_in_one_line(raw_server):
     server = raw_server(_close_mid_body)
     client = coingecko(server.url, attempts=3)
-    with pytest.raises(RetryBudgetExhausted, match=r"^coingecko /coins/categories: connection "
-                                                   r"failed .*gave up after 3 attempt") as info:
+    with pytest.raises(
+        RetryBudgetExhausted,
+        match=r"^coingecko /coins/categories: connection "
+        r"failed .*gave up after 3 attempt",
+    ) as info:
         client.categories()
     assert info.value.attempts == 3 and server.connections == 3
     assert "\n" not in str(info.value) and client.archive == []
@@ -298,8 +331,11 @@ def test_adversarial_content_length_shorter_than_body_is_a_bad_payload(raw_serve
     client = coingecko(server.url)
     raw = client.categories()  # HTTP-wise complete: exactly Content-Length bytes arrived
     assert raw.attempt == 1 and server.connections == 1
-    with pytest.raises(BadPayload, match=r"^coingecko /coins/categories: expected JSON, got "
-                                         r"invalid JSON"):
+    with pytest.raises(
+        BadPayload,
+        match=r"^coingecko /coins/categories: expected JSON, got "
+        r"invalid JSON",
+    ):
         client.fetch_sector(["artificial-intelligence"])
 
 

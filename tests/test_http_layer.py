@@ -12,17 +12,21 @@ from tests.conftest import reference
 
 def _client(server, budget=5.0, plan="public", key=None):
     sleeps = []
-    client = CoinGeckoClient(plan=plan, api_key=key, base_url=server.url_for("/api/v3"),
-                             rate_per_minute=60000,
-                             http=HttpOptions(retry=RetryPolicy(budget_s=budget),
-                                              sleep=sleeps.append))
+    client = CoinGeckoClient(
+        plan=plan,
+        api_key=key,
+        base_url=server.url_for("/api/v3"),
+        rate_per_minute=60000,
+        http=HttpOptions(retry=RetryPolicy(budget_s=budget), sleep=sleeps.append),
+    )
     return client, sleeps
 
 
 def test_http_429_with_retry_after_then_200_is_retried_once(httpserver):
     body = reference("error_429_rate_limit.json")["payload"]
     httpserver.expect_ordered_request("/api/v3/coins/categories").respond_with_json(
-        body, status=429, headers={"Retry-After": "1"})
+        body, status=429, headers={"Retry-After": "1"}
+    )
     httpserver.expect_ordered_request("/api/v3/coins/categories").respond_with_json([])
     client, sleeps = _client(httpserver)
     raw = client.categories()
@@ -34,7 +38,8 @@ def test_http_429_with_retry_after_then_200_is_retried_once(httpserver):
 def test_http_retry_after_beyond_budget_fails_fast_with_clear_message(httpserver):
     body = reference("error_429_rate_limit.json")["payload"]
     httpserver.expect_request("/api/v3/coins/categories").respond_with_json(
-        body, status=429, headers={"Retry-After": "119"})
+        body, status=429, headers={"Retry-After": "119"}
+    )
     client, sleeps = _client(httpserver, budget=10)
     with pytest.raises(RateLimited, match=r"HTTP 429.*server asked to wait 119 s") as info:
         client.categories()
@@ -44,7 +49,8 @@ def test_http_retry_after_beyond_budget_fails_fast_with_clear_message(httpserver
 
 def test_http_error_envelopes_map_to_typed_errors(httpserver):
     httpserver.expect_request("/api/v3/coins/categories").respond_with_json(
-        reference("error_401_10002_missing_key.json")["payload"], status=401)
+        reference("error_401_10002_missing_key.json")["payload"], status=401
+    )
     client, _ = _client(httpserver)
     with pytest.raises(AuthError) as info:
         client.categories()
@@ -53,7 +59,8 @@ def test_http_error_envelopes_map_to_typed_errors(httpserver):
 
 def test_http_10012_nested_envelope_is_plan_limited(httpserver):
     httpserver.expect_request("/api/v3/coins/categories").respond_with_json(
-        reference("error_10012_history_beyond_365d.json")["payload"], status=401)
+        reference("error_10012_history_beyond_365d.json")["payload"], status=401
+    )
     client, _ = _client(httpserver)
     with pytest.raises(PlanLimited, match="error 10012"):
         client.categories()
@@ -61,8 +68,8 @@ def test_http_10012_nested_envelope_is_plan_limited(httpserver):
 
 def test_http_html_with_200_is_a_bad_payload(httpserver):
     httpserver.expect_request("/api/v3/coins/categories").respond_with_response(
-        Response("<html><body>Just a moment...</body></html>", status=200,
-                 content_type="text/html"))
+        Response("<html><body>Just a moment...</body></html>", status=200, content_type="text/html")
+    )
     client, _ = _client(httpserver)
     client.categories()
     with pytest.raises(BadPayload, match="/coins/categories: expected JSON, got an HTML page"):
@@ -86,10 +93,17 @@ from capcover.ingest.vastai import VastAiClient  # noqa: E402
 
 def test_http_vastai_401_advises_a_vastai_setting_not_coingecko(httpserver):
     httpserver.expect_request("/api/v0/bundles/").respond_with_json({"error": "nope"}, status=401)
-    client = VastAiClient(base_url=httpserver.url_for("/"), gpu_names=["H100 SXM"],
-                          rate_per_minute=60000, http=HttpOptions(sleep=lambda s: None))
-    with pytest.raises(AuthError, match=r"^vastai /api/v0/bundles/: HTTP 401: .*"
-                                        r"CAPCOVER_VASTAI_BASE_URL") as info:
+    client = VastAiClient(
+        base_url=httpserver.url_for("/"),
+        gpu_names=["H100 SXM"],
+        rate_per_minute=60000,
+        http=HttpOptions(sleep=lambda s: None),
+    )
+    with pytest.raises(
+        AuthError,
+        match=r"^vastai /api/v0/bundles/: HTTP 401: .*"
+        r"CAPCOVER_VASTAI_BASE_URL",
+    ) as info:
         client.fetch()
     assert "COINGECKO" not in str(info.value) and info.value.attempts == 1
     assert [r.status for r in client.last_raws] == [401]  # the refused answer is archived
@@ -105,7 +119,8 @@ def test_http_runpod_403_advises_a_runpod_setting(httpserver):
 
 def test_http_coingecko_401_advises_its_plan_and_key(httpserver):
     httpserver.expect_request("/api/v3/coins/categories").respond_with_json(
-        reference("error_401_10002_missing_key.json")["payload"], status=401)
+        reference("error_401_10002_missing_key.json")["payload"], status=401
+    )
     client, _ = _client(httpserver)
     with pytest.raises(AuthError, match="CAPCOVER_COINGECKO_PLAN and CAPCOVER_COINGECKO_API_KEY"):
         client.categories()
@@ -114,8 +129,13 @@ def test_http_coingecko_401_advises_its_plan_and_key(httpserver):
 def test_http_fetch_returns_the_response_and_every_attempts_record(httpserver):
     httpserver.expect_ordered_request("/x").respond_with_data("busy", status=503)
     httpserver.expect_ordered_request("/x").respond_with_json({"ok": 1})
-    session = HttpSession(source="s", base_url=httpserver.url_for("/"), rate_per_minute=60000,
-                          retry=RetryPolicy(base_delay_s=0.01), sleep=lambda s: None)
+    session = HttpSession(
+        source="s",
+        base_url=httpserver.url_for("/"),
+        rate_per_minute=60000,
+        retry=RetryPolicy(base_delay_s=0.01),
+        sleep=lambda s: None,
+    )
     exchange = session.fetch("GET", httpserver.url_for("/x"))
     assert exchange.response.json() == {"ok": 1}
     assert [(r.status, r.attempt) for r in exchange.records] == [(503, 1), (200, 2)]
@@ -126,9 +146,14 @@ def test_http_session_handed_to_pycoingecko_still_works(httpserver):
     """A wrapper that calls `session.get` itself gets the same loop and typed errors."""
     httpserver.expect_ordered_request("/api/v3/coins/categories").respond_with_json([{"id": "a"}])
     httpserver.expect_ordered_request("/api/v3/coins/bitcoin/").respond_with_json(
-        reference("error_404_coin_not_found.json")["payload"], status=404)
-    session = HttpSession(source="coingecko", base_url=httpserver.url_for("/api/v3"),
-                          rate_per_minute=60000, sleep=lambda s: None)
+        reference("error_404_coin_not_found.json")["payload"], status=404
+    )
+    session = HttpSession(
+        source="coingecko",
+        base_url=httpserver.url_for("/api/v3"),
+        rate_per_minute=60000,
+        sleep=lambda s: None,
+    )
     api = CoinGeckoAPI()
     api.api_base_url = session.base_url + "/"
     api.session = session
@@ -151,11 +176,16 @@ def test_http_clients_take_an_injected_clock_and_sleep(httpserver, tmp_path):
         slept.append(seconds)
         now[0] = now[0].fromtimestamp(now[0].timestamp() + seconds, UTC)
 
-    settings = load_settings(environ=False, coingecko_base_url=httpserver.url_for("/api/v3"),
-                             coingecko_rate_per_minute=60000, db=tmp_path / "w.duckdb")
+    settings = load_settings(
+        environ=False,
+        coingecko_base_url=httpserver.url_for("/api/v3"),
+        coingecko_rate_per_minute=60000,
+        db=tmp_path / "w.duckdb",
+    )
     client = Clients(settings, sleep=sleep, clock=lambda: now[0]).coingecko()
     raw = client.categories()
     first, second = client.archive
     assert first.fetched_at == datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)
     assert second is raw and raw.fetched_at == first.fetched_at.fromtimestamp(
-        first.fetched_at.timestamp() + slept[0], UTC)
+        first.fetched_at.timestamp() + slept[0], UTC
+    )

@@ -39,8 +39,11 @@ def holder():
     procs = []
 
     def start(path, mode: str, seconds: float) -> subprocess.Popen:
-        proc = subprocess.Popen([sys.executable, "-c", HOLD, str(path), mode, str(seconds)],
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", HOLD, str(path), mode, str(seconds)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         procs.append(proc)
         assert proc.stdout.readline().strip() == "holding"
         return proc
@@ -72,8 +75,9 @@ def test_locking_run_waits_for_a_reader_process_then_succeeds(fake_cg, env, hold
         assert wh.scalar("SELECT count(*) FROM runs WHERE status = 'ok'") == 2
 
 
-def test_locking_run_fails_naming_the_reader_pid_and_changes_nothing(fake_cg, env, holder,
-                                                                     monkeypatch):
+def test_locking_run_fails_naming_the_reader_pid_and_changes_nothing(
+    fake_cg, env, holder, monkeypatch
+):
     settings = load_settings()
     _first_run(fake_cg, settings)
     before = table_snapshot(str(settings.db))
@@ -92,8 +96,9 @@ def test_locking_run_fails_naming_the_reader_pid_and_changes_nothing(fake_cg, en
     assert table_snapshot(str(settings.db)) == before
 
 
-def test_locking_read_only_command_waits_for_a_writer_process(fake_cg, env, holder, monkeypatch,
-                                                              capsys):
+def test_locking_read_only_command_waits_for_a_writer_process(
+    fake_cg, env, holder, monkeypatch, capsys
+):
     monkeypatch.setenv("CAPCOVER_LOCK_BUDGET_S", "30")
     settings = load_settings()
     _first_run(fake_cg, settings)
@@ -141,8 +146,9 @@ def test_locking_wait_never_sleeps_past_the_budget(tmp_path, holder):
     assert all(s > 0 for s in slept) and max(slept) <= 1.0
 
 
-def test_locking_failed_run_records_its_failure_without_a_second_wait(fake_cg, env, holder,
-                                                                      monkeypatch):
+def test_locking_failed_run_records_its_failure_without_a_second_wait(
+    fake_cg, env, holder, monkeypatch
+):
     settings = load_settings()
     _first_run(fake_cg, settings)
     monkeypatch.setenv("CAPCOVER_LOCK_BUDGET_S", "1")

@@ -19,15 +19,40 @@ def test_migrations_apply_once_and_are_recorded(tmp_path):
 def test_migrations_create_the_contract_tables(tmp_path):
     with open_warehouse(tmp_path / "w.duckdb") as wh:
         tables = {t for (t,) in wh.query("SELECT table_name FROM duckdb_tables()")}
-        cols = {c for (c,) in wh.query(
-            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'report_daily'")}
-    assert {"raw_http", "category_snapshots", "coin_snapshots", "gpu_quotes", "runs",
-            "report_daily", "quarantine"} <= tables
-    assert {"report_date", "scenario", "sector_market_cap_usd", "gpu_sku", "gpu_count",
-            "unit_price_usd", "buildout_cost_usd", "coverage_ratio", "gpus_affordable",
-            "breakeven_unit_price_usd", "share_of_2023_h100_shipments",
-            "constituents_market_cap_usd", "constituents_fdv_usd",
-            "constituents_volume_24h_usd", "market_as_of", "fetched_at", "run_id"} <= cols
+        cols = {
+            c
+            for (c,) in wh.query(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = 'report_daily'"
+            )
+        }
+    assert {
+        "raw_http",
+        "category_snapshots",
+        "coin_snapshots",
+        "gpu_quotes",
+        "runs",
+        "report_daily",
+        "quarantine",
+    } <= tables
+    assert {
+        "report_date",
+        "scenario",
+        "sector_market_cap_usd",
+        "gpu_sku",
+        "gpu_count",
+        "unit_price_usd",
+        "buildout_cost_usd",
+        "coverage_ratio",
+        "gpus_affordable",
+        "breakeven_unit_price_usd",
+        "share_of_2023_h100_shipments",
+        "constituents_market_cap_usd",
+        "constituents_fdv_usd",
+        "constituents_volume_24h_usd",
+        "market_as_of",
+        "fetched_at",
+        "run_id",
+    } <= cols
 
 
 def test_migrations_schema_version_is_read_once_at_open(tmp_path):
@@ -48,8 +73,10 @@ def test_migrations_require_names_the_migration_and_what_to_do(tmp_path):
         wh.require(4, "the report views")  # present: no error
         with pytest.raises(WarehouseError) as err:
             wh.require(5, "the alerts table")
-    assert str(err.value) == (f"warehouse {db} predates migration 005 (the alerts table) — run "
-                              f"`capcover run` once to migrate it")
+    assert str(err.value) == (
+        f"warehouse {db} predates migration 005 (the alerts table) — run "
+        f"`capcover run` once to migrate it"
+    )
 
 
 def test_migrations_file_without_a_migrations_table_is_version_0(tmp_path):
@@ -103,8 +130,9 @@ def _warehouse_at(tmp_path, version: int):
 
 
 @pytest.mark.parametrize("argv", [["report"], ["quotes", "list"]])
-def test_migrations_reader_on_an_older_warehouse_says_to_migrate(tmp_path, monkeypatch, capsys,
-                                                                 argv):
+def test_migrations_reader_on_an_older_warehouse_says_to_migrate(
+    tmp_path, monkeypatch, capsys, argv
+):
     """A read-only command never migrates: on a file an older capcover wrote, a column or macro
     a later migration adds is one line saying so, not an unexpected Binder error."""
     from capcover.cli.main import main
@@ -115,8 +143,10 @@ def test_migrations_reader_on_an_older_warehouse_says_to_migrate(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 1
     err = capsys.readouterr().err
-    assert err.startswith(f"capcover: error: warehouse {db} is at schema version 6, older than "
-                          f"this capcover's {latest_version()} (")
+    assert err.startswith(
+        f"capcover: error: warehouse {db} is at schema version 6, older than "
+        f"this capcover's {latest_version()} ("
+    )
     assert err.endswith("— run `capcover run` once to migrate it\n") and err.count("\n") == 1
     assert db.read_bytes() == before
     with open_warehouse(db) as wh:  # what `capcover run` does first: migrate

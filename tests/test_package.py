@@ -20,8 +20,17 @@ ROOT = Path(__file__).resolve().parent.parent
 ROOMS = ("cli", "config", "flows", "report", "notify", "warehouse", "ingest", "model", "fakeapi")
 # What a build does not read: caches, the local warehouse folder, tests (top level only: the
 # rooms have `data/` folders of their own that ship).
-TOP_SKIP = {".venv", ".git", "data", "build", "tests", "benchmarks", ".pytest_cache",
-            ".ruff_cache", ".mypy_cache"}
+TOP_SKIP = {
+    ".venv",
+    ".git",
+    "data",
+    "build",
+    "tests",
+    "benchmarks",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".mypy_cache",
+}
 
 
 def _skip(folder: str, names: list[str]) -> set[str]:
@@ -35,9 +44,25 @@ def wheel(tmp_path_factory) -> Path:
     src = tmp / "src"
     shutil.copytree(ROOT, src, ignore=_skip)
     out = tmp / "dist"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "--no-index", "--quiet", "-w", str(out), str(src)],
-                   check=True, capture_output=True, text=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--quiet",
+            "-w",
+            str(out),
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     (built,) = out.glob("capcover-*.whl")
     return built
 
@@ -48,8 +73,10 @@ def test_wheel_top_level_is_capcover_only(wheel):
     dist_info = {t for t in tops if t.endswith(".dist-info")}
     assert tops - dist_info == {"capcover"}
     (info,) = dist_info
-    assert "capcover = capcover.cli.main:run" in zipfile.ZipFile(wheel).read(
-        f"{info}/entry_points.txt").decode()
+    assert (
+        "capcover = capcover.cli.main:run"
+        in zipfile.ZipFile(wheel).read(f"{info}/entry_points.txt").decode()
+    )
 
 
 def test_wheel_holds_every_module_and_data_file_of_every_room(wheel):
@@ -75,12 +102,28 @@ def test_unpacked_wheel_runs_on_its_own(wheel, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CAPCOVER_", "PREFECT_"))}
     env.update(PYTHONPATH=str(site), PREFECT_HOME=str(tmp_path / "prefect"))
     where = subprocess.run(
-        [sys.executable, "-c", "import capcover.cli.main as m, capcover.flows.demo as d; "
-         "print(m.__file__); print(d.SNAPSHOT.is_file())"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, check=True, timeout=120)
+        [
+            sys.executable,
+            "-c",
+            "import capcover.cli.main as m, capcover.flows.demo as d; "
+            "print(m.__file__); print(d.SNAPSHOT.is_file())",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     module_file, snapshot_ships = where.stdout.split()
     assert Path(module_file).is_relative_to(site)
     assert snapshot_ships == "True"
-    version = subprocess.run([sys.executable, "-m", "capcover", "--version"], cwd=tmp_path,
-                             env=env, capture_output=True, text=True, timeout=120)
+    version = subprocess.run(
+        [sys.executable, "-m", "capcover", "--version"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert version.returncode == 0 and version.stdout.startswith("capcover "), version.stderr

@@ -24,12 +24,38 @@ DAY1, DAY2 = "2024-04-03T06:40:12.345Z", "2024-04-04T06:40:12.345Z"
 
 def _row(scenario: str, ratio: float, day: date = date(2024, 4, 4)) -> ReportRow:
     now = datetime(2024, 4, 4, tzinfo=UTC)
-    return ReportRow(day, scenario, "category", "ai", 25e9, None, 1, None, None, None, "H100",
-                     1, "fixed", None, 1.0, 0, None, None, 1.0, ratio, 1.0, 1.0, 0.0, now, now,
-                     "run")
+    return ReportRow(
+        day,
+        scenario,
+        "category",
+        "ai",
+        25e9,
+        None,
+        1,
+        None,
+        None,
+        None,
+        "H100",
+        1,
+        "fixed",
+        None,
+        1.0,
+        0,
+        None,
+        None,
+        1.0,
+        ratio,
+        1.0,
+        1.0,
+        0.0,
+        now,
+        now,
+        "run",
+    )
 
 
 # -- pure checks ----------------------------------------------------------------------------
+
 
 def test_check_sector_cap_accepts_the_band_inclusive():
     for cap in (1e6, 25e9, 1e14):
@@ -61,8 +87,12 @@ def test_check_moves_first_day_is_never_quarantined():
 
 def test_check_moves_beyond_the_limit_up_or_down_is_quarantined_with_a_reason():
     previous = {name: _row(name, 1.0, date(2024, 4, 3)) for name in ("up", "down", "edge")}
-    verdicts = {v.scenario: v for v in check_moves(
-        [_row("up", 10.5), _row("down", 0.09), _row("edge", 10.0)], previous, max_move=10)}
+    verdicts = {
+        v.scenario: v
+        for v in check_moves(
+            [_row("up", 10.5), _row("down", 0.09), _row("edge", 10.0)], previous, max_move=10
+        )
+    }
     assert verdicts["up"].quarantined and verdicts["down"].quarantined
     assert not verdicts["edge"].quarantined  # exactly x10 is allowed
     reason = verdicts["up"].reason
@@ -70,6 +100,7 @@ def test_check_moves_beyond_the_limit_up_or_down_is_quarantined_with_a_reason():
 
 
 # -- wired into the run ---------------------------------------------------------------------
+
 
 def test_plausibility_sector_cap_1e30_fails_the_run_and_changes_no_table(fake_cg, settings):
     fake_cg.serve(categories=category_payload(updated_at=DAY1))
@@ -86,8 +117,7 @@ def test_plausibility_sector_cap_1e30_fails_the_run_and_changes_no_table(fake_cg
     assert status == "failed" and "outside the plausible band" in message
 
 
-def test_plausibility_sector_cap_outside_band_is_one_line_exit_1_on_the_cli(fake_cg, env,
-                                                                              capsys):
+def test_plausibility_sector_cap_outside_band_is_one_line_exit_1_on_the_cli(fake_cg, env, capsys):
     fake_cg.serve(categories=category_payload(cap=1e30))
     assert main(["run", "--dry-run"]) == 1
     err = capsys.readouterr().err.strip()
@@ -106,14 +136,17 @@ def _probe_config(tmp_path, monkeypatch, gpu_count: int) -> None:
     # One user scenario whose ratio is 0.5 with 1,000 GPUs: redefining it with 10 GPUs moves
     # it x100 while the built-ins stay put (same cap, same quotes).
     cfg = tmp_path / "capcover.toml"
-    cfg.write_text('[[scenario]]\nname = "probe"\ngpu_sku = "H100"\n'
-                   f'gpu_count = {gpu_count}\nprice = {{ kind = "fixed", unit_price_usd = 5e7 }}\n')
+    cfg.write_text(
+        '[[scenario]]\nname = "probe"\ngpu_sku = "H100"\n'
+        f'gpu_count = {gpu_count}\nprice = {{ kind = "fixed", unit_price_usd = 5e7 }}\n'
+    )
     monkeypatch.setenv("CAPCOVER_CONFIG", str(cfg))
     monkeypatch.setenv("CAPCOVER_ALERT_SCENARIOS", "probe,coindesk-2024")
 
 
 def test_plausibility_move_beyond_limit_is_quarantined_not_reported_or_alerted(
-        fake_cg, env, tmp_path, monkeypatch):
+    fake_cg, env, tmp_path, monkeypatch
+):
     _probe_config(tmp_path, monkeypatch, 1000)
     fake_cg.serve(categories=category_payload(updated_at=DAY1))
     first = run_daily(load_settings())
@@ -131,14 +164,26 @@ def test_plausibility_move_beyond_limit_is_quarantined_not_reported_or_alerted(
     assert "probe" in summary_text(result, env["CAPCOVER_DB"])
     assert "quarantined" in summary_text(result, env["CAPCOVER_DB"])
     with open_warehouse(env["CAPCOVER_DB"], read_only=True) as wh:
-        assert wh.scalar("SELECT count(*) FROM report_daily WHERE scenario = 'probe' "
-                         "AND report_date = '2024-04-04'") == 0
-        (source, key, why, record), = wh.query(
-            "SELECT source, record_key, reason, record_json FROM quarantine WHERE source = 'model'")
-        assert wh.scalar("SELECT count(*) FROM alerts WHERE scenario = 'probe' "
-                         "AND report_date = '2024-04-04'") == 0
+        assert (
+            wh.scalar(
+                "SELECT count(*) FROM report_daily WHERE scenario = 'probe' "
+                "AND report_date = '2024-04-04'"
+            )
+            == 0
+        )
+        ((source, key, why, record),) = wh.query(
+            "SELECT source, record_key, reason, record_json FROM quarantine WHERE source = 'model'"
+        )
+        assert (
+            wh.scalar(
+                "SELECT count(*) FROM alerts WHERE scenario = 'probe' "
+                "AND report_date = '2024-04-04'"
+            )
+            == 0
+        )
         runs_quarantined = wh.scalar(
-            "SELECT quarantined FROM runs WHERE run_id = ?", [result.run_id])
+            "SELECT quarantined FROM runs WHERE run_id = ?", [result.run_id]
+        )
     assert (source, key) == ("model", "2024-04-04/probe") and "x100" in why
     assert json.loads(record)["coverage_ratio"] == 50.0
     assert runs_quarantined == result.quarantined >= 1
@@ -166,4 +211,3 @@ def test_plausibility_max_daily_move_is_a_setting(fake_cg, env, tmp_path, monkey
     fake_cg.serve(categories=category_payload(updated_at=DAY2))
     result = run_daily(load_settings())
     assert "CAPCOVER_MAX_DAILY_MOVE=5" in dict(result.skipped)["probe"]
-

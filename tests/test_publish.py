@@ -19,8 +19,7 @@ from capcover.warehouse.publish import publish_snapshot, tables_to_publish
 
 def _parquet_rows(folder: Path) -> int:
     """Rows of a published table, read the way the README says: its folder's glob."""
-    return duckdb.sql(
-        f"SELECT count(*) FROM read_parquet('{folder}/*.parquet')").fetchall()[0][0]  # noqa: S608
+    return duckdb.sql(f"SELECT count(*) FROM read_parquet('{folder}/*.parquet')").fetchall()[0][0]  # noqa: S608
 
 
 def test_publish_after_run_exports_every_table_to_latest(fake_cg, settings):
@@ -43,8 +42,9 @@ def test_publish_after_run_exports_every_table_to_latest(fake_cg, settings):
         steps = json.loads(wh.scalar("SELECT step_durations FROM runs"))
     assert Path(published).resolve() == latest.resolve()
     assert "publish" in steps
-    assert json.loads((settings.publish_path() / "latest.json").read_text())["run_id"] == \
-        result.run_id
+    assert (
+        json.loads((settings.publish_path() / "latest.json").read_text())["run_id"] == result.run_id
+    )
 
 
 def test_publish_demo_runs_never_land_in_the_live_folder(settings):
@@ -54,8 +54,11 @@ def test_publish_demo_runs_never_land_in_the_live_folder(settings):
 
 def _fake_warehouse(path: Path, rows: int):
     wh = open_warehouse(path, migrate=False)
-    wh.query("CREATE OR REPLACE TABLE report_daily AS"
-             " SELECT i AS n, repeat('x', 200) || i AS payload FROM range(?) t(i)", [rows])
+    wh.query(
+        "CREATE OR REPLACE TABLE report_daily AS"
+        " SELECT i AS n, repeat('x', 200) || i AS payload FROM range(?) t(i)",
+        [rows],
+    )
     return wh
 
 
@@ -106,8 +109,11 @@ def test_publish_concurrent_reader_never_sees_a_half_written_snapshot(tmp_path):
     target, stop = tmp_path / "published", tmp_path / "stop"
     with _fake_warehouse(tmp_path / "w.duckdb", 20_000) as wh:
         publish_snapshot(wh, target, run_id="20240401T000000Z-0000")
-        reader = subprocess.Popen([sys.executable, "-c", READER, str(target), str(stop)],
-                                  stdout=subprocess.PIPE, text=True)
+        reader = subprocess.Popen(
+            [sys.executable, "-c", READER, str(target), str(stop)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             for i in range(1, 25):
                 wh.query("INSERT INTO report_daily SELECT i, 'y' FROM range(?) t(i)", [i * 997])

@@ -56,15 +56,19 @@ def test_publish_a_copied_or_recreated_warehouse_is_another_warehouse(tmp_path):
     with open_warehouse(copy) as wh:
         wh.query("UPDATE t_history SET cap = -cap WHERE day < '2024-04-01'")
         _record_run(wh, "20240430T000001Z-c", "daily", "2024-04-30")
-        assert _written(publish_snapshot(wh, target, run_id="20240430T000001Z-c"),
-                        "v_t_history") == MONTHS
+        assert (
+            _written(publish_snapshot(wh, target, run_id="20240430T000001Z-c"), "v_t_history")
+            == MONTHS
+        )
     _assert_equals_warehouse(copy, target)
     db.unlink()  # the same path, a new warehouse
     with _dated_warehouse(db) as wh:
         wh.query("UPDATE t_history SET cap = cap * 3")
         _record_run(wh, "20240430T000002Z-n", "daily", "2024-04-30")
-        assert _written(publish_snapshot(wh, target, run_id="20240430T000002Z-n"),
-                        "v_t_history") == MONTHS
+        assert (
+            _written(publish_snapshot(wh, target, run_id="20240430T000002Z-n"), "v_t_history")
+            == MONTHS
+        )
     _assert_equals_warehouse(db, target)
 
 
@@ -72,10 +76,12 @@ def _big_history(db: Path):
     """A migrated warehouse whose coin_history is over the hashing threshold (120 days x
     1,000 coins)."""
     wh = _dated_warehouse(db)
-    wh.query("INSERT INTO coin_history SELECT 'coin-' || c, DATE '2024-01-01' + d::INTEGER,"
-             " TIMESTAMPTZ '2024-05-01 00:00:00+00', c * 1e6 + d, 1.0, 2.0,"
-             " TIMESTAMPTZ '2024-05-01 00:00:00+00', 'job-1' FROM range(120) r(d),"
-             " range(1000) k(c)")
+    wh.query(
+        "INSERT INTO coin_history SELECT 'coin-' || c, DATE '2024-01-01' + d::INTEGER,"
+        " TIMESTAMPTZ '2024-05-01 00:00:00+00', c * 1e6 + d, 1.0, 2.0,"
+        " TIMESTAMPTZ '2024-05-01 00:00:00+00', 'job-1' FROM range(120) r(d),"
+        " range(1000) k(c)"
+    )
     return wh
 
 
@@ -88,11 +94,14 @@ def test_publish_coin_history_months_are_reused_while_only_dated_runs_ran(tmp_pa
         _record_run(wh, "20240430T000001Z-b", "daily", "2024-04-30")
         snap = publish_snapshot(wh, target, run_id="20240430T000001Z-b")
         assert _written(snap, "coin_history") == []
-        assert {k: v for k, v in _inodes(target).items() if k.startswith("coin_history/")} == \
-            {k: v for k, v in first.items() if k.startswith("coin_history/")}
+        assert {k: v for k, v in _inodes(target).items() if k.startswith("coin_history/")} == {
+            k: v for k, v in first.items() if k.startswith("coin_history/")
+        }
         # Rows no run recorded (a killed backfill): the count tells, the table goes whole.
-        wh.query("INSERT INTO coin_history VALUES ('coin-new', '2024-02-02', now(), 1, 1, 1,"
-                 " now(), 'job-2')")
+        wh.query(
+            "INSERT INTO coin_history VALUES ('coin-new', '2024-02-02', now(), 1, 1, 1,"
+            " now(), 'job-2')"
+        )
         _record_run(wh, "20240430T000002Z-c", "daily", "2024-04-30")
         snap = publish_snapshot(wh, target, run_id="20240430T000002Z-c")
         assert _written(snap, "coin_history") == MONTHS

@@ -28,13 +28,16 @@ def _differences(wh: Warehouse, snap: Path, table: str) -> int:
     """Rows in the warehouse table and not in the snapshot's files, or the other way round
     (as multisets, read through the documented glob). Doubles are compared as FLOAT: the
     views' window sums add in no fixed order, so two evaluations can differ in the last bit."""
-    cols = ", ".join(f'CAST("{c}" AS FLOAT)' if t == "DOUBLE" else f'"{c}"'
-                     for c, t, *_ in wh.query(f'DESCRIBE "{table}"'))
+    cols = ", ".join(
+        f'CAST("{c}" AS FLOAT)' if t == "DOUBLE" else f'"{c}"'
+        for c, t, *_ in wh.query(f'DESCRIBE "{table}"')
+    )
     files = f"'{snap}/{table}/*.parquet'"
     return wh.scalar(
         f'SELECT count(*) FROM ((SELECT {cols} FROM "{table}" EXCEPT ALL'  # noqa: S608
-        f' SELECT {cols} FROM {files}) UNION ALL'
-        f' (SELECT {cols} FROM {files} EXCEPT ALL SELECT {cols} FROM "{table}"))')
+        f" SELECT {cols} FROM {files}) UNION ALL"
+        f' (SELECT {cols} FROM {files} EXCEPT ALL SELECT {cols} FROM "{table}"))'
+    )
 
 
 def _assert_equals_warehouse(db: Path, target: Path) -> dict:
@@ -59,14 +62,18 @@ def _run_day(fault, day: str, cap: float = 25e9) -> str:
 
 
 def test_publish_incremental_snapshot_equals_the_warehouse_over_runs_a_rerun_and_a_rebuild(
-        fault, settings):
+    fault, settings
+):
     target = settings.publish_path()
     for day in DAYS:
         _run_day(fault, day)
         _assert_equals_warehouse(settings.db, target)
     before = _inodes(target)
-    assert {"report_daily/2024-02.parquet", "v_report_constituents/2024-03.parquet",
-            "v_constituent_moves/2024-04.parquet"} <= before.keys()
+    assert {
+        "report_daily/2024-02.parquet",
+        "v_report_constituents/2024-03.parquet",
+        "v_constituent_moves/2024-04.parquet",
+    } <= before.keys()
 
     # A rerun of a past day replaces its rows: its month and the later ones are rewritten
     # (the views compare each day with the one before), the earlier months are reused.
@@ -74,13 +81,25 @@ def test_publish_incremental_snapshot_equals_the_warehouse_over_runs_a_rerun_and
     manifest = _assert_equals_warehouse(settings.db, target)
     after = _inodes(target)
     with open_warehouse(settings.db, read_only=True) as wh:
-        assert wh.scalar("SELECT count(*) FROM report_daily WHERE report_date = '2024-03-15'"
-                         " AND sector_market_cap_usd = 19e9") > 0
-    for key in ("report_daily/2024-02.parquet", "v_coverage_history/2024-02.parquet",
-                "v_report_quotes/2024-02.parquet"):
+        assert (
+            wh.scalar(
+                "SELECT count(*) FROM report_daily WHERE report_date = '2024-03-15'"
+                " AND sector_market_cap_usd = 19e9"
+            )
+            > 0
+        )
+    for key in (
+        "report_daily/2024-02.parquet",
+        "v_coverage_history/2024-02.parquet",
+        "v_report_quotes/2024-02.parquet",
+    ):
         assert after[key] == before[key], key
-    for key in ("report_daily/2024-03.parquet", "v_ratio_moves/2024-03.parquet",
-                "v_ratio_moves/2024-04.parquet", "v_report_constituents/2024-03.parquet"):
+    for key in (
+        "report_daily/2024-03.parquet",
+        "v_ratio_moves/2024-03.parquet",
+        "v_ratio_moves/2024-04.parquet",
+        "v_report_constituents/2024-03.parquet",
+    ):
         assert after[key] != before[key], key
     assert manifest["partitions"]["report_daily"]["written"] == ["2024-03"]
 
@@ -93,33 +112,45 @@ def test_publish_incremental_snapshot_equals_the_warehouse_over_runs_a_rerun_and
     manifest = _assert_equals_warehouse(settings.db, target)
     rebuilt = _inodes(target)
     assert not set(rebuilt.values()) & set(after.values())
-    assert manifest["partitions"]["v_report_constituents"]["written"] == \
-        ["2024-02", "2024-03", "2024-04"]
+    assert manifest["partitions"]["v_report_constituents"]["written"] == [
+        "2024-02",
+        "2024-03",
+        "2024-04",
+    ]
 
 
 def _snapshot_differences(wh: Warehouse, a: Path, b: Path, table: str) -> int:
     """Rows in one snapshot's files of `table` and not the other's (as multisets; doubles as
     FLOAT, as in `_differences`)."""
-    cols = ", ".join(f'CAST("{c}" AS FLOAT)' if t == "DOUBLE" else f'"{c}"'
-                     for c, t, *_ in wh.query(f'DESCRIBE "{table}"'))
+    cols = ", ".join(
+        f'CAST("{c}" AS FLOAT)' if t == "DOUBLE" else f'"{c}"'
+        for c, t, *_ in wh.query(f'DESCRIBE "{table}"')
+    )
     fa, fb = f"'{a}/{table}/*.parquet'", f"'{b}/{table}/*.parquet'"
     return wh.scalar(
         f"SELECT count(*) FROM ((SELECT {cols} FROM {fa} EXCEPT ALL SELECT {cols} FROM {fb})"  # noqa: S608
-        f" UNION ALL (SELECT {cols} FROM {fb} EXCEPT ALL SELECT {cols} FROM {fa}))")
+        f" UNION ALL (SELECT {cols} FROM {fb} EXCEPT ALL SELECT {cols} FROM {fa}))"
+    )
 
 
 def test_publish_incremental_snapshot_equals_a_full_export_after_runs_a_rerun_and_renames(
-        fault, settings, tmp_path):
+    fault, settings, tmp_path
+):
     target = settings.publish_path()
     for day in DAYS:
         _run_day(fault, day)
     # The newest day renames a coin: every month of the views that name coins shows it.
-    fault.pages = [[{**c, "name": "Renamed Coin"} if c["id"] == "ai-coin-005" else c
-                    for c in page] for page in market_pages()]
+    fault.pages = [
+        [{**c, "name": "Renamed Coin"} if c["id"] == "ai-coin-005" else c for c in page]
+        for page in market_pages()
+    ]
     _run_day(fault, "2024-04-03")
     manifest = _assert_equals_warehouse(settings.db, target)
-    assert manifest["partitions"]["v_report_constituents"]["written"] == \
-        ["2024-02", "2024-03", "2024-04"]
+    assert manifest["partitions"]["v_report_constituents"]["written"] == [
+        "2024-02",
+        "2024-03",
+        "2024-04",
+    ]
     # A rerun of a past day under the old name: the newer day's name stays, so the views
     # that name coins are rewritten from the rerun's month on only.
     fault.pages = market_pages()
@@ -132,26 +163,37 @@ def test_publish_incremental_snapshot_equals_a_full_export_after_runs_a_rerun_an
         assert json.loads((full / "manifest.json").read_text())["tables"] == manifest["tables"]
         for table in manifest["tables"]:
             assert _snapshot_differences(wh, incremental, full, table) == 0, table
-        assert wh.scalar("SELECT DISTINCT name FROM read_parquet(?) WHERE coin_id = 'ai-coin-005'",
-                         [str(incremental / "v_report_constituents" / "2024-02.parquet")]) \
+        assert (
+            wh.scalar(
+                "SELECT DISTINCT name FROM read_parquet(?) WHERE coin_id = 'ai-coin-005'",
+                [str(incremental / "v_report_constituents" / "2024-02.parquet")],
+            )
             == "Renamed Coin"
+        )
 
 
 def _dated_warehouse(path: Path) -> Warehouse:
     """A migrated warehouse plus a base table and a view over it, one row per coin and day
     from 2024-01-01 to 2024-04-30 (both published: their names hold "history")."""
     wh = open_warehouse(path)
-    wh.query("CREATE TABLE t_history AS SELECT DATE '2024-01-01' + d::INTEGER AS day,"
-             " c AS coin, (hash(c, d) % 1000)::DOUBLE AS cap"
-             " FROM range(121) r(d), range(20) k(c)")
-    wh.query("CREATE VIEW v_t_history AS SELECT day, coin,"
-             " cap - lag(cap) OVER (PARTITION BY coin ORDER BY day) AS change FROM t_history")
+    wh.query(
+        "CREATE TABLE t_history AS SELECT DATE '2024-01-01' + d::INTEGER AS day,"
+        " c AS coin, (hash(c, d) % 1000)::DOUBLE AS cap"
+        " FROM range(121) r(d), range(20) k(c)"
+    )
+    wh.query(
+        "CREATE VIEW v_t_history AS SELECT day, coin,"
+        " cap - lag(cap) OVER (PARTITION BY coin ORDER BY day) AS change FROM t_history"
+    )
     return wh
 
 
 def _record_run(wh: Warehouse, run_id: str, kind: str, as_of: str | None) -> None:
-    wh.query("INSERT INTO runs (run_id, kind, started_at, finished_at, status, as_of_date)"
-             " VALUES (?, ?, now(), now(), 'ok', ?)", [run_id, kind, as_of])
+    wh.query(
+        "INSERT INTO runs (run_id, kind, started_at, finished_at, status, as_of_date)"
+        " VALUES (?, ?, now(), now(), 'ok', ?)",
+        [run_id, kind, as_of],
+    )
 
 
 def test_publish_unchanged_months_are_hard_links_to_the_previous_snapshot(tmp_path):
@@ -162,8 +204,11 @@ def test_publish_unchanged_months_are_hard_links_to_the_previous_snapshot(tmp_pa
         first = _inodes(target)
         wh.query("INSERT INTO t_history SELECT DATE '2024-05-01', c, 7 FROM range(20) k(c)")
         _record_run(wh, "20240501T000000Z-b", "daily", "2024-05-01")
-        manifest = json.loads((publish_snapshot(wh, target, run_id="20240501T000000Z-b")
-                               / "manifest.json").read_text())
+        manifest = json.loads(
+            (
+                publish_snapshot(wh, target, run_id="20240501T000000Z-b") / "manifest.json"
+            ).read_text()
+        )
     second = _inodes(target)
     for table in ("t_history", "v_t_history"):
         assert manifest["partitions"][table]["written"] == ["2024-05"]
@@ -182,8 +227,11 @@ def test_publish_small_tables_rewrite_exactly_the_months_whose_content_changed(t
         publish_snapshot(wh, target, run_id="20240430T000000Z-a")
         first = _inodes(target)
         wh.query("UPDATE t_history SET cap = -1 WHERE day = '2024-02-10' AND coin = 3")
-        manifest = json.loads((publish_snapshot(wh, target, run_id="20240430T000001Z-b")
-                               / "manifest.json").read_text())
+        manifest = json.loads(
+            (
+                publish_snapshot(wh, target, run_id="20240430T000001Z-b") / "manifest.json"
+            ).read_text()
+        )
     second = _inodes(target)
     assert manifest["partitions"]["t_history"]["written"] == ["2024-02"]
     assert second["t_history/2024-01.parquet"] == first["t_history/2024-01.parquet"]
@@ -192,21 +240,28 @@ def test_publish_small_tables_rewrite_exactly_the_months_whose_content_changed(t
         assert _differences(wh, (target / "latest").resolve(), "t_history") == 0
 
 
-@pytest.mark.parametrize(("kind", "as_of", "rewritten"), [
-    ("daily", "2024-03-05", ["2024-03", "2024-04"]),  # a rerun of a past day
-    ("backfill", None, ["2024-01", "2024-02", "2024-03", "2024-04"]),
-    ("rebuild", None, ["2024-01", "2024-02", "2024-03", "2024-04"]),
-])
+@pytest.mark.parametrize(
+    ("kind", "as_of", "rewritten"),
+    [
+        ("daily", "2024-03-05", ["2024-03", "2024-04"]),  # a rerun of a past day
+        ("backfill", None, ["2024-01", "2024-02", "2024-03", "2024-04"]),
+        ("rebuild", None, ["2024-01", "2024-02", "2024-03", "2024-04"]),
+    ],
+)
 def test_publish_view_months_rewritten_follow_the_runs_since_the_last_snapshot(
-        tmp_path, kind, as_of, rewritten):
+    tmp_path, kind, as_of, rewritten
+):
     target = tmp_path / "published"
     with _dated_warehouse(tmp_path / "w.duckdb") as wh:
         _record_run(wh, "20240430T000000Z-a", "daily", "2024-04-30")
         publish_snapshot(wh, target, run_id="20240430T000000Z-a")
         wh.query("UPDATE t_history SET cap = cap + 1 WHERE day = '2024-03-05'")
         _record_run(wh, "20240430T000001Z-b", kind, as_of)
-        manifest = json.loads((publish_snapshot(wh, target, run_id="20240430T000001Z-b")
-                               / "manifest.json").read_text())
+        manifest = json.loads(
+            (
+                publish_snapshot(wh, target, run_id="20240430T000001Z-b") / "manifest.json"
+            ).read_text()
+        )
     assert manifest["partitions"]["v_t_history"]["written"] == rewritten
     _assert_equals_warehouse(tmp_path / "w.duckdb", target)
 
@@ -216,16 +271,25 @@ def test_publish_big_table_rows_no_run_recorded_export_it_whole(tmp_path):
     backfill committed without its run row still reach the snapshot."""
     target = tmp_path / "published"
     with _dated_warehouse(tmp_path / "w.duckdb") as wh:
-        wh.query("CREATE TABLE big_history AS SELECT DATE '2024-01-01' + (i % 121)::INTEGER"
-                 " AS day, i AS v FROM range(150000) t(i)")
+        wh.query(
+            "CREATE TABLE big_history AS SELECT DATE '2024-01-01' + (i % 121)::INTEGER"
+            " AS day, i AS v FROM range(150000) t(i)"
+        )
         _record_run(wh, "20240430T000000Z-a", "daily", "2024-04-30")
         publish_snapshot(wh, target, run_id="20240430T000000Z-a")
         wh.query("INSERT INTO big_history VALUES ('2024-01-15', -1)")
         _record_run(wh, "20240430T000001Z-b", "daily", "2024-04-30")
-        manifest = json.loads((publish_snapshot(wh, target, run_id="20240430T000001Z-b")
-                               / "manifest.json").read_text())
-    assert manifest["partitions"]["big_history"]["written"] == \
-        ["2024-01", "2024-02", "2024-03", "2024-04"]
+        manifest = json.loads(
+            (
+                publish_snapshot(wh, target, run_id="20240430T000001Z-b") / "manifest.json"
+            ).read_text()
+        )
+    assert manifest["partitions"]["big_history"]["written"] == [
+        "2024-01",
+        "2024-02",
+        "2024-03",
+        "2024-04",
+    ]
     assert manifest["partitions"]["v_t_history"]["written"] == ["2024-04"]
     _assert_equals_warehouse(tmp_path / "w.duckdb", target)
 
@@ -237,8 +301,11 @@ def test_publish_a_run_whose_months_hold_no_rows_reuses_the_rest(tmp_path):
         _record_run(wh, "20240430T000000Z-a", "daily", "2024-04-30")
         publish_snapshot(wh, target, run_id="20240430T000000Z-a")
         _record_run(wh, "20240601T000000Z-b", "daily", "2024-06-01")
-        manifest = json.loads((publish_snapshot(wh, target, run_id="20240601T000000Z-b")
-                               / "manifest.json").read_text())
+        manifest = json.loads(
+            (
+                publish_snapshot(wh, target, run_id="20240601T000000Z-b") / "manifest.json"
+            ).read_text()
+        )
     assert manifest["partitions"]["v_t_history"]["written"] == []
     _assert_equals_warehouse(tmp_path / "w.duckdb", target)
 
@@ -247,8 +314,13 @@ def test_publish_an_empty_table_is_one_readable_file_of_no_rows(tmp_path):
     target = tmp_path / "published"
     with open_warehouse(tmp_path / "w.duckdb") as wh:
         publish_snapshot(wh, target, run_id="20240430T000000Z-a")
-        assert wh.scalar("SELECT count(*) FROM read_parquet(?)",
-                         [str(target / "latest" / "report_daily" / "*.parquet")]) == 0
+        assert (
+            wh.scalar(
+                "SELECT count(*) FROM read_parquet(?)",
+                [str(target / "latest" / "report_daily" / "*.parquet")],
+            )
+            == 0
+        )
     assert [p.name for p in (target / "latest" / "report_daily").iterdir()] == ["empty.parquet"]
 
 
@@ -265,15 +337,20 @@ def test_publish_killed_mid_way_leaves_latest_on_a_complete_snapshot(tmp_path):
     target, db = tmp_path / "published", tmp_path / "w.duckdb"
     with open_warehouse(db, migrate=False) as wh:
         # No runs log: every publish exports everything, 100 months, long enough to be killed.
-        wh.query("CREATE TABLE big_history AS SELECT DATE '2016-01-01' + (i // 400)::INTEGER"
-                 " AS day, hash(i) AS v, repeat('x', 50) || i AS s FROM range(1200000) t(i)")
+        wh.query(
+            "CREATE TABLE big_history AS SELECT DATE '2016-01-01' + (i // 400)::INTEGER"
+            " AS day, hash(i) AS v, repeat('x', 50) || i AS s FROM range(1200000) t(i)"
+        )
         first = publish_snapshot(wh, target, run_id="20240501T000000Z-ok")
-    child = subprocess.Popen([sys.executable, "-c", KILLED, str(db), str(target)],
-                             cwd=Path(__file__).resolve().parent.parent)
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED, str(db), str(target)],
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     try:
         deadline = time.monotonic() + 60
-        while not any(p.name.startswith(".tmp-") and any(p.rglob("*.parquet"))
-                      for p in target.iterdir()):
+        while not any(
+            p.name.startswith(".tmp-") and any(p.rglob("*.parquet")) for p in target.iterdir()
+        ):
             assert child.poll() is None, "the publish finished before it could be killed"
             assert time.monotonic() < deadline
             time.sleep(0.01)

@@ -40,8 +40,10 @@ def warehouse(fake_cg, settings):
 
 
 def test_quotes_list_shows_each_sources_latest_quotes(warehouse, capsys):
-    assert main(["quotes", "list", "--sku", "h100", "--kind", "rental_hourly",
-                 "--format", "json"]) == 0
+    assert (
+        main(["quotes", "list", "--sku", "h100", "--kind", "rental_hourly", "--format", "json"])
+        == 0
+    )
     rows = json.loads(capsys.readouterr().out)
     assert {r["source"] for r in rows} == {"vastai", "runpod"}
     assert len(rows) == 74
@@ -54,14 +56,17 @@ def test_quotes_list_filters_by_date_and_source(warehouse, capsys):
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert {r["sku"] for r in rows} == {"H100", "H200", "MI300X"}
     assert {r["observed_date"] for r in rows} == {"2024-06-01"}
-    assert main(["quotes", "list", "--source", "runpod", "--sku", "B200", "--format",
-                 "json"]) == 0
+    assert main(["quotes", "list", "--source", "runpod", "--sku", "B200", "--format", "json"]) == 0
     assert [r["price_usd"] for r in json.loads(capsys.readouterr().out)] == [5.98, 6.79]
 
 
 def test_quotes_list_stats_per_day_sku_and_kind(warehouse, capsys):
-    assert main(["quotes", "list", "--stats", "--sku", "H200", "--date", str(TODAY),
-                 "--format", "json"]) == 0
+    assert (
+        main(
+            ["quotes", "list", "--stats", "--sku", "H200", "--date", str(TODAY), "--format", "json"]
+        )
+        == 0
+    )
     rows = json.loads(capsys.readouterr().out)
     assert sum(r["quote_count"] for r in rows) == 4
     assert min(r["min_usd"] for r in rows) == 2.9 and max(r["max_usd"] for r in rows) == 4.59
@@ -77,54 +82,124 @@ def test_quotes_list_nothing_found_is_exit_1(warehouse, capsys):
 
 
 def test_quotes_list_never_imports_prefect(warehouse):
-    code = ("import sys; from capcover.cli.main import main; rc = main(['quotes', 'list']); "
-            "sys.exit(rc or ('prefect' in sys.modules and 3))")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True)
+    code = (
+        "import sys; from capcover.cli.main import main; rc = main(['quotes', 'list']); "
+        "sys.exit(rc or ('prefect' in sys.modules and 3))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
 
 def test_quotes_add_appends_and_bumps_the_version(quotes_file, capsys):
     before = tomllib.loads(quotes_file.read_text())["version"]
-    assert main(["quotes", "add", "--label", "NVIDIA H100 SXM5 80GB", "--price", "27500",
-                 "--source", "Example reseller", "--date", "2026-11-20",
-                 "--url", "https://example.com/h100"]) == 0
+    assert (
+        main(
+            [
+                "quotes",
+                "add",
+                "--label",
+                "NVIDIA H100 SXM5 80GB",
+                "--price",
+                "27500",
+                "--source",
+                "Example reseller",
+                "--date",
+                "2026-11-20",
+                "--url",
+                "https://example.com/h100",
+            ]
+        )
+        == 0
+    )
     assert "version" in capsys.readouterr().out
     doc = tomllib.loads(quotes_file.read_text())
     assert doc["version"] == before + 1
     new = doc["quote"][-1]
     assert (new["sku"], new["form_factor"], new["memory_gb"], new["price"]) == (
-        "H100", "SXM", 80.0, 27500.0)
+        "H100",
+        "SXM",
+        80.0,
+        27500.0,
+    )
     assert "# my own GPU quotes" in quotes_file.read_text()  # comments kept
     quotes = parse_curated(quotes_file.read_text())
     assert quotes[-1].price_usd == 27500 and quotes[-1].source == "Example reseller"
 
 
 def test_quotes_add_rental_quote_per_gpu_hour(quotes_file, capsys):
-    assert main(["quotes", "add", "--sku", "H100", "--kind", "rental_hourly", "--price",
-                 "2.49", "--source", "Silicon Data SDH100RT (manual entry)",
-                 "--date", "2026-11-20"]) == 0
+    assert (
+        main(
+            [
+                "quotes",
+                "add",
+                "--sku",
+                "H100",
+                "--kind",
+                "rental_hourly",
+                "--price",
+                "2.49",
+                "--source",
+                "Silicon Data SDH100RT (manual entry)",
+                "--date",
+                "2026-11-20",
+            ]
+        )
+        == 0
+    )
     q = parse_curated(quotes_file.read_text())[-1]
     assert (q.kind, q.price_unit, q.price_usd) == ("rental_hourly", "USD/GPU-hour", 2.49)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--sku", "H100", "--price", "0", "--source", "x"], "--price must be a positive"),
-    (["--sku", "H100", "--price", "-5", "--source", "x"], "--price must be a positive"),
-    (["--sku", "H100", "--price", "5", "--source", "x", "--currency", "XYZ"],
-     "--currency XYZ: unknown"),
-    (["--sku", "H100", "--price", "5", "--source", "x",
-      "--date", str(TODAY + timedelta(days=1))], "is in the future"),
-    (["--sku", "H100", "--price", "5", "--source", "  "], "--source must name"),
-    (["--sku", "V100", "--price", "5", "--source", "x"], "--sku V100: not in the SKU catalogue"),
-    (["--label", "Tesla V100", "--price", "5", "--source", "x"], "matches no SKU"),
-    (["--sku", "H100", "--label", "NVIDIA H200", "--price", "5", "--source", "x"],
-     "reads as H200"),
-    (["--sku", "H100", "--price", "5", "--source", "x", "--currency", "EUR",
-      "--date", "2025-01-02"], "needs --usd-per-unit"),
-])
-def test_quotes_add_rejects_bad_input_with_one_line_and_exit_2(quotes_file, capsys, args,
-                                                                message):
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sku", "H100", "--price", "0", "--source", "x"], "--price must be a positive"),
+        (["--sku", "H100", "--price", "-5", "--source", "x"], "--price must be a positive"),
+        (
+            ["--sku", "H100", "--price", "5", "--source", "x", "--currency", "XYZ"],
+            "--currency XYZ: unknown",
+        ),
+        (
+            [
+                "--sku",
+                "H100",
+                "--price",
+                "5",
+                "--source",
+                "x",
+                "--date",
+                str(TODAY + timedelta(days=1)),
+            ],
+            "is in the future",
+        ),
+        (["--sku", "H100", "--price", "5", "--source", "  "], "--source must name"),
+        (
+            ["--sku", "V100", "--price", "5", "--source", "x"],
+            "--sku V100: not in the SKU catalogue",
+        ),
+        (["--label", "Tesla V100", "--price", "5", "--source", "x"], "matches no SKU"),
+        (
+            ["--sku", "H100", "--label", "NVIDIA H200", "--price", "5", "--source", "x"],
+            "reads as H200",
+        ),
+        (
+            [
+                "--sku",
+                "H100",
+                "--price",
+                "5",
+                "--source",
+                "x",
+                "--currency",
+                "EUR",
+                "--date",
+                "2025-01-02",
+            ],
+            "needs --usd-per-unit",
+        ),
+    ],
+)
+def test_quotes_add_rejects_bad_input_with_one_line_and_exit_2(quotes_file, capsys, args, message):
     before = quotes_file.read_text()
     assert main(["quotes", "add", *args]) == 2
     err = capsys.readouterr().err
@@ -133,36 +208,97 @@ def test_quotes_add_rejects_bad_input_with_one_line_and_exit_2(quotes_file, caps
 
 
 def test_quotes_add_refuses_a_duplicate(quotes_file, capsys):
-    args = ["quotes", "add", "--sku", "B200", "--price", "38000", "--source", "x",
-            "--date", "2026-11-01"]
+    args = [
+        "quotes",
+        "add",
+        "--sku",
+        "B200",
+        "--price",
+        "38000",
+        "--source",
+        "x",
+        "--date",
+        "2026-11-01",
+    ]
     assert main(args) == 0
     assert main(args) == 2
     assert "already in" in capsys.readouterr().err
 
 
-def test_quotes_add_converts_todays_non_usd_quote_with_coingecko_rates(quotes_file, fake_cg,
-                                                                        capsys):
+def test_quotes_add_converts_todays_non_usd_quote_with_coingecko_rates(
+    quotes_file, fake_cg, capsys
+):
     fake_cg.add("/api/v3/exchange_rates", RATES)
-    assert main(["quotes", "add", "--sku", "H100", "--price", "26000", "--currency", "eur",
-                 "--source", "Euro dealer"]) == 0
+    assert (
+        main(
+            [
+                "quotes",
+                "add",
+                "--sku",
+                "H100",
+                "--price",
+                "26000",
+                "--currency",
+                "eur",
+                "--source",
+                "Euro dealer",
+            ]
+        )
+        == 0
+    )
     new = tomllib.loads(quotes_file.read_text())["quote"][-1]
     assert new["currency"] == "EUR" and new["observed"] == TODAY
     assert new["usd_per_unit"] == pytest.approx(68000 / 62000)
     assert "CoinGecko /exchange_rates" in new["note"]
     assert parse_curated(quotes_file.read_text())[-1].price_usd == pytest.approx(
-        26000 * 68000 / 62000)
+        26000 * 68000 / 62000
+    )
 
 
 def test_quotes_add_past_non_usd_quote_with_its_rate(quotes_file):
-    assert main(["quotes", "add", "--sku", "H100", "--price", "4000000", "--currency", "JPY",
-                 "--usd-per-unit", "0.0068", "--date", "2025-03-01", "--source", "x"]) == 0
+    assert (
+        main(
+            [
+                "quotes",
+                "add",
+                "--sku",
+                "H100",
+                "--price",
+                "4000000",
+                "--currency",
+                "JPY",
+                "--usd-per-unit",
+                "0.0068",
+                "--date",
+                "2025-03-01",
+                "--source",
+                "x",
+            ]
+        )
+        == 0
+    )
     assert parse_curated(quotes_file.read_text())[-1].price_usd == pytest.approx(27_200)
 
 
 def test_quotes_add_rate_unavailable_is_exit_1(quotes_file, fake_cg, capsys):
     fake_cg.add("/api/v3/exchange_rates", Reply(raw="no", status=404, content_type=TEXT))
-    assert main(["quotes", "add", "--sku", "H100", "--price", "26000", "--currency", "EUR",
-                 "--source", "Euro dealer"]) == 1
+    assert (
+        main(
+            [
+                "quotes",
+                "add",
+                "--sku",
+                "H100",
+                "--price",
+                "26000",
+                "--currency",
+                "EUR",
+                "--source",
+                "Euro dealer",
+            ]
+        )
+        == 1
+    )
     assert "pass --usd-per-unit" in capsys.readouterr().err
 
 
@@ -181,8 +317,23 @@ def test_quotes_list_on_a_warehouse_before_migration_003_says_what_to_do(warehou
 
 def test_quotes_add_writes_the_user_file_beside_the_warehouse_not_the_shipped_one(env, capsys):
     shipped = CURATED_QUOTES_PATH.read_text(encoding="utf-8")
-    assert main(["quotes", "add", "--sku", "B200", "--price", "41000", "--source", "mine",
-                 "--date", "2026-11-01"]) == 0
+    assert (
+        main(
+            [
+                "quotes",
+                "add",
+                "--sku",
+                "B200",
+                "--price",
+                "41000",
+                "--source",
+                "mine",
+                "--date",
+                "2026-11-01",
+            ]
+        )
+        == 0
+    )
     user = Path(env["CAPCOVER_DB"]).with_name("capcover-quotes.toml")
     assert "mine" in user.read_text() and CURATED_QUOTES_PATH.read_text() == shipped
     assert str(user) in capsys.readouterr().out
@@ -192,8 +343,23 @@ def test_quotes_user_file_is_read_together_with_the_shipped_one(quotes_file, fak
     from capcover.ingest.clients import Clients
     from capcover.ingest.quotes import collect
 
-    assert main(["quotes", "add", "--sku", "B200", "--price", "41000", "--source", "mine",
-                 "--date", "2026-11-01"]) == 0
+    assert (
+        main(
+            [
+                "quotes",
+                "add",
+                "--sku",
+                "B200",
+                "--price",
+                "41000",
+                "--source",
+                "mine",
+                "--date",
+                "2026-11-01",
+            ]
+        )
+        == 0
+    )
     batch = collect(Clients(load()).quote_providers()[0])
     sources = {q.source for q in batch.quotes}
     assert "mine" in sources and "Hugging Face hardware page (MSRP)" in sources

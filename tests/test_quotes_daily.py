@@ -14,8 +14,16 @@ from capcover.report.summary import summary_text
 from capcover.warehouse.db import open_warehouse
 from tests.conftest import TEXT, category_payload
 
-BUILTIN = {"coindesk-2024", "h100-purchase", "h100-all-in", "h100-rent-1y", "sora-base-89k",
-           "h200-purchase", "b200-purchase", "mi300x-purchase"}
+BUILTIN = {
+    "coindesk-2024",
+    "h100-purchase",
+    "h100-all-in",
+    "h100-rent-1y",
+    "sora-base-89k",
+    "h200-purchase",
+    "b200-purchase",
+    "mi300x-purchase",
+}
 
 
 @pytest.fixture
@@ -27,9 +35,14 @@ def today_cg(fake_cg):
 
 def expected_h100_rental() -> list[float]:
     """The on-demand H100 SXM quotes h100-rent-1y may use (PCIe and NVL are other parts)."""
-    vast = [o["dph_total"] / o["num_gpus"] for o in vast_market()
-            if o["gpu_name"] == "H100 SXM" and o["verification"] == "verified"
-            and not o["is_bid"] and o["num_gpus"] > 0]
+    vast = [
+        o["dph_total"] / o["num_gpus"]
+        for o in vast_market()
+        if o["gpu_name"] == "H100 SXM"
+        and o["verification"] == "verified"
+        and not o["is_bid"]
+        and o["num_gpus"] > 0
+    ]
     return vast + [3.29, 2.69]  # RunPod H100 SXM secure + community
 
 
@@ -37,27 +50,43 @@ def test_quotes_daily_run_stores_normalised_quotes_from_all_three_sources(today_
     result = run_daily(settings)
     assert result.sources_failed == []
     with open_warehouse(settings.db, read_only=True) as wh:
-        by_source = dict(wh.query("SELECT source, count(*) FROM gpu_quotes "
-                                  "WHERE listing_id IS NOT NULL GROUP BY source"))
+        by_source = dict(
+            wh.query(
+                "SELECT source, count(*) FROM gpu_quotes "
+                "WHERE listing_id IS NOT NULL GROUP BY source"
+            )
+        )
         assert by_source == {"vastai": 75, "runpod": 16}  # 78 offers - bid, unverified, bad
         assert wh.scalar("SELECT count(*) FROM gpu_quotes WHERE listing_id IS NULL") == 10
         skus = {r[0] for r in wh.query("SELECT DISTINCT sku FROM gpu_quotes")}
         assert {"H100", "H200", "B200", "MI300X"} <= skus
-        forms = dict(wh.query("SELECT sku_label, any_value(form_factor) FROM gpu_quotes "
-                              "WHERE source = 'vastai' GROUP BY sku_label"))
-        assert forms == {"H100 SXM": "SXM", "H100 PCIE": "PCIe", "H100 NVL": "NVL",
-                         "H200": None, "B200": None}
+        forms = dict(
+            wh.query(
+                "SELECT sku_label, any_value(form_factor) FROM gpu_quotes "
+                "WHERE source = 'vastai' GROUP BY sku_label"
+            )
+        )
+        assert forms == {
+            "H100 SXM": "SXM",
+            "H100 PCIE": "PCIe",
+            "H100 NVL": "NVL",
+            "H200": None,
+            "B200": None,
+        }
         assert wh.scalar("SELECT count(*) FROM quarantine WHERE source = 'vastai'") == 1
 
 
-def test_quotes_daily_report_holds_every_builtin_scenario_with_its_quote_count(
-        today_cg, settings):
+def test_quotes_daily_report_holds_every_builtin_scenario_with_its_quote_count(today_cg, settings):
     result = run_daily(settings)
     assert result.skipped == []
     with open_warehouse(settings.db, read_only=True) as wh:
-        rows = {r[0]: r[1:] for r in wh.query(
-            "SELECT scenario, price_quote_count, quote_median_usd, unit_price_usd, price_sources,"
-            " price_as_of FROM report_daily")}
+        rows = {
+            r[0]: r[1:]
+            for r in wh.query(
+                "SELECT scenario, price_quote_count, quote_median_usd, unit_price_usd,"
+                " price_sources, price_as_of FROM report_daily"
+            )
+        }
     assert set(rows) == BUILTIN
     prices = expected_h100_rental()
     count, med, unit, sources, as_of = rows["h100-rent-1y"]
@@ -72,8 +101,7 @@ def test_quotes_daily_report_holds_every_builtin_scenario_with_its_quote_count(
     assert rows["h100-all-in"][2] == pytest.approx(30_000 * 1.84)
 
 
-def test_quotes_daily_one_feed_down_still_yields_a_complete_report(
-        today_cg, env, monkeypatch):
+def test_quotes_daily_one_feed_down_still_yields_a_complete_report(today_cg, env, monkeypatch):
     # Vast.ai unreachable: nothing listens on the discard port of this host.
     monkeypatch.setenv("CAPCOVER_VASTAI_BASE_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("CAPCOVER_HTTP_RETRY_BUDGET_S", "0")
@@ -84,18 +112,17 @@ def test_quotes_daily_one_feed_down_still_yields_a_complete_report(
     rent = next(r for r in result.reports if r.scenario == "h100-rent-1y")
     assert rent.price_sources == "runpod" and rent.price_quote_count == 2  # its 2 SXM prices
     with open_warehouse(settings.db, read_only=True) as wh:
-        status, failed, summary = wh.query(
-            "SELECT status, sources_failed, summary FROM runs")[0]
+        status, failed, summary = wh.query("SELECT status, sources_failed, summary FROM runs")[0]
         assert (status, failed) == ("ok", "vastai")
         assert '"sources_failed": ["vastai"]' in summary
         assert "vastai /api/v0/bundles/: connection failed" in summary  # why, in one line
         assert wh.scalar("SELECT count(*) FROM report_daily") == len(BUILTIN)
     assert "quote feeds failed: vastai (vastai /api/v0/bundles/: connection failed" in (
-        summary_text(result, settings.db))
+        summary_text(result, settings.db)
+    )
 
 
-def test_quotes_daily_feed_down_uses_the_latest_quotes_it_has(today_cg, env, monkeypatch,
-                                                               feed_api):
+def test_quotes_daily_feed_down_uses_the_latest_quotes_it_has(today_cg, env, monkeypatch, feed_api):
     settings = load_settings()
     run_daily(settings)  # today: all feeds up
     # A later run the same day: RunPod answers 503. Its snapshot from the earlier run is the

@@ -27,6 +27,8 @@ def test_demo_replay_prices_h100_rent_1y_with_quotes_of_the_replayed_day(tmp_pat
     # Only scenarios whose SKU had no quote at or before the replayed day are skipped.
     assert set(skipped) <= {"b200-purchase", "h200-purchase", "mi300x-purchase"}
     with open_warehouse(settings.db, read_only=True) as wh:
-        stamped = wh.query("SELECT DISTINCT source, observed_at FROM gpu_quotes"
-                           " WHERE source IN ('vastai', 'runpod') ORDER BY source")
+        stamped = wh.query(
+            "SELECT DISTINCT source, observed_at FROM gpu_quotes"
+            " WHERE source IN ('vastai', 'runpod') ORDER BY source"
+        )
     assert stamped == [(s, replay_clock(snapshot)) for s in ("runpod", "vastai")]

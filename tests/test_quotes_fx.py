@@ -13,19 +13,30 @@ from capcover.warehouse.db import open_warehouse
 from tests.conftest import category_payload
 
 # CoinGecko's /exchange_rates shape (docs example), values: units per 1 BTC.
-RATES = {"rates": {
-    "btc": {"name": "Bitcoin", "unit": "BTC", "value": 1.0, "type": "crypto"},
-    "usd": {"name": "US Dollar", "unit": "$", "value": 68000.0, "type": "fiat"},
-    "eur": {"name": "Euro", "unit": "€", "value": 62000.0, "type": "fiat"},
-    "jpy": {"name": "Japanese Yen", "unit": "¥", "value": 10_200_000.0, "type": "fiat"},
-}}
+RATES = {
+    "rates": {
+        "btc": {"name": "Bitcoin", "unit": "BTC", "value": 1.0, "type": "crypto"},
+        "usd": {"name": "US Dollar", "unit": "$", "value": 68000.0, "type": "fiat"},
+        "eur": {"name": "Euro", "unit": "€", "value": 62000.0, "type": "fiat"},
+        "jpy": {"name": "Japanese Yen", "unit": "¥", "value": 10_200_000.0, "type": "fiat"},
+    }
+}
 
 
 def raw_rates(body, when=None) -> RawResponse:
-    return RawResponse(source="coingecko", endpoint="/exchange_rates", method="GET",
-                       url="http://127.0.0.1/api/v3/exchange_rates", params={},
-                       request_body=None, status=200, body=json.dumps(body),
-                       fetched_at=when or datetime.now(UTC), elapsed_ms=1.0, attempt=1)
+    return RawResponse(
+        source="coingecko",
+        endpoint="/exchange_rates",
+        method="GET",
+        url="http://127.0.0.1/api/v3/exchange_rates",
+        params={},
+        request_body=None,
+        status=200,
+        body=json.dumps(body),
+        fetched_at=when or datetime.now(UTC),
+        elapsed_ms=1.0,
+        attempt=1,
+    )
 
 
 def test_fx_usd_per_unit_is_usd_over_currency_against_btc():
@@ -42,9 +53,11 @@ def write_quotes(path, entries: str, version: int = 7) -> None:
 
 
 def eur_entry(day: str, extra: str = "") -> str:
-    return (f'[[quote]]\nobserved = {day}\nsource = "Euro dealer"\nkind = "purchase"\n'
-            f'sku_label = "NVIDIA H100 SXM5"\nsku = "H100"\nprice = 27000\ncurrency = "EUR"\n'
-            f"{extra}")
+    return (
+        f'[[quote]]\nobserved = {day}\nsource = "Euro dealer"\nkind = "purchase"\n'
+        f'sku_label = "NVIDIA H100 SXM5"\nsku = "H100"\nprice = 27000\ncurrency = "EUR"\n'
+        f"{extra}"
+    )
 
 
 @pytest.fixture
@@ -75,8 +88,10 @@ def test_fx_past_eur_quote_without_rate_is_quarantined_with_the_fix(fake_cg, env
     from capcover.config.settings import load_settings
 
     fake_cg.add("/api/v3/exchange_rates", RATES)
-    write_quotes(quotes_file, eur_entry("2024-03-01") + "\n" + eur_entry(
-        "2024-03-02", "usd_per_unit = 1.09\n"))
+    write_quotes(
+        quotes_file,
+        eur_entry("2024-03-01") + "\n" + eur_entry("2024-03-02", "usd_per_unit = 1.09\n"),
+    )
     batch = curated(load_settings())
     mine = [q for q in batch.quotes if q.source == "Euro dealer"]
     assert [q.observed_date.isoformat() for q in mine] == ["2024-03-02"]
@@ -100,7 +115,8 @@ def test_fx_daily_run_stores_the_rate_on_the_quote(fake_cg, env, quotes_file):
     settings = load_settings()
     run_daily(settings)
     with open_warehouse(settings.db, read_only=True) as wh:
-        cur, rate, usd = wh.query("SELECT currency, usd_per_unit, price_usd FROM gpu_quotes "
-                                  "WHERE source = 'Euro dealer'")[0]
+        cur, rate, usd = wh.query(
+            "SELECT currency, usd_per_unit, price_usd FROM gpu_quotes WHERE source = 'Euro dealer'"
+        )[0]
     assert cur == "EUR" and rate == pytest.approx(68000 / 62000)
     assert usd == pytest.approx(27000 * rate)

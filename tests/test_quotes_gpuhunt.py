@@ -72,7 +72,7 @@ def test_gpuhunt_zip_is_archived_losslessly(gpuhunt):
     assert [r.endpoint for r in raws] == ["/aws/version", f"/aws/{fake.VERSION}/catalog.zip"]
     body = raws[1].body
     assert body.startswith("base64:")
-    assert base64.b64decode(body[len("base64:"):]) == fake.catalog_zip("aws")
+    assert base64.b64decode(body[len("base64:") :]) == fake.catalog_zip("aws")
 
 
 def test_gpuhunt_replay_clock_stamps_the_quotes(gpuhunt):
@@ -101,13 +101,20 @@ def test_gpuhunt_a_damaged_zip_fails_the_feed_in_one_line(gpuhunt):
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize(("gpu", "instance", "form"), [
-    ("H100", "gpu_8x_h100_sxm5", "SXM"), ("H100", "gpu_1x_h100_pcie", "PCIe"),
-    ("H100NVL", "Standard_NC40ads_H100_v5", "NVL"), ("H100", "8x H100 SXM5 80GB", "SXM"),
-    ("H100", "p5.48xlarge", "SXM"), ("H100", "a3-megagpu-8g", "SXM"),
-    ("H100", "Standard_ND96isr_H100_v5", "SXM"), ("H100", "BM.GPU.H100.8", "SXM"),
-    ("H100", "some-h100-box", None),  # untold: unknown, never guessed
-])
+@pytest.mark.parametrize(
+    ("gpu", "instance", "form"),
+    [
+        ("H100", "gpu_8x_h100_sxm5", "SXM"),
+        ("H100", "gpu_1x_h100_pcie", "PCIe"),
+        ("H100NVL", "Standard_NC40ads_H100_v5", "NVL"),
+        ("H100", "8x H100 SXM5 80GB", "SXM"),
+        ("H100", "p5.48xlarge", "SXM"),
+        ("H100", "a3-megagpu-8g", "SXM"),
+        ("H100", "Standard_ND96isr_H100_v5", "SXM"),
+        ("H100", "BM.GPU.H100.8", "SXM"),
+        ("H100", "some-h100-box", None),  # untold: unknown, never guessed
+    ],
+)
 def test_gpuhunt_form_factor_from_names_and_hgx_shapes(gpu, instance, form):
     assert form_factor_of(gpu, instance) == form
 
@@ -119,16 +126,25 @@ def today_cg(fake_cg):
 
 
 def test_gpuhunt_daily_run_stores_every_provider_and_rent_1y_takes_on_demand_sxm_only(
-        today_cg, gpuhunt):
+    today_cg, gpuhunt
+):
     result = run_daily(load_settings())
     assert "gpuhunt" not in result.sources_failed
     settings = load_settings()
     with open_warehouse(settings.db, read_only=True) as wh:
-        stored = {r[0] for r in wh.query(
-            "SELECT DISTINCT source FROM gpu_quotes WHERE source LIKE 'gpuhunt/%'")}
-        eligible = [r[0] for r in wh.query(
-            "SELECT price_usd FROM latest_quotes(current_date) WHERE sku = 'H100'"
-            " AND kind = 'rental_hourly' AND form_factor = 'SXM' AND market = 'on_demand'")]
+        stored = {
+            r[0]
+            for r in wh.query(
+                "SELECT DISTINCT source FROM gpu_quotes WHERE source LIKE 'gpuhunt/%'"
+            )
+        }
+        eligible = [
+            r[0]
+            for r in wh.query(
+                "SELECT price_usd FROM latest_quotes(current_date) WHERE sku = 'H100'"
+                " AND kind = 'rental_hourly' AND form_factor = 'SXM' AND market = 'on_demand'"
+            )
+        ]
         rows = wh.query_table("SELECT * FROM report_daily")
     assert stored == {f"gpuhunt/{p}" for p in PROVIDERS}
     assert 400.0 in eligible  # the absurd nebius listing is stored ...

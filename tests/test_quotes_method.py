@@ -59,15 +59,19 @@ def _sector() -> SectorInputs:
 
 
 def _scenario(**price) -> Scenario:
-    return Scenario.model_validate({"name": "s", "gpu_sku": "H100", "gpu_count": 1000,
-                                    "price": price})
+    return Scenario.model_validate(
+        {"name": "s", "gpu_sku": "H100", "gpu_count": 1000, "price": price}
+    )
 
 
 def test_method_band_is_the_ratio_at_the_quartile_prices():
-    pts = [QuotePoint("H100", "rental_hourly", "a", p, DAY, "SXM", "on_demand")
-           for p in (1.0, 2.0, 3.0, 4.0)]
-    (row,), _ = build_reports(_sector(), [_scenario(kind="rental_hourly", hours=8760)],
-                              price_stats(pts), "run")
+    pts = [
+        QuotePoint("H100", "rental_hourly", "a", p, DAY, "SXM", "on_demand")
+        for p in (1.0, 2.0, 3.0, 4.0)
+    ]
+    (row,), _ = build_reports(
+        _sector(), [_scenario(kind="rental_hourly", hours=8760)], price_stats(pts), "run"
+    )
     assert row.quote_median_usd == 2.5 and (row.quote_q1_usd, row.quote_q3_usd) == (1.75, 3.25)
     assert row.coverage_ratio == pytest.approx(25e9 / (1000 * 2.5 * 8760))
     assert row.coverage_ratio_low == pytest.approx(25e9 / (1000 * 3.25 * 8760))
@@ -77,22 +81,30 @@ def test_method_band_is_the_ratio_at_the_quartile_prices():
 
 
 def test_method_fixed_price_has_an_equal_band_and_method_fixed():
-    (row,), _ = build_reports(_sector(), [_scenario(kind="fixed", unit_price_usd=30_000)],
-                              price_stats([]), "run")
+    (row,), _ = build_reports(
+        _sector(), [_scenario(kind="fixed", unit_price_usd=30_000)], price_stats([]), "run"
+    )
     assert row.coverage_ratio_low == row.coverage_ratio == row.coverage_ratio_high
     assert row.price_method == "fixed" and row.quote_q1_usd is None
 
 
 def test_method_stale_quotes_skip_the_scenario_with_the_reason():
-    old = [QuotePoint("H100", "rental_hourly", "a", 2.0, DAY - timedelta(days=8), "SXM",
-                      "on_demand")]
-    rows, skipped = build_reports(_sector(), [_scenario(kind="rental_hourly")],
-                                  price_stats(old), "run")
+    old = [
+        QuotePoint("H100", "rental_hourly", "a", 2.0, DAY - timedelta(days=8), "SXM", "on_demand")
+    ]
+    rows, skipped = build_reports(
+        _sector(), [_scenario(kind="rental_hourly")], price_stats(old), "run"
+    )
     assert rows == []
-    assert skipped == [("s", "no on_demand rental_hourly quote for H100 SXM in the 7 days up "
-                             "to 2024-04-03")]
-    rows, _ = build_reports(_sector(), [_scenario(kind="rental_hourly")],
-                            price_stats(old, max_age=MaxAge(rental_days=30)), "run")
+    assert skipped == [
+        ("s", "no on_demand rental_hourly quote for H100 SXM in the 7 days up to 2024-04-03")
+    ]
+    rows, _ = build_reports(
+        _sector(),
+        [_scenario(kind="rental_hourly")],
+        price_stats(old, max_age=MaxAge(rental_days=30)),
+        "run",
+    )
     assert rows[0].price_method == "mad3.5-median-v1+age30d/1095d"
 
 
@@ -101,11 +113,16 @@ def test_method_band_is_in_the_alert_message():
 
     from capcover.model.alerts import threshold_crossed
 
-    pts = [QuotePoint("H100", "rental_hourly", "a", p, DAY, "SXM", "on_demand")
-           for p in (1.0, 2.0, 3.0, 4.0)]
-    (now,), _ = build_reports(_sector(), [_scenario(kind="rental_hourly", hours=8760)],
-                              price_stats(pts), "run")
+    pts = [
+        QuotePoint("H100", "rental_hourly", "a", p, DAY, "SXM", "on_demand")
+        for p in (1.0, 2.0, 3.0, 4.0)
+    ]
+    (now,), _ = build_reports(
+        _sector(), [_scenario(kind="rental_hourly", hours=8760)], price_stats(pts), "run"
+    )
     before = replace(now, report_date=date(2024, 4, 2), coverage_ratio=0.5)
     (alert,) = threshold_crossed(before, now, levels=(1.0,))
-    assert (f"ratio {now.coverage_ratio:.2f} (band {now.coverage_ratio_low:.2f}-"
-            f"{now.coverage_ratio_high:.2f}), was") in alert.message
+    assert (
+        f"ratio {now.coverage_ratio:.2f} (band {now.coverage_ratio_low:.2f}-"
+        f"{now.coverage_ratio_high:.2f}), was"
+    ) in alert.message

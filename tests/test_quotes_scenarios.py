@@ -17,8 +17,9 @@ DAY = date(2026, 11, 20)
 
 def sector() -> SectorInputs:
     now = datetime(2026, 11, 20, 6, tzinfo=UTC)
-    return SectorInputs(DAY, "category", "artificial-intelligence", CAP, None, 0, None, None,
-                        None, now, now)
+    return SectorInputs(
+        DAY, "category", "artificial-intelligence", CAP, None, 0, None, None, None, now, now
+    )
 
 
 def book(sku, kind, price, n=3, form="SXM"):
@@ -60,8 +61,10 @@ def test_scenarios_sora_base_is_89k_h100_at_the_purchase_median():
 
 def test_scenarios_h200_b200_mi300x_price_from_the_shipped_curated_quotes():
     quotes = parse_curated(CURATED_QUOTES_PATH.read_text(encoding="utf-8"))
-    points = [QuotePoint(x.sku, x.kind, x.source, x.price_usd, x.observed_date, x.form_factor)
-              for x in quotes]
+    points = [
+        QuotePoint(x.sku, x.kind, x.source, x.price_usd, x.observed_date, x.form_factor)
+        for x in quotes
+    ]
     rows, skipped = reports(price_stats(points))
     assert rows["h200-purchase"].unit_price_usd == 32_000
     assert rows["b200-purchase"].unit_price_usd == 35_000  # $30-40k: median of both ends
@@ -69,14 +72,23 @@ def test_scenarios_h200_b200_mi300x_price_from_the_shipped_curated_quotes():
     assert rows["mi300x-purchase"].price_quote_count == 2
     assert "h100-rent-1y" in skipped  # no rental quote in the curated file: skipped, not faked
     assert skipped["h100-rent-1y"] == (
-        "no on_demand rental_hourly quote for H100 SXM in the 7 days up to 2026-11-20")
+        "no on_demand rental_hourly quote for H100 SXM in the 7 days up to 2026-11-20"
+    )
 
 
 def test_scenarios_are_all_in_the_user_toml_format():
     doc = tomllib.loads(BUILTIN_SCENARIOS_PATH.read_text(encoding="utf-8"))
     names = [s["name"] for s in doc["scenario"]]
-    assert names == ["coindesk-2024", "h100-purchase", "h100-all-in", "h100-rent-1y",
-                     "sora-base-89k", "h200-purchase", "b200-purchase", "mi300x-purchase"]
+    assert names == [
+        "coindesk-2024",
+        "h100-purchase",
+        "h100-all-in",
+        "h100-rent-1y",
+        "sora-base-89k",
+        "h200-purchase",
+        "b200-purchase",
+        "mi300x-purchase",
+    ]
     rent = next(s for s in doc["scenario"] if s["name"] == "h100-rent-1y")
     assert rent["price"] == {"kind": "rental_hourly", "hours": 8760}
     assert (rent["form_factor"], rent["market"]) == ("SXM", "on_demand")
@@ -85,10 +97,12 @@ def test_scenarios_are_all_in_the_user_toml_format():
 def test_scenarios_h100_defaults_to_sxm_and_on_demand_others_to_any_form_factor():
     from capcover.model.scenarios import Scenario
 
-    h100 = Scenario.model_validate({"name": "x", "gpu_sku": "H100", "gpu_count": 1,
-                                    "price": {"kind": "rental_hourly"}})
-    h200 = Scenario.model_validate({"name": "y", "gpu_sku": "H200", "gpu_count": 1,
-                                    "price": {"kind": "purchase"}})
+    h100 = Scenario.model_validate(
+        {"name": "x", "gpu_sku": "H100", "gpu_count": 1, "price": {"kind": "rental_hourly"}}
+    )
+    h200 = Scenario.model_validate(
+        {"name": "y", "gpu_sku": "H200", "gpu_count": 1, "price": {"kind": "purchase"}}
+    )
     assert (h100.form_factor, h100.market) == ("SXM", "on_demand")
     assert h200.form_factor == "any"
 
@@ -96,15 +110,24 @@ def test_scenarios_h100_defaults_to_sxm_and_on_demand_others_to_any_form_factor(
 def test_scenarios_rent_1y_takes_on_demand_sxm_only_and_a_spot_scenario_takes_spot():
     from capcover.model.scenarios import Scenario
 
-    pts = [QuotePoint("H100", "rental_hourly", "a", 2.0, DAY, "SXM", "on_demand"),
-           QuotePoint("H100", "rental_hourly", "a", 2.2, DAY, "SXM", "on_demand"),
-           QuotePoint("H100", "rental_hourly", "b", 1.0, DAY, "PCIe", "on_demand"),
-           QuotePoint("H100", "rental_hourly", "c", 0.9, DAY, "SXM", "spot"),
-           QuotePoint("H100", "rental_hourly", "d", 1.5, DAY, None, "on_demand")]
+    pts = [
+        QuotePoint("H100", "rental_hourly", "a", 2.0, DAY, "SXM", "on_demand"),
+        QuotePoint("H100", "rental_hourly", "a", 2.2, DAY, "SXM", "on_demand"),
+        QuotePoint("H100", "rental_hourly", "b", 1.0, DAY, "PCIe", "on_demand"),
+        QuotePoint("H100", "rental_hourly", "c", 0.9, DAY, "SXM", "spot"),
+        QuotePoint("H100", "rental_hourly", "d", 1.5, DAY, None, "on_demand"),
+    ]
     rows, _ = reports(price_stats(pts))
     assert rows["h100-rent-1y"].quote_median_usd == pytest.approx(2.1)
     assert rows["h100-rent-1y"].price_quote_count == 2 and rows["h100-rent-1y"].price_sources == "a"
-    spot = Scenario.model_validate({"name": "spot", "gpu_sku": "H100", "gpu_count": 1,
-                                    "market": "spot", "price": {"kind": "rental_hourly"}})
+    spot = Scenario.model_validate(
+        {
+            "name": "spot",
+            "gpu_sku": "H100",
+            "gpu_count": 1,
+            "market": "spot",
+            "price": {"kind": "rental_hourly"},
+        }
+    )
     rows, _ = build_reports(sector(), [spot], price_stats(pts), "run")
     assert rows[0].quote_median_usd == 0.9 and rows[0].price_market == "spot"

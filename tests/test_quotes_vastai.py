@@ -16,9 +16,12 @@ from tests.conftest import TEXT
 
 
 def client(server, **kw) -> VastAiClient:
-    return VastAiClient(base_url=server.url_for("/"), rate_per_minute=60000,
-                        http=HttpOptions(retry=RetryPolicy(budget_s=5, base_delay_s=0.01),
-                                         sleep=lambda s: None), **kw)
+    return VastAiClient(
+        base_url=server.url_for("/"),
+        rate_per_minute=60000,
+        http=HttpOptions(retry=RetryPolicy(budget_s=5, base_delay_s=0.01), sleep=lambda s: None),
+        **kw,
+    )
 
 
 def serve(api, fake: FakeVast) -> FakeVast:
@@ -41,9 +44,12 @@ def test_vastai_pages_past_the_cap_with_a_price_cursor(feed_api):
     assert len(fake.queries) == 2
     assert "dph_total" not in fake.queries[0]
     assert fake.queries[1]["dph_total"]["gte"] == max(
-        o["dph_total"] for o in sorted(
+        o["dph_total"]
+        for o in sorted(
             [o for o in vast_market() if o["gpu_name"] == "H100 SXM"],
-            key=lambda o: (o["dph_total"], o["id"]))[:64])
+            key=lambda o: (o["dph_total"], o["id"]),
+        )[:64]
+    )
     assert len(quotes) == 70  # every verified on-demand offer once, overlap de-duplicated
     assert len({q.listing_id for q in quotes}) == 70
     assert [b.reason for b in bad] == ["num_gpus: not a positive integer: 0"]
@@ -61,19 +67,25 @@ def test_vastai_divides_instance_price_by_gpu_count(feed_api):
 
 
 def test_vastai_leaves_out_bids_unverified_and_rented(feed_api):
-    serve(feed_api, FakeVast([
-        vast_offer(1, "H100 SXM", 1, 2.0),
-        vast_offer(2, "H100 SXM", 1, 0.5, is_bid=True),
-        vast_offer(3, "H100 SXM", 1, 0.6, verification="unverified"),
-        vast_offer(4, "H100 SXM", 1, 0.7, rented=True),
-    ]))
+    serve(
+        feed_api,
+        FakeVast(
+            [
+                vast_offer(1, "H100 SXM", 1, 2.0),
+                vast_offer(2, "H100 SXM", 1, 0.5, is_bid=True),
+                vast_offer(3, "H100 SXM", 1, 0.6, verification="unverified"),
+                vast_offer(4, "H100 SXM", 1, 0.7, rented=True),
+            ]
+        ),
+    )
     quotes, bad = parse_raws(client(feed_api, gpu_names=["H100 SXM"]).fetch())
     assert [q.listing_id for q in quotes] == ["50000001"] and bad == []
 
 
 def test_vastai_retries_a_429_then_succeeds(feed_api):
-    feed_api.script(VAST_PATH, Reply({"error": "too many requests"}, status=429,
-                                       headers={"Retry-After": "0"}))
+    feed_api.script(
+        VAST_PATH, Reply({"error": "too many requests"}, status=429, headers={"Retry-After": "0"})
+    )
     feed_api.add(VAST_PATH, {"offers": [vast_offer(1, "H100 SXM", 2, 4.0)]})
     c = client(feed_api, gpu_names=["H100 SXM"])
     batch = collect(c)

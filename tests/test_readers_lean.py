@@ -26,8 +26,16 @@ from capcover.config.sources import SETTING_NAMES
 from capcover.flows.sequence import run_daily
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAVY = ("prefect", "requests", "rich", "pydantic", "pydantic_settings", "apprise", "matplotlib",
-         "jinja2")
+HEAVY = (
+    "prefect",
+    "requests",
+    "rich",
+    "pydantic",
+    "pydantic_settings",
+    "apprise",
+    "matplotlib",
+    "jinja2",
+)
 READERS = [  # (argv, exit code on a warehouse after one daily run)
     (["sql", "SELECT count(*) AS n FROM report_daily"], 0),
     (["report"], 0),
@@ -56,6 +64,7 @@ def warehouse(fake_cg, settings):
 
 # -- the reader agrees with the settings model ----------------------------------------------
 
+
 def test_sources_setting_names_are_the_models_fields_in_order():
     assert SETTING_NAMES == tuple(Settings.model_fields)
 
@@ -79,37 +88,90 @@ def _toml(value) -> str:
     return repr(value)
 
 
-_env_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
-                    max_size=12)
+_env_text = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12
+)
 _numbers = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
-    st.integers(-10**20, 10**20).map(str),
-    st.sampled_from(["", " ", "1e3", ".5", "5.", "-0", "+2", " 5", "5 ", "1_0", "0x10", "inf",
-                     "-inf", "nan", "1e400", "1E-3", "٣", "true"]),
+    st.integers(-(10**20), 10**20).map(str),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "1e3",
+            ".5",
+            "5.",
+            "-0",
+            "+2",
+            " 5",
+            "5 ",
+            "1_0",
+            "0x10",
+            "inf",
+            "-inf",
+            "nan",
+            "1e400",
+            "1E-3",
+            "٣",
+            "true",
+        ]
+    ),
     _env_text,
 )
-_paths = st.one_of(st.sampled_from(["", " ", "\t", "x.duckdb", "a/b.duckdb", "~/w", "."]),
-                   _env_text)
-_crons = st.one_of(st.sampled_from(["20 0 * * *", " 20  0 * * * ", "every day", "61 0 * * *",
-                                    "*/5 * * * *", "0 0 * * 1-5", "* * *"]), _env_text)
-_zones = st.one_of(st.sampled_from(["UTC", "Europe/Berlin", "Mars/Olympus", "", "utc",
-                                    "../etc"]), _env_text)
-_days = st.one_of(st.integers(-5, 10**20).map(str),
-                  st.sampled_from(["", "007", "+7", "-0", "7.0", " 7", "1e3", "٧", "0"]), _env_text)
-ENV_VALUES = {"db": _paths, "lock_budget_s": _numbers, "publish_dir": _paths,
-              "schedule_cron": _crons, "schedule_timezone": _zones,
-              "price_max_age_rental_days": _days, "price_max_age_purchase_days": _days}
-_toml_any = st.one_of(st.booleans(), st.integers(-2**63, 2**63 - 1),
-                      st.floats(allow_nan=True, allow_infinity=True), _env_text)
-TOML_VALUES = {"db": st.one_of(_paths, _toml_any),
-               "lock_budget_s": st.one_of(st.floats(allow_nan=True, allow_infinity=True),
-                                          st.integers(-2**63, 2**63 - 1), _numbers, _toml_any),
-               "publish_dir": st.one_of(_paths, _toml_any),
-               "schedule_cron": st.one_of(_crons, _toml_any),
-               "schedule_timezone": st.one_of(_zones, _toml_any),
-               "price_max_age_rental_days": st.one_of(st.integers(-3, 10**6), _days, _toml_any),
-               "price_max_age_purchase_days": st.one_of(st.integers(-3, 10**6), _days,
-                                                        _toml_any)}
+_paths = st.one_of(
+    st.sampled_from(["", " ", "\t", "x.duckdb", "a/b.duckdb", "~/w", "."]), _env_text
+)
+_crons = st.one_of(
+    st.sampled_from(
+        [
+            "20 0 * * *",
+            " 20  0 * * * ",
+            "every day",
+            "61 0 * * *",
+            "*/5 * * * *",
+            "0 0 * * 1-5",
+            "* * *",
+        ]
+    ),
+    _env_text,
+)
+_zones = st.one_of(
+    st.sampled_from(["UTC", "Europe/Berlin", "Mars/Olympus", "", "utc", "../etc"]), _env_text
+)
+_days = st.one_of(
+    st.integers(-5, 10**20).map(str),
+    st.sampled_from(["", "007", "+7", "-0", "7.0", " 7", "1e3", "٧", "0"]),
+    _env_text,
+)
+ENV_VALUES = {
+    "db": _paths,
+    "lock_budget_s": _numbers,
+    "publish_dir": _paths,
+    "schedule_cron": _crons,
+    "schedule_timezone": _zones,
+    "price_max_age_rental_days": _days,
+    "price_max_age_purchase_days": _days,
+}
+_toml_any = st.one_of(
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+    _env_text,
+)
+TOML_VALUES = {
+    "db": st.one_of(_paths, _toml_any),
+    "lock_budget_s": st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.integers(-(2**63), 2**63 - 1),
+        _numbers,
+        _toml_any,
+    ),
+    "publish_dir": st.one_of(_paths, _toml_any),
+    "schedule_cron": st.one_of(_crons, _toml_any),
+    "schedule_timezone": st.one_of(_zones, _toml_any),
+    "price_max_age_rental_days": st.one_of(st.integers(-3, 10**6), _days, _toml_any),
+    "price_max_age_purchase_days": st.one_of(st.integers(-3, 10**6), _days, _toml_any),
+}
 
 
 def _some(strategies: dict) -> st.SearchStrategy[dict]:
@@ -130,33 +192,47 @@ def _outcome(load):
         return "error", str(exc)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
-@given(env=_some(ENV_VALUES), doc=_some(TOML_VALUES), lower=st.booleans(),
-       db_option=st.one_of(st.none(), _paths))
-def test_reader_matches_the_settings_model_on_every_key_it_reads(tmp_path, env, doc, lower,
-                                                                  db_option):
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    env=_some(ENV_VALUES),
+    doc=_some(TOML_VALUES),
+    lower=st.booleans(),
+    db_option=st.one_of(st.none(), _paths),
+)
+def test_reader_matches_the_settings_model_on_every_key_it_reads(
+    tmp_path, env, doc, lower, db_option
+):
     _compare(tmp_path, env, doc, lower, db_option)
 
 
-@pytest.mark.parametrize(("env", "doc"), [
-    ({}, {"price_max_age_rental_days": -3}), ({"price_max_age_purchase_days": "-1"}, {}),
-    ({}, {"lock_budget_s": -1.0}), ({"lock_budget_s": "1e400"}, {}), ({}, {"db": ""}),
-    ({"publish_dir": " "}, {}), ({}, {"schedule_cron": 5}), ({"schedule_timezone": "Mars/X"}, {}),
-    ({"db": "env.duckdb"}, {"db": "file.duckdb", "lock_budget_s": 2}),
-    ({}, {"price_max_age_purchase_days": 7.0, "lock_budget_s": True}),
-])
+@pytest.mark.parametrize(
+    ("env", "doc"),
+    [
+        ({}, {"price_max_age_rental_days": -3}),
+        ({"price_max_age_purchase_days": "-1"}, {}),
+        ({}, {"lock_budget_s": -1.0}),
+        ({"lock_budget_s": "1e400"}, {}),
+        ({}, {"db": ""}),
+        ({"publish_dir": " "}, {}),
+        ({}, {"schedule_cron": 5}),
+        ({"schedule_timezone": "Mars/X"}, {}),
+        ({"db": "env.duckdb"}, {"db": "file.duckdb", "lock_budget_s": 2}),
+        ({}, {"price_max_age_purchase_days": 7.0, "lock_budget_s": True}),
+    ],
+)
 def test_reader_matches_the_settings_model_on_edge_values(tmp_path, env, doc):
     _compare(tmp_path, env, doc, lower=False, db_option=None)
 
 
 def _compare(tmp_path, env, doc, lower, db_option):
-    variables = {(f"capcover_{k}" if lower else f"CAPCOVER_{k.upper()}"): v
-                 for k, v in env.items()}
+    variables = {(f"capcover_{k}" if lower else f"CAPCOVER_{k.upper()}"): v for k, v in env.items()}
     if doc:
         path = tmp_path / "capcover.toml"
-        path.write_text("".join(f"{k} = {_toml(v)}\n" for k, v in doc.items()),
-                        encoding="utf-8")
+        path.write_text("".join(f"{k} = {_toml(v)}\n" for k, v in doc.items()), encoding="utf-8")
         variables["CAPCOVER_CONFIG"] = str(path)
     overrides = {} if db_option is None else {"db": db_option}
     with _environ(variables):
@@ -183,7 +259,7 @@ def test_reader_refuses_an_unknown_variable_like_the_model(clean_env):
 
 def test_reader_refuses_an_unknown_file_key_like_the_model(clean_env, tmp_path):
     path = tmp_path / "capcover.toml"
-    path.write_text('lock_budget = 5\n', encoding="utf-8")
+    path.write_text("lock_budget = 5\n", encoding="utf-8")
     clean_env.setenv("CAPCOVER_CONFIG", str(path))
     with pytest.raises(ConfigError) as full:
         load_settings()
@@ -200,16 +276,21 @@ def test_reader_asking_for_a_key_it_did_not_read_is_an_attribute_error(clean_env
 
 # -- the commands: same exits, same precedence ----------------------------------------------
 
+
 @pytest.mark.parametrize(("argv", "_code"), READERS, ids=[" ".join(a[:2]) for a, _ in READERS])
-@pytest.mark.parametrize(("name", "value", "says"), [
-    ("CAPCOVER_DB", "", "CAPCOVER_DB: must not be empty"),
-    ("CAPCOVER_LOCK_BUDGET_S", "-1", "CAPCOVER_LOCK_BUDGET_S: Input should be greater than"),
-    ("CAPCOVER_LOCK_BUDGET_S", "inf", "CAPCOVER_LOCK_BUDGET_S: Input should be a finite"),
-    ("CAPCOVER_LOCK_BUDGET_S", "soon", "CAPCOVER_LOCK_BUDGET_S: Input should be a valid"),
-    ("CAPCOVER_DB_PATH", "x.duckdb", "CAPCOVER_DB_PATH: not a capcover setting"),
-])
-def test_readers_bad_value_they_read_exits_2_naming_it(clean_env, capsys, argv, _code, name,
-                                                       value, says):
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("CAPCOVER_DB", "", "CAPCOVER_DB: must not be empty"),
+        ("CAPCOVER_LOCK_BUDGET_S", "-1", "CAPCOVER_LOCK_BUDGET_S: Input should be greater than"),
+        ("CAPCOVER_LOCK_BUDGET_S", "inf", "CAPCOVER_LOCK_BUDGET_S: Input should be a finite"),
+        ("CAPCOVER_LOCK_BUDGET_S", "soon", "CAPCOVER_LOCK_BUDGET_S: Input should be a valid"),
+        ("CAPCOVER_DB_PATH", "x.duckdb", "CAPCOVER_DB_PATH: not a capcover setting"),
+    ],
+)
+def test_readers_bad_value_they_read_exits_2_naming_it(
+    clean_env, capsys, argv, _code, name, value, says
+):
     clean_env.setenv(name, value)
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -249,17 +330,24 @@ def test_readers_environment_beats_file_beats_default(warehouse, monkeypatch, tm
 
 # -- what each command imports --------------------------------------------------------------
 
-PROBE = ("import json, sys\nfrom capcover.cli.main import main\n"
-         "code = main(json.loads(sys.argv[1]))\n"
-         "print(json.dumps({'code': code, 'loaded': sorted({m.split('.')[0] for m in "
-         "sys.modules} & set(json.loads(sys.argv[2])))}), file=sys.stderr)\n")
+PROBE = (
+    "import json, sys\nfrom capcover.cli.main import main\n"
+    "code = main(json.loads(sys.argv[1]))\n"
+    "print(json.dumps({'code': code, 'loaded': sorted({m.split('.')[0] for m in "
+    "sys.modules} & set(json.loads(sys.argv[2])))}), file=sys.stderr)\n"
+)
 
 
 def _loaded(argv: list[str], env: dict[str, str]) -> tuple[int, list[str]]:
     """Exit code and the HEAVY modules loaded after running `argv` in a fresh interpreter."""
-    proc = subprocess.run([sys.executable, "-c", PROBE, json.dumps(argv), json.dumps(HEAVY)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120,
-                          env={**env, "PATH": "/usr/bin:/bin"})
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(argv), json.dumps(HEAVY)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={**env, "PATH": "/usr/bin:/bin"},
+    )
     last = json.loads(proc.stderr.strip().splitlines()[-1])
     return last["code"], last["loaded"]
 
@@ -288,14 +376,18 @@ _any_text = st.text(max_size=8)
 
 
 @settings(max_examples=300, deadline=None)
-@given(columns=st.lists(st.one_of(_ascii, _any_text), min_size=1, max_size=4),
-       data=st.data(), title=st.one_of(st.none(), _ascii, _any_text))
+@given(
+    columns=st.lists(st.one_of(_ascii, _any_text), min_size=1, max_size=4),
+    data=st.data(),
+    title=st.one_of(st.none(), _ascii, _any_text),
+)
 def test_tables_plain_table_is_exactly_what_rich_prints(columns, data, title):
     from capcover.report.tables import _plain_table, _rich_table
 
     cell = st.one_of(_ascii, _any_text, st.sampled_from(["[b]x", ":smile:", "a\tb", "x\ny"]))
-    cells = data.draw(st.lists(st.lists(cell, min_size=len(columns), max_size=len(columns)),
-                               max_size=4))
+    cells = data.draw(
+        st.lists(st.lists(cell, min_size=len(columns), max_size=len(columns)), max_size=4)
+    )
     plain = _plain_table(columns, cells, title)
     if plain is not None:
         assert plain == _rich_table(columns, cells, title)
@@ -307,7 +399,9 @@ def test_tables_plain_table_draws_typical_results_itself():
     cols, rows = ["report_date", "scenario", "coverage_ratio"], [("2024-04-03", "h100", 0.4492)]
     cells = [["2024-04-03", "h100", "0.4492"]]
     assert _plain_table(cols, cells, "capcover daily report") == _rich_table(
-        cols, cells, "capcover daily report")
+        cols, cells, "capcover daily report"
+    )
     assert render(cols, rows, "table", title="capcover daily report").splitlines()[1] == (
-        "\u250f" + "\u2533".join("\u2501" * n for n in (13, 10, 16)) + "\u2513")
+        "\u250f" + "\u2533".join("\u2501" * n for n in (13, 10, 16)) + "\u2513"
+    )
     assert _plain_table(["x"], [["caf\u00e9"]], None) is None  # rich measures wide text

@@ -29,8 +29,10 @@ def _two_days(fault: CoinGecko) -> None:
     pages = copy.deepcopy(fault.pages)
     pages[0][4]["market_cap"] = -1.0  # quarantined
     fault.pages = pages
-    fault.script("/coins/categories", Reply(reference("error_429_rate_limit.json")["payload"],
-                                            429, {"Retry-After": "0"}))
+    fault.script(
+        "/coins/categories",
+        Reply(reference("error_429_rate_limit.json")["payload"], 429, {"Retry-After": "0"}),
+    )
     run_daily(load_settings())
     fault.categories = category_payload(cap=31e9, updated_at="2024-04-03T06:40:12Z")
     run_daily(load_settings())
@@ -74,13 +76,23 @@ def test_rebuild_cli_runs_offline_without_prefect(fault, env, settings):
     _two_days(fault)
     before = _derived(settings.db)
     fault.close()  # nothing to talk to: a rebuild that tried the network would fail
-    code = ("import sys; from capcover.cli.main import main; rc = main(['rebuild']); "
-            "print('PREFECT', 'prefect' in sys.modules); sys.exit(rc)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**env, "PATH": "/usr/bin:/bin",
-                               "CAPCOVER_COINGECKO_BASE_URL": fault.base_url,
-                               "CAPCOVER_HTTP_RETRY_BUDGET_S": "0"},
-                          cwd=ROOT, timeout=120)
+    code = (
+        "import sys; from capcover.cli.main import main; rc = main(['rebuild']); "
+        "print('PREFECT', 'prefect' in sys.modules); sys.exit(rc)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={
+            **env,
+            "PATH": "/usr/bin:/bin",
+            "CAPCOVER_COINGECKO_BASE_URL": fault.base_url,
+            "CAPCOVER_HTTP_RETRY_BUDGET_S": "0",
+        },
+        cwd=ROOT,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "replayed 2 run(s)" in proc.stdout and "PREFECT False" in proc.stdout
     assert _derived(settings.db) == before
@@ -89,8 +101,7 @@ def test_rebuild_cli_runs_offline_without_prefect(fault, env, settings):
 def test_rebuild_refuses_unknown_run_kinds_and_changes_nothing(fault, settings, capsys):
     _two_days(fault)
     with open_warehouse(settings.db) as wh:
-        wh.query("UPDATE runs SET kind = 'mystery' WHERE run_id = "
-                 "(SELECT min(run_id) FROM runs)")
+        wh.query("UPDATE runs SET kind = 'mystery' WHERE run_id = (SELECT min(run_id) FROM runs)")
     before = table_snapshot(str(settings.db))
     with pytest.raises(RebuildError, match="kind mystery cannot be replayed"):
         rebuild(load_settings())
@@ -104,8 +115,10 @@ def test_rebuild_a_run_that_no_longer_parses_rolls_back_everything(fault, settin
     _two_days(fault)
     before = table_snapshot(str(settings.db))
     with open_warehouse(settings.db) as wh:
-        wh.query("UPDATE raw_http SET body = '<html>' WHERE endpoint = '/coins/categories' "
-                 "AND status = 200 AND run_id = (SELECT max(run_id) FROM raw_http)")
+        wh.query(
+            "UPDATE raw_http SET body = '<html>' WHERE endpoint = '/coins/categories' "
+            "AND status = 200 AND run_id = (SELECT max(run_id) FROM raw_http)"
+        )
         wh.query("DELETE FROM report_daily")
     damaged = table_snapshot(str(settings.db))
     with pytest.raises(RebuildError, match="does not replay: coingecko /coins/categories"):
@@ -116,20 +129,38 @@ def test_rebuild_a_run_that_no_longer_parses_rolls_back_everything(fault, settin
 def _raw(source: str, endpoint: str) -> RawResponse:
     from datetime import UTC, datetime
 
-    return RawResponse(source=source, endpoint=endpoint, method="GET", url="u", params={},
-                       request_body=None, status=200, body="[]",
-                       fetched_at=datetime.now(UTC), elapsed_ms=0, attempt=1)
+    return RawResponse(
+        source=source,
+        endpoint=endpoint,
+        method="GET",
+        url="u",
+        params={},
+        request_body=None,
+        status=200,
+        body="[]",
+        fetched_at=datetime.now(UTC),
+        elapsed_ms=0,
+        attempt=1,
+    )
 
 
 def test_rebuild_split_batches_keeps_helper_responses_with_their_provider():
-    raws = [_raw("coingecko", "/coins/categories"), _raw("coingecko", "/coins/markets"),
-            _raw("curated", "quotes.toml"), _raw("coingecko", "/exchange_rates"),
-            _raw("vastai", "/bundles/"), _raw("vastai", "/bundles/"), _raw("runpod", "/graphql")]
+    raws = [
+        _raw("coingecko", "/coins/categories"),
+        _raw("coingecko", "/coins/markets"),
+        _raw("curated", "quotes.toml"),
+        _raw("coingecko", "/exchange_rates"),
+        _raw("vastai", "/bundles/"),
+        _raw("vastai", "/bundles/"),
+        _raw("runpod", "/graphql"),
+    ]
     market, batches = split_batches(raws, {"curated", "vastai", "runpod"})
     assert [r.endpoint for r in market] == ["/coins/categories", "/coins/markets"]
     assert [(s, [r.endpoint for r in b]) for s, b in batches] == [
-        ("curated", ["quotes.toml", "/exchange_rates"]), ("vastai", ["/bundles/", "/bundles/"]),
-        ("runpod", ["/graphql"])]
+        ("curated", ["quotes.toml", "/exchange_rates"]),
+        ("vastai", ["/bundles/", "/bundles/"]),
+        ("runpod", ["/graphql"]),
+    ]
 
 
 def test_rebuild_a_feed_that_failed_live_loads_none_of_its_quotes():
@@ -138,9 +169,18 @@ def test_rebuild_a_feed_that_failed_live_loads_none_of_its_quotes():
     def parse(raws):  # the archived pages parse fine now...
         from capcover.ingest.models import Quote
 
-        return [Quote(observed_at="2024-04-03T00:00:00Z", source="vastai", kind="rental_hourly",
-                      sku_label="H100 SXM", sku="H100", price_raw=2.0, price_unit="USD/hour",
-                      price_usd=2.0)], []
+        return [
+            Quote(
+                observed_at="2024-04-03T00:00:00Z",
+                source="vastai",
+                kind="rental_hourly",
+                sku_label="H100 SXM",
+                sku="H100",
+                price_raw=2.0,
+                price_unit="USD/hour",
+                price_usd=2.0,
+            )
+        ], []
 
     raws = [_raw("vastai", "/bundles/")]
     assert replay_batch("vastai", parse, raws).quotes

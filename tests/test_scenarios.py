@@ -10,8 +10,19 @@ from capcover.model.report import QuotePoint, SectorInputs, build_reports, price
 
 def _sector(cap=25e9):
     now = datetime(2024, 4, 3, 6, 40, tzinfo=UTC)
-    return SectorInputs(date(2024, 4, 3), "category", "artificial-intelligence", cap, 2e9, 10,
-                        24e9, 40e9, 1e9, now, now)
+    return SectorInputs(
+        date(2024, 4, 3),
+        "category",
+        "artificial-intelligence",
+        cap,
+        2e9,
+        10,
+        24e9,
+        40e9,
+        1e9,
+        now,
+        now,
+    )
 
 
 def test_scenarios_builtin_include_the_contract_ones(env):
@@ -25,7 +36,8 @@ def test_scenarios_user_file_adds_and_overrides(env, tmp_path, monkeypatch):
         '[[scenario]]\nname = "h100-purchase"\ngpu_sku = "H100"\ngpu_count = 1000\n'
         'price = { kind = "purchase" }\n'
         '[[scenario]]\nname = "my-10k"\ngpu_sku = "H100"\ngpu_count = 10000\n'
-        'price = { kind = "fixed", unit_price_usd = 25000 }\n')
+        'price = { kind = "fixed", unit_price_usd = 25000 }\n'
+    )
     monkeypatch.setenv("CAPCOVER_CONFIG", str(cfg))
     by_name = {s.name: s for s in load_settings().scenarios()}
     assert by_name["h100-purchase"].gpu_count == 1000
@@ -34,8 +46,10 @@ def test_scenarios_user_file_adds_and_overrides(env, tmp_path, monkeypatch):
 
 def test_scenarios_bad_user_entry_is_one_line_error(env, tmp_path, monkeypatch):
     cfg = tmp_path / "capcover.toml"
-    cfg.write_text('[[scenario]]\nname = "bad"\ngpu_sku = "H100"\ngpu_count = -5\n'
-                   'price = { kind = "fixed", unit_price_usd = 1 }\n')
+    cfg.write_text(
+        '[[scenario]]\nname = "bad"\ngpu_sku = "H100"\ngpu_count = -5\n'
+        'price = { kind = "fixed", unit_price_usd = 1 }\n'
+    )
     monkeypatch.setenv("CAPCOVER_CONFIG", str(cfg))
     with pytest.raises(ConfigError, match="scenario bad: gpu_count"):
         load_settings()
@@ -43,8 +57,10 @@ def test_scenarios_bad_user_entry_is_one_line_error(env, tmp_path, monkeypatch):
 
 def test_build_reports_uses_median_of_latest_quotes_and_skips_unpriced(env):
     scenarios = load_settings().scenarios()
-    points = [QuotePoint("H100", "purchase", s, p, date(2024, 1, 1))
-              for s, p in [("a", 25_000), ("b", 30_000), ("c", 31_000)]]
+    points = [
+        QuotePoint("H100", "purchase", s, p, date(2024, 1, 1))
+        for s, p in [("a", 25_000), ("b", 30_000), ("c", 31_000)]
+    ]
     rows, skipped = build_reports(_sector(), scenarios, price_stats(points), "run-1")
     by = {r.scenario: r for r in rows}
     assert by["coindesk-2024"].coverage_ratio == 25e9 / 21.6e9

@@ -28,11 +28,19 @@ def test_secrets_key_is_a_header_and_never_stored(fake_cg, settings, monkeypatch
 def test_secrets_key_absent_from_failed_run_output(env, tmp_path):
     """A failing run (nothing listening) prints one line with no key in it."""
     proc = subprocess.run(
-        [sys.executable, "-m", "capcover", "run"], capture_output=True, text=True, timeout=120,
-        env={**env, "PATH": "/usr/bin:/bin", "CAPCOVER_COINGECKO_PLAN": "pro",
-             "CAPCOVER_COINGECKO_API_KEY": SECRET, "HOME": str(tmp_path),
-             "CAPCOVER_COINGECKO_BASE_URL": "http://127.0.0.1:9/api/v3",
-             "CAPCOVER_HTTP_RETRY_BUDGET_S": "0"},
+        [sys.executable, "-m", "capcover", "run"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            **env,
+            "PATH": "/usr/bin:/bin",
+            "CAPCOVER_COINGECKO_PLAN": "pro",
+            "CAPCOVER_COINGECKO_API_KEY": SECRET,
+            "HOME": str(tmp_path),
+            "CAPCOVER_COINGECKO_BASE_URL": "http://127.0.0.1:9/api/v3",
+            "CAPCOVER_HTTP_RETRY_BUDGET_S": "0",
+        },
     )
     assert proc.returncode == 1
     assert SECRET not in proc.stdout + proc.stderr
@@ -54,11 +62,12 @@ ECHO_401 = {"status": {"error_code": 10010, "error_message": f"Invalid API Key {
 PATHS = {
     "success": [],
     "401_echoing_the_key": [Reply(ECHO_401, 401)],
-    "401_plain_text_echo": [Reply(raw=f"bad key {SECRET}", status=401,
-                                  content_type="text/plain")],
+    "401_plain_text_echo": [Reply(raw=f"bad key {SECRET}", status=401, content_type="text/plain")],
     "429_beyond_budget": [Reply({"status": {"error_code": 429}}, 429, {"Retry-After": "119"})],
-    "503_until_budget": [Reply(raw=f"<html>down {SECRET}</html>", status=503,
-                               content_type="text/html")] * 20,
+    "503_until_budget": [
+        Reply(raw=f"<html>down {SECRET}</html>", status=503, content_type="text/html")
+    ]
+    * 20,
     "html_with_200": [Reply(raw=CLOUDFLARE_HTML, content_type="text/html")],
     "truncated_json": [Reply(raw='[{"id": "artificial-intelligence", "market_cap": 1')],
     "connection_reset": [Reset()] * 20,
@@ -69,10 +78,13 @@ PATHS = {
 @pytest.fixture
 def keyed(env, monkeypatch):
     server = CoinGecko.reference()
-    for name, value in {"CAPCOVER_COINGECKO_BASE_URL": server.base_url,
-                        "CAPCOVER_COINGECKO_PLAN": "demo", "CAPCOVER_COINGECKO_API_KEY": SECRET,
-                        "CAPCOVER_HTTP_RETRY_BUDGET_S": "0.5",
-                        "CAPCOVER_HTTP_READ_TIMEOUT_S": "0.2"}.items():
+    for name, value in {
+        "CAPCOVER_COINGECKO_BASE_URL": server.base_url,
+        "CAPCOVER_COINGECKO_PLAN": "demo",
+        "CAPCOVER_COINGECKO_API_KEY": SECRET,
+        "CAPCOVER_HTTP_RETRY_BUDGET_S": "0.5",
+        "CAPCOVER_HTTP_READ_TIMEOUT_S": "0.2",
+    }.items():
         monkeypatch.setenv(name, value)
     yield server
     server.close()
@@ -115,16 +127,29 @@ def test_secrets_absent_from_a_real_debug_run(path, keyed, env, tmp_path):
     API is configured; the flow is what `capcover serve` and the demo run.)"""
     keyed.script("/coins/categories", *PATHS[path])
     home = tmp_path / "prefect-home"
-    flow = ("import sys\nfrom capcover.flows.daily import run_flow\n"
-            "try:\n    run_flow()\nexcept Exception:\n    sys.exit(1)\n")
+    flow = (
+        "import sys\nfrom capcover.flows.daily import run_flow\n"
+        "try:\n    run_flow()\nexcept Exception:\n    sys.exit(1)\n"
+    )
     proc = subprocess.run(
-        [sys.executable, "-c", flow], capture_output=True, text=True, timeout=180,
+        [sys.executable, "-c", flow],
+        capture_output=True,
+        text=True,
+        timeout=180,
         cwd=Path(__file__).resolve().parent.parent,
-        env={**env, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PREFECT_HOME": str(home),
-             "CAPCOVER_COINGECKO_BASE_URL": keyed.base_url, "CAPCOVER_COINGECKO_PLAN": "demo",
-             "CAPCOVER_COINGECKO_API_KEY": SECRET, "PREFECT_LOGGING_LEVEL": "DEBUG",
-             "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "DEBUG",
-             "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"},
+        env={
+            **env,
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "PREFECT_HOME": str(home),
+            "CAPCOVER_COINGECKO_BASE_URL": keyed.base_url,
+            "CAPCOVER_COINGECKO_PLAN": "demo",
+            "CAPCOVER_COINGECKO_API_KEY": SECRET,
+            "PREFECT_LOGGING_LEVEL": "DEBUG",
+            "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "DEBUG",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "DO_NOT_TRACK": "1",
+        },
     )
     assert proc.returncode == (0 if path == "success" else 1), proc.stderr[-2000:]
     assert "DEBUG" in proc.stdout + proc.stderr  # the debug logs really were on

@@ -25,9 +25,14 @@ from capcover.ingest.errors import StatusError
 def test_serve_without_prefect_api_url_explains_in_one_line(env, tmp_path):
     # A subprocess with a fresh PREFECT_HOME: no profile, no test harness, no API URL.
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
-    out = subprocess.run([str(Path(sys.executable).parent / "capcover"), "serve"], cwd=tmp_path,
-                         env={**clean, **env, "PREFECT_HOME": str(tmp_path / "prefect")},
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "capcover"), "serve"],
+        cwd=tmp_path,
+        env={**clean, **env, "PREFECT_HOME": str(tmp_path / "prefect")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 2
     err = out.stderr.strip()
     assert "\n" not in err and err.startswith("capcover: error: capcover serve needs")
@@ -54,8 +59,9 @@ def test_serve_next_run_honours_the_timezone():
     assert berlin.astimezone(UTC).isoformat() == "2026-07-01T22:20:00+00:00"  # CEST, UTC+2
 
 
-def test_status_shows_runs_and_computed_next_run_without_prefect(fake_cg, settings, monkeypatch,
-                                                                 capsys):
+def test_status_shows_runs_and_computed_next_run_without_prefect(
+    fake_cg, settings, monkeypatch, capsys
+):
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     fake_cg.serve()
     result = run_daily(settings)
@@ -82,9 +88,9 @@ def test_status_exit_1_when_the_latest_run_failed(fake_cg, settings, monkeypatch
     assert "failed" in out and "next scheduled run:" in out
 
 
-def test_status_falls_back_to_cron_when_the_api_has_no_deployment(settings, fake_cg,
-                                                                   monkeypatch, capsys,
-                                                                   httpserver):
+def test_status_falls_back_to_cron_when_the_api_has_no_deployment(
+    settings, fake_cg, monkeypatch, capsys, httpserver
+):
     fake_cg.serve()
     result = run_daily(settings)
     monkeypatch.setenv("PREFECT_API_URL", httpserver.url_for("/prefect/api"))  # 404 everywhere
@@ -94,8 +100,10 @@ def test_status_falls_back_to_cron_when_the_api_has_no_deployment(settings, fake
     (run,) = list(csv.DictReader(io.StringIO(captured.out)))
     assert (run["run_id"], run["kind"], run["status"]) == (result.run_id, "daily", "ok")
     assert int(run["reports_written"]) == len(result.reports)
-    assert "next scheduled run:" in captured.err and "no deployment capcover-daily/daily" in \
-        captured.err
+    assert (
+        "next scheduled run:" in captured.err
+        and "no deployment capcover-daily/daily" in captured.err
+    )
 
 
 def test_status_without_warehouse_is_a_one_line_failure(env, capsys):
@@ -105,13 +113,15 @@ def test_status_without_warehouse_is_a_one_line_failure(env, capsys):
 
 # -- is a Prefect API configured? (`capcover run` decides without importing Prefect) ---------
 
+
 def test_configured_api_none_without_url_in_environment_or_profile(tmp_path):
     from capcover.flows.prefect_env import configured_api
 
     home = tmp_path / "home"
     home.mkdir()
-    (home / "profiles.toml").write_text('active = "ephemeral"\n[profiles.ephemeral]\n'
-                                        'PREFECT_SERVER_EPHEMERAL_ENABLED = "true"\n')
+    (home / "profiles.toml").write_text(
+        'active = "ephemeral"\n[profiles.ephemeral]\nPREFECT_SERVER_EPHEMERAL_ENABLED = "true"\n'
+    )
     found = configured_api({"PREFECT_HOME": str(home)}, cwd=tmp_path)
     assert found.url is None
     assert found.where == "no PREFECT_API_URL in the environment or Prefect profile 'ephemeral'"
@@ -120,8 +130,10 @@ def test_configured_api_none_without_url_in_environment_or_profile(tmp_path):
 def test_configured_api_from_environment_first(tmp_path):
     from capcover.flows.prefect_env import configured_api
 
-    found = configured_api({"PREFECT_API_URL": "http://127.0.0.1:4200/api",
-                            "PREFECT_HOME": str(tmp_path)}, cwd=tmp_path)
+    found = configured_api(
+        {"PREFECT_API_URL": "http://127.0.0.1:4200/api", "PREFECT_HOME": str(tmp_path)},
+        cwd=tmp_path,
+    )
     assert (found.url, found.where) == ("http://127.0.0.1:4200/api", "PREFECT_API_URL")
 
 
@@ -130,7 +142,8 @@ def test_configured_api_from_the_active_profile(tmp_path):
 
     (tmp_path / "profiles.toml").write_text(
         'active = "local"\n[profiles.local]\nPREFECT_API_URL = "http://127.0.0.1:4300/api"\n'
-        '[profiles.other]\nPREFECT_API_URL = "http://127.0.0.1:4400/api"\n')
+        '[profiles.other]\nPREFECT_API_URL = "http://127.0.0.1:4400/api"\n'
+    )
     env = {"PREFECT_HOME": str(tmp_path)}
     assert configured_api(env, cwd=tmp_path).url == "http://127.0.0.1:4300/api"
     chosen = configured_api({**env, "PREFECT_PROFILE": "other"}, cwd=tmp_path)
@@ -154,9 +167,11 @@ def test_api_session_retries_a_prefect_503_until_the_write_goes_through(httpserv
 
     path = "/api/deployments/d-1/create_flow_run"
     httpserver.expect_oneshot_request(path, method="POST").respond_with_json(
-        {"exception_message": "Service Unavailable"}, status=503)
+        {"exception_message": "Service Unavailable"}, status=503
+    )
     httpserver.expect_oneshot_request(path, method="POST").respond_with_json(
-        {"id": "run-1"}, status=201)
+        {"id": "run-1"}, status=201
+    )
     resp = api_session().post(httpserver.url_for(path), json={}, timeout=5)
     assert (resp.status_code, resp.json()) == (201, {"id": "run-1"})
     assert len(httpserver.log) == 2

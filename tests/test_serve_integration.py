@@ -72,15 +72,24 @@ def prefect_api(tmp_path_factory):
     home = tmp_path_factory.mktemp("prefect-home")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
-    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               DO_NOT_TRACK="1", PREFECT_UI_ENABLED="false",
-               # The server log then shows each SQLITE_BUSY it answered with a 503.
-               PREFECT_SERVER_LOG_RETRYABLE_ERRORS="true")
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        DO_NOT_TRACK="1",
+        PREFECT_UI_ENABLED="false",
+        # The server log then shows each SQLITE_BUSY it answered with a 503.
+        PREFECT_SERVER_LOG_RETRYABLE_ERRORS="true",
+    )
     log = home / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=env, cwd=home, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            env=env,
+            cwd=home,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     api = f"http://127.0.0.1:{port}/api"
 
     def healthy():
@@ -100,18 +109,31 @@ def prefect_api(tmp_path_factory):
 
 
 def _serve(api: str, home: Path, env: dict, cwd: Path) -> subprocess.Popen:
-    full = dict(os.environ, **env, PREFECT_API_URL=api, PREFECT_HOME=str(home),
-                PREFECT_RUNNER_POLL_FREQUENCY="2", PYTHONUNBUFFERED="1")
+    full = dict(
+        os.environ,
+        **env,
+        PREFECT_API_URL=api,
+        PREFECT_HOME=str(home),
+        PREFECT_RUNNER_POLL_FREQUENCY="2",
+        PYTHONUNBUFFERED="1",
+    )
     log = cwd / "serve.log"
     out = log.open("ab")
-    return subprocess.Popen([str(BIN / "capcover"), "serve"], env=full, cwd=cwd, stdout=out,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [str(BIN / "capcover"), "serve"],
+        env=full,
+        cwd=cwd,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def _created(resp: requests.Response) -> str:
     """The id of a flow run the API created; otherwise fail with its status and body."""
     assert resp.status_code == 201 and "id" in resp.json(), (
-        f"create_flow_run answered {resp.status_code}: {resp.text[:2000]}")
+        f"create_flow_run answered {resp.status_code}: {resp.text[:2000]}"
+    )
     return resp.json()["id"]
 
 
@@ -146,9 +168,12 @@ def test_serve_schedules_daily_and_runs_a_triggered_flow(prefect_api, fake_cg, e
 
         # The server's scheduler has queued the next daily run at 00:20 UTC.
         def scheduled():
-            body = {"deployments": {"id": {"any_": [dep["id"]]}},
-                    "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}}}
+            body = {
+                "deployments": {"id": {"any_": [dep["id"]]}},
+                "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
+            }
             return API.post(f"{api}/flow_runs/filter", json=body, timeout=5).json()
+
         upcoming = _wait("a scheduled run", scheduled, 60, log)
         first = datetime.fromisoformat(upcoming[0]["expected_start_time"])
         assert (first.hour, first.minute) == (0, 20)
@@ -156,23 +181,37 @@ def test_serve_schedules_daily_and_runs_a_triggered_flow(prefect_api, fake_cg, e
         # `capcover status` reads the next run from the Prefect API.
         status_env = dict(os.environ, **env, PREFECT_API_URL=api)
         # Trigger a run now, through the API, and see its report in the warehouse.
-        run = {"id": _created(API.post(f"{api}/deployments/{dep['id']}/create_flow_run",
-                                        json={}, timeout=5))}
+        run = {
+            "id": _created(
+                API.post(f"{api}/deployments/{dep['id']}/create_flow_run", json={}, timeout=5)
+            )
+        }
         (state,) = _wait("the triggered run", lambda: _terminal(api, [run["id"]]), 180, log)
         assert state["type"] == "COMPLETED", state.get("message")
         with open_warehouse(env["CAPCOVER_DB"], read_only=True) as wh:
-            row = wh.query("SELECT run_id, status, flow_run_id, published_to, step_durations"
-                           " FROM runs")
+            row = wh.query(
+                "SELECT run_id, status, flow_run_id, published_to, step_durations FROM runs"
+            )
             (run_id, status, flow_run_id, published, steps) = row[0]
             reports = wh.scalar("SELECT count(*) FROM report_daily WHERE run_id = ?", [run_id])
         assert reports >= 1
         assert (status, flow_run_id) == ("ok", run["id"])
         assert any((Path(published) / "report_daily").glob("*.parquet"))
-        assert set(json.loads(steps)) >= {"fetch_market", "fetch_quotes", "load_model_report",
-                                          "publish"}
+        assert set(json.loads(steps)) >= {
+            "fetch_market",
+            "fetch_quotes",
+            "load_model_report",
+            "publish",
+        }
 
-        out = subprocess.run([str(BIN / "capcover"), "status"], env=status_env, cwd=tmp_path,
-                             capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [str(BIN / "capcover"), "status"],
+            env=status_env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert out.returncode == 0, out.stderr
         assert f"Prefect API at {api}, deployment {FULL_NAME}" in out.stdout
         assert "T00:20:00" in out.stdout
@@ -186,8 +225,11 @@ def test_serve_schedules_daily_and_runs_a_triggered_flow(prefect_api, fake_cg, e
         for day in range(3):
             when = (past - timedelta(days=day)).isoformat()
             body = {"state": {"type": "SCHEDULED", "state_details": {"scheduled_time": when}}}
-            missed.append(_created(API.post(
-                f"{api}/deployments/{dep['id']}/create_flow_run", json=body, timeout=5)))
+            missed.append(
+                _created(
+                    API.post(f"{api}/deployments/{dep['id']}/create_flow_run", json=body, timeout=5)
+                )
+            )
         proc = _serve(api, home, env, tmp_path)
         states = _wait("the missed runs", lambda: _terminal(api, missed), 180, log)
         kinds = sorted(s["type"] for s in states)
@@ -204,12 +246,24 @@ def test_serve_workpool_route_from_prefect_yaml(prefect_api, fake_cg, env, tmp_p
     `prefect deployment run`, and the report lands in the warehouse."""
     api, home = prefect_api
     fake_cg.serve()
-    full = dict(os.environ, **env, PREFECT_API_URL=api, PREFECT_HOME=str(home),
-                PREFECT_WORKER_QUERY_SECONDS="2", PWD=str(REPO))
+    full = dict(
+        os.environ,
+        **env,
+        PREFECT_API_URL=api,
+        PREFECT_HOME=str(home),
+        PREFECT_WORKER_QUERY_SECONDS="2",
+        PWD=str(REPO),
+    )
 
     def prefect(*args: str) -> str:
-        out = subprocess.run([str(BIN / "prefect"), *args], env=full, cwd=REPO,
-                             capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [str(BIN / "prefect"), *args],
+            env=full,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
         return out.stdout
 
@@ -223,9 +277,14 @@ def test_serve_workpool_route_from_prefect_yaml(prefect_api, fake_cg, env, tmp_p
 
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
-        worker = subprocess.Popen([str(BIN / "prefect"), "worker", "start", "--pool", "capcover"],
-                                  env=full, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
+        worker = subprocess.Popen(
+            [str(BIN / "prefect"), "worker", "start", "--pool", "capcover"],
+            env=full,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         text = prefect("deployment", "run", FULL_NAME)
         run_id = text.split("UUID:")[1].split()[0]
@@ -238,16 +297,23 @@ def test_serve_workpool_route_from_prefect_yaml(prefect_api, fake_cg, env, tmp_p
         _stop(worker)
 
 
-def test_run_with_prefect_api_is_a_flow_run_whose_logs_reach_the_api(prefect_api, fake_cg, env,
-                                                                       tmp_path):
+def test_run_with_prefect_api_is_a_flow_run_whose_logs_reach_the_api(
+    prefect_api, fake_cg, env, tmp_path
+):
     """With PREFECT_API_URL set, `capcover run` is the Prefect flow, and its logs (the flow's
     own line included, on a successful run) are stored by the API."""
     api, home = prefect_api
     fake_cg.serve()
     run_env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     run_env.update(env, PREFECT_API_URL=api, PREFECT_HOME=str(tmp_path / "client-home"))
-    out = subprocess.run([sys.executable, "-m", "capcover", "run"], env=run_env, cwd=REPO,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "capcover", "run"],
+        env=run_env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "in-process run" not in out.stdout
     with open_warehouse(env["CAPCOVER_DB"], read_only=True) as wh:
@@ -256,8 +322,7 @@ def test_run_with_prefect_api_is_a_flow_run_whose_logs_reach_the_api(prefect_api
     body = {"logs": {"flow_run_id": {"any_": [flow_run_id]}}, "sort": "TIMESTAMP_ASC"}
 
     def messages() -> list[str]:
-        return [e["message"] for e in API.post(f"{api}/logs/filter", json=body,
-                                               timeout=5).json()]
+        return [e["message"] for e in API.post(f"{api}/logs/filter", json=body, timeout=5).json()]
 
     def complete() -> list[str] | None:
         found = messages()
@@ -278,11 +343,16 @@ def test_run_with_prefect_api_is_a_flow_run_whose_logs_reach_the_api(prefect_api
     runs = {"flow_runs": {"id": {"any_": [flow_run_id]}}}
     tasks = API.post(f"{api}/task_runs/filter", json=runs, timeout=5).json()
     assert sorted((t["task_key"].rsplit("-", 1)[0], t["state_type"]) for t in tasks) == [
-        ("deliver_after_run", "COMPLETED"), ("fetch_market", "COMPLETED"),
-        ("fetch_quotes", "COMPLETED"), ("store_and_publish", "COMPLETED")]
-    artifacts = API.post(f"{api}/artifacts/filter",
-                         json={"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}},
-                         timeout=5).json()
+        ("deliver_after_run", "COMPLETED"),
+        ("fetch_market", "COMPLETED"),
+        ("fetch_quotes", "COMPLETED"),
+        ("store_and_publish", "COMPLETED"),
+    ]
+    artifacts = API.post(
+        f"{api}/artifacts/filter",
+        json={"artifacts": {"flow_run_id": {"any_": [flow_run_id]}}},
+        timeout=5,
+    ).json()
     assert sorted(a["key"] for a in artifacts) == ["capcover-coverage", "capcover-summary"]
 
 
@@ -292,12 +362,21 @@ def test_run_with_prefect_api_serialises_no_parameters(prefect_api, fake_cg, env
     api, _ = prefect_api
     fake_cg.serve()
     run_env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    run_env.update(env, PREFECT_API_URL=api, PREFECT_HOME=str(tmp_path / "client-home"),
-                   PYTHONPATH=str(REPO))
-    code = ("import sys; from capcover.cli.main import main; code = main(['run']); "
-            "print('SERVER-CODE', sorted(m for m in ('fastapi', 'prefect.server.api', "
-            "'uvicorn') if m in sys.modules)); sys.exit(code)")
-    out = subprocess.run([sys.executable, "-c", code], env=run_env, cwd=tmp_path,
-                         capture_output=True, text=True, timeout=300)
+    run_env.update(
+        env, PREFECT_API_URL=api, PREFECT_HOME=str(tmp_path / "client-home"), PYTHONPATH=str(REPO)
+    )
+    code = (
+        "import sys; from capcover.cli.main import main; code = main(['run']); "
+        "print('SERVER-CODE', sorted(m for m in ('fastapi', 'prefect.server.api', "
+        "'uvicorn') if m in sys.modules)); sys.exit(code)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=run_env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "SERVER-CODE []" in out.stdout

@@ -48,25 +48,34 @@ def test_sku_labels_in_the_table_are_really_in_the_payloads():
         assert label in text, (label, where)
 
 
-@pytest.mark.parametrize(("label", "sku"), [
-    ("NVIDIA GB200 NVL72", "GB200"),   # GB200 before B200
-    ("B200", "B200"),
-    ("NVIDIA H200 NVL", "H200"),       # H200 before H100
-    ("NVIDIA H20", "H20"),             # H20 never matches H200 ...
-    ("H20 96GB", "H20"),
-    ("NVIDIA H200 141GB", "H200"),     # ... and H200 never reads as H20
-    ("GH200 480GB", "GH200"),          # GH200 is not H200
-    ("L40", "L40"),
-    ("L4", "L4"),
-])
+@pytest.mark.parametrize(
+    ("label", "sku"),
+    [
+        ("NVIDIA GB200 NVL72", "GB200"),  # GB200 before B200
+        ("B200", "B200"),
+        ("NVIDIA H200 NVL", "H200"),  # H200 before H100
+        ("NVIDIA H20", "H20"),  # H20 never matches H200 ...
+        ("H20 96GB", "H20"),
+        ("NVIDIA H200 141GB", "H200"),  # ... and H200 never reads as H20
+        ("GH200 480GB", "GH200"),  # GH200 is not H200
+        ("L40", "L40"),
+        ("L4", "L4"),
+    ],
+)
 def test_sku_order_keeps_look_alike_names_apart(label, sku):
     assert normalise(label).sku == sku
 
 
-@pytest.mark.parametrize(("label", "form"), [
-    ("H100 SXM", "SXM"), ("H100 PCIE", "PCIe"), ("H100 NVL", "NVL"), ("H100NVL", "NVL"),
-    ("H100 80GB NVLink", None),  # NVLink is an interconnect, not the NVL card
-])
+@pytest.mark.parametrize(
+    ("label", "form"),
+    [
+        ("H100 SXM", "SXM"),
+        ("H100 PCIE", "PCIe"),
+        ("H100 NVL", "NVL"),
+        ("H100NVL", "NVL"),
+        ("H100 80GB NVLink", None),  # NVLink is an interconnect, not the NVL card
+    ],
+)
 def test_sku_form_factors_stay_apart(label, form):
     assert normalise(label).form_factor == form
 

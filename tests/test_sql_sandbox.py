@@ -41,8 +41,9 @@ def _refused(code: int, err: str, *words: str) -> None:
 
 
 @pytest.mark.parametrize("target", ["outside", "publish"])
-def test_sql_sandbox_copy_to_a_file_is_refused_and_writes_nothing(db, settings, tmp_path, capsys,
-                                                                  target):
+def test_sql_sandbox_copy_to_a_file_is_refused_and_writes_nothing(
+    db, settings, tmp_path, capsys, target
+):
     folder = tmp_path / "elsewhere" if target == "outside" else settings.publish_path()
     folder.mkdir(parents=True, exist_ok=True)
     out_file = folder / "x.csv"
@@ -53,13 +54,16 @@ def test_sql_sandbox_copy_to_a_file_is_refused_and_writes_nothing(db, settings, 
     assert not out_file.exists()
 
 
-@pytest.mark.parametrize("query", [
-    "SELECT * FROM read_csv('/etc/passwd')",
-    "SELECT * FROM read_text('{tmp}/secret.txt')",
-    "SELECT * FROM '{tmp}/secret.csv'",
-    "SELECT * FROM read_blob('{tmp}/secret.txt')",
-    "SELECT * FROM glob('{tmp}/*')",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "SELECT * FROM read_text('{tmp}/secret.txt')",
+        "SELECT * FROM '{tmp}/secret.csv'",
+        "SELECT * FROM read_blob('{tmp}/secret.txt')",
+        "SELECT * FROM glob('{tmp}/*')",
+    ],
+)
 def test_sql_sandbox_reading_files_outside_is_refused(db, tmp_path, capsys, query):
     (tmp_path / "secret.txt").write_text("s3cret\n")
     (tmp_path / "secret.csv").write_text("a\ns3cret\n")
@@ -84,19 +88,22 @@ def test_sql_sandbox_reads_the_published_snapshot_folder(db, settings, capsys):
     assert out.splitlines() == ["ratio", "30.84"]
 
 
-@pytest.mark.parametrize("query, kind", [
-    ("ATTACH '{tmp}/other.duckdb' AS other", "ATTACH"),
-    ("INSTALL httpfs", "INSTALL"),
-    ("LOAD httpfs", "LOAD"),
-    ("SET enable_external_access = true", "SET"),
-    ("RESET enable_external_access", "RESET"),
-    ("PRAGMA enable_profiling", "PRAGMA"),
-    ("CALL pragma_version()", "CALL"),
-    ("EXPORT DATABASE '{tmp}/dump'", "EXPORT"),
-    ("DELETE FROM quarantine", "DELETE"),
-    ("CREATE TABLE t AS SELECT 1", "CREATE"),
-    ("CHECKPOINT", "CHECKPOINT"),
-])
+@pytest.mark.parametrize(
+    "query, kind",
+    [
+        ("ATTACH '{tmp}/other.duckdb' AS other", "ATTACH"),
+        ("INSTALL httpfs", "INSTALL"),
+        ("LOAD httpfs", "LOAD"),
+        ("SET enable_external_access = true", "SET"),
+        ("RESET enable_external_access", "RESET"),
+        ("PRAGMA enable_profiling", "PRAGMA"),
+        ("CALL pragma_version()", "CALL"),
+        ("EXPORT DATABASE '{tmp}/dump'", "EXPORT"),
+        ("DELETE FROM quarantine", "DELETE"),
+        ("CREATE TABLE t AS SELECT 1", "CREATE"),
+        ("CHECKPOINT", "CHECKPOINT"),
+    ],
+)
 def test_sql_sandbox_statements_other_than_select_are_refused(db, tmp_path, capsys, query, kind):
     before = db.read_bytes()
 
@@ -148,8 +155,10 @@ def test_sql_sandbox_explain_runs(db, capsys):
     assert code == 0 and "quarantine" in out.lower()
 
 
-EXACT = ("SELECT 30.84::DOUBLE AS ratio, 2024 AS year, 1234567.5::DOUBLE AS big,"
-         " 12345678901234567890.12::DECIMAL(38,2) AS dec, 0.1 + 0.2 AS sum, '[b]x' AS s")
+EXACT = (
+    "SELECT 30.84::DOUBLE AS ratio, 2024 AS year, 1234567.5::DOUBLE AS big,"
+    " 12345678901234567890.12::DECIMAL(38,2) AS dec, 0.1 + 0.2 AS sum, '[b]x' AS s"
+)
 
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "json", "markdown"])
@@ -159,8 +168,16 @@ def test_sql_sandbox_values_are_printed_exactly_in_every_format(db, capsys, fmt)
     assert (code, err) == (0, "")
     if fmt == "json":
         text = out
-        assert json.loads(out) == [{"ratio": 30.84, "year": 2024, "big": 1234567.5,
-                                    "dec": 12345678901234567890.12, "sum": 0.3, "s": "[b]x"}]
+        assert json.loads(out) == [
+            {
+                "ratio": 30.84,
+                "year": 2024,
+                "big": 1234567.5,
+                "dec": 12345678901234567890.12,
+                "sum": 0.3,
+                "s": "[b]x",
+            }
+        ]
         assert '"dec": 12345678901234567890.12' in text
     else:
         for exact in ("30.84", "2024", "1234567.5", "12345678901234567890.12", "0.3", "[b]x"):
@@ -182,15 +199,23 @@ def test_sql_sandbox_run_user_sql_raises_the_warehouse_error(db, settings):
 
 
 def _cli(args: list[str], env: dict, stdin=None, stdout=subprocess.PIPE):
-    return subprocess.Popen([sys.executable, "-m", "capcover", *args], cwd=ROOT, env=env,
-                            stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "capcover", *args],
+        cwd=ROOT,
+        env=env,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_sql_sandbox_output_piped_into_head_ends_cleanly(db, env):
     environ = {**os.environ, **env}
     sql = _cli(["sql", "SELECT range AS n FROM range(200000)", "--format", "csv"], environ)
-    head = subprocess.run(["head", "-2"], stdin=sql.stdout, capture_output=True, text=True,
-                          timeout=120, check=True)
+    head = subprocess.run(
+        ["head", "-2"], stdin=sql.stdout, capture_output=True, text=True, timeout=120, check=True
+    )
     sql.stdout.close()
     err = sql.stderr.read()
     sql.wait(timeout=120)
@@ -201,8 +226,14 @@ def test_sql_sandbox_output_piped_into_head_ends_cleanly(db, env):
 
 
 def test_sql_sandbox_empty_query_in_a_new_process_is_one_line(db, env):
-    proc = subprocess.run([sys.executable, "-m", "capcover", "sql", ""], cwd=ROOT,
-                          env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "capcover", "sql", ""],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
     assert proc.returncode == 1 and proc.stdout == ""
     assert proc.stderr.startswith("capcover: error: empty query") and proc.stderr.count("\n") == 1

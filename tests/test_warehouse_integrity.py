@@ -87,41 +87,56 @@ def _truncate(src: Path, dst: Path, size: int) -> None:
 @pytest.mark.parametrize("fraction", [0.0, 0.01, 0.1, 0.5, 0.999])
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a[:2]))
 def test_warehouse_integrity_truncated_file_is_one_line_on_every_command(
-        pristine, settings, tmp_path, capsys, args, fraction):
+    pristine, settings, tmp_path, capsys, args, fraction
+):
     size = int(pristine.stat().st_size * fraction)
     _truncate(pristine, settings.db, size)
     before = _digest(settings.db)
 
     code, out, err = _run(args, tmp_path, capsys)
 
-    _assert_one_line_refusal(code, out, err, settings.db, "damaged or not a DuckDB warehouse",
-                             "CAPCOVER_DB", "capcover backfill")
+    _assert_one_line_refusal(
+        code,
+        out,
+        err,
+        settings.db,
+        "damaged or not a DuckDB warehouse",
+        "CAPCOVER_DB",
+        "capcover backfill",
+    )
     assert _digest(settings.db) == before  # nothing wrote to it, not even a migration
 
 
-@hsettings(max_examples=25, deadline=None,
-           suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_warehouse_integrity_truncation_at_any_offset_never_gives_rows(
-        pristine, settings, tmp_path, capsys, data):
+    pristine, settings, tmp_path, capsys, data
+):
     size = data.draw(st.integers(0, pristine.stat().st_size - 1), label="offset")
     _truncate(pristine, settings.db, size)
 
-    code, out, err = _run(["sql", "SELECT * FROM report_daily", "--format", "csv"], tmp_path,
-                          capsys)
+    code, out, err = _run(
+        ["sql", "SELECT * FROM report_daily", "--format", "csv"], tmp_path, capsys
+    )
 
     _assert_one_line_refusal(code, out, err, settings.db, "damaged")
 
 
-@pytest.mark.parametrize("content", [
-    pytest.param(lambda: os.urandom(300_000), id="random-bytes"),
-    pytest.param(lambda: b"report_date,scenario\n2024-04-03,x\n", id="a-csv-file"),
-    pytest.param(lambda: b"", id="empty-file"),
-    pytest.param(lambda: b"SQLite format 3\x00" + bytes(4080), id="sqlite-header"),
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(lambda: os.urandom(300_000), id="random-bytes"),
+        pytest.param(lambda: b"report_date,scenario\n2024-04-03,x\n", id="a-csv-file"),
+        pytest.param(lambda: b"", id="empty-file"),
+        pytest.param(lambda: b"SQLite format 3\x00" + bytes(4080), id="sqlite-header"),
+    ],
+)
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a[:2]))
 def test_warehouse_integrity_non_duckdb_file_is_one_line_on_every_command(
-        settings, tmp_path, capsys, args, content):
+    settings, tmp_path, capsys, args, content
+):
     settings.db.write_bytes(content())
     before = _digest(settings.db)
 
@@ -149,7 +164,8 @@ def _wal_that_does_not_replay(pristine: Path, db: Path) -> None:
 
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a[:2]))
 def test_warehouse_integrity_wal_that_does_not_replay_is_one_line_on_every_command(
-        pristine, settings, tmp_path, capsys, args):
+    pristine, settings, tmp_path, capsys, args
+):
     _wal_that_does_not_replay(pristine, settings.db)
 
     code, out, err = _run(args, tmp_path, capsys)
@@ -157,8 +173,9 @@ def test_warehouse_integrity_wal_that_does_not_replay_is_one_line_on_every_comma
     _assert_one_line_refusal(code, out, err, settings.db, "damaged", "WAL")
 
 
-def test_warehouse_integrity_garbage_inside_a_data_block_fails_when_read(pristine, settings,
-                                                                         tmp_path, capsys):
+def test_warehouse_integrity_garbage_inside_a_data_block_fails_when_read(
+    pristine, settings, tmp_path, capsys
+):
     shutil.copy(pristine, settings.db)
     with open(settings.db, "r+b") as f:  # every data block after the three headers
         size = settings.db.stat().st_size
@@ -180,31 +197,36 @@ def test_warehouse_integrity_open_raises_the_damaged_type(pristine, tmp_path):
 
 # -- a warehouse from a newer capcover -------------------------------------------------------
 
+
 @pytest.fixture
 def from_the_future(pristine, settings) -> int:
     shutil.copy(pristine, settings.db)
     newer = latest_version() + 1
     con = duckdb.connect(str(settings.db))
-    con.execute("INSERT INTO schema_migrations (version, name, sha256) VALUES (?, 'later', 'x')",
-                [newer])
+    con.execute(
+        "INSERT INTO schema_migrations (version, name, sha256) VALUES (?, 'later', 'x')", [newer]
+    )
     con.close()
     return newer
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a[:2]))
 def test_warehouse_integrity_newer_schema_is_refused_on_every_command(
-        from_the_future, settings, tmp_path, capsys, args):
+    from_the_future, settings, tmp_path, capsys, args
+):
     before = _digest(settings.db)
 
     code, out, err = _run(args, tmp_path, capsys)
 
-    _assert_one_line_refusal(code, out, err, settings.db, f"schema version {from_the_future}",
-                             "upgrade capcover")
+    _assert_one_line_refusal(
+        code, out, err, settings.db, f"schema version {from_the_future}", "upgrade capcover"
+    )
     assert _digest(settings.db) == before
 
 
-def test_warehouse_integrity_newer_schema_is_refused_for_reading_and_writing(from_the_future,
-                                                                             settings):
+def test_warehouse_integrity_newer_schema_is_refused_for_reading_and_writing(
+    from_the_future, settings
+):
     for read_only in (True, False):
         with pytest.raises(WarehouseError, match="newer than this capcover knows"):
             open_warehouse(settings.db, read_only=read_only)

@@ -7,6 +7,7 @@ alert and channel). Channel ids never contain a URL (see notify/redact.py).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 
@@ -41,7 +42,7 @@ def previous_reports(wh: Warehouse, day: date, scenarios: list[str]) -> dict[str
 
 
 def feed_failures(
-    wh: Warehouse, day: date, failed_today: dict[str, str | None]
+    wh: Warehouse, day: date, failed_today: Mapping[str, str | None]
 ) -> tuple[FeedFailure, ...]:
     """Quote feeds failing today, with how many consecutive run days (today included) they
     have failed, from `runs.sources_failed` of the latest successful run of each earlier day."""
@@ -83,7 +84,9 @@ def store_alerts(
     for a in alerts:
         existing = wh.query(
             "SELECT delivery_state FROM alerts WHERE report_date = ? AND scenario = ? "
-            "AND rule = ? AND level = ?", list(a.key))
+            "AND rule = ? AND level = ?",
+            list(a.key),
+        )
         inputs = json.dumps(dict(a.inputs))
         if existing:
             state = existing[0][0]
@@ -91,8 +94,15 @@ def store_alerts(
                 wh.query(
                     "UPDATE alerts SET previous_date = ?, previous_ratio = ?, current_ratio = ?,"
                     " message = ?, inputs = ? WHERE alert_id = ?",
-                    [a.previous_date, a.previous_ratio, a.current_ratio, a.message, inputs,
-                     a.alert_id])
+                    [
+                        a.previous_date,
+                        a.previous_ratio,
+                        a.current_ratio,
+                        a.message,
+                        inputs,
+                        a.alert_id,
+                    ],
+                )
             out.append(StoredAlert(a, False, state))
             continue
         state = "pending" if channel_ids else "no_channel"
@@ -100,10 +110,24 @@ def store_alerts(
             "INSERT INTO alerts (report_date, scenario, rule, level, alert_id, previous_date,"
             " previous_ratio, current_ratio, message, inputs, delivery_state, channels,"
             " created_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [*a.key, a.alert_id, a.previous_date, a.previous_ratio, a.current_ratio, a.message,
-             inputs, state, len(channel_ids), now, run_id])
-        wh.append("alert_deliveries", [
-            (a.alert_id, ch, "pending", 0, None, None, None, None) for ch in channel_ids])
+            [
+                *a.key,
+                a.alert_id,
+                a.previous_date,
+                a.previous_ratio,
+                a.current_ratio,
+                a.message,
+                inputs,
+                state,
+                len(channel_ids),
+                now,
+                run_id,
+            ],
+        )
+        wh.append(
+            "alert_deliveries",
+            [(a.alert_id, ch, "pending", 0, None, None, None, None) for ch in channel_ids],
+        )
         out.append(StoredAlert(a, True, state))
     return out
 
@@ -114,12 +138,16 @@ def withdraw_unfired(wh: Warehouse, day: date, fired: list[Alert]) -> int:
     keys = [a.alert_id for a in fired]
     rows = wh.query(
         "SELECT alert_id FROM alerts WHERE report_date = ? AND delivery_state IN "
-        "('pending', 'failed') AND NOT list_contains(?::VARCHAR[], alert_id)", [day, keys])
+        "('pending', 'failed') AND NOT list_contains(?::VARCHAR[], alert_id)",
+        [day, keys],
+    )
     for (alert_id,) in rows:
-        wh.query("UPDATE alert_deliveries SET state = 'withdrawn' WHERE alert_id = ?"
-                 " AND state <> 'delivered'", [alert_id])
-        wh.query("UPDATE alerts SET delivery_state = 'withdrawn' WHERE alert_id = ?",
-                 [alert_id])
+        wh.query(
+            "UPDATE alert_deliveries SET state = 'withdrawn' WHERE alert_id = ?"
+            " AND state <> 'delivered'",
+            [alert_id],
+        )
+        wh.query("UPDATE alerts SET delivery_state = 'withdrawn' WHERE alert_id = ?", [alert_id])
     return len(rows)
 
 
@@ -146,18 +174,21 @@ def claim_pending(wh: Warehouse, channel_ids: list[str], run_id: str) -> list[Pe
         "WHERE list_contains(?, d.channel_id) AND (d.state IN ('pending', 'failed') "
         "   OR (d.state = 'sending' AND d.last_attempt_at < ?)) "
         "ORDER BY a.report_date, a.scenario, a.rule, a.level, d.channel_id",
-        [channel_ids, now - STALE_CLAIM])
+        [channel_ids, now - STALE_CLAIM],
+    )
     out = []
     for alert_id, channel_id, attempts, day, scenario, rule, level, message, inputs in rows:
         wh.query(
             "UPDATE alert_deliveries SET state = 'sending', attempts = ?, last_attempt_at = ?,"
             " claimed_by = ? WHERE alert_id = ? AND channel_id = ?",
-            [attempts, now, run_id, alert_id, channel_id])
+            [attempts, now, run_id, alert_id, channel_id],
+        )
         details = json.loads(inputs or "{}")
         body = "\n".join([message, ""] + [f"{k}: {v}" for k, v in details.items()]).rstrip()
         title = f"capcover {rule.replace('_', ' ')}: {scenario}"
-        out.append(PendingDelivery(alert_id, channel_id, attempts, day, scenario, rule, level,
-                                   title, body))
+        out.append(
+            PendingDelivery(alert_id, channel_id, attempts, day, scenario, rule, level, title, body)
+        )
     return out
 
 
@@ -172,12 +203,14 @@ def record_outcomes(
             wh.query(
                 "UPDATE alert_deliveries SET state = 'delivered', delivered_at = ?,"
                 " last_error = NULL WHERE alert_id = ? AND channel_id = ? AND claimed_by = ?",
-                [now, d.alert_id, d.channel_id, run_id])
+                [now, d.alert_id, d.channel_id, run_id],
+            )
         else:
             wh.query(
                 "UPDATE alert_deliveries SET state = 'failed', last_error = ? "
                 "WHERE alert_id = ? AND channel_id = ? AND claimed_by = ?",
-                [error, d.alert_id, d.channel_id, run_id])
+                [error, d.alert_id, d.channel_id, run_id],
+            )
     refresh_states(wh, sorted({d.alert_id for d, _ in outcomes}))
 
 
@@ -187,7 +220,9 @@ def refresh_states(wh: Warehouse, alert_ids: list[str]) -> None:
         n, delivered, failed, last = wh.query(
             "SELECT count(*), count(*) FILTER (state = 'delivered'),"
             " count(*) FILTER (state = 'failed'), max(delivered_at) "
-            "FROM alert_deliveries WHERE alert_id = ?", [alert_id])[0]
+            "FROM alert_deliveries WHERE alert_id = ?",
+            [alert_id],
+        )[0]
         if n == 0:
             state = "no_channel"
         elif delivered == n:
@@ -198,14 +233,18 @@ def refresh_states(wh: Warehouse, alert_ids: list[str]) -> None:
             state = "failed"
         else:
             state = "pending"
-        wh.query("UPDATE alerts SET delivery_state = ?, delivered_at = ? WHERE alert_id = ?",
-                 [state, last if state == "delivered" else None, alert_id])
+        wh.query(
+            "UPDATE alerts SET delivery_state = ?, delivered_at = ? WHERE alert_id = ?",
+            [state, last if state == "delivered" else None, alert_id],
+        )
 
 
 def set_alerts_sent(wh: Warehouse, run_id: str, sent: int) -> None:
     """Fill `runs.alerts_sent` when the column exists (added by migration 006)."""
-    has = wh.scalar("SELECT count(*) FROM duckdb_columns() WHERE table_name = 'runs' "
-                    "AND column_name = 'alerts_sent'")
+    has = wh.scalar(
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'runs' "
+        "AND column_name = 'alerts_sent'"
+    )
     if has:
         wh.query("UPDATE runs SET alerts_sent = ? WHERE run_id = ?", [sent, run_id])
 
@@ -217,7 +256,7 @@ def fire_alerts(
     *,
     day: date,
     run_id: str,
-    failed_feeds: dict[str, str | None],
+    failed_feeds: Mapping[str, str | None],
     channel_ids: list[str],
 ) -> list[StoredAlert]:
     """Fire the rules on `day`'s fresh report rows and store the alerts, inside the run's

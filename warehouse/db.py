@@ -29,9 +29,11 @@ class WarehouseDamaged(WarehouseError):
 # DuckDB: 'Conflicting lock is held in /usr/bin/python3.11 (PID 8624)'.
 _HOLDER = re.compile(r"held in (?P<program>.+?) \(PID (?P<pid>\d+)\)|PID (?P<bare>\d+)")
 # DuckDB's texts for a file it cannot read back (checked against DuckDB 2.0.1's messages).
-_DAMAGE = re.compile(r"not a valid DuckDB database|Could not read enough bytes|[Cc]orrupt|"
-                     r"checksum|replaying WAL|Failed to load metadata|Serialization Error|"
-                     r"INTERNAL Error|FATAL Error|database has been invalidated")
+_DAMAGE = re.compile(
+    r"not a valid DuckDB database|Could not read enough bytes|[Cc]orrupt|"
+    r"checksum|replaying WAL|Failed to load metadata|Serialization Error|"
+    r"INTERNAL Error|FATAL Error|database has been invalidated"
+)
 # DuckDB on a SQLite (or other) file: 'Extension ".../sqlite_scanner.duckdb_extension" not found'.
 _FOREIGN = re.compile(r'Extension "[^"]*?/?(\w+?)(?:_scanner)?\.duckdb_extension" not found')
 # The three 4 KiB headers at the start of every DuckDB file, before the first block.
@@ -51,8 +53,10 @@ def last_opened() -> Path | None:
 
 def damaged_message(path: str | Path, detail: str) -> str:
     """One line for a damaged warehouse file: what, where, what to do."""
-    return (f"warehouse {path} is damaged or not a DuckDB warehouse ({detail[:160]}) — restore "
-            f"it from a backup, or point CAPCOVER_DB at a new file and run `capcover backfill`")
+    return (
+        f"warehouse {path} is damaged or not a DuckDB warehouse ({detail[:160]}) — restore "
+        f"it from a backup, or point CAPCOVER_DB at a new file and run `capcover backfill`"
+    )
 
 
 def is_damage(exc: BaseException) -> bool:
@@ -87,7 +91,8 @@ class Warehouse:
         if not self.has(migration):
             raise WarehouseError(
                 f"warehouse {self.path} predates migration {migration:03d} ({feature}) — run "
-                f"`capcover run` once to migrate it")
+                f"`capcover run` once to migrate it"
+            )
 
     def _run(self, sql: str, params: Sequence[Any] | dict | None) -> duckdb.DuckDBPyConnection:
         try:
@@ -95,14 +100,18 @@ class Warehouse:
         except duckdb.Error as exc:
             if is_damage(exc):
                 raise WarehouseDamaged(damaged_message(self.path, _first(exc))) from None
-            if isinstance(exc, duckdb.BinderException | duckdb.CatalogException) \
-                    and self.applied and self.schema_version < _latest_version():
+            if (
+                isinstance(exc, duckdb.BinderException | duckdb.CatalogException)
+                and self.applied
+                and self.schema_version < _latest_version()
+            ):
                 # A column, view or macro a later migration adds, read from a file this
                 # capcover has not migrated yet (a reader never migrates).
                 raise WarehouseError(
                     f"warehouse {self.path} is at schema version {self.schema_version}, older "
                     f"than this capcover's {_latest_version()} ({_first(exc)[:120]}) — run "
-                    f"`capcover run` once to migrate it") from None
+                    f"`capcover run` once to migrate it"
+                ) from None
             raise
 
     def query(self, sql: str, params: Sequence[Any] | dict | None = None) -> list[tuple]:
@@ -156,7 +165,7 @@ def _first(exc: BaseException) -> str:
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     # Never download or load extensions behind the user's back: capcover must not reach the
     # internet on its own.
-    config: dict[str, object] = {
+    config: dict[str, str | bool | int | float | list[str]] = {
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
     }
@@ -178,17 +187,26 @@ def _holder(text: str) -> str:
 def _lock_hint(text: str, read_only: bool) -> str:
     """What to do, fitted to who holds the lock and how we asked for it."""
     if read_only:  # readers never block readers: the holder is writing
-        return ("it is being written (a `capcover run`, `backfill` or a read-write session); "
-                "retry when it finishes, or raise CAPCOVER_LOCK_BUDGET_S")
+        return (
+            "it is being written (a `capcover run`, `backfill` or a read-write session); "
+            "retry when it finishes, or raise CAPCOVER_LOCK_BUDGET_S"
+        )
     if "read-only mode" in text:  # DuckDB: "you would be able to open this database in read-only"
-        return ("a read-only session keeps writers out too: close it (long-lived readers can use "
-                "the published Parquet snapshot) or retry when it finishes")
+        return (
+            "a read-only session keeps writers out too: close it (long-lived readers can use "
+            "the published Parquet snapshot) or retry when it finishes"
+        )
     return "another writer has it open: retry when it finishes, or raise CAPCOVER_LOCK_BUDGET_S"
 
 
-def _connect_within(path: Path, read_only: bool, budget_s: float, *,
-                    clock: Callable[[], float] = time.monotonic,
-                    sleep: Callable[[float], object] = time.sleep) -> duckdb.DuckDBPyConnection:
+def _connect_within(
+    path: Path,
+    read_only: bool,
+    budget_s: float,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], object] = time.sleep,
+) -> duckdb.DuckDBPyConnection:
     """Connect, retrying with backoff while the lock is held; never sleeps past the budget
     (seconds). Each attempt itself returns at once (DuckDB does not wait for a lock)."""
     deadline = clock() + budget_s
@@ -200,8 +218,9 @@ def _connect_within(path: Path, read_only: bool, budget_s: float, *,
             text = str(exc)
             foreign = _FOREIGN.search(text)
             if foreign:  # DuckDB recognised another format and wants its extension
-                raise WarehouseDamaged(damaged_message(
-                    path, f"the file looks like a {foreign.group(1)} database")) from None
+                raise WarehouseDamaged(
+                    damaged_message(path, f"the file looks like a {foreign.group(1)} database")
+                ) from None
             if "lock" not in text.lower():
                 if is_damage(exc):
                     raise WarehouseDamaged(damaged_message(path, _first(exc))) from None
@@ -210,7 +229,8 @@ def _connect_within(path: Path, read_only: bool, budget_s: float, *,
             if left <= 0:
                 raise WarehouseLocked(
                     f"warehouse {path} is locked by {_holder(text)} (waited {budget_s:g} s,"
-                    f" CAPCOVER_LOCK_BUDGET_S) — {_lock_hint(text, read_only)}") from None
+                    f" CAPCOVER_LOCK_BUDGET_S) — {_lock_hint(text, read_only)}"
+                ) from None
             # The last sleep is cut to what is left, so the wait ends at the budget.
             sleep(min(delay, left))
             delay = min(delay * 2, 1.0)
@@ -222,14 +242,18 @@ def _check_intact(wh: Warehouse) -> None:
     """A file too short to hold the blocks in use was truncated: DuckDB would open it and fail
     (or return partial rows) only when a query reaches the missing blocks. Used, not total,
     blocks: DuckDB may cut free blocks off the end of the file and still count them."""
-    (block_size, used_blocks), = wh.query(
+    ((block_size, used_blocks),) = wh.query(
         "SELECT block_size, used_blocks FROM pragma_database_size() "
-        "WHERE database_name = current_database()")
+        "WHERE database_name = current_database()"
+    )
     expected = _HEADER_BYTES + block_size * used_blocks
     size = os.path.getsize(wh.path)
     if size < expected:
-        raise WarehouseDamaged(damaged_message(
-            wh.path, f"the file is {size:,} bytes; the blocks in use need {expected:,}"))
+        raise WarehouseDamaged(
+            damaged_message(
+                wh.path, f"the file is {size:,} bytes; the blocks in use need {expected:,}"
+            )
+        )
 
 
 def _latest_version() -> int:
@@ -240,15 +264,18 @@ def _latest_version() -> int:
 
 def _read_schema(wh: Warehouse) -> None:
     """Read the applied migrations once; refuse a file from a newer capcover."""
-    if wh.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
-                 " AND schema_name = 'main'"):
+    if wh.scalar(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
+        " AND schema_name = 'main'"
+    ):
         wh.applied = frozenset(v for (v,) in wh.query("SELECT version FROM schema_migrations"))
     known = _latest_version()
     if wh.schema_version > known:
         raise WarehouseError(
             f"warehouse {wh.path} has schema version {wh.schema_version}, newer than this "
             f"capcover knows ({known}) — upgrade capcover (pip install -U capcover) to read or "
-            f"write it")
+            f"write it"
+        )
 
 
 def open_warehouse(
@@ -321,13 +348,16 @@ def run_user_sql(wh: Warehouse, query: str) -> tuple[list[str], list[tuple]]:
     if not statements:
         raise WarehouseError('empty query — pass one SELECT, e.g. capcover sql "SELECT 1"')
     if len(statements) > 1:
-        raise WarehouseError(f"capcover sql runs one statement; got {len(statements)} — run "
-                             f"them one at a time")
+        raise WarehouseError(
+            f"capcover sql runs one statement; got {len(statements)} — run them one at a time"
+        )
     if statements[0].type.name not in SQL_ALLOWED:
         # Named by its own first word: DuckDB files INSTALL under LOAD, RESET under SET.
         word = (statements[0].query.split() or ["?"])[0].upper()
-        raise WarehouseError(f"capcover sql is read-only and runs only SELECT or EXPLAIN; the "
-                             f"{word} statement was refused and nothing changed")
+        raise WarehouseError(
+            f"capcover sql is read-only and runs only SELECT or EXPLAIN; the "
+            f"{word} statement was refused and nothing changed"
+        )
     try:
         return wh.query_table(statements[0].query)
     except WarehouseDamaged:
@@ -335,12 +365,16 @@ def run_user_sql(wh: Warehouse, query: str) -> tuple[list[str], list[tuple]]:
     except duckdb.Error as exc:
         first = _first(exc)
         if isinstance(exc, duckdb.PermissionException):
-            raise WarehouseError(f"capcover sql reads only the warehouse and the published "
-                                 f"snapshot folder, with no network or extensions; refused: "
-                                 f"{first}") from None
+            raise WarehouseError(
+                f"capcover sql reads only the warehouse and the published "
+                f"snapshot folder, with no network or extensions; refused: "
+                f"{first}"
+            ) from None
         if "read-only" in first:
-            raise WarehouseError(f"capcover sql is read-only; the statement was refused and "
-                                 f"nothing changed ({first})") from None
+            raise WarehouseError(
+                f"capcover sql is read-only; the statement was refused and "
+                f"nothing changed ({first})"
+            ) from None
         raise WarehouseError(f"query failed: {first}") from None
 
 

@@ -24,22 +24,36 @@ def latest_day(wh: Warehouse) -> date | None:
     return wh.scalar("SELECT max(report_date) FROM report_daily")
 
 
-MOVE_COLUMNS = ("report_date", "scenario", "previous_report_date", "coverage_ratio",
-                "previous_ratio", "log_change", "cap_effect", "price_effect", "count_effect")
+MOVE_COLUMNS = (
+    "report_date",
+    "scenario",
+    "previous_report_date",
+    "coverage_ratio",
+    "previous_ratio",
+    "log_change",
+    "cap_effect",
+    "price_effect",
+    "count_effect",
+)
 
 
 def ratio_moves(wh: Warehouse, day: date, scenario: str | None = None) -> list[dict]:
     """v_ratio_moves rows of `day` (one scenario or all), with the report's SKU and price
     basis; empty on a scenario's first report."""
-    return _dicts(wh, """
+    return _dicts(
+        wh,
+        """
         SELECT m.*, r.gpu_sku, r.price_basis
         FROM v_ratio_moves m JOIN report_daily r USING (report_date, scenario)
         WHERE m.report_date = ? AND (?::VARCHAR IS NULL OR m.scenario = ?)
-        ORDER BY m.scenario""", [day, scenario, scenario])
+        ORDER BY m.scenario""",
+        [day, scenario, scenario],
+    )
 
 
-def coin_moves(wh: Warehouse, day: date, scenario: str | None = None, *,
-               top: int | None = 5) -> list[dict]:
+def coin_moves(
+    wh: Warehouse, day: date, scenario: str | None = None, *, top: int | None = 5
+) -> list[dict]:
     """Each constituent's contribution (USD) to the constituents' change between `day` and
     the previous report (of `scenario`, or of every scenario: scenarios that share a previous
     report date share their coins, listed once): the `top` largest up and the `top` largest
@@ -47,19 +61,26 @@ def coin_moves(wh: Warehouse, day: date, scenario: str | None = None, *,
     return _within_top(_ranked_coin_moves(wh, day, scenario, top), top)
 
 
-def _ranked_coin_moves(wh: Warehouse, day: date, scenario: str | None, top: int | None,
-                       moves: list[dict] | None = None) -> list[dict]:
+def _ranked_coin_moves(
+    wh: Warehouse, day: date, scenario: str | None, top: int | None, moves: list[dict] | None = None
+) -> list[dict]:
     """coin_moves' rows for `top` with each coin's `place` (1 = the largest move its way), so
     a smaller top can be cut from them without a second read (`_within_top`). `moves`, when
     given, are ratio_moves(wh, day, scenario): their previous dates need no read of their own."""
     if moves is None:
-        previous = [r[0] for r in wh.query(
-            "SELECT DISTINCT previous_report_date FROM v_ratio_moves"
-            " WHERE report_date = ? AND (?::VARCHAR IS NULL OR scenario = ?)",
-            [day, scenario, scenario])]
+        previous = [
+            r[0]
+            for r in wh.query(
+                "SELECT DISTINCT previous_report_date FROM v_ratio_moves"
+                " WHERE report_date = ? AND (?::VARCHAR IS NULL OR scenario = ?)",
+                [day, scenario, scenario],
+            )
+        ]
     else:
         previous = sorted({m["previous_report_date"] for m in moves})
-    return _dicts(wh, """
+    return _dicts(
+        wh,
+        """
         WITH ranked AS (
             SELECT *,
                    row_number() OVER (PARTITION BY previous_report_date, contribution_usd > 0
@@ -74,12 +95,14 @@ def _ranked_coin_moves(wh: Warehouse, day: date, scenario: str | None, top: int 
         WHERE ?::INTEGER IS NULL OR membership <> 'stayed'
            OR (contribution_usd <> 0 AND place <= ?)
         ORDER BY previous_report_date, contribution_usd DESC, coin_id""",
-                  [day, previous, top, top])
+        [day, previous, top, top],
+    )
 
 
 def _within_top(ranked: list[dict], top: int | None) -> list[dict]:
     """The rows of `ranked` (read for a top >= `top`, or None) that coin_moves(top=top) keeps,
     in their order, without `place`: the SQL filter above, NULLs as SQL treats them."""
+
     def kept(r: dict) -> bool:
         churned = r["membership"] is not None and r["membership"] != "stayed"
         moved = r["contribution_usd"] is not None and r["contribution_usd"] != 0
@@ -91,7 +114,9 @@ def _within_top(ranked: list[dict], top: int | None) -> list[dict]:
 def category_gap(wh: Warehouse, day: date, scenario: str | None = None) -> list[dict]:
     """CoinGecko's category cap against its coins' sum (USD), now and at the previous report,
     once per previous report date."""
-    return _dicts(wh, """
+    return _dicts(
+        wh,
+        """
         SELECT DISTINCT ON (previous_report_date)
                report_date, previous_report_date, basis, previous_basis,
                sector_market_cap_usd, constituents_market_cap_usd, gap_usd,
@@ -99,7 +124,9 @@ def category_gap(wh: Warehouse, day: date, scenario: str | None = None) -> list[
                previous_gap_usd, gap_change_usd
         FROM v_category_gap
         WHERE report_date = ? AND (?::VARCHAR IS NULL OR scenario = ?)
-        ORDER BY previous_report_date, scenario""", [day, scenario, scenario])
+        ORDER BY previous_report_date, scenario""",
+        [day, scenario, scenario],
+    )
 
 
 def price_set(wh: Warehouse, day: date, scenario: str) -> list[dict]:
@@ -108,29 +135,45 @@ def price_set(wh: Warehouse, day: date, scenario: str) -> list[dict]:
     return price_sets(wh, [(day, scenario)])[(day, scenario)]
 
 
-def price_sets(wh: Warehouse,
-               reports: list[tuple[date, str]]) -> dict[tuple[date, str], list[dict]]:
+def price_sets(
+    wh: Warehouse, reports: list[tuple[date, str]]
+) -> dict[tuple[date, str], list[dict]]:
     """price_set of each (report date, scenario) in `reports`, in one read. THE one read of a
     report's price set: repoint it here when the price method changes."""
     sets: dict[tuple[date, str], list[dict]] = {key: [] for key in reports}
     if not reports:
         return sets
     days, scenarios = zip(*reports, strict=True)
-    for q in _dicts(wh, """
+    for q in _dicts(
+        wh,
+        """
         SELECT report_date, scenario, sku, kind, source, quote_id, observed_date, price_usd
         FROM v_report_quotes
         WHERE (report_date, scenario) IN (
             SELECT (unnest(?::DATE[]), unnest(?::VARCHAR[])))
         ORDER BY report_date, scenario, source, observed_date, price_usd, quote_id""",
-                    [list(days), list(scenarios)]):
+        [list(days), list(scenarios)],
+    ):
         sets[(q.pop("report_date"), q.pop("scenario"))].append(q)
     return sets
 
 
-PRICE_COLUMNS = ("scenario", "gpu_sku", "price_basis", "previous_report_date",
-                 "previous_central_usd", "central_usd", "previous_unit_price_usd",
-                 "unit_price_usd", "previous_quote_count", "price_quote_count",
-                 "previous_price_as_of", "price_as_of", "quotes_entered", "quotes_left")
+PRICE_COLUMNS = (
+    "scenario",
+    "gpu_sku",
+    "price_basis",
+    "previous_report_date",
+    "previous_central_usd",
+    "central_usd",
+    "previous_unit_price_usd",
+    "unit_price_usd",
+    "previous_quote_count",
+    "price_quote_count",
+    "previous_price_as_of",
+    "price_as_of",
+    "quotes_entered",
+    "quotes_left",
+)
 
 
 def price_changes(wh: Warehouse, move: dict) -> tuple[dict, list[dict]]:
@@ -147,7 +190,9 @@ def price_changes_of(wh: Warehouse, moves: list[dict]) -> list[tuple[dict, list[
     reports = [(m["report_date"], m["scenario"]) for m in moves]
     sets = price_sets(wh, reports + [(m["previous_report_date"], m["scenario"]) for m in moves])
     summaries = {}
-    for row in _dicts(wh, """
+    for row in _dicts(
+        wh,
+        """
         SELECT r.report_date AS _day, r.scenario, r.gpu_sku, r.price_basis,
                p.report_date AS previous_report_date,
                p.quote_median_usd AS previous_central_usd, r.quote_median_usd AS central_usd,
@@ -158,18 +203,27 @@ def price_changes_of(wh: Warehouse, moves: list[dict]) -> list[tuple[dict, list[
                      unnest(?::DATE[]) AS prev) w
         JOIN report_daily r ON r.report_date = w.d AND r.scenario = w.s
         JOIN report_daily p ON p.scenario = w.s AND p.report_date = w.prev""",
-                      [[d for d, _ in reports], [s for _, s in reports],
-                       [m["previous_report_date"] for m in moves]]):
+        [
+            [d for d, _ in reports],
+            [s for _, s in reports],
+            [m["previous_report_date"] for m in moves],
+        ],
+    ):
         summaries[(row.pop("_day"), row["scenario"], row["previous_report_date"])] = row
     out = []
     for m in moves:
         day, prev, scenario = m["report_date"], m["previous_report_date"], m["scenario"]
         now_set = {q["quote_id"]: q for q in sets[(day, scenario)]}
         old_set = {q["quote_id"]: q for q in sets[(prev, scenario)]}
-        changes = ([{"scenario": scenario, "change": "entered", **q}
-                    for k, q in now_set.items() if k not in old_set]
-                   + [{"scenario": scenario, "change": "left", **q}
-                      for k, q in old_set.items() if k not in now_set])
+        changes = [
+            {"scenario": scenario, "change": "entered", **q}
+            for k, q in now_set.items()
+            if k not in old_set
+        ] + [
+            {"scenario": scenario, "change": "left", **q}
+            for k, q in old_set.items()
+            if k not in now_set
+        ]
         summary = dict(summaries[(day, scenario, prev)])
         summary["quotes_entered"] = sum(c["change"] == "entered" for c in changes)
         summary["quotes_left"] = sum(c["change"] == "left" for c in changes)
@@ -197,13 +251,15 @@ def explanations(wh: Warehouse, day: date, scenario: str | None = None) -> dict[
     moves = ratio_moves(wh, day, scenario)
     if not moves:
         return {}
-    return paragraphs(moves, price_changes_of(wh, moves),
-                      coin_moves(wh, day, scenario, top=PARAGRAPH_TOP),
-                      category_gap(wh, day, scenario))
+    return paragraphs(
+        moves,
+        price_changes_of(wh, moves),
+        coin_moves(wh, day, scenario, top=PARAGRAPH_TOP),
+        category_gap(wh, day, scenario),
+    )
 
 
-def why_it_moved(wh: Warehouse, day: date, scenario: str | None = None, *,
-                 top: int = 5) -> dict:
+def why_it_moved(wh: Warehouse, day: date, scenario: str | None = None, *, top: int = 5) -> dict:
     """Everything `capcover explain` shows for `day`, each view read once (five reads): "moves"
     (ratio_moves), "price_changes" (price_changes_of those moves), "coins" (coin_moves with
     `top`), "gap" (category_gap) and "paragraphs" (explanations)."""
@@ -211,20 +267,26 @@ def why_it_moved(wh: Warehouse, day: date, scenario: str | None = None, *,
     changes = price_changes_of(wh, moves)
     ranked = _ranked_coin_moves(wh, day, scenario, max(top, PARAGRAPH_TOP), moves)
     gap = category_gap(wh, day, scenario)
-    return {"moves": moves, "price_changes": changes, "coins": _within_top(ranked, top),
-            "gap": gap, "paragraphs": paragraphs(moves, changes,
-                                                 _within_top(ranked, PARAGRAPH_TOP), gap)}
+    return {
+        "moves": moves,
+        "price_changes": changes,
+        "coins": _within_top(ranked, top),
+        "gap": gap,
+        "paragraphs": paragraphs(moves, changes, _within_top(ranked, PARAGRAPH_TOP), gap),
+    }
 
 
-def paragraphs(moves: list[dict], changes: list[tuple[dict, list[dict]]], coins: list[dict],
-               gaps: list[dict]) -> dict[str, str]:
+def paragraphs(
+    moves: list[dict], changes: list[tuple[dict, list[dict]]], coins: list[dict], gaps: list[dict]
+) -> dict[str, str]:
     """scenario -> "why it moved", from rows already read: `moves` (ratio_moves), `changes`
     (price_changes_of those moves), `coins` (coin_moves, top=PARAGRAPH_TOP) and `gaps`
     (category_gap) of one day."""
     by_previous: dict[date, list[CoinMove]] = {}
     for c in coins:
         by_previous.setdefault(c["previous_report_date"], []).append(
-            CoinMove(c["coin_id"], c["symbol"], c["contribution_usd"], c["membership"]))
+            CoinMove(c["coin_id"], c["symbol"], c["contribution_usd"], c["membership"])
+        )
     gap_change = {g["previous_report_date"]: g["gap_change_usd"] for g in gaps}
     out = {}
     for m, (summary, _changes) in zip(moves, changes, strict=True):
@@ -232,19 +294,29 @@ def paragraphs(moves: list[dict], changes: list[tuple[dict, list[dict]]], coins:
             continue  # a zero cap or ratio has no log change to explain
         prev = m["previous_report_date"]
         move = RatioMove(
-            report_date=m["report_date"], scenario=m["scenario"], previous_report_date=prev,
-            coverage_ratio=m["coverage_ratio"], previous_ratio=m["previous_ratio"],
+            report_date=m["report_date"],
+            scenario=m["scenario"],
+            previous_report_date=prev,
+            coverage_ratio=m["coverage_ratio"],
+            previous_ratio=m["previous_ratio"],
             sector_market_cap_usd=m["sector_market_cap_usd"],
             previous_sector_market_cap_usd=m["previous_sector_market_cap_usd"],
             unit_price_usd=m["unit_price_usd"],
-            previous_unit_price_usd=m["previous_unit_price_usd"], gpu_count=m["gpu_count"],
-            previous_gpu_count=m["previous_gpu_count"], gpu_sku=m["gpu_sku"],
-            price_kind=_price_kind(m["price_basis"]))
-        cap = CapSide(coins=tuple(by_previous.get(prev, ())),
-                      gap_change_usd=gap_change.get(prev, 0.0))
-        price = PriceSide(previous_central_usd=summary["previous_central_usd"],
-                          central_usd=summary["central_usd"], entered=summary["quotes_entered"],
-                          left=summary["quotes_left"])
+            previous_unit_price_usd=m["previous_unit_price_usd"],
+            gpu_count=m["gpu_count"],
+            previous_gpu_count=m["previous_gpu_count"],
+            gpu_sku=m["gpu_sku"],
+            price_kind=_price_kind(m["price_basis"]),
+        )
+        cap = CapSide(
+            coins=tuple(by_previous.get(prev, ())), gap_change_usd=gap_change.get(prev, 0.0)
+        )
+        price = PriceSide(
+            previous_central_usd=summary["previous_central_usd"],
+            central_usd=summary["central_usd"],
+            entered=summary["quotes_entered"],
+            left=summary["quotes_left"],
+        )
         out[m["scenario"]] = paragraph(move, cap, price)
     return out
 
@@ -261,6 +333,5 @@ def explain_all(wh: Warehouse, rows: list) -> dict[str, str]:
     wanted = {(r.report_date, r.scenario) for r in rows}
     out = {}
     for day in sorted({d for d, _ in wanted}):
-        out.update({s: text for s, text in explanations(wh, day).items()
-                    if (day, s) in wanted})
+        out.update({s: text for s, text in explanations(wh, day).items() if (day, s) in wanted})
     return out

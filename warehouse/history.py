@@ -29,9 +29,13 @@ def latest_constituents(wh: Warehouse, categories: Sequence[str]) -> tuple[date,
 
     None unless every category has a snapshot (membership must come from one consistent pull).
     """
-    dates = dict(wh.query(
-        "SELECT category_id, max(as_of_date) FROM coin_snapshots"
-        " WHERE list_contains(?, category_id) GROUP BY category_id", [list(categories)]))
+    dates = dict(
+        wh.query(
+            "SELECT category_id, max(as_of_date) FROM coin_snapshots"
+            " WHERE list_contains(?, category_id) GROUP BY category_id",
+            [list(categories)],
+        )
+    )
     if set(dates) != set(categories):
         return None
     rows = wh.query(
@@ -43,7 +47,9 @@ def latest_constituents(wh: Warehouse, categories: Sequence[str]) -> tuple[date,
         WHERE list_contains(?, category_id)
         GROUP BY coin_id
         ORDER BY cap DESC NULLS LAST, coin_id
-        """, [list(categories)])
+        """,
+        [list(categories)],
+    )
     return min(dates.values()), [r[0] for r in rows]
 
 
@@ -57,27 +63,46 @@ def open_job(wh: Warehouse, categories: str, days: int) -> Job | None:
         WHERE j.status = 'running' AND j.categories = ? AND j.days = ?
         GROUP BY j.job_id, j.categories, j.days, j.coins, j.constituents_as_of, j.started_at
         ORDER BY j.started_at DESC LIMIT 1
-        """, [categories, days])
+        """,
+        [categories, days],
+    )
     return Job(*rows[0]) if rows else None
 
 
-def create_job(wh: Warehouse, job_id: str, categories: str, days: int, coins: list[str],
-               started_at: datetime, constituents_as_of: date | None) -> Job:
+def create_job(
+    wh: Warehouse,
+    job_id: str,
+    categories: str,
+    days: int,
+    coins: list[str],
+    started_at: datetime,
+    constituents_as_of: date | None,
+) -> Job:
     """Freeze the constituents: one pending progress row per coin, in fetch order."""
     with wh.transaction():
-        wh.query("INSERT INTO backfill_jobs VALUES (?, ?, ?, 'running', ?, ?, NULL, ?)",
-                 [job_id, categories, days, len(coins), started_at, constituents_as_of])
-        wh.append("backfill_progress", [
-            (job_id, coin, seq, "pending", None, None, None, None, None, None)
-            for seq, coin in enumerate(coins, start=1)
-        ])
+        wh.query(
+            "INSERT INTO backfill_jobs VALUES (?, ?, ?, 'running', ?, ?, NULL, ?)",
+            [job_id, categories, days, len(coins), started_at, constituents_as_of],
+        )
+        wh.append(
+            "backfill_progress",
+            [
+                (job_id, coin, seq, "pending", None, None, None, None, None, None)
+                for seq, coin in enumerate(coins, start=1)
+            ],
+        )
     return Job(job_id, categories, days, len(coins), 0, constituents_as_of)
 
 
 def pending_coins(wh: Warehouse, job_id: str) -> list[str]:
-    return [r[0] for r in wh.query(
-        "SELECT coin_id FROM backfill_progress WHERE job_id = ? AND status = 'pending'"
-        " ORDER BY seq", [job_id])]
+    return [
+        r[0]
+        for r in wh.query(
+            "SELECT coin_id FROM backfill_progress WHERE job_id = ? AND status = 'pending'"
+            " ORDER BY seq",
+            [job_id],
+        )
+    ]
 
 
 @dataclass(frozen=True)
@@ -94,21 +119,25 @@ class ChartLoad:
 ChartParser = Callable[[RawResponse, str], list[HistoryPoint]]  # ingest.history.parse_market_chart
 
 
-def store_charts(wh: Warehouse, job_id: str, run_id: str, coins: Sequence[ChartLoad], *,
-                 parse: ChartParser) -> None:
+def store_charts(
+    wh: Warehouse, job_id: str, run_id: str, coins: Sequence[ChartLoad], *, parse: ChartParser
+) -> None:
     """Whole coins in bulk: their raw responses archived once, their history rows parsed from
     the archive by DuckDB, their progress flags. Call inside a transaction, so the batch lands
     completely or not at all. Raises BadPayload (the Python parser's error) for a malformed
     chart, before writing any history row."""
     archive_raws(wh, run_id, [r for c in coins for r in c.raws])
-    charts = [(c.coin_id, run_id, c.chart_seq, c.finished_at) for c in coins
-              if c.chart_seq is not None]
+    charts = [
+        (c.coin_id, run_id, c.chart_seq, c.finished_at) for c in coins if c.chart_seq is not None
+    ]
     load_charts(wh, job_id, charts, parse=parse)
     missing = [(c.finished_at, job_id, c.coin_id) for c in coins if c.chart_seq is None]
     if missing:
         wh.con.executemany(
             "UPDATE backfill_progress SET status = 'missing', points = 0, first_day = NULL,"
-            " last_day = NULL, finished_at = ? WHERE job_id = ? AND coin_id = ?", missing)
+            " last_day = NULL, finished_at = ? WHERE job_id = ? AND coin_id = ?",
+            missing,
+        )
 
 
 # DuckDB parses the common shape itself: an object with exactly the three series, each a list of
@@ -125,13 +154,20 @@ MAX_VALUE = 1e300
 _TYPED = '{"market_caps": "DOUBLE[][]", "prices": "DOUBLE[][]", "total_volumes": "DOUBLE[][]"}'
 # Six double quotes are the three keys' own: no other key and no string value anywhere; the
 # strict transform then fails (NULL under TRY) on anything but numbers, nulls and booleans.
-_CANDIDATE = ("length(r.body) - length(replace(r.body, '\"', '')) = 6"
-              " AND NOT contains(r.body, 'true') AND NOT contains(r.body, 'false')")
+_CANDIDATE = (
+    "length(r.body) - length(replace(r.body, '\"', '')) = 6"
+    " AND NOT contains(r.body, 'true') AND NOT contains(r.body, 'false')"
+)
 
 
-def load_charts(wh: Warehouse, job_id: str,
-                charts: Sequence[tuple[str, str, int, datetime]], *, parse: ChartParser,
-                progress: bool = True) -> int:
+def load_charts(
+    wh: Warehouse,
+    job_id: str,
+    charts: Sequence[tuple[str, str, int, datetime]],
+    *,
+    parse: ChartParser,
+    progress: bool = True,
+) -> int:
     """Parse archived market charts (coin_id, run_id, raw_seq, finished_at) into coin_history
     in bulk, with exactly ingest.history's day rules; returns the rows written.
 
@@ -142,8 +178,10 @@ def load_charts(wh: Warehouse, job_id: str,
     """
     if not charts:
         return 0
-    wh.query("CREATE OR REPLACE TEMP TABLE _chart_batch (coin_id VARCHAR, run_id VARCHAR,"
-             " seq INTEGER, finished_at TIMESTAMPTZ)")
+    wh.query(
+        "CREATE OR REPLACE TEMP TABLE _chart_batch (coin_id VARCHAR, run_id VARCHAR,"
+        " seq INTEGER, finished_at TIMESTAMPTZ)"
+    )
     wh.append("_chart_batch", list(charts))
     # One statement, nothing materialized but the result: the three series zipped by position
     # (one row per stamp); the coins whose every row is [finite ms, value] x 3 on one stamp,
@@ -186,30 +224,59 @@ def load_charts(wh: Warehouse, job_id: str,
         FROM kept GROUP BY coin_id, day
     """)  # noqa: S608 - constants only
     # The rest (and charts without a single day) the definition decides: BadPayload, or rows.
-    odd = [r[0] for r in wh.query(
-        "SELECT coin_id FROM _chart_batch WHERE coin_id NOT IN"
-        " (SELECT DISTINCT coin_id FROM _chart_rows) ORDER BY coin_id")]
+    odd = [
+        r[0]
+        for r in wh.query(
+            "SELECT coin_id FROM _chart_batch WHERE coin_id NOT IN"
+            " (SELECT DISTINCT coin_id FROM _chart_rows) ORDER BY coin_id"
+        )
+    ]
     fallback = []
     for coin_id in odd:
-        (endpoint, url, body, fetched_at), = wh.query(
+        ((endpoint, url, body, fetched_at),) = wh.query(
             "SELECT r.endpoint, r.url, r.body, r.fetched_at FROM _chart_batch b"
             " JOIN raw_http r ON r.run_id = b.run_id AND r.seq = b.seq WHERE b.coin_id = ?",
-            [coin_id])
-        raw = RawResponse(source="coingecko", endpoint=endpoint, method="GET", url=url,
-                          params={}, request_body=None, status=200, body=body,
-                          fetched_at=fetched_at, elapsed_ms=0.0, attempt=1)
-        fallback += [(p.coin_id, p.day, p.point_at, p.market_cap_usd, p.price_usd,
-                      p.volume_24h_usd, fetched_at) for p in parse(raw, coin_id)]
+            [coin_id],
+        )
+        raw = RawResponse(
+            source="coingecko",
+            endpoint=endpoint,
+            method="GET",
+            url=url,
+            params={},
+            request_body=None,
+            status=200,
+            body=body,
+            fetched_at=fetched_at,
+            elapsed_ms=0.0,
+            attempt=1,
+        )
+        fallback += [
+            (
+                p.coin_id,
+                p.day,
+                p.point_at,
+                p.market_cap_usd,
+                p.price_usd,
+                p.volume_24h_usd,
+                fetched_at,
+            )
+            for p in parse(raw, coin_id)
+        ]
     wh.append("_chart_rows", fallback)
     wh.query("""
         DELETE FROM coin_history h USING (
             SELECT coin_id, min(day) AS lo, max(day) AS hi FROM _chart_rows GROUP BY coin_id
         ) s WHERE h.coin_id = s.coin_id AND h.day BETWEEN s.lo AND s.hi""")
-    wh.query("INSERT INTO coin_history SELECT coin_id, day, point_at, market_cap_usd,"
-             " price_usd, volume_24h_usd, fetched_at, ? FROM _chart_rows", [job_id])
+    wh.query(
+        "INSERT INTO coin_history SELECT coin_id, day, point_at, market_cap_usd,"
+        " price_usd, volume_24h_usd, fetched_at, ? FROM _chart_rows",
+        [job_id],
+    )
     written = wh.scalar("SELECT count(*) FROM _chart_rows")
     if progress:
-        wh.query("""
+        wh.query(
+            """
             UPDATE backfill_progress p SET status = 'done', points = coalesce(s.n, 0),
                 first_day = s.lo, last_day = s.hi, finished_at = b.finished_at,
                 run_id = b.run_id, raw_seq = b.seq
@@ -217,20 +284,38 @@ def load_charts(wh: Warehouse, job_id: str,
                 SELECT coin_id, count(*) AS n, min(day) AS lo, max(day) AS hi
                 FROM _chart_rows GROUP BY coin_id
             ) s USING (coin_id)
-            WHERE p.job_id = ? AND p.coin_id = b.coin_id""", [job_id])
+            WHERE p.job_id = ? AND p.coin_id = b.coin_id""",
+            [job_id],
+        )
     for table in ("_chart_rows", "_chart_batch"):
-        wh.query(f"DROP TABLE {table}")  # noqa: S608 - constant names
+        wh.query(f"DROP TABLE {table}")
     return written
 
 
 def archive_raws(wh: Warehouse, run_id: str, raws: list[tuple[int, RawResponse]]) -> int:
     """Append numbered raw responses to `raw_http` (a backfill numbers them across coins)."""
-    return wh.append("raw_http", [
-        (run_id, seq, r.source, r.endpoint, r.method, r.url,
-         json.dumps(r.params, sort_keys=True, default=str), r.request_body, r.status, r.body,
-         r.sha256, r.fetched_at, r.elapsed_ms, r.attempt)
-        for seq, r in raws
-    ])
+    return wh.append(
+        "raw_http",
+        [
+            (
+                run_id,
+                seq,
+                r.source,
+                r.endpoint,
+                r.method,
+                r.url,
+                json.dumps(r.params, sort_keys=True, default=str),
+                r.request_body,
+                r.status,
+                r.body,
+                r.sha256,
+                r.fetched_at,
+                r.elapsed_ms,
+                r.attempt,
+            )
+            for seq, r in raws
+        ],
+    )
 
 
 def chart_links(wh: Warehouse) -> list[tuple[str, str, str, int, datetime]]:
@@ -238,7 +323,8 @@ def chart_links(wh: Warehouse) -> list[tuple[str, str, str, int, datetime]]:
     the coins were loaded; run_id is None for a coin whose archived chart was never linked."""
     return wh.query(
         "SELECT job_id, coin_id, run_id, raw_seq, finished_at FROM backfill_progress"
-        " WHERE status = 'done' ORDER BY finished_at, job_id, seq")
+        " WHERE status = 'done' ORDER BY finished_at, job_id, seq"
+    )
 
 
 def clear_history(wh: Warehouse) -> None:
@@ -246,15 +332,20 @@ def clear_history(wh: Warehouse) -> None:
 
 
 def finish_job(wh: Warehouse, job_id: str, finished_at: datetime) -> None:
-    wh.query("UPDATE backfill_jobs SET status = 'done', finished_at = ? WHERE job_id = ?",
-             [finished_at, job_id])
+    wh.query(
+        "UPDATE backfill_jobs SET status = 'done', finished_at = ? WHERE job_id = ?",
+        [finished_at, job_id],
+    )
 
 
 def job_summary(wh: Warehouse, job_id: str) -> dict[str, int]:
     """Coins per progress status."""
-    return dict(wh.query(
-        "SELECT status, count(*) FROM backfill_progress WHERE job_id = ? GROUP BY status",
-        [job_id]))
+    return dict(
+        wh.query(
+            "SELECT status, count(*) FROM backfill_progress WHERE job_id = ? GROUP BY status",
+            [job_id],
+        )
+    )
 
 
 def history_sector_inputs(wh: Warehouse, job_id: str) -> list[SectorInputs]:
@@ -279,12 +370,21 @@ def history_sector_inputs(wh: Warehouse, job_id: str) -> list[SectorInputs]:
         GROUP BY h.day
         HAVING sum(h.market_cap_usd) > 0
         ORDER BY h.day
-        """, [job_id])
+        """,
+        [job_id],
+    )
     return [
         SectorInputs(
-            report_date=day, basis="history", categories=categories, sector_market_cap_usd=cap,
-            sector_volume_24h_usd=vol, constituents_count=n, constituents_market_cap_usd=cap,
-            constituents_fdv_usd=None, constituents_volume_24h_usd=vol, market_as_of=as_of,
+            report_date=day,
+            basis="history",
+            categories=categories,
+            sector_market_cap_usd=cap,
+            sector_volume_24h_usd=vol,
+            constituents_count=n,
+            constituents_market_cap_usd=cap,
+            constituents_fdv_usd=None,
+            constituents_volume_24h_usd=vol,
+            market_as_of=as_of,
             fetched_at=fetched,
         )
         for day, n, cap, vol, as_of, fetched in rows
@@ -294,8 +394,10 @@ def history_sector_inputs(wh: Warehouse, job_id: str) -> list[SectorInputs]:
 def category_report_days(wh: Warehouse) -> set[date]:
     """Days that already have reports from daily runs (basis 'category'): history never
     overwrites them."""
-    return {r[0] for r in wh.query(
-        "SELECT DISTINCT report_date FROM report_daily WHERE basis = 'category'")}
+    return {
+        r[0]
+        for r in wh.query("SELECT DISTINCT report_date FROM report_daily WHERE basis = 'category'")
+    }
 
 
 def replace_history_reports(wh: Warehouse, rows: list[ReportRow]) -> int:
@@ -304,9 +406,16 @@ def replace_history_reports(wh: Warehouse, rows: list[ReportRow]) -> int:
     days = sorted({r.report_date for r in rows})
     if not days:
         return 0
-    taken = {d for (d,) in wh.query(
-        "SELECT DISTINCT report_date FROM report_daily"
-        " WHERE basis = 'category' AND list_contains(?, report_date)", [days])}
-    wh.query("DELETE FROM report_daily WHERE basis = 'history' AND list_contains(?, report_date)",
-             [[d for d in days if d not in taken]])
+    taken = {
+        d
+        for (d,) in wh.query(
+            "SELECT DISTINCT report_date FROM report_daily"
+            " WHERE basis = 'category' AND list_contains(?, report_date)",
+            [days],
+        )
+    }
+    wh.query(
+        "DELETE FROM report_daily WHERE basis = 'history' AND list_contains(?, report_date)",
+        [[d for d in days if d not in taken]],
+    )
     return wh.append("report_daily", [r.as_tuple() for r in rows if r.report_date not in taken])

@@ -42,8 +42,9 @@ def latest_version(directory: Path = MIGRATIONS_DIR) -> int:
     """The highest migration number this code knows (a file with a higher one is newer),
     from the file names alone: every command that opens the warehouse asks, and reading the
     files is `discover`'s (and `apply_migrations`') job."""
-    return max((int(m.group(1)) for p in directory.glob("*.sql") if (m := _NAME.match(p.name))),
-               default=0)
+    return max(
+        (int(m.group(1)) for p in directory.glob("*.sql") if (m := _NAME.match(p.name))), default=0
+    )
 
 
 def apply_migrations(wh, directory: Path = MIGRATIONS_DIR) -> list[Migration]:

@@ -47,8 +47,13 @@ ALWAYS = ("report_daily",)
 OPTIONAL = ("alerts",)  # exported when present (alerting adds it)
 # Why each report moved, with the coins and the quotes behind it (migration 020), so a BI tool
 # can show the "why" from the snapshot alone.
-EXPLAIN = ("v_ratio_moves", "v_report_constituents", "v_constituent_moves", "v_category_gap",
-           "v_report_quotes")
+EXPLAIN = (
+    "v_ratio_moves",
+    "v_report_constituents",
+    "v_constituent_moves",
+    "v_category_gap",
+    "v_report_quotes",
+)
 # Run kinds that write only their as-of date's rows (and their own quotes).
 DATED_KINDS = ("daily", "demo")
 # Base tables no dated run writes: only a backfill or `capcover rebuild` (warehouse/history.py),
@@ -81,26 +86,38 @@ class _Table:
 
 def _catalog(wh: Warehouse) -> dict[str, _Table]:
     """Every table and view of the warehouse's main schema, from one catalog query."""
-    views = {n for (n,) in wh.query(
-        "SELECT view_name FROM duckdb_views()"
-        " WHERE database_name = current_database() AND schema_name = 'main' AND NOT internal")}
+    views = {
+        n
+        for (n,) in wh.query(
+            "SELECT view_name FROM duckdb_views()"
+            " WHERE database_name = current_database() AND schema_name = 'main' AND NOT internal"
+        )
+    }
     found = {}
     for name, cols, types in wh.query(
-            "SELECT table_name, list(column_name ORDER BY column_index),"
-            " list(data_type ORDER BY column_index) FROM duckdb_columns()"
-            " WHERE database_name = current_database() AND schema_name = 'main'"
-            " GROUP BY table_name"):
+        "SELECT table_name, list(column_name ORDER BY column_index),"
+        " list(data_type ORDER BY column_index) FROM duckdb_columns()"
+        " WHERE database_name = current_database() AND schema_name = 'main'"
+        " GROUP BY table_name"
+    ):
         dates = [c for c, t in zip(cols, types, strict=True) if t == "DATE"]
-        found[name] = _Table(name, name in views, tuple(cols),
-                             ",".join(f"{c} {t}" for c, t in zip(cols, types, strict=True)),
-                             dates[0] if dates else None)
+        found[name] = _Table(
+            name,
+            name in views,
+            tuple(cols),
+            ",".join(f"{c} {t}" for c, t in zip(cols, types, strict=True)),
+            dates[0] if dates else None,
+        )
     return found
 
 
 def _to_publish(present: set[str]) -> list[str]:
     history = sorted(n for n in present if "history" in n)
-    return ([t for t in ALWAYS if t in present] + history
-            + [t for t in OPTIONAL + EXPLAIN if t in present])
+    return (
+        [t for t in ALWAYS if t in present]
+        + history
+        + [t for t in OPTIONAL + EXPLAIN if t in present]
+    )
 
 
 def tables_to_publish(wh: Warehouse) -> list[str]:
@@ -117,16 +134,27 @@ def _sql_path(path: Path) -> str:
 def _content_hashes(wh: Warehouse, t: _Table) -> dict[str, list]:
     """{month: [rows, content hash]} of a base table."""
     cols = ", ".join(f'"{c}"' for c in t.columns)
-    return {k: [n, h] for k, n, h in wh.query(
-        f'SELECT {t.key_sql} AS k, count(*), sum(hash({cols})::HUGEINT)::VARCHAR'  # noqa: S608
-        f' FROM "{t.name}" GROUP BY k')}
+    return {
+        k: [n, h]
+        for k, n, h in wh.query(
+            f"SELECT {t.key_sql} AS k, count(*), sum(hash({cols})::HUGEINT)::VARCHAR"  # noqa: S608
+            f' FROM "{t.name}" GROUP BY k'
+        )
+    }
 
 
-def _write_months(wh: Warehouse, t: _Table, folder: Path, *, since: date | None = None,
-                  keys: list[str] | None = None) -> dict[str, dict]:
+def _write_months(
+    wh: Warehouse,
+    t: _Table,
+    folder: Path,
+    *,
+    since: date | None = None,
+    keys: list[str] | None = None,
+) -> dict[str, dict]:
     """Export the table's months from `since` on (None: all), or exactly `keys`, as
     `folder/<month>.parquet` (`folder` exists); returns {month: {"rows", "files"}} written."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[object] = []
     if since is not None and t.date_column is not None:
         # A bare range on the date column, so DuckDB prunes the history it need not read (an
         # `OR ... IS NULL` costs a full pass through the views: 15x at 10 years).
@@ -143,9 +171,11 @@ def _write_months(wh: Warehouse, t: _Table, folder: Path, *, since: date | None 
     # RETURN_STATS: each file's row count from the writer itself, not a second read.
     files = wh.query(
         f'COPY (SELECT *, {t.key_sql} AS __month FROM "{t.name}"'  # noqa: S608 - from catalog
-        f'{" WHERE " + " AND ".join(where) if where else ""}) TO {_sql_path(staging)}'
+        f"{' WHERE ' + ' AND '.join(where) if where else ''}) TO {_sql_path(staging)}"
         " (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (__month), OVERWRITE_OR_IGNORE,"
-        " RETURN_STATS)", params)
+        " RETURN_STATS)",
+        params,
+    )
     written: dict[str, dict] = {}
     for path, rows, keys_of in sorted((r[0], r[1], r[5]) for r in files):
         month = keys_of["__month"]
@@ -169,16 +199,20 @@ def _changes(wh: Warehouse, prev: dict | None, wm: dict) -> _Changes:
     """What changed since the snapshot `prev`, from the runs log."""
     everything = _Changes(True, None, True)
     old = (prev or {}).get("watermark", {})
-    if (prev is None or prev.get("layout") != LAYOUT
-            or old.get("warehouse") != wm["warehouse"]  # another warehouse's snapshot
-            or old.get("schema") != wm["schema"]
-            or wm["runs"] is None):  # without a runs log nothing tells what changed
+    if (
+        prev is None
+        or prev.get("layout") != LAYOUT
+        or old.get("warehouse") != wm["warehouse"]  # another warehouse's snapshot
+        or old.get("schema") != wm["schema"]
+        or wm["runs"] is None
+    ):  # without a runs log nothing tells what changed
         return everything
     since, names = None, old.get("names") != wm["names"]
     for kind, status, as_of in wh.query(
-            "SELECT kind, status, as_of_date FROM runs"
-            " WHERE coalesce(finished_at, started_at) > CAST(? AS TIMESTAMPTZ)",
-            [old["runs"] or "-infinity"]):
+        "SELECT kind, status, as_of_date FROM runs"
+        " WHERE coalesce(finished_at, started_at) > CAST(? AS TIMESTAMPTZ)",
+        [old["runs"] or "-infinity"],
+    ):
         if kind not in DATED_KINDS:
             return everything  # backfill, rebuild or a kind this code does not know
         if as_of is None:
@@ -190,8 +224,8 @@ def _changes(wh: Warehouse, prev: dict | None, wm: dict) -> _Changes:
     # an observed month whose quotes differ changes the reports priced from it onward.
     old_quotes = old.get("quotes") or {}
     for month in {k for k in wm["quotes"].keys() ^ old_quotes.keys()} | {
-            k for k in wm["quotes"].keys() & old_quotes.keys()
-            if wm["quotes"][k] != old_quotes[k]}:
+        k for k in wm["quotes"].keys() & old_quotes.keys() if wm["quotes"][k] != old_quotes[k]
+    }:
         if not month[0].isdigit():
             return everything
         first = date.fromisoformat(f"{month}-01")
@@ -203,17 +237,28 @@ def _watermark(wh: Warehouse, tables: dict[str, _Table]) -> dict:
     """What the next snapshot compares with this one: the warehouse (its id and file), the
     schema version, the newest run, coin_names' content and the quotes' monthly content."""
     parts = {
-        "id": ("(SELECT min(warehouse_id) FROM warehouse_identity)"
-               if "warehouse_identity" in tables else "NULL"),
-        "schema": ("(SELECT max(version)::VARCHAR FROM schema_migrations)"
-                   if "schema_migrations" in tables else "NULL"),
-        "runs": ("(SELECT coalesce(max(coalesce(finished_at, started_at))::VARCHAR, '')"
-                 " FROM runs)" if "runs" in tables else "NULL"),
-        "names": ("(SELECT sum(hash(coin_id, symbol, name)::HUGEINT)::VARCHAR FROM coin_names)"
-                  if "coin_names" in tables else "NULL"),
+        "id": (
+            "(SELECT min(warehouse_id) FROM warehouse_identity)"
+            if "warehouse_identity" in tables
+            else "NULL"
+        ),
+        "schema": (
+            "(SELECT max(version)::VARCHAR FROM schema_migrations)"
+            if "schema_migrations" in tables
+            else "NULL"
+        ),
+        "runs": (
+            "(SELECT coalesce(max(coalesce(finished_at, started_at))::VARCHAR, '') FROM runs)"
+            if "runs" in tables
+            else "NULL"
+        ),
+        "names": (
+            "(SELECT sum(hash(coin_id, symbol, name)::HUGEINT)::VARCHAR FROM coin_names)"
+            if "coin_names" in tables
+            else "NULL"
+        ),
     }
-    row = dict(zip(parts, wh.query(f"SELECT {', '.join(parts.values())}")[0],  # noqa: S608
-                   strict=True))
+    row = dict(zip(parts, wh.query(f"SELECT {', '.join(parts.values())}")[0], strict=True))
     return {
         # A copied file keeps its id and a re-created one keeps its path: both tell.
         "warehouse": {"id": row["id"], "path": str(Path(wh.path).resolve())},
@@ -226,13 +271,21 @@ def _watermark(wh: Warehouse, tables: dict[str, _Table]) -> dict:
 
 def _quote_months(wh: Warehouse, t: _Table) -> dict[str, str]:
     """{observed month: content hash} of gpu_quotes, without the run that last stored each."""
-    t = _Table(t.name, False, tuple(c for c in t.columns if c != "run_id"), t.signature,
-               "observed_date")
+    t = _Table(
+        t.name, False, tuple(c for c in t.columns if c != "run_id"), t.signature, "observed_date"
+    )
     return {k: h for k, (_, h) in _content_hashes(wh, t).items()}
 
 
-def _publish_table(wh: Warehouse, t: _Table, tmp: Path, prev_dir: Path | None,
-                   prev: dict | None, changes: _Changes, link: Linker) -> dict:
+def _publish_table(
+    wh: Warehouse,
+    t: _Table,
+    tmp: Path,
+    prev_dir: Path | None,
+    prev: dict | None,
+    changes: _Changes,
+    link: Linker,
+) -> dict:
     """Write or reuse each month of `t` into `tmp/<table>/` (reused files through `link`);
     returns its manifest entry."""
     full = changes.full or (changes.names and t.name in NAME_VIEWS)
@@ -241,10 +294,13 @@ def _publish_table(wh: Warehouse, t: _Table, tmp: Path, prev_dir: Path | None,
     folder.mkdir()
     old = (prev or {}).get("partitions", {}).get(t.name)
     old_dir = prev_dir / t.name if prev_dir is not None else None
-    if (old is None or old_dir is None or old.get("signature") != t.signature
-            or "none" in old["months"]  # rows without a date: only a full export has them
-            or not {f for p in old["months"].values() for f in p["files"]}
-            <= listing(old_dir)):
+    if (
+        old is None
+        or old_dir is None
+        or old.get("signature") != t.signature
+        or "none" in old["months"]  # rows without a date: only a full export has them
+        or not {f for p in old["months"].values() for f in p["files"]} <= listing(old_dir)
+    ):
         full = True
     total = None if t.is_view else wh.scalar(f'SELECT count(*) FROM "{t.name}"')  # noqa: S608
     old_total = sum(p["rows"] for p in (old or {}).get("months", {}).values())
@@ -258,8 +314,7 @@ def _publish_table(wh: Warehouse, t: _Table, tmp: Path, prev_dir: Path | None,
         written = _write_months(wh, t, folder)
         hashes = _content_hashes(wh, t) if hashed else {}
     elif hashed:
-        stale = [k for k, (n, h) in hashes.items()
-                 if old["months"].get(k, {}).get("hash") != h]
+        stale = [k for k, (n, h) in hashes.items() if old["months"].get(k, {}).get("hash") != h]
         written = _write_months(wh, t, folder, keys=stale) if stale else {}
         keep = {k: old["months"][k] for k in hashes.keys() - set(stale)}
     elif since is None:  # nothing ran since the previous snapshot
@@ -269,8 +324,9 @@ def _publish_table(wh: Warehouse, t: _Table, tmp: Path, prev_dir: Path | None,
         # "all"/"none" sort after the digits: an undated file is always rewritten
         keep = {k: p for k, p in old["months"].items() if k < first and k[0].isdigit()}
         written = _write_months(wh, t, folder, since=since.replace(day=1))
-        if total is not None and total != (sum(p["rows"] for p in keep.values())
-                                           + sum(w["rows"] for w in written.values())):
+        if total is not None and total != (
+            sum(p["rows"] for p in keep.values()) + sum(w["rows"] for w in written.values())
+        ):
             # Rows no run recorded (a backfill killed half-way has committed coin by coin):
             # the months reused no longer hold as many rows as they did; export it whole.
             for w in written.values():
@@ -278,6 +334,7 @@ def _publish_table(wh: Warehouse, t: _Table, tmp: Path, prev_dir: Path | None,
                     os.unlink(folder / name)
             keep, written = {}, _write_months(wh, t, folder)
     if keep:
+        assert old_dir is not None  # months are kept only from a previous snapshot
         link(old_dir, folder, [f for p in keep.values() for f in p["files"]])
     months = {k: {"rows": p["rows"], "files": p["files"]} for k, p in keep.items()}
     months.update(written)
@@ -285,11 +342,16 @@ def _publish_table(wh: Warehouse, t: _Table, tmp: Path, prev_dir: Path | None,
         if k in months:
             months[k]["hash"] = h
     if not months:  # a glob matching no file is an error to a reader: one file of no rows
-        wh.con.execute(f'COPY (SELECT * FROM "{t.name}" WHERE false) TO '  # noqa: S608
-                       f'{_sql_path(folder / "empty.parquet")} (FORMAT parquet)')
+        wh.con.execute(
+            f'COPY (SELECT * FROM "{t.name}" WHERE false) TO '  # noqa: S608
+            f"{_sql_path(folder / 'empty.parquet')} (FORMAT parquet)"
+        )
         months["empty"] = {"rows": 0, "files": ["empty.parquet"]}
-    return {"signature": t.signature, "written": sorted(written),
-            "months": dict(sorted(months.items()))}
+    return {
+        "signature": t.signature,
+        "written": sorted(written),
+        "months": dict(sorted(months.items())),
+    }
 
 
 def record_publish_failure(wh: Warehouse, run_id: str, message: str) -> None:
@@ -303,8 +365,7 @@ def step_durations(wh: Warehouse, run_id: str) -> dict[str, float]:
     return json.loads(recorded) if recorded else {}
 
 
-def record_published(wh: Warehouse, run_id: str, folder: Path,
-                     steps: dict[str, float]) -> None:
+def record_published(wh: Warehouse, run_id: str, folder: Path, steps: dict[str, float]) -> None:
     """Record where the run was published and its step durations (seconds by step name)."""
     wh.query(
         "UPDATE runs SET published_to = ?, step_durations = ? WHERE run_id = ?",
@@ -352,8 +413,10 @@ def publish_snapshot(
         tables = _catalog(wh)
         wm = _watermark(wh, tables)
         changes = _changes(wh, prev, wm)
-        parts = {name: _publish_table(wh, tables[name], tmp, prev_dir, prev, changes, link)
-                 for name in _to_publish(set(tables))}
+        parts = {
+            name: _publish_table(wh, tables[name], tmp, prev_dir, prev, changes, link)
+            for name in _to_publish(set(tables))
+        }
         for done in links:
             done.result()  # a link that failed fails the publish
         manifest = {
@@ -361,8 +424,7 @@ def publish_snapshot(
             "run_id": run_id,
             "as_of_date": str(as_of_date) if as_of_date is not None else None,
             "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "tables": {n: sum(m["rows"] for m in p["months"].values())
-                       for n, p in parts.items()},
+            "tables": {n: sum(m["rows"] for m in p["months"].values()) for n, p in parts.items()},
             "watermark": wm,
             "partitions": parts,
         }
@@ -378,8 +440,12 @@ def publish_snapshot(
     finally:
         linker.shutdown(wait=True)
     swap_symlink(target / "latest", Path("snapshots") / run_id)
-    replace_file(target / "latest.json", json.dumps(
-        {k: v for k, v in manifest.items() if k != "partitions"} | {"path": str(final)},
-        indent=2))
+    replace_file(
+        target / "latest.json",
+        json.dumps(
+            {k: v for k, v in manifest.items() if k != "partitions"} | {"path": str(final)},
+            indent=2,
+        ),
+    )
     prune(snapshots, keep=keep, current=final)
     return final

@@ -8,10 +8,22 @@ from datetime import date
 from capcover.warehouse.db import Warehouse, table_exists
 
 REPORT_SUMMARY_COLUMNS = (
-    "report_date", "scenario", "sector_market_cap_usd", "gpu_count", "gpu_sku",
-    "unit_price_usd", "buildout_cost_usd", "coverage_ratio", "coverage_ratio_low",
-    "coverage_ratio_high", "gpus_affordable", "breakeven_unit_price_usd", "price_quote_count",
-    "price_as_of", "price_method", "basis",
+    "report_date",
+    "scenario",
+    "sector_market_cap_usd",
+    "gpu_count",
+    "gpu_sku",
+    "unit_price_usd",
+    "buildout_cost_usd",
+    "coverage_ratio",
+    "coverage_ratio_low",
+    "coverage_ratio_high",
+    "gpus_affordable",
+    "breakeven_unit_price_usd",
+    "price_quote_count",
+    "price_as_of",
+    "price_method",
+    "basis",
 )
 
 
@@ -36,47 +48,62 @@ def _dicts(wh: Warehouse, sql: str, params: list | None = None) -> list[dict]:
 
 # -- the HTML report -------------------------------------------------------------------------
 
+
 def latest_report_details(wh: Warehouse) -> list[dict]:
     """The latest report per scenario with the inputs behind it, highest coverage first."""
-    return _dicts(wh, """
+    return _dicts(
+        wh,
+        """
         SELECT report_date, scenario, basis, sector_market_cap_usd, constituents_market_cap_usd,
                constituents_count, gpu_count, gpu_sku, unit_price_usd, price_basis,
                price_sources, price_quote_count, buildout_cost_usd, coverage_ratio,
                market_as_of
-        FROM v_latest_report ORDER BY coverage_ratio DESC""")
+        FROM v_latest_report ORDER BY coverage_ratio DESC""",
+    )
 
 
 def ratio_history(wh: Warehouse) -> list[tuple]:
     """(report_date, scenario, coverage_ratio, basis) of every report, by scenario and day."""
     return wh.query(
         "SELECT report_date, scenario, coverage_ratio, basis FROM report_daily"
-        " ORDER BY scenario, report_date")
+        " ORDER BY scenario, report_date"
+    )
 
 
 def top_constituents(wh: Warehouse, limit: int) -> list[dict]:
     """The `limit` largest constituents of each category, by position."""
-    return _dicts(wh, """
+    return _dicts(
+        wh,
+        """
         SELECT category_id, position, coin_id, symbol, name, market_cap_usd, share_of_sum
         FROM v_sector_constituents WHERE position <= ? ORDER BY category_id, position""",
-                  [limit])
+        [limit],
+    )
 
 
 def latest_purchase_quotes(wh: Warehouse, day: date, skus: list[str]) -> list[dict]:
     """Each source's latest purchase quotes for `skus` at or before `day`, cheapest first."""
-    return _dicts(wh, """
+    return _dicts(
+        wh,
+        """
         SELECT sku, kind, source, price_usd, observed_date, source_url
         FROM latest_quotes(?::DATE)
         WHERE list_contains(?, sku) AND kind = 'purchase'
-        ORDER BY sku, price_usd, source""", [day, skus])
+        ORDER BY sku, price_usd, source""",
+        [day, skus],
+    )
 
 
 def recent_alerts(wh: Warehouse) -> list[dict]:
     """The 20 most recent alerts that were not withdrawn."""
-    return _dicts(wh, """
+    return _dicts(
+        wh,
+        """
         SELECT report_date, scenario, rule, previous_ratio, current_ratio, message,
                delivery_state
         FROM alerts WHERE delivery_state <> 'withdrawn'
-        ORDER BY report_date DESC, scenario, rule LIMIT 20""")
+        ORDER BY report_date DESC, scenario, rule LIMIT 20""",
+    )
 
 
 def has_demo_runs(wh: Warehouse) -> bool:
@@ -88,17 +115,23 @@ def has_demo_runs(wh: Warehouse) -> bool:
 
 # -- the demo --------------------------------------------------------------------------------
 
+
 def coverage_history(wh: Warehouse, scenario: str) -> list[tuple]:
     """(report_date, coverage_ratio, basis, crossed_one, previous_ratio) of `scenario`, by day."""
     return wh.query(
         "SELECT report_date, coverage_ratio, basis, crossed_one, previous_ratio"
-        " FROM v_coverage_history WHERE scenario = ? ORDER BY report_date", [scenario])
+        " FROM v_coverage_history WHERE scenario = ? ORDER BY report_date",
+        [scenario],
+    )
 
 
 def run_alerts(wh: Warehouse, run_id: str) -> list[tuple]:
     """(rule, scenario, message) of the alerts the run fired and did not withdraw."""
-    return wh.query("SELECT rule, scenario, message FROM alerts WHERE run_id = ?"
-                    " AND delivery_state <> 'withdrawn' ORDER BY rule, scenario", [run_id])
+    return wh.query(
+        "SELECT rule, scenario, message FROM alerts WHERE run_id = ?"
+        " AND delivery_state <> 'withdrawn' ORDER BY rule, scenario",
+        [run_id],
+    )
 
 
 def latest_report_date(wh: Warehouse) -> date | None:
@@ -108,17 +141,36 @@ def latest_report_date(wh: Warehouse) -> date | None:
 
 def crossings_on(wh: Warehouse, day: date | None) -> list[tuple]:
     """(scenario, previous_ratio, coverage_ratio) of the scenarios that crossed 1.0 on `day`."""
-    return wh.query("SELECT scenario, previous_ratio, coverage_ratio FROM v_coverage_history"
-                    " WHERE report_date = ? AND crossed_one ORDER BY scenario", [day])
+    return wh.query(
+        "SELECT scenario, previous_ratio, coverage_ratio FROM v_coverage_history"
+        " WHERE report_date = ? AND crossed_one ORDER BY scenario",
+        [day],
+    )
 
 
 # -- alerts ----------------------------------------------------------------------------------
 
 # Here, not in warehouse/alerts.py: `capcover alerts` only reads, and warehouse/alerts.py loads
 # the alert rules and the report model (~20 ms of imports) for the daily run's writes.
-ALERT_COLUMNS = ["report_date", "scenario", "rule", "level", "previous_ratio", "current_ratio",
-                 "delivery_state", "channels", "delivered", "attempts", "last_error", "message",
-                 "alert_id", "previous_date", "created_at", "delivered_at", "run_id"]
+ALERT_COLUMNS = [
+    "report_date",
+    "scenario",
+    "rule",
+    "level",
+    "previous_ratio",
+    "current_ratio",
+    "delivery_state",
+    "channels",
+    "delivered",
+    "attempts",
+    "last_error",
+    "message",
+    "alert_id",
+    "previous_date",
+    "created_at",
+    "delivered_at",
+    "run_id",
+]
 
 
 def list_alerts(
@@ -150,15 +202,22 @@ def list_alerts(
 
 # -- status ----------------------------------------------------------------------------------
 
+
 def recent_runs(wh: Warehouse, columns: Sequence[str], limit: int) -> tuple[list[str], list[tuple]]:
     """The `limit` latest runs, with those of `columns` this warehouse's `runs` has (older
     files predate some columns)."""
-    present = {c for (c,) in wh.query(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'runs'")}
+    present = {
+        c
+        for (c,) in wh.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'runs'"
+        )
+    }
     cols = [c for c in columns if c in present]
     return wh.query_table(
         f"SELECT {', '.join(cols)} FROM runs"  # noqa: S608 - names from a constant list
-        " ORDER BY started_at DESC LIMIT ?", [limit])
+        " ORDER BY started_at DESC LIMIT ?",
+        [limit],
+    )
 
 
 # -- the HTML report's chart -----------------------------------------------------------------
@@ -170,8 +229,12 @@ def ratio_history_with_band(wh: Warehouse) -> list[tuple]:
     """(report_date, scenario, coverage_ratio, basis, coverage_ratio_low, coverage_ratio_high)
     of every report, by scenario and day. The band's ends are NULL in warehouses whose
     report_daily has no band columns (those written before the ratio band existed)."""
-    present = {c for (c,) in wh.query(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'report_daily'")}
+    present = {
+        c
+        for (c,) in wh.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'report_daily'"
+        )
+    }
     band = ", ".join(BAND_COLUMNS) if present.issuperset(BAND_COLUMNS) else "NULL, NULL"
     sql = f"SELECT report_date, scenario, coverage_ratio, basis, {band} FROM report_daily"  # noqa: S608 - constant names
     return wh.query(sql + " ORDER BY scenario, report_date")

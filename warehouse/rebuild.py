@@ -11,14 +11,20 @@ from capcover.warehouse.load import refresh_coin_names
 
 def successful_runs(wh: Warehouse) -> list[tuple[str, str]]:
     """(run_id, kind) of every successful run, oldest first."""
-    return [(r, k) for r, k in wh.query(
-        "SELECT run_id, kind FROM runs WHERE status = 'ok' ORDER BY started_at, run_id")]
+    return [
+        (r, k)
+        for r, k in wh.query(
+            "SELECT run_id, kind FROM runs WHERE status = 'ok' ORDER BY started_at, run_id"
+        )
+    ]
 
 
 def delete_run_rows(wh: Warehouse, table: str, run_ids: Sequence[str]) -> None:
     """Delete the rows the runs `run_ids` wrote to `table` (a name from a constant list)."""
-    wh.query(f"DELETE FROM {table} WHERE list_contains(?, run_id)",  # noqa: S608
-             [list(run_ids)])
+    wh.query(
+        f"DELETE FROM {table} WHERE list_contains(?, run_id)",  # noqa: S608
+        [list(run_ids)],
+    )
     if table == "coin_snapshots":
         # The names of the rows that remain; the replayed loads then keep them in step.
         refresh_coin_names(wh)
