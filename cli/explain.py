@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from capcover.cli.common import echo, fail, load_reader
+from capcover.cli.common import EXIT_OK, EXIT_USAGE, echo, fail, load_reader, nothing
 
 # (section, title) in print order; each section is a list of rows (dicts).
 SECTIONS = (
@@ -38,63 +38,141 @@ def _table(rows: list[dict]) -> tuple[list[str], list[tuple]]:
     return cols, [tuple(r.values()) for r in rows]
 
 
-def render_explanation(data: dict, fmt: str) -> str:
+def _section(name: str, data: dict, fmt: str, wide: bool, picked: list[str] | None):
+    """One section's columns, rows and labels as its view chooses them; None when `picked`
+    names none of its columns."""
+    from capcover.report.views import EXPLAIN, available, choose
+
+    view = EXPLAIN[name]
+    if not data[name]:
+        return [], [], {}
+    cols, rows = _table(data[name])
+    if picked is not None:
+        mine = [c for c in picked if c in available(view, cols)]
+        if not mine:
+            return None
+        picked = mine
+    return choose(view, cols, rows, fmt=fmt, wide=wide, picked=picked)
+
+
+def check_columns(data: dict, picked: list[str] | None) -> None:
+    """Exit 2 when `--columns` names a column no section has."""
+    from capcover.report.views import EXPLAIN, available
+
+    if not picked:
+        return
+    names = [c for name, _ in SECTIONS for c in available(EXPLAIN[name], _table(data[name])[0])]
+    unknown = [c for c in picked if c not in names]
+    if unknown:
+        fail(
+            f"capcover explain has no column {', '.join(repr(c) for c in unknown)}; its "
+            f"columns: {', '.join(dict.fromkeys(names))}",
+            EXIT_USAGE,
+        )
+
+
+def render_explanation(
+    data: dict, fmt: str, *, wide: bool = False, picked: list[str] | None = None
+) -> str:
     """The paragraphs and the sections in `fmt`: JSON is one object; CSV is one block per
     section, each headed by a `# <section>` line; table and markdown put the paragraphs
-    first."""
-    from capcover.report.tables import render
+    first (a table's paragraphs fitted to the terminal)."""
+    from capcover.model.text import md_text
+    from capcover.report.tables import render, wrap_paragraph
 
     if fmt == "json":
-        return json.dumps(data, indent=2, default=str)  # dates as YYYY-MM-DD
+        out = {"report_date": data["report_date"], "paragraphs": data["paragraphs"]}
+        for name, _title in SECTIONS:
+            chosen = _section(name, data, fmt, wide, picked)
+            if chosen is not None:
+                cols, rows, _labels = chosen
+                out[name] = [dict(zip(cols, r, strict=True)) for r in rows]
+        return json.dumps(out, indent=2, default=str)  # dates as YYYY-MM-DD
     blocks = []
     if fmt == "csv":
         for name, _title in SECTIONS:
-            blocks.append(f"# {name}\n" + render(*_table(data[name]), "csv"))
+            chosen = _section(name, data, fmt, wide, picked)
+            if chosen is not None:
+                cols, rows, _labels = chosen
+                blocks.append(f"# {name}" + ("\n" + render(cols, rows, "csv") if cols else ""))
         return "\n\n".join(blocks)
     paragraphs = [p for p in data["paragraphs"].values() if p]
+    width = 0 if wide else None
     if fmt == "markdown":
         blocks.append(f"## Why it moved ({data['report_date']})")
-        blocks += paragraphs
+        blocks += [md_text(p) for p in paragraphs]
         for name, title in SECTIONS:
-            blocks.append(f"### {name}: {title}\n\n" + render(*_table(data[name]), "markdown"))
+            chosen = _section(name, data, fmt, wide, picked)
+            if chosen is not None:
+                cols, rows, labels = chosen
+                table = render(cols, rows, "markdown", labels=labels) if cols else "_none_"
+                blocks.append(f"### {name}: {title}\n\n{table}")
         return "\n\n".join(blocks)
     blocks.append(f"Why it moved ({data['report_date']})")
-    blocks += paragraphs
+    blocks += [p if wide else wrap_paragraph(p) for p in paragraphs]
     for name, title in SECTIONS:
-        blocks.append(render(*_table(data[name]), "table", title=f"{name}: {title}"))
+        chosen = _section(name, data, fmt, wide, picked)
+        if chosen is not None:
+            cols, rows, labels = chosen
+            if not cols:
+                blocks.append(f"{name}: {title} — none")
+                continue
+            blocks.append(
+                render(cols, rows, "table", title=f"{name}: {title}", labels=labels, width=width)
+            )
     return "\n\n".join(blocks)
 
 
-def explain(db, day, scenario, fmt) -> None:
+def explain(db, day, scenario, fmt, wide: bool = False, columns: str | None = None) -> int:
     """`capcover explain`: the paragraphs and tables of `day` (default: the latest report)."""
+    from capcover.cli.lookup import check_scenario, no_report_on
+    from capcover.report.views import ColumnError, parse_columns
     from capcover.warehouse.db import open_warehouse
     from capcover.warehouse.explain import latest_day
 
+    try:
+        picked = parse_columns(columns)
+    except ColumnError as exc:
+        fail(str(exc), EXIT_USAGE)
     settings = load_reader(db=db)
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
         wh.require(20, "the why-it-moved views")  # warehouse/migrations/020_why_it_moved.sql
+        if not check_scenario(wh, scenario, settings.db):
+            return nothing(f"no report rows in {settings.db} — run `capcover run` first", fmt)
         day = day or latest_day(wh)
-        if day is None:
-            fail(f"no report rows in {settings.db} — run `capcover run` first")
         data = gather(wh, day, scenario)
-    if not data["moves"]:
-        what = f" of scenario {scenario}" if scenario else ""
-        fail(
-            f"no report{what} on {day} with a previous report to compare with in "
-            f"{settings.db} — pick another --date (see `capcover report`)"
-        )
-    echo(render_explanation(data, fmt))
+        check_columns(data, picked)
+        if not data["moves"]:
+            from capcover.warehouse.queries import report as report_rows
+
+            if not report_rows(wh, day=day, scenario=scenario)[1]:
+                why = no_report_on(wh, day, scenario, settings.db)
+            else:
+                what = f" of {scenario}" if scenario else ""
+                why = (
+                    f"the report{what} of {day} has no previous report to compare with in "
+                    f"{settings.db} — pick a later --date (see `capcover report`)"
+                )
+            empty = render_explanation(data, fmt, picked=picked) if fmt in ("csv", "json") else None
+            return nothing(why, fmt, empty)
+    echo(render_explanation(data, fmt, wide=wide, picked=picked))
+    return EXIT_OK
 
 
 def register(group) -> None:
     import click
 
-    from capcover.cli.options import DATE, format_option, root_db
+    from capcover.cli.options import DATE, db_option, format_option, root_db, table_options
 
     @group.command("explain")
     @click.option("--date", "day", type=DATE, help="report date (default: latest)")
     @click.option("--scenario", help="one scenario (default: all)")
     @format_option
-    def explain_cmd(day, scenario, fmt) -> None:
-        """Why the coverage ratio moved since the previous report: cap, price and GPU count."""
-        explain(root_db(), day, scenario, fmt)
+    @table_options
+    @db_option
+    def explain_cmd(day, scenario, fmt, wide, columns) -> int:
+        """Why the coverage ratio moved since the previous report: cap, price and GPU count.
+
+        --columns keeps, in every section, those of the named columns it has (a section with
+        none of them is left out)."""
+        return explain(root_db(), day, scenario, fmt, wide, columns)

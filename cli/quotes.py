@@ -12,16 +12,23 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
-from capcover.cli.common import EXIT_USAGE, echo, fail, load, load_reader
+from capcover.cli.common import EXIT_OK, EXIT_USAGE, echo, fail, load, load_reader, nothing
 
 
-def quotes_list(db, sku, kind, source, day, stats: bool, fmt: str) -> None:
+def quotes_list(
+    db, sku, kind, source, day, stats: bool, fmt: str, wide: bool = False, columns=None
+) -> int:
     """`capcover quotes list`: stored quotes, or with `stats` the price method per group."""
     from capcover.config.reader import PRICE_AGE
     from capcover.report.tables import render
+    from capcover.report.views import QUOTE_STATS, QUOTES, ColumnError, choose, parse_columns
     from capcover.warehouse.db import open_warehouse
     from capcover.warehouse.quotes import list_quotes, quote_points_on
 
+    try:
+        picked = parse_columns(columns)
+    except ColumnError as exc:
+        fail(str(exc), EXIT_USAGE)
     settings = load_reader(*(PRICE_AGE if stats else ()), db=db)
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
         wh.require(3, "the GPU feeds schema")  # warehouse/migrations/003_gpu_feeds.sql
@@ -31,11 +38,34 @@ def quotes_list(db, sku, kind, source, day, stats: bool, fmt: str) -> None:
             cols = list(stat_cols)
         else:
             cols, rows = list_quotes(wh, sku=sku, kind=kind, day=day, source=source)
-    if not rows:
-        fail(
-            f"no GPU quotes match in {settings.db} — run `capcover run` first, or widen the filters"
+    what = "capcover quotes list" + (" --stats" if stats else "")
+    try:
+        cols, rows, labels = choose(
+            QUOTE_STATS if stats else QUOTES,
+            cols,
+            rows,
+            fmt=fmt,
+            wide=wide,
+            picked=picked,
+            what=what,
         )
-    echo(render(cols, rows, fmt, title="GPU quote statistics" if stats else "GPU quotes"))
+    except ColumnError as exc:
+        fail(str(exc), EXIT_USAGE)
+    if not rows:
+        filters = ", ".join(
+            f"{name} {value}"
+            for name, value in (("sku", sku), ("kind", kind), ("source", source), ("date", day))
+            if value
+        )
+        return nothing(
+            f"no GPU quotes{f' match {filters}' if filters else ''} in {settings.db} — "
+            f"run `capcover run` first, or widen the filters",
+            fmt,
+            render(cols, rows, fmt),
+        )
+    title = "GPU quote statistics" if stats else "GPU quotes"
+    echo(render(cols, rows, fmt, title=title, labels=labels, width=0 if wide else None))
+    return EXIT_OK
 
 
 STATS_COLUMNS = (
@@ -96,7 +126,14 @@ def add_quote(day, options: dict) -> None:
         same_quote,
     )
     from capcover.ingest.errors import IngestError
+    from capcover.model.text import safe_href
 
+    if options.get("url") is not None and safe_href(options["url"]) is None:
+        fail(
+            "--url must be an absolute http(s) URL without spaces, e.g. "
+            "https://example.com/gpu-prices (the HTML report links only those)",
+            EXIT_USAGE,
+        )
     args = SimpleNamespace(date=day, **options)
     settings = load()
     path = user_quotes_path(settings)
@@ -135,7 +172,7 @@ def add_quote(day, options: dict) -> None:
 def register(group) -> None:
     import click
 
-    from capcover.cli.options import DATE, format_option
+    from capcover.cli.options import DATE, db_option, format_option, table_options
     from capcover.ingest import FORM_FACTORS
     from capcover.ingest import QUOTE_KINDS as KINDS
 
@@ -155,11 +192,13 @@ def register(group) -> None:
         "quartiles, central value, sources",
     )
     @format_option
-    def list_cmd(sku, kind, source, day, stats: bool, fmt: str) -> None:
+    @table_options
+    @db_option
+    def list_cmd(sku, kind, source, day, stats: bool, fmt: str, wide: bool, columns) -> int:
         """Stored quotes (default: each source's latest)."""
         from capcover.cli.options import root_db
 
-        quotes_list(root_db(), sku, kind, source, day, stats, fmt)
+        return quotes_list(root_db(), sku, kind, source, day, stats, fmt, wide, columns)
 
     @quotes_group.command("add")
     @click.option("--sku", help="normalised SKU from the catalogue, e.g. H100")
@@ -188,6 +227,7 @@ def register(group) -> None:
     @click.option("--region")
     @click.option("--condition", help="e.g. new, used, low confidence")
     @click.option("--note")
+    @db_option
     def add_cmd(day, **options) -> None:
         """Add a published quote to your quotes file (beside the warehouse)."""
         add_quote(day, options)

@@ -4,34 +4,90 @@ functions; `register` declares them to click."""
 
 from __future__ import annotations
 
-from capcover.cli.common import echo, fail, load, load_reader
+from capcover.cli.common import EXIT_OK, EXIT_USAGE, echo, fail, load, load_reader, nothing
+
+REPORT_TITLE = "capcover daily report"
 
 
-def report(db, day, scenario, fmt, html, png) -> None:
-    """`capcover report`: the report rows of `day` (default: latest), or the HTML/PNG files."""
+def report(
+    db,
+    day,
+    scenario,
+    fmt,
+    html,
+    png,
+    wide: bool = False,
+    columns: str | None = None,
+    shaped: bool = False,
+) -> int:
+    """`capcover report`: the report rows of `day` (default: latest), or the HTML/PNG files
+    (`shaped`: --format, --wide or --columns were given, which files have no use for)."""
+    from capcover.cli.lookup import check_scenario, no_report_on
     from capcover.report.tables import render
+    from capcover.report.views import REPORT, ColumnError, choose, parse_columns
     from capcover.warehouse.db import open_warehouse
     from capcover.warehouse.queries import report as report_rows
 
     settings = load_reader(db=db)
     if html or png:
-        from capcover.report.html import write_report_files
-
-        for path in write_report_files(
-            settings.db, html=html, png=png, lock_budget_s=settings.lock_budget_s
-        ):
-            echo(f"wrote {path}")
-        return
+        if shaped:
+            fail(
+                "--format, --wide and --columns shape what is printed; --html and --png write "
+                "files (give them in separate commands)",
+                EXIT_USAGE,
+            )
+        return report_files(settings, day, scenario, html, png)
+    try:
+        picked = parse_columns(columns)
+    except ColumnError as exc:
+        fail(str(exc), EXIT_USAGE)
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
-        cols, rows = report_rows(wh, day=day, scenario=scenario, full=fmt in ("csv", "json"))
+        any_report = check_scenario(wh, scenario, settings.db)
+        cols, rows = report_rows(wh, day=day, scenario=scenario, full=True)
+        empty = (
+            no_report_on(wh, day, scenario, settings.db)
+            if day and any_report and not rows
+            else f"no report rows in {settings.db} — run `capcover run` first"
+        )
+    try:
+        cols, rows, labels = choose(
+            REPORT, cols, rows, fmt=fmt, wide=wide, picked=picked, what="capcover report"
+        )
+    except ColumnError as exc:
+        fail(str(exc), EXIT_USAGE)
     if not rows:
-        what = f" for {day}" if day else ""
-        what += f" and scenario {scenario}" if scenario else ""
-        fail(f"no report rows{what} in {settings.db} — run `capcover run` first")
-    echo(render(cols, rows, fmt, title="capcover daily report"))
+        return nothing(empty, fmt, render(cols, rows, fmt))
+    echo(render(cols, rows, fmt, title=REPORT_TITLE, labels=labels, width=0 if wide else None))
+    return EXIT_OK
 
 
-def sql(db, query: str, fmt: str) -> None:
+def report_files(settings, day, scenario, html, png) -> int:
+    """`capcover report --html/--png`: the files, for `day` and `scenario` when given."""
+    from capcover.cli.lookup import check_scenario, no_report_on
+    from capcover.report.html import write_report_files
+    from capcover.warehouse.db import open_warehouse
+    from capcover.warehouse.queries import report as report_rows
+
+    if day or scenario:
+        with open_warehouse(
+            settings.db, read_only=True, lock_budget_s=settings.lock_budget_s
+        ) as wh:
+            if check_scenario(wh, scenario, settings.db) and day:
+                if not report_rows(wh, day=day, scenario=scenario)[1]:
+                    return nothing(no_report_on(wh, day, scenario, settings.db), "table")
+    for path in write_report_files(
+        settings.db,
+        html=html,
+        png=png,
+        lock_budget_s=settings.lock_budget_s,
+        day=day,
+        scenario=scenario,
+    ):
+        echo(f"wrote {path}")
+    return EXIT_OK
+
+
+def sql(db, query: str, fmt: str) -> int:
     """`capcover sql`: one read-only statement on the sandboxed warehouse, values exact."""
     from capcover.report.tables import render
     from capcover.warehouse.db import open_sandboxed, run_user_sql
@@ -41,46 +97,130 @@ def sql(db, query: str, fmt: str) -> None:
         settings.db, readable_dirs=[settings.publish_path()], lock_budget_s=settings.lock_budget_s
     ) as wh:
         cols, rows = run_user_sql(wh, query)
+    if not rows:
+        return nothing("the query returned no rows", fmt, render(cols, rows, fmt, exact=True))
     echo(render(cols, rows, fmt, exact=True))
+    return EXIT_OK
+
+
+def config_rows(settings) -> list[tuple[str, str, str, str]]:
+    """(setting, environment variable, effective value, where it came from) of every setting:
+    defaults resolved to what a run uses, lists comma-separated as the variable takes them,
+    secrets masked."""
+    import os
+
+    from capcover.config.sources import env_values, read_config_file
+    from capcover.ingest.clients import user_quotes_path
+    from capcover.ingest.coingecko import BASE_URLS, RATE_LIMITS
+
+    env = env_values(os.environ)
+    path = os.environ.get("CAPCOVER_CONFIG")
+    doc = read_config_file(path) if path else {}
+    derived = {
+        "coingecko_base_url": (
+            BASE_URLS[settings.coingecko_plan],
+            f"default for plan {settings.coingecko_plan}",
+        ),
+        "coingecko_rate_per_minute": (
+            RATE_LIMITS[settings.coingecko_plan],
+            f"default for plan {settings.coingecko_plan}",
+        ),
+        "quotes_file": (user_quotes_path(settings), "default: beside the warehouse"),
+        "publish_dir": (settings.publish_path(), "default: published/ beside the warehouse"),
+    }
+    rows = []
+    for name, value in settings.masked().items():
+        if name == "scenario":
+            continue
+        source = "environment" if name in env else ("config file" if name in doc else "default")
+        if value is None and name in derived:
+            value, source = derived[name]
+        rows.append((name, f"CAPCOVER_{name.upper()}", _config_value(value), source))
+    return rows
+
+
+def _config_value(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ",".join(_config_value(v) for v in value)
+    return str(value)
+
+
+def config(fmt: str) -> int:
+    """`capcover config`: every setting's effective value, one per line, as NAME=value lines a
+    shell or an env file takes (the source after a #), secrets masked; then the scenarios."""
+    import shlex
+
+    from capcover.report.tables import render
+
+    settings = load()
+    rows = config_rows(settings)
+    scenarios = ", ".join(s.name for s in settings.scenarios())
+    if fmt == "table":
+        lines = [
+            f"{var}={shlex.quote(value) if value else ''}  # {source if value else 'not set'}"
+            for _name, var, value, source in rows
+        ]
+        lines.append(f"# scenarios: {scenarios}")
+        echo("\n".join(lines))
+        return EXIT_OK
+    cols = ["setting", "variable", "value", "source"]
+    data = [*rows, ("scenarios", "", scenarios, "built-in and the config file")]
+    echo(render(cols, data, fmt, width=0))
+    return EXIT_OK
 
 
 def register(group) -> None:
     import click
 
-    from capcover.cli.options import DATE, format_option, root_db
+    from capcover.cli.options import (
+        DATE,
+        db_option,
+        explicit,
+        format_option,
+        root_db,
+        table_options,
+    )
 
     @group.command("report")
     @click.option("--date", "day", type=DATE, help="report date (default: latest)")
     @click.option("--scenario", help="one scenario (default: all)")
     @format_option
+    @table_options
     @click.option(
         "--html",
         metavar="PATH",
-        help="write one self-contained HTML report (chart, inputs, alerts)",
+        help="write one self-contained HTML report (charts, inputs, alerts); with --date "
+        "and --scenario, as of that date and for that scenario",
     )
-    @click.option("--png", metavar="PATH", help="write the coverage history chart as PNG")
-    def report_cmd(day, scenario, fmt, html, png) -> None:
-        """Show report rows (latest date by default)."""
-        report(root_db(), day, scenario, fmt, html, png)
+    @click.option(
+        "--png",
+        metavar="PATH",
+        help="write the coverage history chart as PNG (honours --date and --scenario too)",
+    )
+    @db_option
+    def report_cmd(day, scenario, fmt, wide, columns, html, png) -> int:
+        """Show report rows (latest date by default): date, scenario, ratio with its band,
+        whether it covers, unit price and its basis; every column with --wide."""
+        shaped = explicit("fmt") or wide or columns is not None
+        return report(root_db(), day, scenario, fmt, html, png, wide, columns, shaped)
 
     @group.command("sql")
     @click.argument("query")
     @format_option
-    def sql_cmd(query: str, fmt: str) -> None:
+    @db_option
+    def sql_cmd(query: str, fmt: str) -> int:
         """Read-only SQL on the warehouse, e.g. "SELECT * FROM report_daily".
 
         One SELECT (or EXPLAIN) statement; it may read the warehouse and the published snapshot
         folder only. Values are printed exactly as queried in every format.
         """
-        sql(root_db(), query, fmt)
+        return sql(root_db(), query, fmt)
 
     @group.command("config")
     @format_option
-    def config_cmd(fmt: str) -> None:
-        """Print the effective settings (secrets masked)."""
-        from capcover.report.tables import render
-
-        settings = load()
-        rows = [(k, str(v)) for k, v in settings.masked().items() if k != "scenario"]
-        rows.append(("scenarios", ", ".join(s.name for s in settings.scenarios())))
-        echo(render(["setting", "value"], rows, fmt))
+    @db_option
+    def config_cmd(fmt: str) -> int:
+        """Print the effective value of every setting, one per line (secrets masked)."""
+        return config(fmt)

@@ -55,7 +55,7 @@ class Change:
     pct: float  # relative change, 0.05 = +5 %
 
 
-def gather(wh: Warehouse) -> ReportData:
+def gather(wh: Warehouse, *, day: date | None = None, scenario: str | None = None) -> ReportData:
     latest = queries.latest_report_details(wh)
     history: dict[str, list[chart.Point]] = {}
     for day, scenario, ratio, basis, low, high in queries.ratio_history_with_band(wh):
@@ -197,12 +197,19 @@ def render_html(data: ReportData) -> str:
 
 
 def write_report_files(
-    db: str | Path, *, html: str | None = None, png: str | None = None, lock_budget_s: float = 30.0
+    db: str | Path,
+    *,
+    html: str | None = None,
+    png: str | None = None,
+    lock_budget_s: float = 30.0,
+    day: date | None = None,
+    scenario: str | None = None,
 ) -> list[Path]:
-    """Write the HTML report and/or the PNG chart from the warehouse at `db` (read-only)."""
+    """Write the HTML report and/or the PNG chart from the warehouse at `db` (read-only), as
+    of `day` (default: the latest report) and for `scenario` (default: every one)."""
     with open_warehouse(db, read_only=True, lock_budget_s=lock_budget_s) as wh:
         wh.require(4, "the report views")  # warehouse/migrations/004_history_and_views.sql
-        data = gather(wh)
+        data = gather(wh, day=day, scenario=scenario)
     written = []
     if html:
         path = Path(html)

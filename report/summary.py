@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from capcover.model.alerts import band_text
 from capcover.model.run import RunResult
+from capcover.model.text import fmt_ratio, fmt_usd
 
 
 def price_note(row) -> str:
@@ -19,17 +20,16 @@ def price_note(row) -> str:
 def summary_text(result: RunResult, db) -> str:
     lines = [f"capcover run {result.run_id}: as of {result.as_of_date} (UTC, source timestamp)"]
     if result.sector_market_cap_usd is not None:
-        lines.append(f"  AI-token sector market cap: ${result.sector_market_cap_usd / 1e9:,.2f}B")
+        lines.append(f"  AI-token sector market cap: {fmt_usd(result.sector_market_cap_usd)}")
     for r in result.reports:
         verdict = "covers" if r.coverage_ratio >= 1 else "does not cover"
         lines.append(
-            f"  {r.scenario:<18} {r.gpu_count:>9,} {r.gpu_sku:<7} at ${r.unit_price_usd:>11,.0f}"
-            f" = ${r.buildout_cost_usd / 1e9:>8,.2f}B  ratio {r.coverage_ratio:6.3f}"
-            f"{band_text(r)}  ({verdict};"
-            f" {price_note(r)})"
+            f"  {r.scenario}: ratio {fmt_ratio(r.coverage_ratio)}{band_text(r)}, {verdict} "
+            f"{r.gpu_count:,} {r.gpu_sku} at {fmt_usd(r.unit_price_usd)} = "
+            f"{fmt_usd(r.buildout_cost_usd)} ({price_note(r)})"
         )
     for name, reason in result.skipped:
-        lines.append(f"  {name:<18} skipped: {reason}")
+        lines.append(f"  {name}: skipped: {reason}")
     extras = []
     if result.quarantined:
         extras.append(f"{result.quarantined} record(s) quarantined")

@@ -91,8 +91,8 @@ def test_alerts_crossing_posts_exactly_once_and_rerun_posts_none(alert_env, fake
     (post,) = receiver.posts()
     assert post["title"] == "capcover threshold crossed: coindesk-2024"
     assert post["message"].startswith(
-        "AI-token market cap now covers 720,000 H100 at $30,000 (coindesk-2024): ratio 1.04, "
-        "was 0.97 on 2024-04-02 (report 2024-04-03)"
+        "AI-token market cap now covers 720,000 H100 at $30,000 (coindesk-2024): ratio 1.042, "
+        "was 0.972 on 2024-04-02 (report 2024-04-03)"
     )
     assert "buildout cost: 720,000 H100 x $30,000 = $21.60B" in post["message"]
     assert second.alerts_delivered == 1 and second.alert_failures == []
@@ -132,8 +132,9 @@ def test_alerts_receiver_down_stores_undelivered_and_next_run_delivers_once(
     assert main(["alerts", "--undelivered"]) == 0
     out = capsys.readouterr().out
     assert "threshold_crossed" in out and "failed" in out
-    assert main(["alerts", "--since", "2024-04-04"]) == 0
-    assert "no alerts since 2024-04-04" in capsys.readouterr().out
+    assert main(["alerts", "--since", "2024-04-04"]) == 1  # an empty result
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("capcover: no alerts since 2024-04-04 in ")
     assert main(["alerts", "--since", "2024-04-03", "--format", "csv"]) == 0
     out = capsys.readouterr().out
     assert "2024-04-03,coindesk-2024,threshold_crossed,1.0" in out
@@ -169,8 +170,8 @@ def test_alerts_receiver_down_stores_undelivered_and_next_run_delivers_once(
     run_day(fake_cg, 22.6e9, DAY3)
     assert len(receiver.posts()) == 1
     capsys.readouterr()
-    assert main(["alerts", "--undelivered"]) == 0
-    assert "no undelivered alerts" in capsys.readouterr().out
+    assert main(["alerts", "--undelivered"]) == 1
+    assert "capcover: no undelivered alerts in " in capsys.readouterr().err
 
 
 def test_alerts_receiver_error_status_is_recorded_and_retried(alert_env, fake_cg, receiver):

@@ -41,6 +41,25 @@ def report(
     )
 
 
+def report_scenarios(wh: Warehouse) -> list[str]:
+    """Every scenario with at least one report, by name."""
+    return [r[0] for r in wh.query("SELECT DISTINCT scenario FROM report_daily ORDER BY 1")]
+
+
+def report_dates_near(
+    wh: Warehouse, day: date, scenario: str | None = None
+) -> tuple[date | None, date | None, date | None]:
+    """The report dates closest to `day` (the last before it, the first after it) and the
+    latest, of `scenario` or of any: None where there is none."""
+    row = wh.query(
+        "SELECT max(report_date) FILTER (report_date < ?), min(report_date) FILTER"
+        " (report_date > ?), max(report_date) FROM report_daily"
+        " WHERE ?::VARCHAR IS NULL OR scenario = ?",
+        [day, day, scenario, scenario],
+    )[0]
+    return row[0], row[1], row[2]
+
+
 def _dicts(wh: Warehouse, sql: str, params: list | None = None) -> list[dict]:
     cols, rows = wh.query_table(sql, params)
     return [dict(zip(cols, r, strict=True)) for r in rows]
