@@ -53,6 +53,55 @@ HELD_NOTE = (
 )
 
 
+def alerts_test() -> int:
+    """`capcover alerts test`: a labelled test message to every configured channel, one line
+    per channel; exit 0 when every one was delivered, 1 when one was not, 2 with none."""
+    from capcover.cli.common import EXIT_FAILED, load
+    from capcover.notify.deliver import send_test
+
+    settings = load()
+    if not settings.alert_urls:
+        fail(
+            "no alert channel configured: set CAPCOVER_ALERT_URLS to one or more Apprise URLs "
+            "(json://, mailto://, slack://, ...), comma-separated",
+            EXIT_USAGE,
+        )
+    results = send_test(settings)
+    for channel, outcome in results:
+        echo(f"{channel}: {outcome.state} — {outcome.detail} ({outcome.seconds:.1f} s)")
+    return EXIT_OK if all(o.state == "delivered" for _c, o in results) else EXIT_FAILED
+
+
+def _change_held(alert_ids: tuple[str, ...], every: bool, confirm: bool) -> int:
+    from capcover.cli.common import load
+    from capcover.warehouse import alerts as store
+    from capcover.warehouse.db import open_warehouse
+
+    if not alert_ids and not every:
+        fail("name the alerts (their alert_id) or pass --all", EXIT_USAGE)
+    settings = load()
+    if not settings.db.is_file():
+        fail(f"no warehouse at {settings.db} — check --db or CAPCOVER_DB")
+    with open_warehouse(settings.db, lock_budget_s=settings.lock_budget_s) as wh:
+        wh.require(80, "the delivery outcomes")  # warehouse/migrations/080_delivery_outcomes.sql
+        with wh.transaction():
+            ids = None if every else list(alert_ids)
+            if confirm:
+                n = store.confirm_held(wh, ids or [])
+            else:
+                n = store.release_held(wh, ids)
+    if not n:
+        return nothing(
+            "no held or unknown delivery matches"
+            + (f" {', '.join(alert_ids)}" if alert_ids else "")
+            + f" in {settings.db} (see `capcover alerts --undelivered`)",
+            "table",
+        )
+    verb = "marked delivered" if confirm else "released: sent with the next run"
+    echo(f"{n} deliver{'y' if n == 1 else 'ies'} {verb}")
+    return EXIT_OK
+
+
 def register(group) -> None:
     import click
 
@@ -74,3 +123,26 @@ def register(group) -> None:
         if ctx.invoked_subcommand is not None:
             return None
         return alerts(root_db(), since, undelivered, fmt, wide, columns)
+
+    @alerts_group.command("test")
+    def test_cmd() -> int:
+        """Send a labelled test message to every configured channel (CAPCOVER_ALERT_URLS) and
+        say per channel whether it arrived; exit 0 only when every channel delivered."""
+        return alerts_test()
+
+    @alerts_group.command("release")
+    @click.argument("alert_ids", nargs=-1)
+    @click.option("--all", "every", is_flag=True, help="every held or unknown delivery")
+    @db_option
+    def release_cmd(alert_ids: tuple[str, ...], every: bool) -> int:
+        """Send held deliveries again with the next run (a receiver whose answer was unknown
+        twice is held, not re-sent on its own)."""
+        return _change_held(alert_ids, every, confirm=False)
+
+    @alerts_group.command("confirm")
+    @click.argument("alert_ids", nargs=-1, required=True)
+    @db_option
+    def confirm_cmd(alert_ids: tuple[str, ...]) -> int:
+        """Record that held deliveries did arrive (you checked the receiver): never sent
+        again."""
+        return _change_held(alert_ids, False, confirm=True)

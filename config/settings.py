@@ -154,6 +154,9 @@ class Settings(BaseSettings):
     alert_relative_change_pct: float = Field(10.0, gt=0)  # percent, day over day
     alert_stale_after_h: float = Field(36.0, gt=0)  # CoinGecko as-of vs fetch time
     alert_feed_failure_days: int = Field(2, ge=1)  # consecutive run days a quote feed failed
+    # Seconds a receiver has to answer one alert message, the whole exchange; no answer in
+    # time after the message went out is an unknown outcome (notify/channels.py).
+    alert_timeout_s: float = Field(10.0, gt=0, le=300)
 
     # `capcover serve`: when the daily flow runs (CoinGecko closes the UTC day at 00:00).
     schedule_cron: str = "20 0 * * *"

@@ -51,6 +51,7 @@ SETTING_NAMES = (
     "alert_relative_change_pct",
     "alert_stale_after_h",
     "alert_feed_failure_days",
+    "alert_timeout_s",
     "schedule_cron",
     "schedule_timezone",
     "publish_dir",

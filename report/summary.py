@@ -66,9 +66,16 @@ def alert_lines(result: RunResult) -> list[str]:
             "  alerts: no channel configured (CAPCOVER_ALERT_URLS is empty): alerts "
             "are stored as no_channel and sent nowhere"
         )
-    delivered, failures = result.alerts_delivered, result.alert_failures
-    if delivered or failures:
-        lines.append(f"  alerts delivered: {delivered}; failed: {len(failures)}")
+    delivered, failures, unknown = (
+        result.alerts_delivered,
+        result.alert_failures,
+        result.alert_unknown,
+    )
+    if delivered or failures or unknown:
+        lines.append(
+            f"  alerts delivered: {delivered} in {delivery.messages} message(s) (one per "
+            f"channel); channels failed: {len(failures)}; unknown: {len(unknown)}"
+        )
     if result.alert_events:
         lines.append(
             f"  Prefect events emitted: {result.alert_events} "
@@ -76,6 +83,8 @@ def alert_lines(result: RunResult) -> list[str]:
         )
     for f in failures:
         lines.append(f"  alert delivery FAILED: {f}")
+    for u in unknown:
+        lines.append(f"  alert delivery UNKNOWN: {u}")
     return lines
 
 
