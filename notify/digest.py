@@ -50,9 +50,16 @@ class DigestAlert:
         return escape_controls("\n".join(lines).rstrip(), keep_newlines=True)
 
 
+# The order a person reads a scenario's alerts in: did it cross, how far it moved, how stale.
+RULE_ORDER = {"threshold_crossed": 0, "relative_change": 1, "stale_data": 2}
+
+
 def _groups(alerts: Sequence[DigestAlert]) -> list[tuple[tuple[date, str], list[DigestAlert]]]:
     out: dict[tuple[date, str], list[DigestAlert]] = {}
-    for a in sorted(alerts, key=lambda a: (a.report_date, a.scenario, a.rule, a.level)):
+    order = sorted(
+        alerts, key=lambda a: (a.report_date, a.scenario, RULE_ORDER.get(a.rule, 9), a.level)
+    )
+    for a in order:
         out.setdefault((a.report_date, a.scenario), []).append(a)
     return list(out.items())
 

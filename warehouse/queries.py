@@ -198,7 +198,8 @@ def list_alerts(
     """Alert history, newest report date first, with per-channel delivery counts.
 
     `undelivered` keeps alerts that some channel has not confirmed yet (pending, failed,
-    partial); alerts with no channel configured are not undelivered, they had nowhere to go.
+    partial, unknown, held); alerts with no channel configured are not undelivered, they had
+    nowhere to go.
     """
     cols, rows = wh.query_table(
         """
@@ -206,11 +207,12 @@ def list_alerts(
                a.delivery_state, a.channels,
                count(d.channel_id) FILTER (d.state = 'delivered') AS delivered,
                coalesce(sum(d.attempts), 0) AS attempts,
-               max(d.last_error) FILTER (d.state <> 'delivered') AS last_error,
+               max(d.last_error) FILTER (d.state NOT IN ('delivered', 'superseded'))
+                   AS last_error,
                a.message, a.alert_id, a.previous_date, a.created_at, a.delivered_at, a.run_id
         FROM alerts a LEFT JOIN alert_deliveries d USING (alert_id)
         WHERE (CAST(? AS DATE) IS NULL OR a.report_date >= ?)
-          AND (NOT ? OR a.delivery_state IN ('pending', 'failed', 'partial'))
+          AND (NOT ? OR a.delivery_state IN ('pending', 'failed', 'partial', 'unknown', 'held'))
         GROUP BY ALL
         ORDER BY a.report_date DESC, a.scenario, a.rule, a.level
         """,
