@@ -138,7 +138,13 @@ def explain(db, day, scenario, fmt, wide: bool = False, columns: str | None = No
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
         wh.require(20, "the why-it-moved views")  # warehouse/migrations/020_why_it_moved.sql
         if not check_scenario(wh, scenario, settings.db):
-            return nothing(f"no report rows in {settings.db} — run `capcover run` first", fmt)
+            nodata: dict = {"report_date": None, "paragraphs": {}}
+            nodata.update({n: [] for n, _t in SECTIONS})
+            return nothing(
+                f"no report rows in {settings.db} — run `capcover run` first",
+                fmt,
+                render_explanation(nodata, fmt) if fmt in ("csv", "json") else None,
+            )
         day = day or latest_day(wh)
         data = gather(wh, day, scenario)
         check_columns(data, picked)

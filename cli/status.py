@@ -139,7 +139,7 @@ def status(db, limit: int, fmt: str, wide: bool = False, columns: str | None = N
     if picked and fmt != "json":  # an older warehouse lacks some columns
         picked = [c for c in picked if c in data["columns"] or c in STATUS.derived]
     text = render_status(data, fmt, wide=wide, picked=picked)
-    if fmt == "csv":  # keep CSV pure; the schedule line goes to stderr
+    if fmt == "csv" and data["rows"]:  # keep CSV pure; the schedule line goes to stderr
         echo(_next_line(data), err=True)
     if not data["rows"]:
         return nothing(

@@ -336,9 +336,16 @@ def publish_target(settings: Settings, kind: str) -> Path:
 
 
 def record_failure(
-    settings: Settings, *, run_id: str, kind: str, started_at: datetime, error: BaseException
+    settings: Settings,
+    *,
+    run_id: str,
+    kind: str,
+    started_at: datetime,
+    error: BaseException,
+    flow_run_id: str | None = None,
 ) -> None:
-    """Note a failed run in `runs` (its own small transaction; typed tables stay untouched)."""
+    """Note a failed run in `runs` (its own small transaction; typed tables stay untouched),
+    with the Prefect flow run behind it when there is one."""
     from capcover.warehouse.db import WarehouseLocked
 
     # A run that already waited out the lock budget tries once more, without a second wait:
@@ -355,6 +362,7 @@ def record_failure(
                     finished_at=datetime.now(UTC),
                     status="failed",
                     message=one_line(error),
+                    flow_run_id=flow_run_id,
                 )
     except Exception as exc:  # noqa: BLE001 - the original error matters more
         log.warning("could not record the failed run: %s", one_line(exc))
@@ -380,11 +388,14 @@ def daily_sequence(
     emit: Callable[..., object] | None = None,
     flow_run_id: str | None = None,
     clients: Clients | None = None,
+    on_as_of: Callable[[date], object] | None = None,
 ) -> RunResult:
     """The whole daily run. `run` runs each named step; `emit` (a Prefect event emitter) adds
-    the Prefect event channel; `clients` (default: built from `settings`) are the sources.
-    A dry run rolls back its transaction and delivers nothing. A failed run is recorded in
-    `runs` (typed tables untouched) and its error re-raised."""
+    the Prefect event channel; `clients` (default: built from `settings`) are the sources;
+    `on_as_of` is told the as-of date once CoinGecko has given it (the Prefect flow names its
+    run after it). A dry run rolls back its transaction and delivers nothing. A failed run is
+    recorded in `runs` (typed tables untouched, its flow run id kept) and its error
+    re-raised."""
     clients = clients if clients is not None else Clients(settings)
     run_id, started = new_run_id(), datetime.now(UTC)
     steps: dict[str, float] = {}
@@ -392,6 +403,8 @@ def daily_sequence(
         t0 = time.monotonic()
         market = run("ingest-coingecko", fetch_market, clients)
         steps["fetch_market"] = time.monotonic() - t0
+        if on_as_of is not None:
+            on_as_of(market.snapshot.as_of_date)
         t0 = time.monotonic()
         quotes = run("ingest-gpu-quotes", fetch_quotes, clients)
         steps["fetch_quotes"] = time.monotonic() - t0
@@ -411,7 +424,14 @@ def daily_sequence(
         )
     except Exception as exc:
         if not dry_run:
-            record_failure(settings, run_id=run_id, kind=kind, started_at=started, error=exc)
+            record_failure(
+                settings,
+                run_id=run_id,
+                kind=kind,
+                started_at=started,
+                error=exc,
+                flow_run_id=flow_run_id,
+            )
         raise
     if dry_run:
         return result

@@ -38,10 +38,13 @@ def command_name(argv0: str | None = None, executable: str | None = None) -> str
     """How to run capcover again the way it was run now: `capcover` when that is on PATH,
     else the script's path as typed, or `<python> -m capcover` (a shell-quoted string)."""
     argv0 = sys.argv[0] if argv0 is None else argv0
-    executable = sys.executable if executable is None else executable
+    if executable is None:  # the interpreter as it was typed (`python3`, `.venv/bin/python`)
+        typed = sys.orig_argv[0] if getattr(sys, "orig_argv", None) else ""
+        executable = typed if typed and (shutil.which(typed) or "/" in typed) else sys.executable
     path = Path(argv0)
     if path.name == "__main__.py" and path.parent.name == "capcover":
-        return f"{shlex.quote(_shortest(Path(executable)))} -m capcover"
+        typed = executable if "/" in executable else _shortest(Path(executable))
+        return f"{shlex.quote(typed)} -m capcover"
     if path.name != "capcover":  # not a capcover script (an embedding program, a test)
         return "capcover"
     if "/" not in argv0:

@@ -97,3 +97,42 @@ def dry_run_text(result: RunResult, db) -> str:
     if not result.alerts:
         lines.append("  no alert would fire")
     return "\n".join(lines)
+
+
+def serve_line(
+    event: str,
+    *,
+    kind: str,
+    flow_run_id: str | None,
+    result: RunResult | None = None,
+    error: BaseException | None = None,
+) -> str:
+    """The one line `capcover serve` (any runner of the deployment) prints when a run
+    `started`, `finished` or `failed`, naming its flow run."""
+    from datetime import UTC, datetime
+
+    from capcover.model.text import escape_controls, fmt_time
+
+    head = f"capcover serve: {fmt_time(datetime.now(UTC))} {kind} flow run {flow_run_id}"
+    if event == "started":
+        return f"{head} started"
+    if event == "failed":
+        text = str(error).strip().splitlines() if error is not None else []
+        why = text[0][:300] if text else type(error).__name__
+        return escape_controls(f"{head} FAILED: {why} (the warehouse is unchanged)")
+    assert result is not None
+    ratios = ", ".join(
+        f"{r.scenario} {fmt_ratio(r.coverage_ratio)}" for r in result.reports[:3]
+    ) + (", ..." if len(result.reports) > 3 else "")
+    extras = [f"{len(result.reports)} report row(s) ({ratios})"]
+    if result.alerts:
+        extras.append(
+            f"{len(result.alerts)} alert(s), {result.alerts_delivered} delivered"
+            + (f", {len(result.alert_failures)} channel(s) failed" if result.alert_failures else "")
+            + (f", {len(result.alert_unknown)} unknown" if result.alert_unknown else "")
+        )
+    if result.sources_failed:
+        extras.append(f"quote feeds failed: {', '.join(result.sources_failed)}")
+    return escape_controls(
+        f"{head} ok: run {result.run_id} as of {result.as_of_date}; " + "; ".join(extras)
+    )

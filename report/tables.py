@@ -227,7 +227,7 @@ def _md_cell(column: str, value: Any, exact: bool) -> str:
     if isinstance(value, str | Shown):  # text from outside (maybe inside a view's cell)
         return md_text(value if isinstance(value, str) else value.text)
     text = _exact(value) if exact else human(column, value)
-    return md_text(text) if exact else text.replace("|", "\\|")
+    return text.replace("|", "\\|")  # a number, a date: nothing in it is markup
 
 
 # -- the terminal ----------------------------------------------------------------------------
@@ -291,7 +291,8 @@ def wrap(text: str, width: int, *, breaks: str = " ") -> list[str]:
 
 def wrap_paragraph(text: str, width: int | None = None, *, indent: str = "") -> str:
     """A paragraph of free text fitted to `width` (default: the terminal's); continuation lines
-    start with `indent`."""
+    start with `indent`. Controls are escaped first, so the width is the one shown."""
+    text = escape_controls(text, keep_newlines=True)
     width = terminal_width() if width is None else width
     if width <= 0:
         return text
