@@ -68,8 +68,11 @@ def _dicts(wh: Warehouse, sql: str, params: list | None = None) -> list[dict]:
 # -- the HTML report -------------------------------------------------------------------------
 
 
-def latest_report_details(wh: Warehouse) -> list[dict]:
-    """The latest report per scenario with the inputs behind it, highest coverage first."""
+def latest_report_details(
+    wh: Warehouse, day: date | None = None, scenario: str | None = None
+) -> list[dict]:
+    """The reports of `day` (default: the latest report date) with the inputs behind them,
+    one scenario or all, highest coverage first."""
     return _dicts(
         wh,
         """
@@ -77,7 +80,11 @@ def latest_report_details(wh: Warehouse) -> list[dict]:
                constituents_count, gpu_count, gpu_sku, unit_price_usd, price_basis,
                price_sources, price_quote_count, buildout_cost_usd, coverage_ratio,
                market_as_of
-        FROM v_latest_report ORDER BY coverage_ratio DESC""",
+        FROM report_daily
+        WHERE report_date = coalesce(?::DATE, (SELECT max(report_date) FROM report_daily))
+          AND (?::VARCHAR IS NULL OR scenario = ?)
+        ORDER BY coverage_ratio DESC, scenario""",
+        [day, scenario, scenario],
     )
 
 
@@ -89,14 +96,35 @@ def ratio_history(wh: Warehouse) -> list[tuple]:
     )
 
 
-def top_constituents(wh: Warehouse, limit: int) -> list[dict]:
-    """The `limit` largest constituents of each category, by position."""
+def top_constituents(wh: Warehouse, limit: int, day: date | None = None) -> list[dict]:
+    """The `limit` largest constituents of each category, by position: on each category's
+    latest snapshot (v_sector_constituents), or its latest at or before `day`."""
+    if day is None:
+        return _dicts(
+            wh,
+            """
+            SELECT category_id, position, coin_id, symbol, name, market_cap_usd, share_of_sum
+            FROM v_sector_constituents WHERE position <= ? ORDER BY category_id, position""",
+            [limit],
+        )
     return _dicts(
         wh,
         """
-        SELECT category_id, position, coin_id, symbol, name, market_cap_usd, share_of_sum
-        FROM v_sector_constituents WHERE position <= ? ORDER BY category_id, position""",
-        [limit],
+        WITH latest AS (
+            SELECT category_id, max(as_of_date) AS as_of_date FROM coin_snapshots
+            WHERE as_of_date <= ? GROUP BY category_id
+        ), ranked AS (
+            SELECT c.category_id,
+                   row_number() OVER (PARTITION BY c.category_id
+                                      ORDER BY c.market_cap_usd DESC NULLS LAST, c.coin_id)
+                       AS position,
+                   c.coin_id, c.symbol, c.name, c.market_cap_usd,
+                   c.market_cap_usd / sum(c.market_cap_usd) OVER (PARTITION BY c.category_id)
+                       AS share_of_sum
+            FROM coin_snapshots c JOIN latest USING (category_id, as_of_date)
+        )
+        SELECT * FROM ranked WHERE position <= ? ORDER BY category_id, position""",
+        [day, limit],
     )
 
 
@@ -113,15 +141,21 @@ def latest_purchase_quotes(wh: Warehouse, day: date, skus: list[str]) -> list[di
     )
 
 
-def recent_alerts(wh: Warehouse) -> list[dict]:
-    """The 20 most recent alerts that were not withdrawn."""
+def recent_alerts(
+    wh: Warehouse, day: date | None = None, scenario: str | None = None
+) -> list[dict]:
+    """The 20 most recent alerts that were not withdrawn (of report dates up to `day`, of
+    `scenario`, when given)."""
     return _dicts(
         wh,
         """
         SELECT report_date, scenario, rule, previous_ratio, current_ratio, message,
                delivery_state
         FROM alerts WHERE delivery_state <> 'withdrawn'
+          AND (?::DATE IS NULL OR report_date <= ?)
+          AND (?::VARCHAR IS NULL OR scenario = ?)
         ORDER BY report_date DESC, scenario, rule LIMIT 20""",
+        [day, day, scenario, scenario],
     )
 
 
