@@ -277,6 +277,18 @@ def test_delivery_lying_receivers_get_the_outcome_their_answer_deserves(
         assert says in d["last_error"]
 
 
+def test_delivery_failure_is_printed_once(env, alerting, fake_cg, capsys):
+    alerting.setenv("CAPCOVER_ALERT_URLS", f"json://127.0.0.1:{_free_port()}{HOOK}")
+    run_day(fake_cg, 21e9, DAY1)
+    fake_cg.clear()
+    fake_cg.serve(categories=category_payload(cap=22.5e9, updated_at=DAY2))
+    capsys.readouterr()
+    assert main(["run"]) == 0  # a delivery failure never fails the run
+    out, err = capsys.readouterr()
+    assert (out + err).count("no connection") == 1, out + err
+    assert "alert delivery FAILED" in out and "alert delivery failed" not in err
+
+
 def test_delivery_refused_connection_is_failed_and_sent_again_next_run(env, alerting, fake_cg):
     port = _free_port()  # nothing listens
     alerting.setenv("CAPCOVER_ALERT_URLS", f"json://127.0.0.1:{port}{HOOK}")
