@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 from capcover.cli.common import EXIT_USAGE, echo, fail, load, load_reader
+from capcover.errors import one_line
 
 
 def quotes_list(db, sku, kind, source, day, stats: bool, fmt: str) -> None:
@@ -110,10 +111,7 @@ def add_quote(day, options: dict) -> None:
     except BadInput as exc:
         fail(str(exc), EXIT_USAGE)
     except (IngestError, ValueError) as exc:
-        fail(
-            f"could not convert {entry['currency']}: {str(exc).splitlines()[0]} — pass "
-            f"--usd-per-unit"
-        )
+        fail(f"could not convert {entry['currency']}: {one_line(exc)} — pass --usd-per-unit")
     if how:
         entry["note"] = f"{entry['note']}; {how}" if entry.get("note") else how
     try:
@@ -121,7 +119,7 @@ def add_quote(day, options: dict) -> None:
     except OSError as exc:
         fail(f"cannot write {path}: {exc.strerror}")
     except Exception as exc:  # noqa: BLE001 - an existing bad entry: the file is left as it was
-        fail(f"{str(exc).splitlines()[0]} (file unchanged)")
+        fail(f"{one_line(exc)} (file unchanged)")
     usd = entry["price"] * entry.get("usd_per_unit", 1.0) / entry.get("gpu_count", 1)
     unit = "GPU-hour" if entry["kind"] == "rental_hourly" else "GPU"
     echo(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from capcover.cli.common import EXIT_USAGE, echo, fail, load, long_lived_imports
+from capcover.errors import one_line
 
 
 @click.command("run")
@@ -20,8 +21,6 @@ from capcover.cli.common import EXIT_USAGE, echo, fail, load, long_lived_imports
 def run_cmd(dry_run: bool) -> None:
     """The daily run: ingest, load, model, report (a Prefect flow when a Prefect API is
     configured, otherwise in this process)."""
-    from capcover.flows.sequence import one_line
-
     settings = load()
     if dry_run:
         from capcover.flows.sequence import daily_sequence
@@ -70,7 +69,6 @@ def run_cmd(dry_run: bool) -> None:
 def backfill_cmd(days: int) -> None:
     """Coverage history from per-coin market charts."""
     from capcover.flows.backfill import BackfillUsageError, run_backfill
-    from capcover.flows.sequence import one_line
 
     settings = load()
     resume = f"finished coins are saved; rerun `capcover backfill --days {days}` to resume"

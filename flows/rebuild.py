@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from capcover.config.settings import Settings
+from capcover.errors import one_line
 from capcover.flows.backfill import BackfillResult, write_history_reports
 from capcover.flows.sequence import load_and_model
 from capcover.ingest.archive import Parser, categories_of, replay_batch, split_batches
@@ -179,9 +180,8 @@ def rebuild(settings: Settings) -> RebuildResult:
             except RebuildError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure: one line, nothing changed
-                first = (str(exc).splitlines() or [type(exc).__name__])[0]
                 raise RebuildError(
-                    f"coin_history does not re-derive: {first} — nothing changed"
+                    f"coin_history does not re-derive: {one_line(exc)} — nothing changed"
                 ) from None
             for run_id, kind in runs:
                 try:
@@ -189,9 +189,8 @@ def rebuild(settings: Settings) -> RebuildResult:
                 except RebuildError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - any failure: one line, no change
-                    first = (str(exc).splitlines() or [type(exc).__name__])[0]
                     raise RebuildError(
-                        f"run {run_id} does not replay: {first} — nothing changed"
+                        f"run {run_id} does not replay: {one_line(exc)} — nothing changed"
                     ) from None
                 result.runs.append(run_id)
             for table in (*DERIVED_TABLES, "coin_history"):

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from capcover.config.settings import Settings
+from capcover.errors import one_line
 from capcover.ingest.clients import Clients
 from capcover.ingest.http import HttpStats
 from capcover.ingest.models import Quarantined, RawResponse, SectorSnapshot
@@ -53,11 +54,6 @@ def run_plain(name: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -
 def new_run_id(now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-
-
-def one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return (text[0] if text else type(error).__name__)[:500]
 
 
 @dataclass(frozen=True)

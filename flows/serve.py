@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from capcover.config.schedule import next_run
+from capcover.errors import one_line
 
 if TYPE_CHECKING:
     import requests
@@ -200,10 +201,8 @@ def cmd_serve(settings) -> int:
     except KeyboardInterrupt:
         pass
     except Exception as exc:  # noqa: BLE001 - e.g. the server went away: one line, exit 1
-        text = str(exc).strip().splitlines()
         print(
-            f"capcover: error: serving {FULL_NAME} stopped: "
-            f"{text[0] if text else type(exc).__name__}",
+            f"capcover: error: serving {FULL_NAME} stopped: {one_line(exc)}",
             file=sys.stderr,
         )
         return 1

@@ -21,6 +21,7 @@ import requests
 import urllib3.exceptions
 from requests.exceptions import TooManyRedirects
 
+from capcover.errors import one_line
 from capcover.ingest.errors import (
     BadPayload,
     ConnectionFailed,
@@ -410,11 +411,10 @@ class HttpSession(requests.Session):
                     requests.exceptions.ConnectionError | requests.exceptions.ChunkedEncodingError,
                 ):
                     # Not retryable (bad URL, ...): one scrubbed line.
-                    first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
                     raise self._fail(
                         IngestError(
                             f"{where}: request failed ({type(exc).__name__}: "
-                            f"{scrub(first, self.secrets)})",
+                            f"{scrub(one_line(exc, 200), self.secrets)})",
                             endpoint=endpoint,
                             attempts=attempt,
                         ),

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from capcover.errors import one_line
 from capcover.notify.redact import REDACTOR, _apprise_logger, _Capture, channel_id
 
 PREFECT_CHANNEL = "prefect-event"
@@ -49,8 +50,7 @@ class AppriseChannel:
         except DeliveryError:
             raise
         except Exception as exc:  # noqa: BLE001 - a plugin may raise anything; we report it
-            text = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DeliveryError(f"channel {self.id}: {REDACTOR.redact(text)}") from None
+            raise DeliveryError(f"channel {self.id}: {REDACTOR.redact(one_line(exc))}") from None
         finally:
             logger.removeHandler(capture)
         if not ok:

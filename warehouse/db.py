@@ -13,6 +13,8 @@ from typing import Any
 
 import duckdb
 
+from capcover.errors import one_line
+
 
 class WarehouseError(Exception):
     """A warehouse problem a person can act on (missing file, lock held, bad SQL)."""
@@ -99,7 +101,7 @@ class Warehouse:
             return self.con.execute(sql, params or [])
         except duckdb.Error as exc:
             if is_damage(exc):
-                raise WarehouseDamaged(damaged_message(self.path, _first(exc))) from None
+                raise WarehouseDamaged(damaged_message(self.path, one_line(exc))) from None
             if (
                 isinstance(exc, duckdb.BinderException | duckdb.CatalogException)
                 and self.applied
@@ -109,7 +111,7 @@ class Warehouse:
                 # capcover has not migrated yet (a reader never migrates).
                 raise WarehouseError(
                     f"warehouse {self.path} is at schema version {self.schema_version}, older "
-                    f"than this capcover's {_latest_version()} ({_first(exc)[:120]}) — run "
+                    f"than this capcover's {_latest_version()} ({one_line(exc, 120)}) — run "
                     f"`capcover run` once to migrate it"
                 ) from None
             raise
@@ -156,10 +158,6 @@ class Warehouse:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _first(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -223,8 +221,8 @@ def _connect_within(
                 ) from None
             if "lock" not in text.lower():
                 if is_damage(exc):
-                    raise WarehouseDamaged(damaged_message(path, _first(exc))) from None
-                raise WarehouseError(f"cannot open warehouse {path}: {_first(exc)}") from None
+                    raise WarehouseDamaged(damaged_message(path, one_line(exc))) from None
+                raise WarehouseError(f"cannot open warehouse {path}: {one_line(exc)}") from None
             left = deadline - clock()
             if left <= 0:
                 raise WarehouseLocked(
@@ -235,7 +233,7 @@ def _connect_within(
             sleep(min(delay, left))
             delay = min(delay * 2, 1.0)
         except duckdb.Error as exc:  # e.g. a WAL that does not replay
-            raise WarehouseDamaged(damaged_message(path, _first(exc))) from None
+            raise WarehouseDamaged(damaged_message(path, one_line(exc))) from None
 
 
 def _check_intact(wh: Warehouse) -> None:
@@ -344,7 +342,7 @@ def run_user_sql(wh: Warehouse, query: str) -> tuple[list[str], list[tuple]]:
     try:
         statements = wh.con.extract_statements(query)
     except duckdb.Error as exc:
-        raise WarehouseError(f"query failed: {_first(exc)}") from None
+        raise WarehouseError(f"query failed: {one_line(exc)}") from None
     if not statements:
         raise WarehouseError('empty query — pass one SELECT, e.g. capcover sql "SELECT 1"')
     if len(statements) > 1:
@@ -363,7 +361,7 @@ def run_user_sql(wh: Warehouse, query: str) -> tuple[list[str], list[tuple]]:
     except WarehouseDamaged:
         raise
     except duckdb.Error as exc:
-        first = _first(exc)
+        first = one_line(exc)
         if isinstance(exc, duckdb.PermissionException):
             raise WarehouseError(
                 f"capcover sql reads only the warehouse and the published "
