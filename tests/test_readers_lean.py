@@ -11,18 +11,22 @@ import os
 import subprocess
 import sys
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
+from typing import get_args
 from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
 from capcover.cli.main import main
+from capcover.config.defaults import DEFAULTS as TABLE
+from capcover.config.defaults import SETTING_NAMES, AlertRule
 from capcover.config.errors import ConfigError
 from capcover.config.reader import ALWAYS, DEFAULTS, OPTIONAL, load_reader_settings
 from capcover.config.settings import Settings, load_settings
-from capcover.config.sources import SETTING_NAMES
 from capcover.flows.sequence import run_daily
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +71,25 @@ def warehouse(fake_cg, settings):
 
 def test_sources_setting_names_are_the_models_fields_in_order():
     assert SETTING_NAMES == tuple(Settings.model_fields)
+
+
+def _as_table_value(value):
+    """A model value as config/defaults.py writes it: lists as tuples, secrets unwrapped."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, list):
+        return tuple(_as_table_value(v) for v in value)
+    return value
+
+
+def test_settings_table_is_every_models_default():
+    # The model takes each default from the one table (config/defaults.py): built from no
+    # environment and no file, every setting is the table's value.
+    model = load_settings(environ=False)
+    assert {name: _as_table_value(getattr(model, name)) for name in SETTING_NAMES} == {
+        f.name: getattr(TABLE, f.name) for f in fields(TABLE)
+    }
+    assert set(TABLE.alert_rules) == set(get_args(AlertRule))
 
 
 def test_reader_defaults_are_the_models(clean_env):

@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 
+from capcover.config.defaults import DEFAULTS
 from capcover.errors import one_line
 
 
@@ -280,7 +281,7 @@ def open_warehouse(
     path: str | Path,
     *,
     read_only: bool = False,
-    lock_budget_s: float = 30.0,
+    lock_budget_s: float = DEFAULTS.lock_budget_s,
     migrate: bool = True,
 ) -> Warehouse:
     """Open the warehouse, waiting (bounded by `lock_budget_s`, in seconds) while another
@@ -316,7 +317,10 @@ def open_warehouse(
 
 
 def open_sandboxed(
-    path: str | Path, *, readable_dirs: Sequence[str | Path] = (), lock_budget_s: float = 30.0
+    path: str | Path,
+    *,
+    readable_dirs: Sequence[str | Path] = (),
+    lock_budget_s: float = DEFAULTS.lock_budget_s,
 ) -> Warehouse:
     """A read-only connection for arbitrary user SQL: no file access except the warehouse and
     `readable_dirs` (read), no extensions, no network, and settings locked so a query cannot
