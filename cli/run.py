@@ -32,10 +32,10 @@ def run_cmd(dry_run: bool) -> None:
             fail(f"dry run failed: {one_line(exc)} (nothing was written)")
         echo(dry_run_text(result, settings.db))
         return
-    from capcover.flows.prefect_env import configured_api
+    from capcover.flows.prefect_env import prefect_api
     from capcover.report.summary import summary_text
 
-    api = configured_api()
+    api = prefect_api()
     try:
         if api.url is None:
             # No Prefect API: the same sequence as plain calls, in this process. A Prefect
@@ -53,8 +53,8 @@ def run_cmd(dry_run: bool) -> None:
     echo(summary_text(result, settings.db))
     if api.url is None:
         echo(
-            f"  in-process run, not a Prefect flow: {api.where} (set PREFECT_API_URL to a "
-            f"running Prefect server for flow runs, logs and events there)"
+            f"  in-process run, not a Prefect flow: {api.where} (set PREFECT_API_URL, or a "
+            f"Prefect profile's, to a running Prefect server for flow runs, logs and events)"
         )
 
 

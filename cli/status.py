@@ -1,9 +1,9 @@
 """`capcover status`: the last runs from the warehouse and the next scheduled one.
 
-Read-only and Prefect-free: the warehouse
-is opened `read_only=True` and released at once; the next run comes from the Prefect API over
-plain HTTP when PREFECT_API_URL answers, else it is computed from the cron setting, and the
-output says which.
+Read-only: the warehouse is opened `read_only=True` and released at once; the next run comes
+over plain HTTP from the Prefect API that `capcover run` would use (flows/prefect_env.py's
+`prefect_api`: Prefect's own settings, imported only when some source names an API) when it
+answers, else it is computed from the cron setting, and the output says which.
 """
 
 from __future__ import annotations

@@ -92,7 +92,10 @@ def test_run_without_prefect_api_runs_in_process_without_prefect(env, fake_cg, t
     assert proc.returncode == 0, proc.stderr
     assert "PREFECT False" in proc.stdout  # Prefect not imported, so no server either
     (line,) = [ln for ln in proc.stdout.splitlines() if "in-process run" in ln]
-    assert "no PREFECT_API_URL in the environment or Prefect profile 'ephemeral'" in line
+    assert (
+        "no Prefect API URL in the environment, the Prefect profile or the working "
+        "directory's .env, prefect.toml or pyproject.toml" in line
+    )
     assert _processes_with(run_env["PREFECT_HOME"]) == []
     with open_warehouse(env["CAPCOVER_DB"], read_only=True) as wh:
         (row,) = wh.query(

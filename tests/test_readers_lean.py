@@ -381,10 +381,14 @@ def test_readers_load_no_heavy_module_for_csv_and_json(warehouse, env, argv, cod
         assert _loaded([*argv, "--format", fmt], env) == (code, [])
 
 
-def test_readers_status_loads_requests_only_for_a_prefect_api(warehouse, env):
-    # Nothing listens on port 9: status falls back to the cron schedule, having asked.
+def test_readers_status_asks_prefect_only_for_a_configured_api(warehouse, env):
+    # With a Prefect API named, status asks Prefect's own settings which one (what `run` and
+    # `serve` use) and that server for the next run over requests. Nothing listens on port 9:
+    # status falls back to the cron schedule, having asked.
     api = {**env, "PREFECT_API_URL": "http://127.0.0.1:9/api"}
-    assert _loaded(["status", "--format", "json"], api) == (0, ["requests"])
+    code, loaded = _loaded(["status", "--format", "json"], api)
+    assert code == 0 and {"prefect", "requests"} <= set(loaded)
+    assert _loaded(["status", "--format", "json"], env) == (0, [])  # none named: none loaded
 
 
 @pytest.mark.parametrize(("argv", "code"), READERS, ids=[" ".join(a[:2]) for a, _ in READERS])

@@ -213,7 +213,7 @@ def test_serve_schedules_daily_and_runs_a_triggered_flow(prefect_api, fake_cg, e
             timeout=60,
         )
         assert out.returncode == 0, out.stderr
-        assert f"Prefect API at {api}, deployment {FULL_NAME}" in out.stdout
+        assert f"Prefect API at {api} (PREFECT_API_URL), deployment {FULL_NAME}" in out.stdout
         assert "T00:20:00" in out.stdout
 
         # The machine "sleeps": serve is down while three daily runs fall due.
