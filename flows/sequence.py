@@ -335,7 +335,10 @@ def record_failure(
     settings: Settings, *, run_id: str, kind: str, started_at: datetime, error: BaseException
 ) -> None:
     """Note a failed run in `runs` (its own small transaction; typed tables stay untouched)."""
-    from capcover.warehouse.db import WarehouseLocked
+    from capcover.warehouse.db import OpenRefused, WarehouseLocked
+
+    if isinstance(error, OpenRefused):
+        return  # the file itself was refused (e.g. an edited migration): it would be again
 
     # A run that already waited out the lock budget tries once more, without a second wait:
     # the whole command stays within CAPCOVER_LOCK_BUDGET_S (not twice it).

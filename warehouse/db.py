@@ -25,6 +25,16 @@ class WarehouseLocked(WarehouseError):
     """Another process held the file lock for the whole lock budget."""
 
 
+class OpenRefused(WarehouseError):
+    """This capcover refuses the file as it is (a newer schema, an applied migration it does
+    not ship as applied): opening it again refuses again."""
+
+
+class MigrationMismatch(OpenRefused):
+    """An applied migration file (or a view file it read) is not the one recorded in the
+    warehouse: its checksum differs, or this capcover does not ship it."""
+
+
 class WarehouseDamaged(WarehouseError):
     """The file is not a readable capcover warehouse (truncated, garbage, a bad WAL)."""
 
@@ -262,7 +272,8 @@ def _latest_version() -> int:
 
 
 def _read_schema(wh: Warehouse) -> None:
-    """Read the applied migrations once; refuse a file from a newer capcover."""
+    """Read the applied migrations once; refuse a file from a newer capcover, and one whose
+    applied migrations (or the view files they read) are not the files this capcover ships."""
     if wh.scalar(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
         " AND schema_name = 'main'"
@@ -270,11 +281,18 @@ def _read_schema(wh: Warehouse) -> None:
         wh.applied = frozenset(v for (v,) in wh.query("SELECT version FROM schema_migrations"))
     known = _latest_version()
     if wh.schema_version > known:
-        raise WarehouseError(
+        raise OpenRefused(
             f"warehouse {wh.path} has schema version {wh.schema_version}, newer than this "
             f"capcover knows ({known}) — upgrade capcover (pip install -U capcover) to read or "
             f"write it"
         )
+    if wh.applied:
+        from capcover.warehouse.migrate import MigrationChanged, verify_applied
+
+        try:
+            verify_applied(wh)
+        except MigrationChanged as exc:
+            raise MigrationMismatch(str(exc)) from None
 
 
 def open_warehouse(
@@ -289,7 +307,8 @@ def open_warehouse(
 
     Read-write opens create the file and apply pending migrations. Read-only opens require the
     file to exist. Every open reads the schema version once (`Warehouse.applied`) and refuses a
-    damaged file or one with a migration newer than this code knows.
+    damaged file, one with a migration newer than this code knows, and one whose applied
+    migrations are not the files this code ships (MigrationMismatch: their recorded sha256).
     """
     path = Path(path)
     _last_opened[:] = [path]
