@@ -6,10 +6,11 @@ import logging
 import os
 import re
 import tomllib
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -40,6 +41,13 @@ from capcover.model.scenarios import (
 )
 
 
+@cache
+def builtin_scenarios() -> tuple[Scenario, ...]:
+    """The scenarios shipped in model/scenarios.toml, parsed once per process."""
+    doc = tomllib.loads(BUILTIN_SCENARIOS_PATH.read_text(encoding="utf-8"))
+    return tuple(parse_scenarios(doc["scenario"], where=str(BUILTIN_SCENARIOS_PATH)))
+
+
 def _split_commas(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
@@ -51,6 +59,8 @@ class Settings(BaseSettings):
 
     # True on `_GivenOnly`: the given values over the defaults, no environment and no file.
     given_only: ClassVar[bool] = False
+    # scenarios(), parsed on first use (the model is frozen; private attributes are not fields).
+    _scenarios: tuple[Scenario, ...] | None = PrivateAttr(default=None)
 
     # extra="forbid" and no inf/nan: a misspelt key or a non-finite number is an error, never
     # a silent default (load_settings names unknown keys first, with a suggestion).
@@ -223,13 +233,16 @@ class Settings(BaseSettings):
     # -- derived ----------------------------------------------------------------------------
 
     def scenarios(self) -> list[Scenario]:
-        builtin_doc = tomllib.loads(BUILTIN_SCENARIOS_PATH.read_text(encoding="utf-8"))
-        builtin = parse_scenarios(builtin_doc["scenario"], where=str(BUILTIN_SCENARIOS_PATH))
-        try:
-            user = parse_scenarios(self.scenario, where=str(self.config or "config"))
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-        return merge_scenarios(builtin, user)
+        """The built-in scenarios with the config file's over them (by name). Parsed once per
+        Settings object (the built-in file once per process): load_settings validates them,
+        and the run, the report and the alerts read the same list."""
+        if self._scenarios is None:
+            try:
+                user = parse_scenarios(self.scenario, where=str(self.config or "config"))
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+            self._scenarios = tuple(merge_scenarios(list(builtin_scenarios()), user))
+        return list(self._scenarios)
 
     def publish_path(self) -> Path:
         """Where successful runs publish their Parquet snapshot."""

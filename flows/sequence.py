@@ -178,14 +178,12 @@ def load_and_report(
     market: MarketPull,
     quotes: list[QuoteBatch],
     channel_ids: list[str],
-    step_durations: dict[str, float] | None = None,
     flow_run_id: str | None = None,
     dry_run: bool = False,
 ) -> RunResult:
     """Archive, load, model, report and fire alerts in ONE transaction: all of it lands, or
-    none of it. `step_durations` (seconds per earlier step) is recorded in `runs` with this
-    step's own duration added. A dry run rolls the transaction back (DryRunRollback)."""
-    t0 = time.monotonic()
+    none of it. A dry run rolls the transaction back (DryRunRollback). The run's step
+    durations are recorded once, after publishing (`publish_after_run`)."""
     snap = market.snapshot
     quarantined = snap.quarantined + [q for b in quotes for q in b.quarantined]
     failed = [b.source for b in quotes if b.error]
@@ -205,6 +203,7 @@ def load_and_report(
             wh, settings, rows, day=snap.as_of_date, run_id=run_id, first_seq=len(quarantined) + 1
         )
         skipped = skipped + held
+        why = explain_all(wh, rows)  # once: for the alerts, the summary and the artifacts
         alerts = fire_alerts(
             wh,
             settings.alert_rule_config(),
@@ -213,6 +212,7 @@ def load_and_report(
             run_id=run_id,
             failed_feeds=feed_errors,
             channel_ids=channel_ids,
+            why=why,
         )
         result = RunResult(
             run_id=run_id,
@@ -230,7 +230,7 @@ def load_and_report(
             sector_market_cap_usd=rows[0].sector_market_cap_usd if rows else None,
             alerts=alerts,
             dry_run=dry_run,
-            explanations=explain_all(wh, rows),
+            explanations=why,
         )
         load.record_run(
             wh,
@@ -248,7 +248,6 @@ def load_and_report(
             reports_written=len(rows),
             sources_failed=failed,
             summary=result.summary(),
-            step_durations={**(step_durations or {}), "load_model_report": time.monotonic() - t0},
             coins_loaded=sum(len(c) for c in snap.constituents.values()),
             quotes_loaded=sum(len(b.quotes) for b in quotes),
             flow_run_id=flow_run_id,
@@ -272,8 +271,10 @@ def store_and_publish(
     dry_run: bool = False,
 ) -> RunResult:
     """`load_and_report`, then the Parquet snapshot from the committed data on the same
-    connection; the write lock is held only for this step."""
+    connection; the write lock is held only for this step. `step_durations` (seconds per
+    earlier step) are recorded with this step's and the publishing's own."""
     with open_warehouse(settings.db, lock_budget_s=settings.lock_budget_s) as wh:
+        t0 = time.monotonic()
         try:
             result = load_and_report(
                 wh,
@@ -284,22 +285,34 @@ def store_and_publish(
                 market=market,
                 quotes=quotes,
                 channel_ids=channel_ids,
-                step_durations=step_durations,
                 flow_run_id=flow_run_id,
                 dry_run=dry_run,
             )
         except DryRunRollback as rollback:
             return rollback.result
         publish_after_run(
-            wh, settings, run_id=result.run_id, kind=result.kind, as_of_date=result.as_of_date
+            wh,
+            settings,
+            run_id=result.run_id,
+            kind=result.kind,
+            as_of_date=result.as_of_date,
+            steps={**step_durations, "load_model_report": time.monotonic() - t0},
         )
     return result
 
 
 def publish_after_run(
-    wh: Warehouse, settings: Settings, *, run_id: str, kind: str, as_of_date: date
+    wh: Warehouse,
+    settings: Settings,
+    *,
+    run_id: str,
+    kind: str,
+    as_of_date: date,
+    steps: dict[str, float],
 ) -> Path | None:
-    """Right after the run committed, on the writer's connection.
+    """Right after the run committed, on the writer's connection; then the run's step
+    durations (`steps`, seconds by step name, with "publish" added) are written to `runs`,
+    their one write.
 
     A publishing failure does not undo the run (its data is committed and correct): it is
     logged and noted in `runs.message`, and `runs.published_to` stays empty.
@@ -315,12 +328,18 @@ def publish_after_run(
         log.warning(
             "run %s: publishing the Parquet snapshot to %s failed: %s", run_id, target, text
         )
-        snapshot.record_publish_failure(wh, run_id, f"publish to {target} failed: {text}"[:500])
+        timed = _rounded({**steps, "publish": time.monotonic() - t0})
+        snapshot.record_publish_failure(
+            wh, run_id, f"publish to {target} failed: {text}"[:500], timed
+        )
         return None
-    steps = snapshot.step_durations(wh, run_id)
-    steps["publish"] = time.monotonic() - t0
-    snapshot.record_published(wh, run_id, folder, {k: round(v, 3) for k, v in steps.items()})
+    timed = _rounded({**steps, "publish": time.monotonic() - t0})
+    snapshot.record_published(wh, run_id, folder, timed)
     return folder
+
+
+def _rounded(steps: dict[str, float]) -> dict[str, float]:
+    return {name: round(seconds, 3) for name, seconds in steps.items()}
 
 
 def publish_target(settings: Settings, kind: str) -> Path:

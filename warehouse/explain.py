@@ -251,10 +251,11 @@ def explanations(wh: Warehouse, day: date, scenario: str | None = None) -> dict[
     moves = ratio_moves(wh, day, scenario)
     if not moves:
         return {}
+    ranked = _ranked_coin_moves(wh, day, scenario, PARAGRAPH_TOP, moves)  # moves: read once
     return paragraphs(
         moves,
         price_changes_of(wh, moves),
-        coin_moves(wh, day, scenario, top=PARAGRAPH_TOP),
+        _within_top(ranked, PARAGRAPH_TOP),
         category_gap(wh, day, scenario),
     )
 
