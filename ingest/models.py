@@ -163,6 +163,16 @@ class RawResponse:
         return jsonlib.loads(self.body)
 
 
+# CoinGecko `/coins/{id}/market_chart`: the bounds of its stamps (ms since the epoch, 1970 to
+# the end of year 9999, what a datetime holds) and values (|v| at or beyond MAX_VALUE reads as
+# no value), and the UTC day in ms. Defined once here for both readers of a chart:
+# ingest/history.py (the parser, which defines the day rules) and warehouse/history.py (the bulk
+# path that applies the same rules in DuckDB).
+CHART_DAY_MS = 86_400_000
+CHART_MIN_MS, CHART_MAX_MS = 0, 253_402_300_799_000
+CHART_MAX_VALUE = 1e300
+
+
 @dataclass(frozen=True)
 class HistoryPoint:
     """One coin on one UTC day (values at `point_at`, normally 00:00 UTC). Amounts in USD."""

@@ -274,11 +274,13 @@ def test_load_charts_malformed_body_raises_the_python_parsers_error_and_writes_n
 def test_load_charts_constants_agree_with_the_python_parser():
     import capcover.ingest.history
 
+    # One definition (ingest.models), used by both: the same objects, not equal copies.
     assert (hist.DAY_MS, hist.MIN_MS, hist.MAX_MS) == (
         DAY_MS,
         capcover.ingest.history.MIN_MS,
         capcover.ingest.history.MAX_MS,
     )
+    assert hist.MAX_VALUE is capcover.ingest.models.CHART_MAX_VALUE
     # The parser's value rule: finite and below 1e300 in size, else None.
     body = json.dumps(
         {
