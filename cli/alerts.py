@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from capcover.cli.common import echo, load_reader
-
-ALERTS_MIGRATION = 5  # warehouse/migrations/005_alerts.sql
+from capcover.cli.common import echo
 
 # The table shows these columns; CSV and JSON carry them all.
 TABLE_COLUMNS = [
@@ -25,20 +23,17 @@ TABLE_COLUMNS = [
 
 def alerts(db, since, undelivered: bool, fmt: str) -> None:
     """`capcover alerts`: the alerts from report date `since` on (all without it)."""
+    from capcover.api import Reader
     from capcover.report.tables import render
-    from capcover.warehouse.db import open_warehouse
-    from capcover.warehouse.queries import list_alerts
 
-    settings = load_reader(db=db)
-    with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
-        wh.require(ALERTS_MIGRATION, "the alerts table")
-        cols, rows = list_alerts(wh, since=since, undelivered=undelivered)
+    reader = Reader(db=db)
+    cols, rows = reader.alerts(since=since, undelivered=undelivered)
     if fmt == "table":
         idx = [cols.index(c) for c in TABLE_COLUMNS]
         cols, rows = TABLE_COLUMNS, [tuple(r[i] for i in idx) for r in rows]
     if not rows:
         what = "undelivered alerts" if undelivered else "alerts"
-        echo(f"no {what}" + (f" since {since}" if since else "") + f" in {settings.db}")
+        echo(f"no {what}" + (f" since {since}" if since else "") + f" in {reader.db}")
         return
     echo(render(cols, rows, fmt, title="capcover alerts"))
 

@@ -4,10 +4,7 @@ cli/options.py."""
 
 from __future__ import annotations
 
-import gc
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, NoReturn
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -62,20 +59,3 @@ def echo(text: str, *, err: bool = False) -> None:
     import click
 
     click.echo(text, err=err)
-
-
-@contextmanager
-def long_lived_imports() -> Iterator[None]:
-    """Around imports whose objects live as long as the process (Prefect's: ~100k classes,
-    pydantic schemas and settings objects): the cyclic garbage collector is paused while they
-    load, then told to leave them alone (`gc.freeze`). Collections during the import found
-    nothing to free and cost 0.15-0.2 s of it; later full collections skip them too (64 ms
-    each); ~2 MB of import-time garbage stays. Measured on `import flows.daily`."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from capcover.cli.common import echo, fail, load_reader
+from capcover.cli.common import echo, fail
 
 # (section, title) in print order; each section is a list of rows (dicts).
 SECTIONS = (
@@ -15,22 +15,6 @@ SECTIONS = (
     ("prices", "the price set: old and new central values"),
     ("quotes", "quotes that entered or left the price set"),
 )
-
-
-def gather(wh, day, scenario) -> dict:
-    """Paragraphs per scenario and every section's rows for `day`."""
-    from capcover.warehouse import explain as ex
-
-    why = ex.why_it_moved(wh, day, scenario)
-    return {
-        "report_date": day,
-        "paragraphs": why["paragraphs"],
-        "moves": [{k: m[k] for k in ex.MOVE_COLUMNS} for m in why["moves"]],
-        "coins": why["coins"],
-        "gap": why["gap"],
-        "prices": [{k: p[k] for k in ex.PRICE_COLUMNS} for p, _ in why["price_changes"]],
-        "quotes": [q for _, changes in why["price_changes"] for q in changes],
-    }
 
 
 def _table(rows: list[dict]) -> tuple[list[str], list[tuple]]:
@@ -67,23 +51,19 @@ def render_explanation(data: dict, fmt: str) -> str:
 
 def explain(db, day, scenario, fmt) -> None:
     """`capcover explain`: the paragraphs and tables of `day` (default: the latest report)."""
-    from capcover.warehouse.db import open_warehouse
-    from capcover.warehouse.explain import latest_day
+    from capcover.api import Reader
 
-    settings = load_reader(db=db)
-    with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
-        wh.require(20, "the why-it-moved views")  # warehouse/migrations/020_why_it_moved.sql
-        day = day or latest_day(wh)
-        if day is None:
-            fail(f"no report rows in {settings.db} — run `capcover run` first")
-        data = gather(wh, day, scenario)
-    if not data["moves"]:
+    reader = Reader(db=db)
+    why = reader.explain(day=day, scenario=scenario)
+    if why is None:
+        fail(f"no report rows in {reader.db} — run `capcover run` first")
+    if not why.moves:
         what = f" of scenario {scenario}" if scenario else ""
         fail(
-            f"no report{what} on {day} with a previous report to compare with in "
-            f"{settings.db} — pick another --date (see `capcover report`)"
+            f"no report{what} on {why.report_date} with a previous report to compare with in "
+            f"{reader.db} — pick another --date (see `capcover report`)"
         )
-    echo(render_explanation(data, fmt))
+    echo(render_explanation(why.as_dict(), fmt))
 
 
 def register(group) -> None:

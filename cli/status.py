@@ -10,54 +10,27 @@ from __future__ import annotations
 
 import json
 
-from capcover.cli.common import EXIT_FAILED, EXIT_OK, echo, load_reader
+from capcover.cli.common import EXIT_FAILED, EXIT_OK, echo
 
-# Tables show the first columns; CSV and JSON carry them all.
-COMPACT = (
-    "run_id",
-    "kind",
-    "status",
-    "started_at",
-    "duration_s",
-    "as_of_date",
-    "reports_written",
-    "sources_failed",
-    "alerts_sent",
-    "message",
-)
-RUN_COLUMNS = (
-    "run_id",
-    "kind",
-    "status",
-    "started_at",
-    "duration_s",
-    "as_of_date",
-    "reports_written",
-    "coins_loaded",
-    "quotes_loaded",
-    "http_requests",
-    "http_retries",
-    "sources_failed",
-    "alerts_sent",
-    "published_to",
-    "message",
+# Tables leave these out; CSV and JSON carry every column (capcover.api.RUN_COLUMNS).
+DETAIL_ONLY = frozenset(
+    {"coins_loaded", "quotes_loaded", "http_requests", "http_retries", "published_to"}
 )
 
 
-def last_runs(settings, limit: int) -> tuple[list[str], list[tuple]]:
-    from capcover.warehouse.db import open_warehouse
-    from capcover.warehouse.queries import recent_runs
+def status_data(db: str | None, limit: int) -> dict:
+    from capcover.api import Reader
 
-    with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
-        return recent_runs(wh, RUN_COLUMNS, limit)
-
-
-def status_data(settings, limit: int) -> dict:
-    from capcover.flows.serve import next_scheduled
-
-    cols, rows = last_runs(settings, limit)
-    nxt = next_scheduled(settings)
-    return {"columns": cols, "rows": rows, "next_run_at": nxt.at, "next_run_source": nxt.source}
+    reader = Reader(db=db)
+    cols, rows = reader.runs(limit=limit)
+    nxt = reader.next_run()
+    return {
+        "db": reader.db,
+        "columns": cols,
+        "rows": rows,
+        "next_run_at": nxt.at,
+        "next_run_source": nxt.source,
+    }
 
 
 def render_status(data: dict, fmt: str) -> str:
@@ -76,7 +49,7 @@ def render_status(data: dict, fmt: str) -> str:
         )
     cols, rows = data["columns"], data["rows"]
     if fmt in ("table", "markdown"):
-        keep = [i for i, c in enumerate(cols) if c in COMPACT]
+        keep = [i for i, c in enumerate(cols) if c not in DETAIL_ONLY]
         cols, rows = [cols[i] for i in keep], [tuple(r[i] for i in keep) for r in rows]
     table = render(cols, rows, fmt, title="capcover runs (latest first)")
     at = data["next_run_at"].isoformat() if data["next_run_at"] else "none"
@@ -85,8 +58,7 @@ def render_status(data: dict, fmt: str) -> str:
 
 def status(db, limit: int, fmt: str) -> int:
     """`capcover status`: the last `limit` runs and the next scheduled one; the exit code."""
-    settings = load_reader("schedule_cron", "schedule_timezone", db=db)
-    data = status_data(settings, limit)
+    data = status_data(db, limit)
     text = render_status(data, fmt)
     if fmt == "csv":  # keep CSV pure; the schedule line goes to stderr
         text, _, note = text.rpartition("\nnext scheduled run: ")
@@ -94,7 +66,7 @@ def status(db, limit: int, fmt: str) -> int:
     echo(text)
     if not data["rows"]:
         echo(
-            f"capcover: error: no runs recorded in {settings.db} yet — run `capcover run` "
+            f"capcover: error: no runs recorded in {data['db']} yet — run `capcover run` "
             f"or `capcover serve`",
             err=True,
         )

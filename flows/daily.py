@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from capcover.flows.prefect_env import configure
@@ -20,7 +21,7 @@ from prefect.context import SyncClientContext  # noqa: E402
 from prefect.settings import get_current_settings  # noqa: E402
 from prefect.utilities.annotations import quote  # noqa: E402
 
-from capcover.config.settings import load_settings  # noqa: E402
+from capcover.config.settings import Settings, load_settings  # noqa: E402
 from capcover.flows.artifacts import publish_artifacts  # noqa: E402
 from capcover.flows.sequence import daily_sequence  # noqa: E402
 from capcover.ingest.clients import Clients  # noqa: E402
@@ -84,13 +85,19 @@ async def _daily(kind: str, settings: Any, replay_at: Any) -> RunResult:
 # thread when the run ends, and that thread sleeps in 1 s steps, so every sync run waited up
 # to a second (0.86 s measured) after its work; the async engine leaves the daemon thread to
 # stop on its own. Heartbeats (crash detection) are unchanged.
+# The settings `run_flow(given=...)` was given, for the flow body it runs in this process.
+_GIVEN: ContextVar[Settings | None] = ContextVar("capcover_given_settings", default=None)
+
+
 @flow(name="capcover-daily", log_prints=False)
 async def daily_flow() -> RunResult:
     """The daily run: what `capcover run` (with a Prefect API) and the served deployment run.
     No parameters, on purpose: settings are read inside the flow (Prefect stores flow
     parameters in its database, and settings hold secrets), and a flow with parameters makes
-    Prefect import FastAPI to serialise them (0.3 s of every run)."""
-    return await _daily("daily", load_settings(), None)
+    Prefect import FastAPI to serialise them (0.3 s of every run). Run by `run_flow` with
+    given settings, it uses those (handed over in this process, never through Prefect)."""
+    given = _GIVEN.get()
+    return await _daily("daily", given if given is not None else load_settings(), None)
 
 
 @flow(name="capcover-demo", log_prints=False)
@@ -102,9 +109,16 @@ async def demo_flow(settings: Any, replay_at: Any) -> RunResult:
     return await _daily("demo", settings, replay_at)
 
 
-def run_flow(flow: Any = daily_flow, **parameters: Any) -> RunResult:
+def run_flow(
+    flow: Any = daily_flow, *, given: Settings | None = None, **parameters: Any
+) -> RunResult:
     """Run an (async) flow of this module to the end from sync code: its RunResult. The
     flow's set-up (its result store asks the server for a default storage) and its tasks
-    share one sync API client, opened here."""
-    with SyncClientContext.get_or_create():
-        return asyncio.run(flow(**parameters))
+    share one sync API client, opened here. `given`: the settings `daily_flow` runs with
+    instead of reading its own (the public API's `capcover.run(db=...)`)."""
+    token = _GIVEN.set(given)
+    try:
+        with SyncClientContext.get_or_create():
+            return asyncio.run(flow(**parameters))
+    finally:
+        _GIVEN.reset(token)

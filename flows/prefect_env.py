@@ -8,9 +8,11 @@ installed `capcover` command run from any directory. Explicit environment settin
 
 from __future__ import annotations
 
+import gc
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,23 @@ DEFAULTS = {
     # need longer the first time (fresh database).
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }
+
+
+@contextmanager
+def long_lived_imports() -> Iterator[None]:
+    """Around imports whose objects live as long as the process (Prefect's: ~100k classes,
+    pydantic schemas and settings objects): the cyclic garbage collector is paused while they
+    load, then told to leave them alone (`gc.freeze`). Collections during the import found
+    nothing to free and cost 0.15-0.2 s of it; later full collections skip them too (64 ms
+    each); ~2 MB of import-time garbage stays. Measured on `import flows.daily`."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
 
 
 def configure() -> None:

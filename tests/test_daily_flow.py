@@ -41,6 +41,23 @@ def test_daily_flow_runs_tasks_and_writes_reports(prefect_harness, fake_cg, sett
         assert wh.scalar("SELECT count(*) FROM runs WHERE status='ok'") == 1
 
 
+def test_daily_flow_runs_with_the_settings_it_is_given(
+    prefect_harness, fake_cg, settings, tmp_path
+):
+    """`capcover.run(db=...)` with a Prefect API: the flow runs on the given settings (handed
+    over in this process, not as flow parameters), not on the environment's."""
+    from capcover.config.settings import load_settings
+    from capcover.flows.daily import run_flow
+
+    fake_cg.serve()
+    other = tmp_path / "given.duckdb"
+    result = run_flow(given=load_settings(db=other))
+    with open_warehouse(other, read_only=True) as wh:
+        assert wh.scalar("SELECT count(*) FROM report_daily") == len(result.reports) == 4
+        assert wh.scalar("SELECT flow_run_id FROM runs") is not None  # a Prefect flow run
+    assert not Path(settings.db).exists()
+
+
 def _no_prefect_env(env: dict, tmp_path: Path) -> dict:
     """The fixture's settings, an empty PREFECT_HOME (no profile) and no PREFECT_* at all."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CAPCOVER_"))}
