@@ -44,6 +44,7 @@ class Defaults:
     max_clock_skew_s: float = 600.0
 
     quotes_file: Path | None = None  # None: <db stem>-quotes.toml beside the warehouse
+    # The feeds' own roots, limits and names (ingest/vastai.py, runpod.py, gpuhunt.py use these):
     vastai_base_url: str = "https://console.vast.ai"
     vastai_gpu_names: tuple[str, ...] = (
         "H100 SXM",
@@ -57,6 +58,7 @@ class Defaults:
     runpod_base_url: str = "https://api.runpod.io"
     runpod_rate_per_minute: float = 30.0
     gpuhunt_base_url: str = "https://dstack-gpu-pricing.s3.eu-west-1.amazonaws.com/v3"
+    # those gpuhunt publishes offline: all of them
     gpuhunt_providers: tuple[str, ...] = (
         "aws",
         "azure",
