@@ -7,9 +7,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,8 +20,8 @@ from capcover.config.settings import load_settings
 from capcover.flows.sequence import run_daily
 from capcover.warehouse.db import open_warehouse
 from tests.conftest import category_payload
+from tests.helpers import ROOT, python
 
-ROOT = Path(__file__).resolve().parent.parent
 DAY1, DAY2 = "2024-04-02T06:00:00Z", "2024-04-03T06:00:00Z"
 
 
@@ -168,7 +167,5 @@ def test_api_import_is_light():
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'duckdb', 'prefect', "
         "'pydantic', 'pydantic_settings', 'requests', 'click'}))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
+    out = python("-c", code, env=os.environ, check=True)
     assert out.stdout.strip() == "[]"

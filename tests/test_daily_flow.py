@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from capcover.warehouse.db import open_warehouse
+from tests.helpers import commands_in_fresh_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,21 +95,10 @@ def _zombie(proc: Path) -> bool:
 def test_run_without_prefect_api_runs_in_process_without_prefect(env, fake_cg, tmp_path):
     fake_cg.serve()
     run_env = _no_prefect_env(env, tmp_path)
-    code = (
-        "import sys; from capcover.cli.main import main; code = main(['run']); "
-        "print('PREFECT', 'prefect' in sys.modules); sys.exit(code)"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=run_env,
-        cwd=tmp_path,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "PREFECT False" in proc.stdout  # Prefect not imported, so no server either
-    (line,) = [ln for ln in proc.stdout.splitlines() if "in-process run" in ln]
+    seen = commands_in_fresh_process(["run"], env=run_env, cwd=tmp_path)
+    assert seen.codes == [0], seen.stderr
+    assert seen.loaded("prefect") == []  # Prefect not imported, so no server either
+    (line,) = [ln for ln in seen.stdout.splitlines() if "in-process run" in ln]
     assert (
         "no Prefect API URL in the environment, the Prefect profile or the working "
         "directory's .env, prefect.toml or pyproject.toml" in line

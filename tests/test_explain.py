@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from capcover.model.coverage import coverage
 from capcover.model.explain import CapSide, CoinMove, PriceSide, RatioMove, decompose, paragraph
 from capcover.model.report import ReportRow
 from capcover.warehouse.db import Warehouse, open_warehouse
@@ -19,6 +18,7 @@ from capcover.warehouse.explain import (
     price_changes,
     ratio_moves,
 )
+from tests.helpers import report_row
 
 AI = "artificial-intelligence"
 D1, D2, D3 = date(2024, 4, 1), date(2024, 4, 2), date(2024, 4, 3)
@@ -37,35 +37,17 @@ def report(
     basis: str = "category",
 ) -> ReportRow:
     """A report_daily row whose ratio is computed like the model's (model/coverage.py)."""
-    cov = coverage(cap, count, price)
-    at = datetime(day.year, day.month, day.day, 6, 40, tzinfo=UTC)
-    return ReportRow(
-        report_date=day,
-        scenario=scenario,
+    return report_row(
+        day,
+        scenario,
+        cap,
+        price,
+        count=count,
+        quotes=quotes,
+        median=median,
         basis=basis,
         categories=AI,
-        sector_market_cap_usd=cap,
         constituents_market_cap_usd=constituents,
-        constituents_count=0,
-        constituents_fdv_usd=None,
-        sector_volume_24h_usd=None,
-        constituents_volume_24h_usd=None,
-        gpu_sku="H100",
-        gpu_count=count,
-        price_basis="median purchase quote" if quotes else f"fixed ${price:,.0f}",
-        quote_median_usd=median,
-        unit_price_usd=price,
-        price_quote_count=quotes,
-        price_sources=None,
-        price_as_of=day if quotes else None,
-        buildout_cost_usd=cov.buildout_cost_usd,
-        coverage_ratio=cov.coverage_ratio,
-        gpus_affordable=cov.gpus_affordable,
-        breakeven_unit_price_usd=cov.breakeven_unit_price_usd,
-        share_of_2023_h100_shipments=cov.share_of_2023_h100_shipments,
-        market_as_of=at,
-        fetched_at=at,
-        run_id="r-test",
     )
 
 

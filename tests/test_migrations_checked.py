@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -25,9 +24,7 @@ from capcover.warehouse.migrate import (
     latest_version,
     verify_applied,
 )
-
-ROOT = Path(__file__).resolve().parent.parent
-
+from tests.helpers import ROOT, capcover
 
 # -- view files, in a migrations folder of the test's own ------------------------------------
 
@@ -248,25 +245,18 @@ def test_migrations_edited_applied_file_makes_every_command_refuse_naming_it(
     child.update(env, PYTHONPATH=str(site), PREFECT_HOME=str(tmp_path / "prefect"))
     db = Path(env["CAPCOVER_DB"])
 
-    def capcover(*argv: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "capcover", *argv],
-            cwd=tmp_path,
-            env=child,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+    def command(*argv: str) -> subprocess.CompletedProcess[str]:
+        return capcover(*argv, env=child, cwd=tmp_path)
 
     fake_cg.serve()
-    first = capcover("run")
+    first = command("run")
     assert first.returncode == 0, first.stderr
     edited = site / "capcover" / "warehouse" / "migrations" / "020_why_it_moved.sql"
     original = edited.read_text(encoding="utf-8")
     edited.write_text(original.replace("log_change", "log_change ", 1), encoding="utf-8")
     before = db.read_bytes()
     for argv in [*COMMANDS, ["report", "--html", str(tmp_path / "r.html")]]:
-        out = capcover(*argv)
+        out = command(*argv)
         assert out.returncode == 1, (argv, out.stderr)
         # One line naming the file (`run` and `backfill` say "run failed: " first).
         assert out.stderr.startswith("capcover: error: "), (argv, out.stderr)
@@ -279,4 +269,4 @@ def test_migrations_edited_applied_file_makes_every_command_refuse_naming_it(
     assert db.read_bytes() == before
     assert not (tmp_path / "r.html").exists()
     edited.write_text(original, encoding="utf-8")  # restored: the warehouse opens again
-    assert capcover("report").returncode == 0
+    assert command("report").returncode == 0

@@ -3,8 +3,7 @@
 import csv
 import io
 import json
-import subprocess
-import sys
+import os
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +16,7 @@ from capcover.fakeapi import Reply
 from capcover.flows.sequence import run_daily
 from capcover.ingest.quotes import CURATED_QUOTES_PATH, parse_curated
 from tests.conftest import TEXT, category_payload
+from tests.helpers import commands_in_fresh_process
 from tests.test_quotes_fx import RATES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,12 +82,9 @@ def test_quotes_list_nothing_found_is_exit_1(warehouse, capsys):
 
 
 def test_quotes_list_never_imports_prefect(warehouse):
-    code = (
-        "import sys; from capcover.cli.main import main; rc = main(['quotes', 'list']); "
-        "sys.exit(rc or ('prefect' in sys.modules and 3))"
-    )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    seen = commands_in_fresh_process(["quotes", "list"], env=os.environ)
+    assert seen.codes == [0], seen.stderr
+    assert seen.loaded("prefect") == []
 
 
 def test_quotes_add_appends_and_bumps_the_version(quotes_file, capsys):

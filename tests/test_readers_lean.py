@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
-import sys
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
@@ -28,6 +26,7 @@ from capcover.config.errors import ConfigError
 from capcover.config.reader import ALWAYS, DEFAULTS, OPTIONAL, load_reader_settings
 from capcover.config.settings import Settings, load_settings
 from capcover.flows.sequence import run_daily
+from tests.helpers import PLAIN_PATH, commands_in_fresh_process
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = (
@@ -353,26 +352,11 @@ def test_readers_environment_beats_file_beats_default(warehouse, monkeypatch, tm
 
 # -- what each command imports --------------------------------------------------------------
 
-PROBE = (
-    "import json, sys\nfrom capcover.cli.main import main\n"
-    "code = main(json.loads(sys.argv[1]))\n"
-    "print(json.dumps({'code': code, 'loaded': sorted({m.split('.')[0] for m in "
-    "sys.modules} & set(json.loads(sys.argv[2])))}), file=sys.stderr)\n"
-)
-
 
 def _loaded(argv: list[str], env: dict[str, str]) -> tuple[int, list[str]]:
     """Exit code and the HEAVY modules loaded after running `argv` in a fresh interpreter."""
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(argv), json.dumps(HEAVY)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        env={**env, "PATH": "/usr/bin:/bin"},
-    )
-    last = json.loads(proc.stderr.strip().splitlines()[-1])
-    return last["code"], last["loaded"]
+    seen = commands_in_fresh_process(argv, env={**env, "PATH": PLAIN_PATH})
+    return seen.codes[0], seen.loaded(*HEAVY)
 
 
 @pytest.mark.parametrize(("argv", "code"), READERS, ids=[" ".join(a[:2]) for a, _ in READERS])

@@ -8,8 +8,6 @@ import io
 import json
 import os
 import socket
-import subprocess
-import sys
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,18 +24,14 @@ from capcover.flows.prefect_env import ApiSource
 from capcover.flows.sequence import run_daily
 from capcover.flows.serve import PrefectUnavailable, check_server
 from capcover.ingest.errors import StatusError
+from tests.helpers import capcover
 
 
 def test_serve_without_prefect_api_url_explains_in_one_line(env, tmp_path):
     # A subprocess with a fresh PREFECT_HOME: no profile, no test harness, no API URL.
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
-    out = subprocess.run(
-        [str(Path(sys.executable).parent / "capcover"), "serve"],
-        cwd=tmp_path,
-        env={**clean, **env, "PREFECT_HOME": str(tmp_path / "prefect")},
-        capture_output=True,
-        text=True,
-        timeout=120,
+    out = capcover(
+        "serve", env={**clean, **env, "PREFECT_HOME": str(tmp_path / "prefect")}, cwd=tmp_path
     )
     assert out.returncode == 2
     err = out.stderr.strip()
@@ -321,16 +315,7 @@ def test_status_names_the_prefect_api_run_uses(
         profiles = home / "profiles.toml"
         profiles.write_text(f'active = "remote"\n[profiles.remote]\nPREFECT_API_URL = "{url}"\n')
         where = f"the active Prefect profile in {profiles}"
-    exe = str(Path(sys.executable).parent / "capcover")
-
-    status = subprocess.run(
-        [exe, "status", "--format", "json"],
-        cwd=tmp_path,
-        env=child,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    status = capcover("status", "--format", "json", env=child, cwd=tmp_path)
     assert status.returncode == 0, status.stderr
     data = json.loads(status.stdout)
     assert (
@@ -340,9 +325,7 @@ def test_status_names_the_prefect_api_run_uses(
     assert data["next_run_at"] == "2030-01-02 00:20:00+00:00"
 
     httpserver.clear_log()
-    run = subprocess.run(
-        [exe, "run"], cwd=tmp_path, env=child, capture_output=True, text=True, timeout=120
-    )
+    run = capcover("run", env=child, cwd=tmp_path)
     assert run.returncode == 1
     assert run.stderr.startswith(f"capcover: error: run failed: Failed to reach API at {url}/")
     assert run.stderr.count("\n") == 1
