@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-from capcover.cli.common import echo
+from capcover.cli.common import echo, without
 
-# The table shows these columns; CSV and JSON carry them all.
-TABLE_COLUMNS = [
-    "report_date",
-    "scenario",
-    "rule",
-    "level",
-    "previous_ratio",
-    "current_ratio",
-    "delivery_state",
-    "delivered",
-    "channels",
-    "attempts",
-    "last_error",
-    "message",
-]
+# The table leaves these out; CSV and JSON carry every column.
+DETAIL_ONLY = frozenset({"alert_id", "previous_date", "created_at", "delivered_at", "run_id"})
 
 
 def alerts(db, since, undelivered: bool, fmt: str) -> None:
@@ -29,8 +16,7 @@ def alerts(db, since, undelivered: bool, fmt: str) -> None:
     reader = Reader(db=db)
     cols, rows = reader.alerts(since=since, undelivered=undelivered)
     if fmt == "table":
-        idx = [cols.index(c) for c in TABLE_COLUMNS]
-        cols, rows = TABLE_COLUMNS, [tuple(r[i] for i in idx) for r in rows]
+        cols, rows = without(cols, rows, DETAIL_ONLY)
     if not rows:
         what = "undelivered alerts" if undelivered else "alerts"
         echo(f"no {what}" + (f" since {since}" if since else "") + f" in {reader.db}")

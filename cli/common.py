@@ -54,6 +54,15 @@ def load_reader(*keys: str, db: str | None = None):
     return load_reader_settings(keys, **_with_db({} if db is None else {"db": db}))
 
 
+def without(
+    columns: list[str], rows: list[tuple[Any, ...]], dropped: frozenset[str]
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """`columns` and `rows` without the columns named in `dropped` (a table's narrower view of
+    what CSV and JSON print whole)."""
+    keep = [i for i, c in enumerate(columns) if c not in dropped]
+    return [columns[i] for i in keep], [tuple(r[i] for i in keep) for r in rows]
+
+
 def echo(text: str, *, err: bool = False) -> None:
     """`text` and a newline on stdout (stderr with `err`), as click writes it."""
     import click

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from capcover.cli.common import EXIT_FAILED, EXIT_OK, echo
+from capcover.cli.common import EXIT_FAILED, EXIT_OK, echo, without
 
 # Tables leave these out; CSV and JSON carry every column (capcover.api.RUN_COLUMNS).
 DETAIL_ONLY = frozenset(
@@ -49,8 +49,7 @@ def render_status(data: dict, fmt: str) -> str:
         )
     cols, rows = data["columns"], data["rows"]
     if fmt in ("table", "markdown"):
-        keep = [i for i, c in enumerate(cols) if c not in DETAIL_ONLY]
-        cols, rows = [cols[i] for i in keep], [tuple(r[i] for i in keep) for r in rows]
+        cols, rows = without(cols, rows, DETAIL_ONLY)
     table = render(cols, rows, fmt, title="capcover runs (latest first)")
     at = data["next_run_at"].isoformat() if data["next_run_at"] else "none"
     return f"{table}\nnext scheduled run: {at} — {data['next_run_source']}"

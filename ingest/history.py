@@ -15,16 +15,9 @@ from datetime import UTC, date, datetime
 
 from capcover.ingest.errors import BadPayload
 from capcover.ingest.feeds import json_problem
-from capcover.ingest.models import (
-    CHART_DAY_MS,
-    CHART_MAX_MS,
-    CHART_MAX_VALUE,
-    CHART_MIN_MS,
-    HistoryPoint,
-    RawResponse,
-)
+from capcover.ingest.models import CHART, HistoryPoint, RawResponse
 
-DAY_MS, MIN_MS, MAX_MS = CHART_DAY_MS, CHART_MIN_MS, CHART_MAX_MS  # 1970 to the end of 9999
+DAY_MS, MIN_MS, MAX_MS = CHART.day_ms, CHART.min_ms, CHART.max_ms  # 1970 to the end of 9999
 SERIES = {"market_caps": "market_cap_usd", "prices": "price_usd", "total_volumes": "volume_24h_usd"}
 
 
@@ -47,7 +40,7 @@ def _series(raw: RawResponse, payload: dict, name: str) -> dict[int, float | Non
             )
         value = pair[1]
         out[int(pair[0])] = (
-            float(value) if _number(value) and abs(value) < CHART_MAX_VALUE else None
+            float(value) if _number(value) and abs(value) < CHART.max_value else None
         )
     return out
 

@@ -163,14 +163,21 @@ class RawResponse:
         return jsonlib.loads(self.body)
 
 
-# CoinGecko `/coins/{id}/market_chart`: the bounds of its stamps (ms since the epoch, 1970 to
-# the end of year 9999, what a datetime holds) and values (|v| at or beyond MAX_VALUE reads as
-# no value), and the UTC day in ms. Defined once here for both readers of a chart:
-# ingest/history.py (the parser, which defines the day rules) and warehouse/history.py (the bulk
-# path that applies the same rules in DuckDB).
-CHART_DAY_MS = 86_400_000
-CHART_MIN_MS, CHART_MAX_MS = 0, 253_402_300_799_000
-CHART_MAX_VALUE = 1e300
+@dataclass(frozen=True)
+class ChartBounds:
+    """CoinGecko `/coins/{id}/market_chart`: the UTC day and the bounds of its stamps (ms since
+    the epoch: 1970 to the end of year 9999, what a datetime holds) and of its values (a size
+    at or beyond `max_value` reads as no value). Defined once, here, for both readers of a
+    chart: ingest/history.py (the parser, which defines the day rules) and
+    warehouse/history.py (the bulk path that applies the same rules in DuckDB)."""
+
+    day_ms: int = 86_400_000
+    min_ms: int = 0
+    max_ms: int = 253_402_300_799_000
+    max_value: float = 1e300
+
+
+CHART = ChartBounds()
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ def row(
         day,
         scenario,
         cap,
-        price,
+        price=price,
         quotes=quotes,
         median=price if quotes else None,
         constituents_count=260,

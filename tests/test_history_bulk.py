@@ -276,7 +276,7 @@ def test_load_charts_constants_agree_with_the_python_parser():
         capcover.ingest.history.MIN_MS,
         capcover.ingest.history.MAX_MS,
     )
-    assert hist.MAX_VALUE is capcover.ingest.models.CHART_MAX_VALUE
+    assert hist.MAX_VALUE is capcover.ingest.models.CHART.max_value
     # The parser's value rule: finite and below 1e300 in size, else None.
     body = json.dumps(
         {

@@ -9,14 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from capcover.ingest.models import (
-    CHART_DAY_MS,
-    CHART_MAX_MS,
-    CHART_MAX_VALUE,
-    CHART_MIN_MS,
-    HistoryPoint,
-    RawResponse,
-)
+from capcover.ingest.models import CHART, HistoryPoint, RawResponse
 from capcover.model.report import ReportRow, SectorInputs
 from capcover.warehouse.db import Warehouse
 
@@ -157,8 +150,7 @@ def store_charts(
 # goes to the parser (which refuses it); |value| >= MAX_VALUE reads as NULL. Why the day rules
 # are written twice, here in SQL and in ingest/history.py, and how they are kept equal: see
 # load_charts.
-DAY_MS, MIN_MS, MAX_MS = CHART_DAY_MS, CHART_MIN_MS, CHART_MAX_MS
-MAX_VALUE = CHART_MAX_VALUE
+DAY_MS, MIN_MS, MAX_MS, MAX_VALUE = CHART.day_ms, CHART.min_ms, CHART.max_ms, CHART.max_value
 _TYPED = '{"market_caps": "DOUBLE[][]", "prices": "DOUBLE[][]", "total_volumes": "DOUBLE[][]"}'
 # Six double quotes are the three keys' own: no other key and no string value anywhere; the
 # strict transform then fails (NULL under TRY) on anything but numbers, nulls and booleans.
