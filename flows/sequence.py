@@ -168,22 +168,25 @@ def hold_implausible(
     return kept, [(name, f"quarantined: {reason}") for name, reason in held.items()]
 
 
-def load_and_report(
-    wh: Warehouse,
-    settings: Settings,
-    *,
-    run_id: str,
-    kind: str,
-    started_at: datetime,
-    market: MarketPull,
-    quotes: list[QuoteBatch],
-    channel_ids: list[str],
-    flow_run_id: str | None = None,
-    dry_run: bool = False,
-) -> RunResult:
+@dataclass(frozen=True)
+class RunInputs:
+    """What the load step of one run gets: the run's identity and what it fetched."""
+
+    run_id: str
+    kind: str
+    started_at: datetime  # UTC
+    market: MarketPull
+    quotes: list[QuoteBatch]
+    channel_ids: list[str]  # the delivery channels its alerts are queued for
+    flow_run_id: str | None = None  # the Prefect flow run, when it is one
+    dry_run: bool = False
+
+
+def load_and_report(wh: Warehouse, settings: Settings, run: RunInputs) -> RunResult:
     """Archive, load, model, report and fire alerts in ONE transaction: all of it lands, or
     none of it. A dry run rolls the transaction back (DryRunRollback). The run's step
     durations are recorded once, after publishing (`publish_after_run`)."""
+    run_id, market, quotes = run.run_id, run.market, run.quotes
     snap = market.snapshot
     quarantined = snap.quarantined + [q for b in quotes for q in b.quarantined]
     failed = [b.source for b in quotes if b.error]
@@ -211,12 +214,12 @@ def load_and_report(
             day=snap.as_of_date,
             run_id=run_id,
             failed_feeds=feed_errors,
-            channel_ids=channel_ids,
+            channel_ids=run.channel_ids,
             why=why,
         )
         result = RunResult(
             run_id=run_id,
-            kind=kind,
+            kind=run.kind,
             as_of_date=snap.as_of_date,
             reports=rows,
             skipped=skipped,
@@ -229,14 +232,14 @@ def load_and_report(
             feed_errors=feed_errors,
             sector_market_cap_usd=rows[0].sector_market_cap_usd if rows else None,
             alerts=alerts,
-            dry_run=dry_run,
+            dry_run=run.dry_run,
             explanations=why,
         )
         load.record_run(
             wh,
             run_id=run_id,
-            kind=kind,
-            started_at=started_at,
+            kind=run.kind,
+            started_at=run.started_at,
             finished_at=datetime.now(UTC),
             status="ok",
             as_of_date=snap.as_of_date,
@@ -250,25 +253,15 @@ def load_and_report(
             summary=result.summary(),
             coins_loaded=sum(len(c) for c in snap.constituents.values()),
             quotes_loaded=sum(len(b.quotes) for b in quotes),
-            flow_run_id=flow_run_id,
+            flow_run_id=run.flow_run_id,
         )
-        if dry_run:
+        if run.dry_run:
             raise DryRunRollback(result)  # roll back everything this run wrote
     return result
 
 
 def store_and_publish(
-    settings: Settings,
-    *,
-    run_id: str,
-    kind: str,
-    started_at: datetime,
-    market: MarketPull,
-    quotes: list[QuoteBatch],
-    channel_ids: list[str],
-    step_durations: dict[str, float],
-    flow_run_id: str | None = None,
-    dry_run: bool = False,
+    settings: Settings, run: RunInputs, step_durations: dict[str, float]
 ) -> RunResult:
     """`load_and_report`, then the Parquet snapshot from the committed data on the same
     connection; the write lock is held only for this step. `step_durations` (seconds per
@@ -276,18 +269,7 @@ def store_and_publish(
     with open_warehouse(settings.db, lock_budget_s=settings.lock_budget_s) as wh:
         t0 = time.monotonic()
         try:
-            result = load_and_report(
-                wh,
-                settings,
-                run_id=run_id,
-                kind=kind,
-                started_at=started_at,
-                market=market,
-                quotes=quotes,
-                channel_ids=channel_ids,
-                flow_run_id=flow_run_id,
-                dry_run=dry_run,
-            )
+            result = load_and_report(wh, settings, run)
         except DryRunRollback as rollback:
             return rollback.result
         publish_after_run(
@@ -413,20 +395,17 @@ def daily_sequence(
         t0 = time.monotonic()
         quotes = run("ingest-gpu-quotes", fetch_quotes, clients)
         steps["fetch_quotes"] = time.monotonic() - t0
-        result = run(
-            "load-model-report",
-            store_and_publish,
-            settings,
+        inputs = RunInputs(
             run_id=run_id,
             kind=kind,
             started_at=started,
             market=market,
             quotes=quotes,
             channel_ids=channel_ids_for(settings, emit),
-            step_durations=steps,
             flow_run_id=flow_run_id,
             dry_run=dry_run,
         )
+        result = run("load-model-report", store_and_publish, settings, inputs, steps)
     except Exception as exc:
         if not dry_run:
             record_failure(settings, run_id=run_id, kind=kind, started_at=started, error=exc)
