@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import click
+
 from capcover.cli.common import echo, without
 
 # The table leaves these out; CSV and JSON carry every column.
 DETAIL_ONLY = frozenset({"alert_id", "previous_date", "created_at", "delivered_at", "run_id"})
 
 
-def alerts(db, since, undelivered: bool, fmt: str) -> None:
+def alerts(db: str | None, since: date | None, undelivered: bool, fmt: str) -> None:
     """`capcover alerts`: the alerts from report date `since` on (all without it)."""
     from capcover.api import Reader
     from capcover.report.tables import render
@@ -24,7 +30,7 @@ def alerts(db, since, undelivered: bool, fmt: str) -> None:
     echo(render(cols, rows, fmt, title="capcover alerts"))
 
 
-def register(group) -> None:
+def register(group: click.Group) -> None:
     import click
 
     from capcover.cli.options import DATE, format_option, root_db
@@ -35,6 +41,6 @@ def register(group) -> None:
         "--undelivered", is_flag=True, help="only alerts some channel has not confirmed yet"
     )
     @format_option
-    def alerts_cmd(since, undelivered: bool, fmt: str) -> None:
+    def alerts_cmd(since: date | None, undelivered: bool, fmt: str) -> None:
         """Alert history and delivery state per channel."""
         alerts(root_db(), since, undelivered, fmt)

@@ -5,7 +5,11 @@ cli/options.py."""
 from __future__ import annotations
 
 import sys
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from capcover.config.reader import ReaderSettings
+    from capcover.config.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 FORMATS = ("table", "csv", "json", "markdown")  # report.tables.render's formats
@@ -36,7 +40,7 @@ def _with_db(overrides: dict[str, Any]) -> dict[str, Any]:
     return overrides
 
 
-def load(**overrides: Any):
+def load(**overrides: Any) -> Settings:
     """The effective settings (environment over the config file over defaults), with the global
     `--db` option over all of them."""
     from capcover.config.settings import load_settings
@@ -44,7 +48,7 @@ def load(**overrides: Any):
     return load_settings(**_with_db(overrides))
 
 
-def load_reader(*keys: str, db: str | None = None):
+def load_reader(*keys: str, db: str | None = None) -> ReaderSettings:
     """What a read-only command needs: the warehouse path and lock budget, plus `keys` (e.g.
     "publish_dir", "schedule_cron"), by the same rules as `load()` but without the settings
     model (config/reader.py); `db` is the global `--db` option (None: not given, or taken from

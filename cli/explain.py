@@ -4,6 +4,11 @@ tables behind it. Reads only; no Prefect import."""
 from __future__ import annotations
 
 import json
+from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import click
 
 from capcover.cli.common import echo, fail
 
@@ -49,7 +54,7 @@ def render_explanation(data: dict, fmt: str) -> str:
     return "\n\n".join(blocks)
 
 
-def explain(db, day, scenario, fmt) -> None:
+def explain(db: str | None, day: date | None, scenario: str | None, fmt: str) -> None:
     """`capcover explain`: the paragraphs and tables of `day` (default: the latest report)."""
     from capcover.api import Reader
 
@@ -66,7 +71,7 @@ def explain(db, day, scenario, fmt) -> None:
     echo(render_explanation(why.as_dict(), fmt))
 
 
-def register(group) -> None:
+def register(group: click.Group) -> None:
     import click
 
     from capcover.cli.options import DATE, format_option, root_db
@@ -75,6 +80,6 @@ def register(group) -> None:
     @click.option("--date", "day", type=DATE, help="report date (default: latest)")
     @click.option("--scenario", help="one scenario (default: all)")
     @format_option
-    def explain_cmd(day, scenario, fmt) -> None:
+    def explain_cmd(day: date | None, scenario: str | None, fmt: str) -> None:
         """Why the coverage ratio moved since the previous report: cap, price and GPU count."""
         explain(root_db(), day, scenario, fmt)

@@ -9,14 +9,26 @@ file handling are ingest/curated.py's.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 from capcover.cli.common import EXIT_USAGE, echo, fail, load
 from capcover.errors import one_line
 
+if TYPE_CHECKING:
+    import click
 
-def quotes_list(db, sku, kind, source, day, stats: bool, fmt: str) -> None:
+
+def quotes_list(
+    db: str | None,
+    sku: str | None,
+    kind: str | None,
+    source: str | None,
+    day: date | None,
+    stats: bool,
+    fmt: str,
+) -> None:
     """`capcover quotes list`: stored quotes, or with `stats` the price method per group."""
     from capcover.api import Reader
     from capcover.report.tables import render
@@ -31,7 +43,7 @@ def quotes_list(db, sku, kind, source, day, stats: bool, fmt: str) -> None:
     echo(render(cols, rows, fmt, title="GPU quote statistics" if stats else "GPU quotes"))
 
 
-def add_quote(day, options: dict) -> None:
+def add_quote(day: date | None, options: dict[str, Any]) -> None:
     """`capcover quotes add`: validate one published quote and append it to the user's quotes
     file."""
     from capcover.ingest.clients import curated_quotes_path, user_quotes_path
@@ -76,7 +88,7 @@ def add_quote(day, options: dict) -> None:
     )
 
 
-def register(group) -> None:
+def register(group: click.Group) -> None:
     import click
 
     from capcover.cli.options import DATE, format_option
@@ -99,7 +111,14 @@ def register(group) -> None:
         "quartiles, central value, sources",
     )
     @format_option
-    def list_cmd(sku, kind, source, day, stats: bool, fmt: str) -> None:
+    def list_cmd(
+        sku: str | None,
+        kind: str | None,
+        source: str | None,
+        day: date | None,
+        stats: bool,
+        fmt: str,
+    ) -> None:
         """Stored quotes (default: each source's latest)."""
         from capcover.cli.options import root_db
 
@@ -132,6 +151,6 @@ def register(group) -> None:
     @click.option("--region")
     @click.option("--condition", help="e.g. new, used, low confidence")
     @click.option("--note")
-    def add_cmd(day, **options) -> None:
+    def add_cmd(day: date | None, **options: Any) -> None:
         """Add a published quote to your quotes file (beside the warehouse)."""
         add_quote(day, options)

@@ -4,10 +4,23 @@ use. The commands are plain functions; `register` declares them to click."""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import click
+
 from capcover.cli.common import echo, fail, load
 
 
-def report(db, day, scenario, fmt, html, png) -> None:
+def report(
+    db: str | None,
+    day: date | None,
+    scenario: str | None,
+    fmt: str,
+    html: str | None,
+    png: str | None,
+) -> None:
     """`capcover report`: the report rows of `day` (default: latest), or the HTML/PNG files."""
     from capcover.api import Reader
     from capcover.report.tables import render
@@ -25,7 +38,7 @@ def report(db, day, scenario, fmt, html, png) -> None:
     echo(render(cols, rows, fmt, title="capcover daily report"))
 
 
-def sql(db, query: str, fmt: str) -> None:
+def sql(db: str | None, query: str, fmt: str) -> None:
     """`capcover sql`: one read-only statement on the sandboxed warehouse, values exact."""
     from capcover.api import Reader
     from capcover.report.tables import render
@@ -34,7 +47,7 @@ def sql(db, query: str, fmt: str) -> None:
     echo(render(cols, rows, fmt, exact=True))
 
 
-def register(group) -> None:
+def register(group: click.Group) -> None:
     import click
 
     from capcover.cli.options import DATE, format_option, root_db
@@ -49,7 +62,9 @@ def register(group) -> None:
         help="write one self-contained HTML report (chart, inputs, alerts)",
     )
     @click.option("--png", metavar="PATH", help="write the coverage history chart as PNG")
-    def report_cmd(day, scenario, fmt, html, png) -> None:
+    def report_cmd(
+        day: date | None, scenario: str | None, fmt: str, html: str | None, png: str | None
+    ) -> None:
         """Show report rows (latest date by default)."""
         report(root_db(), day, scenario, fmt, html, png)
 

@@ -9,6 +9,10 @@ answers, else it is computed from the cron setting, and the output says which.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import click
 
 from capcover.cli.common import EXIT_FAILED, EXIT_OK, echo, without
 
@@ -18,7 +22,7 @@ DETAIL_ONLY = frozenset(
 )
 
 
-def status_data(db: str | None, limit: int) -> dict:
+def status_data(db: str | None, limit: int) -> dict[str, Any]:
     from capcover.api import Reader
 
     reader = Reader(db=db)
@@ -33,7 +37,7 @@ def status_data(db: str | None, limit: int) -> dict:
     }
 
 
-def render_status(data: dict, fmt: str) -> str:
+def render_status(data: dict[str, Any], fmt: str) -> str:
     from capcover.report.tables import render
 
     if fmt == "json":
@@ -55,7 +59,7 @@ def render_status(data: dict, fmt: str) -> str:
     return f"{table}\nnext scheduled run: {at} — {data['next_run_source']}"
 
 
-def status(db, limit: int, fmt: str) -> int:
+def status(db: str | None, limit: int, fmt: str) -> int:
     """`capcover status`: the last `limit` runs and the next scheduled one; the exit code."""
     data = status_data(db, limit)
     text = render_status(data, fmt)
@@ -74,7 +78,7 @@ def status(db, limit: int, fmt: str) -> int:
     return EXIT_OK if latest["status"] == "ok" else EXIT_FAILED
 
 
-def register(group) -> None:
+def register(group: click.Group) -> None:
     import click
 
     from capcover.cli.options import format_option, root_db

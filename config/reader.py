@@ -92,7 +92,7 @@ def _days(value: Any) -> int:
     raise _Unsure
 
 
-def _schedule_text(value: Any, check: Any) -> str:
+def _schedule_text(value: Any, check: Callable[[str], str]) -> str:
     """`value` through one of config.schedule's checks; anything it refuses goes to the model."""
     if type(value) is not str:
         raise _Unsure

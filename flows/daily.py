@@ -119,6 +119,7 @@ def run_flow(
     token = _GIVEN.set(given)
     try:
         with SyncClientContext.get_or_create():
-            return asyncio.run(flow(**parameters))
+            result: RunResult = asyncio.run(flow(**parameters))
+            return result
     finally:
         _GIVEN.reset(token)

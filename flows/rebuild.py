@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from capcover.config.settings import Settings
 from capcover.errors import one_line
@@ -50,7 +51,7 @@ class RebuildResult:
     rows: dict[str, int] = field(default_factory=dict)
     run_id: str = ""
 
-    def summary_text(self, db) -> str:
+    def summary_text(self, db: str | Path) -> str:
         counts = ", ".join(f"{t} {n:,}" for t, n in self.rows.items())
         return (
             f"capcover rebuild {self.run_id}: replayed {len(self.runs)} run(s) from the raw "

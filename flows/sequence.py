@@ -31,10 +31,11 @@ from capcover.ingest.quotes import QuoteBatch, collect
 from capcover.model.plausibility import ImplausibleData, check_moves, check_sector_cap
 from capcover.model.prices import MaxAge
 from capcover.model.report import ReportRow, build_reports, price_stats
-from capcover.model.run import RunResult
+from capcover.model.run import DeliveryReport, RunResult
 from capcover.model.scenarios import Scenario
-from capcover.notify.channels import PREFECT_CHANNEL, channel_id
+from capcover.notify.channels import PREFECT_CHANNEL
 from capcover.notify.deliver import deliver_after_run
+from capcover.notify.redact import channel_id
 from capcover.warehouse import load
 from capcover.warehouse import publish as snapshot
 from capcover.warehouse.alerts import fire_alerts, previous_reports
@@ -405,7 +406,7 @@ def daily_sequence(
             flow_run_id=flow_run_id,
             dry_run=dry_run,
         )
-        result = run("load-model-report", store_and_publish, settings, inputs, steps)
+        result: RunResult = run("load-model-report", store_and_publish, settings, inputs, steps)
     except Exception as exc:
         if not dry_run:
             record_failure(settings, run_id=run_id, kind=kind, started_at=started, error=exc)
@@ -413,7 +414,7 @@ def daily_sequence(
     if dry_run:
         return result
     # After commit, with the file released: a delivery failure never undoes the load.
-    delivery = run("deliver-alerts", deliver_after_run, settings, run_id, emit=emit)
+    delivery: DeliveryReport = run("deliver-alerts", deliver_after_run, settings, run_id, emit=emit)
     return replace(result, delivery=delivery)
 
 

@@ -25,6 +25,8 @@ from capcover.flows.prefect_env import ApiSource, prefect_api
 if TYPE_CHECKING:
     import requests
 
+    from capcover.config.settings import Settings
+
 FLOW_NAME = "capcover-daily"
 DEPLOYMENT_NAME = "daily"
 FULL_NAME = f"{FLOW_NAME}/{DEPLOYMENT_NAME}"
@@ -90,7 +92,7 @@ def check_server(api: ApiSource, timeout_s: float = 3.0) -> str:
     return url
 
 
-def serve(settings) -> None:
+def serve(settings: Settings) -> None:
     """Create/update the deployment and poll for its runs until interrupted (blocks)."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.schedules import Cron
@@ -185,7 +187,7 @@ def next_scheduled(settings: Any, api: ApiSource | None = None) -> NextRun:
     )
 
 
-def cmd_serve(settings) -> int:
+def cmd_serve(settings: Settings) -> int:
     """`capcover serve`: 2 when no Prefect server answers (one line says how to start one)."""
     import sys
 

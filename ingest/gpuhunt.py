@@ -30,8 +30,7 @@ from capcover.config.defaults import DEFAULTS
 from capcover.ingest.client import ArchivingClient, HttpOptions
 from capcover.ingest.errors import BadPayload, IngestError, status_errors
 from capcover.ingest.feeds import quarantine
-from capcover.ingest.http import RawResponse
-from capcover.ingest.models import Quarantined, Quote
+from capcover.ingest.models import Quarantined, Quote, RawResponse
 from capcover.ingest.quotes import restamped
 from capcover.ingest.sku import normalise
 

@@ -23,8 +23,7 @@ from capcover.ingest import CURATED_QUOTES_PATH
 from capcover.ingest.errors import BadPayload, IngestError
 from capcover.ingest.feeds import MAX_CLOCK_SKEW_S, future_problem, record_json
 from capcover.ingest.fx import KNOWN_CURRENCIES, ExchangeRates, rates_from_raws
-from capcover.ingest.http import RawResponse
-from capcover.ingest.models import Quarantined, Quote
+from capcover.ingest.models import Quarantined, Quote, RawResponse
 
 log = logging.getLogger("capcover")
 

@@ -22,8 +22,7 @@ from capcover.ingest.feeds import (
     quarantine,
     require_fields,
 )
-from capcover.ingest.http import RawResponse
-from capcover.ingest.models import Quarantined, Quote
+from capcover.ingest.models import Quarantined, Quote, RawResponse
 from capcover.ingest.quotes import restamped
 from capcover.ingest.sku import normalise
 

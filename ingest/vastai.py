@@ -26,8 +26,7 @@ from capcover.ingest.feeds import (
     quarantine,
     require_fields,
 )
-from capcover.ingest.http import RawResponse
-from capcover.ingest.models import Quarantined, Quote
+from capcover.ingest.models import Quarantined, Quote, RawResponse
 from capcover.ingest.quotes import restamped
 from capcover.ingest.sku import normalise
 
@@ -143,7 +142,8 @@ def _offers(raw: RawResponse) -> list:
             f"changed shape; capcover needs an update",
             endpoint=raw.endpoint,
         )
-    return payload["offers"]
+    offers: list[object] = payload["offers"]
+    return offers
 
 
 def parse_raws(

@@ -21,7 +21,8 @@ def _dicts(wh: Warehouse, sql: str, params: list) -> list[dict]:
 
 def latest_day(wh: Warehouse) -> date | None:
     """The latest report date, or None when there is no report."""
-    return wh.scalar("SELECT max(report_date) FROM report_daily")
+    day: date | None = wh.scalar("SELECT max(report_date) FROM report_daily")
+    return day
 
 
 MOVE_COLUMNS = (

@@ -281,7 +281,7 @@ def load_charts(
         " price_usd, volume_24h_usd, fetched_at, ? FROM _chart_rows",
         [job_id],
     )
-    written = wh.scalar("SELECT count(*) FROM _chart_rows")
+    written: int = wh.scalar("SELECT count(*) FROM _chart_rows")
     if progress:
         wh.query(
             """
