@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from capcover.model.run import RunResult
     from capcover.warehouse.db import Warehouse
 
-__all__ = ["Explanation", "Reader", "Table", "prefect_api", "run", "settings"]
+__all__ = ["Explanation", "Reader", "Status", "Table", "prefect_api", "run", "settings"]
 
 
 class Table(NamedTuple):
@@ -64,6 +64,15 @@ class Explanation:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Status:
+    """The latest runs (RUN_COLUMNS) and the next scheduled run (`.at`, and `.source`: where
+    that answer came from)."""
+
+    runs: Table
+    next_run: NextRun
 
 
 # `Reader.runs()` columns (those an older warehouse's `runs` lacks are left out).
@@ -208,6 +217,17 @@ class Reader:
 
         with self._open() as wh:
             return Table(*recent_runs(wh, RUN_COLUMNS, limit))
+
+    def status(self, *, limit: int = 10) -> Status:
+        """What `capcover status` shows: the `limit` latest runs and the next scheduled run
+        (the schedule settings are checked first, before anything is read)."""
+        from capcover.flows.serve import next_scheduled
+        from capcover.warehouse.queries import recent_runs
+
+        s = self._settings("schedule_cron", "schedule_timezone")
+        with self._open(s) as wh:
+            runs = Table(*recent_runs(wh, RUN_COLUMNS, limit))
+        return Status(runs, next_scheduled(s))
 
     def next_run(self) -> NextRun:
         """The next scheduled run: from the Prefect API `run` uses when it answers, else

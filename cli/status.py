@@ -26,14 +26,13 @@ def status_data(db: str | None, limit: int) -> dict[str, Any]:
     from capcover.api import Reader
 
     reader = Reader(db=db)
-    cols, rows = reader.runs(limit=limit)
-    nxt = reader.next_run()
+    now = reader.status(limit=limit)
     return {
         "db": reader.db,
-        "columns": cols,
-        "rows": rows,
-        "next_run_at": nxt.at,
-        "next_run_source": nxt.source,
+        "columns": now.runs.columns,
+        "rows": now.runs.rows,
+        "next_run_at": now.next_run.at,
+        "next_run_source": now.next_run.source,
     }
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import Any
 
 from capcover.flows.prefect_env import configure
@@ -85,19 +84,24 @@ async def _daily(kind: str, settings: Any, replay_at: Any) -> RunResult:
 # thread when the run ends, and that thread sleeps in 1 s steps, so every sync run waited up
 # to a second (0.86 s measured) after its work; the async engine leaves the daemon thread to
 # stop on its own. Heartbeats (crash detection) are unchanged.
-# The settings `run_flow(given=...)` was given, for the flow body it runs in this process.
-_GIVEN: ContextVar[Settings | None] = ContextVar("capcover_given_settings", default=None)
-
-
 @flow(name="capcover-daily", log_prints=False)
 async def daily_flow() -> RunResult:
     """The daily run: what `capcover run` (with a Prefect API) and the served deployment run.
     No parameters, on purpose: settings are read inside the flow (Prefect stores flow
     parameters in its database, and settings hold secrets), and a flow with parameters makes
-    Prefect import FastAPI to serialise them (0.3 s of every run). Run by `run_flow` with
-    given settings, it uses those (handed over in this process, never through Prefect)."""
-    given = _GIVEN.get()
-    return await _daily("daily", given if given is not None else load_settings(), None)
+    Prefect import FastAPI to serialise them (0.3 s of every run)."""
+    return await _daily("daily", load_settings(), None)
+
+
+def daily_flow_with(settings: Settings) -> Any:
+    """`daily_flow` (same name, no parameters) on `settings` given in this process, for
+    `run_flow(given=...)`: the settings stay in the closure, never in Prefect's database, and
+    the served `daily_flow` keeps nothing of them (Prefect's runner pickles it)."""
+
+    async def daily_flow_given() -> RunResult:
+        return await _daily("daily", settings, None)
+
+    return flow(name="capcover-daily", log_prints=False)(daily_flow_given)
 
 
 @flow(name="capcover-demo", log_prints=False)
@@ -116,10 +120,8 @@ def run_flow(
     flow's set-up (its result store asks the server for a default storage) and its tasks
     share one sync API client, opened here. `given`: the settings `daily_flow` runs with
     instead of reading its own (the public API's `capcover.run(db=...)`)."""
-    token = _GIVEN.set(given)
-    try:
-        with SyncClientContext.get_or_create():
-            result: RunResult = asyncio.run(flow(**parameters))
-            return result
-    finally:
-        _GIVEN.reset(token)
+    if given is not None:
+        flow = daily_flow_with(given)
+    with SyncClientContext.get_or_create():
+        result: RunResult = asyncio.run(flow(**parameters))
+    return result

@@ -86,6 +86,8 @@ def test_api_reader_reads_every_view_the_cli_prints(two_days, tmp_path):
     assert [r["status"] for r in reader.runs(limit=5).records()] == ["ok", "ok"]
     assert reader.quotes().rows and reader.quote_stats().columns == list(api.STATS_COLUMNS)
     assert reader.next_run().source.startswith("computed from schedule_cron")
+    now = reader.status(limit=1)
+    assert len(now.runs.rows) == 1 and now.next_run.at == reader.next_run().at
     (html,) = reader.write_report(html=tmp_path / "r.html")
     assert html.read_text(encoding="utf-8").startswith("<!doctype html>")
 
@@ -142,7 +144,7 @@ def _spy(monkeypatch, owner, name: str) -> list:
 def test_api_is_what_the_cli_calls(two_days, fake_cg, monkeypatch, capsys):
     seen = {
         name: _spy(monkeypatch, api.Reader, name)
-        for name in ("report", "explain", "sql", "alerts", "runs", "quotes", "quote_stats")
+        for name in ("report", "explain", "sql", "alerts", "status", "quotes", "quote_stats")
     }
     runs = _spy(monkeypatch, api, "run")
     for argv in (
