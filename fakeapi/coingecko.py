@@ -49,7 +49,9 @@ Chart = Callable[[str, int], dict]
 # -- reference shapes (the fault suites and the daily-pipeline tests) ---------------------------
 
 
-def category_payload(cap: float = 25e9, updated_at: str = AS_OF, extra: list | None = None):
+def category_payload(
+    cap: float = 25e9, updated_at: str = AS_OF, extra: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     """`/coins/categories` built from the docs example, with the AI category added."""
     base = fixtures.coingecko("cgdocs_openapi__coins_categories.json")["payload"][0]
     ai = copy.deepcopy(base)
@@ -67,9 +69,10 @@ def category_payload(cap: float = 25e9, updated_at: str = AS_OF, extra: list | N
     return [base, ai, *(extra or [])]
 
 
-def coin(i: int, cap: float | None) -> dict:
+def coin(i: int, cap: float | None) -> dict[str, Any]:
     """A `/coins/markets` record in the docs example's shape."""
-    rec = copy.deepcopy(fixtures.coingecko("cgdocs_openapi__coins_markets.json")["payload"][0])
+    markets = fixtures.coingecko("cgdocs_openapi__coins_markets.json")
+    rec: dict[str, Any] = copy.deepcopy(markets["payload"][0])
     rec.update(
         {
             "id": f"ai-coin-{i:03d}",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+from typing import Any
 
 from capcover.fakeapi import fixtures
 from capcover.fakeapi.faults import Reply
@@ -27,9 +28,11 @@ def feed_reference(name: str) -> dict:
     return fixtures.gpu_feed(name)
 
 
-def vast_offer(i: int, gpu_name: str, num_gpus: int, dph_total: float, **extra) -> dict:
+def vast_offer(
+    i: int, gpu_name: str, num_gpus: int, dph_total: float, **extra: Any
+) -> dict[str, Any]:
     """The real captured offer, re-labelled: a new id, GPU, count and instance price."""
-    base = copy.deepcopy(fixtures.gpu_feed(VAST_REFERENCE)["offers"][0])
+    base: dict[str, Any] = copy.deepcopy(fixtures.gpu_feed(VAST_REFERENCE)["offers"][0])
     base.update(
         {
             "id": 50_000_000 + i,

@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 from capcover.config.settings import Settings
 from capcover.flows.sequence import new_run_id
@@ -30,7 +31,11 @@ from capcover.ingest.quotes import CuratedQuotes, collect
 from capcover.model.report import build_reports, price_stats
 from capcover.warehouse import history as hist
 from capcover.warehouse import load
-from capcover.warehouse.db import open_warehouse
+from capcover.warehouse.db import Warehouse, open_warehouse
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
 
 MAX_DAYS_LIMITED = 365  # public and demo plans reach back 365 days (CoinGecko error 10012)
 LIMITED_PLANS = ("public", "demo")
@@ -187,7 +192,7 @@ class _CoinWriter(threading.Thread):
         self.join()
 
 
-def _progress(console):
+def _progress(console: Console) -> Progress:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -215,7 +220,9 @@ def _progress(console):
     )
 
 
-def run_backfill(settings: Settings, days: int, *, console=None) -> BackfillResult:
+def run_backfill(
+    settings: Settings, days: int, *, console: Console | None = None
+) -> BackfillResult:
     """Fetch (or resume) the history of every constituent, then write history-basis reports."""
     from rich.console import Console
 
@@ -354,7 +361,7 @@ def run_backfill(settings: Settings, days: int, *, console=None) -> BackfillResu
 
 
 def write_history_reports(
-    wh, settings: Settings, job_id: str, run_id: str, result: BackfillResult
+    wh: Warehouse, settings: Settings, job_id: str, run_id: str, result: BackfillResult
 ) -> None:
     """A report row per day and scenario from the job's history (inside the caller's
     transaction). Days with category-basis rows from daily runs are kept as they are."""

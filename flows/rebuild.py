@@ -19,8 +19,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from capcover.config.settings import Settings
+from capcover.errors import one_line
 from capcover.flows.backfill import BackfillResult, write_history_reports
 from capcover.flows.sequence import load_and_model
 from capcover.ingest.archive import Parser, categories_of, replay_batch, split_batches
@@ -49,7 +51,7 @@ class RebuildResult:
     rows: dict[str, int] = field(default_factory=dict)
     run_id: str = ""
 
-    def summary_text(self, db) -> str:
+    def summary_text(self, db: str | Path) -> str:
         counts = ", ".join(f"{t} {n:,}" for t, n in self.rows.items())
         return (
             f"capcover rebuild {self.run_id}: replayed {len(self.runs)} run(s) from the raw "
@@ -179,9 +181,8 @@ def rebuild(settings: Settings) -> RebuildResult:
             except RebuildError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure: one line, nothing changed
-                first = (str(exc).splitlines() or [type(exc).__name__])[0]
                 raise RebuildError(
-                    f"coin_history does not re-derive: {first} — nothing changed"
+                    f"coin_history does not re-derive: {one_line(exc)} — nothing changed"
                 ) from None
             for run_id, kind in runs:
                 try:
@@ -189,9 +190,8 @@ def rebuild(settings: Settings) -> RebuildResult:
                 except RebuildError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - any failure: one line, no change
-                    first = (str(exc).splitlines() or [type(exc).__name__])[0]
                     raise RebuildError(
-                        f"run {run_id} does not replay: {first} — nothing changed"
+                        f"run {run_id} does not replay: {one_line(exc)} — nothing changed"
                     ) from None
                 result.runs.append(run_id)
             for table in (*DERIVED_TABLES, "coin_history"):

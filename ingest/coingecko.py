@@ -31,8 +31,7 @@ from capcover.ingest.errors import (
     body_summary,
 )
 from capcover.ingest.feeds import MAX_CLOCK_SKEW_S, future_problem, json_problem, record_json
-from capcover.ingest.http import RawResponse
-from capcover.ingest.models import Category, CoinMarket, Quarantined, SectorSnapshot
+from capcover.ingest.models import Category, CoinMarket, Quarantined, RawResponse, SectorSnapshot
 
 Plan = Literal["public", "demo", "pro"]
 

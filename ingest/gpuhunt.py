@@ -26,35 +26,26 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
+from capcover.config.defaults import DEFAULTS
 from capcover.ingest.client import ArchivingClient, HttpOptions
 from capcover.ingest.errors import BadPayload, IngestError, status_errors
 from capcover.ingest.feeds import quarantine
-from capcover.ingest.http import RawResponse
-from capcover.ingest.models import Quarantined, Quote
+from capcover.ingest.models import Quarantined, Quote, RawResponse
 from capcover.ingest.quotes import restamped
 from capcover.ingest.sku import normalise
 
 log = logging.getLogger("capcover")
 
 SOURCE = "gpuhunt"
-BASE_URL = "https://dstack-gpu-pricing.s3.eu-west-1.amazonaws.com/v3"
+BASE_URL = DEFAULTS.gpuhunt_base_url  # the settings' defaults: config/defaults.py
 STATUS_ERRORS = status_errors(
     auth_advice="the gpuhunt catalogs are public, so the bucket or a proxy refused capcover; "
     "check CAPCOVER_GPUHUNT_BASE_URL or try later"
 )
-# The providers gpuhunt publishes to the bucket (the others it queries live).
-OFFLINE_PROVIDERS = (
-    "aws",
-    "azure",
-    "verda",
-    "gcp",
-    "lambdalabs",
-    "nebius",
-    "oci",
-    "runpod",
-    "cloudrift",
-)
-RATE_PER_MINUTE = 60.0
+# The providers gpuhunt publishes to the bucket (the others it queries live): the setting's
+# default, all of them.
+OFFLINE_PROVIDERS = DEFAULTS.gpuhunt_providers
+RATE_PER_MINUTE = DEFAULTS.gpuhunt_rate_per_minute
 BINARY_MARKER = "base64:"  # prefix of an archived binary body
 REQUIRED_COLUMNS = ("instance_name", "location", "price", "gpu_count", "gpu_name", "spot")
 _VERSION = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

@@ -164,6 +164,23 @@ class RawResponse:
 
 
 @dataclass(frozen=True)
+class ChartBounds:
+    """CoinGecko `/coins/{id}/market_chart`: the UTC day and the bounds of its stamps (ms since
+    the epoch: 1970 to the end of year 9999, what a datetime holds) and of its values (a size
+    at or beyond `max_value` reads as no value). Defined once, here, for both readers of a
+    chart: ingest/history.py (the parser, which defines the day rules) and
+    warehouse/history.py (the bulk path that applies the same rules in DuckDB)."""
+
+    day_ms: int = 86_400_000
+    min_ms: int = 0
+    max_ms: int = 253_402_300_799_000
+    max_value: float = 1e300
+
+
+CHART = ChartBounds()
+
+
+@dataclass(frozen=True)
 class HistoryPoint:
     """One coin on one UTC day (values at `point_at`, normally 00:00 UTC). Amounts in USD."""
 

@@ -18,12 +18,12 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
+from capcover.errors import one_line
 from capcover.ingest import CURATED_QUOTES_PATH
 from capcover.ingest.errors import BadPayload, IngestError
 from capcover.ingest.feeds import MAX_CLOCK_SKEW_S, future_problem, record_json
 from capcover.ingest.fx import KNOWN_CURRENCIES, ExchangeRates, rates_from_raws
-from capcover.ingest.http import RawResponse
-from capcover.ingest.models import Quarantined, Quote
+from capcover.ingest.models import Quarantined, Quote, RawResponse
 
 log = logging.getLogger("capcover")
 
@@ -194,8 +194,7 @@ def parse_curated_entries(
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        first = (str(exc).splitlines() or ["?"])[0]
-        raise BadPayload(f"curated quotes {where}: not valid TOML ({first})") from None
+        raise BadPayload(f"curated quotes {where}: not valid TOML ({one_line(exc)})") from None
     version = doc.get("version")
     version = version if isinstance(version, int) and not isinstance(version, bool) else None
     entries = doc.get("quote", [])

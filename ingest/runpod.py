@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from capcover.config.defaults import DEFAULTS
 from capcover.ingest.client import ArchivingClient, HttpOptions
 from capcover.ingest.errors import BadPayload, status_errors
 from capcover.ingest.feeds import (
@@ -21,8 +22,7 @@ from capcover.ingest.feeds import (
     quarantine,
     require_fields,
 )
-from capcover.ingest.http import RawResponse
-from capcover.ingest.models import Quarantined, Quote
+from capcover.ingest.models import Quarantined, Quote, RawResponse
 from capcover.ingest.quotes import restamped
 from capcover.ingest.sku import normalise
 
@@ -32,9 +32,9 @@ STATUS_ERRORS = status_errors(
     auth_advice="RunPod needs no key, so its CDN refused capcover; check CAPCOVER_RUNPOD_BASE_URL "
     "or try later"
 )
-BASE_URL = "https://api.runpod.io"
+BASE_URL = DEFAULTS.runpod_base_url  # the settings' defaults: config/defaults.py
 ENDPOINT = "/graphql"
-RATE_PER_MINUTE = 30.0
+RATE_PER_MINUTE = DEFAULTS.runpod_rate_per_minute
 GPU_TYPES_QUERY = (
     "{gpuTypes{id displayName memoryInGb securePrice communityPrice secureSpotPrice "
     "communitySpotPrice}}"

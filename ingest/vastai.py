@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable
 from datetime import datetime
 
+from capcover.config.defaults import DEFAULTS
 from capcover.ingest.client import ArchivingClient, HttpOptions
 from capcover.ingest.errors import BadPayload, status_errors
 from capcover.ingest.feeds import (
@@ -25,8 +26,7 @@ from capcover.ingest.feeds import (
     quarantine,
     require_fields,
 )
-from capcover.ingest.http import RawResponse
-from capcover.ingest.models import Quarantined, Quote
+from capcover.ingest.models import Quarantined, Quote, RawResponse
 from capcover.ingest.quotes import restamped
 from capcover.ingest.sku import normalise
 
@@ -38,13 +38,13 @@ STATUS_ERRORS = status_errors(
     auth_advice="Vast.ai needs no key, so its CDN refused capcover; check CAPCOVER_VASTAI_BASE_URL "
     "or try later"
 )
-BASE_URL = "https://console.vast.ai"
+BASE_URL = DEFAULTS.vastai_base_url  # the settings' defaults: config/defaults.py
 ENDPOINT = "/api/v0/bundles/"
 PAGE_CAP = 64  # Vast.ai returns at most 64 offers per query
 MAX_PAGES = 8  # per GPU name: the 512 cheapest offers are plenty for a median
-RATE_PER_MINUTE = 30.0
+RATE_PER_MINUTE = DEFAULTS.vastai_rate_per_minute
 # Vast.ai's own names (its `gpu_name` field) for the SKUs capcover's scenarios use.
-DEFAULT_GPU_NAMES = ("H100 SXM", "H100 PCIE", "H100 NVL", "H200", "H200 NVL", "B200")
+DEFAULT_GPU_NAMES = DEFAULTS.vastai_gpu_names
 REQUIRED_FIELDS = ("id", "gpu_name", "num_gpus", "dph_total")
 
 
@@ -142,7 +142,8 @@ def _offers(raw: RawResponse) -> list:
             f"changed shape; capcover needs an update",
             endpoint=raw.endpoint,
         )
-    return payload["offers"]
+    offers: list[object] = payload["offers"]
+    return offers
 
 
 def parse_raws(

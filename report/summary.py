@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from capcover.model.alerts import band_text
+from capcover.model.report import ReportRow
 from capcover.model.run import RunResult
 
 
-def price_note(row) -> str:
+def price_note(row: ReportRow) -> str:
     """How a report row's unit price was found, in a few words."""
     if row.price_quote_count == 0:
         return row.price_basis
@@ -16,7 +19,7 @@ def price_note(row) -> str:
     )
 
 
-def summary_text(result: RunResult, db) -> str:
+def summary_text(result: RunResult, db: str | Path) -> str:
     lines = [f"capcover run {result.run_id}: as of {result.as_of_date} (UTC, source timestamp)"]
     if result.sector_market_cap_usd is not None:
         lines.append(f"  AI-token sector market cap: ${result.sector_market_cap_usd / 1e9:,.2f}B")
@@ -79,7 +82,7 @@ def alert_lines(result: RunResult) -> list[str]:
     return lines
 
 
-def dry_run_text(result: RunResult, db) -> str:
+def dry_run_text(result: RunResult, db: str | Path) -> str:
     """`capcover run --dry-run`: the summary under a banner saying nothing was kept."""
     lines = [
         "DRY RUN — nothing stored, nothing delivered (the transaction was rolled back)",

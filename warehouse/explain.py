@@ -21,7 +21,8 @@ def _dicts(wh: Warehouse, sql: str, params: list) -> list[dict]:
 
 def latest_day(wh: Warehouse) -> date | None:
     """The latest report date, or None when there is no report."""
-    return wh.scalar("SELECT max(report_date) FROM report_daily")
+    day: date | None = wh.scalar("SELECT max(report_date) FROM report_daily")
+    return day
 
 
 MOVE_COLUMNS = (
@@ -251,10 +252,11 @@ def explanations(wh: Warehouse, day: date, scenario: str | None = None) -> dict[
     moves = ratio_moves(wh, day, scenario)
     if not moves:
         return {}
+    ranked = _ranked_coin_moves(wh, day, scenario, PARAGRAPH_TOP, moves)  # moves: read once
     return paragraphs(
         moves,
         price_changes_of(wh, moves),
-        coin_moves(wh, day, scenario, top=PARAGRAPH_TOP),
+        _within_top(ranked, PARAGRAPH_TOP),
         category_gap(wh, day, scenario),
     )
 

@@ -377,7 +377,8 @@ def record_run(
 
 def run_summary(wh: Warehouse, run_id: str) -> str | None:
     """The run's `runs.summary` as stored (a JSON text), or None."""
-    return wh.scalar("SELECT summary FROM runs WHERE run_id = ?", [run_id])
+    summary: str | None = wh.scalar("SELECT summary FROM runs WHERE run_id = ?", [run_id])
+    return summary
 
 
 def run_sources_failed(wh: Warehouse, run_id: str) -> set[str]:

@@ -354,15 +354,15 @@ def _publish_table(
     }
 
 
-def record_publish_failure(wh: Warehouse, run_id: str, message: str) -> None:
-    """Note in `runs.message` why the run's snapshot was not published."""
-    wh.query("UPDATE runs SET message = ? WHERE run_id = ?", [message, run_id])
-
-
-def step_durations(wh: Warehouse, run_id: str) -> dict[str, float]:
-    """The run's recorded step durations (seconds by step name); empty when none."""
-    recorded = wh.scalar("SELECT step_durations FROM runs WHERE run_id = ?", [run_id])
-    return json.loads(recorded) if recorded else {}
+def record_publish_failure(
+    wh: Warehouse, run_id: str, message: str, steps: dict[str, float]
+) -> None:
+    """Note in `runs.message` why the run's snapshot was not published, with the run's step
+    durations (seconds by step name)."""
+    wh.query(
+        "UPDATE runs SET message = ?, step_durations = ? WHERE run_id = ?",
+        [message, json.dumps(steps), run_id],
+    )
 
 
 def record_published(wh: Warehouse, run_id: str, folder: Path, steps: dict[str, float]) -> None:
