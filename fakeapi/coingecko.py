@@ -377,7 +377,9 @@ class CoinGecko(FakeAPI):
         self.add(
             API + "/coins/categories", categories if categories is not None else category_payload()
         )
-        for n, page in enumerate(pages if pages is not None else market_pages(), start=1):
+        pages = pages if pages is not None else market_pages()
+        # ... and the empty page past the last one, where the client's paging ends.
+        for n, page in enumerate([*pages, []], start=1):
             self.add(
                 API + "/coins/markets",
                 page,

@@ -199,6 +199,7 @@ def load_and_report(
     feed_errors = {b.source: b.error for b in quotes if b.error}
     with wh.transaction():
         load.archive_raw(wh, run_id, market.raws + [r for b in quotes for r in b.raws])
+        shortfalls = load.sector_shortfalls(wh, snap)
         rows, skipped = load_and_model(
             wh,
             snap,
@@ -238,6 +239,7 @@ def load_and_report(
             alerts=alerts,
             dry_run=dry_run,
             explanations=explain_all(wh, rows),
+            sector_notes=shortfalls,
         )
         load.record_run(
             wh,

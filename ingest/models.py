@@ -234,6 +234,8 @@ class SectorSnapshot:
     quarantined: list[Quarantined] = field(default_factory=list)
     duplicates_dropped: int = 0
     fetched_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # How each category's paging ended, when not on an empty page (a shortfall to name).
+    paging_notes: list[str] = field(default_factory=list)
 
     @property
     def as_of(self) -> datetime:

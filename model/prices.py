@@ -109,6 +109,14 @@ class QuotePoint:
     region: str | None = None
     form_factor_v1: str | None = None
 
+    def __post_init__(self) -> None:
+        # A point built without a tier (by hand, or by code older than the taxonomy) takes the
+        # one its kind and market imply; a stored rental quote whose tier is NULL has a NULL
+        # market too (migration 050), so it stays untold and prices nothing.
+        if self.tier is None:
+            implied = "purchase" if self.kind != "rental_hourly" else self.market
+            object.__setattr__(self, "tier", implied)
+
     @property
     def seller(self) -> str:
         return self.provider or self.source
@@ -123,7 +131,7 @@ class PriceEstimate:
     central_usd: float
     q1_usd: float
     q3_usd: float
-    min_usd: float  # of the values the central value is the median of
+    min_usd: float  # of the quotes behind the central value
     max_usd: float
 
 
@@ -392,8 +400,8 @@ def _stat(
             central_usd=quantile(xs, 0.5),
             q1_usd=quantile(xs, 0.25),
             q3_usd=quantile(xs, 0.75),
-            min_usd=xs[0],
-            max_usd=xs[-1],
+            min_usd=min(p.price_usd for p in kept),
+            max_usd=max(p.price_usd for p in kept),
         ),
         sources=", ".join(sorted({p.source for p in kept})),
         newest_quote_date=max(p.observed_date for p in kept),

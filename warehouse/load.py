@@ -125,6 +125,27 @@ def load_sector(wh: Warehouse, snap: SectorSnapshot, run_id: str) -> tuple[int, 
     return n_cat, n_coins
 
 
+def sector_shortfalls(wh: Warehouse, snap: SectorSnapshot) -> list[str]:
+    """One line per configured category that came back short: its paging did not end on an
+    empty page, or it has fewer constituents than its known count (the latest snapshot before
+    this one: coins do leave categories, but a sudden drop is a truncated answer)."""
+    notes = list(snap.paging_notes)
+    day = snap.as_of_date
+    for cid, coins in snap.constituents.items():
+        known = wh.query(
+            "SELECT as_of_date, count(*) FROM coin_snapshots WHERE category_id = ?"
+            " AND as_of_date < ? GROUP BY as_of_date ORDER BY as_of_date DESC LIMIT 1",
+            [cid, day],
+        )
+        if known and len(coins) < known[0][1]:
+            before, count = known[0]
+            notes.append(
+                f"'{cid}': {len(coins)} constituents, {count - len(coins)} fewer than the "
+                f"{count} of {before}"
+            )
+    return notes
+
+
 def keep_coin_names(wh: Warehouse, day: date) -> None:
     """Bring coin_names (each coin's symbol and name on its latest coin_snapshots date,
     migration 031) in step with `day`'s coin rows just replaced, reading only that day's rows
@@ -380,7 +401,7 @@ def sector_inputs(
     )
 
 
-_POINT_COLUMNS = (
+POINT_COLUMNS = (
     "sku, kind, source, price_usd, observed_date, form_factor, market, quote_id,"
     " coalesce(provider, source), tier, tier_label, coalesce(flags, []),"
     " coalesce(computed_price, false), unavailable_reason, capacity_id, condition,"
@@ -395,7 +416,7 @@ _POINT_FIELDS = (
 ).split()
 
 
-def _points(rows: list) -> list[QuotePoint]:
+def points_of(rows: list) -> list[QuotePoint]:
     points = []
     for r in rows:
         values = dict(zip(_POINT_FIELDS, r, strict=True))
@@ -410,11 +431,11 @@ def quote_points(wh: Warehouse, day: date) -> list[QuotePoint]:
     A source that published several quotes on its latest date (both ends of a range, every
     offer of a feed snapshot) contributes all."""
     rows = wh.query(
-        f"SELECT {_POINT_COLUMNS} FROM latest_quotes(?::DATE)"  # noqa: S608 - constants
+        f"SELECT {POINT_COLUMNS} FROM latest_quotes(?::DATE)"  # noqa: S608 - constants
         " ORDER BY sku, kind, source, price_usd, quote_id",
         [day],
     )
-    return _points(rows)
+    return points_of(rows)
 
 
 def price_book(
@@ -431,11 +452,11 @@ def price_book(
         version = METHOD_VERSION
     if version == METHOD_VERSION_V1:
         rows = wh.query(
-            f"SELECT {_POINT_COLUMNS} FROM gpu_quotes"  # noqa: S608 - constants
+            f"SELECT {POINT_COLUMNS} FROM gpu_quotes"  # noqa: S608 - constants
             " WHERE observed_date <= ?::DATE ORDER BY source, observed_date, quote_id",
             [day],
         )
-        points = tuple(legacy_points(_points(rows), day))
+        points = tuple(legacy_points(points_of(rows), day))
         return PriceBook(points, max_age or MaxAge(), version, price_v1)
     if version != METHOD_VERSION:
         raise ValueError(

@@ -65,10 +65,9 @@ def quote_points_on(
 ) -> list[QuotePoint]:
     """The quotes the price method summarises per group: those observed on `day`, or without
     a day each source's latest ones."""
-    from capcover.model.report import QuotePoint
+    from capcover.warehouse.load import POINT_COLUMNS, points_of
 
-    columns = "sku, kind, source, price_usd, observed_date, form_factor, market"
-    sql = f"SELECT {columns} FROM gpu_quotes{_SELECTION}"  # noqa: S608 - constants only
-    sql += " AND sku <> 'unmapped' ORDER BY sku, kind, source, price_usd"
+    sql = f"SELECT {POINT_COLUMNS} FROM gpu_quotes{_SELECTION}"  # noqa: S608 - constants only
+    sql += " AND sku <> 'unmapped' ORDER BY sku, kind, source, price_usd, quote_id"
     rows = wh.query(sql, [sku, sku, kind, kind, None, None, day, day])
-    return [QuotePoint(*r) for r in rows]
+    return points_of(rows)
