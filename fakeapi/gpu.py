@@ -106,11 +106,13 @@ def vast_market() -> list[dict]:
     return offers
 
 
-def vast_flood(n: int, per_gpu_usd: float, *, first: int = 500) -> list[dict]:
+def vast_flood(
+    n: int, per_gpu_usd: float, *, first: int = 500, verification: str = "verified"
+) -> list[dict]:
     """`n` extra H100 SXM asks at `per_gpu_usd` per GPU-hour, each a 1-GPU machine of its
     own (the flood of cheap asks one marketplace can throw at a pooled median)."""
     return [
-        vast_offer(first + k, "H100 SXM", 1, per_gpu_usd, verification="unverified")
+        vast_offer(first + k, "H100 SXM", 1, per_gpu_usd, verification=verification)
         for k in range(n)
     ]
 

@@ -144,3 +144,25 @@ def test_world_the_form_factor_of_every_h100_quote_is_told(world):
             " WHERE sku = 'H100' AND form_factor = 'unknown' AND kind = 'rental_hourly'"
         )
     assert untold == []
+
+
+def test_world_method_v1_on_the_same_quotes_gives_what_its_own_code_gave(world):
+    """The frozen v1 path (model/prices_v1.py: the old parsers' quote set, the pooled MAD
+    median) on this world. The numbers were cross-checked by running commit db95044's own
+    parsers and method on the same archived answers (13 quotes, 12 kept, $3.12): its pooled
+    median also took GCP's DWS reservation ($5.82) for an on-demand price and could not tell
+    Verda's or RunPod's HBM3 form factor."""
+    from capcover.warehouse import load
+
+    settings = load_settings()
+    run_daily(settings)
+    with open_warehouse(settings.db, read_only=True) as wh:
+        day = wh.scalar("SELECT max(report_date) FROM report_daily")
+        book = load.price_book(wh, day, method="mad3.5-median-v1+age7d/1095d")
+    stat = book.get("H100", "rental_hourly", "SXM", "on_demand", as_of=day)
+    e = stat.estimate
+    assert (e.quote_count, e.kept_count, e.central_usd) == (13, 12, 3.12)
+    assert (e.q1_usd, e.q3_usd) == pytest.approx((2.451388888888889, 4.673125))
+    sources = sorted({p.source for p in book.points if p.kind == "rental_hourly"})
+    assert "gpuhunt/verda" in sources  # stored, but v1 could not tell its form factor
+    assert 46.58 / 8 in [p.price_usd for p in book.points if p.source == "gpuhunt/gcp"]
