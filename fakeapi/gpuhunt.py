@@ -35,6 +35,7 @@ CATALOG = catalogs()
 COLUMNS: tuple[str, ...] = tuple(CATALOG["columns"])
 VERSION: str = CATALOG["version"]
 PROVIDERS: tuple[str, ...] = tuple(CATALOG["providers"])
+CATALOGS: dict[str, Any] = CATALOG["providers"]  # provider -> {"_source", "rows"}
 
 
 def provider_rows(provider: str) -> list[dict[str, str]]:

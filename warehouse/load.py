@@ -20,6 +20,7 @@ from capcover.model.prices_v1 import METHOD_VERSION_V1, legacy_points, price_v1
 from capcover.model.report import ReportRow, SectorInputs
 from capcover.model.tiers import market_of
 from capcover.warehouse.db import Warehouse
+from capcover.warehouse.quotes import POINT_COLUMNS, points_of
 
 
 def archive_raw(wh: Warehouse, run_id: str, raws: list[RawResponse]) -> int:
@@ -399,30 +400,6 @@ def sector_inputs(
         coingecko_category_cap_usd=cap,
         sector_cap_method=method,
     )
-
-
-POINT_COLUMNS = (
-    "sku, kind, source, price_usd, observed_date, form_factor, market, quote_id,"
-    " coalesce(provider, source), tier, tier_label, coalesce(flags, []),"
-    " coalesce(computed_price, false), unavailable_reason, capacity_id, condition,"
-    " instance_name, gpu_count_basis, price_raw, region, form_factor_v1"
-)
-
-
-_POINT_FIELDS = (
-    "sku kind source price_usd observed_date form_factor market quote_id provider tier"
-    " tier_label flags computed_price unavailable_reason capacity_id condition instance_name"
-    " gpu_count_basis price_raw region form_factor_v1"
-).split()
-
-
-def points_of(rows: list) -> list[QuotePoint]:
-    points = []
-    for r in rows:
-        values = dict(zip(_POINT_FIELDS, r, strict=True))
-        values["flags"] = tuple(values["flags"])
-        points.append(QuotePoint(**values))
-    return points
 
 
 def quote_points(wh: Warehouse, day: date) -> list[QuotePoint]:
