@@ -28,6 +28,7 @@ from capcover.flows.rebuild import RebuildError, rebuild
 from capcover.model.prices import METHOD_VERSION, parse_method_id
 from capcover.model.prices_v1 import METHOD_VERSION_V1
 from capcover.warehouse.db import Warehouse, open_warehouse
+from capcover.warehouse.migrate import latest_version
 from capcover.warehouse.publish import file_digest
 
 # What the rebuild needs besides the code: the archive, the runs log, the backfill jobs (their
@@ -225,6 +226,12 @@ def verify(settings: Settings, day: date | None = None) -> VerifyResult:
         with open_warehouse(
             settings.db, read_only=True, lock_budget_s=settings.lock_budget_s
         ) as src:
+            if src.schema_version < latest_version():
+                raise VerifyError(
+                    f"warehouse {settings.db} is at schema version {src.schema_version}, older "
+                    f"than this capcover's {latest_version()} — run `capcover run` once to "
+                    f"migrate it (verify never writes the warehouse)"
+                )
             columns, stored = _rows(src, "report_daily", day)
             if not stored:
                 what = f"on {day}" if day else "at all"

@@ -6,6 +6,8 @@ renamed field)."""
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from capcover.fakeapi import Reply
 from capcover.fakeapi.gpu import (
@@ -196,3 +198,69 @@ def test_vastai_parse_replays_the_archive_identically(feed_api):
     assert first == again
     assert all(json.loads(r.params["q"])["type"] == "on-demand" for r in raws)
     assert len(vast_market()) > 19
+
+
+offers = st.lists(
+    st.tuples(
+        st.integers(min_value=1, max_value=6),  # machine
+        st.sampled_from([1, 2, 4, 8]),  # slice
+        st.floats(min_value=0.5, max_value=5.0, allow_nan=False),  # per GPU
+        st.sampled_from(["verified", "unverified", "deverified"]),
+        st.booleans(),  # a bid
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(offers)
+def test_vastai_each_machine_votes_once_whatever_its_slices(book):
+    from datetime import UTC, date, datetime
+
+    from capcover.ingest.http import RawResponse
+    from capcover.model.prices import MaxAge, QuotePoint, Selection, price_v2
+
+    listed = [
+        vast_offer(
+            i,
+            "H100 SXM",
+            gpus,
+            round(per_gpu * gpus, 6),
+            machine_id=machine,
+            verification=state,
+            is_bid=bid,
+        )
+        for i, (machine, gpus, per_gpu, state, bid) in enumerate(book)
+    ]
+    at = datetime(2026, 11, 20, tzinfo=UTC)
+    raw = RawResponse(
+        "vastai", "/api/v0/bundles/", "GET", "u", {}, None, 200,
+        json.dumps({"offers": listed}), at, 0.0, 1,
+    )  # fmt: skip
+    quotes, bad = parse_raws([raw])
+    assert bad == [] and len(quotes) == len(listed)
+    points = [
+        QuotePoint(
+            q.sku, q.kind, q.source, q.price_usd, q.observed_date, q.form_factor, None,
+            quote_id=q.listing_id or "", provider=q.provider, tier=q.tier,
+            unavailable_reason=q.unavailable_reason, capacity_id=q.capacity_id,
+        )
+        for q in quotes
+    ]  # fmt: skip
+    sel = Selection("H100", "rental_hourly", "SXM", "on_demand")
+    stat = price_v2(points, sel, as_of=date(2026, 11, 20), max_age=MaxAge())
+    eligible = {m for m, _, _, state, bid in book if state != "deverified" and not bid}
+    if not eligible:
+        assert stat is None
+        return
+    kept = [d.point for d in stat.decisions if d.kept]
+    assert len(kept) == len({p.capacity_id for p in kept}) == len(eligible)
+    for p in kept:  # each machine at its cheapest price per GPU among its eligible slices
+        machine = int(p.capacity_id.split()[1])
+        cheapest = min(
+            round(g * x, 6) / g
+            for m, g, x, state, bid in book
+            if m == machine and state != "deverified" and not bid
+        )
+        assert p.price_usd == cheapest

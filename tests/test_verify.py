@@ -147,3 +147,23 @@ def test_rebuild_rederives_rows_an_older_method_published_with_that_method(publi
     rebuild(settings)
     with open_warehouse(settings.db, read_only=True) as wh:
         assert wh.query("SELECT * FROM report_daily ORDER BY scenario") == v1
+
+
+def test_verify_an_unmigrated_warehouse_is_one_line(tmp_path, env, capsys, monkeypatch):
+    import shutil
+
+    from capcover.warehouse.migrate import MIGRATIONS_DIR, apply_migrations
+
+    old = tmp_path / "migrations"
+    old.mkdir()
+    for path in MIGRATIONS_DIR.glob("*.sql"):
+        if int(path.name[:3]) <= 32:
+            shutil.copy(path, old)
+    db = tmp_path / "old.duckdb"
+    with open_warehouse(db, migrate=False) as wh:
+        apply_migrations(wh, old)
+    monkeypatch.setenv("CAPCOVER_DB", str(db))
+    code, lines, err = _verify(capsys)
+    assert code == 1 and lines == []
+    assert "is at schema version 32, older than this capcover's" in err
+    assert "run `capcover run` once to migrate it" in err
