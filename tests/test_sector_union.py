@@ -139,3 +139,37 @@ def test_sector_fewer_constituents_than_the_known_count_are_named(env, monkeypat
     assert result.sector_notes == [
         "'artificial-intelligence': 200 constituents, 60 fewer than the 260 of 2024-04-02"
     ]
+
+
+def test_sector_a_category_of_exactly_10000_coins_is_read_whole():
+    # Paging used to stop at 40 pages and fail a category still full there.
+    cats, coins = generated_categories({"ai": 10_000}, updated_at=NOW)
+    with CoinGecko(categories=cats, coins=coins) as cg:
+        client = CoinGeckoClient(
+            base_url=cg.base_url,
+            rate_per_minute=1e9,
+            http=HttpOptions(retry=RetryPolicy(budget_s=2), sleep=lambda s: None),
+        )
+        snap = client.fetch_sector(["ai"])
+        assert cg.market_requests() == 40 + 1
+    assert len(snap.constituents["ai"]) == 10_000 and snap.paging_notes == []
+
+
+def test_sector_a_server_that_never_ends_fails_the_run_in_one_line(monkeypatch):
+    from capcover.ingest import coingecko
+    from capcover.ingest.errors import BadPayload
+
+    monkeypatch.setattr(coingecko, "MAX_ROWS", 600)  # the guard, scaled down for a test
+    cats, coins = generated_categories({"ai": 2_000}, updated_at=NOW)
+    with CoinGecko(categories=cats, coins=coins) as cg:
+        client = CoinGeckoClient(
+            base_url=cg.base_url,
+            rate_per_minute=1e9,
+            http=HttpOptions(retry=RetryPolicy(budget_s=2), sleep=lambda s: None),
+        )
+        with pytest.raises(BadPayload) as err:
+            client.fetch_sector(["ai"])
+    assert str(err.value) == (
+        "coingecko /coins/markets: category 'ai' still sends coins after 750 rows (3 pages), "
+        "more than CoinGecko lists in all — refusing to page forever"
+    )
