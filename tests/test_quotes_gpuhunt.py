@@ -10,6 +10,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from capcover.cli.main import main
 from capcover.config.settings import load_settings
@@ -18,7 +20,7 @@ from capcover.fakeapi.server import FakeAPI
 from capcover.flows.rebuild import rebuild
 from capcover.flows.sequence import run_daily
 from capcover.ingest.errors import BadPayload
-from capcover.ingest.gpuhunt import GpuhuntClient, form_factor_v1, parse_raws
+from capcover.ingest.gpuhunt import GpuhuntClient, form_factor_v1, parse_raws, row_outcomes
 from capcover.ingest.sku import form_factor_of
 from capcover.report.summary import summary_text
 from capcover.warehouse.db import open_warehouse
@@ -285,3 +287,57 @@ def test_gpuhunt_rebuild_replays_the_quotes_exactly(today_cg, gpuhunt, hunt_api)
     assert any(r for r in after["gpu_quotes"] if "gpuhunt/" in str(r))
     assert after["gpu_quotes"] == before["gpu_quotes"]
     assert after["report_daily"] == before["report_daily"]
+
+
+cell = st.one_of(
+    st.sampled_from(["", "0", "1", "8", "-3", "2.5", "1e400", "nan", "True", "False", "x"]),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "price": cell,
+                "gpu_count": cell,
+                "gpu_name": st.sampled_from(["H100", "H100NVL", "T4", "", "B200"]),
+                "spot": cell,
+                "flags": st.lists(
+                    st.sampled_from(
+                        ["gcp-dws-calendar-mode", "oci-spot", "runpod-cluster", "gcp-g4-preview"]
+                    )
+                    | st.text("abcdefgh-", min_size=1, max_size=10),
+                    max_size=3,
+                ).map(" ".join),
+                "provider_data": st.sampled_from(["{}", "", "[]", "{bad", '{"a": 1}']),
+                "instance_name": st.sampled_from(["p5.48xlarge", "", "1H100.80S.30V", "x"]),
+            }
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_gpuhunt_any_row_ends_as_one_typed_outcome(rows):
+    from capcover.ingest.http import RawResponse
+    from capcover.ingest.models import FORM_FACTORS, Quarantined, Quote
+    from capcover.ingest.quotes import Excluded
+    from capcover.model.tiers import TIERS
+
+    base = dict(zip(fake.COLUMNS, fake.CATALOG["providers"]["aws"]["rows"][0], strict=True))
+    full = [{**base, **r} for r in rows]
+    body = "base64:" + base64.b64encode(fake.catalog_zip("aws", full)).decode()
+    at = datetime(2026, 11, 20, tzinfo=UTC)
+    raw = RawResponse("gpuhunt", "/aws/v1/catalog.zip", "GET", "u", {}, None, 200, body, at, 0, 1)
+    outcomes = row_outcomes([raw])
+    assert sorted(o.row for o in outcomes) == [(0, j) for j in range(len(full))]
+    for o in outcomes:
+        r = o.result
+        if isinstance(r, Quote):
+            assert r.tier in TIERS and r.form_factor in FORM_FACTORS and r.price_usd > 0
+            known = {"gcp-dws-calendar-mode", "oci-spot", "runpod-cluster"}
+            if set(r.flags) - known:
+                assert r.tier == "unknown"  # a flag capcover does not know is never guessed
+        else:
+            assert isinstance(r, Quarantined | Excluded) and r.reason
