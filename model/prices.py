@@ -454,16 +454,6 @@ class PriceBook:
     method: str = METHOD_VERSION
     pricer: Pricer = field(default=price_v2, compare=False)
 
-    def eligible(
-        self, sku: str, kind: str, form_factor: str, market: str | None, as_of: date | None
-    ) -> list[QuotePoint]:
-        """The quotes that would vote for the selection (before the provider outlier rule)."""
-        sel = Selection(sku, kind, form_factor, market)
-        stat = price_v2(self.points, sel, as_of=as_of, max_age=self.max_age)
-        if stat is None:
-            return []
-        return [d.point for d in stat.decisions if d.kept or d.rule == "outlier"]
-
     def get(
         self,
         sku: str,
