@@ -167,3 +167,21 @@ def test_verify_an_unmigrated_warehouse_is_one_line(tmp_path, env, capsys, monke
     assert code == 1 and lines == []
     assert "is at schema version 32, older than this capcover's" in err
     assert "run `capcover run` once to migrate it" in err
+
+
+def test_rows_of_a_method_without_code_are_named_never_repriced(published, capsys):
+    from capcover.flows.rebuild import RebuildError
+
+    with open_warehouse(published.db) as wh:
+        day = wh.scalar("SELECT max(report_date) FROM report_daily")
+        wh.query("UPDATE report_daily SET price_method = 'median-v0' WHERE price_method <> 'fixed'")
+        before = wh.query("SELECT * FROM report_daily ORDER BY scenario")
+    with pytest.raises(RebuildError, match="price method 'median-v0' has no code path"):
+        rebuild(published)
+    with open_warehouse(published.db, read_only=True) as wh:  # the rebuild changed nothing
+        assert wh.query("SELECT * FROM report_daily ORDER BY scenario") == before
+    code, lines, _ = _verify(capsys)
+    assert code == 1
+    named = [x for x in lines if "has no code path in this capcover" in x]
+    assert len(named) == 7 and all(x.startswith(f"{day} ") for x in named)
+    assert not any("coindesk-2024: the re-derivation" in x for x in lines)  # fixed rows match

@@ -422,11 +422,10 @@ def price_book(
     the older one `method` names (a stored `price_method`, e.g. when `capcover rebuild`
     re-derives rows that method published). Method mad3.5-median-v1 reads every quote up to
     the day, to recover the quote set of its own parsers (model/prices_v1.py)."""
-    parsed = parse_method_id(method) if method else None
-    if parsed is not None:
-        version, max_age = parsed
-    else:
-        version = METHOD_VERSION
+    version = METHOD_VERSION
+    if method:
+        parsed = parse_method_id(method)
+        version, max_age = parsed if parsed is not None else (method, max_age)
     if version == METHOD_VERSION_V1:
         rows = wh.query(
             f"SELECT {POINT_COLUMNS} FROM gpu_quotes"  # noqa: S608 - constants
