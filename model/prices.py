@@ -11,10 +11,10 @@ rental the tiers of its market: model/tiers.py) at report date D:
 
 1. Considered: each source's latest quotes of the SKU and kind at or before D.
 2. Each quote is kept or excluded, by the first of these rules it fails (`Decision.rule`):
-   `form_factor` (not the scenario's, unless it takes "any"), `tier` (not a tier the selection
-   prices: only plain on-demand rows price an on-demand scenario; a spot scenario takes spot
-   rows, a purchase scenario purchase rows), `flag` (tier unknown: a feed flag capcover does not
-   know, never guessed), `computed` (the feed computed the price from another one),
+   `form_factor` (not the scenario's, unless it takes "any"), `flag` (tier unknown: a feed flag
+   capcover does not know, never guessed), `tier` (not a tier the selection prices: only plain
+   on-demand rows price an on-demand scenario; a spot scenario takes spot rows, a purchase
+   scenario purchase rows), `computed` (the feed computed the price from another one),
    `unavailable` (the feed says it cannot be had now), `stale` (observed before the staleness
    window of its kind: rental 7 days, purchase 1,095 days by default), `route` (its provider
    already votes through a preferred route: the provider's own feed over an aggregator's copy,
@@ -46,8 +46,8 @@ MAD_SCALE = 0.6745  # the normal distribution's 0.75 quantile: makes MAD compara
 ANY_FORM_FACTOR = "any"  # a scenario that takes every form factor, unknown included
 RULES = (
     "form_factor",
-    "tier",
     "flag",
+    "tier",
     "computed",
     "unavailable",
     "stale",
