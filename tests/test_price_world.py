@@ -70,6 +70,17 @@ def test_world_no_reservation_cluster_or_computed_row_prices_on_demand(world):
     assert {d["tier"] for d in flagged} >= {"reserved", "cluster", "spot"}
     assert [d for d in flagged if d["kept"]] == []
     assert all(d["tier"] == "on_demand" for d in rent if d["kept"])
+    # ... nor in ANY on-demand price of the day
+    with open_warehouse(settings.db, read_only=True) as wh:
+        leaked = wh.query(
+            "SELECT d.scenario, d.quote_id FROM price_decisions d"
+            " JOIN report_daily r USING (report_date, scenario)"
+            " JOIN gpu_quotes q USING (quote_id)"
+            " WHERE r.price_market = 'on_demand' AND d.kept"
+            " AND (q.tier <> 'on_demand' OR q.computed_price OR len(q.flags) > 0"
+            "      AND list_has_any(q.flags, ['gcp-dws-calendar-mode', 'runpod-cluster']))"
+        )
+    assert leaked == []
     # ... and the computed OCI spot row is kept out of a spot price too, as computed.
     spot = decisions(settings.db, "h100-rent-1y-spot")
     oci = [d for d in spot if d["provider"] == "oci" and d["computed_price"]]
