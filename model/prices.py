@@ -462,10 +462,12 @@ class PriceBook:
         market: str | None = None,
         *,
         as_of: date | None = None,
+        tier: str | None = None,
     ) -> PriceStat | None:
         """The method's price of the selection at `as_of` (None: no staleness window), or
-        None when no quote is left to price it."""
-        sel = Selection(sku, kind, form_factor, market)
+        None when no quote is left to price it. `tier` names one tier outright instead of the
+        market's (e.g. committed_1y for a contract scenario)."""
+        sel = Selection(sku, kind, form_factor, market, tier)
         return self.pricer(self.points, sel, as_of=as_of, max_age=self.max_age)
 
     def decisions(
@@ -476,14 +478,15 @@ class PriceBook:
         market: str | None = None,
         *,
         as_of: date | None = None,
+        tier: str | None = None,
     ) -> tuple[Decision, ...]:
         """What the method did with every quote it considered for the selection."""
-        stat = self.get(sku, kind, form_factor, market, as_of=as_of)
+        stat = self.get(sku, kind, form_factor, market, as_of=as_of, tier=tier)
         if stat is not None:
             return stat.decisions
         if self.method != METHOD_VERSION:
             return ()
-        sel = Selection(sku, kind, form_factor, market)
+        sel = Selection(sku, kind, form_factor, market, tier)
         return considered_decisions(self.points, sel, as_of=as_of, max_age=self.max_age)
 
     def groups(self, as_of: date | None = None) -> list[PriceStat]:

@@ -282,3 +282,18 @@ def test_v1_quote_set_is_what_its_parsers_kept():
     # pooled: gcp's 5.8 (the reservation v1 took for on-demand), runpod 3.29, vast 2.0; Verda
     # untold, so not SXM to v1
     assert stat.quote_count == 3 and stat.median_usd == 3.29
+
+
+def test_method_a_selection_may_name_one_tier_outright():
+    from capcover.model.prices import PriceBook
+
+    book = PriceBook(
+        (
+            pt("runpod", 3.29),
+            pt("runpod", 2.89, tier="committed_6m", capacity_id="h|term"),
+            pt("runpod", 2.99, tier="committed_3m", capacity_id="h|term"),
+        )
+    )
+    six = book.get("H100", "rental_hourly", "SXM", as_of=DAY, tier="committed_6m")
+    assert six.median_usd == 2.89 and six.quote_count == 1
+    assert book.get("H100", "rental_hourly", "SXM", "on_demand", as_of=DAY).median_usd == 3.29
