@@ -257,7 +257,7 @@ class Reader:
         """The price method on each group of quotes (SKU, form factor, kind, market): count,
         quartiles, central value, sources (STATS_COLUMNS) — on `day`'s quotes, or on today's
         latest within the staleness window."""
-        from capcover.model.report import price_stats
+        from capcover.model.prices import price_stats
         from capcover.warehouse.quotes import quote_points_on
 
         s = self._settings("price_max_age_rental_days", "price_max_age_purchase_days")

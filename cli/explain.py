@@ -41,6 +41,10 @@ def render_explanation(data: dict, fmt: str) -> str:
             blocks.append(f"# {name}\n" + render(*_table(data[name]), "csv"))
         return "\n\n".join(blocks)
     paragraphs = [p for p in data["paragraphs"].values() if p]
+    if any("today's constituents*" in p for p in paragraphs):
+        from capcover.model.explain import SURVIVORSHIP_NOTE
+
+        paragraphs.append(SURVIVORSHIP_NOTE)  # the footnote of the marker
     if fmt == "markdown":
         blocks.append(f"## Why it moved ({data['report_date']})")
         blocks += paragraphs

@@ -35,7 +35,34 @@ def report(
         what = f" for {day}" if day else ""
         what += f" and scenario {scenario}" if scenario else ""
         fail(f"no report rows{what} in {reader.db} — run `capcover run` first")
+    note = None
+    if fmt in ("table", "markdown") and "basis" in cols:
+        rows, note = _mark_survivors(cols, rows)
     echo(render(cols, rows, fmt, title="capcover daily report"))
+    if note:
+        echo(note)
+
+
+SURVIVORS = (
+    "* today's constituents: on a backfilled row (basis history) the sector cap sums the coins "
+    "in the category TODAY over that past day; coins that left or died since are missing, so it "
+    "is a lower bound biased toward survivors (column survivorship_biased)"
+)
+
+
+def _mark_survivors(cols: list[str], rows: list[tuple]) -> tuple[list[tuple], str | None]:
+    """The readable report with a marker beside each backfilled row's sector cap, and the
+    footnote that says what it means (CSV and JSON carry survivorship_biased instead)."""
+    from capcover.report.tables import marked
+
+    basis, cap = cols.index("basis"), cols.index("sector_market_cap_usd")
+    out, any_marked = [], False
+    for r in rows:
+        if r[basis] == "history":
+            r = (*r[:cap], marked(r[cap], "*"), *r[cap + 1 :])
+            any_marked = True
+        out.append(r)
+    return out, SURVIVORS if any_marked else None
 
 
 def sql(db: str | None, query: str, fmt: str) -> None:

@@ -18,7 +18,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from capcover.config.settings import Settings
@@ -36,7 +36,13 @@ from capcover.warehouse import rebuild as store
 from capcover.warehouse.db import Warehouse, open_warehouse
 
 # Tables a replay owns: emptied of replayed runs' rows, then re-derived run by run.
-DERIVED_TABLES = ("category_snapshots", "coin_snapshots", "gpu_quotes", "quarantine")
+DERIVED_TABLES = (
+    "category_snapshots",
+    "coin_snapshots",
+    "gpu_quotes",
+    "quarantine",
+    "price_decisions",
+)
 SKIPPED_KINDS = frozenset({"rebuild", "dry-run"})  # wrote no typed rows
 
 
@@ -61,10 +67,16 @@ class RebuildResult:
 
 
 def replay_daily(
-    wh: Warehouse, settings: Settings, run_id: str, parsers: dict[str, Parser], scenarios: list
+    wh: Warehouse,
+    settings: Settings,
+    run_id: str,
+    parsers: dict[str, Parser],
+    scenarios: list,
+    pins: dict[date, load.ReportPin] | None = None,
 ) -> int:
     """One daily (or demo) run again, from its archive: returns its report rows. The fetch
-    step is the archive; the load and model step is the daily sequence's own."""
+    step is the archive; the load and model step is the daily sequence's own, with the
+    methods the day was published with (`pins`: load.report_pins, read before the rebuild)."""
     raws = load.raw_responses(wh, run_id)
     failed = load.run_sources_failed(wh, run_id)
     market_raws, batches = split_batches(raws, set(parsers))
@@ -85,18 +97,24 @@ def replay_daily(
         scenarios=scenarios,
         run_id=run_id,
         max_age=settings.price_max_age(),
+        pin=(pins or {}).get(snap.as_of_date),
     )
     return len(rows)
 
 
-Replayer = Callable[[Warehouse, Settings, str, dict[str, Parser], list], int]
+Replayer = Callable[[Warehouse, Settings, str, dict[str, Parser], list, dict], int]
 # Run kind -> how to replay it. A kind without a replayer stops the rebuild (its rows would be
 # lost otherwise); register one here when adding a new kind of run that writes typed rows.
 REPLAYERS: dict[str, Replayer] = {"daily": replay_daily, "demo": replay_daily}
 
 
 def replay_backfill(
-    wh: Warehouse, settings: Settings, run_id: str, parsers: dict[str, Parser], scenarios: list
+    wh: Warehouse,
+    settings: Settings,
+    run_id: str,
+    parsers: dict[str, Parser],
+    scenarios: list,
+    pins: dict[date, load.ReportPin] | None = None,
 ) -> int:
     """`capcover rebuild` for a backfill run: its archived quotes again, then its history-basis
     reports from `coin_history` (re-derived beforehand by `rederive_history`: the coins of a
@@ -121,7 +139,7 @@ def replay_backfill(
         coins_done=0,
         coins_missing=0,
     )
-    write_history_reports(wh, settings, job_id, run_id, result)
+    write_history_reports(wh, settings, job_id, run_id, result, pins=pins)
     return result.report_rows
 
 
@@ -173,6 +191,11 @@ def rebuild(settings: Settings) -> RebuildResult:
                 f"nothing changed"
             )
         ids = [r for r, _ in runs]
+        try:
+            # Each published date is re-derived with the methods it was published with.
+            pins = load.report_pins(wh)
+        except ValueError as exc:
+            raise RebuildError(f"{exc} — nothing changed") from None
         with wh.transaction():
             for table in (*DERIVED_TABLES, "report_daily"):
                 store.delete_run_rows(wh, table, ids)
@@ -186,7 +209,7 @@ def rebuild(settings: Settings) -> RebuildResult:
                 ) from None
             for run_id, kind in runs:
                 try:
-                    REPLAYERS[kind](wh, settings, run_id, parsers, scenarios)
+                    REPLAYERS[kind](wh, settings, run_id, parsers, scenarios, pins)
                 except RebuildError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - any failure: one line, no change

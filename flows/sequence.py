@@ -30,7 +30,7 @@ from capcover.ingest.models import Quarantined, RawResponse, SectorSnapshot
 from capcover.ingest.quotes import QuoteBatch, collect
 from capcover.model.plausibility import ImplausibleData, check_moves, check_sector_cap
 from capcover.model.prices import MaxAge
-from capcover.model.report import ReportRow, build_reports, price_stats
+from capcover.model.report import ReportRow, build_reports, report_decisions
 from capcover.model.run import DeliveryReport, RunResult
 from capcover.model.scenarios import Scenario
 from capcover.notify.channels import PREFECT_CHANNEL
@@ -92,19 +92,22 @@ def load_and_model(
     scenarios: list[Scenario],
     run_id: str,
     max_age: MaxAge | None = None,
+    pin: load.ReportPin | None = None,
 ) -> tuple[list[ReportRow], list[tuple[str, str]]]:
     """Typed rows of one pull, then the model stage for its day: read the inputs back from the
-    warehouse, compute, replace that day's report rows (inside the caller's transaction)."""
+    warehouse, compute, replace that day's report rows and their price decisions (inside the
+    caller's transaction). `pin`: the methods a published day was made with (`capcover
+    rebuild` re-derives it with them); None: the current ones."""
     load.load_sector(wh, snap, run_id)
     load.load_quotes(wh, [q for b in quotes for q in b.quotes], run_id)
     load.load_quarantine(wh, run_id, snap.quarantined + [q for b in quotes for q in b.quarantined])
     day = snap.as_of_date
-    sector = load.sector_inputs(wh, day, categories)
+    sector = load.sector_inputs(wh, day, categories, pin.sector_cap_method if pin else None)
     if sector is None:
         raise RuntimeError(f"no category snapshot for {day} — nothing to report")
-    stats = price_stats(load.quote_points(wh, day), max_age=max_age)
-    rows, skipped = build_reports(sector, scenarios, stats, run_id)
-    load.replace_reports(wh, day, rows)
+    book = load.price_book(wh, day, max_age=max_age, method=pin.price_method if pin else None)
+    rows, skipped = build_reports(sector, scenarios, book, run_id)
+    load.replace_reports(wh, day, rows, report_decisions(rows, scenarios, book))
     return rows, skipped
 
 
@@ -194,6 +197,7 @@ def load_and_report(wh: Warehouse, settings: Settings, run: RunInputs) -> RunRes
     feed_errors = {b.source: b.error for b in quotes if b.error}
     with wh.transaction():
         load.archive_raw(wh, run_id, market.raws + [r for b in quotes for r in b.raws])
+        shortfalls = load.sector_shortfalls(wh, snap)
         rows, skipped = load_and_model(
             wh,
             snap,
@@ -235,6 +239,7 @@ def load_and_report(wh: Warehouse, settings: Settings, run: RunInputs) -> RunRes
             alerts=alerts,
             dry_run=run.dry_run,
             explanations=why,
+            sector_notes=shortfalls,
         )
         load.record_run(
             wh,

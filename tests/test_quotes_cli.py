@@ -55,7 +55,9 @@ def test_quotes_list_shows_each_sources_latest_quotes(warehouse, capsys):
     )
     rows = json.loads(capsys.readouterr().out)
     assert {r["source"] for r in rows} == {"vastai", "runpod"}
-    assert len(rows) == 74
+    # Vast.ai's H100 offers (SXM, PCIe, NVL; bids and offers that cannot be had included, each
+    # saying what it is) and RunPod's H100 quotes, one per listed price field.
+    assert len(rows) == 24 + 15
     prices = [r["price_usd"] for r in rows]
     assert prices == sorted(prices)
 
@@ -66,7 +68,18 @@ def test_quotes_list_filters_by_date_and_source(warehouse, capsys):
     assert {r["sku"] for r in rows} == {"H100", "H200", "MI300X"}
     assert {r["observed_date"] for r in rows} == {"2024-06-01"}
     assert main(["quotes", "list", "--source", "runpod", "--sku", "B200", "--format", "json"]) == 0
-    assert [r["price_usd"] for r in json.loads(capsys.readouterr().out)] == [5.98, 6.79]
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["price_usd"], r["tier"]) for r in rows if r["tier"] == "on_demand"] == [
+        (5.98, "on_demand"),
+        (6.79, "on_demand"),
+    ]
+    assert {r["tier"] for r in rows} == {
+        "on_demand",
+        "spot",
+        "committed_1m",
+        "committed_3m",
+        "committed_6m",
+    }
 
 
 def test_quotes_list_stats_per_day_sku_and_kind(warehouse, capsys):
@@ -77,12 +90,13 @@ def test_quotes_list_stats_per_day_sku_and_kind(warehouse, capsys):
         == 0
     )
     rows = json.loads(capsys.readouterr().out)
-    assert sum(r["quote_count"] for r in rows) == 4
+    # on-demand: Vast.ai's two (form factor unknown) and RunPod's two clouds (SXM); spot: RunPod's
+    assert sum(r["quote_count"] for r in rows) == 6
     assert min(r["min_usd"] for r in rows) == 2.9 and max(r["max_usd"] for r in rows) == 4.59
     assert {r["sources"] for r in rows} <= {"runpod", "vastai", "runpod, vastai"}
     for r in rows:  # the price method's numbers, with its id
         assert r["q1_usd"] <= r["central_usd"] <= r["q3_usd"]
-        assert r["price_method"].startswith("mad3.5-median-v1")
+        assert r["price_method"].startswith("provider-vote-v2")
 
 
 def test_quotes_list_nothing_found_is_exit_1(warehouse, capsys):

@@ -170,6 +170,7 @@ def test_rebuild_a_feed_that_failed_live_loads_none_of_its_quotes():
                 price_raw=2.0,
                 price_unit="USD/hour",
                 price_usd=2.0,
+                tier="on_demand",
             )
         ], []
 

@@ -44,8 +44,10 @@ def ratio_moves(wh: Warehouse, day: date, scenario: str | None = None) -> list[d
     return _dicts(
         wh,
         """
-        SELECT m.*, r.gpu_sku, r.price_basis
+        SELECT m.*, r.gpu_sku, r.price_basis, r.basis, p.basis AS previous_basis
         FROM v_ratio_moves m JOIN report_daily r USING (report_date, scenario)
+        JOIN report_daily p
+          ON p.report_date = m.previous_report_date AND p.scenario = m.scenario
         WHERE m.report_date = ? AND (?::VARCHAR IS NULL OR m.scenario = ?)
         ORDER BY m.scenario""",
         [day, scenario, scenario],
@@ -309,6 +311,8 @@ def paragraphs(
             previous_gpu_count=m["previous_gpu_count"],
             gpu_sku=m["gpu_sku"],
             price_kind=_price_kind(m["price_basis"]),
+            basis=m.get("basis") or "category",
+            previous_basis=m.get("previous_basis") or "category",
         )
         cap = CapSide(
             coins=tuple(by_previous.get(prev, ())), gap_change_usd=gap_change.get(prev, 0.0)

@@ -22,6 +22,7 @@ into a newer snapshot, lives on (POSIX unlinks only the name).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -341,17 +342,38 @@ def _publish_table(
     for k, (_, h) in hashes.items():
         if k in months:
             months[k]["hash"] = h
+    # A content digest per file (`capcover verify` checks the files against it): a reused
+    # month keeps the digest its file was published with, a written one is read once.
+    for k, part in months.items():
+        old_digests = keep[k].get("sha256", {}) if k in keep else {}
+        src = old_dir if k in keep else folder
+        assert src is not None  # kept months come from a previous snapshot
+        part["sha256"] = {n: old_digests.get(n) or file_digest(src / n) for n in part["files"]}
     if not months:  # a glob matching no file is an error to a reader: one file of no rows
         wh.con.execute(
             f'COPY (SELECT * FROM "{t.name}" WHERE false) TO '  # noqa: S608
             f"{_sql_path(folder / 'empty.parquet')} (FORMAT parquet)"
         )
-        months["empty"] = {"rows": 0, "files": ["empty.parquet"]}
+        empty = folder / "empty.parquet"
+        months["empty"] = {
+            "rows": 0,
+            "files": [empty.name],
+            "sha256": {empty.name: file_digest(empty)},
+        }
     return {
         "signature": t.signature,
         "written": sorted(written),
         "months": dict(sorted(months.items())),
     }
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes (hex): the content digest the manifest records per file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def record_publish_failure(
