@@ -1,43 +1,54 @@
 """`capcover alerts`: alert history and delivery state per channel (read-only), and its
-subcommands (`test`, `release`, `confirm`) for the channels and held deliveries."""
+subcommands (`test`, `release`, `confirm`) for the channels and held deliveries; each goes
+through the public API (capcover/api.py) and formats what it returns."""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import TYPE_CHECKING
+
 from capcover.cli.common import EXIT_OK, EXIT_USAGE, echo, fail, load_reader, nothing
 
-ALERTS_MIGRATION = 5  # warehouse/migrations/005_alerts.sql
+if TYPE_CHECKING:
+    import click
 
 
-def alerts(db, since, undelivered: bool, fmt: str, wide: bool = False, columns=None) -> int:
+def alerts(
+    db: str | None,
+    since: date | None,
+    undelivered: bool,
+    fmt: str,
+    wide: bool = False,
+    columns: str | None = None,
+) -> int:
     """`capcover alerts`: the alerts from report date `since` on (all without it)."""
+    from capcover.api import Reader
     from capcover.report.tables import render
     from capcover.report.views import ALERTS, ColumnError, choose, parse_columns
-    from capcover.warehouse.db import open_warehouse
-    from capcover.warehouse.queries import list_alerts
 
     try:
         picked = parse_columns(columns)
     except ColumnError as exc:
         fail(str(exc), EXIT_USAGE)
-    settings = load_reader(db=db)
-    with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
-        wh.require(ALERTS_MIGRATION, "the alerts table")
-        cols, rows = list_alerts(wh, since=since, undelivered=undelivered)
+    reader = Reader(db=db)
+    cols, rows = reader.alerts(since=since, undelivered=undelivered)
     states = [r[cols.index("delivery_state")] for r in rows]
     try:
-        cols, rows, labels = choose(
+        keys, shown, labels = choose(
             ALERTS, cols, rows, fmt=fmt, wide=wide, picked=picked, what="capcover alerts"
         )
     except ColumnError as exc:
         fail(str(exc), EXIT_USAGE)
-    if not rows:
+    if not shown:
         what = "undelivered alerts" if undelivered else "alerts"
         return nothing(
-            f"no {what}" + (f" since {since}" if since else "") + f" in {settings.db}",
+            f"no {what}" + (f" since {since}" if since else "") + f" in {reader.db}",
             fmt,
-            render(cols, rows, fmt),
+            render(keys, shown, fmt),
         )
-    echo(render(cols, rows, fmt, title="capcover alerts", labels=labels, width=0 if wide else None))
+    echo(
+        render(keys, shown, fmt, title="capcover alerts", labels=labels, width=0 if wide else None)
+    )
     if fmt == "table" and "held" in states:
         from capcover.report.tables import wrap_paragraph
 
@@ -56,8 +67,8 @@ HELD_NOTE = (
 def alerts_test() -> int:
     """`capcover alerts test`: a labelled test message to every configured channel, one line
     per channel; exit 0 when every one was delivered, 1 when one was not, 2 with none."""
+    from capcover.api import send_test_alerts
     from capcover.cli.common import EXIT_FAILED, load
-    from capcover.notify.deliver import send_test
 
     settings = load()
     if not settings.alert_urls:
@@ -66,30 +77,23 @@ def alerts_test() -> int:
             "(json://, mailto://, slack://, ...), comma-separated",
             EXIT_USAGE,
         )
-    results = send_test(settings)
+    results = send_test_alerts(settings)
     for channel, outcome in results:
         echo(f"{channel}: {outcome.state} — {outcome.detail} ({outcome.seconds:.1f} s)")
     return EXIT_OK if all(o.state == "delivered" for _c, o in results) else EXIT_FAILED
 
 
 def _change_held(alert_ids: tuple[str, ...], every: bool, confirm: bool) -> int:
-    from capcover.cli.common import load
-    from capcover.warehouse import alerts as store
-    from capcover.warehouse.db import open_warehouse
+    from capcover.api import confirm_alerts, release_alerts
 
     if not alert_ids and not every:
         fail("name the alerts (their alert_id) or pass --all", EXIT_USAGE)
-    settings = load()
-    if not settings.db.is_file():
-        fail(f"no warehouse at {settings.db} — check --db or CAPCOVER_DB")
-    with open_warehouse(settings.db, lock_budget_s=settings.lock_budget_s) as wh:
-        wh.require(80, "the delivery outcomes")  # warehouse/migrations/080_delivery_outcomes.sql
-        with wh.transaction():
-            ids = None if every else list(alert_ids)
-            if confirm:
-                n = store.confirm_held(wh, ids or [])
-            else:
-                n = store.release_held(wh, ids)
+    settings = load_reader()
+    db, budget = settings.db, settings.lock_budget_s
+    if confirm:
+        n = confirm_alerts(alert_ids, db=db, lock_budget_s=budget)
+    else:
+        n = release_alerts(None if every else alert_ids, db=db, lock_budget_s=budget)
     if not n:
         return nothing(
             "no held or unknown delivery matches"
@@ -102,7 +106,7 @@ def _change_held(alert_ids: tuple[str, ...], every: bool, confirm: bool) -> int:
     return EXIT_OK
 
 
-def register(group) -> None:
+def register(group: click.Group) -> None:
     import click
 
     from capcover.cli.options import DATE, db_option, format_option, root_db, table_options
@@ -118,7 +122,14 @@ def register(group) -> None:
     @table_options
     @db_option
     @click.pass_context
-    def alerts_group(ctx, since, undelivered: bool, fmt: str, wide: bool, columns) -> int | None:
+    def alerts_group(
+        ctx: click.Context,
+        since: date | None,
+        undelivered: bool,
+        fmt: str,
+        wide: bool,
+        columns: str | None,
+    ) -> int | None:
         """Alert history and delivery state per channel."""
         if ctx.invoked_subcommand is not None:
             return None

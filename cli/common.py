@@ -4,11 +4,12 @@ cli/options.py."""
 
 from __future__ import annotations
 
-import gc
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from capcover.config.reader import ReaderSettings
+    from capcover.config.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 FORMATS = ("table", "csv", "json", "markdown")  # report.tables.render's formats
@@ -45,10 +46,11 @@ def _with_db(overrides: dict[str, Any]) -> dict[str, Any]:
 
 def given_db() -> str | None:
     """The `--db` of this invocation (None: not given)."""
-    return INVOCATION.get("db")
+    db: str | None = INVOCATION.get("db")
+    return db
 
 
-def load(**overrides: Any):
+def load(**overrides: Any) -> Settings:
     """The effective settings (environment over the config file over defaults), with the global
     `--db` option over all of them."""
     from capcover.config.settings import load_settings
@@ -56,7 +58,7 @@ def load(**overrides: Any):
     return load_settings(**_with_db(overrides))
 
 
-def load_reader(*keys: str, db: str | None = None):
+def load_reader(*keys: str, db: str | None = None) -> ReaderSettings:
     """What a read-only command needs: the warehouse path and lock budget, plus `keys` (e.g.
     "publish_dir", "schedule_cron"), by the same rules as `load()` but without the settings
     model (config/reader.py); `db` is the global `--db` option (None: not given, or taken from
@@ -98,20 +100,3 @@ def nothing(what: str, fmt: str, empty: str | None = None) -> int:
         echo(empty)
     note(what)
     return EXIT_FAILED
-
-
-@contextmanager
-def long_lived_imports() -> Iterator[None]:
-    """Around imports whose objects live as long as the process (Prefect's: ~100k classes,
-    pydantic schemas and settings objects): the cyclic garbage collector is paused while they
-    load, then told to leave them alone (`gc.freeze`). Collections during the import found
-    nothing to free and cost 0.15-0.2 s of it; later full collections skip them too (64 ms
-    each); ~2 MB of import-time garbage stays. Measured on `import flows.daily`."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()

@@ -1,11 +1,18 @@
 """`capcover explain`: why the ratio moved since the previous report, as a paragraph and the
-tables behind it. Reads only; no Prefect import."""
+tables behind it (the public API's Reader.explain, formatted here). Reads only; no Prefect
+import."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
-from capcover.cli.common import EXIT_OK, EXIT_USAGE, echo, fail, load_reader, nothing
+from capcover.cli.common import EXIT_OK, EXIT_USAGE, echo, fail, nothing
+
+if TYPE_CHECKING:
+    import click
 
 # (section, title) in print order; each section is a list of rows (dicts).
 SECTIONS = (
@@ -15,30 +22,20 @@ SECTIONS = (
     ("prices", "the price set: old and new central values"),
     ("quotes", "quotes that entered or left the price set"),
 )
+# A paragraph's marker of a backfilled cap (model/explain.py), whose footnote follows them.
+SURVIVORS_MARK = "today's constituents*"
+
+Chosen = tuple[list[str], list[tuple[Any, ...]], dict[str, str]]
 
 
-def gather(wh, day, scenario) -> dict:
-    """Paragraphs per scenario and every section's rows for `day`."""
-    from capcover.warehouse import explain as ex
-
-    why = ex.why_it_moved(wh, day, scenario)
-    return {
-        "report_date": day,
-        "paragraphs": why["paragraphs"],
-        "moves": [{k: m[k] for k in ex.MOVE_COLUMNS} for m in why["moves"]],
-        "coins": why["coins"],
-        "gap": why["gap"],
-        "prices": [{k: p[k] for k in ex.PRICE_COLUMNS} for p, _ in why["price_changes"]],
-        "quotes": [q for _, changes in why["price_changes"] for q in changes],
-    }
-
-
-def _table(rows: list[dict]) -> tuple[list[str], list[tuple]]:
+def _table(rows: list[dict[str, Any]]) -> tuple[list[str], list[tuple[Any, ...]]]:
     cols = list(rows[0]) if rows else ["(none)"]
     return cols, [tuple(r.values()) for r in rows]
 
 
-def _section(name: str, data: dict, fmt: str, wide: bool, picked: list[str] | None):
+def _section(
+    name: str, data: dict[str, Any], fmt: str, wide: bool, picked: Sequence[str] | None
+) -> Chosen | None:
     """One section's columns, rows and labels as its view chooses them; None when `picked`
     names none of its columns."""
     from capcover.report.views import EXPLAIN, available, choose
@@ -55,7 +52,7 @@ def _section(name: str, data: dict, fmt: str, wide: bool, picked: list[str] | No
     return choose(view, cols, rows, fmt=fmt, wide=wide, picked=picked)
 
 
-def check_columns(data: dict, picked: list[str] | None) -> None:
+def check_columns(data: dict[str, Any], picked: Sequence[str] | None) -> None:
     """Exit 2 when `--columns` names a column no section has."""
     from capcover.report.views import EXPLAIN, available
 
@@ -71,12 +68,23 @@ def check_columns(data: dict, picked: list[str] | None) -> None:
         )
 
 
+def _paragraphs(data: dict[str, Any]) -> list[str]:
+    """The paragraphs, and the survivorship footnote after them when one marks a cap."""
+    paragraphs = [p for p in data["paragraphs"].values() if p]
+    if any(SURVIVORS_MARK in p for p in paragraphs):
+        from capcover.model.explain import SURVIVORSHIP_NOTE
+
+        paragraphs.append(SURVIVORSHIP_NOTE)
+    return paragraphs
+
+
 def render_explanation(
-    data: dict, fmt: str, *, wide: bool = False, picked: list[str] | None = None
+    data: dict[str, Any], fmt: str, *, wide: bool = False, picked: Sequence[str] | None = None
 ) -> str:
     """The paragraphs and the sections in `fmt`: JSON is one object; CSV is one block per
     section, each headed by a `# <section>` line; table and markdown put the paragraphs
-    first (a table's paragraphs fitted to the terminal)."""
+    first (a table's paragraphs fitted to the terminal), then the survivorship footnote when
+    a paragraph marks a backfilled cap."""
     from capcover.model.text import md_text
     from capcover.report.tables import render, wrap_paragraph
 
@@ -96,7 +104,7 @@ def render_explanation(
                 cols, rows, _labels = chosen
                 blocks.append(f"# {name}" + ("\n" + render(cols, rows, "csv") if cols else ""))
         return "\n\n".join(blocks)
-    paragraphs = [p for p in data["paragraphs"].values() if p]
+    paragraphs = _paragraphs(data)
     width = 0 if wide else None
     if fmt == "markdown":
         blocks.append(f"## Why it moved ({data['report_date']})")
@@ -123,49 +131,52 @@ def render_explanation(
     return "\n\n".join(blocks)
 
 
-def explain(db, day, scenario, fmt, wide: bool = False, columns: str | None = None) -> int:
+def explain(
+    db: str | None,
+    day: date | None,
+    scenario: str | None,
+    fmt: str,
+    wide: bool = False,
+    columns: str | None = None,
+) -> int:
     """`capcover explain`: the paragraphs and tables of `day` (default: the latest report)."""
+    from capcover.api import Reader
     from capcover.cli.lookup import check_scenario, no_report_on
     from capcover.report.views import ColumnError, parse_columns
-    from capcover.warehouse.db import open_warehouse
-    from capcover.warehouse.explain import latest_day
 
     try:
         picked = parse_columns(columns)
     except ColumnError as exc:
         fail(str(exc), EXIT_USAGE)
-    settings = load_reader(db=db)
-    with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
-        wh.require(20, "the why-it-moved views")  # warehouse/migrations/020_why_it_moved.sql
-        if not check_scenario(wh, scenario, settings.db):
-            nodata: dict = {"report_date": None, "paragraphs": {}}
-            nodata.update({n: [] for n, _t in SECTIONS})
-            return nothing(
-                f"no report rows in {settings.db} — run `capcover run` first",
-                fmt,
-                render_explanation(nodata, fmt) if fmt in ("csv", "json") else None,
+    reader = Reader(db=db)
+    why = reader.explain(day=day, scenario=scenario) if check_scenario(reader, scenario) else None
+    if why is None:
+        nodata: dict[str, Any] = {"report_date": None, "paragraphs": {}}
+        nodata.update({n: [] for n, _t in SECTIONS})
+        return nothing(
+            f"no report rows in {reader.db} — run `capcover run` first",
+            fmt,
+            render_explanation(nodata, fmt) if fmt in ("csv", "json") else None,
+        )
+    data = why.as_dict()
+    check_columns(data, picked)
+    if not data["moves"]:
+        day = why.report_date
+        if not reader.report(day=day, scenario=scenario).rows:
+            reason = no_report_on(reader, day, scenario)
+        else:
+            what = f" of {scenario}" if scenario else ""
+            reason = (
+                f"the report{what} of {day} has no previous report to compare with in "
+                f"{reader.db} — pick a later --date (see `capcover report`)"
             )
-        day = day or latest_day(wh)
-        data = gather(wh, day, scenario)
-        check_columns(data, picked)
-        if not data["moves"]:
-            from capcover.warehouse.queries import report as report_rows
-
-            if not report_rows(wh, day=day, scenario=scenario)[1]:
-                why = no_report_on(wh, day, scenario, settings.db)
-            else:
-                what = f" of {scenario}" if scenario else ""
-                why = (
-                    f"the report{what} of {day} has no previous report to compare with in "
-                    f"{settings.db} — pick a later --date (see `capcover report`)"
-                )
-            empty = render_explanation(data, fmt, picked=picked) if fmt in ("csv", "json") else None
-            return nothing(why, fmt, empty)
+        empty = render_explanation(data, fmt, picked=picked) if fmt in ("csv", "json") else None
+        return nothing(reason, fmt, empty)
     echo(render_explanation(data, fmt, wide=wide, picked=picked))
     return EXIT_OK
 
 
-def register(group) -> None:
+def register(group: click.Group) -> None:
     import click
 
     from capcover.cli.options import DATE, db_option, format_option, root_db, table_options
@@ -176,7 +187,9 @@ def register(group) -> None:
     @format_option
     @table_options
     @db_option
-    def explain_cmd(day, scenario, fmt, wide, columns) -> int:
+    def explain_cmd(
+        day: date | None, scenario: str | None, fmt: str, wide: bool, columns: str | None
+    ) -> int:
         """Why the coverage ratio moved since the previous report: cap, price and GPU count.
 
         --columns keeps, in every section, those of the named columns it has (a section with

@@ -1,4 +1,4 @@
-"""`capcover`: the command line, a thin layer over flows/, report/, warehouse/ and config/.
+"""`capcover`: the command line, a thin layer over the public API (capcover/api.py) and flows/.
 
 One click group (cli/group.py); each command group lives in its own module and registers itself
 there. Exit codes: 0 ok, 1 the run or query failed, 2 bad usage or configuration, 130
@@ -21,6 +21,7 @@ from capcover.cli.common import (
     echo,
 )
 from capcover.config.errors import ConfigError
+from capcover.errors import one_line
 
 INTERRUPTED = "interrupted; nothing was committed by the interrupted step"
 
@@ -59,14 +60,15 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_FAILED
         if known is not None and known.is_damage(exc):  # raised below Warehouse's own methods
             where = known.last_opened() or "the warehouse (CAPCOVER_DB)"
-            first = (str(exc).strip().splitlines() or [""])[0]
-            echo(f"capcover: error: {advice(known.damaged_message(where, first))}", err=True)
+            echo(
+                f"capcover: error: {advice(known.damaged_message(where, one_line(exc)))}",
+                err=True,
+            )
             return EXIT_FAILED
         if debug:
             raise
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
         echo(
-            f"capcover: error: unexpected {type(exc).__name__}: {first} — rerun with "
+            f"capcover: error: unexpected {type(exc).__name__}: {one_line(exc, 300)} — rerun with "
             f"--debug for the traceback and report it",
             err=True,
         )

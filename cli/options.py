@@ -3,15 +3,18 @@ global `--db`. Imported only where click parses the command line (cli/group.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from capcover.report.tables import FORMATS
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-def format_option(fn):
+
+def format_option(fn: F) -> F:
     return click.option(
         "--format",
         "fmt",
@@ -33,7 +36,7 @@ def _set_db(ctx: click.Context, _param: click.Parameter, value: str | None) -> N
         INVOCATION["db"] = value
 
 
-def db_option(fn):
+def db_option(fn: F) -> F:
     """`--db PATH` on a command, as on the group (before the command)."""
     return click.option(
         "--db",
@@ -44,7 +47,7 @@ def db_option(fn):
     )(fn)
 
 
-def table_options(fn):
+def table_options(fn: F) -> F:
     """`--wide` and `--columns`: which columns the output shows (report/views.py)."""
     fn = click.option(
         "--columns",
@@ -71,7 +74,7 @@ def explicit(name: str) -> bool:
 class DateType(click.ParamType):
     name = "YYYY-MM-DD"
 
-    def convert(self, value: Any, param, ctx) -> date:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
         if isinstance(value, date):
             return value
         try:

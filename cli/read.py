@@ -1,34 +1,43 @@
 """Commands that only read: `report`, `sql`, `config`. None of them imports Prefect; `report`
-and `sql` read only the settings they use (cli.common.load_reader). The commands are plain
-functions; `register` declares them to click."""
+and `sql` call the public API's Reader (capcover/api.py), which reads only the settings they
+use, and format the tables it returns (report/tables.py, report/views.py). The commands are
+plain functions; `register` declares them to click."""
 
 from __future__ import annotations
 
-from capcover.cli.common import EXIT_OK, EXIT_USAGE, echo, fail, load, load_reader, nothing
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from capcover.cli.common import EXIT_OK, EXIT_USAGE, echo, fail, load, nothing
+
+if TYPE_CHECKING:
+    import click
+
+    from capcover.api import Reader
+    from capcover.config.settings import Settings
 
 REPORT_TITLE = "capcover daily report"
 
 
 def report(
-    db,
-    day,
-    scenario,
-    fmt,
-    html,
-    png,
+    db: str | None,
+    day: date | None,
+    scenario: str | None,
+    fmt: str,
+    html: str | None,
+    png: str | None,
     wide: bool = False,
     columns: str | None = None,
     shaped: bool = False,
 ) -> int:
     """`capcover report`: the report rows of `day` (default: latest), or the HTML/PNG files
     (`shaped`: --format, --wide or --columns were given, which files have no use for)."""
+    from capcover.api import Reader
     from capcover.cli.lookup import check_scenario, no_report_on
-    from capcover.report.tables import render
-    from capcover.report.views import REPORT, ColumnError, choose, parse_columns
-    from capcover.warehouse.db import open_warehouse
-    from capcover.warehouse.queries import report as report_rows
+    from capcover.report.tables import render, wrap_paragraph
+    from capcover.report.views import REPORT, ColumnError, choose, parse_columns, report_footnote
 
-    settings = load_reader(db=db)
+    reader = Reader(db=db)
     if html or png:
         if shaped:
             fail(
@@ -36,74 +45,66 @@ def report(
                 "files (give them in separate commands)",
                 EXIT_USAGE,
             )
-        return report_files(settings, day, scenario, html, png)
+        return report_files(reader, day, scenario, html, png)
     try:
         picked = parse_columns(columns)
     except ColumnError as exc:
         fail(str(exc), EXIT_USAGE)
-    with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
-        any_report = check_scenario(wh, scenario, settings.db)
-        cols, rows = report_rows(wh, day=day, scenario=scenario, full=True)
-        empty = (
-            no_report_on(wh, day, scenario, settings.db)
-            if day and any_report and not rows
-            else f"no report rows in {settings.db} — run `capcover run` first"
-        )
+    any_report = check_scenario(reader, scenario)
+    cols, rows = reader.report(day=day, scenario=scenario, full=True)
+    empty = (
+        no_report_on(reader, day, scenario)
+        if day and any_report and not rows
+        else f"no report rows in {reader.db} — run `capcover run` first"
+    )
     try:
-        cols, rows, labels = choose(
+        keys, shown, labels = choose(
             REPORT, cols, rows, fmt=fmt, wide=wide, picked=picked, what="capcover report"
         )
     except ColumnError as exc:
         fail(str(exc), EXIT_USAGE)
-    if not rows:
-        return nothing(empty, fmt, render(cols, rows, fmt))
-    echo(render(cols, rows, fmt, title=REPORT_TITLE, labels=labels, width=0 if wide else None))
+    if not shown:
+        return nothing(empty, fmt, render(keys, shown, fmt))
+    echo(render(keys, shown, fmt, title=REPORT_TITLE, labels=labels, width=0 if wide else None))
+    note = report_footnote(cols, rows, keys, fmt)  # the survivorship marker's footnote
+    if note is not None and fmt == "markdown":
+        echo(f"\n{note}")  # its own paragraph: a line right under a table would be a row
+    elif note is not None:
+        echo(note if wide else wrap_paragraph(note, indent="  "))
     return EXIT_OK
 
 
-def report_files(settings, day, scenario, html, png) -> int:
+def report_files(
+    reader: Reader, day: date | None, scenario: str | None, html: str | None, png: str | None
+) -> int:
     """`capcover report --html/--png`: the files, for `day` and `scenario` when given."""
     from capcover.cli.lookup import check_scenario, no_report_on
-    from capcover.report.html import write_report_files
-    from capcover.warehouse.db import open_warehouse
-    from capcover.warehouse.queries import report as report_rows
 
-    if day or scenario:
-        with open_warehouse(
-            settings.db, read_only=True, lock_budget_s=settings.lock_budget_s
-        ) as wh:
-            if check_scenario(wh, scenario, settings.db) and day:
-                if not report_rows(wh, day=day, scenario=scenario)[1]:
-                    return nothing(no_report_on(wh, day, scenario, settings.db), "table")
-    for path in write_report_files(
-        settings.db,
-        html=html,
-        png=png,
-        lock_budget_s=settings.lock_budget_s,
-        day=day,
-        scenario=scenario,
+    if (
+        (day or scenario)
+        and check_scenario(reader, scenario)
+        and day
+        and not reader.report(day=day, scenario=scenario).rows
     ):
+        return nothing(no_report_on(reader, day, scenario), "table")
+    for path in reader.write_report(html=html, png=png, day=day, scenario=scenario):
         echo(f"wrote {path}")
     return EXIT_OK
 
 
-def sql(db, query: str, fmt: str) -> int:
+def sql(db: str | None, query: str, fmt: str) -> int:
     """`capcover sql`: one read-only statement on the sandboxed warehouse, values exact."""
+    from capcover.api import Reader
     from capcover.report.tables import render
-    from capcover.warehouse.db import open_sandboxed, run_user_sql
 
-    settings = load_reader("publish_dir", db=db)
-    with open_sandboxed(
-        settings.db, readable_dirs=[settings.publish_path()], lock_budget_s=settings.lock_budget_s
-    ) as wh:
-        cols, rows = run_user_sql(wh, query)
+    cols, rows = Reader(db=db).sql(query)
     if not rows:
         return nothing("the query returned no rows", fmt, render(cols, rows, fmt, exact=True))
     echo(render(cols, rows, fmt, exact=True))
     return EXIT_OK
 
 
-def config_rows(settings) -> list[tuple[str, str, str, str]]:
+def config_rows(settings: Settings) -> list[tuple[str, str, str, str]]:
     """(setting, environment variable, effective value, where it came from) of every setting:
     defaults resolved to what a run uses, lists comma-separated as the variable takes them,
     secrets masked."""
@@ -116,7 +117,7 @@ def config_rows(settings) -> list[tuple[str, str, str, str]]:
     env = env_values(os.environ)
     path = os.environ.get("CAPCOVER_CONFIG")
     doc = read_config_file(path) if path else {}
-    derived = {
+    derived: dict[str, tuple[object, str]] = {
         "coingecko_base_url": (
             BASE_URLS[settings.coingecko_plan],
             f"default for plan {settings.coingecko_plan}",
@@ -139,7 +140,7 @@ def config_rows(settings) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def _config_value(value) -> str:
+def _config_value(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, list | tuple):
@@ -166,12 +167,15 @@ def config(fmt: str) -> int:
         echo("\n".join(lines))
         return EXIT_OK
     cols = ["setting", "variable", "value", "source"]
-    data = [*rows, ("scenarios", "", scenarios, "built-in and the config file")]
+    data: list[tuple[Any, ...]] = [
+        *rows,
+        ("scenarios", "", scenarios, "built-in and the config file"),
+    ]
     echo(render(cols, data, fmt, width=0))
     return EXIT_OK
 
 
-def register(group) -> None:
+def register(group: click.Group) -> None:
     import click
 
     from capcover.cli.options import (
@@ -200,9 +204,18 @@ def register(group) -> None:
         help="write the coverage history chart as PNG (honours --date and --scenario too)",
     )
     @db_option
-    def report_cmd(day, scenario, fmt, wide, columns, html, png) -> int:
+    def report_cmd(
+        day: date | None,
+        scenario: str | None,
+        fmt: str,
+        wide: bool,
+        columns: str | None,
+        html: str | None,
+        png: str | None,
+    ) -> int:
         """Show report rows (latest date by default): date, scenario, ratio with its band,
-        whether it covers, unit price and its basis; every column with --wide."""
+        whether it covers, unit price and its basis (a backfilled row's sector cap too,
+        marked); every column with --wide."""
         shaped = explicit("fmt") or wide or columns is not None
         return report(root_db(), day, scenario, fmt, html, png, wide, columns, shaped)
 

@@ -1,62 +1,47 @@
 """`capcover status`: the last runs from the warehouse and the next scheduled one.
 
-Read-only and Prefect-free: the warehouse
-is opened `read_only=True` and released at once; the next run comes from the Prefect API over
-plain HTTP when PREFECT_API_URL answers, else it is computed from the cron setting, and the
-output says which. A run made by a Prefect flow names its flow run (and where the Prefect UI
-shows it, when the API is known).
+Read-only and Prefect-free (the public API's Reader.status): the warehouse is opened
+`read_only=True` and released at once; the next run comes over plain HTTP from the Prefect API
+that `capcover run` would use (flows/prefect_env.py's `prefect_api`: Prefect's own settings,
+imported only when some source names an API) when it answers, else it is computed from the
+cron setting, and the output says which. A run made by a Prefect flow names its flow run (and
+where the Prefect UI shows it, when the API is known).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from capcover.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, echo, fail, load_reader, nothing
+from capcover.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, echo, fail, nothing
 
-RUN_COLUMNS = (
-    "run_id",
-    "kind",
-    "status",
-    "started_at",
-    "duration_s",
-    "as_of_date",
-    "reports_written",
-    "coins_loaded",
-    "quotes_loaded",
-    "http_requests",
-    "http_retries",
-    "sources_failed",
-    "alerts_sent",
-    "flow_run_id",
-    "published_to",
-    "message",
-)
+if TYPE_CHECKING:
+    import click
 
 
-def last_runs(settings, limit: int) -> tuple[list[str], list[tuple]]:
-    from capcover.warehouse.db import open_warehouse
-    from capcover.warehouse.queries import recent_runs
+def status_data(db: str | None, limit: int) -> dict[str, Any]:
+    from capcover.api import Reader
 
-    with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
-        return recent_runs(wh, RUN_COLUMNS, limit)
-
-
-def status_data(settings, limit: int) -> dict:
-    from capcover.flows.serve import next_scheduled
-
-    cols, rows = last_runs(settings, limit)
-    nxt = next_scheduled(settings)
-    return {"columns": cols, "rows": rows, "next_run_at": nxt.at, "next_run_source": nxt.source}
+    reader = Reader(db=db)
+    now = reader.status(limit=limit)
+    return {
+        "db": reader.db,
+        "columns": now.runs.columns,
+        "rows": now.runs.rows,
+        "next_run_at": now.next_run.at,
+        "next_run_source": now.next_run.source,
+    }
 
 
-def _next_line(data: dict) -> str:
+def _next_line(data: dict[str, Any]) -> str:
     from capcover.model.text import fmt_time
 
     at = fmt_time(data["next_run_at"]) if data["next_run_at"] else "none"
     return f"next scheduled run: {at} — {data['next_run_source']}"
 
 
-def _flow_run_lines(runs: list[dict]) -> list[str]:
+def _flow_run_lines(runs: list[dict[str, Any]]) -> list[str]:
     """For the latest run and every failed run shown: its flow run and where to see it."""
     lines = []
     for n, run in enumerate(runs):
@@ -71,7 +56,7 @@ def _flow_run_lines(runs: list[dict]) -> list[str]:
 
 
 def render_status(
-    data: dict, fmt: str, *, wide: bool = False, picked: list[str] | None = None
+    data: dict[str, Any], fmt: str, *, wide: bool = False, picked: Sequence[str] | None = None
 ) -> str:
     from capcover.report.advice import flow_run_url
     from capcover.report.tables import render, wrap_paragraph
@@ -118,8 +103,11 @@ def render_status(
     return "\n".join(lines)
 
 
-def status(db, limit: int, fmt: str, wide: bool = False, columns: str | None = None) -> int:
+def status(
+    db: str | None, limit: int, fmt: str, wide: bool = False, columns: str | None = None
+) -> int:
     """`capcover status`: the last `limit` runs and the next scheduled one; the exit code."""
+    from capcover.api import RUN_COLUMNS
     from capcover.report.views import STATUS, ColumnError, available, parse_columns
 
     try:
@@ -134,8 +122,7 @@ def status(db, limit: int, fmt: str, wide: bool = False, columns: str | None = N
                 )
     except ColumnError as exc:
         fail(str(exc), EXIT_USAGE)
-    settings = load_reader("schedule_cron", "schedule_timezone", db=db)
-    data = status_data(settings, limit)
+    data = status_data(db, limit)
     if picked and fmt != "json":  # an older warehouse lacks some columns
         picked = [c for c in picked if c in data["columns"] or c in STATUS.derived]
     text = render_status(data, fmt, wide=wide, picked=picked)
@@ -143,7 +130,7 @@ def status(db, limit: int, fmt: str, wide: bool = False, columns: str | None = N
         echo(_next_line(data), err=True)
     if not data["rows"]:
         return nothing(
-            f"no runs recorded in {settings.db} yet — run `capcover run` or `capcover serve`",
+            f"no runs recorded in {data['db']} yet — run `capcover run` or `capcover serve`",
             fmt,
             text,
         )
@@ -152,7 +139,7 @@ def status(db, limit: int, fmt: str, wide: bool = False, columns: str | None = N
     return EXIT_OK if latest["status"] == "ok" else EXIT_FAILED
 
 
-def register(group) -> None:
+def register(group: click.Group) -> None:
     import click
 
     from capcover.cli.options import db_option, format_option, root_db, table_options
@@ -164,7 +151,7 @@ def register(group) -> None:
     @format_option
     @table_options
     @db_option
-    def status_cmd(limit: int, fmt: str, wide: bool, columns) -> int:
+    def status_cmd(limit: int, fmt: str, wide: bool, columns: str | None) -> int:
         """The last runs and the next scheduled one; exit 0 when the latest run succeeded, 1 when
         it failed or none ran."""
         return status(root_db(), limit, fmt, wide, columns)

@@ -22,10 +22,14 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from capcover.errors import one_line
 from capcover.model.text import escape_controls
 from capcover.notify.redact import REDACTOR, _apprise_logger, _Capture, channel_id
+
+if TYPE_CHECKING:
+    from capcover.config.settings import Settings
 
 PREFECT_CHANNEL = "prefect-event"
 DELIVERED, FAILED, UNKNOWN = "delivered", "failed", "unknown"
@@ -99,12 +103,13 @@ class WebhookChannel:
         self.timeout_s = timeout_s
         REDACTOR.add(url)
         _apprise_logger()
-        plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+        # Any: apprise types `protocol` as its base class's None, not the plugin's scheme(s)
+        plugin: Any = apprise.Apprise.instantiate(url, suppress_exceptions=True)
         if plugin is None or plugin.protocol not in WEBHOOK_SCHEMES:
             raise DeliveryError(
                 f"channel {self.id}: not a valid json:// URL — check CAPCOVER_ALERT_URLS"
             )
-        self.plugin: Any = plugin
+        self.plugin = plugin
         REDACTOR.add(self.target())
 
     def target(self) -> str:
@@ -299,7 +304,9 @@ class AppriseChannel:
                 timeout=self.timeout_s,
             )
         except Exception as exc:  # noqa: BLE001 - a plugin may raise anything; we report it
-            return Outcome(FAILED, _one_line(f"{type(exc).__name__}: {exc}"), time.monotonic() - t0)
+            return Outcome(
+                FAILED, _one_line(f"{type(exc).__name__}: {one_line(exc)}"), time.monotonic() - t0
+            )
         finally:
             logger.removeHandler(capture)
         took = time.monotonic() - t0
@@ -380,11 +387,12 @@ def apprise_channels(urls: list, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> lis
     ]
 
 
-def channels_for(settings, emit: Callable[..., object] | None = None) -> list[Channel]:
+def channels_for(settings: Settings, emit: Callable[..., object] | None = None) -> list[Channel]:
     """A channel per CAPCOVER_ALERT_URLS entry, plus the Prefect event when the run has an
     event emitter (the Prefect flow passes `prefect.events.emit_event`)."""
-    timeout = getattr(settings, "alert_timeout_s", DEFAULT_TIMEOUT_S)
-    channels: list[Channel] = list(apprise_channels(settings.alert_urls, timeout_s=timeout))
+    channels: list[Channel] = list(
+        apprise_channels(settings.alert_urls, timeout_s=settings.alert_timeout_s)
+    )
     if emit is not None:
         channels.append(PrefectEventChannel(emit))
     return channels

@@ -25,7 +25,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from capcover.errors import one_line
 from capcover.model.run import DeliveryReport
 from capcover.model.text import fmt_time
 from capcover.notify.channels import (
@@ -34,6 +36,7 @@ from capcover.notify.channels import (
     PREFECT_CHANNEL,
     UNKNOWN,
     Channel,
+    Message,
     Outcome,
     channels_for,
 )
@@ -41,6 +44,9 @@ from capcover.notify.digest import DigestAlert, channel_test_message, digest
 from capcover.notify.redact import REDACTOR
 from capcover.warehouse import alerts as store
 from capcover.warehouse.db import open_warehouse
+
+if TYPE_CHECKING:
+    from capcover.config.settings import Settings
 
 UNDELIVERED_HINT = "`capcover alerts --undelivered` lists what has not arrived"
 
@@ -116,15 +122,15 @@ def deliver_pending(
     return report
 
 
-def _send(channel: Channel, message) -> Outcome:
+def _send(channel: Channel, message: Message) -> Outcome:
     try:
         return channel.send(message)
     except Exception as exc:  # noqa: BLE001 - a channel must not take the others down
-        return Outcome(FAILED, f"{type(exc).__name__}: {exc}")
+        return Outcome(FAILED, f"{type(exc).__name__}: {one_line(exc)}")
 
 
 def deliver_after_run(
-    settings, run_id: str, *, emit: Callable[..., object] | None = None
+    settings: Settings, run_id: str, *, emit: Callable[..., object] | None = None
 ) -> DeliveryReport:
     """The post-commit step of a run: deliver what is pending and say how it went. A failure
     here (even the warehouse being locked) never fails the run: it is reported instead."""
@@ -143,7 +149,7 @@ def deliver_after_run(
         )
 
 
-def send_test(settings) -> list[tuple[str, Outcome]]:
+def send_test(settings: Settings) -> list[tuple[str, Outcome]]:
     """`capcover alerts test`: a labelled test message to every configured channel, each
     channel's outcome. Touches no warehouse."""
     at = fmt_time(datetime.now(UTC))

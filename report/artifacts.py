@@ -5,7 +5,12 @@ never becomes a link or markup in the Prefect UI."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from capcover.model.text import escape_controls, fmt_ratio, fmt_usd, md_text
+
+if TYPE_CHECKING:
+    from capcover.model.run import RunResult
 
 TABLE_KEY = "capcover-coverage"
 SUMMARY_KEY = "capcover-summary"
@@ -20,7 +25,7 @@ def artifact_keys(kind: str) -> tuple[str, str]:
     return (DEMO_TABLE_KEY, DEMO_SUMMARY_KEY) if kind == "demo" else (TABLE_KEY, SUMMARY_KEY)
 
 
-def report_table(result) -> list[dict]:
+def report_table(result: RunResult) -> list[dict[str, Any]]:
     """One row per scenario, the same columns as the HTML report's table (text cells with
     their control characters escaped)."""
     return [
@@ -40,7 +45,7 @@ def report_table(result) -> list[dict]:
     ]
 
 
-def summary_markdown(result) -> str:
+def summary_markdown(result: RunResult) -> str:
     lines = [f"# capcover {result.as_of_date}", ""]
     if result.kind == "demo":
         lines += ["**ILLUSTRATIVE demo data — not market data.**", ""]

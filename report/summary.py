@@ -2,25 +2,44 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from capcover.errors import one_line
 from capcover.model.alerts import band_text
+from capcover.model.report import ReportRow
 from capcover.model.run import RunResult
 from capcover.model.text import fmt_ratio, fmt_usd
 
 
-def price_note(row) -> str:
+def price_note(row: ReportRow) -> str:
     """How a report row's unit price was found, in a few words."""
     if row.price_quote_count == 0:
         return row.price_basis
+    providers = getattr(row, "price_provider_count", None)
+    if providers:
+        return (
+            f"median of {providers} provider(s), {row.price_quote_count} quote(s), newest "
+            f"{row.price_as_of}, {row.price_method}"
+        )
     return (
         f"median of {row.price_quote_count} quote(s) after outliers, newest "
         f"{row.price_as_of}, {row.price_method}"
     )
 
 
-def summary_text(result: RunResult, db) -> str:
+def summary_text(result: RunResult, db: str | Path) -> str:
     lines = [f"capcover run {result.run_id}: as of {result.as_of_date} (UTC, source timestamp)"]
     if result.sector_market_cap_usd is not None:
         lines.append(f"  AI-token sector market cap: {fmt_usd(result.sector_market_cap_usd)}")
+    first = result.reports[0] if result.reports else None
+    if first is not None and getattr(first, "sector_cap_method", None) == "constituent-union":
+        figure = first.coingecko_category_cap_usd
+        lines.append(
+            f"    the union of the constituents of {first.categories.replace(',', ', ')}, each "
+            f"coin once (CoinGecko's category figures sum to {fmt_usd(figure or 0)})"
+        )
+    for note in getattr(result, "sector_notes", []):
+        lines.append(f"  constituents short: {note}")
     for r in result.reports:
         verdict = "covers" if r.coverage_ratio >= 1 else "does not cover"
         lines.append(
@@ -88,7 +107,7 @@ def alert_lines(result: RunResult) -> list[str]:
     return lines
 
 
-def dry_run_text(result: RunResult, db) -> str:
+def dry_run_text(result: RunResult, db: str | Path) -> str:
     """`capcover run --dry-run`: the summary under a banner saying nothing was kept."""
     lines = [
         "DRY RUN — nothing stored, nothing delivered (the transaction was rolled back)",
@@ -117,8 +136,7 @@ def serve_line(
     if event == "started":
         return f"{head} started"
     if event == "failed":
-        text = str(error).strip().splitlines() if error is not None else []
-        why = text[0][:300] if text else type(error).__name__
+        why = one_line(error, 300) if error is not None else "unknown error"
         return escape_controls(f"{head} FAILED: {why} (the warehouse is unchanged)")
     assert result is not None
     ratios = ", ".join(

@@ -1,8 +1,9 @@
 """Which columns each command's table shows.
 
-A command's default table shows the few columns a person reads (`View.default`), labelled for
-reading; `--wide` shows every column, `--columns a,b,c` exactly those (in every format). CSV and
-JSON carry every column at full precision unless `--columns` narrows them. A view may add
+A command's default table shows the few columns a person reads (`View.default`; a few of them
+only when some row needs them, `View.when`), labelled for reading; `--wide` shows every
+column, `--columns a,b,c` exactly those (in every format). CSV and JSON carry every column at
+full precision unless `--columns` narrows them. A view may add
 computed columns (`covers`) and show a real column its own way (the ratio with its band)
 in tables and Markdown only; CSV and JSON always carry the raw values.
 """
@@ -13,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from capcover.model.text import fmt_ratio, fmt_usd
+from capcover.model.text import fmt_ratio, fmt_usd, md_text
 from capcover.report.tables import Shown
 
 Row = dict[str, Any]
@@ -25,14 +26,18 @@ class ColumnError(ValueError):
 
 @dataclass(frozen=True)
 class View:
-    """What a command's table shows by default, how it labels columns, the columns it
-    computes (`derived`: key -> raw value from the row) and the real or computed columns it
-    shows its own way in tables (`shown`: key -> (row, displayed keys) -> Shown)."""
+    """What a command's table shows by default (`when`: those of its columns shown only when a
+    row needs them), how it labels columns, the columns it computes (`derived`: key -> raw
+    value from the row) and the real or computed columns it shows its own way in tables
+    (`shown`: key -> (row, displayed keys) -> Shown)."""
 
     default: tuple[str, ...]
     labels: Mapping[str, str] = field(default_factory=dict)
     derived: Mapping[str, Callable[[Row], Any]] = field(default_factory=dict)
     shown: Mapping[str, Callable[[Row, Sequence[str]], Shown | None]] = field(default_factory=dict)
+    # Default columns shown only when some row needs them (key -> that row's test): e.g. a
+    # backfilled row's sector cap, which carries the survivorship marker.
+    when: Mapping[str, Callable[[Row], bool]] = field(default_factory=dict)
 
 
 def parse_columns(text: str | None) -> list[str] | None:
@@ -73,7 +78,12 @@ def choose(
     elif wide or fmt in ("csv", "json"):
         keys = list(columns) if fmt in ("csv", "json") else names
     else:
-        keys = [k for k in view.default if k in names]
+        records = [dict(zip(columns, values, strict=True)) for values in rows]
+        keys = [
+            k
+            for k in view.default
+            if k in names and (k not in view.when or any(map(view.when[k], records)))
+        ]
     raw = fmt in ("csv", "json")
     out = []
     for values in rows:
@@ -109,12 +119,35 @@ def _ratio_with_band(row: Row, keys: Sequence[str]) -> Shown | None:
 
 BAND = ("coverage_ratio_low", "coverage_ratio_high")
 
+# A backfilled row's sector cap (basis `history`) sums TODAY's constituents over a past day:
+# the marker beside it and the footnote that says so (CSV and JSON carry survivorship_biased).
+SURVIVORS_MARKER = "*"
+SURVIVORS_NOTE = (
+    "* today's constituents: on a backfilled row (basis history) the sector cap sums the coins "
+    "in the category TODAY over that past day; coins that left or died since are missing, so it "
+    "is a lower bound biased toward survivors (column survivorship_biased)"
+)
+
+
+def _survivor(row: Row) -> bool:
+    return row.get("basis") == "history"
+
+
+def _cap_marked(row: Row, keys: Sequence[str]) -> Shown | None:
+    """$18.52B *: a backfilled row's cap with the survivorship marker (others as they are)."""
+    cap = row.get("sector_market_cap_usd")
+    if cap is None or not _survivor(row):
+        return None
+    return Shown(f"{fmt_usd(cap)} {SURVIVORS_MARKER}", numeric=True)
+
+
 REPORT = View(
     default=(
         "report_date",
         "scenario",
         "coverage_ratio",
         "covers",
+        "sector_market_cap_usd",
         "unit_price_usd",
         "price_basis",
     ),
@@ -122,12 +155,27 @@ REPORT = View(
         "report_date": "date",
         "coverage_ratio": "ratio (band)",
         "covers": "covers?",
+        "sector_market_cap_usd": "sector cap",
         "unit_price_usd": "unit price",
         "price_basis": "price basis",
     },
     derived={"covers": _covers},
-    shown={"coverage_ratio": _ratio_with_band},
+    shown={"coverage_ratio": _ratio_with_band, "sector_market_cap_usd": _cap_marked},
+    # The cap is the ratio's numerator; by default it is shown when it carries a caveat.
+    when={"sector_market_cap_usd": _survivor},
 )
+
+
+def report_footnote(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], keys: Sequence[str], fmt: str
+) -> str | None:
+    """The survivorship footnote under a table or Markdown report whose shown sector cap
+    carries the marker on some row (None otherwise: CSV, JSON, no cap shown, no backfill)."""
+    if fmt not in ("table", "markdown") or "sector_market_cap_usd" not in keys:
+        return None
+    if not any(_survivor(dict(zip(columns, r, strict=True))) for r in rows):
+        return None
+    return md_text(SURVIVORS_NOTE) if fmt == "markdown" else SURVIVORS_NOTE
 
 
 def _message(row: Row) -> str | None:

@@ -21,6 +21,7 @@ import requests
 
 from capcover.flows.serve import FULL_NAME, api_session
 from capcover.warehouse.db import open_warehouse
+from tests.helpers import capcover, commands_in_fresh_process
 
 pytestmark = pytest.mark.slow
 
@@ -231,17 +232,10 @@ def test_serve_schedules_daily_and_runs_a_triggered_flow(prefect_api, fake_cg, e
             "publish",
         }
 
-        out = subprocess.run(
-            [str(BIN / "capcover"), "status"],
-            env=status_env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        out = capcover("status", env=status_env, cwd=tmp_path, timeout=60)
         assert out.returncode == 0, out.stderr
         text = " ".join(out.stdout.split())  # lines are wrapped to the terminal's width
-        assert f"Prefect API at {api}, deployment {FULL_NAME}" in text
+        assert f"Prefect API at {api} (PREFECT_API_URL), deployment {FULL_NAME}" in text
         assert "T00:20:00" in out.stdout
 
         # The machine "sleeps": serve is down while three daily runs fall due.
@@ -334,14 +328,7 @@ def test_run_with_prefect_api_is_a_flow_run_whose_logs_reach_the_api(
     fake_cg.serve()
     run_env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     run_env.update(env, PREFECT_API_URL=api, PREFECT_HOME=str(tmp_path / "client-home"))
-    out = subprocess.run(
-        [sys.executable, "-m", "capcover", "run"],
-        env=run_env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    out = capcover("run", env=run_env, cwd=REPO, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "in-process run" not in out.stdout
     with open_warehouse(env["CAPCOVER_DB"], read_only=True) as wh:
@@ -393,21 +380,9 @@ def test_run_with_prefect_api_serialises_no_parameters(prefect_api, fake_cg, env
     run_env.update(
         env, PREFECT_API_URL=api, PREFECT_HOME=str(tmp_path / "client-home"), PYTHONPATH=str(REPO)
     )
-    code = (
-        "import sys; from capcover.cli.main import main; code = main(['run']); "
-        "print('SERVER-CODE', sorted(m for m in ('fastapi', 'prefect.server.api', "
-        "'uvicorn') if m in sys.modules)); sys.exit(code)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=run_env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert "SERVER-CODE []" in out.stdout
+    seen = commands_in_fresh_process(["run"], env=run_env, cwd=tmp_path, timeout=300)
+    assert seen.codes == [0], seen.stderr[-3000:]
+    assert seen.loaded("fastapi", "prefect.server.api", "uvicorn") == []
 
 
 def _events(api: str, prefix: str, resource: str) -> list[dict]:
@@ -427,14 +402,7 @@ def test_demo_emits_no_prefect_events_on_a_configured_api(prefect_api, tmp_path)
     api, home = prefect_api
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CAPCOVER_"))}
     env.update(PREFECT_API_URL=api, PREFECT_HOME=str(tmp_path / "client-home"))
-    out = subprocess.run(
-        [str(BIN / "capcover"), "demo"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    out = capcover("demo", env=env, cwd=tmp_path, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "Alerts fired by the daily run (" in out.stdout and "(0)" not in out.stdout
     with open_warehouse(tmp_path / "data" / "demo.duckdb", read_only=True) as wh:
