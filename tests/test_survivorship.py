@@ -50,6 +50,23 @@ def test_survivorship_report_table_marks_the_cap_and_says_why(backfilled, capsys
     assert footnote.endswith("lower bound biased toward survivors (column survivorship_biased)")
 
 
+def test_survivorship_report_markdown_marks_the_cap_and_escapes_the_footnote(backfilled, capsys):
+    assert main(["report", "--scenario", "coindesk-2024", "--format", "markdown"]) == 0
+    lines = capsys.readouterr().out.rstrip().splitlines()
+    assert "| sector cap |" in lines[0]
+    assert all("B * |" in ln for ln in lines[2:-2])
+    # The footnote is its own paragraph, its `*` escaped (no Markdown emphasis or list item).
+    assert lines[-2] == "" and lines[-1].startswith("\\* today's constituents\\: on a backfilled")
+
+
+def test_survivorship_footnote_only_under_a_shown_cap(backfilled, capsys):
+    assert main(["report", "--columns", "scenario,coverage_ratio"]) == 0
+    out = capsys.readouterr().out
+    assert "today's constituents" not in out and " *" not in out
+    assert main(["report", "--columns", "scenario,sector_market_cap_usd"]) == 0
+    assert "today's constituents" in capsys.readouterr().out
+
+
 def test_survivorship_report_json_carries_the_column(backfilled, capsys):
     assert main(["report", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
