@@ -86,9 +86,11 @@ class Settings(BaseSettings):
         default_factory=lambda: ["H100 SXM", "H100 PCIE", "H100 NVL", "H200", "H200 NVL", "B200"],
         min_length=1,
     )
-    vastai_rate_per_minute: float = Field(30.0, gt=0)
+    # Client-side limits; None: the source's documented pace (ingest/vastai.py, runpod.py and
+    # gpuhunt.py say what each host documents: Vast.ai 30/min spread, none for the others).
+    vastai_rate_per_minute: float | None = Field(None, gt=0)
     runpod_base_url: str = "https://api.runpod.io"
-    runpod_rate_per_minute: float = Field(30.0, gt=0)
+    runpod_rate_per_minute: float | None = Field(None, gt=0)
     # -- GPU prices: the gpuhunt catalogs (ingest/gpuhunt.py) and the price method
     # (model/prices.py). Providers: gpuhunt's offline ones (the bucket has no others).
     gpuhunt_base_url: str = "https://dstack-gpu-pricing.s3.eu-west-1.amazonaws.com/v3"
@@ -105,7 +107,7 @@ class Settings(BaseSettings):
             "cloudrift",
         ]
     )
-    gpuhunt_rate_per_minute: float = Field(60.0, gt=0)
+    gpuhunt_rate_per_minute: float | None = Field(None, gt=0)
     price_max_age_rental_days: int = Field(7, ge=0)  # older rental quotes do not price a day
     price_max_age_purchase_days: int = Field(1095, ge=0)  # the same for purchase prices
 

@@ -1,9 +1,12 @@
 """`capcover rebuild`: re-derive the typed tables and the reports from the raw archive.
 
 No network: every successful run's archived responses (`raw_http`) are parsed again with the
-very functions a live run uses, in the order the runs happened, keeping each run's id and fetch
-times, so the rows come out identical. One transaction: either the whole warehouse is rebuilt or
-nothing changes. Plain Python, no Prefect import.
+very functions a live run uses (pure parsers, ingest/archive.py `quote_parsers`: no client, no
+session, no network import), in the order the runs happened, keeping each run's id and fetch
+times, so the rows come out identical. The daily archive is read in ONE pass, one run at a
+time (memory holds a run, not the history); the backfills' market charts are parsed in SQL
+where they lie. One transaction: either the whole warehouse is rebuilt or nothing changes.
+Plain Python, no Prefect import.
 
 Re-derived: category_snapshots, coin_snapshots, gpu_quotes, quarantine, coin_history (from the
 archived market charts, with the backfill's own bulk loader), report_daily (with the current
@@ -16,20 +19,26 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from capcover.config.settings import Settings
 from capcover.flows.backfill import BackfillResult, write_history_reports
 from capcover.flows.sequence import load_and_model
-from capcover.ingest.archive import Parser, categories_of, replay_batch, split_batches
-from capcover.ingest.clients import quote_parsers
+from capcover.ingest.archive import (
+    Parser,
+    categories_of,
+    quote_parsers,
+    replay_batch,
+    split_batches,
+)
 from capcover.ingest.coingecko import build_snapshot
 from capcover.ingest.history import parse_market_chart
+from capcover.ingest.models import RawResponse
 from capcover.ingest.quotes import QuoteBatch
 from capcover.warehouse import history as hist
-from capcover.warehouse import load
+from capcover.warehouse import load, raw
 from capcover.warehouse import rebuild as store
 from capcover.warehouse.db import Warehouse, open_warehouse
 
@@ -58,13 +67,36 @@ class RebuildResult:
         )
 
 
-def replay_daily(
-    wh: Warehouse, settings: Settings, run_id: str, parsers: dict[str, Parser], scenarios: list
-) -> int:
+@dataclass
+class Replay:
+    """What every run's replay shares: the parsers, the scenarios and price ages (read once),
+    the runs' recorded failed feeds (one query), and the daily archive's single pass."""
+
+    settings: Settings
+    parsers: dict[str, Parser]
+    scenarios: list
+    max_age: object
+    failed: dict[str, set[str]]
+    archive: Iterator[tuple[str, list[RawResponse]]]
+    ahead: dict[str, list[RawResponse]] = field(default_factory=dict)
+
+    def responses(self, run_id: str) -> list[RawResponse]:
+        """The run's archived responses, from the pass (runs written out of replay order wait
+        in `ahead`; normally none do)."""
+        while run_id not in self.ahead:
+            found = next(self.archive, None)
+            if found is None:
+                return []
+            self.ahead[found[0]] = found[1]
+        return self.ahead.pop(run_id)
+
+
+def replay_daily(wh: Warehouse, replay: Replay, run_id: str) -> int:
     """One daily (or demo) run again, from its archive: returns its report rows. The fetch
     step is the archive; the load and model step is the daily sequence's own."""
-    raws = load.raw_responses(wh, run_id)
-    failed = load.run_sources_failed(wh, run_id)
+    raws = replay.responses(run_id)
+    failed = replay.failed.get(run_id, set())
+    parsers = replay.parsers
     market_raws, batches = split_batches(raws, set(parsers))
     categories = categories_of(market_raws)
     if not categories:
@@ -80,30 +112,30 @@ def replay_daily(
         snap,
         quotes,
         categories=categories,
-        scenarios=scenarios,
+        scenarios=replay.scenarios,
         run_id=run_id,
-        max_age=settings.price_max_age(),
+        max_age=replay.max_age,  # type: ignore[arg-type]
     )
     return len(rows)
 
 
-Replayer = Callable[[Warehouse, Settings, str, dict[str, Parser], list], int]
+Replayer = Callable[[Warehouse, Replay, str], int]
 # Run kind -> how to replay it. A kind without a replayer stops the rebuild (its rows would be
 # lost otherwise); register one here when adding a new kind of run that writes typed rows.
 REPLAYERS: dict[str, Replayer] = {"daily": replay_daily, "demo": replay_daily}
 
 
-def replay_backfill(
-    wh: Warehouse, settings: Settings, run_id: str, parsers: dict[str, Parser], scenarios: list
-) -> int:
+def replay_backfill(wh: Warehouse, replay: Replay, run_id: str) -> int:
     """`capcover rebuild` for a backfill run: its archived quotes again, then its history-basis
     reports from `coin_history` (re-derived beforehand by `rederive_history`: the coins of a
-    job that was killed and resumed come from several invocations' archives)."""
+    job that was killed and resumed come from several invocations' archives). Its market
+    charts stay in the warehouse (parsed there in SQL), never read into Python."""
     summary = json.loads(load.run_summary(wh, run_id) or "{}")
     job_id = summary.get("job_id")
     if not job_id:
         raise RebuildError(f"backfill run {run_id}: no job id in its runs.summary")
-    _market, batches = split_batches(load.raw_responses(wh, run_id), set(parsers))
+    parsers = replay.parsers
+    _market, batches = split_batches(raw.run_responses(wh, run_id, charts=False), set(parsers))
     for source, raws in batches:
         if source not in parsers:
             raise RebuildError(f"backfill run {run_id}: no parser for source '{source}'")
@@ -119,7 +151,7 @@ def replay_backfill(
         coins_done=0,
         coins_missing=0,
     )
-    write_history_reports(wh, settings, job_id, run_id, result)
+    write_history_reports(wh, replay.settings, job_id, run_id, result)
     return result.report_rows
 
 
@@ -157,7 +189,7 @@ def rederive_history(wh: Warehouse) -> int:
 
 def rebuild(settings: Settings) -> RebuildResult:
     """Replay every successful run, oldest first, in one transaction."""
-    parsers = quote_parsers(settings)
+    parsers = quote_parsers(max_skew_s=settings.max_clock_skew_s)
     scenarios = settings.scenarios()
     started = datetime.now(UTC)
     result = RebuildResult(run_id=f"{started:%Y%m%dT%H%M%SZ}-rebuild-{uuid.uuid4().hex[:6]}")
@@ -183,9 +215,17 @@ def rebuild(settings: Settings) -> RebuildResult:
                 raise RebuildError(
                     f"coin_history does not re-derive: {first} — nothing changed"
                 ) from None
+            replay = Replay(
+                settings,
+                parsers,
+                scenarios,
+                settings.price_max_age(),
+                store.sources_failed(wh, ids),
+                raw.stream_runs(wh, [r for r, k in runs if REPLAYERS[k] is replay_daily]),
+            )
             for run_id, kind in runs:
                 try:
-                    REPLAYERS[kind](wh, settings, run_id, parsers, scenarios)
+                    REPLAYERS[kind](wh, replay, run_id)
                 except RebuildError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - any failure: one line, no change
@@ -194,6 +234,7 @@ def rebuild(settings: Settings) -> RebuildResult:
                         f"run {run_id} does not replay: {first} — nothing changed"
                     ) from None
                 result.runs.append(run_id)
+            replay.archive.close()  # type: ignore[attr-defined]  # a generator: its cursor
             for table in (*DERIVED_TABLES, "coin_history"):
                 result.rows[table] = store.row_count(wh, table)
             result.report_rows = store.row_count(wh, "report_daily")

@@ -22,8 +22,7 @@ from capcover.ingest import CURATED_QUOTES_PATH
 from capcover.ingest.errors import BadPayload, IngestError
 from capcover.ingest.feeds import MAX_CLOCK_SKEW_S, future_problem, record_json
 from capcover.ingest.fx import KNOWN_CURRENCIES, ExchangeRates, rates_from_raws
-from capcover.ingest.http import RawResponse
-from capcover.ingest.models import Quarantined, Quote
+from capcover.ingest.models import Quarantined, Quote, RawResponse
 
 log = logging.getLogger("capcover")
 
@@ -40,7 +39,10 @@ class QuoteBatch:
 
 
 class QuoteProvider(Protocol):
-    """Every quote source: `fetch` does the I/O, `parse` turns its raw responses into quotes."""
+    """Every quote source: `fetch` does the I/O and returns the records it received, in order
+    (a failure raises an IngestError whose `.raws` holds the records received before it);
+    `parse` turns records into quotes, with no session and no I/O (`capcover rebuild` calls
+    it on the archive)."""
 
     source: str
 
@@ -51,11 +53,15 @@ class QuoteProvider(Protocol):
 
 def collect(provider: QuoteProvider) -> QuoteBatch:
     """Fetch and parse one provider; a failure is recorded on the batch, not raised."""
+    raws: list[RawResponse] = []
     try:
         raws = provider.fetch()
         quotes, bad = provider.parse(raws)
     except Exception as exc:  # noqa: BLE001 - one feed down must not stop the daily run
-        return QuoteBatch(provider.source, getattr(provider, "last_raws", []), error=str(exc))
+        # What was received is archived all the same: the fetch's records, or a failed
+        # fetch's (IngestError.raws).
+        got = raws or list(getattr(exc, "raws", ()))
+        return QuoteBatch(provider.source, got, error=str(exc))
     if not quotes:
         return QuoteBatch(provider.source, raws, [], bad, error="parsed zero quotes")
     return QuoteBatch(provider.source, raws, quotes, bad)

@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable
 from datetime import datetime
 
-from capcover.ingest.client import ArchivingClient, HttpOptions
+from capcover.ingest.client import ApiClient, HttpOptions, rate_pace, received
 from capcover.ingest.errors import BadPayload, status_errors
 from capcover.ingest.feeds import (
     MAX_CLOCK_SKEW_S,
@@ -25,9 +25,9 @@ from capcover.ingest.feeds import (
     quarantine,
     require_fields,
 )
-from capcover.ingest.http import RawResponse
-from capcover.ingest.models import Quarantined, Quote
+from capcover.ingest.models import Quarantined, Quote, RawResponse
 from capcover.ingest.quotes import restamped
+from capcover.ingest.ratelimit import Pace
 from capcover.ingest.sku import normalise
 
 log = logging.getLogger("capcover")
@@ -42,7 +42,12 @@ BASE_URL = "https://console.vast.ai"
 ENDPOINT = "/api/v0/bundles/"
 PAGE_CAP = 64  # Vast.ai returns at most 64 offers per query
 MAX_PAGES = 8  # per GPU name: the 512 cheapest offers are plenty for a median
-RATE_PER_MINUTE = 30.0
+# Vast.ai "applies rate limits per endpoint and per identity ... enforced as a minimum interval
+# between requests" and sends no Retry-After (docs.vast.ai, "Rate Limits and Errors"); the
+# interval is not published (its own CLI retries a 429 after 0.15 s, x1.5 each time). So
+# requests are spread evenly, 30 a minute (one every 2 s); CAPCOVER_VASTAI_RATE_PER_MINUTE.
+PACE = Pace(30.0, spread=True)
+RATE_PER_MINUTE = PACE.per_minute
 # Vast.ai's own names (its `gpu_name` field) for the SKUs capcover's scenarios use.
 DEFAULT_GPU_NAMES = ("H100 SXM", "H100 PCIE", "H100 NVL", "H200", "H200 NVL", "B200")
 REQUIRED_FIELDS = ("id", "gpu_name", "num_gpus", "dph_total")
@@ -64,8 +69,8 @@ def offer_query(gpu_name: str, min_dph_total: float | None = None) -> dict:
     return q
 
 
-class VastAiClient(ArchivingClient):
-    """Fetches Vast.ai offers through `HttpSession` (rate limit, retries, raw archive)."""
+class VastAiClient(ApiClient):
+    """Fetches Vast.ai offers through `HttpSession` (pacing, retries, archive records)."""
 
     source = SOURCE
 
@@ -75,7 +80,7 @@ class VastAiClient(ArchivingClient):
         base_url: str = BASE_URL,
         gpu_names: tuple[str, ...] | list[str] = DEFAULT_GPU_NAMES,
         max_pages: int = MAX_PAGES,
-        rate_per_minute: float = RATE_PER_MINUTE,
+        rate_per_minute: float | None = None,  # None: PACE
         http: HttpOptions | None = None,
         max_skew_s: float = MAX_CLOCK_SKEW_S,
         now: Callable[[], datetime] | None = None,  # None: the wall clock (a replay injects)
@@ -84,7 +89,7 @@ class VastAiClient(ArchivingClient):
         super().__init__(
             source=SOURCE,
             base_url=base_url,
-            rate_per_minute=rate_per_minute,
+            pace=rate_pace(PACE, rate_per_minute),
             http=http,
             status_mapping=STATUS_ERRORS,
         )
@@ -94,19 +99,27 @@ class VastAiClient(ArchivingClient):
         self.gpu_names = tuple(gpu_names)
         self.max_pages = max_pages
 
-    def bundles(self, query: dict) -> RawResponse:
+    def bundles(self, query: dict) -> list[RawResponse]:
+        """One query's records (its answer last), stamped with the run's clock."""
         text = json.dumps(query, separators=(",", ":"), sort_keys=True)
-        self._fetch("GET", self.session.base_url + ENDPOINT, params={"q": text})
-        self.archive[-1] = restamped(self.archive[-1], self.now)
-        return self.archive[-1]
+        exchange = self._exchange("GET", self.session.base_url + ENDPOINT, params={"q": text})
+        return [restamped(r, self.now) for r in exchange.records]
 
     def fetch(self) -> list[RawResponse]:
+        """Every page of every GPU name: the records received, in order (a failure carries
+        them in `.raws`)."""
+        with received([]) as records:
+            self._pages(records)
+        return records
+
+    def _pages(self, records: list[RawResponse]) -> None:
         for name in self.gpu_names:
             seen: set = set()
             cursor = None
             for _page in range(self.max_pages):
-                raw = self.bundles(offer_query(name, cursor))
-                offers = _offers(raw)
+                page = self.bundles(offer_query(name, cursor))
+                records += page
+                offers = _offers(page[-1])
                 objects = [o for o in offers if isinstance(o, dict)]
                 new = [o for o in objects if str(o.get("id")) not in seen]
                 seen.update(str(o.get("id")) for o in new)
@@ -124,7 +137,6 @@ class VastAiClient(ArchivingClient):
                     self.max_pages,
                     len(seen),
                 )
-        return list(self.archive)
 
     def parse(self, raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
         return parse_raws(raws, max_skew_s=self.max_skew_s)

@@ -188,11 +188,13 @@ def _dated_warehouse(path: Path) -> Warehouse:
     return wh
 
 
-def _record_run(wh: Warehouse, run_id: str, kind: str, as_of: str | None) -> None:
+def _record_run(
+    wh: Warehouse, run_id: str, kind: str, as_of: str | None, changed_since: str | None = None
+) -> None:
     wh.query(
-        "INSERT INTO runs (run_id, kind, started_at, finished_at, status, as_of_date)"
-        " VALUES (?, ?, now(), now(), 'ok', ?)",
-        [run_id, kind, as_of],
+        "INSERT INTO runs (run_id, kind, started_at, finished_at, status, as_of_date,"
+        " changed_since) VALUES (?, ?, now(), now(), 'ok', ?, ?)",
+        [run_id, kind, as_of, changed_since],
     )
 
 
@@ -241,22 +243,24 @@ def test_publish_small_tables_rewrite_exactly_the_months_whose_content_changed(t
 
 
 @pytest.mark.parametrize(
-    ("kind", "as_of", "rewritten"),
+    ("kind", "as_of", "changed_since", "rewritten"),
     [
-        ("daily", "2024-03-05", ["2024-03", "2024-04"]),  # a rerun of a past day
-        ("backfill", None, ["2024-01", "2024-02", "2024-03", "2024-04"]),
-        ("rebuild", None, ["2024-01", "2024-02", "2024-03", "2024-04"]),
+        ("daily", "2024-03-05", None, ["2024-03", "2024-04"]),  # a rerun of a past day
+        # A backfill that says where its changes start: only those months (history changed).
+        ("backfill", "2024-04-30", "2024-03-05", ["2024-03", "2024-04"]),
+        ("backfill", None, None, ["2024-01", "2024-02", "2024-03", "2024-04"]),  # says nothing
+        ("rebuild", None, None, ["2024-01", "2024-02", "2024-03", "2024-04"]),
     ],
 )
 def test_publish_view_months_rewritten_follow_the_runs_since_the_last_snapshot(
-    tmp_path, kind, as_of, rewritten
+    tmp_path, kind, as_of, changed_since, rewritten
 ):
     target = tmp_path / "published"
     with _dated_warehouse(tmp_path / "w.duckdb") as wh:
         _record_run(wh, "20240430T000000Z-a", "daily", "2024-04-30")
         publish_snapshot(wh, target, run_id="20240430T000000Z-a")
         wh.query("UPDATE t_history SET cap = cap + 1 WHERE day = '2024-03-05'")
-        _record_run(wh, "20240430T000001Z-b", kind, as_of)
+        _record_run(wh, "20240430T000001Z-b", kind, as_of, changed_since)
         manifest = json.loads(
             (
                 publish_snapshot(wh, target, run_id="20240430T000001Z-b") / "manifest.json"

@@ -116,7 +116,7 @@ def test_rebuild_a_run_that_no_longer_parses_rolls_back_everything(fault, settin
     before = table_snapshot(str(settings.db))
     with open_warehouse(settings.db) as wh:
         wh.query(
-            "UPDATE raw_http SET body = '<html>' WHERE endpoint = '/coins/categories' "
+            "UPDATE raw_http_daily SET body = '<html>' WHERE endpoint = '/coins/categories' "
             "AND status = 200 AND run_id = (SELECT max(run_id) FROM raw_http)"
         )
         wh.query("DELETE FROM report_daily")

@@ -4,7 +4,6 @@ parameters only."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -12,6 +11,7 @@ from datetime import date, datetime
 from capcover.ingest.models import HistoryPoint, RawResponse
 from capcover.model.report import ReportRow, SectorInputs
 from capcover.warehouse.db import Warehouse
+from capcover.warehouse.raw import archive_raws
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def store_charts(
     the archive by DuckDB, their progress flags. Call inside a transaction, so the batch lands
     completely or not at all. Raises BadPayload (the Python parser's error) for a malformed
     chart, before writing any history row."""
-    archive_raws(wh, run_id, [r for c in coins for r in c.raws])
+    archive_raws(wh, run_id, [r for c in coins for r in c.raws], backfill=True)
     charts = [
         (c.coin_id, run_id, c.chart_seq, c.finished_at) for c in coins if c.chart_seq is not None
     ]
@@ -292,32 +292,6 @@ def load_charts(
     return written
 
 
-def archive_raws(wh: Warehouse, run_id: str, raws: list[tuple[int, RawResponse]]) -> int:
-    """Append numbered raw responses to `raw_http` (a backfill numbers them across coins)."""
-    return wh.append(
-        "raw_http",
-        [
-            (
-                run_id,
-                seq,
-                r.source,
-                r.endpoint,
-                r.method,
-                r.url,
-                json.dumps(r.params, sort_keys=True, default=str),
-                r.request_body,
-                r.status,
-                r.body,
-                r.sha256,
-                r.fetched_at,
-                r.elapsed_ms,
-                r.attempt,
-            )
-            for seq, r in raws
-        ],
-    )
-
-
 def chart_links(wh: Warehouse) -> list[tuple[str, str, str, int, datetime]]:
     """(job_id, coin_id, run_id, raw_seq, finished_at) of every finished coin, in the order
     the coins were loaded; run_id is None for a coin whose archived chart was never linked."""
@@ -329,6 +303,25 @@ def chart_links(wh: Warehouse) -> list[tuple[str, str, str, int, datetime]]:
 
 def clear_history(wh: Warehouse) -> None:
     wh.query("DELETE FROM coin_history")
+
+
+CHANGED_SINCE = 91  # the migration that adds runs.changed_since
+
+
+def record_changed_since(
+    wh: Warehouse, run_id: str, job_id: str, first_report_day: date | None
+) -> None:
+    """Record in `runs.changed_since` the earliest day the job wrote: the first day of
+    history any of its coins replaced, or of the reports it wrote (publish rewrites the
+    snapshot's months from there on)."""
+    if not wh.has(CHANGED_SINCE):
+        return
+    wh.query(
+        "UPDATE runs SET changed_since = least("
+        " (SELECT min(first_day) FROM backfill_progress WHERE job_id = ? AND status = 'done'),"
+        " CAST(? AS DATE)) WHERE run_id = ?",
+        [job_id, first_report_day, run_id],
+    )
 
 
 def finish_job(wh: Warehouse, job_id: str, finished_at: datetime) -> None:
