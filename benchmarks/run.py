@@ -22,7 +22,7 @@ from pathlib import Path
 
 from benchmarks.common import RESULTS, Figure, machine
 
-PARTS = ("load", "backfill", "calls", "latency", "overhead", "scale")
+PARTS = ("load", "backfill", "calls", "latency", "overhead", "paced", "scale")
 
 
 def _has(module: str) -> bool:
@@ -169,11 +169,17 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks import bench_overhead
 
             figures += bench_overhead.run(repeat=1 if q else 5, with_server=not q)
+        elif part == "paced":
+            from benchmarks import bench_paced
+
+            figures += bench_paced.run(repeat=1 if q else 3, coins=30 if q else 260)
         elif part == "scale":
             from benchmarks import bench_scale
 
             if q:
-                figs, curve = bench_scale.run(1, {1: [30], 10: [300]}, years=(1, 2))
+                figs, curve = bench_scale.run(
+                    1, {1: [30], 10: [300]}, years=(1, 2), history_coins=30
+                )
             else:
                 figs, curve = bench_scale.run(3)
             figures += figs

@@ -135,7 +135,9 @@ def replay_backfill(wh: Warehouse, replay: Replay, run_id: str) -> int:
     if not job_id:
         raise RebuildError(f"backfill run {run_id}: no job id in its runs.summary")
     parsers = replay.parsers
-    _market, batches = split_batches(raw.run_responses(wh, run_id, charts=False), set(parsers))
+    _market, batches = split_batches(
+        raw.run_responses(wh, run_id, charts=False, backfill=True), set(parsers)
+    )
     for source, raws in batches:
         if source not in parsers:
             raise RebuildError(f"backfill run {run_id}: no parser for source '{source}'")
@@ -161,7 +163,8 @@ REPLAYERS["backfill"] = replay_backfill
 def rederive_history(wh: Warehouse) -> int:
     """coin_history again from the archived market chart of every finished coin, in the order
     the coins were loaded (a later job's chart replaces the days it covers), through the
-    backfill's bulk loader. Returns the rows written."""
+    backfill's bulk loader, into a scratch table; then only the rows that differ are written.
+    Returns the rows coin_history holds."""
     links = hist.chart_links(wh)
     unlinked = sorted({job for job, _coin, run_id, _seq, _at in links if run_id is None})
     if unlinked:
@@ -170,21 +173,23 @@ def rederive_history(wh: Warehouse) -> int:
             f"market chart — coin_history cannot be re-derived; rerun `capcover backfill` for "
             f"them, nothing changed"
         )
-    hist.clear_history(wh)
-    written = 0
+    scratch = hist.new_history(wh)
     batch: list[tuple[str, str, int, datetime]] = []
     batch_job = ""
     for job_id, coin_id, run_id, seq, finished_at in links:
         if batch and (job_id != batch_job or any(c == coin_id for c, *_ in batch)):
-            written += hist.load_charts(
-                wh, batch_job, batch, parse=parse_market_chart, progress=False
+            hist.load_charts(
+                wh, batch_job, batch, parse=parse_market_chart, progress=False, target=scratch
             )
             batch = []
         batch_job = job_id
         batch.append((coin_id, run_id, seq, finished_at))
     if batch:
-        written += hist.load_charts(wh, batch_job, batch, parse=parse_market_chart, progress=False)
-    return written
+        hist.load_charts(
+            wh, batch_job, batch, parse=parse_market_chart, progress=False, target=scratch
+        )
+    hist.replace_history(wh, scratch)
+    return store.row_count(wh, "coin_history")
 
 
 def rebuild(settings: Settings) -> RebuildResult:

@@ -167,9 +167,11 @@ def load_charts(
     *,
     parse: ChartParser,
     progress: bool = True,
+    target: str = "coin_history",
 ) -> int:
     """Parse archived market charts (coin_id, run_id, raw_seq, finished_at) into coin_history
-    in bulk, with exactly ingest.history's day rules; returns the rows written.
+    (or `target`, a table of its columns) in bulk, with exactly ingest.history's day rules;
+    returns the rows written.
 
     Each coin's existing rows for the days its chart covers are replaced; `fetched_at` is the
     chart's own fetch time. With `progress`, the coins' progress rows are marked done and
@@ -264,12 +266,12 @@ def load_charts(
             for p in parse(raw, coin_id)
         ]
     wh.append("_chart_rows", fallback)
-    wh.query("""
-        DELETE FROM coin_history h USING (
+    wh.query(f"""
+        DELETE FROM {target} h USING (
             SELECT coin_id, min(day) AS lo, max(day) AS hi FROM _chart_rows GROUP BY coin_id
-        ) s WHERE h.coin_id = s.coin_id AND h.day BETWEEN s.lo AND s.hi""")
+        ) s WHERE h.coin_id = s.coin_id AND h.day BETWEEN s.lo AND s.hi""")  # noqa: S608
     wh.query(
-        "INSERT INTO coin_history SELECT coin_id, day, point_at, market_cap_usd,"
+        f"INSERT INTO {target} SELECT coin_id, day, point_at, market_cap_usd,"  # noqa: S608
         " price_usd, volume_24h_usd, fetched_at, ? FROM _chart_rows",
         [job_id],
     )
@@ -301,8 +303,52 @@ def chart_links(wh: Warehouse) -> list[tuple[str, str, str, int, datetime]]:
     )
 
 
-def clear_history(wh: Warehouse) -> None:
-    wh.query("DELETE FROM coin_history")
+HISTORY_COLUMNS = (
+    "coin_id",
+    "day",
+    "point_at",
+    "market_cap_usd",
+    "price_usd",
+    "volume_24h_usd",
+    "fetched_at",
+    "job_id",
+)
+
+
+def new_history(wh: Warehouse) -> str:
+    """An empty temp table of coin_history's columns (no keys) to re-derive into; its name."""
+    wh.query("CREATE OR REPLACE TEMP TABLE _history AS FROM coin_history LIMIT 0")
+    return "_history"
+
+
+def replace_history(wh: Warehouse, derived: str) -> int:
+    """Make coin_history equal the re-derived `derived` table by changing only the rows that
+    differ (a rebuild of an unchanged archive writes nothing: deleting and inserting a
+    million identical rows cost more than deriving them). Returns the rows changed."""
+    old = ", ".join(f"h.{c}" for c in HISTORY_COLUMNS[2:])
+    new = ", ".join(f"n.{c}" for c in HISTORY_COLUMNS[2:])
+    wh.query(
+        "CREATE OR REPLACE TEMP TABLE _stale AS SELECT h.coin_id, h.day"  # noqa: S608
+        f" FROM coin_history h LEFT JOIN {derived} n USING (coin_id, day)"
+        f" WHERE n.coin_id IS NULL OR ({old}) IS DISTINCT FROM ({new})"
+    )
+    gone = wh.scalar("SELECT count(*) FROM _stale")
+    if gone:
+        wh.query(
+            "DELETE FROM coin_history h USING _stale s WHERE h.coin_id = s.coin_id"
+            " AND h.day = s.day"
+        )
+    added = wh.scalar(
+        f"SELECT count(*) FROM {derived} n ANTI JOIN coin_history h USING (coin_id, day)"  # noqa: S608
+    )
+    if added:
+        wh.query(
+            f"INSERT INTO coin_history SELECT n.* FROM {derived} n"  # noqa: S608
+            " ANTI JOIN coin_history h USING (coin_id, day)"
+        )
+    wh.query(f"DROP TABLE {derived}")
+    wh.query("DROP TABLE _stale")
+    return gone + added
 
 
 CHANGED_SINCE = 91  # the migration that adds runs.changed_since
