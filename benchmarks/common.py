@@ -44,6 +44,9 @@ class Figure:
     value_min: float | None = None
     baseline_min: float | None = None
     repeat: int = 1
+    # The machine's 1-minute load average when the figure's part started and ended (set by
+    # benchmarks/run.py): other work on the machine slows both sides, but not always alike.
+    load: str = ""
 
     @property
     def ratio(self) -> float | None:
