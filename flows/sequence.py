@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from capcover.config.settings import Settings
 from capcover.ingest.models import Quarantined, RawResponse, SectorSnapshot
+from capcover.ingest.network import Cancelled
 from capcover.ingest.quotes import QuoteBatch, collect
 from capcover.model.plausibility import ImplausibleData, check_moves, check_sector_cap
 from capcover.model.prices import MaxAge
@@ -120,6 +121,10 @@ class Fetch:
 
     def _work(self, jobs: list[tuple[str, Callable[[], object], Future]]) -> None:
         for source, job, future in jobs:
+            if self.clients.network.cancelled.is_set():
+                # The run already failed: the host's later sources are not asked at all.
+                future.set_exception(Cancelled(f"{source}: not fetched, the run failed"))
+                continue
             try:
                 future.set_result(job())
             except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for it

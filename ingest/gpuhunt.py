@@ -33,6 +33,7 @@ from capcover.ingest.client import ApiClient, HttpOptions, rate_pace, received
 from capcover.ingest.errors import BadPayload, IngestError, status_errors
 from capcover.ingest.feeds import quarantine
 from capcover.ingest.models import Quarantined, Quote, RawResponse
+from capcover.ingest.network import Cancelled
 from capcover.ingest.quotes import restamped
 from capcover.ingest.ratelimit import Pace
 from capcover.ingest.sku import normalise
@@ -146,22 +147,26 @@ class GpuhuntClient(ApiClient):
         for provider in self.providers:
             try:
                 records += self._provider(provider)
+            except Cancelled:
+                raise  # the run failed elsewhere: no other provider is asked
             except IngestError as exc:
                 records += exc.raws
                 self.failed[provider] = str(exc)
-        if self.failed:
-            first = next(iter(self.failed.values()))
-            log.warning(
-                "gpuhunt: %d of %d provider catalog(s) unavailable this run (%s): %s",
-                len(self.failed),
-                len(self.providers),
-                ", ".join(self.failed),
-                first,
-            )
-        if self.providers and len(self.failed) == len(self.providers):
+        if not self.failed:
+            return records
+        first = next(iter(self.failed.values()))
+        if len(self.failed) == len(self.providers):
             error = IngestError(f"gpuhunt: no provider's catalog could be fetched (first: {first})")
             error.raws = tuple(records)
             raise error
+        # Some providers answered: the run goes on with them, saying which did not, once.
+        log.warning(
+            "gpuhunt: %d of %d provider catalog(s) unavailable this run (%s): %s",
+            len(self.failed),
+            len(self.providers),
+            ", ".join(self.failed),
+            first,
+        )
         return records
 
     def parse(self, raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
