@@ -146,15 +146,22 @@ def test_reachability_short_waits_are_not_announced(httpserver):
 
 
 def test_reachability_pacer_wait_over_two_seconds_is_announced(httpserver):
+    from datetime import UTC, datetime
+
+    from capcover.ingest.client import HttpOptions
+
     httpserver.expect_request("/api/v0/bundles/").respond_with_json({"offers": []})
     lines, sleeps = [], []
-    network = Network(announce=lines.append)
+    now = [datetime(2031, 5, 6, tzinfo=UTC)]  # a clock that moves only when slept on
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        now[0] = datetime.fromtimestamp(now[0].timestamp() + seconds, UTC)
+
     client = VastAiClient(  # Vast.ai's documented pace: calls spread 2 s apart
         base_url=httpserver.url_for("/"),
         gpu_names=["H100 SXM", "H200"],
-        http=__import__("capcover.ingest.client", fromlist=["HttpOptions"]).HttpOptions(
-            sleep=sleeps.append, network=network
-        ),
+        http=HttpOptions(sleep=sleep, clock=lambda: now[0], network=Network(announce=lines.append)),
     )
     client.fetch()
     assert len(sleeps) == 1 and sleeps[0] > ANNOUNCE_AFTER_S
