@@ -77,7 +77,7 @@ def check_env_names(environ: Mapping[str, str]) -> None:
     """An unknown `CAPCOVER_*` variable (a typo) is an error, not a silently ignored value."""
     known = sorted(f"CAPCOVER_{name.upper()}" for name in SETTING_NAMES if name != "scenario")
     for key in sorted(environ):
-        name = key.upper()  # pydantic-settings reads the variables case-insensitively
+        name = key.upper()  # the settings read the variables case-insensitively
         if name == "CAPCOVER_SCENARIO":
             raise ConfigError(
                 f"{key!s}: scenarios come only from the CAPCOVER_CONFIG file, "
@@ -91,7 +91,8 @@ def check_env_names(environ: Mapping[str, str]) -> None:
 
 def env_values(environ: Mapping[str, str]) -> dict[str, str]:
     """Setting name -> raw value from `CAPCOVER_<NAME>` variables, matched case-insensitively
-    as pydantic-settings does (when two spellings are set, the later one in `environ` wins)."""
+    (when two spellings are set, the later one in `environ` wins); config/settings.py reads
+    the environment through this too."""
     out = {}
     for key, value in environ.items():
         lower = key.lower()
