@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
-from benchmarks.bench_latency import BARE, REPORT_SQL, capcover_exe, cmd_samples
+from benchmarks.bench_latency import BARE, REPORT_SQL, capcover_exe, timed_process
 from benchmarks.common import (
     Figure,
     Samples,
     capcover_settings,
     clean_env,
     figure_from,
-    repeated,
     run_measured,
     timed,
 )
@@ -45,18 +47,6 @@ FLOOR_SQL = (  # run by the bare process (BARE): constants only
     " (SELECT count(json(body)) FROM raw_http WHERE status = 200"
     " AND endpoint NOT LIKE '/coins/%/market_chart' AND left(body, 1) IN ('[', '{'))"
 )
-
-
-def daily_run_time(db: Path, sizes: list[int], repeat: int) -> Samples:
-    from capcover.flows.sequence import run_daily
-
-    cats = dict(zip(category_ids(len(sizes)), sizes, strict=True))
-    with CoinGecko.generated(cats) as fake:
-        # Each warehouse its own publish folder: in a shared one, a warehouse's publish would
-        # take another's manifest as its previous snapshot (and the figures would mix).
-        settings = capcover_settings(fake, db, publish_dir=db.with_name(f"{db.stem}-published"))
-        run_daily(settings)  # first run creates the warehouse (migrations not timed)
-        return repeated(lambda: timed(lambda: run_daily(settings))[0], repeat)
 
 
 # Day-to-day moves of the generated history: each coin's cap, price and volume, each
@@ -149,79 +139,141 @@ def _backfill(settings, days: int) -> None:
     run_backfill(pro, days, console=Console(file=io.StringIO()))
 
 
-def history_point(t: Path, years: int, repeat: int, coins: int = AI_SECTOR) -> tuple[dict, dict]:
-    """One warehouse with `years` of history (a real backfill, then the daily tables grown
-    back): its daily runs, their publish step, the first publish after a 30-day backfill,
-    `report` against a bare process, and `rebuild` against the from_json floor."""
+def _history_warehouse(stack: ExitStack, t: Path, years: int, coins: int) -> tuple[Path, Any]:
+    """A warehouse with `years` of history (a real backfill, then the daily tables grown
+    back) and the settings of its fake API (kept serving on `stack`), after the first daily
+    run (it publishes everything; the timed runs after it publish incrementally)."""
+    from capcover.flows.sequence import run_daily
+
+    db = t / f"years-{years}.duckdb"
+    fake = stack.enter_context(CoinGecko.generated({"artificial-intelligence": coins}))
+    settings = capcover_settings(fake, db, publish_dir=db.with_name(f"{db.stem}-published"))
+    run_daily(settings)  # today's constituents: what the backfill fetches
+    _backfill(settings, years * 365)
+    grow_history(db, years)
+    run_daily(settings)
+    return db, settings
+
+
+def _alternating(points: list, measure: Callable[[Any], float], repeat: int) -> list[list[float]]:
+    """`measure(point)` for every point, round after round (a b c a b c ...), so a change in
+    the machine's load hits every point alike; the samples per point."""
+    got: list[list[float]] = [[] for _ in points]
+    for _ in range(max(1, repeat)):
+        for i, point in enumerate(points):
+            got[i].append(measure(point))
+    return got
+
+
+def history_points(
+    stack: ExitStack, t: Path, years: tuple[int, ...], repeat: int, coins: int = AI_SECTOR
+) -> tuple[list[dict], list[dict]]:
+    """Every history point's warehouse first, then each measurement alternating between the
+    points: the daily run and its publish step, the first publish after a 30-day backfill,
+    `report` and a bare process, `rebuild` and the from_json floor (new processes, each
+    rebuild on a fresh copy of its warehouse)."""
     import shutil
 
     from capcover.flows.sequence import run_daily
 
-    db = t / f"years-{years}.duckdb"
-    with CoinGecko.generated({"artificial-intelligence": coins}) as fake:
-        settings = capcover_settings(fake, db, publish_dir=db.with_name(f"{db.stem}-published"))
-        run_daily(settings)  # today's constituents: what the backfill fetches
-        _backfill(settings, years * 365)
-        n_days = grow_history(db, years)
-        # The first run after the growth publishes everything; the `repeat` timed runs after
-        # it publish incrementally, as every later day does.
+    built = [(y, *_history_warehouse(stack, t, y, coins)) for y in years]
+    n_days = {y: grow_days(db) for y, db, _ in built}
+
+    def daily(point) -> float:
+        _y, db, settings = point
+        took = timed(lambda: run_daily(settings))[0]
+        publish.setdefault(db, []).append(publish_times(db, 1)[0])
+        return took
+
+    publish: dict[Path, list[float]] = {}
+    runs = _alternating(built, daily, repeat)
+
+    def after_backfill(point) -> float:
+        _y, db, settings = point
+        _backfill(settings, AFTER_BACKFILL_DAYS)
         run_daily(settings)
-        run_s = repeated(lambda: timed(lambda: run_daily(settings))[0], repeat)
-        pub = Samples(tuple(publish_times(db, repeat)))
-        # The first publish after a backfill: a 30-day backfill, then the next daily run.
-        after = []
-        for _ in range(max(1, repeat)):
-            _backfill(settings, AFTER_BACKFILL_DAYS)
-            run_daily(settings)
-            after.append(publish_times(db, 1)[0])
-    env = clean_env(CAPCOVER_DB=str(db))
-    rep_s = cmd_samples([capcover_exe(), "report"], env, repeat)
-    bare_s = cmd_samples([sys.executable, "-c", BARE, str(db), REPORT_SQL], env, repeat)
-    # rebuild and its floor alternate, each on a fresh copy of the same warehouse
-    copy = t / f"years-{years}-rebuild.duckdb"
-    rebuild_s, rebuild_mb, floor_s, floor_mb = [], [], [], []
-    for _ in range(max(1, repeat)):
+        return publish_times(db, 1)[0]
+
+    after = _alternating(built, after_backfill, repeat)
+    envs = {db: clean_env(CAPCOVER_DB=str(db)) for _y, db, _s in built}
+    for _y, db, _s in built:  # a warm-up of each command (its .pyc files, the file cache)
+        timed_process([capcover_exe(), "report"], envs[db])
+        timed_process([sys.executable, "-c", BARE, str(db), REPORT_SQL], envs[db])
+    reports = _alternating(
+        built, lambda p: timed_process([capcover_exe(), "report"], envs[p[1]])[0], repeat
+    )
+    bares = _alternating(
+        built,
+        lambda p: timed_process([sys.executable, "-c", BARE, str(p[1]), REPORT_SQL], envs[p[1]])[0],
+        repeat,
+    )
+    peaks: dict[tuple[str, Path], list[float]] = {}
+
+    def rebuild(point) -> float:
+        _y, db, _s = point
+        copy = db.with_name(f"{db.stem}-rebuild.duckdb")
         shutil.copyfile(db, copy)
-        took, peak = run_measured(
-            [capcover_exe(), "rebuild"],
-            clean_env(CAPCOVER_DB=str(copy), CAPCOVER_LOCK_BUDGET_S="30"),
+        env = clean_env(CAPCOVER_DB=str(copy), CAPCOVER_LOCK_BUDGET_S="30")
+        took, peak = run_measured([capcover_exe(), "rebuild"], env)
+        peaks.setdefault(("rebuild", db), []).append(peak)
+        copy.unlink()
+        return took
+
+    def floor(point) -> float:
+        _y, db, _s = point
+        took, peak = run_measured([sys.executable, "-c", BARE, str(db), FLOOR_SQL], envs[db])
+        peaks.setdefault(("floor", db), []).append(peak)
+        return took
+
+    rebuilds, floors = [[] for _ in built], [[] for _ in built]  # type: ignore[var-annotated]
+    for _ in range(max(1, repeat)):
+        for i, point in enumerate(built):
+            rebuilds[i].append(rebuild(point))
+            floors[i].append(floor(point))
+    curve, samples = [], []
+    for i, (y, db, _s) in enumerate(built):
+        with __import__("duckdb").connect(str(db), read_only=True) as con:
+            charts, chart_bytes = con.execute(
+                "SELECT count(*), sum(length(body)) FROM raw_http"
+                " WHERE endpoint LIKE '%market_chart'"
+            ).fetchone()
+        sample = {
+            "run": Samples(tuple(runs[i])),
+            "publish": Samples(tuple(publish[db])),
+            "after_backfill": Samples(tuple(after[i])),
+            "report": Samples(tuple(reports[i])),
+            "bare": Samples(tuple(bares[i])),
+            "rebuild": Samples(tuple(rebuilds[i])),
+            "floor": Samples(tuple(floors[i])),
+        }
+        samples.append(sample)
+        curve.append(
+            {
+                "years": y,
+                "days": n_days[y],
+                "daily_run_s": sample["run"].median,
+                "report_s": sample["report"].median,
+                "bare_report_s": sample["bare"].median,
+                "publish_min_s": sample["publish"].min,
+                "publish_median_s": sample["publish"].median,
+                "publish_runs": len(publish[db]),
+                "publish_after_backfill_s": sorted(after[i]),
+                "rebuild_s": sorted(rebuilds[i]),
+                "rebuild_peak_mib": sorted(round(x) for x in peaks[("rebuild", db)]),
+                "floor_s": sorted(floors[i]),
+                "floor_peak_mib": sorted(round(x) for x in peaks[("floor", db)]),
+                "archived_charts": charts,
+                "archived_chart_mb": round((chart_bytes or 0) / 1e6, 1),
+            }
         )
-        rebuild_s.append(took)
-        rebuild_mb.append(peak)
-        took, peak = run_measured([sys.executable, "-c", BARE, str(copy), FLOOR_SQL], env)
-        floor_s.append(took)
-        floor_mb.append(peak)
-    copy.unlink()
-    with __import__("duckdb").connect(str(db), read_only=True) as con:
-        archived = con.execute(
-            "SELECT count(*), sum(length(body)) FROM raw_http WHERE endpoint LIKE '%market_chart'"
-        ).fetchone()
-    point = {
-        "years": years,
-        "days": n_days,
-        "daily_run_s": run_s.median,
-        "report_s": rep_s.median,
-        "bare_report_s": bare_s.median,
-        "publish_min_s": pub.min,
-        "publish_median_s": pub.median,
-        "publish_runs": len(pub.values),
-        "publish_after_backfill_s": sorted(after),
-        "rebuild_s": sorted(rebuild_s),
-        "rebuild_peak_mib": sorted(round(x) for x in rebuild_mb),
-        "floor_s": sorted(floor_s),
-        "floor_peak_mib": sorted(round(x) for x in floor_mb),
-        "archived_charts": archived[0],
-        "archived_chart_mb": round((archived[1] or 0) / 1e6, 1),
-    }
-    return point, {
-        "run": run_s,
-        "publish": pub,
-        "after_backfill": Samples(tuple(after)),
-        "report": rep_s,
-        "bare": bare_s,
-        "rebuild": Samples(tuple(rebuild_s)),
-        "floor": Samples(tuple(floor_s)),
-    }
+    return curve, samples
+
+
+def grow_days(db: Path) -> int:
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute("SELECT count(DISTINCT report_date) FROM report_daily").fetchone()[0]
 
 
 def run(
@@ -230,17 +282,32 @@ def run(
     years: tuple[int, ...] = YEARS,
     history_coins: int = AI_SECTOR,
 ) -> tuple[list[Figure], dict]:
+    from capcover.flows.sequence import run_daily
+
     scales = scales or CONSTITUENTS
     curve: dict = {"constituents": [], "history": []}  # medians, for the plot and the JSON
     samples: dict = {"constituents": [], "history": []}  # every run, for the figures
     figures: list[Figure] = []
-    with tempfile.TemporaryDirectory(prefix="capcover-bench-scale-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="capcover-bench-scale-") as tmp, ExitStack() as stack:
         t = Path(tmp)
+        # Every size's warehouse first (its first run creates it), then the sizes alternate.
+        sized = []
         for scale, sizes in scales.items():
+            cats = dict(zip(category_ids(len(sizes)), sizes, strict=True))
+            fake = stack.enter_context(CoinGecko.generated(cats))
             db = t / f"coins-{scale}.duckdb"
-            run_s = daily_run_time(db, sizes, repeat)
-            env = clean_env(CAPCOVER_DB=str(db))
-            rep_s = cmd_samples([capcover_exe(), "report"], env, repeat)
+            settings = capcover_settings(fake, db, publish_dir=db.with_name(f"{db.stem}-published"))
+            run_daily(settings)
+            sized.append((scale, sizes, db, settings))
+        runs = _alternating(sized, lambda p: timed(lambda: run_daily(p[3]))[0], repeat)
+        envs = {p[2]: clean_env(CAPCOVER_DB=str(p[2])) for p in sized}
+        for p in sized:
+            timed_process([capcover_exe(), "report"], envs[p[2]])  # warm-up
+        reports = _alternating(
+            sized, lambda p: timed_process([capcover_exe(), "report"], envs[p[2]])[0], repeat
+        )
+        for i, (scale, sizes, _db, _s) in enumerate(sized):
+            run_s, rep_s = Samples(tuple(runs[i])), Samples(tuple(reports[i]))
             curve["constituents"].append(
                 {
                     "scale": scale,
@@ -251,10 +318,9 @@ def run(
                 }
             )
             samples["constituents"].append({"run": run_s, "report": rep_s})
-        for y in years:
-            point, point_samples = history_point(t, y, repeat, history_coins)
-            curve["history"].append(point)
-            samples["history"].append(point_samples)
+        curve["history"], samples["history"] = history_points(
+            stack, t, years, repeat, history_coins
+        )
     c0, h0 = samples["constituents"][0], samples["history"][0]
     coins0 = curve["constituents"][0]["coins"]
     for c, s in zip(curve["constituents"][1:], samples["constituents"][1:], strict=True):
