@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -118,11 +119,12 @@ def quote_providers(
     clock: Clock | None = None,
     now: Callable[[], datetime] | None = None,
     network: Network | None = None,
-    held: dict[str, RawResponse] | None = None,
+    held: Callable[[], dict[str, RawResponse]] | dict[str, RawResponse] | None = None,
 ) -> list[QuoteProvider]:
     """Every GPU quote source, each from its settings: the curated files, Vast.ai, RunPod and
     the gpuhunt catalogs (none when CAPCOVER_GPUHUNT_PROVIDERS is empty). `held`: the gpuhunt
-    catalogs the archive holds (default: none, so every catalog is fetched)."""
+    catalogs the archive holds, or how to read them when the fetch starts (default: none, so
+    every catalog is fetched)."""
     from capcover.ingest.gpuhunt import GpuhuntClient
     from capcover.ingest.runpod import RunPodClient
     from capcover.ingest.vastai import VastAiClient
@@ -195,5 +197,5 @@ class Clients:
             clock=self.clock,
             now=self.now,
             network=self.network,
-            held=held_catalogs(self.settings) if self.settings.gpuhunt_providers else {},
+            held=partial(held_catalogs, self.settings),
         )

@@ -94,7 +94,7 @@ class GpuhuntClient(ApiClient):
         http: HttpOptions | None = None,
         max_skew_s: float | None = None,  # catalogs carry no timestamps to check
         now: Callable[[], datetime] | None = None,  # None: the wall clock (a replay injects)
-        known: Mapping[str, RawResponse] | None = None,
+        known: Mapping[str, RawResponse] | Callable[[], Mapping[str, RawResponse]] | None = None,
     ) -> None:
         super().__init__(
             source=SOURCE,
@@ -106,7 +106,10 @@ class GpuhuntClient(ApiClient):
         )
         self.providers = tuple(providers)
         self.now = now
-        self.known = dict(known or {})
+        # What the archive holds, or how to read it: read when the fetch starts (on the
+        # fetch's own worker, beside the other sources), not when the client is made.
+        self._known = known
+        self.known: dict[str, RawResponse] = {}
         self.failed: dict[str, str] = {}  # provider -> why its catalog is missing this run
 
     def _get(self, path: str, *, binary: bool = False) -> list[RawResponse]:
@@ -143,6 +146,8 @@ class GpuhuntClient(ApiClient):
     def fetch(self) -> list[RawResponse]:
         """Every provider's version and catalog; a provider that fails is logged and left out
         (the others still count). Fails only when no provider answered."""
+        known = self._known() if callable(self._known) else self._known
+        self.known = dict(known or {})
         records: list[RawResponse] = []
         for provider in self.providers:
             try:
