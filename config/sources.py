@@ -62,8 +62,10 @@ SETTING_NAMES = (
 )
 
 # CAPCOVER_* variables that are not settings: CI's switch that turns the "no Chromium" skip of
-# the HTML-report tests into a failure. Any other unknown CAPCOVER_* variable is a mistake.
-NON_SETTING_ENV = frozenset({"CAPCOVER_REQUIRE_CHROMIUM"})
+# the HTML-report tests into a failure, and CAPCOVER_VERBOSE (long waits are told on stderr even
+# when it is not a terminal; ingest/network.py). Any other unknown CAPCOVER_* variable is a
+# mistake.
+NON_SETTING_ENV = frozenset({"CAPCOVER_REQUIRE_CHROMIUM", "CAPCOVER_VERBOSE"})
 
 
 def suggest(name: str, known: list[str]) -> str:

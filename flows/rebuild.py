@@ -160,11 +160,6 @@ def replay_backfill(wh: Warehouse, replay: Replay, run_id: str) -> int:
 REPLAYERS["backfill"] = replay_backfill
 
 
-# Charts parsed per statement: DuckDB holds a statement's decoded charts in memory (10 years of
-# 260 coins is 108 MB of JSON), so batches bound the rebuild's memory by a batch, not the history.
-CHART_BATCH = 32
-
-
 def rederive_history(wh: Warehouse) -> int:
     """coin_history again from the archived market chart of every finished coin, in the order
     the coins were loaded (a later job's chart replaces the days it covers), through the
@@ -182,9 +177,9 @@ def rederive_history(wh: Warehouse) -> int:
     batch: list[tuple[str, str, int, datetime]] = []
     batch_job = ""
     for job_id, coin_id, run_id, seq, finished_at in links:
-        if batch and (
-            job_id != batch_job or len(batch) >= CHART_BATCH or any(c == coin_id for c, *_ in batch)
-        ):
+        # One statement per job: each statement reads the archive's bodies whole (DuckDB scans
+        # them for the join), so smaller batches cost a pass each (32 coins a batch: 3x slower).
+        if batch and (job_id != batch_job or any(c == coin_id for c, *_ in batch)):
             hist.load_charts(
                 wh, batch_job, batch, parse=parse_market_chart, progress=False, target=scratch
             )

@@ -6,12 +6,14 @@
   not tried again by every other request to it in the same run;
 - a cancel flag: a run that failed stops its other sources at their next attempt or wait;
 - `announce(line)`: where a wait longer than ANNOUNCE_AFTER_S (ingest/http.py) is told, what
-  for, how long and why. The default writes one line on stderr only when stderr is a terminal,
-  so nothing reaches a pipe, a log file or a test's captured output unless asked.
+  for, how long and why. The default writes one line on stderr only when stderr is a terminal
+  or CAPCOVER_VERBOSE is set, so nothing reaches a pipe, a log file or a test's captured
+  output unless asked.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -52,10 +54,12 @@ class Breaker:
 
 
 def announce_on_terminal(line: str) -> None:
-    """One line on stderr, only when stderr is a terminal (a person is watching)."""
+    """One line on stderr, only when stderr is a terminal (a person is watching) or
+    CAPCOVER_VERBOSE is set (to 1, true or yes)."""
     stream = sys.stderr
+    verbose = os.environ.get("CAPCOVER_VERBOSE", "").strip().lower() in ("1", "true", "yes")
     try:
-        if stream is not None and stream.isatty():
+        if stream is not None and (verbose or stream.isatty()):
             stream.write(line + "\n")
             stream.flush()
     except (OSError, ValueError):

@@ -169,10 +169,18 @@ def test_reachability_pacer_wait_over_two_seconds_is_announced(httpserver):
     assert "vastai /api/v0/bundles/: waiting 2 s" in line and "evenly spaced" in line
 
 
-def test_reachability_default_announce_is_silent_off_a_terminal(capsys):
+def test_reachability_default_announce_is_silent_off_a_terminal(capsys, monkeypatch):
+    monkeypatch.delenv("CAPCOVER_VERBOSE", raising=False)
     announce_on_terminal("capcover: x: waiting 5 s — why")
     out, err = capsys.readouterr()
     assert out == "" and err == ""  # pytest's captured stderr is not a terminal
+
+
+def test_reachability_verbose_announces_off_a_terminal_too(capsys, monkeypatch):
+    monkeypatch.setenv("CAPCOVER_VERBOSE", "1")
+    announce_on_terminal("capcover: x: waiting 5 s — why")
+    out, err = capsys.readouterr()
+    assert out == "" and err == "capcover: x: waiting 5 s — why\n"
 
 
 def test_reachability_429_past_the_budget_still_fails_with_its_status(httpserver):

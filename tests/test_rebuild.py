@@ -186,3 +186,27 @@ def test_rebuild_a_feed_that_failed_live_loads_none_of_its_quotes():
     assert replay_batch("vastai", parse, raws).quotes
     failed = replay_batch("vastai", parse, raws, failed_live=True)  # ...but page 2 timed out
     assert failed.quotes == [] and failed.quarantined == [] and failed.error
+
+
+def test_rebuild_imports_no_network_code(fault, settings, env):
+    """`capcover rebuild` replays with pure parsers: no client, no session, and neither
+    requests, urllib3 nor pycoingecko is imported (a new process, so the test's own imports
+    do not count)."""
+    import os
+
+    _two_days(fault)
+    code = (
+        "import sys; from capcover.config.settings import load_settings; "
+        "from capcover.flows.rebuild import rebuild; r = rebuild(load_settings()); "
+        "print(len(r.runs), sorted(m for m in ('requests', 'urllib3', 'pycoingecko',"
+        " 'capcover.ingest.http') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.split()
+    assert out[0] == "2" and out[1:] == ["[]"]
