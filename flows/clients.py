@@ -18,14 +18,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from capcover.config.settings import Settings
 from capcover.ingest import CURATED_QUOTES_PATH
 from capcover.ingest.client import HttpOptions
 from capcover.ingest.coingecko import CoinGeckoClient
-from capcover.ingest.http import Network, RetryPolicy, announce_on_terminal
+from capcover.ingest.http import RetryPolicy
 from capcover.ingest.models import RawResponse
+from capcover.ingest.network import Network, announce_on_terminal
 from capcover.ingest.quotes import CuratedQuotes, QuoteProvider
 
 log = logging.getLogger("capcover")
@@ -182,7 +183,7 @@ class Clients:
     network: Network = field(default=None)  # type: ignore[assignment]  # set below
 
     def __post_init__(self) -> None:
-        if self.network is None:
+        if cast("Network | None", self.network) is None:
             object.__setattr__(self, "network", Network(announce=self.announce))
 
     def coingecko(self, *, spread: bool = False) -> CoinGeckoClient:

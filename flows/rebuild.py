@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 from capcover.config.settings import Settings
+from capcover.errors import one_line
 from capcover.flows.backfill import BackfillResult, write_history_reports
 from capcover.flows.sequence import load_and_model
 from capcover.ingest.archive import (
@@ -37,13 +39,21 @@ from capcover.ingest.coingecko import build_snapshot
 from capcover.ingest.history import parse_market_chart
 from capcover.ingest.models import RawResponse
 from capcover.ingest.quotes import QuoteBatch
+from capcover.model.prices import MaxAge
+from capcover.model.scenarios import Scenario
 from capcover.warehouse import history as hist
 from capcover.warehouse import load, raw
 from capcover.warehouse import rebuild as store
 from capcover.warehouse.db import Warehouse, open_warehouse
 
 # Tables a replay owns: emptied of replayed runs' rows, then re-derived run by run.
-DERIVED_TABLES = ("category_snapshots", "coin_snapshots", "gpu_quotes", "quarantine")
+DERIVED_TABLES = (
+    "category_snapshots",
+    "coin_snapshots",
+    "gpu_quotes",
+    "quarantine",
+    "price_decisions",
+)
 SKIPPED_KINDS = frozenset({"rebuild", "dry-run"})  # wrote no typed rows
 
 
@@ -58,7 +68,7 @@ class RebuildResult:
     rows: dict[str, int] = field(default_factory=dict)
     run_id: str = ""
 
-    def summary_text(self, db) -> str:
+    def summary_text(self, db: str | Path) -> str:
         counts = ", ".join(f"{t} {n:,}" for t, n in self.rows.items())
         return (
             f"capcover rebuild {self.run_id}: replayed {len(self.runs)} run(s) from the raw "
@@ -70,14 +80,17 @@ class RebuildResult:
 @dataclass
 class Replay:
     """What every run's replay shares: the parsers, the scenarios and price ages (read once),
-    the runs' recorded failed feeds (one query), and the daily archive's single pass."""
+    the runs' recorded failed feeds (one query), the methods each published date was made
+    with (`pins`: load.report_pins, read before the rebuild), and the daily archive's single
+    pass."""
 
     settings: Settings
     parsers: dict[str, Parser]
-    scenarios: list
-    max_age: object
+    scenarios: list[Scenario]
+    max_age: MaxAge
     failed: dict[str, set[str]]
-    archive: Iterator[tuple[str, list[RawResponse]]]
+    archive: Generator[tuple[str, list[RawResponse]], None, None]
+    pins: dict[date, load.ReportPin] = field(default_factory=dict)
     ahead: dict[str, list[RawResponse]] = field(default_factory=dict)
 
     def responses(self, run_id: str) -> list[RawResponse]:
@@ -93,7 +106,8 @@ class Replay:
 
 def replay_daily(wh: Warehouse, replay: Replay, run_id: str) -> int:
     """One daily (or demo) run again, from its archive: returns its report rows. The fetch
-    step is the archive; the load and model step is the daily sequence's own."""
+    step is the archive; the load and model step is the daily sequence's own, with the
+    methods the day was published with (`replay.pins`)."""
     raws = replay.responses(run_id)
     failed = replay.failed.get(run_id, set())
     parsers = replay.parsers
@@ -114,7 +128,8 @@ def replay_daily(wh: Warehouse, replay: Replay, run_id: str) -> int:
         categories=categories,
         scenarios=replay.scenarios,
         run_id=run_id,
-        max_age=replay.max_age,  # type: ignore[arg-type]
+        max_age=replay.max_age,
+        pin=replay.pins.get(snap.as_of_date),
     )
     return len(rows)
 
@@ -153,7 +168,7 @@ def replay_backfill(wh: Warehouse, replay: Replay, run_id: str) -> int:
         coins_done=0,
         coins_missing=0,
     )
-    write_history_reports(wh, replay.settings, job_id, run_id, result)
+    write_history_reports(wh, replay.settings, job_id, run_id, result, pins=replay.pins)
     return result.report_rows
 
 
@@ -210,6 +225,11 @@ def rebuild(settings: Settings) -> RebuildResult:
                 f"nothing changed"
             )
         ids = [r for r, _ in runs]
+        try:
+            # Each published date is re-derived with the methods it was published with.
+            pins = load.report_pins(wh)
+        except ValueError as exc:
+            raise RebuildError(f"{exc} — nothing changed") from None
         with wh.transaction():
             for table in (*DERIVED_TABLES, "report_daily"):
                 store.delete_run_rows(wh, table, ids)
@@ -218,9 +238,8 @@ def rebuild(settings: Settings) -> RebuildResult:
             except RebuildError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure: one line, nothing changed
-                first = (str(exc).splitlines() or [type(exc).__name__])[0]
                 raise RebuildError(
-                    f"coin_history does not re-derive: {first} — nothing changed"
+                    f"coin_history does not re-derive: {one_line(exc)} — nothing changed"
                 ) from None
             replay = Replay(
                 settings,
@@ -229,6 +248,7 @@ def rebuild(settings: Settings) -> RebuildResult:
                 settings.price_max_age(),
                 store.sources_failed(wh, ids),
                 raw.stream_runs(wh, [r for r, k in runs if REPLAYERS[k] is replay_daily]),
+                pins,
             )
             for run_id, kind in runs:
                 try:
@@ -236,12 +256,11 @@ def rebuild(settings: Settings) -> RebuildResult:
                 except RebuildError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - any failure: one line, no change
-                    first = (str(exc).splitlines() or [type(exc).__name__])[0]
                     raise RebuildError(
-                        f"run {run_id} does not replay: {first} — nothing changed"
+                        f"run {run_id} does not replay: {one_line(exc)} — nothing changed"
                     ) from None
                 result.runs.append(run_id)
-            replay.archive.close()  # type: ignore[attr-defined]  # a generator: its cursor
+            replay.archive.close()  # a generator: closing it ends its cursor
             for table in (*DERIVED_TABLES, "coin_history"):
                 result.rows[table] = store.row_count(wh, table)
             result.report_rows = store.row_count(wh, "report_daily")

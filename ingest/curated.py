@@ -16,6 +16,8 @@ import tomllib
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 from capcover.ingest.fx import KNOWN_CURRENCIES, parse_exchange_rates
 from capcover.ingest.models import RawResponse
@@ -27,7 +29,7 @@ class BadInput(Exception):
     """The user's input is invalid; the message says which option and why."""
 
 
-def _toml_value(value) -> str:
+def _toml_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -37,7 +39,7 @@ def _toml_value(value) -> str:
     return json.dumps(str(value), ensure_ascii=False)  # a valid TOML basic string
 
 
-def build_entry(args, today: date) -> dict:
+def build_entry(args: SimpleNamespace, today: date) -> dict[str, Any]:
     """The new [[quote]] table from the command line's values (attributes of `args`, named as
     the `capcover quotes add` options), validated: BadInput names the option on bad input."""
     if not math.isfinite(args.price) or args.price <= 0:
@@ -103,7 +105,10 @@ def build_entry(args, today: date) -> dict:
 
 
 def convert_entry(
-    entry: dict, args, today: date, fetch_rates: Callable[[], RawResponse]
+    entry: dict[str, Any],
+    args: SimpleNamespace,
+    today: date,
+    fetch_rates: Callable[[], RawResponse],
 ) -> str | None:
     """Give a non-USD entry its `usd_per_unit`: the user's, or CoinGecko's rate of today for a
     quote dated today (`fetch_rates`: CoinGecko's /exchange_rates answer, from the wiring).

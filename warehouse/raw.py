@@ -12,7 +12,7 @@ archive holds it (`RawResponse.same_as`) is stored as a link: an empty body and 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Sequence
 
 from capcover.ingest.models import RawResponse
 from capcover.warehouse.db import Warehouse
@@ -133,7 +133,7 @@ def run_responses(
 
 def stream_runs(
     wh: Warehouse, run_ids: Sequence[str], *, batch_rows: int = 256
-) -> Iterator[tuple[str, list[RawResponse]]]:
+) -> Generator[tuple[str, list[RawResponse]], None, None]:
     """(run_id, its responses) for the daily archive's runs among `run_ids`, one run at a
     time, from ONE pass over the archive in the order it was written (commit order), links
     resolved. Memory holds one run's responses and the bodies later links point at.

@@ -32,7 +32,8 @@ def delete_run_rows(wh: Warehouse, table: str, run_ids: Sequence[str]) -> None:
 
 def row_count(wh: Warehouse, table: str) -> int:
     """Rows in `table` (a name from a constant list)."""
-    return wh.scalar(f"SELECT count(*) FROM {table}")  # noqa: S608
+    count: int = wh.scalar(f"SELECT count(*) FROM {table}")  # noqa: S608
+    return count
 
 
 def sources_failed(wh: Warehouse, run_ids: Sequence[str]) -> dict[str, set[str]]:
