@@ -111,7 +111,7 @@ def config_rows(settings: Settings) -> list[tuple[str, str, str, str]]:
     import os
 
     from capcover.config.sources import env_values, read_config_file
-    from capcover.ingest.clients import user_quotes_path
+    from capcover.flows.clients import user_quotes_path
     from capcover.ingest.coingecko import BASE_URLS, RATE_LIMITS
 
     env = env_values(os.environ)
