@@ -68,7 +68,9 @@ def test_verify_names_the_row_after_a_value_was_changed_by_hand(published, capsy
     rederived = [x for x in lines if "re-derivation from the raw archive differs" in x]
     snapshot = [x for x in lines if "published snapshot differs" in x]
     assert len(rederived) == len(snapshot) == 1
-    assert rederived[0].startswith(f"{day} h100-rent-1y: the re-derivation from the raw archive")
+    assert rederived[0].startswith(
+        f"report_daily {day} h100-rent-1y: the re-derivation from the raw archive"
+    )
     assert "unit_price_usd " in rederived[0] and snapshot[0].startswith(f"{day} h100-rent-1y:")
     assert "capcover verify: 2 difference(s) in 8 report row(s)" in err
 
@@ -183,7 +185,7 @@ def test_rows_of_a_method_without_code_are_named_never_repriced(published, capsy
     code, lines, _ = _verify(capsys)
     assert code == 1
     named = [x for x in lines if "has no code path in this capcover" in x]
-    assert len(named) == 7 and all(x.startswith(f"{day} ") for x in named)
+    assert len(named) == 7 and all(x.startswith(f"report_daily {day} ") for x in named)
     assert not any("coindesk-2024: the re-derivation" in x for x in lines)  # fixed rows match
 
 
