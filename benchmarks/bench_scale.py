@@ -109,17 +109,17 @@ def grow_history(db: Path, years: int) -> int:
         return wh.scalar("SELECT count(DISTINCT report_date) FROM report_daily")
 
 
-def publish_times(db: Path, runs: int) -> list[float]:
-    """The `publish` step (seconds) of the last `runs` runs, as each run recorded it."""
+def publish_times(db: Path, runs: int, kind: str = "daily") -> list[float]:
+    """The `publish` step (seconds) of the last `runs` runs of `kind`, as each recorded it."""
     import json
 
     from capcover.warehouse.db import open_warehouse
 
     with open_warehouse(db, read_only=True) as wh:
         steps = wh.query(
-            "SELECT step_durations FROM runs WHERE kind = 'daily'"
+            "SELECT step_durations FROM runs WHERE kind = ?"
             " ORDER BY started_at DESC, run_id DESC LIMIT ?",
-            [runs],
+            [kind, runs],
         )
     return [json.loads(s)["publish"] for (s,) in steps]
 
@@ -190,9 +190,8 @@ def history_points(
 
     def after_backfill(point) -> float:
         _y, db, settings = point
-        _backfill(settings, AFTER_BACKFILL_DAYS)
-        run_daily(settings)
-        return publish_times(db, 1)[0]
+        _backfill(settings, AFTER_BACKFILL_DAYS)  # publishes when it is done
+        return publish_times(db, 1, kind="backfill")[0]
 
     after = _alternating(built, after_backfill, repeat)
     envs = {db: clean_env(CAPCOVER_DB=str(db)) for _y, db, _s in built}
@@ -380,7 +379,7 @@ def run(
                 "the same at 1 year",
                 h0["after_backfill"],
                 digits=4,
-                note="target <= 1.2x; the publish step of the daily run after the backfill",
+                note="target <= 1.2x; the backfill's own publish step",
             )
         )
     for h, s in zip(curve["history"], samples["history"], strict=True):

@@ -19,10 +19,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from capcover.config.settings import Settings
-from capcover.flows.sequence import new_run_id
+from capcover.flows.sequence import new_run_id, publish_after_run
 from capcover.ingest.errors import BadPayload, NotFound, PlanLimited
 from capcover.ingest.history import parse_market_chart
 from capcover.ingest.models import RawResponse
@@ -82,6 +83,7 @@ class BackfillResult:
     days_kept_category: list[date] = field(default_factory=list)
     constituents_as_of: date | None = None
     writer_commits: int = 0  # transactions the writer committed the fetched coins in
+    published_to: Path | None = None  # the Parquet snapshot published after it, if any
 
     def summary_text(self) -> str:
         span = f"{self.first_day} .. {self.last_day}" if self.first_day else "no days"
@@ -395,6 +397,16 @@ def run_backfill(
             )
             # The next snapshot rewrites the months from the first day this job replaced.
             hist.record_changed_since(wh, run_id, job.job_id, result.first_day)
+        # The rows it re-published are published now, as a daily run's are (a snapshot
+        # without them would contradict the warehouse until the next daily run).
+        result.published_to = publish_after_run(
+            wh,
+            settings,
+            run_id=run_id,
+            kind="backfill",
+            as_of_date=result.last_day or job.constituents_as_of or started.date(),
+            steps={"fetch": fetch_elapsed},
+        )
     result.writer_commits = writer.commits
     return result
 

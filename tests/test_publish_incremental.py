@@ -381,8 +381,8 @@ def test_publish_month_keys_are_the_first_date_column(tmp_path):
 
 
 def test_publish_after_a_real_backfill_rewrites_only_the_months_it_changed(tmp_path):
-    """A long history, then a short backfill: the next snapshot rewrites the months from the
-    first day the backfill replaced (runs.changed_since), links the older ones, and still
+    """A long history, then a short backfill: the snapshot it publishes when done rewrites
+    the months from the first day it replaced (runs.changed_since), links the older ones, and
     equals the warehouse."""
     import io
 
@@ -400,15 +400,15 @@ def test_publish_after_a_real_backfill_rewrites_only_the_months_it_changed(tmp_p
         )
         run_daily(settings)
         run_backfill(pro, 400, console=quiet)  # 2023-02-29 .. 2024-04-03
-        run_daily(settings)  # publishes everything (the first backfill said so)
-        run_backfill(pro, 20, console=quiet)  # 2024-03-14 .. 2024-04-03 replaced
-        with open_warehouse(settings.db, read_only=True) as wh:
-            since = wh.scalar(
-                "SELECT changed_since FROM runs WHERE kind = 'backfill'"
-                " ORDER BY started_at DESC LIMIT 1"
-            )
         run_daily(settings)
+        run_backfill(pro, 20, console=quiet)  # 2024-03-14 .. 2024-04-03 replaced, published
+        with open_warehouse(settings.db, read_only=True) as wh:
+            since, published = wh.query(
+                "SELECT changed_since, published_to FROM runs WHERE kind = 'backfill'"
+                " ORDER BY started_at DESC LIMIT 1"
+            )[0]
     assert str(since) == "2024-03-14"
+    assert Path(published) == (settings.publish_path() / "latest").resolve()
     target = settings.publish_path()
     manifest = _assert_equals_warehouse(settings.db, target)
     for table in ("coin_history", "report_daily", "v_ratio_moves"):

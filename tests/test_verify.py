@@ -227,3 +227,25 @@ def test_verify_reads_both_archive_tables_and_the_catalog_links(env, monkeypatch
     (line,) = lines
     assert line.startswith(f"capcover verify: {rows} report row(s) of ")
     assert "match the warehouse" in line and "bit for bit" in line
+
+
+@pytest.mark.parametrize("first", ["run", "backfill"])
+def test_verify_exits_0_after_run_after_backfill_after_rebuild(env, monkeypatch, capsys, first):
+    """Red team D13: a backfill re-publishes its days, so it publishes the Parquet snapshot as
+    a daily run does; verify matches right after each command that writes reports (the
+    backfill first on a new warehouse too), with nothing run in between."""
+    from capcover.fakeapi.coingecko import CoinGecko
+
+    with CoinGecko.charts(n_coins=6) as cg:
+        monkeypatch.setenv("CAPCOVER_COINGECKO_BASE_URL", cg.base_url)
+        steps = ["run", "backfill", "rebuild", "run"] if first == "run" else ["backfill", "run"]
+        for step in steps:
+            args = ["backfill", "--days", "4"] if step == "backfill" else [step]
+            assert main(args) == 0, step
+            capsys.readouterr()
+            code, lines, err = _verify(capsys)
+            assert code == 0, (step, lines, err)
+            assert lines[0].startswith("capcover verify: ") and "bit for bit" in lines[0]
+    with open_warehouse(load_settings().db, read_only=True) as wh:
+        kinds = wh.query("SELECT kind, published_to IS NOT NULL FROM runs WHERE kind = 'backfill'")
+    assert kinds == [("backfill", True)]
