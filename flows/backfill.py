@@ -29,6 +29,7 @@ from capcover.ingest.history import parse_market_chart
 from capcover.ingest.models import RawResponse
 from capcover.ingest.quotes import CuratedQuotes, collect
 from capcover.model.report import build_reports, report_decisions
+from capcover.model.scenarios import Scenario
 from capcover.warehouse import history as hist
 from capcover.warehouse import load
 from capcover.warehouse import raw as raw_archive
@@ -418,13 +419,17 @@ def write_history_reports(
     run_id: str,
     result: BackfillResult,
     pins: dict[date, load.ReportPin] | None = None,
+    scenarios: list[Scenario] | None = None,
 ) -> None:
     """A report row per day and scenario from the job's history, with its price decisions
     (inside the caller's transaction). Days with category-basis rows from daily runs are kept
     as they are. `pins` (`capcover rebuild`): the price method each published day was made
-    with; None: the current one."""
+    with; None: the current one. `scenarios`: the definitions to price with (`capcover
+    rebuild`: those the run recorded); None: the settings' own. They are recorded with the
+    run (run_scenarios)."""
     keep = hist.category_report_days(wh)
-    scenarios = settings.scenarios()
+    scenarios = scenarios if scenarios is not None else settings.scenarios()
+    load.record_scenarios(wh, run_id, scenarios)
     # The quotes valid on a day only change on days a quote was published: recompute then.
     quote_days = load.quote_observed_dates(wh)
     stats, stats_as_of, stats_method = None, None, None

@@ -9,10 +9,11 @@ where they lie. One transaction: either the whole warehouse is rebuilt or nothin
 Plain Python, no Prefect import.
 
 Re-derived: category_snapshots, coin_snapshots, gpu_quotes, quarantine, coin_history (from the
-archived market charts, with the backfill's own bulk loader), report_daily (with the current
-scenario definitions). Left alone: raw_http (the source of truth), backfill_jobs and
-backfill_progress, runs (a `rebuild` run is added), alerts (notifications already sent are
-history, not derived data).
+archived market charts, with the backfill's own bulk loader), report_daily and
+price_decisions (each run's with the scenario definitions it recorded in run_scenarios; a run
+from before that record with the current ones, then recorded). Left alone: raw_http (the
+source of truth), backfill_jobs and backfill_progress, runs (a `rebuild` run is added), alerts
+(notifications already sent are history, not derived data).
 """
 
 from __future__ import annotations
@@ -81,8 +82,8 @@ class RebuildResult:
 class Replay:
     """What every run's replay shares: the parsers, the scenarios and price ages (read once),
     the runs' recorded failed feeds (one query), the methods each published date was made
-    with (`pins`: load.report_pins, read before the rebuild), and the daily archive's single
-    pass."""
+    with (`pins`: load.report_pins, read before the rebuild), the scenario definitions each
+    run recorded (`recorded`: load.recorded_scenarios), and the daily archive's single pass."""
 
     settings: Settings
     parsers: dict[str, Parser]
@@ -91,7 +92,13 @@ class Replay:
     failed: dict[str, set[str]]
     archive: Generator[tuple[str, list[RawResponse]], None, None]
     pins: dict[date, load.ReportPin] = field(default_factory=dict)
+    recorded: dict[str, list[Scenario]] = field(default_factory=dict)
     ahead: dict[str, list[RawResponse]] = field(default_factory=dict)
+
+    def scenarios_of(self, run_id: str) -> list[Scenario]:
+        """The definitions the run priced with, as it recorded them (migration 053); a run
+        from before the record, the current ones."""
+        return self.recorded.get(run_id, self.scenarios)
 
     def responses(self, run_id: str) -> list[RawResponse]:
         """The run's archived responses, from the pass (runs written out of replay order wait
@@ -126,7 +133,7 @@ def replay_daily(wh: Warehouse, replay: Replay, run_id: str) -> int:
         snap,
         quotes,
         categories=categories,
-        scenarios=replay.scenarios,
+        scenarios=replay.scenarios_of(run_id),
         run_id=run_id,
         max_age=replay.max_age,
         pin=replay.pins.get(snap.as_of_date),
@@ -168,7 +175,15 @@ def replay_backfill(wh: Warehouse, replay: Replay, run_id: str) -> int:
         coins_done=0,
         coins_missing=0,
     )
-    write_history_reports(wh, replay.settings, job_id, run_id, result, pins=replay.pins)
+    write_history_reports(
+        wh,
+        replay.settings,
+        job_id,
+        run_id,
+        result,
+        pins=replay.pins,
+        scenarios=replay.scenarios_of(run_id),
+    )
     return result.report_rows
 
 
@@ -226,8 +241,10 @@ def rebuild(settings: Settings) -> RebuildResult:
             )
         ids = [r for r, _ in runs]
         try:
-            # Each published date is re-derived with the methods it was published with.
+            # Each published date is re-derived with the methods it was published with, each
+            # run's rows with the scenario definitions it recorded.
             pins = load.report_pins(wh)
+            recorded = load.recorded_scenarios(wh)
         except ValueError as exc:
             raise RebuildError(f"{exc} — nothing changed") from None
         with wh.transaction():
@@ -249,6 +266,7 @@ def rebuild(settings: Settings) -> RebuildResult:
                 store.sources_failed(wh, ids),
                 raw.stream_runs(wh, [r for r, k in runs if REPLAYERS[k] is replay_daily]),
                 pins,
+                recorded,
             )
             for run_id, kind in runs:
                 try:

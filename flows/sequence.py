@@ -180,6 +180,7 @@ def load_and_model(
     book = load.price_book(wh, day, max_age=max_age, method=pin.price_method if pin else None)
     rows, skipped = build_reports(sector, scenarios, book, run_id)
     load.replace_reports(wh, day, rows, report_decisions(rows, scenarios, book))
+    load.record_scenarios(wh, run_id, scenarios)  # what `rebuild` and `verify` re-derive with
     return rows, skipped
 
 

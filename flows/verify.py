@@ -39,7 +39,8 @@ from capcover.warehouse.publish import file_digest
 
 # What the rebuild needs besides the code: the archive (its two tables, migration 090: the view
 # raw_http takes no rows), the runs log, the backfill jobs (their coins link to their archived
-# charts) and the stored rows (the methods each date names).
+# charts), the stored rows (the methods each date names) and the scenario definitions each run
+# recorded (never the checker's own config).
 COPIED = (
     "runs",
     "raw_http_daily",
@@ -47,6 +48,7 @@ COPIED = (
     "backfill_jobs",
     "backfill_progress",
     "report_daily",
+    "run_scenarios",
 )
 KNOWN_METHODS = (METHOD_VERSION, METHOD_VERSION_V1)
 # The tables the rebuild re-derives, each with the natural key of its rows: verify compares

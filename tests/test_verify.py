@@ -249,3 +249,69 @@ def test_verify_exits_0_after_run_after_backfill_after_rebuild(env, monkeypatch,
     with open_warehouse(load_settings().db, read_only=True) as wh:
         kinds = wh.query("SELECT kind, published_to IS NOT NULL FROM runs WHERE kind = 'backfill'")
     assert kinds == [("backfill", True)]
+
+
+SPOT = """
+[[scenario]]
+name = "h100-spot-mine"
+description = "mine"
+gpu_sku = "H100"
+gpu_count = {count}
+price = {{ kind = "rental_hourly", hours = 8_760 }}
+form_factor = "SXM"
+market = "on_demand"
+"""
+
+
+@pytest.mark.parametrize("then", ["deleted", "changed", "renamed"])
+def test_verify_reads_the_scenarios_a_run_recorded_not_the_checkers_config(
+    fake_cg, env, monkeypatch, tmp_path, capsys, then
+):
+    """Red team D15: a user scenario's row verifies whatever the checker's CAPCOVER_CONFIG
+    says: the run recorded the definitions it priced with (run_scenarios), and rebuild and
+    verify re-derive from those. The config deleted, the scenario changed, or another file."""
+    fake_cg.serve(categories=category_payload(updated_at=datetime.now(UTC).isoformat()))
+    config = tmp_path / "mine.toml"
+    config.write_text(SPOT.format(count="720_000"))
+    monkeypatch.setenv("CAPCOVER_CONFIG", str(config))
+    assert main(["run"]) == 0
+    capsys.readouterr()
+    db = load_settings().db
+    with open_warehouse(db, read_only=True) as wh:
+        recorded = wh.query(
+            "SELECT scenario, definition->>'$.gpu_count' FROM run_scenarios"
+            " WHERE scenario = 'h100-spot-mine'"
+        )
+        before = wh.query("SELECT * FROM report_daily ORDER BY scenario")
+    assert recorded == [("h100-spot-mine", "720000")]
+    if then == "deleted":
+        config.unlink()
+        monkeypatch.delenv("CAPCOVER_CONFIG")
+    elif then == "changed":
+        config.write_text(SPOT.format(count="89_000"))
+    else:
+        other = tmp_path / "other.toml"
+        other.write_text(SPOT.format(count="1").replace("h100-spot-mine", "another-one"))
+        monkeypatch.setenv("CAPCOVER_CONFIG", str(other))
+    code, lines, err = _verify(capsys)
+    assert code == 0, lines + [err]
+    assert main(["rebuild"]) == 0  # the published rows keep the definitions they were made with
+    with open_warehouse(db, read_only=True) as wh:
+        assert wh.query("SELECT * FROM report_daily ORDER BY scenario") == before
+
+
+def test_rebuild_records_the_current_scenarios_for_a_run_that_recorded_none(published):
+    """A run from before migration 053 recorded no definitions: the rebuild re-derives it with
+    the current ones and records them, so the next verify reads them from the warehouse."""
+    with open_warehouse(published.db) as wh:
+        run_id = wh.scalar("SELECT max(run_id) FROM report_daily")
+        wh.query("DELETE FROM run_scenarios")
+    rebuild(published)
+    with open_warehouse(published.db, read_only=True) as wh:
+        names = [
+            n
+            for (n,) in wh.query(
+                "SELECT scenario FROM run_scenarios WHERE run_id = ? ORDER BY position", [run_id]
+            )
+        ]
+    assert names == [s.name for s in published.scenarios()]

@@ -18,6 +18,7 @@ from capcover.model.prices import (
 )
 from capcover.model.prices_v1 import METHOD_VERSION_V1, legacy_points, price_v1
 from capcover.model.report import ReportRow, SectorInputs
+from capcover.model.scenarios import Scenario
 from capcover.model.tiers import market_of
 from capcover.warehouse.db import Warehouse
 from capcover.warehouse.quotes import POINT_COLUMNS, points_of
@@ -284,6 +285,34 @@ def report_pins(wh: Warehouse) -> dict[date, ReportPin]:
             )
         pins[day] = ReportPin(methods[0] if methods else None, sectors[0] if sectors else None)
     return pins
+
+
+def record_scenarios(wh: Warehouse, run_id: str, scenarios: list[Scenario]) -> None:
+    """The scenario definitions `run_id` priced with (migration 053), replacing any earlier
+    record of that run (a rebuild records what it re-derived with)."""
+    wh.query("DELETE FROM run_scenarios WHERE run_id = ?", [run_id])
+    wh.append(
+        "run_scenarios",
+        [(run_id, s.name, i, s.model_dump_json()) for i, s in enumerate(scenarios)],
+    )
+
+
+def recorded_scenarios(wh: Warehouse) -> dict[str, list[Scenario]]:
+    """run_id -> the scenario definitions it recorded, in its order. A definition this
+    capcover cannot read raises ValueError naming the run and the scenario."""
+    out: dict[str, list[Scenario]] = {}
+    for run_id, name, definition in wh.query(
+        "SELECT run_id, scenario, definition FROM run_scenarios ORDER BY run_id, position"
+    ):
+        try:
+            out.setdefault(run_id, []).append(Scenario.model_validate_json(definition))
+        except ValueError as exc:
+            first = str(exc).splitlines()
+            raise ValueError(
+                f"run {run_id}: the recorded definition of scenario {name} does not read "
+                f"({first[1] if len(first) > 1 else first[0]})"
+            ) from None
+    return out
 
 
 def sector_method_for(categories: list[str]) -> str:
