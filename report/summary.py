@@ -32,7 +32,9 @@ def summary_text(result: RunResult, db: str | Path) -> str:
     if result.sector_market_cap_usd is not None:
         lines.append(f"  AI-token sector market cap: {fmt_usd(result.sector_market_cap_usd)}")
     first = result.reports[0] if result.reports else None
-    if first is not None and getattr(first, "sector_cap_method", None) == "constituent-union":
+    if first is not None and str(getattr(first, "sector_cap_method", "")).startswith(
+        "constituent-union"
+    ):
         figure = first.coingecko_category_cap_usd
         lines.append(
             f"    the union of the constituents of {first.categories.replace(',', ', ')}, each "

@@ -60,7 +60,7 @@ def test_sector_two_overlapping_categories_give_the_union_of_their_coins(two_cat
             " FROM report_daily r WHERE scenario = 'coindesk-2024'"
         )[0]
     headline, coins_sum, count, figure, method = row
-    assert method == "constituent-union" and count == 400
+    assert method == "constituent-union-v2" and count == 400
     assert headline == coins_sum == pytest.approx(sum(union.values()), rel=1e-12)
     # CoinGecko's figures, kept beside it, count the 50 shared coins twice: the gap shows it.
     assert figure == pytest.approx(sum(figures.values()), rel=1e-12)
@@ -173,3 +173,100 @@ def test_sector_a_server_that_never_ends_fails_the_run_in_one_line(monkeypatch):
         "coingecko /coins/markets: category 'ai' still sends coins after 750 rows (3 pages), "
         "more than CoinGecko lists in all — refusing to page forever"
     )
+
+
+STAMPS = ["2026-01-05T10:00:00.000Z", "2026-01-05T10:04:00.000Z", "2026-01-05T10:09:00.000Z"]
+CATS = ["ai-a", "ai-b", "ai-c"]
+
+
+@st.composite
+def shared_listings(draw):
+    """Coins listed by two or three of the categories, each copy with its own cap (null
+    included) and last_updated, drawn from few values so ties are common."""
+    listings = []
+    for i in range(draw(st.integers(1, 5))):
+        cats = draw(st.lists(st.sampled_from(CATS), min_size=2, max_size=3, unique=True))
+        copies = {
+            cat: (
+                draw(st.sampled_from([None, 1e8, 2e8, 2e8 + 1, 3.5e9])),
+                draw(st.sampled_from(STAMPS)),
+            )
+            for cat in cats
+        }
+        listings.append((f"shared-{i}", copies))
+    return listings
+
+
+def _freshest(copies: dict[str, tuple[float | None, str]]) -> float | None:
+    """The methodology's rule, restated: newest last_updated, then the larger cap."""
+    return max(copies.values(), key=lambda c: (c[1], -1 if c[0] is None else c[0]))[0]
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(listings=shared_listings(), order=st.permutations(CATS))
+def test_sector_union_cap_never_depends_on_the_categories_order(
+    env, monkeypatch, tmp_path_factory, listings, order
+):
+    """Red team D09: a coin in several categories at different caps took the first configured
+    category's; now its freshest copy, so permuting CAPCOVER_CATEGORIES changes nothing."""
+    cats, coins = generated_categories({c: 3 for c in CATS}, updated_at=NOW)
+    template = coins["ai-a"][0]
+    for coin_id, copies in listings:
+        for cat, (cap, stamp) in copies.items():
+            rec = copy.deepcopy(template)
+            rec.update({"id": coin_id, "symbol": coin_id, "name": coin_id, "market_cap": cap})
+            rec.update({"fully_diluted_valuation": cap, "last_updated": stamp})
+            coins[cat].append(rec)
+    rows = []
+    with CoinGecko(categories=cats, coins=coins) as cg:
+        monkeypatch.setenv("CAPCOVER_COINGECKO_BASE_URL", cg.base_url)
+        for configured in (CATS, list(order)):
+            db = tmp_path_factory.mktemp("order") / "w.duckdb"
+            monkeypatch.setenv("CAPCOVER_DB", str(db))
+            monkeypatch.setenv("CAPCOVER_CATEGORIES", ",".join(configured))
+            run_daily(load_settings())
+            with open_warehouse(db, read_only=True) as wh:
+                rows.append(
+                    wh.query(
+                        "SELECT sector_market_cap_usd, constituents_fdv_usd, constituents_count,"
+                        " sector_cap_method FROM report_daily WHERE scenario = 'coindesk-2024'"
+                    )[0]
+                )
+    assert rows[0] == rows[1]  # bit for bit, whatever the order
+    own = sum(c["market_cap"] for cat in CATS for c in coins[cat] if c["id"].startswith(cat))
+    chosen = [_freshest(copies) for _id, copies in listings]
+    assert rows[0][0] == pytest.approx(own + sum(c for c in chosen if c is not None), rel=1e-12)
+    assert rows[0][2] == 3 * len(CATS) + len(listings)
+    assert rows[0][3] == "constituent-union-v2"
+
+
+def test_sector_union_rows_of_the_older_rule_rederive_with_it(env, monkeypatch):
+    """Rows published as `constituent-union` (before migration 054: the first configured
+    category's copy of a shared coin) keep that rule through a rebuild, never re-priced."""
+    from capcover.flows.rebuild import rebuild
+
+    cats, coins = generated_categories({"ai-a": 2, "ai-b": 2}, updated_at=NOW)
+    shared = copy.deepcopy(coins["ai-a"][0])
+    shared.update({"id": "shared", "market_cap": 1e8, "last_updated": STAMPS[0]})
+    coins["ai-a"].append(shared)
+    coins["ai-b"].append({**shared, "market_cap": 5e8})
+    with CoinGecko(categories=cats, coins=coins) as cg:
+        monkeypatch.setenv("CAPCOVER_COINGECKO_BASE_URL", cg.base_url)
+        monkeypatch.setenv("CAPCOVER_CATEGORIES", "ai-a,ai-b")
+        settings_ = load_settings()
+        run_daily(settings_)
+    own = sum(c["market_cap"] for cat in ("ai-a", "ai-b") for c in coins[cat][:2])
+    query = (
+        "SELECT DISTINCT sector_market_cap_usd, sector_cap_method FROM report_daily"
+        " WHERE basis = 'category'"
+    )
+    with open_warehouse(settings_.db) as wh:
+        assert wh.query(query) == [(pytest.approx(own + 5e8), "constituent-union-v2")]
+        wh.query("UPDATE report_daily SET sector_cap_method = 'constituent-union'")
+    rebuild(settings_)
+    with open_warehouse(settings_.db, read_only=True) as wh:
+        assert wh.query(query) == [(pytest.approx(own + 1e8), "constituent-union")]

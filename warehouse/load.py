@@ -248,8 +248,11 @@ def load_quarantine(
 # (re-derived by `capcover rebuild` and `verify` with that definition) or by a backfill.
 SECTOR_CAP_METHODS = {
     "coingecko-category": "one category: CoinGecko's reported category cap",
-    "constituent-union": "several categories: the de-duplicated union of their constituents, "
-    "each coin once",
+    "constituent-union-v2": "several categories: the de-duplicated union of their "
+    "constituents, each coin once, from its freshest record (newest last_updated, then the "
+    "larger cap): the configured order of the categories does not matter",
+    "constituent-union": "several categories, rows before migration 054: the union, each coin "
+    "once, from the record of the first configured category listing it (order-dependent)",
     "category-sum": "several categories: their reported caps summed (rows before migration "
     "052: a coin in two categories counted twice)",
     "history-union": "a backfilled day: today's constituents' caps that day, each coin once",
@@ -317,7 +320,7 @@ def recorded_scenarios(wh: Warehouse) -> dict[str, list[Scenario]]:
 
 def sector_method_for(categories: list[str]) -> str:
     """The current definition of the headline cap for the configured categories."""
-    return "coingecko-category" if len(categories) == 1 else "constituent-union"
+    return "coingecko-category" if len(categories) == 1 else "constituent-union-v2"
 
 
 def sector_inputs(
@@ -329,21 +332,33 @@ def sector_inputs(
     `sector_method_for`); CoinGecko's own figure, its categories' reported caps summed, is kept
     beside it as `coingecko_category_cap_usd`."""
     method = method or sector_method_for(categories)
-    if method not in ("coingecko-category", "constituent-union", "category-sum"):
+    if method not in (
+        "coingecko-category",
+        "constituent-union-v2",
+        "constituent-union",
+        "category-sum",
+    ):
         raise ValueError(f"sector cap method {method!r} is not one a daily report uses")
+    # A coin in several configured categories counts once, with one of its records: the
+    # freshest (the current rule: newest last_updated, then the larger cap; the categories'
+    # order does not matter), or for rows an older rule published, the first configured
+    # category's (what any_value gave in load order).
+    first_listed = method in ("constituent-union", "category-sum")
     row = wh.query(
         """
         WITH cats AS (
             SELECT * FROM category_snapshots
             WHERE as_of_date = ? AND list_contains(?, category_id)
         ), coins AS (
-            -- a coin in two configured categories counts once
-            SELECT coin_id, any_value(market_cap_usd) AS cap,
-                   any_value(fully_diluted_valuation_usd) AS fdv,
-                   any_value(total_volume_usd) AS vol
+            SELECT coin_id, market_cap_usd AS cap, fully_diluted_valuation_usd AS fdv,
+                   total_volume_usd AS vol
             FROM coin_snapshots
             WHERE as_of_date = ? AND list_contains(?, category_id)
-            GROUP BY coin_id
+            QUALIFY row_number() OVER (
+                PARTITION BY coin_id
+                ORDER BY CASE WHEN ? THEN list_position(?, category_id) END,
+                         last_updated DESC NULLS LAST, market_cap_usd DESC NULLS LAST, category_id
+            ) = 1
         )
         -- Sums go through DECIMAL: a DOUBLE sum depends on row order (DuckDB aggregates in
         -- parallel), and `capcover rebuild` must reproduce reports to the last bit.
@@ -357,12 +372,12 @@ def sector_inputs(
                (SELECT sum(fdv::DECIMAL(38, 6))::DOUBLE FROM coins),
                (SELECT sum(vol::DECIMAL(38, 6))::DOUBLE FROM coins)
         """,
-        [day, categories, day, categories],
+        [day, categories, day, categories, first_listed, categories],
     )[0]
     n_cats, cap, vol, as_of, fetched, n_coins, coins_cap, fdv, coins_vol = row
     if n_cats != len(categories) or cap is None:
         return None
-    union = method == "constituent-union"
+    union = method.startswith("constituent-union")
     headline = coins_cap if union else cap
     if headline is None:
         return None
