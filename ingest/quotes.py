@@ -24,6 +24,7 @@ from capcover.ingest.errors import BadPayload, IngestError
 from capcover.ingest.feeds import MAX_CLOCK_SKEW_S, future_problem, record_json
 from capcover.ingest.fx import KNOWN_CURRENCIES, ExchangeRates, rates_from_raws
 from capcover.ingest.models import Quarantined, Quote, RawResponse
+from capcover.ingest.sku import UNMAPPED, normalise
 from capcover.model.tiers import tier_from_label
 
 log = logging.getLogger("capcover")
@@ -358,16 +359,26 @@ def curated_entry_to_quote(
     provider = entry.get("provider", entry["source"])
     if not isinstance(provider, str) or not provider.strip():
         raise ValueError(f"provider: not a name: {provider!r}")
+    label_text = entry["sku_label"]
+    if not isinstance(label_text, str):
+        raise TypeError(f"sku_label: not text: {label_text!r}")
+    # What the entry leaves out, its label tells by the catalogue's rules, as for a feed's
+    # names and as `capcover quotes add --label` writes it: the SKU, the form factor
+    # ("SXM5" is SXM), the memory ("80GB"). A key written in the entry wins.
+    told = normalise(label_text)
+    sku = entry.get("sku") or told.sku
+    if sku == UNMAPPED:
+        raise ValueError(f"sku: missing, and the label {label_text!r} names no known SKU")
     return Quote(
         observed_at=observed_at,
         source=entry["source"],
         source_url=entry.get("source_url"),
         kind=kind,
-        sku_label=entry["sku_label"],
-        sku=entry["sku"],
-        form_factor=entry.get("form_factor") or "unknown",
+        sku_label=label_text,
+        sku=sku,
+        form_factor=entry.get("form_factor") or told.form_factor or "unknown",
         form_factor_v1=entry.get("form_factor"),
-        memory_gb=entry.get("memory_gb"),
+        memory_gb=entry.get("memory_gb") or told.memory_gb,
         gpu_count_basis=count,
         price_raw=price,
         price_unit=entry.get("unit", f"{currency}/GPU"),

@@ -67,18 +67,20 @@ def market_of(tier: str | None) -> str | None:
 
 
 def tier_from_label(label: str | None, *, kind: str) -> str:
-    """A tier from a human-written label (a curated file's `tier`): a taxonomy value as is;
-    otherwise "spot"/"interruptible" words mean spot, no label means on-demand for a rental
-    (a list price entered by hand) and purchase for a purchase; anything else is unknown."""
+    """A tier from a human-written label (a curated file's `tier`): "spot"/"interruptible"/
+    "preemptible" words mean spot (a published figure is a provider's preemptible price list,
+    never a marketplace bid: the taxonomy's `interruptible` is Vast.ai's bids only); otherwise
+    a taxonomy value as is; no label means on-demand for a rental (a list price entered by
+    hand) and purchase for a purchase; anything else is unknown."""
     if kind != "rental_hourly":
         return "purchase"
     text = (label or "").strip().lower().replace("-", "_").replace(" ", "_")
     if not text:
         return "on_demand"
+    if any(word in text for word in ("spot", "interruptible", "preemptible")):
+        return "spot"
     if text in TIERS:
         return text
-    if "spot" in text or "interruptible" in text:
-        return "spot"
     if "on_demand" in text or text in ("ondemand", "list", "list_price"):
         return "on_demand"
     return "unknown"
