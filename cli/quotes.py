@@ -19,6 +19,8 @@ from capcover.errors import one_line
 if TYPE_CHECKING:
     import click
 
+    from capcover.model.scenarios import Scenario
+
 
 def quotes_list(
     db: str | None,
@@ -128,6 +130,38 @@ def add_quote(day: date | None, options: dict[str, Any]) -> None:
         f"{entry['price']:,.2f} {entry['currency']} (= ${usd:,.2f} per {unit}) from "
         f"{entry['source']} to {path} (version {version}); the next "
         f"`capcover run` loads it"
+    )
+    use = pricing_note(entry, settings.scenarios())
+    echo(use, err=use.startswith("warning:"))
+
+
+def pricing_note(entry: dict[str, Any], scenarios: list[Scenario]) -> str:
+    """One line: the scenarios a new quote can price (same SKU, quote kind, form factor and
+    market), or a warning saying why it prices none, with what to pass."""
+    form = entry.get("form_factor") or "unknown"
+    kind = entry["kind"]
+    same = [s for s in scenarios if s.gpu_sku == entry["sku"] and s.price.quote_kind == kind]
+    # A quote from `quotes add` has no tier: a rental is an on-demand list price.
+    markets = [s for s in same if kind != "rental_hourly" or s.market == "on_demand"]
+    fits = [s.name for s in markets if s.form_factor in ("any", form)]
+    if fits:
+        return f"it can price: {', '.join(fits)}"
+    if not markets:
+        return (
+            f"warning: no scenario prices {entry['sku']} {kind} quotes at the on-demand list "
+            f"price; it is stored and listed, and priced by a scenario that asks for it"
+        )
+    wanted = sorted({s.form_factor for s in markets})
+    names = ", ".join(s.name for s in markets)
+    if form == "unknown":
+        return (
+            f"warning: no scenario will price it: its form factor is unknown (neither --label "
+            f"nor --form-factor tells it) and {names} price(s) {'/'.join(wanted)} only; add "
+            f"it again with --form-factor {wanted[0]} if the source's GPU is that"
+        )
+    return (
+        f"warning: no scenario will price it: its form factor {form} is not the "
+        f"{'/'.join(wanted)} that {names} price(s)"
     )
 
 

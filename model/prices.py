@@ -197,6 +197,16 @@ def outlier_scores(values: list[float]) -> list[float]:
     return [MAD_SCALE * abs(x - mid) / mad for x in values]
 
 
+def _z_text(z: float) -> str:
+    """A modified z-score above the limit, with as many decimals (1 to 6) as it takes to read
+    above it: 3.5004 is "3.5004", never "3.5" (which would say 3.5 > 3.5)."""
+    for digits in range(1, 7):
+        text = f"{z:.{digits}f}"
+        if float(text) > MAD_Z_LIMIT:
+            return text
+    return repr(z)
+
+
 def outliers_removed(values: list[float]) -> list[float]:
     """`values` ascending, without those whose modified z-score exceeds MAD_Z_LIMIT."""
     xs = sorted(values)
@@ -372,7 +382,8 @@ def price_v2(
                     False,
                     "outlier",
                     f"provider {prov}'s value {_usd(values[prov])} is an outlier among "
-                    f"{len(values)} providers (modified z {scores[prov]:.1f} > {MAD_Z_LIMIT})",
+                    f"{len(values)} providers (modified z {_z_text(scores[prov])} > "
+                    f"{MAD_Z_LIMIT})",
                     values[prov],
                 )
     return _stat(considered, verdict, sel, values, voters, max_age)

@@ -297,3 +297,19 @@ def test_method_a_selection_may_name_one_tier_outright():
     six = book.get("H100", "rental_hourly", "SXM", as_of=DAY, tier="committed_6m")
     assert six.median_usd == 2.89 and six.quote_count == 1
     assert book.get("H100", "rental_hourly", "SXM", "on_demand", as_of=DAY).median_usd == 3.29
+
+
+@settings(max_examples=200, deadline=None)
+@given(margin=st.floats(1e-6, 2.0))
+def test_method_outlier_reason_prints_a_z_above_the_limit(margin):
+    """The reason names the provider's own z, readable as above 3.5: a value just past the
+    limit prints with the decimals that show it (never "3.5 > 3.5")."""
+    # Providers at 1, 2, 3 and x > 4: median 2.5, MAD 1.0, so x's z is 0.6745 (x - 2.5).
+    far = 2.5 + (3.5 + margin) / 0.6745
+    points = [pt("a", 1.0), pt("b", 2.0), pt("c", 3.0), pt("d", far)]
+    stat = price_v2(points, SXM_ON_DEMAND, as_of=DAY, max_age=AGE)
+    assert stat is not None
+    (out,) = [d for d in stat.decisions if d.rule == "outlier"]
+    z = out.reason.split("(modified z ")[1].split(" > ")[0]
+    assert float(z) > 3.5 and out.reason.endswith(" > 3.5)"), out.reason
+    assert float(z) == pytest.approx(3.5 + margin, abs=0.051)

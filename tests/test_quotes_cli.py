@@ -294,3 +294,41 @@ def test_quotes_user_file_is_read_together_with_the_shipped_one(quotes_file, fak
     sources = {q.source for q in batch.quotes}
     assert "mine" in sources and "Hugging Face hardware page (MSRP)" in sources
     assert len(batch.raws) == 2  # both files archived, so a rebuild reads both
+
+
+def test_quotes_add_readme_rental_example_warns_it_prices_nothing(quotes_file, capsys):
+    """The README's `quotes add --sku H100 --kind rental_hourly`: the form factor untold, no
+    scenario can price it (the H100 rentals price SXM): one warning line saying what to pass."""
+    args = ["--sku", "H100", "--kind", "rental_hourly", "--price", "2.49", "--source", "Desk"]
+    assert add(*args) == 0
+    out = capsys.readouterr()
+    assert out.out.startswith("added H100 rental_hourly quote of ")
+    (warning,) = out.err.splitlines()
+    assert warning.startswith("warning: no scenario will price it: its form factor is unknown")
+    assert "h100-rent-1y" in warning and warning.endswith(
+        "add it again with --form-factor SXM if the source's GPU is that"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "note"),
+    [
+        (["--sku", "H100", "--form-factor", "SXM"], "it can price: h100-rent-1y"),
+        (["--label", "NVIDIA H100 SXM5 80GB"], "it can price: h100-rent-1y"),
+        (
+            ["--sku", "H100", "--form-factor", "PCIe"],
+            "warning: no scenario will price it: its "
+            "form factor PCIe is not the SXM that h100-rent-1y price(s)",
+        ),
+    ],
+)
+def test_quotes_add_names_what_a_rental_quote_can_price(quotes_file, capsys, args, note):
+    assert add(*args, "--kind", "rental_hourly", "--price", "2.49", "--source", "Desk") == 0
+    out = capsys.readouterr()
+    assert note in (out.out + out.err)
+
+
+def test_quotes_add_purchase_names_the_purchase_scenarios(quotes_file, capsys):
+    assert add("--sku", "H100", "--price", "27000", "--source", "Dealer") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1].startswith("it can price: ") and "h100-purchase" in lines[-1]
