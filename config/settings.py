@@ -34,6 +34,7 @@ from capcover.model.scenarios import (
     merge_scenarios,
     parse_scenarios,
 )
+from capcover.model.throughput import THROUGHPUT_PATH, ThroughputTable, parse_throughput
 
 
 def _split_commas(value: Any) -> Any:
@@ -235,10 +236,17 @@ class Settings(BaseSettings):
     # -- derived ----------------------------------------------------------------------------
 
     def scenarios(self) -> list[Scenario]:
+        """The built-in scenarios, then the config file's (a same-named one replaces a
+        built-in); compute-equivalent counts resolved against the throughput table."""
+        table = throughput_table()
         builtin_doc = tomllib.loads(BUILTIN_SCENARIOS_PATH.read_text(encoding="utf-8"))
-        builtin = parse_scenarios(builtin_doc["scenario"], where=str(BUILTIN_SCENARIOS_PATH))
+        builtin = parse_scenarios(
+            builtin_doc["scenario"], where=str(BUILTIN_SCENARIOS_PATH), throughput=table
+        )
         try:
-            user = parse_scenarios(self.scenario, where=str(self.config or "config"))
+            user = parse_scenarios(
+                self.scenario, where=str(self.config or "config"), throughput=table
+            )
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         return merge_scenarios(builtin, user)
@@ -274,6 +282,11 @@ class _GivenOnly(Settings):
     """Settings from the given values and built-in defaults only: no environment, no file."""
 
     given_only: ClassVar[bool] = True
+
+
+def throughput_table(path: Path = THROUGHPUT_PATH) -> ThroughputTable:
+    """The versioned per-chip throughput table (model/throughput.toml), validated."""
+    return parse_throughput(tomllib.loads(path.read_text(encoding="utf-8")), where=str(path))
 
 
 def _scheme(url: str) -> str:
