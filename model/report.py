@@ -42,7 +42,21 @@ class QuotePoint:
     price_usd: float  # per GPU (purchase) or per GPU-hour (rental_hourly)
     observed_date: date
     form_factor: str | None = None  # SXM, PCIe, NVL, OAM; None when the source did not say
-    market: str | None = None  # on_demand | spot for rentals; None for purchase prices
+    market: str | None = None  # on_demand | spot | committed_* for rentals; None for purchases
+    condition: str | None = None  # the source's words (e.g. "used"); None: not said (new)
+
+
+def is_used(condition: str | None) -> bool:
+    """Whether a quote's condition says the part is not new (used, refurbished, second-hand)."""
+    words = (condition or "").casefold()
+    return any(w in words for w in ("used", "refurb", "second-hand", "secondhand"))
+
+
+def condition_matches(condition: str | None, wanted: str) -> bool:
+    """`wanted`: "new" (the default: a quote that does not say used), "used" or "any"."""
+    if wanted == "any":
+        return True
+    return is_used(condition) == (wanted == "used")
 
 
 @dataclass(frozen=True)
@@ -78,9 +92,16 @@ class PriceBook:
     max_age: MaxAge = MaxAge()
 
     def eligible(
-        self, sku: str, kind: str, form_factor: str, market: str | None, as_of: date | None
+        self,
+        sku: str,
+        kind: str,
+        form_factor: str,
+        market: str | None,
+        as_of: date | None,
+        condition: str = "any",
     ) -> list[QuotePoint]:
-        """The points of the selection; with `as_of`, only those within the window."""
+        """The points of the selection; with `as_of`, only those within the window.
+        `condition` ("new", "used" or "any") selects purchase quotes by their condition."""
         return [
             p
             for p in self.points
@@ -88,8 +109,17 @@ class PriceBook:
             and p.kind == kind
             and (form_factor == ANY_FORM_FACTOR or p.form_factor == form_factor)
             and (kind != "rental_hourly" or p.market == market)
+            and (kind != "purchase" or condition_matches(p.condition, condition))
             and (as_of is None or fresh(p.observed_date, as_of, kind, self.max_age))
         ]
+
+    def within(self, kind: str, days: int | None) -> PriceBook:
+        """This book with a staleness window of `days` for quotes of `kind` (None: as is)."""
+        if days is None:
+            return self
+        if kind == "rental_hourly":
+            return replace(self, max_age=replace(self.max_age, rental_days=days))
+        return replace(self, max_age=replace(self.max_age, purchase_days=days))
 
     def get(
         self,
@@ -99,10 +129,11 @@ class PriceBook:
         market: str | None = None,
         *,
         as_of: date | None = None,
+        condition: str = "any",
     ) -> PriceStat | None:
         """The method's price of the selection at `as_of` (None: no staleness window), or
         None when no quote is eligible."""
-        pts = self.eligible(sku, kind, form_factor, market, as_of)
+        pts = self.eligible(sku, kind, form_factor, market, as_of, condition)
         if not pts:
             return None
         est = estimate([p.price_usd for p in pts])
@@ -181,6 +212,25 @@ class ReportRow:
     coverage_ratio_low: float | None = None  # the ratio at the upper-quartile price
     coverage_ratio_high: float | None = None  # the ratio at the lower-quartile price
     price_method: str = "fixed"
+    # Migration 060: the scenario's parameters (None where the scenario has none).
+    price_condition: str | None = None  # purchases: new | used | any
+    # Compute-equivalent scenarios: gpu_count = round(equivalents x reference / chip TFLOPS).
+    compute_equivalents: int | None = None  # GPUs of the reference chip
+    compute_reference: str | None = None  # throughput-table chip id, e.g. "H100 SXM"
+    compute_chip: str | None = None  # the chip bought, e.g. "B200 HGX"
+    compute_metric: str | None = None  # dense_fp8 | dense_bf16
+    compute_reference_tflops: float | None = None  # per reference GPU
+    compute_chip_tflops: float | None = None  # per GPU bought
+    compute_table_version: int | None = None  # model/throughput.toml's version
+    # Total-cost scenarios: unit_price_usd = tco_capex_usd + tco_power_usd + tco_hosting_usd.
+    tco_years: float | None = None
+    tco_watts_per_gpu: float | None = None
+    tco_pue: float | None = None
+    tco_usd_per_kwh: float | None = None
+    tco_hosting_usd_per_kw_month: float | None = None
+    tco_capex_usd: float | None = None  # per GPU: purchase price x multiplier
+    tco_power_usd: float | None = None  # per GPU over tco_years
+    tco_hosting_usd: float | None = None  # per GPU over tco_years
 
     def as_tuple(self) -> tuple:
         return tuple(asdict(self).values())
@@ -196,12 +246,19 @@ def build_reports(
     rows, skipped = [], []
     for sc in scenarios:
         stat = None
-        if sc.price.quote_kind is not None:
-            stat = prices.get(
-                sc.gpu_sku, sc.price.quote_kind, sc.form_factor, sc.market, as_of=sector.report_date
+        kind = sc.price.quote_kind
+        if kind is not None:
+            book = prices.within(kind, sc.max_age_days)
+            stat = book.get(
+                sc.gpu_sku,
+                kind,
+                sc.form_factor,
+                sc.market,
+                as_of=sector.report_date,
+                condition=sc.condition,
             )
             if stat is None:
-                skipped.append((sc.name, _no_quote_reason(sc, prices, sector.report_date)))
+                skipped.append((sc.name, _no_quote_reason(sc, book, sector.report_date)))
                 continue
         unit = sc.unit_price(stat.median_usd if stat else None)
         cov = coverage(sector.sector_market_cap_usd, sc.gpu_count, unit)
@@ -228,7 +285,7 @@ def build_reports(
                 constituents_volume_24h_usd=sector.constituents_volume_24h_usd,
                 gpu_sku=sc.gpu_sku,
                 gpu_count=sc.gpu_count,
-                price_basis=sc.price.describe(),
+                price_basis=sc.describe_price(),
                 quote_median_usd=stat.median_usd if stat else None,
                 unit_price_usd=unit,
                 price_quote_count=stat.quote_count if stat else 0,
@@ -249,9 +306,40 @@ def build_reports(
                 coverage_ratio_low=low,
                 coverage_ratio_high=high,
                 price_method=stat.method if stat else "fixed",
+                price_condition=sc.condition if kind == "purchase" else None,
+                **_parameters(sc, stat.median_usd if stat else None),
             )
         )
     return rows, skipped
+
+
+def _parameters(sc: Scenario, quote_price_usd: float | None) -> dict:
+    """The compute-equivalent and total-cost columns of a scenario's row."""
+    out: dict = {}
+    if sc.compute is not None:
+        c = sc.compute
+        out.update(
+            compute_equivalents=c.equivalents,
+            compute_reference=c.reference,
+            compute_chip=c.chip,
+            compute_metric=c.metric,
+            compute_reference_tflops=c.reference_tflops,
+            compute_chip_tflops=c.chip_tflops,
+            compute_table_version=c.table_version,
+        )
+    if sc.costs is not None:
+        k = sc.costs
+        out.update(
+            tco_years=k.years,
+            tco_watts_per_gpu=k.watts_per_gpu,
+            tco_pue=k.pue,
+            tco_usd_per_kwh=k.usd_per_kwh,
+            tco_hosting_usd_per_kw_month=k.hosting_usd_per_kw_month,
+            tco_capex_usd=sc.capex(quote_price_usd),
+            tco_power_usd=k.power_usd(),
+            tco_hosting_usd=k.hosting_usd(),
+        )
+    return out
 
 
 def _no_quote_reason(sc: Scenario, prices: PriceBook, day: date) -> str:
@@ -260,5 +348,6 @@ def _no_quote_reason(sc: Scenario, prices: PriceBook, day: date) -> str:
         f"{sc.gpu_sku}" if sc.form_factor == ANY_FORM_FACTOR else f"{sc.gpu_sku} {sc.form_factor}"
     )
     market = f"{sc.market} " if kind == "rental_hourly" else ""
+    condition = "used " if kind == "purchase" and sc.condition == "used" else ""
     window = prices.max_age.days(kind or "")
-    return f"no {market}{kind} quote for {what} in the {window} days up to {day}"
+    return f"no {market}{condition}{kind} quote for {what} in the {window} days up to {day}"

@@ -177,12 +177,21 @@ def quote_id(q: Quote) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
+# A committed-term tier (a curated contract index, a feed's monthly price) is its own market:
+# a contract price never prices an on-demand scenario. Equal to ingest.RENTAL_TIERS and to
+# model.scenarios.COMMITTED_MARKETS (tests/test_curated_terms.py checks it).
+COMMITTED_TIERS = ("committed_1m", "committed_3m", "committed_6m", "committed_1y", "committed_3y")
+
+
 def quote_market(q: Quote) -> str | None:
-    """`spot` or `on_demand` for a rental quote (from its tier, as migration 007 derives it for
-    older rows); None for purchase prices and assumptions."""
+    """`spot`, `on_demand` or a committed term (`committed_1y`, ...) for a rental quote (from
+    its tier, as migration 007 derives on_demand/spot for older rows); None for purchase
+    prices and assumptions."""
     if q.kind != "rental_hourly":
         return None
     tier = (q.tier or "").lower()
+    if tier in COMMITTED_TIERS:
+        return tier
     return "spot" if "spot" in tier or "interruptible" in tier else "on_demand"
 
 
@@ -219,6 +228,7 @@ def load_quotes(wh: Warehouse, quotes: list[Quote], run_id: str) -> int:
             run_id,
             q.listing_id,
             quote_market(q),
+            q.confidence,
         )
         if q.listing_id is not None:
             snapshots.add((q.source, q.observed_date))
@@ -299,9 +309,9 @@ def quote_points(wh: Warehouse, day: date) -> list[QuotePoint]:
     (the `latest_quotes` macro, migration 007). A source that published several quotes on its
     latest date (both ends of a range, every offer of a feed snapshot) contributes all."""
     rows = wh.query(
-        "SELECT sku, kind, source, price_usd, observed_date, form_factor, market"
+        "SELECT sku, kind, source, price_usd, observed_date, form_factor, market, condition"
         " FROM latest_quotes(?::DATE)"
-        " ORDER BY sku, kind, source, price_usd, form_factor, market",
+        " ORDER BY sku, kind, source, price_usd, form_factor, market, condition",
         [day],
     )
     return [QuotePoint(*r) for r in rows]

@@ -67,7 +67,7 @@ def quote_points_on(
     a day each source's latest ones."""
     from capcover.model.report import QuotePoint
 
-    columns = "sku, kind, source, price_usd, observed_date, form_factor, market"
+    columns = "sku, kind, source, price_usd, observed_date, form_factor, market, condition"
     sql = f"SELECT {columns} FROM gpu_quotes{_SELECTION}"  # noqa: S608 - constants only
     sql += " AND sku <> 'unmapped' ORDER BY sku, kind, source, price_usd"
     rows = wh.query(sql, [sku, sku, kind, kind, None, None, day, day])
