@@ -136,7 +136,7 @@ def register(group) -> None:
     import click
 
     from capcover.cli.options import DATE, format_option
-    from capcover.ingest import FORM_FACTORS
+    from capcover.ingest import CONFIDENCE_LEVELS, FORM_FACTORS, RENTAL_TIERS
     from capcover.ingest import QUOTE_KINDS as KINDS
 
     @group.group("quotes")
@@ -186,7 +186,17 @@ def register(group) -> None:
         "--gpu-count", type=int, default=1, show_default=True, help="GPUs the price is for"
     )
     @click.option("--region")
-    @click.option("--condition", help="e.g. new, used, low confidence")
+    @click.option("--condition", help="e.g. new, used, refurbished")
+    @click.option(
+        "--confidence",
+        type=click.Choice(CONFIDENCE_LEVELS),
+        help="high: the vendor's own; medium: an analyst or newspaper; low: a blog or estimate",
+    )
+    @click.option(
+        "--tier",
+        type=click.Choice(RENTAL_TIERS),
+        help="rentals: a committed term (a contract price); default on-demand",
+    )
     @click.option("--note")
     def add_cmd(day, **options) -> None:
         """Add a published quote to your quotes file (beside the warehouse)."""

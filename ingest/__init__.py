@@ -14,3 +14,7 @@ CURATED_QUOTES_PATH = DATA_DIR / "quotes.toml"
 # What a curated quote may say it is (the `capcover quotes add` choices and the file's schema).
 QUOTE_KINDS = ("purchase", "rental_hourly", "assumption")
 FORM_FACTORS = ("SXM", "PCIe", "NVL", "OAM")
+CONFIDENCE_LEVELS = ("high", "medium", "low")
+# Rental tiers a curated quote may name: committed terms, each its own market (on-demand when
+# no tier is given). Kept equal to warehouse/load.py COMMITTED_TIERS (a test checks it).
+RENTAL_TIERS = ("committed_1m", "committed_3m", "committed_6m", "committed_1y", "committed_3y")

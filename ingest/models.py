@@ -118,6 +118,8 @@ class Quote(_Record):
     # A feed's own id for one offer (Vast.ai offer id, RunPod "gpu type|surface"); None for
     # published figures. A feed snapshot of a day replaces that source's earlier one that day.
     listing_id: str | None = None
+    # Curated quotes: how far the curator trusts the figure; None for feed offers.
+    confidence: Literal["high", "medium", "low"] | None = None
 
     _tz = field_validator("observed_at")(_utc)
     _finite = field_validator("memory_gb", "price_raw", "usd_per_unit", "price_usd")(

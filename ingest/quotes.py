@@ -18,7 +18,7 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
-from capcover.ingest import CURATED_QUOTES_PATH
+from capcover.ingest import CURATED_QUOTES_PATH, RENTAL_TIERS
 from capcover.ingest.errors import BadPayload, IngestError
 from capcover.ingest.feeds import MAX_CLOCK_SKEW_S, future_problem, record_json
 from capcover.ingest.fx import KNOWN_CURRENCIES, ExchangeRates, rates_from_raws
@@ -279,6 +279,10 @@ def curated_entry_to_quote(
             f"{currency} quote of {observed_at.date()} has no usd_per_unit and {have} — add "
             f"usd_per_unit (USD per 1 {currency} on that day) to the entry"
         )
+    tier = entry.get("tier")
+    if isinstance(tier, str) and tier.lower().startswith("committed") and tier not in RENTAL_TIERS:
+        # A misspelt term would silently price as on-demand: name the known ones instead.
+        raise ValueError(f"tier {tier!r}: unknown committed term (use one of {RENTAL_TIERS})")
     price = _number(entry, "price")
     count = entry.get("gpu_count", 1)
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
@@ -301,8 +305,9 @@ def curated_entry_to_quote(
         currency=currency,
         usd_per_unit=usd_per_unit,
         price_usd=price * usd_per_unit / count,
-        tier=entry.get("tier"),
+        tier=tier,
         condition=entry.get("condition"),
         region=entry.get("region"),
         note=note,
+        confidence=entry.get("confidence"),
     )
