@@ -14,14 +14,17 @@ SECTIONS = (
     ("gap", "CoinGecko's category cap against its coins' sum (USD)"),
     ("prices", "the price set: old and new central values"),
     ("quotes", "quotes that entered or left the price set"),
+    ("parameters", "scenario parameters: compute-equivalent counts and total-cost terms"),
 )
 
 
 def gather(wh, day, scenario) -> dict:
     """Paragraphs per scenario and every section's rows for `day`."""
     from capcover.warehouse import explain as ex
+    from capcover.warehouse.queries import report_parameters
 
     why = ex.why_it_moved(wh, day, scenario)
+    pcols, params = report_parameters(wh, day=day, scenario=scenario)
     return {
         "report_date": day,
         "paragraphs": why["paragraphs"],
@@ -30,12 +33,19 @@ def gather(wh, day, scenario) -> dict:
         "gap": why["gap"],
         "prices": [{k: p[k] for k in ex.PRICE_COLUMNS} for p, _ in why["price_changes"]],
         "quotes": [q for _, changes in why["price_changes"] for q in changes],
+        "parameters": [dict(zip(pcols, r, strict=True)) for r in params],
     }
 
 
-def _table(rows: list[dict]) -> tuple[list[str], list[tuple]]:
+def _table(rows: list[dict], *, readable: bool = False) -> tuple[list[str], list[tuple]]:
+    """Columns and rows of a section; `readable`: parameter values as written, not rounded."""
+    from capcover.report.tables import parameter_text
+
     cols = list(rows[0]) if rows else ["(none)"]
-    return cols, [tuple(r.values()) for r in rows]
+    return cols, [
+        tuple(parameter_text(v) if readable and k == "value" else v for k, v in r.items())
+        for r in rows
+    ]
 
 
 def render_explanation(data: dict, fmt: str) -> str:
@@ -56,12 +66,14 @@ def render_explanation(data: dict, fmt: str) -> str:
         blocks.append(f"## Why it moved ({data['report_date']})")
         blocks += paragraphs
         for name, title in SECTIONS:
-            blocks.append(f"### {name}: {title}\n\n" + render(*_table(data[name]), "markdown"))
+            table = _table(data[name], readable=name == "parameters")
+            blocks.append(f"### {name}: {title}\n\n" + render(*table, "markdown"))
         return "\n\n".join(blocks)
     blocks.append(f"Why it moved ({data['report_date']})")
     blocks += paragraphs
     for name, title in SECTIONS:
-        blocks.append(render(*_table(data[name]), "table", title=f"{name}: {title}"))
+        table = _table(data[name], readable=name == "parameters")
+        blocks.append(render(*table, "table", title=f"{name}: {title}"))
     return "\n\n".join(blocks)
 
 

@@ -9,9 +9,10 @@ from capcover.cli.common import echo, fail, load, load_reader
 
 def report(db, day, scenario, fmt, html, png) -> None:
     """`capcover report`: the report rows of `day` (default: latest), or the HTML/PNG files."""
-    from capcover.report.tables import render
+    from capcover.report.tables import parameter_rows, render
     from capcover.warehouse.db import open_warehouse
     from capcover.warehouse.queries import report as report_rows
+    from capcover.warehouse.queries import report_parameters
 
     settings = load_reader(db=db)
     if html or png:
@@ -22,13 +23,22 @@ def report(db, day, scenario, fmt, html, png) -> None:
         ):
             echo(f"wrote {path}")
         return
+    full = fmt in ("csv", "json")  # every column, the scenario parameters included
     with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
-        cols, rows = report_rows(wh, day=day, scenario=scenario, full=fmt in ("csv", "json"))
+        cols, rows = report_rows(wh, day=day, scenario=scenario, full=full)
+        pcols, params = ([], []) if full else report_parameters(wh, day=day, scenario=scenario)
     if not rows:
         what = f" for {day}" if day else ""
         what += f" and scenario {scenario}" if scenario else ""
         fail(f"no report rows{what} in {settings.db} — run `capcover run` first")
     echo(render(cols, rows, fmt, title="capcover daily report"))
+    if params:  # the detail: what compute-equivalent counts and total costs were made of
+        title = "scenario parameters (v_report_parameters)"
+        if fmt == "markdown":
+            echo(f"\n**{title}**\n")
+        else:
+            echo("")
+        echo(render(pcols, parameter_rows(params), fmt, title=title))
 
 
 def sql(db, query: str, fmt: str) -> None:

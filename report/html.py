@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from capcover.report import chart
 from capcover.report.chart import COLOURS, ONE_LABEL  # noqa: F401 - COLOURS is part of this API
+from capcover.report.tables import parameter_text
 from capcover.warehouse import explain, queries
 from capcover.warehouse.db import Warehouse, open_warehouse
 
@@ -43,6 +44,9 @@ class ReportData:
     # (a first report, or a warehouse from before the why-it-moved views).
     why_it_moved: str | None = None
     movers: list[dict] = field(default_factory=list)
+    # What the latest compute-equivalent counts and total costs were made of
+    # (v_report_parameters); empty when no such scenario reported.
+    parameters: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -71,8 +75,20 @@ def gather(wh: Warehouse) -> ReportData:
         alerts = queries.recent_alerts(wh)
     illustrative = queries.has_demo_runs(wh)
     why, movers = _why_it_moved(wh, latest, history)
+    parameters: list[dict] = []
+    if latest:
+        cols, rows = queries.report_parameters(wh, day=latest[0]["report_date"])
+        parameters = [dict(zip(cols, r, strict=True)) for r in rows]
     return ReportData(
-        latest, history, constituents, quotes, alerts, illustrative, why_it_moved=why, movers=movers
+        latest,
+        history,
+        constituents,
+        quotes,
+        alerts,
+        illustrative,
+        why_it_moved=why,
+        movers=movers,
+        parameters=parameters,
     )
 
 
@@ -154,7 +170,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(usd=_usd, usd_m=_usd_m, ratio=_ratio, signed=_signed)
+    env.filters.update(usd=_usd, usd_m=_usd_m, ratio=_ratio, signed=_signed, param=parameter_text)
     return env
 
 

@@ -41,6 +41,22 @@ def _cell(value: Any) -> str:
     return str(_plain(value))
 
 
+def parameter_text(value: float | None) -> str:
+    """A scenario parameter as written, not rounded for reading: 316,640; 184.06; 0.0806."""
+    if value is None:
+        return ""
+    if float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.6f}".rstrip("0").rstrip(".")
+
+
+def parameter_rows(rows: list[tuple], value_index: int = 2) -> list[tuple]:
+    """`rows` with the value column (index `value_index`) as parameter_text."""
+    return [
+        tuple(parameter_text(v) if i == value_index else v for i, v in enumerate(r)) for r in rows
+    ]
+
+
 def _exact(value: Any) -> str:
     """A cell exactly as queried: ints without separators, floats at full (shortest round-trip)
     precision, decimals with all their digits."""
