@@ -30,7 +30,8 @@ def test_cli_sql_refuses_writes_and_changes_nothing(warehouse_with_reports, caps
     err = capsys.readouterr().err
     assert "read-only" in err and err.count("\n") == 1
     assert main(["sql", "SELECT count(*) AS n FROM report_daily", "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["n"] == 4  # fixed + 3 purchase-priced
+    # fixed + 4 priced by H100 purchase quotes (h100-total-cost-5y among them)
+    assert json.loads(capsys.readouterr().out)[0]["n"] == 5
 
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "json", "markdown"])
@@ -54,7 +55,8 @@ def test_cli_report_formats(warehouse_with_reports, capsys, fmt):
         reader = csv.DictReader(io.StringIO(out))
         assert reader.fieldnames == columns
         rows = {r["scenario"]: r for r in reader}
-        assert len(rows) == 4  # fixed + 3 purchase-priced
+        assert len(rows) == 5  # fixed + 4 priced by H100 purchase quotes
+        assert float(rows["h100-total-cost-5y"]["tco_pue"]) == 1.54  # the parameters, as columns
         row = rows["coindesk-2024"]
         assert float(row["coverage_ratio"]) == 25e9 / 21.6e9
         assert (row["report_date"], float(row["sector_market_cap_usd"])) == ("2024-04-03", 25e9)
@@ -66,7 +68,11 @@ def test_cli_report_formats(warehouse_with_reports, capsys, fmt):
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert dict(zip(columns, cells, strict=True))["coverage_ratio"] == "1.157"
         assert cells[:3] == ["2024-04-03", "coindesk-2024", "25.00B"]
-        assert len(lines) == 2 + 4
+        assert lines[2 + 5] == ""  # the report's 5 rows, then the parameters as its detail
+        assert lines[8] == "**scenario parameters (v_report_parameters)**"
+        params = [line for line in lines[10:] if line.startswith("| h100-total-cost-5y |")]
+        assert "| h100-total-cost-5y | tco_pue | 1.54 | ratio |" in params[2]
+        assert "| tco_hosting_usd_per_kw_month | 184.06 | USD per kW-month |" in params[4]
     else:
         lines = out.splitlines()
         (header,) = [line for line in lines if "report_date" in line]
@@ -75,6 +81,13 @@ def test_cli_report_formats(warehouse_with_reports, capsys, fmt):
         cells = [c.strip() for c in row.strip().strip("│").split("│")]
         assert dict(zip(columns, cells, strict=True))["coverage_ratio"] == "1.157"
         assert cells[:3] == ["2024-04-03", "coindesk-2024", "25.00B"]
+        (pue,) = [line for line in lines if " tco_pue " in line]
+        assert [c.strip() for c in pue.strip().strip("│").split("│")][:4] == [
+            "h100-total-cost-5y",
+            "tco_pue",
+            "1.54",
+            "ratio",
+        ]
 
 
 def test_cli_report_missing_warehouse_is_one_line(env, capsys):

@@ -45,8 +45,11 @@ def test_quotes_list_shows_each_sources_latest_quotes(warehouse, capsys):
         == 0
     )
     rows = json.loads(capsys.readouterr().out)
-    assert {r["source"] for r in rows} == {"vastai", "runpod"}
-    assert len(rows) == 74
+    contract = "SemiAnalysis neocloud 1-year contract survey"  # curated, ingest/data/quotes.toml
+    assert {r["source"] for r in rows} == {"vastai", "runpod", contract}
+    assert len(rows) == 74 + 1  # the feeds' offers and the contract index's latest point
+    assert {r["market"] for r in rows if r["source"] == contract} == {"committed_1y"}
+    assert {r["market"] for r in rows if r["source"] != contract} <= {"on_demand", "spot"}
     prices = [r["price_usd"] for r in rows]
     assert prices == sorted(prices)
 
