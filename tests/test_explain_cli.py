@@ -174,7 +174,7 @@ def tco_db(db):
         "tco_usd_per_kwh": 0.0806,
         "tco_hosting_usd_per_kw_month": 184.06,
         "tco_capex_usd": 55_200.0,
-        "tco_power_usd": 3_805.61,
+        "tco_power_usd": 3_805.64,
         "tco_hosting_usd": 7_730.52,
     }
     compute = {
