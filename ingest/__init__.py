@@ -6,6 +6,8 @@ warehouse can archive them and `capcover rebuild` can re-derive every typed row 
 
 from pathlib import Path
 
+from capcover.model.markets import COMMITTED_MARKETS
+
 # Data shipped with capcover. Defined here, not in ingest.quotes, so that reading settings
 # (every command does) does not import requests and the HTTP layer.
 DATA_DIR = Path(__file__).parent / "data"
@@ -15,6 +17,6 @@ CURATED_QUOTES_PATH = DATA_DIR / "quotes.toml"
 QUOTE_KINDS = ("purchase", "rental_hourly", "assumption")
 FORM_FACTORS = ("SXM", "PCIe", "NVL", "OAM")
 CONFIDENCE_LEVELS = ("high", "medium", "low")
-# Rental tiers a curated quote may name: committed terms, each its own market (on-demand when
-# no tier is given). Kept equal to warehouse/load.py COMMITTED_TIERS (a test checks it).
-RENTAL_TIERS = ("committed_1m", "committed_3m", "committed_6m", "committed_1y", "committed_3y")
+# Rental tiers a curated quote may name: the committed terms, each its own market (on-demand
+# when no tier is given).
+RENTAL_TIERS = COMMITTED_MARKETS

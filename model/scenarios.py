@@ -26,9 +26,7 @@ from capcover.model.throughput import (
 BUILTIN_SCENARIOS_PATH = Path(__file__).parent / "scenarios.toml"
 
 PriceKind = Literal["fixed", "purchase", "rental_hourly"]
-# The rental market a scenario prices with. on_demand and spot come from the feeds; committed
-# terms (the quote's tier, e.g. a curated 1-year contract index) are their own markets, so a
-# contract price never mixes with list prices.
+# The rental market a scenario prices with (model/markets.py; a test keeps the two equal).
 Market = Literal[
     "on_demand",
     "spot",
@@ -38,13 +36,6 @@ Market = Literal[
     "committed_1y",
     "committed_3y",
 ]
-COMMITTED_MARKETS: tuple[str, ...] = (
-    "committed_1m",
-    "committed_3m",
-    "committed_6m",
-    "committed_1y",
-    "committed_3y",
-)
 HOURS_PER_YEAR = 8_760
 
 

@@ -7,6 +7,7 @@ import json
 from datetime import date, datetime
 
 from capcover.ingest.models import Quarantined, Quote, RawResponse, SectorSnapshot
+from capcover.model.markets import COMMITTED_MARKETS
 from capcover.model.report import QuotePoint, ReportRow, SectorInputs
 from capcover.warehouse.db import Warehouse
 
@@ -177,12 +178,6 @@ def quote_id(q: Quote) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-# A committed-term tier (a curated contract index, a feed's monthly price) is its own market:
-# a contract price never prices an on-demand scenario. Equal to ingest.RENTAL_TIERS and to
-# model.scenarios.COMMITTED_MARKETS (tests/test_curated_terms.py checks it).
-COMMITTED_TIERS = ("committed_1m", "committed_3m", "committed_6m", "committed_1y", "committed_3y")
-
-
 def quote_market(q: Quote) -> str | None:
     """`spot`, `on_demand` or a committed term (`committed_1y`, ...) for a rental quote (from
     its tier, as migration 007 derives on_demand/spot for older rows); None for purchase
@@ -190,7 +185,7 @@ def quote_market(q: Quote) -> str | None:
     if q.kind != "rental_hourly":
         return None
     tier = (q.tier or "").lower()
-    if tier in COMMITTED_TIERS:
+    if tier in COMMITTED_MARKETS:  # a contract price is its own market (model/markets.py)
         return tier
     return "spot" if "spot" in tier or "interruptible" in tier else "on_demand"
 
