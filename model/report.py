@@ -73,6 +73,7 @@ class PriceStat:
     newest_quote_date: date
     oldest_quote_date: date
     method: str
+    condition: str | None = None  # purchases: new | used | any (the selection); None: rentals
 
     @property
     def median_usd(self) -> float:
@@ -150,19 +151,24 @@ class PriceBook:
             newest_quote_date=max(p.observed_date for p in pts),
             oldest_quote_date=min(p.observed_date for p in pts),
             method=self.max_age.method_id(),
+            condition=condition if kind == "purchase" else None,
         )
 
     def groups(self, as_of: date | None = None) -> list[PriceStat]:
-        """The method's price for every (sku, form factor, kind, market) present (a form
-        factor the source did not tell is its own group, "unknown")."""
+        """The method's price for every (sku, form factor, kind, market, condition) present
+        (a form factor the source did not tell is its own group, "unknown"; used parts are
+        apart from new ones)."""
 
-        def key(p: QuotePoint) -> tuple[str, str, str, str]:
-            return p.sku, p.form_factor or "unknown", p.kind, p.market or ""
+        def key(p: QuotePoint) -> tuple[str, str, str, str, str]:
+            condition = "" if p.kind != "purchase" else "used" if is_used(p.condition) else "new"
+            return p.sku, p.form_factor or "unknown", p.kind, p.market or "", condition
 
         out = []
         for k in sorted({key(p) for p in self.points}):
             book = PriceBook(tuple(p for p in self.points if key(p) == k), self.max_age)
-            stat = book.get(k[0], k[2], ANY_FORM_FACTOR, k[3] or None, as_of=as_of)
+            stat = book.get(
+                k[0], k[2], ANY_FORM_FACTOR, k[3] or None, as_of=as_of, condition=k[4] or "any"
+            )
             if stat is not None:
                 out.append(replace(stat, form_factor=k[1]))
         return out

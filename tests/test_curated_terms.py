@@ -231,3 +231,17 @@ def test_quotes_add_tier_on_a_purchase_is_one_line_and_exit_2(quotes_file, capsy
     err = capsys.readouterr().err
     assert "--tier committed_1y is a rental term: use it with --kind rental_hourly" in err
     assert err.count("\n") == 1 and quotes_file.read_text(encoding="utf-8") == before
+
+
+def test_curated_price_groups_keep_used_parts_apart_from_new():
+    groups = price_stats(_points(shipped())).groups(TODAY)
+    h100_sxm = {
+        g.condition: g.median_usd
+        for g in groups
+        if (g.sku, g.form_factor, g.kind) == ("H100", "SXM", "purchase")
+    }
+    assert h100_sxm == {"new": 30_000, "used": 23_500}  # Hugging Face MSRP; RunLocalAI $22-25k
+    everything = price_stats(_points(shipped())).groups()  # no staleness window
+    assert {(g.market, g.condition) for g in everything if g.kind == "rental_hourly"} == {
+        ("committed_1y", None)  # rentals have no condition; the contract points are apart
+    }
