@@ -14,6 +14,7 @@ from typing import Any
 
 from capcover.cli.common import EXIT_FAILED, EXIT_USAGE, CommandFailed, echo
 from capcover.config.errors import ConfigError
+from capcover.errors import one_line
 
 INTERRUPTED = "interrupted; nothing was committed by the interrupted step"
 
@@ -51,14 +52,12 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_FAILED
         if known is not None and known.is_damage(exc):  # raised below Warehouse's own methods
             where = known.last_opened() or "the warehouse (CAPCOVER_DB)"
-            first = (str(exc).strip().splitlines() or [""])[0]
-            echo(f"capcover: error: {known.damaged_message(where, first)}", err=True)
+            echo(f"capcover: error: {known.damaged_message(where, one_line(exc))}", err=True)
             return EXIT_FAILED
         if debug:
             raise
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
         echo(
-            f"capcover: error: unexpected {type(exc).__name__}: {first} — rerun with "
+            f"capcover: error: unexpected {type(exc).__name__}: {one_line(exc, 300)} — rerun with "
             f"--debug for the traceback and report it",
             err=True,
         )

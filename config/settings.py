@@ -6,10 +6,11 @@ import logging
 import os
 import re
 import tomllib
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, get_args
+from typing import Annotated, Any, ClassVar
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -19,15 +20,19 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from capcover.config.defaults import DEFAULTS as D
+from capcover.config.defaults import AlertRule, Plan
 from capcover.config.errors import ConfigError
 from capcover.config.sources import (  # noqa: F401 - NON_SETTING_ENV is part of this API
     NON_SETTING_ENV,
     check_env_names,
     one_line_errors,
+    price_max_age,
     publish_path,
     read_config_file,
 )
 from capcover.model.alerts import AlertRules
+from capcover.model.prices import MaxAge
 from capcover.model.scenarios import (
     BUILTIN_SCENARIOS_PATH,
     Scenario,
@@ -37,14 +42,21 @@ from capcover.model.scenarios import (
 from capcover.model.throughput import THROUGHPUT_PATH, ThroughputTable, parse_throughput
 
 
+@cache
+def builtin_scenarios() -> tuple[Scenario, ...]:
+    """The scenarios shipped in model/scenarios.toml, parsed once per process."""
+    doc = tomllib.loads(BUILTIN_SCENARIOS_PATH.read_text(encoding="utf-8"))
+    return tuple(
+        parse_scenarios(
+            doc["scenario"], where=str(BUILTIN_SCENARIOS_PATH), throughput=throughput_table()
+        )
+    )
+
+
 def _split_commas(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
-
-
-AlertRule = Literal["threshold_crossed", "relative_change", "stale_data"]
-ALERT_RULES: tuple[AlertRule, ...] = get_args(AlertRule)
 
 
 class Settings(BaseSettings):
@@ -52,6 +64,8 @@ class Settings(BaseSettings):
 
     # True on `_GivenOnly`: the given values over the defaults, no environment and no file.
     given_only: ClassVar[bool] = False
+    # scenarios(), parsed on first use (the model is frozen; private attributes are not fields).
+    _scenarios: tuple[Scenario, ...] | None = PrivateAttr(default=None)
 
     # extra="forbid" and no inf/nan: a misspelt key or a non-finite number is an error, never
     # a silent default (load_settings names unknown keys first, with a suggestion).
@@ -59,56 +73,46 @@ class Settings(BaseSettings):
         env_prefix="CAPCOVER_", extra="forbid", frozen=True, allow_inf_nan=False
     )
 
-    db: Path = Path("data/capcover.duckdb")
-    config: Path | None = None
+    db: Path = D.db
+    config: Path | None = D.config
     categories: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["artificial-intelligence"], min_length=1
+        default_factory=lambda: list(D.categories), min_length=1
     )
 
-    coingecko_plan: Literal["public", "demo", "pro"] = "public"
-    coingecko_base_url: str | None = None
-    coingecko_api_key: SecretStr | None = None
-    coingecko_rate_per_minute: float | None = Field(None, gt=0)
+    coingecko_plan: Plan = D.coingecko_plan
+    coingecko_base_url: str | None = D.coingecko_base_url
+    coingecko_api_key: SecretStr | None = D.coingecko_api_key
+    coingecko_rate_per_minute: float | None = Field(D.coingecko_rate_per_minute, gt=0)
 
-    http_connect_timeout_s: float = Field(5.0, gt=0)
-    http_read_timeout_s: float = Field(30.0, gt=0)
-    http_retry_budget_s: float = Field(120.0, ge=0)
+    http_connect_timeout_s: float = Field(D.http_connect_timeout_s, gt=0)
+    http_read_timeout_s: float = Field(D.http_read_timeout_s, gt=0)
+    http_retry_budget_s: float = Field(D.http_retry_budget_s, ge=0)
     # At the HTTP boundary (ingest/http.py, ingest/transport.py): one attempt's whole answer
     # (connect, redirects, headers, body) within this many seconds, its decoded body within
     # this many MB, and no source timestamp later than arrival plus this skew (seconds).
-    http_deadline_s: float = Field(60.0, gt=0)
-    http_max_body_mb: float = Field(50.0, gt=0)
-    max_clock_skew_s: float = Field(600.0, ge=0)
+    http_deadline_s: float = Field(D.http_deadline_s, gt=0)
+    http_max_body_mb: float = Field(D.http_max_body_mb, gt=0)
+    max_clock_skew_s: float = Field(D.max_clock_skew_s, ge=0)
 
-    quotes_file: Path | None = None  # the user's quotes file; None: <db stem>-quotes.toml beside db
+    quotes_file: Path | None = D.quotes_file  # the user's quotes file
     # GPU price feeds (ingest/vastai.py, ingest/runpod.py); both need no key.
-    vastai_base_url: str = "https://console.vast.ai"
+    vastai_base_url: str = D.vastai_base_url
     vastai_gpu_names: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["H100 SXM", "H100 PCIE", "H100 NVL", "H200", "H200 NVL", "B200"],
-        min_length=1,
+        default_factory=lambda: list(D.vastai_gpu_names), min_length=1
     )
-    vastai_rate_per_minute: float = Field(30.0, gt=0)
-    runpod_base_url: str = "https://api.runpod.io"
-    runpod_rate_per_minute: float = Field(30.0, gt=0)
+    vastai_rate_per_minute: float = Field(D.vastai_rate_per_minute, gt=0)
+    runpod_base_url: str = D.runpod_base_url
+    runpod_rate_per_minute: float = Field(D.runpod_rate_per_minute, gt=0)
     # -- GPU prices: the gpuhunt catalogs (ingest/gpuhunt.py) and the price method
     # (model/prices.py). Providers: gpuhunt's offline ones (the bucket has no others).
-    gpuhunt_base_url: str = "https://dstack-gpu-pricing.s3.eu-west-1.amazonaws.com/v3"
+    gpuhunt_base_url: str = D.gpuhunt_base_url
     gpuhunt_providers: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: [
-            "aws",
-            "azure",
-            "verda",
-            "gcp",
-            "lambdalabs",
-            "nebius",
-            "oci",
-            "runpod",
-            "cloudrift",
-        ]
+        default_factory=lambda: list(D.gpuhunt_providers)
     )
-    gpuhunt_rate_per_minute: float = Field(60.0, gt=0)
-    price_max_age_rental_days: int = Field(7, ge=0)  # older rental quotes do not price a day
-    price_max_age_purchase_days: int = Field(1095, ge=0)  # the same for purchase prices
+    gpuhunt_rate_per_minute: float = Field(D.gpuhunt_rate_per_minute, gt=0)
+    # older rental quotes do not price a day; the same for purchase prices
+    price_max_age_rental_days: int = Field(D.price_max_age_rental_days, ge=0)
+    price_max_age_purchase_days: int = Field(D.price_max_age_purchase_days, ge=0)
 
     _split_gpuhunt = field_validator("gpuhunt_providers", mode="before")(_split_commas)
 
@@ -129,49 +133,47 @@ class Settings(BaseSettings):
             raise ValueError(f"not a gpuhunt provider name: {bad[0]!r} (e.g. aws, lambdalabs)")
         return v
 
-    def price_max_age(self):  # -> model.prices.MaxAge
+    def price_max_age(self) -> MaxAge:
         """The price method's staleness window (model/prices.py)."""
-        from capcover.model.prices import MaxAge
-
-        return MaxAge(
-            rental_days=self.price_max_age_rental_days,
-            purchase_days=self.price_max_age_purchase_days,
-        )
+        return price_max_age(self.price_max_age_rental_days, self.price_max_age_purchase_days)
 
     # -- end of the GPU price block
-    lock_budget_s: float = Field(30.0, ge=0)  # how long to wait for another process's DB lock
+    lock_budget_s: float = Field(D.lock_budget_s, ge=0)  # wait for another process's DB lock
 
-    alert_urls: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    alert_urls: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=lambda: [SecretStr(u) for u in D.alert_urls]
+    )
     # Alert rules (model/alerts.py); in the TOML file as `alert_levels = [1.0, 1.5]` etc.
     alert_scenarios: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["h100-purchase", "coindesk-2024"]
+        default_factory=lambda: list(D.alert_scenarios)
     )
     alert_rules: Annotated[list[AlertRule], NoDecode] = Field(
-        default_factory=lambda: list(ALERT_RULES)
+        default_factory=lambda: list(D.alert_rules)
     )
     alert_levels: Annotated[list[Annotated[float, Field(gt=0)]], NoDecode] = Field(
-        default_factory=lambda: [1.0]
+        default_factory=lambda: list(D.alert_levels)
     )
-    alert_relative_change_pct: float = Field(10.0, gt=0)  # percent, day over day
-    alert_stale_after_h: float = Field(36.0, gt=0)  # CoinGecko as-of vs fetch time
-    alert_feed_failure_days: int = Field(2, ge=1)  # consecutive run days a quote feed failed
+    alert_relative_change_pct: float = Field(D.alert_relative_change_pct, gt=0)  # day over day
+    alert_stale_after_h: float = Field(D.alert_stale_after_h, gt=0)  # as-of vs fetch time
+    # consecutive run days a quote feed failed
+    alert_feed_failure_days: int = Field(D.alert_feed_failure_days, ge=1)
 
     # `capcover serve`: when the daily flow runs (CoinGecko closes the UTC day at 00:00).
-    schedule_cron: str = "20 0 * * *"
-    schedule_timezone: str = "UTC"
+    schedule_cron: str = D.schedule_cron
+    schedule_timezone: str = D.schedule_timezone
     # Parquet snapshot after each successful run; default: `published/` beside the warehouse.
-    publish_dir: Path | None = None
-    publish_keep: int = Field(7, ge=1)  # snapshots kept; older ones are pruned
+    publish_dir: Path | None = D.publish_dir
+    publish_keep: int = Field(D.publish_keep, ge=1)  # snapshots kept; older ones are pruned
 
     # Plausibility (model/plausibility.py): a sector cap outside [min, max] USD fails the run;
     # a scenario ratio moving more than x max_daily_move (or / it) against its previous report
     # is quarantined instead of reported and alerted on.
-    sector_cap_min_usd: float = Field(1e6, gt=0)
-    sector_cap_max_usd: float = Field(1e14, gt=0)
-    max_daily_move: float = Field(10.0, gt=1)
+    sector_cap_min_usd: float = Field(D.sector_cap_min_usd, gt=0)
+    sector_cap_max_usd: float = Field(D.sector_cap_max_usd, gt=0)
+    max_daily_move: float = Field(D.max_daily_move, gt=1)
 
     # Only from the TOML file: `[[scenario]]` tables (see model/scenarios.toml for the format).
-    scenario: list[dict[str, Any]] = Field(default_factory=list)
+    scenario: list[dict[str, Any]] = Field(default_factory=lambda: [dict(s) for s in D.scenario])
 
     _split = field_validator("categories", "alert_urls", mode="before")(_split_commas)
     _split_feeds = field_validator("vastai_gpu_names", mode="before")(_split_commas)
@@ -236,20 +238,21 @@ class Settings(BaseSettings):
     # -- derived ----------------------------------------------------------------------------
 
     def scenarios(self) -> list[Scenario]:
-        """The built-in scenarios, then the config file's (a same-named one replaces a
-        built-in); compute-equivalent counts resolved against the throughput table."""
-        table = throughput_table()
-        builtin_doc = tomllib.loads(BUILTIN_SCENARIOS_PATH.read_text(encoding="utf-8"))
-        builtin = parse_scenarios(
-            builtin_doc["scenario"], where=str(BUILTIN_SCENARIOS_PATH), throughput=table
-        )
-        try:
-            user = parse_scenarios(
-                self.scenario, where=str(self.config or "config"), throughput=table
-            )
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-        return merge_scenarios(builtin, user)
+        """The built-in scenarios with the config file's over them (by name), compute-equivalent
+        counts resolved against the throughput table. Parsed once per Settings object (the
+        built-in file once per process): load_settings validates them, and the run, the report
+        and the alerts read the same list."""
+        if self._scenarios is None:
+            try:
+                user = parse_scenarios(
+                    self.scenario,
+                    where=str(self.config or "config"),
+                    throughput=throughput_table(),
+                )
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+            self._scenarios = tuple(merge_scenarios(list(builtin_scenarios()), user))
+        return list(self._scenarios)
 
     def publish_path(self) -> Path:
         """Where successful runs publish their Parquet snapshot."""
@@ -284,8 +287,10 @@ class _GivenOnly(Settings):
     given_only: ClassVar[bool] = True
 
 
+@cache
 def throughput_table(path: Path = THROUGHPUT_PATH) -> ThroughputTable:
-    """The versioned per-chip throughput table (model/throughput.toml), validated."""
+    """The versioned per-chip throughput table (model/throughput.toml), validated; read once
+    per process (with the built-in scenarios that need it)."""
     return parse_throughput(tomllib.loads(path.read_text(encoding="utf-8")), where=str(path))
 
 

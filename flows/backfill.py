@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 from capcover.config.settings import Settings
 from capcover.flows.sequence import new_run_id
@@ -27,10 +28,14 @@ from capcover.ingest.errors import BadPayload, NotFound, PlanLimited
 from capcover.ingest.history import parse_market_chart
 from capcover.ingest.models import RawResponse
 from capcover.ingest.quotes import CuratedQuotes, collect
-from capcover.model.report import build_reports, price_stats
+from capcover.model.report import build_reports, report_decisions
 from capcover.warehouse import history as hist
 from capcover.warehouse import load
-from capcover.warehouse.db import open_warehouse
+from capcover.warehouse.db import Warehouse, open_warehouse
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
 
 MAX_DAYS_LIMITED = 365  # public and demo plans reach back 365 days (CoinGecko error 10012)
 LIMITED_PLANS = ("public", "demo")
@@ -187,7 +192,7 @@ class _CoinWriter(threading.Thread):
         self.join()
 
 
-def _progress(console):
+def _progress(console: Console) -> Progress:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -215,7 +220,9 @@ def _progress(console):
     )
 
 
-def run_backfill(settings: Settings, days: int, *, console=None) -> BackfillResult:
+def run_backfill(
+    settings: Settings, days: int, *, console: Console | None = None
+) -> BackfillResult:
     """Fetch (or resume) the history of every constituent, then write history-basis reports."""
     from rich.console import Console
 
@@ -354,30 +361,43 @@ def run_backfill(settings: Settings, days: int, *, console=None) -> BackfillResu
 
 
 def write_history_reports(
-    wh, settings: Settings, job_id: str, run_id: str, result: BackfillResult
+    wh: Warehouse,
+    settings: Settings,
+    job_id: str,
+    run_id: str,
+    result: BackfillResult,
+    pins: dict[date, load.ReportPin] | None = None,
 ) -> None:
-    """A report row per day and scenario from the job's history (inside the caller's
-    transaction). Days with category-basis rows from daily runs are kept as they are."""
+    """A report row per day and scenario from the job's history, with its price decisions
+    (inside the caller's transaction). Days with category-basis rows from daily runs are kept
+    as they are. `pins` (`capcover rebuild`): the price method each published day was made
+    with; None: the current one."""
     keep = hist.category_report_days(wh)
     scenarios = settings.scenarios()
     # The quotes valid on a day only change on days a quote was published: recompute then.
     quote_days = load.quote_observed_dates(wh)
-    stats, stats_as_of = None, None
+    stats, stats_as_of, stats_method = None, None, None
     rows: list = []
+    decisions: list = []
     for sector in hist.history_sector_inputs(wh, job_id):
         day = sector.report_date
         if day in keep:
             result.days_kept_category.append(day)
             continue
         valid_from = max((d for d in quote_days if d <= day), default=None)
-        if stats is None or valid_from != stats_as_of:
-            stats, stats_as_of = (
-                price_stats(load.quote_points(wh, day), max_age=settings.price_max_age()),
+        pin = (pins or {}).get(day)
+        method = pin.price_method if pin else None
+        if stats is None or valid_from != stats_as_of or method != stats_method:
+            stats, stats_as_of, stats_method = (
+                load.price_book(wh, day, max_age=settings.price_max_age(), method=method),
                 valid_from,
+                method,
             )
         day_rows, _skipped = build_reports(sector, scenarios, stats, run_id)
         rows.extend(day_rows)
+        decisions.extend(report_decisions(day_rows, scenarios, stats))
         result.days_reported += 1
         result.first_day = result.first_day or day
         result.last_day = day
     result.report_rows = hist.replace_history_reports(wh, rows)
+    load.replace_decisions(wh, decisions)

@@ -16,12 +16,16 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from capcover.config.schedule import next_run
+from capcover.errors import one_line
+from capcover.flows.prefect_env import ApiSource, prefect_api
 
 if TYPE_CHECKING:
     import requests
+
+    from capcover.config.settings import Settings
 
 FLOW_NAME = "capcover-daily"
 DEPLOYMENT_NAME = "daily"
@@ -67,28 +71,28 @@ class PrefectUnavailable(Exception):
     """No usable Prefect server; the message says how to start one."""
 
 
-def check_server(api_url: str | None, timeout_s: float = 3.0) -> str:
-    """The API URL if a Prefect server answers there; otherwise PrefectUnavailable."""
-    if not api_url:
+def check_server(api: ApiSource, timeout_s: float = 3.0) -> str:
+    """The API's URL if a Prefect server answers there; otherwise PrefectUnavailable."""
+    if not api.url:
         raise PrefectUnavailable(
-            f"capcover serve needs a running Prefect server (PREFECT_API_URL is not set; "
-            f"the temporary server cannot schedule): {START_HINT}"
+            f"capcover serve needs a running Prefect server ({api.where}; the temporary "
+            f"server cannot schedule): {START_HINT}"
         )
     import requests
 
-    url = api_url.rstrip("/")
+    url = api.url.rstrip("/")
     try:
         resp = requests.get(f"{url}/health", timeout=timeout_s)
         resp.raise_for_status()
     except requests.RequestException as exc:
         kind = type(exc).__name__
         raise PrefectUnavailable(
-            f"no Prefect server answers at PREFECT_API_URL={url} ({kind}): {START_HINT}"
+            f"no Prefect server answers at {url} ({api.where}; {kind}): {START_HINT}"
         ) from None
     return url
 
 
-def serve(settings) -> None:
+def serve(settings: Settings) -> None:
     """Create/update the deployment and poll for its runs until interrupted (blocks)."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.schedules import Cron
@@ -123,7 +127,9 @@ class NextRun:
     source: str  # where the answer came from, said to the user
 
 
-def next_scheduled_from_api(api_url: str, timeout_s: float = 3.0) -> NextRun | None:
+def next_scheduled_from_api(
+    api_url: str, timeout_s: float = 3.0, *, where: str = "PREFECT_API_URL"
+) -> NextRun | None:
     """The deployment's next Scheduled flow run from the Prefect API, or None if unreachable
     or the deployment does not exist there."""
     import requests
@@ -154,22 +160,25 @@ def next_scheduled_from_api(api_url: str, timeout_s: float = 3.0) -> NextRun | N
     found = runs.json()
     paused = " (schedule paused)" if dep.get("paused") else ""
     if not found:
-        return NextRun(None, f"Prefect API at {url}: no scheduled run of {FULL_NAME}{paused}")
+        return NextRun(
+            None, f"Prefect API at {url} ({where}): no scheduled run of {FULL_NAME}{paused}"
+        )
     at = datetime.fromisoformat(found[0]["expected_start_time"].replace("Z", "+00:00"))
-    return NextRun(at, f"Prefect API at {url}, deployment {FULL_NAME}{paused}")
+    return NextRun(at, f"Prefect API at {url} ({where}), deployment {FULL_NAME}{paused}")
 
 
-def next_scheduled(settings) -> NextRun:
-    """From the Prefect API when PREFECT_API_URL answers, else computed from the cron setting;
-    `source` says which."""
-    api = os.environ.get("PREFECT_API_URL")
-    if api:
-        found = next_scheduled_from_api(api)
+def next_scheduled(settings: Any, api: ApiSource | None = None) -> NextRun:
+    """From the Prefect API (`api`, default: the one `capcover run` uses) when it answers,
+    else computed from the cron setting; `source` says which, naming the API and where it was
+    configured."""
+    api = prefect_api() if api is None else api
+    if api.url:
+        found = next_scheduled_from_api(api.url, where=api.where)
         if found is not None:
             return found
-        why = f"no deployment {FULL_NAME} at PREFECT_API_URL={api} (or it did not answer)"
+        why = f"no deployment {FULL_NAME} at {api.url} ({api.where}), or it did not answer"
     else:
-        why = "PREFECT_API_URL not set"
+        why = api.where
     at = next_run(settings.schedule_cron, settings.schedule_timezone)
     return NextRun(
         at,
@@ -178,12 +187,12 @@ def next_scheduled(settings) -> NextRun:
     )
 
 
-def cmd_serve(settings) -> int:
+def cmd_serve(settings: Settings) -> int:
     """`capcover serve`: 2 when no Prefect server answers (one line says how to start one)."""
     import sys
 
     try:
-        api = check_server(_api_url())
+        api = check_server(prefect_api())
     except PrefectUnavailable as exc:
         print(f"capcover: error: {exc}", file=sys.stderr)
         return 2
@@ -200,10 +209,8 @@ def cmd_serve(settings) -> int:
     except KeyboardInterrupt:
         pass
     except Exception as exc:  # noqa: BLE001 - e.g. the server went away: one line, exit 1
-        text = str(exc).strip().splitlines()
         print(
-            f"capcover: error: serving {FULL_NAME} stopped: "
-            f"{text[0] if text else type(exc).__name__}",
+            f"capcover: error: serving {FULL_NAME} stopped: {one_line(exc)}",
             file=sys.stderr,
         )
         return 1
@@ -213,14 +220,3 @@ def cmd_serve(settings) -> int:
         flush=True,
     )
     return 0
-
-
-def _api_url() -> str | None:
-    # Prefect's own settings (environment or the active profile), read only when serving.
-    from capcover.flows.prefect_env import configure
-
-    configure()
-    from prefect.settings import get_current_settings
-
-    url = get_current_settings().api.url
-    return str(url) if url else None

@@ -6,7 +6,7 @@ warehouse can archive them and `capcover rebuild` can re-derive every typed row 
 
 from pathlib import Path
 
-from capcover.model.markets import COMMITTED_MARKETS
+from capcover.model.tiers import COMMITTED_TIERS
 
 # Data shipped with capcover. Defined here, not in ingest.quotes, so that reading settings
 # (every command does) does not import requests and the HTTP layer.
@@ -17,6 +17,6 @@ CURATED_QUOTES_PATH = DATA_DIR / "quotes.toml"
 QUOTE_KINDS = ("purchase", "rental_hourly", "assumption")
 FORM_FACTORS = ("SXM", "PCIe", "NVL", "OAM")
 CONFIDENCE_LEVELS = ("high", "medium", "low")
-# Rental tiers a curated quote may name: the committed terms, each its own market (on-demand
-# when no tier is given).
-RENTAL_TIERS = COMMITTED_MARKETS
+# The rental tiers `capcover quotes add --tier` offers: the committed terms of the one taxonomy
+# (model/tiers.py), each its own market; no tier: on-demand.
+RENTAL_TIERS: tuple[str, ...] = tuple(COMMITTED_TIERS.values())

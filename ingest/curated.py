@@ -15,6 +15,8 @@ import tempfile
 import tomllib
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 from capcover.config.settings import Settings
 from capcover.ingest.clients import coingecko_client
@@ -27,7 +29,7 @@ class BadInput(Exception):
     """The user's input is invalid; the message says which option and why."""
 
 
-def _toml_value(value) -> str:
+def _toml_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -37,7 +39,7 @@ def _toml_value(value) -> str:
     return json.dumps(str(value), ensure_ascii=False)  # a valid TOML basic string
 
 
-def build_entry(args, today: date) -> dict:
+def build_entry(args: SimpleNamespace, today: date) -> dict[str, Any]:
     """The new [[quote]] table from the command line's values (attributes of `args`, named as
     the `capcover quotes add` options), validated: BadInput names the option on bad input."""
     if not math.isfinite(args.price) or args.price <= 0:
@@ -107,7 +109,9 @@ def build_entry(args, today: date) -> dict:
     return entry
 
 
-def convert_entry(entry: dict, args, today: date, settings: Settings) -> str | None:
+def convert_entry(
+    entry: dict[str, Any], args: SimpleNamespace, today: date, settings: Settings
+) -> str | None:
     """Give a non-USD entry its `usd_per_unit`: the user's, or CoinGecko's rate of today for a
     quote dated today. Returns a note on where the rate came from."""
     currency = entry["currency"]

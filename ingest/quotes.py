@@ -18,12 +18,13 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
+from capcover.errors import one_line
 from capcover.ingest import CURATED_QUOTES_PATH, RENTAL_TIERS
 from capcover.ingest.errors import BadPayload, IngestError
 from capcover.ingest.feeds import MAX_CLOCK_SKEW_S, future_problem, record_json
 from capcover.ingest.fx import KNOWN_CURRENCIES, ExchangeRates, rates_from_raws
-from capcover.ingest.http import RawResponse
-from capcover.ingest.models import Quarantined, Quote
+from capcover.ingest.models import Quarantined, Quote, RawResponse
+from capcover.model.tiers import label_words, tier_from_label
 
 log = logging.getLogger("capcover")
 
@@ -39,14 +40,49 @@ class QuoteBatch:
     error: str | None = None  # set when the feed failed; the run goes on without it
 
 
+@dataclass(frozen=True)
+class Excluded:
+    """A record a parser left out on purpose, with the reason a person can read (a CPU-only
+    instance, a GPU the SKU catalogue does not know, a dearer location of an offer kept)."""
+
+    source: str
+    endpoint: str
+    record_key: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    """What became of one record of a feed's answer: `row` is (the index of its response in
+    the raws parsed, the record's index in that response). A record may end as several quotes
+    (RunPod: one per price field); every record ends as at least one outcome."""
+
+    row: tuple[int, int]
+    result: Quote | Quarantined | Excluded
+
+
+def split_outcomes(
+    outcomes: list[RowOutcome],
+) -> tuple[list[Quote], list[Quarantined], list[Excluded]]:
+    """Quotes, quarantined records and exclusions, each in the order of the records."""
+    quotes = [o.result for o in outcomes if isinstance(o.result, Quote)]
+    bad = [o.result for o in outcomes if isinstance(o.result, Quarantined)]
+    left_out = [o.result for o in outcomes if isinstance(o.result, Excluded)]
+    return quotes, bad, left_out
+
+
 class QuoteProvider(Protocol):
-    """Every quote source: `fetch` does the I/O, `parse` turns its raw responses into quotes."""
+    """Every quote source: `fetch` does the I/O, `parse` turns its raw responses into quotes;
+    `outcomes` says what became of every record (tests/test_quote_contract.py holds every
+    provider to it: a typed quote with a tier and a form factor, or a reason)."""
 
     source: str
 
     def fetch(self) -> list[RawResponse]: ...
 
     def parse(self, raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]: ...
+
+    def outcomes(self, raws: list[RawResponse]) -> list[RowOutcome]: ...
 
 
 def collect(provider: QuoteProvider) -> QuoteBatch:
@@ -134,6 +170,28 @@ class CuratedQuotes:
     def parse(self, raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
         return parse_curated_raws(raws, max_skew_s=self.max_skew_s)
 
+    def outcomes(self, raws: list[RawResponse]) -> list[RowOutcome]:
+        """Every entry of every file read: a quote, or kept out with its reason (a bad entry
+        fails the whole file instead: a human must fix it)."""
+        rates = rates_from_raws(raws)
+        out: list[RowOutcome] = []
+        for i, raw in enumerate(raws):
+            if raw.source != self.source:
+                continue
+            good, rejected = parse_curated_entries(
+                raw.body,
+                where=raw.url,
+                rates=rates,
+                read_at=raw.fetched_at,
+                max_skew_s=self.max_skew_s,
+            )
+            kept_out = {int(q.record_key.lstrip("#")) - 1: q for q in rejected if q.record_key}
+            quotes = iter(good)
+            entries = tomllib.loads(raw.body).get("quote", [])
+            for j in range(len(entries)):
+                out.append(RowOutcome((i, j), kept_out[j] if j in kept_out else next(quotes)))
+        return out
+
 
 def parse_curated_raws(
     raws: list[RawResponse], *, max_skew_s: float = MAX_CLOCK_SKEW_S
@@ -194,8 +252,7 @@ def parse_curated_entries(
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        first = (str(exc).splitlines() or ["?"])[0]
-        raise BadPayload(f"curated quotes {where}: not valid TOML ({first})") from None
+        raise BadPayload(f"curated quotes {where}: not valid TOML ({one_line(exc)})") from None
     version = doc.get("version")
     version = version if isinstance(version, int) and not isinstance(version, bool) else None
     entries = doc.get("quote", [])
@@ -279,10 +336,6 @@ def curated_entry_to_quote(
             f"{currency} quote of {observed_at.date()} has no usd_per_unit and {have} — add "
             f"usd_per_unit (USD per 1 {currency} on that day) to the entry"
         )
-    tier = entry.get("tier")
-    if isinstance(tier, str) and tier.lower().startswith("committed") and tier not in RENTAL_TIERS:
-        # A misspelt term would silently price as on-demand: name the known ones instead.
-        raise ValueError(f"tier {tier!r}: unknown committed term (use one of {RENTAL_TIERS})")
     price = _number(entry, "price")
     count = entry.get("gpu_count", 1)
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
@@ -290,14 +343,28 @@ def curated_entry_to_quote(
     note = entry.get("note")
     if version is not None:
         note = f"{note} [quotes.toml v{version}]" if note else f"[quotes.toml v{version}]"
+    kind = entry.get("kind", "purchase")
+    label = entry.get("tier")
+    tier = tier_from_label(label if isinstance(label, str) else None, kind=str(kind))
+    if label is not None and not isinstance(label, str):
+        raise TypeError(f"tier: not text: {label!r}")
+    words = label_words(label)
+    if words.startswith("committed") and words not in RENTAL_TIERS:
+        # A misspelt term would be tier unknown and never price, without a word: name the
+        # known ones instead.
+        raise ValueError(f"tier {label!r}: unknown committed term (use one of {RENTAL_TIERS})")
+    provider = entry.get("provider", entry["source"])
+    if not isinstance(provider, str) or not provider.strip():
+        raise ValueError(f"provider: not a name: {provider!r}")
     return Quote(
         observed_at=observed_at,
         source=entry["source"],
         source_url=entry.get("source_url"),
-        kind=entry.get("kind", "purchase"),
+        kind=kind,
         sku_label=entry["sku_label"],
         sku=entry["sku"],
-        form_factor=entry.get("form_factor"),
+        form_factor=entry.get("form_factor") or "unknown",
+        form_factor_v1=entry.get("form_factor"),
         memory_gb=entry.get("memory_gb"),
         gpu_count_basis=count,
         price_raw=price,
@@ -306,6 +373,8 @@ def curated_entry_to_quote(
         usd_per_unit=usd_per_unit,
         price_usd=price * usd_per_unit / count,
         tier=tier,
+        tier_label=label,
+        provider=provider,
         condition=entry.get("condition"),
         region=entry.get("region"),
         note=note,

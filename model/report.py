@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from capcover.model.coverage import coverage
-from capcover.model.prices import ANY_FORM_FACTOR, MaxAge, PriceEstimate, estimate, fresh
+
+# The price method's types live in model/prices.py; imported here by the name callers use.
+from capcover.model.prices import (  # noqa: F401 - re-exported
+    ANY_FORM_FACTOR,
+    Decision,
+    MaxAge,
+    PriceBook,
+    PriceStat,
+    QuotePoint,
+    price_stats,
+)
 
 # Scenario is an annotation only; model.scenarios loads pydantic, which `capcover alerts`
 # (reading stored report rows) does not need.
@@ -30,154 +40,9 @@ class SectorInputs:
     constituents_volume_24h_usd: float | None
     market_as_of: datetime  # the source's own timestamp (UTC)
     fetched_at: datetime  # when capcover fetched it (UTC)
-
-
-@dataclass(frozen=True)
-class QuotePoint:
-    """One of a source's latest quotes for (sku, kind) at or before a report date."""
-
-    sku: str
-    kind: str
-    source: str
-    price_usd: float  # per GPU (purchase) or per GPU-hour (rental_hourly)
-    observed_date: date
-    form_factor: str | None = None  # SXM, PCIe, NVL, OAM; None when the source did not say
-    market: str | None = None  # on_demand | spot | committed_* for rentals; None for purchases
-    condition: str | None = None  # the source's words (e.g. "used"); None: not said (new)
-
-
-def is_used(condition: str | None) -> bool:
-    """Whether a quote's condition says the part is not new (used, refurbished, second-hand)."""
-    words = (condition or "").casefold()
-    return any(w in words for w in ("used", "refurb", "second-hand", "secondhand"))
-
-
-def condition_matches(condition: str | None, wanted: str) -> bool:
-    """`wanted`: "new" (the default: a quote that does not say used), "used" or "any"."""
-    if wanted == "any":
-        return True
-    return is_used(condition) == (wanted == "used")
-
-
-@dataclass(frozen=True)
-class PriceStat:
-    """The price method's numbers for one scenario's eligible quotes (model/prices.py);
-    `sources` and the quote dates are those of the quotes kept after the outlier rule."""
-
-    sku: str
-    kind: str
-    form_factor: str  # the scenario's, or "any"
-    market: str | None
-    estimate: PriceEstimate
-    sources: str
-    newest_quote_date: date
-    oldest_quote_date: date
-    method: str
-    condition: str | None = None  # purchases: new | used | any (the selection); None: rentals
-
-    @property
-    def median_usd(self) -> float:
-        return self.estimate.central_usd
-
-    @property
-    def quote_count(self) -> int:
-        return self.estimate.kept_count
-
-
-@dataclass(frozen=True)
-class PriceBook:
-    """The quote points valid at a report date (each source's latest at or before it) and the
-    staleness window; `get` prices one scenario's selection with model/prices.py's method."""
-
-    points: tuple[QuotePoint, ...]
-    max_age: MaxAge = MaxAge()
-
-    def eligible(
-        self,
-        sku: str,
-        kind: str,
-        form_factor: str,
-        market: str | None,
-        as_of: date | None,
-        condition: str = "any",
-    ) -> list[QuotePoint]:
-        """The points of the selection; with `as_of`, only those within the window.
-        `condition` ("new", "used" or "any") selects purchase quotes by their condition."""
-        return [
-            p
-            for p in self.points
-            if p.sku == sku
-            and p.kind == kind
-            and (form_factor == ANY_FORM_FACTOR or p.form_factor == form_factor)
-            and (kind != "rental_hourly" or p.market == market)
-            and (kind != "purchase" or condition_matches(p.condition, condition))
-            and (as_of is None or fresh(p.observed_date, as_of, kind, self.max_age))
-        ]
-
-    def within(self, kind: str, days: int | None) -> PriceBook:
-        """This book with a staleness window of `days` for quotes of `kind` (None: as is)."""
-        if days is None:
-            return self
-        if kind == "rental_hourly":
-            return replace(self, max_age=replace(self.max_age, rental_days=days))
-        return replace(self, max_age=replace(self.max_age, purchase_days=days))
-
-    def get(
-        self,
-        sku: str,
-        kind: str,
-        form_factor: str = ANY_FORM_FACTOR,
-        market: str | None = None,
-        *,
-        as_of: date | None = None,
-        condition: str = "any",
-    ) -> PriceStat | None:
-        """The method's price of the selection at `as_of` (None: no staleness window), or
-        None when no quote is eligible."""
-        pts = self.eligible(sku, kind, form_factor, market, as_of, condition)
-        if not pts:
-            return None
-        est = estimate([p.price_usd for p in pts])
-        # The outlier rule keeps every quote within a distance of the median: the kept quotes
-        # are exactly those between the kept minimum and maximum.
-        pts = [p for p in pts if est.min_usd <= p.price_usd <= est.max_usd]
-        return PriceStat(
-            sku=sku,
-            kind=kind,
-            form_factor=form_factor,
-            market=market if kind == "rental_hourly" else None,
-            estimate=est,
-            sources=", ".join(sorted({p.source for p in pts})),
-            newest_quote_date=max(p.observed_date for p in pts),
-            oldest_quote_date=min(p.observed_date for p in pts),
-            method=self.max_age.method_id(),
-            condition=condition if kind == "purchase" else None,
-        )
-
-    def groups(self, as_of: date | None = None) -> list[PriceStat]:
-        """The method's price for every (sku, form factor, kind, market, condition) present
-        (a form factor the source did not tell is its own group, "unknown"; used parts are
-        apart from new ones)."""
-
-        def key(p: QuotePoint) -> tuple[str, str, str, str, str]:
-            condition = "" if p.kind != "purchase" else "used" if is_used(p.condition) else "new"
-            return p.sku, p.form_factor or "unknown", p.kind, p.market or "", condition
-
-        out = []
-        for k in sorted({key(p) for p in self.points}):
-            book = PriceBook(tuple(p for p in self.points if key(p) == k), self.max_age)
-            stat = book.get(
-                k[0], k[2], ANY_FORM_FACTOR, k[3] or None, as_of=as_of, condition=k[4] or "any"
-            )
-            if stat is not None:
-                out.append(replace(stat, form_factor=k[1]))
-        return out
-
-
-def price_stats(points: list[QuotePoint], *, max_age: MaxAge | None = None) -> PriceBook:
-    """The price book of `points` (from the warehouse's `latest_quotes`); `build_reports`
-    prices each scenario with it at the report date, within `max_age` (default MaxAge())."""
-    return PriceBook(tuple(points), max_age or MaxAge())
+    # Migration 052: CoinGecko's own figure beside the headline, and how the headline is made.
+    coingecko_category_cap_usd: float | None = None  # sum of the categories' reported caps
+    sector_cap_method: str | None = None  # warehouse/load.py SECTOR_CAP_METHODS; None: by basis
 
 
 @dataclass(frozen=True)
@@ -218,6 +83,14 @@ class ReportRow:
     coverage_ratio_low: float | None = None  # the ratio at the upper-quartile price
     coverage_ratio_high: float | None = None  # the ratio at the lower-quartile price
     price_method: str = "fixed"
+    # Migration 052: the providers that voted, CoinGecko's own category figure beside the
+    # headline cap, how the headline was made, and whether it sums today's constituents over a
+    # past day (backfilled rows: a lower bound biased toward the survivors).
+    price_provider_count: int | None = None
+    price_providers: str | None = None
+    coingecko_category_cap_usd: float | None = None
+    sector_cap_method: str = "coingecko-category"
+    survivorship_biased: bool = False
     # Migration 060: the scenario's parameters (None where the scenario has none).
     price_condition: str | None = None  # purchases: new | used | any
     # Compute-equivalent scenarios: gpu_count = round(equivalents x reference / chip TFLOPS).
@@ -237,9 +110,18 @@ class ReportRow:
     tco_capex_usd: float | None = None  # per GPU: purchase price x multiplier
     tco_power_usd: float | None = None  # per GPU over tco_years
     tco_hosting_usd: float | None = None  # per GPU over tco_years
+    # Migration 062: the scenario's own staleness window for its quotes (days); None: the
+    # settings' window of its kind. price_method names the window used either way.
+    price_max_age_days: int | None = None
 
     def as_tuple(self) -> tuple:
+        """The row's values in REPORT_COLUMNS order."""
         return tuple(asdict(self).values())
+
+
+# report_daily's columns as ReportRow names them: rows are written by these names, so a
+# migration adding columns in another order (040 < 050 < 060 < ...) never shifts a value.
+REPORT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ReportRow))
 
 
 def build_reports(
@@ -312,8 +194,15 @@ def build_reports(
                 coverage_ratio_low=low,
                 coverage_ratio_high=high,
                 price_method=stat.method if stat else "fixed",
+                price_provider_count=stat.provider_count if stat else None,
+                price_providers=stat.providers if stat else None,
+                coingecko_category_cap_usd=sector.coingecko_category_cap_usd,
+                sector_cap_method=sector.sector_cap_method
+                or ("history-union" if sector.basis == "history" else "coingecko-category"),
+                survivorship_biased=sector.basis == "history",
                 price_condition=sc.condition if kind == "purchase" else None,
                 **_parameters(sc, stat.median_usd if stat else None),
+                price_max_age_days=sc.max_age_days if stat else None,
             )
         )
     return rows, skipped
@@ -349,6 +238,7 @@ def _parameters(sc: Scenario, quote_price_usd: float | None) -> dict:
 
 
 def _no_quote_reason(sc: Scenario, prices: PriceBook, day: date) -> str:
+    """Why `sc` has no price on `day`; `prices`: the book within the scenario's window."""
     kind = sc.price.quote_kind
     what = (
         f"{sc.gpu_sku}" if sc.form_factor == ANY_FORM_FACTOR else f"{sc.gpu_sku} {sc.form_factor}"
@@ -356,4 +246,39 @@ def _no_quote_reason(sc: Scenario, prices: PriceBook, day: date) -> str:
     market = f"{sc.market} " if kind == "rental_hourly" else ""
     condition = "used " if kind == "purchase" and sc.condition == "used" else ""
     window = prices.max_age.days(kind or "")
-    return f"no {market}{condition}{kind} quote for {what} in the {window} days up to {day}"
+    reason = f"no {market}{condition}{kind} quote for {what} in the {window} days up to {day}"
+    decisions = prices.decisions(
+        sc.gpu_sku, kind or "", sc.form_factor, sc.market, as_of=day, condition=sc.condition
+    )
+    if decisions:
+        rules: dict[str, int] = {}
+        for d in decisions:
+            rules[d.rule or "kept"] = rules.get(d.rule or "kept", 0) + 1
+        said = ", ".join(f"{n} {rule}" for rule, n in sorted(rules.items()))
+        reason += f" ({len(decisions)} considered, excluded by rule: {said})"
+    return reason
+
+
+def report_decisions(
+    rows: list[ReportRow], scenarios: list[Scenario], prices: PriceBook
+) -> list[tuple[ReportRow, Decision]]:
+    """Every quote the price method considered for each quote-priced row, kept or excluded and
+    why (the `price_decisions` table), in the method the book prices with."""
+    by_name = {sc.name: sc for sc in scenarios}
+    out: list[tuple[ReportRow, Decision]] = []
+    for row in rows:
+        sc = by_name.get(row.scenario)
+        if sc is None or sc.price.quote_kind is None:
+            continue
+        kind = sc.price.quote_kind
+        book = prices.within(kind, sc.max_age_days)  # as build_reports priced it
+        for d in book.decisions(
+            sc.gpu_sku,
+            kind,
+            sc.form_factor,
+            sc.market,
+            as_of=row.report_date,
+            condition=sc.condition,
+        ):
+            out.append((row, d))
+    return out

@@ -26,7 +26,8 @@ from capcover.model.throughput import (
 BUILTIN_SCENARIOS_PATH = Path(__file__).parent / "scenarios.toml"
 
 PriceKind = Literal["fixed", "purchase", "rental_hourly"]
-# The rental market a scenario prices with (model/markets.py; a test keeps the two equal).
+# The rental market a scenario prices with: model/tiers.py MARKETS, the one taxonomy's view
+# (a Literal for pydantic's message; a test keeps the two equal).
 Market = Literal[
     "on_demand",
     "spot",
@@ -34,7 +35,6 @@ Market = Literal[
     "committed_3m",
     "committed_6m",
     "committed_1y",
-    "committed_3y",
 ]
 HOURS_PER_YEAR = 8_760
 

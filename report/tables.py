@@ -57,6 +57,11 @@ def parameter_rows(rows: list[tuple], value_index: int = 2) -> list[tuple]:
     ]
 
 
+def marked(value: Any, marker: str) -> str:
+    """A human-readable cell with a footnote's marker beside it ("18.52B *")."""
+    return f"{_cell(value)} {marker}"
+
+
 def _exact(value: Any) -> str:
     """A cell exactly as queried: ints without separators, floats at full (shortest round-trip)
     precision, decimals with all their digits."""

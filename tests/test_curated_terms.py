@@ -19,9 +19,9 @@ from capcover.ingest import CONFIDENCE_LEVELS, CURATED_QUOTES_PATH, RENTAL_TIERS
 from capcover.ingest.errors import BadPayload
 from capcover.ingest.models import Quote
 from capcover.ingest.quotes import parse_curated
-from capcover.model.markets import COMMITTED_MARKETS, RENTAL_MARKETS
 from capcover.model.report import QuotePoint, SectorInputs, build_reports, price_stats
 from capcover.model.scenarios import Market, Scenario
+from capcover.model.tiers import COMMITTED_TIERS, MARKETS, market_of, tiers_of_market
 from capcover.warehouse import load
 from capcover.warehouse.db import open_warehouse
 
@@ -33,15 +33,19 @@ def _points(quotes: list[Quote]) -> list[QuotePoint]:
     """Quote points as warehouse/load.py quote_points hands them to the model."""
     return [
         QuotePoint(
-            q.sku,
-            q.kind,
-            q.source,
-            q.price_usd,
-            q.observed_date,
-            q.form_factor,
-            load.quote_market(q),
-            q.condition,
-        )  # fmt: skip
+            sku=q.sku,
+            kind=q.kind,
+            source=q.source,
+            price_usd=q.price_usd,
+            observed_date=q.observed_date,
+            form_factor=q.form_factor,
+            market=load.quote_market(q),
+            quote_id=load.quote_id(q),
+            provider=q.provider,
+            tier=q.tier,
+            tier_label=q.tier_label,
+            condition=q.condition,
+        )
         for q in quotes
     ]
 
@@ -60,8 +64,14 @@ def shipped() -> list[Quote]:
 
 
 def test_curated_committed_terms_are_one_vocabulary_everywhere():
-    assert RENTAL_TIERS == COMMITTED_MARKETS  # the curated schema's terms are the markets
-    assert get_args(Market) == RENTAL_MARKETS  # what a scenario may name
+    # The curated schema's terms are the taxonomy's committed tiers (model/tiers.py) ...
+    assert RENTAL_TIERS == tuple(COMMITTED_TIERS.values())
+    # ... a scenario may name exactly the taxonomy's markets ...
+    assert get_args(Market) == MARKETS == ("on_demand", "spot", *RENTAL_TIERS)
+    # ... and each committed term is a market of its own: it selects that tier only, and a
+    # quote of that tier is in that market (never on_demand).
+    for term in RENTAL_TIERS:
+        assert tiers_of_market(term) == (term,) and market_of(term) == term
 
 
 def test_curated_every_shipped_entry_says_its_confidence_and_new_ones_their_url():
@@ -85,9 +95,10 @@ def test_curated_every_shipped_entry_says_its_confidence_and_new_ones_their_url(
 def test_curated_shipped_quotes_price_every_purchase_scenario_on_a_report_of_today():
     rows, skipped = _reports(TODAY, _points(shipped()))
     # Only the on-demand rental needs the live feeds; everything else prices from the file.
+    # The contract points are considered (H100 rentals) and excluded: no form factor said.
     assert skipped == {
         "h100-rent-1y": "no on_demand rental_hourly quote for H100 SXM in the 7 days up to "
-        "2026-12-06"
+        "2026-12-06 (2 considered, excluded by rule: 2 form_factor)"
     }
     # New parts only (the used H100 SXM at $22-25k is left out): CoinDesk 2024, Hugging Face
     # 2024 and AI Infra Map 2026, all $30,000; the 2023 figures are past the 1,095-day window.
@@ -96,10 +107,26 @@ def test_curated_shipped_quotes_price_every_purchase_scenario_on_a_report_of_tod
         3,
     )
     assert rows["h100-purchase"].price_condition == "new"
-    assert rows["h200-purchase"].unit_price_usd == 31_500  # 28k, 31k, 32k, 35k
-    assert rows["b200-purchase"].unit_price_usd == 40_000  # 30k, 40k, 40k, 40k, 43k
+    assert rows["h100-purchase"].price_providers == "AI Infra Map, CoinDesk, Hugging Face"
+    # One vote per publisher (provider-vote-v2), a range's two ends one provider's: H200
+    # Hugging Face 32k, AI Infra Map 35k, RunLocalAI 28-31k (29.5k) -> 32k; B200 NVIDIA
+    # 30-40k (35k), AI Infra Map 40k, RunLocalAI 40-43k (41.5k) -> 40k.
+    h200, b200 = rows["h200-purchase"], rows["b200-purchase"]
+    assert (h200.unit_price_usd, h200.price_provider_count, h200.price_quote_count) == (
+        32_000,
+        3,
+        4,
+    )
+    assert (b200.unit_price_usd, b200.price_provider_count, b200.price_quote_count) == (
+        40_000,
+        3,
+        5,
+    )
     assert rows["b300-purchase"].unit_price_usd == 45_000
-    assert rows["mi300x-purchase"].unit_price_usd == 12_500
+    assert (rows["mi300x-purchase"].unit_price_usd, rows["mi300x-purchase"].price_providers) == (
+        12_500,
+        "MI300X street estimate",
+    )
     contract = rows["h100-rent-1y-contract"]
     assert (contract.quote_median_usd, contract.price_market) == (2.35, "committed_1y")
     assert contract.price_as_of == date(2026, 3, 1)
@@ -114,6 +141,7 @@ def test_curated_contract_points_age_out_after_a_year_and_price_in_between():
     _, skipped = _reports(date(2027, 3, 2), points)
     assert skipped["h100-rent-1y-contract"] == (
         "no committed_1y rental_hourly quote for H100 in the 365 days up to 2027-03-02"
+        " (2 considered, excluded by rule: 2 stale)"
     )
 
 
@@ -141,6 +169,7 @@ def test_curated_contract_prices_never_price_on_demand_and_used_only_when_asked(
     rows, skipped = _reports(TODAY, points, [on_demand, used])
     assert skipped == {
         "od": "no on_demand rental_hourly quote for H100 in the 3650 days up to 2026-12-06"
+        " (2 considered, excluded by rule: 2 tier)"  # contract prices are not on-demand ones
     }
     assert rows["used"].unit_price_usd == 23_500 and rows["used"].price_condition == "used"
 
@@ -245,3 +274,24 @@ def test_curated_price_groups_keep_used_parts_apart_from_new():
     assert {(g.market, g.condition) for g in everything if g.kind == "rental_hourly"} == {
         ("committed_1y", None)  # rentals have no condition; the contract points are apart
     }
+
+
+def test_curated_every_shipped_entry_names_its_provider_and_a_range_votes_once():
+    doc = tomllib.loads(CURATED_QUOTES_PATH.read_text(encoding="utf-8"))
+    # Both ends of a published range (same day, SKU and note) name one provider and come by
+    # one route (source): the method's `route` rule would keep only one end of two routes.
+    ends: dict[tuple, set[tuple[str, str]]] = {}
+    for i, entry in enumerate(doc["quote"], start=1):
+        assert isinstance(entry.get("provider"), str) and entry["provider"].strip(), i
+        ends.setdefault((entry["observed"], entry["sku"], entry["note"]), set()).add(
+            (entry["source"], entry["provider"])
+        )
+    assert all(len(voices) == 1 for voices in ends.values()), ends
+    assert sum(1 for voices in ends.values() for _ in voices) < len(doc["quote"])  # ranges
+    # So Raymond James' 2023 range is one vote at its middle beside the FT's $30,000.
+    raymond_james = [p for p in _points(shipped()) if p.observed_date.year == 2023]
+    book = price_stats(raymond_james)
+    stat = book.get("H100", "purchase", as_of=date(2023, 9, 1))
+    assert (stat.provider_count, stat.providers) == (2, "Financial Times, Raymond James")
+    assert stat.median_usd == (27_500 + 30_000) / 2
+    assert all(d.kept for d in stat.decisions)  # both ends voted, as one provider

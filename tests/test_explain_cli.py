@@ -15,7 +15,8 @@ from capcover.flows.sequence import run_daily
 from capcover.report.artifacts import summary_markdown
 from capcover.warehouse.db import open_warehouse
 from tests.conftest import category_payload, market_pages
-from tests.test_explain import D1, D2, add_coins, add_quote, add_reports, report
+from tests.helpers import report_row
+from tests.test_explain import D1, D2, add_coins, add_quote, add_reports
 
 PARAGRAPH_START = "bought coverage rose 17.2% since 2024-04-01 (0.965 \u2192 1.130):"
 
@@ -32,14 +33,26 @@ def db(env):
         add_quote(wh, "q-new", "s2", D2, 34_000)
         add_reports(
             wh,
-            report(
-                D1, "bought", 20e9, constituents=13e9, quotes=1, median=30_000, price=30_000 * 0.96
+            report_row(
+                D1,
+                "bought",
+                20e9,
+                constituents_market_cap_usd=13e9,
+                quotes=1,
+                median=30_000,
+                price=30_000 * 0.96,
             ),
-            report(
-                D2, "bought", 25e9, constituents=14e9, quotes=2, median=32_000, price=32_000 * 0.96
+            report_row(
+                D2,
+                "bought",
+                25e9,
+                constituents_market_cap_usd=14e9,
+                quotes=2,
+                median=32_000,
+                price=32_000 * 0.96,
             ),
-            report(D1, "fixed", 20e9, constituents=13e9),
-            report(D2, "fixed", 25e9, constituents=14e9),
+            report_row(D1, "fixed", 20e9, constituents_market_cap_usd=13e9),
+            report_row(D2, "fixed", 25e9, constituents_market_cap_usd=14e9),
         )
     return path
 
@@ -190,11 +203,11 @@ def tco_db(db):
         add_reports(
             wh,
             *[
-                replace(report(day, "tco", cap, price=66_736.13), **costs)
+                report_row(day, "tco", cap, price=66_736.13, **costs)
                 for day, cap in ((D1, 20e9), (D2, 25e9))
             ],
             *[
-                replace(report(day, "b200eq", cap, count=316_640, price=40_000), **compute)
+                report_row(day, "b200eq", cap, count=316_640, price=40_000, **compute)
                 for day, cap in ((D1, 20e9), (D2, 25e9))
             ],
         )
@@ -224,3 +237,17 @@ def test_explain_shows_the_scenario_parameters_in_every_format(tco_db, capsys):
     assert rows["compute_chip_tflops"]["unit"] == "dense_fp8 TFLOPS per B200 HGX"
     assert rows["compute_chip_tflops"]["note"] == "throughput table v1"
     assert rows["gpu_count"]["note"] == "round(720000 x 1979.0 / 4500.0)"
+
+
+def test_api_reader_gives_the_scenario_parameters_as_the_cli_prints_them(tco_db):
+    from capcover.api import Reader
+
+    reader = Reader(db=tco_db)
+    table = reader.report_parameters(scenario="b200eq")
+    assert table.columns == ["scenario", "parameter", "value", "unit", "note"]
+    by = {r["parameter"]: r for r in table.records()}
+    assert by["gpu_count"]["value"] == 316_640 and by["compute_chip_tflops"]["value"] == 4500
+    assert reader.report_parameters(scenario="fixed").rows == []  # no parameters: none
+    why = reader.explain(scenario="tco")
+    assert [p["parameter"] for p in why.parameters][-1] == "unit_price_usd"
+    assert why.as_dict()["parameters"] == why.parameters
