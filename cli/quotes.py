@@ -46,7 +46,7 @@ def quotes_list(
 def add_quote(day: date | None, options: dict[str, Any]) -> None:
     """`capcover quotes add`: validate one published quote and append it to the user's quotes
     file."""
-    from capcover.ingest.clients import curated_quotes_path, user_quotes_path
+    from capcover.flows.clients import coingecko_client, curated_quotes_path, user_quotes_path
     from capcover.ingest.curated import (
         BadInput,
         append_entry,
@@ -65,7 +65,9 @@ def add_quote(day: date | None, options: dict[str, Any]) -> None:
         for known in (curated_quotes_path(settings), path):
             if same_quote(known, entry):
                 raise BadInput(f"this quote is already in {known}")
-        how = convert_entry(entry, args, today, settings)
+        how = convert_entry(
+            entry, args, today, lambda: coingecko_client(settings).exchange_rates().record
+        )
     except BadInput as exc:
         fail(str(exc), EXIT_USAGE)
     except (IngestError, ValueError) as exc:

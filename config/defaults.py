@@ -1,6 +1,6 @@
 """Every setting's name and built-in default: the one table.
 
-The settings model (config/settings.py, pydantic-settings) takes each field's default from here
+The settings model (config/settings.py, a pydantic model) takes each field's default from here
 and adds its type and bounds; the read-only commands' lean reader (config/reader.py) and the
 name checks of config/sources.py read the same table without loading pydantic. The order is the
 model's field order (pydantic validates in it, so the first bad value it names is the first of
@@ -54,9 +54,11 @@ class Defaults:
         "H200 NVL",
         "B200",
     )
-    vastai_rate_per_minute: float = 30.0
+    # Client-side limits; None: the source's documented pace (ingest/ratelimit.py Pace, one
+    # per module: Vast.ai 30/min spread, none for RunPod and the gpuhunt bucket).
+    vastai_rate_per_minute: float | None = None
     runpod_base_url: str = "https://api.runpod.io"
-    runpod_rate_per_minute: float = 30.0
+    runpod_rate_per_minute: float | None = None
     gpuhunt_base_url: str = "https://dstack-gpu-pricing.s3.eu-west-1.amazonaws.com/v3"
     # those gpuhunt publishes offline: all of them
     gpuhunt_providers: tuple[str, ...] = (
@@ -70,7 +72,7 @@ class Defaults:
         "runpod",
         "cloudrift",
     )
-    gpuhunt_rate_per_minute: float = 60.0
+    gpuhunt_rate_per_minute: float | None = None
     price_max_age_rental_days: int = 7
     price_max_age_purchase_days: int = 1095
 

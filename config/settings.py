@@ -8,16 +8,17 @@ import re
 import tomllib
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any
 
-from pydantic import Field, PrivateAttr, SecretStr, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    SettingsError,
-    TomlConfigSettingsSource,
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
 )
 
 from capcover.config.defaults import DEFAULTS as D
@@ -26,6 +27,7 @@ from capcover.config.errors import ConfigError
 from capcover.config.sources import (  # noqa: F401 - NON_SETTING_ENV is part of this API
     NON_SETTING_ENV,
     check_env_names,
+    env_values,
     one_line_errors,
     price_max_age,
     publish_path,
@@ -59,18 +61,26 @@ def _split_commas(value: Any) -> Any:
     return value
 
 
-class Settings(BaseSettings):
-    """Every knob capcover has. Environment variables are `CAPCOVER_<NAME>`."""
+class NoDecode:
+    """Marks a list setting whose environment value is comma-separated text (split by its
+    validator), never JSON."""
 
-    # True on `_GivenOnly`: the given values over the defaults, no environment and no file.
-    given_only: ClassVar[bool] = False
+
+class Settings(BaseModel):
+    """Every knob capcover has. Environment variables are `CAPCOVER_<NAME>`.
+
+    A plain pydantic model: `load_settings` reads the sources (environment over the
+    CAPCOVER_CONFIG file over these defaults) itself, so the daily run does not import
+    pydantic-settings (and the asyncio it loads), a sixth of its start-up."""
+
     # scenarios(), parsed on first use (the model is frozen; private attributes are not fields).
     _scenarios: tuple[Scenario, ...] | None = PrivateAttr(default=None)
 
     # extra="forbid" and no inf/nan: a misspelt key or a non-finite number is an error, never
-    # a silent default (load_settings names unknown keys first, with a suggestion).
-    model_config = SettingsConfigDict(
-        env_prefix="CAPCOVER_", extra="forbid", frozen=True, allow_inf_nan=False
+    # a silent default (load_settings names unknown keys first, with a suggestion). Defaults
+    # are validated too (as pydantic-settings did): a band's check sees both of its ends.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, allow_inf_nan=False, validate_default=True
     )
 
     db: Path = D.db
@@ -100,16 +110,18 @@ class Settings(BaseSettings):
     vastai_gpu_names: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(D.vastai_gpu_names), min_length=1
     )
-    vastai_rate_per_minute: float = Field(D.vastai_rate_per_minute, gt=0)
+    # Client-side limits; None: the source's documented pace (ingest/vastai.py, runpod.py and
+    # gpuhunt.py say what each host documents: Vast.ai 30/min spread, none for the others).
+    vastai_rate_per_minute: float | None = Field(D.vastai_rate_per_minute, gt=0)
     runpod_base_url: str = D.runpod_base_url
-    runpod_rate_per_minute: float = Field(D.runpod_rate_per_minute, gt=0)
+    runpod_rate_per_minute: float | None = Field(D.runpod_rate_per_minute, gt=0)
     # -- GPU prices: the gpuhunt catalogs (ingest/gpuhunt.py) and the price method
     # (model/prices.py). Providers: gpuhunt's offline ones (the bucket has no others).
     gpuhunt_base_url: str = D.gpuhunt_base_url
     gpuhunt_providers: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(D.gpuhunt_providers)
     )
-    gpuhunt_rate_per_minute: float = Field(D.gpuhunt_rate_per_minute, gt=0)
+    gpuhunt_rate_per_minute: float | None = Field(D.gpuhunt_rate_per_minute, gt=0)
     # older rental quotes do not price a day; the same for purchase prices
     price_max_age_rental_days: int = Field(D.price_max_age_rental_days, ge=0)
     price_max_age_purchase_days: int = Field(D.price_max_age_purchase_days, ge=0)
@@ -218,23 +230,6 @@ class Settings(BaseSettings):
 
         return check_timezone(v)
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        if cls.given_only:
-            return (init_settings,)
-        sources = [init_settings, env_settings]
-        path = os.environ.get("CAPCOVER_CONFIG")
-        if path:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(path)))
-        return tuple(sources)
-
     # -- derived ----------------------------------------------------------------------------
 
     def scenarios(self) -> list[Scenario]:
@@ -279,12 +274,6 @@ class Settings(BaseSettings):
                 value = [f"{v.get_secret_value().split(':', 1)[0]}://********" for v in value]
             out[name] = value
         return out
-
-
-class _GivenOnly(Settings):
-    """Settings from the given values and built-in defaults only: no environment, no file."""
-
-    given_only: ClassVar[bool] = True
 
 
 @cache
@@ -354,20 +343,28 @@ def load_settings(*, environ: bool = True, **overrides: Any) -> Settings:
         return _load(environ, overrides)
 
 
+def _sources(environ: bool, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The values to validate: `overrides` over the `CAPCOVER_*` environment (names read
+    case-insensitively, values as text) over the CAPCOVER_CONFIG file; only `overrides` when
+    not `environ`."""
+    values: dict[str, Any] = {}
+    if environ:
+        path = os.environ.get("CAPCOVER_CONFIG")
+        if path:
+            values.update(read_config_file(path))
+        fields = Settings.model_fields
+        values.update({k: v for k, v in env_values(os.environ).items() if k in fields})
+    values.update(overrides)
+    return values
+
+
 def _load(environ: bool, overrides: dict[str, Any]) -> Settings:
     if environ:
         check_env_names(dict(os.environ))
-    path = os.environ.get("CAPCOVER_CONFIG") if environ else None
-    if path:
-        read_config_file(path)
     try:
-        settings = (Settings if environ else _GivenOnly)(**overrides)
+        settings = Settings.model_validate(_sources(environ, overrides))
     except ValidationError as exc:
         raise ConfigError(_validation_line(exc)) from None
-    except SettingsError as exc:  # a source could not decode a value before validation
-        field = re.search(r'field "([^"]+)"', str(exc))
-        name = f"CAPCOVER_{field.group(1).upper()}" if field else "configuration"
-        raise ConfigError(f"{name}: cannot parse the value ({exc.__cause__ or exc})") from None
     names = {s.name for s in settings.scenarios()}  # validate user scenarios now, not mid-run
     unknown = [s for s in settings.alert_scenarios if s not in names]
     if unknown:

@@ -22,8 +22,8 @@ from prefect.utilities.annotations import quote  # noqa: E402
 
 from capcover.config.settings import Settings, load_settings  # noqa: E402
 from capcover.flows.artifacts import publish_artifacts  # noqa: E402
+from capcover.flows.clients import Clients  # noqa: E402
 from capcover.flows.sequence import daily_sequence  # noqa: E402
-from capcover.ingest.clients import Clients  # noqa: E402
 from capcover.model.run import RunResult  # noqa: E402
 
 if not get_current_settings().api.url:

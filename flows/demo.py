@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from capcover.config.settings import Settings, load_settings
 from capcover.fakeapi.replay import ReplayServer
 from capcover.flows.backfill import run_backfill
-from capcover.ingest.clients import Clients
+from capcover.flows.clients import Clients
 from capcover.report.html import write_report_files
 from capcover.report.summary import summary_text
 from capcover.report.tables import render

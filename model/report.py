@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import date, datetime
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from capcover.model.coverage import coverage
@@ -115,13 +116,15 @@ class ReportRow:
     price_max_age_days: int | None = None
 
     def as_tuple(self) -> tuple:
-        """The row's values in REPORT_COLUMNS order."""
-        return tuple(asdict(self).values())
+        """The row's values in REPORT_COLUMNS order, as they are (no copy: `asdict` deep-copied
+        every row, a tenth of a 10-year backfill's report step)."""
+        return _ROW_VALUES(self)
 
 
 # report_daily's columns as ReportRow names them: rows are written by these names, so a
 # migration adding columns in another order (040 < 050 < 060 < ...) never shifts a value.
 REPORT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ReportRow))
+_ROW_VALUES = attrgetter(*REPORT_COLUMNS)
 
 
 def build_reports(
