@@ -1,4 +1,4 @@
-"""`capcover`: the command line, a thin layer over flows/, report/, warehouse/ and config/.
+"""`capcover`: the command line, a thin layer over the public API (capcover/api.py) and flows/.
 
 One click group (cli/group.py); each command group lives in its own module and registers itself
 there. Exit codes: 0 ok, 1 the run or query failed, 2 bad usage or configuration, 130
@@ -12,7 +12,14 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from capcover.cli.common import EXIT_FAILED, EXIT_USAGE, CommandFailed, echo
+from capcover.cli.common import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    INVOCATION,
+    CommandFailed,
+    advice,
+    echo,
+)
 from capcover.config.errors import ConfigError
 from capcover.errors import one_line
 
@@ -32,10 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; returns its exit code (the console script exits with it)."""
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
+    INVOCATION["db"] = None
     try:
         return _with_click(args)
     except CommandFailed as exc:
-        echo(f"capcover: error: {exc.message}", err=True)
+        echo(f"capcover: error: {advice(exc.message)}", err=True)
         return exc.code
     except KeyboardInterrupt:
         echo(f"capcover: error: {INTERRUPTED}", err=True)
@@ -43,16 +51,19 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return _closed_pipe()
     except ConfigError as exc:
-        echo(f"capcover: error: {exc}", err=True)
+        echo(f"capcover: error: {advice(str(exc))}", err=True)
         return EXIT_USAGE
     except Exception as exc:
         known = sys.modules.get("capcover.warehouse.db")
         if known is not None and isinstance(exc, known.WarehouseError):
-            echo(f"capcover: error: {exc}", err=True)
+            echo(f"capcover: error: {advice(str(exc))}", err=True)
             return EXIT_FAILED
         if known is not None and known.is_damage(exc):  # raised below Warehouse's own methods
             where = known.last_opened() or "the warehouse (CAPCOVER_DB)"
-            echo(f"capcover: error: {known.damaged_message(where, one_line(exc))}", err=True)
+            echo(
+                f"capcover: error: {advice(known.damaged_message(where, one_line(exc)))}",
+                err=True,
+            )
             return EXIT_FAILED
         if debug:
             raise
@@ -84,7 +95,7 @@ def _with_click(args: list[str]) -> int:
             if exc.ctx and " " in exc.ctx.command_path
             else " (see `capcover --help`)"
         )
-        echo(f"capcover: error: {exc.format_message()}{hint}", err=True)
+        echo(f"capcover: error: {advice(exc.format_message() + hint)}", err=True)
         return EXIT_USAGE
     return code if isinstance(code, int) else 0
 

@@ -85,6 +85,7 @@ class Defaults:
     alert_relative_change_pct: float = 10.0
     alert_stale_after_h: float = 36.0
     alert_feed_failure_days: int = 2
+    alert_timeout_s: float = 10.0  # a receiver's whole exchange for one message
 
     schedule_cron: str = "20 0 * * *"
     schedule_timezone: str = "UTC"

@@ -169,6 +169,9 @@ class Settings(BaseModel):
     alert_stale_after_h: float = Field(D.alert_stale_after_h, gt=0)  # as-of vs fetch time
     # consecutive run days a quote feed failed
     alert_feed_failure_days: int = Field(D.alert_feed_failure_days, ge=1)
+    # Seconds a receiver has to answer one alert message, the whole exchange; no answer in
+    # time after the message went out is an unknown outcome (notify/channels.py).
+    alert_timeout_s: float = Field(D.alert_timeout_s, gt=0, le=300)
 
     # `capcover serve`: when the daily flow runs (CoinGecko closes the UTC day at 00:00).
     schedule_cron: str = D.schedule_cron

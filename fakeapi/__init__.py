@@ -4,13 +4,24 @@ faults, an optional server-enforced rate limit, generated records and snapshot r
 Used by tests/, benchmarks/ and `capcover demo` (flows/demo.py); it imports none of capcover.
 """
 
-from capcover.fakeapi.faults import CLOUDFLARE_HTML, Action, Reply, Reset, Slow, Truncated
+from capcover.fakeapi.faults import (
+    CLOUDFLARE_HTML,
+    Action,
+    Drip,
+    Garbage,
+    Reply,
+    Reset,
+    Slow,
+    Truncated,
+)
 from capcover.fakeapi.server import FakeAPI, RateLimit, Request
 
 __all__ = [
     "CLOUDFLARE_HTML",
     "Action",
+    "Drip",
     "FakeAPI",
+    "Garbage",
     "RateLimit",
     "Reply",
     "Request",

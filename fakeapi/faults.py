@@ -47,4 +47,20 @@ class Truncated:
     """Promise the full body (Content-Length) but send half of it and hang up."""
 
 
-Action = Reply | Reset | Slow | Truncated
+@dataclass(frozen=True)
+class Drip:
+    """Answer normally, but one byte every `seconds` (status line and headers included): every
+    read on the client side succeeds, so only a deadline over the whole answer ends it."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Garbage:
+    """Read the request, then answer `data` (not HTTP) and hang up: a receiver that lies
+    about speaking HTTP."""
+
+    data: bytes = b"SSH-2.0-OpenSSH_9.6\r\n"
+
+
+Action = Reply | Reset | Slow | Truncated | Drip | Garbage

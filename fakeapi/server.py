@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from capcover.fakeapi.faults import Action, Reply, Reset, Slow, Truncated
+from capcover.fakeapi.faults import Action, Drip, Garbage, Reply, Reset, Slow, Truncated
 
 RATE_LIMIT_BODY = {
     "status": {
@@ -315,6 +315,12 @@ def _handler_class(api: FakeAPI) -> type[BaseHTTPRequestHandler]:
             if isinstance(action, Slow):
                 time.sleep(action.seconds)
                 action = None
+            if isinstance(action, Garbage):
+                self.wfile.write(action.data)
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
+                self.close_connection = True
+                return
             if isinstance(action, Reset):
                 self.connection.setsockopt(
                     socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
@@ -324,6 +330,9 @@ def _handler_class(api: FakeAPI) -> type[BaseHTTPRequestHandler]:
                 return
             reply = action if isinstance(action, Reply) else api.answer(req)
             data = reply.body()
+            if isinstance(action, Drip):
+                self._drip(reply, data, action.seconds)
+                return
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)
             self.send_header("Content-Length", str(len(data)))
@@ -337,6 +346,18 @@ def _handler_class(api: FakeAPI) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             self.wfile.write(data)
+
+        def _drip(self, reply: Reply, data: bytes, seconds: float) -> None:
+            head = f"HTTP/1.1 {reply.status} OK\r\nContent-Type: {reply.content_type}\r\n"
+            head += f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
+            self.close_connection = True
+            try:
+                for byte in head.encode() + data:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(seconds)
+            except OSError:
+                pass  # the client gave up: what a drip is for
 
         do_GET = do_POST = do_PUT = do_DELETE = _serve
 

@@ -413,9 +413,16 @@ def publish_target(settings: Settings, kind: str) -> Path:
 
 
 def record_failure(
-    settings: Settings, *, run_id: str, kind: str, started_at: datetime, error: BaseException
+    settings: Settings,
+    *,
+    run_id: str,
+    kind: str,
+    started_at: datetime,
+    error: BaseException,
+    flow_run_id: str | None = None,
 ) -> None:
-    """Note a failed run in `runs` (its own small transaction; typed tables stay untouched)."""
+    """Note a failed run in `runs` (its own small transaction; typed tables stay untouched),
+    with the Prefect flow run behind it when there is one."""
     from capcover.warehouse.db import OpenRefused, WarehouseLocked
 
     if isinstance(error, OpenRefused):
@@ -435,6 +442,7 @@ def record_failure(
                     finished_at=datetime.now(UTC),
                     status="failed",
                     message=one_line(error),
+                    flow_run_id=flow_run_id,
                 )
     except Exception as exc:  # noqa: BLE001 - the original error matters more
         log.warning("could not record the failed run: %s", one_line(exc))
@@ -460,11 +468,14 @@ def daily_sequence(
     emit: Callable[..., object] | None = None,
     flow_run_id: str | None = None,
     clients: Clients | None = None,
+    on_as_of: Callable[[date], object] | None = None,
 ) -> RunResult:
     """The whole daily run. `run` runs each named step; `emit` (a Prefect event emitter) adds
-    the Prefect event channel; `clients` (default: built from `settings`) are the sources.
-    A dry run rolls back its transaction and delivers nothing. A failed run is recorded in
-    `runs` (typed tables untouched) and its error re-raised."""
+    the Prefect event channel; `clients` (default: built from `settings`) are the sources;
+    `on_as_of` is told the as-of date once CoinGecko has given it (the Prefect flow names its
+    run after it). A dry run rolls back its transaction and delivers nothing. A failed run is
+    recorded in `runs` (typed tables untouched, its flow run id kept) and its error
+    re-raised."""
     if clients is None:
         from capcover.flows.clients import Clients
 
@@ -476,6 +487,8 @@ def daily_sequence(
         fetch = Fetch(clients)  # every source starts now, one worker per host
         market = run("ingest-coingecko", fetch_market, fetch)
         steps["fetch_market"] = time.monotonic() - t0
+        if on_as_of is not None:
+            on_as_of(market.snapshot.as_of_date)
         t0 = time.monotonic()
         quotes = run("ingest-gpu-quotes", fetch_quotes, fetch)
         steps["fetch_quotes"] = time.monotonic() - t0  # what the quotes took beyond CoinGecko
@@ -492,7 +505,14 @@ def daily_sequence(
         result: RunResult = run("load-model-report", store_and_publish, settings, inputs, steps)
     except Exception as exc:
         if not dry_run:
-            record_failure(settings, run_id=run_id, kind=kind, started_at=started, error=exc)
+            record_failure(
+                settings,
+                run_id=run_id,
+                kind=kind,
+                started_at=started,
+                error=exc,
+                flow_run_id=flow_run_id,
+            )
         raise
     if dry_run:
         return result

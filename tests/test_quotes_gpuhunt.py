@@ -260,7 +260,7 @@ def test_gpuhunt_daily_run_stores_every_provider_and_rent_1y_takes_on_demand_sxm
     for r in report:  # every row has its band and its method
         assert r["coverage_ratio_low"] <= r["coverage_ratio"] <= r["coverage_ratio_high"]
         assert r["price_method"]
-    band = f"(band {rent['coverage_ratio_low']:.2f}-{rent['coverage_ratio_high']:.2f})"
+    band = f"(band {rent['coverage_ratio_low']:.3f}\u2013{rent['coverage_ratio_high']:.3f})"
     line = next(x for x in summary_text(result, settings.db).splitlines() if "h100-rent-1y" in x)
     assert band in line and rent["price_method"] in line
 

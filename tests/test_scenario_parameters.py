@@ -311,7 +311,7 @@ def test_parameters_are_stored_on_the_rows_and_listed_by_the_view(reported):
 
 
 def test_report_command_shows_the_parameters_as_the_rows_detail(reported, capsys):
-    assert main(["report", "--scenario", "h100eq-720k-b200"]) == 0
+    assert main(["report", "--scenario", "h100eq-720k-b200", "--wide"]) == 0  # cells unwrapped
     out = capsys.readouterr().out
     assert "scenario parameters" in out
     (line,) = [x for x in out.splitlines() if " gpu_count " in x and "HGX GPUs" in x]
@@ -325,14 +325,19 @@ def test_report_command_shows_the_parameters_as_the_rows_detail(reported, capsys
     assert "scenario parameters" not in capsys.readouterr().out  # nothing to detail
 
 
+# A row of the HTML report's parameters table (a card per row on a phone: report.html.j2).
+_PARAMETER_ROW = (
+    r'<tr><td class="head">({})</td><td data-label="parameter">(\w+)</td>'
+    r'<td class="n" data-label="value">([^<]+)<'
+)
+
+
 def test_html_report_lists_the_parameters(reported, tmp_path, capsys):
     html = tmp_path / "r.html"
     assert main(["report", "--html", str(html)]) == 0
     page = html.read_text(encoding="utf-8")
     assert "<h2>Scenario parameters</h2>" in page
-    rows = re.findall(
-        r"<tr><td>(h100-total-cost-5y)</td><td>(\w+)</td><td class=\"n\">([^<]+)<", page
-    )
+    rows = re.findall(_PARAMETER_ROW.format("h100-total-cost-5y"), page)
     got = {p: v for _, p, v in rows}
     assert (got["tco_pue"], got["tco_usd_per_kwh"], got["tco_hosting_usd_per_kw_month"]) == (
         "1.54",
@@ -340,7 +345,19 @@ def test_html_report_lists_the_parameters(reported, tmp_path, capsys):
         "184.06",
     )
     assert (got["tco_years"], got["tco_watts_per_gpu"]) == ("5", "700")
-    rows = re.findall(
-        r"<tr><td>(h100eq-720k-b200)</td><td>(\w+)</td><td class=\"n\">([^<]+)<", page
-    )
+    rows = re.findall(_PARAMETER_ROW.format("h100eq-720k-b200"), page)
     assert dict((p, v) for _, p, v in rows)["gpu_count"] == "316,640"
+
+
+def test_fmt_parameter_shows_the_value_as_written():
+    """A parameter is never rounded to the 3 decimals of other numbers (model/text.py)."""
+    from capcover.model.text import fmt_number, fmt_parameter
+
+    assert [fmt_parameter(v) for v in (316_640.0, 184.06, 0.0806, 3805.64184, None)] == [
+        "316,640",
+        "184.06",
+        "0.0806",
+        "3,805.64184",
+        "",
+    ]
+    assert fmt_number(0.0806) == "0.081"  # what the value column would show without its view
