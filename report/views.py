@@ -237,13 +237,25 @@ def _central(row: Row, keys: Sequence[str]) -> Shown | None:
 
 
 QUOTE_STATS = View(
-    default=("sku", "form_factor", "kind", "market", "quote_count", "central_usd", "sources"),
+    default=(
+        "sku",
+        "form_factor",
+        "kind",
+        "market",
+        "condition",
+        "quote_count",
+        "central_usd",
+        "sources",
+    ),
     labels={
         "form_factor": "form",
         "quote_count": "quotes",
         "central_usd": "central (q1\u2013q3)",
     },
     shown={"central_usd": _central},
+    # Purchases are priced new and used apart: the condition tells their two rows apart, so
+    # it is shown when a used group is.
+    when={"condition": lambda row: row.get("condition") == "used"},
 )
 
 

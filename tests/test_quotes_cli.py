@@ -310,3 +310,24 @@ def test_quotes_user_file_is_read_together_with_the_shipped_one(quotes_file, fak
     sources = {q.source for q in batch.quotes}
     assert "mine" in sources and "Hugging Face hardware page (MSRP)" in sources
     assert len(batch.raws) == 2  # both files archived, so a rebuild reads both
+
+
+def test_quote_stats_view_shows_the_condition_when_a_used_group_is_shown():
+    """New and used parts are priced apart: their two rows differ only by the condition, so the
+    default table shows it then (and not for new parts and rentals alone)."""
+    from capcover.api import STATS_COLUMNS
+    from capcover.report.views import QUOTE_STATS, choose
+
+    def row(kind: str, market: str | None, condition: str | None) -> tuple:
+        values = dict.fromkeys(STATS_COLUMNS)
+        values.update(sku="H100", form_factor="SXM", kind=kind, market=market)
+        values.update(condition=condition, quote_count=3, central_usd=30_000.0)
+        return tuple(values[c] for c in STATS_COLUMNS)
+
+    new = [row("purchase", None, "new"), row("rental_hourly", "on_demand", None)]
+    keys, _rows, _labels = choose(QUOTE_STATS, STATS_COLUMNS, new, fmt="table")
+    assert "condition" not in keys
+    used = [*new, row("purchase", None, "used")]
+    keys, rows, _labels = choose(QUOTE_STATS, STATS_COLUMNS, used, fmt="table")
+    assert keys.index("condition") == keys.index("market") + 1
+    assert [r[keys.index("condition")] for r in rows] == ["new", None, "used"]
