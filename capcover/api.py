@@ -74,6 +74,8 @@ class Explanation:
     gap: list[dict[str, Any]]  # CoinGecko's category cap against its coins' sum (USD)
     prices: list[dict[str, Any]]  # the price set's old and new central values
     quotes: list[dict[str, Any]] = field(default_factory=list)  # quotes in or out of the set
+    # v_report_parameters: what the day's compute-equivalent counts and total costs were made of
+    parameters: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,6 +124,7 @@ STATS_COLUMNS = (
     "form_factor",
     "kind",
     "market",
+    "condition",
     "quote_count",
     "kept_count",
     "q1_usd",
@@ -190,6 +193,15 @@ class Reader:
         with self._open() as wh:
             return Table(*report(wh, day=day, scenario=scenario, full=full))
 
+    def report_parameters(self, *, day: date | None = None, scenario: str | None = None) -> Table:
+        """What the compute-equivalent counts and total costs of `day`'s rows (default: the
+        latest report date) were made of: one row per parameter (v_report_parameters: scenario,
+        parameter, value, unit, note); none in a warehouse from before migration 060."""
+        from capcover.warehouse.queries import report_parameters
+
+        with self._open() as wh:
+            return Table(*report_parameters(wh, day=day, scenario=scenario))
+
     def scenarios(self) -> list[str]:
         """Every scenario with at least one report, by name (empty: no report at all)."""
         from capcover.warehouse.queries import report_scenarios
@@ -212,6 +224,7 @@ class Reader:
         previous report; `top` coins each way. None when the warehouse has no report; an
         Explanation with no moves when the day's reports have none to compare with."""
         from capcover.warehouse import explain as ex
+        from capcover.warehouse.queries import report_parameters
 
         with self._open() as wh:
             wh.require(WHY_MIGRATION, "the why-it-moved views")
@@ -219,6 +232,7 @@ class Reader:
             if day is None:
                 return None
             why = ex.why_it_moved(wh, day, scenario, top=top)
+            parameters = Table(*report_parameters(wh, day=day, scenario=scenario)).records()
         return Explanation(
             report_date=day,
             paragraphs=why["paragraphs"],
@@ -227,6 +241,7 @@ class Reader:
             gap=why["gap"],
             prices=[{k: p[k] for k in ex.PRICE_COLUMNS} for p, _ in why["price_changes"]],
             quotes=[q for _, changes in why["price_changes"] for q in changes],
+            parameters=parameters,
         )
 
     def sql(self, query: str) -> Table:
@@ -293,7 +308,8 @@ class Reader:
     def quote_stats(
         self, *, sku: str | None = None, kind: str | None = None, day: date | None = None
     ) -> Table:
-        """The price method on each group of quotes (SKU, form factor, kind, market): count,
+        """The price method on each group of quotes (SKU, form factor, kind, market, and for
+        purchases the condition: used parts apart from new ones): count,
         quartiles, central value, sources (STATS_COLUMNS) — on `day`'s quotes, or on today's
         latest within the staleness window."""
         from capcover.model.prices import price_stats
@@ -310,6 +326,7 @@ class Reader:
                 g.form_factor,
                 g.kind,
                 g.market,
+                g.condition,
                 g.estimate.quote_count,
                 g.estimate.kept_count,
                 g.estimate.q1_usd,

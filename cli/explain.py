@@ -21,6 +21,7 @@ SECTIONS = (
     ("gap", "CoinGecko's category cap against its coins' sum (USD)"),
     ("prices", "the price set: old and new central values"),
     ("quotes", "quotes that entered or left the price set"),
+    ("parameters", "scenario parameters: compute-equivalent counts and total-cost terms"),
 )
 # A paragraph's marker of a backfilled cap (model/explain.py), whose footnote follows them.
 SURVIVORS_MARK = "today's constituents*"

@@ -169,7 +169,7 @@ def register(group: click.Group) -> None:
     import click
 
     from capcover.cli.options import DATE, db_option, format_option, table_options
-    from capcover.ingest import FORM_FACTORS
+    from capcover.ingest import CONFIDENCE_LEVELS, FORM_FACTORS, RENTAL_TIERS
     from capcover.ingest import QUOTE_KINDS as KINDS
 
     @group.group("quotes")
@@ -230,7 +230,17 @@ def register(group: click.Group) -> None:
         "--gpu-count", type=int, default=1, show_default=True, help="GPUs the price is for"
     )
     @click.option("--region")
-    @click.option("--condition", help="e.g. new, used, low confidence")
+    @click.option("--condition", help="e.g. new, used, refurbished")
+    @click.option(
+        "--confidence",
+        type=click.Choice(CONFIDENCE_LEVELS),
+        help="high: the vendor's own; medium: an analyst or newspaper; low: a blog or estimate",
+    )
+    @click.option(
+        "--tier",
+        type=click.Choice(RENTAL_TIERS),
+        help="rentals: a committed term (a contract price); default on-demand",
+    )
     @click.option("--note")
     @db_option
     def add_cmd(day: date | None, **options: Any) -> None:

@@ -71,7 +71,31 @@ def report(
         echo(f"\n{note}")  # its own paragraph: a line right under a table would be a row
     elif note is not None:
         echo(note if wide else wrap_paragraph(note, indent="  "))
+    if fmt in ("table", "markdown") and picked is None:
+        report_parameters(reader, day, scenario, fmt, wide)
     return EXIT_OK
+
+
+def report_parameters(
+    reader: Reader, day: date | None, scenario: str | None, fmt: str, wide: bool
+) -> None:
+    """Under a table or Markdown report, what its compute-equivalent counts and total costs
+    were made of (v_report_parameters; CSV and JSON carry them as the rows' own columns, and
+    --columns asks for exactly the columns it names, so neither gets this)."""
+    from capcover.report.tables import render
+    from capcover.report.views import PARAMETERS, choose
+
+    cols, rows = reader.report_parameters(day=day, scenario=scenario)
+    if not rows:
+        return
+    keys, shown, labels = choose(PARAMETERS, cols, rows, fmt=fmt, wide=wide)
+    title = "scenario parameters (v_report_parameters)"
+    if fmt == "markdown":
+        echo(f"\n**{title}**\n")
+        echo(render(keys, shown, fmt, labels=labels))
+    else:
+        echo("")
+        echo(render(keys, shown, fmt, title=title, labels=labels, width=0 if wide else None))
 
 
 def report_files(

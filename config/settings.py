@@ -41,13 +41,18 @@ from capcover.model.scenarios import (
     merge_scenarios,
     parse_scenarios,
 )
+from capcover.model.throughput import THROUGHPUT_PATH, ThroughputTable, parse_throughput
 
 
 @cache
 def builtin_scenarios() -> tuple[Scenario, ...]:
     """The scenarios shipped in model/scenarios.toml, parsed once per process."""
     doc = tomllib.loads(BUILTIN_SCENARIOS_PATH.read_text(encoding="utf-8"))
-    return tuple(parse_scenarios(doc["scenario"], where=str(BUILTIN_SCENARIOS_PATH)))
+    return tuple(
+        parse_scenarios(
+            doc["scenario"], where=str(BUILTIN_SCENARIOS_PATH), throughput=throughput_table()
+        )
+    )
 
 
 def _split_commas(value: Any) -> Any:
@@ -231,12 +236,17 @@ class Settings(BaseModel):
     # -- derived ----------------------------------------------------------------------------
 
     def scenarios(self) -> list[Scenario]:
-        """The built-in scenarios with the config file's over them (by name). Parsed once per
-        Settings object (the built-in file once per process): load_settings validates them,
-        and the run, the report and the alerts read the same list."""
+        """The built-in scenarios with the config file's over them (by name), compute-equivalent
+        counts resolved against the throughput table. Parsed once per Settings object (the
+        built-in file once per process): load_settings validates them, and the run, the report
+        and the alerts read the same list."""
         if self._scenarios is None:
             try:
-                user = parse_scenarios(self.scenario, where=str(self.config or "config"))
+                user = parse_scenarios(
+                    self.scenario,
+                    where=str(self.config or "config"),
+                    throughput=throughput_table(),
+                )
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
             self._scenarios = tuple(merge_scenarios(list(builtin_scenarios()), user))
@@ -267,6 +277,13 @@ class Settings(BaseModel):
                 value = [f"{v.get_secret_value().split(':', 1)[0]}://********" for v in value]
             out[name] = value
         return out
+
+
+@cache
+def throughput_table(path: Path = THROUGHPUT_PATH) -> ThroughputTable:
+    """The versioned per-chip throughput table (model/throughput.toml), validated; read once
+    per process (with the built-in scenarios that need it)."""
+    return parse_throughput(tomllib.loads(path.read_text(encoding="utf-8")), where=str(path))
 
 
 def _scheme(url: str) -> str:

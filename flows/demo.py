@@ -28,19 +28,38 @@ from capcover.warehouse.queries import report
 
 SNAPSHOT = Path(__file__).resolve().parent.parent / "ingest" / "data" / "demo_snapshot.json"
 DEMO_DB = Path("data/demo.duckdb")
+# The demo's own curated quotes (the snapshot's `curated_quotes`, ILLUSTRATIVE), beside its
+# warehouse: read with the shipped quotes file, never the user's quotes file.
+DEMO_QUOTES_NAME = "demo-illustrative-quotes.toml"
 DEMO_HTML = Path("data/demo-report.html")
 DEMO_PNG = Path("data/demo-coverage.png")
 DEMO_DAYS = 90
 DEMO_GPUHUNT_PROVIDERS = ("aws", "gcp", "oci", "azure", "verda", "lambdalabs", "nebius", "runpod")
 
 
+def demo_quotes_path(db: Path = DEMO_DB) -> Path:
+    """Where the demo keeps its illustrative curated quotes: beside its warehouse."""
+    return Path(db).with_name(DEMO_QUOTES_NAME)
+
+
+def write_demo_quotes(snapshot: dict, db: Path = DEMO_DB) -> Path:
+    """Write the snapshot's ILLUSTRATIVE curated quotes to the demo's quotes file (recreated on
+    every demo, like the demo's warehouse); returns its path."""
+    path = demo_quotes_path(db)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(snapshot["curated_quotes"], encoding="utf-8")
+    return path
+
+
 def demo_settings(base_url: str, db: Path = DEMO_DB) -> Settings:
     """Settings for a replay at `base_url`: no key, no config file, no alert channels (demo
-    alerts are stored and printed, never sent to a user's real Slack or inbox)."""
+    alerts are stored and printed, never sent to a user's real Slack or inbox), and the demo's
+    own quotes file (`write_demo_quotes`) instead of the user's."""
     root = _root(base_url)
     return load_settings(
         environ=False,
         db=db,
+        quotes_file=demo_quotes_path(db),
         coingecko_base_url=base_url,
         coingecko_plan="public",
         coingecko_rate_per_minute=6000,  # a local server has no quota
@@ -93,6 +112,7 @@ def run_demo(db: Path = DEMO_DB) -> int:
     db = Path(db)
     for stale in (db, db.with_name(db.name + ".wal")):
         stale.unlink(missing_ok=True)  # the demo's own file: every demo starts from scratch
+    write_demo_quotes(snapshot, db)
     with ReplayServer(snapshot) as url:
         settings = demo_settings(url + snapshot["api_root"], db)
         print(

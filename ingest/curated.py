@@ -98,8 +98,13 @@ def build_entry(args: SimpleNamespace, today: date) -> dict[str, Any]:
     entry["currency"] = currency
     if args.kind == "rental_hourly":
         entry["unit"] = f"{currency}/GPU-hour" if args.gpu_count == 1 else f"{currency}/hour"
-    for key in ("region", "condition", "note"):
-        if getattr(args, key):
+    tier = getattr(args, "tier", None)
+    if tier:
+        if args.kind != "rental_hourly":
+            raise BadInput(f"--tier {tier} is a rental term: use it with --kind rental_hourly")
+        entry["tier"] = tier
+    for key in ("region", "condition", "confidence", "note"):
+        if getattr(args, key, None):
             entry[key] = getattr(args, key)
     return entry
 

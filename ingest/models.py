@@ -147,6 +147,8 @@ class Quote(_Record):
     # The form factor price method mad3.5-median-v1 gave this offer (before the instance
     # conventions of migration 050): kept so `capcover verify` re-derives that method's rows.
     form_factor_v1: str | None = None
+    # Migration 061: curated quotes: how far the curator trusts the figure; None for feeds.
+    confidence: Literal["high", "medium", "low"] | None = None
 
     _tz = field_validator("observed_at")(_utc)
     _finite = field_validator("memory_gb", "price_raw", "usd_per_unit", "price_usd")(

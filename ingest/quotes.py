@@ -19,13 +19,13 @@ from typing import Protocol
 from pydantic import ValidationError
 
 from capcover.errors import one_line
-from capcover.ingest import CURATED_QUOTES_PATH
+from capcover.ingest import CURATED_QUOTES_PATH, RENTAL_TIERS
 from capcover.ingest.errors import BadPayload, IngestError
 from capcover.ingest.feeds import MAX_CLOCK_SKEW_S, future_problem, record_json
 from capcover.ingest.fx import KNOWN_CURRENCIES, ExchangeRates, rates_from_raws
 from capcover.ingest.models import Quarantined, Quote, RawResponse
 from capcover.ingest.sku import UNMAPPED, normalise
-from capcover.model.tiers import tier_from_label
+from capcover.model.tiers import label_words, tier_from_label
 
 log = logging.getLogger("capcover")
 
@@ -356,6 +356,11 @@ def curated_entry_to_quote(
     tier = tier_from_label(label if isinstance(label, str) else None, kind=str(kind))
     if label is not None and not isinstance(label, str):
         raise TypeError(f"tier: not text: {label!r}")
+    words = label_words(label)
+    if words.startswith("committed") and words not in RENTAL_TIERS:
+        # A misspelt term would be tier unknown and never price, without a word: name the
+        # known ones instead.
+        raise ValueError(f"tier {label!r}: unknown committed term (use one of {RENTAL_TIERS})")
     provider = entry.get("provider", entry["source"])
     if not isinstance(provider, str) or not provider.strip():
         raise ValueError(f"provider: not a name: {provider!r}")
@@ -391,4 +396,5 @@ def curated_entry_to_quote(
         condition=entry.get("condition"),
         region=entry.get("region"),
         note=note,
+        confidence=entry.get("confidence"),
     )

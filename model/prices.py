@@ -6,17 +6,20 @@ median). docs/methodology.md states every rule and parameter; a change of any of
 are never revised (rows of an older method are re-derived by that method's own code:
 model/prices_v1.py for `mad3.5-median-v1`).
 
-Method `provider-vote-v2`, for one scenario's selection (SKU, kind, form factor, and for a
-rental the tiers of its market: model/tiers.py) at report date D:
+Method `provider-vote-v2`, for one scenario's selection (SKU, kind, form factor, for a rental
+the tiers of its market: model/tiers.py, for a purchase the parts' condition) at report date D:
 
 1. Considered: each source's latest quotes of the SKU and kind at or before D.
 2. Each quote is kept or excluded, by the first of these rules it fails (`Decision.rule`):
-   `form_factor` (not the scenario's, unless it takes "any"), `flag` (tier unknown: a feed flag
-   capcover does not know, never guessed), `tier` (not a tier the selection prices: only plain
+   `form_factor` (not the scenario's, unless it takes "any"), `condition` (a purchase whose
+   condition is not the scenario's: new parts by default, a quote saying used, refurbished or
+   second-hand being used; "any" takes both), `flag` (tier unknown: a feed flag capcover does
+   not know, never guessed), `tier` (not a tier the selection prices: only plain
    on-demand rows price an on-demand scenario; a spot scenario takes spot rows, a purchase
    scenario purchase rows), `computed` (the feed computed the price from another one),
    `unavailable` (the feed says it cannot be had now), `stale` (observed before the staleness
-   window of its kind: rental 7 days, purchase 1,095 days by default), `route` (its provider
+   window of its kind: rental 7 days, purchase 1,095 days by default, or the scenario's own
+   `max_age_days`: PriceBook.within), `route` (its provider
    already votes through a preferred route: the provider's own feed over an aggregator's copy,
    e.g. RunPod's GraphQL over gpuhunt/runpod), `duplicate` (another listing of the same
    capacity, e.g. a Vast.ai machine's other slices, is cheaper per GPU: each capacity once).
@@ -46,6 +49,7 @@ MAD_SCALE = 0.6745  # the normal distribution's 0.75 quantile: makes MAD compara
 ANY_FORM_FACTOR = "any"  # a scenario that takes every form factor, unknown included
 RULES = (
     "form_factor",
+    "condition",
     "flag",
     "tier",
     "computed",
@@ -93,7 +97,7 @@ class QuotePoint:
     price_usd: float  # per GPU (purchase) or per GPU-hour (rental_hourly)
     observed_date: date
     form_factor: str | None = None  # SXM, PCIe, NVL, OAM; "unknown" (or None) when untold
-    market: str | None = None  # on_demand | spot for rentals; None for purchase prices
+    market: str | None = None  # on_demand, spot or a committed term (rentals); None: purchases
     quote_id: str = ""
     provider: str = ""  # who sells it; "" means the source
     tier: str | None = None  # model/tiers.py; None: stored before migration 050, untold
@@ -120,6 +124,19 @@ class QuotePoint:
     @property
     def seller(self) -> str:
         return self.provider or self.source
+
+
+def is_used(condition: str | None) -> bool:
+    """Whether a quote's condition says the part is not new (used, refurbished, second-hand)."""
+    words = (condition or "").casefold()
+    return any(w in words for w in ("used", "refurb", "second-hand", "secondhand"))
+
+
+def condition_matches(condition: str | None, wanted: str) -> bool:
+    """`wanted`: "new" (a quote that does not say used), "used" or "any"."""
+    if wanted == "any":
+        return True
+    return is_used(condition) == (wanted == "used")
 
 
 @dataclass(frozen=True)
@@ -163,6 +180,7 @@ class PriceStat:
     provider_count: int | None = None  # providers that voted (None: a method without votes)
     providers: str | None = None  # their names, comma-separated
     decisions: tuple[Decision, ...] = field(default=(), compare=False, repr=False)
+    condition: str | None = None  # purchases: new | used | any (the selection); None: rentals
 
     @property
     def median_usd(self) -> float:
@@ -237,14 +255,16 @@ def fresh(observed: date, as_of: date, kind: str, max_age: MaxAge) -> bool:
 
 @dataclass(frozen=True)
 class Selection:
-    """What a scenario's price buys: SKU, kind, form factor ("any" for all) and, for rentals,
-    the market whose tiers it prices with, or one tier named outright (`tier`)."""
+    """What a scenario's price buys: SKU, kind, form factor ("any" for all), for rentals the
+    market whose tiers it prices with, or one tier named outright (`tier`), and for purchases
+    the parts' condition (new, used or any)."""
 
     sku: str
     kind: str
     form_factor: str = ANY_FORM_FACTOR
     market: str | None = None
     tier: str | None = None
+    condition: str = "any"
 
     def tiers(self) -> tuple[str, ...]:
         if self.tier is not None:
@@ -266,6 +286,9 @@ def _first_failure(
     form = p.form_factor or "unknown"
     if sel.form_factor != ANY_FORM_FACTOR and form != sel.form_factor:
         return "form_factor", f"form factor {form}, the scenario prices {sel.form_factor}"
+    if sel.kind == "purchase" and not condition_matches(p.condition, sel.condition):
+        said = f"condition {p.condition!r}" if p.condition else "no condition said (new)"
+        return "condition", f"{said}, the scenario prices {sel.condition} parts"
     if p.tier == "unknown":
         flags = " ".join(p.flags)
         why = f"unknown flag(s) {flags}" if flags else "a tier the feed's fields do not tell"
@@ -421,6 +444,7 @@ def _stat(
         provider_count=len(voters),
         providers=", ".join(sorted(voters)),
         decisions=decisions,
+        condition=sel.condition if sel.kind == "purchase" else None,
     )
 
 
@@ -474,11 +498,12 @@ class PriceBook:
         *,
         as_of: date | None = None,
         tier: str | None = None,
+        condition: str = "any",
     ) -> PriceStat | None:
         """The method's price of the selection at `as_of` (None: no staleness window), or
         None when no quote is left to price it. `tier` names one tier outright instead of the
-        market's (e.g. committed_1y for a contract scenario)."""
-        sel = Selection(sku, kind, form_factor, market, tier)
+        market's; `condition` (new, used or any) selects purchase quotes by their condition."""
+        sel = Selection(sku, kind, form_factor, market, tier, condition)
         return self.pricer(self.points, sel, as_of=as_of, max_age=self.max_age)
 
     def decisions(
@@ -490,27 +515,41 @@ class PriceBook:
         *,
         as_of: date | None = None,
         tier: str | None = None,
+        condition: str = "any",
     ) -> tuple[Decision, ...]:
         """What the method did with every quote it considered for the selection."""
-        stat = self.get(sku, kind, form_factor, market, as_of=as_of, tier=tier)
+        stat = self.get(sku, kind, form_factor, market, as_of=as_of, tier=tier, condition=condition)
         if stat is not None:
             return stat.decisions
         if self.method != METHOD_VERSION:
             return ()
-        sel = Selection(sku, kind, form_factor, market, tier)
+        sel = Selection(sku, kind, form_factor, market, tier, condition)
         return considered_decisions(self.points, sel, as_of=as_of, max_age=self.max_age)
 
-    def groups(self, as_of: date | None = None) -> list[PriceStat]:
-        """The method's price for every (sku, form factor, kind, market) present (a form
-        factor the source did not tell is its own group, "unknown")."""
+    def within(self, kind: str, days: int | None) -> PriceBook:
+        """This book with a staleness window of `days` for quotes of `kind` (None: as is): a
+        scenario's own window (`max_age_days`), shown in the method id it stores."""
+        if days is None:
+            return self
+        if kind == "rental_hourly":
+            return replace(self, max_age=replace(self.max_age, rental_days=days))
+        return replace(self, max_age=replace(self.max_age, purchase_days=days))
 
-        def key(p: QuotePoint) -> tuple[str, str, str, str]:
-            return p.sku, p.form_factor or "unknown", p.kind, p.market or ""
+    def groups(self, as_of: date | None = None) -> list[PriceStat]:
+        """The method's price for every (sku, form factor, kind, market, condition) present (a
+        form factor the source did not tell is its own group, "unknown"; used parts are apart
+        from new ones)."""
+
+        def key(p: QuotePoint) -> tuple[str, str, str, str, str]:
+            condition = "" if p.kind != "purchase" else "used" if is_used(p.condition) else "new"
+            return p.sku, p.form_factor or "unknown", p.kind, p.market or "", condition
 
         out = []
         for k in sorted({key(p) for p in self.points}):
             book = replace(self, points=tuple(p for p in self.points if key(p) == k))
-            stat = book.get(k[0], k[2], ANY_FORM_FACTOR, k[3] or None, as_of=as_of)
+            stat = book.get(
+                k[0], k[2], ANY_FORM_FACTOR, k[3] or None, as_of=as_of, condition=k[4] or "any"
+            )
             if stat is not None:
                 out.append(replace(stat, form_factor=k[1]))
         return out

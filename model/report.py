@@ -92,14 +92,39 @@ class ReportRow:
     coingecko_category_cap_usd: float | None = None
     sector_cap_method: str = "coingecko-category"
     survivorship_biased: bool = False
+    # Migration 060: the scenario's parameters (None where the scenario has none).
+    price_condition: str | None = None  # purchases: new | used | any
+    # Compute-equivalent scenarios: gpu_count = round(equivalents x reference / chip TFLOPS).
+    compute_equivalents: int | None = None  # GPUs of the reference chip
+    compute_reference: str | None = None  # throughput-table chip id, e.g. "H100 SXM"
+    compute_chip: str | None = None  # the chip bought, e.g. "B200 HGX"
+    compute_metric: str | None = None  # dense_fp8 | dense_bf16
+    compute_reference_tflops: float | None = None  # per reference GPU
+    compute_chip_tflops: float | None = None  # per GPU bought
+    compute_table_version: int | None = None  # model/throughput.toml's version
+    # Total-cost scenarios: unit_price_usd = tco_capex_usd + tco_power_usd + tco_hosting_usd.
+    tco_years: float | None = None
+    tco_watts_per_gpu: float | None = None
+    tco_pue: float | None = None
+    tco_usd_per_kwh: float | None = None
+    tco_hosting_usd_per_kw_month: float | None = None
+    tco_capex_usd: float | None = None  # per GPU: purchase price x multiplier
+    tco_power_usd: float | None = None  # per GPU over tco_years
+    tco_hosting_usd: float | None = None  # per GPU over tco_years
+    # Migration 062: the scenario's own staleness window for its quotes (days); None: the
+    # settings' window of its kind. price_method names the window used either way.
+    price_max_age_days: int | None = None
 
     def as_tuple(self) -> tuple:
-        """The row's values in column order, as they are (no copy: `asdict` deep-copied every
-        row, a tenth of a 10-year backfill's report step)."""
+        """The row's values in REPORT_COLUMNS order, as they are (no copy: `asdict` deep-copied
+        every row, a tenth of a 10-year backfill's report step)."""
         return _ROW_VALUES(self)
 
 
-_ROW_VALUES = attrgetter(*(f.name for f in fields(ReportRow)))
+# report_daily's columns as ReportRow names them: rows are written by these names, so a
+# migration adding columns in another order (040 < 050 < 060 < ...) never shifts a value.
+REPORT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ReportRow))
+_ROW_VALUES = attrgetter(*REPORT_COLUMNS)
 
 
 def build_reports(
@@ -112,12 +137,19 @@ def build_reports(
     rows, skipped = [], []
     for sc in scenarios:
         stat = None
-        if sc.price.quote_kind is not None:
-            stat = prices.get(
-                sc.gpu_sku, sc.price.quote_kind, sc.form_factor, sc.market, as_of=sector.report_date
+        kind = sc.price.quote_kind
+        if kind is not None:
+            book = prices.within(kind, sc.max_age_days)
+            stat = book.get(
+                sc.gpu_sku,
+                kind,
+                sc.form_factor,
+                sc.market,
+                as_of=sector.report_date,
+                condition=sc.condition,
             )
             if stat is None:
-                skipped.append((sc.name, _no_quote_reason(sc, prices, sector.report_date)))
+                skipped.append((sc.name, _no_quote_reason(sc, book, sector.report_date)))
                 continue
         unit = sc.unit_price(stat.median_usd if stat else None)
         cov = coverage(sector.sector_market_cap_usd, sc.gpu_count, unit)
@@ -144,7 +176,7 @@ def build_reports(
                 constituents_volume_24h_usd=sector.constituents_volume_24h_usd,
                 gpu_sku=sc.gpu_sku,
                 gpu_count=sc.gpu_count,
-                price_basis=sc.price.describe(),
+                price_basis=sc.describe_price(),
                 quote_median_usd=stat.median_usd if stat else None,
                 unit_price_usd=unit,
                 price_quote_count=stat.quote_count if stat else 0,
@@ -171,20 +203,56 @@ def build_reports(
                 sector_cap_method=sector.sector_cap_method
                 or ("history-union" if sector.basis == "history" else "coingecko-category"),
                 survivorship_biased=sector.basis == "history",
+                price_condition=sc.condition if kind == "purchase" else None,
+                **_parameters(sc, stat.median_usd if stat else None),
+                price_max_age_days=sc.max_age_days if stat else None,
             )
         )
     return rows, skipped
 
 
+def _parameters(sc: Scenario, quote_price_usd: float | None) -> dict:
+    """The compute-equivalent and total-cost columns of a scenario's row."""
+    out: dict = {}
+    if sc.compute is not None:
+        c = sc.compute
+        out.update(
+            compute_equivalents=c.equivalents,
+            compute_reference=c.reference,
+            compute_chip=c.chip,
+            compute_metric=c.metric,
+            compute_reference_tflops=c.reference_tflops,
+            compute_chip_tflops=c.chip_tflops,
+            compute_table_version=c.table_version,
+        )
+    if sc.costs is not None:
+        k = sc.costs
+        out.update(
+            tco_years=k.years,
+            tco_watts_per_gpu=k.watts_per_gpu,
+            tco_pue=k.pue,
+            tco_usd_per_kwh=k.usd_per_kwh,
+            tco_hosting_usd_per_kw_month=k.hosting_usd_per_kw_month,
+            tco_capex_usd=sc.capex(quote_price_usd),
+            tco_power_usd=k.power_usd(),
+            tco_hosting_usd=k.hosting_usd(),
+        )
+    return out
+
+
 def _no_quote_reason(sc: Scenario, prices: PriceBook, day: date) -> str:
+    """Why `sc` has no price on `day`; `prices`: the book within the scenario's window."""
     kind = sc.price.quote_kind
     what = (
         f"{sc.gpu_sku}" if sc.form_factor == ANY_FORM_FACTOR else f"{sc.gpu_sku} {sc.form_factor}"
     )
     market = f"{sc.market} " if kind == "rental_hourly" else ""
+    condition = "used " if kind == "purchase" and sc.condition == "used" else ""
     window = prices.max_age.days(kind or "")
-    reason = f"no {market}{kind} quote for {what} in the {window} days up to {day}"
-    decisions = prices.decisions(sc.gpu_sku, kind or "", sc.form_factor, sc.market, as_of=day)
+    reason = f"no {market}{condition}{kind} quote for {what} in the {window} days up to {day}"
+    decisions = prices.decisions(
+        sc.gpu_sku, kind or "", sc.form_factor, sc.market, as_of=day, condition=sc.condition
+    )
     if decisions:
         rules: dict[str, int] = {}
         for d in decisions:
@@ -205,8 +273,15 @@ def report_decisions(
         sc = by_name.get(row.scenario)
         if sc is None or sc.price.quote_kind is None:
             continue
-        for d in prices.decisions(
-            sc.gpu_sku, sc.price.quote_kind, sc.form_factor, sc.market, as_of=row.report_date
+        kind = sc.price.quote_kind
+        book = prices.within(kind, sc.max_age_days)  # as build_reports priced it
+        for d in book.decisions(
+            sc.gpu_sku,
+            kind,
+            sc.form_factor,
+            sc.market,
+            as_of=row.report_date,
+            condition=sc.condition,
         ):
             out.append((row, d))
     return out

@@ -7,6 +7,8 @@ Numbers (every human-readable output: tables, summaries, alerts, the HTML page):
     count   thousands separators               720,000
     time    ISO 8601 to the second, UTC as Z   2026-12-06T03:28:20Z
     date    ISO 8601                           2024-04-03
+    parameter  a scenario's input as written   316,640; 184.06; 0.0806 (up to 6 decimals,
+               never rounded for reading: v_report_parameters' value column)
 
 Text from outside (coin ids, symbols and names from CoinGecko, quote sources, labels and URLs
 from feeds and quotes files, scenario names from a config file, error texts from servers) is
@@ -178,3 +180,16 @@ def fmt_number(value: float) -> str:
     if value == int(value) and abs(value) < 1e15:
         return f"{int(value):,}"
     return f"{value:,.3f}".rstrip("0").rstrip(".")
+
+
+def fmt_parameter(value: float | None) -> str:
+    """A scenario parameter (a throughput, a multiplier, a kWh price) as written, not rounded
+    for reading: whole numbers with separators, others with up to 6 decimals (316,640; 184.06;
+    0.0806)."""
+    if value is None:
+        return ""
+    if not math.isfinite(value):
+        return str(value)
+    if float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.6f}".rstrip("0").rstrip(".")

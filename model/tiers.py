@@ -5,8 +5,9 @@ cluster, a committed term, or a purchase. Each feed's parser derives it from the
 fields (Vast.ai `is_bid`, RunPod's price fields, gpuhunt's `spot` and `flags`); a feed that says
 something this taxonomy does not know gets `unknown`, which never prices anything.
 
-A scenario's `market` (on_demand | spot) is a view of this taxonomy: `tiers_of_market` is the
-only mapping between the two.
+A scenario's `market` (on_demand | spot | a committed term) is a view of this taxonomy:
+`tiers_of_market` is the only mapping between the two, and MARKETS the only list of market
+names (a committed term is its own market, so a contract price never mixes with list prices).
 """
 
 from __future__ import annotations
@@ -48,8 +49,15 @@ COMMITTED_TIERS: dict[int, str] = {
 }
 
 # A scenario's market selects exactly these tiers. Interruptible bids are not a spot price
-# list (a bid floor is not what a renter is sure to pay), so no market selects them.
-_MARKET_TIERS: dict[str, tuple[str, ...]] = {"on_demand": ("on_demand",), "spot": ("spot",)}
+# list (a bid floor is not what a renter is sure to pay), so no market selects them; each
+# committed term is a market of its own (a contract price, e.g. a curated 1-year index).
+_MARKET_TIERS: dict[str, tuple[str, ...]] = {
+    "on_demand": ("on_demand",),
+    "spot": ("spot",),
+    **{term: (term,) for term in COMMITTED_TIERS.values()},
+}
+# The markets a rental scenario may name (model/scenarios.py `Market` equals it, tested).
+MARKETS: tuple[str, ...] = tuple(_MARKET_TIERS)
 
 
 def tiers_of_market(market: str | None) -> tuple[str, ...]:
@@ -58,12 +66,18 @@ def tiers_of_market(market: str | None) -> tuple[str, ...]:
 
 
 def market_of(tier: str | None) -> str | None:
-    """The market a tier belongs to (`gpu_quotes.market`): on_demand, spot, or None for tiers no
-    market selects (reserved, cluster, committed terms, bids, purchases, unknown)."""
+    """The market a tier belongs to (`gpu_quotes.market`): on_demand, spot, a committed term,
+    or None for tiers no market selects (reserved, cluster, bids, purchases, unknown)."""
     for market, tiers in _MARKET_TIERS.items():
         if tier in tiers:
             return market
     return None
+
+
+def label_words(label: str | None) -> str:
+    """A human-written tier label as tier_from_label reads it: trimmed, lower case, `-` and
+    spaces as `_` ("Committed-1y" -> "committed_1y")."""
+    return (label or "").strip().lower().replace("-", "_").replace(" ", "_")
 
 
 def tier_from_label(label: str | None, *, kind: str) -> str:
@@ -74,7 +88,7 @@ def tier_from_label(label: str | None, *, kind: str) -> str:
     hand) and purchase for a purchase; anything else is unknown."""
     if kind != "rental_hourly":
         return "purchase"
-    text = (label or "").strip().lower().replace("-", "_").replace(" ", "_")
+    text = label_words(label)
     if not text:
         return "on_demand"
     if any(word in text for word in ("spot", "interruptible", "preemptible")):

@@ -18,7 +18,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from capcover.model.text import escape_controls, fmt_usd, safe_href
+from capcover.model.text import escape_controls, fmt_parameter, fmt_usd, safe_href
 from capcover.report import chart
 from capcover.report.chart import COLOURS, ONE_LABEL  # noqa: F401 - COLOURS is part of this API
 from capcover.warehouse import explain, queries
@@ -44,6 +44,9 @@ class ReportData:
     # warehouse from before the why-it-moved views).
     why_it_moved: dict[str, str] = field(default_factory=dict)
     movers: list[dict] = field(default_factory=list)
+    # What the latest compute-equivalent counts and total costs were made of
+    # (v_report_parameters); empty when no such scenario reported.
+    parameters: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -74,8 +77,20 @@ def gather(wh: Warehouse, *, day: date | None = None, scenario: str | None = Non
         alerts = queries.recent_alerts(wh, day, scenario)
     illustrative = queries.has_demo_runs(wh)
     why, movers = _why_it_moved(wh, latest, scenario)
+    parameters: list[dict] = []
+    if latest:
+        cols, rows = queries.report_parameters(wh, day=latest[0]["report_date"], scenario=scenario)
+        parameters = [dict(zip(cols, r, strict=True)) for r in rows]
     return ReportData(
-        latest, history, constituents, quotes, alerts, illustrative, why_it_moved=why, movers=movers
+        latest,
+        history,
+        constituents,
+        quotes,
+        alerts,
+        illustrative,
+        why_it_moved=why,
+        movers=movers,
+        parameters=parameters,
     )
 
 
@@ -167,7 +182,9 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(usd=_usd, usd_m=_usd_m, ratio=_ratio, signed=_signed, href=safe_href)
+    env.filters.update(
+        usd=_usd, usd_m=_usd_m, ratio=_ratio, signed=_signed, href=safe_href, param=fmt_parameter
+    )
     return env
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from capcover.model.text import fmt_ratio, fmt_usd, md_text
+from capcover.model.text import fmt_parameter, fmt_ratio, fmt_usd, md_text
 from capcover.report.tables import Shown
 
 Row = dict[str, Any]
@@ -237,13 +237,25 @@ def _central(row: Row, keys: Sequence[str]) -> Shown | None:
 
 
 QUOTE_STATS = View(
-    default=("sku", "form_factor", "kind", "market", "quote_count", "central_usd", "sources"),
+    default=(
+        "sku",
+        "form_factor",
+        "kind",
+        "market",
+        "condition",
+        "quote_count",
+        "central_usd",
+        "sources",
+    ),
     labels={
         "form_factor": "form",
         "quote_count": "quotes",
         "central_usd": "central (q1\u2013q3)",
     },
     shown={"central_usd": _central},
+    # Purchases are priced new and used apart: the condition tells their two rows apart, so
+    # it is shown when a used group is.
+    when={"condition": lambda row: row.get("condition") == "used"},
 )
 
 
@@ -296,6 +308,22 @@ def _change(before: str, after: str) -> Callable[[Row, Sequence[str]], Shown | N
         return Shown(f"{fmt_usd(was) or '—'} \u2192 {fmt_usd(now) or '—'}", numeric=True)
 
     return show
+
+
+def _parameter(row: Row, keys: Sequence[str]) -> Shown | None:
+    """A scenario parameter as written (model/text.py fmt_parameter), never rounded to 3
+    decimals: a 0.0806 USD/kWh price or a 1.84 multiplier is what the row was made of."""
+    value = row.get("value")
+    return None if value is None else Shown(fmt_parameter(value), numeric=True)
+
+
+# v_report_parameters (warehouse/queries.py PARAMETER_COLUMNS): what compute-equivalent counts
+# and total costs were made of; `capcover report` prints it under the table, `capcover
+# explain` as its `parameters` section.
+PARAMETERS = View(
+    default=("scenario", "parameter", "value", "unit", "note"),
+    shown={"value": _parameter},
+)
 
 
 EXPLAIN = {
@@ -369,4 +397,5 @@ EXPLAIN = {
         default=("scenario", "change", "sku", "source", "observed_date", "price_usd"),
         labels={"observed_date": "observed", "price_usd": "USD"},
     ),
+    "parameters": PARAMETERS,
 }

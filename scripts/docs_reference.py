@@ -177,10 +177,23 @@ def _type(annotation: Any) -> str:
     return text.replace("|", "or")
 
 
+def _pace(pace: Any) -> str:
+    """A source's documented pace (ingest.ratelimit.Pace), used when its setting is unset."""
+    if pace.per_minute is None:
+        return "none: the source documents no limit"
+    return f"the source's documented {pace.per_minute:g}" + (
+        ", evenly spaced" if pace.spread else ""
+    )
+
+
 def _default(name: str, field: Any) -> str:
+    from capcover.ingest import gpuhunt, runpod, vastai
     from capcover.ingest.coingecko import BASE_URLS, RATE_LIMITS
 
     resolved = {
+        "vastai_rate_per_minute": _pace(vastai.PACE),
+        "runpod_rate_per_minute": _pace(runpod.PACE),
+        "gpuhunt_rate_per_minute": _pace(gpuhunt.PACE),
         "coingecko_base_url": "by plan: " + ", ".join(f"{p} `{u}`" for p, u in BASE_URLS.items()),
         "coingecko_rate_per_minute": "by plan: "
         + ", ".join(f"{p} {r:g}" for p, r in RATE_LIMITS.items()),

@@ -174,6 +174,56 @@ def gpu_feed_routes(rng: random.Random) -> list[dict]:
     return routes
 
 
+# Curated quotes the demo prices its other scenarios with (flows/demo.py writes them to the
+# demo's own quotes file beside data/demo.duckdb). ILLUSTRATIVE: each is a real published figure
+# (named in its note) re-dated to 2024-01-01, before the replayed history starts, so the demo
+# can price every built-in scenario on every replayed day. Not market data.
+DEMO_QUOTES_DATE = "2024-01-01"
+DEMO_QUOTES = [
+    # (kind, sku_label, sku, price, unit or None, tier or None, the figure it borrows)
+    ("purchase", "NVIDIA H200", "H200", 32_000, None, None, "Hugging Face MSRP, 2024"),
+    ("purchase", "NVIDIA B200", "B200", 35_000, None, None, "mid of Jensen Huang's $30-40k, 2024"),
+    ("purchase", "NVIDIA B300", "B300", 45_000, None, None, "Hugging Face MSRP, 2026"),
+    ("purchase", "AMD MI300X", "MI300X", 12_500, None, None, "mid of $10-15k street, 2024"),
+    (
+        "rental_hourly",
+        "Nvidia H100 80GB",
+        "H100",
+        2.35,
+        "USD/GPU-hour",
+        "committed_1y",
+        "SemiAnalysis 1-year contract price, March 2026",
+    ),
+]
+
+
+def demo_quotes_toml() -> str:
+    """The demo's curated quotes file (TOML text, the format of ingest/data/quotes.toml)."""
+    lines = [
+        f"# {LABEL}: quotes for `capcover demo` only, each a published figure re-dated.",
+        "version = 1",
+    ]
+    for kind, label, sku, price, unit, tier, borrowed in DEMO_QUOTES:
+        lines += [
+            "",
+            "[[quote]]",
+            f"observed = {DEMO_QUOTES_DATE}",
+            'source = "ILLUSTRATIVE demo quote (scripts/make_demo_snapshot.py)"',
+            f'kind = "{kind}"',
+            f'sku_label = "{label}"',
+            f'sku = "{sku}"',
+            f"price = {price}",
+            'currency = "USD"',
+        ]
+        lines += [f'unit = "{unit}"'] if unit else []
+        lines += [f'tier = "{tier}"'] if tier else []
+        lines += [
+            'confidence = "low"',
+            f'note = "ILLUSTRATIVE: {borrowed}, re-dated to {DEMO_QUOTES_DATE}; not market data"',
+        ]
+    return "\n".join(lines) + "\n"
+
+
 # The sector's 90-day history (sum of constituents, USD billions) at a few anchor days,
 # linearly interpolated: below the $21.6B buildout in January, above it from mid-February to
 # late March, back below it on 2024-04-02, so the daily run's $25B on 2024-04-03 (ratio 1.157)
@@ -299,6 +349,7 @@ def build() -> dict:
         "api_root": API,
         "replay_clock": REPLAY_CLOCK,
         "routes": routes,
+        "curated_quotes": demo_quotes_toml(),
     }
 
 

@@ -104,8 +104,11 @@ def crossing(fake_cg, hooks=None):
 def test_digest_one_message_per_run_with_the_why_once_per_scenario(env, alerting, fake_cg, hooks):
     alerting.setenv("CAPCOVER_ALERT_SCENARIOS", "coindesk-2024,h100-purchase")
     alerting.setenv("CAPCOVER_ALERT_URLS", json_url(hooks))
-    run_day(fake_cg, 21e9, DAY1)
-    result = run_day(fake_cg, 24e9, DAY2)  # +14 %: crossed and moved, in both scenarios
+    # Day 1 below 1.0 in both scenarios (the shipped quotes price h100-purchase at $28,750
+    # then, $30,000 from 2024-04-03 on), day 2 above it and moved by more than 10 %: coindesk
+    # 0.926 -> 1.111 (+20 %), h100-purchase 0.966 -> 1.111 (+15 %).
+    run_day(fake_cg, 20e9, DAY1)
+    result = run_day(fake_cg, 24e9, DAY2)  # crossed and moved, in both scenarios
     assert len(result.alerts) == 4
     (post,) = posts(hooks)  # ONE message for the run's four alerts
     assert post["title"] == "capcover: 4 alerts for 2024-04-03"
@@ -141,7 +144,7 @@ def test_digest_reaches_a_real_smtp_server_once_per_run_with_its_line_breaks(
             "CAPCOVER_ALERT_URLS",
             f"mailto://127.0.0.1:{port}?from=capcover@example.com&to=ops@example.com&mode=insecure",
         )
-        run_day(fake_cg, 21e9, DAY1)
+        run_day(fake_cg, 20e9, DAY1)  # both scenarios below 1.0, as in the test above
         result = run_day(fake_cg, 24e9, DAY2)
         assert result.alerts_delivered == 4
         run_day(fake_cg, 24.1e9, DAY3)  # nothing new fires: no second mail

@@ -29,7 +29,8 @@ def test_cli_sql_refuses_writes_and_changes_nothing(warehouse_with_reports, caps
     err = capsys.readouterr().err
     assert "read-only" in err and err.count("\n") == 1
     assert main(["sql", "SELECT count(*) AS n FROM report_daily", "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["n"] == 4  # fixed + 3 purchase-priced
+    # fixed + 4 priced by H100 purchase quotes (h100-total-cost-5y among them)
+    assert json.loads(capsys.readouterr().out)[0]["n"] == 5
 
 
 REPORT_LABELS = ["date", "scenario", "ratio (band)", "covers?", "unit price", "price basis"]
@@ -62,7 +63,8 @@ def test_cli_report_formats(warehouse_with_reports, capsys, fmt):
         reader = csv.DictReader(io.StringIO(out))
         assert reader.fieldnames == columns
         rows = {r["scenario"]: r for r in reader}
-        assert len(rows) == 4  # fixed + 3 purchase-priced
+        assert len(rows) == 5  # fixed + 4 priced by H100 purchase quotes
+        assert float(rows["h100-total-cost-5y"]["tco_pue"]) == 1.54  # the parameters, as columns
         row = rows["coindesk-2024"]
         assert float(row["coverage_ratio"]) == 25e9 / 21.6e9
         assert (row["report_date"], float(row["sector_market_cap_usd"])) == ("2024-04-03", 25e9)
@@ -80,11 +82,24 @@ def test_cli_report_formats(warehouse_with_reports, capsys, fmt):
             "$30,000",
             _md("fixed $30,000"),
         ]
-        assert len(lines) == 2 + 4
+        assert lines[2 + 5] == ""  # the report's 5 rows, then the parameters as its detail
+        assert lines[8] == "**scenario parameters (v_report_parameters)**"
+        params = [line for line in lines[10:] if line.startswith("| h100\\-total\\-cost\\-5y |")]
+        assert "| h100\\-total\\-cost\\-5y | tco\\_pue | 1.54 | ratio |" in params[2]
+        hosting = "| tco\\_hosting\\_usd\\_per\\_kw\\_month | 184.06 | USD per kW\\-month |"
+        assert hosting in params[4]
     else:
         lines = out.splitlines()
-        (header,) = [line for line in lines if line.startswith("\u2503")]
+        # the report's header, then its detail's (the scenario parameters)
+        header, detail = [line for line in lines if line.startswith("\u2503")]
         assert [c.strip() for c in header.strip().strip("\u2503").split("\u2503")] == REPORT_LABELS
+        assert [c.strip() for c in detail.strip().strip("\u2503").split("\u2503")] == [
+            "scenario",
+            "parameter",
+            "value",
+            "unit",
+            "note",
+        ]
         rows = {r[1]: r for r in _table_rows(out)}
         assert rows["coindesk-2024"] == [
             "2024-04-03",
@@ -95,6 +110,9 @@ def test_cli_report_formats(warehouse_with_reports, capsys, fmt):
             "fixed $30,000",
         ]
         assert all(len(line) <= 100 for line in lines)
+        # under it, the parameters as the report's detail, each value as written (not rounded)
+        (pue,) = [r for r in _table_rows(out) if r[1:2] == ["tco_pue"]]
+        assert pue[:4] == ["h100-total-cost-5y", "tco_pue", "1.54", "ratio"]
 
 
 def _md(text: str) -> str:
@@ -108,7 +126,8 @@ def test_cli_report_wide_and_columns_choose_the_columns(warehouse_with_reports, 
     wide = capsys.readouterr().out
     with open_warehouse(warehouse_with_reports, read_only=True) as wh:
         columns = report(wh, full=True)[0]
-    (header,) = [line for line in wide.splitlines() if line.startswith("\u2503")]
+    # the report's header (the scenario parameters' table follows it)
+    header = next(line for line in wide.splitlines() if line.startswith("\u2503"))
     assert [c.strip() for c in header.strip("\u2503").split("\u2503")][:2] == ["date", "scenario"]
     assert len(header.split("\u2503")) - 2 == len(columns) + 1  # every column and covers?
     assert main(["report", "--columns", "scenario,gpu_count,covers", "--format", "csv"]) == 0

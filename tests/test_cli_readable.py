@@ -180,8 +180,10 @@ def test_readers_fit_100_columns_on_a_warehouse_with_long_names(long_env, capsys
 
 
 def test_readers_fit_the_width_the_console_script_is_given(long_env):
-    """`COLUMNS=100 capcover report` through the installed script, as a person runs it."""
-    for columns in ("100", "72"):
+    """`COLUMNS=100 capcover report` through the installed script, as a person runs it. (80,
+    not narrower: the banded ratios of the shipped quotes, "0.604 (0.599–0.617)", never wrap,
+    so this report's narrowest table is 74 wide, printed so by docs/cli.md's rule.)"""
+    for columns in ("100", "80"):
         proc = subprocess.run(
             [str(BIN / "capcover"), "report"],
             env={**os.environ, "COLUMNS": columns, "PATH": "/usr/bin:/bin"},

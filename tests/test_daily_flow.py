@@ -38,7 +38,8 @@ def test_daily_flow_runs_tasks_and_writes_reports(prefect_harness, fake_cg, sett
     result = run_flow()
     assert result.as_of_date.isoformat() == "2024-04-03"
     with open_warehouse(settings.db, read_only=True) as wh:
-        assert wh.scalar("SELECT count(*) FROM report_daily") == len(result.reports) == 4
+        # coindesk-2024 and the 4 scenarios the 2024 H100 purchase quotes price on 2024-04-03
+        assert wh.scalar("SELECT count(*) FROM report_daily") == len(result.reports) == 5
         assert wh.scalar("SELECT count(*) FROM runs WHERE status='ok'") == 1
 
 
@@ -54,7 +55,8 @@ def test_daily_flow_runs_with_the_settings_it_is_given(
     other = tmp_path / "given.duckdb"
     result = run_flow(given=load_settings(db=other))
     with open_warehouse(other, read_only=True) as wh:
-        assert wh.scalar("SELECT count(*) FROM report_daily") == len(result.reports) == 4
+        # the same 5 as the environment's run: coindesk-2024 + 4 priced by H100 purchase quotes
+        assert wh.scalar("SELECT count(*) FROM report_daily") == len(result.reports) == 5
         assert wh.scalar("SELECT flow_run_id FROM runs") is not None  # a Prefect flow run
     assert not Path(settings.db).exists()
 
@@ -110,7 +112,7 @@ def test_run_without_prefect_api_runs_in_process_without_prefect(env, fake_cg, t
         )
     kind, status, flow_run_id, reports, published = row
     assert (kind, status, flow_run_id) == ("daily", "ok", None)
-    assert reports == 4 and published
+    assert reports == 5 and published  # coindesk-2024 + 4 priced by H100 purchase quotes
 
 
 def _refused(port: int) -> bool:

@@ -64,13 +64,33 @@ def test_demo_backfills_runs_daily_alerts_and_writes_the_report(
         latest = dict(wh.query("SELECT scenario, coverage_ratio FROM v_latest_report"))
         assert latest["coindesk-2024"] == pytest.approx(1.157, abs=5e-4)
         assert latest["h100-purchase"] == pytest.approx(1.157, abs=5e-4)
+        before = wh.query(
+            "SELECT unit_price_usd, price_providers, coverage_ratio FROM report_daily"
+            " WHERE scenario = 'h100-purchase' AND report_date = DATE '2024-04-02'"
+        )
+        assert before == [(28_750, "Financial Times, Raymond James", pytest.approx(1.0097, 1e-4))]
+        # Every built-in scenario is priced in the demo (the snapshot's illustrative quotes),
+        # on the daily run's day and on every replayed day before it.
+        from capcover.config.settings import load_settings
+
+        builtin = {s.name for s in load_settings(environ=False).scenarios()}
+        assert set(latest) == builtin and len(builtin) >= 12
+        days = dict(wh.query("SELECT scenario, count(*) FROM report_daily GROUP BY scenario"))
+        assert days == {name: 91 for name in builtin} | {"h100-rent-1y": 1}  # live feeds: 1 day
+        assert latest["h100eq-720k-b200"] == pytest.approx(25e9 / (316_640 * 35_000), rel=1e-6)
         top = wh.query("SELECT position, coin_id FROM v_sector_constituents LIMIT 1")
         assert top == [(1, "render-token")]
         if wh.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'alerts'"):
             rules = {
-                r for (r,) in wh.query("SELECT rule FROM alerts WHERE scenario = 'h100-purchase'")
+                r for (r,) in wh.query("SELECT rule FROM alerts WHERE scenario = 'coindesk-2024'")
             }
             assert "threshold_crossed" in rules
+            # h100-purchase was already above 1.0 the day before: Raymond James' $25-30k range
+            # votes once, at its middle, beside the FT's $30,000 (one vote per provider).
+            rules = {
+                r for (r,) in wh.query("SELECT rule FROM alerts WHERE scenario = 'h100-purchase'")
+            }
+            assert rules == {"relative_change", "stale_data"}
             # No channel (the demo has none, and its temporary Prefect server is no receiver):
             # stored as no_channel, and the summary counts nothing as delivered.
             states = {s for (s,) in wh.query("SELECT DISTINCT delivery_state FROM alerts")}
@@ -87,6 +107,7 @@ def test_demo_backfills_runs_daily_alerts_and_writes_the_report(
     assert "| coindesk\\-2024 | 720,000 H100 | \\$30,000 | 1.157 | yes |" in summary.data
     html = (demo_dir / "data" / "demo-report.html").read_text(encoding="utf-8")
     assert "<svg" in html and "ILLUSTRATIVE" in html
+    assert "<h2>Scenario parameters</h2>" in html and "h100-total-cost-5y" in html
     assert "<script" not in html and "<link" not in html and "src=" not in html  # offline
     assert (demo_dir / "data" / "demo-coverage.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

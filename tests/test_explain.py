@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from capcover.model.explain import CapSide, CoinMove, PriceSide, RatioMove, decompose, paragraph
-from capcover.model.report import ReportRow
+from capcover.model.report import REPORT_COLUMNS, ReportRow
 from capcover.warehouse.db import Warehouse, open_warehouse
 from capcover.warehouse.explain import (
     category_gap,
@@ -25,7 +25,7 @@ D1, D2, D3 = date(2024, 4, 1), date(2024, 4, 2), date(2024, 4, 3)
 
 
 def add_reports(wh: Warehouse, *rows: ReportRow) -> None:
-    wh.append("report_daily", [r.as_tuple() for r in rows])
+    wh.append("report_daily", [r.as_tuple() for r in rows], columns=REPORT_COLUMNS)
 
 
 def add_coins(wh: Warehouse, day: date, caps: dict[str, float | None], category: str = AI) -> None:

@@ -109,10 +109,17 @@ def test_explain_json_terms_add_up_and_carry_every_section(db, capsys):
     assert [(q["change"], q["quote_id"]) for q in data["quotes"]] == [("entered", "q-new")]
 
 
+def _csv_blocks(out: str) -> dict[str, str]:
+    """`explain --format csv`'s blocks by their `# <section>` head (an empty section: its head
+    alone, the body "")."""
+    return {head: body for head, _, body in (b.partition("\n") for b in out.split("\n\n"))}
+
+
 def test_explain_csv_has_one_block_per_section(db, capsys):
     out = _explain(capsys, "--format", "csv", "--scenario", "bought")
-    blocks = {b.split("\n", 1)[0]: b.split("\n", 1)[1] for b in out.split("\n\n")}
-    assert list(blocks) == ["# moves", "# coins", "# gap", "# prices", "# quotes"]
+    blocks = _csv_blocks(out)
+    assert list(blocks) == ["# moves", "# coins", "# gap", "# prices", "# quotes", "# parameters"]
+    assert blocks["# parameters"] == ""  # no compute-equivalent, no total cost: its head only
     (move,) = csv.DictReader(io.StringIO(blocks["# moves"]))
     assert move["scenario"] == "bought" and move["previous_report_date"] == "2024-04-01"
     assert float(move["cap_effect"]) == pytest.approx(math.log(1.25))
@@ -190,3 +197,79 @@ def test_daily_run_alerts_and_artifact_carry_the_explanation(fake_cg, settings):
     md = summary_markdown(result)
     assert "**Why it moved**" in md and f"- {md_text(why)}" in md
     assert "**Why it moved**" not in summary_markdown(replace(result, explanations={}))
+
+
+@pytest.fixture
+def tco_db(db):
+    """The two days of `db` plus a total-cost and a compute-equivalent scenario on both."""
+    costs = {
+        "tco_years": 5.0,
+        "tco_watts_per_gpu": 700.0,
+        "tco_pue": 1.54,
+        "tco_usd_per_kwh": 0.0806,
+        "tco_hosting_usd_per_kw_month": 184.06,
+        "tco_capex_usd": 55_200.0,
+        "tco_power_usd": 3_805.64,
+        "tco_hosting_usd": 7_730.52,
+    }
+    compute = {
+        "compute_equivalents": 720_000,
+        "compute_reference": "H100 SXM",
+        "compute_chip": "B200 HGX",
+        "compute_metric": "dense_fp8",
+        "compute_reference_tflops": 1979.0,
+        "compute_chip_tflops": 4500.0,
+        "compute_table_version": 1,
+    }
+    with open_warehouse(db) as wh:
+        add_reports(
+            wh,
+            *[
+                report_row(day, "tco", cap, price=66_736.13, **costs)
+                for day, cap in ((D1, 20e9), (D2, 25e9))
+            ],
+            *[
+                report_row(day, "b200eq", cap, count=316_640, price=40_000, **compute)
+                for day, cap in ((D1, 20e9), (D2, 25e9))
+            ],
+        )
+    return db
+
+
+def test_explain_shows_the_scenario_parameters_in_every_format(tco_db, capsys):
+    out = _explain(capsys, "--scenario", "tco")
+    assert "parameters: scenario parameters" in out
+    (pue,) = [line for line in out.splitlines() if " tco_pue " in line]
+    assert [c.strip() for c in pue.strip().strip("│").split("│")][:4] == [
+        "tco",
+        "tco_pue",
+        "1.54",
+        "ratio",
+    ]
+    data = json.loads(_explain(capsys, "--scenario", "tco", "--format", "json"))
+    params = {p["parameter"]: p for p in data["parameters"]}
+    assert params["tco_hosting_usd_per_kw_month"]["value"] == 184.06
+    assert params["tco_hosting_usd_per_kw_month"]["unit"] == "USD per kW-month"
+    assert params["unit_price_usd"]["note"] == "capex + power + hosting"
+    assert [p["parameter"] for p in data["parameters"]][:2] == ["tco_years", "tco_watts_per_gpu"]
+    out = _explain(capsys, "--scenario", "b200eq", "--format", "csv")
+    blocks = _csv_blocks(out)
+    rows = {r["parameter"]: r for r in csv.DictReader(io.StringIO(blocks["# parameters"]))}
+    assert float(rows["compute_equivalents"]["value"]) == 720_000
+    assert rows["compute_chip_tflops"]["unit"] == "dense_fp8 TFLOPS per B200 HGX"
+    assert rows["compute_chip_tflops"]["note"] == "throughput table v1"
+    assert rows["gpu_count"]["note"] == "round(720000 x 1979.0 / 4500.0)"
+
+
+def test_api_reader_gives_the_scenario_parameters_as_the_cli_prints_them(tco_db):
+    from capcover.api import Reader
+
+    reader = Reader(db=tco_db)
+    table = reader.report_parameters(scenario="b200eq")
+    assert table.columns == ["scenario", "parameter", "value", "unit", "note"]
+    by = {r["parameter"]: r for r in table.records()}
+    assert by["gpu_count"]["value"] == 316_640 and by["compute_chip_tflops"]["value"] == 4500
+    assert reader.report_parameters(scenario="fixed").rows == []  # no parameters: none
+    why = reader.explain(scenario="tco")
+    assert [p["parameter"] for p in why.parameters][-1] == "unit_price_usd"
+    assert why.as_dict()["parameters"] == why.parameters

@@ -127,7 +127,7 @@ window.addEventListener("load", function () {{
   }});
   var answers = [].map.call(doc.querySelectorAll("#latest-ratio .ratio-cell, "
     + "#latest-ratio .covers-cell"), box);
-  var alertCells = [].map.call(doc.querySelectorAll("td.wrap"), box);
+  var alertCells = [].map.call(doc.querySelectorAll("#alerts td.wrap"), box);
   var out = document.createElement("pre");
   out.id = "measure";
   out.textContent = JSON.stringify({{viewport: doc.defaultView.innerWidth,

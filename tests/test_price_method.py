@@ -313,3 +313,28 @@ def test_method_outlier_reason_prints_a_z_above_the_limit(margin):
     z = out.reason.split("(modified z ")[1].split(" > ")[0]
     assert float(z) > 3.5 and out.reason.endswith(" > 3.5)"), out.reason
     assert float(z) == pytest.approx(3.5 + margin, abs=0.051)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(
+        st.none(),
+        st.sampled_from(["used", "Used - clean", "refurbished", "second-hand", "new", "low"]),
+        st.text(max_size=12),
+    ),
+    st.sampled_from(["new", "used", "any"]),
+)
+def test_method_a_purchase_selection_takes_the_parts_of_its_condition(condition, wanted):
+    from capcover.model.prices import considered_decisions, is_used
+
+    def bought(source: str, price: float, said: str | None) -> QuotePoint:
+        return QuotePoint("H100", "purchase", source, price, DAY, quote_id=source, condition=said)
+
+    quote, other = bought("a", 30_000.0, condition), bought("b", 31_000.0, None)  # b: new
+    sel = Selection("H100", "purchase", "any", condition=wanted)
+    decisions = considered_decisions([quote, other], sel, as_of=DAY, max_age=AGE)
+    (d,) = [d for d in decisions if d.point == quote]
+    takes = wanted == "any" or is_used(condition) == (wanted == "used")
+    assert (d.kept or d.rule != "condition") == takes
+    if not takes:
+        assert d.rule == "condition" and f"the scenario prices {wanted} parts" in d.reason

@@ -15,6 +15,7 @@ from capcover.cli.main import main
 from capcover.fakeapi import Reply
 from capcover.flows.sequence import run_daily
 from capcover.ingest.quotes import CURATED_QUOTES_PATH, parse_curated
+from capcover.model.tiers import market_of
 from tests.conftest import TEXT, category_payload
 from tests.helpers import commands_in_fresh_process
 from tests.test_quotes_fx import RATES
@@ -54,10 +55,19 @@ def test_quotes_list_shows_each_sources_latest_quotes(warehouse, capsys):
         == 0
     )
     rows = json.loads(capsys.readouterr().out)
-    assert {r["source"] for r in rows} == {"vastai", "runpod"}
+    contract = "SemiAnalysis neocloud 1-year contract survey"  # curated, ingest/data/quotes.toml
+    assert {r["source"] for r in rows} == {"vastai", "runpod", contract}
     # Vast.ai's H100 offers (SXM, PCIe, NVL; bids and offers that cannot be had included, each
-    # saying what it is) and RunPod's H100 quotes, one per listed price field.
-    assert len(rows) == 24 + 15
+    # saying what it is) and RunPod's H100 quotes, one per listed price field; and the contract
+    # index's latest point.
+    assert len(rows) == 24 + 15 + 1
+    assert {(r["tier"], r["market"]) for r in rows if r["source"] == contract} == {
+        ("committed_1y", "committed_1y")
+    }
+    # Every quote's market is the one that selects its tier (model/tiers.py): RunPod's terms
+    # are committed markets too, a Vast.ai bid is in none.
+    assert all(r["market"] == market_of(r["tier"]) for r in rows)
+    assert {r["market"] for r in rows if r["tier"].startswith("committed")} >= {"committed_1m"}
     prices = [r["price_usd"] for r in rows]
     assert prices == sorted(prices)
 
@@ -91,7 +101,13 @@ def test_quotes_list_stats_per_day_sku_and_kind(warehouse, capsys):
     )
     rows = json.loads(capsys.readouterr().out)
     # on-demand: Vast.ai's two (form factor unknown) and RunPod's two clouds (SXM); spot: RunPod's
-    assert sum(r["quote_count"] for r in rows) == 6
+    # two; RunPod's 1-, 3- and 6-month terms, each its own market (model/tiers.py)
+    assert sum(r["quote_count"] for r in rows) == 6 + 3
+    assert {r["market"]: r["quote_count"] for r in rows if r["market"].startswith("committed")} == {
+        "committed_1m": 1,
+        "committed_3m": 1,
+        "committed_6m": 1,
+    }
     assert min(r["min_usd"] for r in rows) == 2.9 and max(r["max_usd"] for r in rows) == 4.59
     assert {r["sources"] for r in rows} <= {"runpod", "vastai", "runpod, vastai"}
     for r in rows:  # the price method's numbers, with its id
@@ -332,3 +348,24 @@ def test_quotes_add_purchase_names_the_purchase_scenarios(quotes_file, capsys):
     assert add("--sku", "H100", "--price", "27000", "--source", "Dealer") == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[-1].startswith("it can price: ") and "h100-purchase" in lines[-1]
+
+
+def test_quote_stats_view_shows_the_condition_when_a_used_group_is_shown():
+    """New and used parts are priced apart: their two rows differ only by the condition, so the
+    default table shows it then (and not for new parts and rentals alone)."""
+    from capcover.api import STATS_COLUMNS
+    from capcover.report.views import QUOTE_STATS, choose
+
+    def row(kind: str, market: str | None, condition: str | None) -> tuple:
+        values = dict.fromkeys(STATS_COLUMNS)
+        values.update(sku="H100", form_factor="SXM", kind=kind, market=market)
+        values.update(condition=condition, quote_count=3, central_usd=30_000.0)
+        return tuple(values[c] for c in STATS_COLUMNS)
+
+    new = [row("purchase", None, "new"), row("rental_hourly", "on_demand", None)]
+    keys, _rows, _labels = choose(QUOTE_STATS, STATS_COLUMNS, new, fmt="table")
+    assert "condition" not in keys
+    used = [*new, row("purchase", None, "used")]
+    keys, rows, _labels = choose(QUOTE_STATS, STATS_COLUMNS, used, fmt="table")
+    assert keys.index("condition") == keys.index("market") + 1
+    assert [r[keys.index("condition")] for r in rows] == ["new", None, "used"]

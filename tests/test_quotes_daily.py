@@ -23,6 +23,15 @@ BUILTIN = {
     "h200-purchase",
     "b200-purchase",
     "mi300x-purchase",
+    "b300-purchase",
+    "h100eq-720k-h200",
+    "h100eq-720k-b200",
+    "h100eq-720k-b300",
+    "h100eq-89k-h200",
+    "h100eq-89k-b200",
+    "h100eq-89k-b300",
+    "h100-total-cost-5y",
+    "h100-rent-1y-contract",
 }
 
 
@@ -57,7 +66,8 @@ def test_quotes_daily_run_stores_normalised_quotes_from_all_three_sources(today_
         # Vast.ai: every offer but the malformed one (bids, rented offers and de-verified
         # hosts stored with what they are); RunPod: one quote per listed price field.
         assert by_source == {"vastai": len(vast_market()) - 1, "runpod": 49}
-        assert wh.scalar("SELECT count(*) FROM gpu_quotes WHERE listing_id IS NULL") == 10
+        # Every entry of the shipped curated file (ingest/data/quotes.toml v2).
+        assert wh.scalar("SELECT count(*) FROM gpu_quotes WHERE listing_id IS NULL") == 22
         skus = {r[0] for r in wh.query("SELECT DISTINCT sku FROM gpu_quotes")}
         assert {"H100", "H200", "B200", "MI300X"} <= skus
         forms = dict(
@@ -95,8 +105,9 @@ def test_quotes_daily_report_holds_every_builtin_scenario_with_its_quote_count(t
     assert count == 8 + 2 and med == pytest.approx(central)
     assert unit == pytest.approx(central * 8760)
     assert sources == "runpod, vastai" and as_of == datetime.now(UTC).date()
-    # Purchase quotes older than the 1,095-day window (the three of 2023) no longer count.
-    assert rows["h100-purchase"][0] == 2 and rows["h100-purchase"][1] == 30_000
+    # Purchase quotes older than the 1,095-day window (the three of 2023) no longer count, nor
+    # do used parts: CoinDesk 2024, Hugging Face 2024 and AI Infra Map 2026, all $30,000.
+    assert rows["h100-purchase"][0] == 3 and rows["h100-purchase"][1] == 30_000
     assert rows["coindesk-2024"][0] == 0
     assert rows["h100-all-in"][2] == pytest.approx(30_000 * 1.84)
 

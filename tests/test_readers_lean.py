@@ -343,7 +343,7 @@ def test_readers_environment_beats_file_beats_default(warehouse, monkeypatch, tm
     monkeypatch.setenv("CAPCOVER_CONFIG", str(path))
     sql = ["sql", "SELECT count(*) AS n FROM report_daily", "--format", "json"]
     assert main(sql) == 0  # the warehouse named only in the file
-    assert json.loads(capsys.readouterr().out)[0]["n"] == 4
+    assert json.loads(capsys.readouterr().out)[0]["n"] == 5  # the fixture day's 5 reports
     assert load_reader_settings().lock_budget_s == 1.5
     monkeypatch.setenv("CAPCOVER_DB", str(tmp_path / "elsewhere.duckdb"))
     assert main(sql) == 1  # the environment wins: no warehouse there

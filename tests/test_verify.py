@@ -41,6 +41,13 @@ def published(fake_cg, env, monkeypatch):
         yield settings
 
 
+def _rows(db, where: str = "TRUE") -> int:
+    """Report rows of the warehouse (every built-in the day's quotes price: the count follows
+    the shipped curated quotes and the day)."""
+    with open_warehouse(db, read_only=True) as wh:
+        return wh.scalar(f"SELECT count(*) FROM report_daily WHERE {where}")  # noqa: S608
+
+
 def _verify(capsys, *args) -> tuple[int, list[str], str]:
     code = main(["verify", *args])
     out = capsys.readouterr()
@@ -51,7 +58,8 @@ def test_verify_a_good_warehouse_matches_bit_for_bit(published, capsys):
     code, lines, err = _verify(capsys)
     assert code == 0, lines + [err]
     (line,) = lines
-    assert line.startswith("capcover verify: 8 report row(s) of ")
+    assert _rows(published.db) >= 8  # the feeds' and the curated quotes' scenarios
+    assert line.startswith(f"capcover verify: {_rows(published.db)} report row(s) of ")
     assert "match the warehouse" in line and "bit for bit" in line
     assert "files' digests" in line and err == ""
 
@@ -72,7 +80,7 @@ def test_verify_names_the_row_after_a_value_was_changed_by_hand(published, capsy
         f"report_daily {day} h100-rent-1y: the re-derivation from the raw archive"
     )
     assert "unit_price_usd " in rederived[0] and snapshot[0].startswith(f"{day} h100-rent-1y:")
-    assert "capcover verify: 2 difference(s) in 8 report row(s)" in err
+    assert f"capcover verify: 2 difference(s) in {_rows(published.db)} report row(s)" in err
 
 
 def test_verify_names_an_altered_published_file(published, capsys):
@@ -122,7 +130,8 @@ def test_verify_of_one_date_checks_only_its_rows(published, capsys):
     with open_warehouse(published.db, read_only=True) as wh:
         day = wh.scalar("SELECT max(report_date) FROM report_daily")
     code, lines, _ = _verify(capsys, "--date", str(day))
-    assert code == 0 and lines[0].startswith(f"capcover verify: 8 report row(s) of {day} ")
+    n = _rows(published.db)
+    assert code == 0 and lines[0].startswith(f"capcover verify: {n} report row(s) of {day} ")
 
 
 def test_verify_never_writes_the_warehouse(published, capsys):
@@ -185,8 +194,48 @@ def test_rows_of_a_method_without_code_are_named_never_repriced(published, capsy
     code, lines, _ = _verify(capsys)
     assert code == 1
     named = [x for x in lines if "has no code path in this capcover" in x]
-    assert len(named) == 7 and all(x.startswith(f"report_daily {day} ") for x in named)
+    priced = _rows(published.db, "price_method <> 'fixed'")
+    assert priced >= 7 and len(named) == priced
+    assert all(x.startswith(f"report_daily {day} ") for x in named)
     assert not any("coindesk-2024: the re-derivation" in x for x in lines)  # fixed rows match
+
+
+CONTRACT = """
+[[scenario]]
+name = "h100-contract-10y-window"
+gpu_sku = "H100"
+gpu_count = 1000
+form_factor = "any"
+market = "committed_1y"
+max_age_days = 3650
+price = { kind = "rental_hourly", hours = 8760 }
+"""
+
+
+def test_verify_a_date_with_a_row_of_its_scenarios_own_window(fake_cg, env, monkeypatch, capsys):
+    # A scenario's own staleness window names itself in its row's method id; the date's other
+    # rows name the settings' windows: rebuild and verify re-derive both (load.report_pins).
+    config = Path(env["CAPCOVER_DB"]).parent / "config.toml"
+    config.write_text(CONTRACT, encoding="utf-8")
+    monkeypatch.setenv("CAPCOVER_CONFIG", str(config))
+    fake_cg.serve(categories=category_payload(updated_at=datetime.now(UTC).isoformat()))
+    settings = load_settings()
+    run_daily(settings)
+    with open_warehouse(settings.db, read_only=True) as wh:
+        methods = dict(
+            wh.query(
+                "SELECT price_method, list(DISTINCT price_max_age_days) FROM report_daily"
+                " WHERE price_method <> 'fixed' GROUP BY ALL"
+            )
+        )
+    # (the built-in h100-rent-1y-contract adds its 365 days while a contract point is that new)
+    assert methods["provider-vote-v2+age7d/1095d"] == [None]
+    assert methods["provider-vote-v2+age3650d/1095d"] == [3650]
+    for method, (days,) in methods.items():
+        assert days is None or method == f"provider-vote-v2+age{days}d/1095d"
+    code, lines, err = _verify(capsys)
+    assert code == 0, lines + [err]
+    assert lines[0].startswith(f"capcover verify: {_rows(settings.db)} report row(s) of ")
 
 
 def test_verify_reads_both_archive_tables_and_the_catalog_links(env, monkeypatch, capsys):

@@ -142,10 +142,12 @@ class Warehouse:
         rows = self.query(sql, params)
         return rows[0][0] if rows else None
 
-    def append(self, table: str, rows: list[tuple]) -> int:
-        """Bulk-insert through DuckDB's appender (no per-row statements)."""
+    def append(self, table: str, rows: list[tuple], columns: Sequence[str] | None = None) -> int:
+        """Bulk-insert through DuckDB's appender (no per-row statements); with `columns`, the
+        rows' values go to those columns by name (the others take their defaults), else to the
+        table's columns in order."""
         if rows:
-            appender = self.con.appender(table)
+            appender = self.con.appender(table, columns=list(columns) if columns else None)
             appender.append_rows(rows)
             appender.flush()
         return len(rows)

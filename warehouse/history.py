@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from capcover.ingest.models import CHART, HistoryPoint, RawResponse
-from capcover.model.report import ReportRow, SectorInputs
+from capcover.model.report import REPORT_COLUMNS, ReportRow, SectorInputs
 from capcover.warehouse.db import Warehouse
 from capcover.warehouse.raw import archive_raws
 
@@ -465,4 +465,8 @@ def replace_history_reports(wh: Warehouse, rows: list[ReportRow]) -> int:
         "DELETE FROM report_daily WHERE basis = 'history' AND list_contains(?, report_date)",
         [[d for d in days if d not in taken]],
     )
-    return wh.append("report_daily", [r.as_tuple() for r in rows if r.report_date not in taken])
+    return wh.append(
+        "report_daily",
+        [r.as_tuple() for r in rows if r.report_date not in taken],
+        columns=REPORT_COLUMNS,
+    )

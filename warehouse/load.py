@@ -17,7 +17,7 @@ from capcover.model.prices import (
     parse_method_id,
 )
 from capcover.model.prices_v1 import METHOD_VERSION_V1, legacy_points, price_v1
-from capcover.model.report import ReportRow, SectorInputs
+from capcover.model.report import REPORT_COLUMNS, ReportRow, SectorInputs
 from capcover.model.scenarios import Scenario
 from capcover.model.tiers import market_of
 from capcover.warehouse.db import Warehouse
@@ -167,9 +167,50 @@ def quote_id(q: Quote) -> str:
 
 
 def quote_market(q: Quote) -> str | None:
-    """`on_demand` or `spot`: the market a rental scenario selects, a view of the quote's tier
-    (model/tiers.py); None for every other tier and for purchase prices."""
+    """`on_demand`, `spot` or a committed term (`committed_1y`, ...): the market a rental
+    scenario selects, a view of the quote's tier (model/tiers.py); None for every other tier
+    and for purchase prices."""
     return market_of(q.tier) if q.kind == "rental_hourly" else None
+
+
+# The gpu_quotes columns load_quotes writes, by name (the appender matches them to the table's
+# columns whatever order the migrations added them in): 003, 007 (market), 050, 061.
+QUOTE_COLUMNS = (
+    "quote_id",
+    "observed_at",
+    "observed_date",
+    "source",
+    "source_url",
+    "kind",
+    "sku_label",
+    "sku",
+    "form_factor",
+    "memory_gb",
+    "gpu_count_basis",
+    "price_raw",
+    "price_unit",
+    "currency",
+    "usd_per_unit",
+    "price_usd",
+    "tier",
+    "condition",
+    "region",
+    "note",
+    "run_id",
+    "listing_id",
+    "market",
+    "tier_label",
+    "provider",
+    "flags",
+    "computed_price",
+    "unavailable_reason",
+    "capacity_id",
+    "machine_id",
+    "host_id",
+    "instance_name",
+    "form_factor_v1",
+    "confidence",
+)
 
 
 def load_quotes(wh: Warehouse, quotes: list[Quote], run_id: str) -> int:
@@ -205,7 +246,6 @@ def load_quotes(wh: Warehouse, quotes: list[Quote], run_id: str) -> int:
             run_id,
             q.listing_id,
             quote_market(q),
-            # migration 050
             q.tier_label,
             q.provider,
             list(q.flags),
@@ -216,6 +256,7 @@ def load_quotes(wh: Warehouse, quotes: list[Quote], run_id: str) -> int:
             q.host_id,
             q.instance_name,
             q.form_factor_v1,
+            q.confidence,
         )
         if q.listing_id is not None:
             snapshots.add((q.source, q.observed_date))
@@ -227,7 +268,7 @@ def load_quotes(wh: Warehouse, quotes: list[Quote], run_id: str) -> int:
         )
     if rows:
         wh.query("DELETE FROM gpu_quotes WHERE list_contains(?, quote_id)", [list(rows)])
-    return wh.append("gpu_quotes", list(rows.values()))
+    return wh.append("gpu_quotes", list(rows.values()), columns=QUOTE_COLUMNS)
 
 
 def load_quarantine(
@@ -271,17 +312,32 @@ class ReportPin:
 
 def report_pins(wh: Warehouse) -> dict[date, ReportPin]:
     """Per report date, the methods its stored rows name (read before a rebuild replaces them);
-    a date whose rows name two price methods cannot be re-derived as one and fails."""
+    a date whose rows name two price methods cannot be re-derived as one and fails.
+
+    A row priced with its scenario's own staleness window (price_max_age_days, migration 062)
+    names that window in its method id: it must agree on the method's version, and the date's
+    windows are those of the other rows (the scenario's own window is applied again when the
+    row is re-derived)."""
     pins: dict[date, ReportPin] = {}
-    for day, methods, sectors in wh.query(
+    for day, methods, own_window, sectors in wh.query(
         "SELECT report_date,"
-        " list(DISTINCT price_method ORDER BY price_method) FILTER (price_method <> 'fixed'),"
+        " list(DISTINCT price_method ORDER BY price_method)"
+        "   FILTER (price_method <> 'fixed' AND price_max_age_days IS NULL),"
+        " list(DISTINCT price_method ORDER BY price_method)"
+        "   FILTER (price_method <> 'fixed' AND price_max_age_days IS NOT NULL),"
         " list(DISTINCT sector_cap_method ORDER BY sector_cap_method)"
         " FROM report_daily GROUP BY report_date ORDER BY report_date"
     ):
         methods = [m for m in methods or [] if m is not None]
+        own = [m for m in own_window or [] if m is not None]
         sectors = [m for m in sectors or [] if m is not None]
-        if len(methods) > 1 or len(sectors) > 1:
+        versions = {m.partition("+")[0] for m in methods + own}
+        if not methods and own:
+            # Only rows with their own window: any of them names the method and the other
+            # kind's window; its own kind's window is the scenario's again when re-derived.
+            methods = own[:1]
+        if len(methods) > 1 or len(versions) > 1 or len(sectors) > 1:
+            methods = sorted(set(methods + own))
             raise ValueError(
                 f"report date {day} has rows of several methods ({', '.join(methods + sectors)}): "
                 f"they were not written by one run and cannot be re-derived as one"
@@ -453,7 +509,7 @@ def replace_reports(
     given `decisions`, the day's price decisions with them; without, the decisions of the
     scenarios no longer reported that day go (a row held back keeps none)."""
     wh.query("DELETE FROM report_daily WHERE report_date = ?", [day])
-    written = wh.append("report_daily", [r.as_tuple() for r in rows])
+    written = wh.append("report_daily", [r.as_tuple() for r in rows], columns=REPORT_COLUMNS)
     if decisions is None:
         wh.query(
             "DELETE FROM price_decisions WHERE report_date = ? AND NOT list_contains(?, scenario)",

@@ -41,6 +41,26 @@ def report(
     )
 
 
+PARAMETER_COLUMNS = ("scenario", "parameter", "value", "unit", "note")
+
+
+def report_parameters(
+    wh: Warehouse, *, day: date | None = None, scenario: str | None = None
+) -> tuple[list[str], list[tuple]]:
+    """The parameters behind the compute-equivalent and total-cost rows of `day` (default:
+    the latest report date), from v_report_parameters; none in a warehouse from before
+    migration 060."""
+    if not wh.has(60):  # warehouse/migrations/060_scenario_parameters.sql
+        return list(PARAMETER_COLUMNS), []
+    return wh.query_table(
+        f"SELECT {', '.join(PARAMETER_COLUMNS)} FROM v_report_parameters"  # noqa: S608 - constant
+        " WHERE report_date = coalesce(?::DATE, (SELECT max(report_date) FROM report_daily))"
+        "   AND (?::VARCHAR IS NULL OR scenario = ?)"
+        " ORDER BY scenario, position",
+        [day, scenario, scenario],
+    )
+
+
 def report_scenarios(wh: Warehouse) -> list[str]:
     """Every scenario with at least one report, by name."""
     return [r[0] for r in wh.query("SELECT DISTINCT scenario FROM report_daily ORDER BY 1")]
