@@ -14,6 +14,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 import time
@@ -126,25 +127,51 @@ def moved(previous: dict | None, figures: list[Figure]) -> list[str]:
     return lines
 
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT_DIR = Path(__file__).resolve().parent.parent
+README = ROOT_DIR / "README.md"
+BENCH_DOC = ROOT_DIR / "docs" / "benchmarks.md"
 MARK_START, MARK_END = "<!-- bench:latest:start -->", "<!-- bench:latest:end -->"
+TARGETS_START, TARGETS_END = "<!-- bench:targets:start -->", "<!-- bench:targets:end -->"
+TARGET = re.compile(r"target (<=|>=) ([0-9.]+)x?")
 
 
-def readme_block(readme: str) -> str | None:
-    """The text between the README's benchmark markers (None without them)."""
-    if MARK_START not in readme or MARK_END not in readme:
+def readme_block(readme: str, start: str = MARK_START, end: str = MARK_END) -> str | None:
+    """The text between a document's benchmark markers (None without them)."""
+    if start not in readme or end not in readme:
         return None
-    return readme.split(MARK_START, 1)[1].split(MARK_END, 1)[0].strip("\n")
+    return readme.split(start, 1)[1].split(end, 1)[0].strip("\n")
 
 
-def write_readme(latest_md: str, readme: Path = README) -> bool:
-    """Put `latest_md` between the README's markers; False when it has none."""
-    text = readme.read_text(encoding="utf-8")
-    if readme_block(text) is None:
+def targets_table(doc: dict) -> str:
+    """The figures that carry a target (issue #24's), as the README shows them: the ratio of
+    minimums and of medians, the target and whether the median meets it."""
+    lines = [
+        "| figure | ratio (min) | ratio (median) | target | met |",
+        "|---|---|---|---|---|",
+    ]
+    for f in doc["figures"]:
+        found = TARGET.search(f.get("note") or "")
+        if not found or f.get("ratio") is None:
+            continue
+        sign, bound = found.group(1), float(found.group(2))
+        ratio, low = f["ratio"], f.get("ratio_min", f["ratio"])
+        met = ratio <= bound if sign == "<=" else ratio >= bound
+        lines.append(
+            f"| {f['part']}: {f['name']} | {low:.3g} | {ratio:.3g} | {sign} {bound:g} | "
+            f"{'yes' if met else '**no**'} |"
+        )
+    stamp = f"From `make bench` of {doc['generated_at']} ({doc['duration_s']} s); every figure: "
+    return stamp + "[docs/benchmarks.md](docs/benchmarks.md).\n\n" + "\n".join(lines)
+
+
+def write_block(text: str, path: Path, start: str = MARK_START, end: str = MARK_END) -> bool:
+    """Put `text` between the markers of the document at `path`; False when it has none."""
+    doc = path.read_text(encoding="utf-8")
+    if readme_block(doc, start, end) is None:
         return False
-    head, rest = text.split(MARK_START, 1)
-    tail = rest.split(MARK_END, 1)[1]
-    readme.write_text(f"{head}{MARK_START}\n{latest_md.strip()}\n{MARK_END}{tail}", "utf-8")
+    head, rest = doc.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    path.write_text(f"{head}{start}\n{text.strip()}\n{end}{tail}", "utf-8")
     return True
 
 
@@ -279,8 +306,11 @@ def main(argv: list[str] | None = None) -> int:
         + f"\n\nMoved by more than their noise since the previous run "
         f"({doc['previous_generated_at'] or 'none'}):\n\n{moves}\n"
     )
-    if not q and args.out == RESULTS and write_readme((args.out / f"{name}.md").read_text()):
-        print("wrote the table into README.md (between its bench markers)")
+    if not q and args.out == RESULTS:
+        if write_block((args.out / f"{name}.md").read_text(), BENCH_DOC):
+            print("wrote the table into docs/benchmarks.md (between its bench markers)")
+        if write_block(targets_table(doc), README, TARGETS_START, TARGETS_END):
+            print("wrote the targets into README.md (between its bench markers)")
     print()
     print(text_table(figures))
     print(

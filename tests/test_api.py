@@ -39,7 +39,7 @@ def two_days(env, fake_cg) -> Path:
 def readme_example() -> str:
     """The Python block of the README's "From Python" section, as written there."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("### From Python", 1)[1]
+    section = text.split("## From Python", 1)[1]
     return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
 
 

@@ -62,12 +62,32 @@ def test_benchmarks_quick_run_writes_every_figure_as_a_ratio(tmp_path, monkeypat
     assert (tmp_path / "quick.md").read_text().count("|") > 20
 
 
-def test_benchmarks_readme_table_equals_the_latest_make_bench():
-    from benchmarks.run import README, RESULTS, readme_block
+def test_benchmarks_doc_table_equals_the_latest_make_bench():
+    from benchmarks.run import BENCH_DOC, RESULTS, readme_block
 
-    block = readme_block(README.read_text(encoding="utf-8"))
-    assert block is not None, "README.md lost its bench markers"
+    block = readme_block(BENCH_DOC.read_text(encoding="utf-8"))
+    assert block is not None, "docs/benchmarks.md lost its bench markers"
     assert block == (RESULTS / "latest.md").read_text(encoding="utf-8").strip("\n")
+
+
+def test_benchmarks_readme_targets_equal_the_latest_make_bench():
+    """The README's table of targets is the one `make bench` renders from latest.json: every
+    figure with a target, its ratios and whether the median meets it."""
+    from benchmarks.run import (
+        README,
+        RESULTS,
+        TARGETS_END,
+        TARGETS_START,
+        readme_block,
+        targets_table,
+    )
+
+    block = readme_block(README.read_text(encoding="utf-8"), TARGETS_START, TARGETS_END)
+    assert block is not None, "README.md lost its bench targets markers"
+    doc = json.loads((RESULTS / "latest.json").read_text(encoding="utf-8"))
+    assert block == targets_table(doc)
+    rows = [line for line in block.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) - 1 == sum("target" in (f.get("note") or "") for f in doc["figures"])
 
 
 def test_benchmarks_moved_figures_are_the_ones_beyond_their_noise():
