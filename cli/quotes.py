@@ -92,6 +92,7 @@ def add_quote(day, options: dict) -> None:
         BadInput,
         append_entry,
         build_entry,
+        check_price_usd,
         convert_entry,
         same_quote,
     )
@@ -107,6 +108,7 @@ def add_quote(day, options: dict) -> None:
             if same_quote(known, entry):
                 raise BadInput(f"this quote is already in {known}")
         how = convert_entry(entry, args, today, settings)
+        check_price_usd(entry)
     except BadInput as exc:
         fail(str(exc), EXIT_USAGE)
     except (IngestError, ValueError) as exc:

@@ -12,6 +12,7 @@ import json
 
 from capcover.cli.common import EXIT_FAILED, EXIT_OK, echo, load_reader
 
+MAX_LIMIT = 100_000  # `--limit 10^21` is a usage error (exit 2), not an overflow in DuckDB
 # Tables show the first columns; CSV and JSON carry them all.
 COMPACT = (
     "run_id",
@@ -110,7 +111,11 @@ def register(group) -> None:
 
     @group.command("status")
     @click.option(
-        "--limit", type=click.IntRange(min=1), default=10, show_default=True, help="runs to show"
+        "--limit",
+        type=click.IntRange(min=1, max=MAX_LIMIT),
+        default=10,
+        show_default=True,
+        help="runs to show",
     )
     @format_option
     def status_cmd(limit: int, fmt: str) -> int:

@@ -8,6 +8,7 @@ import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
@@ -19,7 +20,15 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from capcover.config.bounds import ITEM_BOUNDS, SCENARIO_BOUNDS, within
 from capcover.config.errors import ConfigError
+from capcover.config.secrets import (
+    check_name,
+    clean_key,
+    clean_url,
+    register_key,
+    register_url,
+)
 from capcover.config.sources import (  # noqa: F401 - NON_SETTING_ENV is part of this API
     NON_SETTING_ENV,
     check_env_names,
@@ -41,6 +50,8 @@ def _split_commas(value: Any) -> Any:
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
 
+
+_LEVEL = ITEM_BOUNDS["alert_levels"].constraint()  # each ratio level of alert_levels
 
 AlertRule = Literal["threshold_crossed", "relative_change", "stale_data"]
 ALERT_RULES: tuple[AlertRule, ...] = get_args(AlertRule)
@@ -67,17 +78,17 @@ class Settings(BaseSettings):
     coingecko_plan: Literal["public", "demo", "pro"] = "public"
     coingecko_base_url: str | None = None
     coingecko_api_key: SecretStr | None = None
-    coingecko_rate_per_minute: float | None = Field(None, gt=0)
+    coingecko_rate_per_minute: Annotated[float | None, within("coingecko_rate_per_minute")] = None
 
-    http_connect_timeout_s: float = Field(5.0, gt=0)
-    http_read_timeout_s: float = Field(30.0, gt=0)
-    http_retry_budget_s: float = Field(120.0, ge=0)
+    http_connect_timeout_s: Annotated[float, within("http_connect_timeout_s")] = 5.0
+    http_read_timeout_s: Annotated[float, within("http_read_timeout_s")] = 30.0
+    http_retry_budget_s: Annotated[float, within("http_retry_budget_s")] = 120.0
     # At the HTTP boundary (ingest/http.py, ingest/transport.py): one attempt's whole answer
     # (connect, redirects, headers, body) within this many seconds, its decoded body within
     # this many MB, and no source timestamp later than arrival plus this skew (seconds).
-    http_deadline_s: float = Field(60.0, gt=0)
-    http_max_body_mb: float = Field(50.0, gt=0)
-    max_clock_skew_s: float = Field(600.0, ge=0)
+    http_deadline_s: Annotated[float, within("http_deadline_s")] = 60.0
+    http_max_body_mb: Annotated[float, within("http_max_body_mb")] = 50.0
+    max_clock_skew_s: Annotated[float, within("max_clock_skew_s")] = 600.0
 
     quotes_file: Path | None = None  # the user's quotes file; None: <db stem>-quotes.toml beside db
     # GPU price feeds (ingest/vastai.py, ingest/runpod.py); both need no key.
@@ -86,9 +97,9 @@ class Settings(BaseSettings):
         default_factory=lambda: ["H100 SXM", "H100 PCIE", "H100 NVL", "H200", "H200 NVL", "B200"],
         min_length=1,
     )
-    vastai_rate_per_minute: float = Field(30.0, gt=0)
+    vastai_rate_per_minute: Annotated[float, within("vastai_rate_per_minute")] = 30.0
     runpod_base_url: str = "https://api.runpod.io"
-    runpod_rate_per_minute: float = Field(30.0, gt=0)
+    runpod_rate_per_minute: Annotated[float, within("runpod_rate_per_minute")] = 30.0
     # -- GPU prices: the gpuhunt catalogs (ingest/gpuhunt.py) and the price method
     # (model/prices.py). Providers: gpuhunt's offline ones (the bucket has no others).
     gpuhunt_base_url: str = "https://dstack-gpu-pricing.s3.eu-west-1.amazonaws.com/v3"
@@ -105,18 +116,12 @@ class Settings(BaseSettings):
             "cloudrift",
         ]
     )
-    gpuhunt_rate_per_minute: float = Field(60.0, gt=0)
-    price_max_age_rental_days: int = Field(7, ge=0)  # older rental quotes do not price a day
-    price_max_age_purchase_days: int = Field(1095, ge=0)  # the same for purchase prices
+    gpuhunt_rate_per_minute: Annotated[float, within("gpuhunt_rate_per_minute")] = 60.0
+    # older rental quotes do not price a day; the same for purchase prices
+    price_max_age_rental_days: Annotated[int, within("price_max_age_rental_days")] = 7
+    price_max_age_purchase_days: Annotated[int, within("price_max_age_purchase_days")] = 1095
 
     _split_gpuhunt = field_validator("gpuhunt_providers", mode="before")(_split_commas)
-
-    @field_validator("gpuhunt_base_url")
-    @classmethod
-    def _gpuhunt_url(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return v.rstrip("/")
 
     @field_validator("gpuhunt_providers")
     @classmethod
@@ -138,7 +143,7 @@ class Settings(BaseSettings):
         )
 
     # -- end of the GPU price block
-    lock_budget_s: float = Field(30.0, ge=0)  # how long to wait for another process's DB lock
+    lock_budget_s: Annotated[float, within("lock_budget_s")] = 30.0  # wait for another's DB lock
 
     alert_urls: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     # Alert rules (model/alerts.py); in the TOML file as `alert_levels = [1.0, 1.5]` etc.
@@ -148,26 +153,34 @@ class Settings(BaseSettings):
     alert_rules: Annotated[list[AlertRule], NoDecode] = Field(
         default_factory=lambda: list(ALERT_RULES)
     )
-    alert_levels: Annotated[list[Annotated[float, Field(gt=0)]], NoDecode] = Field(
+    alert_levels: Annotated[list[Annotated[float, _LEVEL]], NoDecode] = Field(
         default_factory=lambda: [1.0]
     )
-    alert_relative_change_pct: float = Field(10.0, gt=0)  # percent, day over day
-    alert_stale_after_h: float = Field(36.0, gt=0)  # CoinGecko as-of vs fetch time
-    alert_feed_failure_days: int = Field(2, ge=1)  # consecutive run days a quote feed failed
+    # percent, day over day; hours between CoinGecko's as-of and the fetch; consecutive run
+    # days a quote feed failed
+    alert_relative_change_pct: Annotated[float, within("alert_relative_change_pct")] = 10.0
+    alert_stale_after_h: Annotated[float, within("alert_stale_after_h")] = 36.0
+    alert_feed_failure_days: Annotated[int, within("alert_feed_failure_days")] = 2
 
     # `capcover serve`: when the daily flow runs (CoinGecko closes the UTC day at 00:00).
     schedule_cron: str = "20 0 * * *"
     schedule_timezone: str = "UTC"
     # Parquet snapshot after each successful run; default: `published/` beside the warehouse.
     publish_dir: Path | None = None
-    publish_keep: int = Field(7, ge=1)  # snapshots kept; older ones are pruned
+    publish_keep: Annotated[int, within("publish_keep")] = 7  # snapshots kept; older pruned
 
     # Plausibility (model/plausibility.py): a sector cap outside [min, max] USD fails the run;
     # a scenario ratio moving more than x max_daily_move (or / it) against its previous report
     # is quarantined instead of reported and alerted on.
-    sector_cap_min_usd: float = Field(1e6, gt=0)
-    sector_cap_max_usd: float = Field(1e14, gt=0)
-    max_daily_move: float = Field(10.0, gt=1)
+    sector_cap_min_usd: Annotated[float, within("sector_cap_min_usd")] = 1e6
+    sector_cap_max_usd: Annotated[float, within("sector_cap_max_usd")] = 1e14
+    max_daily_move: Annotated[float, within("max_daily_move")] = 10.0
+    # `capcover sql` (warehouse/sandbox.py): a query is interrupted after sql_timeout_s
+    # seconds, DuckDB may use sql_memory_limit_mb MB (no spilling to disk), and a result may
+    # have at most sql_max_rows rows.
+    sql_timeout_s: Annotated[float, within("sql_timeout_s")] = 120.0
+    sql_memory_limit_mb: Annotated[int, within("sql_memory_limit_mb")] = 1024
+    sql_max_rows: Annotated[int, within("sql_max_rows")] = 1_000_000
 
     # Only from the TOML file: `[[scenario]]` tables (see model/scenarios.toml for the format).
     scenario: list[dict[str, Any]] = Field(default_factory=list)
@@ -194,12 +207,93 @@ class Settings(BaseSettings):
             raise ValueError(f"must be above CAPCOVER_SECTOR_CAP_MIN_USD ({low:g})")
         return v
 
-    @field_validator("coingecko_base_url", "vastai_base_url", "runpod_base_url")
+    @field_validator("coingecko_base_url", "vastai_base_url", "runpod_base_url", "gpuhunt_base_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
-        if v is not None and not v.startswith(("http://", "https://")):
+        if v is None:
+            return v
+        v = clean_url(v)
+        if not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
-        return v.rstrip("/") if v else v
+        if "@" in urlsplit(v).netloc:
+            raise ValueError(
+                "must not carry credentials (user:password@); capcover sends keys only as the "
+                "plan's header"
+            )
+        return v.rstrip("/")
+
+    @field_validator("coingecko_api_key", mode="before")
+    @classmethod
+    def _key(cls, v: Any) -> Any:
+        # A key ending in a newline (a Kubernetes secret file) or a CR (a CRLF env file) is
+        # the key; anything else odd is refused here, before requests would put its repr in
+        # an error message. The key is registered so that every output scrubs it.
+        if isinstance(v, SecretStr):
+            v = v.get_secret_value()
+        if v is None:
+            return None
+        if not isinstance(v, str):
+            raise ValueError("must be text")
+        if not v.strip():
+            return None
+        key = clean_key(v)
+        register_key(key)
+        return key
+
+    @field_validator("alert_urls", mode="before")
+    @classmethod
+    def _alert_urls(cls, v: Any) -> Any:
+        v = _split_commas(v)
+        if not isinstance(v, list):
+            return v
+        out = []
+        for position, url in enumerate(v, start=1):
+            raw = url.get_secret_value() if isinstance(url, SecretStr) else url
+            if not isinstance(raw, str):
+                raise ValueError(f"URL #{position} of {len(v)} is not text")
+            try:
+                raw = clean_url(raw)
+            except ValueError as exc:
+                raise ValueError(f"URL #{position} of {len(v)} {exc}") from None
+            register_url(raw)
+            out.append(raw)
+        return out
+
+    @field_validator("categories", "vastai_gpu_names")
+    @classmethod
+    def _names(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        for position, name in enumerate(v, start=1):
+            try:  # Vast.ai's GPU names have spaces ("H100 SXM"); category ids have none
+                check_name(name, spaces_ok=info.field_name == "vastai_gpu_names")
+            except ValueError as exc:
+                raise ValueError(f"entry #{position} {exc}") from None
+            if len(name) > 100:
+                raise ValueError(f"entry #{position} is {len(name)} characters; at most 100")
+        return v
+
+    @field_validator(
+        "categories",
+        "vastai_gpu_names",
+        "gpuhunt_providers",
+        "alert_urls",
+        "alert_scenarios",
+        "alert_rules",
+        "alert_levels",
+    )
+    @classmethod
+    def _no_duplicates(cls, v: list[Any], info: ValidationInfo) -> list[Any]:
+        # `CATEGORIES=ai,ai` would otherwise fail only after every request, on a key
+        # constraint of the warehouse.
+        seen: dict[Any, int] = {}
+        for position, item in enumerate(v, start=1):
+            key = item.get_secret_value() if isinstance(item, SecretStr) else item
+            if key in seen:
+                shown = "" if info.field_name == "alert_urls" else f" ({key!r})"
+                raise ValueError(
+                    f"entry #{position} repeats entry #{seen[key]}{shown}; list each once"
+                )
+            seen[key] = position
+        return v
 
     @field_validator("schedule_cron")
     @classmethod
@@ -237,10 +331,13 @@ class Settings(BaseSettings):
     def scenarios(self) -> list[Scenario]:
         builtin_doc = tomllib.loads(BUILTIN_SCENARIOS_PATH.read_text(encoding="utf-8"))
         builtin = parse_scenarios(builtin_doc["scenario"], where=str(BUILTIN_SCENARIOS_PATH))
+        where = str(self.config or "config")
         try:
-            user = parse_scenarios(self.scenario, where=str(self.config or "config"))
+            user = parse_scenarios(self.scenario, where=where)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+        for sc in user:
+            _check_scenario_bounds(sc, where)
         return merge_scenarios(builtin, user)
 
     def publish_path(self) -> Path:
@@ -268,6 +365,22 @@ class Settings(BaseSettings):
                 value = [f"{v.get_secret_value().split(':', 1)[0]}://********" for v in value]
             out[name] = value
         return out
+
+
+def _check_scenario_bounds(sc: Scenario, where: str) -> None:
+    """A scenario's numbers within SCENARIO_BOUNDS (config/bounds.py): one ConfigError line."""
+    values = {
+        "gpu_count": sc.gpu_count,
+        "price.unit_price_usd": sc.price.unit_price_usd,
+        "price.hours": sc.price.hours,
+        "price.multiplier": sc.price.multiplier,
+    }
+    for field, value in values.items():
+        b = SCENARIO_BOUNDS[field]
+        if value is not None and not b.contains(value):
+            raise ConfigError(
+                f"{where}: scenario {sc.name}: {field}: {value:g} is outside {b.describe()}"
+            )
 
 
 class _GivenOnly(Settings):

@@ -58,6 +58,9 @@ SETTING_NAMES = (
     "sector_cap_min_usd",
     "sector_cap_max_usd",
     "max_daily_move",
+    "sql_timeout_s",
+    "sql_memory_limit_mb",
+    "sql_max_rows",
     "scenario",
 )
 

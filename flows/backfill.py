@@ -48,9 +48,14 @@ def days_error(days: int) -> str:
     )
 
 
+MAX_DAYS = 36_500  # any plan: a century is beyond every chart CoinGecko has
+
+
 def check_days(days: int, plan: str) -> None:
     if days < 1:
         raise BackfillUsageError(f"--days {days}: must be at least 1")
+    if days > MAX_DAYS:
+        raise BackfillUsageError(f"--days {days}: must be at most {MAX_DAYS:,}")
     if plan in LIMITED_PLANS and days > MAX_DAYS_LIMITED:
         raise BackfillUsageError(days_error(days))
 

@@ -37,11 +37,22 @@ def _toml_value(value) -> str:
     return json.dumps(str(value), ensure_ascii=False)  # a valid TOML basic string
 
 
+# The numbers `quotes add` takes (docs/threat-model.md "Numbers"): a price in USD per GPU or
+# per GPU-hour within PRICE_USD_RANGE once converted, and the options' own ranges.
+PRICE_USD_RANGE = (1e-4, 1e9)
+MAX_RAW_PRICE = 1e12  # in the quote's currency (1e12 KRW is about $700M)
+MAX_USD_PER_UNIT = 1e6
+MAX_MEMORY_GB = 1e5
+MAX_GPU_COUNT = 1_000_000
+
+
 def build_entry(args, today: date) -> dict:
     """The new [[quote]] table from the command line's values (attributes of `args`, named as
     the `capcover quotes add` options), validated: BadInput names the option on bad input."""
-    if not math.isfinite(args.price) or args.price <= 0:
-        raise BadInput(f"--price must be a positive number, got {args.price:g}")
+    if not math.isfinite(args.price) or not 0 < args.price <= MAX_RAW_PRICE:
+        raise BadInput(
+            f"--price must be a positive number up to {MAX_RAW_PRICE:g}, got {args.price:g}"
+        )
     currency = args.currency.upper()
     if currency not in KNOWN_CURRENCIES:
         raise BadInput(
@@ -54,8 +65,12 @@ def build_entry(args, today: date) -> dict:
     source = (args.source or "").strip()
     if not source:
         raise BadInput("--source must name where the price was published")
-    if args.gpu_count < 1:
-        raise BadInput(f"--gpu-count must be at least 1, got {args.gpu_count}")
+    if not 1 <= args.gpu_count <= MAX_GPU_COUNT:
+        raise BadInput(f"--gpu-count must be 1 to {MAX_GPU_COUNT:,}, got {args.gpu_count}")
+    if args.memory_gb is not None and (
+        not math.isfinite(args.memory_gb) or not 0 < args.memory_gb <= MAX_MEMORY_GB
+    ):
+        raise BadInput(f"--memory-gb must be above 0 and at most {MAX_MEMORY_GB:g}")
     known = [name for name, _, _ in load_catalogue().skus]
     label = (args.label or args.sku or "").strip()
     if not label:
@@ -74,9 +89,12 @@ def build_entry(args, today: date) -> dict:
     else:
         sku = match.sku
     if args.usd_per_unit is not None and (
-        not math.isfinite(args.usd_per_unit) or args.usd_per_unit <= 0
+        not math.isfinite(args.usd_per_unit) or not 0 < args.usd_per_unit <= MAX_USD_PER_UNIT
     ):
-        raise BadInput(f"--usd-per-unit must be positive, got {args.usd_per_unit:g}")
+        raise BadInput(
+            f"--usd-per-unit must be positive, at most {MAX_USD_PER_UNIT:g}, got "
+            f"{args.usd_per_unit:g}"
+        )
     if currency == "USD" and args.usd_per_unit not in (None, 1.0):
         raise BadInput("--usd-per-unit is only for non-USD quotes")
 
@@ -120,6 +138,20 @@ def convert_entry(entry: dict, args, today: date, settings: Settings) -> str | N
     rate = parse_exchange_rates(raw).usd_per_unit(currency)
     entry["usd_per_unit"] = rate
     return f"{currency} converted at CoinGecko /exchange_rates of {raw.fetched_at:%Y-%m-%d}"
+
+
+def check_price_usd(entry: dict) -> float:
+    """The entry's price in USD per GPU (or per GPU-hour), once converted; BadInput outside
+    PRICE_USD_RANGE (a typo of a few zeros, or a rate the wrong way round)."""
+    usd = entry["price"] * entry.get("usd_per_unit", 1.0) / entry.get("gpu_count", 1)
+    low, high = PRICE_USD_RANGE
+    if not (math.isfinite(usd) and low <= usd <= high):
+        unit = "GPU-hour" if entry.get("kind") == "rental_hourly" else "GPU"
+        raise BadInput(
+            f"--price {entry['price']:g} {entry['currency']} is ${usd:.4g} per {unit}, outside "
+            f"${low:g}..${high:g} — check --price, --currency, --usd-per-unit and --gpu-count"
+        )
+    return usd
 
 
 def append_entry(path: Path, entry: dict) -> int:
