@@ -58,10 +58,13 @@ def load_reader(*keys: str, db: str | None = None):
 
 
 def echo(text: str, *, err: bool = False) -> None:
-    """`text` and a newline on stdout (stderr with `err`), as click writes it."""
+    """`text` and a newline on stdout (stderr with `err`), as click writes it, with every
+    registered secret scrubbed (config/secrets.py)."""
     import click
 
-    click.echo(text, err=err)
+    from capcover.config.secrets import scrub
+
+    click.echo(scrub(text), err=err)
 
 
 @contextmanager

@@ -28,8 +28,25 @@ def __getattr__(name: str) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; returns its exit code (the console script exits with it)."""
-    args = sys.argv[1:] if argv is None else list(argv)
+    """Run one command; returns its exit code (the console script exits with it).
+
+    stdout and stderr are guarded while it runs (cli/streams.py): secrets scrubbed, and a
+    reader that closes the pipe (`| head -1`) turns stdout into /dev/null instead of failing
+    the command."""
+    from capcover.cli.streams import guard_streams
+
+    saved = sys.stdout, sys.stderr
+    guard_streams()
+    try:
+        return _main(sys.argv[1:] if argv is None else list(argv))
+    finally:
+        try:
+            sys.stdout.flush()  # a pipe's buffered tail, while EPIPE is still handled
+        finally:
+            sys.stdout, sys.stderr = saved
+
+
+def _main(args: list[str]) -> int:
     debug = "--debug" in args
     try:
         return _with_click(args)
@@ -39,8 +56,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         echo(f"capcover: error: {INTERRUPTED}", err=True)
         return 130
-    except BrokenPipeError:
-        return _closed_pipe()
     except ConfigError as exc:
         echo(f"capcover: error: {exc}", err=True)
         return EXIT_USAGE
@@ -88,18 +103,6 @@ def _with_click(args: list[str]) -> int:
         echo(f"capcover: error: {exc.format_message()}{hint}", err=True)
         return EXIT_USAGE
     return code if isinstance(code, int) else 0
-
-
-def _closed_pipe() -> int:
-    """`capcover sql ... | head -2`: the reader went away; stop quietly, like other tools."""
-    import os
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
-    return EXIT_FAILED
 
 
 def run() -> None:

@@ -13,6 +13,8 @@ from typing import Any
 
 import duckdb
 
+from capcover.config import secrets
+
 
 class WarehouseError(Exception):
     """A warehouse problem a person can act on (missing file, lock held, bad SQL)."""
@@ -95,6 +97,9 @@ class Warehouse:
             )
 
     def _run(self, sql: str, params: Sequence[Any] | dict | None) -> duckdb.DuckDBPyConnection:
+        if params and secrets.active():
+            # No registered secret is ever stored, in any encoding (config/secrets.py).
+            params = secrets.scrub_value(params)  # type: ignore[assignment]
         try:
             return self.con.execute(sql, params or [])
         except duckdb.Error as exc:
@@ -131,6 +136,8 @@ class Warehouse:
 
     def append(self, table: str, rows: list[tuple]) -> int:
         """Bulk-insert through DuckDB's appender (no per-row statements)."""
+        if rows and secrets.active():
+            rows = [secrets.scrub_value(row) for row in rows]  # type: ignore[misc]
         if rows:
             appender = self.con.appender(table)
             appender.append_rows(rows)
