@@ -10,8 +10,9 @@ Three parts, one rule each (docs/threat-model.md, "Secrets"):
   settings loading, the HTTP layer and the alert channels call them).
 - `scrub(text)`: every registered secret replaced by `[redacted]`, whatever form it has taken
   on its way: as is or in another letter case; with characters escaped as JSON, JavaScript or
-  Python write them (`\\u0043`, `\\x43`, `\\/`, any number of backslashes: repr of a JSON
-  escape), percent-encoded (also twice), as HTML character references; base64 (standard and
+  Python write them (`\\u0043`, `\\x43`, `\\/`), percent-encoded, as HTML character references,
+  and any of these up to three levels deep (repr() of a JSON escape, a percent-encoded percent
+  sign); base64 (standard and
   URL-safe, any alignment) or hex of the whole secret; and for keys, any run of `WINDOW`
   consecutive characters of it in those forms (an echo cut short). The error texts of the HTTP
   layer, every string the warehouse stores, every log record and every line the command line
@@ -28,13 +29,17 @@ import logging
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 REDACTED = "[redacted]"
 MIN_KEY_LENGTH = 8  # shorter could not be told apart from ordinary text when scrubbing
 MAX_KEY_LENGTH = 256
+# A key like "00000000" could not be told apart from ordinary text (numbers, padding): scrubbing
+# it would mangle every output. Real keys are random.
+MIN_DISTINCT = 6
 WINDOW = 12  # a run of this many consecutive characters of a key is scrubbed too
 
 # -- load time ---------------------------------------------------------------------------------
@@ -75,6 +80,11 @@ def clean_key(value: str) -> str:
         raise ValueError(
             f"is {len(stripped)} characters long; a key has {MIN_KEY_LENGTH} to "
             f"{MAX_KEY_LENGTH} (CoinGecko's have 27) — copy it again"
+        )
+    if len(set(stripped)) < MIN_DISTINCT:
+        raise ValueError(
+            f"has only {len(set(stripped))} different characters; a real key has at least "
+            f"{MIN_DISTINCT} — copy it again"
         )
     return stripped
 
@@ -186,18 +196,36 @@ def registered() -> tuple[str, ...]:
     return tuple(s.value for s in _snapshot)
 
 
+@contextmanager
+def isolated() -> Iterator[None]:
+    """Within the block, secrets registered are forgotten again at its end (tests that draw
+    many keys keep them from scrubbing each other's text)."""
+    global _snapshot
+    with _lock:
+        saved = dict(_registry)
+    try:
+        yield
+    finally:
+        with _lock:
+            _registry.clear()
+            _registry.update(saved)
+            _snapshot = tuple(_registry.values())
+
+
 # -- scrubbing ---------------------------------------------------------------------------------
 
-# An escaped or encoded character: backslash escapes (JSON, JavaScript, Python; any number of
-# backslashes, as repr() of an escaped text gives), percent-encoding (once or twice), HTML
-# character references.
+# One escaped or encoded character, one level deep: backslash escapes (JSON, JavaScript,
+# Python), percent-encoding, HTML character references. Deeper encodings (repr() of a JSON
+# escape, a percent-encoded percent sign) are decoded by decoding again (`LEVELS`).
 _TOKEN = re.compile(
-    r"\\+(?:u\{([0-9a-fA-F]{1,6})\}|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|x([0-9a-fA-F]{2})|(.))"
-    r"|%(?:25)*([0-9a-fA-F]{2})"
+    r"\\(?:u\{([0-9a-fA-F]{1,6})\}|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|x([0-9a-fA-F]{2})"
+    r"|([\"'\\/bfnrtv0]))"
+    r"|%([0-9a-fA-F]{2})"
     r"|&#[xX]([0-9a-fA-F]{1,6});|&#([0-9]{1,7});|&(amp|quot|apos|lt|gt);",
     re.DOTALL,
 )
-_SIMPLE = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "0": "\0"}
+LEVELS = 3  # decode at most this many times over
+_SIMPLE = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 _NAMED = {"amp": "&", "quot": '"', "apos": "'", "lt": "<", "gt": ">"}
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -206,9 +234,9 @@ def _lower(text: str) -> str:
     lowered = text.lower()
     # Only ASCII letters fold: str.lower() may change a text's length (U+0130), and positions
     # must stay those of the text.
-    return (
-        lowered if len(lowered) == len(text) and lowered.isascii() else text.translate(_ASCII_LOWER)
-    )
+    if len(lowered) == len(text) and lowered.isascii():
+        return lowered
+    return text.translate(_ASCII_LOWER)
 
 
 def _char(m: re.Match[str]) -> str:
@@ -226,7 +254,8 @@ def _char(m: re.Match[str]) -> str:
 
 
 class _Decoded:
-    """`text` with every escape decoded, and the way back from its positions to the text's."""
+    """`text` with its escapes decoded once, and the way back from its positions to the
+    text's."""
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -258,11 +287,19 @@ class _Decoded:
             return start, end
         i = bisect.bisect_right(self.starts, start) - 1
         j = bisect.bisect_right(self.starts, end - 1) - 1
-        s0, s1, esc = self.segments[i]
+        s0, _s1, esc = self.segments[i]
         a = s0 if esc else s0 + (start - self.starts[i])
         t0, t1, esc = self.segments[j]
         b = t1 if esc else t0 + (end - 1 - self.starts[j]) + 1
         return a, b
+
+
+def _levels(text: str) -> list[_Decoded]:
+    """The text decoded once, twice, ... while decoding still changes something."""
+    levels = [_Decoded(text)]
+    while levels[-1].any and len(levels) < LEVELS:
+        levels.append(_Decoded(levels[-1].decoded))
+    return [level for level in levels if level.any]
 
 
 def _find_all(haystack: str, needle: str) -> Iterable[int]:
@@ -311,14 +348,17 @@ def scrub(text: str, extra: Iterable[str] = ()) -> str:
         secrets = secrets + tuple(_make(v, windows=True) for v in more)
     if not secrets or not text:
         return text
-    decoded = _Decoded(text)
     plain = _lower(text)
+    levels = _levels(text)
+    lowered = [_lower(level.decoded) for level in levels]
     spans: list[tuple[int, int]] = []
-    low_decoded = _lower(decoded.decoded) if decoded.any else plain
     for secret in secrets:
-        spans += [decoded.to_text(a, b) for a, b in _spans(low_decoded, secret)]
-        if decoded.any:  # raw backslashes of the secret itself read as escapes above
-            spans += _spans(plain, secret)
+        spans += _spans(plain, secret)
+        for depth, haystack in enumerate(lowered):
+            for a, b in _spans(haystack, secret):
+                for level in reversed(levels[: depth + 1]):  # back to the text's positions
+                    a, b = level.to_text(a, b)
+                spans.append((a, b))
         for form in secret.exact:
             spans += [(at, at + len(form)) for at in _find_all(text, form)]
         for form in secret.hexes:
