@@ -33,14 +33,23 @@ def report(db, day, scenario, fmt, html, png) -> None:
 
 def sql(db, query: str, fmt: str) -> None:
     """`capcover sql`: one read-only statement on the sandboxed warehouse, values exact."""
+    from capcover.config.reader import SQL_LIMITS
     from capcover.report.tables import render
-    from capcover.warehouse.db import open_sandboxed, run_user_sql
+    from capcover.warehouse.sandbox import open_sandboxed, run_user_sql
 
-    settings = load_reader("publish_dir", db=db)
+    settings = load_reader("publish_dir", *SQL_LIMITS, db=db)
     with open_sandboxed(
-        settings.db, readable_dirs=[settings.publish_path()], lock_budget_s=settings.lock_budget_s
+        settings.db,
+        readable_dirs=[settings.publish_path()],
+        lock_budget_s=settings.lock_budget_s,
+        memory_limit_mb=settings.sql_memory_limit_mb,
     ) as wh:
-        cols, rows = run_user_sql(wh, query)
+        try:
+            cols, rows = run_user_sql(
+                wh, query, timeout_s=settings.sql_timeout_s, max_rows=settings.sql_max_rows
+            )
+        except KeyboardInterrupt:  # stopped at once by the sandbox; one line, exit 130
+            fail("interrupted; the query was stopped and nothing changed", 130)
     echo(render(cols, rows, fmt, exact=True))
 
 
@@ -69,8 +78,9 @@ def register(group) -> None:
     def sql_cmd(query: str, fmt: str) -> None:
         """Read-only SQL on the warehouse, e.g. "SELECT * FROM report_daily".
 
-        One SELECT (or EXPLAIN) statement; it may read the warehouse and the published snapshot
-        folder only. Values are printed exactly as queried in every format.
+        One SELECT (or EXPLAIN without ANALYZE) statement; it may read the warehouse and the
+        published snapshot folder only, within CAPCOVER_SQL_TIMEOUT_S, CAPCOVER_SQL_MEMORY_LIMIT_MB
+        and CAPCOVER_SQL_MAX_ROWS. Values are printed exactly as queried in every format.
         """
         sql(root_db(), query, fmt)
 
