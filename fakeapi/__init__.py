@@ -4,17 +4,34 @@ faults, an optional server-enforced rate limit, generated records and snapshot r
 Used by tests/, benchmarks/ and `capcover demo` (flows/demo.py); it imports none of capcover.
 """
 
-from capcover.fakeapi.faults import CLOUDFLARE_HTML, Action, Reply, Reset, Slow, Truncated
+from capcover.fakeapi.faults import (
+    CLOUDFLARE_HTML,
+    Action,
+    Drip,
+    Encoded,
+    LyingLength,
+    Redirect,
+    Reply,
+    Reset,
+    Retyped,
+    Slow,
+    Truncated,
+)
 from capcover.fakeapi.server import FakeAPI, RateLimit, Request
 
 __all__ = [
     "CLOUDFLARE_HTML",
     "Action",
+    "Drip",
+    "Encoded",
     "FakeAPI",
+    "LyingLength",
     "RateLimit",
+    "Redirect",
     "Reply",
     "Request",
     "Reset",
+    "Retyped",
     "Slow",
     "Truncated",
 ]

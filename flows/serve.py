@@ -76,11 +76,14 @@ def check_server(api_url: str | None, timeout_s: float = 3.0) -> str:
         )
     import requests
 
+    from capcover.ingest.wait import WaitExpired, call_within
+
     url = api_url.rstrip("/")
     try:
-        resp = requests.get(f"{url}/health", timeout=timeout_s)
+        # The whole answer within the time, not each read: a dripping server is no server.
+        resp = call_within(API_DEADLINE_S, lambda: requests.get(f"{url}/health", timeout=timeout_s))
         resp.raise_for_status()
-    except requests.RequestException as exc:
+    except (requests.RequestException, WaitExpired) as exc:
         kind = type(exc).__name__
         raise PrefectUnavailable(
             f"no Prefect server answers at PREFECT_API_URL={url} ({kind}): {START_HINT}"
@@ -149,14 +152,19 @@ def next_scheduled_from_api(api_url: str, timeout_s: float = 3.0) -> NextRun | N
             timeout=timeout_s,
         )
         runs.raise_for_status()
-    except (requests.RequestException, ValueError, KeyError):
-        return None
-    found = runs.json()
-    paused = " (schedule paused)" if dep.get("paused") else ""
-    if not found:
-        return NextRun(None, f"Prefect API at {url}: no scheduled run of {FULL_NAME}{paused}")
-    at = datetime.fromisoformat(found[0]["expected_start_time"].replace("Z", "+00:00"))
+        found = runs.json()
+        paused = " (schedule paused)" if dep.get("paused") else ""
+        if not found:
+            return NextRun(None, f"Prefect API at {url}: no scheduled run of {FULL_NAME}{paused}")
+        at = datetime.fromisoformat(found[0]["expected_start_time"].replace("Z", "+00:00"))
+    except (requests.RequestException, ValueError, KeyError, TypeError, AttributeError):
+        return None  # not an answer of Prefect's shape: as if it did not answer
     return NextRun(at, f"Prefect API at {url}, deployment {FULL_NAME}{paused}")
+
+
+# The whole lookup of the next run in the Prefect API (two requests, retries included) ends
+# within this many seconds: a server that drips bytes or never answers does not hang `status`.
+API_DEADLINE_S = 5.0
 
 
 def next_scheduled(settings) -> NextRun:
@@ -164,10 +172,19 @@ def next_scheduled(settings) -> NextRun:
     `source` says which."""
     api = os.environ.get("PREFECT_API_URL")
     if api:
-        found = next_scheduled_from_api(api)
+        from capcover.ingest.wait import WaitExpired, call_within
+
+        try:
+            found = call_within(API_DEADLINE_S, lambda: next_scheduled_from_api(api))
+        except WaitExpired:
+            found, late = None, True
+        else:
+            late = False
         if found is not None:
             return found
         why = f"no deployment {FULL_NAME} at PREFECT_API_URL={api} (or it did not answer)"
+        if late:
+            why = f"PREFECT_API_URL={api} gave no complete answer within {API_DEADLINE_S:g} s"
     else:
         why = "PREFECT_API_URL not set"
     at = next_run(settings.schedule_cron, settings.schedule_timezone)

@@ -144,7 +144,12 @@ def quote_parsers(settings: Settings) -> dict:
     """`source -> parse(raws)` for every quote provider a live run uses (one registry), so
     `capcover rebuild` parses archived responses with the very functions a live run used.
     gpuhunt is always registered, so runs that fetched it replay whatever the settings say."""
+    from functools import partial
+
     from capcover.ingest.gpuhunt import SOURCE as GPUHUNT
     from capcover.ingest.gpuhunt import parse_raws as parse_gpuhunt
 
-    return {**{p.source: p.parse for p in quote_providers(settings)}, GPUHUNT: parse_gpuhunt}
+    # The archived catalogs are decoded within the body cap, as when they were fetched.
+    cap = int(settings.http_max_body_mb * 1024 * 1024)
+    gpuhunt = partial(parse_gpuhunt, max_bytes=cap)
+    return {**{p.source: p.parse for p in quote_providers(settings)}, GPUHUNT: gpuhunt}

@@ -10,7 +10,6 @@ so into URLs, logs and exceptions). Parsing works on decoded payloads so that
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from pycoingecko import CoinGeckoAPI
 from pydantic import BaseModel, ValidationError
 
 from capcover.ingest.client import ArchivingClient, HttpOptions
+from capcover.ingest.decode import loads
 from capcover.ingest.errors import (
     AuthError,
     BadPayload,
@@ -52,7 +52,7 @@ MAX_PAGES = 40  # 10,000 coins: far above any category, a guard against a server
 def parse_error_envelope(status: int, body: str) -> tuple[int | None, str | None]:
     """(error_code, message) from any of CoinGecko's three error envelopes, else (None, None)."""
     try:
-        payload = json.loads(body)
+        payload = loads(body)
     except (ValueError, RecursionError):
         return None, None
     if not isinstance(payload, dict):
@@ -97,7 +97,7 @@ def _first_sentence(message: str) -> str:
 
 def _load_json(raw: RawResponse) -> Any:
     try:
-        return json.loads(raw.body)
+        return loads(raw.body)
     except (ValueError, RecursionError) as exc:
         raise BadPayload(
             f"coingecko {raw.endpoint}: expected JSON, got {json_problem(raw.body, exc)} — the "

@@ -17,16 +17,14 @@ the form factor comes from the instance name (tokens such as `sxm5`, `pcie`) or 
 from __future__ import annotations
 
 import base64
-import csv
-import io
 import logging
 import re
-import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime
 
 from capcover.ingest.client import ArchivingClient, HttpOptions
+from capcover.ingest.decode import DEFAULT_MAX_BYTES, csv_rows, zip_member
 from capcover.ingest.errors import BadPayload, IngestError, status_errors
 from capcover.ingest.feeds import quarantine
 from capcover.ingest.http import RawResponse
@@ -131,7 +129,7 @@ class GpuhuntClient(ArchivingClient):
         return list(self.archive)
 
     def parse(self, raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
-        return parse_raws(raws)
+        return parse_raws(raws, max_bytes=self.session.max_body_bytes)
 
 
 def catalog_bytes(raw: RawResponse) -> bytes:
@@ -145,28 +143,23 @@ def catalog_bytes(raw: RawResponse) -> bytes:
     return base64.b64decode(raw.body[len(BINARY_MARKER) :])
 
 
-def catalog_rows(raw: RawResponse, provider: str) -> list[dict]:
-    """The rows of `{provider}.csv` inside the catalog zip."""
+def catalog_rows(
+    raw: RawResponse, provider: str, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Iterator[dict]:
+    """The rows of `{provider}.csv` inside the catalog zip, streamed by the bounded decoders
+    (ingest/decode.py: the member within `max_bytes` once expanded, rows and fields bounded)."""
+    where = f"gpuhunt {raw.endpoint}"
+    data = zip_member(
+        catalog_bytes(raw), f"{provider}.csv", where=where, max_bytes=max_bytes, what="catalog zip"
+    )
     try:
-        with zipfile.ZipFile(io.BytesIO(catalog_bytes(raw))) as zf:
-            text = zf.read(f"{provider}.csv").decode("utf-8")
-    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError) as exc:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
         raise BadPayload(
-            f"gpuhunt {raw.endpoint}: not a catalog zip holding {provider}.csv "
-            f"({type(exc).__name__}) — the bucket changed; capcover needs an "
-            f"update",
+            f"{where}: {provider}.csv is not UTF-8 — the bucket changed; capcover needs an update",
             endpoint=raw.endpoint,
         ) from None
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise BadPayload(
-            f"gpuhunt {raw.endpoint}: {provider}.csv lacks column(s) "
-            f"{', '.join(missing)} — the catalog format changed; capcover needs "
-            f"an update",
-            endpoint=raw.endpoint,
-        )
-    return list(reader)
+    return csv_rows(text, where=f"{where}: {provider}.csv", required=REQUIRED_COLUMNS)
 
 
 def form_factor_of(gpu_name: str, instance_name: str) -> str | None:
@@ -180,40 +173,65 @@ def form_factor_of(gpu_name: str, instance_name: str) -> str | None:
     return None
 
 
-def parse_raws(raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
+def parse_raws(
+    raws: list[RawResponse], *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> tuple[list[Quote], list[Quarantined]]:
     """gpuhunt catalogs (live or archived) -> one rental quote per (provider, instance, spot).
 
     Each provider's quotes share one `observed_at`: its catalog response's fetch time (the
     catalog rows carry no timestamp). Rows without GPUs or with an unmapped GPU are left out;
-    malformed GPU rows are quarantined.
+    malformed GPU rows are quarantined. A provider's catalog that cannot be read (damaged zip,
+    over the size bounds, columns missing) is quarantined with the reason and the other
+    providers still count; only when no catalog can be read does the feed fail.
     """
     quotes: list[Quote] = []
     bad: list[Quarantined] = []
+    broken: list[BadPayload] = []
+    catalogs = 0
     for raw in raws:
         if raw.source != SOURCE or not (200 <= raw.status < 300):
             continue
         parts = raw.endpoint.strip("/").split("/")
         if len(parts) != 3 or parts[2] != "catalog.zip":
             continue
-        provider, version = parts[0], parts[1]
-        best: dict[tuple[str, bool], tuple[float, str, dict]] = {}
-        counts: dict[tuple[str, bool], int] = {}
-        for row in catalog_rows(raw, provider):
-            try:
-                parsed = _row(row)
-            except ValueError as exc:
-                bad.append(quarantine(raw, row, row.get("instance_name"), str(exc)))
-                continue
-            if parsed is None:
-                continue
-            key, price = parsed
-            counts[key] = counts.get(key, 0) + 1
-            candidate = (price, row["location"], row)
-            if key not in best or candidate[:2] < best[key][:2]:
-                best[key] = candidate
-        for key in sorted(best):
-            price, _loc, row = best[key]
-            quotes.append(_quote(row, price, key[1], provider, version, counts[key], raw))
+        catalogs += 1
+        try:  # one provider's catalog is one unit: its failure leaves the others alone
+            found, rejected = _parse_catalog(raw, parts[0], parts[1], max_bytes)
+        except BadPayload as exc:
+            broken.append(exc)
+            bad.append(quarantine(raw, {"catalog": raw.endpoint}, parts[0], str(exc)))
+            continue
+        quotes.extend(found)
+        bad.extend(rejected)
+    if broken and len(broken) == catalogs:
+        raise broken[0]
+    return quotes, bad
+
+
+def _parse_catalog(
+    raw: RawResponse, provider: str, version: str, max_bytes: int
+) -> tuple[list[Quote], list[Quarantined]]:
+    """One provider's catalog -> its quotes and its quarantined rows."""
+    quotes: list[Quote] = []
+    bad: list[Quarantined] = []
+    best: dict[tuple[str, bool], tuple[float, str, dict]] = {}
+    counts: dict[tuple[str, bool], int] = {}
+    for row in catalog_rows(raw, provider, max_bytes):
+        try:
+            parsed = _row(row)
+        except ValueError as exc:
+            bad.append(quarantine(raw, row, row.get("instance_name"), str(exc)))
+            continue
+        if parsed is None:
+            continue
+        key, price = parsed
+        counts[key] = counts.get(key, 0) + 1
+        candidate = (price, row["location"], row)
+        if key not in best or candidate[:2] < best[key][:2]:
+            best[key] = candidate
+    for key in sorted(best):
+        price, _loc, row = best[key]
+        quotes.append(_quote(row, price, key[1], provider, version, counts[key], raw))
     return quotes, bad
 
 
