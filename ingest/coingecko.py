@@ -46,7 +46,10 @@ KEY_HEADERS: dict[str, str] = {"demo": "x-cg-demo-api-key", "pro": "x-cg-pro-api
 RATE_LIMITS: dict[str, float] = {"public": 10, "demo": 30, "pro": 500}
 
 PER_PAGE = 250  # CoinGecko's maximum for /coins/markets
-MAX_PAGES = 40  # 10,000 coins: far above any category, a guard against a server that never ends
+# A guard against a server that never ends, not a ceiling a real category can reach: 400 pages
+# are 100,000 coins, several times every coin CoinGecko lists. A full page that brings no coin
+# not already seen ends paging sooner (the server is repeating itself).
+MAX_PAGES = 400
 
 
 def parse_error_envelope(status: int, body: str) -> tuple[int | None, str | None]:
@@ -367,15 +370,25 @@ class CoinGeckoClient(ArchivingClient):
             list(self.archive), categories, require_constituents=False, max_skew_s=self.max_skew_s
         )
         for cid in categories:
+            seen: set[str] = set()
             for page in range(1, MAX_PAGES + 1):
                 raw = self.markets_page(cid, page)
                 payload = _expect_list(raw, _load_json(raw))
                 if len(payload) < PER_PAGE:
                     break
+                ids = {str(r.get("id")) for r in payload if isinstance(r, dict)}
+                if not ids - seen:
+                    raise BadPayload(
+                        f"coingecko /coins/markets: category '{cid}' page {page} repeats earlier "
+                        f"pages — the server does not page; retry later",
+                        endpoint="/coins/markets",
+                    )
+                seen |= ids
             else:
                 raise BadPayload(
                     f"coingecko /coins/markets: category '{cid}' still full after {MAX_PAGES} "
-                    f"pages — refusing to page forever",
+                    f"pages ({MAX_PAGES * PER_PAGE:,} coins, more than CoinGecko lists) — "
+                    f"refusing to page forever",
                     endpoint="/coins/markets",
                 )
         return build_snapshot(list(self.archive), categories, max_skew_s=self.max_skew_s)

@@ -143,14 +143,29 @@ def parse_curated_raws(
     rates = rates_from_raws(raws)
     quotes: list[Quote] = []
     bad: list[Quarantined] = []
-    for raw in raws:
-        if raw.source != CuratedQuotes.source:
+    broken: list[BadPayload] = []
+    files = [raw for raw in raws if raw.source == CuratedQuotes.source]
+    for raw in files:
+        try:  # each file is one unit: a mistake in yours leaves the shipped file counting
+            good, rejected = parse_curated_entries(
+                raw.body, where=raw.url, rates=rates, read_at=raw.fetched_at, max_skew_s=max_skew_s
+            )
+        except BadPayload as exc:
+            broken.append(exc)
+            bad.append(
+                Quarantined(
+                    source=CuratedQuotes.source,
+                    endpoint=Path(raw.url).name,
+                    record_key="file",
+                    reason=str(exc),
+                    record_json=record_json({"file": raw.url}),
+                )
+            )
             continue
-        good, rejected = parse_curated_entries(
-            raw.body, where=raw.url, rates=rates, read_at=raw.fetched_at, max_skew_s=max_skew_s
-        )
         quotes.extend(good)
         bad.extend(rejected)
+    if broken and len(broken) == len(files):
+        raise broken[0]
     return quotes, bad
 
 

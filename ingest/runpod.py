@@ -36,10 +36,17 @@ BASE_URL = "https://api.runpod.io"
 ENDPOINT = "/graphql"
 RATE_PER_MINUTE = 30.0
 GPU_TYPES_QUERY = (
-    "{gpuTypes{id displayName memoryInGb securePrice communityPrice secureSpotPrice "
-    "communitySpotPrice}}"
+    "{gpuTypes{id displayName memoryInGb secureCloud communityCloud securePrice communityPrice "
+    "secureSpotPrice communitySpotPrice}}"
 )
-SURFACES = (("secure", "securePrice"), ("community", "communityPrice"))
+# (tier, price field, the flag saying whether the GPU is offered on that surface at all): a
+# price listed for a surface whose flag is false is no offer (NOTES.md: a communityPrice can be
+# listed for a GPU whose communityCloud is false). Answers without the flags (archived before
+# it was asked for) keep their prices.
+SURFACES = (
+    ("secure", "securePrice", "secureCloud"),
+    ("community", "communityPrice", "communityCloud"),
+)
 REQUIRED_FIELDS = ("id", "displayName", "securePrice", "communityPrice")
 
 
@@ -143,8 +150,11 @@ def gpu_type_to_quotes(gpu: dict, raw: RawResponse) -> list[Quote]:
     if not isinstance(gid, str) or not gid.strip():
         raise ValueError("id: empty")
     label = f"{gid} ({name})" if isinstance(name, str) and name and name != gid else gid
-    prices = {}
-    for tier, field in SURFACES:
+    prices: dict[str, float | None] = {}
+    for tier, field, offered in SURFACES:
+        if gpu.get(offered) is False:
+            prices[tier] = None  # not offered there, whatever price is listed
+            continue
         try:
             prices[tier] = positive_number(gpu.get(field))
         except ValueError as exc:
