@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
-from capcover.cli.common import EXIT_USAGE, echo, fail, load, load_reader
+from capcover.cli.common import EXIT_USAGE, CommandFailed, echo, fail, load, load_reader
 
 
 def quotes_list(db, sku, kind, source, day, stats: bool, fmt: str) -> None:
@@ -90,10 +90,12 @@ def add_quote(day, options: dict) -> None:
     from capcover.ingest.clients import curated_quotes_path, user_quotes_path
     from capcover.ingest.curated import (
         BadInput,
+        QuotesFileBusy,
         append_entry,
         build_entry,
         check_price_usd,
         convert_entry,
+        locked,
         same_quote,
     )
     from capcover.ingest.errors import IngestError
@@ -104,9 +106,6 @@ def add_quote(day, options: dict) -> None:
     today = datetime.now(UTC).date()
     try:
         entry = build_entry(args, today)
-        for known in (curated_quotes_path(settings), path):
-            if same_quote(known, entry):
-                raise BadInput(f"this quote is already in {known}")
         how = convert_entry(entry, args, today, settings)
         check_price_usd(entry)
     except BadInput as exc:
@@ -119,9 +118,19 @@ def add_quote(day, options: dict) -> None:
     if how:
         entry["note"] = f"{entry['note']}; {how}" if entry.get("note") else how
     try:
-        version = append_entry(path, entry)
+        # Read, check and replace under the file's lock: another `quotes add` running at the
+        # same moment waits, then sees this quote (nothing lost, no duplicate).
+        with locked(path, settings.lock_budget_s):
+            for known in (curated_quotes_path(settings), path):
+                if same_quote(known, entry):
+                    fail(f"this quote is already in {known}", EXIT_USAGE)
+            version = append_entry(path, entry)
+    except QuotesFileBusy as exc:
+        fail(str(exc))
     except OSError as exc:
         fail(f"cannot write {path}: {exc.strerror}")
+    except CommandFailed:
+        raise
     except Exception as exc:  # noqa: BLE001 - an existing bad entry: the file is left as it was
         fail(f"{str(exc).splitlines()[0]} (file unchanged)")
     usd = entry["price"] * entry.get("usd_per_unit", 1.0) / entry.get("gpu_count", 1)

@@ -7,12 +7,17 @@ never writes a file it cannot read.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
 import re
+import stat
 import tempfile
+import time
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -154,10 +159,42 @@ def check_price_usd(entry: dict) -> float:
     return usd
 
 
+class QuotesFileBusy(Exception):
+    """Another process held the quotes file's lock for the whole lock budget."""
+
+
+@contextmanager
+def locked(path: Path, budget_s: float = 30.0) -> Iterator[None]:
+    """Hold the exclusive lock of quotes file `path` (an flock on `.<name>.lock` beside it,
+    not on the file itself, which is replaced) for a read-modify-write; waits at most
+    `budget_s` seconds for another process's lock, then QuotesFileBusy."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + budget_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise QuotesFileBusy(
+                        f"{path} is being written by another process (waited {budget_s:g} s, "
+                        f"CAPCOVER_LOCK_BUDGET_S) — retry when it finishes"
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
 def append_entry(path: Path, entry: dict) -> int:
     """Append `entry` to the quotes file and bump its version; returns the new version.
 
-    The file is re-parsed before it replaces the old one, and replaced atomically."""
+    Call it under `locked(path)` (with the duplicate check): two `quotes add` at once would
+    otherwise both read the old file and one quote would be lost. The file is re-parsed before
+    it replaces the old one, written to disk, and replaced atomically (readers see the old
+    file or the new one, never part of one)."""
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     found = re.search(r"^version\s*=\s*(\d+)\s*$", text, flags=re.MULTILINE)
     version = int(found.group(1)) + 1 if found else 1
@@ -170,9 +207,17 @@ def append_entry(path: Path, entry: dict) -> int:
     parse_curated_entries(text, where=str(path))  # never write a file capcover cannot read
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if path.exists():  # keep the file's permissions (mkstemp makes it 0600)
+            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return version
 
 
