@@ -18,18 +18,20 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from capcover.config.settings import Settings
-from capcover.flows.sequence import new_run_id
+from capcover.flows.sequence import held_row_json, new_run_id
 from capcover.ingest.clients import coingecko_client, user_quotes_path
 from capcover.ingest.errors import BadPayload, NotFound, PlanLimited
 from capcover.ingest.history import parse_market_chart
-from capcover.ingest.models import RawResponse
+from capcover.ingest.models import Quarantined, RawResponse
 from capcover.ingest.quotes import CuratedQuotes, collect
+from capcover.model.plausibility import check_moves, check_sector_cap, row_problem
 from capcover.model.report import build_reports, price_stats
 from capcover.warehouse import history as hist
 from capcover.warehouse import load
+from capcover.warehouse.alerts import previous_reports
 from capcover.warehouse.db import open_warehouse
 
 MAX_DAYS_LIMITED = 365  # public and demo plans reach back 365 days (CoinGecko error 10012)
@@ -81,6 +83,7 @@ class BackfillResult:
     days_reported: int = 0
     days_kept_category: list[date] = field(default_factory=list)
     constituents_as_of: date | None = None
+    held_back: int = 0  # days or rows held back by the plausibility rules (quarantined)
 
     def summary_text(self) -> str:
         span = f"{self.first_day} .. {self.last_day}" if self.first_day else "no days"
@@ -96,6 +99,11 @@ class BackfillResult:
             f"  reports: {self.report_rows} row(s) over {self.days_reported} day(s), {span}, "
             f"basis 'history'",
         ]
+        if self.held_back:
+            lines.append(
+                f"  held back {self.held_back} implausible day(s) or row(s) (quarantine table, "
+                f"run {self.run_id})"
+            )
         if self.days_kept_category:
             lines.append(
                 f"  kept {len(self.days_kept_category)} day(s) already reported by "
@@ -362,17 +370,29 @@ def write_history_reports(
     wh, settings: Settings, job_id: str, run_id: str, result: BackfillResult
 ) -> None:
     """A report row per day and scenario from the job's history (inside the caller's
-    transaction). Days with category-basis rows from daily runs are kept as they are."""
+    transaction). Days with category-basis rows from daily runs are kept as they are.
+
+    The daily run's plausibility rules hold here too (model/plausibility.py), with the day as
+    the unit: a day whose sector cap (the constituents' sum) is outside the band is held back
+    whole, a row with a number that is not finite or an implausible unit price is held back,
+    and a ratio moving more than CAPCOVER_MAX_DAILY_MOVE times against the scenario's previous
+    report (daily or backfilled) is held back; each goes to `quarantine` with its reason."""
     keep = hist.category_report_days(wh)
     scenarios = settings.scenarios()
+    names = [s.name for s in scenarios]
     # The quotes valid on a day only change on days a quote was published: recompute then.
     quote_days = load.quote_observed_dates(wh)
     stats, stats_as_of = None, None
     rows: list = []
+    held: list[Quarantined] = []
+    previous: dict | None = None
     for sector in hist.history_sector_inputs(wh, job_id):
         day = sector.report_date
+        if previous is None:  # each scenario's report before the job's first day
+            previous = previous_reports(wh, day, names)
         if day in keep:
             result.days_kept_category.append(day)
+            previous.update(previous_reports(wh, day + timedelta(days=1), names))
             continue
         valid_from = max((d for d in quote_days if d <= day), default=None)
         if stats is None or valid_from != stats_as_of:
@@ -381,8 +401,37 @@ def write_history_reports(
                 valid_from,
             )
         day_rows, _skipped = build_reports(sector, scenarios, stats, run_id)
-        rows.extend(day_rows)
+        why = check_sector_cap(
+            sector.sector_market_cap_usd,
+            low_usd=settings.sector_cap_min_usd,
+            high_usd=settings.sector_cap_max_usd,
+        )
+        if why:
+            held.append(_held(f"{day}", f"{day}: {why} (history basis): day held back", day_rows))
+            continue
+        for row in day_rows:
+            problem = row_problem(row)
+            if problem is None:
+                (verdict,) = check_moves([row], previous, max_move=settings.max_daily_move)
+                problem = verdict.reason if verdict.quarantined else None
+            if problem:
+                held.append(_held(f"{day}/{row.scenario}", problem, [row]))
+                continue
+            rows.append(row)
+            previous[row.scenario] = row
         result.days_reported += 1
         result.first_day = result.first_day or day
         result.last_day = day
     result.report_rows = hist.replace_history_reports(wh, rows)
+    load.load_quarantine(wh, run_id, held)
+    result.held_back = len(held)
+
+
+def _held(key: str, reason: str, rows: list) -> Quarantined:
+    return Quarantined(
+        source="model",
+        endpoint="report_daily",
+        record_key=key,
+        reason=reason,
+        record_json="[" + ", ".join(held_row_json(r) for r in rows) + "]",
+    )

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 from capcover.config.settings import Settings
 from capcover.flows.backfill import BackfillResult, write_history_reports
-from capcover.flows.sequence import load_and_model
+from capcover.flows.sequence import hold_implausible, hold_implausible_coins, load_and_model
 from capcover.ingest.archive import Parser, categories_of, replay_batch, split_batches
 from capcover.ingest.clients import quote_parsers
 from capcover.ingest.coingecko import build_snapshot
@@ -69,7 +69,8 @@ def replay_daily(
     categories = categories_of(market_raws)
     if not categories:
         raise RebuildError(f"run {run_id}: no /coins/markets responses in the archive")
-    snap = build_snapshot(market_raws, categories)
+    # The same plausibility rules as the live run: coins held back, then rows and moves.
+    snap = hold_implausible_coins(build_snapshot(market_raws, categories), settings)
     quotes: list[QuoteBatch] = []
     for source, batch_raws in batches:
         if source not in parsers:
@@ -83,6 +84,10 @@ def replay_daily(
         scenarios=scenarios,
         run_id=run_id,
         max_age=settings.price_max_age(),
+    )
+    quarantined = len(snap.quarantined) + sum(len(b.quarantined) for b in quotes)
+    rows, _held = hold_implausible(
+        wh, settings, rows, day=snap.as_of_date, run_id=run_id, first_seq=quarantined + 1
     )
     return len(rows)
 
