@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from capcover.ingest.errors import PartialFailure
 from capcover.ingest.models import Quarantined, Quote, RawResponse
 from capcover.ingest.quotes import QuoteBatch
 
@@ -47,6 +48,8 @@ def replay_batch(
         return replayed if replayed.error else QuoteBatch(source, raws, error="failed live")
     try:
         quotes, bad = parse(raws)
+    except PartialFailure as exc:  # as collect(): failed, with the quotes that were read
+        return QuoteBatch(source, raws, exc.quotes, exc.quarantined, error=str(exc))
     except Exception as exc:  # noqa: BLE001 - mirrors collect(): a failed feed is recorded
         return QuoteBatch(source, raws, error=str(exc))
     if not quotes:

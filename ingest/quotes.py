@@ -19,7 +19,7 @@ from typing import Protocol
 from pydantic import ValidationError
 
 from capcover.ingest import CURATED_QUOTES_PATH
-from capcover.ingest.errors import BadPayload, IngestError
+from capcover.ingest.errors import BadPayload, IngestError, PartialFailure
 from capcover.ingest.feeds import MAX_CLOCK_SKEW_S, future_problem, record_json
 from capcover.ingest.fx import KNOWN_CURRENCIES, ExchangeRates, rates_from_raws
 from capcover.ingest.http import RawResponse
@@ -54,6 +54,8 @@ def collect(provider: QuoteProvider) -> QuoteBatch:
     try:
         raws = provider.fetch()
         quotes, bad = provider.parse(raws)
+    except PartialFailure as exc:  # failed, loudly, but what could be read still counts
+        return QuoteBatch(provider.source, raws, exc.quotes, exc.quarantined, error=str(exc))
     except Exception as exc:  # noqa: BLE001 - one feed down must not stop the daily run
         return QuoteBatch(provider.source, getattr(provider, "last_raws", []), error=str(exc))
     if not quotes:
@@ -166,6 +168,8 @@ def parse_curated_raws(
         bad.extend(rejected)
     if broken and len(broken) == len(files):
         raise broken[0]
+    if broken:  # the feed is failed (your file needs fixing); the other file still prices
+        raise PartialFailure(str(broken[0]), quotes=quotes, quarantined=bad)
     return quotes, bad
 
 

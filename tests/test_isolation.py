@@ -21,7 +21,7 @@ from capcover.fakeapi.coingecko import AI, API, category_payload, coin
 from capcover.flows.sequence import run_daily
 from capcover.ingest.client import HttpOptions
 from capcover.ingest.coingecko import PER_PAGE, CoinGeckoClient
-from capcover.ingest.errors import BadPayload
+from capcover.ingest.errors import BadPayload, PartialFailure
 from capcover.ingest.models import RawResponse
 from capcover.ingest.quotes import parse_curated_raws
 from capcover.ingest.runpod import gpu_type_to_quotes
@@ -128,6 +128,23 @@ def test_isolation_one_gpuhunt_provider_broken_in_a_run_leaves_the_others(
 
 # -- curated files: each file a unit ----------------------------------------------------------
 
+
+def test_isolation_a_broken_user_quotes_file_fails_the_feed_but_the_shipped_quotes_price(
+    fake_cg, env, monkeypatch, tmp_path
+):
+    broken = tmp_path / "mine.toml"
+    broken.write_text("version = [", encoding="utf-8")
+    monkeypatch.setenv("CAPCOVER_QUOTES_FILE", str(broken))
+    fake_cg.serve()
+    from capcover.config.settings import load_settings
+
+    result = run_daily(load_settings())
+    assert "curated" in result.sources_failed  # said, and counted for stale_data alerts
+    assert "mine.toml: not valid TOML" in result.feed_errors["curated"]
+    priced = {r.scenario: r for r in result.reports}
+    assert priced["h100-purchase"].price_sources  # the shipped file's quotes still price it
+
+
 GOOD = """version = 3
 [[quote]]
 observed = 2024-04-01
@@ -171,7 +188,13 @@ def _file(name: str, body: str) -> RawResponse:
 )
 def test_isolation_a_broken_curated_file_leaves_the_other_files(files):
     raws = [_file(f"f{i}.toml", GOOD if body is None else body) for i, body in enumerate(files)]
-    quotes, bad = parse_curated_raws(raws)
+    try:
+        quotes, bad = parse_curated_raws(raws)
+    except PartialFailure as exc:  # the feed fails loudly, with the good files' quotes
+        assert len(files) > files.count(None) and "\n" not in str(exc)
+        quotes, bad = exc.quotes, exc.quarantined
+    else:
+        assert files.count(None) == len(files)
     assert len(quotes) == files.count(None)  # every good file's quote
     held = [b for b in bad if b.record_key == "file"]
     assert len(held) == len(files) - files.count(None)

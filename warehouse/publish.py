@@ -205,13 +205,15 @@ def _changes(wh: Warehouse, prev: dict | None, wm: dict) -> _Changes:
         or old.get("warehouse") != wm["warehouse"]  # another warehouse's snapshot
         or old.get("schema") != wm["schema"]
         or wm["runs"] is None
+        or not str(old.get("runs") or "0").isdigit()  # a watermark of the clock (before 070)
     ):  # without a runs log nothing tells what changed
         return everything
     since, names = None, old.get("names") != wm["names"]
+    # The runs committed since the previous snapshot, by their commit order (run_seq): a run
+    # whose clock was set back is still one the snapshot has not seen.
     for kind, status, as_of in wh.query(
-        "SELECT kind, status, as_of_date FROM runs"
-        " WHERE coalesce(finished_at, started_at) > CAST(? AS TIMESTAMPTZ)",
-        [old["runs"] or "-infinity"],
+        "SELECT kind, status, as_of_date FROM runs WHERE run_seq > ?",
+        [int(old.get("runs") or 0)],
     ):
         if kind not in DATED_KINDS:
             return everything  # backfill, rebuild or a kind this code does not know
@@ -248,9 +250,7 @@ def _watermark(wh: Warehouse, tables: dict[str, _Table]) -> dict:
             else "NULL"
         ),
         "runs": (
-            "(SELECT coalesce(max(coalesce(finished_at, started_at))::VARCHAR, '') FROM runs)"
-            if "runs" in tables
-            else "NULL"
+            "(SELECT coalesce(max(run_seq), 0)::VARCHAR FROM runs)" if "runs" in tables else "NULL"
         ),
         "names": (
             "(SELECT sum(hash(coin_id, symbol, name)::HUGEINT)::VARCHAR FROM coin_names)"
