@@ -46,36 +46,44 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout, sys.stderr = saved
 
 
+def _error(text: object) -> None:
+    """`capcover: error: <text>` on stderr: one line, whatever it quotes. Text from outside
+    (a server's error body, a coin id) may hold terminal control sequences or line breaks:
+    they are shown as escapes, never acted on (config/secrets.py `defang`)."""
+    from capcover.config.secrets import defang
+
+    echo(f"capcover: error: {defang(str(text))}", err=True)
+
+
 def _main(args: list[str]) -> int:
     debug = "--debug" in args
     try:
         return _with_click(args)
     except CommandFailed as exc:
-        echo(f"capcover: error: {exc.message}", err=True)
+        _error(exc.message)
         return exc.code
     except KeyboardInterrupt:
-        echo(f"capcover: error: {INTERRUPTED}", err=True)
+        _error(INTERRUPTED)
         return 130
     except ConfigError as exc:
-        echo(f"capcover: error: {exc}", err=True)
+        _error(exc)
         return EXIT_USAGE
     except Exception as exc:
         known = sys.modules.get("capcover.warehouse.db")
         if known is not None and isinstance(exc, known.WarehouseError):
-            echo(f"capcover: error: {exc}", err=True)
+            _error(exc)
             return EXIT_FAILED
         if known is not None and known.is_damage(exc):  # raised below Warehouse's own methods
             where = known.last_opened() or "the warehouse (CAPCOVER_DB)"
             first = (str(exc).strip().splitlines() or [""])[0]
-            echo(f"capcover: error: {known.damaged_message(where, first)}", err=True)
+            _error(known.damaged_message(where, first))
             return EXIT_FAILED
         if debug:
             raise
         first = (str(exc).strip().splitlines() or [""])[0][:300]
-        echo(
-            f"capcover: error: unexpected {type(exc).__name__}: {first} — rerun with "
-            f"--debug for the traceback and report it",
-            err=True,
+        _error(
+            f"unexpected {type(exc).__name__}: {first} — rerun with --debug for the traceback "
+            f"and report it"
         )
         return EXIT_FAILED
 
@@ -92,7 +100,7 @@ def _with_click(args: list[str]) -> int:
     except click.exceptions.Exit as exc:  # --help, --version
         return exc.exit_code
     except click.Abort:
-        echo(f"capcover: error: {INTERRUPTED}", err=True)
+        _error(INTERRUPTED)
         return 130
     except click.UsageError as exc:
         hint = (
@@ -100,7 +108,7 @@ def _with_click(args: list[str]) -> int:
             if exc.ctx and " " in exc.ctx.command_path
             else " (see `capcover --help`)"
         )
-        echo(f"capcover: error: {exc.format_message()}{hint}", err=True)
+        _error(f"{exc.format_message()}{hint}")
         return EXIT_USAGE
     return code if isinstance(code, int) else 0
 

@@ -391,6 +391,25 @@ def scrub_value(value: object) -> object:
     return value
 
 
+def defang(text: str, *, keep: str = "") -> str:
+    """`text` with every control, format and line-separator character (ANSI escapes, CR, BEL,
+    bidi overrides, zero-width characters, U+2028) written as a visible escape (`\\x1b`,
+    `\\u202e`), except those in `keep`: text from outside shown on a terminal or in a log is
+    data, never a command to the terminal."""
+    if text.isprintable() and not keep:
+        return text
+    out = []
+    for ch in text:
+        if ch in keep or ch.isprintable() or ch == " ":
+            out.append(ch)
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def active() -> bool:
     """Whether any secret is registered (scrubbing is a no-op until then)."""
     return bool(_snapshot)
@@ -403,8 +422,9 @@ _installed = False
 
 def _install_log_scrubber() -> None:
     """Every log record made from now on (any logger: capcover's, urllib3's, Prefect's,
-    Apprise's) carries its message, traceback and stack already formatted and scrubbed, so
-    no handler, formatter or remote log sink can see a registered secret."""
+    Apprise's) carries its message, traceback and stack already formatted, scrubbed and
+    defanged, so no handler, formatter or remote log sink sees a registered secret or a raw
+    terminal control sequence."""
     global _installed
     with _lock:
         if _installed:
@@ -418,7 +438,9 @@ def _install_log_scrubber() -> None:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a malformed record: keep its raw text, scrubbed
             message = str(record.msg)
-        record.msg, record.args = scrub(message), ()
+        # Scrubbed of secrets, and no terminal control sequence from outside text (newlines
+        # and tabs of multi-line messages stay).
+        record.msg, record.args = defang(scrub(message), keep="\n\t"), ()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -432,3 +454,8 @@ def _install_log_scrubber() -> None:
         return record
 
     logging.setLogRecordFactory(factory)
+
+
+# Installed when this module is first imported (every command loads its settings through it),
+# so that log records are defanged (and scrubbed, once a secret is registered) from the start.
+_install_log_scrubber()
