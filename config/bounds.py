@@ -45,7 +45,14 @@ class Bound:
     def describe(self) -> str:
         left = "(" if self.low_open else "["
         unit = f" {self.unit}" if self.unit else ""
-        return f"{left}{self.low:g}, {self.high:g}]{unit}"
+        return f"{left}{_number(self.low)}, {_number(self.high)}]{unit}"
+
+
+def _number(value: float) -> str:
+    """1,048,576 and 86,400 as such; 1e+18 and 0.01 as Python writes them."""
+    if value == int(value) and abs(value) < 1e7:
+        return f"{int(value):,}"
+    return f"{value:g}"
 
 
 _RATE = Bound(1, 100_000, unit="requests/minute")

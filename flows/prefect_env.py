@@ -64,8 +64,11 @@ def configured_api(environ: Mapping[str, str] | None = None, cwd: Path | None = 
             return ApiSource(str(url), f"{'.'.join(keys)} in {cwd / name}")
     path = _profiles_path(env, dotenv, cwd)
     data = _toml(path)
-    profile = env.get("PREFECT_PROFILE") or data.get("active") or "ephemeral"
-    url = data.get("profiles", {}).get(profile, {}).get("PREFECT_API_URL")
+    profile = str(env.get("PREFECT_PROFILE") or data.get("active") or "ephemeral")
+    # A profiles file of another shape (hand-edited) counts as no profile, never a crash.
+    profiles = data.get("profiles")
+    entry = profiles.get(profile) if isinstance(profiles, dict) else None
+    url = entry.get("PREFECT_API_URL") if isinstance(entry, dict) else None
     if url:
         return ApiSource(str(url), f"Prefect profile '{profile}' in {path}")
     return ApiSource(None, f"no PREFECT_API_URL in the environment or Prefect profile '{profile}'")
