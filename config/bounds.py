@@ -55,7 +55,7 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
-_RATE = Bound(1, 100_000, unit="requests/minute")
+_RATE = Bound(1, 1_000_000, unit="requests/minute")
 
 # Setting name -> its range. Every int/float setting of config.settings.Settings is here
 # (tests/test_settings_bounds.py checks that none is missing).
