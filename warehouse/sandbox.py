@@ -116,6 +116,12 @@ READ_FUNCTIONS = frozenset(
 # Scalar functions with an effect: they write a log entry or move a sequence.
 DENIED_SCALARS = frozenset({"write_log", "nextval", "setval"})
 _ANALYZE = frozenset({"analyze", "analyse"})
+# Words that start a query: after `EXPLAIN (` they make the parenthesis the query's, not an
+# options list.
+_QUERY_START = frozenset(
+    {"select", "with", "from", "values", "table", "pivot", "unpivot", "describe", "show"}
+    | {"summarize", "("}
+)
 
 
 class SqlRefused(WarehouseError):
@@ -176,7 +182,12 @@ def _explained(statement: str) -> str:
     i = 1
     if i < len(tokens) and tokens[i][2] in _ANALYZE:
         raise _analyze_refused()
-    if i < len(tokens) and tokens[i][2].startswith("("):  # EXPLAIN (option, ...)
+    opens_options = (
+        i + 1 < len(tokens)
+        and tokens[i][2].startswith("(")
+        and tokens[i + 1][2] not in _QUERY_START  # `EXPLAIN (SELECT 1)` is a query
+    )
+    if opens_options:  # EXPLAIN (option, ...)
         depth = 0
         while i < len(tokens):
             word = tokens[i][2]
