@@ -396,8 +396,10 @@ def defang(text: str, *, keep: str = "") -> str:
     bidi overrides, zero-width characters, U+2028) written as a visible escape (`\\x1b`,
     `\\u202e`), except those in `keep`: text from outside shown on a terminal or in a log is
     data, never a command to the terminal."""
-    if text.isprintable() and not keep:
+    if text.isprintable():
         return text
+    if keep and text.translate({ord(c): None for c in keep}).isprintable():
+        return text  # only the kept characters (a multi-line log message): nothing to do
     out = []
     for ch in text:
         if ch in keep or ch.isprintable() or ch == " ":

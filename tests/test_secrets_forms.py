@@ -508,19 +508,22 @@ def test_secrets_forms_log_records_are_scrubbed_for_every_logger():
 
     names = ("capcover", "urllib3.connectionpool", "prefect.flow_runs", "apprise")
     handler = Keep()
-    for name in names:
-        logger = logging.getLogger(name)
-        logger.addHandler(handler)
-        logger.warning("header value %r refused", key + "\n")
-        logger.removeHandler(handler)
-    logger = logging.getLogger("capcover")
-    logger.addHandler(handler)
+    loggers = [logging.getLogger(name) for name in names]
+    saved = [(lg.disabled, lg.level) for lg in loggers]  # other tests configure these loggers
     try:
-        raise ValueError(f"bad {key}")
-    except ValueError:
-        logger.exception("failed")
+        for logger in loggers:
+            logger.disabled = False
+            logger.setLevel(logging.DEBUG)
+            logger.addHandler(handler)
+            logger.warning("header value %r refused", key + "\n")
+        try:
+            raise ValueError(f"bad {key}")
+        except ValueError:
+            loggers[0].exception("failed")
     finally:
-        logger.removeHandler(handler)
+        for logger, (disabled, level) in zip(loggers, saved, strict=True):
+            logger.removeHandler(handler)
+            logger.disabled, logger.level = disabled, level
     assert len(records) == len(names) + 1
     texts = [logging.Formatter().format(r) for r in records]
     assert all(MARKER in t and not visible(key, t) for t in texts), texts
