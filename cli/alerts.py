@@ -2,48 +2,35 @@
 
 from __future__ import annotations
 
-from capcover.cli.common import echo, load_reader
+from datetime import date
+from typing import TYPE_CHECKING
 
-ALERTS_MIGRATION = 5  # warehouse/migrations/005_alerts.sql
+if TYPE_CHECKING:
+    import click
 
-# The table shows these columns; CSV and JSON carry them all.
-TABLE_COLUMNS = [
-    "report_date",
-    "scenario",
-    "rule",
-    "level",
-    "previous_ratio",
-    "current_ratio",
-    "delivery_state",
-    "delivered",
-    "channels",
-    "attempts",
-    "last_error",
-    "message",
-]
+from capcover.cli.common import echo, without
+
+# The table leaves these out; CSV and JSON carry every column.
+DETAIL_ONLY = frozenset({"alert_id", "previous_date", "created_at", "delivered_at", "run_id"})
 
 
-def alerts(db, since, undelivered: bool, fmt: str) -> None:
+def alerts(db: str | None, since: date | None, undelivered: bool, fmt: str) -> None:
     """`capcover alerts`: the alerts from report date `since` on (all without it)."""
+    from capcover.api import Reader
     from capcover.report.tables import render
-    from capcover.warehouse.db import open_warehouse
-    from capcover.warehouse.queries import list_alerts
 
-    settings = load_reader(db=db)
-    with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
-        wh.require(ALERTS_MIGRATION, "the alerts table")
-        cols, rows = list_alerts(wh, since=since, undelivered=undelivered)
+    reader = Reader(db=db)
+    cols, rows = reader.alerts(since=since, undelivered=undelivered)
     if fmt == "table":
-        idx = [cols.index(c) for c in TABLE_COLUMNS]
-        cols, rows = TABLE_COLUMNS, [tuple(r[i] for i in idx) for r in rows]
+        cols, rows = without(cols, rows, DETAIL_ONLY)
     if not rows:
         what = "undelivered alerts" if undelivered else "alerts"
-        echo(f"no {what}" + (f" since {since}" if since else "") + f" in {settings.db}")
+        echo(f"no {what}" + (f" since {since}" if since else "") + f" in {reader.db}")
         return
     echo(render(cols, rows, fmt, title="capcover alerts"))
 
 
-def register(group) -> None:
+def register(group: click.Group) -> None:
     import click
 
     from capcover.cli.options import DATE, format_option, root_db
@@ -54,6 +41,6 @@ def register(group) -> None:
         "--undelivered", is_flag=True, help="only alerts some channel has not confirmed yet"
     )
     @format_option
-    def alerts_cmd(since, undelivered: bool, fmt: str) -> None:
+    def alerts_cmd(since: date | None, undelivered: bool, fmt: str) -> None:
         """Alert history and delivery state per channel."""
         alerts(root_db(), since, undelivered, fmt)

@@ -4,11 +4,12 @@ cli/options.py."""
 
 from __future__ import annotations
 
-import gc
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from capcover.config.reader import ReaderSettings
+    from capcover.config.settings import Settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 FORMATS = ("table", "csv", "json", "markdown")  # report.tables.render's formats
@@ -39,7 +40,7 @@ def _with_db(overrides: dict[str, Any]) -> dict[str, Any]:
     return overrides
 
 
-def load(**overrides: Any):
+def load(**overrides: Any) -> Settings:
     """The effective settings (environment over the config file over defaults), with the global
     `--db` option over all of them."""
     from capcover.config.settings import load_settings
@@ -47,7 +48,7 @@ def load(**overrides: Any):
     return load_settings(**_with_db(overrides))
 
 
-def load_reader(*keys: str, db: str | None = None):
+def load_reader(*keys: str, db: str | None = None) -> ReaderSettings:
     """What a read-only command needs: the warehouse path and lock budget, plus `keys` (e.g.
     "publish_dir", "schedule_cron"), by the same rules as `load()` but without the settings
     model (config/reader.py); `db` is the global `--db` option (None: not given, or taken from
@@ -55,6 +56,15 @@ def load_reader(*keys: str, db: str | None = None):
     from capcover.config.reader import load_reader_settings
 
     return load_reader_settings(keys, **_with_db({} if db is None else {"db": db}))
+
+
+def without(
+    columns: list[str], rows: list[tuple[Any, ...]], dropped: frozenset[str]
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """`columns` and `rows` without the columns named in `dropped` (a table's narrower view of
+    what CSV and JSON print whole)."""
+    keep = [i for i, c in enumerate(columns) if c not in dropped]
+    return [columns[i] for i in keep], [tuple(r[i] for i in keep) for r in rows]
 
 
 def echo(text: str, *, err: bool = False) -> None:
@@ -65,20 +75,3 @@ def echo(text: str, *, err: bool = False) -> None:
     from capcover.config.secrets import scrub
 
     click.echo(scrub(text), err=err)
-
-
-@contextmanager
-def long_lived_imports() -> Iterator[None]:
-    """Around imports whose objects live as long as the process (Prefect's: ~100k classes,
-    pydantic schemas and settings objects): the cyclic garbage collector is paused while they
-    load, then told to leave them alone (`gc.freeze`). Collections during the import found
-    nothing to free and cost 0.15-0.2 s of it; later full collections skip them too (64 ms
-    each); ~2 MB of import-time garbage stays. Measured on `import flows.daily`."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()

@@ -4,8 +4,13 @@ tables behind it. Reads only; no Prefect import."""
 from __future__ import annotations
 
 import json
+from datetime import date
+from typing import TYPE_CHECKING
 
-from capcover.cli.common import echo, fail, load_reader
+if TYPE_CHECKING:
+    import click
+
+from capcover.cli.common import echo, fail
 
 # (section, title) in print order; each section is a list of rows (dicts).
 SECTIONS = (
@@ -15,22 +20,6 @@ SECTIONS = (
     ("prices", "the price set: old and new central values"),
     ("quotes", "quotes that entered or left the price set"),
 )
-
-
-def gather(wh, day, scenario) -> dict:
-    """Paragraphs per scenario and every section's rows for `day`."""
-    from capcover.warehouse import explain as ex
-
-    why = ex.why_it_moved(wh, day, scenario)
-    return {
-        "report_date": day,
-        "paragraphs": why["paragraphs"],
-        "moves": [{k: m[k] for k in ex.MOVE_COLUMNS} for m in why["moves"]],
-        "coins": why["coins"],
-        "gap": why["gap"],
-        "prices": [{k: p[k] for k in ex.PRICE_COLUMNS} for p, _ in why["price_changes"]],
-        "quotes": [q for _, changes in why["price_changes"] for q in changes],
-    }
 
 
 def _table(rows: list[dict]) -> tuple[list[str], list[tuple]]:
@@ -52,6 +41,10 @@ def render_explanation(data: dict, fmt: str) -> str:
             blocks.append(f"# {name}\n" + render(*_table(data[name]), "csv"))
         return "\n\n".join(blocks)
     paragraphs = [p for p in data["paragraphs"].values() if p]
+    if any("today's constituents*" in p for p in paragraphs):
+        from capcover.model.explain import SURVIVORSHIP_NOTE
+
+        paragraphs.append(SURVIVORSHIP_NOTE)  # the footnote of the marker
     if fmt == "markdown":
         blocks.append(f"## Why it moved ({data['report_date']})")
         blocks += paragraphs
@@ -65,28 +58,24 @@ def render_explanation(data: dict, fmt: str) -> str:
     return "\n\n".join(blocks)
 
 
-def explain(db, day, scenario, fmt) -> None:
+def explain(db: str | None, day: date | None, scenario: str | None, fmt: str) -> None:
     """`capcover explain`: the paragraphs and tables of `day` (default: the latest report)."""
-    from capcover.warehouse.db import open_warehouse
-    from capcover.warehouse.explain import latest_day
+    from capcover.api import Reader
 
-    settings = load_reader(db=db)
-    with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
-        wh.require(20, "the why-it-moved views")  # warehouse/migrations/020_why_it_moved.sql
-        day = day or latest_day(wh)
-        if day is None:
-            fail(f"no report rows in {settings.db} — run `capcover run` first")
-        data = gather(wh, day, scenario)
-    if not data["moves"]:
+    reader = Reader(db=db)
+    why = reader.explain(day=day, scenario=scenario)
+    if why is None:
+        fail(f"no report rows in {reader.db} — run `capcover run` first")
+    if not why.moves:
         what = f" of scenario {scenario}" if scenario else ""
         fail(
-            f"no report{what} on {day} with a previous report to compare with in "
-            f"{settings.db} — pick another --date (see `capcover report`)"
+            f"no report{what} on {why.report_date} with a previous report to compare with in "
+            f"{reader.db} — pick another --date (see `capcover report`)"
         )
-    echo(render_explanation(data, fmt))
+    echo(render_explanation(why.as_dict(), fmt))
 
 
-def register(group) -> None:
+def register(group: click.Group) -> None:
     import click
 
     from capcover.cli.options import DATE, format_option, root_db
@@ -95,6 +84,6 @@ def register(group) -> None:
     @click.option("--date", "day", type=DATE, help="report date (default: latest)")
     @click.option("--scenario", help="one scenario (default: all)")
     @format_option
-    def explain_cmd(day, scenario, fmt) -> None:
+    def explain_cmd(day: date | None, scenario: str | None, fmt: str) -> None:
         """Why the coverage ratio moved since the previous report: cap, price and GPU count."""
         explain(root_db(), day, scenario, fmt)

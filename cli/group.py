@@ -39,9 +39,9 @@ def cli(ctx: click.Context, db: str | None, debug: bool) -> None:
 
 
 def _register() -> None:
-    from capcover.cli import alerts, explain, quotes, read, run, status
+    from capcover.cli import alerts, explain, quotes, read, run, status, verify
 
-    for module in (run, read, alerts, quotes, status, explain):
+    for module in (run, read, alerts, quotes, status, explain, verify):
         module.register(cli)
 
 

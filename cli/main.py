@@ -14,6 +14,7 @@ from typing import Any
 
 from capcover.cli.common import EXIT_FAILED, EXIT_USAGE, CommandFailed, echo
 from capcover.config.errors import ConfigError
+from capcover.errors import one_line
 
 INTERRUPTED = "interrupted; nothing was committed by the interrupted step"
 
@@ -75,15 +76,13 @@ def _main(args: list[str]) -> int:
             return EXIT_FAILED
         if known is not None and known.is_damage(exc):  # raised below Warehouse's own methods
             where = known.last_opened() or "the warehouse (CAPCOVER_DB)"
-            first = (str(exc).strip().splitlines() or [""])[0]
-            _error(known.damaged_message(where, first))
+            _error(known.damaged_message(where, one_line(exc)))
             return EXIT_FAILED
         if debug:
             raise
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
         _error(
-            f"unexpected {type(exc).__name__}: {first} — rerun with --debug for the traceback "
-            f"and report it"
+            f"unexpected {type(exc).__name__}: {one_line(exc, 300)} — rerun with --debug for the "
+            f"traceback and report it"
         )
         return EXIT_FAILED
 

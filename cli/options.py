@@ -3,15 +3,18 @@ global `--db`. Imported only where click parses the command line (cli/group.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from capcover.report.tables import FORMATS
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-def format_option(fn):
+
+def format_option(fn: F) -> F:
     return click.option(
         "--format",
         "fmt",
@@ -25,7 +28,7 @@ def format_option(fn):
 class DateType(click.ParamType):
     name = "YYYY-MM-DD"
 
-    def convert(self, value: Any, param, ctx) -> date:
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date:
         if isinstance(value, date):
             return value
         try:

@@ -9,82 +9,41 @@ file handling are ingest/curated.py's.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
-from capcover.cli.common import EXIT_USAGE, CommandFailed, echo, fail, load, load_reader
+from capcover.cli.common import EXIT_USAGE, CommandFailed, echo, fail, load
+from capcover.errors import one_line
+
+if TYPE_CHECKING:
+    import click
 
 
-def quotes_list(db, sku, kind, source, day, stats: bool, fmt: str) -> None:
+def quotes_list(
+    db: str | None,
+    sku: str | None,
+    kind: str | None,
+    source: str | None,
+    day: date | None,
+    stats: bool,
+    fmt: str,
+) -> None:
     """`capcover quotes list`: stored quotes, or with `stats` the price method per group."""
-    from capcover.config.reader import PRICE_AGE
+    from capcover.api import Reader
     from capcover.report.tables import render
-    from capcover.warehouse.db import open_warehouse
-    from capcover.warehouse.quotes import list_quotes, quote_points_on
 
-    settings = load_reader(*(PRICE_AGE if stats else ()), db=db)
-    with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
-        wh.require(3, "the GPU feeds schema")  # warehouse/migrations/003_gpu_feeds.sql
-        if stats:
-            points = quote_points_on(wh, sku=sku, kind=kind, day=day)
-            stat_cols, rows = stats_table(points, day, settings)
-            cols = list(stat_cols)
-        else:
-            cols, rows = list_quotes(wh, sku=sku, kind=kind, day=day, source=source)
+    reader = Reader(db=db)
+    if stats:
+        cols, rows = reader.quote_stats(sku=sku, kind=kind, day=day)
+    else:
+        cols, rows = reader.quotes(sku=sku, kind=kind, source=source, day=day)
     if not rows:
-        fail(
-            f"no GPU quotes match in {settings.db} — run `capcover run` first, or widen the filters"
-        )
+        fail(f"no GPU quotes match in {reader.db} — run `capcover run` first, or widen the filters")
     echo(render(cols, rows, fmt, title="GPU quote statistics" if stats else "GPU quotes"))
 
 
-STATS_COLUMNS = (
-    "sku",
-    "form_factor",
-    "kind",
-    "market",
-    "quote_count",
-    "kept_count",
-    "q1_usd",
-    "central_usd",
-    "q3_usd",
-    "min_usd",
-    "max_usd",
-    "sources",
-    "newest_quote_date",
-    "price_method",
-)
-
-
-def stats_table(points, day, settings) -> tuple[tuple[str, ...], list[tuple]]:
-    """The price method on each group of `points` (a day's quotes, or today's latest within
-    the staleness window)."""
-    from capcover.model.report import price_stats
-
-    as_of = day or datetime.now(UTC).date()
-    book = price_stats(points, max_age=settings.price_max_age())
-    return STATS_COLUMNS, [
-        (
-            s.sku,
-            s.form_factor,
-            s.kind,
-            s.market,
-            s.estimate.quote_count,
-            s.estimate.kept_count,
-            s.estimate.q1_usd,
-            s.estimate.central_usd,
-            s.estimate.q3_usd,
-            s.estimate.min_usd,
-            s.estimate.max_usd,
-            s.sources,
-            s.newest_quote_date,
-            s.method,
-        )
-        for s in book.groups(as_of)
-    ]
-
-
-def add_quote(day, options: dict) -> None:
+def add_quote(day: date | None, options: dict[str, Any]) -> None:
     """`capcover quotes add`: validate one published quote and append it to the user's quotes
     file."""
     from capcover.ingest.clients import curated_quotes_path, user_quotes_path
@@ -111,10 +70,7 @@ def add_quote(day, options: dict) -> None:
     except BadInput as exc:
         fail(str(exc), EXIT_USAGE)
     except (IngestError, ValueError) as exc:
-        fail(
-            f"could not convert {entry['currency']}: {str(exc).splitlines()[0]} — pass "
-            f"--usd-per-unit"
-        )
+        fail(f"could not convert {entry['currency']}: {one_line(exc)} — pass --usd-per-unit")
     if how:
         entry["note"] = f"{entry['note']}; {how}" if entry.get("note") else how
     try:
@@ -132,7 +88,7 @@ def add_quote(day, options: dict) -> None:
     except CommandFailed:
         raise
     except Exception as exc:  # noqa: BLE001 - an existing bad entry: the file is left as it was
-        fail(f"{str(exc).splitlines()[0]} (file unchanged)")
+        fail(f"{one_line(exc)} (file unchanged)")
     usd = entry["price"] * entry.get("usd_per_unit", 1.0) / entry.get("gpu_count", 1)
     unit = "GPU-hour" if entry["kind"] == "rental_hourly" else "GPU"
     echo(
@@ -143,7 +99,7 @@ def add_quote(day, options: dict) -> None:
     )
 
 
-def register(group) -> None:
+def register(group: click.Group) -> None:
     import click
 
     from capcover.cli.options import DATE, format_option
@@ -166,7 +122,14 @@ def register(group) -> None:
         "quartiles, central value, sources",
     )
     @format_option
-    def list_cmd(sku, kind, source, day, stats: bool, fmt: str) -> None:
+    def list_cmd(
+        sku: str | None,
+        kind: str | None,
+        source: str | None,
+        day: date | None,
+        stats: bool,
+        fmt: str,
+    ) -> None:
         """Stored quotes (default: each source's latest)."""
         from capcover.cli.options import root_db
 
@@ -199,6 +162,6 @@ def register(group) -> None:
     @click.option("--region")
     @click.option("--condition", help="e.g. new, used, low confidence")
     @click.option("--note")
-    def add_cmd(day, **options) -> None:
+    def add_cmd(day: date | None, **options: Any) -> None:
         """Add a published quote to your quotes file (beside the warehouse)."""
         add_quote(day, options)

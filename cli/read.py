@@ -1,59 +1,83 @@
 """Commands that only read: `report`, `sql`, `config`. None of them imports Prefect; `report`
-and `sql` read only the settings they use (cli.common.load_reader). The commands are plain
-functions; `register` declares them to click."""
+and `sql` call the public API's Reader (capcover/api.py), which reads only the settings they
+use. The commands are plain functions; `register` declares them to click."""
 
 from __future__ import annotations
 
-from capcover.cli.common import echo, fail, load, load_reader
+from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import click
+
+from capcover.cli.common import echo, fail, load
 
 
-def report(db, day, scenario, fmt, html, png) -> None:
+def report(
+    db: str | None,
+    day: date | None,
+    scenario: str | None,
+    fmt: str,
+    html: str | None,
+    png: str | None,
+) -> None:
     """`capcover report`: the report rows of `day` (default: latest), or the HTML/PNG files."""
+    from capcover.api import Reader
     from capcover.report.tables import render
-    from capcover.warehouse.db import open_warehouse
-    from capcover.warehouse.queries import report as report_rows
 
-    settings = load_reader(db=db)
+    reader = Reader(db=db)
     if html or png:
-        from capcover.report.html import write_report_files
-
-        for path in write_report_files(
-            settings.db, html=html, png=png, lock_budget_s=settings.lock_budget_s
-        ):
+        for path in reader.write_report(html=html, png=png):
             echo(f"wrote {path}")
         return
-    with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
-        cols, rows = report_rows(wh, day=day, scenario=scenario, full=fmt in ("csv", "json"))
+    cols, rows = reader.report(day=day, scenario=scenario, full=fmt in ("csv", "json"))
     if not rows:
         what = f" for {day}" if day else ""
         what += f" and scenario {scenario}" if scenario else ""
-        fail(f"no report rows{what} in {settings.db} — run `capcover run` first")
+        fail(f"no report rows{what} in {reader.db} — run `capcover run` first")
+    note = None
+    if fmt in ("table", "markdown") and "basis" in cols:
+        rows, note = _mark_survivors(cols, rows)
     echo(render(cols, rows, fmt, title="capcover daily report"))
+    if note:
+        echo(note)
 
 
-def sql(db, query: str, fmt: str) -> None:
+SURVIVORS = (
+    "* today's constituents: on a backfilled row (basis history) the sector cap sums the coins "
+    "in the category TODAY over that past day; coins that left or died since are missing, so it "
+    "is a lower bound biased toward survivors (column survivorship_biased)"
+)
+
+
+def _mark_survivors(cols: list[str], rows: list[tuple]) -> tuple[list[tuple], str | None]:
+    """The readable report with a marker beside each backfilled row's sector cap, and the
+    footnote that says what it means (CSV and JSON carry survivorship_biased instead)."""
+    from capcover.report.tables import marked
+
+    basis, cap = cols.index("basis"), cols.index("sector_market_cap_usd")
+    out, any_marked = [], False
+    for r in rows:
+        if r[basis] == "history":
+            r = (*r[:cap], marked(r[cap], "*"), *r[cap + 1 :])
+            any_marked = True
+        out.append(r)
+    return out, SURVIVORS if any_marked else None
+
+
+def sql(db: str | None, query: str, fmt: str) -> None:
     """`capcover sql`: one read-only statement on the sandboxed warehouse, values exact."""
-    from capcover.config.reader import SQL_LIMITS
+    from capcover.api import Reader
     from capcover.report.tables import render
-    from capcover.warehouse.sandbox import open_sandboxed, run_user_sql
 
-    settings = load_reader("publish_dir", *SQL_LIMITS, db=db)
-    with open_sandboxed(
-        settings.db,
-        readable_dirs=[settings.publish_path()],
-        lock_budget_s=settings.lock_budget_s,
-        memory_limit_mb=settings.sql_memory_limit_mb,
-    ) as wh:
-        try:
-            cols, rows = run_user_sql(
-                wh, query, timeout_s=settings.sql_timeout_s, max_rows=settings.sql_max_rows
-            )
-        except KeyboardInterrupt:  # stopped at once by the sandbox; one line, exit 130
-            fail("interrupted; the query was stopped and nothing changed", 130)
+    try:
+        cols, rows = Reader(db=db).sql(query)
+    except KeyboardInterrupt:  # stopped at once by the sandbox; one line, exit 130
+        fail("interrupted; the query was stopped and nothing changed", 130)
     echo(render(cols, rows, fmt, exact=True))
 
 
-def register(group) -> None:
+def register(group: click.Group) -> None:
     import click
 
     from capcover.cli.options import DATE, format_option, root_db
@@ -68,7 +92,9 @@ def register(group) -> None:
         help="write one self-contained HTML report (chart, inputs, alerts)",
     )
     @click.option("--png", metavar="PATH", help="write the coverage history chart as PNG")
-    def report_cmd(day, scenario, fmt, html, png) -> None:
+    def report_cmd(
+        day: date | None, scenario: str | None, fmt: str, html: str | None, png: str | None
+    ) -> None:
         """Show report rows (latest date by default)."""
         report(root_db(), day, scenario, fmt, html, png)
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import click
 
-from capcover.cli.common import EXIT_USAGE, echo, fail, load, long_lived_imports
+from capcover.cli.common import EXIT_USAGE, echo, fail, load
+from capcover.errors import one_line
 
 
 @click.command("run")
@@ -20,42 +21,32 @@ from capcover.cli.common import EXIT_USAGE, echo, fail, load, long_lived_imports
 def run_cmd(dry_run: bool) -> None:
     """The daily run: ingest, load, model, report (a Prefect flow when a Prefect API is
     configured, otherwise in this process)."""
-    from capcover.flows.sequence import one_line
+    from capcover import api
 
     settings = load()
     if dry_run:
-        from capcover.flows.sequence import daily_sequence
         from capcover.report.summary import dry_run_text
 
         try:
-            result = daily_sequence(settings, kind="dry-run", dry_run=True)
+            result = api.run(settings, dry_run=True)
         except Exception as exc:  # noqa: BLE001 - one line, exit 1
             fail(f"dry run failed: {one_line(exc)} (nothing was written)")
         echo(dry_run_text(result, settings.db))
         return
-    from capcover.flows.prefect_env import configured_api
     from capcover.report.summary import summary_text
 
-    api = configured_api()
+    # The Prefect API api.run uses (None: it runs in this process; a Prefect flow here would
+    # start, and wait for, a temporary server that dies with the run).
+    prefect = api.prefect_api()
     try:
-        if api.url is None:
-            # No Prefect API: the same sequence as plain calls, in this process. A Prefect
-            # flow here would start (and wait for) a temporary server that dies with the run.
-            from capcover.flows.sequence import run_daily
-
-            result = run_daily(settings)
-        else:
-            with long_lived_imports():  # Prefect
-                from capcover.flows.daily import run_flow
-
-            result = run_flow()
+        result = api.run(settings)
     except Exception as exc:  # noqa: BLE001 - any failure becomes one line and exit 1
         fail(f"run failed: {one_line(exc)} (the warehouse {settings.db} is unchanged)")
     echo(summary_text(result, settings.db))
-    if api.url is None:
+    if prefect.url is None:
         echo(
-            f"  in-process run, not a Prefect flow: {api.where} (set PREFECT_API_URL to a "
-            f"running Prefect server for flow runs, logs and events there)"
+            f"  in-process run, not a Prefect flow: {prefect.where} (set PREFECT_API_URL, or a "
+            f"Prefect profile's, to a running Prefect server for flow runs, logs and events)"
         )
 
 
@@ -70,7 +61,6 @@ def run_cmd(dry_run: bool) -> None:
 def backfill_cmd(days: int) -> None:
     """Coverage history from per-coin market charts."""
     from capcover.flows.backfill import BackfillUsageError, run_backfill
-    from capcover.flows.sequence import one_line
 
     settings = load()
     resume = f"finished coins are saved; rerun `capcover backfill --days {days}` to resume"

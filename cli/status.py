@@ -1,67 +1,43 @@
 """`capcover status`: the last runs from the warehouse and the next scheduled one.
 
-Read-only and Prefect-free: the warehouse
-is opened `read_only=True` and released at once; the next run comes from the Prefect API over
-plain HTTP when PREFECT_API_URL answers, else it is computed from the cron setting, and the
-output says which.
+Read-only: the warehouse is opened `read_only=True` and released at once; the next run comes
+over plain HTTP from the Prefect API that `capcover run` would use (flows/prefect_env.py's
+`prefect_api`: Prefect's own settings, imported only when some source names an API) when it
+answers, else it is computed from the cron setting, and the output says which.
 """
 
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Any
 
-from capcover.cli.common import EXIT_FAILED, EXIT_OK, echo, load_reader
+if TYPE_CHECKING:
+    import click
+
+from capcover.cli.common import EXIT_FAILED, EXIT_OK, echo, without
 
 MAX_LIMIT = 100_000  # `--limit 10^21` is a usage error (exit 2), not an overflow in DuckDB
-# Tables show the first columns; CSV and JSON carry them all.
-COMPACT = (
-    "run_id",
-    "kind",
-    "status",
-    "started_at",
-    "duration_s",
-    "as_of_date",
-    "reports_written",
-    "sources_failed",
-    "alerts_sent",
-    "message",
-)
-RUN_COLUMNS = (
-    "run_id",
-    "kind",
-    "status",
-    "started_at",
-    "duration_s",
-    "as_of_date",
-    "reports_written",
-    "coins_loaded",
-    "quotes_loaded",
-    "http_requests",
-    "http_retries",
-    "sources_failed",
-    "alerts_sent",
-    "published_to",
-    "message",
+# Tables leave these out; CSV and JSON carry every column (capcover.api.RUN_COLUMNS).
+DETAIL_ONLY = frozenset(
+    {"coins_loaded", "quotes_loaded", "http_requests", "http_retries", "published_to"}
 )
 
 
-def last_runs(settings, limit: int) -> tuple[list[str], list[tuple]]:
-    from capcover.warehouse.db import open_warehouse
-    from capcover.warehouse.queries import recent_runs
+def status_data(db: str | None, limit: int) -> dict[str, Any]:
+    from capcover.api import Reader
 
-    with open_warehouse(settings.db, read_only=True, lock_budget_s=settings.lock_budget_s) as wh:
-        return recent_runs(wh, RUN_COLUMNS, limit)
-
-
-def status_data(settings, limit: int) -> dict:
-    from capcover.flows.serve import next_scheduled
-
-    cols, rows = last_runs(settings, limit)
-    nxt = next_scheduled(settings)
-    return {"columns": cols, "rows": rows, "next_run_at": nxt.at, "next_run_source": nxt.source}
+    reader = Reader(db=db)
+    now = reader.status(limit=limit)
+    return {
+        "db": reader.db,
+        "columns": now.runs.columns,
+        "rows": now.runs.rows,
+        "next_run_at": now.next_run.at,
+        "next_run_source": now.next_run.source,
+    }
 
 
-def render_status(data: dict, fmt: str) -> str:
+def render_status(data: dict[str, Any], fmt: str) -> str:
     from capcover.report.tables import render
 
     if fmt == "json":
@@ -77,17 +53,15 @@ def render_status(data: dict, fmt: str) -> str:
         )
     cols, rows = data["columns"], data["rows"]
     if fmt in ("table", "markdown"):
-        keep = [i for i, c in enumerate(cols) if c in COMPACT]
-        cols, rows = [cols[i] for i in keep], [tuple(r[i] for i in keep) for r in rows]
+        cols, rows = without(cols, rows, DETAIL_ONLY)
     table = render(cols, rows, fmt, title="capcover runs (latest first)")
     at = data["next_run_at"].isoformat() if data["next_run_at"] else "none"
     return f"{table}\nnext scheduled run: {at} — {data['next_run_source']}"
 
 
-def status(db, limit: int, fmt: str) -> int:
+def status(db: str | None, limit: int, fmt: str) -> int:
     """`capcover status`: the last `limit` runs and the next scheduled one; the exit code."""
-    settings = load_reader("schedule_cron", "schedule_timezone", db=db)
-    data = status_data(settings, limit)
+    data = status_data(db, limit)
     text = render_status(data, fmt)
     if fmt == "csv":  # keep CSV pure; the schedule line goes to stderr
         text, _, note = text.rpartition("\nnext scheduled run: ")
@@ -95,7 +69,7 @@ def status(db, limit: int, fmt: str) -> int:
     echo(text)
     if not data["rows"]:
         echo(
-            f"capcover: error: no runs recorded in {settings.db} yet — run `capcover run` "
+            f"capcover: error: no runs recorded in {data['db']} yet — run `capcover run` "
             f"or `capcover serve`",
             err=True,
         )
@@ -104,7 +78,7 @@ def status(db, limit: int, fmt: str) -> int:
     return EXIT_OK if latest["status"] == "ok" else EXIT_FAILED
 
 
-def register(group) -> None:
+def register(group: click.Group) -> None:
     import click
 
     from capcover.cli.options import format_option, root_db

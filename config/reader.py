@@ -18,16 +18,21 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from capcover.config.bounds import BOUNDS
+from capcover.config.defaults import BOUNDS, SETTING_NAMES
+from capcover.config.defaults import DEFAULTS as TABLE
 from capcover.config.sources import (
     check_env_names,
     env_values,
     one_line_errors,
+    price_max_age,
     publish_path,
     read_config_file,
 )
+
+if TYPE_CHECKING:
+    from capcover.model.prices import MaxAge
 
 # What every read-only command reads; OPTIONAL keys only when asked for (`sql` the publish
 # folder, `status` the schedule, `quotes list --stats` the price method's staleness window).
@@ -45,20 +50,9 @@ OPTIONAL = (
 SQL_LIMITS = ("sql_timeout_s", "sql_memory_limit_mb", "sql_max_rows")
 PRICE_AGE = ("price_max_age_rental_days", "price_max_age_purchase_days")
 
-# Settings' defaults for these keys, in the model's field order (tests/test_readers_lean.py
-# compares them with the model).
+# The built-in defaults of these keys (config/defaults.py's table), in the model's field order.
 DEFAULTS: dict[str, Any] = {
-    "db": Path("data/capcover.duckdb"),
-    "config": None,
-    "price_max_age_rental_days": 7,
-    "price_max_age_purchase_days": 1095,
-    "lock_budget_s": 30.0,
-    "schedule_cron": "20 0 * * *",
-    "schedule_timezone": "UTC",
-    "publish_dir": None,
-    "sql_timeout_s": 120.0,
-    "sql_memory_limit_mb": 1024,
-    "sql_max_rows": 1_000_000,
+    name: getattr(TABLE, name) for name in SETTING_NAMES if name in (*ALWAYS, *OPTIONAL)
 }
 
 # A plain decimal number, as a string; anything fancier goes to the model.
@@ -79,7 +73,7 @@ def _path(value: Any) -> Path:
 
 
 def _seconds(name: str) -> Callable[[Any], float]:
-    """A finite number within the setting's range (config/bounds.py)."""
+    """A finite number within the setting's range (config/defaults.py)."""
 
     def parse(value: Any) -> float:
         if type(value) is str and _NUMBER.fullmatch(value):
@@ -114,7 +108,7 @@ def _whole(name: str) -> Callable[[Any], int]:
     return parse
 
 
-def _schedule_text(value: Any, check: Any) -> str:
+def _schedule_text(value: Any, check: Callable[[str], str]) -> str:
     """`value` through one of config.schedule's checks; anything it refuses goes to the model."""
     if type(value) is not str:
         raise _Unsure
@@ -179,14 +173,9 @@ class ReaderSettings:
         """Where successful runs publish their Parquet snapshot (needs `publish_dir`)."""
         return publish_path(self.db, self.publish_dir)
 
-    def price_max_age(self):  # -> model.prices.MaxAge, as Settings.price_max_age
+    def price_max_age(self) -> MaxAge:
         """The price method's staleness window in days (needs the PRICE_AGE keys)."""
-        from capcover.model.prices import MaxAge
-
-        return MaxAge(
-            rental_days=self.price_max_age_rental_days,
-            purchase_days=self.price_max_age_purchase_days,
-        )
+        return price_max_age(self.price_max_age_rental_days, self.price_max_age_purchase_days)
 
 
 def load_reader_settings(keys: Iterable[str] = (), **overrides: Any) -> ReaderSettings:

@@ -6,11 +6,12 @@ import logging
 import os
 import re
 import tomllib
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, get_args
+from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -20,7 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from capcover.config.bounds import ITEM_BOUNDS, SCENARIO_BOUNDS, within
+from capcover.config.defaults import BOUNDS, ITEM_BOUNDS, SCENARIO_BOUNDS, AlertRule, Plan
+from capcover.config.defaults import DEFAULTS as D
 from capcover.config.errors import ConfigError
 from capcover.config.secrets import (
     check_name,
@@ -33,10 +35,12 @@ from capcover.config.sources import (  # noqa: F401 - NON_SETTING_ENV is part of
     NON_SETTING_ENV,
     check_env_names,
     one_line_errors,
+    price_max_age,
     publish_path,
     read_config_file,
 )
 from capcover.model.alerts import AlertRules
+from capcover.model.prices import MaxAge
 from capcover.model.scenarios import (
     BUILTIN_SCENARIOS_PATH,
     Scenario,
@@ -45,16 +49,26 @@ from capcover.model.scenarios import (
 )
 
 
+@cache
+def builtin_scenarios() -> tuple[Scenario, ...]:
+    """The scenarios shipped in model/scenarios.toml, parsed once per process."""
+    doc = tomllib.loads(BUILTIN_SCENARIOS_PATH.read_text(encoding="utf-8"))
+    return tuple(parse_scenarios(doc["scenario"], where=str(BUILTIN_SCENARIOS_PATH)))
+
+
 def _split_commas(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
 
 
-_LEVEL = ITEM_BOUNDS["alert_levels"].constraint()  # each ratio level of alert_levels
+def _within(name: str) -> Any:
+    """The range of setting `name` (config/defaults.py) as a constraint pydantic enforces:
+    `Annotated[float, _within("http_read_timeout_s")]`."""
+    return BOUNDS[name].constraint()
 
-AlertRule = Literal["threshold_crossed", "relative_change", "stale_data"]
-ALERT_RULES: tuple[AlertRule, ...] = get_args(AlertRule)
+
+_LEVEL = ITEM_BOUNDS["alert_levels"].constraint()  # each ratio level of alert_levels
 
 
 class Settings(BaseSettings):
@@ -62,6 +76,8 @@ class Settings(BaseSettings):
 
     # True on `_GivenOnly`: the given values over the defaults, no environment and no file.
     given_only: ClassVar[bool] = False
+    # scenarios(), parsed on first use (the model is frozen; private attributes are not fields).
+    _scenarios: tuple[Scenario, ...] | None = PrivateAttr(default=None)
 
     # extra="forbid" and no inf/nan: a misspelt key or a non-finite number is an error, never
     # a silent default (load_settings names unknown keys first, with a suggestion).
@@ -69,57 +85,60 @@ class Settings(BaseSettings):
         env_prefix="CAPCOVER_", extra="forbid", frozen=True, allow_inf_nan=False
     )
 
-    db: Path = Path("data/capcover.duckdb")
-    config: Path | None = None
+    db: Path = D.db
+    config: Path | None = D.config
     categories: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["artificial-intelligence"], min_length=1
+        default_factory=lambda: list(D.categories), min_length=1
     )
 
-    coingecko_plan: Literal["public", "demo", "pro"] = "public"
-    coingecko_base_url: str | None = None
-    coingecko_api_key: SecretStr | None = None
-    coingecko_rate_per_minute: Annotated[float | None, within("coingecko_rate_per_minute")] = None
+    coingecko_plan: Plan = D.coingecko_plan
+    coingecko_base_url: str | None = D.coingecko_base_url
+    coingecko_api_key: SecretStr | None = D.coingecko_api_key
+    coingecko_rate_per_minute: Annotated[float | None, _within("coingecko_rate_per_minute")] = (
+        D.coingecko_rate_per_minute
+    )
 
-    http_connect_timeout_s: Annotated[float, within("http_connect_timeout_s")] = 5.0
-    http_read_timeout_s: Annotated[float, within("http_read_timeout_s")] = 30.0
-    http_retry_budget_s: Annotated[float, within("http_retry_budget_s")] = 120.0
+    http_connect_timeout_s: Annotated[float, _within("http_connect_timeout_s")] = (
+        D.http_connect_timeout_s
+    )
+    http_read_timeout_s: Annotated[float, _within("http_read_timeout_s")] = D.http_read_timeout_s
+    http_retry_budget_s: Annotated[float, _within("http_retry_budget_s")] = D.http_retry_budget_s
     # At the HTTP boundary (ingest/http.py, ingest/transport.py): one attempt's whole answer
     # (connect, redirects, headers, body) within this many seconds, its decoded body within
     # this many MB, and no source timestamp later than arrival plus this skew (seconds).
-    http_deadline_s: Annotated[float, within("http_deadline_s")] = 60.0
-    http_max_body_mb: Annotated[float, within("http_max_body_mb")] = 50.0
-    max_clock_skew_s: Annotated[float, within("max_clock_skew_s")] = 600.0
+    http_deadline_s: Annotated[float, _within("http_deadline_s")] = D.http_deadline_s
+    http_max_body_mb: Annotated[float, _within("http_max_body_mb")] = D.http_max_body_mb
+    max_clock_skew_s: Annotated[float, _within("max_clock_skew_s")] = D.max_clock_skew_s
 
-    quotes_file: Path | None = None  # the user's quotes file; None: <db stem>-quotes.toml beside db
+    quotes_file: Path | None = D.quotes_file  # the user's quotes file
     # GPU price feeds (ingest/vastai.py, ingest/runpod.py); both need no key.
-    vastai_base_url: str = "https://console.vast.ai"
+    vastai_base_url: str = D.vastai_base_url
     vastai_gpu_names: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["H100 SXM", "H100 PCIE", "H100 NVL", "H200", "H200 NVL", "B200"],
-        min_length=1,
+        default_factory=lambda: list(D.vastai_gpu_names), min_length=1
     )
-    vastai_rate_per_minute: Annotated[float, within("vastai_rate_per_minute")] = 30.0
-    runpod_base_url: str = "https://api.runpod.io"
-    runpod_rate_per_minute: Annotated[float, within("runpod_rate_per_minute")] = 30.0
+    vastai_rate_per_minute: Annotated[float, _within("vastai_rate_per_minute")] = (
+        D.vastai_rate_per_minute
+    )
+    runpod_base_url: str = D.runpod_base_url
+    runpod_rate_per_minute: Annotated[float, _within("runpod_rate_per_minute")] = (
+        D.runpod_rate_per_minute
+    )
     # -- GPU prices: the gpuhunt catalogs (ingest/gpuhunt.py) and the price method
     # (model/prices.py). Providers: gpuhunt's offline ones (the bucket has no others).
-    gpuhunt_base_url: str = "https://dstack-gpu-pricing.s3.eu-west-1.amazonaws.com/v3"
+    gpuhunt_base_url: str = D.gpuhunt_base_url
     gpuhunt_providers: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: [
-            "aws",
-            "azure",
-            "verda",
-            "gcp",
-            "lambdalabs",
-            "nebius",
-            "oci",
-            "runpod",
-            "cloudrift",
-        ]
+        default_factory=lambda: list(D.gpuhunt_providers)
     )
-    gpuhunt_rate_per_minute: Annotated[float, within("gpuhunt_rate_per_minute")] = 60.0
+    gpuhunt_rate_per_minute: Annotated[float, _within("gpuhunt_rate_per_minute")] = (
+        D.gpuhunt_rate_per_minute
+    )
     # older rental quotes do not price a day; the same for purchase prices
-    price_max_age_rental_days: Annotated[int, within("price_max_age_rental_days")] = 7
-    price_max_age_purchase_days: Annotated[int, within("price_max_age_purchase_days")] = 1095
+    price_max_age_rental_days: Annotated[int, _within("price_max_age_rental_days")] = (
+        D.price_max_age_rental_days
+    )
+    price_max_age_purchase_days: Annotated[int, _within("price_max_age_purchase_days")] = (
+        D.price_max_age_purchase_days
+    )
 
     _split_gpuhunt = field_validator("gpuhunt_providers", mode="before")(_split_commas)
 
@@ -133,57 +152,60 @@ class Settings(BaseSettings):
             raise ValueError(f"not a gpuhunt provider name: {bad[0]!r} (e.g. aws, lambdalabs)")
         return v
 
-    def price_max_age(self):  # -> model.prices.MaxAge
+    def price_max_age(self) -> MaxAge:
         """The price method's staleness window (model/prices.py)."""
-        from capcover.model.prices import MaxAge
-
-        return MaxAge(
-            rental_days=self.price_max_age_rental_days,
-            purchase_days=self.price_max_age_purchase_days,
-        )
+        return price_max_age(self.price_max_age_rental_days, self.price_max_age_purchase_days)
 
     # -- end of the GPU price block
-    lock_budget_s: Annotated[float, within("lock_budget_s")] = 30.0  # wait for another's DB lock
+    # how long to wait for another process's DB lock
+    lock_budget_s: Annotated[float, _within("lock_budget_s")] = D.lock_budget_s
 
-    alert_urls: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    alert_urls: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=lambda: [SecretStr(u) for u in D.alert_urls]
+    )
     # Alert rules (model/alerts.py); in the TOML file as `alert_levels = [1.0, 1.5]` etc.
     alert_scenarios: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["h100-purchase", "coindesk-2024"]
+        default_factory=lambda: list(D.alert_scenarios)
     )
     alert_rules: Annotated[list[AlertRule], NoDecode] = Field(
-        default_factory=lambda: list(ALERT_RULES)
+        default_factory=lambda: list(D.alert_rules)
     )
     alert_levels: Annotated[list[Annotated[float, _LEVEL]], NoDecode] = Field(
-        default_factory=lambda: [1.0]
+        default_factory=lambda: list(D.alert_levels)
     )
     # percent, day over day; hours between CoinGecko's as-of and the fetch; consecutive run
     # days a quote feed failed
-    alert_relative_change_pct: Annotated[float, within("alert_relative_change_pct")] = 10.0
-    alert_stale_after_h: Annotated[float, within("alert_stale_after_h")] = 36.0
-    alert_feed_failure_days: Annotated[int, within("alert_feed_failure_days")] = 2
+    alert_relative_change_pct: Annotated[float, _within("alert_relative_change_pct")] = (
+        D.alert_relative_change_pct
+    )
+    alert_stale_after_h: Annotated[float, _within("alert_stale_after_h")] = D.alert_stale_after_h
+    alert_feed_failure_days: Annotated[int, _within("alert_feed_failure_days")] = (
+        D.alert_feed_failure_days
+    )
 
     # `capcover serve`: when the daily flow runs (CoinGecko closes the UTC day at 00:00).
-    schedule_cron: str = "20 0 * * *"
-    schedule_timezone: str = "UTC"
+    schedule_cron: str = D.schedule_cron
+    schedule_timezone: str = D.schedule_timezone
     # Parquet snapshot after each successful run; default: `published/` beside the warehouse.
-    publish_dir: Path | None = None
-    publish_keep: Annotated[int, within("publish_keep")] = 7  # snapshots kept; older pruned
+    publish_dir: Path | None = D.publish_dir
+    # snapshots kept; older ones are pruned
+    publish_keep: Annotated[int, _within("publish_keep")] = D.publish_keep
 
     # Plausibility (model/plausibility.py): a sector cap outside [min, max] USD fails the run;
     # a scenario ratio moving more than x max_daily_move (or / it) against its previous report
     # is quarantined instead of reported and alerted on.
-    sector_cap_min_usd: Annotated[float, within("sector_cap_min_usd")] = 1e6
-    sector_cap_max_usd: Annotated[float, within("sector_cap_max_usd")] = 1e14
-    max_daily_move: Annotated[float, within("max_daily_move")] = 10.0
+    sector_cap_min_usd: Annotated[float, _within("sector_cap_min_usd")] = D.sector_cap_min_usd
+    sector_cap_max_usd: Annotated[float, _within("sector_cap_max_usd")] = D.sector_cap_max_usd
+    max_daily_move: Annotated[float, _within("max_daily_move")] = D.max_daily_move
     # `capcover sql` (warehouse/sandbox.py): a query is interrupted after sql_timeout_s
     # seconds, DuckDB may use sql_memory_limit_mb MB (no spilling to disk), and a result may
     # have at most sql_max_rows rows.
-    sql_timeout_s: Annotated[float, within("sql_timeout_s")] = 120.0
-    sql_memory_limit_mb: Annotated[int, within("sql_memory_limit_mb")] = 1024
-    sql_max_rows: Annotated[int, within("sql_max_rows")] = 1_000_000
+    sql_timeout_s: Annotated[float, _within("sql_timeout_s")] = D.sql_timeout_s
+    sql_memory_limit_mb: Annotated[int, _within("sql_memory_limit_mb")] = D.sql_memory_limit_mb
+    sql_max_rows: Annotated[int, _within("sql_max_rows")] = D.sql_max_rows
 
     # Only from the TOML file: `[[scenario]]` tables (see model/scenarios.toml for the format).
-    scenario: list[dict[str, Any]] = Field(default_factory=list)
+    scenario: list[dict[str, Any]] = Field(default_factory=lambda: [dict(s) for s in D.scenario])
 
     _split = field_validator("categories", "alert_urls", mode="before")(_split_commas)
     _split_feeds = field_validator("vastai_gpu_names", mode="before")(_split_commas)
@@ -329,16 +351,20 @@ class Settings(BaseSettings):
     # -- derived ----------------------------------------------------------------------------
 
     def scenarios(self) -> list[Scenario]:
-        builtin_doc = tomllib.loads(BUILTIN_SCENARIOS_PATH.read_text(encoding="utf-8"))
-        builtin = parse_scenarios(builtin_doc["scenario"], where=str(BUILTIN_SCENARIOS_PATH))
-        where = str(self.config or "config")
-        try:
-            user = parse_scenarios(self.scenario, where=where)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-        for sc in user:
-            _check_scenario_bounds(sc, where)
-        return merge_scenarios(builtin, user)
+        """The built-in scenarios with the config file's over them (by name), the file's numbers
+        within their ranges (config/defaults.py SCENARIO_BOUNDS). Parsed once per Settings object
+        (the built-in file once per process): load_settings validates them, and the run, the
+        report and the alerts read the same list."""
+        if self._scenarios is None:
+            where = str(self.config or "config")
+            try:
+                user = parse_scenarios(self.scenario, where=where)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+            for sc in user:
+                _check_scenario_bounds(sc, where)
+            self._scenarios = tuple(merge_scenarios(list(builtin_scenarios()), user))
+        return list(self._scenarios)
 
     def publish_path(self) -> Path:
         """Where successful runs publish their Parquet snapshot."""
@@ -368,7 +394,7 @@ class Settings(BaseSettings):
 
 
 def _check_scenario_bounds(sc: Scenario, where: str) -> None:
-    """A scenario's numbers within SCENARIO_BOUNDS (config/bounds.py): one ConfigError line."""
+    """A scenario's numbers within SCENARIO_BOUNDS (config/defaults.py): one ConfigError line."""
     values = {
         "gpu_count": sc.gpu_count,
         "price.unit_price_usd": sc.price.unit_price_usd,

@@ -3,7 +3,8 @@ and the CAPCOVER_CONFIG TOML file.
 
 Both the full settings model (config/settings.py) and the read-only commands' reader
 (config/reader.py) use these checks, so a typo in a name is refused the same way by every
-command. Importing this module loads no pydantic (about 130 ms at import).
+command; the names are config/defaults.py's table. Importing this module loads no pydantic
+(about 130 ms at import).
 """
 
 from __future__ import annotations
@@ -11,58 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from capcover.config.defaults import SETTING_NAMES
 from capcover.config.errors import ConfigError
 
-# Every field of config.settings.Settings, in its declaration order (pydantic validates in this
-# order, so the first bad value it names is the first of these). tests/test_readers_lean.py
-# fails when the model and this list part.
-SETTING_NAMES = (
-    "db",
-    "config",
-    "categories",
-    "coingecko_plan",
-    "coingecko_base_url",
-    "coingecko_api_key",
-    "coingecko_rate_per_minute",
-    "http_connect_timeout_s",
-    "http_read_timeout_s",
-    "http_retry_budget_s",
-    "http_deadline_s",
-    "http_max_body_mb",
-    "max_clock_skew_s",
-    "quotes_file",
-    "vastai_base_url",
-    "vastai_gpu_names",
-    "vastai_rate_per_minute",
-    "runpod_base_url",
-    "runpod_rate_per_minute",
-    "gpuhunt_base_url",
-    "gpuhunt_providers",
-    "gpuhunt_rate_per_minute",
-    "price_max_age_rental_days",
-    "price_max_age_purchase_days",
-    "lock_budget_s",
-    "alert_urls",
-    "alert_scenarios",
-    "alert_rules",
-    "alert_levels",
-    "alert_relative_change_pct",
-    "alert_stale_after_h",
-    "alert_feed_failure_days",
-    "schedule_cron",
-    "schedule_timezone",
-    "publish_dir",
-    "publish_keep",
-    "sector_cap_min_usd",
-    "sector_cap_max_usd",
-    "max_daily_move",
-    "sql_timeout_s",
-    "sql_memory_limit_mb",
-    "sql_max_rows",
-    "scenario",
-)
+if TYPE_CHECKING:
+    from capcover.model.prices import MaxAge
 
 # CAPCOVER_* variables that are not settings: CI's switch that turns the "no Chromium" skip of
 # the HTML-report tests into a failure. Any other unknown CAPCOVER_* variable is a mistake.
@@ -132,21 +88,28 @@ def publish_path(db: Path, publish_dir: Path | None) -> Path:
     return publish_dir if publish_dir is not None else db.parent / "published"
 
 
-def one_line(exc: ConfigError) -> ConfigError:
-    """The same error on one line, whatever a value or a file path held (a TOML error quotes
-    the file)."""
+def price_max_age(rental_days: int, purchase_days: int) -> MaxAge:
+    """The price method's staleness window (model/prices.py) from the two settings."""
+    from capcover.model.prices import MaxAge
+
+    return MaxAge(rental_days=rental_days, purchase_days=purchase_days)
+
+
+def _flattened(exc: ConfigError) -> ConfigError:
+    """The same error with all its lines on one, whatever a value or a file path held (a TOML
+    error quotes the file)."""
     text = " ".join(str(exc).split())
     return exc if text == str(exc) else ConfigError(text)
 
 
 @contextmanager
 def one_line_errors() -> Iterator[None]:
-    """Every ConfigError raised inside re-raised on one line (`one_line`), without the chain
+    """Every ConfigError raised inside re-raised on one line (`_flattened`), without the chain
     of the multi-line original; both settings loaders run inside it."""
     try:
         yield
     except ConfigError as exc:
-        single = one_line(exc)
+        single = _flattened(exc)
         if single is exc:
             raise
         raise single from None

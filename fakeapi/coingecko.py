@@ -49,7 +49,9 @@ Chart = Callable[[str, int], dict]
 # -- reference shapes (the fault suites and the daily-pipeline tests) ---------------------------
 
 
-def category_payload(cap: float = 25e9, updated_at: str = AS_OF, extra: list | None = None):
+def category_payload(
+    cap: float = 25e9, updated_at: str = AS_OF, extra: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     """`/coins/categories` built from the docs example, with the AI category added."""
     base = fixtures.coingecko("cgdocs_openapi__coins_categories.json")["payload"][0]
     ai = copy.deepcopy(base)
@@ -67,9 +69,10 @@ def category_payload(cap: float = 25e9, updated_at: str = AS_OF, extra: list | N
     return [base, ai, *(extra or [])]
 
 
-def coin(i: int, cap: float | None) -> dict:
+def coin(i: int, cap: float | None) -> dict[str, Any]:
     """A `/coins/markets` record in the docs example's shape."""
-    rec = copy.deepcopy(fixtures.coingecko("cgdocs_openapi__coins_markets.json")["payload"][0])
+    markets = fixtures.coingecko("cgdocs_openapi__coins_markets.json")
+    rec: dict[str, Any] = copy.deepcopy(markets["payload"][0])
     rec.update(
         {
             "id": f"ai-coin-{i:03d}",
@@ -226,8 +229,12 @@ class CoinGecko(FakeAPI):
         delay_s: float = 0.0,
         rate_limit: RateLimit | None = None,
         unmatched: Reply = NOT_FOUND,
+        page_size: int = 250,
     ) -> None:
         super().__init__(rate_limit=rate_limit, unmatched=unmatched)
+        # Rows per /coins/markets page, whatever `per_page` asks: CoinGecko once sent 50 for
+        # 250 asked with `category` (hummingbot #5806).
+        self.page_size = page_size
         self.categories = categories  # mutable: a test changes the day's answer in place
         self.pages = pages  # when set, page n of any category is pages[n - 1]
         self.coins = coins or {}
@@ -377,7 +384,9 @@ class CoinGecko(FakeAPI):
         self.add(
             API + "/coins/categories", categories if categories is not None else category_payload()
         )
-        for n, page in enumerate(pages if pages is not None else market_pages(), start=1):
+        pages = pages if pages is not None else market_pages()
+        # ... and the empty page past the last one, where the client's paging ends.
+        for n, page in enumerate([*pages, []], start=1):
             self.add(
                 API + "/coins/markets",
                 page,
@@ -415,7 +424,7 @@ class CoinGecko(FakeAPI):
         page = int(req.query.get("page", "1"))
         if self.pages is not None:
             return Reply(self.pages[page - 1] if page <= len(self.pages) else [])
-        per = min(250, int(req.query.get("per_page", "250")))
+        per = min(250, int(req.query.get("per_page", "250")), self.page_size)
         members = self.coins.get(req.query.get("category", ""), [])
         return Reply(members[(page - 1) * per : page * per])
 

@@ -2,14 +2,16 @@
 fakeapi/fixtures/gpu-feeds (each with its `_source`).
 
 The fake Vast.ai applies the parts of the bundles query that shape pagination (gpu_name,
-the dph_total cursor, ascending order, the 64-offer cap) but, like a marketplace whose filters
-drift, it does NOT drop bids or unverified offers: the parser must.
+the dph_total cursor, ascending order, a page cap: 64 like the live one, or any other a test
+sets) but, like a marketplace whose filters drift, it does NOT drop bids, rented or de-verified
+offers: the parser must say what they are.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+from typing import Any
 
 from capcover.fakeapi import fixtures
 from capcover.fakeapi.faults import Reply
@@ -19,7 +21,9 @@ VAST_PATH = "/api/v0/bundles/"
 RUNPOD_PATH = "/graphql"
 PAGE_CAP = 64
 VAST_REFERENCE = "vastai_bundles_h100_sxm_2026-08-22.json"
+VAST_ASKS = "vastai_h100_sxm_asks_2026-08-22.json"
 RUNPOD_REFERENCE = "runpod_graphql_gputypes_2026-08-22.json"
+RUNPOD_TERMS = "runpod_graphql_gputypes_terms_2026-11.json"
 
 
 def feed_reference(name: str) -> dict:
@@ -27,16 +31,21 @@ def feed_reference(name: str) -> dict:
     return fixtures.gpu_feed(name)
 
 
-def vast_offer(i: int, gpu_name: str, num_gpus: int, dph_total: float, **extra) -> dict:
-    """The real captured offer, re-labelled: a new id, GPU, count and instance price."""
-    base = copy.deepcopy(fixtures.gpu_feed(VAST_REFERENCE)["offers"][0])
+def vast_offer(
+    i: int, gpu_name: str, num_gpus: int, dph_total: float, **extra: Any
+) -> dict[str, Any]:
+    """The real captured offer, re-labelled: a new id (and machine), GPU, count and price."""
+    base: dict[str, Any] = copy.deepcopy(fixtures.gpu_feed(VAST_REFERENCE)["offers"][0])
     base.update(
         {
             "id": 50_000_000 + i,
             "ask_contract_id": 50_000_000 + i,
             "machine_id": 1000 + i,
+            "host_id": 700_000 + i,
             "gpu_name": gpu_name,
             "num_gpus": num_gpus,
+            "gpu_frac": 1.0,
+            "dph_base": dph_total,
             "dph_total": dph_total,
             "verification": "verified",
             "is_bid": False,
@@ -48,29 +57,86 @@ def vast_offer(i: int, gpu_name: str, num_gpus: int, dph_total: float, **extra) 
     return base
 
 
-def vast_market() -> list[dict]:
-    """70 H100 SXM offers (more than one 64-offer page), H100 PCIe/NVL, H200, B200, plus a bid,
-    an unverified offer and a malformed one that must not become quotes."""
+def captured_h100_sxm_asks() -> list[dict]:
+    """The 8 H100 SXM asks of the 2026-08-22 capture (fixtures/gpu-feeds/VAST_ASKS: identity
+    and price fields as captured, every other field the first offer's), then the bigger slices
+    of the same machines that sort after the capture's window: a machine whose 1-GPU ask has
+    `gpu_frac` f holds 1/f GPUs and lists 2, 4, ... of them too, at the same price per GPU plus
+    the same storage charge per instance."""
+    base = fixtures.gpu_feed(VAST_REFERENCE)["offers"][0]
+    asks = fixtures.gpu_feed(VAST_ASKS)
     offers = []
-    for i in range(70):  # per-GPU prices 1.80, 1.81, ... 2.49; instance sizes 1, 2, 4, 8
-        gpus = (1, 2, 4, 8)[i % 4]
-        offers.append(vast_offer(i, "H100 SXM", gpus, round((1.80 + i * 0.01) * gpus, 6)))
+    for values in asks["offers"]:
+        ask = {**copy.deepcopy(base), **dict(zip(asks["fields"], values, strict=True))}
+        ask["ask_contract_id"] = ask["id"]
+        offers.append(ask)
+    slices = []
+    for ask in offers:
+        gpus, storage = round(1 / ask["gpu_frac"]), ask["dph_total"] - ask["dph_base"]
+        size = 2
+        while size <= gpus:
+            slices.append(
+                {
+                    **copy.deepcopy(ask),
+                    "id": ask["id"] + 100 * size,
+                    "ask_contract_id": ask["id"] + 100 * size,
+                    "num_gpus": size,
+                    "gpu_frac": size / gpus,
+                    "dph_base": ask["dph_base"] * size,
+                    "dph_total": ask["dph_base"] * size + storage,
+                    "verified": None,  # NOTES.md: the boolean may be null; `verification` rules
+                }
+            )
+            size *= 2
+    return offers + slices
+
+
+def vast_market() -> list[dict]:
+    """The captured H100 SXM book with its machines' bigger slices (19 offers, 8 machines),
+    H100 PCIe/NVL, H200 and B200 asks, and what the parser must handle: a bid, a de-verified
+    host, a rented offer (the fake ignores the rented filter, as a drifting server might) and
+    a malformed offer (zero GPUs)."""
+    offers = captured_h100_sxm_asks()
     offers.append(vast_offer(100, "H100 PCIE", 1, 1.60))
     offers.append(vast_offer(101, "H100 NVL", 2, 4.40))
     offers.append(vast_offer(102, "H200", 8, 8 * 2.90))
     offers.append(vast_offer(103, "H200", 1, 3.10))
     offers.append(vast_offer(104, "B200", 8, 8 * 4.50))
-    offers.append(vast_offer(105, "H100 SXM", 1, 0.50, is_bid=True))  # interruptible bid
-    offers.append(vast_offer(106, "H100 SXM", 1, 0.90, verification="unverified"))
-    offers.append(vast_offer(107, "H100 SXM", 0, 1.00))  # malformed: zero GPUs -> quarantine
+    offers.append(vast_offer(105, "H100 SXM", 1, 0.50, is_bid=True))  # an interruptible bid
+    offers.append(vast_offer(106, "H100 SXM", 1, 0.90, verification="deverified"))
+    offers.append(vast_offer(107, "H100 SXM", 1, 0.95, rented=True))
+    offers.append(vast_offer(108, "H100 SXM", 0, 1.00))  # malformed: zero GPUs -> quarantine
     return offers
 
 
-class FakeVast:
-    """The bundles endpoint: `offers` filtered by GPU name and price cursor; `queries` seen."""
+def vast_flood(
+    n: int, per_gpu_usd: float, *, first: int = 500, verification: str = "verified"
+) -> list[dict]:
+    """`n` extra H100 SXM asks at `per_gpu_usd` per GPU-hour, each a 1-GPU machine of its
+    own (the flood of cheap asks one marketplace can throw at a pooled median)."""
+    return [
+        vast_offer(first + k, "H100 SXM", 1, per_gpu_usd, verification=verification)
+        for k in range(n)
+    ]
 
-    def __init__(self, offers: list[dict] | None = None) -> None:
+
+def vast_book(n: int, gpu_name: str = "H100 SXM") -> list[dict]:
+    """`n` verified asks for one GPU name at 1.80, 1.81, ... per GPU-hour (1/2/4/8-GPU
+    instances, each its own machine): a book longer than one page."""
+    out = []
+    for i in range(n):
+        gpus = (1, 2, 4, 8)[i % 4]
+        out.append(vast_offer(i, gpu_name, gpus, round((1.80 + i * 0.01) * gpus, 6)))
+    return out
+
+
+class FakeVast:
+    """The bundles endpoint: `offers` filtered by GPU name and price cursor, at most `page_cap`
+    per answer; `queries` seen."""
+
+    def __init__(self, offers: list[dict] | None = None, page_cap: int = PAGE_CAP) -> None:
         self.offers = offers if offers is not None else vast_market()
+        self.page_cap = page_cap
         self.queries: list[dict] = []
 
     def install(self, api: FakeAPI, prefix: str = "") -> FakeVast:
@@ -85,15 +151,16 @@ class FakeVast:
         if floor is not None:
             hits = [o for o in hits if o["dph_total"] >= floor]
         hits.sort(key=lambda o: (o["dph_total"], o["id"]))
-        limit = min(int(q.get("limit", PAGE_CAP)), PAGE_CAP)
+        limit = min(int(q.get("limit", self.page_cap)), self.page_cap)
         return Reply({"offers": hits[:limit]})
 
 
 class FakeRunPod:
-    """The GraphQL endpoint: `gpu_types` for a gpuTypes query; `user_agents` seen."""
+    """The GraphQL endpoint: `gpu_types` for a gpuTypes query (default: the answer to the query
+    capcover sends, fixtures/gpu-feeds/RUNPOD_TERMS); `user_agents` seen."""
 
     def __init__(self, gpu_types: list[dict] | None = None) -> None:
-        ref = fixtures.gpu_feed(RUNPOD_REFERENCE)
+        ref = fixtures.gpu_feed(RUNPOD_TERMS)
         self.gpu_types = gpu_types if gpu_types is not None else ref["data"]["gpuTypes"]
         self.user_agents: list[str] = []
 

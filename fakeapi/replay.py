@@ -1,12 +1,14 @@
 """Replay of a recorded snapshot on the fake API, so the real clients run offline.
 
 Used by `capcover demo`. A snapshot is `{"routes": [{"method"?, "path", "query"?, "status"?,
-"headers"?, "body"}]}`: each request gets the route whose path matches and whose listed query
-parameters all match (the most specific first); anything else is a 404.
+"headers"?, "body" | "body_base64"}]}`: each request gets the route whose path matches and whose
+listed query parameters all match (the most specific first); anything else is a 404. A binary
+answer (a zip) is given as `body_base64`.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -20,12 +22,13 @@ def install_snapshot(api: FakeAPI, snapshot: dict[str, Any]) -> None:
     for r in snapshot["routes"]:
         headers = dict(r.get("headers", {}))
         ctype = headers.pop("Content-Type", "application/json")
-        body = r["body"]
+        if "body_base64" in r:
+            raw: str | bytes = base64.b64decode(r["body_base64"])
+        else:
+            body = r["body"]
+            raw = body if isinstance(body, str) else json.dumps(body)
         reply = Reply(
-            status=int(r.get("status", 200)),
-            headers=headers,
-            content_type=ctype,
-            raw=body if isinstance(body, str) else json.dumps(body),
+            status=int(r.get("status", 200)), headers=headers, content_type=ctype, raw=raw
         )
         api.add(r["path"], reply, query=r.get("query"), method=r.get("method", "GET"))
 

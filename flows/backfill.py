@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from capcover.config.settings import Settings
 from capcover.flows.sequence import held_row_json, new_run_id
@@ -28,11 +29,15 @@ from capcover.ingest.history import parse_market_chart
 from capcover.ingest.models import Quarantined, RawResponse
 from capcover.ingest.quotes import CuratedQuotes, collect
 from capcover.model.plausibility import check_moves, check_sector_cap, row_problem
-from capcover.model.report import build_reports, price_stats
+from capcover.model.report import ReportRow, build_reports, report_decisions
 from capcover.warehouse import history as hist
 from capcover.warehouse import load
 from capcover.warehouse.alerts import previous_reports
-from capcover.warehouse.db import open_warehouse
+from capcover.warehouse.db import Warehouse, open_warehouse
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress
 
 MAX_DAYS_LIMITED = 365  # public and demo plans reach back 365 days (CoinGecko error 10012)
 LIMITED_PLANS = ("public", "demo")
@@ -200,7 +205,7 @@ class _CoinWriter(threading.Thread):
         self.join()
 
 
-def _progress(console):
+def _progress(console: Console) -> Progress:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -228,7 +233,9 @@ def _progress(console):
     )
 
 
-def run_backfill(settings: Settings, days: int, *, console=None) -> BackfillResult:
+def run_backfill(
+    settings: Settings, days: int, *, console: Console | None = None
+) -> BackfillResult:
     """Fetch (or resume) the history of every constituent, then write history-basis reports."""
     from rich.console import Console
 
@@ -367,25 +374,34 @@ def run_backfill(settings: Settings, days: int, *, console=None) -> BackfillResu
 
 
 def write_history_reports(
-    wh, settings: Settings, job_id: str, run_id: str, result: BackfillResult
+    wh: Warehouse,
+    settings: Settings,
+    job_id: str,
+    run_id: str,
+    result: BackfillResult,
+    pins: dict[date, load.ReportPin] | None = None,
 ) -> None:
-    """A report row per day and scenario from the job's history (inside the caller's
-    transaction). Days with category-basis rows from daily runs are kept as they are.
+    """A report row per day and scenario from the job's history, with its price decisions
+    (inside the caller's transaction). Days with category-basis rows from daily runs are kept
+    as they are. `pins` (`capcover rebuild`): the price method each published day was made
+    with; None: the current one.
 
     The daily run's plausibility rules hold here too (model/plausibility.py), with the day as
     the unit: a day whose sector cap (the constituents' sum) is outside the band is held back
     whole, a row with a number that is not finite or an implausible unit price is held back,
     and a ratio moving more than CAPCOVER_MAX_DAILY_MOVE times against the scenario's previous
-    report (daily or backfilled) is held back; each goes to `quarantine` with its reason."""
+    report (daily or backfilled) is held back; each goes to `quarantine` with its reason (and
+    keeps no price decisions)."""
     keep = hist.category_report_days(wh)
     scenarios = settings.scenarios()
     names = [s.name for s in scenarios]
     # The quotes valid on a day only change on days a quote was published: recompute then.
     quote_days = load.quote_observed_dates(wh)
-    stats, stats_as_of = None, None
+    stats, stats_as_of, stats_method = None, None, None
     rows: list = []
+    decisions: list = []
     held: list[Quarantined] = []
-    previous: dict | None = None
+    previous: dict[str, ReportRow] | None = None
     for sector in hist.history_sector_inputs(wh, job_id):
         day = sector.report_date
         if previous is None:  # each scenario's report before the job's first day
@@ -395,10 +411,13 @@ def write_history_reports(
             previous.update(previous_reports(wh, day + timedelta(days=1), names))
             continue
         valid_from = max((d for d in quote_days if d <= day), default=None)
-        if stats is None or valid_from != stats_as_of:
-            stats, stats_as_of = (
-                price_stats(load.quote_points(wh, day), max_age=settings.price_max_age()),
+        pin = (pins or {}).get(day)
+        method = pin.price_method if pin else None
+        if stats is None or valid_from != stats_as_of or method != stats_method:
+            stats, stats_as_of, stats_method = (
+                load.price_book(wh, day, max_age=settings.price_max_age(), method=method),
                 valid_from,
+                method,
             )
         day_rows, _skipped = build_reports(sector, scenarios, stats, run_id)
         why = check_sector_cap(
@@ -409,6 +428,7 @@ def write_history_reports(
         if why:
             held.append(_held(f"{day}", f"{day}: {why} (history basis): day held back", day_rows))
             continue
+        kept: list[ReportRow] = []
         for row in day_rows:
             problem = row_problem(row)
             if problem is None:
@@ -417,17 +437,20 @@ def write_history_reports(
             if problem:
                 held.append(_held(f"{day}/{row.scenario}", problem, [row]))
                 continue
-            rows.append(row)
+            kept.append(row)
             previous[row.scenario] = row
+        rows.extend(kept)
+        decisions.extend(report_decisions(kept, scenarios, stats))
         result.days_reported += 1
         result.first_day = result.first_day or day
         result.last_day = day
     result.report_rows = hist.replace_history_reports(wh, rows)
+    load.replace_decisions(wh, decisions)
     load.load_quarantine(wh, run_id, held)
     result.held_back = len(held)
 
 
-def _held(key: str, reason: str, rows: list) -> Quarantined:
+def _held(key: str, reason: str, rows: list[ReportRow]) -> Quarantined:
     return Quarantined(
         source="model",
         endpoint="report_daily",

@@ -20,7 +20,7 @@ from prefect.context import SyncClientContext  # noqa: E402
 from prefect.settings import get_current_settings  # noqa: E402
 from prefect.utilities.annotations import quote  # noqa: E402
 
-from capcover.config.settings import load_settings  # noqa: E402
+from capcover.config.settings import Settings, load_settings  # noqa: E402
 from capcover.flows.artifacts import publish_artifacts  # noqa: E402
 from capcover.flows.sequence import daily_sequence  # noqa: E402
 from capcover.ingest.clients import Clients  # noqa: E402
@@ -93,6 +93,17 @@ async def daily_flow() -> RunResult:
     return await _daily("daily", load_settings(), None)
 
 
+def daily_flow_with(settings: Settings) -> Any:
+    """`daily_flow` (same name, no parameters) on `settings` given in this process, for
+    `run_flow(given=...)`: the settings stay in the closure, never in Prefect's database, and
+    the served `daily_flow` keeps nothing of them (Prefect's runner pickles it)."""
+
+    async def daily_flow_given() -> RunResult:
+        return await _daily("daily", settings, None)
+
+    return flow(name="capcover-daily", log_prints=False)(daily_flow_given)
+
+
 @flow(name="capcover-demo", log_prints=False)
 async def demo_flow(settings: Any, replay_at: Any) -> RunResult:
     """The demo's daily run on its replayed day: the demo's own settings (a
@@ -102,9 +113,15 @@ async def demo_flow(settings: Any, replay_at: Any) -> RunResult:
     return await _daily("demo", settings, replay_at)
 
 
-def run_flow(flow: Any = daily_flow, **parameters: Any) -> RunResult:
+def run_flow(
+    flow: Any = daily_flow, *, given: Settings | None = None, **parameters: Any
+) -> RunResult:
     """Run an (async) flow of this module to the end from sync code: its RunResult. The
     flow's set-up (its result store asks the server for a default storage) and its tasks
-    share one sync API client, opened here."""
+    share one sync API client, opened here. `given`: the settings `daily_flow` runs with
+    instead of reading its own (the public API's `capcover.run(db=...)`)."""
+    if given is not None:
+        flow = daily_flow_with(given)
     with SyncClientContext.get_or_create():
-        return asyncio.run(flow(**parameters))
+        result: RunResult = asyncio.run(flow(**parameters))
+    return result

@@ -29,6 +29,7 @@ DEMO_DB = Path("data/demo.duckdb")
 DEMO_HTML = Path("data/demo-report.html")
 DEMO_PNG = Path("data/demo-coverage.png")
 DEMO_DAYS = 90
+DEMO_GPUHUNT_PROVIDERS = ("aws", "gcp", "oci", "azure", "verda", "lambdalabs", "nebius", "runpod")
 
 
 def demo_settings(base_url: str, db: Path = DEMO_DB) -> Settings:
@@ -48,7 +49,10 @@ def demo_settings(base_url: str, db: Path = DEMO_DB) -> Settings:
         vastai_rate_per_minute=6000,
         runpod_base_url=root + "/runpod",
         runpod_rate_per_minute=6000,
-        gpuhunt_providers=[],  # the replay snapshot holds no gpuhunt catalogs
+        # The gpuhunt catalogs the replay snapshot holds (scripts/make_demo_snapshot.py).
+        gpuhunt_base_url=root + "/gpuhunt",
+        gpuhunt_providers=list(DEMO_GPUHUNT_PROVIDERS),
+        gpuhunt_rate_per_minute=6000,
     )
 
 

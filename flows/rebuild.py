@@ -18,9 +18,11 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 from capcover.config.settings import Settings
+from capcover.errors import one_line
 from capcover.flows.backfill import BackfillResult, write_history_reports
 from capcover.flows.sequence import hold_implausible, hold_implausible_coins, load_and_model
 from capcover.ingest.archive import Parser, categories_of, replay_batch, split_batches
@@ -34,7 +36,13 @@ from capcover.warehouse import rebuild as store
 from capcover.warehouse.db import Warehouse, open_warehouse
 
 # Tables a replay owns: emptied of replayed runs' rows, then re-derived run by run.
-DERIVED_TABLES = ("category_snapshots", "coin_snapshots", "gpu_quotes", "quarantine")
+DERIVED_TABLES = (
+    "category_snapshots",
+    "coin_snapshots",
+    "gpu_quotes",
+    "quarantine",
+    "price_decisions",
+)
 SKIPPED_KINDS = frozenset({"rebuild", "dry-run"})  # wrote no typed rows
 
 
@@ -49,7 +57,7 @@ class RebuildResult:
     rows: dict[str, int] = field(default_factory=dict)
     run_id: str = ""
 
-    def summary_text(self, db) -> str:
+    def summary_text(self, db: str | Path) -> str:
         counts = ", ".join(f"{t} {n:,}" for t, n in self.rows.items())
         return (
             f"capcover rebuild {self.run_id}: replayed {len(self.runs)} run(s) from the raw "
@@ -59,10 +67,16 @@ class RebuildResult:
 
 
 def replay_daily(
-    wh: Warehouse, settings: Settings, run_id: str, parsers: dict[str, Parser], scenarios: list
+    wh: Warehouse,
+    settings: Settings,
+    run_id: str,
+    parsers: dict[str, Parser],
+    scenarios: list,
+    pins: dict[date, load.ReportPin] | None = None,
 ) -> int:
     """One daily (or demo) run again, from its archive: returns its report rows. The fetch
-    step is the archive; the load and model step is the daily sequence's own."""
+    step is the archive; the load and model step is the daily sequence's own, with the
+    methods the day was published with (`pins`: load.report_pins, read before the rebuild)."""
     raws = load.raw_responses(wh, run_id)
     failed = load.run_sources_failed(wh, run_id)
     market_raws, batches = split_batches(raws, set(parsers))
@@ -84,6 +98,7 @@ def replay_daily(
         scenarios=scenarios,
         run_id=run_id,
         max_age=settings.price_max_age(),
+        pin=(pins or {}).get(snap.as_of_date),
     )
     quarantined = len(snap.quarantined) + sum(len(b.quarantined) for b in quotes)
     rows, _held = hold_implausible(
@@ -92,14 +107,19 @@ def replay_daily(
     return len(rows)
 
 
-Replayer = Callable[[Warehouse, Settings, str, dict[str, Parser], list], int]
+Replayer = Callable[[Warehouse, Settings, str, dict[str, Parser], list, dict], int]
 # Run kind -> how to replay it. A kind without a replayer stops the rebuild (its rows would be
 # lost otherwise); register one here when adding a new kind of run that writes typed rows.
 REPLAYERS: dict[str, Replayer] = {"daily": replay_daily, "demo": replay_daily}
 
 
 def replay_backfill(
-    wh: Warehouse, settings: Settings, run_id: str, parsers: dict[str, Parser], scenarios: list
+    wh: Warehouse,
+    settings: Settings,
+    run_id: str,
+    parsers: dict[str, Parser],
+    scenarios: list,
+    pins: dict[date, load.ReportPin] | None = None,
 ) -> int:
     """`capcover rebuild` for a backfill run: its archived quotes again, then its history-basis
     reports from `coin_history` (re-derived beforehand by `rederive_history`: the coins of a
@@ -124,7 +144,7 @@ def replay_backfill(
         coins_done=0,
         coins_missing=0,
     )
-    write_history_reports(wh, settings, job_id, run_id, result)
+    write_history_reports(wh, settings, job_id, run_id, result, pins=pins)
     return result.report_rows
 
 
@@ -176,6 +196,11 @@ def rebuild(settings: Settings) -> RebuildResult:
                 f"nothing changed"
             )
         ids = [r for r, _ in runs]
+        try:
+            # Each published date is re-derived with the methods it was published with.
+            pins = load.report_pins(wh)
+        except ValueError as exc:
+            raise RebuildError(f"{exc} — nothing changed") from None
         with wh.transaction():
             for table in (*DERIVED_TABLES, "report_daily"):
                 store.delete_run_rows(wh, table, ids)
@@ -184,19 +209,17 @@ def rebuild(settings: Settings) -> RebuildResult:
             except RebuildError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure: one line, nothing changed
-                first = (str(exc).splitlines() or [type(exc).__name__])[0]
                 raise RebuildError(
-                    f"coin_history does not re-derive: {first} — nothing changed"
+                    f"coin_history does not re-derive: {one_line(exc)} — nothing changed"
                 ) from None
             for run_id, kind in runs:
                 try:
-                    REPLAYERS[kind](wh, settings, run_id, parsers, scenarios)
+                    REPLAYERS[kind](wh, settings, run_id, parsers, scenarios, pins)
                 except RebuildError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - any failure: one line, no change
-                    first = (str(exc).splitlines() or [type(exc).__name__])[0]
                     raise RebuildError(
-                        f"run {run_id} does not replay: {first} — nothing changed"
+                        f"run {run_id} does not replay: {one_line(exc)} — nothing changed"
                     ) from None
                 result.runs.append(run_id)
             for table in (*DERIVED_TABLES, "coin_history"):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from capcover.config.settings import Settings
+from capcover.errors import one_line
 from capcover.ingest.clients import Clients
 from capcover.ingest.http import HttpStats
 from capcover.ingest.models import Quarantined, RawResponse, SectorSnapshot
@@ -36,11 +37,12 @@ from capcover.model.plausibility import (
     row_problem,
 )
 from capcover.model.prices import MaxAge
-from capcover.model.report import ReportRow, build_reports, price_stats
-from capcover.model.run import RunResult
+from capcover.model.report import ReportRow, build_reports, report_decisions
+from capcover.model.run import DeliveryReport, RunResult
 from capcover.model.scenarios import Scenario
-from capcover.notify.channels import PREFECT_CHANNEL, channel_id
+from capcover.notify.channels import PREFECT_CHANNEL
 from capcover.notify.deliver import deliver_after_run
+from capcover.notify.redact import channel_id
 from capcover.warehouse import load
 from capcover.warehouse import publish as snapshot
 from capcover.warehouse.alerts import fire_alerts, previous_reports
@@ -60,11 +62,6 @@ def run_plain(name: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -
 def new_run_id(now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-
-
-def one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return (text[0] if text else type(error).__name__)[:500]
 
 
 @dataclass(frozen=True)
@@ -102,19 +99,22 @@ def load_and_model(
     scenarios: list[Scenario],
     run_id: str,
     max_age: MaxAge | None = None,
+    pin: load.ReportPin | None = None,
 ) -> tuple[list[ReportRow], list[tuple[str, str]]]:
     """Typed rows of one pull, then the model stage for its day: read the inputs back from the
-    warehouse, compute, replace that day's report rows (inside the caller's transaction)."""
+    warehouse, compute, replace that day's report rows and their price decisions (inside the
+    caller's transaction). `pin`: the methods a published day was made with (`capcover
+    rebuild` re-derives it with them); None: the current ones."""
     load.load_sector(wh, snap, run_id)
     load.load_quotes(wh, [q for b in quotes for q in b.quotes], run_id)
     load.load_quarantine(wh, run_id, snap.quarantined + [q for b in quotes for q in b.quarantined])
     day = snap.as_of_date
-    sector = load.sector_inputs(wh, day, categories)
+    sector = load.sector_inputs(wh, day, categories, pin.sector_cap_method if pin else None)
     if sector is None:
         raise RuntimeError(f"no category snapshot for {day} — nothing to report")
-    stats = price_stats(load.quote_points(wh, day), max_age=max_age)
-    rows, skipped = build_reports(sector, scenarios, stats, run_id)
-    load.replace_reports(wh, day, rows)
+    book = load.price_book(wh, day, max_age=max_age, method=pin.price_method if pin else None)
+    rows, skipped = build_reports(sector, scenarios, book, run_id)
+    load.replace_reports(wh, day, rows, report_decisions(rows, scenarios, book))
     return rows, skipped
 
 
@@ -229,30 +229,32 @@ def hold_implausible(
     return kept, [(name, f"quarantined: {reason}") for name, reason in held.items()]
 
 
-def load_and_report(
-    wh: Warehouse,
-    settings: Settings,
-    *,
-    run_id: str,
-    kind: str,
-    started_at: datetime,
-    market: MarketPull,
-    quotes: list[QuoteBatch],
-    channel_ids: list[str],
-    step_durations: dict[str, float] | None = None,
-    flow_run_id: str | None = None,
-    dry_run: bool = False,
-) -> RunResult:
+@dataclass(frozen=True)
+class RunInputs:
+    """What the load step of one run gets: the run's identity and what it fetched."""
+
+    run_id: str
+    kind: str
+    started_at: datetime  # UTC
+    market: MarketPull
+    quotes: list[QuoteBatch]
+    channel_ids: list[str]  # the delivery channels its alerts are queued for
+    flow_run_id: str | None = None  # the Prefect flow run, when it is one
+    dry_run: bool = False
+
+
+def load_and_report(wh: Warehouse, settings: Settings, run: RunInputs) -> RunResult:
     """Archive, load, model, report and fire alerts in ONE transaction: all of it lands, or
-    none of it. `step_durations` (seconds per earlier step) is recorded in `runs` with this
-    step's own duration added. A dry run rolls the transaction back (DryRunRollback)."""
-    t0 = time.monotonic()
+    none of it. A dry run rolls the transaction back (DryRunRollback). The run's step
+    durations are recorded once, after publishing (`publish_after_run`)."""
+    run_id, market, quotes = run.run_id, run.market, run.quotes
     snap = hold_implausible_coins(market.snapshot, settings)
     quarantined = snap.quarantined + [q for b in quotes for q in b.quarantined]
     failed = [b.source for b in quotes if b.error]
     feed_errors = {b.source: b.error for b in quotes if b.error}
     with wh.transaction():
         load.archive_raw(wh, run_id, market.raws + [r for b in quotes for r in b.raws])
+        shortfalls = load.sector_shortfalls(wh, snap)
         rows, skipped = load_and_model(
             wh,
             snap,
@@ -266,6 +268,7 @@ def load_and_report(
             wh, settings, rows, day=snap.as_of_date, run_id=run_id, first_seq=len(quarantined) + 1
         )
         skipped = skipped + held
+        why = explain_all(wh, rows)  # once: for the alerts, the summary and the artifacts
         alerts = fire_alerts(
             wh,
             settings.alert_rule_config(),
@@ -273,11 +276,12 @@ def load_and_report(
             day=snap.as_of_date,
             run_id=run_id,
             failed_feeds=feed_errors,
-            channel_ids=channel_ids,
+            channel_ids=run.channel_ids,
+            why=why,
         )
         result = RunResult(
             run_id=run_id,
-            kind=kind,
+            kind=run.kind,
             as_of_date=snap.as_of_date,
             reports=rows,
             skipped=skipped,
@@ -290,14 +294,15 @@ def load_and_report(
             feed_errors=feed_errors,
             sector_market_cap_usd=rows[0].sector_market_cap_usd if rows else None,
             alerts=alerts,
-            dry_run=dry_run,
-            explanations=explain_all(wh, rows),
+            dry_run=run.dry_run,
+            explanations=why,
+            sector_notes=shortfalls,
         )
         load.record_run(
             wh,
             run_id=run_id,
-            kind=kind,
-            started_at=started_at,
+            kind=run.kind,
+            started_at=run.started_at,
             finished_at=datetime.now(UTC),
             status="ok",
             as_of_date=snap.as_of_date,
@@ -309,58 +314,50 @@ def load_and_report(
             reports_written=len(rows),
             sources_failed=failed,
             summary=result.summary(),
-            step_durations={**(step_durations or {}), "load_model_report": time.monotonic() - t0},
             coins_loaded=sum(len(c) for c in snap.constituents.values()),
             quotes_loaded=sum(len(b.quotes) for b in quotes),
-            flow_run_id=flow_run_id,
+            flow_run_id=run.flow_run_id,
         )
-        if dry_run:
+        if run.dry_run:
             raise DryRunRollback(result)  # roll back everything this run wrote
     return result
 
 
 def store_and_publish(
-    settings: Settings,
-    *,
-    run_id: str,
-    kind: str,
-    started_at: datetime,
-    market: MarketPull,
-    quotes: list[QuoteBatch],
-    channel_ids: list[str],
-    step_durations: dict[str, float],
-    flow_run_id: str | None = None,
-    dry_run: bool = False,
+    settings: Settings, run: RunInputs, step_durations: dict[str, float]
 ) -> RunResult:
     """`load_and_report`, then the Parquet snapshot from the committed data on the same
-    connection; the write lock is held only for this step."""
+    connection; the write lock is held only for this step. `step_durations` (seconds per
+    earlier step) are recorded with this step's and the publishing's own."""
     with open_warehouse(settings.db, lock_budget_s=settings.lock_budget_s) as wh:
+        t0 = time.monotonic()
         try:
-            result = load_and_report(
-                wh,
-                settings,
-                run_id=run_id,
-                kind=kind,
-                started_at=started_at,
-                market=market,
-                quotes=quotes,
-                channel_ids=channel_ids,
-                step_durations=step_durations,
-                flow_run_id=flow_run_id,
-                dry_run=dry_run,
-            )
+            result = load_and_report(wh, settings, run)
         except DryRunRollback as rollback:
             return rollback.result
         publish_after_run(
-            wh, settings, run_id=result.run_id, kind=result.kind, as_of_date=result.as_of_date
+            wh,
+            settings,
+            run_id=result.run_id,
+            kind=result.kind,
+            as_of_date=result.as_of_date,
+            steps={**step_durations, "load_model_report": time.monotonic() - t0},
         )
     return result
 
 
 def publish_after_run(
-    wh: Warehouse, settings: Settings, *, run_id: str, kind: str, as_of_date: date
+    wh: Warehouse,
+    settings: Settings,
+    *,
+    run_id: str,
+    kind: str,
+    as_of_date: date,
+    steps: dict[str, float],
 ) -> Path | None:
-    """Right after the run committed, on the writer's connection.
+    """Right after the run committed, on the writer's connection; then the run's step
+    durations (`steps`, seconds by step name, with "publish" added) are written to `runs`,
+    their one write.
 
     A publishing failure does not undo the run (its data is committed and correct): it is
     logged and noted in `runs.message`, and `runs.published_to` stays empty.
@@ -376,12 +373,18 @@ def publish_after_run(
         log.warning(
             "run %s: publishing the Parquet snapshot to %s failed: %s", run_id, target, text
         )
-        snapshot.record_publish_failure(wh, run_id, f"publish to {target} failed: {text}"[:500])
+        timed = _rounded({**steps, "publish": time.monotonic() - t0})
+        snapshot.record_publish_failure(
+            wh, run_id, f"publish to {target} failed: {text}"[:500], timed
+        )
         return None
-    steps = snapshot.step_durations(wh, run_id)
-    steps["publish"] = time.monotonic() - t0
-    snapshot.record_published(wh, run_id, folder, {k: round(v, 3) for k, v in steps.items()})
+    timed = _rounded({**steps, "publish": time.monotonic() - t0})
+    snapshot.record_published(wh, run_id, folder, timed)
     return folder
+
+
+def _rounded(steps: dict[str, float]) -> dict[str, float]:
+    return {name: round(seconds, 3) for name, seconds in steps.items()}
 
 
 def publish_target(settings: Settings, kind: str) -> Path:
@@ -396,7 +399,10 @@ def record_failure(
     settings: Settings, *, run_id: str, kind: str, started_at: datetime, error: BaseException
 ) -> None:
     """Note a failed run in `runs` (its own small transaction; typed tables stay untouched)."""
-    from capcover.warehouse.db import WarehouseLocked
+    from capcover.warehouse.db import OpenRefused, WarehouseLocked
+
+    if isinstance(error, OpenRefused):
+        return  # the file itself was refused (e.g. an edited migration): it would be again
 
     # A run that already waited out the lock budget tries once more, without a second wait:
     # the whole command stays within CAPCOVER_LOCK_BUDGET_S (not twice it).
@@ -452,20 +458,17 @@ def daily_sequence(
         t0 = time.monotonic()
         quotes = run("ingest-gpu-quotes", fetch_quotes, clients)
         steps["fetch_quotes"] = time.monotonic() - t0
-        result = run(
-            "load-model-report",
-            store_and_publish,
-            settings,
+        inputs = RunInputs(
             run_id=run_id,
             kind=kind,
             started_at=started,
             market=market,
             quotes=quotes,
             channel_ids=channel_ids_for(settings, emit),
-            step_durations=steps,
             flow_run_id=flow_run_id,
             dry_run=dry_run,
         )
+        result: RunResult = run("load-model-report", store_and_publish, settings, inputs, steps)
     except Exception as exc:
         if not dry_run:
             record_failure(settings, run_id=run_id, kind=kind, started_at=started, error=exc)
@@ -473,7 +476,7 @@ def daily_sequence(
     if dry_run:
         return result
     # After commit, with the file released: a delivery failure never undoes the load.
-    delivery = run("deliver-alerts", deliver_after_run, settings, run_id, emit=emit)
+    delivery: DeliveryReport = run("deliver-alerts", deliver_after_run, settings, run_id, emit=emit)
     return replace(result, delivery=delivery)
 
 

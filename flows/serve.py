@@ -16,12 +16,16 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from capcover.config.schedule import next_run
+from capcover.errors import one_line
+from capcover.flows.prefect_env import ApiSource, prefect_api
 
 if TYPE_CHECKING:
     import requests
+
+    from capcover.config.settings import Settings
 
 FLOW_NAME = "capcover-daily"
 DEPLOYMENT_NAME = "daily"
@@ -67,18 +71,18 @@ class PrefectUnavailable(Exception):
     """No usable Prefect server; the message says how to start one."""
 
 
-def check_server(api_url: str | None, timeout_s: float = 3.0) -> str:
-    """The API URL if a Prefect server answers there; otherwise PrefectUnavailable."""
-    if not api_url:
+def check_server(api: ApiSource, timeout_s: float = 3.0) -> str:
+    """The API's URL if a Prefect server answers there; otherwise PrefectUnavailable."""
+    if not api.url:
         raise PrefectUnavailable(
-            f"capcover serve needs a running Prefect server (PREFECT_API_URL is not set; "
-            f"the temporary server cannot schedule): {START_HINT}"
+            f"capcover serve needs a running Prefect server ({api.where}; the temporary "
+            f"server cannot schedule): {START_HINT}"
         )
     import requests
 
     from capcover.ingest.wait import WaitExpired, call_within
 
-    url = api_url.rstrip("/")
+    url = api.url.rstrip("/")
     try:
         # The whole answer within the time, not each read: a dripping server is no server.
         resp = call_within(API_DEADLINE_S, lambda: requests.get(f"{url}/health", timeout=timeout_s))
@@ -86,12 +90,12 @@ def check_server(api_url: str | None, timeout_s: float = 3.0) -> str:
     except (requests.RequestException, WaitExpired) as exc:
         kind = type(exc).__name__
         raise PrefectUnavailable(
-            f"no Prefect server answers at PREFECT_API_URL={url} ({kind}): {START_HINT}"
+            f"no Prefect server answers at {url} ({api.where}; {kind}): {START_HINT}"
         ) from None
     return url
 
 
-def serve(settings) -> None:
+def serve(settings: Settings) -> None:
     """Create/update the deployment and poll for its runs until interrupted (blocks)."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.schedules import Cron
@@ -126,7 +130,9 @@ class NextRun:
     source: str  # where the answer came from, said to the user
 
 
-def next_scheduled_from_api(api_url: str, timeout_s: float = 3.0) -> NextRun | None:
+def next_scheduled_from_api(
+    api_url: str, timeout_s: float = 3.0, *, where: str = "PREFECT_API_URL"
+) -> NextRun | None:
     """The deployment's next Scheduled flow run from the Prefect API, or None if unreachable
     or the deployment does not exist there."""
     import requests
@@ -155,38 +161,46 @@ def next_scheduled_from_api(api_url: str, timeout_s: float = 3.0) -> NextRun | N
         found = runs.json()
         paused = " (schedule paused)" if dep.get("paused") else ""
         if not found:
-            return NextRun(None, f"Prefect API at {url}: no scheduled run of {FULL_NAME}{paused}")
+            return NextRun(
+                None, f"Prefect API at {url} ({where}): no scheduled run of {FULL_NAME}{paused}"
+            )
         at = datetime.fromisoformat(found[0]["expected_start_time"].replace("Z", "+00:00"))
     except (requests.RequestException, ValueError, KeyError, TypeError, AttributeError):
         return None  # not an answer of Prefect's shape: as if it did not answer
-    return NextRun(at, f"Prefect API at {url}, deployment {FULL_NAME}{paused}")
+    return NextRun(at, f"Prefect API at {url} ({where}), deployment {FULL_NAME}{paused}")
 
 
-# The whole lookup of the next run in the Prefect API (two requests, retries included) ends
-# within this many seconds: a server that drips bytes or never answers does not hang `status`.
+# The whole lookup of the next run in the Prefect API (two requests, retries included), and
+# serve's health check, end within this many seconds: a server that drips bytes or never
+# answers does not hang `status` or `serve`.
 API_DEADLINE_S = 5.0
 
 
-def next_scheduled(settings) -> NextRun:
-    """From the Prefect API when PREFECT_API_URL answers, else computed from the cron setting;
-    `source` says which."""
-    api = os.environ.get("PREFECT_API_URL")
-    if api:
+def next_scheduled(settings: Any, api: ApiSource | None = None) -> NextRun:
+    """From the Prefect API (`api`, default: the one `capcover run` uses) when it answers
+    within API_DEADLINE_S, else computed from the cron setting; `source` says which, naming
+    the API and where it was configured."""
+    api = prefect_api() if api is None else api
+    if api.url:
         from capcover.ingest.wait import WaitExpired, call_within
 
+        url, where = api.url, api.where
         try:
-            found = call_within(API_DEADLINE_S, lambda: next_scheduled_from_api(api))
+            found = call_within(API_DEADLINE_S, lambda: next_scheduled_from_api(url, where=where))
         except WaitExpired:
             found, late = None, True
         else:
             late = False
         if found is not None:
             return found
-        why = f"no deployment {FULL_NAME} at PREFECT_API_URL={api} (or it did not answer)"
+        why = f"no deployment {FULL_NAME} at {api.url} ({api.where}), or it did not answer"
         if late:
-            why = f"PREFECT_API_URL={api} gave no complete answer within {API_DEADLINE_S:g} s"
+            why = (
+                f"the Prefect API at {api.url} ({api.where}) gave no complete answer within "
+                f"{API_DEADLINE_S:g} s"
+            )
     else:
-        why = "PREFECT_API_URL not set"
+        why = api.where
     at = next_run(settings.schedule_cron, settings.schedule_timezone)
     return NextRun(
         at,
@@ -195,12 +209,12 @@ def next_scheduled(settings) -> NextRun:
     )
 
 
-def cmd_serve(settings) -> int:
+def cmd_serve(settings: Settings) -> int:
     """`capcover serve`: 2 when no Prefect server answers (one line says how to start one)."""
     import sys
 
     try:
-        api = check_server(_api_url())
+        api = check_server(prefect_api())
     except PrefectUnavailable as exc:
         print(f"capcover: error: {exc}", file=sys.stderr)
         return 2
@@ -217,10 +231,8 @@ def cmd_serve(settings) -> int:
     except KeyboardInterrupt:
         pass
     except Exception as exc:  # noqa: BLE001 - e.g. the server went away: one line, exit 1
-        text = str(exc).strip().splitlines()
         print(
-            f"capcover: error: serving {FULL_NAME} stopped: "
-            f"{text[0] if text else type(exc).__name__}",
+            f"capcover: error: serving {FULL_NAME} stopped: {one_line(exc)}",
             file=sys.stderr,
         )
         return 1
@@ -230,14 +242,3 @@ def cmd_serve(settings) -> int:
         flush=True,
     )
     return 0
-
-
-def _api_url() -> str | None:
-    # Prefect's own settings (environment or the active profile), read only when serving.
-    from capcover.flows.prefect_env import configure
-
-    configure()
-    from prefect.settings import get_current_settings
-
-    url = get_current_settings().api.url
-    return str(url) if url else None

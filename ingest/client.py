@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from capcover.ingest.errors import IngestError, StatusMapping
-from capcover.ingest.http import HttpSession, RetryPolicy
+from capcover.ingest.http import Exchange, HttpSession, RetryPolicy
 from capcover.ingest.models import RawResponse
 
 
@@ -68,7 +68,7 @@ class ArchivingClient:
         """One request through the session; its records (and a failure's) join the archive."""
         return self._exchange(method, url, **kwargs).record
 
-    def _exchange(self, method: str, url: str, **kwargs: Any):
+    def _exchange(self, method: str, url: str, **kwargs: Any) -> Exchange:
         try:
             exchange = self.session.fetch(method, url, **kwargs)
         except IngestError as exc:

@@ -10,6 +10,7 @@ so into URLs, logs and exceptions). Parsing works on decoded payloads so that
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from capcover.ingest.decode import loads
 from capcover.ingest.errors import (
     AuthError,
     BadPayload,
+    CdnBlocked,
     NotFound,
     PlanLimited,
     RateLimited,
@@ -31,8 +33,7 @@ from capcover.ingest.errors import (
     body_summary,
 )
 from capcover.ingest.feeds import MAX_CLOCK_SKEW_S, future_problem, json_problem, record_json
-from capcover.ingest.http import RawResponse
-from capcover.ingest.models import Category, CoinMarket, Quarantined, SectorSnapshot
+from capcover.ingest.models import Category, CoinMarket, Quarantined, RawResponse, SectorSnapshot
 
 Plan = Literal["public", "demo", "pro"]
 
@@ -42,13 +43,19 @@ BASE_URLS: dict[str, str] = {
     "pro": "https://pro-api.coingecko.com/api/v3",
 }
 KEY_HEADERS: dict[str, str] = {"demo": "x-cg-demo-api-key", "pro": "x-cg-pro-api-key"}
-# Conservative defaults (calls per minute); the docs disagree over time, so it is a setting.
-RATE_LIMITS: dict[str, float] = {"public": 10, "demo": 30, "pro": 500}
+# Defaults per plan (calls per minute): the public plan's shared, undocumented limit, kept low;
+# the Demo plan's 100 of CoinGecko's docs ("Errors & Rate Limits"); a Pro plan's lowest tier.
+# A setting (CAPCOVER_COINGECKO_RATE_PER_MINUTE), since the docs have changed over time.
+RATE_LIMITS: dict[str, float] = {"public": 10, "demo": 100, "pro": 500}
 
-PER_PAGE = 250  # CoinGecko's maximum for /coins/markets
-# A guard against a server that never ends, not a ceiling a real category can reach: 400 pages
-# are 100,000 coins, several times every coin CoinGecko lists. A full page that brings no coin
-# not already seen ends paging sooner (the server is repeating itself).
+PER_PAGE = 250  # asked for: CoinGecko's maximum for /coins/markets (it has answered with 50)
+# Paging of one category stops at an empty page, never at a short one (CoinGecko once sent 50
+# rows per page for 250 asked, hummingbot #5806), and at a page that brings no coin not already
+# read (a server repeating itself: named as a shortfall). Guards against a server that never
+# ends, far beyond any real category: more rows than CoinGecko lists coins at all (~18,000),
+# or more pages than that many coins need even at 50 a page (a server sending a coin or two
+# a page would otherwise be asked 50,000 times).
+MAX_ROWS = 50_000
 MAX_PAGES = 400
 
 
@@ -74,8 +81,27 @@ def parse_error_envelope(status: int, body: str) -> tuple[int | None, str | None
 
 
 AUTH_ADVICE = "check CAPCOVER_COINGECKO_PLAN and CAPCOVER_COINGECKO_API_KEY"
+CDN_ADVICE = (
+    "CoinGecko's CDN firewall refused this address (Cloudflare error 1020, Access Denied): "
+    "not a key or plan problem — wait and retry later, or check the IP, VPN or proxy the "
+    "requests leave from"
+)
 PLAN_CODES = (10005, 10012)  # pro-only endpoint; history beyond 365 days
 AUTH_CODES = (10002, 10010, 10011)  # missing key; key on the wrong plan's root
+CDN_BLOCK = 1020  # Cloudflare's "Access Denied" (a firewall rule), sent as HTTP 403
+
+
+def cdn_blocked(reply: StatusReply) -> bool:
+    """Whether a 403 is Cloudflare's firewall (error 1020), not CoinGecko refusing a key:
+    its page says "error code: 1020" (HTML or plain text), or an envelope carries code 1020."""
+    if reply.status != 403:
+        return False
+    text = reply.body[:4000].lower()
+    return (
+        "error code: 1020" in text
+        or "error code 1020" in text
+        or ("1020" in text and "access denied" in text)
+    )
 
 
 def coingecko_errors(reply: StatusReply) -> StatusError:
@@ -86,6 +112,8 @@ def coingecko_errors(reply: StatusReply) -> StatusError:
         return reply.error(RateLimited, message, code=code)
     if code in PLAN_CODES:
         return reply.error(PlanLimited, message, code=code)
+    if code == CDN_BLOCK or cdn_blocked(reply):
+        return reply.error(CdnBlocked, message, code=CDN_BLOCK, advice=CDN_ADVICE)
     if reply.status in (401, 403) or code in AUTH_CODES:
         return reply.error(AuthError, message, code=code, advice=AUTH_ADVICE)
     if reply.status == 404:
@@ -262,12 +290,21 @@ def build_snapshot(
 
     constituents: dict[str, list[CoinMarket]] = {}
     dropped = 0
+    notes: list[str] = []
     for cid in categories:
         seen: dict[str, CoinMarket] = {}
         rejected_here = 0
-        for raw in ok:
-            if raw.endpoint != "/coins/markets" or raw.params.get("category") != cid:
-                continue
+        pages = [
+            r for r in ok if r.endpoint == "/coins/markets" and r.params.get("category") == cid
+        ]
+        last = _load_json(pages[-1]) if pages else []
+        if pages and last:
+            notes.append(
+                f"'{cid}': paging stopped at page {len(pages)} before an empty page (it "
+                f"repeated coins already read: the server may ignore `page`) — constituents "
+                f"may be missing"
+            )
+        for raw in pages:
             coins, bad = parse_records(
                 raw, CoinMarket, MARKET_FIELDS, stamp="last_updated", max_skew_s=max_skew_s
             )
@@ -287,7 +324,7 @@ def build_snapshot(
             )
         constituents[cid] = list(seen.values())
     fetched = max((r.fetched_at for r in ok), default=datetime.now(UTC))
-    return SectorSnapshot(chosen, constituents, quarantined, dropped, fetched)
+    return SectorSnapshot(chosen, constituents, quarantined, dropped, fetched, notes)
 
 
 class _Planned(Exception):
@@ -363,7 +400,10 @@ class CoinGeckoClient(ArchivingClient):
         )
 
     def fetch_sector(self, categories: list[str]) -> SectorSnapshot:
-        """Categories plus every page of every configured category's constituents."""
+        """Categories plus every page of every configured category's constituents: pages are
+        read until one comes back empty, whatever size the server's pages are (a short page is
+        not the last one). A page that brings no coin not already read (a server repeating
+        itself) ends the paging too, and the snapshot names it (`SectorSnapshot.paging`)."""
         self.categories()
         # Fail on an unknown category before spending calls on its pages.
         build_snapshot(
@@ -371,26 +411,32 @@ class CoinGeckoClient(ArchivingClient):
         )
         for cid in categories:
             seen: set[str] = set()
-            for page in range(1, MAX_PAGES + 1):
+            rows = 0
+            for page in itertools.count(1):
                 raw = self.markets_page(cid, page)
                 payload = _expect_list(raw, _load_json(raw))
-                if len(payload) < PER_PAGE:
+                if not payload:
                     break
                 ids = {str(r.get("id")) for r in payload if isinstance(r, dict)}
-                if not ids - seen:
+                new = ids - seen
+                seen |= ids
+                rows += len(payload)
+                if not new:
+                    break  # named by build_snapshot: the paging ended on a repeated page
+                if rows > MAX_ROWS:
                     raise BadPayload(
-                        f"coingecko /coins/markets: category '{cid}' page {page} repeats earlier "
-                        f"pages — the server does not page; retry later",
+                        f"coingecko /coins/markets: category '{cid}' still sends coins after "
+                        f"{rows:,} rows ({page} pages), more than CoinGecko lists in all — "
+                        f"refusing to page forever",
                         endpoint="/coins/markets",
                     )
-                seen |= ids
-            else:
-                raise BadPayload(
-                    f"coingecko /coins/markets: category '{cid}' still full after {MAX_PAGES} "
-                    f"pages ({MAX_PAGES * PER_PAGE:,} coins, more than CoinGecko lists) — "
-                    f"refusing to page forever",
-                    endpoint="/coins/markets",
-                )
+                if page >= MAX_PAGES:
+                    raise BadPayload(
+                        f"coingecko /coins/markets: category '{cid}' still sends coins after "
+                        f"{page:,} pages ({rows:,} rows), more pages than CoinGecko's coins need "
+                        f"— refusing to page forever",
+                        endpoint="/coins/markets",
+                    )
         return build_snapshot(list(self.archive), categories, max_skew_s=self.max_skew_s)
 
     def market_chart(self, coin_id: str, days: int) -> RawResponse:

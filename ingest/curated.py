@@ -20,7 +20,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+from capcover.config.defaults import DEFAULTS
 from capcover.config.settings import Settings
 from capcover.ingest.clients import coingecko_client
 from capcover.ingest.fx import KNOWN_CURRENCIES, parse_exchange_rates
@@ -32,7 +35,7 @@ class BadInput(Exception):
     """The user's input is invalid; the message says which option and why."""
 
 
-def _toml_value(value) -> str:
+def _toml_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -51,7 +54,7 @@ MAX_MEMORY_GB = 1e5
 MAX_GPU_COUNT = 1_000_000
 
 
-def build_entry(args, today: date) -> dict:
+def build_entry(args: SimpleNamespace, today: date) -> dict[str, Any]:
     """The new [[quote]] table from the command line's values (attributes of `args`, named as
     the `capcover quotes add` options), validated: BadInput names the option on bad input."""
     if not math.isfinite(args.price) or not 0 < args.price <= MAX_RAW_PRICE:
@@ -125,7 +128,9 @@ def build_entry(args, today: date) -> dict:
     return entry
 
 
-def convert_entry(entry: dict, args, today: date, settings: Settings) -> str | None:
+def convert_entry(
+    entry: dict[str, Any], args: SimpleNamespace, today: date, settings: Settings
+) -> str | None:
     """Give a non-USD entry its `usd_per_unit`: the user's, or CoinGecko's rate of today for a
     quote dated today. Returns a note on where the rate came from."""
     currency = entry["currency"]
@@ -148,7 +153,7 @@ def convert_entry(entry: dict, args, today: date, settings: Settings) -> str | N
 def check_price_usd(entry: dict) -> float:
     """The entry's price in USD per GPU (or per GPU-hour), once converted; BadInput outside
     PRICE_USD_RANGE (a typo of a few zeros, or a rate the wrong way round)."""
-    usd = entry["price"] * entry.get("usd_per_unit", 1.0) / entry.get("gpu_count", 1)
+    usd = float(entry["price"] * entry.get("usd_per_unit", 1.0) / entry.get("gpu_count", 1))
     low, high = PRICE_USD_RANGE
     if not (math.isfinite(usd) and low <= usd <= high):
         unit = "GPU-hour" if entry.get("kind") == "rental_hourly" else "GPU"
@@ -164,7 +169,7 @@ class QuotesFileBusy(Exception):
 
 
 @contextmanager
-def locked(path: Path, budget_s: float = 30.0) -> Iterator[None]:
+def locked(path: Path, budget_s: float = DEFAULTS.lock_budget_s) -> Iterator[None]:
     """Hold the exclusive lock of quotes file `path` (an flock on `.<name>.lock` beside it,
     not on the file itself, which is replaced) for a read-modify-write; waits at most
     `budget_s` seconds for another process's lock, then QuotesFileBusy."""

@@ -66,6 +66,11 @@ class PlanLimited(StatusError):
     """The plan does not allow this request (CoinGecko 10005 pro-only, 10012 history > 365 days)."""
 
 
+class CdnBlocked(StatusError):
+    """403 from a CDN's firewall (Cloudflare error 1020, Access Denied): the address is blocked,
+    whatever the key; waiting or another network helps, a new key does not."""
+
+
 class NotFound(StatusError):
     """404: unknown coin or category id."""
 

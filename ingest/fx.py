@@ -13,7 +13,7 @@ from datetime import date, datetime
 from capcover.ingest.decode import loads
 from capcover.ingest.errors import BadPayload
 from capcover.ingest.feeds import json_problem
-from capcover.ingest.http import RawResponse
+from capcover.ingest.models import RawResponse
 
 # The fiat currencies CoinGecko's /exchange_rates lists (type "fiat"); `capcover quotes add`
 # accepts these, so every accepted quote can be converted with the same source.

@@ -6,12 +6,15 @@ then `GET {root}/{provider}/{version}/catalog.zip` holds one `{provider}.csv` (c
 HTTP layer (rate limit, retries, timeouts, raw archive). The zip is archived losslessly as
 `base64:` + its bytes in base64, so `capcover rebuild` re-parses exactly what was received.
 
-Quotes: one per (provider, instance type, spot/on-demand) at its cheapest location, for rows
-with GPUs whose `gpu_name` maps to a catalogue SKU. `price` is USD per INSTANCE-hour; the
-quote is that divided by `gpu_count`. The source is `gpuhunt/{provider}`, so each provider is
-its own source for "latest quotes per source". gpuhunt folds H100 SXM and PCIe into `H100`, so
-the form factor comes from the instance name (tokens such as `sxm5`, `pcie`) or from the
-8-GPU HGX shapes listed in HGX_SHAPES; a row neither tells is stored with form factor unknown.
+Quotes: one per (provider, instance type, GPU count, spot, flags) at its cheapest location,
+for rows with GPUs whose `gpu_name` maps to a catalogue SKU. `price` is USD per INSTANCE-hour;
+the quote is that divided by `gpu_count`. The source is `gpuhunt/{provider}`, so each provider
+is its own source for "latest quotes per source". The tier comes from `spot`, the space-separated
+`flags` and the JSON `provider_data` (row_tier: a GCP DWS calendar-mode row is a reservation, a
+RunPod cluster row a cluster price, an OCI spot row a computed price, an unknown flag is never
+guessed). gpuhunt folds H100 SXM and PCIe into `H100`, so the form factor comes from the
+instance name: its tokens (`sxm5`, `pcie`) or the provider's conventions in the SKU catalogue
+(Verda's `80S`, RunPod's GPU ids, the HGX shapes); a row none of these tells is "unknown".
 """
 
 from __future__ import annotations
@@ -20,46 +23,37 @@ import base64
 import logging
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from capcover.config.defaults import DEFAULTS
 from capcover.ingest.client import ArchivingClient, HttpOptions
-from capcover.ingest.decode import DEFAULT_MAX_BYTES, csv_rows, zip_member
+from capcover.ingest.decode import DEFAULT_MAX_BYTES, csv_rows, loads, zip_member
 from capcover.ingest.errors import BadPayload, IngestError, status_errors
 from capcover.ingest.feeds import quarantine
-from capcover.ingest.http import RawResponse
-from capcover.ingest.models import Quarantined, Quote
-from capcover.ingest.quotes import restamped
-from capcover.ingest.sku import normalise
+from capcover.ingest.models import Quarantined, Quote, RawResponse
+from capcover.ingest.quotes import Excluded, RowOutcome, restamped, split_outcomes
+from capcover.ingest.sku import form_factor_of, normalise
 
 log = logging.getLogger("capcover")
 
 SOURCE = "gpuhunt"
-BASE_URL = "https://dstack-gpu-pricing.s3.eu-west-1.amazonaws.com/v3"
+BASE_URL = DEFAULTS.gpuhunt_base_url  # the settings' defaults: config/defaults.py
 STATUS_ERRORS = status_errors(
     auth_advice="the gpuhunt catalogs are public, so the bucket or a proxy refused capcover; "
     "check CAPCOVER_GPUHUNT_BASE_URL or try later"
 )
-# The providers gpuhunt publishes to the bucket (the others it queries live).
-OFFLINE_PROVIDERS = (
-    "aws",
-    "azure",
-    "verda",
-    "gcp",
-    "lambdalabs",
-    "nebius",
-    "oci",
-    "runpod",
-    "cloudrift",
-)
-RATE_PER_MINUTE = 60.0
+# The providers gpuhunt publishes to the bucket (the others it queries live): the setting's
+# default, all of them.
+OFFLINE_PROVIDERS = DEFAULTS.gpuhunt_providers
+RATE_PER_MINUTE = DEFAULTS.gpuhunt_rate_per_minute
 BINARY_MARKER = "base64:"  # prefix of an archived binary body
 REQUIRED_COLUMNS = ("instance_name", "location", "price", "gpu_count", "gpu_name", "spot")
 _VERSION = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
-# Instance shapes that are HGX boards, hence SXM parts, although their names do not say so
-# (NOTES.md "gpuhunt catalogs"): AWS p4d/p4de/p5/p5e/p5en, GCP A3, Azure ND v5, OCI BM.GPU.*.8.
-HGX_SHAPES = (
+# Method mad3.5-median-v1's list of HGX shapes (frozen; see form_factor_v1). The form factors
+# of new quotes come from ingest/data/sku_catalogue.toml's [[instance]] conventions.
+HGX_SHAPES_V1 = (
     re.compile(r"^p(4d|4de|5|5e|5en)\.48xlarge$"),
     re.compile(r"^p4d\.24xlarge$|^p4de\.24xlarge$"),
     re.compile(r"^a3-(highgpu|megagpu|ultragpu|edgegpu)-\d+g$"),
@@ -131,6 +125,9 @@ class GpuhuntClient(ArchivingClient):
     def parse(self, raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
         return parse_raws(raws, max_bytes=self.session.max_body_bytes)
 
+    def outcomes(self, raws: list[RawResponse]) -> list[RowOutcome]:
+        return row_outcomes(raws, max_bytes=self.session.max_body_bytes)
+
 
 def catalog_bytes(raw: RawResponse) -> bytes:
     """The zip as received (from the archive's `base64:` body)."""
@@ -162,88 +159,177 @@ def catalog_rows(
     return csv_rows(text, where=f"{where}: {provider}.csv", required=REQUIRED_COLUMNS)
 
 
-def form_factor_of(gpu_name: str, instance_name: str) -> str | None:
-    """SXM, PCIe, NVL from the GPU or instance name, SXM for an HGX shape; None if untold."""
+def form_factor_v1(gpu_name: str, instance_name: str) -> str | None:
+    """The form factor price method mad3.5-median-v1 gave a gpuhunt row (the GPU or instance
+    name's tokens, else the HGX_SHAPES_V1 list; None if untold). Kept, frozen, so `capcover
+    verify` re-derives that method's rows bit for bit (model/prices_v1.py); new quotes take
+    theirs from the SKU catalogue's instance conventions (ingest/sku.py)."""
     for text in (gpu_name, instance_name):
         found = normalise(text).form_factor
         if found is not None:
             return found
-    if any(shape.match(instance_name) for shape in HGX_SHAPES):
+    if any(shape.match(instance_name) for shape in HGX_SHAPES_V1):
         return "SXM"
     return None
+
+
+# What each flag gpuhunt's providers write means for a price (NOTES.md, "Round 3"; each from
+# the provider module named). A flag not listed here is not guessed: the row's tier is
+# "unknown" and it prices nothing.
+FLAG_TIERS = {
+    "gcp-dws-calendar-mode": "reserved",  # gcp.py: DWS calendar mode, capacity booked ahead
+    "runpod-cluster": "cluster",  # runpod.py: clusterPrice x maxGpuCount, pods of 2-8 nodes
+}
+COMPUTED_FLAGS = {
+    "oci-spot": "oci-spot: the on-demand price x 0.5 (oci.py _make_spot_offer)",
+}
+# Flags that gate the row for old dstack versions and say nothing about its price.
+NEUTRAL_FLAGS = frozenset({"gcp-a4", "gcp-g4", "runpod-cpu", "lambda-arm"})
+# A second copy of a row, published only for an old dstack version.
+DUPLICATE_FLAGS = {"gcp-g4-preview": "gcp-g4"}
+
+
+def row_tier(spot: bool, flags: tuple[str, ...], data: dict) -> tuple[str, str | None]:
+    """(tier, why it is unknown or None) of a catalog row from its `spot`, `flags` and
+    `provider_data` (GCP's is_dws_calendar_mode must agree with its flag)."""
+    unknown = [
+        f
+        for f in flags
+        if f not in FLAG_TIERS
+        and f not in COMPUTED_FLAGS
+        and f not in NEUTRAL_FLAGS
+        and f not in DUPLICATE_FLAGS
+    ]
+    if unknown:
+        return "unknown", f"unknown gpuhunt flag(s) {' '.join(unknown)}: the tier is not guessed"
+    dws = data.get("is_dws_calendar_mode") is True
+    if dws != ("gcp-dws-calendar-mode" in flags):
+        return "unknown", "provider_data is_dws_calendar_mode and the flags disagree"
+    tiers = {FLAG_TIERS[f] for f in flags if f in FLAG_TIERS}
+    if len(tiers) > 1 or (tiers and spot):
+        return "unknown", f"flags {' '.join(flags)} with spot={spot} contradict each other"
+    if tiers:
+        return tiers.pop(), None
+    return ("spot" if spot else "on_demand"), None
 
 
 def parse_raws(
     raws: list[RawResponse], *, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> tuple[list[Quote], list[Quarantined]]:
-    """gpuhunt catalogs (live or archived) -> one rental quote per (provider, instance, spot).
+    """gpuhunt catalogs (live or archived) -> quotes and quarantined rows (see row_outcomes)."""
+    quotes, bad, _left_out = split_outcomes(row_outcomes(raws, max_bytes=max_bytes))
+    return quotes, bad
+
+
+def row_outcomes(
+    raws: list[RawResponse], *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> list[RowOutcome]:
+    """What became of every row of every catalog: one rental quote per (instance type, GPU
+    count, spot, flags) at its cheapest location, the other rows left out with the reason, or
+    quarantined when malformed.
 
     Each provider's quotes share one `observed_at`: its catalog response's fetch time (the
-    catalog rows carry no timestamp). Rows without GPUs or with an unmapped GPU are left out;
-    malformed GPU rows are quarantined. A provider's catalog that cannot be read (damaged zip,
-    over the size bounds, columns missing) is quarantined with the reason and the other
-    providers still count; only when no catalog can be read does the feed fail.
+    catalog rows carry no timestamp). The tier comes from `spot`, `flags` and `provider_data`
+    (row_tier); the form factor from the SKU catalogue (GPU name, instance name, the
+    provider's instance conventions).
+
+    A provider's catalog is one unit: one that cannot be read (damaged zip, over the size
+    bounds of ingest/decode.py with `max_bytes` for the expanded member, columns missing) is
+    quarantined whole with the reason (row index -1) and the other providers still count; only
+    when no catalog can be read does the feed fail (BadPayload).
     """
-    quotes: list[Quote] = []
-    bad: list[Quarantined] = []
     broken: list[BadPayload] = []
     catalogs = 0
-    for raw in raws:
+    outcomes: list[RowOutcome] = []
+    for i, raw in enumerate(raws):
         if raw.source != SOURCE or not (200 <= raw.status < 300):
             continue
         parts = raw.endpoint.strip("/").split("/")
         if len(parts) != 3 or parts[2] != "catalog.zip":
             continue
+        provider, version = parts[0], parts[1]
         catalogs += 1
         try:  # one provider's catalog is one unit: its failure leaves the others alone
-            found, rejected = _parse_catalog(raw, parts[0], parts[1], max_bytes)
+            outcomes.extend(_catalog_outcomes(i, raw, provider, version, max_bytes))
         except BadPayload as exc:
             broken.append(exc)
-            bad.append(quarantine(raw, {"catalog": raw.endpoint}, parts[0], str(exc)))
-            continue
-        quotes.extend(found)
-        bad.extend(rejected)
+            outcomes.append(
+                RowOutcome((i, -1), quarantine(raw, {"catalog": raw.endpoint}, provider, str(exc)))
+            )
     if broken and len(broken) == catalogs:
         raise broken[0]
-    return quotes, bad
+    outcomes.sort(key=lambda o: o.row)
+    return outcomes
 
 
-def _parse_catalog(
-    raw: RawResponse, provider: str, version: str, max_bytes: int
-) -> tuple[list[Quote], list[Quarantined]]:
-    """One provider's catalog -> its quotes and its quarantined rows."""
-    quotes: list[Quote] = []
-    bad: list[Quarantined] = []
-    best: dict[tuple[str, bool], tuple[float, str, dict]] = {}
-    counts: dict[tuple[str, bool], int] = {}
-    for row in catalog_rows(raw, provider, max_bytes):
+def _catalog_outcomes(
+    i: int, raw: RawResponse, provider: str, version: str, max_bytes: int
+) -> list[RowOutcome]:
+    """What became of every row of one provider's catalog (`i`: its index in the raws); the
+    rows are streamed (catalog_rows), and only the GPU rows are kept until the cheapest
+    location of each offer is known. BadPayload when the catalog cannot be read whole."""
+    outcomes: list[RowOutcome] = []
+    best: dict[tuple, tuple[float, str, int]] = {}
+    counts: dict[tuple, int] = {}
+    parsed: dict[int, tuple[tuple, _Row, dict]] = {}
+    for j, row in enumerate(catalog_rows(raw, provider, max_bytes)):
         try:
-            parsed = _row(row)
+            got = _row(row)
         except ValueError as exc:
-            bad.append(quarantine(raw, row, row.get("instance_name"), str(exc)))
+            outcomes.append(
+                RowOutcome((i, j), quarantine(raw, row, row.get("instance_name"), str(exc)))
+            )
             continue
-        if parsed is None:
+        if isinstance(got, str):
+            outcomes.append(RowOutcome((i, j), _left_out(raw, row, got)))
             continue
-        key, price = parsed
+        key = (got.instance, got.gpus, got.spot, got.flags)
+        parsed[j] = (key, got, row)
         counts[key] = counts.get(key, 0) + 1
-        candidate = (price, row["location"], row)
-        if key not in best or candidate[:2] < best[key][:2]:
-            best[key] = candidate
-    for key in sorted(best):
-        price, _loc, row = best[key]
-        quotes.append(_quote(row, price, key[1], provider, version, counts[key], raw))
-    return quotes, bad
+        if key not in best or (got.price, got.location) < best[key][:2]:
+            best[key] = (got.price, got.location, j)
+    for j, (key, got, row) in parsed.items():
+        if best[key][2] != j:
+            where = best[key][1]
+            outcomes.append(
+                RowOutcome(
+                    (i, j),
+                    _left_out(
+                        raw, row, f"the same offer is kept at its cheapest location ({where})"
+                    ),
+                )
+            )
+            continue
+        outcomes.append(RowOutcome((i, j), _quote(row, got, provider, version, counts[key], raw)))
+    return outcomes
 
 
-def _row(row: dict) -> tuple[tuple[str, bool], float] | None:
-    """((instance, spot), price per instance-hour) of a GPU row; None for rows left out."""
+@dataclass(frozen=True)
+class _Row:
+    instance: str
+    location: str
+    price: float  # USD per instance-hour
+    gpus: int
+    spot: bool
+    flags: tuple[str, ...]
+    data: dict
+
+
+def _left_out(raw: RawResponse, row: dict, reason: str) -> Excluded:
+    return Excluded(raw.source, raw.endpoint, row.get("instance_name"), reason)
+
+
+def _row(row: dict) -> _Row | str:
+    """A GPU row's fields, or the reason it is left out (a str); ValueError when malformed."""
     try:
         gpus = int(row.get("gpu_count") or 0)
     except ValueError:
         raise ValueError(f"gpu_count: not an integer: {row.get('gpu_count')!r}") from None
     name = (row.get("gpu_name") or "").strip()
-    if gpus <= 0 or not name or normalise(name).sku == "unmapped":
-        return None
+    if gpus <= 0 or not name:
+        return "no GPU: a CPU instance"
+    if normalise(name).sku == "unmapped":
+        return f"GPU {name!r} is not in the SKU catalogue (ingest/data/sku_catalogue.toml)"
     try:
         price = float(row["price"])
     except (TypeError, ValueError):
@@ -253,27 +339,42 @@ def _row(row: dict) -> tuple[tuple[str, bool], float] | None:
     spot = (row.get("spot") or "").strip().lower()
     if spot not in ("true", "false"):
         raise ValueError(f"spot: not True/False: {row.get('spot')!r}")
-    if not (row.get("instance_name") or "").strip():
+    instance = (row.get("instance_name") or "").strip()
+    if not instance:
         raise ValueError("instance_name: empty")
-    return (row["instance_name"], spot == "true"), price
+    try:
+        data = loads(row.get("provider_data") or "{}")  # bounded (ingest/decode.py)
+    except (ValueError, RecursionError):
+        raise ValueError(f"provider_data: not JSON: {row.get('provider_data')!r:.80}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"provider_data: not a JSON object: {row.get('provider_data')!r:.80}")
+    flags = tuple((row.get("flags") or "").split())
+    duplicate = next((f for f in flags if f in DUPLICATE_FLAGS), None)
+    if duplicate:
+        return (
+            f"a copy of the {DUPLICATE_FLAGS[duplicate]} row published for old dstack versions "
+            f"(flag {duplicate})"
+        )
+    return _Row(
+        row["instance_name"], row.get("location") or "", price, gpus, spot == "true", flags, data
+    )
 
 
 def _quote(
-    row: dict,
-    price: float,
-    spot: bool,
-    provider: str,
-    version: str,
-    locations: int,
-    raw: RawResponse,
+    row: dict, got: _Row, provider: str, version: str, locations: int, raw: RawResponse
 ) -> Quote:
-    gpus = int(row["gpu_count"])
     match = normalise(row["gpu_name"])
     try:
         memory = float(row.get("gpu_memory") or 0) or match.memory_gb
     except ValueError:
         memory = match.memory_gb
-    market = "spot" if spot else "on-demand"
+    tier, unknown_why = row_tier(got.spot, got.flags, got.data)
+    market = "spot" if got.spot else "on-demand"  # gpuhunt's own word for the row
+    computed = next((COMPUTED_FLAGS[f] for f in got.flags if f in COMPUTED_FLAGS), None)
+    flags = " ".join(got.flags)
+    note = f"{got.instance}, cheapest of {locations} location(s), catalog {version}"
+    if unknown_why or computed:
+        note += f"; {unknown_why or computed}"
     return Quote(
         observed_at=raw.fetched_at,
         source=f"{SOURCE}/{provider}",
@@ -281,16 +382,23 @@ def _quote(
         kind="rental_hourly",
         sku_label=row["gpu_name"],
         sku=match.sku,
-        form_factor=form_factor_of(row["gpu_name"], row["instance_name"]),
+        form_factor=form_factor_of(provider, row["gpu_name"], instance=got.instance),
+        form_factor_v1=form_factor_v1(row["gpu_name"], got.instance),
         memory_gb=memory,
-        gpu_count_basis=gpus,
-        price_raw=price,
+        gpu_count_basis=got.gpus,
+        price_raw=got.price,
         price_unit="USD/instance-hour",
         currency="USD",
         usd_per_unit=1.0,
-        price_usd=price / gpus,
-        tier=market,
-        region=row["location"] or None,
-        note=f"{row['instance_name']}, cheapest of {locations} location(s), catalog {version}",
-        listing_id=f"{provider}|{row['instance_name']}|{market}",
+        price_usd=got.price / got.gpus,
+        tier=tier,
+        tier_label=market,
+        provider=provider,
+        flags=got.flags,
+        computed_price=computed is not None,
+        region=got.location or None,
+        note=note,
+        listing_id=f"{provider}|{got.instance}|{got.gpus}|{market}|{flags}",
+        capacity_id=got.instance,
+        instance_name=got.instance,
     )

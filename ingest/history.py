@@ -15,10 +15,9 @@ from datetime import UTC, date, datetime
 from capcover.ingest.decode import loads
 from capcover.ingest.errors import BadPayload
 from capcover.ingest.feeds import json_problem
-from capcover.ingest.models import HistoryPoint, RawResponse
+from capcover.ingest.models import CHART, HistoryPoint, RawResponse
 
-DAY_MS = 86_400_000
-MIN_MS, MAX_MS = 0, 253_402_300_799_000  # 1970 to the end of year 9999: a datetime can hold it
+DAY_MS, MIN_MS, MAX_MS = CHART.day_ms, CHART.min_ms, CHART.max_ms  # 1970 to the end of 9999
 SERIES = {"market_caps": "market_cap_usd", "prices": "price_usd", "total_volumes": "volume_24h_usd"}
 
 
@@ -40,7 +39,9 @@ def _series(raw: RawResponse, payload: dict, name: str) -> dict[int, float | Non
                 endpoint=raw.endpoint,
             )
         value = pair[1]
-        out[int(pair[0])] = float(value) if _number(value) and abs(value) < 1e300 else None
+        out[int(pair[0])] = (
+            float(value) if _number(value) and abs(value) < CHART.max_value else None
+        )
     return out
 
 

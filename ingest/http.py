@@ -21,6 +21,7 @@ import requests
 import urllib3.exceptions
 from requests.exceptions import TooManyRedirects
 
+from capcover.errors import one_line
 from capcover.ingest.errors import (
     BadPayload,
     ConnectionFailed,
@@ -174,7 +175,9 @@ class HttpSession(requests.Session):
         self.status_mapping = status_mapping or status_errors(auth_advice="")
         self.now = clock or (lambda: datetime.now(UTC))
         # Budgets run on a monotonic clock unless a test injects its own wall clock.
-        self._clock = (lambda: self.now().timestamp()) if clock else time.monotonic
+        self._clock: Callable[[], float] = (
+            (lambda: self.now().timestamp()) if clock else time.monotonic
+        )
         sleep = sleep or time.sleep
         # Pace a little under the stated limit: a server counting requests in a sliding window
         # sees arrival jitter, and at exactly the limit one early arrival costs a 429 (and on
@@ -304,8 +307,16 @@ class HttpSession(requests.Session):
     # -- the request loop --------------------------------------------------------------------
 
     def request(  # type: ignore[override]  # requests' signature, loosely: the wrapper's calls
-        self, method, url, params=None, data=None, headers=None, timeout=None, json=None, **kwargs
-    ):
+        self,
+        method: str,
+        url: str,
+        params: Any = None,
+        data: Any = None,
+        headers: Any = None,
+        timeout: Any = None,
+        json: Any = None,
+        **kwargs: Any,
+    ) -> requests.Response:
         """requests' API over `fetch` (our timeouts always win: pycoingecko passes 120 s)."""
         kwargs.pop("allow_redirects", None)
         kwargs.pop("stream", None)
@@ -414,11 +425,10 @@ class HttpSession(requests.Session):
                     requests.exceptions.ConnectionError | requests.exceptions.ChunkedEncodingError,
                 ):
                     # Not retryable (bad URL, ...): one scrubbed line.
-                    first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
                     raise self._fail(
                         IngestError(
                             f"{where}: request failed ({type(exc).__name__}: "
-                            f"{scrub(first, self.secrets)})",
+                            f"{scrub(one_line(exc, 200), self.secrets)})",
                             endpoint=endpoint,
                             attempts=attempt,
                         ),

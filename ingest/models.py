@@ -13,7 +13,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from capcover.model.tiers import TIERS
 
 
 class _Record(BaseModel):
@@ -22,12 +31,14 @@ class _Record(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _no_booleans(cls, value: Any) -> Any:
-        # Lax pydantic reads `true` as 1.0 (or as a timestamp). No field here is a boolean, so
-        # a boolean is a source error, never the number 1. (Numbers sent as text, "12.5", stay
-        # accepted: the fault matrix specifies that CoinGecko drift as harmless.)
+    def _no_booleans(cls, value: Any, info: ValidationInfo) -> Any:
+        # Lax pydantic reads `true` as 1.0 (or as a timestamp). Only the fields declared `bool`
+        # take a boolean; anywhere else it is a source error, never the number 1. (Numbers sent
+        # as text, "12.5", stay accepted: the fault matrix specifies that drift as harmless.)
         if isinstance(value, bool):
-            raise ValueError("a boolean is not a number")
+            declared = cls.model_fields.get(info.field_name or "")
+            if declared is None or declared.annotation is not bool:
+                raise ValueError("a boolean is not a number")
         return value
 
 
@@ -92,18 +103,23 @@ class CoinMarket(_Record):
 
 
 QuoteKind = Literal["purchase", "rental_hourly", "assumption"]
+FORM_FACTORS = ("SXM", "PCIe", "NVL", "OAM", "unknown")
 
 
 class Quote(_Record):
-    """One GPU price observation, normalised to USD per GPU (purchase) or per GPU-hour (rental)."""
+    """One GPU price observation, normalised to USD per GPU (purchase) or per GPU-hour (rental).
+
+    Every quote carries a `tier` from one taxonomy (model/tiers.py) and a `form_factor` or an
+    explicit "unknown"; what the price method does with it is decided later, per report row
+    (model/prices.py), from the fields here."""
 
     observed_at: datetime  # UTC; for dated publications, midnight UTC of the publication day
-    source: str = Field(min_length=1)
+    source: str = Field(min_length=1)  # the route it came by: "vastai", "gpuhunt/aws", ...
     source_url: str | None = None
     kind: QuoteKind
     sku_label: str = Field(min_length=1)  # the label as the source wrote it
     sku: str  # normalised, e.g. "H100"; "unmapped" when the catalogue matches nothing
-    form_factor: str | None = None  # SXM, PCIe, NVL, OAM
+    form_factor: str = "unknown"  # SXM, PCIe, NVL, OAM; "unknown" when untold
     memory_gb: float | None = None
     gpu_count_basis: int = Field(1, ge=1)  # GPUs the raw price is for (8 for an 8x instance)
     price_raw: float = Field(gt=0)
@@ -111,18 +127,52 @@ class Quote(_Record):
     currency: str = "USD"
     usd_per_unit: float = Field(1.0, gt=0)  # exchange rate used: USD per 1 unit of `currency`
     price_usd: float = Field(gt=0)  # per GPU (purchase) or per GPU-hour (rental_hourly)
-    tier: str | None = None
+    tier: str  # model/tiers.py TIERS: on_demand, spot, reserved, cluster, committed_*, purchase
     condition: str | None = None
     region: str | None = None
     note: str | None = None
     # A feed's own id for one offer (Vast.ai offer id, RunPod "gpu type|surface"); None for
     # published figures. A feed snapshot of a day replaces that source's earlier one that day.
     listing_id: str | None = None
+    # Migration 050: what the tier was derived from and who sells the capacity.
+    tier_label: str | None = None  # the feed's own words for the terms ("on-demand", "spot")
+    provider: str = ""  # who sells it ("vastai", "runpod", "aws", ...); default: the source
+    flags: tuple[str, ...] = ()  # gpuhunt's flags as published (space-separated words)
+    computed_price: bool = False  # the feed computed it from another price (oci-spot)
+    unavailable_reason: str | None = None  # the feed says it cannot be had now, and why
+    capacity_id: str | None = None  # listings of one capacity (a Vast.ai machine) vote once
+    machine_id: str | None = None  # Vast.ai machine_id
+    host_id: str | None = None  # Vast.ai host_id
+    instance_name: str | None = None  # the feed's instance type or GPU type id
+    # The form factor price method mad3.5-median-v1 gave this offer (before the instance
+    # conventions of migration 050): kept so `capcover verify` re-derives that method's rows.
+    form_factor_v1: str | None = None
 
     _tz = field_validator("observed_at")(_utc)
     _finite = field_validator("memory_gb", "price_raw", "usd_per_unit", "price_usd")(
         _finite_or_none
     )
+
+    @field_validator("form_factor", mode="before")
+    @classmethod
+    def _unknown_form_factor(cls, value: Any) -> Any:
+        value = "unknown" if value is None else value
+        if value not in FORM_FACTORS:
+            raise ValueError(f"form factor {value!r}: not one of {', '.join(FORM_FACTORS)}")
+        return value
+
+    @field_validator("tier")
+    @classmethod
+    def _known_tier(cls, value: str) -> str:
+        if value not in TIERS:
+            raise ValueError(f"tier {value!r}: not one of {', '.join(TIERS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _provider_default(self) -> Quote:
+        if not self.provider:
+            object.__setattr__(self, "provider", self.source)
+        return self
 
     @property
     def observed_date(self) -> date:
@@ -164,6 +214,23 @@ class RawResponse:
 
 
 @dataclass(frozen=True)
+class ChartBounds:
+    """CoinGecko `/coins/{id}/market_chart`: the UTC day and the bounds of its stamps (ms since
+    the epoch: 1970 to the end of year 9999, what a datetime holds) and of its values (a size
+    at or beyond `max_value` reads as no value). Defined once, here, for both readers of a
+    chart: ingest/history.py (the parser, which defines the day rules) and
+    warehouse/history.py (the bulk path that applies the same rules in DuckDB)."""
+
+    day_ms: int = 86_400_000
+    min_ms: int = 0
+    max_ms: int = 253_402_300_799_000
+    max_value: float = 1e300
+
+
+CHART = ChartBounds()
+
+
+@dataclass(frozen=True)
 class HistoryPoint:
     """One coin on one UTC day (values at `point_at`, normally 00:00 UTC). Amounts in USD."""
 
@@ -184,6 +251,8 @@ class SectorSnapshot:
     quarantined: list[Quarantined] = field(default_factory=list)
     duplicates_dropped: int = 0
     fetched_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # How each category's paging ended, when not on an empty page (a shortfall to name).
+    paging_notes: list[str] = field(default_factory=list)
 
     @property
     def as_of(self) -> datetime:

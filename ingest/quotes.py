@@ -18,12 +18,13 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
+from capcover.errors import one_line
 from capcover.ingest import CURATED_QUOTES_PATH
 from capcover.ingest.errors import BadPayload, IngestError, PartialFailure
 from capcover.ingest.feeds import MAX_CLOCK_SKEW_S, future_problem, record_json
 from capcover.ingest.fx import KNOWN_CURRENCIES, ExchangeRates, rates_from_raws
-from capcover.ingest.http import RawResponse
-from capcover.ingest.models import Quarantined, Quote
+from capcover.ingest.models import Quarantined, Quote, RawResponse
+from capcover.model.tiers import tier_from_label
 
 log = logging.getLogger("capcover")
 
@@ -39,14 +40,49 @@ class QuoteBatch:
     error: str | None = None  # set when the feed failed; the run goes on without it
 
 
+@dataclass(frozen=True)
+class Excluded:
+    """A record a parser left out on purpose, with the reason a person can read (a CPU-only
+    instance, a GPU the SKU catalogue does not know, a dearer location of an offer kept)."""
+
+    source: str
+    endpoint: str
+    record_key: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    """What became of one record of a feed's answer: `row` is (the index of its response in
+    the raws parsed, the record's index in that response). A record may end as several quotes
+    (RunPod: one per price field); every record ends as at least one outcome."""
+
+    row: tuple[int, int]
+    result: Quote | Quarantined | Excluded
+
+
+def split_outcomes(
+    outcomes: list[RowOutcome],
+) -> tuple[list[Quote], list[Quarantined], list[Excluded]]:
+    """Quotes, quarantined records and exclusions, each in the order of the records."""
+    quotes = [o.result for o in outcomes if isinstance(o.result, Quote)]
+    bad = [o.result for o in outcomes if isinstance(o.result, Quarantined)]
+    left_out = [o.result for o in outcomes if isinstance(o.result, Excluded)]
+    return quotes, bad, left_out
+
+
 class QuoteProvider(Protocol):
-    """Every quote source: `fetch` does the I/O, `parse` turns its raw responses into quotes."""
+    """Every quote source: `fetch` does the I/O, `parse` turns its raw responses into quotes;
+    `outcomes` says what became of every record (tests/test_quote_contract.py holds every
+    provider to it: a typed quote with a tier and a form factor, or a reason)."""
 
     source: str
 
     def fetch(self) -> list[RawResponse]: ...
 
     def parse(self, raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]: ...
+
+    def outcomes(self, raws: list[RawResponse]) -> list[RowOutcome]: ...
 
 
 def collect(provider: QuoteProvider) -> QuoteBatch:
@@ -136,6 +172,28 @@ class CuratedQuotes:
     def parse(self, raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
         return parse_curated_raws(raws, max_skew_s=self.max_skew_s)
 
+    def outcomes(self, raws: list[RawResponse]) -> list[RowOutcome]:
+        """Every entry of every file read: a quote, or kept out with its reason (a bad entry
+        fails the whole file instead: a human must fix it)."""
+        rates = rates_from_raws(raws)
+        out: list[RowOutcome] = []
+        for i, raw in enumerate(raws):
+            if raw.source != self.source:
+                continue
+            good, rejected = parse_curated_entries(
+                raw.body,
+                where=raw.url,
+                rates=rates,
+                read_at=raw.fetched_at,
+                max_skew_s=self.max_skew_s,
+            )
+            kept_out = {int(q.record_key.lstrip("#")) - 1: q for q in rejected if q.record_key}
+            quotes = iter(good)
+            entries = tomllib.loads(raw.body).get("quote", [])
+            for j in range(len(entries)):
+                out.append(RowOutcome((i, j), kept_out[j] if j in kept_out else next(quotes)))
+        return out
+
 
 def parse_curated_raws(
     raws: list[RawResponse], *, max_skew_s: float = MAX_CLOCK_SKEW_S
@@ -213,8 +271,7 @@ def parse_curated_entries(
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        first = (str(exc).splitlines() or ["?"])[0]
-        raise BadPayload(f"curated quotes {where}: not valid TOML ({first})") from None
+        raise BadPayload(f"curated quotes {where}: not valid TOML ({one_line(exc)})") from None
     version = doc.get("version")
     version = version if isinstance(version, int) and not isinstance(version, bool) else None
     entries = doc.get("quote", [])
@@ -305,14 +362,23 @@ def curated_entry_to_quote(
     note = entry.get("note")
     if version is not None:
         note = f"{note} [quotes.toml v{version}]" if note else f"[quotes.toml v{version}]"
+    kind = entry.get("kind", "purchase")
+    label = entry.get("tier")
+    tier = tier_from_label(label if isinstance(label, str) else None, kind=str(kind))
+    if label is not None and not isinstance(label, str):
+        raise TypeError(f"tier: not text: {label!r}")
+    provider = entry.get("provider", entry["source"])
+    if not isinstance(provider, str) or not provider.strip():
+        raise ValueError(f"provider: not a name: {provider!r}")
     return Quote(
         observed_at=observed_at,
         source=entry["source"],
         source_url=entry.get("source_url"),
-        kind=entry.get("kind", "purchase"),
+        kind=kind,
         sku_label=entry["sku_label"],
         sku=entry["sku"],
-        form_factor=entry.get("form_factor"),
+        form_factor=entry.get("form_factor") or "unknown",
+        form_factor_v1=entry.get("form_factor"),
         memory_gb=entry.get("memory_gb"),
         gpu_count_basis=count,
         price_raw=price,
@@ -320,7 +386,9 @@ def curated_entry_to_quote(
         currency=currency,
         usd_per_unit=usd_per_unit,
         price_usd=price * usd_per_unit / count,
-        tier=entry.get("tier"),
+        tier=tier,
+        tier_label=label,
+        provider=provider,
         condition=entry.get("condition"),
         region=entry.get("region"),
         note=note,

@@ -1,9 +1,14 @@
 """RunPod GPU list prices: `POST /graphql` with the `gpuTypes` query, no key.
 
-Prices are USD per GPU-hour, one per surface: `securePrice` (Secure Cloud) and `communityPrice`
-(Community Cloud); 0 or null means "not offered there". Spot prices (interruptible) are left
-out, as Vast.ai bids are. RunPod's CDN has answered the default python-requests User-Agent with
-403, so the session's own User-Agent (capcover/...) is always sent.
+Prices are USD per GPU-hour, one quote per price field: `securePrice` / `communityPrice`
+(on-demand on Secure / Community Cloud), `secureSpotPrice` / `communitySpotPrice` (spot), and
+`oneMonthPrice` / `threeMonthPrice` / `sixMonthPrice` (committed terms; RunPod's schema states no
+unit, taken as USD per GPU-hour like the others); 0 or null means "not offered there". The
+fields `secureCloud` / `communityCloud` (is the GPU offered on that cloud at all) and
+`lowestPrice { stockStatus }` (null: none in stock) go on each quote as `unavailable_reason`, so
+the price method can leave a listed-but-unavailable price out with that reason (gpuhunt's RunPod
+provider queries the same fields). RunPod's CDN has answered the default python-requests
+User-Agent with 403, so the session's own User-Agent (capcover/...) is always sent.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from capcover.config.defaults import DEFAULTS
 from capcover.ingest.client import ArchivingClient, HttpOptions
 from capcover.ingest.errors import BadPayload, status_errors
 from capcover.ingest.feeds import (
@@ -21,10 +27,9 @@ from capcover.ingest.feeds import (
     quarantine,
     require_fields,
 )
-from capcover.ingest.http import RawResponse
-from capcover.ingest.models import Quarantined, Quote
-from capcover.ingest.quotes import restamped
-from capcover.ingest.sku import normalise
+from capcover.ingest.models import Quarantined, Quote, RawResponse
+from capcover.ingest.quotes import Excluded, RowOutcome, restamped, split_outcomes
+from capcover.ingest.sku import form_factor_of, normalise
 
 SOURCE = "runpod"
 # 401/403 from a keyless feed is its CDN refusing us: advice names this feed's own setting.
@@ -32,21 +37,27 @@ STATUS_ERRORS = status_errors(
     auth_advice="RunPod needs no key, so its CDN refused capcover; check CAPCOVER_RUNPOD_BASE_URL "
     "or try later"
 )
-BASE_URL = "https://api.runpod.io"
+BASE_URL = DEFAULTS.runpod_base_url  # the settings' defaults: config/defaults.py
 ENDPOINT = "/graphql"
-RATE_PER_MINUTE = 30.0
+RATE_PER_MINUTE = DEFAULTS.runpod_rate_per_minute
 GPU_TYPES_QUERY = (
     "{gpuTypes{id displayName memoryInGb secureCloud communityCloud securePrice communityPrice "
-    "secureSpotPrice communitySpotPrice}}"
+    "secureSpotPrice communitySpotPrice oneMonthPrice threeMonthPrice sixMonthPrice "
+    "lowestPrice(input: {gpuCount: 1}){stockStatus}}}"
 )
-# (tier, price field, the flag saying whether the GPU is offered on that surface at all): a
-# price listed for a surface whose flag is false is no offer (NOTES.md: a communityPrice can be
-# listed for a GPU whose communityCloud is false). Answers without the flags (archived before
-# it was asked for) keep their prices.
+# (price field, tier, cloud): the cloud says which availability field applies ("" none).
 SURFACES = (
-    ("secure", "securePrice", "secureCloud"),
-    ("community", "communityPrice", "communityCloud"),
+    ("securePrice", "on_demand", "secure"),
+    ("communityPrice", "on_demand", "community"),
+    ("secureSpotPrice", "spot", "secure"),
+    ("communitySpotPrice", "spot", "community"),
+    ("oneMonthPrice", "committed_1m", ""),
+    ("threeMonthPrice", "committed_3m", ""),
+    ("sixMonthPrice", "committed_6m", ""),
 )
+# A malformed on-demand price rejects the whole GPU type (as it always has); a malformed
+# price of another field rejects that field alone.
+WHOLE_TYPE_FIELDS = ("securePrice", "communityPrice")
 REQUIRED_FIELDS = ("id", "displayName", "securePrice", "communityPrice")
 
 
@@ -85,6 +96,9 @@ class RunPodClient(ArchivingClient):
     def parse(self, raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
         return parse_raws(raws, max_skew_s=self.max_skew_s)
 
+    def outcomes(self, raws: list[RawResponse]) -> list[RowOutcome]:
+        return row_outcomes(raws, max_skew_s=self.max_skew_s)
+
 
 def _gpu_types(raw: RawResponse) -> list:
     payload = load_json(raw)
@@ -108,80 +122,136 @@ def _gpu_types(raw: RawResponse) -> list:
 def parse_raws(
     raws: list[RawResponse], *, max_skew_s: float = MAX_CLOCK_SKEW_S
 ) -> tuple[list[Quote], list[Quarantined]]:
-    """RunPod responses (live or archived) -> one rental quote per GPU type and surface."""
+    """RunPod responses (live or archived) -> quotes and quarantined GPU types."""
+    quotes, bad, _left_out = split_outcomes(row_outcomes(raws, max_skew_s=max_skew_s))
+    return quotes, bad
+
+
+def row_outcomes(
+    raws: list[RawResponse], *, max_skew_s: float = MAX_CLOCK_SKEW_S
+) -> list[RowOutcome]:
+    """What became of every GPU type: a quote per price field it lists, the fields it does not
+    list left out ("not offered"), a malformed type (or field) quarantined."""
     ok = [
-        r for r in raws if r.source == SOURCE and r.endpoint == ENDPOINT and 200 <= r.status < 300
+        (i, r)
+        for i, r in enumerate(raws)
+        if r.source == SOURCE and r.endpoint == ENDPOINT and 200 <= r.status < 300
     ]
-    quotes: dict[str | None, Quote] = {}
-    bad: list[Quarantined] = []
-    for raw in ok[-1:]:  # one query per run; a replayed archive may hold retried answers
+    outcomes: list[RowOutcome] = []
+    for i, raw in ok[-1:]:  # one query per run; a replayed archive may hold retried answers
         types = _gpu_types(raw)
         require_fields(raw, types, REQUIRED_FIELDS)
-        for gpu in types:
+        for j, gpu in enumerate(types):
             if not isinstance(gpu, dict):
-                bad.append(quarantine(raw, gpu, None, f"not an object: {type(gpu).__name__}"))
+                why = f"not an object: {type(gpu).__name__}"
+                outcomes.append(RowOutcome((i, j), quarantine(raw, gpu, None, why)))
                 continue
+            problem = future_problem("observed_at", raw.fetched_at, raw.fetched_at, max_skew_s)
             try:
-                found = gpu_type_to_quotes(gpu, raw)
+                found = gpu_type_outcomes(gpu, raw)
             except (ValueError, TypeError) as exc:
-                bad.append(quarantine(raw, gpu, gpu.get("id"), " ".join(str(exc).split())[:300]))
+                reason = " ".join(str(exc).split())[:300]
+                outcomes.append(RowOutcome((i, j), quarantine(raw, gpu, gpu.get("id"), reason)))
                 continue
-            problem = next(
-                (
-                    p
-                    for q in found
-                    if (
-                        p := future_problem(
-                            "observed_at", q.observed_at, raw.fetched_at, max_skew_s
-                        )
-                    )
-                ),
-                None,
-            )
-            if problem:
-                bad.append(quarantine(raw, gpu, gpu.get("id"), problem))
+            if problem:  # no feed timestamp: the quotes are stamped with the fetch time
+                outcomes.append(RowOutcome((i, j), quarantine(raw, gpu, gpu.get("id"), problem)))
                 continue
-            quotes.update((q.listing_id, q) for q in found)
-    return list(quotes.values()), bad
+            outcomes.extend(RowOutcome((i, j), result) for result in found)
+    return outcomes
 
 
 def gpu_type_to_quotes(gpu: dict, raw: RawResponse) -> list[Quote]:
+    """The quotes of one GPU type (its fields not offered and malformed fields left out)."""
+    return [r for r in gpu_type_outcomes(gpu, raw) if isinstance(r, Quote)]
+
+
+def _unavailable(gpu: dict, cloud: str) -> str | None:
+    """Why a listed price of `cloud` cannot be had now, from the type's own fields."""
+    if cloud:
+        offered = gpu.get(f"{cloud}Cloud")
+        if offered is False:
+            return f"RunPod does not offer it on {cloud.title()} Cloud ({cloud}Cloud false)"
+    lowest = gpu.get("lowestPrice")
+    if isinstance(lowest, dict) and "stockStatus" in lowest and lowest["stockStatus"] is None:
+        return "none in stock (lowestPrice.stockStatus null)"
+    return None
+
+
+def gpu_type_outcomes(gpu: dict, raw: RawResponse) -> list[Quote | Quarantined | Excluded]:
+    """One outcome per price field of a GPU type; ValueError when the type itself is bad
+    (no id, a malformed on-demand price)."""
     gid, name = gpu["id"], gpu.get("displayName")
     if not isinstance(gid, str) or not gid.strip():
         raise ValueError("id: empty")
     label = f"{gid} ({name})" if isinstance(name, str) and name and name != gid else gid
     prices: dict[str, float | None] = {}
-    for tier, field, offered in SURFACES:
-        if gpu.get(offered) is False:
-            prices[tier] = None  # not offered there, whatever price is listed
-            continue
+    results: list[Quote | Quarantined | Excluded] = []
+    for field, _tier, _cloud in SURFACES:
         try:
-            prices[tier] = positive_number(gpu.get(field))
+            prices[field] = positive_number(gpu.get(field))
         except ValueError as exc:
-            raise ValueError(f"{field}: {exc}") from None
+            if field in WHOLE_TYPE_FIELDS:
+                raise ValueError(f"{field}: {exc}") from None
+            prices[field] = None
+            results.append(quarantine(raw, gpu, f"{gid}|{field}", f"{field}: {exc}"))
     match = normalise(label)
     given = gpu.get("memoryInGb")
     plausible = isinstance(given, int | float) and not isinstance(given, bool) and 0 < given < 1e6
     memory = float(given) if plausible and given is not None else match.memory_gb
-    return [
-        Quote(
-            observed_at=raw.fetched_at,
-            source=SOURCE,
-            source_url=raw.url,
-            kind="rental_hourly",
-            sku_label=label,
-            sku=match.sku,
-            form_factor=match.form_factor,
-            memory_gb=memory,
-            gpu_count_basis=1,
-            price_raw=price,
-            price_unit="USD/GPU-hour",
-            currency="USD",
-            usd_per_unit=1.0,
-            price_usd=price,
-            tier=f"{tier} cloud, on-demand",
-            listing_id=f"{gid}|{tier}",
+    form = form_factor_of(SOURCE, label, instance=gid)
+    for field, tier, cloud in SURFACES:
+        price = prices[field]
+        if price is None:
+            if gpu.get(field) is None or gpu.get(field) == 0:
+                results.append(
+                    Excluded(
+                        raw.source,
+                        raw.endpoint,
+                        f"{gid}|{field}",
+                        f"not offered ({field} 0 or null)",
+                    )
+                )
+            continue
+        surface = f"{cloud} cloud" if cloud else "term"
+        results.append(
+            Quote(
+                observed_at=raw.fetched_at,
+                source=SOURCE,
+                source_url=raw.url,
+                kind="rental_hourly",
+                sku_label=label,
+                sku=match.sku,
+                form_factor=form,
+                form_factor_v1=match.form_factor,
+                memory_gb=memory,
+                gpu_count_basis=1,
+                price_raw=price,
+                price_unit="USD/GPU-hour",
+                currency="USD",
+                usd_per_unit=1.0,
+                price_usd=price,
+                tier=tier,
+                tier_label=_LABELS[field],
+                provider=SOURCE,
+                unavailable_reason=_unavailable(gpu, cloud),
+                note=f"{field}",
+                # The first two keep the ids of the years before the other fields were read.
+                listing_id=f"{gid}|{cloud}" if field in WHOLE_TYPE_FIELDS else f"{gid}|{field}",
+                capacity_id=f"{gid}|{surface}",
+                instance_name=gid,
+            )
         )
-        for tier, price in prices.items()
-        if price is not None
-    ]
+    return results
+
+
+# The feed's own words for each field (`tier_label`): the first two as stored before
+# migration 050, so the quotes' natural keys (and ids) stay what they were.
+_LABELS = {
+    "securePrice": "secure cloud, on-demand",
+    "communityPrice": "community cloud, on-demand",
+    "secureSpotPrice": "secure cloud, spot",
+    "communitySpotPrice": "community cloud, spot",
+    "oneMonthPrice": "1-month term",
+    "threeMonthPrice": "3-month term",
+    "sixMonthPrice": "6-month term",
+}

@@ -31,10 +31,38 @@ class SkuMatch:
 
 
 @dataclass(frozen=True)
+class InstanceRule:
+    """A form factor a provider's instance name carries by convention (an [[instance]] entry)."""
+
+    providers: tuple[str, ...]
+    pattern: re.Pattern[str]  # matched against the whole instance name
+    form_factor: str
+    source: str  # where the convention is documented
+
+
+@dataclass(frozen=True)
 class Catalogue:
     version: int
     skus: tuple[tuple[str, str | None, re.Pattern[str]], ...]
     form_factors: tuple[tuple[str, re.Pattern[str]], ...]
+    instances: tuple[InstanceRule, ...] = ()
+
+    def form_factor(
+        self, provider: str, labels: tuple[str, ...], instance: str | None = None
+    ) -> str | None:
+        """The form factor the labels' tokens tell (the GPU label first, then the instance
+        name), else the first [[instance]] rule of `provider` whose pattern matches the whole
+        instance name; None when nothing tells it (stored as "unknown", never guessed)."""
+        for text in (*labels, instance or ""):
+            if text:
+                found = self.normalise(text).form_factor
+                if found is not None:
+                    return found
+        if instance:
+            for rule in self.instances:
+                if provider in rule.providers and rule.pattern.fullmatch(instance):
+                    return rule.form_factor
+        return None
 
     def normalise(self, label: str) -> SkuMatch:
         text = canonical(label)
@@ -73,7 +101,21 @@ def parse_catalogue(text: str, *, where: str = "sku_catalogue.toml") -> Catalogu
         forms.append(
             (entry["name"], re.compile(f"(?<![A-Z])(?:{_alternatives(entry['tokens'])})(?![A-Z])"))
         )
-    return Catalogue(int(doc.get("version", 1)), tuple(skus), tuple(forms))
+    forms_known = {name for name, _ in forms}
+    instances = []
+    for i, entry in enumerate(doc.get("instance", []), start=1):
+        providers, pattern, form = (
+            entry.get("providers"),
+            entry.get("pattern"),
+            entry.get("form_factor"),
+        )
+        if not (providers and pattern and form in forms_known and entry.get("source")):
+            raise ValueError(
+                f"{where}: [[instance]] #{i} needs `providers`, `pattern`, a known `form_factor` "
+                f"and the `source` of the convention"
+            )
+        instances.append(InstanceRule(tuple(providers), re.compile(pattern), form, entry["source"]))
+    return Catalogue(int(doc.get("version", 1)), tuple(skus), tuple(forms), tuple(instances))
 
 
 @lru_cache(maxsize=4)
@@ -84,3 +126,9 @@ def load_catalogue(path: Path = CATALOGUE_PATH) -> Catalogue:
 def normalise(label: str) -> SkuMatch:
     """Map a feed's GPU label to a normalised SKU with the built-in catalogue."""
     return load_catalogue().normalise(label)
+
+
+def form_factor_of(provider: str, *labels: str, instance: str | None = None) -> str:
+    """The form factor of a provider's offer from its labels and instance name with the built-in
+    catalogue: SXM, PCIe, NVL, OAM, or "unknown" when nothing tells it."""
+    return load_catalogue().form_factor(provider, labels, instance) or "unknown"

@@ -13,11 +13,15 @@ from __future__ import annotations
 import socket
 import threading
 import zlib
+from typing import TYPE_CHECKING, Any
 
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+if TYPE_CHECKING:
+    from urllib3._base_connection import BaseHTTPConnection
 
 CHUNK = 64 * 1024  # decoded bytes per read: bounds memory per step, whatever the compression
 
@@ -104,7 +108,7 @@ class _SConn(HTTPSConnection):
 class _Pool(HTTPConnectionPool):
     ConnectionCls = _Conn
 
-    def _get_conn(self, timeout: float | None = None):  # a kept-alive connection is reused
+    def _get_conn(self, timeout: float | None = None) -> BaseHTTPConnection:  # a kept-alive one
         conn = super()._get_conn(timeout)
         _watch(getattr(conn, "sock", None))
         return conn
@@ -113,7 +117,7 @@ class _Pool(HTTPConnectionPool):
 class _SPool(HTTPSConnectionPool):
     ConnectionCls = _SConn
 
-    def _get_conn(self, timeout: float | None = None):
+    def _get_conn(self, timeout: float | None = None) -> BaseHTTPConnection:
         conn = super()._get_conn(timeout)
         _watch(getattr(conn, "sock", None))
         return conn
@@ -125,7 +129,7 @@ class TrackedAdapter(HTTPAdapter):
     def __init__(self) -> None:
         super().__init__(max_retries=0)
 
-    def init_poolmanager(self, *args, **kwargs) -> None:
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _SPool}
 

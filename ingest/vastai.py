@@ -1,10 +1,18 @@
 """Vast.ai marketplace offers: `GET /api/v0/bundles/?q=<JSON>`, no key.
 
-One query per GPU name of interest, on-demand only (bids excluded), verified, rentable and not
-rented, ordered by `dph_total` ascending. Vast.ai caps a page at 64 offers, so a full page is
-followed by the next one with a price cursor (`dph_total >= last price seen`, offers de-duplicated
-by id) until a page is not full, up to `max_pages`. Prices: `dph_total` is USD per
-INSTANCE-hour (storage included); the quote is that divided by `num_gpus`.
+One query per GPU name of interest: on-demand, rentable and not rented, ordered by `dph_total`
+ascending. No `verified` filter: the live field is the string `verification`, and a
+`verified: {eq: true}` filter silently dropped the cheapest hosts (getcomputable/gpu-index,
+sources/vast.py); each offer's `verification` is kept on its quote (`condition`). Vast.ai caps a
+page (64 offers seen), so every page is followed by the next one with a price cursor
+(`dph_total >= highest price seen`, offers de-duplicated by id) until a page brings no offer not
+already seen, whatever size the server's pages are, up to `max_pages` (a book still growing
+then is named in the run summary). Prices: `dph_total` is USD per INSTANCE-hour (storage
+included); the quote is that divided by `num_gpus`.
+
+One machine lists several slices (1, 2, 4, 8 GPUs; `gpu_frac` is the slice's share of the
+machine): every slice is a quote carrying `machine_id` and `host_id`, and the price method lets
+each machine vote once, with its cheapest price per GPU (model/prices.py).
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import math
 from collections.abc import Callable
 from datetime import datetime
 
+from capcover.config.defaults import DEFAULTS
 from capcover.ingest.client import ArchivingClient, HttpOptions
 from capcover.ingest.errors import BadPayload, status_errors
 from capcover.ingest.feeds import (
@@ -25,10 +34,9 @@ from capcover.ingest.feeds import (
     quarantine,
     require_fields,
 )
-from capcover.ingest.http import RawResponse
-from capcover.ingest.models import Quarantined, Quote
-from capcover.ingest.quotes import restamped
-from capcover.ingest.sku import normalise
+from capcover.ingest.models import Quarantined, Quote, RawResponse
+from capcover.ingest.quotes import Excluded, RowOutcome, restamped, split_outcomes
+from capcover.ingest.sku import form_factor_of, normalise
 
 log = logging.getLogger("capcover")
 
@@ -38,23 +46,23 @@ STATUS_ERRORS = status_errors(
     auth_advice="Vast.ai needs no key, so its CDN refused capcover; check CAPCOVER_VASTAI_BASE_URL "
     "or try later"
 )
-BASE_URL = "https://console.vast.ai"
+BASE_URL = DEFAULTS.vastai_base_url  # the settings' defaults: config/defaults.py
 ENDPOINT = "/api/v0/bundles/"
-PAGE_CAP = 64  # Vast.ai returns at most 64 offers per query
-MAX_PAGES = 8  # per GPU name: the 512 cheapest offers are plenty for a median
-RATE_PER_MINUTE = 30.0
+PAGE_CAP = 64  # the `limit` asked for: the most Vast.ai was seen to return; never a stop rule
+MAX_PAGES = 8  # pages per GPU name: the cheapest ~500 offers are plenty for a median
+RATE_PER_MINUTE = DEFAULTS.vastai_rate_per_minute
 # Vast.ai's own names (its `gpu_name` field) for the SKUs capcover's scenarios use.
-DEFAULT_GPU_NAMES = ("H100 SXM", "H100 PCIE", "H100 NVL", "H200", "H200 NVL", "B200")
+DEFAULT_GPU_NAMES = DEFAULTS.vastai_gpu_names
 REQUIRED_FIELDS = ("id", "gpu_name", "num_gpus", "dph_total")
 
 
 def offer_query(gpu_name: str, min_dph_total: float | None = None) -> dict:
-    """The bundles query for one GPU name: on-demand, verified, rentable, cheapest first."""
+    """The bundles query for one GPU name: on-demand, rentable, cheapest first (no filter on
+    verification: see the module docstring)."""
     q: dict = {
         "gpu_name": {"eq": gpu_name},
         "rentable": {"eq": True},
         "rented": {"eq": False},
-        "verified": {"eq": True},
         "type": "on-demand",
         "order": [["dph_total", "asc"]],
         "limit": PAGE_CAP,
@@ -93,6 +101,7 @@ class VastAiClient(ArchivingClient):
         self.now = now
         self.gpu_names = tuple(gpu_names)
         self.max_pages = max_pages
+        self.truncated: dict[str, int] = {}  # GPU name -> offers read when max_pages ran out
 
     def bundles(self, query: dict) -> RawResponse:
         text = json.dumps(query, separators=(",", ":"), sort_keys=True)
@@ -101,6 +110,9 @@ class VastAiClient(ArchivingClient):
         return self.archive[-1]
 
     def fetch(self) -> list[RawResponse]:
+        """Every GPU name's book, page after page until a page brings no new offer; the page
+        size is the server's (never assumed: a server with smaller pages is read to the end
+        too)."""
         for name in self.gpu_names:
             seen: set = set()
             cursor = None
@@ -110,17 +122,15 @@ class VastAiClient(ArchivingClient):
                 objects = [o for o in offers if isinstance(o, dict)]
                 new = [o for o in objects if str(o.get("id")) not in seen]
                 seen.update(str(o.get("id")) for o in new)
-                if len(offers) < PAGE_CAP or not new:
-                    break
                 prices = [o["dph_total"] for o in objects if _is_number(o.get("dph_total"))]
-                if not prices:
+                if not new or not prices:
                     break
                 cursor = max(prices)
             else:
+                self.truncated[name] = len(seen)
                 log.warning(
-                    "vastai %s: still %d offers per page after %d pages; using the cheapest %d",
+                    "vastai %s: the book still grew after %d pages; using the cheapest %d offers",
                     name,
-                    PAGE_CAP,
                     self.max_pages,
                     len(seen),
                 )
@@ -128,6 +138,9 @@ class VastAiClient(ArchivingClient):
 
     def parse(self, raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
         return parse_raws(raws, max_skew_s=self.max_skew_s)
+
+    def outcomes(self, raws: list[RawResponse]) -> list[RowOutcome]:
+        return row_outcomes(raws, max_skew_s=self.max_skew_s)
 
 
 def _is_number(value: object) -> bool:
@@ -142,54 +155,96 @@ def _offers(raw: RawResponse) -> list:
             f"changed shape; capcover needs an update",
             endpoint=raw.endpoint,
         )
-    return payload["offers"]
+    offers: list[object] = payload["offers"]
+    return offers
 
 
 def parse_raws(
     raws: list[RawResponse], *, max_skew_s: float = MAX_CLOCK_SKEW_S
 ) -> tuple[list[Quote], list[Quarantined]]:
-    """Vast.ai responses (live or archived) -> one rental quote per on-demand offer.
+    """Vast.ai responses (live or archived) -> quotes and quarantined offers (row_outcomes)."""
+    quotes, bad, _left_out = split_outcomes(row_outcomes(raws, max_skew_s=max_skew_s))
+    return quotes, bad
+
+
+# Vast.ai's verification states of a host; any other value is not guessed.
+VERIFICATION_STATES = ("verified", "unverified")
+
+
+def row_outcomes(
+    raws: list[RawResponse], *, max_skew_s: float = MAX_CLOCK_SKEW_S
+) -> list[RowOutcome]:
+    """What became of every offer: a rental quote per offer id (a bid is tier interruptible,
+    an offer that cannot be had now says why in `unavailable_reason`), the same offer read
+    again on a later page left out, a malformed offer quarantined.
 
     All offers of one fetch share one `observed_at`: the first response's fetch time (the
-    feed has no timestamp of its own). Bids, unverified, unrentable or rented offers are left
-    out even if the server returned them; malformed offers are quarantined.
+    feed has no timestamp of its own).
     """
     ok = [
-        r for r in raws if r.source == SOURCE and r.endpoint == ENDPOINT and 200 <= r.status < 300
+        (i, r)
+        for i, r in enumerate(raws)
+        if r.source == SOURCE and r.endpoint == ENDPOINT and 200 <= r.status < 300
     ]
     if not ok:
-        return [], []
-    observed_at = min(r.fetched_at for r in ok)
-    quotes: dict[str, Quote] = {}
-    bad: list[Quarantined] = []
-    for raw in ok:
+        return []
+    observed_at = min(r.fetched_at for _, r in ok)
+    seen: set[str] = set()
+    outcomes: list[RowOutcome] = []
+    for i, raw in ok:
         offers = _offers(raw)
         require_fields(raw, offers, REQUIRED_FIELDS)
-        for offer in offers:
+        for j, offer in enumerate(offers):
             if not isinstance(offer, dict):
-                bad.append(quarantine(raw, offer, None, f"not an object: {type(offer).__name__}"))
+                why = f"not an object: {type(offer).__name__}"
+                outcomes.append(RowOutcome((i, j), quarantine(raw, offer, None, why)))
                 continue
-            if (
-                offer.get("is_bid") is True
-                or offer.get("rentable") is False
-                or offer.get("rented") is True
-                or offer.get("verification") != "verified"
-            ):
-                continue  # not an on-demand, verified, available offer: not a price anyone pays
             oid = offer.get("id")
-            if str(oid) in quotes:
-                continue  # pages overlap at the price cursor
+            if str(oid) in seen:
+                outcomes.append(
+                    RowOutcome(
+                        (i, j),
+                        Excluded(
+                            raw.source,
+                            raw.endpoint,
+                            str(oid),
+                            "the same offer again on a later page (the price cursor overlaps)",
+                        ),
+                    )
+                )
+                continue
             try:
                 quote = offer_to_quote(offer, raw, observed_at)
             except (ValueError, TypeError) as exc:
-                bad.append(quarantine(raw, offer, oid, " ".join(str(exc).split())[:300]))
+                reason = " ".join(str(exc).split())[:300]
+                outcomes.append(RowOutcome((i, j), quarantine(raw, offer, oid, reason)))
                 continue
             problem = future_problem("observed_at", quote.observed_at, raw.fetched_at, max_skew_s)
             if problem:
-                bad.append(quarantine(raw, offer, oid, problem))
+                outcomes.append(RowOutcome((i, j), quarantine(raw, offer, oid, problem)))
                 continue
-            quotes[str(oid)] = quote
-    return list(quotes.values()), bad
+            seen.add(str(oid))
+            outcomes.append(RowOutcome((i, j), quote))
+    return outcomes
+
+
+def _text(value: object) -> str | None:
+    return None if value is None or isinstance(value, bool) else str(value)
+
+
+def unavailable(offer: dict) -> str | None:
+    """Why an offer cannot be had now (the server's filters drift), or None."""
+    if offer.get("rentable") is False:
+        return "not rentable"
+    if offer.get("rented") is True:
+        return "already rented"
+    verification = offer.get("verification")
+    if verification not in VERIFICATION_STATES:
+        return (
+            f"host verification {verification!r}: not a state Vast.ai lists hosts in "
+            f"(verified, unverified)"
+        )
+    return None
 
 
 def offer_to_quote(offer: dict, raw: RawResponse, observed_at: datetime) -> Quote:
@@ -209,6 +264,12 @@ def offer_to_quote(offer: dict, raw: RawResponse, observed_at: datetime) -> Quot
     geo = offer.get("geolocation")
     region = (geo.strip(" ,") or None) if isinstance(geo, str) else None
     condition = offer.get("verification")
+    bid = offer.get("is_bid") is True
+    machine, host = _text(offer.get("machine_id")), _text(offer.get("host_id"))
+    frac = offer.get("gpu_frac")
+    of_machine = ""
+    if isinstance(frac, int | float) and _is_number(frac) and 0 < frac <= 1:
+        of_machine = f" of the machine's {round(gpus / frac)}" if gpus / frac < 1e4 else ""
     return Quote(
         observed_at=observed_at,
         source=SOURCE,
@@ -216,7 +277,8 @@ def offer_to_quote(offer: dict, raw: RawResponse, observed_at: datetime) -> Quot
         kind="rental_hourly",
         sku_label=label,
         sku=match.sku,
-        form_factor=match.form_factor,
+        form_factor=form_factor_of(SOURCE, label),
+        form_factor_v1=match.form_factor,
         memory_gb=memory,
         gpu_count_basis=gpus,
         price_raw=dph,
@@ -224,9 +286,15 @@ def offer_to_quote(offer: dict, raw: RawResponse, observed_at: datetime) -> Quot
         currency="USD",
         usd_per_unit=1.0,
         price_usd=dph / gpus,
-        tier="on-demand",
+        tier="interruptible" if bid else "on_demand",
+        tier_label="bid" if bid else "on-demand",
+        provider=SOURCE,
+        unavailable_reason=unavailable(offer),
         condition=condition if isinstance(condition, str) else None,
         region=region,
-        note=f"offer {offer['id']}, machine {offer.get('machine_id')}",
+        note=f"offer {offer['id']}, machine {machine}, host {host}, {gpus}{of_machine} GPU(s)",
         listing_id=str(offer["id"]),
+        capacity_id=f"machine {machine}" if machine is not None else None,
+        machine_id=machine,
+        host_id=host,
     )

@@ -38,4 +38,5 @@ def call_within(seconds: float, fn: Callable[[], T]) -> T:
         raise WaitExpired(f"no answer within {seconds:g} s")
     if "error" in outcome:
         raise outcome["error"]
-    return outcome["value"]
+    value: T = outcome["value"]
+    return value

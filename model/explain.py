@@ -38,6 +38,9 @@ class RatioMove:
     previous_gpu_count: int
     gpu_sku: str
     price_kind: str | None  # purchase | rental_hourly | None for a fixed price
+    # basis 'history' (a backfilled day): the cap sums TODAY's constituents (survivorship)
+    basis: str = "category"
+    previous_basis: str = "category"
 
     @property
     def log_change(self) -> float:
@@ -154,7 +157,7 @@ def paragraph(move: RatioMove, cap: CapSide, price: PriceSide) -> str:
         f"({move.previous_ratio:.3f} {ARROW} {move.coverage_ratio:.3f})"
     )
     cap_pct = _pct(move.cap_effect)
-    parts = [f"the sector cap {_verb(cap_pct)}"]
+    parts = [f"the sector cap{_survivors(move)} {_verb(cap_pct)}"]
     direction = 1 if cap_pct > 0 else -1
     leaders = cap.top_movers(direction) if abs(cap_pct) >= STEADY_PCT else []
     if leaders:
@@ -180,6 +183,24 @@ def paragraph(move: RatioMove, cap: CapSide, price: PriceSide) -> str:
             f"the GPU count changed from {move.previous_gpu_count:,} to {move.gpu_count:,}"
         )
     return f"{head}: " + "; ".join(parts) + "."
+
+
+SURVIVORSHIP_NOTE = (
+    "* today's constituents: a backfilled cap sums the coins in the category TODAY over a "
+    "past day, so coins that left or died since are missing (a lower bound, biased toward "
+    "survivors)"
+)
+
+
+def _survivors(move: RatioMove) -> str:
+    """The marker beside the cap when either report's cap is today's constituents."""
+    if move.basis == "history" and move.previous_basis == "history":
+        return " (today's constituents*)"
+    if move.basis == "history":
+        return " (now: today's constituents*)"
+    if move.previous_basis == "history":
+        return f" (on {move.previous_report_date}: today's constituents*)"
+    return ""
 
 
 def _price_clause(move: RatioMove, price: PriceSide) -> str:

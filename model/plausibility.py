@@ -28,7 +28,7 @@ from datetime import date
 from capcover.model.report import ReportRow
 
 # The unit price (USD per GPU, all multipliers applied) a report may be built on; the same
-# range bounds a scenario's fixed price (config/bounds.py SCENARIO_BOUNDS, checked equal in
+# range bounds a scenario's fixed price (config/defaults.py SCENARIO_BOUNDS, checked equal in
 # tests/test_numbers.py).
 UNIT_PRICE_RANGE_USD = (0.01, 1e9)
 # A constituent coin may be at most this many times its category's reported market cap (the

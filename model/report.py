@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from capcover.model.coverage import coverage
-from capcover.model.prices import ANY_FORM_FACTOR, MaxAge, PriceEstimate, estimate, fresh
+
+# The price method's types live in model/prices.py; imported here by the name callers use.
+from capcover.model.prices import (  # noqa: F401 - re-exported
+    ANY_FORM_FACTOR,
+    Decision,
+    MaxAge,
+    PriceBook,
+    PriceStat,
+    QuotePoint,
+    price_stats,
+)
 
 # Scenario is an annotation only; model.scenarios loads pydantic, which `capcover alerts`
 # (reading stored report rows) does not need.
@@ -30,117 +40,9 @@ class SectorInputs:
     constituents_volume_24h_usd: float | None
     market_as_of: datetime  # the source's own timestamp (UTC)
     fetched_at: datetime  # when capcover fetched it (UTC)
-
-
-@dataclass(frozen=True)
-class QuotePoint:
-    """One of a source's latest quotes for (sku, kind) at or before a report date."""
-
-    sku: str
-    kind: str
-    source: str
-    price_usd: float  # per GPU (purchase) or per GPU-hour (rental_hourly)
-    observed_date: date
-    form_factor: str | None = None  # SXM, PCIe, NVL, OAM; None when the source did not say
-    market: str | None = None  # on_demand | spot for rentals; None for purchase prices
-
-
-@dataclass(frozen=True)
-class PriceStat:
-    """The price method's numbers for one scenario's eligible quotes (model/prices.py);
-    `sources` and the quote dates are those of the quotes kept after the outlier rule."""
-
-    sku: str
-    kind: str
-    form_factor: str  # the scenario's, or "any"
-    market: str | None
-    estimate: PriceEstimate
-    sources: str
-    newest_quote_date: date
-    oldest_quote_date: date
-    method: str
-
-    @property
-    def median_usd(self) -> float:
-        return self.estimate.central_usd
-
-    @property
-    def quote_count(self) -> int:
-        return self.estimate.kept_count
-
-
-@dataclass(frozen=True)
-class PriceBook:
-    """The quote points valid at a report date (each source's latest at or before it) and the
-    staleness window; `get` prices one scenario's selection with model/prices.py's method."""
-
-    points: tuple[QuotePoint, ...]
-    max_age: MaxAge = MaxAge()
-
-    def eligible(
-        self, sku: str, kind: str, form_factor: str, market: str | None, as_of: date | None
-    ) -> list[QuotePoint]:
-        """The points of the selection; with `as_of`, only those within the window."""
-        return [
-            p
-            for p in self.points
-            if p.sku == sku
-            and p.kind == kind
-            and (form_factor == ANY_FORM_FACTOR or p.form_factor == form_factor)
-            and (kind != "rental_hourly" or p.market == market)
-            and (as_of is None or fresh(p.observed_date, as_of, kind, self.max_age))
-        ]
-
-    def get(
-        self,
-        sku: str,
-        kind: str,
-        form_factor: str = ANY_FORM_FACTOR,
-        market: str | None = None,
-        *,
-        as_of: date | None = None,
-    ) -> PriceStat | None:
-        """The method's price of the selection at `as_of` (None: no staleness window), or
-        None when no quote is eligible."""
-        pts = self.eligible(sku, kind, form_factor, market, as_of)
-        if not pts:
-            return None
-        est = estimate([p.price_usd for p in pts])
-        # The outlier rule keeps every quote within a distance of the median: the kept quotes
-        # are exactly those between the kept minimum and maximum.
-        pts = [p for p in pts if est.min_usd <= p.price_usd <= est.max_usd]
-        return PriceStat(
-            sku=sku,
-            kind=kind,
-            form_factor=form_factor,
-            market=market if kind == "rental_hourly" else None,
-            estimate=est,
-            sources=", ".join(sorted({p.source for p in pts})),
-            newest_quote_date=max(p.observed_date for p in pts),
-            oldest_quote_date=min(p.observed_date for p in pts),
-            method=self.max_age.method_id(),
-        )
-
-    def groups(self, as_of: date | None = None) -> list[PriceStat]:
-        """The method's price for every (sku, form factor, kind, market) present (a form
-        factor the source did not tell is its own group, "unknown")."""
-
-        def key(p: QuotePoint) -> tuple[str, str, str, str]:
-            return p.sku, p.form_factor or "unknown", p.kind, p.market or ""
-
-        out = []
-        for k in sorted({key(p) for p in self.points}):
-            book = PriceBook(tuple(p for p in self.points if key(p) == k), self.max_age)
-            stat = book.get(k[0], k[2], ANY_FORM_FACTOR, k[3] or None, as_of=as_of)
-            if stat is not None:
-                out.append(replace(stat, form_factor=k[1]))
-        return out
-
-
-def price_stats(points: list[QuotePoint], *, max_age: MaxAge | None = None) -> PriceBook:
-    """The price book of `points` (from the warehouse's `latest_quotes`); `build_reports`
-    prices each scenario with it at the report date, within `max_age` (default MaxAge())."""
-    return PriceBook(tuple(points), max_age or MaxAge())
+    # Migration 052: CoinGecko's own figure beside the headline, and how the headline is made.
+    coingecko_category_cap_usd: float | None = None  # sum of the categories' reported caps
+    sector_cap_method: str | None = None  # warehouse/load.py SECTOR_CAP_METHODS; None: by basis
 
 
 @dataclass(frozen=True)
@@ -181,6 +83,14 @@ class ReportRow:
     coverage_ratio_low: float | None = None  # the ratio at the upper-quartile price
     coverage_ratio_high: float | None = None  # the ratio at the lower-quartile price
     price_method: str = "fixed"
+    # Migration 052: the providers that voted, CoinGecko's own category figure beside the
+    # headline cap, how the headline was made, and whether it sums today's constituents over a
+    # past day (backfilled rows: a lower bound biased toward the survivors).
+    price_provider_count: int | None = None
+    price_providers: str | None = None
+    coingecko_category_cap_usd: float | None = None
+    sector_cap_method: str = "coingecko-category"
+    survivorship_biased: bool = False
 
     def as_tuple(self) -> tuple:
         return tuple(asdict(self).values())
@@ -253,6 +163,12 @@ def build_reports(
                 coverage_ratio_low=low,
                 coverage_ratio_high=high,
                 price_method=stat.method if stat else "fixed",
+                price_provider_count=stat.provider_count if stat else None,
+                price_providers=stat.providers if stat else None,
+                coingecko_category_cap_usd=sector.coingecko_category_cap_usd,
+                sector_cap_method=sector.sector_cap_method
+                or ("history-union" if sector.basis == "history" else "coingecko-category"),
+                survivorship_biased=sector.basis == "history",
             )
         )
     return rows, skipped
@@ -265,4 +181,30 @@ def _no_quote_reason(sc: Scenario, prices: PriceBook, day: date) -> str:
     )
     market = f"{sc.market} " if kind == "rental_hourly" else ""
     window = prices.max_age.days(kind or "")
-    return f"no {market}{kind} quote for {what} in the {window} days up to {day}"
+    reason = f"no {market}{kind} quote for {what} in the {window} days up to {day}"
+    decisions = prices.decisions(sc.gpu_sku, kind or "", sc.form_factor, sc.market, as_of=day)
+    if decisions:
+        rules: dict[str, int] = {}
+        for d in decisions:
+            rules[d.rule or "kept"] = rules.get(d.rule or "kept", 0) + 1
+        said = ", ".join(f"{n} {rule}" for rule, n in sorted(rules.items()))
+        reason += f" ({len(decisions)} considered, excluded by rule: {said})"
+    return reason
+
+
+def report_decisions(
+    rows: list[ReportRow], scenarios: list[Scenario], prices: PriceBook
+) -> list[tuple[ReportRow, Decision]]:
+    """Every quote the price method considered for each quote-priced row, kept or excluded and
+    why (the `price_decisions` table), in the method the book prices with."""
+    by_name = {sc.name: sc for sc in scenarios}
+    out: list[tuple[ReportRow, Decision]] = []
+    for row in rows:
+        sc = by_name.get(row.scenario)
+        if sc is None or sc.price.quote_kind is None:
+            continue
+        for d in prices.decisions(
+            sc.gpu_sku, sc.price.quote_kind, sc.form_factor, sc.market, as_of=row.report_date
+        ):
+            out.append((row, d))
+    return out

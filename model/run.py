@@ -52,6 +52,9 @@ class RunResult:
     delivery: DeliveryReport | None = None  # None until delivery ran (and in a dry run)
     dry_run: bool = False
     explanations: dict[str, str] = field(default_factory=dict)  # scenario -> "why it moved"
+    # A category that came back short (paging not ended on an empty page, fewer constituents
+    # than its known count): one line each, named in the run summary.
+    sector_notes: list[str] = field(default_factory=list)
 
     @property
     def alerts_delivered(self) -> int:
@@ -80,4 +83,5 @@ class RunResult:
             "sources_failed": self.sources_failed,
             "feed_errors": self.feed_errors,
             "alerts": [a.alert.message for a in self.alerts],
+            "sector_notes": self.sector_notes,
         }

@@ -6,9 +6,13 @@ A channel either delivers or raises `DeliveryError` (one line, secrets redacted)
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from capcover.errors import one_line
 from capcover.notify.redact import REDACTOR, _apprise_logger, _Capture, channel_id
+
+if TYPE_CHECKING:
+    from capcover.config.settings import Settings
 
 PREFECT_CHANNEL = "prefect-event"
 
@@ -49,8 +53,7 @@ class AppriseChannel:
         except DeliveryError:
             raise
         except Exception as exc:  # noqa: BLE001 - a plugin may raise anything; we report it
-            text = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DeliveryError(f"channel {self.id}: {REDACTOR.redact(text)}") from None
+            raise DeliveryError(f"channel {self.id}: {REDACTOR.redact(one_line(exc))}") from None
         finally:
             logger.removeHandler(capture)
         if not ok:
@@ -92,7 +95,7 @@ def apprise_channels(urls: list) -> list[AppriseChannel]:
     ]
 
 
-def channels_for(settings, emit: Callable[..., object] | None = None) -> list[Channel]:
+def channels_for(settings: Settings, emit: Callable[..., object] | None = None) -> list[Channel]:
     """Apprise URLs from CAPCOVER_ALERT_URLS, plus the Prefect event when the run has an event
     emitter (the Prefect flow passes `prefect.events.emit_event`)."""
     channels: list[Channel] = list(apprise_channels(settings.alert_urls))

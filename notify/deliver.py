@@ -16,12 +16,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from capcover.model.run import DeliveryReport
 from capcover.notify.channels import PREFECT_CHANNEL, Channel, channels_for
 from capcover.notify.redact import REDACTOR
 from capcover.warehouse import alerts as store
 from capcover.warehouse.db import open_warehouse
+
+if TYPE_CHECKING:
+    from capcover.config.settings import Settings
 
 log = logging.getLogger("capcover")
 
@@ -75,7 +79,7 @@ def deliver_pending(
 
 
 def deliver_after_run(
-    settings, run_id: str, *, emit: Callable[..., object] | None = None
+    settings: Settings, run_id: str, *, emit: Callable[..., object] | None = None
 ) -> DeliveryReport:
     """The post-commit step of a run: deliver what is pending and say how it went. A failure
     here (even the warehouse being locked) never fails the run: it is reported instead."""

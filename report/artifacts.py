@@ -3,11 +3,16 @@ summary (flows/artifacts.py hands them to Prefect)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from capcover.model.run import RunResult
+
 TABLE_KEY = "capcover-coverage"
 SUMMARY_KEY = "capcover-summary"
 
 
-def report_table(result) -> list[dict]:
+def report_table(result: RunResult) -> list[dict[str, Any]]:
     """One row per scenario, the same columns as the HTML report's table."""
     return [
         {
@@ -26,7 +31,7 @@ def report_table(result) -> list[dict]:
     ]
 
 
-def summary_markdown(result) -> str:
+def summary_markdown(result: RunResult) -> str:
     lines = [f"# capcover {result.as_of_date}", ""]
     if result.sector_market_cap_usd is not None:
         lines.append(

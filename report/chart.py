@@ -27,6 +27,7 @@ INK = "#6b6b6b"
 PANEL_SIZE_IN = (4.2, 2.3)  # one panel, inches (the SVG's viewBox is this in points)
 DPI = 100
 if TYPE_CHECKING:  # matplotlib itself is imported only when a chart is drawn
+    from matplotlib.figure import Figure
     from matplotlib.typing import RcKeyType
 
 # Fixed SVG settings so the same figure gives the same bytes (ids hashed with a fixed salt,
@@ -97,7 +98,7 @@ def _tick_label(value: float, _pos: int = 0) -> str:
 
 def history_figure(
     series: Sequence[Series], *, columns: int = 1, title: bool = False, illustrative: bool = False
-):
+) -> Figure:
     """The coverage history of `series` as one matplotlib Figure: a panel per scenario in a grid
     of `columns`, each with its line (backfilled days), dots (daily runs), band and 1.0 line;
     `title` adds a heading saying what the ratio and the dashed line are."""
@@ -107,7 +108,7 @@ def history_figure(
         return _figure(series, columns, title, illustrative)
 
 
-def _figure(series: Sequence[Series], columns: int, title: bool, illustrative: bool):
+def _figure(series: Sequence[Series], columns: int, title: bool, illustrative: bool) -> Figure:
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.figure import Figure
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
@@ -148,7 +149,8 @@ def _extent(s: Series) -> tuple[float, float]:
     return (min(values), max(values)) if values else (1.0, 1.0)
 
 
-def _draw_panel(ax, s: Series, *, show_title: bool) -> None:
+def _draw_panel(ax: Any, s: Series, *, show_title: bool) -> None:
+    # `ax`: a matplotlib Axes, typed Any: its stubs refuse the dates it plots.
     ax.set_facecolor("none")
     days = [p.day for p in s.points]
     band = [p for p in s.points if p.low is not None and p.high is not None]
@@ -186,7 +188,7 @@ def label(scenario: str) -> str:
     return f"Coverage ratio history of {scenario} with the 1.0 line"
 
 
-def svg_text(fig, *, prefix: str, label: str) -> str:
+def svg_text(fig: Figure, *, prefix: str, label: str) -> str:
     """`fig` as an inline <svg> element: no XML prolog, scaled by the page (viewBox kept,
     fixed width/height dropped), element ids prefixed with `prefix` so several charts can share
     one document, and `label` (escaped here) as its accessible name."""
@@ -208,7 +210,7 @@ def svg_text(fig, *, prefix: str, label: str) -> str:
     return text.replace("<svg ", f'<svg role="img" aria-label="{aria}" class="chart-svg" ', 1)
 
 
-def png_bytes(fig) -> bytes:
+def png_bytes(fig: Figure) -> bytes:
     """`fig` as PNG (Agg) on a white background, at DPI pixels per inch."""
     import matplotlib
 

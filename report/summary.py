@@ -2,24 +2,42 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from capcover.model.alerts import band_text
+from capcover.model.report import ReportRow
 from capcover.model.run import RunResult
 
 
-def price_note(row) -> str:
+def price_note(row: ReportRow) -> str:
     """How a report row's unit price was found, in a few words."""
     if row.price_quote_count == 0:
         return row.price_basis
+    providers = getattr(row, "price_provider_count", None)
+    if providers:
+        return (
+            f"median of {providers} provider(s), {row.price_quote_count} quote(s), newest "
+            f"{row.price_as_of}, {row.price_method}"
+        )
     return (
         f"median of {row.price_quote_count} quote(s) after outliers, newest "
         f"{row.price_as_of}, {row.price_method}"
     )
 
 
-def summary_text(result: RunResult, db) -> str:
+def summary_text(result: RunResult, db: str | Path) -> str:
     lines = [f"capcover run {result.run_id}: as of {result.as_of_date} (UTC, source timestamp)"]
     if result.sector_market_cap_usd is not None:
         lines.append(f"  AI-token sector market cap: ${result.sector_market_cap_usd / 1e9:,.2f}B")
+    first = result.reports[0] if result.reports else None
+    if first is not None and getattr(first, "sector_cap_method", None) == "constituent-union":
+        figure = first.coingecko_category_cap_usd
+        lines.append(
+            f"    the union of the constituents of {first.categories.replace(',', ', ')}, each "
+            f"coin once (CoinGecko's category figures sum to ${(figure or 0) / 1e9:,.2f}B)"
+        )
+    for note in getattr(result, "sector_notes", []):
+        lines.append(f"  constituents short: {note}")
     for r in result.reports:
         verdict = "covers" if r.coverage_ratio >= 1 else "does not cover"
         lines.append(
@@ -79,7 +97,7 @@ def alert_lines(result: RunResult) -> list[str]:
     return lines
 
 
-def dry_run_text(result: RunResult, db) -> str:
+def dry_run_text(result: RunResult, db: str | Path) -> str:
     """`capcover run --dry-run`: the summary under a banner saying nothing was kept."""
     lines = [
         "DRY RUN — nothing stored, nothing delivered (the transaction was rolled back)",

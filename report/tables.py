@@ -41,6 +41,11 @@ def _cell(value: Any) -> str:
     return str(_plain(value))
 
 
+def marked(value: Any, marker: str) -> str:
+    """A human-readable cell with a footnote's marker beside it ("18.52B *")."""
+    return f"{_cell(value)} {marker}"
+
+
 def _exact(value: Any) -> str:
     """A cell exactly as queried: ints without separators, floats at full (shortest round-trip)
     precision, decimals with all their digits."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from capcover.warehouse.db import Warehouse
 from capcover.warehouse.queries import (
     coverage_history,
     crossings_on,
@@ -22,7 +23,7 @@ def text_chart(points: list[tuple], width: int = 90, height: int = 12) -> list[s
     grid = [[" "] * len(cols) for _ in range(height)]
 
     def row(r: float) -> int:
-        return min(height - 1, max(0, round((hi - r) / (hi - lo) * (height - 1))))
+        return int(min(height - 1, max(0, round((hi - r) / (hi - lo) * (height - 1)))))
 
     for x, (_, r) in enumerate(cols):
         grid[row(1.0)][x] = "-"
@@ -35,7 +36,7 @@ def text_chart(points: list[tuple], width: int = 90, height: int = 12) -> list[s
     return lines
 
 
-def print_history(wh, scenario: str = CHART_SCENARIO) -> None:
+def print_history(wh: Warehouse, scenario: str = CHART_SCENARIO) -> None:
     rows = coverage_history(wh, scenario)
     if not rows:
         print("  (no history)")
@@ -53,7 +54,7 @@ def print_history(wh, scenario: str = CHART_SCENARIO) -> None:
         print(f"  crossed 1.0 on {d}: {p:.3f} -> {r:.3f}")
 
 
-def print_alerts(wh, run_id: str) -> int:
+def print_alerts(wh: Warehouse, run_id: str) -> int:
     """Alerts the demo's daily run fired (from `alerts`), else the crossing from the reports."""
     if wh.has(5):  # warehouse/migrations/005_alerts.sql
         rows = run_alerts(wh, run_id)

@@ -81,57 +81,96 @@ def coins(rng: random.Random) -> list[dict]:
     return out
 
 
-VAST_ROOT, RUNPOD_ROOT = "/vast", "/runpod"  # both feeds share the replay server
+VAST_ROOT, RUNPOD_ROOT, GPUHUNT_ROOT = "/vast", "/runpod", "/gpuhunt"  # one replay server
 DEMO_VAST_GPU_NAMES = ("H100 SXM", "H100 PCIE", "H200", "B200")
+# gpuhunt's catalogs in the demo: the real-shape rows of fakeapi/fixtures/gpu-feeds (their
+# prices are ILLUSTRATIVE too), published as version DEMO_GPUHUNT_VERSION.
+DEMO_GPUHUNT_PROVIDERS = ("aws", "gcp", "oci", "azure", "verda", "lambdalabs", "nebius", "runpod")
+DEMO_GPUHUNT_VERSION = "20240403-6"
 
 
-def gpu_feed_routes(rng: random.Random) -> list[dict]:
-    """Vast.ai and RunPod answers for the demo: the captured shapes with ILLUSTRATIVE prices.
-
-    Vast.ai: one route per GPU name, matching the exact `q` the client sends (on-demand,
-    verified, cheapest first). RunPod: the reference gpuTypes answer as recorded.
-    """
-    import sys
-
-    sys.path.insert(0, str(OUT.parent.parent.parent))
+def vast_machines(rng: random.Random, name: str, low: float, high: float, count: int) -> list[dict]:
+    """`count` machines in the captured offer's shape, each listing every slice it has (1, 2,
+    4, 8 GPUs: `gpu_frac` the slice's share) at one ILLUSTRATIVE price per GPU, hosts verified
+    or unverified as the live book mixes them."""
     from capcover.fakeapi.fixtures import gpu_feed
-    from capcover.ingest.vastai import ENDPOINT, offer_query
 
-    offer = gpu_feed("vastai_bundles_h100_sxm_2026-08-22.json")
-    template = offer["offers"][0]
-    per_gpu = {
-        "H100 SXM": (1.70, 2.60, 12),
-        "H100 PCIE": (1.40, 2.10, 4),
-        "H200": (2.60, 3.60, 4),
-        "B200": (3.90, 5.40, 3),
-    }
-    routes, n = [], 0
-    for name in DEMO_VAST_GPU_NAMES:
-        low, high, count = per_gpu[name]
-        offers = []
-        for _ in range(count):
-            n += 1
-            gpus = rng.choice((1, 2, 4, 8))
-            price = round(rng.uniform(low, high), 4)
+    template = gpu_feed("vastai_bundles_h100_sxm_2026-08-22.json")["offers"][0]
+    storage = template["dph_total"] - template["dph_base"]
+    offers = []
+    for _ in range(count):
+        machine = rng.randrange(100_000, 200_000)
+        host = rng.randrange(400_000, 700_000)
+        gpus = rng.choice((1, 2, 4, 8))
+        per_gpu = round(rng.uniform(low, high), 4)
+        verification = rng.choice(("verified", "unverified", "unverified"))
+        size = 1
+        while size <= gpus:
+            oid = rng.randrange(40_000_000, 49_000_000)
             offers.append(
                 {
                     **template,
-                    "id": 90_000_000 + n,
-                    "ask_contract_id": 90_000_000 + n,
-                    "machine_id": 900 + n,
+                    "id": oid,
+                    "ask_contract_id": oid,
+                    "machine_id": machine,
+                    "host_id": host,
                     "gpu_name": name,
-                    "num_gpus": gpus,
-                    "dph_total": round(price * gpus, 6),
-                    "verification": "verified",
+                    "num_gpus": size,
+                    "gpu_frac": size / gpus,
+                    "dph_base": round(per_gpu * size, 6),
+                    "dph_total": round(per_gpu * size + storage, 6),
+                    "verification": verification,
                 }
             )
-        offers.sort(key=lambda o: o["dph_total"])
-        q = json.dumps(offer_query(name), separators=(",", ":"), sort_keys=True)
-        routes.append({"path": VAST_ROOT + ENDPOINT, "query": {"q": q}, "body": {"offers": offers}})
-    runpod = gpu_feed("runpod_graphql_gputypes_2026-08-22.json")
+            size *= 2
+    return offers
+
+
+def gpu_feed_routes(rng: random.Random) -> list[dict]:
+    """Vast.ai, RunPod and gpuhunt answers for the demo: the real shapes with ILLUSTRATIVE
+    prices.
+
+    Vast.ai: per GPU name the routes of the exact `q`s the client sends: the first page, then
+    the page from the price cursor (the highest price seen), which brings nothing new, so the
+    client stops. RunPod: the answer to its gpuTypes query (fakeapi/fixtures). gpuhunt: each
+    provider's version and catalog.zip (binary: `body_base64`)."""
+    import base64
+    import sys
+
+    sys.path.insert(0, str(OUT.parent.parent.parent))
+    from capcover.fakeapi import gpuhunt
+    from capcover.fakeapi.fixtures import gpu_feed
+    from capcover.ingest.vastai import ENDPOINT, offer_query
+
+    per_gpu = {
+        "H100 SXM": (1.70, 2.60, 8),
+        "H100 PCIE": (1.40, 2.10, 3),
+        "H200": (2.60, 3.60, 3),
+        "B200": (3.90, 5.40, 2),
+    }
+    routes = []
+    for name in DEMO_VAST_GPU_NAMES:
+        low, high, count = per_gpu[name]
+        offers = vast_machines(rng, name, low, high, count)
+        offers.sort(key=lambda o: (o["dph_total"], o["id"]))
+        for cursor in (None, offers[-1]["dph_total"]):
+            page = [o for o in offers if cursor is None or o["dph_total"] >= cursor]
+            q = json.dumps(offer_query(name, cursor), separators=(",", ":"), sort_keys=True)
+            routes.append(
+                {"path": VAST_ROOT + ENDPOINT, "query": {"q": q}, "body": {"offers": page}}
+            )
+    runpod = gpu_feed("runpod_graphql_gputypes_terms_2026-11.json")
     routes.append(
         {"method": "POST", "path": f"{RUNPOD_ROOT}/graphql", "body": {"data": runpod["data"]}}
     )
+    table = gpuhunt.routes(DEMO_GPUHUNT_PROVIDERS, version=DEMO_GPUHUNT_VERSION)
+    for path, (status, headers, body) in sorted(table.items()):
+        route = {"path": GPUHUNT_ROOT + path, "status": status, "headers": dict(headers)}
+        if path.endswith(".zip"):
+            route["body_base64"] = base64.b64encode(body).decode("ascii")
+        else:
+            route["body"] = body.decode("utf-8")
+        routes.append(route)
     return routes
 
 

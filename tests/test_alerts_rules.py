@@ -11,8 +11,8 @@ from capcover.model.alerts import (
     stale_data,
     threshold_crossed,
 )
-from capcover.model.coverage import coverage
 from capcover.model.report import ReportRow
+from tests.helpers import report_row
 
 AS_OF = datetime(2024, 4, 3, 6, 40, tzinfo=UTC)
 
@@ -27,32 +27,18 @@ def row(
     as_of=None,
     fetched=None,
 ) -> ReportRow:
-    cov = coverage(cap, 720_000, price)
     as_of = as_of or datetime(day.year, day.month, day.day, 6, 40, tzinfo=UTC)
-    return ReportRow(
-        report_date=day,
-        scenario=scenario,
-        basis="category",
-        categories="artificial-intelligence",
-        sector_market_cap_usd=cap,
-        constituents_market_cap_usd=None,
+    return report_row(
+        day,
+        scenario,
+        cap,
+        price=price,
+        quotes=quotes,
+        median=price if quotes else None,
         constituents_count=260,
-        constituents_fdv_usd=None,
-        sector_volume_24h_usd=None,
-        constituents_volume_24h_usd=None,
-        gpu_sku="H100",
-        gpu_count=720_000,
         price_basis="purchase median" if quotes else "fixed $30,000",
-        quote_median_usd=price if quotes else None,
-        unit_price_usd=price,
-        price_quote_count=quotes,
         price_sources="FT, CoinDesk" if quotes else None,
         price_as_of=date(2024, 4, 3) if quotes else None,
-        buildout_cost_usd=cov.buildout_cost_usd,
-        coverage_ratio=cov.coverage_ratio,
-        gpus_affordable=cov.gpus_affordable,
-        breakeven_unit_price_usd=cov.breakeven_unit_price_usd,
-        share_of_2023_h100_shipments=cov.share_of_2023_h100_shipments,
         market_as_of=as_of,
         fetched_at=fetched or as_of + timedelta(minutes=5),
         run_id="r1",

@@ -55,7 +55,7 @@ def test_backfill_paces_at_the_server_limit_with_no_429_and_one_request_per_coin
     per_coin = srv.chart_requests()
     assert len(per_coin) == 30 and set(per_coin.values()) == {1}
     assert result.coins_done == 30 and result.rate_limited == 0
-    assert result.http_requests == 30 + 2  # + categories and one markets page
+    assert result.http_requests == 30 + 3  # + categories, one markets page and the empty one
 
 
 def test_fake_server_enforces_its_limit_on_an_unpaced_client():

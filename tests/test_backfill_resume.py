@@ -47,16 +47,21 @@ def coin_state(db: Path) -> tuple[dict[str, str], dict[str, int]]:
     return status, rows
 
 
+def until_charts_fetched(srv, proc, n: int) -> None:
+    """Wait (at most a minute) until the backfill `proc` has asked `srv` for `n` charts."""
+    deadline = time.monotonic() + 60
+    while sum(srv.chart_requests().values()) < n:
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "backfill never got going"
+        time.sleep(0.01)
+
+
 @pytest.mark.slow
 def test_backfill_resumes_after_sigkill_without_refetching_finished_coins(tmp_path):
     db = tmp_path / "capcover.duckdb"
     with CoinGecko.charts(n_coins=60, delay_s=0.04) as srv:
         proc = backfill_process(db, srv)
-        deadline = time.monotonic() + 60
-        while sum(srv.chart_requests().values()) < 25:
-            assert proc.poll() is None, proc.stderr.read()
-            assert time.monotonic() < deadline, "backfill never got going"
-            time.sleep(0.01)
+        until_charts_fetched(srv, proc, 25)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         before = srv.chart_requests()
@@ -89,10 +94,7 @@ def test_backfill_ctrl_c_keeps_fetched_coins_and_says_how_to_resume(tmp_path):
     db = tmp_path / "capcover.duckdb"
     with CoinGecko.charts(n_coins=60, delay_s=0.04) as srv:
         proc = backfill_process(db, srv)
-        deadline = time.monotonic() + 60
-        while sum(srv.chart_requests().values()) < 20:
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.01)
+        until_charts_fetched(srv, proc, 20)
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=60)
         fetched = set(srv.chart_requests())

@@ -18,6 +18,7 @@ from capcover.ingest.quotes import parse_curated_raws
 from capcover.ingest.runpod import parse_raws as parse_runpod
 from capcover.ingest.vastai import parse_raws as parse_vastai
 from tests.conftest import AI, category_payload, market_pages
+from tests.helpers import raw_get
 
 FETCHED = datetime(2024, 4, 3, 7, 0, tzinfo=UTC)  # just after the fixtures' updated_at
 
@@ -31,19 +32,8 @@ def raw(
     body: str | None = None,
     fetched_at: datetime = FETCHED,
 ) -> RawResponse:
-    return RawResponse(
-        source=source,
-        endpoint=endpoint,
-        method="GET",
-        url=f"http://x{endpoint}",
-        params=params or {},
-        request_body=None,
-        status=200,
-        body=body if body is not None else json.dumps(payload),
-        fetched_at=fetched_at,
-        elapsed_ms=1.0,
-        attempt=1,
-    )
+    text = body if body is not None else json.dumps(payload)
+    return raw_get(source, endpoint, text, params=params, fetched_at=fetched_at)
 
 
 def sector(categories, pages=None) -> list[RawResponse]:

@@ -4,8 +4,6 @@ import csv
 import io
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ from capcover.cli.main import cli, main
 from capcover.flows.sequence import run_daily
 from capcover.warehouse.db import open_warehouse
 from capcover.warehouse.queries import REPORT_SUMMARY_COLUMNS, report
+from tests.helpers import PLAIN_PATH, commands_in_fresh_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,20 +90,11 @@ def test_cli_bad_setting_exits_2_naming_it(env, monkeypatch, capsys):
 
 
 def test_cli_readers_do_not_import_prefect(warehouse_with_reports, env):
-    code = (
-        "import sys; from capcover.cli.main import main; main(['report']); "
-        "main(['sql', 'select 1']); print('PREFECT', 'prefect' in sys.modules)"
+    seen = commands_in_fresh_process(
+        ["report"], ["sql", "select 1"], env={**env, "PATH": PLAIN_PATH}
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**env, "PATH": "/usr/bin:/bin"},
-        cwd=ROOT,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "PREFECT False" in proc.stdout
+    assert seen.codes == [0, 0], seen.stderr
+    assert seen.loaded("prefect") == []
 
 
 def test_cli_every_command_is_documented_in_readme():

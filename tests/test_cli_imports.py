@@ -4,13 +4,12 @@ no rich unless it draws the table, no model code it does not print with."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from capcover.flows.sequence import run_daily
+from tests.helpers import PLAIN_PATH, python
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMATS = ("table", "csv", "json", "markdown")
@@ -52,14 +51,7 @@ PRICE_METHOD = ("capcover.model.report", "capcover.model.prices", "capcover.mode
 
 def _imported(argv: list[str], env: dict[str, str]) -> tuple[int, set[str]]:
     """Exit code and every module `python -X importtime -m capcover argv` imported."""
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "capcover", *argv],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        env={**env, "PATH": "/usr/bin:/bin"},
-    )
+    proc = python("-X", "importtime", "-m", "capcover", *argv, env={**env, "PATH": PLAIN_PATH})
     names = {
         line.rsplit("|", 1)[1].strip()
         for line in proc.stderr.splitlines()

@@ -8,8 +8,6 @@ import json
 import logging
 import math
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from hypothesis import strategies as st
 
 from capcover.cli.main import main
 from capcover.config.settings import NON_SETTING_ENV, ConfigError, Settings, load_settings
+from tests.helpers import python
 
 ROOT = Path(__file__).resolve().parent.parent
 FIELDS = sorted(Settings.model_fields)
@@ -235,9 +234,7 @@ def test_config_strict_apprise_is_imported_only_when_urls_are_set(clean_env):
         "print('apprise' in sys.modules)"
     )
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("CAPCOVER_")}
-    out = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    ).stdout.strip()
+    out = python("-c", probe, env=env, check=True).stdout.strip()
     assert out == "False"
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from capcover.warehouse.db import open_warehouse
+from tests.helpers import commands_in_fresh_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,6 +40,23 @@ def test_daily_flow_runs_tasks_and_writes_reports(prefect_harness, fake_cg, sett
     with open_warehouse(settings.db, read_only=True) as wh:
         assert wh.scalar("SELECT count(*) FROM report_daily") == len(result.reports) == 4
         assert wh.scalar("SELECT count(*) FROM runs WHERE status='ok'") == 1
+
+
+def test_daily_flow_runs_with_the_settings_it_is_given(
+    prefect_harness, fake_cg, settings, tmp_path
+):
+    """`capcover.run(db=...)` with a Prefect API: the flow runs on the given settings (handed
+    over in this process, not as flow parameters), not on the environment's."""
+    from capcover.config.settings import load_settings
+    from capcover.flows.daily import run_flow
+
+    fake_cg.serve()
+    other = tmp_path / "given.duckdb"
+    result = run_flow(given=load_settings(db=other))
+    with open_warehouse(other, read_only=True) as wh:
+        assert wh.scalar("SELECT count(*) FROM report_daily") == len(result.reports) == 4
+        assert wh.scalar("SELECT flow_run_id FROM runs") is not None  # a Prefect flow run
+    assert not Path(settings.db).exists()
 
 
 def _no_prefect_env(env: dict, tmp_path: Path) -> dict:
@@ -77,22 +95,14 @@ def _zombie(proc: Path) -> bool:
 def test_run_without_prefect_api_runs_in_process_without_prefect(env, fake_cg, tmp_path):
     fake_cg.serve()
     run_env = _no_prefect_env(env, tmp_path)
-    code = (
-        "import sys; from capcover.cli.main import main; code = main(['run']); "
-        "print('PREFECT', 'prefect' in sys.modules); sys.exit(code)"
+    seen = commands_in_fresh_process(["run"], env=run_env, cwd=tmp_path)
+    assert seen.codes == [0], seen.stderr
+    assert seen.loaded("prefect") == []  # Prefect not imported, so no server either
+    (line,) = [ln for ln in seen.stdout.splitlines() if "in-process run" in ln]
+    assert (
+        "no Prefect API URL in the environment, the Prefect profile or the working "
+        "directory's .env, prefect.toml or pyproject.toml" in line
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=run_env,
-        cwd=tmp_path,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "PREFECT False" in proc.stdout  # Prefect not imported, so no server either
-    (line,) = [ln for ln in proc.stdout.splitlines() if "in-process run" in ln]
-    assert "no PREFECT_API_URL in the environment or Prefect profile 'ephemeral'" in line
     assert _processes_with(run_env["PREFECT_HOME"]) == []
     with open_warehouse(env["CAPCOVER_DB"], read_only=True) as wh:
         (row,) = wh.query(

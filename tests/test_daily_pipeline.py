@@ -31,7 +31,7 @@ def test_daily_run_writes_reports_for_the_source_as_of_date(fake_cg, settings):
 def test_daily_run_pages_all_constituents_and_drops_duplicates(fake_cg, settings):
     fake_cg.serve()
     result = run_daily(settings)
-    assert fake_cg.market_requests() == 2  # 260 coins at 250 per page
+    assert fake_cg.market_requests() == 3  # 260 coins at 250 per page, then an empty page
     assert result.duplicates_dropped == 1
     with open_warehouse(settings.db, read_only=True) as wh:
         assert wh.scalar("SELECT count(*) FROM coin_snapshots") == 260

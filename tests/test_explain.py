@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from capcover.model.coverage import coverage
 from capcover.model.explain import CapSide, CoinMove, PriceSide, RatioMove, decompose, paragraph
 from capcover.model.report import ReportRow
 from capcover.warehouse.db import Warehouse, open_warehouse
@@ -19,54 +18,10 @@ from capcover.warehouse.explain import (
     price_changes,
     ratio_moves,
 )
+from tests.helpers import report_row
 
 AI = "artificial-intelligence"
 D1, D2, D3 = date(2024, 4, 1), date(2024, 4, 2), date(2024, 4, 3)
-
-
-def report(
-    day: date,
-    scenario: str,
-    cap: float,
-    *,
-    price: float = 30_000.0,
-    count: int = 720_000,
-    constituents: float | None = None,
-    quotes: int = 0,
-    median: float | None = None,
-    basis: str = "category",
-) -> ReportRow:
-    """A report_daily row whose ratio is computed like the model's (model/coverage.py)."""
-    cov = coverage(cap, count, price)
-    at = datetime(day.year, day.month, day.day, 6, 40, tzinfo=UTC)
-    return ReportRow(
-        report_date=day,
-        scenario=scenario,
-        basis=basis,
-        categories=AI,
-        sector_market_cap_usd=cap,
-        constituents_market_cap_usd=constituents,
-        constituents_count=0,
-        constituents_fdv_usd=None,
-        sector_volume_24h_usd=None,
-        constituents_volume_24h_usd=None,
-        gpu_sku="H100",
-        gpu_count=count,
-        price_basis="median purchase quote" if quotes else f"fixed ${price:,.0f}",
-        quote_median_usd=median,
-        unit_price_usd=price,
-        price_quote_count=quotes,
-        price_sources=None,
-        price_as_of=day if quotes else None,
-        buildout_cost_usd=cov.buildout_cost_usd,
-        coverage_ratio=cov.coverage_ratio,
-        gpus_affordable=cov.gpus_affordable,
-        breakeven_unit_price_usd=cov.breakeven_unit_price_usd,
-        share_of_2023_h100_shipments=cov.share_of_2023_h100_shipments,
-        market_as_of=at,
-        fetched_at=at,
-        run_id="r-test",
-    )
 
 
 def add_reports(wh: Warehouse, *rows: ReportRow) -> None:
@@ -114,7 +69,7 @@ def _move(wh, day, scenario) -> dict:
 
 
 def test_ratio_moves_cap_move_is_all_cap_effect(wh):
-    add_reports(wh, report(D1, "fixed", 20e9), report(D2, "fixed", 25e9))
+    add_reports(wh, report_row(D1, "fixed", 20e9), report_row(D2, "fixed", 25e9))
     m = _move(wh, D2, "fixed")
     assert m["previous_report_date"] == D1
     assert m["previous_ratio"] == pytest.approx(20e9 / 21.6e9)
@@ -127,8 +82,8 @@ def test_ratio_moves_cap_move_is_all_cap_effect(wh):
 def test_ratio_moves_price_move_is_minus_price_effect(wh):
     add_reports(
         wh,
-        report(D1, "bought", 25e9, price=30_000, quotes=2, median=30_000),
-        report(D2, "bought", 25e9, price=32_000, quotes=2, median=32_000),
+        report_row(D1, "bought", 25e9, price=30_000, quotes=2, median=30_000),
+        report_row(D2, "bought", 25e9, price=32_000, quotes=2, median=32_000),
     )
     m = _move(wh, D2, "bought")
     assert m["cap_effect"] == 0 and m["count_effect"] == 0
@@ -137,7 +92,9 @@ def test_ratio_moves_price_move_is_minus_price_effect(wh):
 
 
 def test_ratio_moves_cap_and_price_moving_together_cancel(wh):
-    add_reports(wh, report(D1, "both", 20e9, price=30_000), report(D2, "both", 22e9, price=33_000))
+    add_reports(
+        wh, report_row(D1, "both", 20e9, price=30_000), report_row(D2, "both", 22e9, price=33_000)
+    )
     m = _move(wh, D2, "both")
     assert m["cap_effect"] == pytest.approx(math.log(1.1))
     assert m["price_effect"] == pytest.approx(math.log(1.1))
@@ -146,7 +103,9 @@ def test_ratio_moves_cap_and_price_moving_together_cancel(wh):
 
 def test_ratio_moves_count_change_is_count_effect(wh):
     add_reports(
-        wh, report(D1, "fleet", 25e9, count=720_000), report(D2, "fleet", 25e9, count=360_000)
+        wh,
+        report_row(D1, "fleet", 25e9, count=720_000),
+        report_row(D2, "fleet", 25e9, count=360_000),
     )
     m = _move(wh, D2, "fleet")
     assert m["count_effect"] == pytest.approx(math.log(0.5))
@@ -157,10 +116,10 @@ def test_ratio_moves_count_change_is_count_effect(wh):
 def test_ratio_moves_first_report_has_no_row_and_terms_add_up(wh):
     add_reports(
         wh,
-        report(D1, "a", 20e9),
-        report(D2, "a", 21e9, price=31_000),
-        report(D3, "a", 19e9, price=29_500, count=700_000),
-        report(D2, "b", 30e9),
+        report_row(D1, "a", 20e9),
+        report_row(D2, "a", 21e9, price=31_000),
+        report_row(D3, "a", 19e9, price=29_500, count=700_000),
+        report_row(D2, "b", 30e9),
     )
     assert ratio_moves(wh, D1) == []
     assert ratio_moves(wh, D2, "b") == []  # b's first report
@@ -185,8 +144,8 @@ def churn(wh):
     add_coins(wh, D2, {"a": 12e9, "b": 4e9, "d": 2e9, "e": 1e9})
     add_reports(
         wh,
-        report(D1, "fixed", 20e9, constituents=18e9),
-        report(D2, "fixed", 25e9, constituents=19e9),
+        report_row(D1, "fixed", 20e9, constituents_market_cap_usd=18e9),
+        report_row(D2, "fixed", 25e9, constituents_market_cap_usd=19e9),
     )
     return wh
 
@@ -235,8 +194,8 @@ def test_price_changes_quotes_entered_and_left_with_central_values(wh):
     add_quote(wh, "q-rent", "s4", D2, 2.5, kind="rental_hourly")  # another kind: not in
     add_reports(
         wh,
-        report(D1, "bought", 25e9, price=29_000, quotes=2, median=29_000),
-        report(D2, "bought", 25e9, price=31_000, quotes=3, median=31_000),
+        report_row(D1, "bought", 25e9, price=29_000, quotes=2, median=29_000),
+        report_row(D2, "bought", 25e9, price=31_000, quotes=3, median=31_000),
     )
     summary, changes = price_changes(wh, _move(wh, D2, "bought"))
     assert (summary["previous_central_usd"], summary["central_usd"]) == (29_000, 31_000)

@@ -15,7 +15,8 @@ from capcover.flows.sequence import run_daily
 from capcover.report.artifacts import summary_markdown
 from capcover.warehouse.db import open_warehouse
 from tests.conftest import category_payload, market_pages
-from tests.test_explain import D1, D2, add_coins, add_quote, add_reports, report
+from tests.helpers import report_row
+from tests.test_explain import D1, D2, add_coins, add_quote, add_reports
 
 PARAGRAPH_START = "bought coverage rose 17.2% since 2024-04-01 (0.965 \u2192 1.130):"
 
@@ -32,14 +33,26 @@ def db(env):
         add_quote(wh, "q-new", "s2", D2, 34_000)
         add_reports(
             wh,
-            report(
-                D1, "bought", 20e9, constituents=13e9, quotes=1, median=30_000, price=30_000 * 0.96
+            report_row(
+                D1,
+                "bought",
+                20e9,
+                constituents_market_cap_usd=13e9,
+                quotes=1,
+                median=30_000,
+                price=30_000 * 0.96,
             ),
-            report(
-                D2, "bought", 25e9, constituents=14e9, quotes=2, median=32_000, price=32_000 * 0.96
+            report_row(
+                D2,
+                "bought",
+                25e9,
+                constituents_market_cap_usd=14e9,
+                quotes=2,
+                median=32_000,
+                price=32_000 * 0.96,
             ),
-            report(D1, "fixed", 20e9, constituents=13e9),
-            report(D2, "fixed", 25e9, constituents=14e9),
+            report_row(D1, "fixed", 20e9, constituents_market_cap_usd=13e9),
+            report_row(D2, "fixed", 25e9, constituents_market_cap_usd=14e9),
         )
     return path
 

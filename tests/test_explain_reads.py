@@ -20,7 +20,8 @@ from capcover.warehouse.explain import (
     ratio_moves,
     why_it_moved,
 )
-from tests.test_explain import D1, D2, add_coins, add_quote, add_reports, report
+from tests.helpers import report_row
+from tests.test_explain import D1, D2, add_coins, add_quote, add_reports
 
 SCENARIOS = ("bought", "cheap", "fixed", "rented")
 
@@ -39,13 +40,15 @@ def wh(tmp_path):
         rows = []
         for day, cap, constituents in ((D1, 20e9, 25e9), (D2, 25e9, 25.5e9)):
             rows += [
-                report(day, "fixed", cap, constituents=constituents),
-                report(day, "cheap", cap, price=20_000.0, constituents=constituents),
-                report(
+                report_row(day, "fixed", cap, constituents_market_cap_usd=constituents),
+                report_row(
+                    day, "cheap", cap, price=20_000.0, constituents_market_cap_usd=constituents
+                ),
+                report_row(
                     day,
                     "bought",
                     cap,
-                    constituents=constituents,
+                    constituents_market_cap_usd=constituents,
                     quotes=2,
                     median=29_500 if day == D1 else 31_500,
                     price=29_500 if day == D1 else 31_500,
@@ -53,11 +56,11 @@ def wh(tmp_path):
             ]
             rows.append(
                 replace(
-                    report(
+                    report_row(
                         day,
                         "rented",
                         cap,
-                        constituents=constituents,
+                        constituents_market_cap_usd=constituents,
                         quotes=1,
                         median=2.5,
                         price=2.5 * 8_760,

@@ -19,7 +19,8 @@ def test_faults_run_survives_429_retry_after_and_a_503_with_the_right_report(
     assert main(["run"]) == 0
     out = capsys.readouterr().out
     assert "coindesk-2024" in out and "ratio  1.157" in out
-    assert fault.attempts("/coins/categories") == 2 and fault.attempts("/coins/markets") == 3
+    # pages 1, 2 (503, then again) and the empty page 3 that ends the paging
+    assert fault.attempts("/coins/categories") == 2 and fault.attempts("/coins/markets") == 4
     with open_warehouse(settings.db, read_only=True) as wh:
         ratio = wh.scalar(
             "SELECT coverage_ratio FROM report_daily WHERE scenario = 'coindesk-2024'"

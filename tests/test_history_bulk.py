@@ -15,24 +15,20 @@ from capcover.ingest.history import DAY_MS, parse_market_chart
 from capcover.ingest.models import RawResponse
 from capcover.warehouse import history as hist
 from capcover.warehouse.db import Warehouse, open_warehouse
+from tests.helpers import raw_get
 
 T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC
 FETCHED = datetime(2024, 4, 3, 6, 30, tzinfo=UTC)
 
 
 def _raw(coin: str, body: str, at: datetime = FETCHED) -> RawResponse:
-    return RawResponse(
+    return raw_get(
         "coingecko",
         f"/coins/{coin}/market_chart",
-        "GET",
-        f"http://127.0.0.1/api/v3/coins/{coin}/market_chart",
-        {"days": "30"},
-        None,
-        200,
         body,
-        at,
-        1.0,
-        1,
+        params={"days": "30"},
+        fetched_at=at,
+        url=f"http://127.0.0.1/api/v3/coins/{coin}/market_chart",
     )
 
 
@@ -274,11 +270,13 @@ def test_load_charts_malformed_body_raises_the_python_parsers_error_and_writes_n
 def test_load_charts_constants_agree_with_the_python_parser():
     import capcover.ingest.history
 
+    # One definition (ingest.models), used by both: the same objects, not equal copies.
     assert (hist.DAY_MS, hist.MIN_MS, hist.MAX_MS) == (
         DAY_MS,
         capcover.ingest.history.MIN_MS,
         capcover.ingest.history.MAX_MS,
     )
+    assert hist.MAX_VALUE is capcover.ingest.models.CHART.max_value
     # The parser's value rule: finite and below 1e300 in size, else None.
     body = json.dumps(
         {

@@ -1,8 +1,8 @@
 """Failures isolated to their unit (docs/threat-model.md, "Units of failure"): a category of any
 size pages to its end (no ceiling a real category can reach; 10,000 and 12,345 coins included),
-a server that repeats its pages is stopped on the first repeat, one gpuhunt provider's broken
-catalog or one curated file's mistake leaves the others counting, and RunPod's surfaces count
-only where the GPU is offered.
+a server that repeats its pages is stopped on the first repeat (the shortfall named) and one
+that never ends by a guard, one gpuhunt provider's broken catalog or one curated file's mistake
+leaves the others counting, and RunPod's surfaces price only where the GPU is offered.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from capcover.ingest.errors import BadPayload, PartialFailure
 from capcover.ingest.models import RawResponse
 from capcover.ingest.quotes import parse_curated_raws
 from capcover.ingest.runpod import gpu_type_to_quotes
+from capcover.model.prices import QuotePoint, price_stats
+from capcover.model.tiers import market_of
 from capcover.warehouse.db import open_warehouse
 
 NOW = datetime(2024, 4, 3, 6, 45, tzinfo=UTC)
@@ -68,15 +70,14 @@ def test_isolation_a_category_of_any_size_pages_to_its_end(n_coins):
         snap = _client(api).fetch_sector([AI])
         pages = api.count(API + "/coins/markets")
     assert len(snap.constituents[AI]) == n_coins
-    # Every coin, and no more than one request past the last page: the first short page ends
-    # paging today; the price helper's rewrite (until an empty page or the known coin count)
-    # may ask once more or once less, which this rule allows.
+    # Every coin, and no more than one request past the last page: paging ends at the first
+    # empty page (a short page is not the last: CoinGecko has sent 50 rows for 250 asked).
     assert math.ceil(n_coins / PER_PAGE) <= pages <= n_coins // PER_PAGE + 2
 
 
 @settings(derandomize=True, deadline=None, max_examples=8)
 @given(n_coins=st.integers(1, 15_000))
-def test_isolation_paging_ends_at_the_first_short_page_for_any_count(n_coins):
+def test_isolation_paging_ends_one_page_past_the_last_for_any_count(n_coins):
     with FakeAPI() as api:
         _paged(api, n_coins)
         snap = _client(api).fetch_sector([AI])
@@ -92,10 +93,36 @@ def test_isolation_a_server_that_repeats_its_pages_is_stopped_at_the_first_repea
         ]
         api.add(API + "/coins/categories", category_payload())
         api.add(API + "/coins/markets", full)  # every page: the same 250 coins
-        with pytest.raises(BadPayload) as info:  # never paged forever: one line, soon
+        snap = _client(api).fetch_sector([AI])  # never paged forever: stopped at once
+        assert api.count(API + "/coins/markets") == 2
+    # The coins read are kept once, and the shortfall is named on one line (the run's summary
+    # shows it: tests/test_sector_union.py).
+    assert len(snap.constituents[AI]) == PER_PAGE
+    (note,) = snap.paging_notes
+    assert "\n" not in note
+    assert note.startswith(f"'{AI}': paging stopped at page 2 before an empty page")
+
+
+def test_isolation_a_server_sending_a_new_coin_a_page_is_stopped_by_the_page_guard(monkeypatch):
+    from capcover.ingest import coingecko
+
+    monkeypatch.setattr(coingecko, "MAX_PAGES", 30)  # the guard, scaled down for a test
+    with FakeAPI() as api:
+        template = _template()
+
+        def markets(req):  # one new coin on every page, forever
+            page = int(req.query.get("page", "1"))
+            return Reply([{**template, "id": f"ai-coin-{page:06d}", "market_cap": 1e6}])
+
+        api.add(API + "/coins/categories", category_payload())
+        api.handle(API + "/coins/markets", markets)
+        with pytest.raises(BadPayload) as info:
             _client(api).fetch_sector([AI])
-        assert api.count(API + "/coins/markets") <= 3
-    assert "\n" not in str(info.value) and "/coins/markets" in str(info.value)
+        assert api.count(API + "/coins/markets") == 30
+    assert str(info.value) == (
+        f"coingecko /coins/markets: category '{AI}' still sends coins after 30 pages (30 rows), "
+        "more pages than CoinGecko's coins need — refusing to page forever"
+    )
 
 
 # -- gpuhunt: one provider's broken catalog, the others count -------------------------------
@@ -210,9 +237,45 @@ def test_isolation_every_curated_file_broken_fails_the_feed_in_one_line():
 
 
 # -- RunPod: a surface counts only where the GPU is offered -----------------------------------
+#
+# A price RunPod lists for a surface whose flag (secureCloud, communityCloud) is false is no
+# offer: the quote is kept for the record with its unavailable_reason, and the price method
+# excludes it (rule `unavailable`, in price_decisions), so it never prices a day.
 
 FLAG = st.sampled_from([True, False, None])  # None: the field absent (older answers)
 PRICE = st.sampled_from([0, None, 0.5, 2.49, 11.0])
+
+
+def _point(q) -> QuotePoint:
+    """The stored quote as the price method reads it (warehouse/quotes.py points_of)."""
+    return QuotePoint(
+        q.sku,
+        q.kind,
+        q.source,
+        q.price_usd,
+        q.observed_at.date(),
+        q.form_factor,
+        market_of(q.tier),
+        quote_id=q.listing_id,
+        provider=q.provider,
+        tier=q.tier,
+        tier_label=q.tier_label,
+        unavailable_reason=q.unavailable_reason,
+        capacity_id=q.capacity_id,
+        instance_name=q.instance_name,
+    )
+
+
+def _priced_by_surface(quotes) -> dict[str, bool]:
+    """Surface -> whether the price method kept its on-demand quote for the H100 SXM."""
+    book = price_stats([_point(q) for q in quotes])
+    decisions = book.decisions("H100", "rental_hourly", "SXM", "on_demand", as_of=NOW.date())
+    out = {}
+    for d in decisions:
+        surface = d.point.tier_label.split()[0]
+        assert d.kept or d.rule == "unavailable", (d.rule, d.reason)
+        out[surface] = d.kept
+    return out
 
 
 @settings(derandomize=True, deadline=None, max_examples=200)
@@ -232,19 +295,26 @@ def test_isolation_runpod_prices_count_only_where_the_gpu_is_offered(
             gpu[name] = flag
     raw = _file("graphql", "{}")
     quotes = gpu_type_to_quotes(copy.deepcopy(gpu), raw)
-    got = {q.tier.split()[0]: q.price_usd for q in quotes}
-    expected = {
-        tier: price
-        for tier, flag, price in (
-            ("secure", secure, secure_price),
-            ("community", community, community_price),
-        )
-        if flag is not False and price
+    surfaces = (("secure", secure, secure_price), ("community", community, community_price))
+    # Every listed price is recorded; those of a surface not offered say why.
+    assert {q.tier_label.split()[0]: q.price_usd for q in quotes} == {
+        surface: price for surface, _flag, price in surfaces if price
     }
-    assert got == expected
+    for q in quotes:
+        surface = q.tier_label.split()[0]
+        flag = dict((s, f) for s, f, _p in surfaces)[surface]
+        assert q.unavailable_reason == (
+            f"RunPod does not offer it on {surface.title()} Cloud ({surface}Cloud false)"
+            if flag is False
+            else None
+        )
+    # And the price method prices with the offered ones only.
+    assert _priced_by_surface(quotes) == {
+        surface: flag is not False for surface, flag, price in surfaces if price
+    }
 
 
-def test_isolation_runpod_community_false_gives_no_phantom_quote(feed_api):
+def test_isolation_runpod_community_false_gives_no_phantom_price(feed_api):
     from capcover.fakeapi.gpu import FakeRunPod
     from capcover.ingest.runpod import GPU_TYPES_QUERY, RunPodClient
 
@@ -260,5 +330,16 @@ def test_isolation_runpod_community_false_gives_no_phantom_quote(feed_api):
     FakeRunPod([gpu]).install(feed_api, "/runpod")
     client = RunPodClient(base_url=feed_api.url_for("/runpod"), rate_per_minute=60000)
     quotes, _ = client.parse(client.fetch())
-    assert [(q.tier, q.price_usd) for q in quotes] == [("secure cloud, on-demand", 2.99)]
+    assert [(q.tier_label, q.price_usd, q.unavailable_reason) for q in quotes] == [
+        ("secure cloud, on-demand", 2.99, None),
+        (
+            "community cloud, on-demand",
+            1.99,
+            "RunPod does not offer it on Community Cloud (communityCloud false)",
+        ),
+    ]
+    stat = price_stats([_point(q) for q in quotes]).get(
+        "H100", "rental_hourly", "SXM", "on_demand", as_of=quotes[0].observed_at.date()
+    )
+    assert stat is not None and stat.median_usd == 2.99 and stat.quote_count == 1
     assert "communityCloud" in GPU_TYPES_QUERY and "secureCloud" in GPU_TYPES_QUERY

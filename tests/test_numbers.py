@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from capcover.cli.main import main
-from capcover.config.bounds import SCENARIO_BOUNDS
+from capcover.config.defaults import SCENARIO_BOUNDS
 from capcover.config.settings import load_settings
 from capcover.fakeapi.coingecko import AI, CoinGecko, category_payload, chart, market_pages
 from capcover.flows.backfill import run_backfill

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import capcover
+
 ROOT = Path(__file__).resolve().parent.parent
 ROOMS = ("cli", "config", "flows", "report", "notify", "warehouse", "ingest", "model", "fakeapi")
 # What a build does not read: caches, the local warehouse folder, tests (top level only: the
@@ -118,12 +120,5 @@ def test_unpacked_wheel_runs_on_its_own(wheel, tmp_path):
     module_file, snapshot_ships = where.stdout.split()
     assert Path(module_file).is_relative_to(site)
     assert snapshot_ships == "True"
-    version = subprocess.run(
-        [sys.executable, "-m", "capcover", "--version"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    version = capcover("--version", env=env, cwd=tmp_path)
     assert version.returncode == 0 and version.stdout.startswith("capcover "), version.stderr

@@ -32,6 +32,7 @@ from capcover.ingest.quotes import parse_curated_entries
 from capcover.ingest.runpod import parse_raws as parse_runpod
 from capcover.ingest.vastai import parse_raws as parse_vastai
 from tests.conftest import AI, category_payload, market_pages, reference
+from tests.helpers import raw_get
 
 FAST = settings(
     max_examples=50,
@@ -85,19 +86,7 @@ FETCHED = datetime(2024, 4, 3, 7, 0, tzinfo=UTC)
 
 
 def raw(source: str, endpoint: str, body: str, params=None) -> RawResponse:
-    return RawResponse(
-        source=source,
-        endpoint=endpoint,
-        method="GET",
-        url=f"http://x{endpoint}",
-        params=params or {},
-        request_body=None,
-        status=200,
-        body=body,
-        fetched_at=FETCHED,
-        elapsed_ms=1.0,
-        attempt=1,
-    )
+    return raw_get(source, endpoint, body, params=params, fetched_at=FETCHED)
 
 
 def ends_cleanly(call, *types: type) -> None:

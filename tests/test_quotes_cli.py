@@ -3,8 +3,7 @@
 import csv
 import io
 import json
-import subprocess
-import sys
+import os
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,10 +16,20 @@ from capcover.fakeapi import Reply
 from capcover.flows.sequence import run_daily
 from capcover.ingest.quotes import CURATED_QUOTES_PATH, parse_curated
 from tests.conftest import TEXT, category_payload
+from tests.helpers import commands_in_fresh_process
 from tests.test_quotes_fx import RATES
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = datetime.now(UTC).date()
+
+
+def add(*options: str) -> int:
+    """`capcover quotes add OPTIONS` in this process: its exit code."""
+    return main(["quotes", "add", *options])
+
+
+B200_MINE = ("--sku", "B200", "--price", "41000", "--source", "mine", "--date", "2026-11-01")
+H100_AT_5 = ("--sku", "H100", "--price", "5", "--source", "x")
 
 
 @pytest.fixture
@@ -46,7 +55,9 @@ def test_quotes_list_shows_each_sources_latest_quotes(warehouse, capsys):
     )
     rows = json.loads(capsys.readouterr().out)
     assert {r["source"] for r in rows} == {"vastai", "runpod"}
-    assert len(rows) == 74
+    # Vast.ai's H100 offers (SXM, PCIe, NVL; bids and offers that cannot be had included, each
+    # saying what it is) and RunPod's H100 quotes, one per listed price field.
+    assert len(rows) == 24 + 15
     prices = [r["price_usd"] for r in rows]
     assert prices == sorted(prices)
 
@@ -57,7 +68,18 @@ def test_quotes_list_filters_by_date_and_source(warehouse, capsys):
     assert {r["sku"] for r in rows} == {"H100", "H200", "MI300X"}
     assert {r["observed_date"] for r in rows} == {"2024-06-01"}
     assert main(["quotes", "list", "--source", "runpod", "--sku", "B200", "--format", "json"]) == 0
-    assert [r["price_usd"] for r in json.loads(capsys.readouterr().out)] == [5.98, 6.79]
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["price_usd"], r["tier"]) for r in rows if r["tier"] == "on_demand"] == [
+        (5.98, "on_demand"),
+        (6.79, "on_demand"),
+    ]
+    assert {r["tier"] for r in rows} == {
+        "on_demand",
+        "spot",
+        "committed_1m",
+        "committed_3m",
+        "committed_6m",
+    }
 
 
 def test_quotes_list_stats_per_day_sku_and_kind(warehouse, capsys):
@@ -68,12 +90,13 @@ def test_quotes_list_stats_per_day_sku_and_kind(warehouse, capsys):
         == 0
     )
     rows = json.loads(capsys.readouterr().out)
-    assert sum(r["quote_count"] for r in rows) == 4
+    # on-demand: Vast.ai's two (form factor unknown) and RunPod's two clouds (SXM); spot: RunPod's
+    assert sum(r["quote_count"] for r in rows) == 6
     assert min(r["min_usd"] for r in rows) == 2.9 and max(r["max_usd"] for r in rows) == 4.59
     assert {r["sources"] for r in rows} <= {"runpod", "vastai", "runpod, vastai"}
     for r in rows:  # the price method's numbers, with its id
         assert r["q1_usd"] <= r["central_usd"] <= r["q3_usd"]
-        assert r["price_method"].startswith("mad3.5-median-v1")
+        assert r["price_method"].startswith("provider-vote-v2")
 
 
 def test_quotes_list_nothing_found_is_exit_1(warehouse, capsys):
@@ -82,32 +105,25 @@ def test_quotes_list_nothing_found_is_exit_1(warehouse, capsys):
 
 
 def test_quotes_list_never_imports_prefect(warehouse):
-    code = (
-        "import sys; from capcover.cli.main import main; rc = main(['quotes', 'list']); "
-        "sys.exit(rc or ('prefect' in sys.modules and 3))"
-    )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    seen = commands_in_fresh_process(["quotes", "list"], env=os.environ)
+    assert seen.codes == [0], seen.stderr
+    assert seen.loaded("prefect") == []
 
 
 def test_quotes_add_appends_and_bumps_the_version(quotes_file, capsys):
     before = tomllib.loads(quotes_file.read_text())["version"]
     assert (
-        main(
-            [
-                "quotes",
-                "add",
-                "--label",
-                "NVIDIA H100 SXM5 80GB",
-                "--price",
-                "27500",
-                "--source",
-                "Example reseller",
-                "--date",
-                "2026-11-20",
-                "--url",
-                "https://example.com/h100",
-            ]
+        add(
+            "--label",
+            "NVIDIA H100 SXM5 80GB",
+            "--price",
+            "27500",
+            "--source",
+            "Example reseller",
+            "--date",
+            "2026-11-20",
+            "--url",
+            "https://example.com/h100",
         )
         == 0
     )
@@ -128,21 +144,17 @@ def test_quotes_add_appends_and_bumps_the_version(quotes_file, capsys):
 
 def test_quotes_add_rental_quote_per_gpu_hour(quotes_file, capsys):
     assert (
-        main(
-            [
-                "quotes",
-                "add",
-                "--sku",
-                "H100",
-                "--kind",
-                "rental_hourly",
-                "--price",
-                "2.49",
-                "--source",
-                "Silicon Data SDH100RT (manual entry)",
-                "--date",
-                "2026-11-20",
-            ]
+        add(
+            "--sku",
+            "H100",
+            "--kind",
+            "rental_hourly",
+            "--price",
+            "2.49",
+            "--source",
+            "Silicon Data SDH100RT (manual entry)",
+            "--date",
+            "2026-11-20",
         )
         == 0
     )
@@ -156,20 +168,11 @@ def test_quotes_add_rental_quote_per_gpu_hour(quotes_file, capsys):
         (["--sku", "H100", "--price", "0", "--source", "x"], "--price must be a positive"),
         (["--sku", "H100", "--price", "-5", "--source", "x"], "--price must be a positive"),
         (
-            ["--sku", "H100", "--price", "5", "--source", "x", "--currency", "XYZ"],
+            [*H100_AT_5, "--currency", "XYZ"],
             "--currency XYZ: unknown",
         ),
         (
-            [
-                "--sku",
-                "H100",
-                "--price",
-                "5",
-                "--source",
-                "x",
-                "--date",
-                str(TODAY + timedelta(days=1)),
-            ],
+            [*H100_AT_5, "--date", str(TODAY + timedelta(days=1))],
             "is in the future",
         ),
         (["--sku", "H100", "--price", "5", "--source", "  "], "--source must name"),
@@ -183,18 +186,7 @@ def test_quotes_add_rental_quote_per_gpu_hour(quotes_file, capsys):
             "reads as H200",
         ),
         (
-            [
-                "--sku",
-                "H100",
-                "--price",
-                "5",
-                "--source",
-                "x",
-                "--currency",
-                "EUR",
-                "--date",
-                "2025-01-02",
-            ],
+            [*H100_AT_5, "--currency", "EUR", "--date", "2025-01-02"],
             "needs --usd-per-unit",
         ),
     ],
@@ -230,20 +222,7 @@ def test_quotes_add_converts_todays_non_usd_quote_with_coingecko_rates(
 ):
     fake_cg.add("/api/v3/exchange_rates", RATES)
     assert (
-        main(
-            [
-                "quotes",
-                "add",
-                "--sku",
-                "H100",
-                "--price",
-                "26000",
-                "--currency",
-                "eur",
-                "--source",
-                "Euro dealer",
-            ]
-        )
+        add("--sku", "H100", "--price", "26000", "--currency", "eur", "--source", "Euro dealer")
         == 0
     )
     new = tomllib.loads(quotes_file.read_text())["quote"][-1]
@@ -257,23 +236,19 @@ def test_quotes_add_converts_todays_non_usd_quote_with_coingecko_rates(
 
 def test_quotes_add_past_non_usd_quote_with_its_rate(quotes_file):
     assert (
-        main(
-            [
-                "quotes",
-                "add",
-                "--sku",
-                "H100",
-                "--price",
-                "4000000",
-                "--currency",
-                "JPY",
-                "--usd-per-unit",
-                "0.0068",
-                "--date",
-                "2025-03-01",
-                "--source",
-                "x",
-            ]
+        add(
+            "--sku",
+            "H100",
+            "--price",
+            "4000000",
+            "--currency",
+            "JPY",
+            "--usd-per-unit",
+            "0.0068",
+            "--date",
+            "2025-03-01",
+            "--source",
+            "x",
         )
         == 0
     )
@@ -283,20 +258,7 @@ def test_quotes_add_past_non_usd_quote_with_its_rate(quotes_file):
 def test_quotes_add_rate_unavailable_is_exit_1(quotes_file, fake_cg, capsys):
     fake_cg.add("/api/v3/exchange_rates", Reply(raw="no", status=404, content_type=TEXT))
     assert (
-        main(
-            [
-                "quotes",
-                "add",
-                "--sku",
-                "H100",
-                "--price",
-                "26000",
-                "--currency",
-                "EUR",
-                "--source",
-                "Euro dealer",
-            ]
-        )
+        add("--sku", "H100", "--price", "26000", "--currency", "EUR", "--source", "Euro dealer")
         == 1
     )
     assert "pass --usd-per-unit" in capsys.readouterr().err
@@ -317,23 +279,7 @@ def test_quotes_list_on_a_warehouse_before_migration_003_says_what_to_do(warehou
 
 def test_quotes_add_writes_the_user_file_beside_the_warehouse_not_the_shipped_one(env, capsys):
     shipped = CURATED_QUOTES_PATH.read_text(encoding="utf-8")
-    assert (
-        main(
-            [
-                "quotes",
-                "add",
-                "--sku",
-                "B200",
-                "--price",
-                "41000",
-                "--source",
-                "mine",
-                "--date",
-                "2026-11-01",
-            ]
-        )
-        == 0
-    )
+    assert add(*B200_MINE) == 0
     user = Path(env["CAPCOVER_DB"]).with_name("capcover-quotes.toml")
     assert "mine" in user.read_text() and CURATED_QUOTES_PATH.read_text() == shipped
     assert str(user) in capsys.readouterr().out
@@ -343,23 +289,7 @@ def test_quotes_user_file_is_read_together_with_the_shipped_one(quotes_file, fak
     from capcover.ingest.clients import Clients
     from capcover.ingest.quotes import collect
 
-    assert (
-        main(
-            [
-                "quotes",
-                "add",
-                "--sku",
-                "B200",
-                "--price",
-                "41000",
-                "--source",
-                "mine",
-                "--date",
-                "2026-11-01",
-            ]
-        )
-        == 0
-    )
+    assert add(*B200_MINE) == 0
     batch = collect(Clients(load()).quote_providers()[0])
     sources = {q.source for q in batch.quotes}
     assert "mine" in sources and "Hugging Face hardware page (MSRP)" in sources

@@ -7,9 +7,9 @@ import pytest
 
 from capcover.config.settings import load_settings
 from capcover.fakeapi import Reply
-from capcover.fakeapi.gpu import vast_market
+from capcover.fakeapi.gpu import captured_h100_sxm_asks, vast_market
 from capcover.flows.sequence import run_daily
-from capcover.model.prices import estimate
+from capcover.model.prices import median
 from capcover.report.summary import summary_text
 from capcover.warehouse.db import open_warehouse
 from tests.conftest import TEXT, category_payload
@@ -33,17 +33,15 @@ def today_cg(fake_cg):
     return fake_cg
 
 
-def expected_h100_rental() -> list[float]:
-    """The on-demand H100 SXM quotes h100-rent-1y may use (PCIe and NVL are other parts)."""
-    vast = [
-        o["dph_total"] / o["num_gpus"]
-        for o in vast_market()
-        if o["gpu_name"] == "H100 SXM"
-        and o["verification"] == "verified"
-        and not o["is_bid"]
-        and o["num_gpus"] > 0
-    ]
-    return vast + [3.29, 2.69]  # RunPod H100 SXM secure + community
+def expected_h100_rental() -> dict[str, list[float]]:
+    """Per provider, the on-demand H100 SXM prices h100-rent-1y votes with (PCIe and NVL are
+    other parts): Vast.ai's captured book, each machine once at its cheapest price per GPU
+    (the bid, the de-verified host and the rented offer kept out); RunPod's two clouds."""
+    machines: dict[int, float] = {}
+    for o in captured_h100_sxm_asks():
+        per_gpu = o["dph_total"] / o["num_gpus"]
+        machines[o["machine_id"]] = min(per_gpu, machines.get(o["machine_id"], per_gpu))
+    return {"vastai": sorted(machines.values()), "runpod": [2.69, 3.29]}
 
 
 def test_quotes_daily_run_stores_normalised_quotes_from_all_three_sources(today_cg, settings):
@@ -56,7 +54,9 @@ def test_quotes_daily_run_stores_normalised_quotes_from_all_three_sources(today_
                 "WHERE listing_id IS NOT NULL GROUP BY source"
             )
         )
-        assert by_source == {"vastai": 75, "runpod": 16}  # 78 offers - bid, unverified, bad
+        # Vast.ai: every offer but the malformed one (bids, rented offers and de-verified
+        # hosts stored with what they are); RunPod: one quote per listed price field.
+        assert by_source == {"vastai": len(vast_market()) - 1, "runpod": 49}
         assert wh.scalar("SELECT count(*) FROM gpu_quotes WHERE listing_id IS NULL") == 10
         skus = {r[0] for r in wh.query("SELECT DISTINCT sku FROM gpu_quotes")}
         assert {"H100", "H200", "B200", "MI300X"} <= skus
@@ -70,8 +70,8 @@ def test_quotes_daily_run_stores_normalised_quotes_from_all_three_sources(today_
             "H100 SXM": "SXM",
             "H100 PCIE": "PCIe",
             "H100 NVL": "NVL",
-            "H200": None,
-            "B200": None,
+            "H200": "unknown",
+            "B200": "unknown",
         }
         assert wh.scalar("SELECT count(*) FROM quarantine WHERE source = 'vastai'") == 1
 
@@ -88,12 +88,12 @@ def test_quotes_daily_report_holds_every_builtin_scenario_with_its_quote_count(t
             )
         }
     assert set(rows) == BUILTIN
-    prices = expected_h100_rental()
+    votes = expected_h100_rental()
     count, med, unit, sources, as_of = rows["h100-rent-1y"]
-    method = estimate(prices)
-    assert len(prices) == 70 + 2  # Vast.ai SXM + RunPod SXM
-    assert count == method.kept_count and med == pytest.approx(method.central_usd)
-    assert unit == pytest.approx(method.central_usd * 8760)
+    assert len(votes["vastai"]) == 8  # 19 captured offers, 8 machines
+    central = median([median(v) for v in votes.values()])  # two providers, one vote each
+    assert count == 8 + 2 and med == pytest.approx(central)
+    assert unit == pytest.approx(central * 8760)
     assert sources == "runpod, vastai" and as_of == datetime.now(UTC).date()
     # Purchase quotes older than the 1,095-day window (the three of 2023) no longer count.
     assert rows["h100-purchase"][0] == 2 and rows["h100-purchase"][1] == 30_000

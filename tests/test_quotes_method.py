@@ -1,11 +1,12 @@
-"""The price method (model/prices.py) on hand-computed cases, the staleness window, and the
-ratio band it gives every report row."""
+"""The pooled statistic of method mad3.5-median-v1 (`estimate`, kept for its rows and for
+`quotes list --stats`) on hand-computed cases, the staleness window, the method id, and the
+ratio band every report row gets (the provider vote itself: tests/test_price_method.py)."""
 
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from capcover.model.prices import MaxAge, estimate, fresh
+from capcover.model.prices import MaxAge, estimate, fresh, parse_method_id
 from capcover.model.report import QuotePoint, SectorInputs, build_reports, price_stats
 from capcover.model.scenarios import Scenario
 
@@ -49,8 +50,14 @@ def test_method_staleness_window_is_per_kind_and_inclusive():
 
 
 def test_method_id_names_the_version_and_the_windows():
-    assert MaxAge().method_id() == "mad3.5-median-v1+age7d/1095d"
-    assert MaxAge(rental_days=3).method_id() == "mad3.5-median-v1+age3d/1095d"
+    assert MaxAge().method_id() == "provider-vote-v2+age7d/1095d"
+    assert MaxAge(rental_days=3).method_id() == "provider-vote-v2+age3d/1095d"
+    assert MaxAge().method_id("mad3.5-median-v1") == "mad3.5-median-v1+age7d/1095d"
+    assert parse_method_id("mad3.5-median-v1+age30d/365d") == (
+        "mad3.5-median-v1",
+        MaxAge(30, 365),
+    )
+    assert parse_method_id("fixed") is None and parse_method_id("median-v0") is None
 
 
 def _sector() -> SectorInputs:
@@ -65,9 +72,10 @@ def _scenario(**price) -> Scenario:
 
 
 def test_method_band_is_the_ratio_at_the_quartile_prices():
+    # four providers, one vote each: values 1, 2, 3, 4
     pts = [
-        QuotePoint("H100", "rental_hourly", "a", p, DAY, "SXM", "on_demand")
-        for p in (1.0, 2.0, 3.0, 4.0)
+        QuotePoint("H100", "rental_hourly", src, p, DAY, "SXM", "on_demand")
+        for src, p in zip("abcd", (1.0, 2.0, 3.0, 4.0), strict=True)
     ]
     (row,), _ = build_reports(
         _sector(), [_scenario(kind="rental_hourly", hours=8760)], price_stats(pts), "run"
@@ -76,8 +84,9 @@ def test_method_band_is_the_ratio_at_the_quartile_prices():
     assert row.coverage_ratio == pytest.approx(25e9 / (1000 * 2.5 * 8760))
     assert row.coverage_ratio_low == pytest.approx(25e9 / (1000 * 3.25 * 8760))
     assert row.coverage_ratio_high == pytest.approx(25e9 / (1000 * 1.75 * 8760))
-    assert row.price_method == "mad3.5-median-v1+age7d/1095d"
+    assert row.price_method == "provider-vote-v2+age7d/1095d"
     assert (row.price_form_factor, row.price_market) == ("SXM", "on_demand")
+    assert (row.price_provider_count, row.price_providers) == (4, "a, b, c, d")
 
 
 def test_method_fixed_price_has_an_equal_band_and_method_fixed():
@@ -97,7 +106,11 @@ def test_method_stale_quotes_skip_the_scenario_with_the_reason():
     )
     assert rows == []
     assert skipped == [
-        ("s", "no on_demand rental_hourly quote for H100 SXM in the 7 days up to 2024-04-03")
+        (
+            "s",
+            "no on_demand rental_hourly quote for H100 SXM in the 7 days up to 2024-04-03"
+            " (1 considered, excluded by rule: 1 stale)",
+        )
     ]
     rows, _ = build_reports(
         _sector(),
@@ -105,7 +118,7 @@ def test_method_stale_quotes_skip_the_scenario_with_the_reason():
         price_stats(old, max_age=MaxAge(rental_days=30)),
         "run",
     )
-    assert rows[0].price_method == "mad3.5-median-v1+age30d/1095d"
+    assert rows[0].price_method == "provider-vote-v2+age30d/1095d"
 
 
 def test_method_band_is_in_the_alert_message():
@@ -114,8 +127,8 @@ def test_method_band_is_in_the_alert_message():
     from capcover.model.alerts import threshold_crossed
 
     pts = [
-        QuotePoint("H100", "rental_hourly", "a", p, DAY, "SXM", "on_demand")
-        for p in (1.0, 2.0, 3.0, 4.0)
+        QuotePoint("H100", "rental_hourly", src, p, DAY, "SXM", "on_demand")
+        for src, p in zip("abcd", (1.0, 2.0, 3.0, 4.0), strict=True)
     ]
     (now,), _ = build_reports(
         _sector(), [_scenario(kind="rental_hourly", hours=8760)], price_stats(pts), "run"

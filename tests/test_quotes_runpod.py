@@ -1,5 +1,6 @@
-"""RunPod gpuTypes over real HTTP: per-GPU-hour prices, 0/null = not offered, spot left out,
-a real User-Agent, failures (429, empty result, renamed field, GraphQL error)."""
+"""RunPod gpuTypes over real HTTP: per-GPU-hour prices, a quote per price field with its tier
+(on-demand, spot, committed terms), 0/null = not offered, availability said on each quote, a
+real User-Agent, failures (429, empty result, renamed field, GraphQL error)."""
 
 import pytest
 
@@ -9,7 +10,7 @@ from capcover.ingest.client import HttpOptions
 from capcover.ingest.errors import AuthError
 from capcover.ingest.http import RetryPolicy
 from capcover.ingest.quotes import collect
-from capcover.ingest.runpod import RunPodClient, parse_raws
+from capcover.ingest.runpod import SURFACES, RunPodClient, parse_raws
 from tests.conftest import TEXT
 
 
@@ -25,10 +26,15 @@ def test_runpod_quotes_each_offered_surface_per_gpu_hour(feed_api):
     fake = FakeRunPod()
     feed_api.handle(RUNPOD_PATH, fake, method="POST")
     quotes, bad = parse_raws(client(feed_api).fetch())
-    h100 = {q.tier: q for q in quotes if q.sku == "H100"}
-    assert {t: q.price_usd for t, q in h100.items()} == {
-        "secure cloud, on-demand": 3.29,
-        "community cloud, on-demand": 2.69,
+    h100 = {q.tier_label: q for q in quotes if q.sku_label.startswith("NVIDIA H100 80GB HBM3")}
+    assert {t: (q.tier, q.price_usd) for t, q in h100.items()} == {
+        "secure cloud, on-demand": ("on_demand", 3.29),
+        "community cloud, on-demand": ("on_demand", 2.69),
+        "secure cloud, spot": ("spot", 3.29),
+        "community cloud, spot": ("spot", 2.69),
+        "1-month term": ("committed_1m", 3.09),
+        "3-month term": ("committed_3m", 2.99),
+        "6-month term": ("committed_6m", 2.89),
     }
     q = h100["secure cloud, on-demand"]
     assert (q.kind, q.price_unit, q.gpu_count_basis, q.form_factor, q.memory_gb) == (
@@ -39,9 +45,49 @@ def test_runpod_quotes_each_offered_surface_per_gpu_hour(feed_api):
         80.0,
     )
     assert q.sku_label == "NVIDIA H100 80GB HBM3 (H100 SXM)"
-    # A100 SXM 40GB has securePrice 0: not offered on Secure Cloud, so one quote only.
-    assert [q.tier for q in quotes if q.sku == "A100"] == ["community cloud, on-demand"]
-    assert len(quotes) == 16 and bad == []
+    assert (q.listing_id, q.capacity_id, q.provider) == (
+        "NVIDIA H100 80GB HBM3|secure",
+        "NVIDIA H100 80GB HBM3|secure cloud",
+        "runpod",
+    )
+    # A100 SXM 40GB has securePrice 0: not offered on Secure Cloud, so no secure quote.
+    assert [q.tier_label for q in quotes if q.sku == "A100"] == [
+        "community cloud, on-demand",
+        "community cloud, spot",
+    ]
+    listed = sum(1 for t in fake.gpu_types for field, *_ in SURFACES if t.get(field))
+    assert len(quotes) == listed == 49 and bad == []
+
+
+def test_runpod_availability_fields_go_on_the_quotes(feed_api):
+    feed_api.handle(RUNPOD_PATH, FakeRunPod(), method="POST")
+    quotes, _ = parse_raws(client(feed_api).fetch())
+    by = {(q.instance_name, q.tier_label): q for q in quotes}
+    # B300: a communityPrice listed although communityCloud is false.
+    b300 = by[("NVIDIA B300 SXM6 AC", "community cloud, on-demand")]
+    assert (
+        b300.unavailable_reason
+        == "RunPod does not offer it on Community Cloud (communityCloud false)"
+    )
+    assert by[("NVIDIA B300 SXM6 AC", "secure cloud, on-demand")].unavailable_reason is None
+    nvl = by[("NVIDIA H100 NVL", "secure cloud, on-demand")]
+    assert nvl.unavailable_reason == "none in stock (lowestPrice.stockStatus null)"
+    assert nvl.form_factor == "NVL"
+    # RunPod's id of the SXM5 part tells the form factor where the display name does not.
+    assert by[("NVIDIA B200", "secure cloud, on-demand")].form_factor == "SXM"
+    assert by[("NVIDIA B200", "secure cloud, on-demand")].form_factor_v1 is None
+
+
+def test_runpod_the_recorded_four_field_answer_still_parses(feed_api):
+    from capcover.fakeapi.gpu import RUNPOD_REFERENCE, feed_reference
+
+    recorded = feed_reference(RUNPOD_REFERENCE)["data"]["gpuTypes"]
+    feed_api.handle(RUNPOD_PATH, FakeRunPod(recorded), method="POST")
+    quotes, bad = parse_raws(client(feed_api).fetch())
+    assert bad == [] and len(quotes) == sum(
+        1 for t in recorded for field, *_ in SURFACES if t.get(field)
+    )
+    assert all(q.unavailable_reason is None for q in quotes)  # the fields say nothing
 
 
 def test_runpod_sends_a_real_user_agent(feed_api):
@@ -90,6 +136,23 @@ def test_runpod_null_and_zero_prices_are_not_offered_and_bad_ones_quarantined(fe
     assert "communityPrice" in bad[0].reason
 
 
+def test_runpod_a_bad_term_price_rejects_that_field_alone(feed_api):
+    types = [
+        {
+            "id": "NVIDIA H200",
+            "displayName": "H200 SXM",
+            "memoryInGb": 141,
+            "securePrice": 3.99,
+            "communityPrice": None,
+            "oneMonthPrice": True,
+        }
+    ]
+    feed_api.handle(RUNPOD_PATH, FakeRunPod(types))
+    quotes, bad = parse_raws(client(feed_api).fetch())
+    assert [(q.tier, q.price_usd) for q in quotes] == [("on_demand", 3.99)]
+    assert [b.record_key for b in bad] == ["NVIDIA H200|oneMonthPrice"]
+
+
 def test_runpod_retries_a_429_then_succeeds(feed_api):
     feed_api.script(
         RUNPOD_PATH,
@@ -98,7 +161,7 @@ def test_runpod_retries_a_429_then_succeeds(feed_api):
     feed_api.handle(RUNPOD_PATH, FakeRunPod())
     c = client(feed_api)
     batch = collect(c)
-    assert batch.error is None and len(batch.quotes) == 16
+    assert batch.error is None and len(batch.quotes) == 49
     assert c.session.stats.retries == 1
 
 

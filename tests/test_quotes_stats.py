@@ -33,6 +33,7 @@ def q(
         price_raw=price,
         price_unit="USD/GPU-hour",
         price_usd=price,
+        tier="on_demand" if kind == "rental_hourly" else "purchase",
         listing_id=listing,
     )
 
@@ -106,8 +107,10 @@ def test_quote_points_count_every_offer_of_each_sources_latest_day(wh):
         )
     stats = price_stats(load.quote_points(wh, date(2026, 11, 20)))
     rent = stats.get("H100", "rental_hourly", "any", "on_demand", as_of=date(2026, 11, 20))
-    # Vast.ai's latest day before the report: its three offers; RunPod's latest: one.
-    assert rent.quote_count == 4 and rent.median_usd == pytest.approx((2.0 + 2.2) / 2)
+    # Vast.ai's latest day before the report: its three offers (its value: their median,
+    # 2.0); RunPod's latest: one. Two providers, one vote each.
+    assert rent.quote_count == 4 and rent.median_usd == pytest.approx((2.0 + 2.69) / 2)
+    assert rent.provider_count == 2
     assert rent.sources == "runpod, vastai"
     assert rent.newest_quote_date == date(2026, 11, 20)
     assert rent.oldest_quote_date == date(2026, 11, 18)

@@ -8,22 +8,25 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
-import sys
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
+from typing import get_args
 from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
 from capcover.cli.main import main
+from capcover.config.defaults import DEFAULTS as TABLE
+from capcover.config.defaults import SETTING_NAMES, AlertRule
 from capcover.config.errors import ConfigError
 from capcover.config.reader import ALWAYS, DEFAULTS, OPTIONAL, load_reader_settings
 from capcover.config.settings import Settings, load_settings
-from capcover.config.sources import SETTING_NAMES
 from capcover.flows.sequence import run_daily
+from tests.helpers import PLAIN_PATH, commands_in_fresh_process
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = (
@@ -67,6 +70,25 @@ def warehouse(fake_cg, settings):
 
 def test_sources_setting_names_are_the_models_fields_in_order():
     assert SETTING_NAMES == tuple(Settings.model_fields)
+
+
+def _as_table_value(value):
+    """A model value as config/defaults.py writes it: lists as tuples, secrets unwrapped."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, list):
+        return tuple(_as_table_value(v) for v in value)
+    return value
+
+
+def test_settings_table_is_every_models_default():
+    # The model takes each default from the one table (config/defaults.py): built from no
+    # environment and no file, every setting is the table's value.
+    model = load_settings(environ=False)
+    assert {name: _as_table_value(getattr(model, name)) for name in SETTING_NAMES} == {
+        f.name: getattr(TABLE, f.name) for f in fields(TABLE)
+    }
+    assert set(TABLE.alert_rules) == set(get_args(AlertRule))
 
 
 def test_reader_defaults_are_the_models(clean_env):
@@ -247,26 +269,27 @@ def _compare(tmp_path, env, doc, lower, db_option):
         assert lean[1].price_max_age() == full[1].price_max_age()
 
 
-def test_reader_refuses_an_unknown_variable_like_the_model(clean_env):
-    clean_env.setenv("CAPCOVER_LOCK_BUGDET_S", "5")
+def _refusals() -> tuple[str, str]:
+    """The settings model's ConfigError line and the lean reader's, for the same sources."""
     with pytest.raises(ConfigError) as full:
         load_settings()
     with pytest.raises(ConfigError) as lean:
         load_reader_settings()
-    assert str(lean.value) == str(full.value)
-    assert "did you mean CAPCOVER_LOCK_BUDGET_S?" in str(lean.value)
+    return str(full.value), str(lean.value)
+
+
+def test_reader_refuses_an_unknown_variable_like_the_model(clean_env):
+    clean_env.setenv("CAPCOVER_LOCK_BUGDET_S", "5")
+    full, lean = _refusals()
+    assert lean == full and "did you mean CAPCOVER_LOCK_BUDGET_S?" in lean
 
 
 def test_reader_refuses_an_unknown_file_key_like_the_model(clean_env, tmp_path):
     path = tmp_path / "capcover.toml"
     path.write_text("lock_budget = 5\n", encoding="utf-8")
     clean_env.setenv("CAPCOVER_CONFIG", str(path))
-    with pytest.raises(ConfigError) as full:
-        load_settings()
-    with pytest.raises(ConfigError) as lean:
-        load_reader_settings()
-    assert str(lean.value) == str(full.value)
-    assert "unknown key 'lock_budget' (did you mean lock_budget_s?)" in str(lean.value)
+    full, lean = _refusals()
+    assert lean == full and "unknown key 'lock_budget' (did you mean lock_budget_s?)" in lean
 
 
 def test_reader_asking_for_a_key_it_did_not_read_is_an_attribute_error(clean_env):
@@ -330,26 +353,11 @@ def test_readers_environment_beats_file_beats_default(warehouse, monkeypatch, tm
 
 # -- what each command imports --------------------------------------------------------------
 
-PROBE = (
-    "import json, sys\nfrom capcover.cli.main import main\n"
-    "code = main(json.loads(sys.argv[1]))\n"
-    "print(json.dumps({'code': code, 'loaded': sorted({m.split('.')[0] for m in "
-    "sys.modules} & set(json.loads(sys.argv[2])))}), file=sys.stderr)\n"
-)
-
 
 def _loaded(argv: list[str], env: dict[str, str]) -> tuple[int, list[str]]:
     """Exit code and the HEAVY modules loaded after running `argv` in a fresh interpreter."""
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(argv), json.dumps(HEAVY)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        env={**env, "PATH": "/usr/bin:/bin"},
-    )
-    last = json.loads(proc.stderr.strip().splitlines()[-1])
-    return last["code"], last["loaded"]
+    seen = commands_in_fresh_process(argv, env={**env, "PATH": PLAIN_PATH})
+    return seen.codes[0], seen.loaded(*HEAVY)
 
 
 @pytest.mark.parametrize(("argv", "code"), READERS, ids=[" ".join(a[:2]) for a, _ in READERS])
@@ -358,10 +366,14 @@ def test_readers_load_no_heavy_module_for_csv_and_json(warehouse, env, argv, cod
         assert _loaded([*argv, "--format", fmt], env) == (code, [])
 
 
-def test_readers_status_loads_requests_only_for_a_prefect_api(warehouse, env):
-    # Nothing listens on port 9: status falls back to the cron schedule, having asked.
+def test_readers_status_asks_prefect_only_for_a_configured_api(warehouse, env):
+    # With a Prefect API named, status asks Prefect's own settings which one (what `run` and
+    # `serve` use) and that server for the next run over requests. Nothing listens on port 9:
+    # status falls back to the cron schedule, having asked.
     api = {**env, "PREFECT_API_URL": "http://127.0.0.1:9/api"}
-    assert _loaded(["status", "--format", "json"], api) == (0, ["requests"])
+    code, loaded = _loaded(["status", "--format", "json"], api)
+    assert code == 0 and {"prefect", "requests"} <= set(loaded)
+    assert _loaded(["status", "--format", "json"], env) == (0, [])  # none named: none loaded
 
 
 @pytest.mark.parametrize(("argv", "code"), READERS, ids=[" ".join(a[:2]) for a, _ in READERS])

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from capcover.flows.sequence import run_daily
 from capcover.ingest.http import RawResponse
 from capcover.warehouse.db import open_warehouse
 from tests.conftest import category_payload, reference, table_snapshot
+from tests.helpers import PLAIN_PATH, commands_in_fresh_process
 
 ROOT = Path(__file__).resolve().parent.parent
 DERIVED = ("category_snapshots", "coin_snapshots", "gpu_quotes", "quarantine", "report_daily")
@@ -76,25 +75,17 @@ def test_rebuild_cli_runs_offline_without_prefect(fault, env, settings):
     _two_days(fault)
     before = _derived(settings.db)
     fault.close()  # nothing to talk to: a rebuild that tried the network would fail
-    code = (
-        "import sys; from capcover.cli.main import main; rc = main(['rebuild']); "
-        "print('PREFECT', 'prefect' in sys.modules); sys.exit(rc)"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
+    seen = commands_in_fresh_process(
+        ["rebuild"],
         env={
             **env,
-            "PATH": "/usr/bin:/bin",
+            "PATH": PLAIN_PATH,
             "CAPCOVER_COINGECKO_BASE_URL": fault.base_url,
             "CAPCOVER_HTTP_RETRY_BUDGET_S": "0",
         },
-        cwd=ROOT,
-        timeout=120,
     )
-    assert proc.returncode == 0, proc.stderr
-    assert "replayed 2 run(s)" in proc.stdout and "PREFECT False" in proc.stdout
+    assert seen.codes == [0], seen.stderr
+    assert "replayed 2 run(s)" in seen.stdout and seen.loaded("prefect") == []
     assert _derived(settings.db) == before
 
 
@@ -179,6 +170,7 @@ def test_rebuild_a_feed_that_failed_live_loads_none_of_its_quotes():
                 price_raw=2.0,
                 price_unit="USD/hour",
                 price_usd=2.0,
+                tier="on_demand",
             )
         ], []
 

@@ -1,9 +1,7 @@
 """API keys travel only as headers: never in URLs, output, the archive or the DuckDB file."""
 
-import subprocess
-import sys
-
 from capcover.flows.sequence import run_daily
+from tests.helpers import PLAIN_PATH, capcover, python
 
 SECRET = "CG-" + "s3cr3tKeyThatMustNeverLeak0001"  # fake; split so secret scanners do not flag it
 
@@ -27,14 +25,11 @@ def test_secrets_key_is_a_header_and_never_stored(fake_cg, settings, monkeypatch
 
 def test_secrets_key_absent_from_failed_run_output(env, tmp_path):
     """A failing run (nothing listening) prints one line with no key in it."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "capcover", "run"],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    proc = capcover(
+        "run",
         env={
             **env,
-            "PATH": "/usr/bin:/bin",
+            "PATH": PLAIN_PATH,
             "CAPCOVER_COINGECKO_PLAN": "pro",
             "CAPCOVER_COINGECKO_API_KEY": SECRET,
             "HOME": str(tmp_path),
@@ -131,15 +126,12 @@ def test_secrets_absent_from_a_real_debug_run(path, keyed, env, tmp_path):
         "import sys\nfrom capcover.flows.daily import run_flow\n"
         "try:\n    run_flow()\nexcept Exception:\n    sys.exit(1)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", flow],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=Path(__file__).resolve().parent.parent,
+    proc = python(
+        "-c",
+        flow,
         env={
             **env,
-            "PATH": "/usr/bin:/bin",
+            "PATH": PLAIN_PATH,
             "HOME": str(tmp_path),
             "PREFECT_HOME": str(home),
             "CAPCOVER_COINGECKO_BASE_URL": keyed.base_url,

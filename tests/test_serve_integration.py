@@ -21,6 +21,7 @@ import requests
 
 from capcover.flows.serve import FULL_NAME, api_session
 from capcover.warehouse.db import open_warehouse
+from tests.helpers import capcover, commands_in_fresh_process
 
 pytestmark = pytest.mark.slow
 
@@ -204,16 +205,9 @@ def test_serve_schedules_daily_and_runs_a_triggered_flow(prefect_api, fake_cg, e
             "publish",
         }
 
-        out = subprocess.run(
-            [str(BIN / "capcover"), "status"],
-            env=status_env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        out = capcover("status", env=status_env, cwd=tmp_path, timeout=60)
         assert out.returncode == 0, out.stderr
-        assert f"Prefect API at {api}, deployment {FULL_NAME}" in out.stdout
+        assert f"Prefect API at {api} (PREFECT_API_URL), deployment {FULL_NAME}" in out.stdout
         assert "T00:20:00" in out.stdout
 
         # The machine "sleeps": serve is down while three daily runs fall due.
@@ -306,14 +300,7 @@ def test_run_with_prefect_api_is_a_flow_run_whose_logs_reach_the_api(
     fake_cg.serve()
     run_env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     run_env.update(env, PREFECT_API_URL=api, PREFECT_HOME=str(tmp_path / "client-home"))
-    out = subprocess.run(
-        [sys.executable, "-m", "capcover", "run"],
-        env=run_env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    out = capcover("run", env=run_env, cwd=REPO, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "in-process run" not in out.stdout
     with open_warehouse(env["CAPCOVER_DB"], read_only=True) as wh:
@@ -365,18 +352,6 @@ def test_run_with_prefect_api_serialises_no_parameters(prefect_api, fake_cg, env
     run_env.update(
         env, PREFECT_API_URL=api, PREFECT_HOME=str(tmp_path / "client-home"), PYTHONPATH=str(REPO)
     )
-    code = (
-        "import sys; from capcover.cli.main import main; code = main(['run']); "
-        "print('SERVER-CODE', sorted(m for m in ('fastapi', 'prefect.server.api', "
-        "'uvicorn') if m in sys.modules)); sys.exit(code)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env=run_env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert "SERVER-CODE []" in out.stdout
+    seen = commands_in_fresh_process(["run"], env=run_env, cwd=tmp_path, timeout=300)
+    assert seen.codes == [0], seen.stderr[-3000:]
+    assert seen.loaded("fastapi", "prefect.server.api", "uvicorn") == []

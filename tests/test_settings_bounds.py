@@ -2,7 +2,7 @@
 setting can be given, not a list of examples. For each numeric setting, hypothesis draws from
 its whole domain (any float or integer, huge, tiny, negative, subnormal, non-finite, and text
 that only looks like a number) and the outcome is either a value inside the setting's range
-(config/bounds.py) or exactly one line naming the setting, exit 2. List settings refuse a
+(config/defaults.py) or exactly one line naming the setting, exit 2. List settings refuse a
 repeated entry at load time; scenario numbers and command-line numbers are bounded the same way.
 """
 
@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from capcover.cli.main import main
-from capcover.config.bounds import BOUNDS, ITEM_BOUNDS, SCENARIO_BOUNDS
+from capcover.config.defaults import BOUNDS, ITEM_BOUNDS, SCENARIO_BOUNDS
 from capcover.config.errors import ConfigError
 from capcover.config.reader import DEFAULTS, load_reader_settings
 from capcover.config.settings import Settings, load_settings

@@ -1,4 +1,4 @@
-"""docs/threat-model.md stays true to the code: its table of ranges is config/bounds.py's, every
+"""docs/threat-model.md stays true to the code: its table of ranges is config/defaults.py's, every
 test file it names exists, every rule number is given once, and the README's Reliability section
 points to it."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from capcover.config.bounds import BOUNDS, ITEM_BOUNDS, SCENARIO_BOUNDS
+from capcover.config.defaults import BOUNDS, ITEM_BOUNDS, SCENARIO_BOUNDS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "threat-model.md").read_text(encoding="utf-8")

@@ -21,7 +21,6 @@ from capcover.model.alerts import (
 )
 from capcover.model.report import ReportRow
 from capcover.warehouse.db import Warehouse
-from capcover.warehouse.explain import explanations
 
 _REPORT_COLUMNS = ", ".join(f.name for f in fields(ReportRow))
 
@@ -258,15 +257,16 @@ def fire_alerts(
     run_id: str,
     failed_feeds: Mapping[str, str | None],
     channel_ids: list[str],
+    why: Mapping[str, str],
 ) -> list[StoredAlert]:
     """Fire the rules on `day`'s fresh report rows and store the alerts, inside the run's
     transaction (delivery is notify/'s job, after commit). Alerts about the ratio's movement
-    carry the "why it moved" paragraph in their message."""
+    carry the "why it moved" paragraph of their scenario from `why` (scenario -> paragraph,
+    computed once by the run for its report and artifacts too: warehouse.explain.explain_all)."""
     previous = previous_reports(wh, day, list(rules.scenarios))
     failures = feed_failures(wh, day, failed_feeds)
     fired = evaluate(previous, rows, rules, failures)
     if any(a.rule in EXPLAINED_RULES for a in fired):
-        why = explanations(wh, day)
         fired = [with_explanation(a, why.get(a.scenario)) for a in fired]
     withdraw_unfired(wh, day, fired)
     return store_alerts(wh, fired, channel_ids, run_id)

@@ -15,6 +15,8 @@ from typing import Any
 import duckdb
 
 from capcover.config import secrets
+from capcover.config.defaults import DEFAULTS
+from capcover.errors import one_line
 
 
 class WarehouseError(Exception):
@@ -23,6 +25,16 @@ class WarehouseError(Exception):
 
 class WarehouseLocked(WarehouseError):
     """Another process held the file lock for the whole lock budget."""
+
+
+class OpenRefused(WarehouseError):
+    """This capcover refuses the file as it is (a newer schema, an applied migration it does
+    not ship as applied): opening it again refuses again."""
+
+
+class MigrationMismatch(OpenRefused):
+    """An applied migration file (or a view file it read) is not the one recorded in the
+    warehouse: its checksum differs, or this capcover does not ship it."""
 
 
 class WarehouseDamaged(WarehouseError):
@@ -102,7 +114,7 @@ class Warehouse:
             return self.con.execute(sql, params or [])
         except duckdb.Error as exc:
             if is_damage(exc):
-                raise WarehouseDamaged(damaged_message(self.path, _first(exc))) from None
+                raise WarehouseDamaged(damaged_message(self.path, one_line(exc))) from None
             if (
                 isinstance(exc, duckdb.BinderException | duckdb.CatalogException)
                 and self.applied
@@ -112,7 +124,7 @@ class Warehouse:
                 # capcover has not migrated yet (a reader never migrates).
                 raise WarehouseError(
                     f"warehouse {self.path} is at schema version {self.schema_version}, older "
-                    f"than this capcover's {_latest_version()} ({_first(exc)[:120]}) — run "
+                    f"than this capcover's {_latest_version()} ({one_line(exc, 120)}) — run "
                     f"`capcover run` once to migrate it"
                 ) from None
             raise
@@ -161,10 +173,6 @@ class Warehouse:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _first(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -228,8 +236,8 @@ def _connect_within(
                 ) from None
             if "lock" not in text.lower():
                 if is_damage(exc):
-                    raise WarehouseDamaged(damaged_message(path, _first(exc))) from None
-                raise WarehouseError(f"cannot open warehouse {path}: {_first(exc)}") from None
+                    raise WarehouseDamaged(damaged_message(path, one_line(exc))) from None
+                raise WarehouseError(f"cannot open warehouse {path}: {one_line(exc)}") from None
             left = deadline - clock()
             if left <= 0:
                 raise WarehouseLocked(
@@ -240,7 +248,7 @@ def _connect_within(
             sleep(min(delay, left))
             delay = min(delay * 2, 1.0)
         except duckdb.Error as exc:  # e.g. a WAL that does not replay
-            raise WarehouseDamaged(damaged_message(path, _first(exc))) from None
+            raise WarehouseDamaged(damaged_message(path, one_line(exc))) from None
 
 
 def _check_intact(wh: Warehouse) -> None:
@@ -268,7 +276,8 @@ def _latest_version() -> int:
 
 
 def _read_schema(wh: Warehouse) -> None:
-    """Read the applied migrations once; refuse a file from a newer capcover."""
+    """Read the applied migrations once; refuse a file from a newer capcover, and one whose
+    applied migrations (or the view files they read) are not the files this capcover ships."""
     if wh.scalar(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
         " AND schema_name = 'main'"
@@ -276,18 +285,25 @@ def _read_schema(wh: Warehouse) -> None:
         wh.applied = frozenset(v for (v,) in wh.query("SELECT version FROM schema_migrations"))
     known = _latest_version()
     if wh.schema_version > known:
-        raise WarehouseError(
+        raise OpenRefused(
             f"warehouse {wh.path} has schema version {wh.schema_version}, newer than this "
             f"capcover knows ({known}) — upgrade capcover (pip install -U capcover) to read or "
             f"write it"
         )
+    if wh.applied:
+        from capcover.warehouse.migrate import MigrationChanged, verify_applied
+
+        try:
+            verify_applied(wh)
+        except MigrationChanged as exc:
+            raise MigrationMismatch(str(exc)) from None
 
 
 def open_warehouse(
     path: str | Path,
     *,
     read_only: bool = False,
-    lock_budget_s: float = 30.0,
+    lock_budget_s: float = DEFAULTS.lock_budget_s,
     migrate: bool = True,
 ) -> Warehouse:
     """Open the warehouse, waiting (bounded by `lock_budget_s`, in seconds) while another
@@ -295,7 +311,8 @@ def open_warehouse(
 
     Read-write opens create the file and apply pending migrations. Read-only opens require the
     file to exist. Every open reads the schema version once (`Warehouse.applied`) and refuses a
-    damaged file or one with a migration newer than this code knows.
+    damaged file, one with a migration newer than this code knows, and one whose applied
+    migrations are not the files this code ships (MigrationMismatch: their recorded sha256).
     """
     path = Path(path)
     _last_opened[:] = [path]

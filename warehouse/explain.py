@@ -21,7 +21,8 @@ def _dicts(wh: Warehouse, sql: str, params: list) -> list[dict]:
 
 def latest_day(wh: Warehouse) -> date | None:
     """The latest report date, or None when there is no report."""
-    return wh.scalar("SELECT max(report_date) FROM report_daily")
+    day: date | None = wh.scalar("SELECT max(report_date) FROM report_daily")
+    return day
 
 
 MOVE_COLUMNS = (
@@ -43,8 +44,10 @@ def ratio_moves(wh: Warehouse, day: date, scenario: str | None = None) -> list[d
     return _dicts(
         wh,
         """
-        SELECT m.*, r.gpu_sku, r.price_basis
+        SELECT m.*, r.gpu_sku, r.price_basis, r.basis, p.basis AS previous_basis
         FROM v_ratio_moves m JOIN report_daily r USING (report_date, scenario)
+        JOIN report_daily p
+          ON p.report_date = m.previous_report_date AND p.scenario = m.scenario
         WHERE m.report_date = ? AND (?::VARCHAR IS NULL OR m.scenario = ?)
         ORDER BY m.scenario""",
         [day, scenario, scenario],
@@ -251,10 +254,11 @@ def explanations(wh: Warehouse, day: date, scenario: str | None = None) -> dict[
     moves = ratio_moves(wh, day, scenario)
     if not moves:
         return {}
+    ranked = _ranked_coin_moves(wh, day, scenario, PARAGRAPH_TOP, moves)  # moves: read once
     return paragraphs(
         moves,
         price_changes_of(wh, moves),
-        coin_moves(wh, day, scenario, top=PARAGRAPH_TOP),
+        _within_top(ranked, PARAGRAPH_TOP),
         category_gap(wh, day, scenario),
     )
 
@@ -307,6 +311,8 @@ def paragraphs(
             previous_gpu_count=m["previous_gpu_count"],
             gpu_sku=m["gpu_sku"],
             price_kind=_price_kind(m["price_basis"]),
+            basis=m.get("basis") or "category",
+            previous_basis=m.get("previous_basis") or "category",
         )
         cap = CapSide(
             coins=tuple(by_previous.get(prev, ())), gap_change_usd=gap_change.get(prev, 0.0)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from capcover.ingest.models import HistoryPoint, RawResponse
+from capcover.ingest.models import CHART, HistoryPoint, RawResponse
 from capcover.model.report import ReportRow, SectorInputs
 from capcover.warehouse.db import Warehouse
 
@@ -147,11 +147,11 @@ def store_charts(
 # `parse` (ingest.history.parse_market_chart, the definition; passed in, as the warehouse
 # imports nothing of ingest but its records): it raises the one-line BadPayload or, for an odd
 # but valid body, returns the rows.
-# ingest.history's constants (tests/test_history_bulk.py checks they agree): a stamp outside
-# [MIN_MS, MAX_MS] goes to the parser (which refuses it); |value| >= MAX_VALUE reads as NULL.
-DAY_MS = 86_400_000
-MIN_MS, MAX_MS = 0, 253_402_300_799_000
-MAX_VALUE = 1e300
+# The chart's bounds are ingest.models' (the parser's too): a stamp outside [MIN_MS, MAX_MS]
+# goes to the parser (which refuses it); |value| >= MAX_VALUE reads as NULL. Why the day rules
+# are written twice, here in SQL and in ingest/history.py, and how they are kept equal: see
+# load_charts.
+DAY_MS, MIN_MS, MAX_MS, MAX_VALUE = CHART.day_ms, CHART.min_ms, CHART.max_ms, CHART.max_value
 _TYPED = '{"market_caps": "DOUBLE[][]", "prices": "DOUBLE[][]", "total_volumes": "DOUBLE[][]"}'
 # Six double quotes are the three keys' own: no other key and no string value anywhere; the
 # strict transform then fails (NULL under TRY) on anything but numbers, nulls and booleans.
@@ -171,6 +171,14 @@ def load_charts(
 ) -> int:
     """Parse archived market charts (coin_id, run_id, raw_seq, finished_at) into coin_history
     in bulk, with exactly ingest.history's day rules; returns the rows written.
+
+    Why the rules stand here a second time, in SQL: DuckDB reads the archived bodies where
+    they lie (raw_http) and writes coin_history in one statement, without a Python object per
+    point (a year of ~260 coins is ~280k points per backfill or rebuild). Python stays the
+    definition: every body outside the common shape goes to `parse`, and
+    tests/test_history_bulk.py asserts on generated charts (hourly and daily stamps, "now"
+    points, duplicates, nulls, non-finite and huge values, misaligned series) that both write
+    identical rows; the bounds are shared constants (ingest.models).
 
     Each coin's existing rows for the days its chart covers are replaced; `fetched_at` is the
     chart's own fetch time. With `progress`, the coins' progress rows are marked done and
@@ -274,7 +282,7 @@ def load_charts(
         " price_usd, volume_24h_usd, fetched_at, ? FROM _chart_rows",
         [job_id],
     )
-    written = wh.scalar("SELECT count(*) FROM _chart_rows")
+    written: int = wh.scalar("SELECT count(*) FROM _chart_rows")
     if progress:
         wh.query(
             """

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from capcover.ingest.models import Quarantined, Quote, RawResponse, SectorSnapshot
-from capcover.model.report import QuotePoint, ReportRow, SectorInputs
+from capcover.model.prices import (
+    METHOD_VERSION,
+    Decision,
+    MaxAge,
+    PriceBook,
+    QuotePoint,
+    parse_method_id,
+)
+from capcover.model.prices_v1 import METHOD_VERSION_V1, legacy_points, price_v1
+from capcover.model.report import ReportRow, SectorInputs
+from capcover.model.tiers import market_of
 from capcover.warehouse.db import Warehouse
+from capcover.warehouse.quotes import POINT_COLUMNS, points_of
 
 
 def archive_raw(wh: Warehouse, run_id: str, raws: list[RawResponse]) -> int:
@@ -114,6 +126,27 @@ def load_sector(wh: Warehouse, snap: SectorSnapshot, run_id: str) -> tuple[int, 
     return n_cat, n_coins
 
 
+def sector_shortfalls(wh: Warehouse, snap: SectorSnapshot) -> list[str]:
+    """One line per configured category that came back short: its paging did not end on an
+    empty page, or it has fewer constituents than its known count (the latest snapshot before
+    this one: coins do leave categories, but a sudden drop is a truncated answer)."""
+    notes = list(snap.paging_notes)
+    day = snap.as_of_date
+    for cid, coins in snap.constituents.items():
+        known = wh.query(
+            "SELECT as_of_date, count(*) FROM coin_snapshots WHERE category_id = ?"
+            " AND as_of_date < ? GROUP BY as_of_date ORDER BY as_of_date DESC LIMIT 1",
+            [cid, day],
+        )
+        if known and len(coins) < known[0][1]:
+            before, count = known[0]
+            notes.append(
+                f"'{cid}': {len(coins)} constituents, {count - len(coins)} fewer than the "
+                f"{count} of {before}"
+            )
+    return notes
+
+
 def keep_coin_names(wh: Warehouse, day: date) -> None:
     """Bring coin_names (each coin's symbol and name on its latest coin_snapshots date,
     migration 031) in step with `day`'s coin rows just replaced, reading only that day's rows
@@ -157,17 +190,20 @@ def refresh_coin_names(wh: Warehouse, coins: list[str] | None = None) -> None:
 
 
 def quote_id(q: Quote) -> str:
+    """The quote's natural key, hashed. Built from the fields it always had, as they were
+    stored (the feed's own tier words, a NULL form factor for an untold one), so a published
+    quote stored again after migration 050 keeps its id and replaces its old row."""
     parts = [
         q.source,
         q.observed_at.isoformat(),
         q.kind,
         q.sku_label,
-        q.form_factor,
+        None if q.form_factor == "unknown" else q.form_factor,
         q.price_raw,
         q.price_unit,
         q.currency,
         q.gpu_count_basis,
-        q.tier,
+        q.tier_label,
         q.condition,
         q.region,
     ]
@@ -178,12 +214,9 @@ def quote_id(q: Quote) -> str:
 
 
 def quote_market(q: Quote) -> str | None:
-    """`spot` or `on_demand` for a rental quote (from its tier, as migration 007 derives it for
-    older rows); None for purchase prices and assumptions."""
-    if q.kind != "rental_hourly":
-        return None
-    tier = (q.tier or "").lower()
-    return "spot" if "spot" in tier or "interruptible" in tier else "on_demand"
+    """`on_demand` or `spot`: the market a rental scenario selects, a view of the quote's tier
+    (model/tiers.py); None for every other tier and for purchase prices."""
+    return market_of(q.tier) if q.kind == "rental_hourly" else None
 
 
 def load_quotes(wh: Warehouse, quotes: list[Quote], run_id: str) -> int:
@@ -219,6 +252,17 @@ def load_quotes(wh: Warehouse, quotes: list[Quote], run_id: str) -> int:
             run_id,
             q.listing_id,
             quote_market(q),
+            # migration 050
+            q.tier_label,
+            q.provider,
+            list(q.flags),
+            q.computed_price,
+            q.unavailable_reason,
+            q.capacity_id,
+            q.machine_id,
+            q.host_id,
+            q.instance_name,
+            q.form_factor_v1,
         )
         if q.listing_id is not None:
             snapshots.add((q.source, q.observed_date))
@@ -246,8 +290,66 @@ def load_quarantine(
     )
 
 
-def sector_inputs(wh: Warehouse, day: date, categories: list[str]) -> SectorInputs | None:
-    """The market side of `day`'s report from the category snapshots (basis 'category')."""
+# How a report row's sector_market_cap_usd is made (report_daily.sector_cap_method). The
+# current rule picks the first two; the others name rows published under an older definition
+# (re-derived by `capcover rebuild` and `verify` with that definition) or by a backfill.
+SECTOR_CAP_METHODS = {
+    "coingecko-category": "one category: CoinGecko's reported category cap",
+    "constituent-union": "several categories: the de-duplicated union of their constituents, "
+    "each coin once",
+    "category-sum": "several categories: their reported caps summed (rows before migration "
+    "052: a coin in two categories counted twice)",
+    "history-union": "a backfilled day: today's constituents' caps that day, each coin once",
+}
+
+
+@dataclass(frozen=True)
+class ReportPin:
+    """The definitions a published report date was made with: its price method id (None when
+    its rows are all fixed-price) and its sector cap method. `capcover rebuild` and `verify`
+    re-derive the date with these, never with newer ones (published rows are not revised)."""
+
+    price_method: str | None
+    sector_cap_method: str | None
+
+
+def report_pins(wh: Warehouse) -> dict[date, ReportPin]:
+    """Per report date, the methods its stored rows name (read before a rebuild replaces them);
+    a date whose rows name two price methods cannot be re-derived as one and fails."""
+    pins: dict[date, ReportPin] = {}
+    for day, methods, sectors in wh.query(
+        "SELECT report_date,"
+        " list(DISTINCT price_method ORDER BY price_method) FILTER (price_method <> 'fixed'),"
+        " list(DISTINCT sector_cap_method ORDER BY sector_cap_method)"
+        " FROM report_daily GROUP BY report_date ORDER BY report_date"
+    ):
+        methods = [m for m in methods or [] if m is not None]
+        sectors = [m for m in sectors or [] if m is not None]
+        if len(methods) > 1 or len(sectors) > 1:
+            raise ValueError(
+                f"report date {day} has rows of several methods ({', '.join(methods + sectors)}): "
+                f"they were not written by one run and cannot be re-derived as one"
+            )
+        pins[day] = ReportPin(methods[0] if methods else None, sectors[0] if sectors else None)
+    return pins
+
+
+def sector_method_for(categories: list[str]) -> str:
+    """The current definition of the headline cap for the configured categories."""
+    return "coingecko-category" if len(categories) == 1 else "constituent-union"
+
+
+def sector_inputs(
+    wh: Warehouse, day: date, categories: list[str], method: str | None = None
+) -> SectorInputs | None:
+    """The market side of `day`'s report from the category snapshots (basis 'category').
+
+    The headline cap follows `method` (SECTOR_CAP_METHODS; default: the current rule, see
+    `sector_method_for`); CoinGecko's own figure, its categories' reported caps summed, is kept
+    beside it as `coingecko_category_cap_usd`."""
+    method = method or sector_method_for(categories)
+    if method not in ("coingecko-category", "constituent-union", "category-sum"):
+        raise ValueError(f"sector cap method {method!r} is not one a daily report uses")
     row = wh.query(
         """
         WITH cats AS (
@@ -279,32 +381,65 @@ def sector_inputs(wh: Warehouse, day: date, categories: list[str]) -> SectorInpu
     n_cats, cap, vol, as_of, fetched, n_coins, coins_cap, fdv, coins_vol = row
     if n_cats != len(categories) or cap is None:
         return None
+    union = method == "constituent-union"
+    headline = coins_cap if union else cap
+    if headline is None:
+        return None
     return SectorInputs(
         report_date=day,
         basis="category",
         categories=",".join(categories),
-        sector_market_cap_usd=cap,
-        sector_volume_24h_usd=vol,
+        sector_market_cap_usd=headline,
+        sector_volume_24h_usd=coins_vol if union else vol,
         constituents_count=n_coins,
         constituents_market_cap_usd=coins_cap,
         constituents_fdv_usd=fdv,
         constituents_volume_24h_usd=coins_vol,
         market_as_of=as_of,
         fetched_at=fetched,
+        coingecko_category_cap_usd=cap,
+        sector_cap_method=method,
     )
 
 
 def quote_points(wh: Warehouse, day: date) -> list[QuotePoint]:
     """Per (sku, kind, source): that source's latest quote(s) at or before `day`
-    (the `latest_quotes` macro, migration 007). A source that published several quotes on its
-    latest date (both ends of a range, every offer of a feed snapshot) contributes all."""
+    (the `latest_quotes` macro, migration 007), with every column the price method decides on.
+    A source that published several quotes on its latest date (both ends of a range, every
+    offer of a feed snapshot) contributes all."""
     rows = wh.query(
-        "SELECT sku, kind, source, price_usd, observed_date, form_factor, market"
-        " FROM latest_quotes(?::DATE)"
-        " ORDER BY sku, kind, source, price_usd, form_factor, market",
+        f"SELECT {POINT_COLUMNS} FROM latest_quotes(?::DATE)"  # noqa: S608 - constants
+        " ORDER BY sku, kind, source, price_usd, quote_id",
         [day],
     )
-    return [QuotePoint(*r) for r in rows]
+    return points_of(rows)
+
+
+def price_book(
+    wh: Warehouse, day: date, *, max_age: MaxAge | None = None, method: str | None = None
+) -> PriceBook:
+    """The price book of `day`: its quotes and the method to price with, the current one or
+    the older one `method` names (a stored `price_method`, e.g. when `capcover rebuild`
+    re-derives rows that method published). Method mad3.5-median-v1 reads every quote up to
+    the day, to recover the quote set of its own parsers (model/prices_v1.py)."""
+    version = METHOD_VERSION
+    if method:
+        parsed = parse_method_id(method)
+        version, max_age = parsed if parsed is not None else (method, max_age)
+    if version == METHOD_VERSION_V1:
+        rows = wh.query(
+            f"SELECT {POINT_COLUMNS} FROM gpu_quotes"  # noqa: S608 - constants
+            " WHERE observed_date <= ?::DATE ORDER BY source, observed_date, quote_id",
+            [day],
+        )
+        points = tuple(legacy_points(points_of(rows), day))
+        return PriceBook(points, max_age or MaxAge(), version, price_v1)
+    if version != METHOD_VERSION:
+        raise ValueError(
+            f"price method {method!r} has no code path in this capcover (rows written before "
+            f"migration 007 say median-v0): they cannot be re-derived"
+        )
+    return PriceBook(tuple(quote_points(wh, day)), max_age or MaxAge(), version)
 
 
 def quote_observed_dates(wh: Warehouse) -> list[date]:
@@ -312,10 +447,79 @@ def quote_observed_dates(wh: Warehouse) -> list[date]:
     return sorted(r[0] for r in wh.query("SELECT DISTINCT observed_date FROM gpu_quotes"))
 
 
-def replace_reports(wh: Warehouse, day: date, rows: list[ReportRow]) -> int:
-    """Replace all of `day`'s report rows with `rows` (a rerun never duplicates a day)."""
+def replace_reports(
+    wh: Warehouse,
+    day: date,
+    rows: list[ReportRow],
+    decisions: list[tuple[ReportRow, Decision]] | None = None,
+) -> int:
+    """Replace all of `day`'s report rows with `rows` (a rerun never duplicates a day) and,
+    given `decisions`, the day's price decisions with them; without, the decisions of the
+    scenarios no longer reported that day go (a row held back keeps none)."""
     wh.query("DELETE FROM report_daily WHERE report_date = ?", [day])
-    return wh.append("report_daily", [r.as_tuple() for r in rows])
+    written = wh.append("report_daily", [r.as_tuple() for r in rows])
+    if decisions is None:
+        wh.query(
+            "DELETE FROM price_decisions WHERE report_date = ? AND NOT list_contains(?, scenario)",
+            [day, [r.scenario for r in rows]],
+        )
+    else:
+        wh.query("DELETE FROM price_decisions WHERE report_date = ?", [day])
+        wh.append("price_decisions", _decision_rows(decisions))
+    return written
+
+
+def replace_decisions(wh: Warehouse, decisions: list[tuple[ReportRow, Decision]]) -> int:
+    """Replace the price decisions of the report rows in `decisions` (a backfill's history
+    rows), keeping only those whose row was written (same date, scenario and run)."""
+    keys = sorted({(r.report_date, r.scenario) for r, _ in decisions})
+    if not keys:
+        return 0
+    wh.query(
+        "DELETE FROM price_decisions"
+        " WHERE list_contains(?, report_date::VARCHAR || '|' || scenario)",
+        [[f"{d.isoformat()}|{s}" for d, s in keys]],
+    )
+    wh.append("price_decisions", _decision_rows(decisions))
+    wh.query(
+        "DELETE FROM price_decisions p WHERE list_contains(?, run_id) AND NOT EXISTS"
+        " (SELECT 1 FROM report_daily r WHERE r.report_date = p.report_date"
+        " AND r.scenario = p.scenario AND r.run_id = p.run_id)",
+        [sorted({r.run_id for r, _ in decisions})],
+    )
+    return int(
+        wh.scalar(
+            "SELECT count(*) FROM price_decisions WHERE list_contains(?, run_id)",
+            [sorted({r.run_id for r, _ in decisions})],
+        )
+    )
+
+
+def _decision_rows(decisions: list[tuple[ReportRow, Decision]]) -> list[tuple]:
+    """`price_decisions` rows, in its column order (migration 051)."""
+    return [
+        (
+            r.report_date,
+            r.scenario,
+            d.point.quote_id,
+            d.point.source,
+            d.point.seller,
+            d.point.sku,
+            d.point.kind,
+            d.point.form_factor,
+            d.point.tier,
+            d.point.price_usd,
+            d.point.observed_date,
+            d.point.capacity_id,
+            d.kept,
+            d.rule,
+            d.reason,
+            d.provider_value_usd,
+            r.price_method,
+            r.run_id,
+        )
+        for r, d in decisions
+    ]
 
 
 def record_run(
@@ -377,7 +581,8 @@ def record_run(
 
 def run_summary(wh: Warehouse, run_id: str) -> str | None:
     """The run's `runs.summary` as stored (a JSON text), or None."""
-    return wh.scalar("SELECT summary FROM runs WHERE run_id = ?", [run_id])
+    summary: str | None = wh.scalar("SELECT summary FROM runs WHERE run_id = ?", [run_id])
+    return summary
 
 
 def run_sources_failed(wh: Warehouse, run_id: str) -> set[str]:

@@ -22,6 +22,7 @@ into a newer snapshot, lives on (POSIX unlinks only the name).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -341,12 +342,24 @@ def _publish_table(
     for k, (_, h) in hashes.items():
         if k in months:
             months[k]["hash"] = h
+    # A content digest per file (`capcover verify` checks the files against it): a reused
+    # month keeps the digest its file was published with, a written one is read once.
+    for k, part in months.items():
+        old_digests = keep[k].get("sha256", {}) if k in keep else {}
+        src = old_dir if k in keep else folder
+        assert src is not None  # kept months come from a previous snapshot
+        part["sha256"] = {n: old_digests.get(n) or file_digest(src / n) for n in part["files"]}
     if not months:  # a glob matching no file is an error to a reader: one file of no rows
         wh.con.execute(
             f'COPY (SELECT * FROM "{t.name}" WHERE false) TO '  # noqa: S608
             f"{_sql_path(folder / 'empty.parquet')} (FORMAT parquet)"
         )
-        months["empty"] = {"rows": 0, "files": ["empty.parquet"]}
+        empty = folder / "empty.parquet"
+        months["empty"] = {
+            "rows": 0,
+            "files": [empty.name],
+            "sha256": {empty.name: file_digest(empty)},
+        }
     return {
         "signature": t.signature,
         "written": sorted(written),
@@ -354,15 +367,24 @@ def _publish_table(
     }
 
 
-def record_publish_failure(wh: Warehouse, run_id: str, message: str) -> None:
-    """Note in `runs.message` why the run's snapshot was not published."""
-    wh.query("UPDATE runs SET message = ? WHERE run_id = ?", [message, run_id])
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes (hex): the content digest the manifest records per file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
-def step_durations(wh: Warehouse, run_id: str) -> dict[str, float]:
-    """The run's recorded step durations (seconds by step name); empty when none."""
-    recorded = wh.scalar("SELECT step_durations FROM runs WHERE run_id = ?", [run_id])
-    return json.loads(recorded) if recorded else {}
+def record_publish_failure(
+    wh: Warehouse, run_id: str, message: str, steps: dict[str, float]
+) -> None:
+    """Note in `runs.message` why the run's snapshot was not published, with the run's step
+    durations (seconds by step name)."""
+    wh.query(
+        "UPDATE runs SET message = ?, step_durations = ? WHERE run_id = ?",
+        [message, json.dumps(steps), run_id],
+    )
 
 
 def record_published(wh: Warehouse, run_id: str, folder: Path, steps: dict[str, float]) -> None:

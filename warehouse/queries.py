@@ -136,7 +136,8 @@ def run_alerts(wh: Warehouse, run_id: str) -> list[tuple]:
 
 def latest_report_date(wh: Warehouse) -> date | None:
     """The latest day with a report, or None."""
-    return wh.scalar("SELECT max(report_date) FROM report_daily")
+    day: date | None = wh.scalar("SELECT max(report_date) FROM report_daily")
+    return day
 
 
 def crossings_on(wh: Warehouse, day: date | None) -> list[tuple]:

@@ -10,7 +10,33 @@ from capcover.warehouse.db import Warehouse
 # QuotePoint (model.report and the price method, ~10 ms of imports) only for `--stats`:
 # a plain `capcover quotes list` prints rows without it.
 if TYPE_CHECKING:
-    from capcover.model.report import QuotePoint
+    from capcover.model.prices import QuotePoint
+
+# The columns the price method decides on (model/prices.py QuotePoint), in its field order.
+POINT_COLUMNS = (
+    "sku, kind, source, price_usd, observed_date, form_factor, market, quote_id,"
+    " coalesce(provider, source), tier, tier_label, coalesce(flags, []),"
+    " coalesce(computed_price, false), unavailable_reason, capacity_id, condition,"
+    " instance_name, gpu_count_basis, price_raw, region, form_factor_v1"
+)
+_POINT_FIELDS = (
+    "sku kind source price_usd observed_date form_factor market quote_id provider tier"
+    " tier_label flags computed_price unavailable_reason capacity_id condition instance_name"
+    " gpu_count_basis price_raw region form_factor_v1"
+).split()
+
+
+def points_of(rows: list) -> list[QuotePoint]:
+    """QuotePoints of rows selected with POINT_COLUMNS."""
+    from capcover.model.prices import QuotePoint
+
+    points = []
+    for r in rows:
+        values = dict(zip(_POINT_FIELDS, r, strict=True))
+        values["flags"] = tuple(values["flags"])
+        points.append(QuotePoint(**values))
+    return points
+
 
 LIST_COLUMNS = (
     "observed_date",
@@ -65,10 +91,7 @@ def quote_points_on(
 ) -> list[QuotePoint]:
     """The quotes the price method summarises per group: those observed on `day`, or without
     a day each source's latest ones."""
-    from capcover.model.report import QuotePoint
-
-    columns = "sku, kind, source, price_usd, observed_date, form_factor, market"
-    sql = f"SELECT {columns} FROM gpu_quotes{_SELECTION}"  # noqa: S608 - constants only
-    sql += " AND sku <> 'unmapped' ORDER BY sku, kind, source, price_usd"
+    sql = f"SELECT {POINT_COLUMNS} FROM gpu_quotes{_SELECTION}"  # noqa: S608 - constants only
+    sql += " AND sku <> 'unmapped' ORDER BY sku, kind, source, price_usd, quote_id"
     rows = wh.query(sql, [sku, sku, kind, kind, None, None, day, day])
-    return [QuotePoint(*r) for r in rows]
+    return points_of(rows)

@@ -34,4 +34,5 @@ def delete_run_rows(wh: Warehouse, table: str, run_ids: Sequence[str]) -> None:
 
 def row_count(wh: Warehouse, table: str) -> int:
     """Rows in `table` (a name from a constant list)."""
-    return wh.scalar(f"SELECT count(*) FROM {table}")  # noqa: S608
+    count: int = wh.scalar(f"SELECT count(*) FROM {table}")  # noqa: S608
+    return count

@@ -36,6 +36,8 @@ from typing import Any
 
 import duckdb
 
+from capcover.config.defaults import DEFAULTS
+from capcover.errors import one_line
 from capcover.warehouse.db import Warehouse, WarehouseDamaged, WarehouseError, open_warehouse
 
 # Statement kinds that read (EXPLAIN only with a SELECT inside and without ANALYZE).
@@ -128,16 +130,12 @@ class SqlRefused(WarehouseError):
     """The statement is not a plain read; nothing ran."""
 
 
-def _first(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
 def open_sandboxed(
     path: str | Path,
     *,
     readable_dirs: Sequence[str | Path] = (),
-    lock_budget_s: float = 30.0,
-    memory_limit_mb: int = 1024,
+    lock_budget_s: float = DEFAULTS.lock_budget_s,
+    memory_limit_mb: int = DEFAULTS.sql_memory_limit_mb,
 ) -> Warehouse:
     """A read-only connection for arbitrary user SQL: no file access except the warehouse and
     `readable_dirs` (read), no extensions, no network, no temporary files, at most
@@ -213,7 +211,7 @@ def _one_statement(con: duckdb.DuckDBPyConnection, query: str) -> Any:
     try:
         statements = con.extract_statements(query)
     except (duckdb.Error, ValueError) as exc:  # ValueError: a kind the client cannot name
-        raise WarehouseError(f"query failed: {_first(exc)}") from None
+        raise WarehouseError(f"query failed: {one_line(exc)}") from None
     if not statements:
         raise WarehouseError('empty query — pass one SELECT, e.g. capcover sql "SELECT 1"')
     if len(statements) > 1:
@@ -248,7 +246,7 @@ def _functions(con: duckdb.DuckDBPyConnection, select: str) -> tuple[set[str], s
         row = con.execute("SELECT json_serialize_sql(?::VARCHAR)", [select]).fetchone()
         tree = json.loads(row[0] if row else "")
     except (duckdb.Error, ValueError, TypeError) as exc:
-        raise SqlRefused(f"capcover sql could not check this statement ({_first(exc)})") from None
+        raise SqlRefused(f"capcover sql could not check this statement ({one_line(exc)})") from None
     if tree.get("error"):
         message = " ".join(str(tree.get("error_message", "")).split())[:200]
         raise WarehouseError(f"query failed: {message or 'not a statement DuckDB can read'}")
@@ -298,14 +296,18 @@ def checked_statement(con: duckdb.DuckDBPyConnection, query: str) -> str:
             f"capcover sql is read-only; {denied[0]}() changes state, so it was refused and "
             f"nothing ran"
         )
-    return statement.query
+    return str(statement.query)
 
 
 # -- running it -------------------------------------------------------------------------------
 
 
 def run_user_sql(
-    wh: Warehouse, query: str, *, timeout_s: float = 120.0, max_rows: int = 1_000_000
+    wh: Warehouse,
+    query: str,
+    *,
+    timeout_s: float = DEFAULTS.sql_timeout_s,
+    max_rows: int = DEFAULTS.sql_max_rows,
 ) -> tuple[list[str], list[tuple]]:
     """Run ONE read-only statement from a user on a sandboxed connection (`open_sandboxed`):
     column names and at most `max_rows` rows as DuckDB returned them. Anything that is not a
@@ -358,7 +360,7 @@ def run_user_sql(
 def _query_error(exc: BaseException, wh: Warehouse) -> BaseException:
     if isinstance(exc, WarehouseDamaged) or not isinstance(exc, duckdb.Error):
         return exc
-    first = _first(exc)
+    first = one_line(exc)
     from capcover.warehouse.db import damaged_message, is_damage
 
     if is_damage(exc):

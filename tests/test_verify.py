@@ -1,0 +1,187 @@
+"""`capcover verify`: every published report row re-derived from the raw archive matches the
+warehouse and the Parquet snapshot bit for bit (exit 0); a value changed by hand, or a published
+file altered, is named in one line (exit 1). Rows an older price method published are
+re-derived by that method, never revised."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from capcover.cli.main import main
+from capcover.config.settings import load_settings
+from capcover.fakeapi import gpuhunt as hunt
+from capcover.fakeapi.server import FakeAPI
+from capcover.flows.rebuild import rebuild
+from capcover.flows.sequence import run_daily
+from capcover.model.report import build_reports
+from capcover.warehouse import load
+from capcover.warehouse.db import open_warehouse
+from tests.conftest import category_payload
+
+V1 = "mad3.5-median-v1+age7d/1095d"
+
+
+@pytest.fixture
+def published(fake_cg, env, monkeypatch):
+    """A warehouse after one daily run over every feed (gpuhunt's catalogs included), with its
+    Parquet snapshot published."""
+    fake_cg.serve(categories=category_payload(updated_at=datetime.now(UTC).isoformat()))
+    with FakeAPI() as api:
+        api.mount(hunt.routes(), "/gpuhunt")
+        monkeypatch.setenv("CAPCOVER_GPUHUNT_BASE_URL", api.url_for("/gpuhunt"))
+        monkeypatch.setenv("CAPCOVER_GPUHUNT_PROVIDERS", ",".join(hunt.PROVIDERS))
+        monkeypatch.setenv("CAPCOVER_GPUHUNT_RATE_PER_MINUTE", "60000")
+        settings = load_settings()
+        run_daily(settings)
+        yield settings
+
+
+def _verify(capsys, *args) -> tuple[int, list[str], str]:
+    code = main(["verify", *args])
+    out = capsys.readouterr()
+    return code, out.out.splitlines(), out.err
+
+
+def test_verify_a_good_warehouse_matches_bit_for_bit(published, capsys):
+    code, lines, err = _verify(capsys)
+    assert code == 0, lines + [err]
+    (line,) = lines
+    assert line.startswith("capcover verify: 8 report row(s) of ")
+    assert "match the warehouse" in line and "bit for bit" in line
+    assert "files' digests" in line and err == ""
+
+
+def test_verify_names_the_row_after_a_value_was_changed_by_hand(published, capsys):
+    with open_warehouse(published.db) as wh:
+        day = wh.scalar("SELECT max(report_date) FROM report_daily")
+        wh.query(
+            "UPDATE report_daily SET unit_price_usd = unit_price_usd * 1.01"
+            " WHERE scenario = 'h100-rent-1y'"
+        )
+    code, lines, err = _verify(capsys)
+    assert code == 1
+    rederived = [x for x in lines if "re-derivation from the raw archive differs" in x]
+    snapshot = [x for x in lines if "published snapshot differs" in x]
+    assert len(rederived) == len(snapshot) == 1
+    assert rederived[0].startswith(f"{day} h100-rent-1y: the re-derivation from the raw archive")
+    assert "unit_price_usd " in rederived[0] and snapshot[0].startswith(f"{day} h100-rent-1y:")
+    assert "capcover verify: 2 difference(s) in 8 report row(s)" in err
+
+
+def test_verify_names_an_altered_published_file(published, capsys):
+    with open_warehouse(published.db, read_only=True) as wh:
+        folder = Path(wh.scalar("SELECT published_to FROM runs WHERE published_to IS NOT NULL"))
+    (path,) = sorted((folder / "report_daily").glob("*.parquet"))
+    con = duckdb.connect()
+    altered = (  # a test's own temp path in a COPY target, which takes no parameter
+        "COPY (SELECT * REPLACE (CASE WHEN scenario = 'coindesk-2024' THEN coverage_ratio + 1"
+        " ELSE coverage_ratio END AS coverage_ratio) FROM read_parquet('{0}'))"
+        " TO '{0}.new' (FORMAT parquet)"
+    )
+    con.execute(altered.format(path))
+    con.close()
+    Path(f"{path}.new").replace(path)
+    code, lines, _err = _verify(capsys)
+    assert code == 1
+    digest = [
+        x for x in lines if x.startswith(f"snapshot report_daily/{path.name}: content digest")
+    ]
+    assert digest and digest[0].endswith("the file was altered after publishing")
+    (row,) = [x for x in lines if "published snapshot differs" in x]
+    assert " coindesk-2024: " in row and "coverage_ratio" in row
+
+
+def test_verify_a_file_the_manifest_does_not_know(published, capsys):
+    with open_warehouse(published.db, read_only=True) as wh:
+        folder = Path(wh.scalar("SELECT published_to FROM runs WHERE published_to IS NOT NULL"))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for month in manifest["partitions"]["report_daily"]["months"].values():
+        month.pop("sha256")
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    code, lines, _ = _verify(capsys)
+    assert code == 1 and any("no content digest in the manifest" in x for x in lines)
+
+
+def test_verify_a_date_without_rows_is_one_line(published, capsys):
+    code, lines, err = _verify(capsys, "--date", "2001-01-01")
+    assert code == 1 and lines == []
+    assert err.strip() == (
+        f"capcover: error: verify: warehouse {published.db} has no report rows on 2001-01-01 "
+        f"to verify"
+    )
+
+
+def test_verify_of_one_date_checks_only_its_rows(published, capsys):
+    with open_warehouse(published.db, read_only=True) as wh:
+        day = wh.scalar("SELECT max(report_date) FROM report_daily")
+    code, lines, _ = _verify(capsys, "--date", str(day))
+    assert code == 0 and lines[0].startswith(f"capcover verify: 8 report row(s) of {day} ")
+
+
+def test_verify_never_writes_the_warehouse(published, capsys):
+    before = Path(published.db).read_bytes()
+    assert _verify(capsys)[0] == 0
+    assert Path(published.db).read_bytes() == before
+
+
+def test_rebuild_rederives_rows_an_older_method_published_with_that_method(published):
+    """A warehouse whose rows method v1 published: rebuild (and so verify) keeps their method
+    and their numbers, never re-prices them with the current method."""
+    settings = published
+    with open_warehouse(settings.db) as wh:
+        day = wh.scalar("SELECT max(report_date) FROM report_daily")
+        sector = load.sector_inputs(wh, day, settings.categories)
+        book = load.price_book(wh, day, method=V1)
+        run_id = wh.scalar("SELECT max(run_id) FROM report_daily")
+        rows, _ = build_reports(sector, settings.scenarios(), book, run_id)
+        with wh.transaction():
+            load.replace_reports(wh, day, rows, [])
+        v1 = wh.query("SELECT * FROM report_daily ORDER BY scenario")
+    rent = next(r for r in rows if r.scenario == "h100-rent-1y")
+    assert rent.price_method == V1 and rent.price_provider_count is None
+    rebuild(settings)
+    with open_warehouse(settings.db, read_only=True) as wh:
+        assert wh.query("SELECT * FROM report_daily ORDER BY scenario") == v1
+
+
+def test_verify_an_unmigrated_warehouse_is_one_line(tmp_path, env, capsys, monkeypatch):
+    import shutil
+
+    from capcover.warehouse.migrate import MIGRATIONS_DIR, apply_migrations
+
+    old = tmp_path / "migrations"
+    old.mkdir()
+    for path in MIGRATIONS_DIR.glob("*.sql"):
+        if int(path.name[:3]) <= 32:
+            shutil.copy(path, old)
+    db = tmp_path / "old.duckdb"
+    with open_warehouse(db, migrate=False) as wh:
+        apply_migrations(wh, old)
+    monkeypatch.setenv("CAPCOVER_DB", str(db))
+    code, lines, err = _verify(capsys)
+    assert code == 1 and lines == []
+    assert "is at schema version 32, older than this capcover's" in err
+    assert "run `capcover run` once to migrate it" in err
+
+
+def test_rows_of_a_method_without_code_are_named_never_repriced(published, capsys):
+    from capcover.flows.rebuild import RebuildError
+
+    with open_warehouse(published.db) as wh:
+        day = wh.scalar("SELECT max(report_date) FROM report_daily")
+        wh.query("UPDATE report_daily SET price_method = 'median-v0' WHERE price_method <> 'fixed'")
+        before = wh.query("SELECT * FROM report_daily ORDER BY scenario")
+    with pytest.raises(RebuildError, match="price method 'median-v0' has no code path"):
+        rebuild(published)
+    with open_warehouse(published.db, read_only=True) as wh:  # the rebuild changed nothing
+        assert wh.query("SELECT * FROM report_daily ORDER BY scenario") == before
+    code, lines, _ = _verify(capsys)
+    assert code == 1
+    named = [x for x in lines if "has no code path in this capcover" in x]
+    assert len(named) == 7 and all(x.startswith(f"{day} ") for x in named)
+    assert not any("coindesk-2024: the re-derivation" in x for x in lines)  # fixed rows match
