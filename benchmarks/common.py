@@ -44,6 +44,9 @@ class Figure:
     value_min: float | None = None
     baseline_min: float | None = None
     repeat: int = 1
+    # The machine's 1-minute load average when the figure's part started and ended (set by
+    # benchmarks/run.py): other work on the machine slows both sides, but not always alike.
+    load: str = ""
 
     @property
     def ratio(self) -> float | None:
@@ -259,3 +262,47 @@ def capcover_environ(fake: CoinGecko, db: str | Path) -> dict[str, str]:
         f"CAPCOVER_{k.upper()}": ",".join(v) if isinstance(v, list) else str(v)
         for k, v in fake_values(fake, db).items()
     }
+
+
+# Runs argv[2:] and writes its peak resident memory (KiB) to the file argv[1]. A process starts
+# with the peak of the one that forked it (Linux keeps the high-water mark across exec), so the
+# command is forked from this small process, never from the benchmark's large one.
+_PEAK = (
+    "import os, sys; pid = os.fork()\n"
+    "if pid == 0:\n    os.execvp(sys.argv[2], sys.argv[2:])\n"
+    "_, status, usage = os.wait4(pid, 0)\n"
+    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))"
+)
+
+
+def run_measured(
+    argv: list[str],
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 600,
+) -> tuple[float, float]:
+    """(wall seconds, peak resident memory in MiB) of one new process running `argv`: the
+    kernel's own accounting of the finished child; raises with its stderr if it failed. The
+    wall time includes a small wrapper's start-up (about 20 ms), the same on every side."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        peak = Path(tmp) / "peak"
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-c", _PEAK, str(peak), *argv],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=timeout,
+            check=False,
+        )
+        took = time.perf_counter() - t0
+        if proc.returncode != 0:
+            tail = proc.stderr.decode(errors="replace").strip().splitlines()[-3:]
+            raise RuntimeError(
+                f"{' '.join(argv[:3])}… exited {proc.returncode}: {' | '.join(tail)}"
+            )
+        return took, int(peak.read_text()) / 1024  # Linux reports KiB

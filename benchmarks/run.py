@@ -22,7 +22,7 @@ from pathlib import Path
 
 from benchmarks.common import RESULTS, Figure, machine
 
-PARTS = ("load", "backfill", "calls", "latency", "overhead", "scale")
+PARTS = ("load", "backfill", "calls", "latency", "overhead", "paced", "scale")
 
 
 def _has(module: str) -> bool:
@@ -61,6 +61,7 @@ def table_rows(figures: list[Figure]) -> list[tuple[str, ...]]:
                 "n/a" if ratio_min is None else f"{ratio_min:.3g}",
                 "n/a" if f.ratio is None else f"{f.ratio:.3g}",
                 str(f.repeat),
+                f.load or "n/a",
                 f"{f.better}" + (f"; {f.note}" if f.note else ""),
             )
         )
@@ -78,6 +79,7 @@ HEADER = (
     "ratio (min)",
     "ratio (median)",
     "runs",
+    "load",
     "better; note",
 )
 BASELINE_COL = 4
@@ -99,6 +101,51 @@ def markdown_table(figures: list[Figure]) -> str:
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(c.replace("|", "/") for c in r) + " |" for r in table_rows(figures)]
     return "\n".join(lines)
+
+
+def moved(previous: dict | None, figures: list[Figure]) -> list[str]:
+    """Figures whose ratio (median) moved by more than its noise since the previous results:
+    the noise of a run is the gap between its ratio of medians and its ratio of minimums, and
+    a move counts when it is larger than the larger of the two runs' noise (and than 2 %)."""
+    if not previous:
+        return []
+    old = {(f["part"], f["name"]): f for f in previous.get("figures", [])}
+    lines = []
+    for f in figures:
+        before = old.get((f.part, f.name))
+        if before is None or before.get("ratio") is None or f.ratio is None:
+            continue
+        noise_now = abs(f.ratio - (f.ratio_min if f.ratio_min is not None else f.ratio))
+        noise_then = abs(before["ratio"] - (before.get("ratio_min") or before["ratio"]))
+        allowed = max(noise_now, noise_then, 0.02 * abs(before["ratio"]))
+        if abs(f.ratio - before["ratio"]) > allowed:
+            lines.append(
+                f"{f.part}: {f.name}: ratio (median) {before['ratio']:.3g} -> {f.ratio:.3g} "
+                f"(noise {allowed:.2g})"
+            )
+    return lines
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+MARK_START, MARK_END = "<!-- bench:latest:start -->", "<!-- bench:latest:end -->"
+
+
+def readme_block(readme: str) -> str | None:
+    """The text between the README's benchmark markers (None without them)."""
+    if MARK_START not in readme or MARK_END not in readme:
+        return None
+    return readme.split(MARK_START, 1)[1].split(MARK_END, 1)[0].strip("\n")
+
+
+def write_readme(latest_md: str, readme: Path = README) -> bool:
+    """Put `latest_md` between the README's markers; False when it has none."""
+    text = readme.read_text(encoding="utf-8")
+    if readme_block(text) is None:
+        return False
+    head, rest = text.split(MARK_START, 1)
+    tail = rest.split(MARK_END, 1)[1]
+    readme.write_text(f"{head}{MARK_START}\n{latest_md.strip()}\n{MARK_END}{tail}", "utf-8")
+    return True
 
 
 def machine_line(m: dict) -> str:
@@ -142,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"capcover benchmarks{' (quick)' if q else ''} on {machine_line(info)}", flush=True)
     for part in parts:
         t0 = time.perf_counter()
+        load_start = os.getloadavg()[0]
+        first = len(figures)
         print(f"  {part} …", end=" ", flush=True)
         if part == "load":
             from benchmarks import bench_load
@@ -169,11 +218,17 @@ def main(argv: list[str] | None = None) -> int:
             from benchmarks import bench_overhead
 
             figures += bench_overhead.run(repeat=1 if q else 5, with_server=not q)
+        elif part == "paced":
+            from benchmarks import bench_paced
+
+            figures += bench_paced.run(repeat=1 if q else 3, coins=30 if q else 260)
         elif part == "scale":
             from benchmarks import bench_scale
 
             if q:
-                figs, curve = bench_scale.run(1, {1: [30], 10: [300]}, years=(1, 2))
+                figs, curve = bench_scale.run(
+                    1, {1: [30], 10: [300]}, years=(1, 2), history_coins=30
+                )
             else:
                 figs, curve = bench_scale.run(3)
             figures += figs
@@ -182,7 +237,12 @@ def main(argv: list[str] | None = None) -> int:
             extras["scale_plot"] = str(
                 png.relative_to(args.out.parent.parent) if png and args.out == RESULTS else png
             )
-        print(f"{time.perf_counter() - t0:.1f} s", flush=True)
+        load_end = os.getloadavg()[0]
+        for f in figures[first:]:
+            f.load = f"{load_start:.1f}/{load_end:.1f}"
+        print(
+            f"{time.perf_counter() - t0:.1f} s (load {load_start:.1f}/{load_end:.1f})", flush=True
+        )
 
     doc = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -197,14 +257,30 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     name = "quick" if q else "latest"
+    try:
+        previous = json.loads((args.out / f"{name}.json").read_text())
+    except (OSError, ValueError):
+        previous = None
+    doc["moved"] = moved(previous, figures)
+    doc["previous_generated_at"] = (previous or {}).get("generated_at")
     (args.out / f"{name}.json").write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    moves = (
+        "\n".join(f"- {line}" for line in doc["moved"])
+        if doc["moved"]
+        else "- none"
+        if previous
+        else "- no previous results to compare with"
+    )
     (args.out / f"{name}.md").write_text(
         f"Machine: {machine_line(info)}; load average before/after "
         f"{doc['load_average_before'][0]}/{doc['load_average_after'][0]}; "
         f"{doc['duration_s']} s in all ({doc['generated_at']}).\n\n"
         + markdown_table(figures)
-        + "\n"
+        + f"\n\nMoved by more than their noise since the previous run "
+        f"({doc['previous_generated_at'] or 'none'}):\n\n{moves}\n"
     )
+    if not q and args.out == RESULTS and write_readme((args.out / f"{name}.md").read_text()):
+        print("wrote the table into README.md (between its bench markers)")
     print()
     print(text_table(figures))
     print(

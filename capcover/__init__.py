@@ -24,8 +24,11 @@ if TYPE_CHECKING:
     from capcover.api import Explanation as Explanation
     from capcover.api import Reader as Reader
     from capcover.api import Table as Table
+    from capcover.api import confirm_alerts as confirm_alerts
     from capcover.api import prefect_api as prefect_api
+    from capcover.api import release_alerts as release_alerts
     from capcover.api import run as run
+    from capcover.api import send_test_alerts as send_test_alerts
     from capcover.api import settings as settings
     from capcover.config.errors import ConfigError as ConfigError
     from capcover.warehouse.db import WarehouseError as WarehouseError
@@ -38,6 +41,9 @@ _LAZY = {
     "run": "capcover.api",
     "settings": "capcover.api",
     "prefect_api": "capcover.api",
+    "release_alerts": "capcover.api",
+    "confirm_alerts": "capcover.api",
+    "send_test_alerts": "capcover.api",
     "ConfigError": "capcover.config.errors",
     "WarehouseError": "capcover.warehouse.db",
 }

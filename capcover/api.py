@@ -20,7 +20,7 @@ pydantic, no requests for the reads).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -33,9 +33,22 @@ if TYPE_CHECKING:
     from capcover.flows.prefect_env import ApiSource
     from capcover.flows.serve import NextRun
     from capcover.model.run import RunResult
+    from capcover.notify.channels import Outcome
     from capcover.warehouse.db import Warehouse
 
-__all__ = ["Explanation", "Reader", "Status", "Table", "prefect_api", "run", "settings"]
+__all__ = [
+    "Explanation",
+    "NearestReports",
+    "Reader",
+    "Status",
+    "Table",
+    "confirm_alerts",
+    "prefect_api",
+    "release_alerts",
+    "run",
+    "send_test_alerts",
+    "settings",
+]
 
 
 class Table(NamedTuple):
@@ -66,6 +79,15 @@ class Explanation:
         return asdict(self)
 
 
+class NearestReports(NamedTuple):
+    """The report dates around a day without a report: the last before it, the first after
+    it, and the latest of all (None where there is none)."""
+
+    before: date | None
+    after: date | None
+    latest: date | None
+
+
 @dataclass(frozen=True)
 class Status:
     """The latest runs (RUN_COLUMNS) and the next scheduled run (`.at`, and `.source`: where
@@ -90,6 +112,7 @@ RUN_COLUMNS = (
     "http_retries",
     "sources_failed",
     "alerts_sent",
+    "flow_run_id",
     "published_to",
     "message",
 )
@@ -113,6 +136,7 @@ STATS_COLUMNS = (
 ALERTS_MIGRATION = 5  # warehouse/migrations/005_alerts.sql
 GPU_FEEDS_MIGRATION = 3  # 003_gpu_feeds.sql
 WHY_MIGRATION = 20  # 020_why_it_moved.sql
+DELIVERY_MIGRATION = 80  # 080_delivery_outcomes.sql
 
 
 class Reader:
@@ -166,6 +190,21 @@ class Reader:
 
         with self._open() as wh:
             return Table(*report(wh, day=day, scenario=scenario, full=full))
+
+    def scenarios(self) -> list[str]:
+        """Every scenario with at least one report, by name (empty: no report at all)."""
+        from capcover.warehouse.queries import report_scenarios
+
+        with self._open() as wh:
+            return report_scenarios(wh)
+
+    def nearest_reports(self, day: date, *, scenario: str | None = None) -> NearestReports:
+        """The report dates closest to `day` (before and after it) and the latest, of
+        `scenario` or of any."""
+        from capcover.warehouse.queries import report_dates_near
+
+        with self._open() as wh:
+            return NearestReports(*report_dates_near(wh, day, scenario))
 
     def explain(
         self, *, day: date | None = None, scenario: str | None = None, top: int = 5
@@ -298,10 +337,16 @@ class Reader:
         return Table(list(STATS_COLUMNS), rows)
 
     def write_report(
-        self, *, html: str | Path | None = None, png: str | Path | None = None
+        self,
+        *,
+        html: str | Path | None = None,
+        png: str | Path | None = None,
+        day: date | None = None,
+        scenario: str | None = None,
     ) -> list[Path]:
-        """Write the self-contained HTML report and/or the coverage history chart (PNG);
-        returns the files written."""
+        """Write the self-contained HTML report and/or the coverage history chart (PNG), as of
+        `day` (default: the latest report) and for `scenario` (default: every one); returns
+        the files written."""
         from capcover.report.html import write_report_files
 
         s = self._settings()
@@ -310,7 +355,63 @@ class Reader:
             html=None if html is None else str(html),
             png=None if png is None else str(png),
             lock_budget_s=s.lock_budget_s,
+            day=day,
+            scenario=scenario,
         )
+
+
+def release_alerts(
+    alert_ids: Sequence[str] | None = None,
+    *,
+    db: str | Path | None = None,
+    lock_budget_s: float | None = None,
+) -> int:
+    """Held (or unknown) deliveries of `alert_ids` (None: every one) are sent again with the
+    next run; returns how many deliveries were released. The warehouse must exist."""
+    return _change_held(alert_ids, confirm=False, db=db, lock_budget_s=lock_budget_s)
+
+
+def confirm_alerts(
+    alert_ids: Sequence[str], *, db: str | Path | None = None, lock_budget_s: float | None = None
+) -> int:
+    """Held (or unknown) deliveries of `alert_ids` are recorded as delivered (a person checked
+    the receiver): never sent again. Returns how many deliveries were confirmed."""
+    return _change_held(list(alert_ids), confirm=True, db=db, lock_budget_s=lock_budget_s)
+
+
+def _change_held(
+    alert_ids: Sequence[str] | None,
+    *,
+    confirm: bool,
+    db: str | Path | None,
+    lock_budget_s: float | None,
+) -> int:
+    from capcover.config.reader import load_reader_settings
+    from capcover.warehouse import alerts as store
+    from capcover.warehouse.db import WarehouseError, open_warehouse
+
+    given: dict[str, Any] = {"db": db, "lock_budget_s": lock_budget_s}
+    s = load_reader_settings((), **{k: v for k, v in given.items() if v is not None})
+    if not Path(s.db).is_file():  # a writer would create it: nothing is held in no warehouse
+        raise WarehouseError(f"no warehouse at {s.db} — check --db or CAPCOVER_DB")
+    with open_warehouse(s.db, lock_budget_s=s.lock_budget_s) as wh:
+        wh.require(DELIVERY_MIGRATION, "the delivery outcomes")
+        with wh.transaction():
+            if confirm:
+                return store.confirm_held(wh, list(alert_ids or []))
+            return store.release_held(wh, None if alert_ids is None else list(alert_ids))
+
+
+def send_test_alerts(
+    given: Settings | None = None, /, **overrides: Any
+) -> list[tuple[str, Outcome]]:
+    """A labelled test message to every configured alert channel (CAPCOVER_ALERT_URLS), each
+    channel's outcome (delivered, failed or unknown, and why); touches no warehouse."""
+    from capcover.notify.deliver import send_test
+
+    if given is not None and overrides:
+        raise TypeError("send_test_alerts() takes settings or setting overrides, not both")
+    return send_test(given if given is not None else settings(**overrides))
 
 
 def settings(**overrides: Any) -> Settings:

@@ -14,6 +14,10 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 FORMATS = ("table", "csv", "json", "markdown")  # report.tables.render's formats
 
+# What this invocation was given that hints must repeat: the `--db` option (before or after
+# the command). Set by the click callbacks; read by `note` and by cli.main's error lines.
+INVOCATION: dict[str, Any] = {"db": None}
+
 
 class CommandFailed(Exception):
     """A command's one-line failure; `cli.main.main` prints it and exits with `code`."""
@@ -40,6 +44,12 @@ def _with_db(overrides: dict[str, Any]) -> dict[str, Any]:
     return overrides
 
 
+def given_db() -> str | None:
+    """The `--db` of this invocation (None: not given)."""
+    db: str | None = INVOCATION.get("db")
+    return db
+
+
 def load(**overrides: Any) -> Settings:
     """The effective settings (environment over the config file over defaults), with the global
     `--db` option over all of them."""
@@ -58,20 +68,36 @@ def load_reader(*keys: str, db: str | None = None) -> ReaderSettings:
     return load_reader_settings(keys, **_with_db({} if db is None else {"db": db}))
 
 
-def without(
-    columns: list[str], rows: list[tuple[Any, ...]], dropped: frozenset[str]
-) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """`columns` and `rows` without the columns named in `dropped` (a table's narrower view of
-    what CSV and JSON print whole)."""
-    keep = [i for i, c in enumerate(columns) if c not in dropped]
-    return [columns[i] for i in keep], [tuple(r[i] for i in keep) for r in rows]
-
-
 def echo(text: str, *, err: bool = False) -> None:
     """`text` and a newline on stdout (stderr with `err`), as click writes it, with every
-    registered secret scrubbed (config/secrets.py)."""
+    registered secret scrubbed (config/secrets.py) and every control character but its line
+    breaks escaped (text from outside is never sent raw to a terminal: model/text.py)."""
     import click
 
     from capcover.config.secrets import scrub
+    from capcover.model.text import terminal_text
 
-    click.echo(scrub(text), err=err)
+    click.echo(terminal_text(scrub(text)), err=err)
+
+
+def advice(text: str) -> str:
+    """`text` with its backticked `capcover ...` hints as they paste here (report/advice.py)."""
+    from capcover.report.advice import pasteable
+
+    return pasteable(text, given_db())
+
+
+def note(text: str) -> None:
+    """A one-line note on stderr, `capcover: <text>`, hints made pasteable."""
+    echo(f"capcover: {advice(text)}", err=True)
+
+
+def nothing(what: str, fmt: str, empty: str | None = None) -> int:
+    """THE rule for an empty result, in every read command: exit 1 (as grep does when nothing
+    matched), one line on stderr saying what was looked for and what to do, and for CSV and
+    JSON the empty document on stdout (`empty`: a CSV header, `[]`) so a reader still parses
+    it."""
+    if empty is not None and fmt in ("csv", "json"):
+        echo(empty)
+    note(what)
+    return EXIT_FAILED

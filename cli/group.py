@@ -35,7 +35,10 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 def cli(ctx: click.Context, db: str | None, debug: bool) -> None:
     """Could the AI-token sector buy the GPUs its ambitions need? Daily coverage ratio in
     DuckDB."""
+    from capcover.cli.common import INVOCATION
+
     ctx.obj = {"db": db, "debug": debug}
+    INVOCATION["db"] = db
 
 
 def _register() -> None:

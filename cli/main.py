@@ -1,4 +1,4 @@
-"""`capcover`: the command line, a thin layer over flows/, report/, warehouse/ and config/.
+"""`capcover`: the command line, a thin layer over the public API (capcover/api.py) and flows/.
 
 One click group (cli/group.py); each command group lives in its own module and registers itself
 there. Exit codes: 0 ok, 1 the run or query failed, 2 bad usage or configuration, 130
@@ -12,7 +12,14 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from capcover.cli.common import EXIT_FAILED, EXIT_USAGE, CommandFailed, echo
+from capcover.cli.common import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    INVOCATION,
+    CommandFailed,
+    advice,
+    echo,
+)
 from capcover.config.errors import ConfigError
 from capcover.errors import one_line
 
@@ -50,14 +57,16 @@ def main(argv: list[str] | None = None) -> int:
 def _error(text: object) -> None:
     """`capcover: error: <text>` on stderr: one line, whatever it quotes. Text from outside
     (a server's error body, a coin id) may hold terminal control sequences or line breaks:
-    they are shown as escapes, never acted on (config/secrets.py `defang`)."""
+    they are shown as escapes, never acted on (config/secrets.py `defang`). Its backticked
+    `capcover ...` hints paste as invoked (cli/common.py `advice`)."""
     from capcover.config.secrets import defang
 
-    echo(f"capcover: error: {defang(str(text))}", err=True)
+    echo(f"capcover: error: {defang(advice(str(text)))}", err=True)
 
 
 def _main(args: list[str]) -> int:
     debug = "--debug" in args
+    INVOCATION["db"] = None
     try:
         return _with_click(args)
     except CommandFailed as exc:

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from capcover.cli.common import EXIT_USAGE, CommandFailed, echo, fail, load
+from capcover.cli.common import EXIT_OK, EXIT_USAGE, CommandFailed, echo, fail, load, nothing
 from capcover.errors import one_line
 
 if TYPE_CHECKING:
@@ -28,25 +28,59 @@ def quotes_list(
     day: date | None,
     stats: bool,
     fmt: str,
-) -> None:
+    wide: bool = False,
+    columns: str | None = None,
+) -> int:
     """`capcover quotes list`: stored quotes, or with `stats` the price method per group."""
     from capcover.api import Reader
     from capcover.report.tables import render
 
+    """`capcover quotes list`: stored quotes, or with `stats` the price method per group."""
+    from capcover.report.views import QUOTE_STATS, QUOTES, ColumnError, choose, parse_columns
+
+    try:
+        picked = parse_columns(columns)
+    except ColumnError as exc:
+        fail(str(exc), EXIT_USAGE)
     reader = Reader(db=db)
     if stats:
         cols, rows = reader.quote_stats(sku=sku, kind=kind, day=day)
     else:
         cols, rows = reader.quotes(sku=sku, kind=kind, source=source, day=day)
-    if not rows:
-        fail(f"no GPU quotes match in {reader.db} — run `capcover run` first, or widen the filters")
-    echo(render(cols, rows, fmt, title="GPU quote statistics" if stats else "GPU quotes"))
+    what = "capcover quotes list" + (" --stats" if stats else "")
+    try:
+        keys, shown, labels = choose(
+            QUOTE_STATS if stats else QUOTES,
+            cols,
+            rows,
+            fmt=fmt,
+            wide=wide,
+            picked=picked,
+            what=what,
+        )
+    except ColumnError as exc:
+        fail(str(exc), EXIT_USAGE)
+    if not shown:
+        filters = ", ".join(
+            f"{name} {value}"
+            for name, value in (("sku", sku), ("kind", kind), ("source", source), ("date", day))
+            if value
+        )
+        return nothing(
+            f"no GPU quotes{f' match {filters}' if filters else ''} in {reader.db} — "
+            f"run `capcover run` first, or widen the filters",
+            fmt,
+            render(keys, shown, fmt),
+        )
+    title = "GPU quote statistics" if stats else "GPU quotes"
+    echo(render(keys, shown, fmt, title=title, labels=labels, width=0 if wide else None))
+    return EXIT_OK
 
 
 def add_quote(day: date | None, options: dict[str, Any]) -> None:
     """`capcover quotes add`: validate one published quote and append it to the user's quotes
     file."""
-    from capcover.ingest.clients import curated_quotes_path, user_quotes_path
+    from capcover.flows.clients import coingecko_client, curated_quotes_path, user_quotes_path
     from capcover.ingest.curated import (
         BadInput,
         QuotesFileBusy,
@@ -58,14 +92,28 @@ def add_quote(day: date | None, options: dict[str, Any]) -> None:
         same_quote,
     )
     from capcover.ingest.errors import IngestError
+    from capcover.model.text import safe_href
 
+    if options.get("url") is not None and safe_href(options["url"]) is None:
+        fail(
+            "--url must be an absolute http(s) URL without spaces, e.g. "
+            "https://example.com/gpu-prices (the HTML report links only those)",
+            EXIT_USAGE,
+        )
     args = SimpleNamespace(date=day, **options)
     settings = load()
     path = user_quotes_path(settings)
     today = datetime.now(UTC).date()
     try:
         entry = build_entry(args, today)
-        how = convert_entry(entry, args, today, settings)
+        # A quote already there is refused before any rate is fetched (checked again under
+        # the file's lock below, against a `quotes add` running at the same moment).
+        for known in (curated_quotes_path(settings), path):
+            if same_quote(known, entry):
+                raise BadInput(f"this quote is already in {known}")
+        how = convert_entry(
+            entry, args, today, lambda: coingecko_client(settings).exchange_rates().record
+        )
         check_price_usd(entry)
     except BadInput as exc:
         fail(str(exc), EXIT_USAGE)
@@ -102,7 +150,7 @@ def add_quote(day: date | None, options: dict[str, Any]) -> None:
 def register(group: click.Group) -> None:
     import click
 
-    from capcover.cli.options import DATE, format_option
+    from capcover.cli.options import DATE, db_option, format_option, table_options
     from capcover.ingest import FORM_FACTORS
     from capcover.ingest import QUOTE_KINDS as KINDS
 
@@ -122,6 +170,8 @@ def register(group: click.Group) -> None:
         "quartiles, central value, sources",
     )
     @format_option
+    @table_options
+    @db_option
     def list_cmd(
         sku: str | None,
         kind: str | None,
@@ -129,11 +179,13 @@ def register(group: click.Group) -> None:
         day: date | None,
         stats: bool,
         fmt: str,
-    ) -> None:
+        wide: bool,
+        columns: str | None,
+    ) -> int:
         """Stored quotes (default: each source's latest)."""
         from capcover.cli.options import root_db
 
-        quotes_list(root_db(), sku, kind, source, day, stats, fmt)
+        return quotes_list(root_db(), sku, kind, source, day, stats, fmt, wide, columns)
 
     @quotes_group.command("add")
     @click.option("--sku", help="normalised SKU from the catalogue, e.g. H100")
@@ -162,6 +214,7 @@ def register(group: click.Group) -> None:
     @click.option("--region")
     @click.option("--condition", help="e.g. new, used, low confidence")
     @click.option("--note")
+    @db_option
     def add_cmd(day: date | None, **options: Any) -> None:
         """Add a published quote to your quotes file (beside the warehouse)."""
         add_quote(day, options)

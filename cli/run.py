@@ -5,9 +5,14 @@ Each imports its flow only when called, so `capcover --help` and the readers sta
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 
-from capcover.cli.common import EXIT_USAGE, echo, fail, load
+from capcover.cli.common import EXIT_USAGE, echo, fail, given_db, load
+from capcover.cli.options import db_option
 from capcover.errors import one_line
 
 
@@ -18,10 +23,12 @@ from capcover.errors import one_line
     help="run everything, print the report and the alerts it would fire, then roll "
     "back: nothing stored, nothing delivered",
 )
+@db_option
 def run_cmd(dry_run: bool) -> None:
     """The daily run: ingest, load, model, report (a Prefect flow when a Prefect API is
     configured, otherwise in this process)."""
     from capcover import api
+    from capcover.report.tables import wrap_paragraph
 
     settings = load()
     if dry_run:
@@ -31,7 +38,7 @@ def run_cmd(dry_run: bool) -> None:
             result = api.run(settings, dry_run=True)
         except Exception as exc:  # noqa: BLE001 - one line, exit 1
             fail(f"dry run failed: {one_line(exc)} (nothing was written)")
-        echo(dry_run_text(result, settings.db))
+        echo(wrap_paragraph(dry_run_text(result, settings.db), indent="    "))
         return
     from capcover.report.summary import summary_text
 
@@ -42,11 +49,15 @@ def run_cmd(dry_run: bool) -> None:
         result = api.run(settings)
     except Exception as exc:  # noqa: BLE001 - any failure becomes one line and exit 1
         fail(f"run failed: {one_line(exc)} (the warehouse {settings.db} is unchanged)")
-    echo(summary_text(result, settings.db))
+    echo(wrap_paragraph(summary_text(result, settings.db), indent="    "))
     if prefect.url is None:
         echo(
-            f"  in-process run, not a Prefect flow: {prefect.where} (set PREFECT_API_URL, or a "
-            f"Prefect profile's, to a running Prefect server for flow runs, logs and events)"
+            wrap_paragraph(
+                f"  in-process run, not a Prefect flow: {prefect.where} (set PREFECT_API_URL, "
+                f"or a Prefect profile's, to a running Prefect server for flow runs, logs and "
+                f"events)",
+                indent="    ",
+            )
         )
 
 
@@ -58,6 +69,7 @@ def run_cmd(dry_run: bool) -> None:
     show_default=True,
     help="days of history (at most 365 on public/demo plans)",
 )
+@db_option
 def backfill_cmd(days: int) -> None:
     """Coverage history from per-coin market charts."""
     from capcover.flows.backfill import BackfillUsageError, run_backfill
@@ -76,11 +88,19 @@ def backfill_cmd(days: int) -> None:
 
 
 @click.command("rebuild")
+@db_option
 def rebuild_cmd() -> None:
-    """Re-derive typed tables and reports from the raw archive, no network."""
+    """Re-derive typed tables and reports from the raw archive, no network (of an existing
+    warehouse: a missing file is refused, nothing is created)."""
     from capcover.flows.rebuild import RebuildError, rebuild
 
     settings = load()
+    if not settings.db.is_file():
+        fail(
+            f"no warehouse at {settings.db} — rebuild re-derives an existing warehouse from its "
+            f"raw archive; check --db or CAPCOVER_DB (nothing was created)",
+            EXIT_USAGE,
+        )
     try:
         result = rebuild(settings)
     except RebuildError as exc:
@@ -97,11 +117,32 @@ def demo_cmd() -> int:
 
 
 @click.command("serve")
+@db_option
 def serve_cmd() -> int:
     """Serve the daily flow on its cron schedule (needs a running Prefect server)."""
     from capcover.flows.serve import cmd_serve
 
-    return cmd_serve(load())
+    with db_for_flows():
+        return cmd_serve(load())
+
+
+@contextmanager
+def db_for_flows() -> Iterator[None]:
+    """A served Prefect flow reads its settings itself (in the runner's subprocess), from the
+    environment: a `--db` given on the command line is put there for as long as the command
+    runs. (`capcover run` hands its settings to the flow: capcover.api.run.)"""
+    db = given_db()
+    old = os.environ.get("CAPCOVER_DB")
+    if db is not None:
+        os.environ["CAPCOVER_DB"] = str(db)
+    try:
+        yield
+    finally:
+        if db is not None:
+            if old is None:
+                os.environ.pop("CAPCOVER_DB", None)
+            else:
+                os.environ["CAPCOVER_DB"] = old
 
 
 def register(group: click.Group) -> None:

@@ -1,6 +1,6 @@
 """Every setting's name, built-in default and range: the one table.
 
-The settings model (config/settings.py, pydantic-settings) takes each field's default and, for
+The settings model (config/settings.py, a pydantic model) takes each field's default and, for
 a number, its range from here and adds its type; the read-only commands' lean reader
 (config/reader.py) and the name checks of config/sources.py read the same table without loading
 pydantic, and docs/threat-model.md lists the ranges (tests/test_threat_model_doc.py checks it).
@@ -85,9 +85,11 @@ class Defaults:
         "H200 NVL",
         "B200",
     )
-    vastai_rate_per_minute: float = _ranged(30.0, _RATE)
+    # Client-side limits; None: the source's documented pace (ingest/ratelimit.py Pace, one
+    # per module: Vast.ai 30/min spread, none for RunPod and the gpuhunt bucket).
+    vastai_rate_per_minute: float | None = _ranged(None, _RATE)
     runpod_base_url: str = "https://api.runpod.io"
-    runpod_rate_per_minute: float = _ranged(30.0, _RATE)
+    runpod_rate_per_minute: float | None = _ranged(None, _RATE)
     gpuhunt_base_url: str = "https://dstack-gpu-pricing.s3.eu-west-1.amazonaws.com/v3"
     # those gpuhunt publishes offline: all of them
     gpuhunt_providers: tuple[str, ...] = (
@@ -101,7 +103,7 @@ class Defaults:
         "runpod",
         "cloudrift",
     )
-    gpuhunt_rate_per_minute: float = _ranged(60.0, _RATE)
+    gpuhunt_rate_per_minute: float | None = _ranged(None, _RATE)
     price_max_age_rental_days: int = _ranged(7, Bound(0, 3650, unit="days"))
     price_max_age_purchase_days: int = _ranged(1095, Bound(0, 3650, unit="days"))
 
@@ -119,6 +121,8 @@ class Defaults:
     # timedelta's range is ~2.4e10 h; 1e9 h turns the CoinGecko staleness rule off in effect
     alert_stale_after_h: float = _ranged(36.0, Bound(0, 1e9, low_open=True, unit="h"))
     alert_feed_failure_days: int = _ranged(2, Bound(1, 365, unit="days"))
+    # a receiver's whole exchange for one message
+    alert_timeout_s: float = _ranged(10.0, Bound(0, 300, low_open=True, unit="s"))
 
     schedule_cron: str = "20 0 * * *"
     schedule_timezone: str = "UTC"

@@ -2,7 +2,7 @@
 
 `capcover sql`, `report`, `alerts`, `status`, `quotes list` and `explain` need the warehouse
 path and the lock budget (and `sql` the publish folder, `status` the schedule). Building the
-full pydantic-settings model for them costs more than their query (~130 ms of imports), so this
+full pydantic settings model for them costs more than their query (~130 ms of imports), so this
 reader takes exactly those keys from the same places with the same precedence (given values >
 `CAPCOVER_*` environment > CAPCOVER_CONFIG file > defaults) and the same strictness: unknown
 `CAPCOVER_*` names and file keys are refused as config/sources.py words it, and a value the

@@ -8,17 +8,18 @@ import re
 import tomllib
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, PrivateAttr, SecretStr, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    SettingsError,
-    TomlConfigSettingsSource,
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
 )
 
 from capcover.config.defaults import BOUNDS, ITEM_BOUNDS, SCENARIO_BOUNDS, AlertRule, Plan
@@ -34,6 +35,7 @@ from capcover.config.secrets import (
 from capcover.config.sources import (  # noqa: F401 - NON_SETTING_ENV is part of this API
     NON_SETTING_ENV,
     check_env_names,
+    env_values,
     one_line_errors,
     price_max_age,
     publish_path,
@@ -71,18 +73,26 @@ def _within(name: str) -> Any:
 _LEVEL = ITEM_BOUNDS["alert_levels"].constraint()  # each ratio level of alert_levels
 
 
-class Settings(BaseSettings):
-    """Every knob capcover has. Environment variables are `CAPCOVER_<NAME>`."""
+class NoDecode:
+    """Marks a list setting whose environment value is comma-separated text (split by its
+    validator), never JSON."""
 
-    # True on `_GivenOnly`: the given values over the defaults, no environment and no file.
-    given_only: ClassVar[bool] = False
+
+class Settings(BaseModel):
+    """Every knob capcover has. Environment variables are `CAPCOVER_<NAME>`.
+
+    A plain pydantic model: `load_settings` reads the sources (environment over the
+    CAPCOVER_CONFIG file over these defaults) itself, so the daily run does not import
+    pydantic-settings (and the asyncio it loads), a sixth of its start-up."""
+
     # scenarios(), parsed on first use (the model is frozen; private attributes are not fields).
     _scenarios: tuple[Scenario, ...] | None = PrivateAttr(default=None)
 
     # extra="forbid" and no inf/nan: a misspelt key or a non-finite number is an error, never
-    # a silent default (load_settings names unknown keys first, with a suggestion).
-    model_config = SettingsConfigDict(
-        env_prefix="CAPCOVER_", extra="forbid", frozen=True, allow_inf_nan=False
+    # a silent default (load_settings names unknown keys first, with a suggestion). Defaults
+    # are validated too (as pydantic-settings did): a band's check sees both of its ends.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, allow_inf_nan=False, validate_default=True
     )
 
     db: Path = D.db
@@ -116,11 +126,13 @@ class Settings(BaseSettings):
     vastai_gpu_names: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(D.vastai_gpu_names), min_length=1
     )
-    vastai_rate_per_minute: Annotated[float, _within("vastai_rate_per_minute")] = (
+    # Client-side limits; None: the source's documented pace (ingest/vastai.py, runpod.py and
+    # gpuhunt.py say what each host documents: Vast.ai 30/min spread, none for the others).
+    vastai_rate_per_minute: Annotated[float | None, _within("vastai_rate_per_minute")] = (
         D.vastai_rate_per_minute
     )
     runpod_base_url: str = D.runpod_base_url
-    runpod_rate_per_minute: Annotated[float, _within("runpod_rate_per_minute")] = (
+    runpod_rate_per_minute: Annotated[float | None, _within("runpod_rate_per_minute")] = (
         D.runpod_rate_per_minute
     )
     # -- GPU prices: the gpuhunt catalogs (ingest/gpuhunt.py) and the price method
@@ -129,7 +141,7 @@ class Settings(BaseSettings):
     gpuhunt_providers: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(D.gpuhunt_providers)
     )
-    gpuhunt_rate_per_minute: Annotated[float, _within("gpuhunt_rate_per_minute")] = (
+    gpuhunt_rate_per_minute: Annotated[float | None, _within("gpuhunt_rate_per_minute")] = (
         D.gpuhunt_rate_per_minute
     )
     # older rental quotes do not price a day; the same for purchase prices
@@ -182,6 +194,9 @@ class Settings(BaseSettings):
     alert_feed_failure_days: Annotated[int, _within("alert_feed_failure_days")] = (
         D.alert_feed_failure_days
     )
+    # Seconds a receiver has to answer one alert message, the whole exchange; no answer in
+    # time after the message went out is an unknown outcome (notify/channels.py).
+    alert_timeout_s: Annotated[float, _within("alert_timeout_s")] = D.alert_timeout_s
 
     # `capcover serve`: when the daily flow runs (CoinGecko closes the UTC day at 00:00).
     schedule_cron: str = D.schedule_cron
@@ -331,23 +346,6 @@ class Settings(BaseSettings):
 
         return check_timezone(v)
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        if cls.given_only:
-            return (init_settings,)
-        sources = [init_settings, env_settings]
-        path = os.environ.get("CAPCOVER_CONFIG")
-        if path:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(path)))
-        return tuple(sources)
-
     # -- derived ----------------------------------------------------------------------------
 
     def scenarios(self) -> list[Scenario]:
@@ -407,12 +405,6 @@ def _check_scenario_bounds(sc: Scenario, where: str) -> None:
             raise ConfigError(
                 f"{where}: scenario {sc.name}: {field}: {value:g} is outside {b.describe()}"
             )
-
-
-class _GivenOnly(Settings):
-    """Settings from the given values and built-in defaults only: no environment, no file."""
-
-    given_only: ClassVar[bool] = True
 
 
 def _scheme(url: str) -> str:
@@ -475,20 +467,28 @@ def load_settings(*, environ: bool = True, **overrides: Any) -> Settings:
         return _load(environ, overrides)
 
 
+def _sources(environ: bool, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The values to validate: `overrides` over the `CAPCOVER_*` environment (names read
+    case-insensitively, values as text) over the CAPCOVER_CONFIG file; only `overrides` when
+    not `environ`."""
+    values: dict[str, Any] = {}
+    if environ:
+        path = os.environ.get("CAPCOVER_CONFIG")
+        if path:
+            values.update(read_config_file(path))
+        fields = Settings.model_fields
+        values.update({k: v for k, v in env_values(os.environ).items() if k in fields})
+    values.update(overrides)
+    return values
+
+
 def _load(environ: bool, overrides: dict[str, Any]) -> Settings:
     if environ:
         check_env_names(dict(os.environ))
-    path = os.environ.get("CAPCOVER_CONFIG") if environ else None
-    if path:
-        read_config_file(path)
     try:
-        settings = (Settings if environ else _GivenOnly)(**overrides)
+        settings = Settings.model_validate(_sources(environ, overrides))
     except ValidationError as exc:
         raise ConfigError(_validation_line(exc)) from None
-    except SettingsError as exc:  # a source could not decode a value before validation
-        field = re.search(r'field "([^"]+)"', str(exc))
-        name = f"CAPCOVER_{field.group(1).upper()}" if field else "configuration"
-        raise ConfigError(f"{name}: cannot parse the value ({exc.__cause__ or exc})") from None
     names = {s.name for s in settings.scenarios()}  # validate user scenarios now, not mid-run
     unknown = [s for s in settings.alert_scenarios if s not in names]
     if unknown:

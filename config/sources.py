@@ -21,8 +21,10 @@ if TYPE_CHECKING:
     from capcover.model.prices import MaxAge
 
 # CAPCOVER_* variables that are not settings: CI's switch that turns the "no Chromium" skip of
-# the HTML-report tests into a failure. Any other unknown CAPCOVER_* variable is a mistake.
-NON_SETTING_ENV = frozenset({"CAPCOVER_REQUIRE_CHROMIUM"})
+# the HTML-report tests into a failure, and CAPCOVER_VERBOSE (long waits are told on stderr even
+# when it is not a terminal; ingest/network.py). Any other unknown CAPCOVER_* variable is a
+# mistake.
+NON_SETTING_ENV = frozenset({"CAPCOVER_REQUIRE_CHROMIUM", "CAPCOVER_VERBOSE"})
 
 
 def suggest(name: str, known: list[str]) -> str:
@@ -36,7 +38,7 @@ def check_env_names(environ: Mapping[str, str]) -> None:
     """An unknown `CAPCOVER_*` variable (a typo) is an error, not a silently ignored value."""
     known = sorted(f"CAPCOVER_{name.upper()}" for name in SETTING_NAMES if name != "scenario")
     for key in sorted(environ):
-        name = key.upper()  # pydantic-settings reads the variables case-insensitively
+        name = key.upper()  # the settings read the variables case-insensitively
         if name == "CAPCOVER_SCENARIO":
             raise ConfigError(
                 f"{key!s}: scenarios come only from the CAPCOVER_CONFIG file, "
@@ -50,7 +52,8 @@ def check_env_names(environ: Mapping[str, str]) -> None:
 
 def env_values(environ: Mapping[str, str]) -> dict[str, str]:
     """Setting name -> raw value from `CAPCOVER_<NAME>` variables, matched case-insensitively
-    as pydantic-settings does (when two spellings are set, the later one in `environ` wins)."""
+    (when two spellings are set, the later one in `environ` wins); config/settings.py reads
+    the environment through this too."""
     out = {}
     for key, value in environ.items():
         lower = key.lower()

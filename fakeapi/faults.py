@@ -96,7 +96,17 @@ class Retyped:
     content_type: str
 
 
-Action = Reply | Reset | Slow | Truncated | Drip | Redirect | LyingLength | Encoded | Retyped
+@dataclass(frozen=True)
+class Garbage:
+    """Read the request, then answer `data` (not HTTP) and hang up: a receiver that lies
+    about speaking HTTP."""
+
+    data: bytes = b"SSH-2.0-OpenSSH_9.6\r\n"
+
+
+Action = (
+    Reply | Reset | Slow | Truncated | Drip | Garbage | Redirect | LyingLength | Encoded | Retyped
+)
 
 
 def compress(data: bytes, encoding: str) -> bytes:

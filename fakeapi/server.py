@@ -28,6 +28,7 @@ from capcover.fakeapi.faults import (
     Action,
     Drip,
     Encoded,
+    Garbage,
     LyingLength,
     Redirect,
     Reply,
@@ -330,6 +331,12 @@ def _handler_class(api: FakeAPI) -> type[BaseHTTPRequestHandler]:
             if isinstance(action, Slow):
                 time.sleep(action.seconds)
                 action = None
+            if isinstance(action, Garbage):
+                self.wfile.write(action.data)
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
+                self.close_connection = True
+                return
             if isinstance(action, Reset):
                 self.connection.setsockopt(
                     socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)

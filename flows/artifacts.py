@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from capcover.model.run import RunResult
-from capcover.report.artifacts import SUMMARY_KEY, TABLE_KEY, report_table, summary_markdown
+from capcover.report.artifacts import artifact_keys, report_table, summary_markdown
 
 log = logging.getLogger("capcover")
 
@@ -16,15 +16,16 @@ async def publish_artifacts(result: RunResult) -> None:
     raised (the run's data is already committed)."""
     from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
+    table_key, summary_key = artifact_keys(result.kind)
     try:
         await acreate_table_artifact(
             table=report_table(result),
-            key=TABLE_KEY,
+            key=table_key,
             description=f"Coverage per scenario, {result.as_of_date}",
         )
         await acreate_markdown_artifact(
             markdown=summary_markdown(result),
-            key=SUMMARY_KEY,
+            key=summary_key,
             description=f"capcover run {result.run_id}",
         )
     except Exception as exc:  # noqa: BLE001 - artifacts are a view, not the record

@@ -9,6 +9,7 @@ environment, key, config file and alert channels never reach it (no `os.environ`
 from __future__ import annotations
 
 import json
+import shlex
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,7 +17,8 @@ from urllib.parse import urlsplit
 from capcover.config.settings import Settings, load_settings
 from capcover.fakeapi.replay import ReplayServer
 from capcover.flows.backfill import run_backfill
-from capcover.ingest.clients import Clients
+from capcover.flows.clients import Clients
+from capcover.report.advice import command_prefix
 from capcover.report.html import write_report_files
 from capcover.report.summary import summary_text
 from capcover.report.tables import render
@@ -111,5 +113,5 @@ def run_demo(db: Path = DEMO_DB) -> int:
     written = write_report_files(db, html=str(DEMO_HTML), png=str(DEMO_PNG))
     print("\nReport: " + ", ".join(str(p) for p in written) + "  (open the HTML offline)")
     query = "SELECT * FROM v_coverage_history WHERE crossed_one"
-    print(f'Query it: CAPCOVER_DB={db} capcover sql "{query}"')
+    print(f"Query it: {command_prefix(db)} sql {shlex.quote(query)}")
     return 0

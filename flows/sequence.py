@@ -1,6 +1,7 @@
 """The daily run, written once:
 
-    fetch CoinGecko -> fetch GPU quotes -> load + model + report + alerts (ONE transaction)
+    fetch CoinGecko and the GPU quote feeds (concurrently, one worker per host)
+    -> load + model + report + alerts (ONE transaction)
     -> publish the Parquet snapshot -> deliver alerts (after commit)
 
 `daily_sequence` takes its settings as an argument and a `run` callable that runs each step:
@@ -15,19 +16,21 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from capcover.config.settings import Settings
 from capcover.errors import one_line
-from capcover.ingest.clients import Clients
-from capcover.ingest.http import HttpStats
 from capcover.ingest.models import Quarantined, RawResponse, SectorSnapshot
+from capcover.ingest.network import Cancelled
 from capcover.ingest.quotes import QuoteBatch, collect
 from capcover.model.plausibility import (
     ImplausibleData,
@@ -43,11 +46,17 @@ from capcover.model.scenarios import Scenario
 from capcover.notify.channels import PREFECT_CHANNEL
 from capcover.notify.deliver import deliver_after_run
 from capcover.notify.redact import channel_id
-from capcover.warehouse import load
+from capcover.warehouse import load, raw
 from capcover.warehouse import publish as snapshot
 from capcover.warehouse.alerts import fire_alerts, previous_reports
 from capcover.warehouse.db import Warehouse, open_warehouse
 from capcover.warehouse.explain import explain_all
+
+if TYPE_CHECKING:  # the clients (requests, the HTTP layer) load when a run fetches: `capcover
+    # rebuild` reuses this module's load-and-model step and never imports the network stack
+    from capcover.flows.clients import Clients
+    from capcover.ingest.coingecko import CoinGeckoClient
+    from capcover.ingest.http import HttpStats
 
 log = logging.getLogger("capcover")
 
@@ -76,18 +85,81 @@ class MarketPull:
 # -- the steps -------------------------------------------------------------------------------
 
 
-def fetch_market(clients: Clients) -> MarketPull:
-    client = clients.coingecko()
-    snapshot = client.fetch_sector(clients.settings.categories)
-    return MarketPull(snapshot, list(client.archive), client.session.stats)
+class Fetch:
+    """Every source of a run, fetched concurrently from the moment it is made: one worker
+    thread per host, each host's sources one after another on it (so a host is never sent two
+    sources' requests at once, and its pacer and breaker see them in order). Each source is
+    paced by its own limit, so the run waits about as long as its slowest source, not the sum.
+
+    `market()` is CoinGecko's pull (raising its error; the run then cancels the other
+    sources' waits); `quotes()` the quote feeds' batches (a failed feed is a batch with an
+    error, never an exception)."""
+
+    def __init__(self, clients: Clients) -> None:
+        self.clients = clients
+        self.started = time.monotonic()
+        self.durations: dict[str, float] = {}  # source -> seconds from the start to its end
+        client = clients.coingecko()
+        providers = clients.quote_providers()
+        self._market: Future[MarketPull] = Future()
+        self._quotes: list[Future[QuoteBatch]] = [Future() for _ in providers]
+        by_host: dict[str, list[tuple[str, Callable[[], object], Future]]] = {}
+        by_host.setdefault(client.host, []).append(
+            ("coingecko", partial(self._pull, client), self._market)
+        )
+        for provider, future in zip(providers, self._quotes, strict=True):
+            # A source with no host of its own (the curated files) is a worker of its own.
+            host = getattr(provider, "host", None) or f"local:{provider.source}"
+            by_host.setdefault(host, []).append(
+                (provider.source, partial(collect, provider), future)
+            )
+        # Daemon threads: a run that failed ends without waiting for a slow host.
+        for host, jobs in by_host.items():
+            worker = threading.Thread(
+                target=self._work, args=(jobs,), name=f"capcover-fetch-{host}", daemon=True
+            )
+            worker.start()
+
+    def _pull(self, client: CoinGeckoClient) -> MarketPull:
+        snapshot, records = client.fetch_sector(self.clients.settings.categories)
+        return MarketPull(snapshot, records, client.session.stats)
+
+    def _work(self, jobs: list[tuple[str, Callable[[], object], Future]]) -> None:
+        for source, job, future in jobs:
+            if self.clients.network.cancelled.is_set():
+                # The run already failed: the host's later sources are not asked at all.
+                future.set_exception(Cancelled(f"{source}: not fetched, the run failed"))
+                continue
+            try:
+                future.set_result(job())
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for it
+                future.set_exception(exc)
+            self.durations[source] = time.monotonic() - self.started
+
+    def market(self) -> MarketPull:
+        try:
+            return self._market.result()
+        except BaseException:
+            # The run fails: the other sources stop at their next attempt or wait.
+            self.clients.network.cancel()
+            raise
+
+    def quotes(self) -> list[QuoteBatch]:
+        batches = [f.result() for f in self._quotes]
+        for b in batches:
+            if b.error:
+                log.warning("quote feed %s failed: %s", b.source, b.error)
+        return batches
 
 
-def fetch_quotes(clients: Clients) -> list[QuoteBatch]:
-    batches = [collect(p) for p in clients.quote_providers()]
-    for b in batches:
-        if b.error:
-            log.warning("quote feed %s failed: %s", b.source, b.error)
-    return batches
+def fetch_market(fetch: Fetch) -> MarketPull:
+    """CoinGecko's side of the run (started with the others when `fetch` was made)."""
+    return fetch.market()
+
+
+def fetch_quotes(fetch: Fetch) -> list[QuoteBatch]:
+    """The GPU quote feeds' side of the run (started with CoinGecko's)."""
+    return fetch.quotes()
 
 
 def load_and_model(
@@ -253,7 +325,9 @@ def load_and_report(wh: Warehouse, settings: Settings, run: RunInputs) -> RunRes
     failed = [b.source for b in quotes if b.error]
     feed_errors = {b.source: b.error for b in quotes if b.error}
     with wh.transaction():
-        load.archive_raw(wh, run_id, market.raws + [r for b in quotes for r in b.raws])
+        raw.archive_raws(
+            wh, run_id, enumerate(market.raws + [r for b in quotes for r in b.raws], start=1)
+        )
         shortfalls = load.sector_shortfalls(wh, snap)
         rows, skipped = load_and_model(
             wh,
@@ -396,9 +470,16 @@ def publish_target(settings: Settings, kind: str) -> Path:
 
 
 def record_failure(
-    settings: Settings, *, run_id: str, kind: str, started_at: datetime, error: BaseException
+    settings: Settings,
+    *,
+    run_id: str,
+    kind: str,
+    started_at: datetime,
+    error: BaseException,
+    flow_run_id: str | None = None,
 ) -> None:
-    """Note a failed run in `runs` (its own small transaction; typed tables stay untouched)."""
+    """Note a failed run in `runs` (its own small transaction; typed tables stay untouched),
+    with the Prefect flow run behind it when there is one."""
     from capcover.warehouse.db import OpenRefused, WarehouseLocked
 
     if isinstance(error, OpenRefused):
@@ -418,6 +499,7 @@ def record_failure(
                     finished_at=datetime.now(UTC),
                     status="failed",
                     message=one_line(error),
+                    flow_run_id=flow_run_id,
                 )
     except Exception as exc:  # noqa: BLE001 - the original error matters more
         log.warning("could not record the failed run: %s", one_line(exc))
@@ -443,21 +525,30 @@ def daily_sequence(
     emit: Callable[..., object] | None = None,
     flow_run_id: str | None = None,
     clients: Clients | None = None,
+    on_as_of: Callable[[date], object] | None = None,
 ) -> RunResult:
     """The whole daily run. `run` runs each named step; `emit` (a Prefect event emitter) adds
-    the Prefect event channel; `clients` (default: built from `settings`) are the sources.
-    A dry run rolls back its transaction and delivers nothing. A failed run is recorded in
-    `runs` (typed tables untouched) and its error re-raised."""
-    clients = clients if clients is not None else Clients(settings)
+    the Prefect event channel; `clients` (default: built from `settings`) are the sources;
+    `on_as_of` is told the as-of date once CoinGecko has given it (the Prefect flow names its
+    run after it). A dry run rolls back its transaction and delivers nothing. A failed run is
+    recorded in `runs` (typed tables untouched, its flow run id kept) and its error
+    re-raised."""
+    if clients is None:
+        from capcover.flows.clients import Clients
+
+        clients = Clients(settings)
     run_id, started = new_run_id(), datetime.now(UTC)
     steps: dict[str, float] = {}
     try:
         t0 = time.monotonic()
-        market = run("ingest-coingecko", fetch_market, clients)
+        fetch = Fetch(clients)  # every source starts now, one worker per host
+        market = run("ingest-coingecko", fetch_market, fetch)
         steps["fetch_market"] = time.monotonic() - t0
+        if on_as_of is not None:
+            on_as_of(market.snapshot.as_of_date)
         t0 = time.monotonic()
-        quotes = run("ingest-gpu-quotes", fetch_quotes, clients)
-        steps["fetch_quotes"] = time.monotonic() - t0
+        quotes = run("ingest-gpu-quotes", fetch_quotes, fetch)
+        steps["fetch_quotes"] = time.monotonic() - t0  # what the quotes took beyond CoinGecko
         inputs = RunInputs(
             run_id=run_id,
             kind=kind,
@@ -471,7 +562,14 @@ def daily_sequence(
         result: RunResult = run("load-model-report", store_and_publish, settings, inputs, steps)
     except Exception as exc:
         if not dry_run:
-            record_failure(settings, run_id=run_id, kind=kind, started_at=started, error=exc)
+            record_failure(
+                settings,
+                run_id=run_id,
+                kind=kind,
+                started_at=started,
+                error=exc,
+                flow_run_id=flow_run_id,
+            )
         raise
     if dry_run:
         return result

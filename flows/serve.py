@@ -30,9 +30,14 @@ if TYPE_CHECKING:
 FLOW_NAME = "capcover-daily"
 DEPLOYMENT_NAME = "daily"
 FULL_NAME = f"{FLOW_NAME}/{DEPLOYMENT_NAME}"
-START_HINT = (
-    "start one with `prefect server start`, then `export PREFECT_API_URL=http://127.0.0.1:4200/api`"
-)
+
+
+def start_hint() -> str:
+    """How to start a server, as commands that paste (the `prefect` beside capcover's Python:
+    report/advice.py)."""
+    from capcover.report.advice import prefect_start_hint
+
+    return prefect_start_hint()
 
 
 def api_session(retries: int = 5) -> requests.Session:
@@ -76,7 +81,7 @@ def check_server(api: ApiSource, timeout_s: float = 3.0) -> str:
     if not api.url:
         raise PrefectUnavailable(
             f"capcover serve needs a running Prefect server ({api.where}; the temporary "
-            f"server cannot schedule): {START_HINT}"
+            f"server cannot schedule): {start_hint()}"
         )
     import requests
 
@@ -90,7 +95,7 @@ def check_server(api: ApiSource, timeout_s: float = 3.0) -> str:
     except (requests.RequestException, WaitExpired) as exc:
         kind = type(exc).__name__
         raise PrefectUnavailable(
-            f"no Prefect server answers at {url} ({api.where}; {kind}): {START_HINT}"
+            f"no Prefect server answers at {url} ({api.where}; {kind}): {start_hint()}"
         ) from None
     return url
 
@@ -216,13 +221,17 @@ def cmd_serve(settings: Settings) -> int:
     try:
         api = check_server(prefect_api())
     except PrefectUnavailable as exc:
-        print(f"capcover: error: {exc}", file=sys.stderr)
+        from capcover.model.text import terminal_text
+        from capcover.report.advice import pasteable
+
+        print(f"capcover: error: {terminal_text(pasteable(str(exc)))}", file=sys.stderr)
         return 2
     at = next_run(settings.schedule_cron, settings.schedule_timezone)
     print(
         f"capcover serve: deployment {FULL_NAME} on {api}, cron '{settings.schedule_cron}' "
         f"({settings.schedule_timezone}), next run {at.isoformat()}; one run at a time, "
-        f"missed runs caught up once. Ctrl-C stops serving (the schedule stays).",
+        f"missed runs caught up once; one line per run below. Ctrl-C stops serving (the "
+        f"schedule stays).",
         flush=True,
     )
     os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -2,14 +2,15 @@
 with the warehouse and with the published Parquet snapshot.
 
 Re-derived the way `capcover rebuild` re-derives: the raw archive (every HTTP answer and the
-curated quotes files as read, `raw_http`) and the runs log are copied into a scratch warehouse
-in a temporary folder, the rebuild replays every run there with the same code, settings and
-scenario definitions, each date with the price and sector methods its rows name (published rows
-are never revised: an older method's rows are re-derived by that method's frozen code). The
-real warehouse is only read. Then, per row of the date (all dates by default): every column of
-the stored row against the re-derived one, and the row in the latest published snapshot
-against the stored one, after checking each snapshot file against the content digest its
-manifest recorded. One line per difference; none means every row matched.
+curated quotes files as read: the tables `raw_http_daily` and `raw_http_backfill` behind the
+view `raw_http`, link rows with the rows they name) and the runs log are copied into a scratch
+warehouse in a temporary folder, the rebuild replays every run there with the same code,
+settings and scenario definitions, each date with the price and sector methods its rows name
+(published rows are never revised: an older method's rows are re-derived by that method's
+frozen code). The real warehouse is only read. Then, per row of the date (all dates by
+default): every column of the stored row against the re-derived one, and the row in the latest
+published snapshot against the stored one, after checking each snapshot file against the
+content digest its manifest recorded. One line per difference; none means every row matched.
 """
 
 from __future__ import annotations
@@ -31,9 +32,17 @@ from capcover.warehouse.db import Warehouse, open_warehouse
 from capcover.warehouse.migrate import latest_version
 from capcover.warehouse.publish import file_digest
 
-# What the rebuild needs besides the code: the archive, the runs log, the backfill jobs (their
-# coins link to their archived charts) and the stored rows (the methods each date names).
-COPIED = ("runs", "raw_http", "backfill_jobs", "backfill_progress", "report_daily")
+# What the rebuild needs besides the code: the archive (its two tables, migration 090: the view
+# raw_http takes no rows), the runs log, the backfill jobs (their coins link to their archived
+# charts) and the stored rows (the methods each date names).
+COPIED = (
+    "runs",
+    "raw_http_daily",
+    "raw_http_backfill",
+    "backfill_jobs",
+    "backfill_progress",
+    "report_daily",
+)
 KNOWN_METHODS = (METHOD_VERSION, METHOD_VERSION_V1)
 KEY = ("report_date", "scenario")
 

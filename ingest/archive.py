@@ -1,16 +1,39 @@
 """Re-parsing the raw archive for `capcover rebuild`: split one run's archived responses into
 CoinGecko's part and per-provider quote batches, and replay each batch with the provider's own
-parser, so a replay makes exactly what the live run made of them (quotes and failures alike)."""
+parser, so a replay makes exactly what the live run made of them (quotes and failures alike).
+
+Every parser here is a pure function of archived records: no session, no client, no network
+import (`quote_parsers` is the one registry; each live provider's `parse` is the same function).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
+from capcover.ingest import gpuhunt, runpod, vastai
+from capcover.ingest.decode import DEFAULT_MAX_BYTES
 from capcover.ingest.errors import PartialFailure
+from capcover.ingest.feeds import MAX_CLOCK_SKEW_S
 from capcover.ingest.models import Quarantined, Quote, RawResponse
-from capcover.ingest.quotes import QuoteBatch
+from capcover.ingest.quotes import CuratedQuotes, QuoteBatch, parse_curated_raws
 
 Parser = Callable[[list[RawResponse]], tuple[list[Quote], list[Quarantined]]]
+
+
+def quote_parsers(
+    *, max_skew_s: float = MAX_CLOCK_SKEW_S, max_bytes: int = DEFAULT_MAX_BYTES
+) -> dict[str, Parser]:
+    """`source -> parse(raws)` for every quote source a live run may have used, whatever the
+    settings say now (a run that fetched gpuhunt replays even if it is switched off since).
+    `max_bytes`: the body cap archived catalogs are decoded within, as when they were fetched
+    (ingest/decode.py)."""
+    return {
+        CuratedQuotes.source: partial(parse_curated_raws, max_skew_s=max_skew_s),
+        vastai.SOURCE: partial(vastai.parse_raws, max_skew_s=max_skew_s),
+        runpod.SOURCE: partial(runpod.parse_raws, max_skew_s=max_skew_s),
+        gpuhunt.SOURCE: partial(gpuhunt.parse_raws, max_bytes=max_bytes),
+    }
 
 
 def split_batches(

@@ -1,21 +1,30 @@
-"""What every API client shares: its HTTP options and its archive of what it received.
+"""What every API client shares: its HTTP options and one session.
 
 `HttpOptions` is how a client talks HTTP (timeouts, the per-request deadline, the decoded body
-cap, retries, an injectable clock and sleep); ingest/clients.py builds one from the `http_*`
-settings. `ArchivingClient` owns a client's `HttpSession` and the list of raw responses it got
-(also those of a request that failed), which the run archives.
+cap, retries, an injectable clock and sleep, and the run's `Network` its sessions share);
+flows/clients.py builds one from the `http_*` settings. `ApiClient` owns a client's
+`HttpSession`. A request returns its `Exchange` (the response and the archive record of every
+attempt that got an answer); a client's `fetch` returns the records it received, and a failure
+carries the records received before it in `IngestError.raws`: nothing is handed back through a
+side list.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from capcover.ingest.errors import IngestError, StatusMapping
-from capcover.ingest.http import Exchange, HttpSession, RetryPolicy
 from capcover.ingest.models import RawResponse
+from capcover.ingest.network import Network, host_of
+from capcover.ingest.ratelimit import Pace
+
+if TYPE_CHECKING:  # the session (requests, urllib3) is imported when a client is made, so
+    # the parsers beside each client import without the network stack (`capcover rebuild`)
+    from capcover.ingest.http import Exchange, RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -27,27 +36,32 @@ class HttpOptions:
     retry: RetryPolicy | None = None  # None: RetryPolicy()
     clock: Callable[[], datetime] | None = None  # UTC wall clock; None: the real one
     sleep: Callable[[float], None] | None = None  # None: time.sleep (tests record instead)
+    network: Network | None = None  # what the run's sessions share; None: a private one
 
 
-class ArchivingClient:
-    """A client with one `HttpSession` and the archive of every response it received."""
+class ApiClient:
+    """A client with one `HttpSession`, paced at `pace` (its source's documented limit)."""
+
+    source: str
 
     def __init__(
         self,
         *,
         source: str,
         base_url: str,
-        rate_per_minute: float,
+        pace: Pace,
         http: HttpOptions | None,
         status_mapping: StatusMapping,
         headers: dict[str, str] | None = None,
     ) -> None:
+        from capcover.ingest.http import HttpSession
+
         http = http or HttpOptions()
-        self.archive: list[RawResponse] = []
+        self.source = source
         self.session = HttpSession(
             source=source,
             base_url=base_url,
-            rate_per_minute=rate_per_minute,
+            pace=pace,
             headers=headers,
             connect_timeout_s=http.connect_timeout_s,
             read_timeout_s=http.read_timeout_s,
@@ -57,22 +71,32 @@ class ArchivingClient:
             status_mapping=status_mapping,
             clock=http.clock,
             sleep=http.sleep,
+            network=http.network,
         )
 
     @property
-    def last_raws(self) -> list[RawResponse]:
-        """Everything received so far, also when a fetch failed half-way (for the archive)."""
-        return list(self.archive)
-
-    def _fetch(self, method: str, url: str, **kwargs: Any) -> RawResponse:
-        """One request through the session; its records (and a failure's) join the archive."""
-        return self._exchange(method, url, **kwargs).record
+    def host(self) -> str:
+        """The host this client talks to: a run fetches each host on one worker."""
+        return host_of(self.session.base_url)
 
     def _exchange(self, method: str, url: str, **kwargs: Any) -> Exchange:
-        try:
-            exchange = self.session.fetch(method, url, **kwargs)
-        except IngestError as exc:
-            self.archive.extend(exc.raws)
-            raise
-        self.archive.extend(exchange.records)
-        return exchange
+        """One request through the session: the response and its records."""
+        return self.session.fetch(method, url, **kwargs)
+
+
+@contextmanager
+def received(records: list[RawResponse]) -> Iterator[list[RawResponse]]:
+    """Collect a fetch's records in `records`; a failure inside the block carries them (before
+    its own) in `.raws`, so the run can archive everything that was received."""
+    try:
+        yield records
+    except IngestError as exc:
+        exc.raws = (*records, *exc.raws)
+        raise
+
+
+def rate_pace(documented: Pace, rate_per_minute: float | None) -> Pace:
+    """The documented pace, or the user's own rate in its place (same spreading)."""
+    if rate_per_minute is None:
+        return documented
+    return Pace(rate_per_minute, spread=documented.spread)

@@ -2,9 +2,9 @@
 
 pycoingecko builds URLs and names the endpoints; everything else is ours: its session is a
 stand-in that hands the URL back, and `HttpSession.fetch` sends it (timeouts, deadline, body
-cap, rate limit, retries, CoinGecko's own status mapping) and returns the response with its
-archive record. The key travels as a header (pycoingecko would put it in the query string, and
-so into URLs, logs and exceptions). Parsing works on decoded payloads so that
+cap, pacing, retries, CoinGecko's own status mapping) and returns the response with its
+archive records (an `Exchange`). The key travels as a header (pycoingecko would put it in the
+query string, and so into URLs, logs and exceptions). Parsing works on decoded payloads so that
 `capcover rebuild` can parse archived bodies with the very same functions.
 """
 
@@ -14,12 +14,11 @@ import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pycoingecko import CoinGeckoAPI
 from pydantic import BaseModel, ValidationError
 
-from capcover.ingest.client import ArchivingClient, HttpOptions
+from capcover.ingest.client import ApiClient, HttpOptions, rate_pace, received
 from capcover.ingest.decode import loads
 from capcover.ingest.errors import (
     AuthError,
@@ -34,6 +33,10 @@ from capcover.ingest.errors import (
 )
 from capcover.ingest.feeds import MAX_CLOCK_SKEW_S, future_problem, json_problem, record_json
 from capcover.ingest.models import Category, CoinMarket, Quarantined, RawResponse, SectorSnapshot
+from capcover.ingest.ratelimit import Pace
+
+if TYPE_CHECKING:
+    from capcover.ingest.http import Exchange
 
 Plan = Literal["public", "demo", "pro"]
 
@@ -43,9 +46,15 @@ BASE_URLS: dict[str, str] = {
     "pro": "https://pro-api.coingecko.com/api/v3",
 }
 KEY_HEADERS: dict[str, str] = {"demo": "x-cg-demo-api-key", "pro": "x-cg-pro-api-key"}
-# Defaults per plan (calls per minute): the public plan's shared, undocumented limit, kept low;
-# the Demo plan's 100 of CoinGecko's docs ("Errors & Rate Limits"); a Pro plan's lowest tier.
-# A setting (CAPCOVER_COINGECKO_RATE_PER_MINUTE), since the docs have changed over time.
+# Calls per minute, per sliding minute (CoinGecko states its limits per minute; a setting,
+# CAPCOVER_COINGECKO_RATE_PER_MINUTE, since the docs have changed over time). Sources:
+# - public (keyless): "IP-based rate limiting, shared across all users on the same IP"
+#   (docs.coingecko.com "Errors & Rate Limits"); its older "Common Errors" page: about 5 to 15
+#   calls per minute. 10: the middle of that range.
+# - demo: 100, what CoinGecko's current "Errors & Rate Limits" page documents for the Demo
+#   plan (issue #20; its pricing page and earlier docs said 30).
+# - pro: "depends on your plan" (Analyst and Lite 500/min, Pro 1,000/min, pricing page); 500:
+#   the smallest paid plan.
 RATE_LIMITS: dict[str, float] = {"public": 10, "demo": 100, "pro": 500}
 
 PER_PAGE = 250  # asked for: CoinGecko's maximum for /coins/markets (it has answered with 50)
@@ -137,6 +146,15 @@ def _load_json(raw: RawResponse) -> Any:
         ) from None
 
 
+def _decode(raw: RawResponse, decoded: dict[int, Any] | None) -> Any:
+    """`raw`'s body as JSON, decoded once per run when `decoded` keeps the results."""
+    if decoded is None:
+        return _load_json(raw)
+    if id(raw) not in decoded:
+        decoded[id(raw)] = _load_json(raw)
+    return decoded[id(raw)]
+
+
 def _expect_list(raw: RawResponse, payload: Any) -> list[Any]:
     if not isinstance(payload, list):
         raise BadPayload(
@@ -172,6 +190,7 @@ def parse_records(
     *,
     stamp: str | None = None,
     max_skew_s: float = MAX_CLOCK_SKEW_S,
+    decoded: dict[int, Any] | None = None,
 ) -> tuple[list, list]:
     """Parse a list payload into `model`s; bad single records are quarantined, not fatal.
 
@@ -182,8 +201,10 @@ def parse_records(
     or dropped) is the API changing shape: that fails the run instead of quarantining every
     record. A record that alone lacks one is quarantined with the field named. Unknown new
     fields are ignored here and kept in the raw archive.
+
+    `decoded` (by `id(raw)`) holds bodies already decoded in this run: a page is decoded once.
     """
-    payload = _expect_list(raw, _load_json(raw))
+    payload = _expect_list(raw, _decode(raw, decoded))
     objects = [r for r in payload if isinstance(r, dict)]
     if objects:
         gone = [f for f in required if not any(f in r for r in objects)]
@@ -227,8 +248,10 @@ def build_snapshot(
     *,
     require_constituents: bool = True,
     max_skew_s: float = MAX_CLOCK_SKEW_S,
+    decoded: dict[int, Any] | None = None,
 ) -> SectorSnapshot:
     """Derive a `SectorSnapshot` from raw responses (live or from the archive), in order.
+    `decoded`: bodies already decoded (see `parse_records`).
 
     Fails (BadPayload/NotFound, one line) rather than report from nothing: an empty category
     list, a configured category that is missing, malformed, or has no positive market cap or no
@@ -240,7 +263,12 @@ def build_snapshot(
         raise BadPayload("coingecko /coins/categories: no successful response to parse")
     where = "coingecko /coins/categories"
     all_categories, quarantined = parse_records(
-        cat_raws[-1], Category, CATEGORY_FIELDS, stamp="updated_at", max_skew_s=max_skew_s
+        cat_raws[-1],
+        Category,
+        CATEGORY_FIELDS,
+        stamp="updated_at",
+        max_skew_s=max_skew_s,
+        decoded=decoded,
     )
     if not all_categories and not quarantined:
         raise BadPayload(
@@ -297,7 +325,7 @@ def build_snapshot(
         pages = [
             r for r in ok if r.endpoint == "/coins/markets" and r.params.get("category") == cid
         ]
-        last = _load_json(pages[-1]) if pages else []
+        last = _decode(pages[-1], decoded) if pages else []
         if pages and last:
             notes.append(
                 f"'{cid}': paging stopped at page {len(pages)} before an empty page (it "
@@ -306,7 +334,12 @@ def build_snapshot(
             )
         for raw in pages:
             coins, bad = parse_records(
-                raw, CoinMarket, MARKET_FIELDS, stamp="last_updated", max_skew_s=max_skew_s
+                raw,
+                CoinMarket,
+                MARKET_FIELDS,
+                stamp="last_updated",
+                max_skew_s=max_skew_s,
+                decoded=decoded,
             )
             quarantined.extend(bad)
             rejected_here += len(bad)
@@ -341,10 +374,13 @@ class _PlanOnly:
         raise _Planned(url, dict(params or {}))
 
 
-class CoinGeckoClient(ArchivingClient):
+class CoinGeckoClient(ApiClient):
     """One client for CoinGecko: pycoingecko names the endpoints, `HttpSession` sends them.
 
-    `archive` lists every record this client received (failed attempts included), in order.
+    Each request returns its `Exchange` (response and archive records); `fetch_sector`
+    returns the snapshot with every record it received. Paced at the plan's calls per sliding
+    minute (RATE_LIMITS) or `rate_per_minute`; `spread` spaces the calls evenly instead (the
+    backfill's long stream of charts).
     """
 
     def __init__(
@@ -354,6 +390,7 @@ class CoinGeckoClient(ArchivingClient):
         api_key: str | None = None,
         base_url: str | None = None,
         rate_per_minute: float | None = None,
+        spread: bool = False,
         http: HttpOptions | None = None,
         max_skew_s: float = MAX_CLOCK_SKEW_S,
     ) -> None:
@@ -365,31 +402,34 @@ class CoinGeckoClient(ArchivingClient):
         super().__init__(
             source="coingecko",
             base_url=base_url or BASE_URLS[plan],
-            rate_per_minute=rate_per_minute or RATE_LIMITS[plan],
+            pace=rate_pace(Pace(RATE_LIMITS[plan], spread=spread), rate_per_minute),
             http=http,
             status_mapping=coingecko_errors,
             headers=headers,
         )
         self.max_skew_s = max_skew_s
+        # Imported here, with the session: the parsers above need neither (`capcover rebuild`).
+        from pycoingecko import CoinGeckoAPI
+
         # Constructed without a key on purpose: pycoingecko would send it as a query parameter.
         self.api = CoinGeckoAPI()
         self.api.api_base_url = self.session.base_url + "/"
         self.api.session = _PlanOnly()  # replaces its own session and its urllib3 Retry
         self.api.extra_params = None
 
-    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> RawResponse:
+    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Exchange:
         try:
             method(*args, **kwargs)
         except _Planned as plan:
             url, params = plan.url, plan.params
         else:  # pragma: no cover - every pycoingecko method goes through session.get
             raise RuntimeError(f"pycoingecko {method.__name__} sent no request")
-        return self._fetch("GET", url, params=params)
+        return self._exchange("GET", url, params=params)
 
-    def categories(self) -> RawResponse:
+    def categories(self) -> Exchange:
         return self._call(self.api.get_coins_categories, order="market_cap_desc")
 
-    def markets_page(self, category: str, page: int) -> RawResponse:
+    def markets_page(self, category: str, page: int) -> Exchange:
         return self._call(
             self.api.get_coins_markets,
             vs_currency="usd",
@@ -399,53 +439,65 @@ class CoinGeckoClient(ArchivingClient):
             order="market_cap_desc",
         )
 
-    def fetch_sector(self, categories: list[str]) -> SectorSnapshot:
-        """Categories plus every page of every configured category's constituents: pages are
-        read until one comes back empty, whatever size the server's pages are (a short page is
-        not the last one). A page that brings no coin not already read (a server repeating
-        itself) ends the paging too, and the snapshot names it (`SectorSnapshot.paging`)."""
-        self.categories()
-        # Fail on an unknown category before spending calls on its pages.
-        build_snapshot(
-            list(self.archive), categories, require_constituents=False, max_skew_s=self.max_skew_s
-        )
-        for cid in categories:
-            seen: set[str] = set()
-            rows = 0
-            for page in itertools.count(1):
-                raw = self.markets_page(cid, page)
-                payload = _expect_list(raw, _load_json(raw))
-                if not payload:
-                    break
-                ids = {str(r.get("id")) for r in payload if isinstance(r, dict)}
-                new = ids - seen
-                seen |= ids
-                rows += len(payload)
-                if not new:
-                    break  # named by build_snapshot: the paging ended on a repeated page
-                if rows > MAX_ROWS:
-                    raise BadPayload(
-                        f"coingecko /coins/markets: category '{cid}' still sends coins after "
-                        f"{rows:,} rows ({page} pages), more than CoinGecko lists in all — "
-                        f"refusing to page forever",
-                        endpoint="/coins/markets",
-                    )
-                if page >= MAX_PAGES:
-                    raise BadPayload(
-                        f"coingecko /coins/markets: category '{cid}' still sends coins after "
-                        f"{page:,} pages ({rows:,} rows), more pages than CoinGecko's coins need "
-                        f"— refusing to page forever",
-                        endpoint="/coins/markets",
-                    )
-        return build_snapshot(list(self.archive), categories, max_skew_s=self.max_skew_s)
+    def fetch_sector(self, categories: list[str]) -> tuple[SectorSnapshot, list[RawResponse]]:
+        """Categories plus every page of every configured category's constituents: the
+        snapshot and every record received (a failure carries them in `.raws`). Each body is
+        decoded once. Pages are read until one comes back empty, whatever size the server's
+        pages are (a short page is not the last one). A page that brings no coin not already
+        read (a server repeating itself) ends the paging too, and the snapshot names it
+        (`SectorSnapshot.paging_notes`)."""
+        decoded: dict[int, Any] = {}
+        with received([]) as records:
+            records += self.categories().records
+            # Fail on an unknown category before spending calls on its pages.
+            build_snapshot(
+                records,
+                categories,
+                require_constituents=False,
+                max_skew_s=self.max_skew_s,
+                decoded=decoded,
+            )
+            for cid in categories:
+                seen: set[str] = set()
+                rows = 0
+                for page in itertools.count(1):
+                    exchange = self.markets_page(cid, page)
+                    records += exchange.records
+                    payload = _expect_list(exchange.record, _decode(exchange.record, decoded))
+                    if not payload:
+                        break
+                    ids = {str(r.get("id")) for r in payload if isinstance(r, dict)}
+                    new = ids - seen
+                    seen |= ids
+                    rows += len(payload)
+                    if not new:
+                        break  # named by build_snapshot: the paging ended on a repeated page
+                    if rows > MAX_ROWS:
+                        raise BadPayload(
+                            f"coingecko /coins/markets: category '{cid}' still sends coins "
+                            f"after {rows:,} rows ({page} pages), more than CoinGecko lists in "
+                            f"all — refusing to page forever",
+                            endpoint="/coins/markets",
+                        )
+                    if page >= MAX_PAGES:
+                        raise BadPayload(
+                            f"coingecko /coins/markets: category '{cid}' still sends coins "
+                            f"after {page:,} pages ({rows:,} rows), more pages than "
+                            f"CoinGecko's coins need — refusing to page forever",
+                            endpoint="/coins/markets",
+                        )
+            snapshot = build_snapshot(
+                records, categories, max_skew_s=self.max_skew_s, decoded=decoded
+            )
+        return snapshot, records
 
-    def market_chart(self, coin_id: str, days: int) -> RawResponse:
+    def market_chart(self, coin_id: str, days: int) -> Exchange:
         """`/coins/{id}/market_chart?vs_currency=usd&days=N` (parse with ingest.history)."""
         return self._call(
             self.api.get_coin_market_chart_by_id, id=coin_id, vs_currency="usd", days=days
         )
 
-    def exchange_rates(self) -> RawResponse:
+    def exchange_rates(self) -> Exchange:
         """`/exchange_rates`: every currency against BTC (parse with ingest.fx); only called
         when a non-USD GPU quote needs converting."""
         return self._call(self.api.get_exchange_rates)

@@ -16,7 +16,7 @@ import stat
 import tempfile
 import time
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -24,9 +24,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from capcover.config.defaults import DEFAULTS
-from capcover.config.settings import Settings
-from capcover.ingest.clients import coingecko_client
 from capcover.ingest.fx import KNOWN_CURRENCIES, parse_exchange_rates
+from capcover.ingest.models import RawResponse
 from capcover.ingest.quotes import parse_curated_entries
 from capcover.ingest.sku import UNMAPPED, load_catalogue, normalise
 
@@ -129,10 +128,14 @@ def build_entry(args: SimpleNamespace, today: date) -> dict[str, Any]:
 
 
 def convert_entry(
-    entry: dict[str, Any], args: SimpleNamespace, today: date, settings: Settings
+    entry: dict[str, Any],
+    args: SimpleNamespace,
+    today: date,
+    fetch_rates: Callable[[], RawResponse],
 ) -> str | None:
     """Give a non-USD entry its `usd_per_unit`: the user's, or CoinGecko's rate of today for a
-    quote dated today. Returns a note on where the rate came from."""
+    quote dated today (`fetch_rates`: CoinGecko's /exchange_rates answer, from the wiring).
+    Returns a note on where the rate came from."""
     currency = entry["currency"]
     if currency == "USD":
         return None
@@ -144,7 +147,7 @@ def convert_entry(
             f"a {currency} quote dated {entry['observed']} needs --usd-per-unit (USD per 1 "
             f"{currency} on that day): CoinGecko's /exchange_rates only gives today's rates"
         )
-    raw = coingecko_client(settings).exchange_rates()
+    raw = fetch_rates()
     rate = parse_exchange_rates(raw).usd_per_unit(currency)
     entry["usd_per_unit"] = rate
     return f"{currency} converted at CoinGecko /exchange_rates of {raw.fetched_at:%Y-%m-%d}"

@@ -3,8 +3,11 @@
 Per provider, `GET {root}/{provider}/version` gives the catalog version (e.g. `20260818-42`),
 then `GET {root}/{provider}/{version}/catalog.zip` holds one `{provider}.csv` (columns in
 ../shared/reference/gpu-feeds/gpuhunt_catalog_csv_schema.txt). Both go through capcover's
-HTTP layer (rate limit, retries, timeouts, raw archive). The zip is archived losslessly as
+HTTP layer (retries, timeouts, archive records). The zip is archived losslessly as
 `base64:` + its bytes in base64, so `capcover rebuild` re-parses exactly what was received.
+A catalog is fetched only when its provider's version changed: otherwise the run archives the
+version answer and a link (`RawResponse.same_as`) to the catalog the archive already holds
+(`known`, read from the warehouse by the wiring), and parses that.
 
 Quotes: one per (provider, instance type, GPU count, spot, flags) at its cheapest location,
 for rows with GPUs whose `gpu_name` maps to a catalogue SKU. `price` is USD per INSTANCE-hour;
@@ -22,17 +25,19 @@ from __future__ import annotations
 import base64
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from capcover.config.defaults import DEFAULTS
-from capcover.ingest.client import ArchivingClient, HttpOptions
+from capcover.ingest.client import ApiClient, HttpOptions, rate_pace, received
 from capcover.ingest.decode import DEFAULT_MAX_BYTES, csv_rows, loads, zip_member
 from capcover.ingest.errors import BadPayload, IngestError, status_errors
 from capcover.ingest.feeds import quarantine
 from capcover.ingest.models import Quarantined, Quote, RawResponse
+from capcover.ingest.network import Cancelled
 from capcover.ingest.quotes import Excluded, RowOutcome, restamped, split_outcomes
+from capcover.ingest.ratelimit import Pace
 from capcover.ingest.sku import form_factor_of, normalise
 
 log = logging.getLogger("capcover")
@@ -46,7 +51,11 @@ STATUS_ERRORS = status_errors(
 # The providers gpuhunt publishes to the bucket (the others it queries live): the setting's
 # default, all of them.
 OFFLINE_PROVIDERS = DEFAULTS.gpuhunt_providers
-RATE_PER_MINUTE = DEFAULTS.gpuhunt_rate_per_minute
+# The catalogs are static files in an S3 bucket; S3 documents at least 5,500 GET requests per
+# second per prefix ("Best practices design patterns: optimizing Amazon S3 performance"), far
+# above a run's 18 requests: no client-side limit (CAPCOVER_GPUHUNT_RATE_PER_MINUTE sets one).
+PACE = Pace(None)
+RATE_PER_MINUTE = PACE.per_minute
 BINARY_MARKER = "base64:"  # prefix of an archived binary body
 REQUIRED_COLUMNS = ("instance_name", "location", "price", "gpu_count", "gpu_name", "spot")
 _VERSION = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -62,8 +71,10 @@ HGX_SHAPES_V1 = (
 )
 
 
-class GpuhuntClient(ArchivingClient):
-    """Fetches each configured provider's latest catalog through `HttpSession`."""
+class GpuhuntClient(ApiClient):
+    """Fetches each configured provider's latest catalog through `HttpSession`, only when its
+    version is not one the archive already holds (`known`: provider -> the archived catalog
+    record, `same_as` set)."""
 
     source = SOURCE
 
@@ -72,55 +83,89 @@ class GpuhuntClient(ArchivingClient):
         *,
         base_url: str = BASE_URL,
         providers: tuple[str, ...] | list[str] = OFFLINE_PROVIDERS,
-        rate_per_minute: float = RATE_PER_MINUTE,
+        rate_per_minute: float | None = None,  # None: PACE
         http: HttpOptions | None = None,
         max_skew_s: float | None = None,  # catalogs carry no timestamps to check
         now: Callable[[], datetime] | None = None,  # None: the wall clock (a replay injects)
+        known: Mapping[str, RawResponse] | Callable[[], Mapping[str, RawResponse]] | None = None,
     ) -> None:
         super().__init__(
             source=SOURCE,
             base_url=base_url,
-            rate_per_minute=rate_per_minute,
+            pace=rate_pace(PACE, rate_per_minute),
             http=http,
             status_mapping=STATUS_ERRORS,
             headers={"Accept": "*/*"},
         )
         self.providers = tuple(providers)
         self.now = now
+        # What the archive holds, or how to read it: read when the fetch starts (on the
+        # fetch's own worker, beside the other sources), not when the client is made.
+        self._known = known
+        self.known: dict[str, RawResponse] = {}
         self.failed: dict[str, str] = {}  # provider -> why its catalog is missing this run
 
-    def _get(self, path: str, *, binary: bool = False) -> RawResponse:
+    def _get(self, path: str, *, binary: bool = False) -> list[RawResponse]:
+        """One request's records, stamped with the run's clock; with `binary`, the answer's
+        body is the archived form of its bytes (`base64:` + base64)."""
         exchange = self._exchange("GET", self.session.base_url + path)
-        raw = exchange.record
+        records = list(exchange.records)
         if binary:
             body = BINARY_MARKER + base64.b64encode(exchange.response.content).decode("ascii")
-            raw = replace(raw, body=body)
-        raw = restamped(raw, self.now)
-        self.archive[-1] = raw
-        return raw
+            records[-1] = replace(records[-1], body=body)
+        return [restamped(r, self.now) for r in records]
+
+    def _provider(self, provider: str) -> list[RawResponse]:
+        """One provider's records: its version answer, then its catalog (fetched, or linked
+        to the archived copy when the version is the one the archive holds)."""
+        with received([]) as records:
+            records += self._get(f"/{provider}/version")
+            version = records[-1].body.strip()
+            if not _VERSION.match(version):
+                raise BadPayload(
+                    f"gpuhunt /{provider}/version: not a version string: "
+                    f"{version[:40]!r} — the bucket changed; capcover needs an update"
+                )
+            held = self.known.get(provider)
+            if held is not None and held.endpoint == f"/{provider}/{version}/catalog.zip":
+                # Unchanged since it was archived: link to that copy, stamped with this run
+                # (the quotes it gives are today's offers).
+                stamp = (self.now or self.session.now)()
+                records.append(replace(held, fetched_at=stamp, elapsed_ms=0.0, attempt=1))
+            else:
+                records += self._get(f"/{provider}/{version}/catalog.zip", binary=True)
+        return records
 
     def fetch(self) -> list[RawResponse]:
         """Every provider's version and catalog; a provider that fails is logged and left out
         (the others still count). Fails only when no provider answered."""
+        known = self._known() if callable(self._known) else self._known
+        self.known = dict(known or {})
+        records: list[RawResponse] = []
         for provider in self.providers:
             try:
-                version = self._get(f"/{provider}/version").body.strip()
-                if not _VERSION.match(version):
-                    raise BadPayload(
-                        f"gpuhunt /{provider}/version: not a version string: "
-                        f"{version[:40]!r} — the bucket changed; capcover needs "
-                        f"an update"
-                    )
-                self._get(f"/{provider}/{version}/catalog.zip", binary=True)
+                records += self._provider(provider)
+            except Cancelled:
+                raise  # the run failed elsewhere: no other provider is asked
             except IngestError as exc:
+                records += exc.raws
                 self.failed[provider] = str(exc)
-                log.warning("gpuhunt %s: catalog unavailable this run: %s", provider, exc)
-        if self.providers and len(self.failed) == len(self.providers):
-            raise IngestError(
-                f"gpuhunt: no provider's catalog could be fetched (first: "
-                f"{next(iter(self.failed.values()))})"
-            )
-        return list(self.archive)
+        if not self.failed:
+            return records
+        first = next(iter(self.failed.values()))
+        if len(self.failed) == len(self.providers):
+            error = IngestError(f"gpuhunt: no provider's catalog could be fetched (first: {first})")
+            error.raws = tuple(records)
+            raise error
+        # Some providers answered: the run goes on with them, saying which did not, once.
+        log.warning(
+            "gpuhunt: %d of %d provider catalog(s) unavailable this run (%s): %s",
+            len(self.failed),
+            len(self.providers),
+            ", ".join(self.failed),
+            first,
+        )
+        return records
 
     def parse(self, raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
         return parse_raws(raws, max_bytes=self.session.max_body_bytes)

@@ -1,7 +1,10 @@
-"""The one HTTP layer every source uses: rate limit, retries, timeouts, typed errors, raw archive.
+"""The one HTTP layer every source uses: pacing, retries, timeouts, typed errors, raw archive.
 
 Retrying happens here and nowhere else (no Prefect task retries, no urllib3 Retry adapters):
 stacked retry loops multiply calls against a metered quota.
+
+The sessions of one run share a `Network` (ingest/network.py): a pacer per source, a breaker
+per host, a cancel flag, and where a wait longer than `ANNOUNCE_AFTER_S` is announced.
 """
 
 from __future__ import annotations
@@ -34,7 +37,14 @@ from capcover.ingest.errors import (
     status_errors,
 )
 from capcover.ingest.models import RawResponse
-from capcover.ingest.ratelimit import TokenBucket
+from capcover.ingest.network import (  # noqa: F401 - Network and Breaker: part of this API
+    Breaker,
+    Cancelled,
+    Network,
+    announce_on_terminal,
+    host_of,
+)
+from capcover.ingest.ratelimit import RATE_HEADROOM, Pace, Pacer, TokenBucket  # noqa: F401
 from capcover.ingest.redact import (  # noqa: F401 - re-exported: the layer's public helpers
     _SECRET_HEADER_HINTS,
     REDACTED,
@@ -47,12 +57,13 @@ from capcover.ingest.transport import (
     BodyTooLarge,
     Deadline,
     DeadlineExpired,
+    DeadlineWatch,
     TrackedAdapter,
     read_body,
 )
 
 USER_AGENT = "capcover/0.1 (+https://github.com/capcover/capcover)"
-RATE_HEADROOM = 0.95  # fraction of a configured rate limit the client actually uses
+ANNOUNCE_AFTER_S = 2.0  # a wait longer than this is announced (what, how long, why)
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,9 @@ class RetryPolicy:
     # attempt given a few milliseconds (a loaded machine woke late) can only time out, and its
     # "no complete answer" would hide the real failure (an HTTP 500, say).
     min_attempt_s: float = 0.25
+    # A host that cannot be reached (DNS failure, connection refused, connect timeout) gets
+    # this many attempts, not the whole budget: waiting minutes does not bring a name back.
+    unreachable_attempts: int = 2
 
 
 @dataclass
@@ -77,7 +91,7 @@ class HttpStats:
     requests: int = 0  # HTTP attempts actually sent
     retries: int = 0
     rate_limited: int = 0  # 429 answers seen
-    throttle_wait_s: float = 0.0  # time spent in the client-side token bucket
+    throttle_wait_s: float = 0.0  # time spent waiting for the source's pacer
     retry_wait_s: float = 0.0  # time spent sleeping before retries
     by_endpoint: dict[str, int] = field(default_factory=dict)
 
@@ -107,6 +121,28 @@ def _is_read_timeout(exc: BaseException) -> bool:
     return False
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and what it wraps (requests -> urllib3 MaxRetryError -> its reason)."""
+    seen: list[BaseException] = []
+    item: BaseException | None = exc
+    while item is not None and len(seen) < 8 and item not in seen:
+        seen.append(item)
+        inner = item.args[0] if item.args and isinstance(item.args[0], BaseException) else None
+        reason = getattr(item, "reason", None)
+        if inner is None and isinstance(reason, BaseException):
+            inner = reason
+        item = inner or item.__cause__ or item.__context__
+    return seen
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """Whether the attempt never reached the server: no address (DNS), no connection
+    (refused, no route) or no answer to the connect within its timeout."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    return any(isinstance(e, urllib3.exceptions.NewConnectionError) for e in _chain(exc))
+
+
 def _connection_reason(exc: BaseException) -> str:
     text = str(exc)
     for needle, reason in (
@@ -115,7 +151,10 @@ def _connection_reason(exc: BaseException) -> str:
         ("IncompleteRead", "dropped mid-response"),
         ("RemoteDisconnected", "closed without a response"),
         ("Name or service not known", "DNS lookup failed"),
+        ("Temporary failure in name resolution", "DNS lookup failed"),
         ("Failed to resolve", "DNS lookup failed"),
+        ("No route to host", "no route to host"),
+        ("Network is unreachable", "network unreachable"),
     ):
         if needle in text:
             return reason
@@ -133,12 +172,16 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 
 class HttpSession(requests.Session):
-    """A `requests.Session` that owns timeouts, the rate limit, retries and the raw archive.
+    """A `requests.Session` that owns timeouts, pacing, retries and the raw archive records.
 
     `fetch` returns an `Exchange` (response plus archive records). Wrappers such as
     pycoingecko, which only call `session.get(...)`, get the same loop through `request`: the
     response carries its record as `response.capcover_record`, and every non-2xx answer is
     raised as the client's typed error before the wrapper sees it.
+
+    Pacing: `pace` (or `rate_per_minute` and `spread`, the same thing spelt out) is the
+    source's documented limit; `network` (default: a private one) is what the run's sessions
+    share (see `Network`).
     """
 
     def __init__(
@@ -146,7 +189,9 @@ class HttpSession(requests.Session):
         *,
         source: str,
         base_url: str,
-        rate_per_minute: float,
+        rate_per_minute: float | None = None,
+        spread: bool = False,
+        pace: Pace | None = None,
         headers: dict[str, str] | None = None,
         connect_timeout_s: float = 5.0,
         read_timeout_s: float = 30.0,
@@ -157,6 +202,7 @@ class HttpSession(requests.Session):
         clock: Callable[[], datetime] | None = None,  # UTC wall clock; None: the real one
         sleep: Callable[[float], None] | None = None,  # tests record sleeps instead
         rng: random.Random | None = None,
+        network: Network | None = None,
     ) -> None:
         super().__init__()
         self.source = source
@@ -178,19 +224,38 @@ class HttpSession(requests.Session):
         self._clock: Callable[[], float] = (
             (lambda: self.now().timestamp()) if clock else time.monotonic
         )
-        sleep = sleep or time.sleep
-        # Pace a little under the stated limit: a server counting requests in a sliding window
-        # sees arrival jitter, and at exactly the limit one early arrival costs a 429 (and on
-        # CoinGecko a Retry-After of up to two minutes). 5% is cheap insurance.
-        self.bucket = TokenBucket(rate_per_minute * RATE_HEADROOM, clock=self._clock, sleep=sleep)
+        self.network = network if network is not None else Network()
+        self._injected_sleep = sleep
+        self.pace = pace if pace is not None else Pace(rate_per_minute, spread=spread)
+        self.pacer = self.network.pacer(source, self.pace, clock=self._clock, sleep=self._sleep)
         self.stats = HttpStats()
-        self._sleep = sleep
         self._rng = rng or random.Random()
+        # One watcher thread for every attempt's deadline (started when an attempt needs it,
+        # gone when none is pending), not a timer thread per attempt.
+        self._deadlines = DeadlineWatch(name=f"capcover-deadlines-{source}")
         adapter = TrackedAdapter()
         self.mount("http://", adapter)
         self.mount("https://", adapter)
 
+    @property
+    def bucket(self) -> Pacer:
+        """The source's pacer (the name it had as a token bucket)."""
+        return self.pacer
+
     # -- helpers -----------------------------------------------------------------------------
+
+    def _sleep(self, seconds: float) -> None:
+        """Sleep, unless the run is cancelled first (then raise `Cancelled`)."""
+        if self._injected_sleep is not None:
+            self._injected_sleep(seconds)
+        elif self.network.cancelled.wait(seconds):
+            raise Cancelled(f"{self.source}: stopped, the run failed elsewhere")
+        if self.network.cancelled.is_set():
+            raise Cancelled(f"{self.source}: stopped, the run failed elsewhere")
+
+    def _announce(self, seconds: float, what: str, why: str) -> None:
+        if seconds > ANNOUNCE_AFTER_S and self.network.announce is not None:
+            self.network.announce(f"capcover: {what}: waiting {seconds:.0f} s — {why}")
 
     def endpoint_of(self, url: str) -> str:
         path = urlsplit(url).path
@@ -327,6 +392,18 @@ class HttpSession(requests.Session):
         exchange.response.capcover_record = exchange.record  # type: ignore[attr-defined]
         return exchange.response
 
+    def _paced(self, where: str, served: float) -> None:
+        """Wait for the source's pacer (announcing a long wait first), then count the send."""
+        ahead = self.pacer.next_wait(served)
+        self._announce(
+            ahead,
+            where,
+            f"{self.source}'s limit of {self.pace.describe()} (CAPCOVER_*_RATE_PER_MINUTE)",
+        )
+        if self.network.cancelled.is_set():
+            raise Cancelled(f"{where}: stopped, the run failed elsewhere")
+        self.stats.throttle_wait_s += self.pacer.acquire(served)
+
     def fetch(
         self,
         method: str,
@@ -341,12 +418,17 @@ class HttpSession(requests.Session):
         """Send with retries within the budget; the response and every attempt's record.
 
         Failures raise the client's typed `ingest.errors` exception (one line, scrubbed) with
-        the records of the attempts that got an answer in `.raws`.
+        the records of the attempts that got an answer in `.raws`. A host that cannot be
+        reached gets `retry.unreachable_attempts` attempts, then its breaker opens: every
+        later request to it in this run fails at once with the same reason.
         """
         endpoint = self.endpoint_of(url)
         where = f"{self.source} {endpoint}"
+        breaker = self.network.breaker(host_of(url))
         started = self._clock()
         attempt = 0
+        unreachable = 0
+        served = 0.0  # the pacer's hold (a Retry-After) this request already slept through
         records: list[RawResponse] = []
         clean_params = {
             k: v for k, v in (params or {}).items() if str(k).lower() not in SECRET_PARAM_NAMES
@@ -356,8 +438,19 @@ class HttpSession(requests.Session):
             request_body = jsonlib.dumps(json, sort_keys=True)
         budget = self.retry.budget_s
         while True:
+            if breaker.open:
+                raise self._fail(
+                    ConnectionFailed(
+                        f"{where}: {breaker.host} is unreachable in this run ({breaker.reason})"
+                        f" — not tried again; is it reachable?",
+                        endpoint=endpoint,
+                        attempts=attempt,
+                    ),
+                    records,
+                )
             attempt += 1
-            self.stats.throttle_wait_s += self.bucket.acquire()
+            self._paced(where, served)
+            self.network.count(breaker.host)
             self.stats.requests += 1
             self.stats.by_endpoint[endpoint] = self.stats.by_endpoint.get(endpoint, 0) + 1
             fetched_at = self.now()
@@ -370,7 +463,7 @@ class HttpSession(requests.Session):
             if attempt > 1 or budget > 0:
                 limit = min(limit, max(0.0, budget - (self._clock() - started))) or limit
             try:
-                with Deadline(limit) as deadline:
+                with Deadline(limit, self._deadlines) as deadline:
                     try:
                         response = self._send(
                             method,
@@ -419,6 +512,8 @@ class HttpSession(requests.Session):
             except requests.exceptions.Timeout as exc:
                 kind = "connect" if isinstance(exc, requests.exceptions.ConnectTimeout) else "read"
                 failure = self._timed_out(where, kind, endpoint, attempt)
+                if kind == "connect":
+                    unreachable += 1
             except requests.exceptions.RequestException as exc:
                 if not isinstance(
                     exc,
@@ -435,6 +530,7 @@ class HttpSession(requests.Session):
                         records,
                     ) from None
                 failure = self._connection_failure(exc, where, endpoint, attempt)
+                unreachable += _unreachable(exc)
             except (urllib3.exceptions.HTTPError, OSError, zlib.error) as exc:
                 # Raised while reading the body ourselves: dropped, truncated, corrupt gzip.
                 failure = self._connection_failure(exc, where, endpoint, attempt)
@@ -468,6 +564,16 @@ class HttpSession(requests.Session):
                     raise self._fail(self._status_error(endpoint, status, body, attempt), records)
                 failure = self._status_error(endpoint, status, body, attempt)
 
+            assert failure is not None  # every path above set one or returned or raised
+            if unreachable >= self.retry.unreachable_attempts:
+                # A name that does not resolve or a port that refuses does not come back
+                # within a retry budget: the host is out for the rest of the run.
+                breaker.trip(f"{failure}".split(": ", 1)[-1])
+                note = f" — gave up after {attempt} attempt(s); not retried for the budget"
+                failure.args = (scrub(f"{failure.args[0]}{note}", self.secrets),)
+                failure.attempts = attempt
+                raise self._fail(failure, records) from None
+
             # Retryable failure: wait for the server's requested time or our backoff.
             server_wait = self.server_wait_s(response) if response is not None else None
             delay = max(server_wait or 0.0, self._backoff(attempt))
@@ -492,8 +598,17 @@ class HttpSession(requests.Session):
                     ),
                     records,
                 ) from None
+            if server_wait:
+                # Every session of this source holds until then, not only this request.
+                served = self.pacer.defer(delay)
             self.stats.retries += 1
             self.stats.retry_wait_s += delay
+            why = (
+                f"the server asked (HTTP {response.status_code}, Retry-After)"
+                if server_wait and response is not None
+                else f"retry {attempt + 1} after: {str(failure).split(': ', 1)[-1][:120]}"
+            )
+            self._announce(delay, where, why)
             self._sleep(delay)
 
     def _connection_failure(

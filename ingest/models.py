@@ -204,6 +204,10 @@ class RawResponse:
     fetched_at: datetime  # UTC
     elapsed_ms: float
     attempt: int
+    # (run_id, seq) of the raw_http row that already holds this body: the response was not
+    # fetched again (a gpuhunt catalog whose version did not change). The archive stores a
+    # link to that row instead of a second copy; readers resolve it, so `body` is the body.
+    same_as: tuple[str, int] | None = None
 
     @property
     def sha256(self) -> str:

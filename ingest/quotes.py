@@ -72,9 +72,12 @@ def split_outcomes(
 
 
 class QuoteProvider(Protocol):
-    """Every quote source: `fetch` does the I/O, `parse` turns its raw responses into quotes;
-    `outcomes` says what became of every record (tests/test_quote_contract.py holds every
-    provider to it: a typed quote with a tier and a form factor, or a reason)."""
+    """Every quote source: `fetch` does the I/O and returns the records it received, in order
+    (a failure raises an IngestError whose `.raws` holds the records received before it);
+    `parse` turns records into quotes, with no session and no I/O (`capcover rebuild` calls
+    it on the archive); `outcomes` says what became of every record
+    (tests/test_quote_contract.py holds every provider to it: a typed quote with a tier and a
+    form factor, or a reason)."""
 
     source: str
 
@@ -87,13 +90,17 @@ class QuoteProvider(Protocol):
 
 def collect(provider: QuoteProvider) -> QuoteBatch:
     """Fetch and parse one provider; a failure is recorded on the batch, not raised."""
+    raws: list[RawResponse] = []
     try:
         raws = provider.fetch()
         quotes, bad = provider.parse(raws)
     except PartialFailure as exc:  # failed, loudly, but what could be read still counts
         return QuoteBatch(provider.source, raws, exc.quotes, exc.quarantined, error=str(exc))
     except Exception as exc:  # noqa: BLE001 - one feed down must not stop the daily run
-        return QuoteBatch(provider.source, getattr(provider, "last_raws", []), error=str(exc))
+        # What was received is archived all the same: the fetch's records, or a failed
+        # fetch's (IngestError.raws).
+        got = raws or list(getattr(exc, "raws", ()))
+        return QuoteBatch(provider.source, got, error=str(exc))
     if not quotes:
         return QuoteBatch(provider.source, raws, [], bad, error="parsed zero quotes")
     return QuoteBatch(provider.source, raws, quotes, bad)

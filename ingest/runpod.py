@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from capcover.config.defaults import DEFAULTS
-from capcover.ingest.client import ArchivingClient, HttpOptions
+from capcover.ingest.client import ApiClient, HttpOptions, rate_pace
 from capcover.ingest.errors import BadPayload, status_errors
 from capcover.ingest.feeds import (
     MAX_CLOCK_SKEW_S,
@@ -29,6 +29,7 @@ from capcover.ingest.feeds import (
 )
 from capcover.ingest.models import Quarantined, Quote, RawResponse
 from capcover.ingest.quotes import Excluded, RowOutcome, restamped, split_outcomes
+from capcover.ingest.ratelimit import Pace
 from capcover.ingest.sku import form_factor_of, normalise
 
 SOURCE = "runpod"
@@ -39,7 +40,11 @@ STATUS_ERRORS = status_errors(
 )
 BASE_URL = DEFAULTS.runpod_base_url  # the settings' defaults: config/defaults.py
 ENDPOINT = "/graphql"
-RATE_PER_MINUTE = DEFAULTS.runpod_rate_per_minute
+# RunPod publishes no rate limit for its GraphQL API (docs.runpod.io documents limits for
+# serverless endpoints only), and a run sends it one query: no client-side limit
+# (CAPCOVER_RUNPOD_RATE_PER_MINUTE sets one; a 429 is retried by the HTTP layer anyway).
+PACE = Pace(None)
+RATE_PER_MINUTE = PACE.per_minute
 GPU_TYPES_QUERY = (
     "{gpuTypes{id displayName memoryInGb secureCloud communityCloud securePrice communityPrice "
     "secureSpotPrice communitySpotPrice oneMonthPrice threeMonthPrice sixMonthPrice "
@@ -61,8 +66,8 @@ WHOLE_TYPE_FIELDS = ("securePrice", "communityPrice")
 REQUIRED_FIELDS = ("id", "displayName", "securePrice", "communityPrice")
 
 
-class RunPodClient(ArchivingClient):
-    """Fetches RunPod's gpuTypes through `HttpSession` (rate limit, retries, raw archive)."""
+class RunPodClient(ApiClient):
+    """Fetches RunPod's gpuTypes through `HttpSession` (pacing, retries, archive records)."""
 
     source = SOURCE
 
@@ -70,7 +75,7 @@ class RunPodClient(ArchivingClient):
         self,
         *,
         base_url: str = BASE_URL,
-        rate_per_minute: float = RATE_PER_MINUTE,
+        rate_per_minute: float | None = None,  # None: PACE
         http: HttpOptions | None = None,
         max_skew_s: float = MAX_CLOCK_SKEW_S,
         now: Callable[[], datetime] | None = None,  # None: the wall clock (a replay injects)
@@ -79,7 +84,7 @@ class RunPodClient(ArchivingClient):
         super().__init__(
             source=SOURCE,
             base_url=base_url,
-            rate_per_minute=rate_per_minute,
+            pace=rate_pace(PACE, rate_per_minute),
             http=http,
             status_mapping=STATUS_ERRORS,
             headers={"Content-Type": "application/json"},
@@ -89,9 +94,11 @@ class RunPodClient(ArchivingClient):
         self.now = now
 
     def fetch(self) -> list[RawResponse]:
-        self._fetch("POST", self.session.base_url + ENDPOINT, json={"query": GPU_TYPES_QUERY})
-        self.archive[-1] = restamped(self.archive[-1], self.now)
-        return list(self.archive)
+        """The query's records (its answer last), stamped with the run's clock."""
+        exchange = self._exchange(
+            "POST", self.session.base_url + ENDPOINT, json={"query": GPU_TYPES_QUERY}
+        )
+        return [restamped(r, self.now) for r in exchange.records]
 
     def parse(self, raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
         return parse_raws(raws, max_skew_s=self.max_skew_s)

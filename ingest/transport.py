@@ -2,16 +2,21 @@
 body, and a cap on the decoded body size.
 
 A read timeout bounds each socket read, not the response: a server that drips one byte a
-second never trips it. So every attempt runs under a `Deadline` whose timer shuts the attempt's
-sockets down when it fires, which wakes any read blocked on them. The sockets are known because
-the session mounts `TrackedAdapter`, whose connections report each socket they open or reuse
-to the deadline of the thread using them.
+second never trips it. So every attempt runs under a `Deadline`, and the session's one
+`DeadlineWatch` thread shuts the attempt's sockets down when it passes, which wakes any read
+blocked on them. The sockets are known because the session mounts `TrackedAdapter`, whose
+connections report each socket they open or reuse to the deadline of the thread using them.
+The watch thread runs only while some attempt is pending (one per session, not a timer thread
+per attempt).
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import socket
 import threading
+import time
 import zlib
 from typing import TYPE_CHECKING, Any
 
@@ -36,17 +41,60 @@ class DeadlineExpired(Exception):
     """The attempt's wall-clock deadline passed."""
 
 
-class Deadline:
-    """Within `with Deadline(seconds):`, sockets opened or reused on this thread are shut down
-    when `seconds` have passed (real time: the point is to unblock a real socket)."""
+class DeadlineWatch:
+    """One thread that expires the deadlines of a session's attempts, in order. It starts with
+    the first pending deadline and ends when none is left (an idle session holds no thread)."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, name: str = "capcover-deadlines") -> None:
+        self.name = name
+        self._cond = threading.Condition()
+        self._pending: list[tuple[float, int, Deadline]] = []  # (due, order, deadline) heap
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, deadline: Deadline) -> None:
+        with self._cond:
+            heapq.heappush(self._pending, (deadline.due, next(self._order), deadline))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
+            else:
+                self._cond.notify()
+
+    def remove(self, deadline: Deadline) -> None:
+        with self._cond:
+            deadline.active = False  # popped lazily; the thread ends once only these remain
+            self._cond.notify()
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                while self._pending and not self._pending[0][2].active:
+                    heapq.heappop(self._pending)
+                if not self._pending:
+                    self._thread = None
+                    return
+                due, _, deadline = self._pending[0]
+                left = due - time.monotonic()
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                heapq.heappop(self._pending)
+                deadline.expire()
+
+
+class Deadline:
+    """Within `with Deadline(seconds, watch):`, sockets opened or reused on this thread are
+    shut down when `seconds` have passed (real time: the point is to unblock a real socket)."""
+
+    def __init__(self, seconds: float, watch: DeadlineWatch | None = None) -> None:
         self.seconds = max(0.0, seconds)
         self.expired = False
+        self.active = False
+        self.due = 0.0
+        self._watch = watch if watch is not None else DeadlineWatch()
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._timer = threading.Timer(self.seconds, self._expire)
-        self._timer.daemon = True
 
     def watch(self, sock: socket.socket | None) -> None:
         if sock is None:
@@ -57,8 +105,10 @@ class Deadline:
             else:
                 self._sockets.append(sock)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         with self._lock:
+            if not self.active:
+                return
             self.expired = True
             for sock in self._sockets:
                 _shut(sock)
@@ -70,11 +120,15 @@ class Deadline:
     def __enter__(self) -> Deadline:
         self._previous = getattr(_current, "deadline", None)
         _current.deadline = self
-        self._timer.start()
+        self.due = time.monotonic() + self.seconds
+        self.active = True
+        self._watch.add(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
+        with self._lock:
+            self.active = False
+        self._watch.remove(self)
         _current.deadline = self._previous
 
 

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from capcover.config.defaults import DEFAULTS
-from capcover.ingest.client import ArchivingClient, HttpOptions
+from capcover.ingest.client import ApiClient, HttpOptions, rate_pace, received
 from capcover.ingest.errors import BadPayload, status_errors
 from capcover.ingest.feeds import (
     MAX_CLOCK_SKEW_S,
@@ -36,6 +36,7 @@ from capcover.ingest.feeds import (
 )
 from capcover.ingest.models import Quarantined, Quote, RawResponse
 from capcover.ingest.quotes import Excluded, RowOutcome, restamped, split_outcomes
+from capcover.ingest.ratelimit import Pace
 from capcover.ingest.sku import form_factor_of, normalise
 
 log = logging.getLogger("capcover")
@@ -50,7 +51,13 @@ BASE_URL = DEFAULTS.vastai_base_url  # the settings' defaults: config/defaults.p
 ENDPOINT = "/api/v0/bundles/"
 PAGE_CAP = 64  # the `limit` asked for: the most Vast.ai was seen to return; never a stop rule
 MAX_PAGES = 8  # pages per GPU name: the cheapest ~500 offers are plenty for a median
-RATE_PER_MINUTE = DEFAULTS.vastai_rate_per_minute
+# Vast.ai "applies rate limits per endpoint and per identity ... enforced as a minimum interval
+# between requests" and sends no Retry-After (docs.vast.ai, "Rate Limits and Errors"); the
+# interval is not published (its own CLI retries a 429 after 0.15 s, x1.5 each time). So
+# requests are spread evenly, 30 a minute (one every 2 s); CAPCOVER_VASTAI_RATE_PER_MINUTE
+# (default DEFAULTS.vastai_rate_per_minute, unset) replaces the rate.
+PACE = Pace(30.0, spread=True)
+RATE_PER_MINUTE = PACE.per_minute
 # Vast.ai's own names (its `gpu_name` field) for the SKUs capcover's scenarios use.
 DEFAULT_GPU_NAMES = DEFAULTS.vastai_gpu_names
 REQUIRED_FIELDS = ("id", "gpu_name", "num_gpus", "dph_total")
@@ -72,8 +79,8 @@ def offer_query(gpu_name: str, min_dph_total: float | None = None) -> dict:
     return q
 
 
-class VastAiClient(ArchivingClient):
-    """Fetches Vast.ai offers through `HttpSession` (rate limit, retries, raw archive)."""
+class VastAiClient(ApiClient):
+    """Fetches Vast.ai offers through `HttpSession` (pacing, retries, archive records)."""
 
     source = SOURCE
 
@@ -83,7 +90,7 @@ class VastAiClient(ArchivingClient):
         base_url: str = BASE_URL,
         gpu_names: tuple[str, ...] | list[str] = DEFAULT_GPU_NAMES,
         max_pages: int = MAX_PAGES,
-        rate_per_minute: float = RATE_PER_MINUTE,
+        rate_per_minute: float | None = None,  # None: PACE
         http: HttpOptions | None = None,
         max_skew_s: float = MAX_CLOCK_SKEW_S,
         now: Callable[[], datetime] | None = None,  # None: the wall clock (a replay injects)
@@ -92,7 +99,7 @@ class VastAiClient(ArchivingClient):
         super().__init__(
             source=SOURCE,
             base_url=base_url,
-            rate_per_minute=rate_per_minute,
+            pace=rate_pace(PACE, rate_per_minute),
             http=http,
             status_mapping=STATUS_ERRORS,
         )
@@ -103,22 +110,28 @@ class VastAiClient(ArchivingClient):
         self.max_pages = max_pages
         self.truncated: dict[str, int] = {}  # GPU name -> offers read when max_pages ran out
 
-    def bundles(self, query: dict) -> RawResponse:
+    def bundles(self, query: dict) -> list[RawResponse]:
+        """One query's records (its answer last), stamped with the run's clock."""
         text = json.dumps(query, separators=(",", ":"), sort_keys=True)
-        self._fetch("GET", self.session.base_url + ENDPOINT, params={"q": text})
-        self.archive[-1] = restamped(self.archive[-1], self.now)
-        return self.archive[-1]
+        exchange = self._exchange("GET", self.session.base_url + ENDPOINT, params={"q": text})
+        return [restamped(r, self.now) for r in exchange.records]
 
     def fetch(self) -> list[RawResponse]:
         """Every GPU name's book, page after page until a page brings no new offer; the page
         size is the server's (never assumed: a server with smaller pages is read to the end
-        too)."""
+        too). The records received, in order (a failure carries them in `.raws`)."""
+        with received([]) as records:
+            self._pages(records)
+        return records
+
+    def _pages(self, records: list[RawResponse]) -> None:
         for name in self.gpu_names:
             seen: set = set()
             cursor = None
             for _page in range(self.max_pages):
-                raw = self.bundles(offer_query(name, cursor))
-                offers = _offers(raw)
+                page = self.bundles(offer_query(name, cursor))
+                records += page
+                offers = _offers(page[-1])
                 objects = [o for o in offers if isinstance(o, dict)]
                 new = [o for o in objects if str(o.get("id")) not in seen]
                 seen.update(str(o.get("id")) for o in new)
@@ -134,7 +147,6 @@ class VastAiClient(ArchivingClient):
                     self.max_pages,
                     len(seen),
                 )
-        return list(self.archive)
 
     def parse(self, raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
         return parse_raws(raws, max_skew_s=self.max_skew_s)

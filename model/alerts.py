@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from capcover.model.report import ReportRow
+from capcover.model.text import fmt_ratio, fmt_time, fmt_usd
 
 RULES = ("threshold_crossed", "relative_change", "stale_data")
 
@@ -88,15 +89,11 @@ def with_explanation(alert: Alert, why: str | None) -> Alert:
 
 
 def _usd(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    if abs(value) >= 1e9:
-        return f"${value / 1e9:,.2f}B"
-    return f"${value:,.0f}"
+    return "n/a" if value is None else fmt_usd(value)
 
 
 def _ts(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+    return fmt_time(value)
 
 
 def _level(value: float) -> str:
@@ -107,7 +104,7 @@ def _inputs(current: ReportRow, previous: ReportRow | None) -> tuple[tuple[str, 
     rows = [
         ("report date", current.report_date.isoformat()),
         ("scenario", current.scenario),
-        ("coverage ratio", f"{current.coverage_ratio:.4f}"),
+        ("coverage ratio", fmt_ratio(current.coverage_ratio)),
         (
             "sector market cap",
             f"{_usd(current.sector_market_cap_usd)} ({current.categories}, "
@@ -133,7 +130,7 @@ def _inputs(current: ReportRow, previous: ReportRow | None) -> tuple[tuple[str, 
         rows += [
             (
                 "previous report",
-                f"{previous.report_date}: ratio {previous.coverage_ratio:.4f}, "
+                f"{previous.report_date}: ratio {fmt_ratio(previous.coverage_ratio)}, "
                 f"cap {_usd(previous.sector_market_cap_usd)}, unit price "
                 f"{_usd(previous.unit_price_usd)}",
             ),
@@ -147,7 +144,7 @@ def band_text(row: ReportRow) -> str:
     low, high = row.coverage_ratio_low, row.coverage_ratio_high
     if low is None or high is None or low == high:
         return ""
-    return f" (band {low:.2f}-{high:.2f})"
+    return f" (band {fmt_ratio(low)}\u2013{fmt_ratio(high)})"
 
 
 def _what(row: ReportRow) -> str:
@@ -181,7 +178,7 @@ def threshold_crossed(
             )
         message = (
             f"AI-token market cap {verb} {_what(current)} ({current.scenario}): ratio "
-            f"{now:.2f}{band_text(current)}, was {was:.2f} on {previous.report_date} "
+            f"{fmt_ratio(now)}{band_text(current)}, was {fmt_ratio(was)} on {previous.report_date} "
             f"(report {current.report_date})"
         )
         out.append(
@@ -215,7 +212,7 @@ def relative_change(
     verb = "rose" if change > 0 else "fell"
     message = (
         f"{current.scenario} coverage ratio {verb} {abs(change):.1f}% "
-        f"(more than {pct:g}%): {now:.2f}{band_text(current)}, was {was:.2f} on "
+        f"(more than {pct:g}%): {fmt_ratio(now)}{band_text(current)}, was {fmt_ratio(was)} on "
         f"{previous.report_date}; "
         f"sector cap {cap_change:+.1f}%, {current.gpu_sku} unit price {price_change:+.1f}% "
         f"(report {current.report_date})"
@@ -259,7 +256,7 @@ def stale_data(
         message = (
             f"CoinGecko data behind {current.scenario} is {age} old (as of "
             f"{_ts(current.market_as_of)}, fetched {_ts(current.fetched_at)}; limit "
-            f"{stale_after_h:g} h): ratio {current.coverage_ratio:.2f} rests on stale "
+            f"{stale_after_h:g} h): ratio {fmt_ratio(current.coverage_ratio)} rests on stale "
             f"market data (report {current.report_date})"
         )
         out.append(
@@ -283,7 +280,7 @@ def stale_data(
                 f"GPU quote feed '{f.source}' has failed on {f.days} consecutive run days "
                 f"(since {f.since}): {current.scenario} prices {current.gpu_sku} from "
                 f"quotes no newer than {current.price_as_of}, ratio "
-                f"{current.coverage_ratio:.2f} (report {current.report_date})"
+                f"{fmt_ratio(current.coverage_ratio)} (report {current.report_date})"
             )
             inputs = _inputs(current, previous)
             if f.error:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from capcover.model.coverage import coverage
@@ -93,7 +94,12 @@ class ReportRow:
     survivorship_biased: bool = False
 
     def as_tuple(self) -> tuple:
-        return tuple(asdict(self).values())
+        """The row's values in column order, as they are (no copy: `asdict` deep-copied every
+        row, a tenth of a 10-year backfill's report step)."""
+        return _ROW_VALUES(self)
+
+
+_ROW_VALUES = attrgetter(*(f.name for f in fields(ReportRow)))
 
 
 def build_reports(

@@ -18,18 +18,22 @@ from capcover.model.report import ReportRow
 @dataclass(frozen=True)
 class DeliveryReport:
     """Alert delivery after a run: how many (alert, channel) pairs a receiver accepted
-    (`delivered`: Apprise channels only), how many Prefect events were emitted (`events`), how
-    many channels the run had (`channels`, the Prefect event included; 0: none configured), and
-    one line per pair that failed (alert, channel, error; retried by the next run)."""
+    (`delivered`: Apprise channels only), in how many messages (`messages`: one per channel
+    that had something to send), how many Prefect events were emitted (`events`), how many
+    channels the run had (`channels`, the Prefect event included; 0: none configured), one
+    line per channel whose message failed (sent again next run) and one per channel whose
+    outcome is unknown (sent once more, then held)."""
 
     delivered: int = 0
     failed: tuple[str, ...] = ()
     events: int = 0
     channels: int = 0
+    unknown: tuple[str, ...] = ()
+    messages: int = 0
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.unknown
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,10 @@ class RunResult:
     @property
     def alert_failures(self) -> list[str]:
         return list(self.delivery.failed) if self.delivery else []
+
+    @property
+    def alert_unknown(self) -> list[str]:
+        return list(self.delivery.unknown) if self.delivery else []
 
     def summary(self) -> dict:
         return {

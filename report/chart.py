@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,9 @@ ONE_LABEL = "1.0 = the sector cap buys the GPUs"
 # Ink that reads on white and on the dark scheme's background (the page can override it).
 INK = "#6b6b6b"
 PANEL_SIZE_IN = (4.2, 2.3)  # one panel, inches (the SVG's viewBox is this in points)
+# A panel's date axis spans at least this many days: a short history (one report, a week)
+# sits in the middle of it instead of being stretched over years by the date locator.
+MIN_SPAN_DAYS = 14
 DPI = 100
 if TYPE_CHECKING:  # matplotlib itself is imported only when a chart is drawn
     from matplotlib.figure import Figure
@@ -125,6 +128,8 @@ def _figure(series: Sequence[Series], columns: int, title: bool, illustrative: b
         _draw_panel(ax, s, show_title=len(series) > 1)
         ax.xaxis.set_major_locator(locator := AutoDateLocator(minticks=3, maxticks=6))
         ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, show_offset=False))
+        first, last = date_span(s)
+        ax.set_xlim(first, last)
         ax.yaxis.set_minor_locator(NullLocator())
         lo, hi = _extent(s)
         ticks = round_ticks(lo, hi)
@@ -141,6 +146,18 @@ def _figure(series: Sequence[Series], columns: int, title: bool, illustrative: b
     if heading:
         fig.suptitle(" · ".join(heading), color=INK, fontsize=9)
     return fig
+
+
+def date_span(s: Series) -> tuple[date, date]:
+    """The first and last day a panel's axis shows: its reports, widened to MIN_SPAN_DAYS
+    around them when they span less."""
+    days = [p.day for p in s.points] or [date.today()]
+    first, last = min(days), max(days)
+    short = MIN_SPAN_DAYS - (last - first).days
+    if short > 0:
+        first -= timedelta(days=short // 2)
+        last += timedelta(days=short - short // 2)
+    return first, last
 
 
 def _extent(s: Series) -> tuple[float, float]:

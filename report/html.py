@@ -18,6 +18,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from capcover.model.text import escape_controls, fmt_usd, safe_href
 from capcover.report import chart
 from capcover.report.chart import COLOURS, ONE_LABEL  # noqa: F401 - COLOURS is part of this API
 from capcover.warehouse import explain, queries
@@ -38,10 +39,10 @@ class ReportData:
     alerts: list[dict] | None  # None: no alerts table in this warehouse
     illustrative: bool = False
     notes: list[str] = field(default_factory=list)
-    # The "why it moved" paragraph of the article's scenario (plain text, escaped by the
-    # template) and the coins that moved the sector most; None/empty leave the slot empty
-    # (a first report, or a warehouse from before the why-it-moved views).
-    why_it_moved: str | None = None
+    # scenario -> its "why it moved" paragraph (plain text, escaped by the template), and the
+    # coins that moved the sector most; empty leaves the slot empty (a first report, or a
+    # warehouse from before the why-it-moved views).
+    why_it_moved: dict[str, str] = field(default_factory=dict)
     movers: list[dict] = field(default_factory=list)
 
 
@@ -55,37 +56,42 @@ class Change:
     pct: float  # relative change, 0.05 = +5 %
 
 
-def gather(wh: Warehouse) -> ReportData:
-    latest = queries.latest_report_details(wh)
+def gather(wh: Warehouse, *, day: date | None = None, scenario: str | None = None) -> ReportData:
+    """What the page shows as of `day` (default: the latest report) for `scenario` (default:
+    every one): that day's reports, each scenario's history up to it, the inputs and alerts."""
+    latest = queries.latest_report_details(wh, day, scenario)
     history: dict[str, list[chart.Point]] = {}
-    for day, scenario, ratio, basis, low, high in queries.ratio_history_with_band(wh):
-        history.setdefault(scenario, []).append(chart.Point(day, ratio, basis, low, high))
-    constituents = queries.top_constituents(wh, TOP_CONSTITUENTS)
+    for d, name, ratio, basis, low, high in queries.ratio_history_with_band(wh):
+        if (day is None or d <= day) and (scenario is None or name == scenario):
+            history.setdefault(name, []).append(chart.Point(d, ratio, basis, low, high))
+    constituents = queries.top_constituents(wh, TOP_CONSTITUENTS, day)
     quotes: list[dict] = []
     if latest:
-        day = latest[0]["report_date"]
         skus = sorted({r["gpu_sku"] for r in latest})
-        quotes = queries.latest_purchase_quotes(wh, day, skus)
+        quotes = queries.latest_purchase_quotes(wh, latest[0]["report_date"], skus)
     alerts = None
     if wh.has(5):  # warehouse/migrations/005_alerts.sql
-        alerts = queries.recent_alerts(wh)
+        alerts = queries.recent_alerts(wh, day, scenario)
     illustrative = queries.has_demo_runs(wh)
-    why, movers = _why_it_moved(wh, latest, history)
+    why, movers = _why_it_moved(wh, latest, scenario)
     return ReportData(
         latest, history, constituents, quotes, alerts, illustrative, why_it_moved=why, movers=movers
     )
 
 
 def _why_it_moved(
-    wh: Warehouse, latest: list[dict], history: dict[str, list]
-) -> tuple[str | None, list[dict]]:
-    """`capcover explain`'s paragraph and top movers for the first charted scenario."""
+    wh: Warehouse, latest: list[dict], scenario: str | None
+) -> tuple[dict[str, str], list[dict]]:
+    """`capcover explain`'s paragraph of every scenario of the page's day (that has a
+    previous report), and the coins that moved the sector most."""
     if not latest or not wh.has(20):  # warehouse/migrations/020_why_it_moved.sql
-        return None, []
+        return {}, []
     day = latest[0]["report_date"]
-    scenario = next((s for s in CHART_SCENARIOS if history.get(s)), latest[0]["scenario"])
-    why = explain.explain_paragraph(wh, day, scenario)
-    return why, (explain.coin_moves(wh, day, scenario, top=5) if why else [])
+    why = explain.explanations(wh, day, scenario)
+    if not why:
+        return {}, []
+    first = next((s for s in CHART_SCENARIOS if s in why), sorted(why)[0])
+    return why, explain.coin_moves(wh, day, first, top=5)
 
 
 def chart_series(data: ReportData) -> list[chart.Series]:
@@ -124,11 +130,9 @@ def write_png(data: ReportData, path: Path) -> Path:
 
 
 def _usd(v: float | None, unit: str = "B") -> str:
-    if v is None:
-        return "—"
-    if unit == "B":
-        return f"${v / 1e9:,.2f}B"
-    return f"${v:,.0f}"
+    """Money as everywhere else (model/text.py fmt_usd: $21.60B, $30,000, $2.49); `unit` is
+    kept for the template's calls and no longer changes the format."""
+    return "—" if v is None else fmt_usd(v)
 
 
 def _usd_m(v: float | None) -> str:
@@ -145,16 +149,25 @@ def _signed(v: float, fmt: str) -> str:
     return format(v, "+" + fmt).replace("-", "\u2212")
 
 
+def _inert(value: object) -> object:
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return escape_controls(value)
+    return value
+
+
 @cache
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=True,
+        # Text from outside is data: its control and bidi characters are shown as escapes
+        # before autoescape (the charts' SVG is Markup that matplotlib wrote: left alone).
+        finalize=_inert,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(usd=_usd, usd_m=_usd_m, ratio=_ratio, signed=_signed)
+    env.filters.update(usd=_usd, usd_m=_usd_m, ratio=_ratio, signed=_signed, href=safe_href)
     return env
 
 
@@ -197,12 +210,19 @@ def render_html(data: ReportData) -> str:
 
 
 def write_report_files(
-    db: str | Path, *, html: str | None = None, png: str | None = None, lock_budget_s: float = 30.0
+    db: str | Path,
+    *,
+    html: str | None = None,
+    png: str | None = None,
+    lock_budget_s: float = 30.0,
+    day: date | None = None,
+    scenario: str | None = None,
 ) -> list[Path]:
-    """Write the HTML report and/or the PNG chart from the warehouse at `db` (read-only)."""
+    """Write the HTML report and/or the PNG chart from the warehouse at `db` (read-only), as
+    of `day` (default: the latest report) and for `scenario` (default: every one)."""
     with open_warehouse(db, read_only=True, lock_budget_s=lock_budget_s) as wh:
         wh.require(4, "the report views")  # warehouse/migrations/004_history_and_views.sql
-        data = gather(wh)
+        data = gather(wh, day=day, scenario=scenario)
     written = []
     if html:
         path = Path(html)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from capcover.errors import one_line
 from capcover.model.alerts import band_text
 from capcover.model.report import ReportRow
 from capcover.model.run import RunResult
+from capcover.model.text import fmt_ratio, fmt_usd
 
 
 def price_note(row: ReportRow) -> str:
@@ -28,26 +30,25 @@ def price_note(row: ReportRow) -> str:
 def summary_text(result: RunResult, db: str | Path) -> str:
     lines = [f"capcover run {result.run_id}: as of {result.as_of_date} (UTC, source timestamp)"]
     if result.sector_market_cap_usd is not None:
-        lines.append(f"  AI-token sector market cap: ${result.sector_market_cap_usd / 1e9:,.2f}B")
+        lines.append(f"  AI-token sector market cap: {fmt_usd(result.sector_market_cap_usd)}")
     first = result.reports[0] if result.reports else None
     if first is not None and getattr(first, "sector_cap_method", None) == "constituent-union":
         figure = first.coingecko_category_cap_usd
         lines.append(
             f"    the union of the constituents of {first.categories.replace(',', ', ')}, each "
-            f"coin once (CoinGecko's category figures sum to ${(figure or 0) / 1e9:,.2f}B)"
+            f"coin once (CoinGecko's category figures sum to {fmt_usd(figure or 0)})"
         )
     for note in getattr(result, "sector_notes", []):
         lines.append(f"  constituents short: {note}")
     for r in result.reports:
         verdict = "covers" if r.coverage_ratio >= 1 else "does not cover"
         lines.append(
-            f"  {r.scenario:<18} {r.gpu_count:>9,} {r.gpu_sku:<7} at ${r.unit_price_usd:>11,.0f}"
-            f" = ${r.buildout_cost_usd / 1e9:>8,.2f}B  ratio {r.coverage_ratio:6.3f}"
-            f"{band_text(r)}  ({verdict};"
-            f" {price_note(r)})"
+            f"  {r.scenario}: ratio {fmt_ratio(r.coverage_ratio)}{band_text(r)}, {verdict} "
+            f"{r.gpu_count:,} {r.gpu_sku} at {fmt_usd(r.unit_price_usd)} = "
+            f"{fmt_usd(r.buildout_cost_usd)} ({price_note(r)})"
         )
     for name, reason in result.skipped:
-        lines.append(f"  {name:<18} skipped: {reason}")
+        lines.append(f"  {name}: skipped: {reason}")
     extras = []
     if result.quarantined:
         extras.append(f"{result.quarantined} record(s) quarantined")
@@ -84,9 +85,16 @@ def alert_lines(result: RunResult) -> list[str]:
             "  alerts: no channel configured (CAPCOVER_ALERT_URLS is empty): alerts "
             "are stored as no_channel and sent nowhere"
         )
-    delivered, failures = result.alerts_delivered, result.alert_failures
-    if delivered or failures:
-        lines.append(f"  alerts delivered: {delivered}; failed: {len(failures)}")
+    delivered, failures, unknown = (
+        result.alerts_delivered,
+        result.alert_failures,
+        result.alert_unknown,
+    )
+    if delivered or failures or unknown:
+        lines.append(
+            f"  alerts delivered: {delivered} in {delivery.messages} message(s) (one per "
+            f"channel); channels failed: {len(failures)}; unknown: {len(unknown)}"
+        )
     if result.alert_events:
         lines.append(
             f"  Prefect events emitted: {result.alert_events} "
@@ -94,6 +102,8 @@ def alert_lines(result: RunResult) -> list[str]:
         )
     for f in failures:
         lines.append(f"  alert delivery FAILED: {f}")
+    for u in unknown:
+        lines.append(f"  alert delivery UNKNOWN: {u}")
     return lines
 
 
@@ -106,3 +116,41 @@ def dry_run_text(result: RunResult, db: str | Path) -> str:
     if not result.alerts:
         lines.append("  no alert would fire")
     return "\n".join(lines)
+
+
+def serve_line(
+    event: str,
+    *,
+    kind: str,
+    flow_run_id: str | None,
+    result: RunResult | None = None,
+    error: BaseException | None = None,
+) -> str:
+    """The one line `capcover serve` (any runner of the deployment) prints when a run
+    `started`, `finished` or `failed`, naming its flow run."""
+    from datetime import UTC, datetime
+
+    from capcover.model.text import escape_controls, fmt_time
+
+    head = f"capcover serve: {fmt_time(datetime.now(UTC))} {kind} flow run {flow_run_id}"
+    if event == "started":
+        return f"{head} started"
+    if event == "failed":
+        why = one_line(error, 300) if error is not None else "unknown error"
+        return escape_controls(f"{head} FAILED: {why} (the warehouse is unchanged)")
+    assert result is not None
+    ratios = ", ".join(
+        f"{r.scenario} {fmt_ratio(r.coverage_ratio)}" for r in result.reports[:3]
+    ) + (", ..." if len(result.reports) > 3 else "")
+    extras = [f"{len(result.reports)} report row(s) ({ratios})"]
+    if result.alerts:
+        extras.append(
+            f"{len(result.alerts)} alert(s), {result.alerts_delivered} delivered"
+            + (f", {len(result.alert_failures)} channel(s) failed" if result.alert_failures else "")
+            + (f", {len(result.alert_unknown)} unknown" if result.alert_unknown else "")
+        )
+    if result.sources_failed:
+        extras.append(f"quote feeds failed: {', '.join(result.sources_failed)}")
+    return escape_controls(
+        f"{head} ok: run {result.run_id} as of {result.as_of_date}; " + "; ".join(extras)
+    )

@@ -89,15 +89,17 @@ def test_alerts_crossing_posts_exactly_once_and_rerun_posts_none(alert_env, fake
     assert first.alerts == [] and receiver.posts() == []
     second = run_day(fake_cg, 22.5e9, DAY2)  # ratio 1.042: crosses 1.0
     (post,) = receiver.posts()
-    assert post["title"] == "capcover threshold crossed: coindesk-2024"
-    assert post["message"].startswith(
-        "AI-token market cap now covers 720,000 H100 at $30,000 (coindesk-2024): ratio 1.04, "
-        "was 0.97 on 2024-04-02 (report 2024-04-03)"
-    )
-    assert "buildout cost: 720,000 H100 x $30,000 = $21.60B" in post["message"]
+    assert post["title"] == "capcover: threshold crossed of coindesk-2024, 2024-04-03"
+    lines = post["message"].splitlines()
+    assert lines[:2] == [
+        "coindesk-2024 (report 2024-04-03)",
+        "- AI-token market cap now covers 720,000 H100 at $30,000 (coindesk-2024): ratio 1.042, "
+        "was 0.972 on 2024-04-02 (report 2024-04-03)",
+    ]
+    assert "  buildout cost: 720,000 H100 x $30,000 = $21.60B" in lines
     assert second.alerts_delivered == 1 and second.alert_failures == []
     text = summary_text(second, alert_env["CAPCOVER_DB"])
-    assert "alerts delivered: 1; failed: 0" in text and "no channel configured" not in text
+    assert "alerts delivered: 1 in 1 message(s)" in text and "no channel configured" not in text
 
     rerun = run_day(fake_cg, 22.5e9, DAY2)
     assert len(receiver.posts()) == 1  # the rerun sent nothing
@@ -120,11 +122,11 @@ def test_alerts_receiver_down_stores_undelivered_and_next_run_delivers_once(
     down = run_day(fake_cg, 22.5e9, DAY2)  # nothing listens on the port
     assert down.reports, "the data load must not depend on delivery"
     (failure,) = down.alert_failures
-    assert "retried next run" in failure and SECRET not in failure
+    assert "sent again with the next run" in failure and SECRET not in failure
     assert "alert delivery FAILED" in summary_text(down, alert_env["CAPCOVER_DB"])
     (row,) = alerts_rows(alert_env["CAPCOVER_DB"])
     assert (row["delivery_state"], row["attempts"]) == ("failed", 1)
-    assert "connection error" in row["last_error"].lower()
+    assert row["last_error"].startswith("no connection: ")
     with open_warehouse(alert_env["CAPCOVER_DB"], read_only=True) as wh:
         assert wh.scalar("SELECT count(*) FROM report_daily WHERE report_date = '2024-04-03'")
 
@@ -132,8 +134,9 @@ def test_alerts_receiver_down_stores_undelivered_and_next_run_delivers_once(
     assert main(["alerts", "--undelivered"]) == 0
     out = capsys.readouterr().out
     assert "threshold_crossed" in out and "failed" in out
-    assert main(["alerts", "--since", "2024-04-04"]) == 0
-    assert "no alerts since 2024-04-04" in capsys.readouterr().out
+    assert main(["alerts", "--since", "2024-04-04"]) == 1  # an empty result
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("capcover: no alerts since 2024-04-04 in ")
     assert main(["alerts", "--since", "2024-04-03", "--format", "csv"]) == 0
     out = capsys.readouterr().out
     assert "2024-04-03,coindesk-2024,threshold_crossed,1.0" in out
@@ -162,15 +165,15 @@ def test_alerts_receiver_down_stores_undelivered_and_next_run_delivers_once(
     nxt = run_day(fake_cg, 22.6e9, DAY3)  # the next day fires nothing new
     assert nxt.alerts == [] and nxt.alerts_delivered == 1
     (post,) = receiver.posts()
-    assert "(report 2024-04-03)" in post["message"]
+    assert "coindesk-2024 (report 2024-04-03)" in post["message"]
     (row,) = alerts_rows(alert_env["CAPCOVER_DB"])
     assert (row["delivery_state"], row["attempts"], row["last_error"]) == ("delivered", 2, None)
 
     run_day(fake_cg, 22.6e9, DAY3)
     assert len(receiver.posts()) == 1
     capsys.readouterr()
-    assert main(["alerts", "--undelivered"]) == 0
-    assert "no undelivered alerts" in capsys.readouterr().out
+    assert main(["alerts", "--undelivered"]) == 1
+    assert "capcover: no undelivered alerts in " in capsys.readouterr().err
 
 
 def test_alerts_receiver_error_status_is_recorded_and_retried(alert_env, fake_cg, receiver):
@@ -179,11 +182,13 @@ def test_alerts_receiver_error_status_is_recorded_and_retried(alert_env, fake_cg
     result = run_day(fake_cg, 20e9, DAY2)  # 1.065 -> 0.926: down through 1.0
     rules = {s.alert.rule for s in result.alerts}
     assert rules == {"threshold_crossed", "relative_change"}  # -13 %
-    assert len(receiver.posts()) == 2 and len(result.alert_failures) == 2
-    assert all("500" in f for f in result.alert_failures)
-    receiver.up()
+    # ONE message for the run's two alerts; its failure is one line for the channel.
+    assert len(receiver.posts()) == 1 and len(result.alert_failures) == 1
+    assert "HTTP 500 from the receiver (2 alerts; sent again" in result.alert_failures[0]
+    receiver.up()  # (clears the receiver's log)
     run_day(fake_cg, 20e9, DAY2)  # rerun of the same day: retries, fires nothing
-    assert len(receiver.posts()) == 2
+    (post,) = receiver.posts()  # both alerts again, in one message
+    assert post["title"] == "capcover: 2 alerts for 2024-04-03"
     assert {r["delivery_state"] for r in alerts_rows(alert_env["CAPCOVER_DB"])} == {"delivered"}
 
 

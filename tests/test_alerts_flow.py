@@ -47,7 +47,7 @@ def test_alerts_flow_delivers_webhook_and_prefect_event_once(
         crossing = results[1]
         assert (crossing.alerts_delivered, crossing.alert_events) == (1, 1)
         text = summary_text(crossing, env["CAPCOVER_DB"])
-        assert "alerts delivered: 1; failed: 0" in text
+        assert "alerts delivered: 1 in 1 message(s) (one per channel); channels failed: 0" in text
         assert "Prefect events emitted: 1" in text
         assert [s.new for s in result.alerts] == [False]
     finally:

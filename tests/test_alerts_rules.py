@@ -55,7 +55,7 @@ def test_threshold_crossed_upwards_says_what_changed():
     assert alert.previous_ratio == 21e9 / 21.6e9 and alert.current_ratio == 22.5e9 / 21.6e9
     assert alert.message == (
         "AI-token market cap now covers 720,000 H100 at $30,000 "
-        "(coindesk-2024): ratio 1.04, was 0.97 on 2024-04-02 "
+        "(coindesk-2024): ratio 1.042, was 0.972 on 2024-04-02 "
         "(report 2024-04-03)"
     )
     inputs = dict(alert.inputs)

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -160,6 +161,35 @@ def test_api_is_what_the_cli_calls(two_days, fake_cg, monkeypatch, capsys):
         assert main(argv) == 0, capsys.readouterr().err
     assert {name: len(c) for name, c in seen.items()} == dict.fromkeys(seen, 1)
     assert runs == ["run"]
+
+
+def test_api_reader_names_scenarios_and_the_nearest_report_dates(two_days):
+    reader = capcover.Reader(db=two_days)
+    names = reader.scenarios()
+    assert "coindesk-2024" in names and names == sorted(set(names))
+    day1, day2 = date(2024, 4, 2), date(2024, 4, 3)
+    assert reader.nearest_reports(date(2024, 4, 10)) == api.NearestReports(day2, None, day2)
+    assert reader.nearest_reports(date(2024, 4, 1), scenario="coindesk-2024") == (None, day1, day2)
+    assert reader.nearest_reports(day2, scenario="no-such") == (None, None, None)
+
+
+def test_api_held_alerts_refuse_a_missing_warehouse_and_create_none(tmp_path):
+    missing = tmp_path / "missing.duckdb"
+    with pytest.raises(capcover.WarehouseError, match=r"^no warehouse at .*missing\.duckdb"):
+        capcover.release_alerts(db=missing)
+    with pytest.raises(capcover.WarehouseError, match=r"^no warehouse at .*missing\.duckdb"):
+        capcover.confirm_alerts(["a1"], db=missing)
+    assert not missing.exists()
+
+
+def test_api_alert_commands_call_the_api(two_days, monkeypatch, capsys):
+    released = _spy(monkeypatch, api, "release_alerts")
+    confirmed = _spy(monkeypatch, api, "confirm_alerts")
+    assert main(["--db", str(two_days), "alerts", "release", "--all"]) == 1  # nothing held
+    assert main(["alerts", "confirm", "no-such-id", "--db", str(two_days)]) == 1
+    assert "no held or unknown delivery matches no-such-id" in capsys.readouterr().err
+    assert (released, confirmed) == (["release_alerts"], ["confirm_alerts"])
+    assert capcover.release_alerts(db=two_days) == 0  # and by Python, the same answer
 
 
 def test_api_import_is_light():

@@ -99,7 +99,9 @@ def test_backfill_ctrl_c_keeps_fetched_coins_and_says_how_to_resume(tmp_path):
         _out, err = proc.communicate(timeout=60)
         fetched = set(srv.chart_requests())
     assert proc.returncode == 130
-    assert "interrupted" in err and "rerun `capcover backfill --days 30` to resume" in err
+    # The hint names the command as it was invoked (`<python> -m capcover`), so it pastes.
+    assert "interrupted" in err
+    assert f"rerun `{sys.executable} -m capcover backfill --days 30` to resume" in err
     status, rows = coin_state(db)
     done = {c for c, s in status.items() if s == "done"}
     # Everything fetched before Ctrl-C was written (the last request may have been cut short).

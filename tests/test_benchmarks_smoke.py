@@ -60,3 +60,24 @@ def test_benchmarks_quick_run_writes_every_figure_as_a_ratio(tmp_path, monkeypat
     assert "capcover loader vs DuckDB appender ceiling" in table
     assert "capcover min" in table and "ratio (median)" in table
     assert (tmp_path / "quick.md").read_text().count("|") > 20
+
+
+def test_benchmarks_readme_table_equals_the_latest_make_bench():
+    from benchmarks.run import README, RESULTS, readme_block
+
+    block = readme_block(README.read_text(encoding="utf-8"))
+    assert block is not None, "README.md lost its bench markers"
+    assert block == (RESULTS / "latest.md").read_text(encoding="utf-8").strip("\n")
+
+
+def test_benchmarks_moved_figures_are_the_ones_beyond_their_noise():
+    from benchmarks.common import Figure
+    from benchmarks.run import moved
+
+    def fig(name, median, low):
+        return Figure("p", name, median, "s", "b", 1.0, value_min=low, baseline_min=1.0)
+
+    previous = {"figures": [f.as_dict() for f in (fig("steady", 1.0, 0.9), fig("jump", 1.0, 0.98))]}
+    lines = moved(previous, [fig("steady", 1.05, 0.95), fig("jump", 1.5, 1.45), fig("new", 2, 2)])
+    assert len(lines) == 1 and lines[0].startswith("p: jump: ratio (median) 1 -> 1.5")
+    assert moved(None, [fig("jump", 1.5, 1.45)]) == []

@@ -42,7 +42,7 @@ NEVER = (
     "capcover.warehouse.history",
     "capcover.config.settings",
     "capcover.ingest.http",
-    "capcover.ingest.clients",
+    "capcover.flows.clients",
     "capcover.flows.sequence",
     "capcover.report.html",
 )

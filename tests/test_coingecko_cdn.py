@@ -12,6 +12,7 @@ from capcover.ingest.client import HttpOptions
 from capcover.ingest.coingecko import RATE_LIMITS, CoinGeckoClient
 from capcover.ingest.errors import AuthError, CdnBlocked
 from capcover.ingest.http import RATE_HEADROOM, RetryPolicy
+from capcover.ingest.ratelimit import Pace, Pacer
 
 # Cloudflare's 1020 page (its shape: the error code in the title and in a cf-error-code span).
 CF_1020_HTML = (
@@ -63,4 +64,9 @@ def test_coingecko_a_plain_403_is_still_about_the_key():
 def test_coingecko_demo_plan_default_rate_is_the_documented_100_per_minute():
     assert RATE_LIMITS == {"public": 10, "demo": 100, "pro": 500}
     client = CoinGeckoClient(plan="demo", api_key="CG-demo-key")
-    assert client.session.bucket.rate_per_s * 60 == pytest.approx(100 * RATE_HEADROOM)
+    assert client.session.pace == Pace(100)  # per sliding minute, bursts inside it
+    # Paced at RATE_HEADROOM of it: 100 sends go out at once, the 101st waits for the first
+    # to leave a window of 60 s / 0.95.
+    pacer = Pacer(client.session.pace, clock=lambda: 0.0, sleep=lambda s: None)
+    assert sum(pacer.acquire() for _ in range(100)) == 0.0
+    assert pacer.next_wait() == pytest.approx(60 / RATE_HEADROOM)

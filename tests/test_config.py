@@ -59,8 +59,9 @@ def test_config_command_masks_secrets(tmp_path, clean_env, capsys):
     out = capsys.readouterr().out
     for secret in ("CG-file-secret-123", "tokenA", "hook.local", "sq7z"):
         assert secret not in out
-    assert "coingecko_api_key,********" in out
-    assert "slack://********" in out and "schedule_cron,20 0 * * *" in out
+    assert "coingecko_api_key,CAPCOVER_COINGECKO_API_KEY,********,config file" in out
+    assert "slack://********" in out
+    assert "schedule_cron,CAPCOVER_SCHEDULE_CRON,20 0 * * *,default" in out
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import pytest
 
 from capcover.cli.main import main
 from capcover.flows.sequence import run_daily
+from capcover.model.text import md_text
 from capcover.report.artifacts import summary_markdown
 from capcover.warehouse.db import open_warehouse
 from tests.conftest import category_payload, market_pages
@@ -64,12 +65,22 @@ def _explain(capsys, *args) -> str:
 
 def test_explain_table_prints_the_paragraph_and_every_table(db, capsys):
     out = _explain(capsys, "--date", "2024-04-02", "--scenario", "bought")
-    assert PARAGRAPH_START in out
-    assert "led by A +10.0%" in out and "1 coin entered and 1 coin left the category" in out
-    assert "the H100 purchase price rose 6.7% ($30,000 \u2192 $32,000) (1 quote entered)" in out
+    text = " ".join(out.split())  # the paragraph is wrapped to the terminal's width
+    assert PARAGRAPH_START in text
+    assert "led by A +10.0%" in text and "1 coin entered and 1 coin left the category" in text
+    assert "the H100 purchase price rose 6.7% ($30,000 \u2192 $32,000) (1 quote entered)" in text
     for title in ("moves:", "coins:", "gap:", "prices:", "quotes:"):
         assert title in out
-    assert "q-new" in out and "entered" in out and "left" in out
+    (quote,) = [line for line in out.splitlines() if " s2 " in line]  # the quote that entered
+    assert [c.strip() for c in quote.strip("\u2502").split("\u2502")] == [
+        "bought",
+        "entered",
+        "H100",
+        "s2",
+        "2024-04-02",
+        "$34,000",
+    ]
+    assert "left" in out and all(len(line) <= 100 for line in out.splitlines())
 
 
 def test_explain_json_terms_add_up_and_carry_every_section(db, capsys):
@@ -117,16 +128,21 @@ def test_explain_csv_has_one_block_per_section(db, capsys):
 
 def test_explain_markdown_has_the_paragraph_and_tables(db, capsys):
     out = _explain(capsys, "--format", "markdown", "--scenario", "fixed")
-    assert out.startswith("## Why it moved (2024-04-02)\n\nfixed coverage rose 25.0%")
-    assert "the H100 price is fixed at $30,000." in out
-    assert "### moves:" in out and "| report_date | scenario | previous_report_date |" in out
-    assert "| 2024-04-02 | fixed | 2024-04-01 |" in out
+    # The paragraph is Markdown-escaped (it names coins from outside): it reads as plain text.
+    assert out.startswith("## Why it moved (2024-04-02)\n\n" + md_text("fixed coverage rose 25.0%"))
+    assert md_text("the H100 price is fixed at $30,000.") in out
+    assert "### moves:" in out and "| scenario | since | ratio | change | cap | price |" in out
+    assert "| fixed | 2024-04-01 | 0.926 \u2192 1.157 | 0.223 | 0.223 | 0.000 | 0.000 |" in out
 
 
-def test_explain_a_first_day_fails_in_one_line(db, capsys):
+def test_explain_a_first_day_is_an_empty_result_in_one_line(db, capsys):
     assert main(["explain", "--date", "2024-04-01"]) == 1
-    err = capsys.readouterr().err
-    assert "no report on 2024-04-01 with a previous report" in err and err.count("\n") == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        f"capcover: the report of 2024-04-01 has no previous report to compare with in {db} "
+        "— pick a later --date (see `capcover report`)\n"
+    )
 
 
 def test_explain_missing_warehouse_is_one_line(env, capsys):
@@ -172,5 +188,5 @@ def test_daily_run_alerts_and_artifact_carry_the_explanation(fake_cg, settings):
         )
     assert stored[0][0].endswith(f"Why: {why}")
     md = summary_markdown(result)
-    assert "**Why it moved**" in md and f"- {why}" in md
+    assert "**Why it moved**" in md and f"- {md_text(why)}" in md
     assert "**Why it moved**" not in summary_markdown(replace(result, explanations={}))

@@ -91,7 +91,7 @@ def test_faults_http_echoed_key_is_scrubbed_and_auth_is_not_retried(env):
         with pytest.raises(AuthError) as info:
             client.categories()
         assert KEY not in str(info.value) and "[redacted]" in str(info.value)
-        assert KEY not in client.archive[-1].body
+        assert KEY not in info.value.raws[-1].body
         assert server.attempts("/coins/categories") == 1
     finally:
         server.close()

@@ -20,7 +20,7 @@ from capcover.config.settings import load_settings
 from capcover.fakeapi import CLOUDFLARE_HTML, Reply, Reset, Slow, Truncated
 from capcover.fakeapi.coingecko import CoinGecko
 from capcover.flows import sequence as pipeline
-from capcover.ingest.clients import Clients
+from capcover.flows.clients import Clients
 from capcover.ingest.errors import (
     AuthError,
     BadPayload,

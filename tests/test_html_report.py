@@ -115,11 +115,25 @@ window.addEventListener("load", function () {{
     return {{scenario: card.dataset.scenario, left: r ? r.left : 0, top: r ? r.top : 0,
              width: r ? r.width : 0, height: r ? r.height : 0}};
   }});
+  function box(el) {{
+    var r = el.getBoundingClientRect();
+    return {{left: r.left, right: r.right, width: r.width, height: r.height,
+             text: el.textContent.trim()}};
+  }}
+  var tables = [].map.call(doc.querySelectorAll("table"), function (t) {{
+    var wrap = t.parentElement;
+    return {{id: t.id, scrollWidth: wrap.scrollWidth, clientWidth: wrap.clientWidth,
+             width: t.getBoundingClientRect().width}};
+  }});
+  var answers = [].map.call(doc.querySelectorAll("#latest-ratio .ratio-cell, "
+    + "#latest-ratio .covers-cell"), box);
+  var alertCells = [].map.call(doc.querySelectorAll("td.wrap"), box);
   var out = document.createElement("pre");
   out.id = "measure";
   out.textContent = JSON.stringify({{viewport: doc.defaultView.innerWidth,
     scrollWidth: root.scrollWidth, clientWidth: root.clientWidth,
-    scrollHeight: root.scrollHeight, charts: charts}});
+    scrollHeight: root.scrollHeight, charts: charts, tables: tables, answers: answers,
+    alertCells: alertCells}});
   document.body.appendChild(out);
 }});
 </script></body></html>"""
@@ -458,7 +472,9 @@ def _handmade(scenario: str, coin_name: str, why: str | None = None) -> ReportDa
             "share_of_sum": 0.5,
         }
     ]
-    return ReportData([row], history, constituents, [], [], why_it_moved=why)
+    return ReportData(
+        [row], history, constituents, [], [], why_it_moved={scenario: why} if why else {}
+    )
 
 
 def test_html_report_escapes_scenario_and_coin_names():
@@ -476,7 +492,10 @@ def test_html_report_leaves_an_empty_why_it_moved_slot():
         in empty
     )
     filled = render_html(_handmade("coindesk-2024", "Render", why="Coverage rose <2%>."))
-    assert "<h2>Why it moved</h2>\n<p>Coverage rose &lt;2%&gt;.</p>" in filled
+    assert (
+        '<h2>Why it moved</h2><p data-scenario="coindesk-2024"><b>coindesk-2024</b>: '
+        "Coverage rose &lt;2%&gt;.</p>"
+    ) in filled
 
 
 def test_html_report_on_an_empty_warehouse_says_what_to_do(tmp_path, monkeypatch):
@@ -485,3 +504,151 @@ def test_html_report_on_an_empty_warehouse_says_what_to_do(tmp_path, monkeypatch
     html_path = tmp_path / "r.html"
     assert main(["--db", str(tmp_path / "empty.duckdb"), "report", "--html", str(html_path)]) == 0
     assert "No reports yet" in html_path.read_text(encoding="utf-8")
+
+
+# -- the page at phone width, and what it is asked for ----------------------------------------
+
+
+def _alerting(data: ReportData) -> ReportData:
+    """`data` with alerts whose messages are long (the rows that became tall blank bands)."""
+    day = data.latest[0]["report_date"]
+    data.alerts = [
+        {
+            "report_date": day,
+            "scenario": s,
+            "rule": rule,
+            "previous_ratio": 0.97,
+            "current_ratio": 1.04,
+            "message": "AI-token market cap now covers 720,000 H100 at $30,000 "
+            f"({s}): ratio 1.042, was 0.972 on 2024-04-02 (report {day}). Why: " + "x " * 200,
+            "delivery_state": "delivered",
+        }
+        for s in ("coindesk-2024", "h100-purchase")
+        for rule in ("threshold_crossed", "relative_change")
+    ]
+    return data
+
+
+def test_html_report_at_390_px_shows_the_answer_without_sideways_scroll(
+    reported_db, chromium, tmp_path
+):
+    data = _alerting(_data(reported_db))
+    m = measure(chromium, render_html(data), tmp_path, 390)
+    assert m["viewport"] == 390 and m["scrollWidth"] <= m["clientWidth"] == 390
+    # Every table is a stack of cards: none is wider than its box, none scrolls sideways.
+    assert m["tables"] and all(t["scrollWidth"] <= t["clientWidth"] for t in m["tables"])
+    answers = m["answers"]
+    assert len(answers) == 2 * len(data.latest)  # a ratio and a covers? per scenario
+    for cell in answers:
+        assert cell["width"] > 0 and cell["height"] > 0, cell
+        assert cell["left"] >= 0 and cell["right"] <= 390, cell
+    ratios = sorted(f"{r['coverage_ratio']:.3f}" for r in data.latest)
+    assert sorted(c["text"] for c in answers[0::2]) == ratios
+    assert {c["text"] for c in answers[1::2]} <= {"yes", "no"}
+    # Alerts read as cards: each message is as wide as the card, not a tall thin column.
+    assert len(m["alertCells"]) == 4
+    for cell in m["alertCells"]:
+        assert cell["width"] > 300 and "Why:" not in cell["text"], cell
+
+
+def test_html_report_has_why_it_moved_for_every_scenario(reported_db):
+    data = _data(reported_db)
+    text = render_html(data)
+    assert set(data.why_it_moved) == set(data.history)  # every scenario with a previous report
+    for name in data.history:
+        assert f'<p data-scenario="{name}"><b>{name}</b>: {name} coverage ' in text
+
+
+def test_chart_of_a_short_history_spans_two_weeks_not_years():
+    import matplotlib.dates as mdates
+
+    one = chart.Series("s", (chart.Point(date(2024, 4, 3), 1.1, "category"),), "#1f5fbf")
+    week = chart.Series(
+        "s",
+        tuple(chart.Point(date(2024, 4, d), 1.0 + d / 100, "category") for d in range(1, 8)),
+        "#1f5fbf",
+    )
+    year = chart.Series(
+        "s",
+        tuple(
+            chart.Point(date(2023, 4, 3) + timedelta(days=n), 1.0, "history")
+            for n in range(0, 366, 5)
+        ),
+        "#1f5fbf",
+    )
+    for series, span in ((one, 14), (week, 14), (year, 365)):
+        (ax,) = chart.history_figure([series]).axes
+        lo, hi = (mdates.num2date(v).date() for v in ax.get_xlim())
+        assert (hi - lo).days == span
+        assert lo <= series.points[0].day and series.points[-1].day <= hi
+
+
+def test_html_report_honours_date_and_scenario(reported_db, tmp_path, monkeypatch):
+    _clean_environment(monkeypatch)
+    days = sorted({p.day for pts in _data(reported_db).history.values() for p in pts})
+    day = days[-10]
+    out = tmp_path / "r.html"
+    argv = ["--db", str(reported_db), "report", "--html", str(out)]
+    assert main([*argv, "--date", str(day), "--scenario", "h100-purchase"]) == 0
+    text = out.read_text(encoding="utf-8")
+    cards = re.findall(r'<article class="card"[^>]*data-scenario="([^"]+)"', text)
+    assert cards == ["h100-purchase"]
+    assert f"Latest report: <b>{day}</b>" in text
+    with open_warehouse(reported_db, read_only=True) as wh:
+        data = gather(wh, day=day, scenario="h100-purchase")
+    assert max(p.day for p in data.history["h100-purchase"]) == day
+    assert [r["scenario"] for r in data.latest] == ["h100-purchase"]
+
+
+def test_html_report_refuses_format_options_that_shape_terminal_output(
+    reported_db, tmp_path, capsys, monkeypatch
+):
+    _clean_environment(monkeypatch)
+    for extra in (["--format", "csv"], ["--wide"], ["--columns", "scenario"]):
+        argv = ["--db", str(reported_db), "report", "--html", str(tmp_path / "x.html"), *extra]
+        assert main(argv) == 2
+        assert "--html and --png write files" in capsys.readouterr().err
+    assert not (tmp_path / "x.html").exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(document.cookie)",
+        " javascript:alert(1)",
+        "JaVaScRiPt:alert(1)",
+        "data:text/html;base64,PHNjcmlwdD4=",
+        "//evil.example/x",
+        "https://ok.example/a b",
+        "vbscript:msgbox(1)",
+    ],
+)
+def test_html_report_links_only_http_urls(url):
+    data = _handmade("coindesk-2024", "Render")
+    data.quotes = [
+        {
+            "sku": "H100",
+            "kind": "purchase",
+            "source": "a source",
+            "price_usd": 30000.0,
+            "observed_date": date(2024, 4, 1),
+            "source_url": url,
+        }
+    ]
+    text = render_html(data)
+    assert "<a href" not in text and "a source" in text
+    data.quotes[0]["source_url"] = "https://ok.example/page?x=1"
+    assert '<a href="https://ok.example/page?x=1" rel="noopener noreferrer">' in render_html(data)
+
+
+def test_html_report_shows_control_and_bidi_characters_as_escapes():
+    text = render_html(_handmade("coindesk-2024", "Ren\u202eder\x1b[31m"))
+    assert "\u202e" not in text and "\x1b" not in text
+    assert "Ren\\u202eder\\x1b[31m" in text
+
+
+def test_quotes_add_refuses_a_url_that_is_not_http(env, capsys):
+    for url in ("javascript:alert(1)", "file:///etc/passwd", "https://a b"):
+        argv = ["quotes", "add", "--sku", "H100", "--price", "30000", "--source", "x"]
+        assert main([*argv, "--url", url]) == 2
+        assert "--url must be an absolute http(s) URL" in capsys.readouterr().err

@@ -29,7 +29,7 @@ def test_http_429_with_retry_after_then_200_is_retried_once(httpserver):
     )
     httpserver.expect_ordered_request("/api/v3/coins/categories").respond_with_json([])
     client, sleeps = _client(httpserver)
-    raw = client.categories()
+    raw = client.categories().record
     assert raw.status == 200
     assert client.session.stats.requests == 2
     assert sleeps and sleeps[0] >= 1.0  # the server's wait was honoured
@@ -84,7 +84,7 @@ from datetime import UTC, datetime  # noqa: E402
 from pycoingecko import CoinGeckoAPI  # noqa: E402
 
 from capcover.config.settings import load_settings  # noqa: E402
-from capcover.ingest.clients import Clients  # noqa: E402
+from capcover.flows.clients import Clients  # noqa: E402
 from capcover.ingest.errors import NotFound, StatusError  # noqa: E402
 from capcover.ingest.http import HttpSession  # noqa: E402
 from capcover.ingest.runpod import RunPodClient  # noqa: E402
@@ -106,7 +106,8 @@ def test_http_vastai_401_advises_a_vastai_setting_not_coingecko(httpserver):
     ) as info:
         client.fetch()
     assert "COINGECKO" not in str(info.value) and info.value.attempts == 1
-    assert [r.status for r in client.last_raws] == [401]  # the refused answer is archived
+    # The refused answer travels with the error, to be archived.
+    assert [r.status for r in info.value.raws] == [401]
 
 
 def test_http_runpod_403_advises_a_runpod_setting(httpserver):
@@ -183,8 +184,9 @@ def test_http_clients_take_an_injected_clock_and_sleep(httpserver, tmp_path):
         db=tmp_path / "w.duckdb",
     )
     client = Clients(settings, sleep=sleep, clock=lambda: now[0]).coingecko()
-    raw = client.categories()
-    first, second = client.archive
+    exchange = client.categories()
+    raw = exchange.record
+    first, second = exchange.records
     assert first.fetched_at == datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)
     assert second is raw and raw.fetched_at == first.fetched_at.fromtimestamp(
         first.fetched_at.timestamp() + slept[0], UTC

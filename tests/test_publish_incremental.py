@@ -188,11 +188,13 @@ def _dated_warehouse(path: Path) -> Warehouse:
     return wh
 
 
-def _record_run(wh: Warehouse, run_id: str, kind: str, as_of: str | None) -> None:
+def _record_run(
+    wh: Warehouse, run_id: str, kind: str, as_of: str | None, changed_since: str | None = None
+) -> None:
     wh.query(
-        "INSERT INTO runs (run_id, kind, started_at, finished_at, status, as_of_date)"
-        " VALUES (?, ?, now(), now(), 'ok', ?)",
-        [run_id, kind, as_of],
+        "INSERT INTO runs (run_id, kind, started_at, finished_at, status, as_of_date,"
+        " changed_since) VALUES (?, ?, now(), now(), 'ok', ?, ?)",
+        [run_id, kind, as_of, changed_since],
     )
 
 
@@ -241,22 +243,24 @@ def test_publish_small_tables_rewrite_exactly_the_months_whose_content_changed(t
 
 
 @pytest.mark.parametrize(
-    ("kind", "as_of", "rewritten"),
+    ("kind", "as_of", "changed_since", "rewritten"),
     [
-        ("daily", "2024-03-05", ["2024-03", "2024-04"]),  # a rerun of a past day
-        ("backfill", None, ["2024-01", "2024-02", "2024-03", "2024-04"]),
-        ("rebuild", None, ["2024-01", "2024-02", "2024-03", "2024-04"]),
+        ("daily", "2024-03-05", None, ["2024-03", "2024-04"]),  # a rerun of a past day
+        # A backfill that says where its changes start: only those months (history changed).
+        ("backfill", "2024-04-30", "2024-03-05", ["2024-03", "2024-04"]),
+        ("backfill", None, None, ["2024-01", "2024-02", "2024-03", "2024-04"]),  # says nothing
+        ("rebuild", None, None, ["2024-01", "2024-02", "2024-03", "2024-04"]),
     ],
 )
 def test_publish_view_months_rewritten_follow_the_runs_since_the_last_snapshot(
-    tmp_path, kind, as_of, rewritten
+    tmp_path, kind, as_of, changed_since, rewritten
 ):
     target = tmp_path / "published"
     with _dated_warehouse(tmp_path / "w.duckdb") as wh:
         _record_run(wh, "20240430T000000Z-a", "daily", "2024-04-30")
         publish_snapshot(wh, target, run_id="20240430T000000Z-a")
         wh.query("UPDATE t_history SET cap = cap + 1 WHERE day = '2024-03-05'")
-        _record_run(wh, "20240430T000001Z-b", kind, as_of)
+        _record_run(wh, "20240430T000001Z-b", kind, as_of, changed_since)
         manifest = json.loads(
             (
                 publish_snapshot(wh, target, run_id="20240430T000001Z-b") / "manifest.json"
@@ -374,3 +378,39 @@ def test_publish_month_keys_are_the_first_date_column(tmp_path):
         snap = publish_snapshot(wh, tmp_path / "p", run_id="20240430T000000Z-a")
     months = sorted(p.stem for p in (snap / "t_history").iterdir())
     assert months == ["2024-01", "2024-02", "2024-03", "2024-04"]
+
+
+def test_publish_after_a_real_backfill_rewrites_only_the_months_it_changed(tmp_path):
+    """A long history, then a short backfill: the next snapshot rewrites the months from the
+    first day the backfill replaced (runs.changed_since), links the older ones, and still
+    equals the warehouse."""
+    import io
+
+    from rich.console import Console
+
+    from benchmarks.common import capcover_settings
+    from capcover.fakeapi.coingecko import CoinGecko
+    from capcover.flows.backfill import run_backfill
+
+    quiet = Console(file=io.StringIO())
+    with CoinGecko.generated({"artificial-intelligence": 8}) as fake:
+        settings = capcover_settings(fake, tmp_path / "w.duckdb")
+        pro = type(settings).model_validate(
+            {**settings.model_dump(), "coingecko_plan": "pro", "coingecko_api_key": "k-123"}
+        )
+        run_daily(settings)
+        run_backfill(pro, 400, console=quiet)  # 2023-02-29 .. 2024-04-03
+        run_daily(settings)  # publishes everything (the first backfill said so)
+        run_backfill(pro, 20, console=quiet)  # 2024-03-14 .. 2024-04-03 replaced
+        with open_warehouse(settings.db, read_only=True) as wh:
+            since = wh.scalar(
+                "SELECT changed_since FROM runs WHERE kind = 'backfill'"
+                " ORDER BY started_at DESC LIMIT 1"
+            )
+        run_daily(settings)
+    assert str(since) == "2024-03-14"
+    target = settings.publish_path()
+    manifest = _assert_equals_warehouse(settings.db, target)
+    for table in ("coin_history", "report_daily", "v_ratio_moves"):
+        assert manifest["partitions"][table]["written"] == ["2024-03", "2024-04"], table
+        assert "2023-06" in manifest["partitions"][table]["months"], table  # linked, kept

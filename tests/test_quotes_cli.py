@@ -286,7 +286,7 @@ def test_quotes_add_writes_the_user_file_beside_the_warehouse_not_the_shipped_on
 
 
 def test_quotes_user_file_is_read_together_with_the_shipped_one(quotes_file, fake_cg, settings):
-    from capcover.ingest.clients import Clients
+    from capcover.flows.clients import Clients
     from capcover.ingest.quotes import collect
 
     assert add(*B200_MINE) == 0

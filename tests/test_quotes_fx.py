@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from capcover.flows.sequence import fetch_quotes, run_daily
-from capcover.ingest.clients import Clients
+from capcover.flows.clients import Clients
+from capcover.flows.sequence import Fetch, run_daily
 from capcover.ingest.fx import parse_exchange_rates
 from capcover.ingest.http import RawResponse
 from capcover.warehouse.db import open_warehouse
@@ -68,7 +68,7 @@ def quotes_file(tmp_path, monkeypatch):
 
 
 def curated(settings):
-    return next(b for b in fetch_quotes(Clients(settings)) if b.source == "curated")
+    return next(b for b in Fetch(Clients(settings)).quotes() if b.source == "curated")
 
 
 def test_fx_eur_quote_of_today_is_converted_with_todays_rates(fake_cg, env, quotes_file):
@@ -101,7 +101,7 @@ def test_fx_past_eur_quote_without_rate_is_quarantined_with_the_fix(fake_cg, env
 
 
 def test_fx_rates_are_fetched_only_when_a_non_usd_quote_needs_them(fake_cg, settings):
-    fetch_quotes(Clients(settings))  # the shipped file is all USD
+    Fetch(Clients(settings)).quotes()  # the shipped file is all USD
     assert not [r for r in fake_cg.log if r.path.endswith("/exchange_rates")]
 
 

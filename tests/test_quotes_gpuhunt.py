@@ -260,7 +260,7 @@ def test_gpuhunt_daily_run_stores_every_provider_and_rent_1y_takes_on_demand_sxm
     for r in report:  # every row has its band and its method
         assert r["coverage_ratio_low"] <= r["coverage_ratio"] <= r["coverage_ratio_high"]
         assert r["price_method"]
-    band = f"(band {rent['coverage_ratio_low']:.2f}-{rent['coverage_ratio_high']:.2f})"
+    band = f"(band {rent['coverage_ratio_low']:.3f}\u2013{rent['coverage_ratio_high']:.3f})"
     line = next(x for x in summary_text(result, settings.db).splitlines() if "h100-rent-1y" in x)
     assert band in line and rent["price_method"] in line
 
@@ -287,6 +287,93 @@ def test_gpuhunt_rebuild_replays_the_quotes_exactly(today_cg, gpuhunt, hunt_api)
     assert any(r for r in after["gpu_quotes"] if "gpuhunt/" in str(r))
     assert after["gpu_quotes"] == before["gpu_quotes"]
     assert after["report_daily"] == before["report_daily"]
+
+
+# -- fetched only when the version changed (#24.1) ------------------------------------------
+
+
+def _catalog_requests(api: FakeAPI) -> int:
+    return sum(n for path, n in api.requests.items() if path.endswith("/catalog.zip"))
+
+
+def test_gpuhunt_unchanged_version_links_to_the_archived_catalog(today_cg, gpuhunt, hunt_api):
+    settings = load_settings()
+    first = run_daily(settings)
+    assert _catalog_requests(hunt_api) == len(PROVIDERS)
+    with open_warehouse(settings.db, read_only=True) as wh:
+        first_quotes = wh.scalar("SELECT count(*) FROM gpu_quotes WHERE source LIKE 'gpuhunt/%'")
+    second = run_daily(settings)
+    # The second run asked every provider's version and fetched no catalog again.
+    assert _catalog_requests(hunt_api) == len(PROVIDERS)
+    versions = sum(n for p, n in hunt_api.requests.items() if p.endswith("/version"))
+    assert versions == 2 * len(PROVIDERS)
+    with open_warehouse(settings.db, read_only=True) as wh:
+        links = wh.query(
+            "SELECT endpoint, body, same_as_run_id, sha256 FROM raw_http"
+            " WHERE run_id = ? AND endpoint LIKE '%catalog.zip' ORDER BY seq",
+            [second.run_id],
+        )
+        held = dict(
+            wh.query(
+                "SELECT endpoint, sha256 FROM raw_http WHERE run_id = ?"
+                " AND endpoint LIKE '%catalog.zip'",
+                [first.run_id],
+            )
+        )
+        quotes = wh.query(
+            "SELECT count(*), min(observed_at), max(observed_at) FROM gpu_quotes"
+            " WHERE source LIKE 'gpuhunt/%' AND run_id = ?",
+            [second.run_id],
+        )
+        linked_at = wh.scalar(
+            "SELECT max(fetched_at) FROM raw_http WHERE run_id = ? AND same_as_run_id IS NOT NULL",
+            [second.run_id],
+        )
+        first_at = wh.scalar(
+            "SELECT max(fetched_at) FROM raw_http WHERE run_id = ? AND endpoint LIKE '%.zip'",
+            [first.run_id],
+        )
+    assert len(links) == len(PROVIDERS)
+    for endpoint, body, same_as, sha in links:
+        # A link, not a copy: no body, the first run's row named, the same content hash.
+        assert body == "" and same_as == first.run_id and sha == held[endpoint]
+    # The second run's quotes are its own (stamped with its own check of the version), priced
+    # from the archived catalog.
+    ((n, low, high),) = quotes
+    assert n == first_quotes > 0 and low > first_at and high <= linked_at
+
+
+def test_gpuhunt_changed_version_fetches_the_new_catalog(today_cg, gpuhunt, hunt_api):
+    settings = load_settings()
+    run_daily(settings)
+    hunt_api.clear()
+    serve(hunt_api, fake.routes(PROVIDERS, version="20261206-1"))
+    run_daily(settings)
+    assert _catalog_requests(hunt_api) == len(PROVIDERS)  # every provider's new version
+
+
+def test_gpuhunt_rebuild_resolves_the_links_to_the_same_rows(today_cg, gpuhunt, hunt_api):
+    settings = load_settings()
+    run_daily(settings)
+    run_daily(settings)
+    before = table_snapshot(str(settings.db))
+    rebuild(settings)
+    assert table_snapshot(str(settings.db)) == before
+
+
+def test_gpuhunt_link_without_its_archived_row_fails_the_replay_in_one_line(today_cg, gpuhunt):
+    from capcover.flows.rebuild import RebuildError
+
+    settings = load_settings()
+    first = run_daily(settings)
+    run_daily(settings)
+    with open_warehouse(settings.db) as wh:
+        wh.query(
+            "DELETE FROM raw_http_daily WHERE run_id = ? AND endpoint LIKE '%catalog.zip'",
+            [first.run_id],
+        )
+    with pytest.raises(RebuildError, match="not archived"):
+        rebuild(settings)
 
 
 cell = st.one_of(

@@ -136,6 +136,6 @@ def test_method_band_is_in_the_alert_message():
     before = replace(now, report_date=date(2024, 4, 2), coverage_ratio=0.5)
     (alert,) = threshold_crossed(before, now, levels=(1.0,))
     assert (
-        f"ratio {now.coverage_ratio:.2f} (band {now.coverage_ratio_low:.2f}-"
-        f"{now.coverage_ratio_high:.2f}), was"
+        f"ratio {now.coverage_ratio:.3f} (band {now.coverage_ratio_low:.3f}\u2013"
+        f"{now.coverage_ratio_high:.3f}), was"
     ) in alert.message

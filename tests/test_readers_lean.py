@@ -381,39 +381,67 @@ def test_readers_plain_tables_load_no_rich(warehouse, env, argv, code):
     assert _loaded(argv, env) == (code, [])  # the default format: a table, drawn without rich
 
 
-# -- tables without rich --------------------------------------------------------------------
+# -- tables without rich: fitted to the terminal ---------------------------------------------
 
-_ascii = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=14)
-_any_text = st.text(max_size=8)
+_ascii = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
+_any_text = st.text(max_size=30)
+_wide_text = st.text(st.sampled_from("漢字テスト한국어ｆｕｌｌé\u0301ab -_/"), max_size=30)
 
 
 @settings(max_examples=300, deadline=None)
 @given(
-    columns=st.lists(st.one_of(_ascii, _any_text), min_size=1, max_size=4),
+    columns=st.lists(st.one_of(_ascii, _any_text), min_size=1, max_size=6),
     data=st.data(),
     title=st.one_of(st.none(), _ascii, _any_text),
+    width=st.integers(67, 160),
 )
-def test_tables_plain_table_is_exactly_what_rich_prints(columns, data, title):
-    from capcover.report.tables import _plain_table, _rich_table
+def test_tables_every_line_fits_the_width_and_no_cell_text_is_lost(columns, data, title, width):
+    from capcover.model.text import escape_controls
+    from capcover.report.tables import render, text_width
 
-    cell = st.one_of(_ascii, _any_text, st.sampled_from(["[b]x", ":smile:", "a\tb", "x\ny"]))
-    cells = data.draw(
+    cell = st.one_of(_ascii, _any_text, _wide_text, st.sampled_from(["[b]x", ":smile:", "a\tb"]))
+    rows = data.draw(
         st.lists(st.lists(cell, min_size=len(columns), max_size=len(columns)), max_size=4)
     )
-    plain = _plain_table(columns, cells, title)
-    if plain is not None:
-        assert plain == _rich_table(columns, cells, title)
+    out = render(columns, [tuple(r) for r in rows], "table", title=title, width=width)
+    lines = out.splitlines()
+    # Text columns can always shrink to 8 characters: six of them fit 6 x (8 + 3) + 1 = 67.
+    assert all(text_width(line) <= width for line in lines), out
+    # Every character of every cell is still there (wrapping drops only the spaces it breaks at).
+    flat = "".join("".join(line.split()) for line in lines)
+    for r in rows:
+        for value in r:
+            for word in escape_controls(value).split():
+                for ch in word:
+                    assert ch in flat
+    assert not any(c in out for c in "\x1b\x00\r\x85\u202e")  # controls never reach it raw
 
 
-def test_tables_plain_table_draws_typical_results_itself():
-    from capcover.report.tables import _plain_table, _rich_table, render
+def test_tables_plain_table_draws_typical_results():
+    from capcover.report.tables import render
 
     cols, rows = ["report_date", "scenario", "coverage_ratio"], [("2024-04-03", "h100", 0.4492)]
-    cells = [["2024-04-03", "h100", "0.4492"]]
-    assert _plain_table(cols, cells, "capcover daily report") == _rich_table(
-        cols, cells, "capcover daily report"
+    assert render(cols, rows, "table", title="capcover daily report", width=0).splitlines() == [
+        " " * 11 + "capcover daily report",
+        "\u250f" + "\u2533".join("\u2501" * n for n in (13, 10, 16)) + "\u2513",
+        "\u2503 report_date \u2503 scenario \u2503 coverage_ratio \u2503",
+        "\u2521" + "\u2547".join("\u2501" * n for n in (13, 10, 16)) + "\u2529",
+        "\u2502 2024-04-03  \u2502 h100     \u2502          0.449 \u2502",
+        "\u2514" + "\u2534".join("\u2500" * n for n in (13, 10, 16)) + "\u2518",
+    ]
+
+
+def test_tables_wrap_text_columns_but_never_numbers():
+    from capcover.report.tables import render
+
+    out = render(
+        ["scenario", "coverage_ratio", "unit_price_usd"],
+        [("a-scenario-name-of-sixty-characters-that-a-user-gave-it-here", 1.1574, 30000.0)],
+        "table",
+        width=40,
     )
-    assert render(cols, rows, "table", title="capcover daily report").splitlines()[1] == (
-        "\u250f" + "\u2533".join("\u2501" * n for n in (13, 10, 16)) + "\u2513"
-    )
-    assert _plain_table(["x"], [["caf\u00e9"]], None) is None  # rich measures wide text
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 40
+    body = [line for line in lines if line.startswith("\u2502")]
+    assert len(body) > 1  # the name wrapped over several lines of one row
+    assert "1.157" in body[0] and "$30,000" in body[0]  # numbers whole, on the row's first line

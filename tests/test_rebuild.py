@@ -16,7 +16,7 @@ from capcover.flows.sequence import run_daily
 from capcover.ingest.http import RawResponse
 from capcover.warehouse.db import open_warehouse
 from tests.conftest import category_payload, reference, table_snapshot
-from tests.helpers import PLAIN_PATH, commands_in_fresh_process
+from tests.helpers import PLAIN_PATH, commands_in_fresh_process, python
 
 ROOT = Path(__file__).resolve().parent.parent
 DERIVED = ("category_snapshots", "coin_snapshots", "gpu_quotes", "quarantine", "report_daily")
@@ -107,7 +107,7 @@ def test_rebuild_a_run_that_no_longer_parses_rolls_back_everything(fault, settin
     before = table_snapshot(str(settings.db))
     with open_warehouse(settings.db) as wh:
         wh.query(
-            "UPDATE raw_http SET body = '<html>' WHERE endpoint = '/coins/categories' "
+            "UPDATE raw_http_daily SET body = '<html>' WHERE endpoint = '/coins/categories' "
             "AND status = 200 AND run_id = (SELECT max(run_id) FROM raw_http)"
         )
         wh.query("DELETE FROM report_daily")
@@ -178,3 +178,20 @@ def test_rebuild_a_feed_that_failed_live_loads_none_of_its_quotes():
     assert replay_batch("vastai", parse, raws).quotes
     failed = replay_batch("vastai", parse, raws, failed_live=True)  # ...but page 2 timed out
     assert failed.quotes == [] and failed.quarantined == [] and failed.error
+
+
+def test_rebuild_imports_no_network_code(fault, settings, env):
+    """`capcover rebuild` replays with pure parsers: no client, no session, and neither
+    requests, urllib3 nor pycoingecko is imported (a new process, so the test's own imports
+    do not count)."""
+    import os
+
+    _two_days(fault)
+    code = (
+        "import sys; from capcover.config.settings import load_settings; "
+        "from capcover.flows.rebuild import rebuild; r = rebuild(load_settings()); "
+        "print(len(r.runs), sorted(m for m in ('requests', 'urllib3', 'pycoingecko',"
+        " 'capcover.ingest.http') if m in sys.modules))"
+    )
+    out = python("-c", code, env={**os.environ, **env}, timeout=120, check=True).stdout.split()
+    assert out[0] == "2" and out[1:] == ["[]"]

@@ -108,7 +108,7 @@ def test_sector_client_pages_any_book_to_its_end(n, page_size):
             rate_per_minute=1e9,
             http=HttpOptions(retry=RetryPolicy(budget_s=2), sleep=lambda s: None),
         )
-        snap = client.fetch_sector(["ai"])
+        snap, _records = client.fetch_sector(["ai"])
     assert len(snap.constituents["ai"]) == n and snap.paging_notes == []
 
 
@@ -150,7 +150,7 @@ def test_sector_a_category_of_exactly_10000_coins_is_read_whole():
             rate_per_minute=1e9,
             http=HttpOptions(retry=RetryPolicy(budget_s=2), sleep=lambda s: None),
         )
-        snap = client.fetch_sector(["ai"])
+        snap, _records = client.fetch_sector(["ai"])
         assert cg.market_requests() == 40 + 1
     assert len(snap.constituents["ai"]) == 10_000 and snap.paging_notes == []
 

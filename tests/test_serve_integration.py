@@ -197,6 +197,33 @@ def test_serve_schedules_daily_and_runs_a_triggered_flow(prefect_api, fake_cg, e
             reports = wh.scalar("SELECT count(*) FROM report_daily WHERE run_id = ?", [run_id])
         assert reports >= 1
         assert (status, flow_run_id) == ("ok", run["id"])
+        # The flow run is named after its as-of date, and serve printed one line as it
+        # started and one as it ended, each naming the flow run.
+        named = API.get(f"{api}/flow_runs/{run['id']}", timeout=5).json()["name"]
+        assert named == "daily-as-of-2024-04-03"
+        lines = _wait(
+            "serve's lines for the run",
+            lambda: (
+                [
+                    line
+                    for line in log.read_text(errors="replace").splitlines()
+                    if f"daily flow run {run['id']}" in line
+                ][:2]
+                or None
+            ),
+            30,
+            log,
+        )
+        assert lines[0].startswith("capcover serve: ") and lines[0].endswith("started")
+        _wait(
+            "serve's ok line",
+            lambda: (
+                f"daily flow run {run['id']} ok: run {run_id} as of 2024-04-03"
+                in log.read_text(errors="replace")
+            ),
+            30,
+            log,
+        )
         assert any((Path(published) / "report_daily").glob("*.parquet"))
         assert set(json.loads(steps)) >= {
             "fetch_market",
@@ -207,7 +234,8 @@ def test_serve_schedules_daily_and_runs_a_triggered_flow(prefect_api, fake_cg, e
 
         out = capcover("status", env=status_env, cwd=tmp_path, timeout=60)
         assert out.returncode == 0, out.stderr
-        assert f"Prefect API at {api} (PREFECT_API_URL), deployment {FULL_NAME}" in out.stdout
+        text = " ".join(out.stdout.split())  # lines are wrapped to the terminal's width
+        assert f"Prefect API at {api} (PREFECT_API_URL), deployment {FULL_NAME}" in text
         assert "T00:20:00" in out.stdout
 
         # The machine "sleeps": serve is down while three daily runs fall due.
@@ -355,3 +383,35 @@ def test_run_with_prefect_api_serialises_no_parameters(prefect_api, fake_cg, env
     seen = commands_in_fresh_process(["run"], env=run_env, cwd=tmp_path, timeout=300)
     assert seen.codes == [0], seen.stderr[-3000:]
     assert seen.loaded("fastapi", "prefect.server.api", "uvicorn") == []
+
+
+def _events(api: str, prefix: str, resource: str) -> list[dict]:
+    """Events named `prefix...` about `resource` (as the resource or a related one)."""
+    body = {
+        "filter": {"event": {"prefix": [prefix]}, "any_resource": {"id": [resource]}},
+        "limit": 50,
+    }
+    resp = API.post(f"{api}/events/filter", json=body, timeout=10)
+    assert resp.status_code == 200, resp.text[:500]
+    return resp.json()["events"]
+
+
+def test_demo_emits_no_prefect_events_on_a_configured_api(prefect_api, tmp_path):
+    """`capcover demo` with PREFECT_API_URL set runs its flow there, and fires its alerts, but
+    its (illustrative) alerts never become `capcover.coverage.*` events on that server."""
+    api, home = prefect_api
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CAPCOVER_"))}
+    env.update(PREFECT_API_URL=api, PREFECT_HOME=str(tmp_path / "client-home"))
+    out = capcover("demo", env=env, cwd=tmp_path, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "Alerts fired by the daily run (" in out.stdout and "(0)" not in out.stdout
+    with open_warehouse(tmp_path / "data" / "demo.duckdb", read_only=True) as wh:
+        (flow_run_id,) = wh.query("SELECT flow_run_id FROM runs WHERE kind = 'demo'")[0]
+    name = API.get(f"{api}/flow_runs/{flow_run_id}", timeout=5).json()["name"]
+    assert name == "demo-as-of-2024-04-03"
+    ours = f"prefect.flow-run.{flow_run_id}"
+    # The server heard the demo's flow run (so the filter works) and no capcover event of it
+    # (the other tests' daily runs in this module did emit theirs).
+    _wait("the demo's flow-run events", lambda: _events(api, "prefect.flow-run.", ours), 60)
+    # An event emitted inside a flow run names that run among its related resources.
+    assert _events(api, "capcover.coverage.", ours) == []

@@ -40,8 +40,31 @@ def test_survivorship_report_table_marks_the_cap_and_says_why(backfilled, capsys
     out = capsys.readouterr().out
     cap_cells = [line for line in out.splitlines() if "coindesk-2024" in line]
     assert cap_cells and all("B *" in line for line in cap_cells)
-    assert out.rstrip().splitlines()[-1].startswith("* today's constituents: on a backfilled row")
-    assert "lower bound biased toward survivors" in out
+    # The footnote is the last paragraph, under the table, wrapped to the terminal's width.
+    lines = out.rstrip().splitlines()
+    (start,) = [i for i, ln in enumerate(lines) if ln.startswith("* today's constituents: ")]
+    assert lines[start - 1].startswith("\u2514")  # the table's bottom rule
+    assert all(ln.startswith("  ") for ln in lines[start + 1 :])  # its continuation lines
+    footnote = " ".join(ln.strip() for ln in lines[start:])
+    assert footnote.startswith("* today's constituents: on a backfilled row (basis history)")
+    assert footnote.endswith("lower bound biased toward survivors (column survivorship_biased)")
+
+
+def test_survivorship_report_markdown_marks_the_cap_and_escapes_the_footnote(backfilled, capsys):
+    assert main(["report", "--scenario", "coindesk-2024", "--format", "markdown"]) == 0
+    lines = capsys.readouterr().out.rstrip().splitlines()
+    assert "| sector cap |" in lines[0]
+    assert all("B * |" in ln for ln in lines[2:-2])
+    # The footnote is its own paragraph, its `*` escaped (no Markdown emphasis or list item).
+    assert lines[-2] == "" and lines[-1].startswith("\\* today's constituents\\: on a backfilled")
+
+
+def test_survivorship_footnote_only_under_a_shown_cap(backfilled, capsys):
+    assert main(["report", "--columns", "scenario,coverage_ratio"]) == 0
+    out = capsys.readouterr().out
+    assert "today's constituents" not in out and " *" not in out
+    assert main(["report", "--columns", "scenario,sector_market_cap_usd"]) == 0
+    assert "today's constituents" in capsys.readouterr().out
 
 
 def test_survivorship_report_json_carries_the_column(backfilled, capsys):
@@ -53,9 +76,9 @@ def test_survivorship_report_json_carries_the_column(backfilled, capsys):
 
 def test_survivorship_explain_marks_the_cap_and_adds_the_footnote(backfilled, capsys):
     assert main(["explain", "--scenario", "coindesk-2024"]) == 0
-    out = capsys.readouterr().out
-    assert "the sector cap (today's constituents*) " in out
-    assert "* today's constituents: a backfilled cap sums the coins in the category TODAY" in out
+    text = " ".join(capsys.readouterr().out.split())  # paragraphs wrap to the terminal
+    assert "the sector cap (today's constituents*) " in text
+    assert "* today's constituents: a backfilled cap sums the coins in the category TODAY" in text
 
 
 def test_survivorship_html_report_marks_the_cap(backfilled, tmp_path, capsys):

@@ -185,3 +185,43 @@ def test_rows_of_a_method_without_code_are_named_never_repriced(published, capsy
     named = [x for x in lines if "has no code path in this capcover" in x]
     assert len(named) == 7 and all(x.startswith(f"{day} ") for x in named)
     assert not any("coindesk-2024: the re-derivation" in x for x in lines)  # fixed rows match
+
+
+def test_verify_reads_both_archive_tables_and_the_catalog_links(env, monkeypatch, capsys):
+    """The raw archive as migration 090 lays it out: a backfill's rows in raw_http_backfill,
+    the daily runs' in raw_http_daily, and a second run's unchanged gpuhunt catalogs stored as
+    links (no body) to the first run's rows. verify copies both tables into its scratch copy,
+    the rebuild resolves the links, and every row matches bit for bit."""
+    import io
+
+    from rich.console import Console
+
+    from capcover.fakeapi.coingecko import CoinGecko
+    from capcover.flows.backfill import run_backfill
+
+    with CoinGecko.charts(n_coins=12) as cg, FakeAPI() as api:
+        api.mount(hunt.routes(), "/gpuhunt")
+        monkeypatch.setenv("CAPCOVER_COINGECKO_BASE_URL", cg.base_url)
+        monkeypatch.setenv("CAPCOVER_GPUHUNT_BASE_URL", api.url_for("/gpuhunt"))
+        monkeypatch.setenv("CAPCOVER_GPUHUNT_PROVIDERS", ",".join(hunt.PROVIDERS))
+        monkeypatch.setenv("CAPCOVER_GPUHUNT_RATE_PER_MINUTE", "60000")
+        settings = load_settings()
+        run_backfill(settings, 10, console=Console(file=io.StringIO()))
+        run_daily(settings)
+        second = run_daily(settings)  # the same catalog versions: linked, not fetched
+    with open_warehouse(settings.db, read_only=True) as wh:
+        backfill_rows = wh.scalar("SELECT count(*) FROM raw_http_backfill")
+        links = wh.scalar(
+            "SELECT count(*) FROM raw_http_daily WHERE run_id = ? AND same_as_run_id IS NOT NULL"
+            " AND body = ''",
+            [second.run_id],
+        )
+        rows = wh.scalar("SELECT count(*) FROM report_daily")
+        bases = {b for (b,) in wh.query("SELECT DISTINCT basis FROM report_daily")}
+    assert backfill_rows > 12 and links == len(hunt.PROVIDERS)
+    assert bases == {"history", "category"}
+    code, lines, err = _verify(capsys)
+    assert code == 0, lines + [err]
+    (line,) = lines
+    assert line.startswith(f"capcover verify: {rows} report row(s) of ")
+    assert "match the warehouse" in line and "bit for bit" in line

@@ -25,8 +25,9 @@ from capcover.warehouse.db import Warehouse
 _REPORT_COLUMNS = ", ".join(f.name for f in fields(ReportRow))
 
 # A delivery claimed by a run that never recorded its outcome (the process died mid-send) is
-# retried once it is this old; a live run finishes its sends well within it.
+# an unknown outcome once it is this old; a live run finishes its sends well within it.
 STALE_CLAIM = timedelta(minutes=10)
+PREFECT = "prefect-event"  # notify.channels.PREFECT_CHANNEL (warehouse/ imports no notify/)
 
 
 def previous_reports(wh: Warehouse, day: date, scenarios: list[str]) -> dict[str, ReportRow]:
@@ -89,7 +90,7 @@ def store_alerts(
         inputs = json.dumps(dict(a.inputs))
         if existing:
             state = existing[0][0]
-            if state not in ("delivered", "partial"):
+            if state in ("pending", "failed", "no_channel"):  # no receiver has (or may have) it
                 wh.query(
                     "UPDATE alerts SET previous_date = ?, previous_ratio = ?, current_ratio = ?,"
                     " message = ?, inputs = ? WHERE alert_id = ?",
@@ -125,7 +126,7 @@ def store_alerts(
         )
         wh.append(
             "alert_deliveries",
-            [(a.alert_id, ch, "pending", 0, None, None, None, None) for ch in channel_ids],
+            [(a.alert_id, ch, "pending", 0, None, None, None, None, 0) for ch in channel_ids],
         )
         out.append(StoredAlert(a, True, state))
     return out
@@ -155,79 +156,169 @@ class PendingDelivery:
     alert_id: str
     channel_id: str
     attempts: int  # including the one just claimed
+    unknown_attempts: int  # sends before this one whose outcome was unknown
     report_date: date
     scenario: str
     rule: str
     level: str
-    title: str
-    body: str
+    message: str
+    inputs: dict[str, str]
+
+
+# Delivery row states (migration 080): the ones a run sends, and the ones that mean a receiver
+# has (or may have) the alert.
+SENDABLE = ("pending", "failed", "unknown")
+REACHED = ("delivered", "unknown", "held", "sending")
+
+
+def readdress(wh: Warehouse, channel_ids: list[str]) -> int:
+    """Alerts that no receiver has (or may have) go to the channels configured now: each gets
+    a pending row for every current channel it lacks, and its rows of channels no longer
+    configured become `superseded`. Alerts that reached a receiver, alerts fired with no
+    channel (`no_channel`) and withdrawn ones are left alone; the Prefect event channel, which
+    exists only inside a Prefect run, is never readdressed. Call inside a transaction; returns
+    the number of rows added."""
+    current = [c for c in channel_ids if c != PREFECT]
+    if not current:
+        return 0
+    orphans = [
+        r[0]
+        for r in wh.query(
+            "SELECT a.alert_id FROM alerts a JOIN alert_deliveries d USING (alert_id) "
+            "WHERE a.delivery_state NOT IN ('no_channel', 'withdrawn') AND d.channel_id <> ? "
+            "GROUP BY a.alert_id "
+            "HAVING count(*) FILTER (list_contains(?, d.state)) = 0",
+            [PREFECT, list(REACHED)],
+        )
+    ]
+    added = 0
+    for alert_id in orphans:
+        have = {
+            c
+            for (c,) in wh.query(
+                "SELECT channel_id FROM alert_deliveries WHERE alert_id = ?", [alert_id]
+            )
+        }
+        wh.query(
+            "UPDATE alert_deliveries SET state = 'superseded' WHERE alert_id = ?"
+            " AND channel_id <> ? AND NOT list_contains(?, channel_id)"
+            " AND state IN ('pending', 'failed')",
+            [alert_id, PREFECT, current],
+        )
+        missing = [c for c in current if c not in have]
+        wh.append(
+            "alert_deliveries",
+            [(alert_id, c, "pending", 0, None, None, None, None, 0) for c in missing],
+        )
+        wh.query(
+            "UPDATE alert_deliveries SET state = 'pending' WHERE alert_id = ?"
+            " AND list_contains(?, channel_id) AND state = 'superseded'",
+            [alert_id, current],
+        )
+        added += len(missing)
+    refresh_states(wh, orphans)
+    return added
 
 
 def claim_pending(wh: Warehouse, channel_ids: list[str], run_id: str) -> list[PendingDelivery]:
-    """Mark every undelivered delivery on an available channel as being sent by `run_id` and
-    return them. Call inside a transaction; record the outcome with `record_outcomes`."""
+    """Mark every sendable delivery on an available channel as being sent by `run_id` and
+    return them. A claim whose run never recorded its outcome (the process died mid-send) is
+    an unknown outcome: sent once more if it was the first, held otherwise. Call inside a
+    transaction; record the outcome with `record_outcomes`."""
     now = datetime.now(UTC)
+    stale = wh.query(
+        "SELECT alert_id, channel_id, unknown_attempts FROM alert_deliveries"
+        " WHERE state = 'sending' AND last_attempt_at < ?",
+        [now - STALE_CLAIM],
+    )
+    for alert_id, channel, unknowns in stale:
+        wh.query(
+            "UPDATE alert_deliveries SET state = ?, unknown_attempts = ?, last_error = ?"
+            " WHERE alert_id = ? AND channel_id = ?",
+            [
+                "held" if (unknowns or 0) >= 1 else "unknown",
+                (unknowns or 0) + 1,
+                "a run claimed it and never recorded the outcome (it stopped mid-send)",
+                alert_id,
+                channel,
+            ],
+        )
     rows = wh.query(
-        "SELECT d.alert_id, d.channel_id, d.attempts + 1, a.report_date, a.scenario, a.rule,"
-        " a.level, a.message, a.inputs FROM alert_deliveries d JOIN alerts a USING (alert_id) "
-        "WHERE list_contains(?, d.channel_id) AND (d.state IN ('pending', 'failed') "
-        "   OR (d.state = 'sending' AND d.last_attempt_at < ?)) "
+        "SELECT d.alert_id, d.channel_id, d.attempts + 1, coalesce(d.unknown_attempts, 0),"
+        " a.report_date, a.scenario, a.rule, a.level, a.message, a.inputs"
+        " FROM alert_deliveries d JOIN alerts a USING (alert_id) "
+        "WHERE list_contains(?, d.channel_id) AND list_contains(?, d.state) "
         "ORDER BY a.report_date, a.scenario, a.rule, a.level, d.channel_id",
-        [channel_ids, now - STALE_CLAIM],
+        [channel_ids, list(SENDABLE)],
     )
     out = []
-    for alert_id, channel_id, attempts, day, scenario, rule, level, message, inputs in rows:
+    for alert_id, channel_id, attempts, unknowns, day, scenario, rule, level, msg, inputs in rows:
         wh.query(
             "UPDATE alert_deliveries SET state = 'sending', attempts = ?, last_attempt_at = ?,"
             " claimed_by = ? WHERE alert_id = ? AND channel_id = ?",
             [attempts, now, run_id, alert_id, channel_id],
         )
-        details = json.loads(inputs or "{}")
-        body = "\n".join([message, ""] + [f"{k}: {v}" for k, v in details.items()]).rstrip()
-        title = f"capcover {rule.replace('_', ' ')}: {scenario}"
+        details = {str(k): str(v) for k, v in json.loads(inputs or "{}").items()}
         out.append(
-            PendingDelivery(alert_id, channel_id, attempts, day, scenario, rule, level, title, body)
+            PendingDelivery(
+                alert_id, channel_id, attempts, unknowns, day, scenario, rule, level, msg, details
+            )
         )
+    refresh_states(wh, sorted({a for a, _c, _u in stale}))
     return out
 
 
 def record_outcomes(
-    wh: Warehouse, outcomes: list[tuple[PendingDelivery, str | None]], run_id: str
+    wh: Warehouse, outcomes: list[tuple[PendingDelivery, str, str | None]], run_id: str
 ) -> None:
-    """Store each claimed delivery's outcome (None = delivered, else the redacted error) and
-    recompute the alerts' delivery state. Call inside a transaction."""
+    """Store each claimed delivery's outcome (state delivered | failed | unknown, and the
+    redacted detail of anything but a delivery) and recompute the alerts' delivery state. An
+    unknown outcome after an earlier unknown one holds the delivery for a person. Call inside
+    a transaction."""
     now = datetime.now(UTC)
-    for d, error in outcomes:
-        if error is None:
+    for d, state, detail in outcomes:
+        if state == "delivered":
             wh.query(
                 "UPDATE alert_deliveries SET state = 'delivered', delivered_at = ?,"
                 " last_error = NULL WHERE alert_id = ? AND channel_id = ? AND claimed_by = ?",
                 [now, d.alert_id, d.channel_id, run_id],
             )
-        else:
-            wh.query(
-                "UPDATE alert_deliveries SET state = 'failed', last_error = ? "
-                "WHERE alert_id = ? AND channel_id = ? AND claimed_by = ?",
-                [error, d.alert_id, d.channel_id, run_id],
-            )
-    refresh_states(wh, sorted({d.alert_id for d, _ in outcomes}))
+            continue
+        unknowns = d.unknown_attempts + (state == "unknown")
+        final = "held" if state == "unknown" and unknowns >= 2 else state
+        wh.query(
+            "UPDATE alert_deliveries SET state = ?, last_error = ?, unknown_attempts = ? "
+            "WHERE alert_id = ? AND channel_id = ? AND claimed_by = ?",
+            [final, detail, unknowns, d.alert_id, d.channel_id, run_id],
+        )
+    refresh_states(wh, sorted({d.alert_id for d, _s, _e in outcomes}))
 
 
 def refresh_states(wh: Warehouse, alert_ids: list[str]) -> None:
-    """alerts.delivery_state from its delivery rows: delivered when every channel has it."""
+    """alerts.delivery_state from its delivery rows (superseded and withdrawn rows aside):
+    delivered when every channel has it, partial when some has, else the most telling of held,
+    unknown, failed and pending."""
     for alert_id in alert_ids:
-        n, delivered, failed, last = wh.query(
+        n, delivered, held, unknown, failed, last = wh.query(
             "SELECT count(*), count(*) FILTER (state = 'delivered'),"
+            " count(*) FILTER (state = 'held'), count(*) FILTER (state = 'unknown'),"
             " count(*) FILTER (state = 'failed'), max(delivered_at) "
-            "FROM alert_deliveries WHERE alert_id = ?",
+            "FROM alert_deliveries WHERE alert_id = ? AND state NOT IN ('superseded', 'withdrawn')",
             [alert_id],
         )[0]
+        current = wh.scalar("SELECT delivery_state FROM alerts WHERE alert_id = ?", [alert_id])
+        if current == "withdrawn":
+            continue
         if n == 0:
             state = "no_channel"
         elif delivered == n:
             state = "delivered"
         elif delivered:
             state = "partial"
+        elif held:
+            state = "held"
+        elif unknown:
+            state = "unknown"
         elif failed:
             state = "failed"
         else:
@@ -236,6 +327,44 @@ def refresh_states(wh: Warehouse, alert_ids: list[str]) -> None:
             "UPDATE alerts SET delivery_state = ?, delivered_at = ? WHERE alert_id = ?",
             [state, last if state == "delivered" else None, alert_id],
         )
+
+
+def release_held(wh: Warehouse, alert_ids: list[str] | None) -> int:
+    """`capcover alerts release`: held (and unknown) deliveries of `alert_ids` (None: all)
+    go out again with the next run, their unknown count reset. Returns the rows released."""
+    rows = wh.query(
+        "SELECT alert_id, channel_id FROM alert_deliveries WHERE state IN ('held', 'unknown')"
+        " AND (?::VARCHAR[] IS NULL OR list_contains(?::VARCHAR[], alert_id))",
+        [alert_ids, alert_ids],
+    )
+    for alert_id, channel in rows:
+        wh.query(
+            "UPDATE alert_deliveries SET state = 'pending', unknown_attempts = 0"
+            " WHERE alert_id = ? AND channel_id = ?",
+            [alert_id, channel],
+        )
+    refresh_states(wh, sorted({a for a, _ in rows}))
+    return len(rows)
+
+
+def confirm_held(wh: Warehouse, alert_ids: list[str]) -> int:
+    """`capcover alerts confirm`: a person checked that the receiver got them; held and
+    unknown deliveries of `alert_ids` become delivered. Returns the rows confirmed."""
+    now = datetime.now(UTC)
+    rows = wh.query(
+        "SELECT alert_id, channel_id FROM alert_deliveries WHERE state IN ('held', 'unknown')"
+        " AND list_contains(?::VARCHAR[], alert_id)",
+        [alert_ids],
+    )
+    for alert_id, channel in rows:
+        wh.query(
+            "UPDATE alert_deliveries SET state = 'delivered', delivered_at = ?,"
+            " last_error = 'confirmed by a person (capcover alerts confirm)'"
+            " WHERE alert_id = ? AND channel_id = ?",
+            [now, alert_id, channel],
+        )
+    refresh_states(wh, sorted({a for a, _ in rows}))
+    return len(rows)
 
 
 def set_alerts_sent(wh: Warehouse, run_id: str, sent: int) -> None:

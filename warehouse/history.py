@@ -4,7 +4,6 @@ parameters only."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -12,6 +11,7 @@ from datetime import date, datetime
 from capcover.ingest.models import CHART, HistoryPoint, RawResponse
 from capcover.model.report import ReportRow, SectorInputs
 from capcover.warehouse.db import Warehouse
+from capcover.warehouse.raw import archive_raws
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ def store_charts(
     the archive by DuckDB, their progress flags. Call inside a transaction, so the batch lands
     completely or not at all. Raises BadPayload (the Python parser's error) for a malformed
     chart, before writing any history row."""
-    archive_raws(wh, run_id, [r for c in coins for r in c.raws])
+    archive_raws(wh, run_id, [r for c in coins for r in c.raws], backfill=True)
     charts = [
         (c.coin_id, run_id, c.chart_seq, c.finished_at) for c in coins if c.chart_seq is not None
     ]
@@ -168,9 +168,11 @@ def load_charts(
     *,
     parse: ChartParser,
     progress: bool = True,
+    target: str = "coin_history",
 ) -> int:
     """Parse archived market charts (coin_id, run_id, raw_seq, finished_at) into coin_history
-    in bulk, with exactly ingest.history's day rules; returns the rows written.
+    (or `target`, a table of its columns) in bulk, with exactly ingest.history's day rules;
+    returns the rows written.
 
     Why the rules stand here a second time, in SQL: DuckDB reads the archived bodies where
     they lie (raw_http) and writes coin_history in one statement, without a Python object per
@@ -273,12 +275,12 @@ def load_charts(
             for p in parse(raw, coin_id)
         ]
     wh.append("_chart_rows", fallback)
-    wh.query("""
-        DELETE FROM coin_history h USING (
+    wh.query(f"""
+        DELETE FROM {target} h USING (
             SELECT coin_id, min(day) AS lo, max(day) AS hi FROM _chart_rows GROUP BY coin_id
-        ) s WHERE h.coin_id = s.coin_id AND h.day BETWEEN s.lo AND s.hi""")
+        ) s WHERE h.coin_id = s.coin_id AND h.day BETWEEN s.lo AND s.hi""")  # noqa: S608
     wh.query(
-        "INSERT INTO coin_history SELECT coin_id, day, point_at, market_cap_usd,"
+        f"INSERT INTO {target} SELECT coin_id, day, point_at, market_cap_usd,"  # noqa: S608
         " price_usd, volume_24h_usd, fetched_at, ? FROM _chart_rows",
         [job_id],
     )
@@ -303,32 +305,6 @@ def load_charts(
     return written
 
 
-def archive_raws(wh: Warehouse, run_id: str, raws: list[tuple[int, RawResponse]]) -> int:
-    """Append numbered raw responses to `raw_http` (a backfill numbers them across coins)."""
-    return wh.append(
-        "raw_http",
-        [
-            (
-                run_id,
-                seq,
-                r.source,
-                r.endpoint,
-                r.method,
-                r.url,
-                json.dumps(r.params, sort_keys=True, default=str),
-                r.request_body,
-                r.status,
-                r.body,
-                r.sha256,
-                r.fetched_at,
-                r.elapsed_ms,
-                r.attempt,
-            )
-            for seq, r in raws
-        ],
-    )
-
-
 def chart_links(wh: Warehouse) -> list[tuple[str, str, str, int, datetime]]:
     """(job_id, coin_id, run_id, raw_seq, finished_at) of every finished coin, in the order
     the coins were loaded (load_seq, migration 070: not the clock); run_id is None for a coin
@@ -339,8 +315,71 @@ def chart_links(wh: Warehouse) -> list[tuple[str, str, str, int, datetime]]:
     )
 
 
-def clear_history(wh: Warehouse) -> None:
-    wh.query("DELETE FROM coin_history")
+HISTORY_COLUMNS = (
+    "coin_id",
+    "day",
+    "point_at",
+    "market_cap_usd",
+    "price_usd",
+    "volume_24h_usd",
+    "fetched_at",
+    "job_id",
+)
+
+
+def new_history(wh: Warehouse) -> str:
+    """An empty temp table of coin_history's columns (no keys) to re-derive into; its name."""
+    wh.query("CREATE OR REPLACE TEMP TABLE _history AS FROM coin_history LIMIT 0")
+    return "_history"
+
+
+def replace_history(wh: Warehouse, derived: str) -> int:
+    """Make coin_history equal the re-derived `derived` table by changing only the rows that
+    differ (a rebuild of an unchanged archive writes nothing: deleting and inserting a
+    million identical rows cost more than deriving them). Returns the rows changed."""
+    old = ", ".join(f"h.{c}" for c in HISTORY_COLUMNS[2:])
+    new = ", ".join(f"n.{c}" for c in HISTORY_COLUMNS[2:])
+    wh.query(
+        "CREATE OR REPLACE TEMP TABLE _stale AS SELECT h.coin_id, h.day"  # noqa: S608
+        f" FROM coin_history h LEFT JOIN {derived} n USING (coin_id, day)"
+        f" WHERE n.coin_id IS NULL OR ({old}) IS DISTINCT FROM ({new})"
+    )
+    gone: int = wh.scalar("SELECT count(*) FROM _stale")
+    if gone:
+        wh.query(
+            "DELETE FROM coin_history h USING _stale s WHERE h.coin_id = s.coin_id"
+            " AND h.day = s.day"
+        )
+    added: int = wh.scalar(
+        f"SELECT count(*) FROM {derived} n ANTI JOIN coin_history h USING (coin_id, day)"  # noqa: S608
+    )
+    if added:
+        wh.query(
+            f"INSERT INTO coin_history SELECT n.* FROM {derived} n"  # noqa: S608
+            " ANTI JOIN coin_history h USING (coin_id, day)"
+        )
+    wh.query(f"DROP TABLE {derived}")
+    wh.query("DROP TABLE _stale")
+    return gone + added
+
+
+CHANGED_SINCE = 91  # the migration that adds runs.changed_since
+
+
+def record_changed_since(
+    wh: Warehouse, run_id: str, job_id: str, first_report_day: date | None
+) -> None:
+    """Record in `runs.changed_since` the earliest day the job wrote: the first day of
+    history any of its coins replaced, or of the reports it wrote (publish rewrites the
+    snapshot's months from there on)."""
+    if not wh.has(CHANGED_SINCE):
+        return
+    wh.query(
+        "UPDATE runs SET changed_since = least("
+        " (SELECT min(first_day) FROM backfill_progress WHERE job_id = ? AND status = 'done'),"
+        " CAST(? AS DATE)) WHERE run_id = ?",
+        [job_id, first_report_day, run_id],
+    )
 
 
 def finish_job(wh: Warehouse, job_id: str, finished_at: datetime) -> None:

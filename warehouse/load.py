@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from capcover.ingest.models import Quarantined, Quote, RawResponse, SectorSnapshot
+from capcover.ingest.models import Quarantined, Quote, SectorSnapshot
 from capcover.model.prices import (
     METHOD_VERSION,
     Decision,
@@ -21,54 +21,6 @@ from capcover.model.report import ReportRow, SectorInputs
 from capcover.model.tiers import market_of
 from capcover.warehouse.db import Warehouse
 from capcover.warehouse.quotes import POINT_COLUMNS, points_of
-
-
-def archive_raw(wh: Warehouse, run_id: str, raws: list[RawResponse]) -> int:
-    rows = [
-        (
-            run_id,
-            seq,
-            r.source,
-            r.endpoint,
-            r.method,
-            r.url,
-            json.dumps(r.params, sort_keys=True, default=str),
-            r.request_body,
-            r.status,
-            r.body,
-            r.sha256,
-            r.fetched_at,
-            r.elapsed_ms,
-            r.attempt,
-        )
-        for seq, r in enumerate(raws, start=1)
-    ]
-    return wh.append("raw_http", rows)
-
-
-def raw_responses(wh: Warehouse, run_id: str) -> list[RawResponse]:
-    """A run's archived responses, in the order they were received."""
-    rows = wh.query(
-        "SELECT source, endpoint, method, url, params, request_body, status, body, fetched_at,"
-        " elapsed_ms, attempt FROM raw_http WHERE run_id = ? ORDER BY seq",
-        [run_id],
-    )
-    return [
-        RawResponse(
-            source=s,
-            endpoint=e,
-            method=m,
-            url=u,
-            params=json.loads(p or "{}"),
-            request_body=rb,
-            status=st,
-            body=b,
-            fetched_at=f,
-            elapsed_ms=el,
-            attempt=a,
-        )
-        for (s, e, m, u, p, rb, st, b, f, el, a) in rows
-    ]
 
 
 def load_sector(wh: Warehouse, snap: SectorSnapshot, run_id: str) -> tuple[int, int]:

@@ -194,10 +194,18 @@ class _Changes:
     full: bool  # rewrite every table
     since: date | None  # the earliest date a run since the previous snapshot wrote
     names: bool  # a coin's latest name may have changed: rewrite NAME_VIEWS
+    # The earliest day a backfill since the previous snapshot wrote (UNDATED tables change
+    # from there on); None: no backfill ran, they are reused without a read.
+    history_since: date | None = None
+
+
+CHANGED_SINCE = 91  # the migration that adds runs.changed_since
 
 
 def _changes(wh: Warehouse, prev: dict | None, wm: dict) -> _Changes:
-    """What changed since the snapshot `prev`, from the runs log."""
+    """What changed since the snapshot `prev`, from the runs log: a dated run changed its
+    date's month and the later ones; a backfill that recorded `changed_since` changed the
+    months from that date on (UNDATED tables included); anything else changed everything."""
     everything = _Changes(True, None, True)
     old = (prev or {}).get("watermark", {})
     if (
@@ -209,15 +217,21 @@ def _changes(wh: Warehouse, prev: dict | None, wm: dict) -> _Changes:
         or not str(old.get("runs") or "0").isdigit()  # a watermark of the clock (before 070)
     ):  # without a runs log nothing tells what changed
         return everything
-    since, names = None, old.get("names") != wm["names"]
+    since, names, history = None, old.get("names") != wm["names"], None
+    changed = "changed_since" if wh.has(CHANGED_SINCE) else "NULL"
     # The runs committed since the previous snapshot, by their commit order (run_seq): a run
     # whose clock was set back is still one the snapshot has not seen.
-    for kind, status, as_of in wh.query(
-        "SELECT kind, status, as_of_date FROM runs WHERE run_seq > ?",
+    for kind, status, as_of, changed_since in wh.query(
+        f"SELECT kind, status, as_of_date, {changed} FROM runs"  # noqa: S608 - constants
+        " WHERE run_seq > ?",
         [int(old.get("runs") or 0)],
     ):
+        if kind == "backfill" and status == "ok" and changed_since is not None:
+            since = changed_since if since is None else min(since, changed_since)
+            history = changed_since if history is None else min(history, changed_since)
+            continue
         if kind not in DATED_KINDS:
-            return everything  # backfill, rebuild or a kind this code does not know
+            return everything  # rebuild, an older backfill, or a kind this code does not know
         if as_of is None:
             if status == "ok":
                 return everything
@@ -233,7 +247,7 @@ def _changes(wh: Warehouse, prev: dict | None, wm: dict) -> _Changes:
             return everything
         first = date.fromisoformat(f"{month}-01")
         since = first if since is None else min(since, first)
-    return _Changes(False, since, names)
+    return _Changes(False, since, names, history)
 
 
 def _watermark(wh: Warehouse, tables: dict[str, _Table]) -> dict:
@@ -307,8 +321,11 @@ def _publish_table(
     old_total = sum(p["rows"] for p in (old or {}).get("months", {}).values())
     hashed = total is not None and total < HASHED_ROWS
     if not (full or hashed) and t.name in UNDATED:
-        # coin_history: only dated runs ran since (else `full`), and they never write it.
-        full, since = total != old_total, None
+        # coin_history: dated runs never write it; a backfill wrote it from `history_since`.
+        if changes.history_since is None:
+            full, since = total != old_total, None
+        else:
+            since = changes.history_since
     hashes = _content_hashes(wh, t) if hashed and not full else {}
     keep: dict[str, dict] = {}  # months reused from the previous snapshot
     if full:

@@ -41,6 +41,25 @@ def report(
     )
 
 
+def report_scenarios(wh: Warehouse) -> list[str]:
+    """Every scenario with at least one report, by name."""
+    return [r[0] for r in wh.query("SELECT DISTINCT scenario FROM report_daily ORDER BY 1")]
+
+
+def report_dates_near(
+    wh: Warehouse, day: date, scenario: str | None = None
+) -> tuple[date | None, date | None, date | None]:
+    """The report dates closest to `day` (the last before it, the first after it) and the
+    latest, of `scenario` or of any: None where there is none."""
+    row = wh.query(
+        "SELECT max(report_date) FILTER (report_date < ?), min(report_date) FILTER"
+        " (report_date > ?), max(report_date) FROM report_daily"
+        " WHERE ?::VARCHAR IS NULL OR scenario = ?",
+        [day, day, scenario, scenario],
+    )[0]
+    return row[0], row[1], row[2]
+
+
 def _dicts(wh: Warehouse, sql: str, params: list | None = None) -> list[dict]:
     cols, rows = wh.query_table(sql, params)
     return [dict(zip(cols, r, strict=True)) for r in rows]
@@ -49,8 +68,11 @@ def _dicts(wh: Warehouse, sql: str, params: list | None = None) -> list[dict]:
 # -- the HTML report -------------------------------------------------------------------------
 
 
-def latest_report_details(wh: Warehouse) -> list[dict]:
-    """The latest report per scenario with the inputs behind it, highest coverage first."""
+def latest_report_details(
+    wh: Warehouse, day: date | None = None, scenario: str | None = None
+) -> list[dict]:
+    """The reports of `day` (default: the latest report date) with the inputs behind them,
+    one scenario or all, highest coverage first."""
     return _dicts(
         wh,
         """
@@ -58,7 +80,11 @@ def latest_report_details(wh: Warehouse) -> list[dict]:
                constituents_count, gpu_count, gpu_sku, unit_price_usd, price_basis,
                price_sources, price_quote_count, buildout_cost_usd, coverage_ratio,
                market_as_of
-        FROM v_latest_report ORDER BY coverage_ratio DESC""",
+        FROM report_daily
+        WHERE report_date = coalesce(?::DATE, (SELECT max(report_date) FROM report_daily))
+          AND (?::VARCHAR IS NULL OR scenario = ?)
+        ORDER BY coverage_ratio DESC, scenario""",
+        [day, scenario, scenario],
     )
 
 
@@ -70,14 +96,35 @@ def ratio_history(wh: Warehouse) -> list[tuple]:
     )
 
 
-def top_constituents(wh: Warehouse, limit: int) -> list[dict]:
-    """The `limit` largest constituents of each category, by position."""
+def top_constituents(wh: Warehouse, limit: int, day: date | None = None) -> list[dict]:
+    """The `limit` largest constituents of each category, by position: on each category's
+    latest snapshot (v_sector_constituents), or its latest at or before `day`."""
+    if day is None:
+        return _dicts(
+            wh,
+            """
+            SELECT category_id, position, coin_id, symbol, name, market_cap_usd, share_of_sum
+            FROM v_sector_constituents WHERE position <= ? ORDER BY category_id, position""",
+            [limit],
+        )
     return _dicts(
         wh,
         """
-        SELECT category_id, position, coin_id, symbol, name, market_cap_usd, share_of_sum
-        FROM v_sector_constituents WHERE position <= ? ORDER BY category_id, position""",
-        [limit],
+        WITH latest AS (
+            SELECT category_id, max(as_of_date) AS as_of_date FROM coin_snapshots
+            WHERE as_of_date <= ? GROUP BY category_id
+        ), ranked AS (
+            SELECT c.category_id,
+                   row_number() OVER (PARTITION BY c.category_id
+                                      ORDER BY c.market_cap_usd DESC NULLS LAST, c.coin_id)
+                       AS position,
+                   c.coin_id, c.symbol, c.name, c.market_cap_usd,
+                   c.market_cap_usd / sum(c.market_cap_usd) OVER (PARTITION BY c.category_id)
+                       AS share_of_sum
+            FROM coin_snapshots c JOIN latest USING (category_id, as_of_date)
+        )
+        SELECT * FROM ranked WHERE position <= ? ORDER BY category_id, position""",
+        [day, limit],
     )
 
 
@@ -94,15 +141,21 @@ def latest_purchase_quotes(wh: Warehouse, day: date, skus: list[str]) -> list[di
     )
 
 
-def recent_alerts(wh: Warehouse) -> list[dict]:
-    """The 20 most recent alerts that were not withdrawn."""
+def recent_alerts(
+    wh: Warehouse, day: date | None = None, scenario: str | None = None
+) -> list[dict]:
+    """The 20 most recent alerts that were not withdrawn (of report dates up to `day`, of
+    `scenario`, when given)."""
     return _dicts(
         wh,
         """
         SELECT report_date, scenario, rule, previous_ratio, current_ratio, message,
                delivery_state
         FROM alerts WHERE delivery_state <> 'withdrawn'
+          AND (?::DATE IS NULL OR report_date <= ?)
+          AND (?::VARCHAR IS NULL OR scenario = ?)
         ORDER BY report_date DESC, scenario, rule LIMIT 20""",
+        [day, day, scenario, scenario],
     )
 
 
@@ -180,7 +233,8 @@ def list_alerts(
     """Alert history, newest report date first, with per-channel delivery counts.
 
     `undelivered` keeps alerts that some channel has not confirmed yet (pending, failed,
-    partial); alerts with no channel configured are not undelivered, they had nowhere to go.
+    partial, unknown, held); alerts with no channel configured are not undelivered, they had
+    nowhere to go.
     """
     cols, rows = wh.query_table(
         """
@@ -188,11 +242,12 @@ def list_alerts(
                a.delivery_state, a.channels,
                count(d.channel_id) FILTER (d.state = 'delivered') AS delivered,
                coalesce(sum(d.attempts), 0) AS attempts,
-               max(d.last_error) FILTER (d.state <> 'delivered') AS last_error,
+               max(d.last_error) FILTER (d.state NOT IN ('delivered', 'superseded'))
+                   AS last_error,
                a.message, a.alert_id, a.previous_date, a.created_at, a.delivered_at, a.run_id
         FROM alerts a LEFT JOIN alert_deliveries d USING (alert_id)
         WHERE (CAST(? AS DATE) IS NULL OR a.report_date >= ?)
-          AND (NOT ? OR a.delivery_state IN ('pending', 'failed', 'partial'))
+          AND (NOT ? OR a.delivery_state IN ('pending', 'failed', 'partial', 'unknown', 'held'))
         GROUP BY ALL
         ORDER BY a.report_date DESC, a.scenario, a.rule, a.level
         """,

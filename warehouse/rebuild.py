@@ -36,3 +36,14 @@ def row_count(wh: Warehouse, table: str) -> int:
     """Rows in `table` (a name from a constant list)."""
     count: int = wh.scalar(f"SELECT count(*) FROM {table}")  # noqa: S608
     return count
+
+
+def sources_failed(wh: Warehouse, run_ids: Sequence[str]) -> dict[str, set[str]]:
+    """run_id -> the quote feeds recorded as failed (`runs.sources_failed`), in one query."""
+    return {
+        run_id: set((failed or "").split(","))
+        for run_id, failed in wh.query(
+            "SELECT run_id, sources_failed FROM runs WHERE list_contains(?, run_id)",
+            [list(run_ids)],
+        )
+    }
