@@ -88,10 +88,10 @@ def _world(api: FakeAPI) -> dict[str, Boundary]:
         )
 
     def categories(http: HttpOptions) -> Any:
-        return load_json(cg(http).categories())
+        return load_json(cg(http).categories().record)
 
     def markets(http: HttpOptions) -> Any:
-        return load_json(cg(http).markets_page(AI, 1))
+        return load_json(cg(http).markets_page(AI, 1).record)
 
     def vast(http: HttpOptions) -> Any:
         client = VastAiClient(

@@ -67,7 +67,7 @@ def _client(api: FakeAPI) -> CoinGeckoClient:
 def test_isolation_a_category_of_any_size_pages_to_its_end(n_coins):
     with FakeAPI() as api:
         _paged(api, n_coins)
-        snap = _client(api).fetch_sector([AI])
+        snap, _records = _client(api).fetch_sector([AI])
         pages = api.count(API + "/coins/markets")
     assert len(snap.constituents[AI]) == n_coins
     # Every coin, and no more than one request past the last page: paging ends at the first
@@ -80,7 +80,7 @@ def test_isolation_a_category_of_any_size_pages_to_its_end(n_coins):
 def test_isolation_paging_ends_one_page_past_the_last_for_any_count(n_coins):
     with FakeAPI() as api:
         _paged(api, n_coins)
-        snap = _client(api).fetch_sector([AI])
+        snap, _records = _client(api).fetch_sector([AI])
         pages = api.count(API + "/coins/markets")
     assert len(snap.constituents[AI]) == n_coins
     assert math.ceil(n_coins / PER_PAGE) <= pages <= n_coins // PER_PAGE + 2
@@ -93,7 +93,7 @@ def test_isolation_a_server_that_repeats_its_pages_is_stopped_at_the_first_repea
         ]
         api.add(API + "/coins/categories", category_payload())
         api.add(API + "/coins/markets", full)  # every page: the same 250 coins
-        snap = _client(api).fetch_sector([AI])  # never paged forever: stopped at once
+        snap, _records = _client(api).fetch_sector([AI])  # never paged forever: stopped at once
         assert api.count(API + "/coins/markets") == 2
     # The coins read are kept once, and the shortfall is named on one line (the run's summary
     # shows it: tests/test_sector_union.py).
