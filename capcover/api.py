@@ -146,8 +146,9 @@ class Reader:
     """Read-only access to one warehouse: reports, the explanation, alerts, runs, quotes and
     SQL. `db` and the other keyword settings (`lock_budget_s`, `publish_dir`,
     `schedule_cron`, `schedule_timezone`, `price_max_age_rental_days`,
-    `price_max_age_purchase_days`) beat the environment and the config file; each is checked
-    here (ConfigError), and the rest are read when a call needs them."""
+    `price_max_age_purchase_days`, `sql_timeout_s`, `sql_memory_limit_mb`, `sql_max_rows`)
+    beat the environment and the config file; each is checked here (ConfigError), and the rest
+    are read when a call needs them."""
 
     def __init__(
         self, *, db: str | Path | None = None, lock_budget_s: float | None = None, **settings: Any
@@ -245,16 +246,26 @@ class Reader:
         )
 
     def sql(self, query: str) -> Table:
-        """One SELECT (or EXPLAIN) on a sandboxed connection: it may read the warehouse and the
-        published snapshot folder only, no other file, no network, no extension; values exact.
-        Anything else is refused with a WarehouseError before it runs."""
-        from capcover.warehouse.db import open_sandboxed, run_user_sql
+        """One read-only statement (a SELECT, or an EXPLAIN of one without ANALYZE) on a
+        sandboxed connection (warehouse/sandbox.py): it may read the warehouse and the published
+        snapshot folder only, no other file, no network, no extension, within the settings
+        `sql_timeout_s`, `sql_memory_limit_mb` (nothing spilled to disk) and `sql_max_rows`;
+        values exact. Anything else is refused with a WarehouseError before it runs; a query
+        past its time is interrupted (WarehouseError); Ctrl-C stops it at once
+        (KeyboardInterrupt)."""
+        from capcover.config.reader import SQL_LIMITS
+        from capcover.warehouse.sandbox import open_sandboxed, run_user_sql
 
-        s = self._settings("publish_dir")
+        s = self._settings("publish_dir", *SQL_LIMITS)
         with open_sandboxed(
-            s.db, readable_dirs=[s.publish_path()], lock_budget_s=s.lock_budget_s
+            s.db,
+            readable_dirs=[s.publish_path()],
+            lock_budget_s=s.lock_budget_s,
+            memory_limit_mb=s.sql_memory_limit_mb,
         ) as wh:
-            return Table(*run_user_sql(wh, query))
+            return Table(
+                *run_user_sql(wh, query, timeout_s=s.sql_timeout_s, max_rows=s.sql_max_rows)
+            )
 
     def alerts(self, *, since: date | None = None, undelivered: bool = False) -> Table:
         """Fired alerts from report date `since` on (all without it), newest first, with their

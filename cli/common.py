@@ -70,13 +70,14 @@ def load_reader(*keys: str, db: str | None = None) -> ReaderSettings:
 
 def echo(text: str, *, err: bool = False) -> None:
     """`text` and a newline on stdout (stderr with `err`), as click writes it, with every
-    control character but its line breaks escaped (text from outside is never sent raw to a
-    terminal: model/text.py)."""
+    registered secret scrubbed (config/secrets.py) and every control character but its line
+    breaks escaped (text from outside is never sent raw to a terminal: model/text.py)."""
     import click
 
+    from capcover.config.secrets import scrub
     from capcover.model.text import terminal_text
 
-    click.echo(terminal_text(text), err=err)
+    click.echo(terminal_text(scrub(text)), err=err)
 
 
 def advice(text: str) -> str:

@@ -36,41 +36,62 @@ def __getattr__(name: str) -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; returns its exit code (the console script exits with it)."""
-    args = sys.argv[1:] if argv is None else list(argv)
+    """Run one command; returns its exit code (the console script exits with it).
+
+    stdout and stderr are guarded while it runs (cli/streams.py): secrets scrubbed, and a
+    reader that closes the pipe (`| head -1`) turns stdout into /dev/null instead of failing
+    the command."""
+    from capcover.cli.streams import guard_streams
+
+    saved = sys.stdout, sys.stderr
+    guard_streams()
+    try:
+        return _main(sys.argv[1:] if argv is None else list(argv))
+    finally:
+        try:
+            sys.stdout.flush()  # a pipe's buffered tail, while EPIPE is still handled
+        finally:
+            sys.stdout, sys.stderr = saved
+
+
+def _error(text: object) -> None:
+    """`capcover: error: <text>` on stderr: one line, whatever it quotes. Text from outside
+    (a server's error body, a coin id) may hold terminal control sequences or line breaks:
+    they are shown as escapes, never acted on (config/secrets.py `defang`). Its backticked
+    `capcover ...` hints paste as invoked (cli/common.py `advice`)."""
+    from capcover.config.secrets import defang
+
+    echo(f"capcover: error: {defang(advice(str(text)))}", err=True)
+
+
+def _main(args: list[str]) -> int:
     debug = "--debug" in args
     INVOCATION["db"] = None
     try:
         return _with_click(args)
     except CommandFailed as exc:
-        echo(f"capcover: error: {advice(exc.message)}", err=True)
+        _error(exc.message)
         return exc.code
     except KeyboardInterrupt:
-        echo(f"capcover: error: {INTERRUPTED}", err=True)
+        _error(INTERRUPTED)
         return 130
-    except BrokenPipeError:
-        return _closed_pipe()
     except ConfigError as exc:
-        echo(f"capcover: error: {advice(str(exc))}", err=True)
+        _error(exc)
         return EXIT_USAGE
     except Exception as exc:
         known = sys.modules.get("capcover.warehouse.db")
         if known is not None and isinstance(exc, known.WarehouseError):
-            echo(f"capcover: error: {advice(str(exc))}", err=True)
+            _error(exc)
             return EXIT_FAILED
         if known is not None and known.is_damage(exc):  # raised below Warehouse's own methods
             where = known.last_opened() or "the warehouse (CAPCOVER_DB)"
-            echo(
-                f"capcover: error: {advice(known.damaged_message(where, one_line(exc)))}",
-                err=True,
-            )
+            _error(known.damaged_message(where, one_line(exc)))
             return EXIT_FAILED
         if debug:
             raise
-        echo(
-            f"capcover: error: unexpected {type(exc).__name__}: {one_line(exc, 300)} — rerun with "
-            f"--debug for the traceback and report it",
-            err=True,
+        _error(
+            f"unexpected {type(exc).__name__}: {one_line(exc, 300)} — rerun with --debug for the "
+            f"traceback and report it"
         )
         return EXIT_FAILED
 
@@ -87,7 +108,7 @@ def _with_click(args: list[str]) -> int:
     except click.exceptions.Exit as exc:  # --help, --version
         return exc.exit_code
     except click.Abort:
-        echo(f"capcover: error: {INTERRUPTED}", err=True)
+        _error(INTERRUPTED)
         return 130
     except click.UsageError as exc:
         hint = (
@@ -95,21 +116,9 @@ def _with_click(args: list[str]) -> int:
             if exc.ctx and " " in exc.ctx.command_path
             else " (see `capcover --help`)"
         )
-        echo(f"capcover: error: {advice(exc.format_message() + hint)}", err=True)
+        _error(f"{exc.format_message()}{hint}")
         return EXIT_USAGE
     return code if isinstance(code, int) else 0
-
-
-def _closed_pipe() -> int:
-    """`capcover sql ... | head -2`: the reader went away; stop quietly, like other tools."""
-    import os
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
-    return EXIT_FAILED
 
 
 def run() -> None:

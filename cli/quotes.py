@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from capcover.cli.common import EXIT_OK, EXIT_USAGE, echo, fail, load, nothing
+from capcover.cli.common import EXIT_OK, EXIT_USAGE, CommandFailed, echo, fail, load, nothing
 from capcover.errors import one_line
 
 if TYPE_CHECKING:
@@ -85,9 +85,12 @@ def add_quote(day: date | None, options: dict[str, Any]) -> None:
     from capcover.flows.clients import coingecko_client, curated_quotes_path, user_quotes_path
     from capcover.ingest.curated import (
         BadInput,
+        QuotesFileBusy,
         append_entry,
         build_entry,
+        check_price_usd,
         convert_entry,
+        locked,
         same_quote,
     )
     from capcover.ingest.errors import IngestError
@@ -105,12 +108,15 @@ def add_quote(day: date | None, options: dict[str, Any]) -> None:
     today = datetime.now(UTC).date()
     try:
         entry = build_entry(args, today)
+        # A quote already there is refused before any rate is fetched (checked again under
+        # the file's lock below, against a `quotes add` running at the same moment).
         for known in (curated_quotes_path(settings), path):
             if same_quote(known, entry):
                 raise BadInput(f"this quote is already in {known}")
         how = convert_entry(
             entry, args, today, lambda: coingecko_client(settings).exchange_rates().record
         )
+        check_price_usd(entry)
     except BadInput as exc:
         fail(str(exc), EXIT_USAGE)
     except (IngestError, ValueError) as exc:
@@ -118,9 +124,19 @@ def add_quote(day: date | None, options: dict[str, Any]) -> None:
     if how:
         entry["note"] = f"{entry['note']}; {how}" if entry.get("note") else how
     try:
-        version = append_entry(path, entry)
+        # Read, check and replace under the file's lock: another `quotes add` running at the
+        # same moment waits, then sees this quote (nothing lost, no duplicate).
+        with locked(path, settings.lock_budget_s):
+            for known in (curated_quotes_path(settings), path):
+                if same_quote(known, entry):
+                    fail(f"this quote is already in {known}", EXIT_USAGE)
+            version = append_entry(path, entry)
+    except QuotesFileBusy as exc:
+        fail(str(exc))
     except OSError as exc:
         fail(f"cannot write {path}: {exc.strerror}")
+    except CommandFailed:
+        raise
     except Exception as exc:  # noqa: BLE001 - an existing bad entry: the file is left as it was
         fail(f"{one_line(exc)} (file unchanged)")
     usd = entry["price"] * entry.get("usd_per_unit", 1.0) / entry.get("gpu_count", 1)

@@ -121,7 +121,10 @@ def sql(db: str | None, query: str, fmt: str) -> int:
     from capcover.api import Reader
     from capcover.report.tables import render
 
-    cols, rows = Reader(db=db).sql(query)
+    try:
+        cols, rows = Reader(db=db).sql(query)
+    except KeyboardInterrupt:  # stopped at once by the sandbox; one line, exit 130
+        fail("interrupted; the query was stopped and nothing changed", 130)
     if not rows:
         return nothing("the query returned no rows", fmt, render(cols, rows, fmt, exact=True))
     echo(render(cols, rows, fmt, exact=True))
@@ -250,8 +253,9 @@ def register(group: click.Group) -> None:
     def sql_cmd(query: str, fmt: str) -> int:
         """Read-only SQL on the warehouse, e.g. "SELECT * FROM report_daily".
 
-        One SELECT (or EXPLAIN) statement; it may read the warehouse and the published snapshot
-        folder only. Values are printed exactly as queried in every format.
+        One SELECT (or EXPLAIN without ANALYZE) statement; it may read the warehouse and the
+        published snapshot folder only, within CAPCOVER_SQL_TIMEOUT_S, CAPCOVER_SQL_MEMORY_LIMIT_MB
+        and CAPCOVER_SQL_MAX_ROWS. Values are printed exactly as queried in every format.
         """
         return sql(root_db(), query, fmt)
 

@@ -19,6 +19,8 @@ from capcover.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, echo, fail, no
 if TYPE_CHECKING:
     import click
 
+MAX_LIMIT = 100_000  # `--limit 10^21` is a usage error (exit 2), not an overflow in DuckDB
+
 
 def status_data(db: str | None, limit: int) -> dict[str, Any]:
     from capcover.api import Reader
@@ -146,7 +148,11 @@ def register(group: click.Group) -> None:
 
     @group.command("status")
     @click.option(
-        "--limit", type=click.IntRange(min=1), default=10, show_default=True, help="runs to show"
+        "--limit",
+        type=click.IntRange(min=1, max=MAX_LIMIT),
+        default=10,
+        show_default=True,
+        help="runs to show",
     )
     @format_option
     @table_options

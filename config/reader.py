@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from capcover.config.defaults import BOUNDS, SETTING_NAMES
 from capcover.config.defaults import DEFAULTS as TABLE
-from capcover.config.defaults import SETTING_NAMES
 from capcover.config.sources import (
     check_env_names,
     env_values,
@@ -43,7 +43,11 @@ OPTIONAL = (
     "schedule_cron",
     "schedule_timezone",
     "publish_dir",
+    "sql_timeout_s",
+    "sql_memory_limit_mb",
+    "sql_max_rows",
 )
+SQL_LIMITS = ("sql_timeout_s", "sql_memory_limit_mb", "sql_max_rows")
 PRICE_AGE = ("price_max_age_rental_days", "price_max_age_purchase_days")
 
 # The built-in defaults of these keys (config/defaults.py's table), in the model's field order.
@@ -68,28 +72,40 @@ def _path(value: Any) -> Path:
     raise _Unsure
 
 
-def _seconds(value: Any) -> float:
-    """A finite number >= 0 (Field(ge=0), allow_inf_nan=False)."""
-    if type(value) is str and _NUMBER.fullmatch(value):
-        number = float(value)
-    elif type(value) is float:
-        number = value
-    elif type(value) is int and abs(value) <= 2**53:  # exactly representable
-        number = float(value)
-    else:
-        raise _Unsure
-    if not math.isfinite(number) or number < 0:
-        raise _Unsure
-    return number
+def _seconds(name: str) -> Callable[[Any], float]:
+    """A finite number within the setting's range (config/defaults.py)."""
+
+    def parse(value: Any) -> float:
+        if type(value) is str and _NUMBER.fullmatch(value):
+            number = float(value)
+        elif type(value) is float:
+            number = value
+        elif type(value) is int and abs(value) <= 2**53:  # exactly representable
+            number = float(value)
+        else:
+            raise _Unsure
+        if not math.isfinite(number) or not BOUNDS[name].contains(number):
+            raise _Unsure
+        return number
+
+    return parse
 
 
-def _days(value: Any) -> int:
-    """A whole number >= 0 (Field(ge=0)); strings only in plain decimal digits."""
-    if type(value) is str and _DAYS.fullmatch(value):
-        return int(value)
-    if type(value) is int and value >= 0:
-        return value
-    raise _Unsure
+def _whole(name: str) -> Callable[[Any], int]:
+    """A whole number within the setting's range; strings only in plain decimal digits."""
+
+    def parse(value: Any) -> int:
+        if type(value) is str and _DAYS.fullmatch(value):
+            number = int(value)
+        elif type(value) is int:
+            number = value
+        else:
+            raise _Unsure
+        if not BOUNDS[name].contains(number):
+            raise _Unsure
+        return number
+
+    return parse
 
 
 def _schedule_text(value: Any, check: Callable[[str], str]) -> str:
@@ -118,11 +134,14 @@ PARSERS: dict[str, Callable[[Any], Any]] = {
     "db": _path,
     "config": _path,
     "publish_dir": _path,
-    "lock_budget_s": _seconds,
+    "lock_budget_s": _seconds("lock_budget_s"),
     "schedule_cron": _cron,
     "schedule_timezone": _timezone,
-    "price_max_age_rental_days": _days,
-    "price_max_age_purchase_days": _days,
+    "price_max_age_rental_days": _whole("price_max_age_rental_days"),
+    "price_max_age_purchase_days": _whole("price_max_age_purchase_days"),
+    "sql_timeout_s": _seconds("sql_timeout_s"),
+    "sql_memory_limit_mb": _whole("sql_memory_limit_mb"),
+    "sql_max_rows": _whole("sql_max_rows"),
 }
 
 

@@ -9,6 +9,7 @@ import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -21,9 +22,16 @@ from pydantic import (
     field_validator,
 )
 
+from capcover.config.defaults import BOUNDS, ITEM_BOUNDS, SCENARIO_BOUNDS, AlertRule, Plan
 from capcover.config.defaults import DEFAULTS as D
-from capcover.config.defaults import AlertRule, Plan
 from capcover.config.errors import ConfigError
+from capcover.config.secrets import (
+    check_name,
+    clean_key,
+    clean_url,
+    register_key,
+    register_url,
+)
 from capcover.config.sources import (  # noqa: F401 - NON_SETTING_ENV is part of this API
     NON_SETTING_ENV,
     check_env_names,
@@ -61,6 +69,15 @@ def _split_commas(value: Any) -> Any:
     return value
 
 
+def _within(name: str) -> Any:
+    """The range of setting `name` (config/defaults.py) as a constraint pydantic enforces:
+    `Annotated[float, _within("http_read_timeout_s")]`."""
+    return BOUNDS[name].constraint()
+
+
+_LEVEL = ITEM_BOUNDS["alert_levels"].constraint()  # each ratio level of alert_levels
+
+
 class NoDecode:
     """Marks a list setting whose environment value is comma-separated text (split by its
     validator), never JSON."""
@@ -92,17 +109,21 @@ class Settings(BaseModel):
     coingecko_plan: Plan = D.coingecko_plan
     coingecko_base_url: str | None = D.coingecko_base_url
     coingecko_api_key: SecretStr | None = D.coingecko_api_key
-    coingecko_rate_per_minute: float | None = Field(D.coingecko_rate_per_minute, gt=0)
+    coingecko_rate_per_minute: Annotated[float | None, _within("coingecko_rate_per_minute")] = (
+        D.coingecko_rate_per_minute
+    )
 
-    http_connect_timeout_s: float = Field(D.http_connect_timeout_s, gt=0)
-    http_read_timeout_s: float = Field(D.http_read_timeout_s, gt=0)
-    http_retry_budget_s: float = Field(D.http_retry_budget_s, ge=0)
+    http_connect_timeout_s: Annotated[float, _within("http_connect_timeout_s")] = (
+        D.http_connect_timeout_s
+    )
+    http_read_timeout_s: Annotated[float, _within("http_read_timeout_s")] = D.http_read_timeout_s
+    http_retry_budget_s: Annotated[float, _within("http_retry_budget_s")] = D.http_retry_budget_s
     # At the HTTP boundary (ingest/http.py, ingest/transport.py): one attempt's whole answer
     # (connect, redirects, headers, body) within this many seconds, its decoded body within
     # this many MB, and no source timestamp later than arrival plus this skew (seconds).
-    http_deadline_s: float = Field(D.http_deadline_s, gt=0)
-    http_max_body_mb: float = Field(D.http_max_body_mb, gt=0)
-    max_clock_skew_s: float = Field(D.max_clock_skew_s, ge=0)
+    http_deadline_s: Annotated[float, _within("http_deadline_s")] = D.http_deadline_s
+    http_max_body_mb: Annotated[float, _within("http_max_body_mb")] = D.http_max_body_mb
+    max_clock_skew_s: Annotated[float, _within("max_clock_skew_s")] = D.max_clock_skew_s
 
     quotes_file: Path | None = D.quotes_file  # the user's quotes file
     # GPU price feeds (ingest/vastai.py, ingest/runpod.py); both need no key.
@@ -112,28 +133,31 @@ class Settings(BaseModel):
     )
     # Client-side limits; None: the source's documented pace (ingest/vastai.py, runpod.py and
     # gpuhunt.py say what each host documents: Vast.ai 30/min spread, none for the others).
-    vastai_rate_per_minute: float | None = Field(D.vastai_rate_per_minute, gt=0)
+    vastai_rate_per_minute: Annotated[float | None, _within("vastai_rate_per_minute")] = (
+        D.vastai_rate_per_minute
+    )
     runpod_base_url: str = D.runpod_base_url
-    runpod_rate_per_minute: float | None = Field(D.runpod_rate_per_minute, gt=0)
+    runpod_rate_per_minute: Annotated[float | None, _within("runpod_rate_per_minute")] = (
+        D.runpod_rate_per_minute
+    )
     # -- GPU prices: the gpuhunt catalogs (ingest/gpuhunt.py) and the price method
     # (model/prices.py). Providers: gpuhunt's offline ones (the bucket has no others).
     gpuhunt_base_url: str = D.gpuhunt_base_url
     gpuhunt_providers: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(D.gpuhunt_providers)
     )
-    gpuhunt_rate_per_minute: float | None = Field(D.gpuhunt_rate_per_minute, gt=0)
+    gpuhunt_rate_per_minute: Annotated[float | None, _within("gpuhunt_rate_per_minute")] = (
+        D.gpuhunt_rate_per_minute
+    )
     # older rental quotes do not price a day; the same for purchase prices
-    price_max_age_rental_days: int = Field(D.price_max_age_rental_days, ge=0)
-    price_max_age_purchase_days: int = Field(D.price_max_age_purchase_days, ge=0)
+    price_max_age_rental_days: Annotated[int, _within("price_max_age_rental_days")] = (
+        D.price_max_age_rental_days
+    )
+    price_max_age_purchase_days: Annotated[int, _within("price_max_age_purchase_days")] = (
+        D.price_max_age_purchase_days
+    )
 
     _split_gpuhunt = field_validator("gpuhunt_providers", mode="before")(_split_commas)
-
-    @field_validator("gpuhunt_base_url")
-    @classmethod
-    def _gpuhunt_url(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return v.rstrip("/")
 
     @field_validator("gpuhunt_providers")
     @classmethod
@@ -150,7 +174,8 @@ class Settings(BaseModel):
         return price_max_age(self.price_max_age_rental_days, self.price_max_age_purchase_days)
 
     # -- end of the GPU price block
-    lock_budget_s: float = Field(D.lock_budget_s, ge=0)  # wait for another process's DB lock
+    # how long to wait for another process's DB lock
+    lock_budget_s: Annotated[float, _within("lock_budget_s")] = D.lock_budget_s
 
     alert_urls: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=lambda: [SecretStr(u) for u in D.alert_urls]
@@ -162,30 +187,42 @@ class Settings(BaseModel):
     alert_rules: Annotated[list[AlertRule], NoDecode] = Field(
         default_factory=lambda: list(D.alert_rules)
     )
-    alert_levels: Annotated[list[Annotated[float, Field(gt=0)]], NoDecode] = Field(
+    alert_levels: Annotated[list[Annotated[float, _LEVEL]], NoDecode] = Field(
         default_factory=lambda: list(D.alert_levels)
     )
-    alert_relative_change_pct: float = Field(D.alert_relative_change_pct, gt=0)  # day over day
-    alert_stale_after_h: float = Field(D.alert_stale_after_h, gt=0)  # as-of vs fetch time
-    # consecutive run days a quote feed failed
-    alert_feed_failure_days: int = Field(D.alert_feed_failure_days, ge=1)
+    # percent, day over day; hours between CoinGecko's as-of and the fetch; consecutive run
+    # days a quote feed failed
+    alert_relative_change_pct: Annotated[float, _within("alert_relative_change_pct")] = (
+        D.alert_relative_change_pct
+    )
+    alert_stale_after_h: Annotated[float, _within("alert_stale_after_h")] = D.alert_stale_after_h
+    alert_feed_failure_days: Annotated[int, _within("alert_feed_failure_days")] = (
+        D.alert_feed_failure_days
+    )
     # Seconds a receiver has to answer one alert message, the whole exchange; no answer in
     # time after the message went out is an unknown outcome (notify/channels.py).
-    alert_timeout_s: float = Field(D.alert_timeout_s, gt=0, le=300)
+    alert_timeout_s: Annotated[float, _within("alert_timeout_s")] = D.alert_timeout_s
 
     # `capcover serve`: when the daily flow runs (CoinGecko closes the UTC day at 00:00).
     schedule_cron: str = D.schedule_cron
     schedule_timezone: str = D.schedule_timezone
     # Parquet snapshot after each successful run; default: `published/` beside the warehouse.
     publish_dir: Path | None = D.publish_dir
-    publish_keep: int = Field(D.publish_keep, ge=1)  # snapshots kept; older ones are pruned
+    # snapshots kept; older ones are pruned
+    publish_keep: Annotated[int, _within("publish_keep")] = D.publish_keep
 
     # Plausibility (model/plausibility.py): a sector cap outside [min, max] USD fails the run;
     # a scenario ratio moving more than x max_daily_move (or / it) against its previous report
     # is quarantined instead of reported and alerted on.
-    sector_cap_min_usd: float = Field(D.sector_cap_min_usd, gt=0)
-    sector_cap_max_usd: float = Field(D.sector_cap_max_usd, gt=0)
-    max_daily_move: float = Field(D.max_daily_move, gt=1)
+    sector_cap_min_usd: Annotated[float, _within("sector_cap_min_usd")] = D.sector_cap_min_usd
+    sector_cap_max_usd: Annotated[float, _within("sector_cap_max_usd")] = D.sector_cap_max_usd
+    max_daily_move: Annotated[float, _within("max_daily_move")] = D.max_daily_move
+    # `capcover sql` (warehouse/sandbox.py): a query is interrupted after sql_timeout_s
+    # seconds, DuckDB may use sql_memory_limit_mb MB (no spilling to disk), and a result may
+    # have at most sql_max_rows rows.
+    sql_timeout_s: Annotated[float, _within("sql_timeout_s")] = D.sql_timeout_s
+    sql_memory_limit_mb: Annotated[int, _within("sql_memory_limit_mb")] = D.sql_memory_limit_mb
+    sql_max_rows: Annotated[int, _within("sql_max_rows")] = D.sql_max_rows
 
     # Only from the TOML file: `[[scenario]]` tables (see model/scenarios.toml for the format).
     scenario: list[dict[str, Any]] = Field(default_factory=lambda: [dict(s) for s in D.scenario])
@@ -212,12 +249,93 @@ class Settings(BaseModel):
             raise ValueError(f"must be above CAPCOVER_SECTOR_CAP_MIN_USD ({low:g})")
         return v
 
-    @field_validator("coingecko_base_url", "vastai_base_url", "runpod_base_url")
+    @field_validator("coingecko_base_url", "vastai_base_url", "runpod_base_url", "gpuhunt_base_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
-        if v is not None and not v.startswith(("http://", "https://")):
+        if v is None:
+            return v
+        v = clean_url(v)
+        if not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
-        return v.rstrip("/") if v else v
+        if "@" in urlsplit(v).netloc:
+            raise ValueError(
+                "must not carry credentials (user:password@); capcover sends keys only as the "
+                "plan's header"
+            )
+        return v.rstrip("/")
+
+    @field_validator("coingecko_api_key", mode="before")
+    @classmethod
+    def _key(cls, v: Any) -> Any:
+        # A key ending in a newline (a Kubernetes secret file) or a CR (a CRLF env file) is
+        # the key; anything else odd is refused here, before requests would put its repr in
+        # an error message. The key is registered so that every output scrubs it.
+        if isinstance(v, SecretStr):
+            v = v.get_secret_value()
+        if v is None:
+            return None
+        if not isinstance(v, str):
+            raise ValueError("must be text")
+        if not v.strip():
+            return None
+        key = clean_key(v)
+        register_key(key)
+        return key
+
+    @field_validator("alert_urls", mode="before")
+    @classmethod
+    def _alert_urls(cls, v: Any) -> Any:
+        v = _split_commas(v)
+        if not isinstance(v, list):
+            return v
+        out = []
+        for position, url in enumerate(v, start=1):
+            raw = url.get_secret_value() if isinstance(url, SecretStr) else url
+            if not isinstance(raw, str):
+                raise ValueError(f"URL #{position} of {len(v)} is not text")
+            try:
+                raw = clean_url(raw)
+            except ValueError as exc:
+                raise ValueError(f"URL #{position} of {len(v)} {exc}") from None
+            register_url(raw)
+            out.append(raw)
+        return out
+
+    @field_validator("categories", "vastai_gpu_names")
+    @classmethod
+    def _names(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        for position, name in enumerate(v, start=1):
+            try:  # Vast.ai's GPU names have spaces ("H100 SXM"); category ids have none
+                check_name(name, spaces_ok=info.field_name == "vastai_gpu_names")
+            except ValueError as exc:
+                raise ValueError(f"entry #{position} {exc}") from None
+            if len(name) > 100:
+                raise ValueError(f"entry #{position} is {len(name)} characters; at most 100")
+        return v
+
+    @field_validator(
+        "categories",
+        "vastai_gpu_names",
+        "gpuhunt_providers",
+        "alert_urls",
+        "alert_scenarios",
+        "alert_rules",
+        "alert_levels",
+    )
+    @classmethod
+    def _no_duplicates(cls, v: list[Any], info: ValidationInfo) -> list[Any]:
+        # `CATEGORIES=ai,ai` would otherwise fail only after every request, on a key
+        # constraint of the warehouse.
+        seen: dict[Any, int] = {}
+        for position, item in enumerate(v, start=1):
+            key = item.get_secret_value() if isinstance(item, SecretStr) else item
+            if key in seen:
+                shown = "" if info.field_name == "alert_urls" else f" ({key!r})"
+                raise ValueError(
+                    f"entry #{position} repeats entry #{seen[key]}{shown}; list each once"
+                )
+            seen[key] = position
+        return v
 
     @field_validator("schedule_cron")
     @classmethod
@@ -237,18 +355,18 @@ class Settings(BaseModel):
 
     def scenarios(self) -> list[Scenario]:
         """The built-in scenarios with the config file's over them (by name), compute-equivalent
-        counts resolved against the throughput table. Parsed once per Settings object (the
-        built-in file once per process): load_settings validates them, and the run, the report
-        and the alerts read the same list."""
+        counts resolved against the throughput table, the file's numbers within their ranges
+        (config/defaults.py SCENARIO_BOUNDS). Parsed once per Settings object (the built-in file
+        once per process): load_settings validates them, and the run, the report and the alerts
+        read the same list."""
         if self._scenarios is None:
+            where = str(self.config or "config")
             try:
-                user = parse_scenarios(
-                    self.scenario,
-                    where=str(self.config or "config"),
-                    throughput=throughput_table(),
-                )
+                user = parse_scenarios(self.scenario, where=where, throughput=throughput_table())
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
+            for sc in user:
+                _check_scenario_bounds(sc, where)
             self._scenarios = tuple(merge_scenarios(list(builtin_scenarios()), user))
         return list(self._scenarios)
 
@@ -284,6 +402,22 @@ def throughput_table(path: Path = THROUGHPUT_PATH) -> ThroughputTable:
     """The versioned per-chip throughput table (model/throughput.toml), validated; read once
     per process (with the built-in scenarios that need it)."""
     return parse_throughput(tomllib.loads(path.read_text(encoding="utf-8")), where=str(path))
+
+
+def _check_scenario_bounds(sc: Scenario, where: str) -> None:
+    """A scenario's numbers within SCENARIO_BOUNDS (config/defaults.py): one ConfigError line."""
+    values = {
+        "gpu_count": sc.gpu_count,
+        "price.unit_price_usd": sc.price.unit_price_usd,
+        "price.hours": sc.price.hours,
+        "price.multiplier": sc.price.multiplier,
+    }
+    for field, value in values.items():
+        b = SCENARIO_BOUNDS[field]
+        if value is not None and not b.contains(value):
+            raise ConfigError(
+                f"{where}: scenario {sc.name}: {field}: {value:g} is outside {b.describe()}"
+            )
 
 
 def _scheme(url: str) -> str:

@@ -1,7 +1,10 @@
-"""What the fake API answers: a normal reply, or a scripted fault (reset, slow, truncated)."""
+"""What the fake API answers: a normal reply, or a scripted fault: a reset, a slow or dripping
+answer, a truncated body, a redirect, a lying Content-Length, a compressed body or a
+decompression bomb, a wrong Content-Type."""
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,10 +52,48 @@ class Truncated:
 
 @dataclass(frozen=True)
 class Drip:
-    """Answer normally, but one byte every `seconds` (status line and headers included): every
-    read on the client side succeeds, so only a deadline over the whole answer ends it."""
+    """Answer with the full Content-Length, then send the body `chunk` bytes every
+    `interval_s` seconds (each arrives well within a read timeout; the whole never does).
+    With `headers`, the status line and headers themselves are dripped."""
 
-    seconds: float
+    interval_s: float = 0.1
+    chunk: int = 1
+    headers: bool = False
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """Answer `status` with `Location: location` (relative or absolute; empty: the request's
+    own path and query), no body."""
+
+    location: str
+    status: int = 302
+
+
+@dataclass(frozen=True)
+class LyingLength:
+    """Send the route's answer with a Content-Length `delta` bytes off (longer: the client
+    waits for bytes that never come, then the connection closes; shorter: the tail is left
+    unread)."""
+
+    delta: int
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Send the route's answer with `Content-Encoding: encoding` ("gzip", "deflate", or a
+    list such as "gzip, gzip"), compressed accordingly; with `bomb_mb`, the body is instead
+    that many MB of zeros, compressed (a decompression bomb of a few KB per MB)."""
+
+    encoding: str = "gzip"
+    bomb_mb: int | None = None
+
+
+@dataclass(frozen=True)
+class Retyped:
+    """Send the route's answer under another Content-Type (an HTML or text type for JSON)."""
+
+    content_type: str
 
 
 @dataclass(frozen=True)
@@ -63,4 +104,40 @@ class Garbage:
     data: bytes = b"SSH-2.0-OpenSSH_9.6\r\n"
 
 
-Action = Reply | Reset | Slow | Truncated | Drip | Garbage
+Action = (
+    Reply | Reset | Slow | Truncated | Drip | Garbage | Redirect | LyingLength | Encoded | Retyped
+)
+
+
+def compress(data: bytes, encoding: str) -> bytes:
+    """`data` under a Content-Encoding list, applied in the order listed (as HTTP says)."""
+    import gzip
+    import zlib
+
+    for name in [e.strip().lower() for e in encoding.split(",") if e.strip()]:
+        if name == "gzip":
+            data = gzip.compress(data, compresslevel=9, mtime=0)
+        elif name == "deflate":
+            data = zlib.compress(data, 9)
+        else:
+            raise ValueError(f"no such content coding in the fake: {name}")
+    return data
+
+
+@functools.lru_cache(maxsize=8)
+def zero_bomb(decoded_mb: int, encoding: str) -> bytes:
+    """`decoded_mb` MB of zeros under `encoding`, built a block at a time (memory stays at a
+    block), e.g. 2048 MB of gzip is about 2 MB."""
+    import gzip
+    import zlib
+
+    names = [e.strip().lower() for e in encoding.split(",") if e.strip()]
+    block = b"\0" * (16 << 20)
+    blocks = max(1, decoded_mb // 16)
+    if names[0] == "gzip":
+        member = gzip.compress(block, compresslevel=9, mtime=0)
+        data = member * blocks  # concatenated gzip members decode as one stream
+    else:
+        packer = zlib.compressobj(9)
+        data = b"".join(packer.compress(block) for _ in range(blocks)) + packer.flush()
+    return compress(data, ", ".join(names[1:])) if len(names) > 1 else data

@@ -2,7 +2,8 @@
 
 Every request goes through the same steps: counted and logged, checked against the optional
 server-enforced rate limit (429 with Retry-After), then the next scripted action queued for its
-path (a Reply, or a fault: Reset, Slow, Truncated), then the most specific matching route.
+path (a Reply, or a fault: Reset, Slow, Truncated, Drip, Redirect, LyingLength, Encoded,
+Retyped; fakeapi/faults.py), then the most specific matching route.
 Routes are static answers (`add`, `mount` of a `{path: (status, headers, body_bytes)}` table from
 any module) or handlers `fn(Request) -> Reply` (`handle`). Sources such as fakeapi.coingecko,
 fakeapi.gpu and fakeapi.replay only install routes; this module knows no API.
@@ -23,7 +24,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from capcover.fakeapi.faults import Action, Drip, Garbage, Reply, Reset, Slow, Truncated
+from capcover.fakeapi.faults import (
+    Action,
+    Drip,
+    Encoded,
+    Garbage,
+    LyingLength,
+    Redirect,
+    Reply,
+    Reset,
+    Retyped,
+    Slow,
+    Truncated,
+    compress,
+    zero_bomb,
+)
 
 RATE_LIMIT_BODY = {
     "status": {
@@ -143,6 +158,7 @@ class FakeAPI:
         self.requests: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
         self.arrivals: list[float] = []
+        self.dripped = 0  # bytes sent by Drip faults (to show the client hung up early)
         self._routes: list[_Route] = []
         self._script: dict[tuple[str, tuple], deque[Action]] = defaultdict(deque)
         self._lock = threading.Lock()
@@ -328,17 +344,31 @@ def _handler_class(api: FakeAPI) -> type[BaseHTTPRequestHandler]:
                 self.connection.close()
                 self.close_connection = True
                 return
+            if isinstance(action, Redirect):  # an empty location: the same URL again
+                where = action.location or self.path
+                action = Reply(status=action.status, headers={"Location": where}, raw=b"")
             reply = action if isinstance(action, Reply) else api.answer(req)
             data = reply.body()
+            ctype = reply.content_type
+            length = len(data)
+            extra: dict[str, str] = {}
+            if isinstance(action, Encoded):
+                if action.bomb_mb is not None:
+                    data = zero_bomb(action.bomb_mb, action.encoding)
+                else:
+                    data = compress(data, action.encoding)
+                extra["Content-Encoding"] = action.encoding
+                length = len(data)
+            if isinstance(action, Retyped):
+                ctype = action.content_type
+            if isinstance(action, LyingLength):
+                length = max(0, len(data) + action.delta)
+                self.close_connection = True
+            head = self._head(reply.status, ctype, length, {**reply.headers, **extra})
             if isinstance(action, Drip):
-                self._drip(reply, data, action.seconds)
+                self._drip(head, data, action)
                 return
-            self.send_response(reply.status)
-            self.send_header("Content-Type", reply.content_type)
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
+            self.wfile.write(head)
             if isinstance(action, Truncated):
                 self.wfile.write(data[: len(data) // 2])
                 self.wfile.flush()
@@ -346,18 +376,32 @@ def _handler_class(api: FakeAPI) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             self.wfile.write(data)
+            if isinstance(action, LyingLength):
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
 
-        def _drip(self, reply: Reply, data: bytes, seconds: float) -> None:
-            head = f"HTTP/1.1 {reply.status} OK\r\nContent-Type: {reply.content_type}\r\n"
-            head += f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
+        def _head(self, status: int, ctype: str, length: int, headers: Mapping[str, str]) -> bytes:
+            lines = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}"]
+            lines += [f"Content-Type: {ctype}", f"Content-Length: {length}"]
+            lines += [f"{k}: {v}" for k, v in headers.items()]
+            return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+        def _drip(self, head: bytes, data: bytes, drip: Drip) -> None:
+            """The headers at once (or dripped too, with `drip.headers`), then the body a few
+            bytes at a time until the client hangs up."""
             self.close_connection = True
+            payload = head + data if drip.headers else data
             try:
-                for byte in head.encode() + data:
-                    self.wfile.write(bytes([byte]))
+                if not drip.headers:
+                    self.wfile.write(head)
                     self.wfile.flush()
-                    time.sleep(seconds)
+                for at in range(0, len(payload), drip.chunk):
+                    self.wfile.write(payload[at : at + drip.chunk])
+                    self.wfile.flush()
+                    api.dripped += len(payload[at : at + drip.chunk])
+                    time.sleep(drip.interval_s)
             except OSError:
-                pass  # the client gave up: what a drip is for
+                pass  # the client gave up: that is the point
 
         do_GET = do_POST = do_PUT = do_DELETE = _serve
 

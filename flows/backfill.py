@@ -18,21 +18,23 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from capcover.config.settings import Settings
-from capcover.flows.sequence import new_run_id, publish_after_run
+from capcover.flows.sequence import held_row_json, new_run_id, publish_after_run
 from capcover.ingest.errors import BadPayload, NotFound, PlanLimited
 from capcover.ingest.history import parse_market_chart
-from capcover.ingest.models import RawResponse
+from capcover.ingest.models import Quarantined, RawResponse
 from capcover.ingest.quotes import CuratedQuotes, collect
-from capcover.model.report import build_reports, report_decisions
+from capcover.model.plausibility import check_moves, check_sector_cap, row_problem
+from capcover.model.report import ReportRow, build_reports, report_decisions
 from capcover.model.scenarios import Scenario
 from capcover.warehouse import history as hist
 from capcover.warehouse import load
 from capcover.warehouse import raw as raw_archive
+from capcover.warehouse.alerts import previous_reports
 from capcover.warehouse.db import Warehouse, open_warehouse
 
 if TYPE_CHECKING:
@@ -55,9 +57,14 @@ def days_error(days: int) -> str:
     )
 
 
+MAX_DAYS = 36_500  # any plan: a century is beyond every chart CoinGecko has
+
+
 def check_days(days: int, plan: str) -> None:
     if days < 1:
         raise BackfillUsageError(f"--days {days}: must be at least 1")
+    if days > MAX_DAYS:
+        raise BackfillUsageError(f"--days {days}: must be at most {MAX_DAYS:,}")
     if plan in LIMITED_PLANS and days > MAX_DAYS_LIMITED:
         raise BackfillUsageError(days_error(days))
 
@@ -83,6 +90,7 @@ class BackfillResult:
     days_reported: int = 0
     days_kept_category: list[date] = field(default_factory=list)
     constituents_as_of: date | None = None
+    held_back: int = 0  # days or rows held back by the plausibility rules (quarantined)
     writer_commits: int = 0  # transactions the writer committed the fetched coins in
     published_to: Path | None = None  # the Parquet snapshot published after it, if any
 
@@ -100,6 +108,11 @@ class BackfillResult:
             f"  reports: {self.report_rows} row(s) over {self.days_reported} day(s), {span}, "
             f"basis 'history'",
         ]
+        if self.held_back:
+            lines.append(
+                f"  held back {self.held_back} implausible day(s) or row(s) (quarantine table, "
+                f"run {self.run_id})"
+            )
         if self.days_kept_category:
             lines.append(
                 f"  kept {len(self.days_kept_category)} day(s) already reported by "
@@ -426,19 +439,32 @@ def write_history_reports(
     as they are. `pins` (`capcover rebuild`): the price method each published day was made
     with; None: the current one. `scenarios`: the definitions to price with (`capcover
     rebuild`: those the run recorded); None: the settings' own. They are recorded with the
-    run (run_scenarios)."""
+    run (run_scenarios).
+
+    The daily run's plausibility rules hold here too (model/plausibility.py), with the day as
+    the unit: a day whose sector cap (the constituents' sum) is outside the band is held back
+    whole, a row with a number that is not finite or an implausible unit price is held back,
+    and a ratio moving more than CAPCOVER_MAX_DAILY_MOVE times against the scenario's previous
+    report (daily or backfilled) is held back; each goes to `quarantine` with its reason (and
+    keeps no price decisions)."""
     keep = hist.category_report_days(wh)
     scenarios = scenarios if scenarios is not None else settings.scenarios()
     load.record_scenarios(wh, run_id, scenarios)
+    names = [s.name for s in scenarios]
     # The quotes valid on a day only change on days a quote was published: recompute then.
     quote_days = load.quote_observed_dates(wh)
     stats, stats_as_of, stats_method = None, None, None
     rows: list = []
     decisions: list = []
+    held: list[Quarantined] = []
+    previous: dict[str, ReportRow] | None = None
     for sector in hist.history_sector_inputs(wh, job_id):
         day = sector.report_date
+        if previous is None:  # each scenario's report before the job's first day
+            previous = previous_reports(wh, day, names)
         if day in keep:
             result.days_kept_category.append(day)
+            previous.update(previous_reports(wh, day + timedelta(days=1), names))
             continue
         valid_from = max((d for d in quote_days if d <= day), default=None)
         pin = (pins or {}).get(day)
@@ -450,10 +476,41 @@ def write_history_reports(
                 method,
             )
         day_rows, _skipped = build_reports(sector, scenarios, stats, run_id)
-        rows.extend(day_rows)
-        decisions.extend(report_decisions(day_rows, scenarios, stats))
+        why = check_sector_cap(
+            sector.sector_market_cap_usd,
+            low_usd=settings.sector_cap_min_usd,
+            high_usd=settings.sector_cap_max_usd,
+        )
+        if why:
+            held.append(_held(f"{day}", f"{day}: {why} (history basis): day held back", day_rows))
+            continue
+        kept: list[ReportRow] = []
+        for row in day_rows:
+            problem = row_problem(row)
+            if problem is None:
+                (verdict,) = check_moves([row], previous, max_move=settings.max_daily_move)
+                problem = verdict.reason if verdict.quarantined else None
+            if problem:
+                held.append(_held(f"{day}/{row.scenario}", problem, [row]))
+                continue
+            kept.append(row)
+            previous[row.scenario] = row
+        rows.extend(kept)
+        decisions.extend(report_decisions(kept, scenarios, stats))
         result.days_reported += 1
         result.first_day = result.first_day or day
         result.last_day = day
     result.report_rows = hist.replace_history_reports(wh, rows)
     load.replace_decisions(wh, decisions)
+    load.load_quarantine(wh, run_id, held)
+    result.held_back = len(held)
+
+
+def _held(key: str, reason: str, rows: list[ReportRow]) -> Quarantined:
+    return Quarantined(
+        source="model",
+        endpoint="report_daily",
+        record_key=key,
+        reason=reason,
+        record_json="[" + ", ".join(held_row_json(r) for r in rows) + "]",
+    )

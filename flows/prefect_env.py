@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from capcover.errors import one_line
+
 DEFAULTS = {
     # No telemetry and no non-loopback traffic from the temporary server.
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -83,11 +85,23 @@ def prefect_api() -> ApiSource:
             "directory's .env, prefect.toml or pyproject.toml",
         )
     configure()
-    from prefect.settings import Settings
+    try:
+        from prefect.settings import Settings
 
-    # A fresh Settings object, not the one Prefect captured when it was first imported: the
-    # environment and the working directory as they are now (the same in a new process).
-    url = Settings().api.url
+        # A fresh Settings object, not the one Prefect captured when it was first imported:
+        # the environment and the working directory as they are now (the same in a new
+        # process).
+        url = Settings().api.url
+    except Exception as exc:  # noqa: BLE001 - a hand-edited file Prefect cannot read
+        # A profiles file or setting of a shape Prefect's own loader fails on (`profiles = 3`,
+        # a profile that is a string, a URL that is a number) counts as no Prefect API, said
+        # in one line, never a crash: the run stays in this process, status computes the
+        # next run from the cron setting.
+        return ApiSource(
+            None,
+            f"Prefect's settings could not be read ({type(exc).__name__}: "
+            f"{one_line(exc, 160)}; looked: {seen})",
+        )
     if not url:
         return ApiSource(None, f"Prefect's settings name no API URL (looked: {seen})")
     return ApiSource(str(url).rstrip("/"), _where(str(url)))
@@ -135,7 +149,9 @@ def named_in_sources(environ: Mapping[str, str], cwd: Path) -> str | None:
         path = Path.home() / ".prefect" / "profiles.toml"
     profiles = _toml(path)
     active = profiles.get("active")
-    chosen = profiles.get("profiles", {}).get(active) if isinstance(active, str) else None
+    # A profiles file of another shape (hand-edited) names no API here, never a crash.
+    listed = profiles.get("profiles")
+    chosen = listed.get(active) if isinstance(listed, dict) and isinstance(active, str) else None
     if isinstance(chosen, dict) and any(k.upper() == "PREFECT_API_URL" for k in chosen):
         return f"Prefect profile '{active}' in {path}"
     return None

@@ -28,7 +28,7 @@ from pathlib import Path
 from capcover.config.settings import Settings
 from capcover.errors import one_line
 from capcover.flows.backfill import BackfillResult, write_history_reports
-from capcover.flows.sequence import load_and_model
+from capcover.flows.sequence import hold_implausible, hold_implausible_coins, load_and_model
 from capcover.ingest.archive import (
     Parser,
     categories_of,
@@ -122,7 +122,8 @@ def replay_daily(wh: Warehouse, replay: Replay, run_id: str) -> int:
     categories = categories_of(market_raws)
     if not categories:
         raise RebuildError(f"run {run_id}: no /coins/markets responses in the archive")
-    snap = build_snapshot(market_raws, categories)
+    # The same plausibility rules as the live run: coins held back, then rows and moves.
+    snap = hold_implausible_coins(build_snapshot(market_raws, categories), replay.settings)
     quotes: list[QuoteBatch] = []
     for source, batch_raws in batches:
         if source not in parsers:
@@ -137,6 +138,10 @@ def replay_daily(wh: Warehouse, replay: Replay, run_id: str) -> int:
         run_id=run_id,
         max_age=replay.max_age,
         pin=replay.pins.get(snap.as_of_date),
+    )
+    quarantined = len(snap.quarantined) + sum(len(b.quarantined) for b in quotes)
+    rows, _held = hold_implausible(
+        wh, replay.settings, rows, day=snap.as_of_date, run_id=run_id, first_seq=quarantined + 1
     )
     return len(rows)
 
@@ -226,7 +231,11 @@ def rederive_history(wh: Warehouse) -> int:
 
 def rebuild(settings: Settings) -> RebuildResult:
     """Replay every successful run, oldest first, in one transaction."""
-    parsers = quote_parsers(max_skew_s=settings.max_clock_skew_s)
+    # Archived catalogs are decoded within the body cap, as when they were fetched.
+    parsers = quote_parsers(
+        max_skew_s=settings.max_clock_skew_s,
+        max_bytes=int(settings.http_max_body_mb * 1024 * 1024),
+    )
     scenarios = settings.scenarios()
     started = datetime.now(UTC)
     result = RebuildResult(run_id=f"{started:%Y%m%dT%H%M%SZ}-rebuild-{uuid.uuid4().hex[:6]}")

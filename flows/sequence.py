@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 import uuid
@@ -31,7 +32,13 @@ from capcover.errors import one_line
 from capcover.ingest.models import Quarantined, RawResponse, SectorSnapshot
 from capcover.ingest.network import Cancelled
 from capcover.ingest.quotes import QuoteBatch, collect
-from capcover.model.plausibility import ImplausibleData, check_moves, check_sector_cap
+from capcover.model.plausibility import (
+    ImplausibleData,
+    check_moves,
+    check_sector_cap,
+    coin_problem,
+    row_problem,
+)
 from capcover.model.prices import MaxAge
 from capcover.model.report import ReportRow, build_reports, report_decisions
 from capcover.model.run import DeliveryReport, RunResult
@@ -192,6 +199,52 @@ class DryRunRollback(Exception):
         self.result = result
 
 
+def hold_implausible_coins(snap: SectorSnapshot, settings: Settings) -> SectorSnapshot:
+    """The snapshot without the constituents no real coin could be (model/plausibility.py
+    `coin_problem`: above the sector band's top, or bigger than twice its category), each
+    quarantined with its reason: one coin at 1e30 must not reach the constituents' sum or the
+    paragraphs that explain a move."""
+    category_caps = {c.id: c.market_cap_usd for c in snap.categories}
+    kept: dict[str, list] = {}
+    held: list[Quarantined] = []
+    for cid, coins in snap.constituents.items():
+        kept[cid] = []
+        for coin in coins:
+            why = coin_problem(
+                coin.id,
+                market_cap_usd=coin.market_cap_usd,
+                fdv_usd=coin.fully_diluted_valuation_usd,
+                volume_24h_usd=coin.total_volume_usd,
+                category_cap_usd=category_caps.get(cid),
+                high_usd=settings.sector_cap_max_usd,
+            )
+            if why is None:
+                kept[cid].append(coin)
+                continue
+            held.append(
+                Quarantined(
+                    source="coingecko",
+                    endpoint="/coins/markets",
+                    record_key=coin.id,
+                    reason=why,
+                    record_json=coin.model_dump_json(),
+                )
+            )
+    if not held:
+        return snap
+    return replace(snap, constituents=kept, quarantined=[*snap.quarantined, *held])
+
+
+def held_row_json(row: ReportRow) -> str:
+    """A held-back report row as JSON text; a number that is not finite is written as text
+    ("inf"), since JSON has no infinity."""
+    values = {
+        k: (repr(v) if isinstance(v, float) and not math.isfinite(v) else v)
+        for k, v in asdict(row).items()
+    }
+    return json.dumps(values, default=str)
+
+
 def hold_implausible(
     wh: Warehouse,
     settings: Settings,
@@ -204,10 +257,11 @@ def hold_implausible(
     """The plausibility hook (model/plausibility.py), inside the run's transaction.
 
     A sector cap outside the settings' band raises ImplausibleData: the run fails, nothing is
-    written. A scenario whose ratio moved more than `max_daily_move` times against its previous
-    report loses today's report row (the day's rows are rewritten without it), gets a
-    `quarantine` row (source 'model', the reason, the held-back row as JSON) and is returned
-    with its reason, so it fires no alert and the run summary lists it."""
+    written. A row with a number that is not finite or a unit price outside the plausible range
+    (`row_problem`), and a scenario whose ratio moved more than `max_daily_move` times against
+    its previous report, lose today's report row (the day's rows are rewritten without them),
+    get a `quarantine` row (source 'model', the reason, the held-back row as JSON) and are
+    returned with their reason, so they fire no alert and the run summary lists them."""
     if rows and (
         why := check_sector_cap(
             rows[0].sector_market_cap_usd,
@@ -216,10 +270,13 @@ def hold_implausible(
         )
     ):
         raise ImplausibleData(f"{day}: {why}")
+    held = {r.scenario: why for r in rows if (why := row_problem(r))}
     previous = previous_reports(wh, day, [r.scenario for r in rows])
-    held = {
+    held |= {
         v.scenario: v.reason or "implausible move"
-        for v in check_moves(rows, previous, max_move=settings.max_daily_move)
+        for v in check_moves(
+            [r for r in rows if r.scenario not in held], previous, max_move=settings.max_daily_move
+        )
         if v.quarantined
     }
     if not held:
@@ -235,7 +292,7 @@ def hold_implausible(
                 endpoint="report_daily",
                 record_key=f"{day}/{r.scenario}",
                 reason=held[r.scenario],
-                record_json=json.dumps(asdict(r), default=str),
+                record_json=held_row_json(r),
             )
             for r in rows
             if r.scenario in held
@@ -264,7 +321,7 @@ def load_and_report(wh: Warehouse, settings: Settings, run: RunInputs) -> RunRes
     none of it. A dry run rolls the transaction back (DryRunRollback). The run's step
     durations are recorded once, after publishing (`publish_after_run`)."""
     run_id, market, quotes = run.run_id, run.market, run.quotes
-    snap = market.snapshot
+    snap = hold_implausible_coins(market.snapshot, settings)
     quarantined = snap.quarantined + [q for b in quotes for q in b.quarantined]
     failed = [b.source for b in quotes if b.error]
     feed_errors = {b.source: b.error for b in quotes if b.error}

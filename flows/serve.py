@@ -85,11 +85,14 @@ def check_server(api: ApiSource, timeout_s: float = 3.0) -> str:
         )
     import requests
 
+    from capcover.ingest.wait import WaitExpired, call_within
+
     url = api.url.rstrip("/")
     try:
-        resp = requests.get(f"{url}/health", timeout=timeout_s)
+        # The whole answer within the time, not each read: a dripping server is no server.
+        resp = call_within(API_DEADLINE_S, lambda: requests.get(f"{url}/health", timeout=timeout_s))
         resp.raise_for_status()
-    except requests.RequestException as exc:
+    except (requests.RequestException, WaitExpired) as exc:
         kind = type(exc).__name__
         raise PrefectUnavailable(
             f"no Prefect server answers at {url} ({api.where}; {kind}): {start_hint()}"
@@ -160,28 +163,47 @@ def next_scheduled_from_api(
             timeout=timeout_s,
         )
         runs.raise_for_status()
-    except (requests.RequestException, ValueError, KeyError):
-        return None
-    found = runs.json()
-    paused = " (schedule paused)" if dep.get("paused") else ""
-    if not found:
-        return NextRun(
-            None, f"Prefect API at {url} ({where}): no scheduled run of {FULL_NAME}{paused}"
-        )
-    at = datetime.fromisoformat(found[0]["expected_start_time"].replace("Z", "+00:00"))
+        found = runs.json()
+        paused = " (schedule paused)" if dep.get("paused") else ""
+        if not found:
+            return NextRun(
+                None, f"Prefect API at {url} ({where}): no scheduled run of {FULL_NAME}{paused}"
+            )
+        at = datetime.fromisoformat(found[0]["expected_start_time"].replace("Z", "+00:00"))
+    except (requests.RequestException, ValueError, KeyError, TypeError, AttributeError):
+        return None  # not an answer of Prefect's shape: as if it did not answer
     return NextRun(at, f"Prefect API at {url} ({where}), deployment {FULL_NAME}{paused}")
 
 
+# The whole lookup of the next run in the Prefect API (two requests, retries included), and
+# serve's health check, end within this many seconds: a server that drips bytes or never
+# answers does not hang `status` or `serve`.
+API_DEADLINE_S = 5.0
+
+
 def next_scheduled(settings: Any, api: ApiSource | None = None) -> NextRun:
-    """From the Prefect API (`api`, default: the one `capcover run` uses) when it answers,
-    else computed from the cron setting; `source` says which, naming the API and where it was
-    configured."""
+    """From the Prefect API (`api`, default: the one `capcover run` uses) when it answers
+    within API_DEADLINE_S, else computed from the cron setting; `source` says which, naming
+    the API and where it was configured."""
     api = prefect_api() if api is None else api
     if api.url:
-        found = next_scheduled_from_api(api.url, where=api.where)
+        from capcover.ingest.wait import WaitExpired, call_within
+
+        url, where = api.url, api.where
+        try:
+            found = call_within(API_DEADLINE_S, lambda: next_scheduled_from_api(url, where=where))
+        except WaitExpired:
+            found, late = None, True
+        else:
+            late = False
         if found is not None:
             return found
         why = f"no deployment {FULL_NAME} at {api.url} ({api.where}), or it did not answer"
+        if late:
+            why = (
+                f"the Prefect API at {api.url} ({api.where}) gave no complete answer within "
+                f"{API_DEADLINE_S:g} s"
+            )
     else:
         why = api.where
     at = next_run(settings.schedule_cron, settings.schedule_timezone)

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from functools import partial
 
 from capcover.ingest import gpuhunt, runpod, vastai
+from capcover.ingest.decode import DEFAULT_MAX_BYTES
+from capcover.ingest.errors import PartialFailure
 from capcover.ingest.feeds import MAX_CLOCK_SKEW_S
 from capcover.ingest.models import Quarantined, Quote, RawResponse
 from capcover.ingest.quotes import CuratedQuotes, QuoteBatch, parse_curated_raws
@@ -19,14 +21,18 @@ from capcover.ingest.quotes import CuratedQuotes, QuoteBatch, parse_curated_raws
 Parser = Callable[[list[RawResponse]], tuple[list[Quote], list[Quarantined]]]
 
 
-def quote_parsers(*, max_skew_s: float = MAX_CLOCK_SKEW_S) -> dict[str, Parser]:
+def quote_parsers(
+    *, max_skew_s: float = MAX_CLOCK_SKEW_S, max_bytes: int = DEFAULT_MAX_BYTES
+) -> dict[str, Parser]:
     """`source -> parse(raws)` for every quote source a live run may have used, whatever the
-    settings say now (a run that fetched gpuhunt replays even if it is switched off since)."""
+    settings say now (a run that fetched gpuhunt replays even if it is switched off since).
+    `max_bytes`: the body cap archived catalogs are decoded within, as when they were fetched
+    (ingest/decode.py)."""
     return {
         CuratedQuotes.source: partial(parse_curated_raws, max_skew_s=max_skew_s),
         vastai.SOURCE: partial(vastai.parse_raws, max_skew_s=max_skew_s),
         runpod.SOURCE: partial(runpod.parse_raws, max_skew_s=max_skew_s),
-        gpuhunt.SOURCE: gpuhunt.parse_raws,
+        gpuhunt.SOURCE: partial(gpuhunt.parse_raws, max_bytes=max_bytes),
     }
 
 
@@ -65,6 +71,8 @@ def replay_batch(
         return replayed if replayed.error else QuoteBatch(source, raws, error="failed live")
     try:
         quotes, bad = parse(raws)
+    except PartialFailure as exc:  # as collect(): failed, with the quotes that were read
+        return QuoteBatch(source, raws, exc.quotes, exc.quarantined, error=str(exc))
     except Exception as exc:  # noqa: BLE001 - mirrors collect(): a failed feed is recorded
         return QuoteBatch(source, raws, error=str(exc))
     if not quotes:

@@ -11,7 +11,6 @@ query string, and so into URLs, logs and exceptions). Parsing works on decoded p
 from __future__ import annotations
 
 import itertools
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from capcover.ingest.client import ApiClient, HttpOptions, rate_pace, received
+from capcover.ingest.decode import loads
 from capcover.ingest.errors import (
     AuthError,
     BadPayload,
@@ -59,15 +59,19 @@ RATE_LIMITS: dict[str, float] = {"public": 10, "demo": 100, "pro": 500}
 
 PER_PAGE = 250  # asked for: CoinGecko's maximum for /coins/markets (it has answered with 50)
 # Paging of one category stops at an empty page, never at a short one (CoinGecko once sent 50
-# rows per page for 250 asked, hummingbot #5806). A guard against a server that never ends:
-# more rows than CoinGecko lists coins at all (~18,000), which no real category can reach.
+# rows per page for 250 asked, hummingbot #5806), and at a page that brings no coin not already
+# read (a server repeating itself: named as a shortfall). Guards against a server that never
+# ends, far beyond any real category: more rows than CoinGecko lists coins at all (~18,000),
+# or more pages than that many coins need even at 50 a page (a server sending a coin or two
+# a page would otherwise be asked 50,000 times).
 MAX_ROWS = 50_000
+MAX_PAGES = 400
 
 
 def parse_error_envelope(status: int, body: str) -> tuple[int | None, str | None]:
     """(error_code, message) from any of CoinGecko's three error envelopes, else (None, None)."""
     try:
-        payload = json.loads(body)
+        payload = loads(body)
     except (ValueError, RecursionError):
         return None, None
     if not isinstance(payload, dict):
@@ -133,7 +137,7 @@ def _first_sentence(message: str) -> str:
 
 def _load_json(raw: RawResponse) -> Any:
     try:
-        return json.loads(raw.body)
+        return loads(raw.body)
     except (ValueError, RecursionError) as exc:
         raise BadPayload(
             f"coingecko {raw.endpoint}: expected JSON, got {json_problem(raw.body, exc)} — the "
@@ -473,6 +477,13 @@ class CoinGeckoClient(ApiClient):
                             f"coingecko /coins/markets: category '{cid}' still sends coins "
                             f"after {rows:,} rows ({page} pages), more than CoinGecko lists in "
                             f"all — refusing to page forever",
+                            endpoint="/coins/markets",
+                        )
+                    if page >= MAX_PAGES:
+                        raise BadPayload(
+                            f"coingecko /coins/markets: category '{cid}' still sends coins "
+                            f"after {page:,} pages ({rows:,} rows), more pages than "
+                            f"CoinGecko's coins need — refusing to page forever",
                             endpoint="/coins/markets",
                         )
             snapshot = build_snapshot(

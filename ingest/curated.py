@@ -7,18 +7,23 @@ never writes a file it cannot read.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 import os
 import re
+import stat
 import tempfile
+import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from capcover.config.defaults import DEFAULTS
 from capcover.ingest.fx import KNOWN_CURRENCIES, parse_exchange_rates
 from capcover.ingest.models import RawResponse
 from capcover.ingest.quotes import parse_curated_entries
@@ -39,11 +44,22 @@ def _toml_value(value: object) -> str:
     return json.dumps(str(value), ensure_ascii=False)  # a valid TOML basic string
 
 
+# The numbers `quotes add` takes (docs/threat-model.md "Numbers"): a price in USD per GPU or
+# per GPU-hour within PRICE_USD_RANGE once converted, and the options' own ranges.
+PRICE_USD_RANGE = (1e-4, 1e9)
+MAX_RAW_PRICE = 1e12  # in the quote's currency (1e12 KRW is about $700M)
+MAX_USD_PER_UNIT = 1e6
+MAX_MEMORY_GB = 1e5
+MAX_GPU_COUNT = 1_000_000
+
+
 def build_entry(args: SimpleNamespace, today: date) -> dict[str, Any]:
     """The new [[quote]] table from the command line's values (attributes of `args`, named as
     the `capcover quotes add` options), validated: BadInput names the option on bad input."""
-    if not math.isfinite(args.price) or args.price <= 0:
-        raise BadInput(f"--price must be a positive number, got {args.price:g}")
+    if not math.isfinite(args.price) or not 0 < args.price <= MAX_RAW_PRICE:
+        raise BadInput(
+            f"--price must be a positive number up to {MAX_RAW_PRICE:g}, got {args.price:g}"
+        )
     currency = args.currency.upper()
     if currency not in KNOWN_CURRENCIES:
         raise BadInput(
@@ -56,8 +72,12 @@ def build_entry(args: SimpleNamespace, today: date) -> dict[str, Any]:
     source = (args.source or "").strip()
     if not source:
         raise BadInput("--source must name where the price was published")
-    if args.gpu_count < 1:
-        raise BadInput(f"--gpu-count must be at least 1, got {args.gpu_count}")
+    if not 1 <= args.gpu_count <= MAX_GPU_COUNT:
+        raise BadInput(f"--gpu-count must be 1 to {MAX_GPU_COUNT:,}, got {args.gpu_count}")
+    if args.memory_gb is not None and (
+        not math.isfinite(args.memory_gb) or not 0 < args.memory_gb <= MAX_MEMORY_GB
+    ):
+        raise BadInput(f"--memory-gb must be above 0 and at most {MAX_MEMORY_GB:g}")
     known = [name for name, _, _ in load_catalogue().skus]
     label = (args.label or args.sku or "").strip()
     if not label:
@@ -76,9 +96,12 @@ def build_entry(args: SimpleNamespace, today: date) -> dict[str, Any]:
     else:
         sku = match.sku
     if args.usd_per_unit is not None and (
-        not math.isfinite(args.usd_per_unit) or args.usd_per_unit <= 0
+        not math.isfinite(args.usd_per_unit) or not 0 < args.usd_per_unit <= MAX_USD_PER_UNIT
     ):
-        raise BadInput(f"--usd-per-unit must be positive, got {args.usd_per_unit:g}")
+        raise BadInput(
+            f"--usd-per-unit must be positive, at most {MAX_USD_PER_UNIT:g}, got "
+            f"{args.usd_per_unit:g}"
+        )
     if currency == "USD" and args.usd_per_unit not in (None, 1.0):
         raise BadInput("--usd-per-unit is only for non-USD quotes")
 
@@ -135,10 +158,56 @@ def convert_entry(
     return f"{currency} converted at CoinGecko /exchange_rates of {raw.fetched_at:%Y-%m-%d}"
 
 
+def check_price_usd(entry: dict) -> float:
+    """The entry's price in USD per GPU (or per GPU-hour), once converted; BadInput outside
+    PRICE_USD_RANGE (a typo of a few zeros, or a rate the wrong way round)."""
+    usd = float(entry["price"] * entry.get("usd_per_unit", 1.0) / entry.get("gpu_count", 1))
+    low, high = PRICE_USD_RANGE
+    if not (math.isfinite(usd) and low <= usd <= high):
+        unit = "GPU-hour" if entry.get("kind") == "rental_hourly" else "GPU"
+        raise BadInput(
+            f"--price {entry['price']:g} {entry['currency']} is ${usd:.4g} per {unit}, outside "
+            f"${low:g}..${high:g} — check --price, --currency, --usd-per-unit and --gpu-count"
+        )
+    return usd
+
+
+class QuotesFileBusy(Exception):
+    """Another process held the quotes file's lock for the whole lock budget."""
+
+
+@contextmanager
+def locked(path: Path, budget_s: float = DEFAULTS.lock_budget_s) -> Iterator[None]:
+    """Hold the exclusive lock of quotes file `path` (an flock on `.<name>.lock` beside it,
+    not on the file itself, which is replaced) for a read-modify-write; waits at most
+    `budget_s` seconds for another process's lock, then QuotesFileBusy."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + budget_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise QuotesFileBusy(
+                        f"{path} is being written by another process (waited {budget_s:g} s, "
+                        f"CAPCOVER_LOCK_BUDGET_S) — retry when it finishes"
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
 def append_entry(path: Path, entry: dict) -> int:
     """Append `entry` to the quotes file and bump its version; returns the new version.
 
-    The file is re-parsed before it replaces the old one, and replaced atomically."""
+    Call it under `locked(path)` (with the duplicate check): two `quotes add` at once would
+    otherwise both read the old file and one quote would be lost. The file is re-parsed before
+    it replaces the old one, written to disk, and replaced atomically (readers see the old
+    file or the new one, never part of one)."""
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     found = re.search(r"^version\s*=\s*(\d+)\s*$", text, flags=re.MULTILINE)
     version = int(found.group(1)) + 1 if found else 1
@@ -151,9 +220,17 @@ def append_entry(path: Path, entry: dict) -> int:
     parse_curated_entries(text, where=str(path))  # never write a file capcover cannot read
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if path.exists():  # keep the file's permissions (mkstemp makes it 0600)
+            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return version
 
 

@@ -79,6 +79,17 @@ class BadPayload(IngestError):
     """A 2xx response whose body is not what the endpoint promises (HTML, truncated JSON, ...)."""
 
 
+class PartialFailure(BadPayload):
+    """Some units of a feed could not be read (one of the curated files), others could: the
+    feed is recorded as failed with this message, and the quotes of the units that were read
+    still count (`quotes`, `quarantined`: what they gave)."""
+
+    def __init__(self, message: str, *, quotes: list, quarantined: list) -> None:
+        super().__init__(message)
+        self.quotes = quotes
+        self.quarantined = quarantined
+
+
 @dataclass(frozen=True)
 class StatusReply:
     """A non-2xx answer as the layer saw it, handed to the client's own status mapping."""

@@ -7,6 +7,7 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
+from capcover.ingest.decode import JsonTooLarge, loads
 from capcover.ingest.errors import BadPayload
 from capcover.ingest.models import Quarantined, RawResponse
 
@@ -14,7 +15,10 @@ MAX_CLOCK_SKEW_S = 600.0  # default of CAPCOVER_MAX_CLOCK_SKEW_S
 
 
 def json_problem(body: str, exc: BaseException) -> str:
-    """What is wrong with a body `json.loads` refused, in a few words."""
+    """What is wrong with a body `json.loads` (or ingest.decode.loads) refused, in a few
+    words."""
+    if isinstance(exc, JsonTooLarge):
+        return str(exc)
     if body.lstrip()[:1] == "<":
         return "an HTML page"
     if isinstance(exc, RecursionError):
@@ -26,7 +30,7 @@ def json_problem(body: str, exc: BaseException) -> str:
 
 def load_json(raw: RawResponse) -> Any:
     try:
-        return json.loads(raw.body)
+        return loads(raw.body)
     except (ValueError, RecursionError) as exc:
         raise BadPayload(
             f"{raw.source} {raw.endpoint}: expected JSON, got "

@@ -6,11 +6,11 @@ unit of `cur` is worth `rates["usd"].value / rates[cur].value` US dollars.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from capcover.ingest.decode import loads
 from capcover.ingest.errors import BadPayload
 from capcover.ingest.feeds import json_problem
 from capcover.ingest.models import RawResponse
@@ -48,7 +48,7 @@ class ExchangeRates:
 def parse_exchange_rates(raw: RawResponse) -> ExchangeRates:
     """`{"rates": {"usd": {"value": 68000.0, ...}, "eur": {...}}}` -> USD per unit."""
     try:
-        payload = json.loads(raw.body)
+        payload = loads(raw.body)
     except (ValueError, RecursionError) as exc:
         raise BadPayload(
             f"coingecko {ENDPOINT}: expected JSON, got {json_problem(raw.body, exc)} — retry later",

@@ -23,18 +23,15 @@ instance name: its tokens (`sxm5`, `pcie`) or the provider's conventions in the 
 from __future__ import annotations
 
 import base64
-import csv
-import io
-import json
 import logging
 import re
-import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from capcover.config.defaults import DEFAULTS
 from capcover.ingest.client import ApiClient, HttpOptions, rate_pace, received
+from capcover.ingest.decode import DEFAULT_MAX_BYTES, csv_rows, loads, zip_member
 from capcover.ingest.errors import BadPayload, IngestError, status_errors
 from capcover.ingest.feeds import quarantine
 from capcover.ingest.models import Quarantined, Quote, RawResponse
@@ -171,10 +168,10 @@ class GpuhuntClient(ApiClient):
         return records
 
     def parse(self, raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
-        return parse_raws(raws)
+        return parse_raws(raws, max_bytes=self.session.max_body_bytes)
 
     def outcomes(self, raws: list[RawResponse]) -> list[RowOutcome]:
-        return row_outcomes(raws)
+        return row_outcomes(raws, max_bytes=self.session.max_body_bytes)
 
 
 def catalog_bytes(raw: RawResponse) -> bytes:
@@ -188,28 +185,23 @@ def catalog_bytes(raw: RawResponse) -> bytes:
     return base64.b64decode(raw.body[len(BINARY_MARKER) :])
 
 
-def catalog_rows(raw: RawResponse, provider: str) -> list[dict]:
-    """The rows of `{provider}.csv` inside the catalog zip."""
+def catalog_rows(
+    raw: RawResponse, provider: str, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Iterator[dict]:
+    """The rows of `{provider}.csv` inside the catalog zip, streamed by the bounded decoders
+    (ingest/decode.py: the member within `max_bytes` once expanded, rows and fields bounded)."""
+    where = f"gpuhunt {raw.endpoint}"
+    data = zip_member(
+        catalog_bytes(raw), f"{provider}.csv", where=where, max_bytes=max_bytes, what="catalog zip"
+    )
     try:
-        with zipfile.ZipFile(io.BytesIO(catalog_bytes(raw))) as zf:
-            text = zf.read(f"{provider}.csv").decode("utf-8")
-    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError) as exc:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
         raise BadPayload(
-            f"gpuhunt {raw.endpoint}: not a catalog zip holding {provider}.csv "
-            f"({type(exc).__name__}) — the bucket changed; capcover needs an "
-            f"update",
+            f"{where}: {provider}.csv is not UTF-8 — the bucket changed; capcover needs an update",
             endpoint=raw.endpoint,
         ) from None
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise BadPayload(
-            f"gpuhunt {raw.endpoint}: {provider}.csv lacks column(s) "
-            f"{', '.join(missing)} — the catalog format changed; capcover needs "
-            f"an update",
-            endpoint=raw.endpoint,
-        )
-    return list(reader)
+    return csv_rows(text, where=f"{where}: {provider}.csv", required=REQUIRED_COLUMNS)
 
 
 def form_factor_v1(gpu_name: str, instance_name: str) -> str | None:
@@ -266,13 +258,17 @@ def row_tier(spot: bool, flags: tuple[str, ...], data: dict) -> tuple[str, str |
     return ("spot" if spot else "on_demand"), None
 
 
-def parse_raws(raws: list[RawResponse]) -> tuple[list[Quote], list[Quarantined]]:
+def parse_raws(
+    raws: list[RawResponse], *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> tuple[list[Quote], list[Quarantined]]:
     """gpuhunt catalogs (live or archived) -> quotes and quarantined rows (see row_outcomes)."""
-    quotes, bad, _left_out = split_outcomes(row_outcomes(raws))
+    quotes, bad, _left_out = split_outcomes(row_outcomes(raws, max_bytes=max_bytes))
     return quotes, bad
 
 
-def row_outcomes(raws: list[RawResponse]) -> list[RowOutcome]:
+def row_outcomes(
+    raws: list[RawResponse], *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> list[RowOutcome]:
     """What became of every row of every catalog: one rental quote per (instance type, GPU
     count, spot, flags) at its cheapest location, the other rows left out with the reason, or
     quarantined when malformed.
@@ -281,7 +277,14 @@ def row_outcomes(raws: list[RawResponse]) -> list[RowOutcome]:
     catalog rows carry no timestamp). The tier comes from `spot`, `flags` and `provider_data`
     (row_tier); the form factor from the SKU catalogue (GPU name, instance name, the
     provider's instance conventions).
+
+    A provider's catalog is one unit: one that cannot be read (damaged zip, over the size
+    bounds of ingest/decode.py with `max_bytes` for the expanded member, columns missing) is
+    quarantined whole with the reason (row index -1) and the other providers still count; only
+    when no catalog can be read does the feed fail (BadPayload).
     """
+    broken: list[BadPayload] = []
+    catalogs = 0
     outcomes: list[RowOutcome] = []
     for i, raw in enumerate(raws):
         if raw.source != SOURCE or not (200 <= raw.status < 300):
@@ -290,44 +293,59 @@ def row_outcomes(raws: list[RawResponse]) -> list[RowOutcome]:
         if len(parts) != 3 or parts[2] != "catalog.zip":
             continue
         provider, version = parts[0], parts[1]
-        rows = catalog_rows(raw, provider)
-        best: dict[tuple, tuple[float, str, int]] = {}
-        counts: dict[tuple, int] = {}
-        parsed: dict[int, tuple[tuple, _Row]] = {}
-        for j, row in enumerate(rows):
-            try:
-                got = _row(row)
-            except ValueError as exc:
-                outcomes.append(
-                    RowOutcome((i, j), quarantine(raw, row, row.get("instance_name"), str(exc)))
-                )
-                continue
-            if isinstance(got, str):
-                outcomes.append(RowOutcome((i, j), _left_out(raw, row, got)))
-                continue
-            key = (got.instance, got.gpus, got.spot, got.flags)
-            parsed[j] = (key, got)
-            counts[key] = counts.get(key, 0) + 1
-            if key not in best or (got.price, got.location) < best[key][:2]:
-                best[key] = (got.price, got.location, j)
-        for j, (key, got) in parsed.items():
-            if best[key][2] != j:
-                where = best[key][1]
-                outcomes.append(
-                    RowOutcome(
-                        (i, j),
-                        _left_out(
-                            raw,
-                            rows[j],
-                            f"the same offer is kept at its cheapest location ({where})",
-                        ),
-                    )
-                )
-                continue
+        catalogs += 1
+        try:  # one provider's catalog is one unit: its failure leaves the others alone
+            outcomes.extend(_catalog_outcomes(i, raw, provider, version, max_bytes))
+        except BadPayload as exc:
+            broken.append(exc)
             outcomes.append(
-                RowOutcome((i, j), _quote(rows[j], got, provider, version, counts[key], raw))
+                RowOutcome((i, -1), quarantine(raw, {"catalog": raw.endpoint}, provider, str(exc)))
             )
+    if broken and len(broken) == catalogs:
+        raise broken[0]
     outcomes.sort(key=lambda o: o.row)
+    return outcomes
+
+
+def _catalog_outcomes(
+    i: int, raw: RawResponse, provider: str, version: str, max_bytes: int
+) -> list[RowOutcome]:
+    """What became of every row of one provider's catalog (`i`: its index in the raws); the
+    rows are streamed (catalog_rows), and only the GPU rows are kept until the cheapest
+    location of each offer is known. BadPayload when the catalog cannot be read whole."""
+    outcomes: list[RowOutcome] = []
+    best: dict[tuple, tuple[float, str, int]] = {}
+    counts: dict[tuple, int] = {}
+    parsed: dict[int, tuple[tuple, _Row, dict]] = {}
+    for j, row in enumerate(catalog_rows(raw, provider, max_bytes)):
+        try:
+            got = _row(row)
+        except ValueError as exc:
+            outcomes.append(
+                RowOutcome((i, j), quarantine(raw, row, row.get("instance_name"), str(exc)))
+            )
+            continue
+        if isinstance(got, str):
+            outcomes.append(RowOutcome((i, j), _left_out(raw, row, got)))
+            continue
+        key = (got.instance, got.gpus, got.spot, got.flags)
+        parsed[j] = (key, got, row)
+        counts[key] = counts.get(key, 0) + 1
+        if key not in best or (got.price, got.location) < best[key][:2]:
+            best[key] = (got.price, got.location, j)
+    for j, (key, got, row) in parsed.items():
+        if best[key][2] != j:
+            where = best[key][1]
+            outcomes.append(
+                RowOutcome(
+                    (i, j),
+                    _left_out(
+                        raw, row, f"the same offer is kept at its cheapest location ({where})"
+                    ),
+                )
+            )
+            continue
+        outcomes.append(RowOutcome((i, j), _quote(row, got, provider, version, counts[key], raw)))
     return outcomes
 
 
@@ -370,8 +388,8 @@ def _row(row: dict) -> _Row | str:
     if not instance:
         raise ValueError("instance_name: empty")
     try:
-        data = json.loads(row.get("provider_data") or "{}")
-    except ValueError:
+        data = loads(row.get("provider_data") or "{}")  # bounded (ingest/decode.py)
+    except (ValueError, RecursionError):
         raise ValueError(f"provider_data: not JSON: {row.get('provider_data')!r:.80}") from None
     if not isinstance(data, dict):
         raise ValueError(f"provider_data: not a JSON object: {row.get('provider_data')!r:.80}")

@@ -9,10 +9,10 @@ the coin's value at the start of that UTC day.
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import UTC, date, datetime
 
+from capcover.ingest.decode import loads
 from capcover.ingest.errors import BadPayload
 from capcover.ingest.feeds import json_problem
 from capcover.ingest.models import CHART, HistoryPoint, RawResponse
@@ -63,7 +63,7 @@ def _short(value: object) -> str:
 def parse_market_chart(raw: RawResponse, coin_id: str) -> list[HistoryPoint]:
     """Daily points of one coin, oldest first (see the module docstring for the day rule)."""
     try:
-        payload = json.loads(raw.body)
+        payload = loads(raw.body)
     except (ValueError, RecursionError) as exc:
         raise BadPayload(
             f"coingecko {raw.endpoint}: expected JSON, got "

@@ -75,6 +75,10 @@ class RetryPolicy:
     base_delay_s: float = 0.5
     max_delay_s: float = 30.0
     retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+    # A retry is made only if at least this much of the budget is left after its wait: an
+    # attempt given a few milliseconds (a loaded machine woke late) can only time out, and its
+    # "no complete answer" would hide the real failure (an HTTP 500, say).
+    min_attempt_s: float = 0.25
     # A host that cannot be reached (DNS failure, connection refused, connect timeout) gets
     # this many attempts, not the whole budget: waiting minutes does not bring a name back.
     unreachable_attempts: int = 2
@@ -574,7 +578,10 @@ class HttpSession(requests.Session):
             server_wait = self.server_wait_s(response) if response is not None else None
             delay = max(server_wait or 0.0, self._backoff(attempt))
             spent = self._clock() - started
-            if attempt >= self.retry.max_attempts or spent + delay > budget:
+            if (
+                attempt >= self.retry.max_attempts
+                or spent + delay + self.retry.min_attempt_s > budget
+            ):
                 asked = f"; server asked to wait {server_wait:g} s" if server_wait else ""
                 note = (
                     f" — gave up after {attempt} attempt(s) in {spent:.1f} s{asked} "

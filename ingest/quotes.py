@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from capcover.errors import one_line
 from capcover.ingest import CURATED_QUOTES_PATH, RENTAL_TIERS
-from capcover.ingest.errors import BadPayload, IngestError
+from capcover.ingest.errors import BadPayload, IngestError, PartialFailure
 from capcover.ingest.feeds import MAX_CLOCK_SKEW_S, future_problem, record_json
 from capcover.ingest.fx import KNOWN_CURRENCIES, ExchangeRates, rates_from_raws
 from capcover.ingest.models import Quarantined, Quote, RawResponse
@@ -95,6 +95,8 @@ def collect(provider: QuoteProvider) -> QuoteBatch:
     try:
         raws = provider.fetch()
         quotes, bad = provider.parse(raws)
+    except PartialFailure as exc:  # failed, loudly, but what could be read still counts
+        return QuoteBatch(provider.source, raws, exc.quotes, exc.quarantined, error=str(exc))
     except Exception as exc:  # noqa: BLE001 - one feed down must not stop the daily run
         # What was received is archived all the same: the fetch's records, or a failed
         # fetch's (IngestError.raws).
@@ -209,14 +211,31 @@ def parse_curated_raws(
     rates = rates_from_raws(raws)
     quotes: list[Quote] = []
     bad: list[Quarantined] = []
-    for raw in raws:
-        if raw.source != CuratedQuotes.source:
+    broken: list[BadPayload] = []
+    files = [raw for raw in raws if raw.source == CuratedQuotes.source]
+    for raw in files:
+        try:  # each file is one unit: a mistake in yours leaves the shipped file counting
+            good, rejected = parse_curated_entries(
+                raw.body, where=raw.url, rates=rates, read_at=raw.fetched_at, max_skew_s=max_skew_s
+            )
+        except BadPayload as exc:
+            broken.append(exc)
+            bad.append(
+                Quarantined(
+                    source=CuratedQuotes.source,
+                    endpoint=Path(raw.url).name,
+                    record_key="file",
+                    reason=str(exc),
+                    record_json=record_json({"file": raw.url}),
+                )
+            )
             continue
-        good, rejected = parse_curated_entries(
-            raw.body, where=raw.url, rates=rates, read_at=raw.fetched_at, max_skew_s=max_skew_s
-        )
         quotes.extend(good)
         bad.extend(rejected)
+    if broken and len(broken) == len(files):
+        raise broken[0]
+    if broken:  # the feed is failed (your file needs fixing); the other file still prices
+        raise PartialFailure(str(broken[0]), quotes=quotes, quarantined=bad)
     return quotes, bad
 
 

@@ -1,8 +1,15 @@
-"""Keeping credentials out of URLs, error texts and archived bodies."""
+"""Keeping credentials out of URLs, error texts and archived bodies.
+
+The scrubbing itself is config/secrets.py's (one definition for the HTTP layer, the warehouse,
+the logs and the command line): every encoding a secret can take, decoded forms too. Here: which
+header values are credentials, and URLs without credential parameters.
+"""
 
 from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from capcover.config import secrets
 
 # Query parameters that carry credentials in some APIs. capcover never sends them (keys go in
 # headers), but URLs are scrubbed anyway so nothing a caller passes can leak into the archive.
@@ -12,25 +19,27 @@ SECRET_PARAM_NAMES = frozenset(
 
 # Header names whose values are credentials: scrubbed from every error text and archived body.
 _SECRET_HEADER_HINTS = ("key", "token", "secret", "auth", "cookie", "password")
-REDACTED = "[redacted]"
+REDACTED = secrets.REDACTED
 
 
 def secret_header_values(headers: dict[str, str]) -> list[str]:
-    """The values of credential-looking headers (longest first, so substrings scrub last)."""
+    """The values of credential-looking headers (longest first, so substrings scrub last).
+    Each is also registered, so that every other output of the process scrubs it too."""
     values = [
         str(v)
         for k, v in headers.items()
         if v and any(h in k.lower() for h in _SECRET_HEADER_HINTS)
     ]
-    return sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
+    found = sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
+    for value in found:
+        secrets.register_key(value)
+    return found
 
 
-def scrub(text: str, secrets: list[str]) -> str:
-    """`text` with every secret replaced by a marker (errors, bodies and URLs pass through it)."""
-    for value in secrets:
-        if value in text:
-            text = text.replace(value, REDACTED)
-    return text
+def scrub(text: str, values: list[str]) -> str:
+    """`text` with `values` and every registered secret replaced by a marker, in any encoding
+    (errors, bodies and URLs pass through it)."""
+    return secrets.scrub(text, values)
 
 
 def redact_url(url: str) -> str:

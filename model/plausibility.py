@@ -1,10 +1,19 @@
 """Plausibility checks on a day's answer before it is stored or alerted on: pure functions.
 
-Two checks, both configured in config/settings.py:
+Four checks, at every stage that writes reports (daily runs, the backfill, rebuild), configured
+in config/settings.py:
 
 - the sector market cap (USD) must be finite and inside [CAPCOVER_SECTOR_CAP_MIN_USD,
   CAPCOVER_SECTOR_CAP_MAX_USD]; outside it the whole run fails (`ImplausibleData`): a cap of
-  1e30 is a broken payload, not a market, and every ratio built on it would be wrong;
+  1e30 is a broken payload, not a market, and every ratio built on it would be wrong (the
+  backfill holds back that day instead);
+- each constituent coin: its market cap, FDV and 24h volume at most the band's top, and its
+  market cap at most COIN_OVER_CATEGORY times its category's reported cap (`coin_problem`);
+  a coin outside is quarantined, so it never reaches the constituents' sum or the paragraphs
+  explaining a move;
+- each report row: every number finite, the ratio above 0, the unit price within
+  UNIT_PRICE_RANGE_USD (`row_problem`): a scenario priced at 1e-300 would store an infinite
+  ratio that no page or chart can show;
 - a scenario's coverage ratio may move at most x CAPCOVER_MAX_DAILY_MOVE (or / it) against
   that scenario's previous report; a bigger move is held back (quarantined) instead of
   becoming the latest answer and firing alerts.
@@ -13,10 +22,18 @@ Two checks, both configured in config/settings.py:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 
 from capcover.model.report import ReportRow
+
+# The unit price (USD per GPU, all multipliers applied) a report may be built on; the same
+# range bounds a scenario's fixed price (config/defaults.py SCENARIO_BOUNDS, checked equal in
+# tests/test_numbers.py).
+UNIT_PRICE_RANGE_USD = (0.01, 1e9)
+# A constituent coin may be at most this many times its category's reported market cap (the
+# category is the sum of its coins: a coin bigger than it is a broken record).
+COIN_OVER_CATEGORY = 2.0
 
 
 class ImplausibleData(ValueError):
@@ -91,3 +108,52 @@ def check_moves(
             )
         )
     return out
+
+
+def coin_problem(
+    coin_id: str,
+    *,
+    market_cap_usd: float | None,
+    fdv_usd: float | None,
+    volume_24h_usd: float | None,
+    category_cap_usd: float | None,
+    high_usd: float,
+) -> str | None:
+    """Why a constituent's numbers (USD) cannot be a real coin, or None."""
+    for name, value in (
+        ("market cap", market_cap_usd),
+        ("fully diluted valuation", fdv_usd),
+        ("24h volume", volume_24h_usd),
+    ):
+        if value is not None and (not math.isfinite(value) or value > high_usd):
+            return (
+                f"coin {coin_id}: {name} ${value:.4g} is above the sector band's top "
+                f"${high_usd:.4g} (CAPCOVER_SECTOR_CAP_MAX_USD): held back"
+            )
+    over = COIN_OVER_CATEGORY * (category_cap_usd or 0.0)
+    if market_cap_usd and category_cap_usd and market_cap_usd > over:
+        return (
+            f"coin {coin_id}: market cap ${market_cap_usd:.4g} is more than "
+            f"{COIN_OVER_CATEGORY:g}x its category's reported ${category_cap_usd:.4g}: held back"
+        )
+    return None
+
+
+def row_problem(row: ReportRow) -> str | None:
+    """Why a report row cannot be stored (a number not finite, a ratio not above 0, a unit
+    price outside UNIT_PRICE_RANGE_USD), or None."""
+    for name, value in asdict(row).items():
+        if isinstance(value, float) and not math.isfinite(value):
+            return (
+                f"{row.scenario}: {name} is {value!r}, not a finite number (unit price "
+                f"${row.unit_price_usd:.4g} x {row.gpu_count:,} GPUs): held back, not reported"
+            )
+    low, high = UNIT_PRICE_RANGE_USD
+    if not low <= row.unit_price_usd <= high:
+        return (
+            f"{row.scenario}: unit price ${row.unit_price_usd:.4g} is outside "
+            f"${low:g}..${high:g} per GPU: held back, not reported"
+        )
+    if not row.coverage_ratio > 0:
+        return f"{row.scenario}: coverage ratio {row.coverage_ratio!r} is not above 0: held back"
+    return None

@@ -151,17 +151,21 @@ def build_reports(
             if stat is None:
                 skipped.append((sc.name, _no_quote_reason(sc, book, sector.report_date)))
                 continue
-        unit = sc.unit_price(stat.median_usd if stat else None)
-        cov = coverage(sector.sector_market_cap_usd, sc.gpu_count, unit)
-        if stat is not None:
-            low = coverage(
-                sector.sector_market_cap_usd, sc.gpu_count, sc.unit_price(stat.estimate.q3_usd)
-            ).coverage_ratio
-            high = coverage(
-                sector.sector_market_cap_usd, sc.gpu_count, sc.unit_price(stat.estimate.q1_usd)
-            ).coverage_ratio
-        else:
-            low = high = cov.coverage_ratio
+        try:  # a price that underflows to 0 (1e-320 x a multiplier) has no coverage at all
+            unit = sc.unit_price(stat.median_usd if stat else None)
+            cov = coverage(sector.sector_market_cap_usd, sc.gpu_count, unit)
+            if stat is not None:
+                low = coverage(
+                    sector.sector_market_cap_usd, sc.gpu_count, sc.unit_price(stat.estimate.q3_usd)
+                ).coverage_ratio
+                high = coverage(
+                    sector.sector_market_cap_usd, sc.gpu_count, sc.unit_price(stat.estimate.q1_usd)
+                ).coverage_ratio
+            else:
+                low = high = cov.coverage_ratio
+        except ValueError as exc:
+            skipped.append((sc.name, f"no coverage computed: {exc}"))
+            continue
         rows.append(
             ReportRow(
                 report_date=sector.report_date,

@@ -81,13 +81,13 @@ def csv_text(text: str) -> str:
 # HTML tag, an entity, a table cell or a GFM extension (strikethrough, email autolinks).
 _MD_ACTIVE = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~&@:=$])")
 _URL_SCHEME = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*):(?=/)")
-_WWW = re.compile(r"(?i)\bwww\.")
+_WWW = re.compile(r"(?i)www\.")  # inside a word too (`_www.`): a linkifier may see it
 
 
 def defang(text: str) -> str:
     """URL-like text made unclickable for linkifiers (GFM autolinks, chat clients): the colon
     after a scheme and the dot after `www` in brackets, as security tools write them."""
-    text = _URL_SCHEME.sub(r"\1[:]", text)
+    text = _URL_SCHEME.sub(r"\1[:]", text).replace("://", "[:]//")  # a bare `://` too
     return _WWW.sub(lambda m: m.group()[:-1] + "[.]", text)
 
 

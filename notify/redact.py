@@ -8,6 +8,8 @@ import logging
 import re
 from urllib.parse import quote, unquote
 
+from capcover.config.secrets import register_url, scrub
+
 
 def channel_id(url: str) -> str:
     """A stable, non-secret name for an Apprise URL: its scheme and a SHA-256 prefix."""
@@ -34,8 +36,10 @@ class Redactor(logging.Filter):
 
     def add(self, url: str) -> None:
         self.secrets = sorted({*self.secrets, *_secret_parts(url)}, key=len, reverse=True)
+        register_url(url)  # every other output scrubs it too, in any encoding
 
     def redact(self, text: str) -> str:
+        text = scrub(text)  # the registered secrets, decoded forms included
         for s in self.secrets:
             text = text.replace(s, "***")
         return text

@@ -12,6 +12,7 @@ marker replace, no dependency.
 from __future__ import annotations
 
 import inspect
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,9 @@ SETTING_NOTES = {
     "sector_cap_min_usd": "A sector cap below this (USD) fails the run as implausible.",
     "sector_cap_max_usd": "A sector cap above this (USD) fails the run as implausible.",
     "max_daily_move": "A ratio moving more than this factor in a day is quarantined.",
+    "sql_timeout_s": "Seconds a `capcover sql` query may run before it is interrupted.",
+    "sql_memory_limit_mb": "Memory DuckDB may use for a `capcover sql` query, in MB (no spilling).",
+    "sql_max_rows": "Most rows a `capcover sql` result may have (held in memory to print).",
     "scenario": "`[[scenario]]` tables, in the config file only (model/scenarios.toml's format).",
 }
 
@@ -168,11 +172,23 @@ def _bounds(field: Any) -> str:
     return ", ".join(parts)
 
 
+def _item_bounds(name: str) -> str:
+    """The range of each entry of a list setting (config/defaults.py ITEM_BOUNDS), if any."""
+    from capcover.config.defaults import ITEM_BOUNDS
+
+    bound = ITEM_BOUNDS.get(name)
+    if bound is None:
+        return ""
+    low = f"{'>' if bound.low_open else '>='} {bound.low:g}"
+    return f"each {low}, <= {bound.high:g}"
+
+
 def _type(annotation: Any) -> str:
     text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
     text = text or str(annotation)
     for noise in ("typing.", "pathlib.", "pydantic.types.", "Annotated[", ", NoDecode]"):
         text = text.replace(noise, "")
+    text = re.sub(r", Interval\([^)]*\)\]", "", text)  # an item's range: in the bounds column
     text = text.replace("Literal[", "one of [").replace("SecretStr", "secret")
     return text.replace("|", "or")
 
@@ -242,7 +258,7 @@ def settings_reference() -> str:
             var,
             _type(field.annotation),
             _default(name, field),
-            _bounds(field),
+            _bounds(field) or _item_bounds(name),
             note,
         ]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")

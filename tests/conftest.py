@@ -41,6 +41,16 @@ def reference(name: str) -> dict:
     return json.loads((FIXTURES / "coingecko" / name).read_text(encoding="utf-8"))
 
 
+@pytest.fixture(autouse=True)
+def _secrets_per_test():
+    """Each test ends with the secrets registry it started with (config/secrets.py): a key one
+    test registered never scrubs another test's text."""
+    from capcover.config import secrets
+
+    with secrets.isolated():
+        yield
+
+
 @pytest.fixture
 def fake_cg():
     """An empty fake CoinGecko (fakeapi): `fake_cg.serve()` installs one day's answers."""

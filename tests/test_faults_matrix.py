@@ -235,7 +235,7 @@ CASES = [
     Case(
         "503_persistent",
         [(CATS, None, [Reply({"error": "down"}, 503)] * 20)],
-        env={"CAPCOVER_HTTP_RETRY_BUDGET_S": "100000"},
+        env={"CAPCOVER_HTTP_RETRY_BUDGET_S": "86400"},
         error=StatusError,
         message=r"coingecko /coins/categories: HTTP 503.*gave up after 8 attempt",
         attempts={CATS: 8, MARKETS: 0},
@@ -250,7 +250,7 @@ CASES = [
     Case(
         "connection_reset_persistent",
         [(CATS, None, [Reset()] * 20)],
-        env={"CAPCOVER_HTTP_RETRY_BUDGET_S": "100000"},
+        env={"CAPCOVER_HTTP_RETRY_BUDGET_S": "86400"},
         error=RetryBudgetExhausted,
         message=r"coingecko /coins/categories: connection failed.*gave up after 8 attempt",
         attempts={CATS: 8, MARKETS: 0},

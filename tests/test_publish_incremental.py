@@ -396,7 +396,7 @@ def test_publish_after_a_real_backfill_rewrites_only_the_months_it_changed(tmp_p
     with CoinGecko.generated({"artificial-intelligence": 8}) as fake:
         settings = capcover_settings(fake, tmp_path / "w.duckdb")
         pro = type(settings).model_validate(
-            {**settings.model_dump(), "coingecko_plan": "pro", "coingecko_api_key": "k-123"}
+            {**settings.model_dump(), "coingecko_plan": "pro", "coingecko_api_key": "CG-pro-k123"}
         )
         run_daily(settings)
         run_backfill(pro, 400, console=quiet)  # 2023-02-29 .. 2024-04-03

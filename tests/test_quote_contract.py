@@ -64,7 +64,7 @@ def _gpuhunt(api: FakeAPI) -> GpuhuntClient:
 def _gpuhunt_records(raw: RawResponse) -> int | None:
     if not raw.endpoint.endswith("catalog.zip"):
         return None  # the version string
-    return len(catalog_rows(raw, raw.endpoint.split("/")[1]))
+    return sum(1 for _ in catalog_rows(raw, raw.endpoint.split("/")[1]))
 
 
 FEEDS = [

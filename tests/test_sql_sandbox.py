@@ -14,7 +14,8 @@ import duckdb
 import pytest
 
 from capcover.cli.main import main
-from capcover.warehouse.db import WarehouseError, open_sandboxed, open_warehouse, run_user_sql
+from capcover.warehouse.db import WarehouseError, open_warehouse
+from capcover.warehouse.sandbox import open_sandboxed, run_user_sql
 
 ROOT = Path(__file__).resolve().parent.parent
 

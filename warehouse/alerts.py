@@ -51,7 +51,7 @@ def feed_failures(
     history = wh.query(
         "SELECT as_of_date, coalesce(sources_failed, '') FROM runs "
         "WHERE status = 'ok' AND as_of_date < ? AND kind IN ('daily', 'demo') "
-        "QUALIFY row_number() OVER (PARTITION BY as_of_date ORDER BY started_at DESC) = 1 "
+        "QUALIFY row_number() OVER (PARTITION BY as_of_date ORDER BY run_seq DESC) = 1 "
         "ORDER BY as_of_date DESC LIMIT 400",
         [day],
     )

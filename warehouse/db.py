@@ -1,5 +1,6 @@
 """Connections: one `query(sql, params)` with bound parameters, short transactions, lock waits,
-the schema version read once per open, and the sandboxed connection behind `capcover sql`."""
+the schema version read once per open (the sandbox behind `capcover sql` is
+warehouse/sandbox.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from capcover.config import secrets
 from capcover.config.defaults import DEFAULTS
 from capcover.errors import one_line
 
@@ -51,9 +53,6 @@ _DAMAGE = re.compile(
 _FOREIGN = re.compile(r'Extension "[^"]*?/?(\w+?)(?:_scanner)?\.duckdb_extension" not found')
 # The three 4 KiB headers at the start of every DuckDB file, before the first block.
 _HEADER_BYTES = 3 * 4096
-# Statement types `capcover sql` runs; everything else (COPY, SET, PRAGMA, CALL, ATTACH, ...)
-# is refused before it executes.
-SQL_ALLOWED = ("SELECT", "EXPLAIN")
 
 
 _last_opened: list[Path] = []
@@ -108,6 +107,9 @@ class Warehouse:
             )
 
     def _run(self, sql: str, params: Sequence[Any] | dict | None) -> duckdb.DuckDBPyConnection:
+        if params and secrets.active():
+            # No registered secret is ever stored, in any encoding (config/secrets.py).
+            params = secrets.scrub_value(params)  # type: ignore[assignment]
         try:
             return self.con.execute(sql, params or [])
         except duckdb.Error as exc:
@@ -146,6 +148,8 @@ class Warehouse:
         """Bulk-insert through DuckDB's appender (no per-row statements); with `columns`, the
         rows' values go to those columns by name (the others take their defaults), else to the
         table's columns in order."""
+        if rows and secrets.active():
+            rows = [secrets.scrub_value(row) for row in rows]  # type: ignore[misc]
         if rows:
             appender = self.con.appender(table, columns=list(columns) if columns else None)
             appender.append_rows(rows)
@@ -335,70 +339,6 @@ def open_warehouse(
         wh.close()
         raise
     return wh
-
-
-def open_sandboxed(
-    path: str | Path,
-    *,
-    readable_dirs: Sequence[str | Path] = (),
-    lock_budget_s: float = DEFAULTS.lock_budget_s,
-) -> Warehouse:
-    """A read-only connection for arbitrary user SQL: no file access except the warehouse and
-    `readable_dirs` (read), no extensions, no network, and settings locked so a query cannot
-    undo any of it. `run_user_sql` additionally refuses statements other than SELECT/EXPLAIN
-    (COPY would otherwise write into a readable directory)."""
-    wh = open_warehouse(path, read_only=True, lock_budget_s=lock_budget_s)
-    try:
-        dirs = [str(Path(d).resolve()) + os.sep for d in readable_dirs]
-        # allowed_directories can only be set while external access is still on.
-        wh.con.execute("SET allowed_directories = ?", [dirs])
-        wh.con.execute("SET enable_external_access = false")
-        wh.con.execute("SET lock_configuration = true")
-    except BaseException:
-        wh.close()
-        raise
-    return wh
-
-
-def run_user_sql(wh: Warehouse, query: str) -> tuple[list[str], list[tuple]]:
-    """Run ONE SELECT or EXPLAIN statement from a user on a sandboxed connection; anything else
-    (several statements, COPY, SET, PRAGMA, CALL, ATTACH, INSTALL, LOAD, writes) raises
-    WarehouseError before it runs. Column names and rows as DuckDB returned them."""
-    try:
-        statements = wh.con.extract_statements(query)
-    except duckdb.Error as exc:
-        raise WarehouseError(f"query failed: {one_line(exc)}") from None
-    if not statements:
-        raise WarehouseError('empty query — pass one SELECT, e.g. capcover sql "SELECT 1"')
-    if len(statements) > 1:
-        raise WarehouseError(
-            f"capcover sql runs one statement; got {len(statements)} — run them one at a time"
-        )
-    if statements[0].type.name not in SQL_ALLOWED:
-        # Named by its own first word: DuckDB files INSTALL under LOAD, RESET under SET.
-        word = (statements[0].query.split() or ["?"])[0].upper()
-        raise WarehouseError(
-            f"capcover sql is read-only and runs only SELECT or EXPLAIN; the "
-            f"{word} statement was refused and nothing changed"
-        )
-    try:
-        return wh.query_table(statements[0].query)
-    except WarehouseDamaged:
-        raise
-    except duckdb.Error as exc:
-        first = one_line(exc)
-        if isinstance(exc, duckdb.PermissionException):
-            raise WarehouseError(
-                f"capcover sql reads only the warehouse and the published "
-                f"snapshot folder, with no network or extensions; refused: "
-                f"{first}"
-            ) from None
-        if "read-only" in first:
-            raise WarehouseError(
-                f"capcover sql is read-only; the statement was refused and "
-                f"nothing changed ({first})"
-            ) from None
-        raise WarehouseError(f"query failed: {first}") from None
 
 
 def table_exists(wh: Warehouse, name: str) -> bool:

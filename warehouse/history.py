@@ -87,7 +87,8 @@ def create_job(
         wh.append(
             "backfill_progress",
             [
-                (job_id, coin, seq, "pending", None, None, None, None, None, None)
+                # ... the last None: load_seq (migration 070), given when the coin is loaded
+                (job_id, coin, seq, "pending", None, None, None, None, None, None, None)
                 for seq, coin in enumerate(coins, start=1)
             ],
         )
@@ -289,8 +290,10 @@ def load_charts(
             """
             UPDATE backfill_progress p SET status = 'done', points = coalesce(s.n, 0),
                 first_day = s.lo, last_day = s.hi, finished_at = b.finished_at,
-                run_id = b.run_id, raw_seq = b.seq
-            FROM _chart_batch b LEFT JOIN (
+                run_id = b.run_id, raw_seq = b.seq, load_seq = n.next
+            FROM _chart_batch b CROSS JOIN (
+                SELECT coalesce(max(load_seq), 0) + 1 AS next FROM backfill_progress
+            ) n LEFT JOIN (
                 SELECT coin_id, count(*) AS n, min(day) AS lo, max(day) AS hi
                 FROM _chart_rows GROUP BY coin_id
             ) s USING (coin_id)
@@ -304,10 +307,11 @@ def load_charts(
 
 def chart_links(wh: Warehouse) -> list[tuple[str, str, str, int, datetime]]:
     """(job_id, coin_id, run_id, raw_seq, finished_at) of every finished coin, in the order
-    the coins were loaded; run_id is None for a coin whose archived chart was never linked."""
+    the coins were loaded (load_seq, migration 070: not the clock); run_id is None for a coin
+    whose archived chart was never linked."""
     return wh.query(
         "SELECT job_id, coin_id, run_id, raw_seq, finished_at FROM backfill_progress"
-        " WHERE status = 'done' ORDER BY finished_at, job_id, seq"
+        " WHERE status = 'done' ORDER BY load_seq, job_id, seq"
     )
 
 

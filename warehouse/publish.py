@@ -214,14 +214,17 @@ def _changes(wh: Warehouse, prev: dict | None, wm: dict) -> _Changes:
         or old.get("warehouse") != wm["warehouse"]  # another warehouse's snapshot
         or old.get("schema") != wm["schema"]
         or wm["runs"] is None
+        or not str(old.get("runs") or "0").isdigit()  # a watermark of the clock (before 070)
     ):  # without a runs log nothing tells what changed
         return everything
     since, names, history = None, old.get("names") != wm["names"], None
     changed = "changed_since" if wh.has(CHANGED_SINCE) else "NULL"
+    # The runs committed since the previous snapshot, by their commit order (run_seq): a run
+    # whose clock was set back is still one the snapshot has not seen.
     for kind, status, as_of, changed_since in wh.query(
         f"SELECT kind, status, as_of_date, {changed} FROM runs"  # noqa: S608 - constants
-        " WHERE coalesce(finished_at, started_at) > CAST(? AS TIMESTAMPTZ)",
-        [old["runs"] or "-infinity"],
+        " WHERE run_seq > ?",
+        [int(old.get("runs") or 0)],
     ):
         if kind == "backfill" and status == "ok" and changed_since is not None:
             since = changed_since if since is None else min(since, changed_since)
@@ -262,9 +265,7 @@ def _watermark(wh: Warehouse, tables: dict[str, _Table]) -> dict:
             else "NULL"
         ),
         "runs": (
-            "(SELECT coalesce(max(coalesce(finished_at, started_at))::VARCHAR, '') FROM runs)"
-            if "runs" in tables
-            else "NULL"
+            "(SELECT coalesce(max(run_seq), 0)::VARCHAR FROM runs)" if "runs" in tables else "NULL"
         ),
         "names": (
             "(SELECT sum(hash(coin_id, symbol, name)::HUGEINT)::VARCHAR FROM coin_names)"

@@ -289,9 +289,13 @@ def recent_runs(wh: Warehouse, columns: Sequence[str], limit: int) -> tuple[list
         )
     }
     cols = [c for c in columns if c in present]
+    # The latest is the last committed (run_seq, migration 070), not the latest clock reading.
+    order = "started_at DESC"
+    if "run_seq" in present:
+        order = "run_seq DESC NULLS LAST, started_at DESC"
     return wh.query_table(
         f"SELECT {', '.join(cols)} FROM runs"  # noqa: S608 - names from a constant list
-        " ORDER BY started_at DESC LIMIT ?",
+        f" ORDER BY {order} LIMIT ?",
         [limit],
     )
 

@@ -10,11 +10,13 @@ from capcover.warehouse.load import refresh_coin_names
 
 
 def successful_runs(wh: Warehouse) -> list[tuple[str, str]]:
-    """(run_id, kind) of every successful run, oldest first."""
+    """(run_id, kind) of every successful run in the order they committed (run_seq,
+    migration 070), never by the clock: a clock stepped back between two runs of one day
+    must not make the older one win."""
     return [
         (r, k)
         for r, k in wh.query(
-            "SELECT run_id, kind FROM runs WHERE status = 'ok' ORDER BY started_at, run_id"
+            "SELECT run_id, kind FROM runs WHERE status = 'ok' ORDER BY run_seq, run_id"
         )
     ]
 
