@@ -11,6 +11,8 @@ frozen code). The real warehouse is only read. Then, per row of the date (all da
 default): every column of the stored row against the re-derived one, and the row in the latest
 published snapshot against the stored one, after checking each snapshot file against the
 content digest its manifest recorded. One line per difference; none means every row matched.
+The `gpu_depth` rows (how many GPUs each source showed as rentable, migration 063) are compared
+the same way, for the days the warehouse holds depth rows of.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ COPIED = (
 )
 KNOWN_METHODS = (METHOD_VERSION, METHOD_VERSION_V1)
 KEY = ("report_date", "scenario")
+DEPTH_KEY = ("day", "sku", "form_factor", "source")
 
 
 class VerifyError(Exception):
@@ -55,6 +58,7 @@ class VerifyError(Exception):
 class VerifyResult:
     dates: list[date] = field(default_factory=list)
     rows: int = 0  # stored rows checked
+    depth_rows: int = 0  # stored gpu_depth rows checked
     snapshot: Path | None = None
     snapshot_files: int = 0  # files whose digest was checked
     differences: list[str] = field(default_factory=list)
@@ -67,9 +71,10 @@ class VerifyResult:
         days = f"{self.dates[0]}" if len(self.dates) == 1 else f"{len(self.dates)} report dates"
         where = f"snapshot {self.snapshot} ({self.snapshot_files} files' digests)"
         if self.ok:
+            depth = f" (and {self.depth_rows} gpu_depth row(s))" if self.depth_rows else ""
             return (
-                f"capcover verify: {self.rows} report row(s) of {days} re-derived from the raw "
-                f"archive match the warehouse {db} and the {where} bit for bit"
+                f"capcover verify: {self.rows} report row(s) of {days}{depth} re-derived from "
+                f"the raw archive match the warehouse {db} and the {where} bit for bit"
             )
         return (
             f"capcover verify: {len(self.differences)} difference(s) in {self.rows} report "
@@ -104,6 +109,47 @@ def _rows(
         row = dict(zip(cols, r, strict=True))
         out[(row["report_date"], row["scenario"])] = row
     return cols, out
+
+
+def _depth_rows(wh: Warehouse, day: date | None) -> tuple[list[str], dict[tuple, dict]]:
+    """gpu_depth rows of `day` (all days when None) by (day, sku, form_factor, source); none in
+    a warehouse from before migration 063."""
+    if not wh.has(63):  # warehouse/migrations/063_gpu_depth.sql
+        return [], {}
+    cols, data = wh.query_table(
+        "SELECT * FROM gpu_depth WHERE (?::DATE IS NULL OR day = ?::DATE)"
+        " ORDER BY day, sku, form_factor, source",
+        [day, day],
+    )
+    out = {}
+    for r in data:
+        row = dict(zip(cols, r, strict=True))
+        out[tuple(row[k] for k in DEPTH_KEY)] = row
+    return cols, out
+
+
+def compare_depth(
+    stored: dict[tuple, dict], derived: dict[tuple, dict], columns: list[str]
+) -> list[str]:
+    """The stored gpu_depth rows against the re-derived ones, for the days the warehouse holds
+    depth rows of (a day before migration 063 has none to compare)."""
+    days = {k[0] for k in stored}
+    made = {k: v for k, v in derived.items() if k[0] in days}
+    lines = []
+    for key in sorted(stored.keys() | made.keys()):
+        name = " ".join(str(k) for k in key)
+        if key not in made:
+            lines.append(f"gpu_depth {name}: not in the re-derivation from the raw archive")
+            continue
+        if key not in stored:
+            lines.append(f"gpu_depth {name}: re-derived from the raw archive but not stored")
+            continue
+        a, b = stored[key], made[key]
+        differ = [c for c in columns if _bits(a.get(c)) != _bits(b.get(c))]
+        if differ:
+            shown = ", ".join(f"{c} {_show(a.get(c))} vs {_show(b.get(c))}" for c in differ[:4])
+            lines.append(f"gpu_depth {name}: the re-derivation differs: {shown}")
+    return lines
 
 
 def _compare(
@@ -244,6 +290,7 @@ def verify(settings: Settings, day: date | None = None) -> VerifyResult:
                     f"migrate it (verify never writes the warehouse)"
                 )
             columns, stored = _rows(src, "report_daily", day)
+            depth_columns, stored_depth = _depth_rows(src, day)
             if not stored:
                 what = f"on {day}" if day else "at all"
                 raise VerifyError(f"warehouse {settings.db} has no report rows {what} to verify")
@@ -255,6 +302,7 @@ def verify(settings: Settings, day: date | None = None) -> VerifyResult:
             raise VerifyError(f"the archive does not re-derive: {exc}") from None
         with open_warehouse(scratch, read_only=True) as wh:
             _, derived = _rows(wh, "report_daily", day)
+            _, derived_depth = _depth_rows(wh, day)
     result.dates = sorted({d for d, _ in stored})
     result.rows = len(stored)
     checkable = {}
@@ -270,6 +318,8 @@ def verify(settings: Settings, day: date | None = None) -> VerifyResult:
     # plausibility rule, one added to the settings since) are not published rows: left out.
     made = {k: v for k, v in derived.items() if k in checkable}
     result.differences += _compare("re-derivation from the raw archive", checkable, made, columns)
+    result.depth_rows = len(stored_depth)
+    result.differences += compare_depth(stored_depth, derived_depth, depth_columns)
     if snapshot is None:
         result.differences.append(
             "no published Parquet snapshot found (runs.published_to is empty or `latest` is "
