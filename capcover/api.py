@@ -76,6 +76,8 @@ class Explanation:
     quotes: list[dict[str, Any]] = field(default_factory=list)  # quotes in or out of the set
     # v_report_parameters: what the day's compute-equivalent counts and total costs were made of
     parameters: list[dict[str, Any]] = field(default_factory=list)
+    # gpu_depth against each rental row: GPUs rentable now by source, then the row's total
+    depth: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -225,7 +227,7 @@ class Reader:
         previous report; `top` coins each way. None when the warehouse has no report; an
         Explanation with no moves when the day's reports have none to compare with."""
         from capcover.warehouse import explain as ex
-        from capcover.warehouse.queries import report_parameters
+        from capcover.warehouse.queries import report_depth, report_parameters
 
         with self._open() as wh:
             wh.require(WHY_MIGRATION, "the why-it-moved views")
@@ -234,6 +236,7 @@ class Reader:
                 return None
             why = ex.why_it_moved(wh, day, scenario, top=top)
             parameters = Table(*report_parameters(wh, day=day, scenario=scenario)).records()
+            depth = Table(*report_depth(wh, day=day, scenario=scenario)).records()
         return Explanation(
             report_date=day,
             paragraphs=why["paragraphs"],
@@ -243,6 +246,7 @@ class Reader:
             prices=[{k: p[k] for k in ex.PRICE_COLUMNS} for p, _ in why["price_changes"]],
             quotes=[q for _, changes in why["price_changes"] for q in changes],
             parameters=parameters,
+            depth=depth,
         )
 
     def sql(self, query: str) -> Table:

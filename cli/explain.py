@@ -22,6 +22,7 @@ SECTIONS = (
     ("prices", "the price set: old and new central values"),
     ("quotes", "quotes that entered or left the price set"),
     ("parameters", "scenario parameters: compute-equivalent counts and total-cost terms"),
+    ("depth", "GPUs rentable now against each rental scenario's count, by source"),
 )
 # A paragraph's marker of a backfilled cap (model/explain.py), whose footnote follows them.
 SURVIVORS_MARK = "today's constituents*"

@@ -8,12 +8,13 @@ time (memory holds a run, not the history); the backfills' market charts are par
 where they lie. One transaction: either the whole warehouse is rebuilt or nothing changes.
 Plain Python, no Prefect import.
 
-Re-derived: category_snapshots, coin_snapshots, gpu_quotes, quarantine, coin_history (from the
-archived market charts, with the backfill's own bulk loader), report_daily and
-price_decisions (each run's with the scenario definitions it recorded in run_scenarios; a run
-from before that record with the current ones, then recorded). Left alone: raw_http (the
-source of truth), backfill_jobs and backfill_progress, runs (a `rebuild` run is added), alerts
-(notifications already sent are history, not derived data).
+Re-derived: category_snapshots, coin_snapshots, gpu_quotes, quarantine, gpu_depth (the feeds'
+depth parsers, ingest/archive.py), coin_history (from the archived market charts, with the
+backfill's own bulk loader), report_daily and price_decisions (each run's with the scenario
+definitions it recorded in run_scenarios; a run from before that record with the current ones,
+then recorded). Left alone: raw_http (the source of truth), backfill_jobs and
+backfill_progress, runs (a `rebuild` run is added), alerts (notifications already sent are
+history, not derived data).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ DERIVED_TABLES = (
     "gpu_quotes",
     "quarantine",
     "price_decisions",
+    "gpu_depth",
 )
 SKIPPED_KINDS = frozenset({"rebuild", "dry-run"})  # wrote no typed rows
 

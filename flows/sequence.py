@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from capcover.config.settings import Settings
 from capcover.errors import one_line
+from capcover.ingest.archive import depth_of
 from capcover.ingest.models import Quarantined, RawResponse, SectorSnapshot
 from capcover.ingest.network import Cancelled
 from capcover.ingest.quotes import QuoteBatch, collect
@@ -184,8 +185,13 @@ def load_and_model(
     sector = load.sector_inputs(wh, day, categories, pin.sector_cap_method if pin else None)
     if sector is None:
         raise RuntimeError(f"no category snapshot for {day} — nothing to report")
+    # Depth: the GPUs this run's feeds show as rentable now (pure parsers on its answers).
+    depth = depth_of(quotes)
+    load.replace_depth(wh, day, depth, run_id)
     book = load.price_book(wh, day, max_age=max_age, method=pin.price_method if pin else None)
-    rows, skipped = build_reports(sector, scenarios, book, run_id)
+    rows, skipped = build_reports(
+        sector, scenarios, book, run_id, depth if pin is None or pin.depth else None
+    )
     load.replace_reports(wh, day, rows, report_decisions(rows, scenarios, book))
     load.record_scenarios(wh, run_id, scenarios)  # what `rebuild` and `verify` re-derive with
     return rows, skipped

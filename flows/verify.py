@@ -12,7 +12,8 @@ default): every column of the stored row against the re-derived one, and the row
 published snapshot against the stored one, after checking each snapshot file against the
 content digest its manifest recorded. Not only report_daily: every table the rebuild
 re-derives (`COMPARED`: the price decisions, the quotes, the category and coin snapshots, the
-coin history, the feeds' quarantine) is compared row by row, every column, in SQL. One line per
+coin history, the feeds' quarantine, how many GPUs each source showed as rentable: gpu_depth,
+migration 063) is compared row by row, every column, in SQL. One line per
 difference; none means every row matched.
 """
 
@@ -61,6 +62,7 @@ COMPARED: dict[str, tuple[str, ...]] = {
     "coin_snapshots": ("as_of_date", "category_id", "coin_id"),
     "coin_history": ("coin_id", "day"),
     "quarantine": ("run_id", "seq"),
+    "gpu_depth": ("day", "sku", "form_factor", "source"),
 }
 SHOWN = 20  # difference lines per table; the rest are counted in one line
 
@@ -264,7 +266,7 @@ def _scope(table: str, decisions: str) -> str:
         return f"({every} OR report_date = $day::DATE)"
     if table in ("category_snapshots", "coin_snapshots"):
         return f"({every} OR as_of_date = $day::DATE)"
-    if table == "coin_history":
+    if table in ("coin_history", "gpu_depth"):
         return f"({every} OR day = $day::DATE)"
     if table == "gpu_quotes":
         return (
@@ -304,7 +306,7 @@ def diff_table(
 
     A row only the re-derivation makes is a difference (a stored row was deleted), except a
     report row that was never published (a scenario the plausibility rule held back) and its
-    decisions."""
+    decisions, and depth rows of a day the warehouse holds none of (written before 063)."""
     key = COMPARED[table]
     columns = wh.query(
         "SELECT column_name, data_type FROM information_schema.columns"
@@ -317,6 +319,8 @@ def diff_table(
     unpublished = "false"
     if table == "report_daily":
         unpublished = "s.__in IS NULL"
+    elif table == "gpu_depth":  # a day before migration 063 holds no depth rows: not compared
+        unpublished = "s.__in IS NULL AND d.day NOT IN (SELECT day FROM read_parquet($stored))"
     elif table == "price_decisions":
         unpublished = (
             "s.__in IS NULL AND NOT EXISTS (SELECT 1 FROM read_parquet($reports) r"

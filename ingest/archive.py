@@ -17,8 +17,10 @@ from capcover.ingest.errors import PartialFailure
 from capcover.ingest.feeds import MAX_CLOCK_SKEW_S
 from capcover.ingest.models import Quarantined, Quote, RawResponse
 from capcover.ingest.quotes import CuratedQuotes, QuoteBatch, parse_curated_raws
+from capcover.model.depth import Depth, DepthRead, combine
 
 Parser = Callable[[list[RawResponse]], tuple[list[Quote], list[Quarantined]]]
+DepthParser = Callable[[list[RawResponse]], DepthRead]
 
 
 def quote_parsers(
@@ -34,6 +36,15 @@ def quote_parsers(
         runpod.SOURCE: partial(runpod.parse_raws, max_skew_s=max_skew_s),
         gpuhunt.SOURCE: partial(gpuhunt.parse_raws, max_bytes=max_bytes),
     }
+
+
+# `source -> depth(raws)`: the feeds that show how many GPUs are rentable now (model/depth.py).
+# A live run and a replay call the same pure functions on a feed's batch of answers.
+DEPTH_PARSERS: dict[str, DepthParser] = {
+    vastai.SOURCE: vastai.depth_raws,
+    runpod.SOURCE: runpod.depth_raws,
+    gpuhunt.SOURCE: gpuhunt.depth_raws,
+}
 
 
 def split_batches(
@@ -88,3 +99,23 @@ def categories_of(raws: list[RawResponse]) -> list[str]:
         if cid and cid not in seen:
             seen.append(cid)
     return seen
+
+
+def depth_of(batches: list[QuoteBatch]) -> Depth:
+    """A run's depth (model/depth.py) from its quote batches: each depth feed's parser on the
+    answers it received; a feed that failed, or whose answers do not read, is named as
+    absent, never counted as zero."""
+    reads: list[DepthRead] = []
+    failed: list[str] = []
+    for batch in batches:
+        parse = DEPTH_PARSERS.get(batch.source)
+        if parse is None:
+            continue
+        if batch.error:
+            failed.append(batch.source)
+            continue
+        try:
+            reads.append(parse(batch.raws))
+        except Exception:  # noqa: BLE001 - a feed whose answers do not read is absent, named
+            failed.append(batch.source)
+    return combine(reads, failed)

@@ -39,6 +39,7 @@ from capcover.ingest.network import Cancelled
 from capcover.ingest.quotes import Excluded, RowOutcome, restamped, split_outcomes
 from capcover.ingest.ratelimit import Pace
 from capcover.ingest.sku import form_factor_of, normalise
+from capcover.model.depth import DepthRead, DepthSighting
 
 log = logging.getLogger("capcover")
 
@@ -447,3 +448,74 @@ def _quote(
         capacity_id=got.instance,
         instance_name=got.instance,
     )
+
+
+# The tiers whose catalog rows are instances one can start now (a reservation books a future
+# window; a cluster row prices pods of the same GPUs; an unknown tier is not guessed).
+DEPTH_TIERS = ("on_demand", "spot")
+
+
+def depth_raws(raws: list[RawResponse]) -> DepthRead:
+    """What gpuhunt's catalogs list, per provider (`gpuhunt/<provider>`), SKU and form factor.
+
+    A catalog row is an instance type offered at a location, not a count of machines: the
+    count is the GPUs of ONE instance of each (instance type, location) pair listed on-demand
+    or spot (its largest GPU count: RunPod's rows list each pod size of a GPU type), a floor of
+    what the provider lists, never its stock. Rows the quote parser leaves out (CPU instances,
+    GPUs outside the SKU catalogue, copies for old dstack versions) and malformed rows count
+    nothing. A provider whose catalog did not come (or does not read) is absent and named."""
+    out: list[DepthSighting] = []
+    asked: set[str] = set()
+    read: set[str] = set()
+    problems: dict[str, str] = {}
+    for raw in raws:
+        if raw.source != SOURCE:
+            continue
+        parts = raw.endpoint.strip("/").split("/")
+        if parts and parts[0]:
+            asked.add(parts[0])
+        if not (200 <= raw.status < 300) or len(parts) != 3 or parts[2] != "catalog.zip":
+            continue
+        provider, version = parts[0], parts[1]
+        try:
+            rows = catalog_rows(raw, provider)
+        except BadPayload as exc:
+            problems[f"{SOURCE}/{provider}"] = str(exc)
+            continue
+        read.add(provider)
+        pairs: dict[tuple[str, str], dict[tuple[str, str], int]] = {}
+        for row in rows:
+            try:
+                got = _row(row)
+            except ValueError:
+                continue
+            if isinstance(got, str):
+                continue
+            if row_tier(got.spot, got.flags, got.data)[0] not in DEPTH_TIERS:
+                continue
+            key = (
+                normalise(row["gpu_name"]).sku,
+                form_factor_of(provider, row["gpu_name"], instance=got.instance),
+            )
+            held = pairs.setdefault(key, {})
+            pair = (got.instance, got.location)
+            held[pair] = max(held.get(pair, 0), got.gpus)
+        for (sku, form), held in sorted(pairs.items()):
+            out.append(
+                DepthSighting(
+                    source=f"{SOURCE}/{provider}",
+                    sku=sku,
+                    form_factor=form,
+                    gpus_seen=sum(held.values()),
+                    offers_seen=len(held),
+                    basis=(
+                        f"catalog {version}: {len(held)} (instance type, location) pair(s) "
+                        f"listed on-demand or spot, one instance of each counted (a listing, "
+                        f"not stock)"
+                    ),
+                    observed_at=raw.fetched_at,
+                )
+            )
+    missing = {f"{SOURCE}/{p}": "no catalog this run" for p in sorted(asked - read)}
+    missing.update(problems)
+    return DepthRead(out, missing)

@@ -7,8 +7,11 @@ unit, taken as USD per GPU-hour like the others); 0 or null means "not offered t
 fields `secureCloud` / `communityCloud` (is the GPU offered on that cloud at all) and
 `lowestPrice { stockStatus }` (null: none in stock) go on each quote as `unavailable_reason`, so
 the price method can leave a listed-but-unavailable price out with that reason (gpuhunt's RunPod
-provider queries the same fields). RunPod's CDN has answered the default python-requests
-User-Agent with 403, so the session's own User-Agent (capcover/...) is always sent.
+provider queries the same fields). Depth (`depth_raws`): `lowestPrice { maxUnreservedGpuCount
+availableGpuCounts }` say how many GPUs of a type are free now (the fields SkyPilot's RunPod
+catalog fetcher and public availability watchers query; docs/methodology.md, "Depth"). RunPod's
+CDN has answered the default python-requests User-Agent with 403, so the session's own
+User-Agent (capcover/...) is always sent.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from capcover.ingest.models import Quarantined, Quote, RawResponse
 from capcover.ingest.quotes import Excluded, RowOutcome, restamped, split_outcomes
 from capcover.ingest.ratelimit import Pace
 from capcover.ingest.sku import form_factor_of, normalise
+from capcover.model.depth import DepthRead, DepthSighting
 
 SOURCE = "runpod"
 # 401/403 from a keyless feed is its CDN refusing us: advice names this feed's own setting.
@@ -48,7 +52,7 @@ RATE_PER_MINUTE = PACE.per_minute
 GPU_TYPES_QUERY = (
     "{gpuTypes{id displayName memoryInGb secureCloud communityCloud securePrice communityPrice "
     "secureSpotPrice communitySpotPrice oneMonthPrice threeMonthPrice sixMonthPrice "
-    "lowestPrice(input: {gpuCount: 1}){stockStatus}}}"
+    "lowestPrice(input: {gpuCount: 1}){stockStatus maxUnreservedGpuCount availableGpuCounts}}}"
 )
 # (price field, tier, cloud): the cloud says which availability field applies ("" none).
 SURFACES = (
@@ -262,3 +266,68 @@ _LABELS = {
     "threeMonthPrice": "3-month term",
     "sixMonthPrice": "6-month term",
 }
+
+
+def _count(value: object) -> int | None:
+    """A non-negative integer count, or None."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
+def stock_of(gpu: dict) -> tuple[int | None, str]:
+    """(GPUs rentable now, the basis in words) from a GPU type's `lowestPrice` stock fields:
+    `maxUnreservedGpuCount` (the GPUs of the type free now) when it is a count, else the largest
+    pod size in `availableGpuCounts` (a floor), else no number: a `stockStatus` word is recorded
+    but counts nothing, and a null `stockStatus` (none in stock) counts 0."""
+    lowest = gpu.get("lowestPrice")
+    if not isinstance(lowest, dict):
+        return None, "no lowestPrice stock fields in the answer"
+    status = lowest.get("stockStatus")
+    said = f"stockStatus {status}" if isinstance(status, str) else "stockStatus null"
+    free = _count(lowest.get("maxUnreservedGpuCount"))
+    if free is not None:
+        return free, f"lowestPrice.maxUnreservedGpuCount {free} ({said})"
+    sizes = lowest.get("availableGpuCounts")
+    if isinstance(sizes, list):
+        counts = [c for c in (_count(s) for s in sizes) if c is not None]
+        if counts:
+            return max(counts), (
+                f"largest pod size in lowestPrice.availableGpuCounts {counts} ({said}): a floor"
+            )
+    if "stockStatus" in lowest and status is None:
+        return 0, "none in stock (lowestPrice.stockStatus null)"
+    if isinstance(status, str):
+        return None, f"stockStatus {status}, no count in the answer"
+    return None, "no stock count in the answer"
+
+
+def depth_raws(raws: list[RawResponse]) -> DepthRead:
+    """How many GPUs RunPod showed as rentable now, one sighting per GPU type (stock_of),
+    from the run's last answer (model/depth.py merges types of one SKU and form factor)."""
+    ok = [r for r in raws if r.source == SOURCE and r.endpoint == ENDPOINT and r.status // 100 == 2]
+    out = []
+    for raw in ok[-1:]:
+        for gpu in _gpu_types(raw):
+            if not isinstance(gpu, dict):
+                continue
+            gid, name = gpu.get("id"), gpu.get("displayName")
+            if not isinstance(gid, str) or not gid.strip():
+                continue
+            label = f"{gid} ({name})" if isinstance(name, str) and name and name != gid else gid
+            sku = normalise(label).sku
+            if sku == "unmapped":
+                continue
+            gpus, basis = stock_of(gpu)
+            out.append(
+                DepthSighting(
+                    source=SOURCE,
+                    sku=sku,
+                    form_factor=form_factor_of(SOURCE, label, instance=gid),
+                    gpus_seen=gpus,
+                    offers_seen=1,
+                    basis=f"{gid}: {basis}",
+                    observed_at=raw.fetched_at,
+                )
+            )
+    return DepthRead(out)

@@ -38,6 +38,7 @@ from capcover.ingest.models import Quarantined, Quote, RawResponse
 from capcover.ingest.quotes import Excluded, RowOutcome, restamped, split_outcomes
 from capcover.ingest.ratelimit import Pace
 from capcover.ingest.sku import form_factor_of, normalise
+from capcover.model.depth import DepthRead, DepthSighting
 
 log = logging.getLogger("capcover")
 
@@ -310,3 +311,93 @@ def offer_to_quote(offer: dict, raw: RawResponse, observed_at: datetime) -> Quot
         machine_id=machine,
         host_id=host,
     )
+
+
+def _queried_name(raw: RawResponse) -> str | None:
+    """The GPU name a bundles answer was asked for (its `q` parameter), or None."""
+    try:
+        q = json.loads(raw.params.get("q") or "{}")
+    except (TypeError, ValueError):
+        return None
+    name = q.get("gpu_name", {}).get("eq") if isinstance(q, dict) else None
+    name = name if isinstance(name, str) else None
+    return name
+
+
+def depth_raws(raws: list[RawResponse]) -> DepthRead:
+    """How many GPUs Vast.ai showed as rentable now, per SKU and form factor (model/depth.py).
+
+    Every offer that can be had now (`unavailable` says nothing against it; a bid is rentable
+    too) counts through its machine: a machine lists slices (1, 2, 4, 8 GPUs) of the same GPUs,
+    so each machine counts once, at its largest rentable slice, and an offer id read again on a
+    later page (the price cursor overlaps) counts once. An offer without a machine id is a
+    machine of its own. A GPU name asked for with no rentable offer is a count of 0; a book
+    still growing at its last page read makes the count a floor (its basis says so). Malformed
+    offers (the quote parser quarantines them) count nothing."""
+    ok = [r for r in raws if r.source == SOURCE and r.endpoint == ENDPOINT and r.status // 100 == 2]
+    if not ok:
+        return DepthRead()
+    observed_at = min(r.fetched_at for r in ok)
+    seen: set[str] = set()
+    machines: dict[tuple[str, str], dict[str, int]] = {}  # (sku, form) -> machine -> GPUs
+    offers: dict[tuple[str, str], int] = {}
+    read: dict[tuple[str, str], int] = {}
+    grew: set[tuple[str, str]] = set()
+    pages: dict[str | None, list[RawResponse]] = {}
+    for raw in ok:
+        pages.setdefault(_queried_name(raw), []).append(raw)
+    for name, answers in pages.items():
+        asked = None
+        if name is not None:
+            asked = (normalise(name).sku, form_factor_of(SOURCE, name))
+            if asked[0] != "unmapped":
+                machines.setdefault(asked, {})
+                offers.setdefault(asked, 0)
+                read.setdefault(asked, 0)
+        for k, raw in enumerate(answers):
+            new_here = False
+            for offer in _offers(raw):
+                if not isinstance(offer, dict) or str(offer.get("id")) in seen:
+                    continue
+                seen.add(str(offer.get("id")))
+                new_here = True
+                label, gpus = offer.get("gpu_name"), offer.get("num_gpus")
+                if not isinstance(label, str) or not label.strip():
+                    continue
+                if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1:
+                    continue
+                key = (normalise(label).sku, form_factor_of(SOURCE, label))
+                if key[0] == "unmapped":
+                    continue
+                read[key] = read.get(key, 0) + 1
+                if unavailable(offer) is not None:
+                    continue
+                machine = _text(offer.get("machine_id")) or f"offer {offer.get('id')}"
+                held = machines.setdefault(key, {})
+                held[machine] = max(held.get(machine, 0), gpus)
+                offers[key] = offers.get(key, 0) + 1
+            if k == len(answers) - 1 and new_here and asked is not None:
+                grew.add(asked)
+    out = []
+    for key in sorted(machines):
+        held = machines[key]
+        basis = (
+            f"{len(held)} machine(s) with a rentable offer, each counted once at its largest "
+            f"rentable slice; {offers.get(key, 0)} rentable of {read.get(key, 0)} offer(s) read"
+        )
+        if not held:
+            basis = f"no rentable offer among {read.get(key, 0)} offer(s) read"
+        if key in grew:
+            basis += "; a floor: the book still grew at the last page read"
+        out.append(
+            DepthSighting(
+                source=SOURCE,
+                sku=key[0],
+                form_factor=key[1],
+                gpus_seen=sum(held.values()),
+                offers_seen=offers.get(key, 0),
+                basis=basis,
+                observed_at=observed_at,
+            )
+        )
+    return DepthRead(out)

@@ -8,6 +8,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from capcover.model.coverage import coverage
+from capcover.model.depth import DEPTH_METHOD, Depth
 
 # The price method's types live in model/prices.py; imported here by the name callers use.
 from capcover.model.prices import (  # noqa: F401 - re-exported
@@ -114,6 +115,13 @@ class ReportRow:
     # Migration 062: the scenario's own staleness window for its quotes (days); None: the
     # settings' window of its kind. price_method names the window used either way.
     price_max_age_days: int | None = None
+    # Migration 063: depth, rental rows only (model/depth.py): GPUs of the scenario's SKU and
+    # form factor the sources showed as rentable that day, each once; who counted; who did not
+    # answer (absent, not zero); the rules' version (None: a purchase, or published before).
+    rentable_gpus_seen: int | None = None
+    rentable_gpus_sources: str | None = None
+    rentable_gpus_missing: str | None = None
+    rentable_gpus_method: str | None = None
 
     def as_tuple(self) -> tuple:
         """The row's values in REPORT_COLUMNS order, as they are (no copy: `asdict` deep-copied
@@ -132,8 +140,11 @@ def build_reports(
     scenarios: list[Scenario],
     prices: PriceBook,
     run_id: str,
+    depth: Depth | None = None,
 ) -> tuple[list[ReportRow], list[tuple[str, str]]]:
-    """Report rows for every scenario that has a price; the others come back with the reason."""
+    """Report rows for every scenario that has a price; the others come back with the reason.
+    `depth`: the day's count of rentable GPUs, put on rental rows (None: no count, e.g. a
+    backfilled day or a date published before depth)."""
     rows, skipped = [], []
     for sc in scenarios:
         stat = None
@@ -210,9 +221,23 @@ def build_reports(
                 price_condition=sc.condition if kind == "purchase" else None,
                 **_parameters(sc, stat.median_usd if stat else None),
                 price_max_age_days=sc.max_age_days if stat else None,
+                **_depth(sc, depth),
             )
         )
     return rows, skipped
+
+
+def _depth(sc: Scenario, depth: Depth | None) -> dict:
+    """The rentable_gpus columns of a scenario's row: rentals only."""
+    if depth is None or sc.price.quote_kind != "rental_hourly":
+        return {}
+    gpus, sources = depth.seen(sc.gpu_sku, sc.form_factor)
+    return {
+        "rentable_gpus_seen": gpus,
+        "rentable_gpus_sources": sources,
+        "rentable_gpus_missing": ", ".join(depth.missing) or None,
+        "rentable_gpus_method": DEPTH_METHOD,
+    }
 
 
 def _parameters(sc: Scenario, quote_price_usd: float | None) -> dict:

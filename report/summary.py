@@ -6,6 +6,7 @@ from pathlib import Path
 
 from capcover.errors import one_line
 from capcover.model.alerts import band_text
+from capcover.model.depth import rentable_text
 from capcover.model.report import ReportRow
 from capcover.model.run import RunResult
 from capcover.model.text import fmt_ratio, fmt_usd
@@ -49,6 +50,11 @@ def summary_text(result: RunResult, db: str | Path) -> str:
             f"{r.gpu_count:,} {r.gpu_sku} at {fmt_usd(r.unit_price_usd)} = "
             f"{fmt_usd(r.buildout_cost_usd)} ({price_note(r)})"
         )
+        if getattr(r, "rentable_gpus_method", None):
+            rentable = rentable_text(
+                r.rentable_gpus_seen, r.rentable_gpus_sources, r.rentable_gpus_missing
+            )
+            lines.append(f"    {r.gpu_count:,} {r.gpu_sku} needed; {rentable}")
     for name, reason in result.skipped:
         lines.append(f"  {name}: skipped: {reason}")
     extras = []

@@ -398,4 +398,13 @@ EXPLAIN = {
         labels={"observed_date": "observed", "price_usd": "USD"},
     ),
     "parameters": PARAMETERS,
+    # warehouse/queries.py report_depth: gpu_depth rows against each rental row, then its total
+    "depth": View(
+        default=("scenario", "gpu_count", "form_factor", "source", "gpus_seen", "counted"),
+        labels={
+            "gpu_count": "needed",
+            "form_factor": "form",
+            "gpus_seen": "rentable now",
+        },
+    ),
 }

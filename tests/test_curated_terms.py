@@ -94,11 +94,13 @@ def test_curated_every_shipped_entry_says_its_confidence_and_new_ones_their_url(
 
 def test_curated_shipped_quotes_price_every_purchase_scenario_on_a_report_of_today():
     rows, skipped = _reports(TODAY, _points(shipped()))
-    # Only the on-demand rental needs the live feeds; everything else prices from the file.
-    # The contract points are considered (H100 rentals) and excluded: no form factor said.
+    # Only the on-demand and spot rentals need the live feeds; everything else prices from the
+    # file. The contract points are considered (H100 rentals) and excluded: no form factor said.
     assert skipped == {
         "h100-rent-1y": "no on_demand rental_hourly quote for H100 SXM in the 7 days up to "
-        "2026-12-06 (2 considered, excluded by rule: 2 form_factor)"
+        "2026-12-06 (2 considered, excluded by rule: 2 form_factor)",
+        "h100-rent-1y-spot": "no spot rental_hourly quote for H100 SXM in the 7 days up to "
+        "2026-12-06 (2 considered, excluded by rule: 2 form_factor)",
     }
     # New parts only (the used H100 SXM at $22-25k is left out): CoinDesk 2024, Hugging Face
     # 2024 and AI Infra Map 2026, all $30,000; the 2023 figures are past the 1,095-day window.

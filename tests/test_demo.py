@@ -76,8 +76,20 @@ def test_demo_backfills_runs_daily_alerts_and_writes_the_report(
         builtin = {s.name for s in load_settings(environ=False).scenarios()}
         assert set(latest) == builtin and len(builtin) >= 12
         days = dict(wh.query("SELECT scenario, count(*) FROM report_daily GROUP BY scenario"))
-        assert days == {name: 91 for name in builtin} | {"h100-rent-1y": 1}  # live feeds: 1 day
+        live = {"h100-rent-1y": 1, "h100-rent-1y-spot": 1}  # priced by the live feeds: 1 day
+        assert days == {name: 91 for name in builtin} | live
         assert latest["h100eq-720k-b200"] == pytest.approx(25e9 / (316_640 * 35_000), rel=1e-6)
+        # Depth on the demo's rental rows (the illustrative feeds): the run summary says it
+        # beside the GPU count; purchase rows carry none.
+        depth = dict(
+            wh.query(
+                "SELECT scenario, rentable_gpus_seen FROM v_latest_report"
+                " WHERE rentable_gpus_method IS NOT NULL"
+            )
+        )
+        assert set(depth) == {"h100-rent-1y", "h100-rent-1y-spot", "h100-rent-1y-contract"}
+        said = f"720,000 H100 needed; {depth['h100-rent-1y']:,} rentable now (vastai, runpod, "
+        assert said in out
         top = wh.query("SELECT position, coin_id FROM v_sector_constituents LIMIT 1")
         assert top == [(1, "render-token")]
         if wh.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'alerts'"):

@@ -118,8 +118,17 @@ def _csv_blocks(out: str) -> dict[str, str]:
 def test_explain_csv_has_one_block_per_section(db, capsys):
     out = _explain(capsys, "--format", "csv", "--scenario", "bought")
     blocks = _csv_blocks(out)
-    assert list(blocks) == ["# moves", "# coins", "# gap", "# prices", "# quotes", "# parameters"]
+    assert list(blocks) == [
+        "# moves",
+        "# coins",
+        "# gap",
+        "# prices",
+        "# quotes",
+        "# parameters",
+        "# depth",
+    ]
     assert blocks["# parameters"] == ""  # no compute-equivalent, no total cost: its head only
+    assert blocks["# depth"] == ""  # no rental row: no count of rentable GPUs
     (move,) = csv.DictReader(io.StringIO(blocks["# moves"]))
     assert move["scenario"] == "bought" and move["previous_report_date"] == "2024-04-01"
     assert float(move["cap_effect"]) == pytest.approx(math.log(1.25))

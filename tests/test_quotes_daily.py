@@ -19,6 +19,7 @@ BUILTIN = {
     "h100-purchase",
     "h100-all-in",
     "h100-rent-1y",
+    "h100-rent-1y-spot",
     "sora-base-89k",
     "h200-purchase",
     "b200-purchase",

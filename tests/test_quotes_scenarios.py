@@ -102,6 +102,7 @@ def test_scenarios_are_all_in_the_user_toml_format():
         "h100-purchase",
         "h100-all-in",
         "h100-rent-1y",
+        "h100-rent-1y-spot",
         "sora-base-89k",
         "h200-purchase",
         "b200-purchase",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from capcover.ingest.models import Quarantined, Quote, SectorSnapshot
+from capcover.model.depth import Depth
 from capcover.model.prices import (
     METHOD_VERSION,
     Decision,
@@ -308,6 +309,9 @@ class ReportPin:
 
     price_method: str | None
     sector_cap_method: str | None
+    # False: the date's rental rows were published without a depth count (before migration
+    # 063), and are re-derived without one.
+    depth: bool = True
 
 
 def report_pins(wh: Warehouse) -> dict[date, ReportPin]:
@@ -319,13 +323,16 @@ def report_pins(wh: Warehouse) -> dict[date, ReportPin]:
     windows are those of the other rows (the scenario's own window is applied again when the
     row is re-derived)."""
     pins: dict[date, ReportPin] = {}
-    for day, methods, own_window, sectors in wh.query(
+    for day, methods, own_window, sectors, undepthed in wh.query(
         "SELECT report_date,"
         " list(DISTINCT price_method ORDER BY price_method)"
         "   FILTER (price_method <> 'fixed' AND price_max_age_days IS NULL),"
         " list(DISTINCT price_method ORDER BY price_method)"
         "   FILTER (price_method <> 'fixed' AND price_max_age_days IS NOT NULL),"
-        " list(DISTINCT sector_cap_method ORDER BY sector_cap_method)"
+        " list(DISTINCT sector_cap_method ORDER BY sector_cap_method),"
+        # rental rows and none counted rentable GPUs: published before depth (migration 063)
+        " count(*) FILTER (price_market IS NOT NULL) > 0"
+        "   AND count(rentable_gpus_method) = 0"
         " FROM report_daily GROUP BY report_date ORDER BY report_date"
     ):
         methods = [m for m in methods or [] if m is not None]
@@ -342,7 +349,9 @@ def report_pins(wh: Warehouse) -> dict[date, ReportPin]:
                 f"report date {day} has rows of several methods ({', '.join(methods + sectors)}): "
                 f"they were not written by one run and cannot be re-derived as one"
             )
-        pins[day] = ReportPin(methods[0] if methods else None, sectors[0] if sectors else None)
+        pins[day] = ReportPin(
+            methods[0] if methods else None, sectors[0] if sectors else None, not undepthed
+        )
     return pins
 
 
@@ -519,6 +528,45 @@ def replace_reports(
         wh.query("DELETE FROM price_decisions WHERE report_date = ?", [day])
         wh.append("price_decisions", _decision_rows(decisions))
     return written
+
+
+def replace_depth(wh: Warehouse, day: date, depth: Depth, run_id: str) -> int:
+    """Replace `day`'s gpu_depth rows with the run's sightings (a rerun never duplicates a
+    day; a source absent from this run has no row for the day)."""
+    wh.query("DELETE FROM gpu_depth WHERE day = ?", [day])
+    return wh.append(
+        "gpu_depth",
+        [
+            (
+                day,
+                s.sku,
+                s.form_factor,
+                s.source,
+                s.gpus_seen,
+                s.offers_seen,
+                s.counted,
+                s.basis,
+                s.observed_at,
+                run_id,
+            )
+            for s in depth.sightings
+        ],
+        columns=DEPTH_COLUMNS,
+    )
+
+
+DEPTH_COLUMNS = (
+    "day",
+    "sku",
+    "form_factor",
+    "source",
+    "gpus_seen",
+    "offers_seen",
+    "counted",
+    "basis",
+    "observed_at",
+    "run_id",
+)
 
 
 def replace_decisions(wh: Warehouse, decisions: list[tuple[ReportRow, Decision]]) -> int:

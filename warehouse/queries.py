@@ -61,6 +61,54 @@ def report_parameters(
     )
 
 
+DEPTH_COLUMNS = (
+    "scenario",
+    "gpu_count",
+    "sku",
+    "form_factor",
+    "source",
+    "gpus_seen",
+    "offers_seen",
+    "counted",
+    "basis",
+)
+
+
+def report_depth(
+    wh: Warehouse, *, day: date | None = None, scenario: str | None = None
+) -> tuple[list[str], list[tuple]]:
+    """Per rental row of `day` (default: the latest report date), each source's gpu_depth row
+    for its SKU and form factor, then a `total` row (rentable_gpus_seen; its basis names the
+    sources that did not answer); none in a warehouse from before migration 063."""
+    if not wh.has(63):  # warehouse/migrations/063_gpu_depth.sql
+        return list(DEPTH_COLUMNS), []
+    return wh.query_table(
+        f"""
+        WITH r AS (
+            SELECT * FROM report_daily
+            WHERE report_date = coalesce(?::DATE, (SELECT max(report_date) FROM report_daily))
+              AND (?::VARCHAR IS NULL OR scenario = ?)
+              AND rentable_gpus_method IS NOT NULL
+        ), rows AS (
+            SELECT r.scenario, r.gpu_count, d.sku, d.form_factor, d.source, d.gpus_seen,
+                   d.offers_seen, d.counted, d.basis, 0 AS position
+            FROM r JOIN gpu_depth d
+              ON d.day = r.report_date AND d.sku = r.gpu_sku
+             AND (r.price_form_factor = 'any' OR d.form_factor = r.price_form_factor)
+            UNION ALL
+            SELECT scenario, gpu_count, gpu_sku, price_form_factor, 'total', rentable_gpus_seen,
+                   NULL, NULL,
+                   'counted: ' || coalesce(rentable_gpus_sources, 'none')
+                   || coalesce('; not counted (no answer): ' || rentable_gpus_missing, ''),
+                   1
+            FROM r
+        )
+        SELECT {", ".join(DEPTH_COLUMNS)} FROM rows
+        ORDER BY scenario, position, form_factor, source""",  # noqa: S608 - constant columns
+        [day, scenario, scenario],
+    )
+
+
 def report_scenarios(wh: Warehouse) -> list[str]:
     """Every scenario with at least one report, by name."""
     return [r[0] for r in wh.query("SELECT DISTINCT scenario FROM report_daily ORDER BY 1")]
@@ -92,18 +140,25 @@ def latest_report_details(
     wh: Warehouse, day: date | None = None, scenario: str | None = None
 ) -> list[dict]:
     """The reports of `day` (default: the latest report date) with the inputs behind them,
-    one scenario or all, highest coverage first."""
+    one scenario or all, highest coverage first; with the depth count of rental rows
+    (migration 063; NULL in an older file)."""
+    depth = (
+        "rentable_gpus_seen, rentable_gpus_sources, rentable_gpus_missing, rentable_gpus_method"
+        if wh.has(63)
+        else "NULL AS rentable_gpus_seen, NULL AS rentable_gpus_sources,"
+        " NULL AS rentable_gpus_missing, NULL AS rentable_gpus_method"
+    )
     return _dicts(
         wh,
-        """
+        f"""
         SELECT report_date, scenario, basis, sector_market_cap_usd, constituents_market_cap_usd,
                constituents_count, gpu_count, gpu_sku, unit_price_usd, price_basis,
                price_sources, price_quote_count, buildout_cost_usd, coverage_ratio,
-               market_as_of
+               market_as_of, {depth}
         FROM report_daily
         WHERE report_date = coalesce(?::DATE, (SELECT max(report_date) FROM report_daily))
           AND (?::VARCHAR IS NULL OR scenario = ?)
-        ORDER BY coverage_ratio DESC, scenario""",
+        ORDER BY coverage_ratio DESC, scenario""",  # noqa: S608 - a constant column list
         [day, scenario, scenario],
     )
 
