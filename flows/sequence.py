@@ -31,7 +31,7 @@ from capcover.config.settings import Settings
 from capcover.errors import one_line
 from capcover.ingest.models import Quarantined, RawResponse, SectorSnapshot
 from capcover.ingest.network import Cancelled
-from capcover.ingest.quotes import QuoteBatch, collect
+from capcover.ingest.quotes import QuoteBatch, collect, failed_feeds
 from capcover.model.plausibility import (
     ImplausibleData,
     check_moves,
@@ -322,8 +322,8 @@ def load_and_report(wh: Warehouse, settings: Settings, run: RunInputs) -> RunRes
     run_id, market, quotes = run.run_id, run.market, run.quotes
     snap = hold_implausible_coins(market.snapshot, settings)
     quarantined = snap.quarantined + [q for b in quotes for q in b.quarantined]
-    failed = [b.source for b in quotes if b.error]
-    feed_errors = {b.source: b.error for b in quotes if b.error}
+    feed_errors = failed_feeds(quotes)  # whole feeds, and the parts of one (gpuhunt/aws)
+    failed = list(feed_errors)
     with wh.transaction():
         raw.archive_raws(
             wh, run_id, enumerate(market.raws + [r for b in quotes for r in b.raws], start=1)
