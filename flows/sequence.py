@@ -311,6 +311,8 @@ class RunInputs:
     market: MarketPull
     quotes: list[QuoteBatch]
     channel_ids: list[str]  # the delivery channels its alerts are queued for
+    # (requests sent, retries, 429 answers) of every source of the run: Network.totals
+    traffic: tuple[int, int, int]
     flow_run_id: str | None = None  # the Prefect flow run, when it is one
     dry_run: bool = False
 
@@ -324,6 +326,7 @@ def load_and_report(wh: Warehouse, settings: Settings, run: RunInputs) -> RunRes
     quarantined = snap.quarantined + [q for b in quotes for q in b.quarantined]
     feed_errors = failed_feeds(quotes)  # whole feeds, and the parts of one (gpuhunt/aws)
     failed = list(feed_errors)
+    requests_sent, retries, rate_limited = run.traffic
     with wh.transaction():
         raw.archive_raws(
             wh, run_id, enumerate(market.raws + [r for b in quotes for r in b.raws], start=1)
@@ -361,9 +364,9 @@ def load_and_report(wh: Warehouse, settings: Settings, run: RunInputs) -> RunRes
             skipped=skipped,
             quarantined=len(quarantined) + len(held),
             duplicates_dropped=snap.duplicates_dropped,
-            http_requests=market.stats.requests,
-            http_retries=market.stats.retries,
-            rate_limited=market.stats.rate_limited,
+            http_requests=requests_sent,
+            http_retries=retries,
+            rate_limited=rate_limited,
             sources_failed=failed,
             feed_errors=feed_errors,
             sector_market_cap_usd=rows[0].sector_market_cap_usd if rows else None,
@@ -558,6 +561,7 @@ def daily_sequence(
             channel_ids=channel_ids_for(settings, emit),
             flow_run_id=flow_run_id,
             dry_run=dry_run,
+            traffic=clients.network.totals(),  # every source's requests, all fetched by now
         )
         result: RunResult = run("load-model-report", store_and_publish, settings, inputs, steps)
     except Exception as exc:
