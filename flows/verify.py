@@ -26,7 +26,7 @@ from typing import Any
 
 from capcover.config.settings import Settings
 from capcover.flows.rebuild import RebuildError, rebuild
-from capcover.model.prices import METHOD_VERSION, parse_method_id
+from capcover.model.prices import METHOD_VERSION, METHOD_VERSION_V2, parse_method_id
 from capcover.model.prices_v1 import METHOD_VERSION_V1
 from capcover.warehouse.db import Warehouse, open_warehouse
 from capcover.warehouse.migrate import latest_version
@@ -43,7 +43,7 @@ COPIED = (
     "backfill_progress",
     "report_daily",
 )
-KNOWN_METHODS = (METHOD_VERSION, METHOD_VERSION_V1)
+KNOWN_METHODS = (METHOD_VERSION, METHOD_VERSION_V2, METHOD_VERSION_V1)
 KEY = ("report_date", "scenario")
 
 

@@ -219,7 +219,7 @@ def test_vastai_each_machine_votes_once_whatever_its_slices(book):
     from datetime import UTC, date, datetime
 
     from capcover.ingest.http import RawResponse
-    from capcover.model.prices import MaxAge, QuotePoint, Selection, price_v2
+    from capcover.model.prices import MaxAge, QuotePoint, Selection, price_v3
 
     listed = [
         vast_offer(
@@ -249,7 +249,7 @@ def test_vastai_each_machine_votes_once_whatever_its_slices(book):
         for q in quotes
     ]  # fmt: skip
     sel = Selection("H100", "rental_hourly", "SXM", "on_demand")
-    stat = price_v2(points, sel, as_of=date(2026, 11, 20), max_age=MaxAge())
+    stat = price_v3(points, sel, as_of=date(2026, 11, 20), max_age=MaxAge())
     eligible = {m for m, _, _, state, bid in book if state != "deverified" and not bid}
     if not eligible:
         assert stat is None
