@@ -34,6 +34,7 @@ from capcover.ingest.network import Cancelled
 from capcover.ingest.quotes import QuoteBatch, collect, failed_feeds
 from capcover.model.plausibility import (
     ImplausibleData,
+    category_problem,
     check_moves,
     check_sector_cap,
     coin_problem,
@@ -202,10 +203,47 @@ def hold_implausible_coins(snap: SectorSnapshot, settings: Settings) -> SectorSn
     """The snapshot without the constituents no real coin could be (model/plausibility.py
     `coin_problem`: above the sector band's top, or bigger than twice its category), each
     quarantined with its reason: one coin at 1e30 must not reach the constituents' sum or the
-    paragraphs that explain a move."""
-    category_caps = {c.id: c.market_cap_usd for c in snap.categories}
-    kept: dict[str, list] = {}
+    paragraphs that explain a move. A category's own reported figures no market could have
+    (`category_problem`) fail the run when it is the only category (its figures are the
+    headline: ImplausibleData, one line, nothing written); one of several has them quarantined
+    and left empty (the headline is the union of the coins)."""
+    high = settings.sector_cap_max_usd
+    categories = []
     held: list[Quarantined] = []
+    for c in snap.categories:
+        why = category_problem(
+            c.id, market_cap_usd=c.market_cap_usd, volume_24h_usd=c.volume_24h_usd, high_usd=high
+        )
+        if why is None:
+            categories.append(c)
+            continue
+        if len(snap.categories) == 1:
+            if c.market_cap_usd is not None and c.market_cap_usd > high:
+                # Its cap is the headline: said as the sector band says it.
+                why = check_sector_cap(
+                    c.market_cap_usd, low_usd=settings.sector_cap_min_usd, high_usd=high
+                )
+            raise ImplausibleData(f"{snap.as_of_date}: {why}")
+        held.append(
+            Quarantined(
+                source="coingecko",
+                endpoint="/coins/categories",
+                record_key=c.id,
+                reason=why,
+                record_json=c.model_dump_json(),
+            )
+        )
+        bad = {
+            name: None
+            for name, value in (
+                ("market_cap_usd", c.market_cap_usd),
+                ("volume_24h_usd", c.volume_24h_usd),
+            )
+            if value is not None and value > high
+        }
+        categories.append(c.model_copy(update=bad))
+    category_caps = {c.id: c.market_cap_usd for c in categories}
+    kept: dict[str, list] = {}
     for cid, coins in snap.constituents.items():
         kept[cid] = []
         for coin in coins:
@@ -231,7 +269,9 @@ def hold_implausible_coins(snap: SectorSnapshot, settings: Settings) -> SectorSn
             )
     if not held:
         return snap
-    return replace(snap, constituents=kept, quarantined=[*snap.quarantined, *held])
+    return replace(
+        snap, categories=categories, constituents=kept, quarantined=[*snap.quarantined, *held]
+    )
 
 
 def held_row_json(row: ReportRow) -> str:
