@@ -2,15 +2,16 @@
 fakeapi/fixtures/gpu-feeds (each with its `_source`).
 
 The fake Vast.ai applies the parts of the bundles query that shape pagination (gpu_name,
-the dph_total cursor, ascending order, a page cap: 64 like the live one, or any other a test
-sets) but, like a marketplace whose filters drift, it does NOT drop bids, rented or de-verified
-offers: the parser must say what they are.
+the dph_total cursor, the ids already read at the cursor's price, ascending order, a page cap:
+64 like the live one, or any other a test sets) but, like a marketplace whose filters drift,
+it does NOT drop bids, rented or de-verified offers: the parser must say what they are.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from typing import Any
 
 from capcover.fakeapi import fixtures
@@ -146,13 +147,34 @@ class FakeVast:
     def __call__(self, request: Request) -> Reply:
         q = json.loads(request.query["q"])
         self.queries.append(q)
-        hits = [o for o in self.offers if o["gpu_name"] == q["gpu_name"]["eq"]]
-        floor = q.get("dph_total", {}).get("gte")
-        if floor is not None:
-            hits = [o for o in hits if o["dph_total"] >= floor]
-        hits.sort(key=lambda o: (o["dph_total"], o["id"]))
+        hits = [
+            o
+            for o in self.offers
+            if all(_holds(o.get(f), q.get(f) or {}) for f in ("gpu_name", "dph_total", "id"))
+        ]
+        # Ascending price; offers of one price in the book's own order (the live order of
+        # ties is not documented, so a test may shuffle the book to vary it).
+        hits.sort(key=lambda o: o["dph_total"])
         limit = min(int(q.get("limit", self.page_cap)), self.page_cap)
         return Reply({"offers": hits[:limit]})
+
+
+# The bundles query's operators on one field (the vast-ai CLI's table: eq, neq, gt, gte, lt,
+# lte, in, notin); an operator the fake does not know matches nothing, loudly wrong.
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": lambda v, x: v == x,
+    "neq": lambda v, x: v != x,
+    "gt": lambda v, x: v > x,
+    "gte": lambda v, x: v >= x,
+    "lt": lambda v, x: v < x,
+    "lte": lambda v, x: v <= x,
+    "in": lambda v, x: v in x,
+    "notin": lambda v, x: v not in x,
+}
+
+
+def _holds(value: Any, conditions: dict) -> bool:
+    return all(op in _OPS and _OPS[op](value, arg) for op, arg in conditions.items())
 
 
 class FakeRunPod:

@@ -27,7 +27,7 @@ from capcover.flows.sequence import held_row_json, new_run_id, publish_after_run
 from capcover.ingest.errors import BadPayload, NotFound, PlanLimited
 from capcover.ingest.history import parse_market_chart
 from capcover.ingest.models import Quarantined, RawResponse
-from capcover.ingest.quotes import CuratedQuotes, collect
+from capcover.ingest.quotes import CuratedQuotes, collect, failed_feeds
 from capcover.model.plausibility import check_moves, check_sector_cap, row_problem
 from capcover.model.report import ReportRow, build_reports, report_decisions
 from capcover.model.scenarios import Scenario
@@ -399,7 +399,7 @@ def run_backfill(
                 http_retries=stats.retries,
                 rate_limited=stats.rate_limited,
                 reports_written=result.report_rows,
-                sources_failed=[b.source for b in quotes if b.error],
+                sources_failed=list(failed_feeds(quotes)),
                 summary={
                     "job_id": job.job_id,
                     "days": days,

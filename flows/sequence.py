@@ -32,9 +32,10 @@ from capcover.errors import one_line
 from capcover.ingest.archive import depth_of
 from capcover.ingest.models import Quarantined, RawResponse, SectorSnapshot
 from capcover.ingest.network import Cancelled
-from capcover.ingest.quotes import QuoteBatch, collect
+from capcover.ingest.quotes import QuoteBatch, collect, failed_feeds
 from capcover.model.plausibility import (
     ImplausibleData,
+    category_problem,
     check_moves,
     check_sector_cap,
     coin_problem,
@@ -209,10 +210,47 @@ def hold_implausible_coins(snap: SectorSnapshot, settings: Settings) -> SectorSn
     """The snapshot without the constituents no real coin could be (model/plausibility.py
     `coin_problem`: above the sector band's top, or bigger than twice its category), each
     quarantined with its reason: one coin at 1e30 must not reach the constituents' sum or the
-    paragraphs that explain a move."""
-    category_caps = {c.id: c.market_cap_usd for c in snap.categories}
-    kept: dict[str, list] = {}
+    paragraphs that explain a move. A category's own reported figures no market could have
+    (`category_problem`) fail the run when it is the only category (its figures are the
+    headline: ImplausibleData, one line, nothing written); one of several has them quarantined
+    and left empty (the headline is the union of the coins)."""
+    high = settings.sector_cap_max_usd
+    categories = []
     held: list[Quarantined] = []
+    for c in snap.categories:
+        why = category_problem(
+            c.id, market_cap_usd=c.market_cap_usd, volume_24h_usd=c.volume_24h_usd, high_usd=high
+        )
+        if why is None:
+            categories.append(c)
+            continue
+        if len(snap.categories) == 1:
+            if c.market_cap_usd is not None and c.market_cap_usd > high:
+                # Its cap is the headline: said as the sector band says it.
+                why = check_sector_cap(
+                    c.market_cap_usd, low_usd=settings.sector_cap_min_usd, high_usd=high
+                )
+            raise ImplausibleData(f"{snap.as_of_date}: {why}")
+        held.append(
+            Quarantined(
+                source="coingecko",
+                endpoint="/coins/categories",
+                record_key=c.id,
+                reason=why,
+                record_json=c.model_dump_json(),
+            )
+        )
+        bad = {
+            name: None
+            for name, value in (
+                ("market_cap_usd", c.market_cap_usd),
+                ("volume_24h_usd", c.volume_24h_usd),
+            )
+            if value is not None and value > high
+        }
+        categories.append(c.model_copy(update=bad))
+    category_caps = {c.id: c.market_cap_usd for c in categories}
+    kept: dict[str, list] = {}
     for cid, coins in snap.constituents.items():
         kept[cid] = []
         for coin in coins:
@@ -238,7 +276,9 @@ def hold_implausible_coins(snap: SectorSnapshot, settings: Settings) -> SectorSn
             )
     if not held:
         return snap
-    return replace(snap, constituents=kept, quarantined=[*snap.quarantined, *held])
+    return replace(
+        snap, categories=categories, constituents=kept, quarantined=[*snap.quarantined, *held]
+    )
 
 
 def held_row_json(row: ReportRow) -> str:
@@ -318,6 +358,8 @@ class RunInputs:
     market: MarketPull
     quotes: list[QuoteBatch]
     channel_ids: list[str]  # the delivery channels its alerts are queued for
+    # (requests sent, retries, 429 answers) of every source of the run: Network.totals
+    traffic: tuple[int, int, int]
     flow_run_id: str | None = None  # the Prefect flow run, when it is one
     dry_run: bool = False
 
@@ -329,8 +371,9 @@ def load_and_report(wh: Warehouse, settings: Settings, run: RunInputs) -> RunRes
     run_id, market, quotes = run.run_id, run.market, run.quotes
     snap = hold_implausible_coins(market.snapshot, settings)
     quarantined = snap.quarantined + [q for b in quotes for q in b.quarantined]
-    failed = [b.source for b in quotes if b.error]
-    feed_errors = {b.source: b.error for b in quotes if b.error}
+    feed_errors = failed_feeds(quotes)  # whole feeds, and the parts of one (gpuhunt/aws)
+    failed = list(feed_errors)
+    requests_sent, retries, rate_limited = run.traffic
     with wh.transaction():
         raw.archive_raws(
             wh, run_id, enumerate(market.raws + [r for b in quotes for r in b.raws], start=1)
@@ -368,9 +411,9 @@ def load_and_report(wh: Warehouse, settings: Settings, run: RunInputs) -> RunRes
             skipped=skipped,
             quarantined=len(quarantined) + len(held),
             duplicates_dropped=snap.duplicates_dropped,
-            http_requests=market.stats.requests,
-            http_retries=market.stats.retries,
-            rate_limited=market.stats.rate_limited,
+            http_requests=requests_sent,
+            http_retries=retries,
+            rate_limited=rate_limited,
             sources_failed=failed,
             feed_errors=feed_errors,
             sector_market_cap_usd=rows[0].sector_market_cap_usd if rows else None,
@@ -565,6 +608,7 @@ def daily_sequence(
             channel_ids=channel_ids_for(settings, emit),
             flow_run_id=flow_run_id,
             dry_run=dry_run,
+            traffic=clients.network.totals(),  # every source's requests, all fetched by now
         )
         result: RunResult = run("load-model-report", store_and_publish, settings, inputs, steps)
     except Exception as exc:

@@ -31,7 +31,7 @@ from typing import Any
 
 from capcover.config.settings import Settings
 from capcover.flows.rebuild import RebuildError, rebuild
-from capcover.model.prices import METHOD_VERSION, parse_method_id
+from capcover.model.prices import METHOD_VERSION, METHOD_VERSION_V2, parse_method_id
 from capcover.model.prices_v1 import METHOD_VERSION_V1
 from capcover.warehouse.db import Warehouse, open_warehouse
 from capcover.warehouse.load import SECTOR_CAP_METHODS
@@ -51,7 +51,7 @@ COPIED = (
     "report_daily",
     "run_scenarios",
 )
-KNOWN_METHODS = (METHOD_VERSION, METHOD_VERSION_V1)
+KNOWN_METHODS = (METHOD_VERSION, METHOD_VERSION_V2, METHOD_VERSION_V1)
 # The tables the rebuild re-derives, each with the natural key of its rows: verify compares
 # every column of every stored row of these with the re-derived row of the same key.
 COMPARED: dict[str, tuple[str, ...]] = {

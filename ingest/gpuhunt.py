@@ -33,7 +33,7 @@ from capcover.config.defaults import DEFAULTS
 from capcover.ingest.client import ApiClient, HttpOptions, rate_pace, received
 from capcover.ingest.decode import DEFAULT_MAX_BYTES, csv_rows, loads, zip_member
 from capcover.ingest.errors import BadPayload, IngestError, status_errors
-from capcover.ingest.feeds import quarantine
+from capcover.ingest.feeds import quarantine, record_json
 from capcover.ingest.models import Quarantined, Quote, RawResponse
 from capcover.ingest.network import Cancelled
 from capcover.ingest.quotes import Excluded, RowOutcome, restamped, split_outcomes
@@ -58,7 +58,20 @@ OFFLINE_PROVIDERS = DEFAULTS.gpuhunt_providers
 PACE = Pace(None)
 RATE_PER_MINUTE = PACE.per_minute
 BINARY_MARKER = "base64:"  # prefix of an archived binary body
-REQUIRED_COLUMNS = ("instance_name", "location", "price", "gpu_count", "gpu_name", "spot")
+# Every column the quote is made of. `flags` and `provider_data` tell a reservation, a cluster
+# or a computed price from an on-demand row (row_tier): a catalog without them is refused like
+# one without `spot`, never read as "no flags" (gpuhunt's storage.py writes all 14 columns of
+# its v2 format, CATALOG_V2_FIELDS, into every catalog it publishes).
+REQUIRED_COLUMNS = (
+    "instance_name",
+    "location",
+    "price",
+    "gpu_count",
+    "gpu_name",
+    "spot",
+    "flags",
+    "provider_data",
+)
 _VERSION = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 # Method mad3.5-median-v1's list of HGX shapes (frozen; see form_factor_v1). The form factors
@@ -142,6 +155,7 @@ class GpuhuntClient(ApiClient):
         (the others still count). Fails only when no provider answered."""
         known = self._known() if callable(self._known) else self._known
         self.known = dict(known or {})
+        self.failed = {}
         records: list[RawResponse] = []
         for provider in self.providers:
             try:
@@ -173,6 +187,14 @@ class GpuhuntClient(ApiClient):
 
     def outcomes(self, raws: list[RawResponse]) -> list[RowOutcome]:
         return row_outcomes(raws, max_bytes=self.session.max_body_bytes)
+
+    def parts_failed(self, quarantined: list[Quarantined]) -> dict[str, str]:
+        """`gpuhunt/<provider>` -> why, for each configured provider left out of this run while
+        the others counted: its version or catalog not fetched (`failed`), or its catalog
+        quarantined whole by the parse (`quarantined`: unreadable, columns missing, no rows)."""
+        out = {f"{SOURCE}/{p}": why for p, why in self.failed.items()}
+        out.update(catalogs_left_out(quarantined))
+        return dict(sorted(out.items()))
 
 
 def catalog_bytes(raw: RawResponse) -> bytes:
@@ -229,6 +251,10 @@ FLAG_TIERS = {
 COMPUTED_FLAGS = {
     "oci-spot": "oci-spot: the on-demand price x 0.5 (oci.py _make_spot_offer)",
 }
+# The `spot` value a flag is only ever written with (oci.py _make_spot_offer sets spot = True
+# beside oci-spot; gcp.py and runpod.py write their reservation and cluster rows with
+# spot = False): a row saying otherwise contradicts itself, and its tier is not guessed.
+FLAG_SPOT = {"oci-spot": True, "gcp-dws-calendar-mode": False, "runpod-cluster": False}
 # Flags that gate the row for old dstack versions and say nothing about its price.
 NEUTRAL_FLAGS = frozenset({"gcp-a4", "gcp-g4", "runpod-cpu", "lambda-arm"})
 # A second copy of a row, published only for an old dstack version.
@@ -252,11 +278,26 @@ def row_tier(spot: bool, flags: tuple[str, ...], data: dict) -> tuple[str, str |
     if dws != ("gcp-dws-calendar-mode" in flags):
         return "unknown", "provider_data is_dws_calendar_mode and the flags disagree"
     tiers = {FLAG_TIERS[f] for f in flags if f in FLAG_TIERS}
-    if len(tiers) > 1 or (tiers and spot):
+    if len(tiers) > 1 or any(FLAG_SPOT.get(f, spot) != spot for f in flags):
         return "unknown", f"flags {' '.join(flags)} with spot={spot} contradict each other"
     if tiers:
         return tiers.pop(), None
     return ("spot" if spot else "on_demand"), None
+
+
+def catalogs_left_out(quarantined: list[Quarantined]) -> dict[str, str]:
+    """`gpuhunt/<provider>` -> why, for the catalogs the parse quarantined whole (see
+    row_outcomes: record key the provider, record the catalog's endpoint)."""
+    out: dict[str, str] = {}
+    for q in quarantined:
+        if q.source == SOURCE and q.record_key and q.record_json == _whole(q.endpoint):
+            out[f"{SOURCE}/{q.record_key}"] = q.reason
+    return out
+
+
+def _whole(endpoint: str) -> str:
+    """The quarantined record of a catalog refused whole."""
+    return record_json({"catalog": endpoint})
 
 
 def parse_raws(
@@ -280,8 +321,9 @@ def row_outcomes(
     provider's instance conventions).
 
     A provider's catalog is one unit: one that cannot be read (damaged zip, over the size
-    bounds of ingest/decode.py with `max_bytes` for the expanded member, columns missing) is
-    quarantined whole with the reason (row index -1) and the other providers still count; only
+    bounds of ingest/decode.py with `max_bytes` for the expanded member, columns missing) or
+    holds no row at all is quarantined whole with the reason (row index -1; the run names it
+    `gpuhunt/<provider>` among the failed feeds) and the other providers still count; only
     when no catalog can be read does the feed fail (BadPayload).
     """
     broken: list[BadPayload] = []
@@ -318,6 +360,7 @@ def _catalog_outcomes(
     best: dict[tuple, tuple[float, str, int]] = {}
     counts: dict[tuple, int] = {}
     parsed: dict[int, tuple[tuple, _Row, dict]] = {}
+    j = -1
     for j, row in enumerate(catalog_rows(raw, provider, max_bytes)):
         try:
             got = _row(row)
@@ -334,6 +377,12 @@ def _catalog_outcomes(
         counts[key] = counts.get(key, 0) + 1
         if key not in best or (got.price, got.location) < best[key][:2]:
             best[key] = (got.price, got.location, j)
+    if j < 0:
+        raise BadPayload(
+            f"gpuhunt {raw.endpoint}: {provider}.csv has no rows — the bucket published an "
+            f"empty catalog; {provider} is left out of this run",
+            endpoint=raw.endpoint,
+        )
     for j, (key, got, row) in parsed.items():
         if best[key][2] != j:
             where = best[key][1]
@@ -367,13 +416,11 @@ def _left_out(raw: RawResponse, row: dict, reason: str) -> Excluded:
 
 def _row(row: dict) -> _Row | str:
     """A GPU row's fields, or the reason it is left out (a str); ValueError when malformed."""
-    try:
-        gpus = int(row.get("gpu_count") or 0)
-    except ValueError:
-        raise ValueError(f"gpu_count: not an integer: {row.get('gpu_count')!r}") from None
     name = (row.get("gpu_name") or "").strip()
-    if gpus <= 0 or not name:
-        return "no GPU: a CPU instance"
+    gpus = _gpu_count(row.get("gpu_count"), name)
+    if not name:
+        # gpuhunt writes CPU instances with gpu_count 0 and no gpu_name.
+        return "no GPU: a CPU instance" if gpus == 0 else f"no gpu_name ({gpus} GPU(s) untold)"
     if normalise(name).sku == "unmapped":
         return f"GPU {name!r} is not in the SKU catalogue (ingest/data/sku_catalogue.toml)"
     try:
@@ -404,6 +451,25 @@ def _row(row: dict) -> _Row | str:
     return _Row(
         row["instance_name"], row.get("location") or "", price, gpus, spot == "true", flags, data
     )
+
+
+def _gpu_count(cell: str | None, name: str) -> int:
+    """The row's GPU count: a whole number, at least 1 on a row naming a GPU (gpuhunt's
+    storage.py requires the cell and reads it with int()); ValueError otherwise, so a row
+    whose count makes no sense is quarantined with the reason, never silently dropped."""
+    text = (cell or "").strip()
+    if not text:
+        raise ValueError(
+            f"gpu_count: empty on a row naming GPU {name!r}" if name else "gpu_count: empty"
+        )
+    try:
+        gpus = int(text)
+    except ValueError:
+        raise ValueError(f"gpu_count: not an integer: {cell!r}") from None
+    if gpus < 0 or (gpus == 0 and name):
+        what = "negative" if gpus < 0 else "0"
+        raise ValueError(f"gpu_count: {what} ({cell!r}) on a row naming GPU {name!r}")
+    return gpus
 
 
 def _quote(

@@ -450,7 +450,7 @@ class HttpSession(requests.Session):
                 )
             attempt += 1
             self._paced(where, served)
-            self.network.count(breaker.host)
+            self.network.count(breaker.host, retry=attempt > 1)
             self.stats.requests += 1
             self.stats.by_endpoint[endpoint] = self.stats.by_endpoint.get(endpoint, 0) + 1
             fetched_at = self.now()
@@ -560,6 +560,7 @@ class HttpSession(requests.Session):
                     return Exchange(response, tuple(records))
                 if status == 429:
                     self.stats.rate_limited += 1
+                    self.network.count_rate_limited(breaker.host)
                 if status not in self.retry.retry_statuses:
                     raise self._fail(self._status_error(endpoint, status, body, attempt), records)
                 failure = self._status_error(endpoint, status, body, attempt)

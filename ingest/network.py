@@ -75,6 +75,8 @@ class Network:
         self.announce = announce
         self.cancelled = threading.Event()
         self.sent: Counter[str] = Counter()  # attempts sent per host in this run
+        self.retried: Counter[str] = Counter()  # of which retries, per host
+        self.limited: Counter[str] = Counter()  # 429 answers, per host
         self._pacers: dict[str, Pacer] = {}
         self._breakers: dict[str, Breaker] = {}
         self._lock = threading.Lock()
@@ -93,10 +95,22 @@ class Network:
                 self._pacers[source] = Pacer(pace, clock=clock, sleep=sleep)
             return self._pacers[source]
 
-    def count(self, host: str) -> None:
-        """One attempt sent to `host`."""
+    def count(self, host: str, *, retry: bool = False) -> None:
+        """One attempt sent to `host` (`retry`: after a failed one)."""
         with self._lock:
             self.sent[host] += 1
+            self.retried[host] += retry
+
+    def count_rate_limited(self, host: str) -> None:
+        """One 429 answer from `host`."""
+        with self._lock:
+            self.limited[host] += 1
+
+    def totals(self) -> tuple[int, int, int]:
+        """(attempts sent, retries, 429 answers) of every session of the run, every source:
+        what `runs.http_requests`, `http_retries` and `rate_limited` record."""
+        with self._lock:
+            return sum(self.sent.values()), sum(self.retried.values()), sum(self.limited.values())
 
     def breaker(self, host: str) -> Breaker:
         with self._lock:

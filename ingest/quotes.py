@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
@@ -39,6 +39,22 @@ class QuoteBatch:
     quotes: list[Quote] = field(default_factory=list)
     quarantined: list[Quarantined] = field(default_factory=list)
     error: str | None = None  # set when the feed failed; the run goes on without it
+    # Parts of a feed that still counted, left out with why (`gpuhunt/<provider>` -> reason):
+    # each is named among the run's failed feeds beside the whole ones.
+    parts_failed: dict[str, str] = field(default_factory=dict)
+
+
+def failed_feeds(batches: list[QuoteBatch]) -> dict[str, str]:
+    """Every quote feed that failed in a run, with why, in the batches' order: a whole feed
+    (its source), or a part of a feed that otherwise counted (`gpuhunt/aws`). This is what
+    `runs.sources_failed`, the run summary and the feed-failure alerts name."""
+    out: dict[str, str] = {}
+    for b in batches:
+        if b.error:
+            out[b.source] = b.error
+        else:
+            out.update(b.parts_failed)
+    return out
 
 
 @dataclass(frozen=True)
@@ -89,12 +105,21 @@ class QuoteProvider(Protocol):
     def outcomes(self, raws: list[RawResponse]) -> list[RowOutcome]: ...
 
 
+@runtime_checkable
+class PartedProvider(QuoteProvider, Protocol):
+    """A provider made of parts that fail one by one (gpuhunt: one catalog per provider):
+    `parts_failed` names the parts left out of the run, given what its parse quarantined."""
+
+    def parts_failed(self, quarantined: list[Quarantined]) -> dict[str, str]: ...
+
+
 def collect(provider: QuoteProvider) -> QuoteBatch:
     """Fetch and parse one provider; a failure is recorded on the batch, not raised."""
     raws: list[RawResponse] = []
     try:
         raws = provider.fetch()
         quotes, bad = provider.parse(raws)
+        parts = provider.parts_failed(bad) if isinstance(provider, PartedProvider) else {}
     except PartialFailure as exc:  # failed, loudly, but what could be read still counts
         return QuoteBatch(provider.source, raws, exc.quotes, exc.quarantined, error=str(exc))
     except Exception as exc:  # noqa: BLE001 - one feed down must not stop the daily run
@@ -104,7 +129,7 @@ def collect(provider: QuoteProvider) -> QuoteBatch:
         return QuoteBatch(provider.source, got, error=str(exc))
     if not quotes:
         return QuoteBatch(provider.source, raws, [], bad, error="parsed zero quotes")
-    return QuoteBatch(provider.source, raws, quotes, bad)
+    return QuoteBatch(provider.source, raws, quotes, bad, parts_failed=parts)
 
 
 def restamped(raw: RawResponse, now: Callable[[], datetime] | None) -> RawResponse:

@@ -7,11 +7,13 @@ unit, taken as USD per GPU-hour like the others); 0 or null means "not offered t
 fields `secureCloud` / `communityCloud` (is the GPU offered on that cloud at all) and
 `lowestPrice { stockStatus }` (null: none in stock) go on each quote as `unavailable_reason`, so
 the price method can leave a listed-but-unavailable price out with that reason (gpuhunt's RunPod
-provider queries the same fields). Depth (`depth_raws`): `lowestPrice { maxUnreservedGpuCount
-availableGpuCounts }` say how many GPUs of a type are free now (the fields SkyPilot's RunPod
-catalog fetcher and public availability watchers query; docs/methodology.md, "Depth"). RunPod's
-CDN has answered the default python-requests User-Agent with 403, so the session's own
-User-Agent (capcover/...) is always sent.
+provider queries the same fields, and drops a type whose stockStatus is null). A type whose
+answer tells no stock status (lowestPrice null or absent, stockStatus absent or not a status) is
+not known to be in stock: unavailable too, never priced as in stock. Depth (`depth_raws`):
+`lowestPrice { maxUnreservedGpuCount availableGpuCounts }` say how many GPUs of a type are free
+now (the fields SkyPilot's RunPod catalog fetcher and public availability watchers query;
+docs/methodology.md, "Depth"). RunPod's CDN has answered the default python-requests
+User-Agent with 403, so the session's own User-Agent (capcover/...) is always sent.
 """
 
 from __future__ import annotations
@@ -176,15 +178,37 @@ def gpu_type_to_quotes(gpu: dict, raw: RawResponse) -> list[Quote]:
     return [r for r in gpu_type_outcomes(gpu, raw) if isinstance(r, Quote)]
 
 
-def _unavailable(gpu: dict, cloud: str) -> str | None:
-    """Why a listed price of `cloud` cannot be had now, from the type's own fields."""
+def stock_asked(raw: RawResponse) -> bool:
+    """Whether the query this answers asked for `lowestPrice { stockStatus }` (capcover's has
+    since migration 050; an archived answer to the older four-price query says nothing of
+    stock, and is replayed as it was priced then)."""
+    return "lowestPrice" in (raw.request_body or "")
+
+
+def _unavailable(gpu: dict, cloud: str, stock: bool = True) -> str | None:
+    """Why a listed price of `cloud` cannot be had now, from the type's own fields; with
+    `stock` (the query asked for it), a type whose answer does not tell a stock status is
+    not known to be in stock, so it is not priced as if it were."""
     if cloud:
         offered = gpu.get(f"{cloud}Cloud")
         if offered is False:
             return f"RunPod does not offer it on {cloud.title()} Cloud ({cloud}Cloud false)"
-    lowest = gpu.get("lowestPrice")
-    if isinstance(lowest, dict) and "stockStatus" in lowest and lowest["stockStatus"] is None:
+    if not stock:
+        return None
+    if "lowestPrice" not in gpu:
+        return "stock not told (no lowestPrice in the answer): not known to be in stock"
+    lowest = gpu["lowestPrice"]
+    if lowest is None:
+        return "stock not told (lowestPrice null): not known to be in stock"
+    if not isinstance(lowest, dict):
+        return f"stock not told (lowestPrice {type(lowest).__name__}): not known to be in stock"
+    if "stockStatus" not in lowest:
+        return "stock not told (no lowestPrice.stockStatus): not known to be in stock"
+    status = lowest["stockStatus"]
+    if status is None:
         return "none in stock (lowestPrice.stockStatus null)"
+    if not isinstance(status, str) or not status.strip():
+        return f"stock status {status!r:.40} is not one RunPod gives: not known to be in stock"
     return None
 
 
@@ -210,6 +234,7 @@ def gpu_type_outcomes(gpu: dict, raw: RawResponse) -> list[Quote | Quarantined |
     plausible = isinstance(given, int | float) and not isinstance(given, bool) and 0 < given < 1e6
     memory = float(given) if plausible and given is not None else match.memory_gb
     form = form_factor_of(SOURCE, label, instance=gid)
+    stock = stock_asked(raw)
     for field, tier, cloud in SURFACES:
         price = prices[field]
         if price is None:
@@ -244,7 +269,7 @@ def gpu_type_outcomes(gpu: dict, raw: RawResponse) -> list[Quote | Quarantined |
                 tier=tier,
                 tier_label=_LABELS[field],
                 provider=SOURCE,
-                unavailable_reason=_unavailable(gpu, cloud),
+                unavailable_reason=_unavailable(gpu, cloud, stock),
                 note=f"{field}",
                 # The first two keep the ids of the years before the other fields were read.
                 listing_id=f"{gid}|{cloud}" if field in WHOLE_TYPE_FIELDS else f"{gid}|{field}",

@@ -4,10 +4,12 @@ One query per GPU name of interest: on-demand, rentable and not rented, ordered 
 ascending. No `verified` filter: the live field is the string `verification`, and a
 `verified: {eq: true}` filter silently dropped the cheapest hosts (getcomputable/gpu-index,
 sources/vast.py); each offer's `verification` is kept on its quote (`condition`). Vast.ai caps a
-page (64 offers seen), so every page is followed by the next one with a price cursor
-(`dph_total >= highest price seen`, offers de-duplicated by id) until a page brings no offer not
-already seen, whatever size the server's pages are, up to `max_pages` (a book still growing
-then is named in the run summary). Prices: `dph_total` is USD per INSTANCE-hour (storage
+page (64 offers seen), so every page is followed by the next one with a (price, id) cursor:
+`dph_total >= the highest price seen` and `id notin` the offers already read at that price (the
+query operators of the vast-ai CLI: eq, neq, gt, gte, lt, lte, in, notin), so asks tied at one
+price are read past a page's end, each once. Paging ends when a page brings no offer not already
+seen, whatever size the server's pages are, or after `max_pages` (a book still growing then is
+logged with the count read). Prices: `dph_total` is USD per INSTANCE-hour (storage
 included); the quote is that divided by `num_gpus`.
 
 One machine lists several slices (1, 2, 4, 8 GPUs; `gpu_frac` is the slice's share of the
@@ -20,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from capcover.config.defaults import DEFAULTS
@@ -64,9 +66,12 @@ DEFAULT_GPU_NAMES = DEFAULTS.vastai_gpu_names
 REQUIRED_FIELDS = ("id", "gpu_name", "num_gpus", "dph_total")
 
 
-def offer_query(gpu_name: str, min_dph_total: float | None = None) -> dict:
+def offer_query(
+    gpu_name: str, min_dph_total: float | None = None, read_at_min: Iterable[object] = ()
+) -> dict:
     """The bundles query for one GPU name: on-demand, rentable, cheapest first (no filter on
-    verification: see the module docstring)."""
+    verification: see the module docstring); a later page asks from `min_dph_total` on, less
+    the offers already read at exactly that price (`read_at_min`, their ids)."""
     q: dict = {
         "gpu_name": {"eq": gpu_name},
         "rentable": {"eq": True},
@@ -77,6 +82,9 @@ def offer_query(gpu_name: str, min_dph_total: float | None = None) -> dict:
     }
     if min_dph_total is not None:
         q["dph_total"] = {"gte": min_dph_total}
+        skip = sorted(set(read_at_min), key=str)
+        if skip:
+            q["id"] = {"notin": skip}
     return q
 
 
@@ -128,9 +136,10 @@ class VastAiClient(ApiClient):
     def _pages(self, records: list[RawResponse]) -> None:
         for name in self.gpu_names:
             seen: set = set()
-            cursor = None
+            cursor: float | None = None
+            at_cursor: list[object] = []  # ids of the offers read at exactly `cursor`
             for _page in range(self.max_pages):
-                page = self.bundles(offer_query(name, cursor))
+                page = self.bundles(offer_query(name, cursor, at_cursor))
                 records += page
                 offers = _offers(page[-1])
                 objects = [o for o in offers if isinstance(o, dict)]
@@ -139,7 +148,13 @@ class VastAiClient(ApiClient):
                 prices = [o["dph_total"] for o in objects if _is_number(o.get("dph_total"))]
                 if not new or not prices:
                     break
-                cursor = max(prices)
+                # The cursor is (price, id): the next page starts at this page's highest price,
+                # less the offers already read at it, so a wall of asks at one price longer
+                # than a page is read to its end, each offer once.
+                top = max(prices)
+                ids = [o["id"] for o in objects if o.get("dph_total") == top and _is_id(o)]
+                at_cursor = (at_cursor if top == cursor else []) + ids
+                cursor = top
             else:
                 self.truncated[name] = len(seen)
                 log.warning(
@@ -154,6 +169,12 @@ class VastAiClient(ApiClient):
 
     def outcomes(self, raws: list[RawResponse]) -> list[RowOutcome]:
         return row_outcomes(raws, max_skew_s=self.max_skew_s)
+
+
+def _is_id(offer: dict) -> bool:
+    """Whether the offer's id can be sent back in a query (Vast.ai's ids are integers)."""
+    oid = offer.get("id")
+    return (isinstance(oid, int) and not isinstance(oid, bool)) or isinstance(oid, str)
 
 
 def _is_number(value: object) -> bool:

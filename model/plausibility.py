@@ -110,6 +110,26 @@ def check_moves(
     return out
 
 
+def category_problem(
+    category_id: str,
+    *,
+    market_cap_usd: float | None,
+    volume_24h_usd: float | None,
+    high_usd: float,
+) -> str | None:
+    """Why a category's reported figures (USD) cannot be a real market (above the sector
+    band's top, which also keeps every sum the warehouse makes of them within its exact
+    DECIMAL(38, 6) arithmetic), or None."""
+    for name, value in (("market cap", market_cap_usd), ("24h volume", volume_24h_usd)):
+        if value is not None and (not math.isfinite(value) or value > high_usd):
+            return (
+                f"category {category_id}: reported {name} ${value:.4g} is above the sector "
+                f"band's top ${high_usd:.4g} (CAPCOVER_SECTOR_CAP_MAX_USD): CoinGecko sent an "
+                f"impossible figure; retry later"
+            )
+    return None
+
+
 def coin_problem(
     coin_id: str,
     *,

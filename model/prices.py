@@ -4,9 +4,9 @@ Computed here and nowhere else (SQL hands over the quotes, `latest_quotes(as_of)
 median). docs/methodology.md states every rule and parameter; a change of any of them is a new
 `METHOD_VERSION`, since every report row stores the id it was priced with and published rows
 are never revised (rows of an older method are re-derived by that method's own code:
-model/prices_v1.py for `mad3.5-median-v1`).
+model/prices_v1.py for `mad3.5-median-v1`, `price_v2` here for `provider-vote-v2`).
 
-Method `provider-vote-v2`, for one scenario's selection (SKU, kind, form factor, for a rental
+Method `provider-vote-v3`, for one scenario's selection (SKU, kind, form factor, for a rental
 the tiers of its market: model/tiers.py, for a purchase the parts' condition) at report date D:
 
 1. Considered: each source's latest quotes of the SKU and kind at or before D.
@@ -19,10 +19,11 @@ the tiers of its market: model/tiers.py, for a purchase the parts' condition) at
    scenario purchase rows), `computed` (the feed computed the price from another one),
    `unavailable` (the feed says it cannot be had now), `stale` (observed before the staleness
    window of its kind: rental 7 days, purchase 1,095 days by default, or the scenario's own
-   `max_age_days`: PriceBook.within), `route` (its provider
-   already votes through a preferred route: the provider's own feed over an aggregator's copy,
-   e.g. RunPod's GraphQL over gpuhunt/runpod), `duplicate` (another listing of the same
-   capacity, e.g. a Vast.ai machine's other slices, is cheaper per GPU: each capacity once).
+   `max_age_days`: PriceBook.within), `route` (its provider votes through a preferred route:
+   the provider's own feed over an aggregator's copy, e.g. RunPod's GraphQL over gpuhunt/runpod,
+   whenever the own feed has fresh quotes of the SKU and kind, even if none of them stands; v2
+   preferred it only when some stood), `duplicate` (another listing of the same capacity, e.g.
+   a Vast.ai machine's other slices, is cheaper per GPU: each capacity once).
 3. Provider value: the median (linearly interpolated) of each provider's kept prices.
 4. `outlier`: a provider whose value has a modified z-score 0.6745 * |v - median| / MAD above
    3.5 among the providers' values (MAD: their median absolute deviation; 0 drops nothing) is
@@ -43,7 +44,8 @@ from typing import Protocol
 
 from capcover.model.tiers import tiers_of_market
 
-METHOD_VERSION = "provider-vote-v2"
+METHOD_VERSION = "provider-vote-v3"
+METHOD_VERSION_V2 = "provider-vote-v2"  # rows of migrations 050-055, re-derived by price_v2
 MAD_Z_LIMIT = 3.5  # modified z-score above which a value is an outlier
 MAD_SCALE = 0.6745  # the normal distribution's 0.75 quantile: makes MAD comparable to sigma
 ANY_FORM_FACTOR = "any"  # a scenario that takes every form factor, unknown included
@@ -77,7 +79,7 @@ class MaxAge:
 
 
 def parse_method_id(method_id: str) -> tuple[str, MaxAge] | None:
-    """(version, windows) of a stored `price_method` such as 'provider-vote-v2+age7d/1095d';
+    """(version, windows) of a stored `price_method` such as 'provider-vote-v3+age7d/1095d';
     None for an id without windows ('fixed', 'median-v0')."""
     version, sep, windows = method_id.partition("+age")
     rental, slash, purchase = windows.removesuffix("d").partition("d/")
@@ -317,6 +319,23 @@ def _route_rank(p: QuotePoint, newest: Mapping[str, date]) -> tuple[int, int, st
     return (0 if p.source == p.seller else 1, -newest[p.source].toordinal(), p.source)
 
 
+def price_v3(
+    points: Iterable[QuotePoint],
+    sel: Selection,
+    *,
+    as_of: date | None,
+    max_age: MaxAge,
+) -> PriceStat | None:
+    """Method provider-vote-v3 for `sel` at `as_of` (None: no staleness window); None when no
+    quote is left to vote. The decisions cover every considered quote.
+
+    Its `route` rule picks each provider's route among the routes whose quotes of the SKU and
+    kind are fresh, whatever they say of the selection: a provider's own feed that is up and
+    says "none in stock" or "not offered" is what the provider says, and an aggregator's copy
+    (gpuhunt/runpod) does not vote in its place."""
+    return _price(points, sel, as_of=as_of, max_age=max_age, version=METHOD_VERSION)
+
+
 def price_v2(
     points: Iterable[QuotePoint],
     sel: Selection,
@@ -324,8 +343,20 @@ def price_v2(
     as_of: date | None,
     max_age: MaxAge,
 ) -> PriceStat | None:
-    """Method provider-vote-v2 for `sel` at `as_of` (None: no staleness window); None when no
-    quote is left to vote. The decisions cover every considered quote."""
+    """Method provider-vote-v2, frozen to re-derive the rows it published: as v3, but each
+    provider's route is picked among the routes with quotes still standing after the rules
+    before `route`, so a copy voted when the provider's own feed said "none in stock"."""
+    return _price(points, sel, as_of=as_of, max_age=max_age, version=METHOD_VERSION_V2)
+
+
+def _price(
+    points: Iterable[QuotePoint],
+    sel: Selection,
+    *,
+    as_of: date | None,
+    max_age: MaxAge,
+    version: str,
+) -> PriceStat | None:
     considered = sorted(
         (p for p in points if p.sku == sel.sku and p.kind == sel.kind),
         key=lambda p: (p.seller, p.source, p.price_usd, p.quote_id),
@@ -338,22 +369,34 @@ def price_v2(
             verdict[i] = Decision(p, False, *failed)
         else:
             alive.append(i)
-    # route: each provider through one route
+    # route: each provider through one route, picked among the candidates (v3: every route
+    # whose quotes of the SKU and kind are fresh; v2: the routes with quotes still standing)
+    if version == METHOD_VERSION_V2:
+        candidates = alive
+    else:
+        candidates = [
+            i
+            for i, p in enumerate(considered)
+            if as_of is None or fresh(p.observed_date, as_of, p.kind, max_age)
+        ]
     newest: dict[str, date] = {}
-    for i in alive:
+    for i in candidates:
         p = considered[i]
         newest[p.source] = max(newest.get(p.source, p.observed_date), p.observed_date)
     chosen: dict[str, str] = {}
-    for i in sorted(alive, key=lambda i: _route_rank(considered[i], newest)):
+    for i in sorted(candidates, key=lambda i: _route_rank(considered[i], newest)):
         chosen.setdefault(considered[i].seller, considered[i].source)
+    standing = {considered[i].source for i in alive}
     survivors = []
     for i in alive:
         p = considered[i]
-        if p.source != chosen[p.seller]:
+        route = chosen[p.seller]
+        if p.source != route:
+            said = "" if route in standing else ", whose fresh quotes leave nothing standing"
             reason = (
-                f"{p.seller} votes through {chosen[p.seller]}"
-                + (" (its own feed)" if chosen[p.seller] == p.seller else "")
-                + f"; {p.source} is a second route to the same capacity"
+                f"{p.seller} votes through {route}"
+                + (" (its own feed)" if route == p.seller else "")
+                + f"{said}; {p.source} is a second route to the same capacity"
             )
             verdict[i] = Decision(p, False, "route", reason)
         else:
@@ -409,7 +452,7 @@ def price_v2(
                     f"{MAD_Z_LIMIT})",
                     values[prov],
                 )
-    return _stat(considered, verdict, sel, values, voters, max_age)
+    return _stat(considered, verdict, sel, values, voters, max_age, version)
 
 
 def _stat(
@@ -419,6 +462,7 @@ def _stat(
     values: Mapping[str, float],
     voters: Mapping[str, float],
     max_age: MaxAge,
+    version: str,
 ) -> PriceStat:
     decisions = tuple(verdict[i] for i in range(len(considered)))
     xs = sorted(voters.values())
@@ -440,7 +484,7 @@ def _stat(
         sources=", ".join(sorted({p.source for p in kept})),
         newest_quote_date=max(p.observed_date for p in kept),
         oldest_quote_date=min(p.observed_date for p in kept),
-        method=max_age.method_id(),
+        method=max_age.method_id(version),
         provider_count=len(voters),
         providers=", ".join(sorted(voters)),
         decisions=decisions,
@@ -453,7 +497,7 @@ def considered_decisions(
 ) -> tuple[Decision, ...]:
     """Every considered quote's decision, also when none is left to vote (the scenario then
     has no price)."""
-    stat = price_v2(points, sel, as_of=as_of, max_age=max_age)
+    stat = price_v3(points, sel, as_of=as_of, max_age=max_age)
     if stat is not None:
         return stat.decisions
     considered = sorted(
@@ -468,7 +512,8 @@ def considered_decisions(
 
 
 class Pricer(Protocol):
-    """A method's price of one selection (price_v2 here, price_v1 in model/prices_v1.py)."""
+    """A method's price of one selection (price_v3 and price_v2 here, price_v1 in
+    model/prices_v1.py)."""
 
     def __call__(
         self, points: Iterable[QuotePoint], sel: Selection, *, as_of: date | None, max_age: MaxAge
@@ -487,7 +532,7 @@ class PriceBook:
     points: tuple[QuotePoint, ...]
     max_age: MaxAge = MaxAge()
     method: str = METHOD_VERSION
-    pricer: Pricer = field(default=price_v2, compare=False)
+    pricer: Pricer = field(default=price_v3, compare=False)
 
     def get(
         self,

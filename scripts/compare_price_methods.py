@@ -1,5 +1,6 @@
 """The H100 SXM on-demand price on the real-shape fixtures, per provider: before (method
-mad3.5-median-v1 on the quote set its parsers made) and after (provider-vote-v2).
+mad3.5-median-v1 on the quote set its parsers made) and after (the current method,
+provider-vote-v3).
 
     .venv/bin/python scripts/compare_price_methods.py [--flood N] [--json]
 

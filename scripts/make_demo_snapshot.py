@@ -154,8 +154,15 @@ def gpu_feed_routes(rng: random.Random) -> list[dict]:
         offers = vast_machines(rng, name, low, high, count)
         offers.sort(key=lambda o: (o["dph_total"], o["id"]))
         for cursor in (None, offers[-1]["dph_total"]):
-            page = [o for o in offers if cursor is None or o["dph_total"] >= cursor]
-            q = json.dumps(offer_query(name, cursor), separators=(",", ":"), sort_keys=True)
+            # A later page asks from the highest price read on, less the offers read at it.
+            skip = [] if cursor is None else [o["id"] for o in offers if o["dph_total"] == cursor]
+            page = [
+                o
+                for o in offers
+                if cursor is None or (o["dph_total"] >= cursor and o["id"] not in skip)
+            ]
+            query = offer_query(name, cursor, skip)
+            q = json.dumps(query, separators=(",", ":"), sort_keys=True)
             routes.append(
                 {"path": VAST_ROOT + ENDPOINT, "query": {"q": q}, "body": {"offers": page}}
             )

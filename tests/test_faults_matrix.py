@@ -387,8 +387,9 @@ def _baseline(fault: CoinGecko) -> dict:
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
-def test_fault_matrix_outcome_and_attempts(case: Case, fault, sleeps, monkeypatch):
+def test_fault_matrix_outcome_and_attempts(case: Case, fault, fake_feeds, sleeps, monkeypatch):
     before = _baseline(fault)
+    fake_feeds.api.clear_log()
     sleeps.clear()
     for name, value in case.env.items():
         monkeypatch.setenv(name, value)
@@ -413,7 +414,8 @@ def test_fault_matrix_outcome_and_attempts(case: Case, fault, sleeps, monkeypatc
     else:
         result = _run(settings, sleeps)
         assert result.as_of_date.isoformat() == "2024-04-03"
-        assert result.http_requests == len(fault.log)
+        # every request of the run: CoinGecko's and the quote feeds' (Vast.ai, RunPod)
+        assert result.http_requests == len(fault.log) + len(fake_feeds.api.log)
         with open_warehouse(settings.db, read_only=True) as wh:
             ratio = wh.scalar(
                 "SELECT coverage_ratio FROM report_daily WHERE "

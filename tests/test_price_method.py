@@ -1,9 +1,10 @@
-"""Price method provider-vote-v2 (model/prices.py) on hand-computed cases and on generated ones
+"""Price method provider-vote-v3 (model/prices.py) on hand-computed cases and on generated ones
 (hypothesis): each exclusion rule with its reason, one vote per provider, each capacity once,
 the preferred route, the provider outlier rule; and the frozen method v1's quote set."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from capcover.model.prices import (
     median,
     outlier_scores,
     price_v2,
+    price_v3,
     quantile,
 )
 from capcover.model.prices_v1 import legacy_points, price_v1
@@ -45,12 +47,12 @@ def pt(source, price, *, provider="", tier="on_demand", form="SXM", day=DAY, **k
 def test_method_one_vote_per_provider_its_median_listing():
     # a: listings 1, 2, 3 (value 2); b: 5; c: 4 and 6 (value 5) -> values 2, 5, 5
     points = [pt("a", 1.0), pt("a", 2.0), pt("a", 3.0), pt("b", 5.0), pt("c", 4.0), pt("c", 6.0)]
-    stat = price_v2(points, SXM_ON_DEMAND, as_of=DAY, max_age=AGE)
+    stat = price_v3(points, SXM_ON_DEMAND, as_of=DAY, max_age=AGE)
     assert stat is not None
     assert stat.median_usd == 5.0
     assert (stat.estimate.q1_usd, stat.estimate.q3_usd) == (3.5, 5.0)
     assert (stat.provider_count, stat.providers, stat.quote_count) == (3, "a, b, c", 6)
-    assert stat.method == "provider-vote-v2+age7d/1095d"
+    assert stat.method == "provider-vote-v3+age7d/1095d"
     values = {d.point.seller: d.provider_value_usd for d in stat.decisions}
     assert values == {"a": 2.0, "b": 5.0, "c": 5.0}
 
@@ -100,7 +102,7 @@ def test_method_one_vote_per_provider_its_median_listing():
     ],
 )
 def test_method_each_exclusion_rule_says_why(point, rule, reason):
-    stat = price_v2([point, pt("z", 3.0)], SXM_ON_DEMAND, as_of=DAY, max_age=AGE)
+    stat = price_v3([point, pt("z", 3.0)], SXM_ON_DEMAND, as_of=DAY, max_age=AGE)
     assert stat is not None and stat.providers == "z"
     (d,) = [d for d in stat.decisions if d.point == point]
     assert (d.kept, d.rule, d.reason) == (False, rule, reason)
@@ -108,7 +110,7 @@ def test_method_each_exclusion_rule_says_why(point, rule, reason):
 
 def test_method_a_tier_null_row_from_before_the_taxonomy_prices_nothing():
     old = QuotePoint("H100", "rental_hourly", "gpuhunt/gcp", 2.0, DAY, "SXM", None)
-    stat = price_v2([old, pt("z", 3.0)], SXM_ON_DEMAND, as_of=DAY, max_age=AGE)
+    stat = price_v3([old, pt("z", 3.0)], SXM_ON_DEMAND, as_of=DAY, max_age=AGE)
     (d,) = [d for d in stat.decisions if d.point == old]
     assert d.rule == "tier" and "before migration 050" in d.reason
 
@@ -116,7 +118,7 @@ def test_method_a_tier_null_row_from_before_the_taxonomy_prices_nothing():
 def test_method_a_provider_votes_through_its_own_feed_not_a_copy():
     direct = [pt("runpod", 3.29, capacity_id="h|secure"), pt("runpod", 2.69, capacity_id="h|c")]
     copy = [pt("gpuhunt/runpod", 1.0, provider="runpod", capacity_id="NVIDIA H100 80GB HBM3")]
-    stat = price_v2(direct + copy, SXM_ON_DEMAND, as_of=DAY, max_age=AGE)
+    stat = price_v3(direct + copy, SXM_ON_DEMAND, as_of=DAY, max_age=AGE)
     assert stat.median_usd == pytest.approx(2.99) and stat.provider_count == 1
     (d,) = [d for d in stat.decisions if d.point.source == "gpuhunt/runpod"]
     assert d.rule == "route" and d.reason == (
@@ -124,8 +126,85 @@ def test_method_a_provider_votes_through_its_own_feed_not_a_copy():
         "same capacity"
     )
     # Without the direct feed (down, or stale), the copy is the provider's one route.
-    alone = price_v2(copy, SXM_ON_DEMAND, as_of=DAY, max_age=AGE)
+    alone = price_v3(copy, SXM_ON_DEMAND, as_of=DAY, max_age=AGE)
     assert alone.median_usd == 1.0 and alone.sources == "gpuhunt/runpod"
+
+
+# -- the route: the own feed, when up and fresh, speaks for its provider (red team D08, #20) --
+
+NONE_IN_STOCK = "none in stock (lowestPrice.stockStatus null)"
+COPY = pt("gpuhunt/runpod", 2.69, provider="runpod", capacity_id="NVIDIA H100 80GB HBM3")
+OTHERS = [pt("aws", 6.88), pt("lambdalabs", 3.99), pt("nebius", 2.95)]
+
+
+def test_method_an_own_feed_saying_none_in_stock_is_not_replaced_by_a_copy():
+    direct = [
+        pt("runpod", 3.29, capacity_id="h|secure", unavailable_reason=NONE_IN_STOCK),
+        pt("runpod", 2.69, capacity_id="h|community", unavailable_reason=NONE_IN_STOCK),
+    ]
+    stat = price_v3(direct + [COPY] + OTHERS, SXM_ON_DEMAND, as_of=DAY, max_age=AGE)
+    assert "runpod" not in stat.providers.split(", ") and stat.provider_count == 3
+    (d,) = [d for d in stat.decisions if d.point.source == "gpuhunt/runpod"]
+    assert d.rule == "route" and d.reason == (
+        "runpod votes through runpod (its own feed), whose fresh quotes leave nothing standing; "
+        "gpuhunt/runpod is a second route to the same capacity"
+    )
+    # The frozen v2 let the copy vote in the own feed's place: kept to re-derive its rows.
+    old = price_v2(direct + [COPY] + OTHERS, SXM_ON_DEMAND, as_of=DAY, max_age=AGE)
+    assert "runpod" in old.providers.split(", ") and "gpuhunt/runpod" in old.sources.split(", ")
+    assert old.method == "provider-vote-v2+age7d/1095d"
+
+
+# What the own feed's quote may say, each a reason it does not stand for the selection.
+DIRECT_STATE = st.fixed_dictionaries(
+    {
+        "form": st.sampled_from(["SXM", "PCIe", "NVL", "unknown"]),
+        "tier": st.sampled_from(["on_demand", "spot", "committed_1m", "unknown"]),
+        "unavailable_reason": st.sampled_from([None, NONE_IN_STOCK, "RunPod does not offer it"]),
+        "age_days": st.integers(0, 20),
+    }
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(direct=st.lists(DIRECT_STATE, max_size=4), copy_age=st.integers(0, 20))
+def test_method_a_copy_votes_only_when_the_own_feed_is_absent_or_stale(direct, copy_age):
+    points = [
+        pt(
+            "runpod",
+            3.0 + k,
+            form=s["form"],
+            tier=s["tier"],
+            unavailable_reason=s["unavailable_reason"],
+            day=DAY - timedelta(days=s["age_days"]),
+            capacity_id=f"h|{k}",
+        )
+        for k, s in enumerate(direct)
+    ]
+    copy = replace(COPY, observed_date=DAY - timedelta(days=copy_age))
+    stat = price_v3(points + [copy] + OTHERS, SXM_ON_DEMAND, as_of=DAY, max_age=AGE)
+    assert stat is not None
+    own_fresh = any(s["age_days"] <= AGE.rental_days for s in direct)
+    copy_fresh = copy_age <= AGE.rental_days
+    (d,) = [d for d in stat.decisions if d.point.source == "gpuhunt/runpod"]
+    if own_fresh and copy_fresh:
+        assert d.rule == "route" and not d.kept
+    elif not copy_fresh:
+        assert d.rule == "stale"
+    else:  # the own feed down (no quote) or stale: the copy is RunPod's one route
+        assert d.kept or d.rule == "outlier"
+    standing = [
+        s
+        for s in direct
+        if s["form"] == "SXM"
+        and s["tier"] == "on_demand"
+        and s["unavailable_reason"] is None
+        and s["age_days"] <= AGE.rental_days
+    ]
+    voted_via = {
+        p.source for p in (d.point for d in stat.decisions if d.kept) if p.seller == "runpod"
+    }
+    assert voted_via == ({"runpod"} if standing else {"gpuhunt/runpod"} if d.kept else set())
 
 
 def test_method_each_capacity_votes_once_at_its_cheapest_price_per_gpu():
@@ -134,7 +213,7 @@ def test_method_each_capacity_votes_once_at_its_cheapest_price_per_gpu():
         for n, p in ((1, 2.00), (2, 1.99), (4, 1.98), (8, 1.97))
     ]
     other = [pt("vastai", 3.0, capacity_id="machine 8")]
-    stat = price_v2(machine + other, SXM_ON_DEMAND, as_of=DAY, max_age=AGE)
+    stat = price_v3(machine + other, SXM_ON_DEMAND, as_of=DAY, max_age=AGE)
     kept = [d.point.price_usd for d in stat.decisions if d.kept]
     assert sorted(kept) == [1.97, 3.0] and stat.median_usd == pytest.approx((1.97 + 3.0) / 2)
     dupes = [d for d in stat.decisions if d.rule == "duplicate"]
@@ -144,7 +223,7 @@ def test_method_each_capacity_votes_once_at_its_cheapest_price_per_gpu():
 
 def test_method_an_absurd_provider_is_an_outlier_with_all_its_quotes():
     points = [pt("a", 2.0), pt("b", 3.0), pt("c", 4.0), pt("d", 400.0), pt("d", 410.0)]
-    stat = price_v2(points, SXM_ON_DEMAND, as_of=DAY, max_age=AGE)
+    stat = price_v3(points, SXM_ON_DEMAND, as_of=DAY, max_age=AGE)
     assert stat.providers == "a, b, c" and stat.median_usd == 3.0
     out = [d for d in stat.decisions if d.rule == "outlier"]
     assert len(out) == 2 and all(d.provider_value_usd == 405.0 for d in out)
@@ -155,13 +234,13 @@ def test_method_an_absurd_provider_is_an_outlier_with_all_its_quotes():
 
 
 def test_method_no_quote_left_is_no_price():
-    assert price_v2([pt("a", 2.0, tier="spot")], SXM_ON_DEMAND, as_of=DAY, max_age=AGE) is None
+    assert price_v3([pt("a", 2.0, tier="spot")], SXM_ON_DEMAND, as_of=DAY, max_age=AGE) is None
 
 
 def test_method_purchase_selection_takes_purchase_quotes():
     buy = QuotePoint("H100", "purchase", "FT", 30_000.0, DAY)
     sel = Selection("H100", "purchase")
-    stat = price_v2([buy], sel, as_of=DAY, max_age=AGE)
+    stat = price_v3([buy], sel, as_of=DAY, max_age=AGE)
     assert stat.median_usd == 30_000.0 and buy.tier == "purchase"
 
 
@@ -197,7 +276,7 @@ def test_method_central_value_is_the_median_of_provider_values(listings):
         pt(prov, price, capacity_id=cap, quote_id=f"q{i}")
         for i, (prov, price, cap) in enumerate(listings)
     ]
-    stat = price_v2(points, SXM_ON_DEMAND, as_of=DAY, max_age=AGE)
+    stat = price_v3(points, SXM_ON_DEMAND, as_of=DAY, max_age=AGE)
     assert stat is not None
     assert stat.median_usd == pytest.approx(reference(listings))
     assert stat.estimate.q1_usd <= stat.median_usd <= stat.estimate.q3_usd
@@ -214,7 +293,7 @@ def test_method_one_provider_cannot_move_the_price_past_the_others(others, flood
     # of the other providers' values: a flood of asks is still one vote.
     points = [pt(f"p{i}", v) for i, v in enumerate(others)]
     flooded = points + [pt("flooder", v, quote_id=f"f{i}") for i, v in enumerate(flood)]
-    stat = price_v2(flooded, SXM_ON_DEMAND, as_of=DAY, max_age=AGE)
+    stat = price_v3(flooded, SXM_ON_DEMAND, as_of=DAY, max_age=AGE)
     assert min(others) <= stat.median_usd <= max(others)
 
 
@@ -225,7 +304,7 @@ def test_method_one_provider_cannot_move_the_price_past_the_others(others, flood
 )
 def test_method_only_on_demand_rows_price_an_on_demand_scenario(flags, tier):
     row = pt("gpuhunt/x", 1.0, provider="x", tier=tier, flags=tuple(flags))
-    stat = price_v2([row, pt("z", 3.0)], SXM_ON_DEMAND, as_of=DAY, max_age=AGE)
+    stat = price_v3([row, pt("z", 3.0)], SXM_ON_DEMAND, as_of=DAY, max_age=AGE)
     (d,) = [d for d in stat.decisions if d.point == row]
     assert d.kept == (tier == "on_demand")
 

@@ -1,6 +1,6 @@
 """The H100 price against the real-shape fixtures (issue #20, "Done when"): a daily run over the
 fake world of every feed (Vast.ai's captured book, RunPod's gpuTypes, gpuhunt's nine catalogs)
-with the price method provider-vote-v2. No reservation, cluster or computed row in an
+with the price method provider-vote-v3. No reservation, cluster or computed row in an
 on-demand price; RunPod counted once; a flood of cheap Vast.ai asks barely moves the price."""
 
 from __future__ import annotations

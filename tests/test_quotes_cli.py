@@ -112,7 +112,7 @@ def test_quotes_list_stats_per_day_sku_and_kind(warehouse, capsys):
     assert {r["sources"] for r in rows} <= {"runpod", "vastai", "runpod, vastai"}
     for r in rows:  # the price method's numbers, with its id
         assert r["q1_usd"] <= r["central_usd"] <= r["q3_usd"]
-        assert r["price_method"].startswith("provider-vote-v2")
+        assert r["price_method"].startswith("provider-vote-v3")
 
 
 def test_quotes_list_nothing_found_is_exit_1(warehouse, capsys):

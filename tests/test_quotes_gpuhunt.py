@@ -271,7 +271,7 @@ def test_gpuhunt_report_command_shows_the_band_and_the_method(today_cg, gpuhunt,
     assert main(["report", "--scenario", "h100-rent-1y", "--format", "json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["coverage_ratio_low"] < row["coverage_ratio"] < row["coverage_ratio_high"]
-    assert row["price_method"] == "provider-vote-v2+age7d/1095d"
+    assert row["price_method"] == "provider-vote-v3+age7d/1095d"
 
 
 def test_gpuhunt_rebuild_replays_the_quotes_exactly(today_cg, gpuhunt, hunt_api):

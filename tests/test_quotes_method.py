@@ -50,8 +50,8 @@ def test_method_staleness_window_is_per_kind_and_inclusive():
 
 
 def test_method_id_names_the_version_and_the_windows():
-    assert MaxAge().method_id() == "provider-vote-v2+age7d/1095d"
-    assert MaxAge(rental_days=3).method_id() == "provider-vote-v2+age3d/1095d"
+    assert MaxAge().method_id() == "provider-vote-v3+age7d/1095d"
+    assert MaxAge(rental_days=3).method_id() == "provider-vote-v3+age3d/1095d"
     assert MaxAge().method_id("mad3.5-median-v1") == "mad3.5-median-v1+age7d/1095d"
     assert parse_method_id("mad3.5-median-v1+age30d/365d") == (
         "mad3.5-median-v1",
@@ -84,7 +84,7 @@ def test_method_band_is_the_ratio_at_the_quartile_prices():
     assert row.coverage_ratio == pytest.approx(25e9 / (1000 * 2.5 * 8760))
     assert row.coverage_ratio_low == pytest.approx(25e9 / (1000 * 3.25 * 8760))
     assert row.coverage_ratio_high == pytest.approx(25e9 / (1000 * 1.75 * 8760))
-    assert row.price_method == "provider-vote-v2+age7d/1095d"
+    assert row.price_method == "provider-vote-v3+age7d/1095d"
     assert (row.price_form_factor, row.price_market) == ("SXM", "on_demand")
     assert (row.price_provider_count, row.price_providers) == (4, "a, b, c, d")
 
@@ -118,7 +118,7 @@ def test_method_stale_quotes_skip_the_scenario_with_the_reason():
         price_stats(old, max_age=MaxAge(rental_days=30)),
         "run",
     )
-    assert rows[0].price_method == "provider-vote-v2+age30d/1095d"
+    assert rows[0].price_method == "provider-vote-v3+age30d/1095d"
 
 
 def test_method_band_is_in_the_alert_message():

@@ -2,7 +2,11 @@
 (on-demand, spot, committed terms), 0/null = not offered, availability said on each quote, a
 real User-Agent, failures (429, empty result, renamed field, GraphQL error)."""
 
+import json
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from capcover.fakeapi import Reply
 from capcover.fakeapi.gpu import RUNPOD_PATH, FakeRunPod
@@ -79,15 +83,75 @@ def test_runpod_availability_fields_go_on_the_quotes(feed_api):
 
 
 def test_runpod_the_recorded_four_field_answer_still_parses(feed_api):
+    from dataclasses import replace
+
     from capcover.fakeapi.gpu import RUNPOD_REFERENCE, feed_reference
 
     recorded = feed_reference(RUNPOD_REFERENCE)["data"]["gpuTypes"]
     feed_api.handle(RUNPOD_PATH, FakeRunPod(recorded), method="POST")
-    quotes, bad = parse_raws(client(feed_api).fetch())
+    raws = client(feed_api).fetch()
+    quotes, bad = parse_raws(raws)
     assert bad == [] and len(quotes) == sum(
         1 for t in recorded for field, *_ in SURFACES if t.get(field)
     )
-    assert all(q.unavailable_reason is None for q in quotes)  # the fields say nothing
+    # Today's query asks for the stock status: an answer without it is not known to be in stock.
+    assert {q.unavailable_reason for q in quotes} == {
+        "stock not told (no lowestPrice in the answer): not known to be in stock"
+    }
+    # Archived as the answer to the four-price query it was captured with, it replays as then.
+    old_query = json.dumps(
+        {"query": json.loads(raws[-1].request_body)["query"].split(" lowest")[0]}
+    )
+    assert "lowestPrice" not in old_query
+    replayed, _ = parse_raws([replace(raws[-1], request_body=old_query)])
+    assert all(q.unavailable_reason is None for q in replayed)
+
+
+# What `lowestPrice` can be in an answer: only a non-empty stockStatus says "in stock".
+STOCK = st.one_of(
+    st.just("absent"),
+    st.none(),
+    st.sampled_from([[], "High", 0, True]),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "stockStatus": st.none() | st.text(max_size=8) | st.integers() | st.booleans(),
+            "minVcpu": st.integers(0, 64),
+        },
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(lowest=STOCK)
+def test_runpod_a_price_without_a_stock_status_is_never_priced_as_in_stock(lowest):
+    from datetime import UTC, datetime
+
+    from capcover.ingest.models import RawResponse
+    from capcover.ingest.runpod import ENDPOINT, GPU_TYPES_QUERY
+
+    gpu = {
+        "id": "NVIDIA H100 80GB HBM3",
+        "displayName": "H100 SXM",
+        "memoryInGb": 80,
+        "secureCloud": True,
+        "communityCloud": True,
+        "securePrice": 3.29,
+        "communityPrice": 2.69,
+    }
+    if lowest != "absent":
+        gpu["lowestPrice"] = lowest
+    body = json.dumps({"data": {"gpuTypes": [gpu]}})
+    asked = json.dumps({"query": GPU_TYPES_QUERY})
+    at = datetime(2026, 11, 20, tzinfo=UTC)
+    raw = RawResponse("runpod", ENDPOINT, "POST", "u", {}, asked, 200, body, at, 1.0, 1)
+    quotes, bad = parse_raws([raw])
+    assert bad == [] and len(quotes) == 2
+    status = lowest.get("stockStatus") if isinstance(lowest, dict) else None
+    in_stock = isinstance(status, str) and status.strip() != ""
+    for q in quotes:
+        assert (q.unavailable_reason is None) == in_stock, (lowest, q.unavailable_reason)
+        assert q.unavailable_reason is None or "\n" not in q.unavailable_reason
 
 
 def test_runpod_sends_a_real_user_agent(feed_api):

@@ -54,14 +54,14 @@ def test_vastai_pages_until_a_page_brings_nothing_new(feed_api):
     c = client(feed_api, gpu_names=["H100 SXM"])
     outcomes = row_outcomes(c.fetch())
     quotes, bad, left_out = split_outcomes(outcomes)
-    # 64, then 7 from the cursor (one overlap), then only the last one again: three pages.
+    # 64, then the 6 after the cursor (the offer read at its price excluded), then none.
     assert len(fake.queries) == 3
-    assert "dph_total" not in fake.queries[0]
-    assert fake.queries[1]["dph_total"]["gte"] == sorted(o["dph_total"] for o in vast_book(70))[63]
+    assert "dph_total" not in fake.queries[0] and "id" not in fake.queries[0]
+    book = sorted(vast_book(70), key=lambda o: o["dph_total"])
+    assert fake.queries[1]["dph_total"] == {"gte": book[63]["dph_total"]}
+    assert fake.queries[1]["id"] == {"notin": [book[63]["id"]]}
     assert len(quotes) == 70 and len({q.listing_id for q in quotes}) == 70 and bad == []
-    assert {e.reason for e in left_out} == {
-        "the same offer again on a later page (the price cursor overlaps)"
-    }
+    assert left_out == []
     assert c.truncated == {}
 
 
@@ -78,8 +78,8 @@ def test_vastai_a_book_still_growing_at_max_pages_is_named(feed_api):
     serve(feed_api, FakeVast(vast_book(120), page_cap=10))
     c = client(feed_api, gpu_names=["H100 SXM"], max_pages=3)
     quotes, _ = parse_raws(c.fetch())
-    assert len(quotes) == 28  # 10 + 9 + 9: the cheapest offers
-    assert c.truncated == {"H100 SXM": 28}
+    assert len(quotes) == 30  # 10 + 10 + 10: the cheapest offers
+    assert c.truncated == {"H100 SXM": 30}
 
 
 def test_vastai_divides_instance_price_by_gpu_count(feed_api):
@@ -219,7 +219,7 @@ def test_vastai_each_machine_votes_once_whatever_its_slices(book):
     from datetime import UTC, date, datetime
 
     from capcover.ingest.http import RawResponse
-    from capcover.model.prices import MaxAge, QuotePoint, Selection, price_v2
+    from capcover.model.prices import MaxAge, QuotePoint, Selection, price_v3
 
     listed = [
         vast_offer(
@@ -249,7 +249,7 @@ def test_vastai_each_machine_votes_once_whatever_its_slices(book):
         for q in quotes
     ]  # fmt: skip
     sel = Selection("H100", "rental_hourly", "SXM", "on_demand")
-    stat = price_v2(points, sel, as_of=date(2026, 11, 20), max_age=MaxAge())
+    stat = price_v3(points, sel, as_of=date(2026, 11, 20), max_age=MaxAge())
     eligible = {m for m, _, _, state, bid in book if state != "deverified" and not bid}
     if not eligible:
         assert stat is None
@@ -264,3 +264,50 @@ def test_vastai_each_machine_votes_once_whatever_its_slices(book):
             if m == machine and state != "deverified" and not bid
         )
         assert p.price_usd == cheapest
+
+
+# -- paging past ties: a (price, id) cursor (red team D06, #20) --------------------------------
+
+
+def test_vastai_a_wall_of_asks_at_one_price_longer_than_a_page_is_read_to_its_end(feed_api):
+    wall = [vast_offer(k, "H100 SXM", 1, 2.00) for k in range(60)]
+    dearer = [vast_offer(100 + k, "H100 SXM", 1, 3.00) for k in range(5)]
+    fake = serve(feed_api, FakeVast(dearer + wall, page_cap=10))
+    c = client(feed_api, gpu_names=["H100 SXM"])
+    quotes, bad, left_out = split_outcomes(row_outcomes(c.fetch()))
+    assert sorted(q.listing_id for q in quotes) == sorted(str(o["id"]) for o in wall + dearer)
+    assert bad == [] and left_out == [] and c.truncated == {}
+    # every page after the first skips exactly the asks already read at its floor price
+    assert [len(q.get("id", {}).get("notin", [])) for q in fake.queries] == [
+        0,
+        10,
+        20,
+        30,
+        40,
+        50,
+        60,
+        5,
+    ]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    prices=st.lists(st.sampled_from([0.5, 1.25, 2.0, 2.0000001, 7.5]), min_size=0, max_size=90),
+    page_cap=st.integers(1, 12),
+    order=st.randoms(use_true_random=False),
+)
+def test_vastai_any_book_with_ties_is_read_each_offer_exactly_once(prices, page_cap, order):
+    from capcover.fakeapi.server import FakeAPI
+
+    book = [vast_offer(k, "H100 SXM", 1, p) for k, p in enumerate(prices)]
+    order.shuffle(book)  # the order of ties within a price is the server's, undocumented
+    with FakeAPI() as api:
+        serve(api, FakeVast(book, page_cap=page_cap))
+        c = client(api, gpu_names=["H100 SXM"], max_pages=len(book) + 2)
+        raws = c.fetch()
+    if not book:
+        assert row_outcomes(raws) == []
+        return
+    quotes, bad, left_out = split_outcomes(row_outcomes(raws))
+    assert sorted(q.listing_id for q in quotes) == sorted(str(o["id"]) for o in book)
+    assert bad == [] and left_out == [] and c.truncated == {}

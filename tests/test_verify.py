@@ -24,6 +24,7 @@ from capcover.warehouse.db import open_warehouse
 from tests.conftest import category_payload
 
 V1 = "mad3.5-median-v1+age7d/1095d"
+V2 = "provider-vote-v2+age7d/1095d"
 
 
 @pytest.fixture
@@ -140,24 +141,26 @@ def test_verify_never_writes_the_warehouse(published, capsys):
     assert Path(published.db).read_bytes() == before
 
 
-def test_rebuild_rederives_rows_an_older_method_published_with_that_method(published):
-    """A warehouse whose rows method v1 published: rebuild (and so verify) keeps their method
-    and their numbers, never re-prices them with the current method."""
+@pytest.mark.parametrize("method", [V1, V2])
+def test_rebuild_rederives_rows_an_older_method_published_with_that_method(published, method):
+    """A warehouse whose rows method v1 or v2 published: rebuild (and so verify) keeps their
+    method and their numbers, never re-prices them with the current method."""
     settings = published
     with open_warehouse(settings.db) as wh:
         day = wh.scalar("SELECT max(report_date) FROM report_daily")
         sector = load.sector_inputs(wh, day, settings.categories)
-        book = load.price_book(wh, day, method=V1)
+        book = load.price_book(wh, day, method=method)
         run_id = wh.scalar("SELECT max(run_id) FROM report_daily")
         rows, _ = build_reports(sector, settings.scenarios(), book, run_id)
         with wh.transaction():
             load.replace_reports(wh, day, rows, [])
-        v1 = wh.query("SELECT * FROM report_daily ORDER BY scenario")
+        old = wh.query("SELECT * FROM report_daily ORDER BY scenario")
     rent = next(r for r in rows if r.scenario == "h100-rent-1y")
-    assert rent.price_method == V1 and rent.price_provider_count is None
+    assert rent.price_method == method
+    assert (rent.price_provider_count is None) == (method == V1)
     rebuild(settings)
     with open_warehouse(settings.db, read_only=True) as wh:
-        assert wh.query("SELECT * FROM report_daily ORDER BY scenario") == v1
+        assert wh.query("SELECT * FROM report_daily ORDER BY scenario") == old
 
 
 def test_verify_an_unmigrated_warehouse_is_one_line(tmp_path, env, capsys, monkeypatch):
@@ -229,10 +232,10 @@ def test_verify_a_date_with_a_row_of_its_scenarios_own_window(fake_cg, env, monk
             )
         )
     # (the built-in h100-rent-1y-contract adds its 365 days while a contract point is that new)
-    assert methods["provider-vote-v2+age7d/1095d"] == [None]
-    assert methods["provider-vote-v2+age3650d/1095d"] == [3650]
+    assert methods["provider-vote-v3+age7d/1095d"] == [None]
+    assert methods["provider-vote-v3+age3650d/1095d"] == [3650]
     for method, (days,) in methods.items():
-        assert days is None or method == f"provider-vote-v2+age{days}d/1095d"
+        assert days is None or method == f"provider-vote-v3+age{days}d/1095d"
     code, lines, err = _verify(capsys)
     assert code == 0, lines + [err]
     assert lines[0].startswith(f"capcover verify: {_rows(settings.db)} report row(s) of ")

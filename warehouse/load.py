@@ -11,11 +11,13 @@ from capcover.ingest.models import Quarantined, Quote, SectorSnapshot
 from capcover.model.depth import Depth
 from capcover.model.prices import (
     METHOD_VERSION,
+    METHOD_VERSION_V2,
     Decision,
     MaxAge,
     PriceBook,
     QuotePoint,
     parse_method_id,
+    price_v2,
 )
 from capcover.model.prices_v1 import METHOD_VERSION_V1, legacy_points, price_v1
 from capcover.model.report import REPORT_COLUMNS, ReportRow, SectorInputs
@@ -495,6 +497,8 @@ def price_book(
         )
         points = tuple(legacy_points(points_of(rows), day))
         return PriceBook(points, max_age or MaxAge(), version, price_v1)
+    if version == METHOD_VERSION_V2:
+        return PriceBook(tuple(quote_points(wh, day)), max_age or MaxAge(), version, price_v2)
     if version != METHOD_VERSION:
         raise ValueError(
             f"price method {method!r} has no code path in this capcover (rows written before "
