@@ -7,7 +7,8 @@ in config/settings.py:
   CAPCOVER_SECTOR_CAP_MAX_USD]; outside it the whole run fails (`ImplausibleData`): a cap of
   1e30 is a broken payload, not a market, and every ratio built on it would be wrong (the
   backfill holds back that day instead);
-- each constituent coin: its market cap, FDV and 24h volume at most the band's top, and its
+- each constituent coin: its market cap, FDV and 24h volume not negative and at most the
+  band's top (the backfill judges each history point by the same function), and its
   market cap at most COIN_OVER_CATEGORY times its category's reported cap (`coin_problem`);
   a coin outside is quarantined, so it never reaches the constituents' sum or the paragraphs
   explaining a move;
@@ -125,6 +126,8 @@ def coin_problem(
         ("fully diluted valuation", fdv_usd),
         ("24h volume", volume_24h_usd),
     ):
+        if value is not None and value < 0:
+            return f"coin {coin_id}: {name} ${value:.4g} is negative: held back"
         if value is not None and (not math.isfinite(value) or value > high_usd):
             return (
                 f"coin {coin_id}: {name} ${value:.4g} is above the sector band's top "
