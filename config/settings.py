@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,6 +24,7 @@ from pydantic import (
 from capcover.config.defaults import BOUNDS, ITEM_BOUNDS, SCENARIO_BOUNDS, AlertRule, Plan
 from capcover.config.defaults import DEFAULTS as D
 from capcover.config.errors import ConfigError
+from capcover.config.files import read_toml
 from capcover.config.secrets import (
     check_name,
     clean_key,
@@ -55,7 +55,7 @@ from capcover.model.throughput import THROUGHPUT_PATH, ThroughputTable, parse_th
 @cache
 def builtin_scenarios() -> tuple[Scenario, ...]:
     """The scenarios shipped in model/scenarios.toml, parsed once per process."""
-    doc = tomllib.loads(BUILTIN_SCENARIOS_PATH.read_text(encoding="utf-8"))
+    doc = read_toml(BUILTIN_SCENARIOS_PATH)
     return tuple(
         parse_scenarios(
             doc["scenario"], where=str(BUILTIN_SCENARIOS_PATH), throughput=throughput_table()
@@ -401,7 +401,7 @@ class Settings(BaseModel):
 def throughput_table(path: Path = THROUGHPUT_PATH) -> ThroughputTable:
     """The versioned per-chip throughput table (model/throughput.toml), validated; read once
     per process (with the built-in scenarios that need it)."""
-    return parse_throughput(tomllib.loads(path.read_text(encoding="utf-8")), where=str(path))
+    return parse_throughput(read_toml(path), where=str(path))
 
 
 def _check_scenario_bounds(sc: Scenario, where: str) -> None:
