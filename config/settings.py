@@ -21,6 +21,7 @@ from pydantic import (
     field_validator,
 )
 
+from capcover.config.bounds import plain_number_text
 from capcover.config.defaults import BOUNDS, ITEM_BOUNDS, SCENARIO_BOUNDS, AlertRule, Plan
 from capcover.config.defaults import DEFAULTS as D
 from capcover.config.errors import ConfigError
@@ -232,6 +233,24 @@ class Settings(BaseModel):
     _split_alert = field_validator("alert_scenarios", "alert_rules", "alert_levels", mode="before")(
         _split_commas
     )
+
+    @field_validator(*BOUNDS, mode="before")
+    @classmethod
+    def _plain_number(cls, v: Any) -> Any:
+        # pydantic reads "1_000" as 1000 and "0x10"-like text in other ways; C2 refuses them.
+        return plain_number_text(v)
+
+    @field_validator("alert_levels", mode="before")
+    @classmethod
+    def _plain_levels(cls, v: Any) -> Any:
+        v = _split_commas(v)
+        if isinstance(v, list):
+            for position, item in enumerate(v, start=1):
+                try:
+                    plain_number_text(item)
+                except ValueError as exc:
+                    raise ValueError(f"entry #{position} {exc}") from None
+        return v
 
     @field_validator("db", "config", "quotes_file", "publish_dir", mode="before")
     @classmethod
