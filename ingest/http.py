@@ -9,6 +9,7 @@ per host, a cancel flag, and where a wait longer than `ANNOUNCE_AFTER_S` is anno
 
 from __future__ import annotations
 
+import codecs
 import email.utils
 import json as jsonlib
 import math
@@ -170,6 +171,20 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
     return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def _charset(response: requests.Response) -> str:
+    """The body's encoding: the charset its Content-Type declares, else UTF-8 (JSON's, RFC
+    8259, and what gpuhunt's text answers hold; requests would guess ISO-8859-1 for text/*
+    without a charset and show UTF-8 text as mojibake)."""
+    declared = "charset=" in response.headers.get("Content-Type", "").lower()
+    if declared and response.encoding:
+        try:
+            codecs.lookup(response.encoding)
+        except LookupError:
+            return "utf-8"
+        return response.encoding
+    return "utf-8"
 
 
 _DATE_FORMATS = ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S.%f %z")
@@ -561,7 +576,7 @@ class HttpSession(requests.Session):
 
             if response is not None:
                 body = scrub(
-                    response.content.decode(response.encoding or "utf-8", errors="replace"),
+                    response.content.decode(_charset(response), errors="replace"),
                     self.secrets,
                 )
                 records.append(
