@@ -268,7 +268,13 @@ class Reader:
             memory_limit_mb=s.sql_memory_limit_mb,
         ) as wh:
             return Table(
-                *run_user_sql(wh, query, timeout_s=s.sql_timeout_s, max_rows=s.sql_max_rows)
+                *run_user_sql(
+                    wh,
+                    query,
+                    timeout_s=s.sql_timeout_s,
+                    max_rows=s.sql_max_rows,
+                    max_bytes=s.sql_memory_limit_mb * 2**20,
+                )
             )
 
     def alerts(self, *, since: date | None = None, undelivered: bool = False) -> Table:

@@ -4,7 +4,6 @@ import."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -97,7 +96,9 @@ def render_explanation(
             if chosen is not None:
                 cols, rows, _labels = chosen
                 out[name] = [dict(zip(cols, r, strict=True)) for r in rows]
-        return json.dumps(out, indent=2, default=str)  # dates as YYYY-MM-DD
+        from capcover.model.text import json_text
+
+        return json_text(out, indent=2)  # dates as YYYY-MM-DD; NaN and Infinity as null
     blocks = []
     if fmt == "csv":
         for name, _title in SECTIONS:

@@ -48,7 +48,9 @@ def run_cmd(dry_run: bool) -> None:
     try:
         result = api.run(settings)
     except Exception as exc:  # noqa: BLE001 - any failure becomes one line and exit 1
-        fail(f"run failed: {one_line(exc)} (the warehouse {settings.db} is unchanged)")
+        from capcover.flows.sequence import failure_footer
+
+        fail(f"run failed: {one_line(exc)} ({failure_footer(exc, settings.db)})")
     echo(wrap_paragraph(summary_text(result, settings.db), indent="    "))
     if prefect.url is None:
         echo(

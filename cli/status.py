@@ -10,7 +10,6 @@ where the Prefect UI shows it, when the API is known).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -71,13 +70,14 @@ def render_status(
     if fmt == "json":
         if picked:
             runs = [{k: run.get(k) for k in picked} for run in runs]
-        return json.dumps(
+        from capcover.model.text import json_text
+
+        return json_text(
             {
                 "runs": runs,
                 "next_run_at": data["next_run_at"],
                 "next_run_source": data["next_run_source"],
             },
-            default=str,
             indent=2,
         )
     cols, rows, labels = choose(

@@ -10,8 +10,28 @@ it).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
+
+# How a number setting is written as text (an environment variable, a comma-separated list): a
+# plain decimal, optionally with an exponent. Not `1_000` (Python's and pydantic's digit
+# grouping), `0x10`, `10^21`, `inf`, `nan` or digits of other scripts (`١٠`, `５`): the settings
+# model and the lean reader both refuse what this does not match (rule C2).
+PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+_NON_FINITE = re.compile(r"[+-]?(?:inf|infinity|nan)", re.IGNORECASE)
+
+
+def plain_number_text(value: Any) -> Any:
+    """`value` unchanged, unless it is text that is not a plain decimal number (ValueError);
+    `inf` and `nan` are left to the finite-number check that names them."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not PLAIN_NUMBER.fullmatch(text) and not _NON_FINITE.fullmatch(text):
+            raise ValueError("must be a plain decimal number like 1000 or 2.5e3")
+    return value
 
 
 @dataclass(frozen=True)

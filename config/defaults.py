@@ -135,8 +135,10 @@ class Defaults:
 
     # `capcover sql` (warehouse/sandbox.py): a runaway query is interrupted after this long,
     # DuckDB may use this much memory (it spills nothing to disk), and a result may have at most
-    # this many rows (they are held in Python memory to be printed).
-    sql_timeout_s: float = _ranged(120.0, Bound(0, 86_400, low_open=True, unit="s"))
+    # this many rows (they are held in Python memory to be printed, within the same MB). The
+    # timeout stays below lock_budget_s: a query holds the warehouse's read lock, and a run
+    # that waits the whole lock budget for it must still get the file.
+    sql_timeout_s: float = _ranged(25.0, Bound(0, 86_400, low_open=True, unit="s"))
     sql_memory_limit_mb: int = _ranged(1024, Bound(16, 1_048_576, unit="MB"))
     sql_max_rows: int = _ranged(1_000_000, Bound(1, 100_000_000, unit="rows"))
 

@@ -7,8 +7,14 @@ reader takes exactly those keys from the same places with the same precedence (g
 `CAPCOVER_*` environment > CAPCOVER_CONFIG file > defaults) and the same strictness: unknown
 `CAPCOVER_*` names and file keys are refused as config/sources.py words it, and a value the
 plain parsers below do not accept is handed to the full model, so a bad CAPCOVER_DB or
-CAPCOVER_LOCK_BUDGET_S fails with exactly the model's one-line message. Values of other keys
-are not checked here: a read-only command does not use them.
+CAPCOVER_LOCK_BUDGET_S fails with exactly the model's one-line message.
+
+Every OTHER setting that is set is checked too (a mistake stops every command, rule C2 and
+section 4 of docs/threat-model.md), cheaply: `CHECKS` accepts the plain values (a number within
+its range, a path, an http(s) URL, a plan, a list of plain names) without pydantic; a value it
+does not accept, and settings it has no plain check for (alert URLs, which need Apprise's
+parser, alert scenarios, which need the scenarios, `[[scenario]]` tables), are handed to the
+full model with every value set, which refuses a mistake in exactly its one line.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from capcover.config.defaults import BOUNDS, SETTING_NAMES
+from capcover.config.bounds import PLAIN_NUMBER
+from capcover.config.defaults import BOUNDS, ITEM_BOUNDS, SETTING_NAMES
 from capcover.config.defaults import DEFAULTS as TABLE
 from capcover.config.sources import (
     check_env_names,
@@ -55,8 +62,8 @@ DEFAULTS: dict[str, Any] = {
     name: getattr(TABLE, name) for name in SETTING_NAMES if name in (*ALWAYS, *OPTIONAL)
 }
 
-# A plain decimal number, as a string; anything fancier goes to the model.
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# A plain decimal number, as a string (config/bounds.py); anything fancier goes to the model.
+_NUMBER = PLAIN_NUMBER
 _DAYS = re.compile(r"0|[1-9][0-9]{0,17}")
 
 
@@ -130,6 +137,114 @@ def _timezone(value: Any) -> str:
     return _schedule_text(value, check_timezone)
 
 
+def _number_of(name: str) -> Callable[[Any], Any]:
+    whole = isinstance(getattr(TABLE, name), int) and not isinstance(getattr(TABLE, name), bool)
+    return _whole(name) if whole else _seconds(name)
+
+
+_URL = re.compile(r"https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?(?:/[\x21-\x7e]*)?")
+
+
+def _url(value: Any) -> str:
+    if type(value) is str and _URL.fullmatch(value) and "@" not in value:
+        return value
+    raise _Unsure
+
+
+def _one_of(*allowed: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        if type(value) is str and value in allowed:
+            return value
+        raise _Unsure
+
+    return parse
+
+
+def _names(pattern: str, *, empty_ok: bool = False) -> Callable[[Any], Any]:
+    """A list setting (comma-separated text or a TOML list) of distinct names, each matching
+    `pattern`."""
+    item = re.compile(pattern)
+
+    def parse(value: Any) -> Any:
+        if type(value) is str:
+            items = [p.strip() for p in value.split(",") if p.strip()]
+        elif type(value) is list:
+            items = value
+        else:
+            raise _Unsure
+        if not items and not empty_ok:
+            raise _Unsure
+        if len(set(map(str, items))) != len(items):
+            raise _Unsure
+        if not all(type(i) is str and item.fullmatch(i) for i in items):
+            raise _Unsure
+        return value
+
+    return parse
+
+
+def _levels(value: Any) -> Any:
+    items = value.split(",") if type(value) is str else value
+    if type(items) is not list or not items:
+        raise _Unsure
+    numbers: list[float] = []
+    for raw in items:
+        text = raw.strip() if type(raw) is str else None
+        if text is not None and PLAIN_NUMBER.fullmatch(text):
+            number = float(text)
+        elif type(raw) in (int, float):
+            number = float(raw)
+        else:
+            raise _Unsure
+        if not ITEM_BOUNDS["alert_levels"].contains(number):
+            raise _Unsure
+        numbers.append(number)
+    if len(set(numbers)) != len(numbers):
+        raise _Unsure
+    return value
+
+
+def _key(value: Any) -> Any:
+    from capcover.config.secrets import clean_key, register_key
+
+    if type(value) is not str:
+        raise _Unsure
+    if not value.strip():
+        return None
+    try:
+        key = clean_key(value)
+    except ValueError:
+        raise _Unsure from None
+    register_key(key)  # scrubbed from everything this command prints
+    return key
+
+
+# The plain check of every other setting (None: always the model's to judge).
+CHECKS: dict[str, Callable[[Any], Any] | None] = {
+    **{name: _number_of(name) for name in BOUNDS},
+    "db": _path,
+    "config": _path,
+    "quotes_file": _path,
+    "publish_dir": _path,
+    "categories": _names(r"[a-z0-9][a-z0-9._-]{0,99}"),
+    "coingecko_plan": _one_of("public", "demo", "pro"),
+    "coingecko_base_url": _url,
+    "coingecko_api_key": _key,
+    "vastai_base_url": _url,
+    "vastai_gpu_names": _names(r"[A-Za-z0-9][A-Za-z0-9 ._+-]{0,99}"),
+    "runpod_base_url": _url,
+    "gpuhunt_base_url": _url,
+    "gpuhunt_providers": _names(r"[a-z0-9_-]+", empty_ok=True),
+    "alert_urls": None,
+    "alert_scenarios": None,
+    "alert_rules": _names(r"threshold_crossed|relative_change|stale_data"),
+    "alert_levels": _levels,
+    "schedule_cron": _cron,
+    "schedule_timezone": _timezone,
+    "scenario": None,
+}
+
+
 PARSERS: dict[str, Callable[[Any], Any]] = {
     "db": _path,
     "config": _path,
@@ -195,8 +310,8 @@ def _load(names: list[str], overrides: dict[str, Any]) -> ReaderSettings:
     path = os.environ.get("CAPCOVER_CONFIG")  # the file the model reads (exact name)
     doc = read_config_file(path) if path else {}
     env = env_values(os.environ)
-    raw: dict[str, Any] = {}
-    for name in names:
+    raw: dict[str, Any] = {}  # every setting that is set, from the first source naming it
+    for name in SETTING_NAMES:
         for source in (overrides, env, doc):
             if name in source:
                 raw[name] = source[name]
@@ -205,13 +320,26 @@ def _load(names: list[str], overrides: dict[str, Any]) -> ReaderSettings:
     try:
         for name in names:
             values[name] = PARSERS[name](raw[name]) if name in raw else DEFAULTS[name]
+        for name, value in raw.items():
+            if name not in values:
+                check = CHECKS.get(name)
+                if check is None:
+                    raise _Unsure
+                check(value)
+        if "sector_cap_min_usd" in raw or "sector_cap_max_usd" in raw:  # the band's two ends
+            low, high = (
+                float(raw.get(n, getattr(TABLE, n)))
+                for n in ("sector_cap_min_usd", "sector_cap_max_usd")
+            )
+            if not low < high:
+                raise _Unsure
     except _Unsure:
         return _from_model(names, raw)
     return ReaderSettings(values)
 
 
 def _from_model(names: list[str], raw: dict[str, Any]) -> ReaderSettings:
-    """Let the settings model judge the raw values: its error line, or its parsed values."""
+    """Let the settings model judge every value set: its error line, or its parsed values."""
     from capcover.config.settings import load_settings
 
     model = load_settings(environ=False, **raw)

@@ -12,11 +12,15 @@ Three parts, one rule each (docs/threat-model.md, "Secrets"):
   on its way: as is or in another letter case; with characters escaped as JSON, JavaScript or
   Python write them (`\\u0043`, `\\x43`, `\\/`), percent-encoded, as HTML character references,
   and any of these up to three levels deep (repr() of a JSON escape, a percent-encoded percent
-  sign); base64 (standard and
-  URL-safe, any alignment) or hex of the whole secret; and for keys, any run of `WINDOW`
-  consecutive characters of it in those forms (an echo cut short). The error texts of the HTTP
-  layer, every string the warehouse stores, every log record and every line the command line
-  prints pass through it.
+  sign); in a compatibility form of its characters (NFKC: fullwidth `ＣＧ-`, ligatures,
+  superscripts); base64 (standard and URL-safe, any alignment) or base32 (any alignment) of the
+  whole secret; hex of its UTF-8, UTF-16 or UTF-32 bytes (either byte order); reversed; ROT13;
+  and for keys, any run of `WINDOW` consecutive characters of it in the escaped, encoded and
+  NFKC forms (an echo cut short). Not covered (docs/threat-model.md, S2): a secret split by a
+  line break or other characters, pieces shorter than `WINDOW`, and any other transformation
+  (an encoding of an encoding other than the escapes above, other ciphers, compression). The
+  error texts of the HTTP layer, every string the warehouse stores, every log record and every
+  line the command line prints pass through it.
 
 Pure string work and the log-record factory; importing it loads nothing heavy.
 """
@@ -145,14 +149,41 @@ def _base64_forms(value: str) -> tuple[str, ...]:
     return tuple(sorted(forms, key=len, reverse=True))
 
 
+def _base32_forms(value: str) -> tuple[str, ...]:
+    """The base32 text of `value` at each of the five alignments (5-byte groups), lower-cased:
+    only the characters that depend on the secret alone."""
+    raw = value.encode("utf-8")
+    forms = set()
+    for shift in range(5):
+        encoded = base64.b32encode(b"\0" * shift + raw).decode("ascii").rstrip("=")
+        first = -(-8 * shift // 5)  # ceil: characters touched by the padding bytes
+        last = (8 * (shift + len(raw))) // 5  # characters wholly inside the secret
+        middle = encoded[first:last]
+        if len(middle) >= MIN_KEY_LENGTH:
+            forms.add(middle.lower())
+    return tuple(sorted(forms, key=len, reverse=True))
+
+
+_HEX_CODECS = ("utf-8", "utf-16-be", "utf-16-le", "utf-32-be", "utf-32-le")
+_ROT13 = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+    "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm",
+)
+
+
 def _make(value: str, *, windows: bool, extra: Iterable[str] = ()) -> _Secret:
-    needles = {_lower(value), *(_lower(e) for e in extra if len(e) >= MIN_KEY_LENGTH)}
+    whole = [value, value[::-1], value.translate(_ROT13)]  # as is, reversed, ROT13
+    needles = {
+        *(_lower(w) for w in whole),
+        *(_lower(e) for e in extra if len(e) >= MIN_KEY_LENGTH),
+        *_base32_forms(value),
+    }
     return _Secret(
         value=value,
         needles=tuple(sorted(needles, key=len, reverse=True)),
         windows=windows and len(value) > WINDOW,
         exact=_base64_forms(value),
-        hexes=(value.encode("utf-8").hex(),),
+        hexes=tuple(value.encode(codec).hex() for codec in _HEX_CODECS),
     )
 
 
@@ -294,6 +325,46 @@ class _Decoded:
         return a, b
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _Folded:
+    """`text` with each character replaced by its NFKC compatibility form (fullwidth `Ｃ` is
+    `C`, MATHEMATICAL BOLD `𝟎` is `0`; a surrogate pair a JSON escape left is one character),
+    and the way back from its positions to the text's (`_Decoded`'s interface)."""
+
+    def __init__(self, text: str) -> None:
+        pieces: list[str] = []
+        self.origin: list[tuple[int, int]] = []  # folded position -> text span
+        i = 0
+        while i < len(text):
+            ch, width = text[i], 1
+            if (
+                "\ud800" <= ch < "\udc00"
+                and i + 1 < len(text)
+                and "\udc00" <= text[i + 1] <= "\udfff"
+            ):
+                ch = chr(0x10000 + ((ord(ch) - 0xD800) << 10) + (ord(text[i + 1]) - 0xDC00))
+                width = 2
+            folded = ch if ch.isascii() else unicodedata.normalize("NFKC", ch)
+            pieces.append(folded)
+            self.origin.extend([(i, i + width)] * len(folded))
+            i += width
+        self.decoded = "".join(pieces)
+
+    def to_text(self, start: int, end: int) -> tuple[int, int]:
+        return self.origin[start][0], self.origin[end - 1][1]
+
+
+def _folds(text: str) -> _Folded | None:
+    """The NFKC-folded text when folding changes it, else None (ASCII text never changes)."""
+    if text.isascii():
+        return None
+    if unicodedata.is_normalized("NFKC", text) and not _SURROGATE.search(text):
+        return None
+    return _Folded(text)
+
+
 def _levels(text: str) -> list[_Decoded]:
     """The text decoded once, twice, ... while decoding still changes something."""
     levels = [_Decoded(text)]
@@ -349,15 +420,23 @@ def scrub(text: str, extra: Iterable[str] = ()) -> str:
     if not secrets or not text:
         return text
     plain = _lower(text)
+    # Every text searched, with the chain of maps back to the text's positions: the decoded
+    # levels, and the NFKC fold of the text and of each level where folding changes it.
     levels = _levels(text)
-    lowered = [_lower(level.decoded) for level in levels]
+    Step = _Decoded | _Folded
+    chains: list[list[Step]] = [list[Step](levels[: depth + 1]) for depth in range(len(levels))]
+    for chain in [[], *chains]:
+        fold = _folds(chain[-1].decoded if chain else text)
+        if fold is not None:
+            chains.append([*chain, fold])
+    haystacks = [(_lower(chain[-1].decoded), chain) for chain in chains]
     spans: list[tuple[int, int]] = []
     for secret in secrets:
         spans += _spans(plain, secret)
-        for depth, haystack in enumerate(lowered):
+        for haystack, chain in haystacks:
             for a, b in _spans(haystack, secret):
-                for level in reversed(levels[: depth + 1]):  # back to the text's positions
-                    a, b = level.to_text(a, b)
+                for step in reversed(chain):  # back to the text's positions
+                    a, b = step.to_text(a, b)
                 spans.append((a, b))
         for form in secret.exact:
             spans += [(at, at + len(form)) for at in _find_all(text, form)]

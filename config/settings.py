@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,9 +21,11 @@ from pydantic import (
     field_validator,
 )
 
+from capcover.config.bounds import plain_number_text
 from capcover.config.defaults import BOUNDS, ITEM_BOUNDS, SCENARIO_BOUNDS, AlertRule, Plan
 from capcover.config.defaults import DEFAULTS as D
 from capcover.config.errors import ConfigError
+from capcover.config.files import read_toml
 from capcover.config.secrets import (
     check_name,
     clean_key,
@@ -55,7 +56,7 @@ from capcover.model.throughput import THROUGHPUT_PATH, ThroughputTable, parse_th
 @cache
 def builtin_scenarios() -> tuple[Scenario, ...]:
     """The scenarios shipped in model/scenarios.toml, parsed once per process."""
-    doc = tomllib.loads(BUILTIN_SCENARIOS_PATH.read_text(encoding="utf-8"))
+    doc = read_toml(BUILTIN_SCENARIOS_PATH)
     return tuple(
         parse_scenarios(
             doc["scenario"], where=str(BUILTIN_SCENARIOS_PATH), throughput=throughput_table()
@@ -233,6 +234,24 @@ class Settings(BaseModel):
         _split_commas
     )
 
+    @field_validator(*BOUNDS, mode="before")
+    @classmethod
+    def _plain_number(cls, v: Any) -> Any:
+        # pydantic reads "1_000" as 1000 and "0x10"-like text in other ways; C2 refuses them.
+        return plain_number_text(v)
+
+    @field_validator("alert_levels", mode="before")
+    @classmethod
+    def _plain_levels(cls, v: Any) -> Any:
+        v = _split_commas(v)
+        if isinstance(v, list):
+            for position, item in enumerate(v, start=1):
+                try:
+                    plain_number_text(item)
+                except ValueError as exc:
+                    raise ValueError(f"entry #{position} {exc}") from None
+        return v
+
     @field_validator("db", "config", "quotes_file", "publish_dir", mode="before")
     @classmethod
     def _not_empty_path(cls, v: Any) -> Any:
@@ -401,7 +420,7 @@ class Settings(BaseModel):
 def throughput_table(path: Path = THROUGHPUT_PATH) -> ThroughputTable:
     """The versioned per-chip throughput table (model/throughput.toml), validated; read once
     per process (with the built-in scenarios that need it)."""
-    return parse_throughput(tomllib.loads(path.read_text(encoding="utf-8")), where=str(path))
+    return parse_throughput(read_toml(path), where=str(path))
 
 
 def _check_scenario_bounds(sc: Scenario, where: str) -> None:

@@ -63,21 +63,15 @@ def env_values(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def read_config_file(path: str) -> dict[str, Any]:
-    """The CAPCOVER_CONFIG file's document: it exists, is TOML and has only known top-level
-    keys."""
-    import tomllib  # only when there is a file
+    """The CAPCOVER_CONFIG file's document: a regular UTF-8 file, TOML, with only known
+    top-level keys (config/files.py: a FIFO, a device, a huge or deeply nested file is refused
+    in one line naming the file)."""
+    from capcover.config.files import FileRefused, read_toml
 
-    file = Path(path)
-    if not file.is_file():
-        raise ConfigError(f"CAPCOVER_CONFIG: no such file {path}")
     try:
-        doc = tomllib.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"CAPCOVER_CONFIG {path}: cannot read it ({type(exc).__name__})"
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"CAPCOVER_CONFIG {path}: not valid TOML ({exc})") from None
+        doc = read_toml(path)
+    except FileRefused as exc:
+        raise ConfigError(f"CAPCOVER_CONFIG {exc}") from None
     known = sorted(SETTING_NAMES)
     for key in doc:
         if key not in SETTING_NAMES:

@@ -14,6 +14,7 @@ in the warehouse; it needs no orchestrator (and skips Prefect's start-up cost).
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 import time
@@ -28,7 +29,7 @@ from capcover.ingest.errors import BadPayload, NotFound, PlanLimited
 from capcover.ingest.history import parse_market_chart
 from capcover.ingest.models import Quarantined, RawResponse
 from capcover.ingest.quotes import CuratedQuotes, collect, failed_feeds
-from capcover.model.plausibility import check_moves, check_sector_cap, row_problem
+from capcover.model.plausibility import check_moves, check_sector_cap, coin_problem, row_problem
 from capcover.model.report import ReportRow, build_reports, report_decisions
 from capcover.model.scenarios import Scenario
 from capcover.warehouse import history as hist
@@ -458,7 +459,37 @@ def write_history_reports(
     decisions: list = []
     held: list[Quarantined] = []
     previous: dict[str, ReportRow] | None = None
-    for sector in hist.history_sector_inputs(wh, job_id):
+    # The daily run's coin rule (N2, model/plausibility.py coin_problem) on every point: one
+    # above the band's top is held back (quarantined with its reason) and never summed.
+    held_points: list[tuple[str, date]] = []
+    for coin, day, cap, vol in hist.points_above(wh, job_id, settings.sector_cap_max_usd):
+        why = coin_problem(
+            coin,
+            market_cap_usd=cap,
+            fdv_usd=None,
+            volume_24h_usd=vol,
+            category_cap_usd=None,
+            high_usd=settings.sector_cap_max_usd,
+        )
+        if why:
+            held_points.append((coin, day))
+            held.append(
+                Quarantined(
+                    source="coingecko",
+                    endpoint=f"/coins/{coin}/market_chart",
+                    record_key=f"{coin}/{day}",
+                    reason=f"{day}: {why} (history point)",
+                    record_json=json.dumps(
+                        {
+                            "coin_id": coin,
+                            "day": str(day),
+                            "market_cap_usd": cap,
+                            "volume_24h_usd": vol,
+                        }  # fmt: skip
+                    ),
+                )
+            )
+    for sector in hist.history_sector_inputs(wh, job_id, held_points):
         day = sector.report_date
         if previous is None:  # each scenario's report before the job's first day
             previous = previous_reports(wh, day, names)

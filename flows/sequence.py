@@ -527,13 +527,16 @@ def record_failure(
     started_at: datetime,
     error: BaseException,
     flow_run_id: str | None = None,
-) -> None:
+) -> str | None:
     """Note a failed run in `runs` (its own small transaction; typed tables stay untouched),
-    with the Prefect flow run behind it when there is one."""
+    with the Prefect flow run behind it when there is one. Returns None when it was noted, or
+    why it could not be (then nothing at all changed; the caller's one line says so, rule
+    O1: a refused run prints one line, not a second one about its record)."""
     from capcover.warehouse.db import OpenRefused, WarehouseLocked
 
     if isinstance(error, OpenRefused):
-        return  # the file itself was refused (e.g. an edited migration): it would be again
+        # the file itself was refused (e.g. an edited migration): it would be again
+        return "the warehouse file was refused"
 
     # A run that already waited out the lock budget tries once more, without a second wait:
     # the whole command stays within CAPCOVER_LOCK_BUDGET_S (not twice it).
@@ -552,7 +555,23 @@ def record_failure(
                     flow_run_id=flow_run_id,
                 )
     except Exception as exc:  # noqa: BLE001 - the original error matters more
-        log.warning("could not record the failed run: %s", one_line(exc))
+        log.debug("could not record the failed run: %s", one_line(exc))
+        if type(exc) is type(error):
+            return "its record could not be written either, for the same reason"
+        return f"its record could not be written either: {one_line(exc, 120)}"
+    return None
+
+
+UNRECORDED = "capcover_unrecorded"  # attribute of a run's error: why its record is missing
+
+
+def failure_footer(error: BaseException, db: Path | str) -> str:
+    """What a failed run changed, for the end of its one line: only its `runs` row, or (when
+    that could not be written) nothing at all."""
+    unrecorded = getattr(error, UNRECORDED, None)
+    if unrecorded:
+        return f"nothing in the warehouse {db} changed; {unrecorded}"
+    return f"nothing in the warehouse {db} changed but the run's record in `runs`"
 
 
 def channel_ids_for(settings: Settings, emit: Callable[..., object] | None) -> list[str]:
@@ -613,7 +632,7 @@ def daily_sequence(
         result: RunResult = run("load-model-report", store_and_publish, settings, inputs, steps)
     except Exception as exc:
         if not dry_run:
-            record_failure(
+            unrecorded = record_failure(
                 settings,
                 run_id=run_id,
                 kind=kind,
@@ -621,6 +640,11 @@ def daily_sequence(
                 error=exc,
                 flow_run_id=flow_run_id,
             )
+            if unrecorded:
+                try:
+                    setattr(exc, UNRECORDED, unrecorded)
+                except (AttributeError, TypeError):  # an exception type without a __dict__
+                    pass
         raise
     if dry_run:
         return result

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from capcover.config.secrets import REDACTED, scrub
 from capcover.ingest.client import ApiClient, HttpOptions, rate_pace, received
-from capcover.ingest.decode import loads
+from capcover.ingest.decode import loads, repeated_key
 from capcover.ingest.errors import (
     AuthError,
     BadPayload,
@@ -137,7 +138,9 @@ def _first_sentence(message: str) -> str:
 
 def _load_json(raw: RawResponse) -> Any:
     try:
-        return loads(raw.body)
+        # A repeated key inside one record marks that record (quarantined in parse_records);
+        # anywhere else it is a malformed answer.
+        return loads(raw.body, records=True)
     except (ValueError, RecursionError) as exc:
         raise BadPayload(
             f"coingecko {raw.endpoint}: expected JSON, got {json_problem(raw.body, exc)} — the "
@@ -173,6 +176,12 @@ def _quarantine(raw: RawResponse, record: Any, reason: str) -> Quarantined:
         reason=reason,
         record_json=record_json(record),
     )
+
+
+def _held_a_secret(value: Any) -> bool:
+    """Whether an id held a secret: scrubbed already (the HTTP layer scrubs every body it
+    archives, so parsers see `[redacted]`) or still to be."""
+    return isinstance(value, str) and (REDACTED in value or scrub(value) != value)
 
 
 def _reason(exc: ValidationError) -> str:
@@ -219,9 +228,22 @@ def parse_records(
         if not isinstance(record, dict):
             bad.append(_quarantine(raw, record, f"not an object: {type(record).__name__}"))
             continue
+        repeated = repeated_key(record)
+        if repeated is not None:
+            bad.append(
+                _quarantine(
+                    raw, record, f"names the key {repeated!r} twice: malformed, its value unknown"
+                )
+            )
+            continue
         missing = [f for f in required if f not in record]
         if missing:
             bad.append(_quarantine(raw, record, f"missing required field(s) {', '.join(missing)}"))
+            continue
+        if _held_a_secret(record.get("id")):
+            # Stored, its id would read `[redacted]`, like any other record whose id held a
+            # secret: two different coins would become one. Neither is read as a coin.
+            bad.append(_quarantine(raw, record, "its id held a secret (scrubbed)"))
             continue
         try:
             parsed = model.model_validate(record)

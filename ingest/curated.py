@@ -15,7 +15,6 @@ import re
 import stat
 import tempfile
 import time
-import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -24,6 +23,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from capcover.config.defaults import DEFAULTS
+from capcover.config.files import FileRefused, loads_toml, read_text
 from capcover.ingest.fx import KNOWN_CURRENCIES, parse_exchange_rates
 from capcover.ingest.models import RawResponse
 from capcover.ingest.quotes import parse_curated_entries
@@ -208,7 +208,7 @@ def append_entry(path: Path, entry: dict) -> int:
     otherwise both read the old file and one quote would be lost. The file is re-parsed before
     it replaces the old one, written to disk, and replaced atomically (readers see the old
     file or the new one, never part of one)."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    text = _quotes_text(path) if path.exists() else ""
     found = re.search(r"^version\s*=\s*(\d+)\s*$", text, flags=re.MULTILINE)
     version = int(found.group(1)) + 1 if found else 1
     if found:
@@ -234,12 +234,25 @@ def append_entry(path: Path, entry: dict) -> int:
     return version
 
 
+def _quotes_text(path: Path) -> str:
+    """The quotes file's text by the rule for every file capcover reads (config/files.py:
+    a regular UTF-8 file within the size cap); BadInput naming the file otherwise."""
+    try:
+        return read_text(path)
+    except FileRefused as exc:
+        raise BadInput(f"quotes file {exc}") from None
+
+
 def same_quote(path: Path, entry: dict) -> bool:
     """Whether the quotes file already holds this quote (same day, source, GPU, price)."""
     if not path.exists():
         return False
     keys = ("observed", "source", "sku_label", "price", "currency", "kind")
-    for old in tomllib.loads(path.read_text(encoding="utf-8")).get("quote", []):
+    try:
+        doc = loads_toml(_quotes_text(path), where=str(path))
+    except FileRefused as exc:
+        raise BadInput(f"quotes file {exc}") from None
+    for old in doc.get("quote", []):
         if all(
             str(old.get(k, "purchase" if k == "kind" else None)) == str(entry.get(k)) for k in keys
         ):

@@ -11,7 +11,11 @@ holds is decoded again here, and bounded again:
 - `csv_rows`: rows of a CSV text, streamed (one row in memory at a time), at most `MAX_ROWS`
   rows, at most `MAX_FIELDS` fields a row and the csv module's 128 KB per field;
 - `loads`: JSON with at most `MAX_JSON_VALUES` values (a 50 MB body of `[{},{},...]` would
-  otherwise be 16 million dicts, over a GB) and at most `MAX_JSON_DEPTH` levels of nesting.
+  otherwise be 16 million dicts, over a GB) and at most `MAX_JSON_DEPTH` levels of nesting,
+  and no object that names a key twice (`{"market_cap": 2.5e10, "market_cap": 9e13}`: RFC 8259
+  leaves its meaning open, and Python would silently keep the last). With `records=True` a
+  repeated key inside an item of a top-level list marks only that item (`repeated_key`), so a
+  parser can quarantine the one record; anywhere else it refuses the whole text.
 
 Every refusal is a one-line `BadPayload` naming where (its `where` argument) and the bound.
 """
@@ -40,6 +44,50 @@ MAX_JSON_DEPTH = 64  # real answers nest 4 levels deep
 class JsonTooLarge(ValueError):
     """A JSON text over MAX_JSON_VALUES values or MAX_JSON_DEPTH levels; the message says
     which (callers that report `json.loads` errors report it the same way)."""
+
+
+class RepeatedKey(JsonTooLarge):
+    """A JSON object names one key twice: malformed, whichever value was meant (reported the
+    same way as JsonTooLarge: its message says what)."""
+
+
+class _Repeats(dict[str, Any]):
+    """A decoded JSON object that named some key more than once (`repeated`, the first)."""
+
+    repeated: str = ""
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    seen: set[str] = set()
+    marked = _Repeats(obj)
+    for key, _ in pairs:
+        if key in seen:
+            marked.repeated = key
+            break
+        seen.add(key)
+    return marked
+
+
+def repeated_key(value: Any) -> str | None:
+    """The first key some object within `value` (decoded by `loads(..., records=True)`)
+    names twice, or None."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _Repeats):
+            return item.repeated
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+def _repeat_refused(key: str) -> RepeatedKey:
+    return RepeatedKey(f"a JSON object that names the key {key!r} twice (malformed)")
 
 
 def _mb(n: int) -> str:
@@ -153,9 +201,11 @@ def _rows(reader: Any, header: list[str], where: str, max_rows: int) -> Iterator
 # -- JSON -------------------------------------------------------------------------------------
 
 
-def loads(text: str) -> Any:
-    """`json.loads(text)` within MAX_JSON_VALUES values and MAX_JSON_DEPTH levels; raises what
-    json.loads raises (ValueError, RecursionError) or JsonTooLarge (a ValueError)."""
+def loads(text: str, *, records: bool = False) -> Any:
+    """`json.loads(text)` within MAX_JSON_VALUES values and MAX_JSON_DEPTH levels, with no
+    object naming a key twice; raises what json.loads raises (ValueError, RecursionError),
+    JsonTooLarge or RepeatedKey (ValueErrors). With `records`, a repeated key inside an item of
+    a top-level list is left for the caller to find (`repeated_key(item)`)."""
     # An upper bound of the values, counted before anything is built (commas and brackets
     # inside strings count too, which only errs on the safe side).
     values = text.count(",") + text.count("[") + text.count("{")
@@ -164,23 +214,29 @@ def loads(text: str) -> Any:
             f"JSON with about {values:,} values, over {MAX_JSON_VALUES:,} (the largest real "
             "answer has ~40,000)"
         )
-    payload = json.loads(text)
-    depth = _depth(payload)
+    payload = json.loads(text, object_pairs_hook=_object)
+    depth, repeated = _depth(payload, records=records and isinstance(payload, list))
     if depth > MAX_JSON_DEPTH:
         raise JsonTooLarge(f"JSON nested {depth} levels deep, over {MAX_JSON_DEPTH}")
+    if repeated is not None:
+        raise _repeat_refused(repeated)
     return payload
 
 
-def _depth(payload: Any) -> int:
-    """Nesting depth of a decoded JSON value, without recursion."""
+def _depth(payload: Any, *, records: bool) -> tuple[int, str | None]:
+    """Nesting depth of a decoded JSON value, without recursion, and the first repeated key
+    of an object outside the top-level list's items when `records` (anywhere otherwise)."""
     deepest = 0
+    repeated: str | None = None
     stack: list[tuple[Any, int]] = [(payload, 1)]
     while stack:
         value, level = stack.pop()
         if isinstance(value, dict):
             deepest = max(deepest, level)
+            if isinstance(value, _Repeats) and repeated is None and not records:
+                repeated = value.repeated
             stack.extend((v, level + 1) for v in value.values())
         elif isinstance(value, list):
             deepest = max(deepest, level)
             stack.extend((v, level + 1) for v in value)
-    return deepest
+    return deepest, repeated

@@ -17,7 +17,7 @@ MAX_CLOCK_SKEW_S = 600.0  # default of CAPCOVER_MAX_CLOCK_SKEW_S
 def json_problem(body: str, exc: BaseException) -> str:
     """What is wrong with a body `json.loads` (or ingest.decode.loads) refused, in a few
     words."""
-    if isinstance(exc, JsonTooLarge):
+    if isinstance(exc, JsonTooLarge):  # RepeatedKey too: its message says what
         return str(exc)
     if body.lstrip()[:1] == "<":
         return "an HTML page"

@@ -39,8 +39,10 @@ def _series(raw: RawResponse, payload: dict, name: str) -> dict[int, float | Non
                 endpoint=raw.endpoint,
             )
         value = pair[1]
+        # The live parser's rule (ingest/models.py: market caps >= 0): a negative value is no
+        # value, like a non-finite one, so a day's sector sum never takes it.
         out[int(pair[0])] = (
-            float(value) if _number(value) and abs(value) < CHART.max_value else None
+            float(value) if _number(value) and 0 <= value < CHART.max_value else None
         )
     return out
 

@@ -9,8 +9,10 @@ per host, a cancel flag, and where a wait longer than `ANNOUNCE_AFTER_S` is anno
 
 from __future__ import annotations
 
+import codecs
 import email.utils
 import json as jsonlib
+import math
 import random
 import time
 import zlib
@@ -171,6 +173,47 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), port
 
 
+def _charset(response: requests.Response) -> str:
+    """The body's encoding: the charset its Content-Type declares, else UTF-8 (JSON's, RFC
+    8259, and what gpuhunt's text answers hold; requests would guess ISO-8859-1 for text/*
+    without a charset and show UTF-8 text as mojibake)."""
+    declared = "charset=" in response.headers.get("Content-Type", "").lower()
+    if declared and response.encoding:
+        try:
+            codecs.lookup(response.encoding)
+        except LookupError:
+            return "utf-8"
+        return response.encoding
+    return "utf-8"
+
+
+_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M:%S.%f %z")
+
+
+def wait_until_s(text: str) -> float | None:
+    """Seconds from now until the date `text` names (0 for a date past), or None when it is no
+    date: an HTTP-date (RFC 9110: IMF-fixdate, RFC 850, asctime), ISO 8601 with `Z`, an offset
+    or none (UTC), with or without fractions of a second, or `YYYY-MM-DD HH:MM:SS +0000`."""
+    when: datetime | None = None
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError:
+            for fmt in _DATE_FORMATS:
+                try:
+                    when = datetime.strptime(text, fmt)
+                    break
+                except ValueError:
+                    continue
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
 class HttpSession(requests.Session):
     """A `requests.Session` that owns timeouts, pacing, retries and the raw archive records.
 
@@ -271,32 +314,28 @@ class HttpSession(requests.Session):
 
     @staticmethod
     def server_wait_s(response: requests.Response) -> float | None:
-        """Seconds the server asked us to wait (Retry-After, then x-ratelimit-reset), if any."""
+        """Seconds the server asked us to wait (Retry-After, then x-ratelimit-reset), if any.
+        Both take a date in any of the spellings `wait_until_s` reads; Retry-After seconds as
+        digits, x-ratelimit-reset an epoch timestamp or a delta (any decimal number)."""
         value = response.headers.get("Retry-After")
         if value:
             value = value.strip()
             if value.isdigit():
                 return float(value)
-            try:
-                when = email.utils.parsedate_to_datetime(value)
-                return max(0.0, (when - datetime.now(UTC)).total_seconds())
-            except (TypeError, ValueError):
-                pass
+            wait = wait_until_s(value)
+            if wait is not None:
+                return wait
         reset = response.headers.get("x-ratelimit-reset")
         if reset:
             reset = reset.strip()
             try:
                 number = float(reset)
-                # Either an epoch timestamp or a delta in seconds.
-                return max(0.0, number - time.time()) if number > 1e9 else number
             except ValueError:
-                pass
-            for fmt in ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%dT%H:%M:%S%z"):
-                try:
-                    when = datetime.strptime(reset, fmt)
-                    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-                except ValueError:
-                    continue
+                return wait_until_s(reset)
+            if math.isnan(number):
+                return None
+            # Either an epoch timestamp or a delta in seconds.
+            return max(0.0, number - time.time()) if number > 1e9 else max(0.0, number)
         return None
 
     def _status_error(self, endpoint: str, status: int, body: str, attempts: int) -> StatusError:
@@ -537,7 +576,7 @@ class HttpSession(requests.Session):
 
             if response is not None:
                 body = scrub(
-                    response.content.decode(response.encoding or "utf-8", errors="replace"),
+                    response.content.decode(_charset(response), errors="replace"),
                     self.secrets,
                 )
                 records.append(

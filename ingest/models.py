@@ -223,7 +223,9 @@ class RawResponse:
 class ChartBounds:
     """CoinGecko `/coins/{id}/market_chart`: the UTC day and the bounds of its stamps (ms since
     the epoch: 1970 to the end of year 9999, what a datetime holds) and of its values (a size
-    at or beyond `max_value` reads as no value). Defined once, here, for both readers of a
+    at or beyond `max_value`, and a negative one, reads as no value: a market cap, price or
+    volume below 0 is no market, as the live parser refuses it). Defined once, here, for both
+    readers of a
     chart: ingest/history.py (the parser, which defines the day rules) and
     warehouse/history.py (the bulk path that applies the same rules in DuckDB)."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
@@ -18,7 +17,7 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
-from capcover.errors import one_line
+from capcover.config.files import FileRefused, loads_toml, read_text
 from capcover.ingest import CURATED_QUOTES_PATH, RENTAL_TIERS
 from capcover.ingest.errors import BadPayload, IngestError, PartialFailure
 from capcover.ingest.feeds import MAX_CLOCK_SKEW_S, future_problem, record_json
@@ -168,10 +167,12 @@ class CuratedQuotes:
         self.now = clock or (lambda: datetime.now(UTC))
 
     def _read(self, path: Path) -> RawResponse:
+        # A regular UTF-8 file within the size cap (config/files.py): a FIFO or /dev/zero as
+        # CAPCOVER_QUOTES_FILE is refused at once, never read forever.
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise BadPayload(f"curated quotes {path}: cannot read ({exc.strerror})") from None
+            text = read_text(path)
+        except FileRefused as exc:
+            raise BadPayload(f"curated quotes {exc} (CAPCOVER_QUOTES_FILE)") from None
         return RawResponse(
             source=self.source,
             endpoint=path.name,
@@ -222,10 +223,19 @@ class CuratedQuotes:
             )
             kept_out = {int(q.record_key.lstrip("#")) - 1: q for q in rejected if q.record_key}
             quotes = iter(good)
-            entries = tomllib.loads(raw.body).get("quote", [])
+            entries = _toml(raw.body, where=raw.url).get("quote", [])
             for j in range(len(entries)):
                 out.append(RowOutcome((i, j), kept_out[j] if j in kept_out else next(quotes)))
         return out
+
+
+def _toml(text: str, *, where: str) -> dict:
+    """A curated file's TOML document; BadPayload (one line naming the file) for text that is
+    not TOML or is nested too deeply to parse (config/files.py)."""
+    try:
+        return loads_toml(text, where=where)
+    except FileRefused as exc:
+        raise BadPayload(f"curated quotes {exc}") from None
 
 
 def parse_curated_raws(
@@ -267,8 +277,8 @@ def parse_curated_raws(
 def needs_rates(text: str) -> bool:
     """Whether some entry is priced in a currency other than USD and carries no rate."""
     try:
-        entries = tomllib.loads(text).get("quote", [])
-    except tomllib.TOMLDecodeError:
+        entries = _toml(text, where="quotes").get("quote", [])
+    except BadPayload:
         return False
     if not isinstance(entries, list):
         return False
@@ -301,10 +311,7 @@ def parse_curated_entries(
 
     Any other bad entry fails the file with its index, since a human must fix it.
     """
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise BadPayload(f"curated quotes {where}: not valid TOML ({one_line(exc)})") from None
+    doc = _toml(text, where=where)
     version = doc.get("version")
     version = version if isinstance(version, int) and not isinstance(version, bool) else None
     entries = doc.get("quote", [])

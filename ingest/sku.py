@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from capcover.config.files import read_text
+
 CATALOGUE_PATH = Path(__file__).parent / "data" / "sku_catalogue.toml"
 UNMAPPED = "unmapped"
 
@@ -120,7 +122,7 @@ def parse_catalogue(text: str, *, where: str = "sku_catalogue.toml") -> Catalogu
 
 @lru_cache(maxsize=4)
 def load_catalogue(path: Path = CATALOGUE_PATH) -> Catalogue:
-    return parse_catalogue(Path(path).read_text(encoding="utf-8"), where=str(path))
+    return parse_catalogue(read_text(path), where=str(path))  # config/files.py's rule
 
 
 def normalise(label: str) -> SkuMatch:

@@ -12,8 +12,11 @@ between CoinGecko's category figure and its coins. Pure: numbers in, text out.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import date
+
+from capcover.model.text import defang, escape_controls
 
 MINUS = "\u2212"  # the typographic minus sign, as in the issue's example
 ARROW = "\u2192"
@@ -146,6 +149,23 @@ def _quotes(n: int) -> str:
 KIND_LABELS = {"purchase": "purchase", "rental_hourly": "on-demand rental"}
 
 
+_PLAIN_SYMBOL = re.compile(r"[A-Za-z0-9$.+_-]{1,20}")
+_PLAIN_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}")
+
+
+def coin_label(symbol: str | None, coin_id: str) -> str:
+    """How a paragraph names a coin: its ticker upper-cased (RENDER) when the symbol is a plain
+    ticker, else its id (upper-cased too) when that is a plain slug, else the text itself with
+    its controls escaped and URL-like text defanged. Outside text is never upper-cased raw
+    (ESC[31m would become ESC[31M, another control sequence) nor left a link (red team O-06);
+    Markdown bodies escape it again (model/text.py md_text)."""
+    if symbol and _PLAIN_SYMBOL.fullmatch(symbol):
+        return defang(symbol.upper())
+    if _PLAIN_ID.fullmatch(coin_id):
+        return defang(coin_id.upper())
+    return defang(escape_controls(symbol or coin_id))
+
+
 def paragraph(move: RatioMove, cap: CapSide, price: PriceSide) -> str:
     """One paragraph (a single line): how much the ratio moved and why, e.g. "h100-purchase
     coverage rose 19.6% since 2024-04-02 (0.968 -> 1.157): the sector cap rose 19.6%, led by
@@ -163,7 +183,7 @@ def paragraph(move: RatioMove, cap: CapSide, price: PriceSide) -> str:
     if leaders:
         base = move.previous_sector_market_cap_usd
         named = [
-            f"{(c.symbol or c.coin_id).upper()} {_signed(c.contribution_usd / base * 100)}"
+            f"{coin_label(c.symbol, c.coin_id)} {_signed(c.contribution_usd / base * 100)}"
             for c in leaders
         ]
         parts[0] += ", led by " + " and ".join(named)

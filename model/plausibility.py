@@ -7,7 +7,8 @@ in config/settings.py:
   CAPCOVER_SECTOR_CAP_MAX_USD]; outside it the whole run fails (`ImplausibleData`): a cap of
   1e30 is a broken payload, not a market, and every ratio built on it would be wrong (the
   backfill holds back that day instead);
-- each constituent coin: its market cap, FDV and 24h volume at most the band's top, and its
+- each constituent coin: its market cap, FDV and 24h volume not negative and at most the
+  band's top (the backfill judges each history point by the same function), and its
   market cap at most COIN_OVER_CATEGORY times its category's reported cap (`coin_problem`);
   a coin outside is quarantined, so it never reaches the constituents' sum or the paragraphs
   explaining a move;
@@ -46,10 +47,21 @@ def check_sector_cap(cap_usd: float, *, low_usd: float, high_usd: float) -> str 
         return f"sector market cap {cap_usd!r} is not a finite number"
     if low_usd <= cap_usd <= high_usd:
         return None
+    digits = distinct_digits(cap_usd, low_usd, high_usd)
     return (
-        f"sector market cap ${cap_usd:.4g} is outside the plausible band "
-        f"${low_usd:.4g}..${high_usd:.4g} (CAPCOVER_SECTOR_CAP_MIN_USD/_MAX_USD)"
+        f"sector market cap ${cap_usd:.{digits}g} is outside the plausible band "
+        f"${low_usd:.{digits}g}..${high_usd:.{digits}g} (CAPCOVER_SECTOR_CAP_MIN_USD/_MAX_USD)"
     )
+
+
+def distinct_digits(value: float, *others: float) -> int:
+    """The fewest significant digits (4 at least) that write `value` unlike each of `others`
+    it differs from: 1.0000001e14 against a band top of 1e14 is not `1e+14` twice."""
+    for digits in (4, 6, 8, 10, 12, 14, 17):
+        shown = f"{value:.{digits}g}"
+        if all(shown != f"{o:.{digits}g}" for o in others if o != value):
+            return digits
+    return 17
 
 
 @dataclass(frozen=True)
@@ -145,6 +157,8 @@ def coin_problem(
         ("fully diluted valuation", fdv_usd),
         ("24h volume", volume_24h_usd),
     ):
+        if value is not None and value < 0:
+            return f"coin {coin_id}: {name} ${value:.4g} is negative: held back"
         if value is not None and (not math.isfinite(value) or value > high_usd):
             return (
                 f"coin {coin_id}: {name} ${value:.4g} is above the sector band's top "

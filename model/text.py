@@ -21,11 +21,15 @@ data wherever it is shown:
               defanged (`http[:]//`, `www[.]`), so nothing in it becomes a link or markup
     html      escaped by the template (jinja2 autoescape) after the terminal escapes above;
               links only for http(s) URLs (`safe_href`)
-JSON output needs nothing more: `json.dumps` escapes every control and non-ASCII character.
+JSON output needs nothing more for text: `json.dumps` escapes every control and non-ASCII
+character. A number that is not finite (NaN, Infinity, which DuckDB's DOUBLE can hold) has no
+JSON spelling (RFC 8259), so every `--format json` writer goes through `json_text`, which
+writes it as `null`.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -36,6 +40,23 @@ from datetime import UTC, date, datetime, timedelta
 _OTHER_CONTROLS = "\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029"
 _CONTROL = re.compile(f"[\x00-\x1f{_OTHER_CONTROLS}]")
 _CONTROL_BUT_NEWLINE = re.compile(f"[\x00-\x09\x0b-\x1f{_OTHER_CONTROLS}]")
+
+
+def finite_json(value: object) -> object:
+    """`value` with every non-finite float in it (lists, tuples and dict values too) as None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list | tuple):
+        return [finite_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    return value
+
+
+def json_text(value: object, *, indent: int | None = None) -> str:
+    """`value` as valid JSON (RFC 8259): NaN and Infinity as null, anything json cannot write
+    as its `str` (dates as ISO text)."""
+    return json.dumps(finite_json(value), allow_nan=False, default=str, indent=indent)
 
 
 def _escape(match: re.Match[str]) -> str:

@@ -145,7 +145,7 @@ def serve_line(
         return f"{head} started"
     if event == "failed":
         why = one_line(error, 300) if error is not None else "unknown error"
-        return escape_controls(f"{head} FAILED: {why} (the warehouse is unchanged)")
+        return escape_controls(f"{head} FAILED: {why} (nothing changed but the run's record)")
     assert result is not None
     ratios = ", ".join(
         f"{r.scenario} {fmt_ratio(r.coverage_ratio)}" for r in result.reports[:3]

@@ -5,7 +5,8 @@
   number (model/text.py); text from outside with its control characters escaped.
 - markdown: the same cells, every text value Markdown-escaped (`model.text.md_text`).
 - csv: every value at full precision; text cells neutralised for spreadsheets (`csv_text`).
-- json: every value at full precision (`json.dumps` escapes controls and non-ASCII).
+- json: every value at full precision (`json.dumps` escapes controls and non-ASCII), NaN and
+  Infinity as null (`model.text.json_text`: valid JSON always).
 
 No rich here: the table is drawn in a few lines of Python (read-only commands stay light).
 """
@@ -34,6 +35,7 @@ from capcover.model.text import (
     fmt_seconds,
     fmt_time,
     fmt_usd,
+    json_text,
     md_text,
 )
 
@@ -154,7 +156,7 @@ def _csv_value(value: Any, exact: bool) -> Any:
 def _json_value(value: Any, exact: bool) -> str:
     if exact and isinstance(value, Decimal) and value.is_finite():
         return str(value)  # a JSON number with every digit DuckDB returned (no float rounding)
-    return json.dumps(_plain(value), default=str)
+    return json_text(_plain(value))
 
 
 def _json(columns: Sequence[str], rows: Sequence[Sequence[Any]], exact: bool) -> str:

@@ -66,8 +66,14 @@ SETTING_NOTES = {
     "sector_cap_min_usd": "A sector cap below this (USD) fails the run as implausible.",
     "sector_cap_max_usd": "A sector cap above this (USD) fails the run as implausible.",
     "max_daily_move": "A ratio moving more than this factor in a day is quarantined.",
-    "sql_timeout_s": "Seconds a `capcover sql` query may run before it is interrupted.",
-    "sql_memory_limit_mb": "Memory DuckDB may use for a `capcover sql` query, in MB (no spilling).",
+    "sql_timeout_s": (
+        "Seconds a `capcover sql` query may run before it is interrupted (below "
+        "`lock_budget_s`, so a run waiting for its read lock gets the file)."
+    ),
+    "sql_memory_limit_mb": (
+        "Memory DuckDB may use for a `capcover sql` query, in MB (no spilling); the result's "
+        "rows held to be printed count against it too."
+    ),
     "sql_max_rows": "Most rows a `capcover sql` result may have (held in memory to print).",
     "scenario": "`[[scenario]]` tables, in the config file only (model/scenarios.toml's format).",
 }

@@ -93,4 +93,4 @@ def test_config_bad_file_value_names_the_setting(tmp_path, clean_env, capsys):
 def test_config_missing_file_is_a_usage_error(tmp_path, clean_env, capsys):
     clean_env.setenv("CAPCOVER_CONFIG", str(tmp_path / "nope.toml"))
     assert main(["config"]) == 2
-    assert "CAPCOVER_CONFIG: no such file" in capsys.readouterr().err
+    assert f"CAPCOVER_CONFIG {tmp_path / 'nope.toml'}: no such file" in capsys.readouterr().err

@@ -259,7 +259,7 @@ def test_config_strict_unreadable_config_file_is_one_line(tmp_path, clean_env, c
     path = tmp_path / "capcover.toml"
     path.write_bytes(b"\xff\xfe not utf-8")
     clean_env.setenv("CAPCOVER_CONFIG", str(path))
-    assert "cannot read it (UnicodeDecodeError)" in _exit_2_line(capsys)
+    assert "not UTF-8 text (byte 0 is 0xff) — save it as UTF-8" in _exit_2_line(capsys)
 
 
 def test_config_strict_report_command_goes_through_the_same_checks(clean_env, capsys):

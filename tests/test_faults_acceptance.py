@@ -46,6 +46,6 @@ def test_faults_html_200_run_fails_with_one_clear_line_and_changes_nothing(fault
     assert captured.err.startswith(
         "capcover: error: run failed: coingecko /coins/categories: expected JSON, got an HTML page"
     )
-    assert "is unchanged" in captured.err
+    assert "changed but the run's record in `runs`" in captured.err
     assert table_snapshot(str(settings.db)) == before
     assert fault.attempts("/coins/categories") == 1 and fault.attempts("/coins/markets") == 0

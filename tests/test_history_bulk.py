@@ -82,7 +82,9 @@ def _value(rng: random.Random, level: float) -> object:
     if roll < 0.12:
         return int(level)
     if roll < 0.13:
-        return rng.choice([math.nan, math.inf, -math.inf, 1e300, -2e300, 9.9e299, 10**301])
+        return rng.choice(
+            [math.nan, math.inf, -math.inf, 1e300, -2e300, 9.9e299, 10**301, -1e9, -0.5, -0.0]
+        )
     return level
 
 

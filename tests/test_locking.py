@@ -156,12 +156,13 @@ def test_locking_failed_run_records_its_failure_without_a_second_wait(
     # Read capcover's own logger directly: once Prefect has configured logging (an earlier
     # test in the same session), records need not propagate to pytest's root handler.
     seen: list[logging.LogRecord] = []
-    catcher = logging.Handler(logging.WARNING)
+    # (a DEBUG record: the one line the command prints says it, red team O-10)
+    catcher = logging.Handler(logging.DEBUG)
     catcher.emit = seen.append
     logger = logging.getLogger("capcover")
     level = logger.level
     logger.addHandler(catcher)
-    logger.setLevel(logging.WARNING)
+    logger.setLevel(logging.DEBUG)
     try:
         with pytest.raises(WarehouseError, match="waited 1 s"):
             run_daily(load_settings())
@@ -207,3 +208,35 @@ def test_locking_writer_waiting_for_a_writer_is_told_to_retry(tmp_path, holder):
         open_warehouse(db, lock_budget_s=0)
 
     assert "another writer has it open: retry when it finishes" in str(err.value)
+
+
+@pytest.mark.parametrize("why", ["locked", "damaged"])
+def test_locking_a_run_that_cannot_record_its_failure_prints_one_line(
+    fake_cg, env, holder, monkeypatch, capsys, tmp_path, why
+):
+    # Red team O-10: the failed run's record could not be written either; that used to be a
+    # second stderr line. Now it is part of the one line, which says nothing changed at all.
+    settings = load_settings()
+    _first_run(fake_cg, settings)
+    monkeypatch.setenv("CAPCOVER_LOCK_BUDGET_S", "1")
+    if why == "locked":
+        reader = holder(settings.db, "ro", 600)
+    else:
+        damaged = tmp_path / "damaged.duckdb"
+        damaged.write_bytes(settings.db.read_bytes()[:4096])
+        monkeypatch.setenv("CAPCOVER_DB", str(damaged))
+    capsys.readouterr()
+
+    code = main(["run"])
+    err = capsys.readouterr().err
+
+    assert code == 1 and err.count("\n") == 1, err
+    assert err.startswith("capcover: error: run failed: ")
+    if why == "locked":
+        assert err.rstrip().endswith(
+            "changed; its record could not be written either, for the same reason)"
+        )
+        reader.kill()
+        reader.wait(timeout=10)
+    else:
+        assert "changed; its record could not be written either" in err

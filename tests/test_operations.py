@@ -71,7 +71,7 @@ def test_serve_lines_name_the_flow_run_and_the_outcome():
     failed = serve_line(
         "failed", kind="daily", flow_run_id=FLOW_RUN, error=RuntimeError("no route\x1b[2J\nmore")
     )
-    assert failed.endswith("FAILED: no route\\x1b[2J (the warehouse is unchanged)")
+    assert failed.endswith("FAILED: no route\\x1b[2J (nothing changed but the run's record)")
     result = RunResult(
         run_id="r1",
         kind="daily",

@@ -307,7 +307,7 @@ def test_reader_asking_for_a_key_it_did_not_read_is_an_attribute_error(clean_env
         ("CAPCOVER_DB", "", "CAPCOVER_DB: must not be empty"),
         ("CAPCOVER_LOCK_BUDGET_S", "-1", "CAPCOVER_LOCK_BUDGET_S: Input should be greater than"),
         ("CAPCOVER_LOCK_BUDGET_S", "inf", "CAPCOVER_LOCK_BUDGET_S: Input should be a finite"),
-        ("CAPCOVER_LOCK_BUDGET_S", "soon", "CAPCOVER_LOCK_BUDGET_S: Input should be a valid"),
+        ("CAPCOVER_LOCK_BUDGET_S", "soon", "CAPCOVER_LOCK_BUDGET_S: must be a plain decimal"),
         ("CAPCOVER_DB_PATH", "x.duckdb", "CAPCOVER_DB_PATH: not a capcover setting"),
     ],
 )
@@ -326,13 +326,15 @@ def test_readers_status_checks_the_schedule_it_reads(warehouse, monkeypatch, cap
     assert "CAPCOVER_SCHEDULE_CRON: must be a 5-field cron" in capsys.readouterr().err
 
 
-def test_readers_ignore_settings_they_do_not_read(warehouse, monkeypatch, capsys):
-    # A read-only command never uses the CoinGecko plan; `run` and `config` still refuse it.
+def test_readers_refuse_settings_they_do_not_read_too(warehouse, monkeypatch, capsys):
+    # A read-only command never uses the CoinGecko plan, but a mistake stops every command
+    # (red team C-08): the same line as `run` and `config`.
     monkeypatch.setenv("CAPCOVER_COINGECKO_PLAN", "gold")
-    assert main(["report", "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)
+    assert main(["report", "--format", "json"]) == 2
+    line = capsys.readouterr().err
+    assert line.startswith("capcover: error: CAPCOVER_COINGECKO_PLAN") and line.count("\n") == 1
     assert main(["config"]) == 2
-    assert "CAPCOVER_COINGECKO_PLAN" in capsys.readouterr().err
+    assert capsys.readouterr().err == line
 
 
 def test_readers_environment_beats_file_beats_default(warehouse, monkeypatch, tmp_path, capsys):

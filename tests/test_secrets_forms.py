@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import html
 import json
 import logging
 import os
 import re
+import unicodedata
 import urllib.parse
 from pathlib import Path
 
@@ -107,6 +109,16 @@ def encoded(draw, key: str) -> tuple[str, str, str]:
                 "hex",
                 "hex_upper",
                 "truncated",
+                # the red team's S-05: forms a feed could produce beyond the 21 above
+                "base32",
+                "utf16_hex",
+                "utf32_hex",
+                "nfkc_fullwidth",
+                "nfkc_math_bold",
+                "nfkc_json_u",
+                "nfkc_truncated",
+                "reversed",
+                "rot13",
             ]
         )
     )
@@ -154,6 +166,37 @@ def encoded(draw, key: str) -> tuple[str, str, str]:
         text = key.encode().hex()
     elif kind == "hex_upper":
         text = key.encode().hex().upper()
+    elif kind == "base32":
+        prefix = draw(st.binary(max_size=6))
+        text = base64.b32encode(prefix + key.encode() + draw(st.binary(max_size=4))).decode()
+    elif kind in ("utf16_hex", "utf32_hex"):
+        codec = ("utf-16" if kind == "utf16_hex" else "utf-32") + draw(
+            st.sampled_from(["-be", "-le"])
+        )
+        text = key.encode(codec).hex()
+        text = text.upper() if which[0] else text
+    elif kind in ("nfkc_fullwidth", "nfkc_json_u", "nfkc_truncated"):
+        if kind == "nfkc_truncated":
+            assume(len(key) > secrets.WINDOW)
+            start = draw(st.integers(0, len(key) - secrets.WINDOW))
+            part = key[
+                start : start
+                + secrets.WINDOW
+                + draw(st.integers(0, len(key) - start - secrets.WINDOW))
+            ]
+        text = "".join(
+            chr(ord(c) + 0xFEE0) if which[i % len(which)] else c for i, c in enumerate(part)
+        )
+        text = _u_escape(text) if kind == "nfkc_json_u" else text
+    elif kind == "nfkc_math_bold":  # MATHEMATICAL BOLD letters and digits fold to ASCII
+        bold = {**{chr(65 + i): chr(0x1D400 + i) for i in range(26)},
+                **{chr(97 + i): chr(0x1D41A + i) for i in range(26)},
+                **{chr(48 + i): chr(0x1D7CE + i) for i in range(10)}}  # fmt: skip
+        text = "".join(bold.get(c, c) for c in key)
+    elif kind == "reversed":
+        text = key[::-1]
+    elif kind == "rot13":
+        text = codecs.encode(key, "rot13")
     else:  # truncated: an echo that keeps only a run of at least WINDOW characters
         assume(len(key) > secrets.WINDOW)
         start = draw(st.integers(0, len(key) - secrets.WINDOW))
@@ -207,11 +250,33 @@ def _hex_views(text: str) -> list[bytes]:
     return out
 
 
+_B32 = re.compile(r"[A-Za-z2-7]{8,}")
+
+
+def _base32_views(text: str) -> list[bytes]:
+    views = []
+    for run in _B32.findall(text):
+        for cut in range(8):
+            chunk = run[cut:].upper()
+            chunk = chunk[: len(chunk) - len(chunk) % 8]
+            try:
+                views.append(base64.b32decode(chunk))
+            except (binascii.Error, ValueError):
+                pass
+    return views
+
+
 def visible(part: str, text: str) -> bool:
     """Whether `part` of a key can be read back from `text` by any decoder a reader has."""
     needle = part.lower()
+    folded = unicodedata.normalize("NFKC", text)
     views = [
         text,
+        folded,
+        _unescape(folded),
+        unicodedata.normalize("NFKC", _unescape(text)),
+        text[::-1],
+        codecs.encode(text, "rot13"),
         _unescape(text),
         urllib.parse.unquote(text),
         urllib.parse.unquote_plus(text),
@@ -222,7 +287,10 @@ def visible(part: str, text: str) -> bool:
     if any(needle in v.lower() for v in views):
         return True
     raw = part.encode()
-    return any(raw in b for b in _base64_views(text) + _hex_views(text))
+    if any(raw in b for b in _base64_views(text) + _hex_views(text) + _base32_views(text)):
+        return True
+    wide = [part.encode(codec) for codec in ("utf-16-be", "utf-16-le", "utf-32-be", "utf-32-le")]
+    return any(w in b for b in _hex_views(text) for w in wide)
 
 
 PROPERTY = settings(

@@ -148,9 +148,9 @@ def store_charts(
 # imports nothing of ingest but its records): it raises the one-line BadPayload or, for an odd
 # but valid body, returns the rows.
 # The chart's bounds are ingest.models' (the parser's too): a stamp outside [MIN_MS, MAX_MS]
-# goes to the parser (which refuses it); |value| >= MAX_VALUE reads as NULL. Why the day rules
-# are written twice, here in SQL and in ingest/history.py, and how they are kept equal: see
-# load_charts.
+# goes to the parser (which refuses it); a value >= MAX_VALUE or below 0 reads as NULL. Why the
+# day rules are written twice, here in SQL and in ingest/history.py, and how they are kept
+# equal: see load_charts.
 DAY_MS, MIN_MS, MAX_MS, MAX_VALUE = CHART.day_ms, CHART.min_ms, CHART.max_ms, CHART.max_value
 _TYPED = '{"market_caps": "DOUBLE[][]", "prices": "DOUBLE[][]", "total_volumes": "DOUBLE[][]"}'
 # Six double quotes are the three keys' own: no other key and no string value anywhere; the
@@ -197,7 +197,7 @@ def load_charts(
     # One statement, nothing materialized but the result: the three series zipped by position
     # (one row per stamp); the coins whose every row is [finite ms, value] x 3 on one stamp,
     # no stamp twice; then the day rules of ingest.history: the trailing intraday "now" point
-    # dropped, each UTC day's first point, non-finite values (and |v| >= 1e300) NULL.
+    # dropped, each UTC day's first point, non-finite and negative values (and v >= 1e300) NULL.
     wh.query(f"""
         CREATE OR REPLACE TEMP TABLE _chart_rows AS
         WITH typed AS (
@@ -219,9 +219,9 @@ def load_charts(
                AND count(DISTINCT trunc(c[1])) = count(*)
         ), pts AS (
             SELECT coin_id, fetched_at, trunc(c[1])::BIGINT AS ms,
-                   CASE WHEN abs(c[2]) < {MAX_VALUE} THEN c[2] END AS cap,
-                   CASE WHEN abs(p[2]) < {MAX_VALUE} THEN p[2] END AS price,
-                   CASE WHEN abs(v[2]) < {MAX_VALUE} THEN v[2] END AS vol
+                   CASE WHEN c[2] >= 0 AND c[2] < {MAX_VALUE} THEN c[2] END AS cap,
+                   CASE WHEN p[2] >= 0 AND p[2] < {MAX_VALUE} THEN p[2] END AS price,
+                   CASE WHEN v[2] >= 0 AND v[2] < {MAX_VALUE} THEN v[2] END AS vol
             FROM pairs SEMI JOIN aligned USING (coin_id)
         ), edges AS (
             SELECT coin_id, max(ms) AS last_ms, count(*) AS n FROM pts GROUP BY coin_id
@@ -399,25 +399,61 @@ def job_summary(wh: Warehouse, job_id: str) -> dict[str, int]:
     )
 
 
-def history_sector_inputs(wh: Warehouse, job_id: str) -> list[SectorInputs]:
-    """The sector per day from the job's coins: the de-duplicated sum of their market caps.
+_JOB_POINTS = """
+    WITH coins AS (
+        SELECT coin_id, first_day, last_day FROM backfill_progress
+        WHERE job_id = ? AND status = 'done'
+    ), span AS (SELECT min(first_day) AS lo, max(last_day) AS hi FROM coins)
+"""
+
+
+def points_above(
+    wh: Warehouse, job_id: str, above_usd: float
+) -> list[tuple[str, date, float | None, float | None]]:
+    """(coin, day, market cap, 24h volume) of the job's points whose market cap or volume is
+    above `above_usd` (the sector band's top): the candidates the coin rule
+    (model/plausibility.py `coin_problem`, the daily run's) judges."""
+    return [
+        (c, d, cap, vol)
+        for c, d, cap, vol in wh.query(
+            _JOB_POINTS  # noqa: S608 - constants only
+            + """
+            SELECT h.coin_id, h.day, h.market_cap_usd, h.volume_24h_usd
+            FROM coin_history h JOIN coins USING (coin_id), span
+            WHERE h.day BETWEEN span.lo AND span.hi
+              AND greatest(coalesce(h.market_cap_usd, 0), coalesce(h.volume_24h_usd, 0)) > ?
+            ORDER BY h.coin_id, h.day
+            """,
+            [job_id, above_usd],
+        )
+    ]
+
+
+def history_sector_inputs(
+    wh: Warehouse, job_id: str, held: Sequence[tuple[str, date]] = ()
+) -> list[SectorInputs]:
+    """The sector per day from the job's coins: the de-duplicated sum of their market caps,
+    leaving out the points (coin, day) in `held` (those the coin rule held back).
 
     Basis 'history': a bottom-up sum over TODAY's constituents, not CoinGecko's category figure.
     Only days inside the job's fetched range count (older rows of other jobs stay out).
     """
     categories = wh.scalar("SELECT categories FROM backfill_jobs WHERE job_id = ?", [job_id])
+    wh.query("CREATE OR REPLACE TEMP TABLE _held_points (coin_id VARCHAR, day DATE)")
+    if held:
+        wh.append("_held_points", list(held))
     rows = wh.query(
-        """
-        WITH coins AS (
-            SELECT coin_id, first_day, last_day FROM backfill_progress
-            WHERE job_id = ? AND status = 'done'
-        ), span AS (SELECT min(first_day) AS lo, max(last_day) AS hi FROM coins)
+        _JOB_POINTS  # noqa: S608 - constants only
+        + """
         -- DECIMAL sums: order-independent, so a rebuild reproduces the same doubles.
         SELECT h.day, count(*) AS n, sum(h.market_cap_usd::DECIMAL(38, 6))::DOUBLE AS cap,
                sum(h.volume_24h_usd::DECIMAL(38, 6))::DOUBLE AS vol, min(h.point_at) AS as_of,
                max(h.fetched_at)
         FROM coin_history h JOIN coins USING (coin_id), span
         WHERE h.day BETWEEN span.lo AND span.hi
+          AND NOT EXISTS (
+              SELECT 1 FROM _held_points x WHERE x.coin_id = h.coin_id AND x.day = h.day
+          )
         GROUP BY h.day
         HAVING sum(h.market_cap_usd) > 0
         ORDER BY h.day

@@ -21,13 +21,19 @@ Three layers, each using DuckDB's own parser rather than a regex:
 The query runs on a worker thread while the main thread waits: Ctrl-C interrupts DuckDB at
 once (`interrupt()`; a query blocking the main thread would ignore the signal until it ends) and
 a query still running after `timeout_s` is interrupted the same way. The result is held in
-memory to be printed, so at most `max_rows` rows are fetched.
+memory to be printed, so it is fetched a few megabytes at a time and refused past `max_rows`
+rows or past `max_bytes` bytes (the memory limit again: the rows held in Python count against
+the same number of MB as DuckDB's own work); a MemoryError on the way is the same one line.
+DuckDB itself builds each chunk of up to 2,048 rows in memory outside its limit, so a query
+whose single chunk is bigger than the machine's memory still ends in that one line, not in a
+bounded result (docs/threat-model.md, Q3).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -302,17 +308,69 @@ def checked_statement(con: duckdb.DuckDBPyConnection, query: str) -> str:
 # -- running it -------------------------------------------------------------------------------
 
 
+# Rows are fetched about this many bytes at a time (the first fetch takes FIRST_FETCH rows),
+# so the byte bound is checked long before a fetch could overrun it by much.
+FETCH_BYTES = 4 * 2**20
+FIRST_FETCH = 16
+MAX_FETCH = 65_536
+
+
+class ResultTooLarge(WarehouseError):
+    """The result is over the row or byte bound (or did not fit in memory); nothing printed."""
+
+
+def value_bytes(value: Any) -> int:
+    """The memory one fetched value holds in Python, in bytes (a LIST or STRUCT's items too)."""
+    size = sys.getsizeof(value)
+    if isinstance(value, list | tuple):
+        size += sum(map(value_bytes, value))
+    elif isinstance(value, dict):
+        size += sum(value_bytes(k) + value_bytes(v) for k, v in value.items())
+    return size
+
+
+def _fetch_bounded(cur: duckdb.DuckDBPyConnection, max_rows: int, max_bytes: int) -> list[tuple]:
+    """Every row of `cur`, fetched a few MB at a time; ResultTooLarge past `max_rows` rows or
+    `max_bytes` bytes held."""
+    rows: list[tuple] = []
+    held = 0
+    size = FIRST_FETCH
+    while True:
+        chunk = cur.fetchmany(min(size, max_rows + 1 - len(rows)))
+        if not chunk:
+            return rows
+        chunk_bytes = sum(sys.getsizeof(r) + sum(map(value_bytes, r)) for r in chunk)
+        held += chunk_bytes
+        rows.extend(chunk)
+        if len(rows) > max_rows:
+            raise ResultTooLarge(
+                f"the result has more than {max_rows:,} rows (CAPCOVER_SQL_MAX_ROWS) — add a "
+                f"LIMIT or an aggregate, or read the published Parquet with DuckDB itself"
+            )
+        if held > max_bytes:
+            raise ResultTooLarge(
+                f"the result is over {max_bytes / 2**20:,.0f} MB after {len(rows):,} rows "
+                f"(CAPCOVER_SQL_MEMORY_LIMIT_MB bounds the rows held too) — select fewer or "
+                f"shorter columns, add a LIMIT, or raise the setting"
+            )
+        per_row = max(1, chunk_bytes // len(chunk))
+        size = max(1, min(MAX_FETCH, FETCH_BYTES // per_row))
+
+
 def run_user_sql(
     wh: Warehouse,
     query: str,
     *,
     timeout_s: float = DEFAULTS.sql_timeout_s,
     max_rows: int = DEFAULTS.sql_max_rows,
+    max_bytes: int = DEFAULTS.sql_memory_limit_mb * 2**20,
 ) -> tuple[list[str], list[tuple]]:
     """Run ONE read-only statement from a user on a sandboxed connection (`open_sandboxed`):
-    column names and at most `max_rows` rows as DuckDB returned them. Anything that is not a
-    read raises WarehouseError before it runs; a query still running after `timeout_s` seconds
-    is interrupted (WarehouseError); Ctrl-C interrupts it at once (KeyboardInterrupt)."""
+    column names and the rows as DuckDB returned them, at most `max_rows` of them holding at
+    most `max_bytes` bytes in Python (ResultTooLarge, one line, past either, or when memory
+    runs out). Anything that is not a read raises WarehouseError before it runs; a query
+    still running after `timeout_s` seconds is interrupted (WarehouseError); Ctrl-C interrupts
+    it at once (KeyboardInterrupt)."""
     sql = checked_statement(wh.con, query)
     outcome: dict[str, Any] = {}
     done = threading.Event()
@@ -321,7 +379,13 @@ def run_user_sql(
         try:
             cur = wh.con.execute(sql)
             columns = [d[0] for d in cur.description] if cur.description else []
-            outcome["result"] = (columns, cur.fetchmany(max_rows + 1))
+            outcome["result"] = (columns, _fetch_bounded(cur, max_rows, max_bytes))
+        except MemoryError:
+            outcome.clear()  # drop what was fetched before saying so
+            outcome["error"] = ResultTooLarge(
+                "the result does not fit in this machine's memory — select fewer or shorter "
+                "columns, or add a LIMIT"
+            )
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
             outcome["error"] = exc
         finally:
@@ -349,11 +413,6 @@ def run_user_sql(
     if "error" in outcome:
         raise _query_error(outcome["error"], wh)
     columns, rows = outcome["result"]
-    if len(rows) > max_rows:
-        raise WarehouseError(
-            f"the result has more than {max_rows:,} rows (CAPCOVER_SQL_MAX_ROWS) — add a LIMIT "
-            f"or an aggregate, or read the published Parquet with DuckDB itself"
-        )
     return columns, rows
 
 
