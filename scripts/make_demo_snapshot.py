@@ -153,9 +153,18 @@ def gpu_feed_routes(rng: random.Random) -> list[dict]:
         low, high, count = per_gpu[name]
         offers = vast_machines(rng, name, low, high, count)
         offers.sort(key=lambda o: (o["dph_total"], o["id"]))
-        for cursor in (None, offers[-1]["dph_total"]):
-            page = [o for o in offers if cursor is None or o["dph_total"] >= cursor]
-            q = json.dumps(offer_query(name, cursor), separators=(",", ":"), sort_keys=True)
+        # The first page holds the whole book; the next one asks from its highest price less
+        # the offers already read at that price ((price, id) cursor): none left.
+        top = offers[-1]["dph_total"]
+        read_at_top = [o["id"] for o in offers if o["dph_total"] == top]
+        for cursor, skip in ((None, []), (top, read_at_top)):
+            page = [
+                o
+                for o in offers
+                if cursor is None or (o["dph_total"] >= cursor and o["id"] not in skip)
+            ]
+            query = offer_query(name, cursor, skip)
+            q = json.dumps(query, separators=(",", ":"), sort_keys=True)
             routes.append(
                 {"path": VAST_ROOT + ENDPOINT, "query": {"q": q}, "body": {"offers": page}}
             )
