@@ -326,6 +326,7 @@ def test_isolation_runpod_community_false_gives_no_phantom_price(feed_api):
         "communityCloud": False,
         "securePrice": 2.99,
         "communityPrice": 1.99,  # listed, but not offered there
+        "lowestPrice": {"stockStatus": "High"},  # in stock (an answer without it is not)
     }
     FakeRunPod([gpu]).install(feed_api, "/runpod")
     client = RunPodClient(base_url=feed_api.url_for("/runpod"), rate_per_minute=60000)
