@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 import re
-from fractions import Fraction
 from datetime import UTC, date, datetime
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
