@@ -152,20 +152,33 @@ def add_quote(day: date | None, options: dict[str, Any]) -> None:
 
 
 def pricing_note(entry: dict[str, Any], scenarios: list[Scenario]) -> str:
-    """One line: the scenarios a new quote can price (same SKU, quote kind, form factor and
-    market), or a warning saying why it prices none, with what to pass."""
+    """One line: the scenarios a new quote can price, by the rules the run prices with
+    (model/prices.py): same SKU and quote kind; for a rental, the scenario's market selects the
+    quote's tier (a committed_1y quote prices a committed_1y scenario, never an on-demand one);
+    for a purchase, the scenario's condition takes the quote's; then the form factor. Else a
+    warning saying why it prices none, with what to pass."""
+    from capcover.model.prices import condition_matches
+    from capcover.model.tiers import market_of, tier_from_label
+
     form = entry.get("form_factor") or "unknown"
     kind = entry["kind"]
     same = [s for s in scenarios if s.gpu_sku == entry["sku"] and s.price.quote_kind == kind]
-    # A quote from `quotes add` has no tier: a rental is an on-demand list price.
-    markets = [s for s in same if kind != "rental_hourly" or s.market == "on_demand"]
+    if kind == "rental_hourly":
+        label = entry.get("tier")
+        market = market_of(tier_from_label(label if isinstance(label, str) else None, kind=kind))
+        markets = [s for s in same if s.market == market]
+        wanted_words = f"the {market or 'unknown'} market"
+    else:
+        condition = entry.get("condition")
+        markets = [s for s in same if condition_matches(condition, s.condition)]
+        wanted_words = f"{'used' if condition_matches(condition, 'used') else 'new'} parts"
     fits = [s.name for s in markets if s.form_factor in ("any", form)]
     if fits:
         return f"it can price: {', '.join(fits)}"
     if not markets:
         return (
-            f"warning: no scenario prices {entry['sku']} {kind} quotes at the on-demand list "
-            f"price; it is stored and listed, and priced by a scenario that asks for it"
+            f"warning: no scenario prices {entry['sku']} {kind} quotes of {wanted_words}; it is "
+            f"stored and listed, and priced by a scenario that asks for it"
         )
     wanted = sorted({s.form_factor for s in markets})
     names = ", ".join(s.name for s in markets)

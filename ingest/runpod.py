@@ -36,7 +36,13 @@ from capcover.ingest.models import Quarantined, Quote, RawResponse
 from capcover.ingest.quotes import Excluded, RowOutcome, restamped, split_outcomes
 from capcover.ingest.ratelimit import Pace
 from capcover.ingest.sku import form_factor_of, normalise
-from capcover.model.depth import DepthRead, DepthSighting
+from capcover.model.depth import (
+    MAX_GPUS_PER_MACHINE,
+    MAX_GPUS_PER_TYPE,
+    DepthRead,
+    DepthSighting,
+    within_ceiling,
+)
 
 SOURCE = "runpod"
 # 401/403 from a keyless feed is its CDN refusing us: advice names this feed's own setting.
@@ -310,16 +316,35 @@ def stock_of(gpu: dict) -> tuple[int | None, str]:
         return None, "no lowestPrice stock fields in the answer"
     status = lowest.get("stockStatus")
     said = f"stockStatus {status}" if isinstance(status, str) else "stockStatus null"
+    left_out = []  # implausible counts (model/depth.py ceilings), named in the basis
     free = _count(lowest.get("maxUnreservedGpuCount"))
+    if free is not None and not within_ceiling(free, MAX_GPUS_PER_TYPE):
+        left_out.append(
+            f"maxUnreservedGpuCount {free} left out: above {MAX_GPUS_PER_TYPE:,} GPUs of a type"
+        )
+        free = None
     if free is not None:
         return free, f"lowestPrice.maxUnreservedGpuCount {free} ({said})"
     sizes = lowest.get("availableGpuCounts")
     if isinstance(sizes, list):
         counts = [c for c in (_count(s) for s in sizes) if c is not None]
-        if counts:
-            return max(counts), (
-                f"largest pod size in lowestPrice.availableGpuCounts {counts} ({said}): a floor"
+        too_big = [c for c in counts if not within_ceiling(c, MAX_GPUS_PER_MACHINE)]
+        if too_big:
+            left_out.append(
+                f"availableGpuCounts {too_big} left out: above {MAX_GPUS_PER_MACHINE} GPUs a "
+                "pod's machine holds"
             )
+        counts = [c for c in counts if c not in too_big]
+        if counts:
+            return max(counts), "; ".join(
+                [
+                    f"largest pod size in lowestPrice.availableGpuCounts {counts} ({said}): "
+                    "a floor",
+                    *left_out,
+                ]
+            )
+    if left_out:
+        return None, "; ".join([f"no plausible stock count in the answer ({said})", *left_out])
     if "stockStatus" in lowest and status is None:
         return 0, "none in stock (lowestPrice.stockStatus null)"
     if isinstance(status, str):

@@ -40,7 +40,12 @@ from capcover.ingest.models import Quarantined, Quote, RawResponse
 from capcover.ingest.quotes import Excluded, RowOutcome, restamped, split_outcomes
 from capcover.ingest.ratelimit import Pace
 from capcover.ingest.sku import form_factor_of, normalise
-from capcover.model.depth import DepthRead, DepthSighting
+from capcover.model.depth import (
+    MAX_GPUS_PER_MACHINE,
+    DepthRead,
+    DepthSighting,
+    within_ceiling,
+)
 
 log = logging.getLogger("capcover")
 
@@ -288,6 +293,10 @@ def offer_to_quote(offer: dict, raw: RawResponse, observed_at: datetime) -> Quot
     gpus = offer["num_gpus"]
     if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1:
         raise ValueError(f"num_gpus: not a positive integer: {gpus!r}")
+    if not within_ceiling(gpus, MAX_GPUS_PER_MACHINE):
+        raise ValueError(
+            f"num_gpus: {gpus} is more than the {MAX_GPUS_PER_MACHINE} GPUs one machine holds"
+        )
     dph = positive_number(offer["dph_total"])
     if dph is None:
         raise ValueError(f"dph_total: no price: {offer['dph_total']!r}")
@@ -364,6 +373,7 @@ def depth_raws(raws: list[RawResponse]) -> DepthRead:
     offers: dict[tuple[str, str], int] = {}
     read: dict[tuple[str, str], int] = {}
     grew: set[tuple[str, str]] = set()
+    implausible: dict[tuple[str, str], int] = {}  # offers above MAX_GPUS_PER_MACHINE
     pages: dict[str | None, list[RawResponse]] = {}
     for raw in ok:
         pages.setdefault(_queried_name(raw), []).append(raw)
@@ -391,6 +401,9 @@ def depth_raws(raws: list[RawResponse]) -> DepthRead:
                 if key[0] == "unmapped":
                     continue
                 read[key] = read.get(key, 0) + 1
+                if not within_ceiling(gpus, MAX_GPUS_PER_MACHINE):
+                    implausible[key] = implausible.get(key, 0) + 1
+                    continue
                 if unavailable(offer) is not None:
                     continue
                 machine = _text(offer.get("machine_id")) or f"offer {offer.get('id')}"
@@ -408,6 +421,11 @@ def depth_raws(raws: list[RawResponse]) -> DepthRead:
         )
         if not held:
             basis = f"no rentable offer among {read.get(key, 0)} offer(s) read"
+        if implausible.get(key):
+            basis += (
+                f"; {implausible[key]} offer(s) left out: num_gpus above the "
+                f"{MAX_GPUS_PER_MACHINE} GPUs one machine holds (quarantined)"
+            )
         if key in grew:
             basis += "; a floor: the book still grew at the last page read"
         out.append(

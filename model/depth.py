@@ -22,6 +22,21 @@ from capcover.model.prices import ANY_FORM_FACTOR
 # (report_daily.rentable_gpus_method): `capcover rebuild` and `verify` leave rows published
 # without it (before migration 063) without a count, as they were published.
 DEPTH_METHOD = "depth-v1"
+# Plausibility ceilings (docs/methodology.md section 7): a count above them is a broken answer,
+# not stock, and is left out with its reason (never summed into a row's depth). One machine
+# holds at most MAX_GPUS_PER_MACHINE GPUs (today's largest servers hold 8 to 16; an NVL72
+# rack is 72 GPUs across 18 machines): a Vast.ai offer's `num_gpus` or a RunPod pod size above
+# it is refused. One provider's free GPUs of one type: at most MAX_GPUS_PER_TYPE (all of
+# RunPod's H100s are a few thousand).
+MAX_GPUS_PER_MACHINE = 64
+MAX_GPUS_PER_TYPE = 100_000
+
+
+def within_ceiling(count: int, ceiling: int) -> bool:
+    """Whether a GPU count is at most its plausibility ceiling (MAX_GPUS_PER_*)."""
+    return count <= ceiling
+
+
 # The direct feed and the catalog that mirrors it: one is counted, never both.
 DIRECT_MIRRORS: dict[str, str] = {"runpod": "gpuhunt/runpod"}
 

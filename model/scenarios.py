@@ -40,8 +40,10 @@ HOURS_PER_YEAR = 8_760
 
 
 class _Strict(BaseModel):
-    # No inf/nan: `unit_price_usd = inf` would make every ratio 0 without a word.
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # No inf/nan: `unit_price_usd = inf` would make every ratio 0 without a word. Strict
+    # types: a TOML string ("720000") or boolean where a number belongs is the wrong type and
+    # refused, never coerced (docs/usage.md); an integer still reads as a float.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 class PriceRule(_Strict):
@@ -237,7 +239,11 @@ def _resolved(entry: dict, table: ThroughputTable | None) -> dict:
         resolved = resolve_compute(spec, str(entry.get("gpu_sku", "")), table)
     except ValueError as exc:
         raise ValueError(f"compute: {exc}") from None
-    return {**entry, "compute": resolved, "gpu_count": resolved.gpu_count}
+    try:
+        count = resolved.gpu_count
+    except ValueError as exc:
+        raise ValueError(f"compute.equivalents: {exc}") from None
+    return {**entry, "compute": resolved, "gpu_count": count}
 
 
 def parse_scenarios(

@@ -126,11 +126,19 @@ def parse_throughput(doc: dict, *, where: str) -> ThroughputTable:
 
 def equivalent_count(equivalents: int, reference_tflops: float, chip_tflops: float) -> int:
     """GPUs of a chip giving the compute of `equivalents` reference GPUs:
-    round(equivalents x reference / chip), halves rounded up, at least 1.
+    round(equivalents x reference / chip), halves rounded up. A count that rounds to 0 is
+    refused (ValueError): a scenario never buys zero GPUs, and rounding it up to 1 would price
+    more compute than the scenario names.
 
     Exact decimal arithmetic (each figure as written), so the count never depends on binary
     floating point: 720,000 x 1,979 / 4,500 is 316,640 exactly."""
     if equivalents <= 0 or reference_tflops <= 0 or chip_tflops <= 0:
         raise ValueError("equivalents and both throughputs must be positive")
     exact = Fraction(equivalents) * Fraction(repr(reference_tflops)) / Fraction(repr(chip_tflops))
-    return max(1, int(exact + Fraction(1, 2)))
+    count = int(exact + Fraction(1, 2))
+    if count < 1:
+        raise ValueError(
+            f"{equivalents} reference GPU(s) is {float(exact):.2f} of this chip, which rounds "
+            "to 0 GPUs; give more equivalents or a smaller chip"
+        )
+    return count

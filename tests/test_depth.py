@@ -26,7 +26,14 @@ from capcover.ingest import gpuhunt, runpod, vastai
 from capcover.ingest.archive import depth_of
 from capcover.ingest.models import RawResponse
 from capcover.ingest.quotes import QuoteBatch
-from capcover.model.depth import DEPTH_METHOD, DepthRead, DepthSighting, combine
+from capcover.model.depth import (
+    DEPTH_METHOD,
+    MAX_GPUS_PER_MACHINE,
+    MAX_GPUS_PER_TYPE,
+    DepthRead,
+    DepthSighting,
+    combine,
+)
 from capcover.report.summary import summary_text
 from capcover.warehouse.db import open_warehouse
 from tests.conftest import category_payload
@@ -145,15 +152,37 @@ def test_depth_vastai_malformed_offers_count_nothing():
     assert (seen.gpus_seen, seen.offers_seen) == (2, 1)
 
 
+@given(
+    book=vast_books(),
+    huge=st.lists(st.integers(min_value=MAX_GPUS_PER_MACHINE + 1, max_value=10**18), min_size=1),
+)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_depth_vastai_offer_larger_than_a_machine_is_not_counted(book, huge):
+    """Red team D7: an offer whose num_gpus is more than one machine holds (the ceiling,
+    model/depth.py) is quarantined by the quote parser and left out of the count, with the
+    reason in the basis; the rest of the book counts as before."""
+    pages, expected = book
+    big = [vast_offer(500 + k, "H100 SXM", n, 2.0 * n) for k, n in enumerate(huge)]
+    (seen,) = vastai.depth_raws([vast_raw(big), *(vast_raw(p) for p in pages)]).sightings
+    assert seen.gpus_seen == expected
+    assert f"{len(huge)} offer(s) left out: num_gpus above the {MAX_GPUS_PER_MACHINE} GPUs" in (
+        seen.basis
+    )
+    for offer in big:
+        with pytest.raises(ValueError, match=r"^num_gpus: \d+ is more than the 64 GPUs"):
+            vastai.offer_to_quote(offer, vast_raw([offer]), AT)
+
+
 # -- RunPod: its stock fields, whatever their shape -------------------------------------------
 
 STOCK_VALUES = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-5, max_value=10_000),
+    st.integers(min_value=-5, max_value=10**18),  # red team D3: beyond any stock
     st.floats(allow_nan=True),
     st.text(max_size=5),
-    st.lists(st.one_of(st.integers(min_value=-2, max_value=16), st.none(), st.text(max_size=2))),
+    st.lists(st.one_of(st.integers(min_value=-2, max_value=10**6), st.none(), st.text(max_size=2))),
 )
 
 
@@ -177,8 +206,16 @@ def test_depth_runpod_stock_fields_give_a_count_or_none_never_an_error(lowest):
     assert gpus is None or (type(gpus) is int and gpus >= 0)
     assert basis
     free = lowest.get("maxUnreservedGpuCount") if isinstance(lowest, dict) else None
-    if type(free) is int and free >= 0:
+    if type(free) is int and 0 <= free <= MAX_GPUS_PER_TYPE:
         assert gpus == free and "maxUnreservedGpuCount" in basis
+    elif type(free) is int and free > MAX_GPUS_PER_TYPE:  # an implausible count: left out
+        assert gpus is None or gpus <= MAX_GPUS_PER_MACHINE  # at most a pod-size floor
+        assert f"maxUnreservedGpuCount {free} left out: above {MAX_GPUS_PER_TYPE:,}" in basis
+    # Never a count beyond the ceilings (docs/methodology.md section 7).
+    assert gpus is None or gpus <= MAX_GPUS_PER_TYPE
+    sizes = lowest.get("availableGpuCounts") if isinstance(lowest, dict) else None
+    if gpus is not None and "availableGpuCounts" in basis and isinstance(sizes, list):
+        assert gpus <= MAX_GPUS_PER_MACHINE  # a pod is one machine
     if gpus is None and isinstance(lowest, dict) and isinstance(lowest.get("stockStatus"), str):
         assert f"stockStatus {lowest['stockStatus']}" in basis  # the word is recorded
 

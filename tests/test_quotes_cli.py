@@ -9,6 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from capcover.cli.common import load
 from capcover.cli.main import main
@@ -369,3 +372,101 @@ def test_quote_stats_view_shows_the_condition_when_a_used_group_is_shown():
     keys, rows, _labels = choose(QUOTE_STATS, STATS_COLUMNS, used, fmt="table")
     assert keys.index("condition") == keys.index("market") + 1
     assert [r[keys.index("condition")] for r in rows] == ["new", None, "used"]
+
+
+# -- red team D5/D6: the scenarios a quote can price follow the run's rules, market included --
+
+
+def _scenarios_of_every_market():
+    from capcover.config.settings import builtin_scenarios, throughput_table
+    from capcover.model.scenarios import parse_scenarios
+    from capcover.model.tiers import MARKETS
+
+    user = [
+        {
+            "name": f"mine-{sku.lower()}-{market}-{form.lower()}",
+            "gpu_sku": sku,
+            "gpu_count": 1000,
+            "price": {"kind": "rental_hourly", "hours": 8760},
+            "market": market,
+            "form_factor": form,
+        }
+        for sku in ("H100", "H200")
+        for market in MARKETS
+        for form in ("SXM", "any")
+    ]
+    user.append(
+        {
+            "name": "mine-h100-used",
+            "gpu_sku": "H100",
+            "gpu_count": 1000,
+            "price": {"kind": "purchase"},
+            "condition": "used",
+        }
+    )
+    mine = parse_scenarios(user, where="mine.toml", throughput=throughput_table())
+    return [*builtin_scenarios(), *mine]
+
+
+@given(
+    sku=st.sampled_from(["H100", "H200", "B200"]),
+    kind=st.sampled_from(["rental_hourly", "purchase"]),
+    tier=st.sampled_from([None, "committed_1m", "committed_3m", "committed_6m", "committed_1y"]),
+    form=st.sampled_from([None, "SXM", "PCIe"]),
+    condition=st.sampled_from([None, "new", "used", "refurbished"]),
+)
+@hypothesis_settings(max_examples=200, deadline=None)
+def test_quotes_add_pricing_note_names_exactly_the_scenarios_the_run_selects(
+    sku, kind, tier, form, condition
+):
+    """What `quotes add` says a quote can price is what the run's Selection (model/prices.py)
+    takes: SKU, kind, the market's tiers, the purchase condition and the form factor."""
+    from capcover.cli.quotes import pricing_note
+    from capcover.model.prices import ANY_FORM_FACTOR, Selection, condition_matches
+    from capcover.model.tiers import tier_from_label
+
+    scenarios = _scenarios_of_every_market()
+    entry = {"sku": sku, "kind": kind, "form_factor": form, "condition": condition}
+    if kind == "rental_hourly" and tier is not None:
+        entry["tier"] = tier
+    quote_tier = tier_from_label(entry.get("tier"), kind=kind)
+    expected = []
+    for s in scenarios:
+        if s.gpu_sku != sku or s.price.quote_kind != kind:
+            continue
+        sel = Selection(sku, kind, s.form_factor, s.market, None, s.condition)
+        if quote_tier not in sel.tiers():
+            continue
+        if kind == "purchase" and not condition_matches(condition, sel.condition):
+            continue
+        if sel.form_factor != ANY_FORM_FACTOR and (form or "unknown") != sel.form_factor:
+            continue
+        expected.append(s.name)
+    note = pricing_note(entry, scenarios)
+    if expected:
+        assert note == f"it can price: {', '.join(expected)}"
+    else:
+        assert note.startswith("warning: no scenario ") and "\n" not in note
+
+
+@pytest.mark.parametrize(
+    ("args", "note"),
+    [
+        (["--tier", "committed_1y"], "it can price: h100-rent-1y-contract"),
+        (["--tier", "committed_1y", "--form-factor", "SXM"], "it can price: h100-rent-1y-contract"),
+        (
+            ["--tier", "committed_6m", "--form-factor", "SXM"],
+            "warning: no scenario prices H100 rental_hourly quotes of the committed_6m market",
+        ),
+        (["--form-factor", "SXM"], "it can price: h100-rent-1y"),
+    ],
+)
+def test_quotes_add_names_the_scenarios_of_the_quotes_market(quotes_file, capsys, args, note):
+    """The docs' committed_1y example prices h100-rent-1y-contract (D5); a committed_6m quote
+    prices no built-in, never the on-demand h100-rent-1y (D6)."""
+    base = ["--sku", "H100", "--kind", "rental_hourly", "--price", "2.35", "--source", "Desk"]
+    assert add(*base, *args) == 0
+    out = capsys.readouterr()
+    assert note in (out.out + out.err)
+    if note.startswith("it can price"):
+        assert "h100-rent-1y," not in note and "warning" not in out.err

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, date, datetime
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
@@ -103,6 +104,90 @@ def test_compute_scenario_bad_entry_is_one_line_naming_the_field(entry, message)
     with pytest.raises(ValueError, match=re.escape(message)) as err:
         _parse({**base, **entry})
     assert str(err.value).startswith("my.toml: ") and "\n" not in str(err.value)
+
+
+_CHIPS = [c for c in throughput_table().chip if c.figure("dense_fp8") is not None]
+
+
+@given(
+    chip=st.sampled_from(_CHIPS),
+    reference=st.sampled_from(_CHIPS),
+    n=st.integers(min_value=1, max_value=1_000),
+)
+def test_compute_scenario_whose_count_rounds_to_zero_is_refused(chip, reference, n):
+    """Red team D1: `equivalents` too few for one GPU of the chip (1 H100 as B200 is 0.44) is
+    refused naming the scenario and the field, never priced as 1 GPU (more compute than it
+    names); any count that rounds to 1 or more is taken as the exact ratio says."""
+    table = throughput_table()
+    exact = Fraction(n) * Fraction(repr(table.tflops(reference.id, "dense_fp8")))
+    exact /= Fraction(repr(table.tflops(chip.id, "dense_fp8")))
+    entry = {
+        "name": "x",
+        "gpu_sku": chip.sku,
+        "price": {"kind": "purchase"},
+        "compute": {"equivalents": n, "chip": chip.id, "reference": reference.id},
+    }
+    if exact < Fraction(1, 2):
+        with pytest.raises(ValueError, match=r"scenario x: compute\.equivalents: .*rounds to 0"):
+            _parse(entry)
+    else:
+        (sc,) = _parse(entry)
+        assert sc.gpu_count >= 1 and abs(sc.gpu_count - exact) <= Fraction(1, 2)
+
+
+def test_compute_scenario_of_one_h100_as_b200_exits_2_in_one_line(
+    env, tmp_path, monkeypatch, capsys
+):
+    cfg = tmp_path / "capcover.toml"
+    cfg.write_text(
+        '[[scenario]]\nname = "tiny"\ngpu_sku = "B200"\nprice = { kind = "purchase" }\n'
+        'compute = { equivalents = 1, chip = "B200 HGX" }\n'
+    )
+    monkeypatch.setenv("CAPCOVER_CONFIG", str(cfg))
+    assert main(["config"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "scenario tiny: compute.equivalents: " in line and "rounds to 0 GPUs" in line
+
+
+_COSTS = {
+    "years": 5,
+    "watts_per_gpu": 700,
+    "pue": 1.5,
+    "usd_per_kwh": 0.08,
+    "hosting_usd_per_kw_month": 184.0,
+}
+_NUMERIC_FIELDS = [
+    ({"gpu_count": 720_000}, ("gpu_count",)),
+    ({"compute": {"equivalents": 720_000, "chip": "B200 HGX"}}, ("compute", "equivalents")),
+    (
+        {"gpu_count": 1, "price": {"kind": "fixed", "unit_price_usd": 30_000}},
+        ("price", "unit_price_usd"),
+    ),
+    ({"gpu_count": 1, "price": {"kind": "rental_hourly", "hours": 8760}}, ("price", "hours")),
+    ({"gpu_count": 1, "price": {"kind": "purchase", "multiplier": 1.2}}, ("price", "multiplier")),
+    ({"gpu_count": 1, "max_age_days": 30}, ("max_age_days",)),
+    *[({"gpu_count": 1, "costs": dict(_COSTS)}, ("costs", k)) for k in _COSTS],
+]
+
+
+@given(
+    case=st.sampled_from(_NUMERIC_FIELDS),
+    wrong=st.one_of(
+        st.integers(min_value=1, max_value=10**6).map(str),
+        st.decimals(min_value=1, max_value=10**6, places=2).map(str),
+        st.booleans(),
+    ),
+)
+def test_scenario_number_of_the_wrong_type_is_refused(case, wrong):
+    """Red team D2: a TOML string ("720000") or boolean in any numeric field of a scenario is
+    the wrong type: refused naming the field, never coerced to the number."""
+    patch, path = case
+    entry = {"name": "x", "gpu_sku": "B200", "price": {"kind": "purchase"}, **patch}
+    entry = {k: dict(v) if isinstance(v, dict) else v for k, v in entry.items()}
+    (entry if len(path) == 1 else entry[path[0]])[path[-1]] = wrong
+    with pytest.raises(ValueError, match=re.escape(f"scenario x: {'.'.join(path)}: ")) as err:
+        _parse(entry)
+    assert "\n" not in str(err.value)
 
 
 def test_compute_scenario_of_a_sku_with_two_chips_must_name_one():

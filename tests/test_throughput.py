@@ -95,11 +95,13 @@ def test_throughput_the_issue_b200_count_follows_from_the_table():
     chip=st.decimals(min_value="0.1", max_value="100000", places=1),
 )
 def test_throughput_equivalent_count_is_the_exact_ratio_rounded_half_up(n, ref, chip):
-    got = equivalent_count(n, float(ref), float(chip))
     exact = Fraction(n) * Fraction(ref) / Fraction(chip)  # the figures as written, exactly
     if exact < Fraction(1, 2):
-        assert got == 1  # a scenario never buys zero GPUs
+        # Never zero GPUs, and never silently 1 (more compute than the scenario names).
+        with pytest.raises(ValueError, match=r"rounds to 0 GPUs"):
+            equivalent_count(n, float(ref), float(chip))
         return
+    got = equivalent_count(n, float(ref), float(chip))
     assert abs(got - exact) <= Fraction(1, 2)  # the nearest integer...
     assert exact - got != Fraction(1, 2)  # ...and a half rounds up, never down
 
