@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,18 @@ NO_ROUTE = Reply({"error": "no route in the fake API for this request"}, status=
 def reference(name: str) -> dict:
     """A reference payload file: {'_source': ..., 'payload': ..., 'http_status'?: ...}."""
     return json.loads((FIXTURES / "coingecko" / name).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(autouse=True)
+def _children_take_ctrl_c():
+    """A child inherits an IGNORED or BLOCKED SIGINT (never a handler): in full runs the
+    Ctrl-C tests' children (backfill, sql, serve) ran on through the signal although each test
+    passes alone. Each test starts with Python's own handler and SIGINT unblocked, as a shell
+    gives a command it starts in the foreground."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    # A blocked SIGINT is inherited too (the signal mask survives fork and exec).
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 @pytest.fixture(autouse=True)
