@@ -148,7 +148,7 @@ def test_json_repeated_keys_in_a_gpu_feed_fail_that_feed_alone(
 def test_json_repeated_keys_a_coin_whose_id_held_a_secret_is_quarantined(
     env, fake_cg, capsys, monkeypatch
 ):
-    key = "CG-SeCrEtKeY9876543210abcdef"
+    key = "test-key-not-real-9876543210"  # made up: not a CoinGecko key
     monkeypatch.setenv("CAPCOVER_COINGECKO_PLAN", "demo")
     monkeypatch.setenv("CAPCOVER_COINGECKO_API_KEY", key)
     pages = market_pages()

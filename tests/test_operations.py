@@ -14,6 +14,7 @@ from capcover.cli.main import main
 from capcover.config.settings import load_settings
 from capcover.fakeapi import Reply
 from capcover.flows.sequence import daily_sequence, run_daily
+from capcover.ingest.errors import NotFound
 from capcover.model.run import DeliveryReport, RunResult
 from capcover.report.advice import flow_run_url
 from capcover.report.summary import serve_line
@@ -28,7 +29,7 @@ def test_failed_run_keeps_its_flow_run_id_and_status_names_it(env, fake_cg, monk
     run_daily(load_settings())
     fake_cg.clear()
     fake_cg.add(API + "/coins/categories", Reply({"error": "boom"}, status=404))
-    with pytest.raises(Exception):  # noqa: B017 - whatever the client raises; recorded below
+    with pytest.raises(NotFound):  # the categories endpoint answers 404; recorded below
         daily_sequence(load_settings(), flow_run_id=FLOW_RUN)
     with open_warehouse(env["CAPCOVER_DB"], read_only=True) as wh:
         status, flow_run_id = wh.query(
