@@ -146,6 +146,7 @@ def build_reports(
     `depth`: the day's count of rentable GPUs, put on rental rows (None: no count, e.g. a
     backfilled day or a date published before depth)."""
     rows, skipped = [], []
+    window_end = prices.through or sector.report_date
     for sc in scenarios:
         stat = None
         kind = sc.price.quote_kind
@@ -156,11 +157,11 @@ def build_reports(
                 kind,
                 sc.form_factor,
                 sc.market,
-                as_of=sector.report_date,
+                as_of=window_end,
                 condition=sc.condition,
             )
             if stat is None:
-                skipped.append((sc.name, _no_quote_reason(sc, book, sector.report_date)))
+                skipped.append((sc.name, _no_quote_reason(sc, book, window_end)))
                 continue
         try:  # a price that underflows to 0 (1e-320 x a multiplier) has no coverage at all
             unit = sc.unit_price(stat.median_usd if stat else None)
@@ -309,7 +310,7 @@ def report_decisions(
             kind,
             sc.form_factor,
             sc.market,
-            as_of=row.report_date,
+            as_of=prices.through or row.report_date,
             condition=sc.condition,
         ):
             out.append((row, d))
