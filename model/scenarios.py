@@ -188,6 +188,17 @@ class Scenario(_Strict):
                 "costs (power and hosting) are for bought GPUs: a rental price already "
                 "includes them"
             )
+        given = self.model_fields_set
+        if "market" in given and self.price.kind != "rental_hourly":
+            raise ValueError(
+                f"market is for rentals (on_demand, spot, committed_…): a {self.price.kind} "
+                "price has none; remove it"
+            )
+        if "condition" in given and self.price.kind != "purchase":
+            raise ValueError(
+                f"condition (new, used, any) is for purchases: a {self.price.kind} price has "
+                "none; remove it"
+            )
         if self.compute is not None and self.compute.gpu_count != self.gpu_count:
             raise ValueError(
                 f"gpu_count {self.gpu_count} does not follow from compute "

@@ -327,6 +327,26 @@ def test_total_cost_bad_entry_is_one_line_naming_the_field(patch, message):
     assert str(err.value).startswith("my.toml: scenario t: ") and "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("price", "extra", "message"),
+    [
+        ({"kind": "purchase"}, {"market": "spot"}, "market is for rentals"),
+        ({"kind": "purchase"}, {"market": "on_demand"}, "market is for rentals"),
+        ({"kind": "fixed", "unit_price_usd": 1.0}, {"market": "spot"}, "market is for rentals"),
+        ({"kind": "rental_hourly", "hours": 1}, {"condition": "used"}, "condition (new, used"),
+        ({"kind": "rental_hourly", "hours": 1}, {"condition": "new"}, "condition (new, used"),
+        ({"kind": "fixed", "unit_price_usd": 1.0}, {"condition": "any"}, "condition (new, used"),
+    ],
+)
+def test_a_field_the_price_kind_does_not_use_is_refused_not_ignored(price, extra, message):
+    """`market` prices rentals only and `condition` purchases only: given on another kind
+    they would be silently ignored, so they are refused like `costs` on a rental."""
+    entry = {"name": "t", "gpu_sku": "H100", "gpu_count": 1, "price": price, **extra}
+    with pytest.raises(ValueError, match=re.escape(message)) as err:
+        _parse(entry)
+    assert str(err.value).startswith("my.toml: scenario t: ") and "\n" not in str(err.value)
+
+
 # -- in the warehouse and what readers show ---------------------------------------------------
 
 QUOTES = """version = 1
