@@ -188,13 +188,14 @@ class Scenario(_Strict):
                 "costs (power and hosting) are for bought GPUs: a rental price already "
                 "includes them"
             )
-        given = self.model_fields_set
-        if "market" in given and self.price.kind != "rental_hourly":
+        # A value other than the default is refused where it would be ignored (the default
+        # itself is what every recorded definition holds: model_dump writes every field).
+        if self.market != "on_demand" and self.price.kind != "rental_hourly":
             raise ValueError(
                 f"market is for rentals (on_demand, spot, committed_…): a {self.price.kind} "
                 "price has none; remove it"
             )
-        if "condition" in given and self.price.kind != "purchase":
+        if self.condition != "new" and self.price.kind != "purchase":
             raise ValueError(
                 f"condition (new, used, any) is for purchases: a {self.price.kind} price has "
                 "none; remove it"

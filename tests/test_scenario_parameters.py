@@ -331,10 +331,10 @@ def test_total_cost_bad_entry_is_one_line_naming_the_field(patch, message):
     ("price", "extra", "message"),
     [
         ({"kind": "purchase"}, {"market": "spot"}, "market is for rentals"),
-        ({"kind": "purchase"}, {"market": "on_demand"}, "market is for rentals"),
+        ({"kind": "purchase"}, {"market": "committed_1y"}, "market is for rentals"),
         ({"kind": "fixed", "unit_price_usd": 1.0}, {"market": "spot"}, "market is for rentals"),
         ({"kind": "rental_hourly", "hours": 1}, {"condition": "used"}, "condition (new, used"),
-        ({"kind": "rental_hourly", "hours": 1}, {"condition": "new"}, "condition (new, used"),
+        ({"kind": "rental_hourly", "hours": 1}, {"condition": "any"}, "condition (new, used"),
         ({"kind": "fixed", "unit_price_usd": 1.0}, {"condition": "any"}, "condition (new, used"),
     ],
 )
