@@ -492,6 +492,23 @@ def test_depth_and_prices_of_a_run_after_midnight_belong_to_the_day_it_reports(
     capsys.readouterr()
 
 
+def test_depth_a_market_older_than_a_day_is_never_priced_with_the_runs_later_quotes(
+    fake_cg, every_feed
+):
+    """The grace is the one day of a late update: market data two days old (a stale as-of)
+    keeps its window ending on its own day, so the run's quotes, fetched later, do not price
+    it."""
+    day = datetime.now(UTC).date() - timedelta(days=2)
+    fake_cg.clear()
+    fake_cg.serve(categories=category_payload(updated_at=f"{day}T12:00:00Z"))
+    result = run_daily(every_feed)
+    assert result.as_of_date == day
+    skipped = dict(result.skipped)
+    assert {"h100-rent-1y", "h100-rent-1y-spot"} <= skipped.keys()
+    assert f"in the 7 days up to {day}" in skipped["h100-rent-1y"]
+    assert all(r.price_as_of is None or r.price_as_of <= day for r in result.reports)
+
+
 def test_depth_rows_published_before_depth_stay_without_a_count(every_feed):
     run_daily(every_feed)
     # As a warehouse migrated from before 063 holds them: rental rows without a count.
