@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import functools
 import html
 import json
 import logging
@@ -21,7 +22,11 @@ import os
 import re
 import unicodedata
 import urllib.parse
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
+from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
@@ -45,13 +50,56 @@ PRINTABLE = st.characters(min_codepoint=0x21, max_codepoint=0x7E)
 # Any key capcover accepts: printable ASCII, no spaces, 8..64 characters. A key sharing four
 # characters with the marker "[redacted]" could be re-formed by the marker itself; no real key
 # does, and none is drawn.
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ("capcover", "cli", "config", "fakeapi", "flows", "ingest", "model", "notify", "report")
+
+
+@functools.cache
+def _shipped_text() -> str:
+    """Every text capcover ships (its code, SQL, TOML, fixtures, templates), lowercased: the
+    words its own outputs are made of (table and column names, migration file names,
+    scenario names, messages)."""
+    texts = []
+    for room in (*SHIPPED, "warehouse"):
+        for path in sorted((ROOT / room).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                texts.append(path.read_bytes().decode("utf-8", "replace"))
+    # and the words of the Python reprs the warehouse dump below prints its rows with
+    when = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=ZoneInfo("Etc/UTC"))
+    texts.append(repr([(when.date(), when, Decimal("1.5"), UUID(int=1), None, True, False)]))
+    return "\n".join(texts).lower()
+
+
+def _not_program_text(key: str) -> bool:
+    """Whether no 8-character run of `key` is a piece of capcover's own text. Hypothesis draws
+    strings from the constants of every module it has seen loaded (in a full run: "run_scen"
+    of `run_scenarios`), and such a "key" stands in the program's own output (a migration's
+    file name) without ever having been echoed. A real key is random; none is a run of
+    capcover's text."""
+    low = key.lower()
+    shipped = _shipped_text()
+    return not any(low[i : i + 8] in shipped for i in range(len(low) - 7))
+
+
+# Any key capcover accepts: printable ASCII, no spaces, 8..64 characters. A key sharing four
+# characters with the marker "[redacted]" could be re-formed by the marker itself; no real key
+# does, and none is drawn.
 KEYS = st.text(PRINTABLE, min_size=8, max_size=64).filter(
     lambda k: (
         len(set(k)) >= secrets.MIN_DISTINCT
         and not any("[redacted]"[i : i + 4] in k.lower() for i in range(7))
+        and _not_program_text(k)
     )
 )
 MARKER = "[redacted]"
+
+
+def test_secrets_forms_keys_drawn_are_never_pieces_of_capcovers_own_text():
+    """The keys a full run once drew from hypothesis' pool of module constants, which stand in
+    capcover's own output without being echoed, are not drawn; random keys still are."""
+    for word in ("run_scen", "053_run_scenarios", "sector_market_cap_usd", "datetime.date("):
+        assert not _not_program_text(word)
+    assert _not_program_text("Q7#kz!Pw2@mR") and _not_program_text("CG-" + "x7Rq2Lm9Vt4Wn8Ks")
 
 
 # -- encodings: what a server, a library or a log can make of a key --------------------------
