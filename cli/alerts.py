@@ -7,7 +7,16 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from capcover.cli.common import EXIT_OK, EXIT_USAGE, echo, fail, load_reader, nothing
+from capcover.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    columns_given,
+    echo,
+    fail,
+    load_reader,
+    nothing,
+    print_table,
+)
 
 if TYPE_CHECKING:
     import click
@@ -23,37 +32,29 @@ def alerts(
 ) -> int:
     """`capcover alerts`: the alerts from report date `since` on (all without it)."""
     from capcover.api import Reader
-    from capcover.report.tables import render
-    from capcover.report.views import ALERTS, ColumnError, choose, parse_columns
+    from capcover.report.views import ALERTS
 
-    try:
-        picked = parse_columns(columns)
-    except ColumnError as exc:
-        fail(str(exc), EXIT_USAGE)
+    picked = columns_given(columns)
     reader = Reader(db=db)
     cols, rows = reader.alerts(since=since, undelivered=undelivered)
     states = [r[cols.index("delivery_state")] for r in rows]
-    try:
-        keys, shown, labels = choose(
-            ALERTS, cols, rows, fmt=fmt, wide=wide, picked=picked, what="capcover alerts"
-        )
-    except ColumnError as exc:
-        fail(str(exc), EXIT_USAGE)
-    if not shown:
-        what = "undelivered alerts" if undelivered else "alerts"
-        return nothing(
-            f"no {what}" + (f" since {since}" if since else "") + f" in {reader.db}",
-            fmt,
-            render(keys, shown, fmt),
-        )
-    echo(
-        render(keys, shown, fmt, title="capcover alerts", labels=labels, width=0 if wide else None)
+    what = "undelivered alerts" if undelivered else "alerts"
+    code, _ = print_table(
+        ALERTS,
+        cols,
+        rows,
+        fmt=fmt,
+        wide=wide,
+        picked=picked,
+        what="capcover alerts",
+        title="capcover alerts",
+        empty=f"no {what}" + (f" since {since}" if since else "") + f" in {reader.db}",
     )
-    if fmt == "table" and "held" in states:
+    if code == EXIT_OK and fmt == "table" and "held" in states:
         from capcover.report.tables import wrap_paragraph
 
         echo(wrap_paragraph(HELD_NOTE, 0 if wide else None, indent="  "))
-    return EXIT_OK
+    return code
 
 
 HELD_NOTE = (

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 if TYPE_CHECKING:
     from capcover.config.reader import ReaderSettings
     from capcover.config.settings import Settings
+    from capcover.report.views import View
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 FORMATS = ("table", "csv", "json", "markdown")  # report.tables.render's formats
@@ -101,3 +102,41 @@ def nothing(what: str, fmt: str, empty: str | None = None) -> int:
         echo(empty)
     note(what)
     return EXIT_FAILED
+
+
+def columns_given(columns: str | None) -> list[str] | None:
+    """The --columns list of a read command, or exit 2 with the one-line reason."""
+    from capcover.report.views import ColumnError, parse_columns
+
+    try:
+        return parse_columns(columns)
+    except ColumnError as exc:
+        fail(str(exc), EXIT_USAGE)
+
+
+def print_table(
+    view: View,
+    cols: list[str],
+    rows: list[tuple[Any, ...]],
+    *,
+    fmt: str,
+    wide: bool,
+    picked: list[str] | None,
+    what: str,
+    title: str,
+    empty: str,
+) -> tuple[int, list[str]]:
+    """THE way a read command prints one table: the view's columns for the format (exit 2 on
+    an unknown --columns name), the empty-result rule (`nothing`, `empty` says what to do), or
+    the rendered table. Returns the exit code and the keys of the columns shown."""
+    from capcover.report.tables import render
+    from capcover.report.views import ColumnError, choose
+
+    try:
+        keys, shown, labels = choose(view, cols, rows, fmt=fmt, wide=wide, picked=picked, what=what)
+    except ColumnError as exc:
+        fail(str(exc), EXIT_USAGE)
+    if not shown:
+        return nothing(empty, fmt, render(keys, shown, fmt)), list(keys)
+    echo(render(keys, shown, fmt, title=title, labels=labels, width=0 if wide else None))
+    return EXIT_OK, list(keys)

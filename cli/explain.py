@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from capcover.cli.common import EXIT_OK, EXIT_USAGE, echo, fail, nothing
+from capcover.cli.common import EXIT_OK, EXIT_USAGE, columns_given, echo, fail, nothing
 
 if TYPE_CHECKING:
     import click
@@ -145,12 +145,8 @@ def explain(
     """`capcover explain`: the paragraphs and tables of `day` (default: the latest report)."""
     from capcover.api import Reader
     from capcover.cli.lookup import check_scenario, no_report_on
-    from capcover.report.views import ColumnError, parse_columns
 
-    try:
-        picked = parse_columns(columns)
-    except ColumnError as exc:
-        fail(str(exc), EXIT_USAGE)
+    picked = columns_given(columns)
     reader = Reader(db=db)
     why = reader.explain(day=day, scenario=scenario) if check_scenario(reader, scenario) else None
     if why is None:

@@ -13,7 +13,15 @@ from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from capcover.cli.common import EXIT_OK, EXIT_USAGE, CommandFailed, echo, fail, load, nothing
+from capcover.cli.common import (
+    EXIT_USAGE,
+    CommandFailed,
+    columns_given,
+    echo,
+    fail,
+    load,
+    print_table,
+)
 from capcover.errors import one_line
 
 if TYPE_CHECKING:
@@ -35,48 +43,32 @@ def quotes_list(
 ) -> int:
     """`capcover quotes list`: stored quotes, or with `stats` the price method per group."""
     from capcover.api import Reader
-    from capcover.report.tables import render
+    from capcover.report.views import QUOTE_STATS, QUOTES
 
-    """`capcover quotes list`: stored quotes, or with `stats` the price method per group."""
-    from capcover.report.views import QUOTE_STATS, QUOTES, ColumnError, choose, parse_columns
-
-    try:
-        picked = parse_columns(columns)
-    except ColumnError as exc:
-        fail(str(exc), EXIT_USAGE)
+    picked = columns_given(columns)
     reader = Reader(db=db)
     if stats:
         cols, rows = reader.quote_stats(sku=sku, kind=kind, day=day)
     else:
         cols, rows = reader.quotes(sku=sku, kind=kind, source=source, day=day)
-    what = "capcover quotes list" + (" --stats" if stats else "")
-    try:
-        keys, shown, labels = choose(
-            QUOTE_STATS if stats else QUOTES,
-            cols,
-            rows,
-            fmt=fmt,
-            wide=wide,
-            picked=picked,
-            what=what,
-        )
-    except ColumnError as exc:
-        fail(str(exc), EXIT_USAGE)
-    if not shown:
-        filters = ", ".join(
-            f"{name} {value}"
-            for name, value in (("sku", sku), ("kind", kind), ("source", source), ("date", day))
-            if value
-        )
-        return nothing(
-            f"no GPU quotes{f' match {filters}' if filters else ''} in {reader.db} — "
-            f"run `capcover run` first, or widen the filters",
-            fmt,
-            render(keys, shown, fmt),
-        )
-    title = "GPU quote statistics" if stats else "GPU quotes"
-    echo(render(keys, shown, fmt, title=title, labels=labels, width=0 if wide else None))
-    return EXIT_OK
+    filters = ", ".join(
+        f"{name} {value}"
+        for name, value in (("sku", sku), ("kind", kind), ("source", source), ("date", day))
+        if value
+    )
+    code, _ = print_table(
+        QUOTE_STATS if stats else QUOTES,
+        cols,
+        rows,
+        fmt=fmt,
+        wide=wide,
+        picked=picked,
+        what="capcover quotes list" + (" --stats" if stats else ""),
+        title="GPU quote statistics" if stats else "GPU quotes",
+        empty=f"no GPU quotes{f' match {filters}' if filters else ''} in {reader.db} — "
+        "run `capcover run` first, or widen the filters",
+    )
+    return code
 
 
 def add_quote(day: date | None, options: dict[str, Any]) -> None:

@@ -8,7 +8,16 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from capcover.cli.common import EXIT_OK, EXIT_USAGE, echo, fail, load, nothing
+from capcover.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    columns_given,
+    echo,
+    fail,
+    load,
+    nothing,
+    print_table,
+)
 
 if TYPE_CHECKING:
     import click
@@ -34,8 +43,8 @@ def report(
     (`shaped`: --format, --wide or --columns were given, which files have no use for)."""
     from capcover.api import Reader
     from capcover.cli.lookup import check_scenario, no_report_on
-    from capcover.report.tables import render, wrap_paragraph
-    from capcover.report.views import REPORT, ColumnError, choose, parse_columns, report_footnote
+    from capcover.report.tables import wrap_paragraph
+    from capcover.report.views import REPORT, report_footnote
 
     reader = Reader(db=db)
     if html or png:
@@ -46,10 +55,7 @@ def report(
                 EXIT_USAGE,
             )
         return report_files(reader, day, scenario, html, png)
-    try:
-        picked = parse_columns(columns)
-    except ColumnError as exc:
-        fail(str(exc), EXIT_USAGE)
+    picked = columns_given(columns)
     any_report = check_scenario(reader, scenario)
     cols, rows = reader.report(day=day, scenario=scenario, full=True)
     empty = (
@@ -57,15 +63,19 @@ def report(
         if day and any_report and not rows
         else f"no report rows in {reader.db} — run `capcover run` first"
     )
-    try:
-        keys, shown, labels = choose(
-            REPORT, cols, rows, fmt=fmt, wide=wide, picked=picked, what="capcover report"
-        )
-    except ColumnError as exc:
-        fail(str(exc), EXIT_USAGE)
-    if not shown:
-        return nothing(empty, fmt, render(keys, shown, fmt))
-    echo(render(keys, shown, fmt, title=REPORT_TITLE, labels=labels, width=0 if wide else None))
+    code, keys = print_table(
+        REPORT,
+        cols,
+        rows,
+        fmt=fmt,
+        wide=wide,
+        picked=picked,
+        what="capcover report",
+        title=REPORT_TITLE,
+        empty=empty,
+    )
+    if code != EXIT_OK:
+        return code
     note = report_footnote(cols, rows, keys, fmt)  # the survivorship marker's footnote
     if note is not None and fmt == "markdown":
         echo(f"\n{note}")  # its own paragraph: a line right under a table would be a row
