@@ -34,6 +34,7 @@ def test_publish_after_run_exports_every_table_to_latest(fake_cg, settings):
     with open_warehouse(settings.db, read_only=True) as wh:
         tables = tables_to_publish(wh)
         assert tables[0] == "report_daily"
+        assert {"v_price_decisions", "gpu_depth"} <= set(tables)  # the price, checkable
         for table in tables:
             expected = wh.scalar(f'SELECT count(*) FROM "{table}"')  # noqa: S608
             assert manifest["tables"][table] == expected

@@ -46,6 +46,10 @@ LAYOUT = 2  # manifest["layout"]: 2 = monthly files per table folder, hard-linke
 HASHED_ROWS = 100_000  # base tables below this are compared by content; above, by the runs log
 ALWAYS = ("report_daily",)
 OPTIONAL = ("alerts",)  # exported when present (alerting adds it)
+# What each row's price and depth were made of (migrations 051, 063): every quote the price
+# method considered with its rule, and the rentable GPUs counted, so the snapshot alone is
+# enough to recompute a price by hand (docs/methodology.md).
+EVIDENCE = ("v_price_decisions", "gpu_depth")
 # Why each report moved, with the coins and the quotes behind it (migration 020), so a BI tool
 # can show the "why" from the snapshot alone.
 EXPLAIN = (
@@ -117,13 +121,14 @@ def _to_publish(present: set[str]) -> list[str]:
     return (
         [t for t in ALWAYS if t in present]
         + history
-        + [t for t in OPTIONAL + EXPLAIN if t in present]
+        + [t for t in OPTIONAL + EXPLAIN + EVIDENCE if t in present]
     )
 
 
 def tables_to_publish(wh: Warehouse) -> list[str]:
-    """report_daily, then every history table or view, the alerts table and the "why it moved"
-    views (constituents and quotes behind each report), those present."""
+    """report_daily, then every history table or view, the alerts table, the "why it moved"
+    views (constituents and quotes behind each report) and the price decisions and depth
+    counts behind each row, those present."""
     return _to_publish(set(_catalog(wh)))
 
 
