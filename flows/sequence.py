@@ -189,13 +189,7 @@ def load_and_model(
     # Depth: the GPUs this run's feeds show as rentable now (pure parsers on its answers).
     depth = depth_of(quotes)
     load.replace_depth(wh, day, depth, run_id)
-    book = load.price_book(
-        wh,
-        day,
-        max_age=max_age,
-        method=pin.price_method if pin else None,
-        fetched=sector.fetched_at.date(),  # the run's own quotes count for the day it reports
-    )
+    book = load.price_book(wh, day, max_age=max_age, method=pin.price_method if pin else None)
     rows, skipped = build_reports(
         sector, scenarios, book, run_id, depth if pin is None or pin.depth else None
     )

@@ -533,10 +533,6 @@ class PriceBook:
     max_age: MaxAge = MaxAge()
     method: str = METHOD_VERSION
     pricer: Pricer = field(default=price_v3, compare=False)
-    # The day the staleness window ends, when it is not the report's own day: the current
-    # method's window ends on the day the run fetched its quotes, if that is later than the
-    # market's as-of day (warehouse/load.py `price_book`, docs/methodology.md).
-    through: date | None = None
 
     def get(
         self,

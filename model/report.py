@@ -146,7 +146,6 @@ def build_reports(
     `depth`: the day's count of rentable GPUs, put on rental rows (None: no count, e.g. a
     backfilled day or a date published before depth)."""
     rows, skipped = [], []
-    window_end = prices.through or sector.report_date
     for sc in scenarios:
         stat = None
         kind = sc.price.quote_kind
@@ -157,11 +156,11 @@ def build_reports(
                 kind,
                 sc.form_factor,
                 sc.market,
-                as_of=window_end,
+                as_of=sector.report_date,
                 condition=sc.condition,
             )
             if stat is None:
-                skipped.append((sc.name, _no_quote_reason(sc, book, window_end)))
+                skipped.append((sc.name, _no_quote_reason(sc, book, sector.report_date)))
                 continue
         try:  # a price that underflows to 0 (1e-320 x a multiplier) has no coverage at all
             unit = sc.unit_price(stat.median_usd if stat else None)
@@ -310,7 +309,7 @@ def report_decisions(
             kind,
             sc.form_factor,
             sc.market,
-            as_of=prices.through or row.report_date,
+            as_of=row.report_date,
             condition=sc.condition,
         ):
             out.append((row, d))

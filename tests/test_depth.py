@@ -9,7 +9,7 @@ least three sources; rebuild and verify re-derive the table."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -457,56 +457,6 @@ def test_depth_rebuild_and_verify_rederive_the_table(every_feed, capsys):
         " H100 SXM vastai: the re-derivation from the raw archive differs: gpus_seen 30 vs 29"
         in out
     )
-
-
-def test_depth_and_prices_of_a_run_after_midnight_belong_to_the_day_it_reports(
-    fake_cg, every_feed, capsys
-):
-    """CoinGecko last updated the categories at 23:58 the day before the run fetches (the
-    00:20 UTC schedule after a late update): the report is dated that day, and the quotes the
-    run fetched itself (observed on the fetch day) price its rentals, as its depth counts
-    them; rebuild and verify re-derive the same rows (red team D4)."""
-    now = datetime.now(UTC)
-    day = (now - timedelta(days=1)).date()
-    late = datetime.combine(day, time(23, 58), tzinfo=UTC)
-    fake_cg.clear()
-    fake_cg.serve(categories=category_payload(updated_at=late.isoformat()))
-    result = run_daily(every_feed)
-    assert result.as_of_date == day
-    rows = {r.scenario: r for r in result.reports}
-    assert not [name for name, _ in result.skipped if name in RENTALS]
-    for name in ("h100-rent-1y", "h100-rent-1y-spot"):
-        row = rows[name]
-        assert row.report_date == day and row.price_as_of == now.date()
-        assert row.rentable_gpus_seen and row.price_quote_count > 1
-    with open_warehouse(every_feed.db, read_only=True) as wh:
-        (depth_days,) = wh.query("SELECT list(DISTINCT day) FROM gpu_depth")[0]
-        report = wh.query("SELECT * FROM report_daily ORDER BY scenario")
-        decisions = wh.query("SELECT count(*) FROM price_decisions")
-    assert depth_days == [day]
-    rebuild(every_feed)
-    with open_warehouse(every_feed.db, read_only=True) as wh:
-        assert wh.query("SELECT * FROM report_daily ORDER BY scenario") == report
-        assert wh.query("SELECT count(*) FROM price_decisions") == decisions
-    assert main(["verify"]) == 0
-    capsys.readouterr()
-
-
-def test_depth_a_market_older_than_a_day_is_never_priced_with_the_runs_later_quotes(
-    fake_cg, every_feed
-):
-    """The grace is the one day of a late update: market data two days old (a stale as-of)
-    keeps its window ending on its own day, so the run's quotes, fetched later, do not price
-    it."""
-    day = datetime.now(UTC).date() - timedelta(days=2)
-    fake_cg.clear()
-    fake_cg.serve(categories=category_payload(updated_at=f"{day}T12:00:00Z"))
-    result = run_daily(every_feed)
-    assert result.as_of_date == day
-    skipped = dict(result.skipped)
-    assert {"h100-rent-1y", "h100-rent-1y-spot"} <= skipped.keys()
-    assert f"in the 7 days up to {day}" in skipped["h100-rent-1y"]
-    assert all(r.price_as_of is None or r.price_as_of <= day for r in result.reports)
 
 
 def test_depth_rows_published_before_depth_stay_without_a_count(every_feed):

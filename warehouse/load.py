@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from capcover.ingest.models import Quarantined, Quote, SectorSnapshot
 from capcover.model.depth import Depth
@@ -479,24 +479,12 @@ def quote_points(wh: Warehouse, day: date) -> list[QuotePoint]:
 
 
 def price_book(
-    wh: Warehouse,
-    day: date,
-    *,
-    max_age: MaxAge | None = None,
-    method: str | None = None,
-    fetched: date | None = None,
+    wh: Warehouse, day: date, *, max_age: MaxAge | None = None, method: str | None = None
 ) -> PriceBook:
     """The price book of `day`: its quotes and the method to price with, the current one or
     the older one `method` names (a stored `price_method`, e.g. when `capcover rebuild`
     re-derives rows that method published). Method mad3.5-median-v1 reads every quote up to
-    the day, to recover the quote set of its own parsers (model/prices_v1.py).
-
-    `fetched`: the day the run fetched its inputs. With the current method, when that is the
-    day after `day`, the window ends on it: a run whose market data CoinGecko last updated at
-    23:58 the day before still prices with the quotes it fetched itself (their observed date is
-    the fetch day). Market data older than that (a stale as-of, a replay of another year) is
-    priced with the quotes up to its own day, never with later ones. The frozen methods keep
-    their window ending on `day`."""
+    the day, to recover the quote set of its own parsers (model/prices_v1.py)."""
     version = METHOD_VERSION
     if method:
         parsed = parse_method_id(method)
@@ -516,13 +504,7 @@ def price_book(
             f"price method {method!r} has no code path in this capcover (rows written before "
             f"migration 007 say median-v0): they cannot be re-derived"
         )
-    through = fetched if fetched is not None and fetched == day + timedelta(days=1) else day
-    return PriceBook(
-        tuple(quote_points(wh, through)),
-        max_age or MaxAge(),
-        version,
-        through=through if through != day else None,
-    )
+    return PriceBook(tuple(quote_points(wh, day)), max_age or MaxAge(), version)
 
 
 def quote_observed_dates(wh: Warehouse) -> list[date]:
