@@ -59,6 +59,7 @@ if TYPE_CHECKING:  # the clients (requests, the HTTP layer) load when a run fetc
     from capcover.flows.clients import Clients
     from capcover.ingest.coingecko import CoinGeckoClient
     from capcover.ingest.http import HttpStats
+    from capcover.model.depth import Depth
 
 log = logging.getLogger("capcover")
 
@@ -186,16 +187,35 @@ def load_and_model(
     sector = load.sector_inputs(wh, day, categories, pin.sector_cap_method if pin else None)
     if sector is None:
         raise RuntimeError(f"no category snapshot for {day} — nothing to report")
-    # Depth: the GPUs this run's feeds show as rentable now (pure parsers on its answers).
-    depth = depth_of(quotes)
+    # Depth: the GPUs this run's feeds show as rentable now (pure parsers on its answers),
+    # put on the report's rows only when "now" is the report's day: a run fetching after
+    # midnight on CoinGecko figures of the day before counts GPUs of another day (that day's
+    # rows, and any depth an earlier run gave them, are left without one).
+    fetched = _quotes_day(quotes)
+    depth: Depth | None = depth_of(quotes) if fetched in (None, day) else None
     load.replace_depth(wh, day, depth, run_id)
     book = load.price_book(wh, day, max_age=max_age, method=pin.price_method if pin else None)
     rows, skipped = build_reports(
-        sector, scenarios, book, run_id, depth if pin is None or pin.depth else None
+        sector,
+        scenarios,
+        book,
+        run_id,
+        depth if pin is None or pin.depth else None,
+        quotes_fetched=fetched,
     )
     load.replace_reports(wh, day, rows, report_decisions(rows, scenarios, book))
     load.record_scenarios(wh, run_id, scenarios)  # what `rebuild` and `verify` re-derive with
     return rows, skipped
+
+
+def _quotes_day(batches: list[QuoteBatch]) -> date | None:
+    """The day the run's own quote feeds answered, by the run's clock (a replay's in the
+    demo): what their quotes are dated. None when no feed answered (the curated file's
+    quotes carry their published dates, not the run's)."""
+    return max(
+        (r.fetched_at.date() for b in batches if b.source != "curated" for r in b.raws),
+        default=None,
+    )
 
 
 class DryRunRollback(Exception):

@@ -141,10 +141,13 @@ def build_reports(
     prices: PriceBook,
     run_id: str,
     depth: Depth | None = None,
+    *,
+    quotes_fetched: date | None = None,
 ) -> tuple[list[ReportRow], list[tuple[str, str]]]:
     """Report rows for every scenario that has a price; the others come back with the reason.
     `depth`: the day's count of rentable GPUs, put on rental rows (None: no count, e.g. a
-    backfilled day or a date published before depth)."""
+    backfilled day or a date published before depth). `quotes_fetched`: the day the run's own
+    quote feeds answered, named in a skip reason when later than the report's day."""
     rows, skipped = [], []
     for sc in scenarios:
         stat = None
@@ -160,7 +163,8 @@ def build_reports(
                 condition=sc.condition,
             )
             if stat is None:
-                skipped.append((sc.name, _no_quote_reason(sc, book, sector.report_date)))
+                reason = _no_quote_reason(sc, book, sector.report_date)
+                skipped.append((sc.name, reason + _fetched_later(sector, quotes_fetched)))
                 continue
         try:  # a price that underflows to 0 (1e-320 x a multiplier) has no coverage at all
             unit = sc.unit_price(stat.median_usd if stat else None)
@@ -267,6 +271,18 @@ def _parameters(sc: Scenario, quote_price_usd: float | None) -> dict:
             tco_hosting_usd=k.hosting_usd(),
         )
     return out
+
+
+def _fetched_later(sector: SectorInputs, fetched: date | None) -> str:
+    """What a skip reason adds when the run fetched its quotes on a later day than the
+    report's: they are dated that day, so they price a later report, not this one
+    (docs/methodology.md, "The report date")."""
+    if fetched is None or fetched <= sector.report_date:
+        return ""
+    return (
+        f"; this run's own quotes are dated {fetched}, the day it fetched them, after CoinGecko's"
+        f" figures of {sector.market_as_of:%Y-%m-%d %H:%M} UTC: they price a later report"
+    )
 
 
 def _no_quote_reason(sc: Scenario, prices: PriceBook, day: date) -> str:

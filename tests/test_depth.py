@@ -9,7 +9,7 @@ least three sources; rebuild and verify re-derive the table."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -457,6 +457,61 @@ def test_depth_rebuild_and_verify_rederive_the_table(every_feed, capsys):
         " H100 SXM vastai: the re-derivation from the raw archive differs: gpus_seen 30 vs 29"
         in out
     )
+
+
+@pytest.mark.parametrize("days_late", [1, 2])
+def test_depth_and_quotes_fetched_after_the_report_day_say_so_and_count_nothing_on_it(
+    fake_cg, every_feed, days_late
+):
+    """CoinGecko's figures are of an earlier day than the run's fetch (an update at 23:58 read
+    at 00:20, or a stalled feed): the report is dated that day. The quotes the run fetched are
+    dated the fetch day and price a later report, not this one, and the skip reason says so;
+    the GPUs it counts now are not put on the earlier day's rows (red team D4). Rebuild and
+    verify re-derive the same."""
+    now = datetime.now(UTC)
+    day = (now - timedelta(days=days_late)).date()
+    late = datetime.combine(day, time(23, 58), tzinfo=UTC)
+    fake_cg.clear()
+    fake_cg.serve(categories=category_payload(updated_at=late.isoformat()))
+    result = run_daily(every_feed)
+    assert result.as_of_date == day
+    skipped = dict(result.skipped)
+    for name, market in (("h100-rent-1y", "on_demand"), ("h100-rent-1y-spot", "spot")):
+        assert skipped[name].startswith(f"no {market} rental_hourly quote for H100 SXM")
+        assert f"in the 7 days up to {day}" in skipped[name]
+        assert (
+            f"this run's own quotes are dated {now.date()}, the day it fetched them, after "
+            f"CoinGecko's figures of {day} 23:58 UTC: they price a later report"
+        ) in skipped[name]
+    assert all(r.rentable_gpus_method is None for r in result.reports)
+    assert all(r.price_as_of is None or r.price_as_of <= day for r in result.reports)
+    with open_warehouse(every_feed.db, read_only=True) as wh:
+        assert wh.scalar("SELECT count(*) FROM gpu_depth") == 0
+        report = wh.query("SELECT * FROM report_daily ORDER BY scenario")
+    rebuild(every_feed)
+    with open_warehouse(every_feed.db, read_only=True) as wh:
+        assert wh.query("SELECT * FROM report_daily ORDER BY scenario") == report
+        assert wh.scalar("SELECT count(*) FROM gpu_depth") == 0
+    assert main(["verify"]) == 0
+
+
+def test_depth_a_later_run_of_the_same_day_without_a_count_leaves_none_of_the_earlier(
+    fake_cg, every_feed
+):
+    """A run fetching on its report's day counts depth; a rerun reporting the same day from a
+    fetch on a later day replaces that day's rows without a count, and the day's gpu_depth
+    rows go with them (the rows and their depth are always one run's)."""
+    run_daily(every_feed)
+    with open_warehouse(every_feed.db, read_only=True) as wh:
+        assert wh.scalar("SELECT count(*) FROM gpu_depth") > 0
+    stalled = datetime.now(UTC) - timedelta(days=1)
+    fake_cg.clear()
+    fake_cg.serve(categories=category_payload(updated_at=stalled.isoformat()))
+    result = run_daily(every_feed)
+    assert all(r.rentable_gpus_method is None for r in result.reports)
+    with open_warehouse(every_feed.db, read_only=True) as wh:
+        days = [d for (d,) in wh.query("SELECT DISTINCT day FROM gpu_depth")]
+    assert stalled.date() not in days
 
 
 def test_depth_rows_published_before_depth_stay_without_a_count(every_feed):

@@ -534,10 +534,12 @@ def replace_reports(
     return written
 
 
-def replace_depth(wh: Warehouse, day: date, depth: Depth, run_id: str) -> int:
+def replace_depth(wh: Warehouse, day: date, depth: Depth | None, run_id: str) -> int:
     """Replace `day`'s gpu_depth rows with the run's sightings (a rerun never duplicates a
-    day; a source absent from this run has no row for the day)."""
+    day; a source absent from this run has no row for the day; None: no count for the day)."""
     wh.query("DELETE FROM gpu_depth WHERE day = ?", [day])
+    if depth is None:
+        return 0
     return wh.append(
         "gpu_depth",
         [
