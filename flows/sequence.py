@@ -181,6 +181,7 @@ def load_and_model(
     caller's transaction). `pin`: the methods a published day was made with (`capcover
     rebuild` re-derives it with them); None: the current ones."""
     load.load_sector(wh, snap, run_id)
+    quotes = one_snapshot_day(quotes)
     load.load_quotes(wh, [q for b in quotes for q in b.quotes], run_id)
     load.load_quarantine(wh, run_id, snap.quarantined + [q for b in quotes for q in b.quarantined])
     day = snap.as_of_date
@@ -208,14 +209,41 @@ def load_and_model(
     return rows, skipped
 
 
-def _quotes_day(batches: list[QuoteBatch]) -> date | None:
-    """The day the run's own quote feeds answered, by the run's clock (a replay's in the
-    demo): what their quotes are dated. None when no feed answered (the curated file's
-    quotes carry their published dates, not the run's)."""
-    return max(
-        (r.fetched_at.date() for b in batches if b.source != "curated" for r in b.raws),
-        default=None,
+def _first_answer(batches: list[QuoteBatch]) -> datetime | None:
+    """When the run's first quote feed answered, by the run's clock (a replay's in the demo).
+    None when no feed answered (the curated file's quotes carry their published dates)."""
+    return min(
+        (r.fetched_at for b in batches if b.source != "curated" for r in b.raws), default=None
     )
+
+
+def _quotes_day(batches: list[QuoteBatch]) -> date | None:
+    """The day the run's own feed quotes are dated (`one_snapshot_day`)."""
+    first = _first_answer(batches)
+    return first.date() if first is not None else None
+
+
+def one_snapshot_day(batches: list[QuoteBatch]) -> list[QuoteBatch]:
+    """The run's feed quotes as one snapshot of one day: a run whose feeds answered on both
+    sides of midnight dates the quotes read after it at its first answer, so a report is never
+    priced from the feeds that happened to answer before midnight alone (red team N6). Pure:
+    the live run and `capcover rebuild` (from the archived fetch times) date them alike."""
+    first = _first_answer(batches)
+    if first is None:
+        return batches
+    out = []
+    for b in batches:
+        if b.source == "curated" or all(q.observed_at.date() == first.date() for q in b.quotes):
+            out.append(b)
+            continue
+        quotes = [
+            q.model_copy(update={"observed_at": first})
+            if q.observed_at.date() > first.date()
+            else q
+            for q in b.quotes
+        ]
+        out.append(replace(b, quotes=quotes))
+    return out
 
 
 class DryRunRollback(Exception):
