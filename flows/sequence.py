@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from capcover.config.settings import Settings
 from capcover.errors import one_line
 from capcover.ingest.archive import depth_of
-from capcover.ingest.models import Quarantined, RawResponse, SectorSnapshot
+from capcover.ingest.models import Quarantined, RawResponse, SectorSnapshot, utc_day
 from capcover.ingest.network import Cancelled
 from capcover.ingest.quotes import QuoteBatch, collect, failed_feeds
 from capcover.model.plausibility import (
@@ -210,17 +210,19 @@ def load_and_model(
 
 
 def _first_answer(batches: list[QuoteBatch]) -> datetime | None:
-    """When the run's first quote feed answered, by the run's clock (a replay's in the demo).
-    None when no feed answered (the curated file's quotes carry their published dates)."""
+    """When the run's first quote feed that gave quotes was asked, by the run's clock (a
+    replay's in the demo). None when no feed gave any (the curated file's quotes carry their
+    published dates; a feed that failed dates nothing)."""
     return min(
-        (r.fetched_at for b in batches if b.source != "curated" for r in b.raws), default=None
+        (r.fetched_at for b in batches if b.source != "curated" and b.quotes for r in b.raws),
+        default=None,
     )
 
 
 def _quotes_day(batches: list[QuoteBatch]) -> date | None:
-    """The day the run's own feed quotes are dated (`one_snapshot_day`)."""
+    """The UTC day the run's own feed quotes are dated (`one_snapshot_day`)."""
     first = _first_answer(batches)
-    return first.date() if first is not None else None
+    return utc_day(first) if first is not None else None
 
 
 def one_snapshot_day(batches: list[QuoteBatch]) -> list[QuoteBatch]:
@@ -231,15 +233,14 @@ def one_snapshot_day(batches: list[QuoteBatch]) -> list[QuoteBatch]:
     first = _first_answer(batches)
     if first is None:
         return batches
+    day = utc_day(first)
     out = []
     for b in batches:
-        if b.source == "curated" or all(q.observed_at.date() == first.date() for q in b.quotes):
+        if b.source == "curated" or all(q.observed_date == day for q in b.quotes):
             out.append(b)
             continue
         quotes = [
-            q.model_copy(update={"observed_at": first})
-            if q.observed_at.date() > first.date()
-            else q
+            q.model_copy(update={"observed_at": first}) if q.observed_date > day else q
             for q in b.quotes
         ]
         out.append(replace(b, quotes=quotes))

@@ -25,6 +25,11 @@ from pydantic import (
 from capcover.model.tiers import TIERS
 
 
+def utc_day(at: datetime) -> date:
+    """The UTC calendar day of `at` (a naive time is taken as UTC, as capcover stores it)."""
+    return at.astimezone(UTC).date() if at.tzinfo is not None else at.date()
+
+
 class _Record(BaseModel):
     # Unknown fields are ignored here: the raw archive keeps the full payload anyway.
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
@@ -178,7 +183,8 @@ class Quote(_Record):
 
     @property
     def observed_date(self) -> date:
-        return self.observed_at.date()
+        """The UTC day of `observed_at` (a time read back in another zone is converted)."""
+        return utc_day(self.observed_at)
 
 
 class Quarantined(_Record):

@@ -164,7 +164,9 @@ def build_reports(
             )
             if stat is None:
                 reason = _no_quote_reason(sc, book, sector.report_date)
-                skipped.append((sc.name, reason + _fetched_later(sector, quotes_fetched)))
+                if kind == "rental_hourly":  # the feeds' quotes are rentals
+                    reason += _fetched_later(sector, quotes_fetched)
+                skipped.append((sc.name, reason))
                 continue
         try:  # a price that underflows to 0 (1e-320 x a multiplier) has no coverage at all
             unit = sc.unit_price(stat.median_usd if stat else None)

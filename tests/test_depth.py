@@ -9,6 +9,7 @@ least three sources; rebuild and verify re-derive the table."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -37,6 +38,7 @@ from capcover.model.depth import (
 from capcover.report.summary import summary_text
 from capcover.warehouse.db import open_warehouse
 from tests.conftest import category_payload
+from tests.helpers import capcover
 
 AT = datetime(2026, 12, 6, 7, 0, tzinfo=UTC)
 RENTALS = {"h100-rent-1y", "h100-rent-1y-spot", "h100-rent-1y-contract"}
@@ -483,6 +485,9 @@ def test_depth_and_quotes_fetched_after_the_report_day_say_so_and_count_nothing_
             f"this run's own quotes are dated {now.date()}, the day it fetched them, after "
             f"CoinGecko's figures of {day} 23:58 UTC: they price a later report"
         ) in skipped[name]
+    assert not [
+        n for n, why in skipped.items() if "rent" not in n and "this run's own quotes" in why
+    ]  # purchase scenarios: their quotes never come from the feeds
     assert all(r.rentable_gpus_method is None for r in result.reports)
     assert all(r.price_as_of is None or r.price_as_of <= day for r in result.reports)
     with open_warehouse(every_feed.db, read_only=True) as wh:
@@ -512,6 +517,46 @@ def test_depth_a_later_run_of_the_same_day_without_a_count_leaves_none_of_the_ea
     with open_warehouse(every_feed.db, read_only=True) as wh:
         days = [d for (d,) in wh.query("SELECT DISTINCT day FROM gpu_depth")]
     assert stalled.date() not in days
+
+
+def test_depth_no_feed_answered_so_no_skip_reason_blames_the_fetch_day(
+    fake_cg, every_feed, monkeypatch
+):
+    """Every feed down on a run after midnight on figures of the day before: the run stored no
+    quotes of its own, so no skip reason says its quotes price a later report (red team, third
+    pass D2); nor does a purchase scenario's, whose quotes never come from the feeds."""
+    for name in ("VASTAI", "RUNPOD", "GPUHUNT"):  # each answers 404: no quotes, but answers
+        monkeypatch.setenv(f"CAPCOVER_{name}_BASE_URL", fake_cg.url_for(f"/gone-{name.lower()}"))
+    monkeypatch.setenv("CAPCOVER_HTTP_RETRY_BUDGET_S", "0")
+    day = datetime.now(UTC).date() - timedelta(days=1)
+    fake_cg.clear()
+    fake_cg.serve(categories=category_payload(updated_at=f"{day}T23:58:00Z"))
+    result = run_daily(load_settings())
+    assert {"vastai", "runpod"} <= set(result.sources_failed)
+    skipped = dict(result.skipped)
+    assert "h100-rent-1y" in skipped
+    assert not [n for n, why in skipped.items() if "this run's own quotes" in why]
+
+
+def test_depth_rebuild_and_verify_read_the_same_days_in_any_local_time_zone(every_feed):
+    """Rebuild and verify date archived fetch times in UTC, whatever the machine's zone: in a
+    zone whose calendar day differs from UTC's now, `verify` still agrees with the run and a
+    rebuild changes nothing (red team, third pass D1: DuckDB hands times back in the local
+    zone, and a 00:20 UTC fetch read in Los Angeles fell on the day before)."""
+    run_daily(every_feed)
+    with open_warehouse(every_feed.db, read_only=True) as wh:
+        report = wh.query("SELECT * FROM report_daily ORDER BY scenario")
+        depth = wh.query("SELECT * FROM gpu_depth ORDER BY ALL")
+    assert depth
+    # A zone whose date is not UTC's at this hour: UTC-12 before noon UTC, UTC+14 after.
+    zone = "Etc/GMT+12" if datetime.now(UTC).hour < 12 else "Etc/GMT-14"
+    env = {**os.environ, "TZ": zone}
+    for argv in (["verify"], ["rebuild"], ["verify"]):
+        done = capcover(*argv, env=env)
+        assert done.returncode == 0, (argv, done.stdout[-2000:], done.stderr[-2000:])
+    with open_warehouse(every_feed.db, read_only=True) as wh:
+        assert wh.query("SELECT * FROM report_daily ORDER BY scenario") == report
+        assert wh.query("SELECT * FROM gpu_depth ORDER BY ALL") == depth
 
 
 def test_depth_rows_published_before_depth_stay_without_a_count(every_feed):

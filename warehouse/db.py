@@ -187,7 +187,12 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     if not read_only and not path.exists():
         # Keep new files readable by DuckDB 1.5 tools (the duckdb-cli wheel lags behind).
         config["storage_compatibility_version"] = "v1.5.0"
-    return duckdb.connect(str(path), read_only=read_only, config=config)
+    con = duckdb.connect(str(path), read_only=read_only, config=config)
+    # Every time capcover stores is UTC; DuckDB hands TIMESTAMPTZ values back in the session's
+    # zone, which defaults to the machine's: a rebuild under TZ=America/Los_Angeles would date
+    # a 00:20 UTC fetch on the day before (red team, third pass D1). ICU is built in.
+    con.execute("SET TimeZone = 'UTC'")
+    return con
 
 
 def _holder(text: str) -> str:
