@@ -11,6 +11,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from capcover.fakeapi import FakeAPI, Reply
 from capcover.fakeapi.coingecko import (  # noqa: F401 - the tests' shared shapes, imported from here
@@ -29,6 +30,14 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["DO_NOT_TRACK"] = "1"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "CRITICAL"
+
+# Every property test draws the same examples on every run (seeded from the test itself), so a
+# suite that passed on a fresh clone passes in CI: a random draw that fails once in fifty runs
+# is a flaky CI, not a finding. The classes are still explored: each test's examples are its
+# own, and CAPCOVER_HYPOTHESIS_PROFILE=explore draws anew on each run when hunting for bugs.
+hypothesis_settings.register_profile("capcover", derandomize=True)
+hypothesis_settings.register_profile("explore", derandomize=False)
+hypothesis_settings.load_profile(os.environ.get("CAPCOVER_HYPOTHESIS_PROFILE", "capcover"))
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FEEDS = FIXTURES / "gpu-feeds"
